@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* mn.h -- shared base: error codes, logging, time, durations, names, networks */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * Errors: functions return MN_OK or a negative code: an errno value negated
+ * (-ENOMEM, -EINVAL, ...) or one of ours below -1000.  mn_strerror() names both.
+ */
+enum {
+	MN_OK = 0,
+	MN_ENOMEM = -ENOMEM,
+	MN_EINVAL = -EINVAL,
+	MN_ENOENT = -ENOENT,
+	MN_EPOLICY = -1001,	/* the policy has errors; they are in the diag_t */
+	MN_ESYNTAX = -1002,	/* text does not parse */
+	MN_ERANGE = -1003,	/* value out of range */
+	MN_ESPACE = -1004,	/* output buffer too small */
+	MN_ESTATE = -1005,	/* state directory content is inconsistent */
+	MN_ELOCK = -1006,	/* could not take a lock */
+};
+
+const char *mn_strerror(int err);
+
+/* Logging: one event per line, lowercase, cause in parentheses. */
+enum { MN_LOG_ERR = 3, MN_LOG_WARNING = 4, MN_LOG_NOTICE = 5, MN_LOG_INFO = 6, MN_LOG_DEBUG = 7 };
+/* to_stderr: log to stderr (foreground) instead of syslog. */
+void mn_log_init(const char *ident, bool to_stderr, int max_level);
+void mn_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Time.  mn_now() is the current time, or MAILNS_NOW when set (ISO 8601 UTC
+ * "2030-01-01T00:00:00Z" or "@UNIXSECONDS"); every time-dependent decision uses it.
+ */
+time_t mn_now(void);
+int mn_time_parse(const char *s, time_t *out);	/* ISO 8601 UTC or @SECONDS */
+/* "2030-01-01T00:00:00Z" into buf (>= 21 bytes). */
+void mn_time_format(time_t t, char *buf, size_t size);
+
+/* Durations "Ns", "Nm", "Nh", "Nd", "Nw" (a bare number is seconds). */
+int mn_duration_parse(const char *s, uint32_t *seconds);
+
+/*
+ * Domain names.  Presentation form in this project: lowercase, no final dot
+ * ("example.com"); the root is "".  mn_name_norm() checks and normalizes
+ * (labels 1..63 bytes of letters, digits, '-' and '_', '*' alone as the first
+ * label, total <= 253), writing into out (>= 254 bytes).
+ */
+int mn_name_norm(const char *in, char *out, size_t outsize);
+/* Presentation (normalized) to wire format; returns wire length or < 0. */
+int mn_name_to_wire(const char *name, uint8_t *wire, size_t size);
+/* Wire to presentation (lowercased, no final dot). */
+int mn_name_from_wire(const uint8_t *wire, size_t len, char *out, size_t outsize);
+
+/* IP networks (ip4:/ip6: terms, CIDR). */
+typedef struct mn_net {
+	uint8_t family;		/* 4 or 6 */
+	uint8_t prefix;		/* 0..32 or 0..128 */
+	uint8_t addr[16];	/* network address, host bits zero */
+} mn_net_t;
+/*
+ * "192.0.2.0/24", "192.0.2.1", "2001:db8::/48".  family 0 accepts both,
+ * 4 or 6 only that family.  Host bits set below the prefix are an error
+ * (MN_ERANGE) unless allow_host_bits.
+ */
+int mn_net_parse(const char *s, int family, bool allow_host_bits, mn_net_t *out);
+/* Canonical text: "192.0.2.0/24", a single address without "/32" or "/128". */
+void mn_net_format(const mn_net_t *net, char *buf, size_t size);
+int mn_net_cmp(const mn_net_t *a, const mn_net_t *b);
+
+/* Small helpers. */
+void *mn_xalloc_fail(void);	/* logs and aborts: only for startup paths */
+char *mn_strdup(const char *s);	/* NULL on ENOMEM */
+/* Writes data to path atomically: tmp file in the same dir, fsync, rename, fsync dir. */
+int mn_file_write_atomic(const char *path, const void *data, size_t len, int mode);
+/* Reads a whole file (NUL-terminated); *out freed by the caller with free(). */
+int mn_file_read(const char *path, char **out, size_t *len);
+/* mkdir -p with mode. */
+int mn_mkdir_p(const char *path, int mode);

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* policy.h -- the typed model of a version-1 policy file, with positions */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "policy/diag.h"
+#include "policy/mn.h"
+
+/*
+ * Every value carries the position it came from.  A value whose pos.file is
+ * NULL was not set (neither by the domain nor by `defaults:`); after loading,
+ * domain values already include the merged defaults (per key), and their
+ * positions point at wherever the value was written (the domain or defaults).
+ * Built-in defaults (e.g. ttl 3600) have pos.file == NULL but are filled in.
+ * Everything is owned by the policy_t and freed by policy_free().
+ */
+typedef struct { uint32_t v; mn_pos_t pos; } policy_u32_t;
+typedef struct { int v; mn_pos_t pos; } policy_enum_t;
+typedef struct { bool v; mn_pos_t pos; } policy_bool_t;
+typedef struct { char *v; mn_pos_t pos; } policy_str_t;
+typedef struct { policy_str_t *v; size_t n; mn_pos_t pos; } policy_strs_t;
+typedef struct { mn_net_t net; mn_pos_t pos; } policy_net_t;
+typedef struct { policy_net_t *v; size_t n; mn_pos_t pos; } policy_nets_t;
+
+#define POLICY_SET(x) ((x).pos.file != NULL)
+
+typedef enum { SPF_MODE_FLATTEN = 0, SPF_MODE_MACRO, SPF_MODE_AUTO, SPF_MODE_PLAIN } spf_mode_t;
+/* `all:` fail (-all), softfail (~all), neutral (?all), pass (+all: accepted by the
+ * parser so that validation can report it as an error at its position). */
+typedef enum { SPF_ALL_FAIL = 0, SPF_ALL_SOFTFAIL, SPF_ALL_NEUTRAL, SPF_ALL_PASS } spf_all_t;
+
+typedef struct policy_spf {
+	bool present;			/* the domain (or defaults) has an spf: map */
+	policy_enum_t mode;		/* spf_mode_t; default flatten */
+	policy_nets_t ip4;		/* family 4 */
+	policy_nets_t ip6;		/* family 6 */
+	policy_strs_t a;		/* normalized domain names */
+	policy_bool_t mx;
+	policy_strs_t include;		/* normalized domain names */
+	policy_enum_t all;		/* spf_all_t; default fail */
+} policy_spf_t;
+
+typedef enum {
+	DKIM_ALG_RSA1024 = 0, DKIM_ALG_RSA2048, DKIM_ALG_RSA3072, DKIM_ALG_RSA4096,
+	DKIM_ALG_ED25519, DKIM_ALG_COUNT
+} dkim_alg_t;
+
+typedef struct policy_selector {
+	policy_str_t name;		/* the selector label(s), normalized lowercase */
+	policy_str_t record;		/* "v=DKIM1; k=rsa; p=..." as written */
+} policy_selector_t;
+
+typedef struct policy_dkim {
+	bool present;
+	struct { policy_enum_t *v; size_t n; mn_pos_t pos; } algorithm;	/* dkim_alg_t each; default [rsa-2048] */
+	policy_u32_t rotate_every;	/* seconds; default 90d */
+	policy_u32_t publish_ahead;	/* default 3d */
+	policy_u32_t retire_after;	/* default 7d */
+	policy_u32_t revoked_for;	/* default 30d */
+	policy_str_t on_change;		/* shell command, may be unset */
+	struct { policy_selector_t *v; size_t n; mn_pos_t pos; } selectors;
+} policy_dkim_t;
+
+typedef enum { DMARC_P_NONE = 0, DMARC_P_QUARANTINE, DMARC_P_REJECT } dmarc_p_t;
+typedef enum { DMARC_ALIGN_R = 0, DMARC_ALIGN_S } dmarc_align_t;
+typedef enum { DMARC_PSD_Y = 0, DMARC_PSD_N, DMARC_PSD_U } dmarc_psd_t;
+
+typedef struct policy_dmarc {
+	bool present;
+	policy_enum_t p;		/* dmarc_p_t; required when present (default none) */
+	policy_enum_t sp, np;		/* dmarc_p_t; unset = not published */
+	policy_enum_t psd;		/* dmarc_psd_t */
+	policy_bool_t t;		/* t=y / t=n (RFC 9989 testing) */
+	policy_enum_t adkim, aspf;	/* dmarc_align_t */
+	policy_str_t fo;		/* "0", "1", "d", "s" joined by ':' as written */
+	policy_strs_t rua, ruf;		/* URIs as written */
+	policy_u32_t pct;		/* RFC 7489, removed by RFC 9989: warning */
+	policy_str_t rf;		/* idem */
+	policy_u32_t ri;		/* idem (seconds) */
+	policy_strs_t authorize_reports_for;	/* normalized names, or "*" */
+} policy_dmarc_t;
+
+typedef struct policy_domain {
+	char *name;			/* normalized: lowercase, no final dot */
+	mn_pos_t pos;			/* of the key under `domains:` */
+	policy_spf_t spf;
+	policy_dkim_t dkim;
+	policy_dmarc_t dmarc;
+} policy_domain_t;
+
+typedef struct policy_listen {
+	char *text;			/* as written: "127.0.0.1:5353", "[::1]:5353" */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	mn_pos_t pos;
+} policy_listen_t;
+
+typedef struct policy_tsig {
+	char *name;			/* key name, normalized */
+	policy_str_t algorithm;		/* hmac-sha256, hmac-sha512, ... */
+	policy_str_t secret_file;	/* absolute path */
+	mn_pos_t pos;
+} policy_tsig_t;
+
+typedef struct policy_server {
+	struct { policy_listen_t *v; size_t n; mn_pos_t pos; } listen;	/* default 127.0.0.1:53 */
+	policy_strs_t nameservers;	/* normalized names; required */
+	policy_str_t hostmaster;	/* normalized name (mailbox form); required */
+	policy_u32_t ttl;		/* default 3600 */
+	policy_u32_t negative_ttl;	/* default 300 */
+	policy_str_t state_dir;		/* absolute path (relative = to the policy's dir); default /var/lib/mailns */
+	policy_u32_t tcp_idle_timeout;	/* seconds; default 10 */
+	policy_u32_t tcp_max_clients;	/* all TCP connections; default 1000 */
+	policy_u32_t tcp_max_per_ip;	/* per client address; default 32 */
+	struct {
+		policy_strs_t allow;	/* "192.0.2.53/32" or "key:NAME" */
+		policy_strs_t notify;	/* "ADDR:PORT" / "[ADDR]:PORT" */
+		struct { policy_tsig_t *v; size_t n; mn_pos_t pos; } tsig;
+	} transfer;
+} policy_server_t;
+
+typedef struct policy {
+	char *path;			/* the top file, as given */
+	char *dir;			/* its directory (absolute) */
+	policy_server_t server;
+	policy_domain_t *domains;	/* sorted by name */
+	size_t ndomains;
+	char **files;			/* every file read: the policy, then includes */
+	size_t nfiles;
+	void *priv;			/* internals (allocation arena) */
+} policy_t;
+
+/*
+ * Loads path and every included file.  Every problem goes into diag with its
+ * position (all are reported, not just the first).  Returns MN_OK and *out on
+ * success (warnings allowed), MN_EPOLICY when diag has errors (nothing in *out),
+ * or another negative code (-ENOENT etc., also described in diag).
+ */
+int policy_load(const char *path, diag_t *diag, policy_t **out);
+void policy_free(policy_t *p);	/* NULL is a no-op */
+/* Binary search by normalized name; NULL when absent. */
+const policy_domain_t *policy_domain_find(const policy_t *p, const char *name);
+
+const char *policy_spf_mode_name(spf_mode_t m);
+const char *policy_spf_all_name(spf_all_t a);	/* "fail" ... */
+const char *policy_dkim_alg_name(dkim_alg_t a);	/* "rsa-2048", "ed25519" */
+const char *policy_dmarc_p_name(dmarc_p_t p);	/* "none", "quarantine", "reject" */

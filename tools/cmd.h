@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* cmd.h -- the subcommands of the mailns tool and what they share */
+#pragma once
+
+#include "policy/diag.h"
+#include "policy/policy.h"
+
+/* Exit statuses of every subcommand. */
+enum { CMD_OK = 0, CMD_ERRORS = 1, CMD_USAGE = 2, CMD_KEPT = 3 };
+
+/*
+ * Each subcommand gets argv with argv[0] = its own name ("zone"), parses its
+ * options with getopt_long (every one takes -c/--policy and --help), and
+ * returns an exit status above.
+ */
+int cmd_check(int argc, char **argv);
+int cmd_zone(int argc, char **argv);
+int cmd_delegation(int argc, char **argv);
+
+/* The policy path: the -c value, else $MAILNS_POLICY, else /etc/mailns/policy.yaml. */
+const char *cmd_policy_path(const char *opt);
+/*
+ * Loads the policy; on failure prints every diagnostic to stderr and returns
+ * NULL.  Warnings are printed too when print_warnings.
+ */
+policy_t *cmd_policy_load(const char *opt, bool print_warnings);
+/* Prints "mailns: " + message to stderr. */
+void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* zone.h -- the compiled content of one zone: records in wire form, serial, digest */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A zone_t is what compile.c produces and what both zonefile.c (master-file
+ * text) and zset.c (the server's lookup structure) consume.  Owner names and
+ * RDATA are uncompressed wire format; owners are lowercase.  After
+ * zone_finish() the records are in canonical order (RFC 4034 6.1, owner then
+ * type then RDATA), duplicates removed, the SOA first.
+ */
+typedef enum { ZONE_DKIM = 0, ZONE_DMARC = 1, ZONE_SPF = 2 } zone_kind_t;
+
+enum {
+	ZONE_T_A = 1, ZONE_T_NS = 2, ZONE_T_SOA = 6, ZONE_T_TXT = 16, ZONE_T_AAAA = 28,
+	ZONE_T_OPT = 41, ZONE_T_IXFR = 251, ZONE_T_AXFR = 252, ZONE_T_ANY = 255,
+};
+
+typedef struct zone_rr {
+	uint8_t *owner;
+	uint16_t owner_len;
+	uint16_t type;
+	uint32_t ttl;
+	uint16_t rdlen;
+	uint8_t *rdata;
+} zone_rr_t;
+
+typedef struct zone {
+	char *name;			/* apex, normalized ("_dmarc.example.com") */
+	uint8_t apex[256];		/* apex, wire */
+	uint16_t apex_len;
+	zone_kind_t kind;
+	char *domain;			/* the policy domain it belongs to */
+	uint32_t serial;		/* also in the SOA RDATA */
+	uint32_t negative_ttl;		/* min(SOA TTL, SOA minimum) */
+	zone_rr_t *rrs;
+	size_t nrrs, cap;
+	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded */
+} zone_t;
+
+zone_t *zone_new(const char *apex, zone_kind_t kind, const char *domain);	/* NULL on ENOMEM/bad name */
+void zone_free(zone_t *z);	/* NULL is a no-op */
+/* owner: normalized absolute name inside the zone. Copies rdata. */
+int zone_add_rr(zone_t *z, const char *owner, uint16_t type, uint32_t ttl,
+		const uint8_t *rdata, uint16_t rdlen);
+/* TXT from text: split into <= 255-byte character-strings. */
+int zone_add_txt(zone_t *z, const char *owner, uint32_t ttl, const char *text);
+/* Sorts, removes duplicates, computes digest. */
+int zone_finish(zone_t *z);
+/* Sets the serial (patches the SOA RDATA). */
+void zone_set_serial(zone_t *z, uint32_t serial);
+/* Finds an RRset: index of the first record of (owner wire, type), or -1. */
+long zone_find(const zone_t *z, const uint8_t *owner, uint16_t owner_len, uint16_t type);
+const char *zone_kind_name(zone_kind_t k);	/* "dkim", "dmarc", "spf" */
+
+/* A set of compiled zones, sorted by apex name (strcmp of the normalized name). */
+typedef struct zones {
+	zone_t **v;
+	size_t n;
+} zones_t;
+
+void zones_free(zones_t *zs);	/* frees every zone; NULL is a no-op */
+const zone_t *zones_find(const zones_t *zs, const char *apex);

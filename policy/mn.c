@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* mn.c -- shared base: error codes, logging, time, durations, names, networks, files */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "policy/mn.h"
+
+const char *mn_strerror(int err)
+{
+	switch (err) {
+	case MN_OK: return "success";
+	case MN_EPOLICY: return "the policy has errors";
+	case MN_ESYNTAX: return "syntax error";
+	case MN_ERANGE: return "value out of range";
+	case MN_ESPACE: return "no space left in buffer";
+	case MN_ESTATE: return "inconsistent state directory";
+	case MN_ELOCK: return "could not take the lock";
+	default:
+		if (err < 0 && err > -1000)
+			return strerror(-err);
+		return "unknown error";
+	}
+}
+
+/* --- logging ---------------------------------------------------------------- */
+
+static bool log_stderr = true;
+static int log_max = MN_LOG_INFO;
+static const char *log_ident = "mailns";
+
+void mn_log_init(const char *ident, bool to_stderr, int max_level)
+{
+	log_ident = ident != NULL ? ident : "mailns";
+	log_stderr = to_stderr;
+	log_max = max_level;
+	if (!to_stderr)
+		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void mn_log(int level, const char *fmt, ...)
+{
+	if (level > log_max)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	if (log_stderr) {
+		static const char *names[] = { "", "", "", "error", "warning", "notice", "info", "debug" };
+		char line[4096];
+		vsnprintf(line, sizeof(line), fmt, ap);
+		fprintf(stderr, "%s[%d]: %s: %s\n", log_ident, (int)getpid(),
+			level >= 0 && level <= 7 ? names[level] : "log", line);
+		fflush(stderr);
+	} else {
+		vsyslog(level, fmt, ap);
+	}
+	va_end(ap);
+}
+
+/* --- time ------------------------------------------------------------------- */
+
+int mn_time_parse(const char *s, time_t *out)
+{
+	if (s == NULL || out == NULL)
+		return MN_EINVAL;
+	if (s[0] == '@') {
+		char *end;
+		errno = 0;
+		long long v = strtoll(s + 1, &end, 10);
+		if (end == s + 1 || *end != '\0' || errno != 0 || v < 0)
+			return MN_ESYNTAX;
+		*out = (time_t)v;
+		return MN_OK;
+	}
+	struct tm tm = { 0 };
+	int n = 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n == 0 || s[n] != '\0'
+	    || strlen(s) != 20)
+		return MN_ESYNTAX;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31
+	    || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970)
+		return MN_ERANGE;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return MN_ERANGE;
+	*out = t;
+	return MN_OK;
+}
+
+time_t mn_now(void)
+{
+	const char *env = getenv("MAILNS_NOW");
+	time_t t;
+	if (env != NULL && env[0] != '\0' && mn_time_parse(env, &t) == MN_OK)
+		return t;
+	return time(NULL);
+}
+
+void mn_time_format(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		if (size > 0)
+			buf[0] = '\0';
+	}
+}
+
+int mn_duration_parse(const char *s, uint32_t *seconds)
+{
+	if (s == NULL || seconds == NULL)
+		return MN_EINVAL;
+	if (!isdigit((unsigned char)s[0]))
+		return MN_ESYNTAX;
+	uint64_t v = 0;
+	const char *p = s;
+	while (isdigit((unsigned char)*p)) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX)
+			return MN_ERANGE;
+		p++;
+	}
+	uint64_t mul = 1;
+	switch (*p) {
+	case '\0': mul = 1; break;
+	case 's': mul = 1; p++; break;
+	case 'm': mul = 60; p++; break;
+	case 'h': mul = 3600; p++; break;
+	case 'd': mul = 86400; p++; break;
+	case 'w': mul = 604800; p++; break;
+	default: return MN_ESYNTAX;
+	}
+	if (*p != '\0')
+		return MN_ESYNTAX;
+	if (v * mul > UINT32_MAX)
+		return MN_ERANGE;
+	*seconds = (uint32_t)(v * mul);
+	return MN_OK;
+}
+
+/* --- names ------------------------------------------------------------------ */
+
+static bool label_char(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '_';
+}
+
+int mn_name_norm(const char *in, char *out, size_t outsize)
+{
+	if (in == NULL || out == NULL || outsize < 254)
+		return MN_EINVAL;
+	size_t len = strlen(in);
+	if (len > 0 && in[len - 1] == '.')
+		len--;
+	if (len == 0) {
+		if (in[0] == '.' && in[1] == '\0') {
+			out[0] = '\0';
+			return MN_OK;
+		}
+		return MN_ESYNTAX;
+	}
+	if (len > 253)
+		return MN_ERANGE;
+	size_t lab = 0;
+	bool first = true;
+	for (size_t i = 0; i <= len; i++) {
+		unsigned char c = i < len ? (unsigned char)in[i] : '.';
+		if (c == '.') {
+			if (lab == 0)
+				return MN_ESYNTAX;
+			if (lab > 63)
+				return MN_ERANGE;
+			lab = 0;
+			first = false;
+			out[i] = '.';
+			continue;
+		}
+		if (c == '*') {
+			if (!first || lab != 0 || (i + 1 < len && in[i + 1] != '.'))
+				return MN_ESYNTAX;
+		} else if (!label_char(c)) {
+			return MN_ESYNTAX;
+		}
+		out[i] = (char)tolower(c);
+		lab++;
+	}
+	out[len] = '\0';
+	return MN_OK;
+}
+
+int mn_name_to_wire(const char *name, uint8_t *wire, size_t size)
+{
+	if (name == NULL || wire == NULL)
+		return MN_EINVAL;
+	size_t pos = 0;
+	const char *p = name;
+	while (*p != '\0') {
+		const char *dot = strchr(p, '.');
+		size_t lab = dot != NULL ? (size_t)(dot - p) : strlen(p);
+		if (lab == 0 || lab > 63)
+			return MN_ESYNTAX;
+		if (pos + 1 + lab + 1 > size || pos + 1 + lab + 1 > 255)
+			return pos + 1 + lab + 1 > size ? MN_ESPACE : MN_ERANGE;
+		wire[pos++] = (uint8_t)lab;
+		for (size_t i = 0; i < lab; i++)
+			wire[pos++] = (uint8_t)tolower((unsigned char)p[i]);
+		p += lab;
+		if (*p == '.')
+			p++;
+	}
+	if (pos + 1 > size)
+		return MN_ESPACE;
+	wire[pos++] = 0;
+	return (int)pos;
+}
+
+int mn_name_from_wire(const uint8_t *wire, size_t len, char *out, size_t outsize)
+{
+	if (wire == NULL || out == NULL || outsize == 0)
+		return MN_EINVAL;
+	size_t pos = 0, o = 0;
+	while (pos < len && wire[pos] != 0) {
+		size_t lab = wire[pos];
+		if (lab > 63 || pos + 1 + lab > len)
+			return MN_ESYNTAX;
+		if (o != 0) {
+			if (o + 1 >= outsize)
+				return MN_ESPACE;
+			out[o++] = '.';
+		}
+		for (size_t i = 0; i < lab; i++) {
+			if (o + 1 >= outsize)
+				return MN_ESPACE;
+			out[o++] = (char)tolower(wire[pos + 1 + i]);
+		}
+		pos += 1 + lab;
+	}
+	if (pos >= len)
+		return MN_ESYNTAX;
+	out[o] = '\0';
+	return MN_OK;
+}
+
+/* --- networks ----------------------------------------------------------------- */
+
+int mn_net_parse(const char *s, int family, bool allow_host_bits, mn_net_t *out)
+{
+	if (s == NULL || out == NULL)
+		return MN_EINVAL;
+	char buf[INET6_ADDRSTRLEN + 8];
+	size_t len = strlen(s);
+	if (len == 0 || len >= sizeof(buf))
+		return MN_ESYNTAX;
+	memcpy(buf, s, len + 1);
+	char *slash = strchr(buf, '/');
+	long prefix = -1;
+	if (slash != NULL) {
+		*slash = '\0';
+		char *end;
+		if (!isdigit((unsigned char)slash[1]) || strlen(slash + 1) > 3)
+			return MN_ESYNTAX;
+		prefix = strtol(slash + 1, &end, 10);
+		if (*end != '\0')
+			return MN_ESYNTAX;
+	}
+	mn_net_t n = { 0 };
+	if ((family == 0 || family == 4) && inet_pton(AF_INET, buf, n.addr) == 1) {
+		n.family = 4;
+		if (prefix > 32)
+			return MN_ERANGE;
+		n.prefix = prefix < 0 ? 32 : (uint8_t)prefix;
+	} else if ((family == 0 || family == 6) && inet_pton(AF_INET6, buf, n.addr) == 1) {
+		n.family = 6;
+		if (prefix > 128)
+			return MN_ERANGE;
+		n.prefix = prefix < 0 ? 128 : (uint8_t)prefix;
+	} else {
+		return MN_ESYNTAX;
+	}
+	size_t bytes = n.family == 4 ? 4 : 16;
+	bool host = false;
+	for (size_t i = 0; i < bytes; i++) {
+		int keep = (int)n.prefix - (int)i * 8;
+		uint8_t mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+		if (n.addr[i] & ~mask)
+			host = true;
+		n.addr[i] &= mask;
+	}
+	if (host && !allow_host_bits)
+		return MN_ERANGE;
+	*out = n;
+	return MN_OK;
+}
+
+void mn_net_format(const mn_net_t *net, char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+	int af = net->family == 4 ? AF_INET : AF_INET6;
+	if (inet_ntop(af, net->addr, a, sizeof(a)) == NULL) {
+		if (size > 0)
+			buf[0] = '\0';
+		return;
+	}
+	if ((net->family == 4 && net->prefix == 32) || (net->family == 6 && net->prefix == 128))
+		snprintf(buf, size, "%s", a);
+	else
+		snprintf(buf, size, "%s/%u", a, net->prefix);
+}
+
+int mn_net_cmp(const mn_net_t *a, const mn_net_t *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int c = memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16);
+	if (c != 0)
+		return c < 0 ? -1 : 1;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	return 0;
+}
+
+/* --- small helpers -------------------------------------------------------------- */
+
+void *mn_xalloc_fail(void)
+{
+	mn_log(MN_LOG_ERR, "out of memory");
+	abort();
+}
+
+char *mn_strdup(const char *s)
+{
+	if (s == NULL)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL) {
+		strcpy(dir, ".");
+	} else if (slash == path) {
+		strcpy(dir, "/");
+	} else {
+		size_t n = (size_t)(slash - path);
+		if (n >= sizeof(dir))
+			return MN_ERANGE;
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) == 0 ? MN_OK : -errno;
+	close(fd);
+	return r;
+}
+
+int mn_file_write_atomic(const char *path, const void *data, size_t len, int mode)
+{
+	if (path == NULL || (data == NULL && len > 0))
+		return MN_EINVAL;
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return MN_ERANGE;
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	int r = MN_OK;
+	if (fchmod(fd, (mode_t)mode) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	const uint8_t *p = data;
+	size_t left = len;
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		r = -errno;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	return fsync_dir_of(path);
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return r;
+}
+
+int mn_file_read(const char *path, char **out, size_t *len)
+{
+	if (path == NULL || out == NULL)
+		return MN_EINVAL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char *buf = NULL;
+	size_t size = 0, cap = 0;
+	int r = MN_OK;
+	for (;;) {
+		if (cap - size < 4096) {
+			size_t ncap = cap == 0 ? 65536 : cap * 2;
+			char *nb = realloc(buf, ncap + 1);
+			if (nb == NULL) {
+				r = MN_ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t n = read(fd, buf + size, cap - size);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		size += (size_t)n;
+	}
+	close(fd);
+	buf[size] = '\0';
+	*out = buf;
+	if (len != NULL)
+		*len = size;
+	return MN_OK;
+fail:
+	close(fd);
+	free(buf);
+	return r;
+}
+
+int mn_mkdir_p(const char *path, int mode)
+{
+	if (path == NULL || path[0] == '\0')
+		return MN_EINVAL;
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf))
+		return MN_ERANGE;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = c;
+	}
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? MN_OK : -ENOTDIR;
+}

@@ -145,6 +145,40 @@ def main():
         except (socket.timeout, ConnectionResetError):
             print("noresponse")
         s.close()
+    elif cmd == "storm":  # storm N SEED: N hostile packets (UDP and TCP), bounded in time
+        import random
+        rnd = random.Random(int(args[1]))
+        base = [query("_dmarc.example.com", 16), query("x._domainkey.example.com", 255, edns=(4096, 0)),
+                query("7.113.0.203.in-addr._spf.example.org", 1, edns=(512, 0))]
+        deadline = time.monotonic() + 20
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sent = 0
+        for i in range(int(args[0])):
+            if time.monotonic() > deadline:
+                break
+            b = bytearray(rnd.choice(base))
+            kind = rnd.randrange(4)
+            if kind == 0:  # random bytes
+                b = bytearray(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 80)))
+            elif kind == 1:  # flipped bits
+                for _ in range(rnd.randrange(1, 6)):
+                    b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
+            elif kind == 2:  # truncated
+                b = b[:rnd.randrange(len(b))]
+            else:  # random header counts and flags, valid question
+                b[2:12] = bytes(rnd.getrandbits(8) for _ in range(10))
+                b[2] &= 0x7f  # keep QR clear so that most get an answer
+            u.sendto(bytes(b), ("127.0.0.1", port))
+            sent += 1
+            if i % 50 == 0:  # and over TCP, one message per connection
+                try:
+                    t = socket.create_connection(("127.0.0.1", port), timeout=1)
+                    t.sendall(struct.pack("!H", len(b)) + bytes(b))
+                    t.close()
+                except OSError:
+                    pass
+        u.close()
+        print("sent %d" % sent)
     else:
         print("unknown command", cmd)
         sys.exit(2)

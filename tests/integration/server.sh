@@ -91,6 +91,8 @@ is "$($PROBE "$P" rawudp 1234010000010000000000c00c00100001)" "rcode=FORMERR fla
 is "$($PROBE "$P" udp _dmarc.example.com 16 qr)" "noresponse" "QR=1: no reply"
 is "$($PROBE "$P" rawudp 12340100)" "noresponse" "4-byte packet: dropped"
 is "$($PROBE "$P" tcp 12)" "noresponse" "1-byte TCP message: no answer"
+is "$($PROBE "$P" storm 3000 7)" "sent 3000" "3000 random, bit-flipped and truncated packets sent"
+kill -0 "$MN_PID"; ok $? "the server survived them"
 is "$(status _dmarc.example.com TXT)" "NOERROR qr aa rd" "still answering after hostile packets"
 is "$(mn_dig +noall +answer _dmarc.example.com ANY | grep -vc '^;')" "1" "ANY (RFC 8482): one RRset"
 

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_base.c -- the shared base (policy/mn.c) and diagnostics (policy/diag.c) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/diag.h"
+#include "policy/mn.h"
+#include "tests/tap/tap.h"
+
+static void test_durations(void)
+{
+	static const struct { const char *in; int rc; uint32_t secs; } t[] = {
+		{ "0", MN_OK, 0 }, { "45", MN_OK, 45 }, { "30s", MN_OK, 30 },
+		{ "5m", MN_OK, 300 }, { "2h", MN_OK, 7200 }, { "90d", MN_OK, 7776000 },
+		{ "1w", MN_OK, 604800 }, { "", MN_ESYNTAX, 0 }, { "d", MN_ESYNTAX, 0 },
+		{ "9x", MN_ESYNTAX, 0 }, { "1d2h", MN_ESYNTAX, 0 }, { "-1s", MN_ESYNTAX, 0 },
+		{ "4294967295", MN_OK, 4294967295u }, { "4294967296", MN_ERANGE, 0 },
+		{ "100000w", MN_ERANGE, 0 },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint32_t s = 12345;
+		int rc = mn_duration_parse(t[i].in, &s);
+		is_int(rc, t[i].rc, "duration '%s' returns %d", t[i].in, t[i].rc);
+		if (t[i].rc == MN_OK)
+			is_int(s, t[i].secs, "duration '%s' is %u s", t[i].in, t[i].secs);
+		else
+			is_int(s, 12345, "duration '%s': out-param untouched", t[i].in);
+	}
+}
+
+static void test_time(void)
+{
+	time_t t;
+	is_int(mn_time_parse("2030-01-01T00:00:00Z", &t), MN_OK, "ISO time parses");
+	is_int(t, 1893456000, "2030-01-01T00:00:00Z is 1893456000");
+	is_int(mn_time_parse("@1893456000", &t), MN_OK, "@SECONDS parses");
+	is_int(t, 1893456000, "@1893456000");
+	is_int(mn_time_parse("2030-01-01 00:00:00", &t), MN_ESYNTAX, "no T/Z: syntax error");
+	is_int(mn_time_parse("2030-13-01T00:00:00Z", &t), MN_ERANGE, "month 13: range error");
+	is_int(mn_time_parse("@x", &t), MN_ESYNTAX, "@x: syntax error");
+	char buf[32];
+	mn_time_format(1893456000, buf, sizeof(buf));
+	is_str(buf, "2030-01-01T00:00:00Z", "time formats as ISO 8601 UTC");
+	setenv("MAILNS_NOW", "@1000", 1);
+	is_int(mn_now(), 1000, "MAILNS_NOW fixes mn_now()");
+	unsetenv("MAILNS_NOW");
+	ok(mn_now() > 1700000000, "mn_now() without MAILNS_NOW is the clock");
+}
+
+static void test_names(void)
+{
+	static const struct { const char *in; int rc; const char *out; } t[] = {
+		{ "Example.COM.", MN_OK, "example.com" },
+		{ "example.com", MN_OK, "example.com" },
+		{ "_dmarc.example.com", MN_OK, "_dmarc.example.com" },
+		{ "*.example.com", MN_OK, "*.example.com" },
+		{ ".", MN_OK, "" },
+		{ "a..b", MN_ESYNTAX, NULL },
+		{ "", MN_ESYNTAX, NULL },
+		{ "a.*.b", MN_ESYNTAX, NULL },
+		{ "*a.b", MN_ESYNTAX, NULL },
+		{ "a b.c", MN_ESYNTAX, NULL },
+		{ "xn--bcher-kva.example", MN_OK, "xn--bcher-kva.example" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", MN_ERANGE, NULL },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char out[256] = "untouched";
+		int rc = mn_name_norm(t[i].in, out, sizeof(out));
+		is_int(rc, t[i].rc, "name '%s' returns %d", t[i].in, t[i].rc);
+		if (t[i].out != NULL)
+			is_str(out, t[i].out, "name '%s' normalizes to '%s'", t[i].in, t[i].out);
+	}
+	char longname[300];
+	memset(longname, 0, sizeof(longname));
+	for (int i = 0; i < 64; i++)
+		strcat(longname, "abc.");
+	char out[256];
+	is_int(mn_name_norm(longname, out, sizeof(out)), MN_ERANGE, "a 256-byte name is too long");
+
+	uint8_t wire[256];
+	int n = mn_name_to_wire("_dmarc.Example.com", wire, sizeof(wire));
+	tap_is_mem(wire, n > 0 ? (size_t)n : 0, "\x06_dmarc\x07""example\x03""com", 20,
+	       "name to wire, lowercased");
+	is_int(mn_name_to_wire("", wire, sizeof(wire)), 1, "the root is one byte");
+	is_int(mn_name_to_wire("example.com", wire, 5), MN_ESPACE, "too small a buffer");
+	char back[256];
+	is_int(mn_name_from_wire((const uint8_t *)"\x03W-W\x07""example\x00", 13, back, sizeof(back)),
+	       MN_OK, "wire to name");
+	is_str(back, "w-w.example", "wire to name, lowercased");
+	is_int(mn_name_from_wire((const uint8_t *)"\x05""ab", 3, back, sizeof(back)), MN_ESYNTAX,
+	       "truncated wire name");
+}
+
+static void test_nets(void)
+{
+	static const struct { const char *in; int fam; bool host; int rc; const char *out; } t[] = {
+		{ "192.0.2.0/24", 4, false, MN_OK, "192.0.2.0/24" },
+		{ "192.0.2.7", 4, false, MN_OK, "192.0.2.7" },
+		{ "192.0.2.7/32", 0, false, MN_OK, "192.0.2.7" },
+		{ "192.0.2.1/24", 4, false, MN_ERANGE, NULL },
+		{ "192.0.2.1/24", 4, true, MN_OK, "192.0.2.0/24" },
+		{ "192.0.2.0/33", 4, false, MN_ERANGE, NULL },
+		{ "192.0.2/24", 4, false, MN_ESYNTAX, NULL },
+		{ "2001:db8::/48", 6, false, MN_OK, "2001:db8::/48" },
+		{ "2001:DB8::1", 0, false, MN_OK, "2001:db8::1" },
+		{ "2001:db8::/48", 4, false, MN_ESYNTAX, NULL },
+		{ "192.0.2.0/24", 6, false, MN_ESYNTAX, NULL },
+		{ "2001:db8::1/129", 6, false, MN_ERANGE, NULL },
+		{ "0.0.0.0/0", 4, false, MN_OK, "0.0.0.0/0" },
+		{ "10.0.0.0/", 4, false, MN_ESYNTAX, NULL },
+		{ "10.0.0.0/+8", 4, false, MN_ESYNTAX, NULL },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mn_net_t n;
+		int rc = mn_net_parse(t[i].in, t[i].fam, t[i].host, &n);
+		is_int(rc, t[i].rc, "network '%s' (family %d) returns %d", t[i].in, t[i].fam, t[i].rc);
+		if (t[i].out != NULL && rc == MN_OK) {
+			char buf[64];
+			mn_net_format(&n, buf, sizeof(buf));
+			is_str(buf, t[i].out, "network '%s' formats as '%s'", t[i].in, t[i].out);
+		}
+	}
+	mn_net_t a, b;
+	mn_net_parse("192.0.2.0/24", 4, false, &a);
+	mn_net_parse("192.0.2.0/25", 4, false, &b);
+	ok(mn_net_cmp(&a, &b) < 0, "same address: the shorter prefix sorts first");
+	mn_net_parse("2001:db8::/32", 6, false, &b);
+	ok(mn_net_cmp(&a, &b) < 0, "IPv4 sorts before IPv6");
+}
+
+static void test_files(void)
+{
+	char dir[] = "/tmp/mn-test-base-XXXXXX";
+	if (mkdtemp(dir) == NULL)
+		tap_bail("mkdtemp");
+	char path[256], sub[256];
+	snprintf(sub, sizeof(sub), "%s/a/b/c", dir);
+	is_int(mn_mkdir_p(sub, 0750), MN_OK, "mkdir -p creates nested directories");
+	is_int(mn_mkdir_p(sub, 0750), MN_OK, "mkdir -p on an existing directory");
+	snprintf(path, sizeof(path), "%s/a/file", dir);
+	is_int(mn_file_write_atomic(path, "hello\n", 6, 0600), MN_OK, "atomic write");
+	struct stat st;
+	stat(path, &st);
+	is_int(st.st_mode & 0777, 0600, "atomic write sets the mode");
+	is_int(mn_file_write_atomic(path, "bye\n", 4, 0644), MN_OK, "atomic overwrite");
+	char *data = NULL;
+	size_t len = 0;
+	is_int(mn_file_read(path, &data, &len), MN_OK, "read back");
+	is_str(data, "bye\n", "read back the new content");
+	is_int(len, 4, "read back the length");
+	free(data);
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	data = NULL;
+	is_int(mn_file_read(path, &data, &len), MN_ENOENT, "reading a missing file: -ENOENT");
+	ok(data == NULL, "out-param untouched on failure");
+	snprintf(path, sizeof(path), "%s/a/file", dir);
+	is_int(mn_mkdir_p(path, 0750), -ENOTDIR, "mkdir -p over a file: -ENOTDIR");
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	if (system(path) != 0)
+		tap_diag("could not remove %s", dir);
+	is_str(mn_strerror(MN_EPOLICY), "the policy has errors", "our error codes have names");
+	is_str(mn_strerror(MN_ENOENT), "No such file or directory", "errno codes use strerror");
+}
+
+static void test_diag(void)
+{
+	diag_t *d = diag_new();
+	mn_pos_t b = { "b.yaml", 3, 5 }, a1 = { "a.yaml", 10, 1 }, a2 = { "a.yaml", 2, 7 };
+	diag_error(d, &b, "unknown key '%s'", "tll");
+	diag_warn(d, &a1, "pct is removed");
+	diag_error(d, &a2, "first");
+	diag_error(d, &a2, "second at the same place");
+	diag_error(d, NULL, "no position");
+	is_int(diag_count(d), 5, "five diagnostics");
+	is_int(diag_errors(d), 4, "four errors");
+	is_int(diag_warnings(d), 1, "one warning");
+	diag_sort(d);
+	is_str(diag_get(d, 0)->msg, "no position", "sorted: positionless first");
+	is_str(diag_get(d, 1)->msg, "first", "sorted by file, line");
+	is_str(diag_get(d, 2)->msg, "second at the same place", "stable among equals");
+	is_str(diag_get(d, 3)->msg, "pct is removed", "a.yaml:10 after a.yaml:2");
+	is_str(diag_get(d, 4)->file, "b.yaml", "b.yaml last");
+	ok(diag_get(d, 5) == NULL, "out of range: NULL");
+
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	diag_print(d, f);
+	fclose(f);
+	is_str(buf, "error: no position\n"
+		    "a.yaml:2:7: error: first\n"
+		    "a.yaml:2:7: error: second at the same place\n"
+		    "a.yaml:10:1: warning: pct is removed\n"
+		    "b.yaml:3:5: error: unknown key 'tll'\n", "printed as FILE:LINE:COL: level: message");
+	free(buf);
+	char *j = diag_join(d, 2);
+	is_str(j, "error: no position; a.yaml:2:7: error: first; and 3 more", "joined for a log line");
+	free(j);
+	diag_free(d);
+	diag_free(NULL);
+	ok(true, "diag_free(NULL) is a no-op");
+}
+
+int main(void)
+{
+	test_durations();
+	test_time();
+	test_names();
+	test_nets();
+	test_files();
+	test_diag();
+	return tap_done();
+}

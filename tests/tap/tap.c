@@ -99,7 +99,8 @@ void tap_diag(const char *fmt, ...)
 		if (nl)
 			*nl = '\0';
 		printf("# %s\n", line);
-		line = nl + 1;
+		if (nl)
+			line = nl + 1;
 	} while (nl);
 	fflush(stdout);
 }

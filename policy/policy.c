@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* policy.c -- loads a version-1 policy file and its includes into the typed model */
+#include <arpa/inet.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/policy.h"
+#include "policy/schema.h"
+#include "policy/yaml.h"
+
+typedef struct fileid { dev_t dev; ino_t ino; } fileid_t;
+
+typedef struct loader {
+	policy_t *p;
+	diag_t *diag;
+	schema_ctx_t ctx;
+	policy_domain_t defaults;
+	size_t cap;			/* of p->domains */
+	size_t files_cap;
+	fileid_t *ids;			/* of every file read, to read each once */
+	size_t nids;
+	const char *reldir;		/* the top file's directory as given ("" for the cwd) */
+} loader_t;
+
+static void node_error(loader_t *ld, const char *file, const ynode_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void node_error(loader_t *ld, const char *file, const ynode_t *n, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		ld->ctx.oom = MN_ENOMEM;
+		return;
+	}
+	mn_pos_t pos = { file, n->line, n->col };
+	diag_error(ld->diag, &pos, "%s", msg);
+	free(msg);
+}
+
+/* ---- names ------------------------------------------------------------------- */
+
+const char *policy_spf_mode_name(spf_mode_t m)
+{
+	return schema_value_name(schema_spf_modes, (int)m);
+}
+
+const char *policy_spf_all_name(spf_all_t a)
+{
+	return schema_value_name(schema_spf_alls, (int)a);
+}
+
+const char *policy_dkim_alg_name(dkim_alg_t a)
+{
+	return schema_value_name(schema_dkim_algs, (int)a);
+}
+
+const char *policy_dmarc_p_name(dmarc_p_t p)
+{
+	return schema_value_name(schema_dmarc_ps, (int)p);
+}
+
+/* ---- files -------------------------------------------------------------------- */
+
+/* Records a file name; the returned string (owned by the policy) names it in positions. */
+static const char *add_file(loader_t *ld, const char *name)
+{
+	policy_t *p = ld->p;
+	if (p->nfiles == ld->files_cap) {
+		size_t cap = ld->files_cap ? ld->files_cap * 2 : 8;
+		char **v = realloc(p->files, cap * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		p->files = v;
+		ld->files_cap = cap;
+	}
+	char *s = yarena_strdup(ld->ctx.arena, name);
+	if (s == NULL)
+		return NULL;
+	p->files[p->nfiles++] = s;
+	return s;
+}
+
+/* True when path was read already (or cannot be stat'ed: then reading reports it). */
+static int seen_file(loader_t *ld, const char *path, bool *seen)
+{
+	struct stat st;
+	*seen = false;
+	if (stat(path, &st) < 0)
+		return MN_OK;
+	for (size_t i = 0; i < ld->nids; i++) {
+		if (ld->ids[i].dev == st.st_dev && ld->ids[i].ino == st.st_ino) {
+			*seen = true;
+			return MN_OK;
+		}
+	}
+	fileid_t *v = realloc(ld->ids, (ld->nids + 1) * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	ld->ids = v;
+	ld->ids[ld->nids].dev = st.st_dev;
+	ld->ids[ld->nids].ino = st.st_ino;
+	ld->nids++;
+	return MN_OK;
+}
+
+/* ---- domains -------------------------------------------------------------------- */
+
+static void convert_domains(loader_t *ld, const ynode_t *key, const ynode_t *val)
+{
+	schema_ctx_t *ctx = &ld->ctx;
+	policy_t *p = ld->p;
+	if (!schema_expect_map(ctx, key, val) || val == NULL || val->kind != YNODE_MAP)
+		return;
+	if (p->ndomains + val->n > ld->cap) {
+		size_t cap = ld->cap ? ld->cap : 64;
+		while (cap < p->ndomains + val->n)
+			cap *= 2;
+		policy_domain_t *v = realloc(p->domains, cap * sizeof(*v));
+		if (v == NULL) {
+			ctx->oom = MN_ENOMEM;
+			return;
+		}
+		p->domains = v;
+		ld->cap = cap;
+	}
+	for (const ynode_t *k = val->first; k != NULL; k = k->next) {
+		if (k->dup)
+			continue;
+		char *name = schema_name(ctx, k, NULL, false);
+		if (name == NULL)
+			continue;
+		policy_domain_t *d = &p->domains[p->ndomains++];
+		memset(d, 0, sizeof(*d));
+		d->name = name;
+		d->pos = schema_pos(ctx, k);
+		schema_map(ctx, schema_domain, k, k->value, d);
+	}
+}
+
+static int cmp_domain_ptr(const void *a, const void *b)
+{
+	const policy_domain_t *x = *(policy_domain_t *const *)a, *y = *(policy_domain_t *const *)b;
+	int c = strcmp(x->name, y->name);
+	if (c != 0)
+		return c;
+	return x < y ? -1 : x > y;	/* file order among equal names */
+}
+
+/* Sorts p->domains by name in place and reports names defined twice. */
+static int sort_domains(loader_t *ld)
+{
+	policy_t *p = ld->p;
+	size_t n = p->ndomains;
+	if (n < 2)
+		return MN_OK;
+	policy_domain_t **ptr = malloc(n * sizeof(*ptr));
+	size_t *perm = malloc(n * sizeof(*perm));
+	if (ptr == NULL || perm == NULL) {
+		free(ptr);
+		free(perm);
+		return MN_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		ptr[i] = &p->domains[i];
+	qsort(ptr, n, sizeof(*ptr), cmp_domain_ptr);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(ptr[i]->name, ptr[i - 1]->name) != 0)
+			continue;
+		size_t f = i - 1;
+		while (f > 0 && strcmp(ptr[f - 1]->name, ptr[i]->name) == 0)
+			f--;
+		const mn_pos_t *first = &ptr[f]->pos;
+		diag_error(ld->diag, &ptr[i]->pos, "domain '%s' defined twice (first at %s:%u:%u)",
+			   ptr[i]->name, first->file, (unsigned)first->line, (unsigned)first->col);
+	}
+	/* apply the permutation in place: slot i receives element perm[i] */
+	for (size_t i = 0; i < n; i++)
+		perm[i] = (size_t)(ptr[i] - p->domains);
+	for (size_t i = 0; i < n; i++) {
+		if (perm[i] == i || perm[i] == SIZE_MAX)
+			continue;
+		policy_domain_t tmp = p->domains[i];
+		size_t j = i;
+		for (;;) {
+			size_t k = perm[j];
+			perm[j] = SIZE_MAX;
+			if (k == i) {
+				p->domains[j] = tmp;
+				break;
+			}
+			p->domains[j] = p->domains[k];
+			j = k;
+		}
+	}
+	free(ptr);
+	free(perm);
+	return MN_OK;
+}
+
+const policy_domain_t *policy_domain_find(const policy_t *p, const char *name)
+{
+	if (p == NULL || name == NULL)
+		return NULL;
+	size_t lo = 0, hi = p->ndomains;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, p->domains[mid].name);
+		if (c == 0)
+			return &p->domains[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* ---- defaults --------------------------------------------------------------------- */
+
+#define MERGE(f) do { if (!POLICY_SET(d->f) && POLICY_SET(def->f)) d->f = def->f; } while (0)
+
+static void merge_domain(policy_domain_t *d, const policy_domain_t *def, policy_enum_t *rsa2048)
+{
+	d->spf.present |= def->spf.present;
+	MERGE(spf.mode);
+	MERGE(spf.ip4);
+	MERGE(spf.ip6);
+	MERGE(spf.a);
+	MERGE(spf.mx);
+	MERGE(spf.include);
+	MERGE(spf.all);
+
+	d->dkim.present |= def->dkim.present;
+	MERGE(dkim.algorithm);
+	MERGE(dkim.rotate_every);
+	MERGE(dkim.publish_ahead);
+	MERGE(dkim.retire_after);
+	MERGE(dkim.revoked_for);
+	MERGE(dkim.on_change);
+	MERGE(dkim.selectors);
+	if (!POLICY_SET(d->dkim.algorithm)) {
+		d->dkim.algorithm.v = rsa2048;
+		d->dkim.algorithm.n = 1;
+	}
+	if (!POLICY_SET(d->dkim.rotate_every))
+		d->dkim.rotate_every.v = 90 * 86400;
+	if (!POLICY_SET(d->dkim.publish_ahead))
+		d->dkim.publish_ahead.v = 3 * 86400;
+	if (!POLICY_SET(d->dkim.retire_after))
+		d->dkim.retire_after.v = 7 * 86400;
+	if (!POLICY_SET(d->dkim.revoked_for))
+		d->dkim.revoked_for.v = 30 * 86400;
+
+	d->dmarc.present |= def->dmarc.present;
+	MERGE(dmarc.p);
+	MERGE(dmarc.sp);
+	MERGE(dmarc.np);
+	MERGE(dmarc.psd);
+	MERGE(dmarc.t);
+	MERGE(dmarc.adkim);
+	MERGE(dmarc.aspf);
+	MERGE(dmarc.fo);
+	MERGE(dmarc.rua);
+	MERGE(dmarc.ruf);
+	MERGE(dmarc.pct);
+	MERGE(dmarc.rf);
+	MERGE(dmarc.ri);
+	MERGE(dmarc.authorize_reports_for);
+}
+
+static int server_defaults(loader_t *ld)
+{
+	policy_server_t *s = &ld->p->server;
+	yarena_t *a = ld->ctx.arena;
+	if (!POLICY_SET(s->ttl))
+		s->ttl.v = 3600;
+	if (!POLICY_SET(s->negative_ttl))
+		s->negative_ttl.v = 300;
+	if (!POLICY_SET(s->tcp_idle_timeout))
+		s->tcp_idle_timeout.v = 10;
+	if (!POLICY_SET(s->tcp_max_clients))
+		s->tcp_max_clients.v = 1000;
+	if (!POLICY_SET(s->tcp_max_per_ip))
+		s->tcp_max_per_ip.v = 32;
+	if (!POLICY_SET(s->state_dir) && (s->state_dir.v = yarena_strdup(a, "/var/lib/mailns")) == NULL)
+		return MN_ENOMEM;
+	if (!POLICY_SET(s->listen)) {
+		policy_listen_t *l = yarena_alloc(a, sizeof(*l));
+		if (l == NULL || (l->text = yarena_strdup(a, "127.0.0.1:53")) == NULL)
+			return MN_ENOMEM;
+		struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(53);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		l->addrlen = sizeof(*sin);
+		s->listen.v = l;
+		s->listen.n = 1;
+	}
+	return MN_OK;
+}
+
+/* Every "key:NAME" of transfer.allow names a key of transfer.tsig. */
+static void check_allow_keys(loader_t *ld)
+{
+	const policy_server_t *s = &ld->p->server;
+	for (size_t i = 0; i < s->transfer.allow.n; i++) {
+		const policy_str_t *a = &s->transfer.allow.v[i];
+		if (strncmp(a->v, "key:", 4) != 0)
+			continue;
+		char name[256];
+		if (mn_name_norm(a->v + 4, name, sizeof(name)) != MN_OK)
+			continue;
+		bool found = false;
+		for (size_t j = 0; j < s->transfer.tsig.n && !found; j++)
+			found = strcmp(s->transfer.tsig.v[j].name, name) == 0;
+		if (!found)
+			diag_error(ld->diag, &a->pos, "unknown TSIG key '%s' in allow (not in transfer.tsig)",
+				   a->v + 4);
+	}
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static void load_include(loader_t *ld, const ynode_t *item);
+
+/* Converts one file's tree; top is false for included files (only `domains:`). */
+static void convert_file(loader_t *ld, const ynode_t *root, bool top, const ynode_t **includes)
+{
+	schema_ctx_t *ctx = &ld->ctx;
+	if (!schema_expect_map(ctx, NULL, root))
+		return;
+	bool version = false, server = false;
+	for (const ynode_t *k = root != NULL ? root->first : NULL; k != NULL; k = k->next) {
+		if (k->dup)
+			continue;
+		const ynode_t *v = k->value;
+		if (strcmp(k->str, "domains") == 0) {
+			convert_domains(ld, k, v);
+		} else if (!top) {
+			node_error(ld, ctx->file, k,
+				   "unknown key '%s'", k->str);
+		} else if (strcmp(k->str, "version") == 0) {
+			version = true;
+			if (v == NULL || v->kind != YNODE_SCALAR || ynode_is_null(v))
+				node_error(ld, ctx->file, v ? v : k,
+					   "expected a number for version");
+			else if (strcmp(v->str, "1") != 0)
+				node_error(ld, ctx->file, v,
+					   "unsupported version '%s' (expected 1)", v->str);
+		} else if (strcmp(k->str, "server") == 0) {
+			server = true;
+			schema_map(ctx, schema_server, k, v, &ld->p->server);
+		} else if (strcmp(k->str, "defaults") == 0) {
+			schema_map(ctx, schema_domain, k, v, &ld->defaults);
+		} else if (strcmp(k->str, "include") == 0) {
+			if (v != NULL && v->kind == YNODE_SEQ)
+				*includes = v;
+			else if (!ynode_is_null(v))
+				node_error(ld, ctx->file, v,
+					   "expected a list for include");
+		} else {
+			node_error(ld, ctx->file, k,
+				   "unknown key '%s'", k->str);
+		}
+	}
+	if (!top)
+		return;
+	mn_pos_t at = { ctx->file, 1, 1 };
+	if (root != NULL)
+		at = schema_pos(ctx, root);
+	if (!version)
+		diag_error(ld->diag, &at, "missing required key 'version'");
+	if (!server)
+		diag_error(ld->diag, &at, "missing required key 'server'");
+}
+
+/* Reads and converts one included file; item is the include entry (for errors). */
+static void read_included(loader_t *ld, const char *path, const ynode_t *item, const char *top_file)
+{
+	bool seen;
+	if (seen_file(ld, path, &seen) < 0) {
+		ld->ctx.oom = MN_ENOMEM;
+		return;
+	}
+	if (seen)
+		return;
+	const char *name = add_file(ld, path);
+	if (name == NULL) {
+		ld->ctx.oom = MN_ENOMEM;
+		return;
+	}
+	ydoc_t *doc = NULL;
+	int r = ydoc_load(path, name, ld->diag, &doc);
+	if (r == MN_ENOMEM) {
+		ld->ctx.oom = r;
+		return;
+	}
+	if (r < 0 && r != MN_EPOLICY) {
+		node_error(ld, top_file, item,
+			   "cannot read include '%s' (%s)", path, strerror(-r));
+		return;
+	}
+	if (r == MN_OK) {
+		const char *saved = ld->ctx.file;
+		ld->ctx.file = name;
+		convert_file(ld, doc->root, false, NULL);
+		ld->ctx.file = saved;
+	}
+	ydoc_free(doc);
+}
+
+static void load_include(loader_t *ld, const ynode_t *item)
+{
+	const char *top_file = ld->ctx.file;
+	if (item->kind != YNODE_SCALAR || ynode_is_null(item) || item->len == 0) {
+		node_error(ld, top_file, item,
+			   "expected a string for include");
+		return;
+	}
+	char *pattern;
+	if (item->str[0] == '/' || ld->reldir[0] == '\0')
+		pattern = strdup(item->str);
+	else if (asprintf(&pattern, "%s%s%s", ld->reldir, strcmp(ld->reldir, "/") == 0 ? "" : "/",
+			  item->str) < 0)
+		pattern = NULL;
+	if (pattern == NULL) {
+		ld->ctx.oom = MN_ENOMEM;
+		return;
+	}
+	if (strpbrk(item->str, "*?[") == NULL) {
+		read_included(ld, pattern, item, top_file);
+		free(pattern);
+		return;
+	}
+	glob_t g;
+	int r = glob(pattern, 0, NULL, &g);
+	if (r == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			read_included(ld, g.gl_pathv[i], item, top_file);
+	} else if (r == GLOB_NOSPACE) {
+		ld->ctx.oom = MN_ENOMEM;
+	} else if (r == GLOB_ABORTED) {
+		node_error(ld, top_file, item,
+			   "cannot read include '%s' (read error)", pattern);
+	}
+	if (r != GLOB_NOMATCH)
+		globfree(&g);
+	free(pattern);
+}
+
+/* ---- load ------------------------------------------------------------------------- */
+
+static int set_dirs(loader_t *ld, const char *path)
+{
+	policy_t *p = ld->p;
+	yarena_t *a = ld->ctx.arena;
+	const char *slash = strrchr(path, '/');
+	char *rel = slash == NULL ? yarena_strdup(a, "") :
+		    yarena_strndup(a, path, slash == path ? 1 : (size_t)(slash - path));
+	if (rel == NULL)
+		return MN_ENOMEM;
+	ld->reldir = rel;
+	if (rel[0] == '/') {
+		p->dir = rel;
+		return MN_OK;
+	}
+	char *cwd = getcwd(NULL, 0);
+	if (cwd == NULL)
+		return -errno;
+	size_t len = strlen(cwd) + strlen(rel) + 2;
+	p->dir = yarena_alloc(a, len);
+	if (p->dir != NULL) {
+		if (rel[0] == '\0' || strcmp(rel, ".") == 0)
+			snprintf(p->dir, len, "%s", cwd);
+		else if (strncmp(rel, "./", 2) == 0)
+			snprintf(p->dir, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, rel + 2);
+		else
+			snprintf(p->dir, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, rel);
+	}
+	free(cwd);
+	return p->dir == NULL ? MN_ENOMEM : MN_OK;
+}
+
+int policy_load(const char *path, diag_t *diag, policy_t **out)
+{
+	if (path == NULL || diag == NULL || out == NULL)
+		return MN_EINVAL;
+	int ret = MN_ENOMEM;
+	size_t errors0 = diag_errors(diag);
+	ydoc_t *doc = NULL;
+	loader_t ld = { .diag = diag };
+	policy_t *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return MN_ENOMEM;
+	ld.p = p;
+	ld.ctx.diag = diag;
+	if ((ld.ctx.arena = yarena_new()) == NULL)
+		goto fail;
+	p->priv = ld.ctx.arena;
+	if ((p->path = yarena_strdup(ld.ctx.arena, path)) == NULL)
+		goto fail;
+	if ((ret = set_dirs(&ld, path)) < 0)
+		goto fail;
+	ld.ctx.dir = p->dir;
+	ret = MN_ENOMEM;
+	if ((ld.ctx.file = add_file(&ld, path)) == NULL)
+		goto fail;
+	bool seen;
+	if (seen_file(&ld, path, &seen) < 0)
+		goto fail;
+
+	ret = ydoc_load(path, ld.ctx.file, diag, &doc);
+	if (ret < 0 && ret != MN_EPOLICY) {
+		if (ret != MN_ENOMEM)
+			diag_error(diag, NULL, "cannot read '%s' (%s)", path, strerror(-ret));
+		goto fail;
+	}
+	if (ret == MN_OK) {
+		const ynode_t *includes = NULL;
+		convert_file(&ld, doc->root, true, &includes);
+		for (const ynode_t *i = includes != NULL ? includes->first : NULL; i != NULL; i = i->next)
+			load_include(&ld, i);
+	}
+	ret = ld.ctx.oom;
+	if (ret == MN_OK)
+		ret = sort_domains(&ld);
+	if (ret < 0)
+		goto fail;
+	check_allow_keys(&ld);
+	if (diag_errors(diag) > errors0) {
+		ret = MN_EPOLICY;
+		goto fail;
+	}
+	ret = MN_ENOMEM;
+	if (server_defaults(&ld) < 0)
+		goto fail;
+	policy_enum_t *rsa2048 = yarena_alloc(ld.ctx.arena, sizeof(*rsa2048));
+	if (rsa2048 == NULL)
+		goto fail;
+	rsa2048->v = DKIM_ALG_RSA2048;
+	for (size_t i = 0; i < p->ndomains; i++)
+		merge_domain(&p->domains[i], &ld.defaults, rsa2048);
+	ydoc_free(doc);
+	free(ld.ids);
+	*out = p;
+	return MN_OK;
+fail:
+	ydoc_free(doc);
+	free(ld.ids);
+	policy_free(p);
+	return ret;
+}
+
+void policy_free(policy_t *p)
+{
+	if (p == NULL)
+		return;
+	free(p->domains);
+	free(p->files);
+	yarena_free(p->priv);
+	free(p);
+}

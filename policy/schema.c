@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* schema.c -- declarative key tables: YAML nodes into the typed policy model */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy/mn.h"
+#include "policy/schema.h"
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+mn_pos_t schema_pos(const schema_ctx_t *ctx, const ynode_t *n)
+{
+	mn_pos_t p = { ctx->file, n->line, n->col };
+	return p;
+}
+
+static void report(schema_ctx_t *ctx, diag_level_t level, const ynode_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void report(schema_ctx_t *ctx, diag_level_t level, const ynode_t *n, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		ctx->oom = MN_ENOMEM;
+		return;
+	}
+	mn_pos_t pos = schema_pos(ctx, n);
+	diag_add(ctx->diag, level, &pos, "%s", msg);
+	free(msg);
+}
+
+#define ERR(ctx, n, ...) report((ctx), DIAG_ERROR, (n), __VA_ARGS__)
+
+static void *alloc(schema_ctx_t *ctx, size_t size)
+{
+	void *p = yarena_alloc(ctx->arena, size);
+	if (p == NULL)
+		ctx->oom = MN_ENOMEM;
+	return p;
+}
+
+static char *sdup(schema_ctx_t *ctx, const char *s)
+{
+	char *d = yarena_strdup(ctx->arena, s);
+	if (d == NULL)
+		ctx->oom = MN_ENOMEM;
+	return d;
+}
+
+/* Where a value's problems are reported: the value, or its key when it is missing. */
+static const ynode_t *where(const ynode_t *key, const ynode_t *val)
+{
+	if (val == NULL || (ynode_is_null(val) && key != NULL))
+		return key;
+	return val;
+}
+
+/* The text of a scalar value, or NULL after reporting what was expected. */
+static const char *scalar(schema_ctx_t *ctx, const char *name, const ynode_t *key,
+			  const ynode_t *val, const char *expect)
+{
+	if (ynode_is_null(val)) {
+		if (key != NULL)
+			ERR(ctx, key, "missing value for %s", name);
+		else
+			ERR(ctx, val, "expected %s for %s", expect, name);
+		return NULL;
+	}
+	if (val->kind != YNODE_SCALAR) {
+		ERR(ctx, val, "expected %s for %s", expect, name);
+		return NULL;
+	}
+	return val->str;
+}
+
+bool schema_expect_map(schema_ctx_t *ctx, const ynode_t *key, const ynode_t *val)
+{
+	if (val == NULL || ynode_is_null(val) || val->kind == YNODE_MAP)
+		return true;
+	if (key != NULL)
+		ERR(ctx, val, "expected a mapping for %s", key->str);
+	else
+		ERR(ctx, val, "expected a mapping");
+	return false;
+}
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+	if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0'))
+		return false;
+	uint64_t v = 0;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+const char *schema_value_name(const schema_value_t *values, int v)
+{
+	for (; values->name != NULL; values++)
+		if (values->value == v && !values->alias)
+			return values->name;
+	return "?";
+}
+
+static bool lookup_value(const schema_value_t *values, const char *s, int *out)
+{
+	for (; values->name != NULL; values++) {
+		if (strcasecmp(values->name, s) == 0) {
+			*out = values->value;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "none, quarantine, reject" */
+static void value_list(const schema_value_t *values, char *buf, size_t size)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (; values->name != NULL; values++) {
+		if (values->alias)
+			continue;
+		int r = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", values->name);
+		if (r < 0 || (size_t)r >= size - used)
+			return;
+		used += (size_t)r;
+	}
+}
+
+static void bad_value(schema_ctx_t *ctx, const ynode_t *n, const char *name, const schema_value_t *values)
+{
+	char list[256];
+	value_list(values, list, sizeof(list));
+	ERR(ctx, n, "unknown value '%s' for %s (expected %s)", n->str, name, list);
+}
+
+char *schema_name(schema_ctx_t *ctx, const ynode_t *n, const char *forkey, bool wildcard)
+{
+	char buf[256];
+	bool ok = mn_name_norm(n->str, buf, sizeof(buf)) == MN_OK && buf[0] != '\0';
+	if (ok && !wildcard && buf[0] == '*' && (buf[1] == '\0' || buf[1] == '.'))
+		ok = false;
+	if (!ok) {
+		if (forkey != NULL)
+			ERR(ctx, n, "invalid domain name '%s' for %s", n->str, forkey);
+		else
+			ERR(ctx, n, "invalid domain name '%s'", n->str);
+		return NULL;
+	}
+	return sdup(ctx, buf);
+}
+
+/* "127.0.0.1:5353", "[::1]:5353", "::1", "192.0.2.1" (port 53). */
+static bool parse_addr_port(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *port = NULL;
+	size_t hlen;
+	bool need6 = false;
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+		if (e == NULL)
+			return false;
+		hlen = (size_t)(e - s - 1);
+		s++;
+		if (e[1] == ':')
+			port = e + 2;
+		else if (e[1] != '\0')
+			return false;
+		need6 = true;
+	} else {
+		const char *c = strchr(s, ':');
+		if (c != NULL && strchr(c + 1, ':') == NULL) {
+			hlen = (size_t)(c - s);
+			port = c + 1;
+		} else {
+			hlen = strlen(s);
+		}
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	uint32_t p = 53;
+	if (port != NULL && (!parse_u32(port, &p) || p == 0 || p > 65535))
+		return false;
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	if (!need6 && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)p);
+		*len = sizeof(*s4);
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)p);
+		*len = sizeof(*s6);
+		return true;
+	}
+	return false;
+}
+
+/* ---- lists -------------------------------------------------------------------- */
+
+/* Converts one item into elem; false when it was reported and is dropped. */
+typedef bool (*item_fn)(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem);
+
+typedef struct { void *v; size_t n; mn_pos_t pos; } anylist_t;
+
+static void conv_list(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+		      const ynode_t *val, anylist_t *dst, size_t elem_size, item_fn fn,
+		      bool scalar_ok)
+{
+	const ynode_t *one = NULL;
+	size_t n = 0;
+	if (val != NULL && val->kind == YNODE_SEQ) {
+		n = val->n;
+	} else if (val != NULL && val->kind == YNODE_SCALAR && !ynode_is_null(val) && scalar_ok) {
+		one = val;
+		n = 1;
+	} else if (!ynode_is_null(val)) {
+		ERR(ctx, val, "expected a list for %s", it->name);
+		return;
+	}
+	char *arr = NULL;
+	if (n > 0 && (arr = alloc(ctx, n * elem_size)) == NULL)
+		return;
+	size_t got = 0;
+	for (const ynode_t *i = one != NULL ? one : n > 0 ? val->first : NULL; i != NULL && got < n;
+	     i = one != NULL ? NULL : i->next) {
+		if (fn(ctx, it, i, arr + got * elem_size))
+			got++;
+	}
+	if (n == 0 && (it->flags & SCHEMA_NONEMPTY)) {
+		if (ynode_is_null(val) && key != NULL)
+			ERR(ctx, key, "missing value for %s", it->name);
+		else
+			ERR(ctx, val, "empty list for %s", it->name);
+	}
+	dst->v = arr;
+	dst->n = got;
+	dst->pos = schema_pos(ctx, where(key, val));
+}
+
+static bool item_str(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	const char *s = scalar(ctx, it->name, NULL, item, "a string");
+	if (s == NULL)
+		return false;
+	policy_str_t *e = elem;
+	e->v = sdup(ctx, s);
+	e->pos = schema_pos(ctx, item);
+	return e->v != NULL;
+}
+
+static bool item_name(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	if (scalar(ctx, it->name, NULL, item, "a domain name") == NULL)
+		return false;
+	policy_str_t *e = elem;
+	e->v = schema_name(ctx, item, it->name, (it->flags & SCHEMA_WILDCARD) != 0);
+	e->pos = schema_pos(ctx, item);
+	return e->v != NULL;
+}
+
+static bool item_net(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	const char *s = scalar(ctx, it->name, NULL, item, "a network");
+	if (s == NULL)
+		return false;
+	int family = it->type == SCHEMA_NET4S ? 4 : 6;
+	policy_net_t *e = elem;
+	mn_net_t any;
+	if (mn_net_parse(s, 0, true, &any) != MN_OK) {
+		ERR(ctx, item, "invalid network '%s' for %s", s, it->name);
+		return false;
+	}
+	if (any.family != family) {
+		ERR(ctx, item, "invalid network '%s' for %s (not %s)", s, it->name,
+		    family == 4 ? "IPv4" : "IPv6");
+		return false;
+	}
+	if (mn_net_parse(s, family, false, &e->net) != MN_OK) {
+		ERR(ctx, item, "invalid network '%s' for %s (host bits set)", s, it->name);
+		return false;
+	}
+	e->pos = schema_pos(ctx, item);
+	return true;
+}
+
+static bool item_enum(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	const char *s = scalar(ctx, it->name, NULL, item, "a string");
+	if (s == NULL)
+		return false;
+	policy_enum_t *e = elem;
+	if (!lookup_value(it->values, s, &e->v)) {
+		bad_value(ctx, item, it->name, it->values);
+		return false;
+	}
+	e->pos = schema_pos(ctx, item);
+	return true;
+}
+
+static bool item_listen(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	const char *s = scalar(ctx, it->name, NULL, item, "an address");
+	if (s == NULL)
+		return false;
+	policy_listen_t *e = elem;
+	if (!parse_addr_port(s, &e->addr, &e->addrlen)) {
+		ERR(ctx, item, "invalid address '%s' for %s (expected ADDRESS[:PORT] or [IPV6][:PORT])",
+		    s, it->name);
+		return false;
+	}
+	e->text = sdup(ctx, s);
+	e->pos = schema_pos(ctx, item);
+	return e->text != NULL;
+}
+
+/* transfer.notify: like listen, kept as text. */
+static bool item_notify(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	const char *s = scalar(ctx, it->name, NULL, item, "an address");
+	if (s == NULL)
+		return false;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (!parse_addr_port(s, &ss, &len)) {
+		ERR(ctx, item, "invalid address '%s' for %s (expected ADDRESS[:PORT] or [IPV6][:PORT])",
+		    s, it->name);
+		return false;
+	}
+	return item_str(ctx, it, item, elem);
+}
+
+/* transfer.allow: a network, or "key:NAME" (the key must be in tsig: checked by policy.c). */
+static bool item_allow(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	const char *s = scalar(ctx, it->name, NULL, item, "a string");
+	if (s == NULL)
+		return false;
+	if (strncmp(s, "key:", 4) == 0) {
+		char buf[256];
+		if (mn_name_norm(s + 4, buf, sizeof(buf)) != MN_OK || buf[0] == '\0') {
+			ERR(ctx, item, "invalid key name '%s' for %s", s + 4, it->name);
+			return false;
+		}
+	} else {
+		mn_net_t net;
+		int r = mn_net_parse(s, 0, false, &net);
+		if (r != MN_OK) {
+			ERR(ctx, item, "invalid network '%s' for %s%s", s, it->name,
+			    mn_net_parse(s, 0, true, &net) == MN_OK ? " (host bits set)" :
+			    " (expected a network or key:NAME)");
+			return false;
+		}
+	}
+	return item_str(ctx, it, item, elem);
+}
+
+static void conv_allow(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+		       const ynode_t *val, void *dst)
+{
+	conv_list(ctx, it, key, val, dst, sizeof(policy_str_t), item_allow, false);
+}
+
+static void conv_notify(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+			const ynode_t *val, void *dst)
+{
+	conv_list(ctx, it, key, val, dst, sizeof(policy_str_t), item_notify, false);
+}
+
+/* ---- special values ------------------------------------------------------------- */
+
+static void conv_fo(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+		    const ynode_t *val, void *dst)
+{
+	const char *s = scalar(ctx, it->name, key, val, "a string");
+	if (s == NULL)
+		return;
+	bool ok = s[0] != '\0';
+	for (const char *p = s; *p != '\0' && ok; p++) {
+		bool tok = *p == '0' || *p == '1' || *p == 'd' || *p == 's';
+		bool sep = p[1] == '\0' || p[1] == ':';
+		ok = tok && sep && !(p[1] == ':' && p[2] == '\0');
+		if (p[1] == ':')
+			p++;
+	}
+	if (!ok) {
+		ERR(ctx, val, "invalid value '%s' for %s (expected 0, 1, d or s, separated by ':')", s,
+		    it->name);
+		return;
+	}
+	policy_str_t *e = dst;
+	e->v = sdup(ctx, s);
+	e->pos = schema_pos(ctx, val);
+}
+
+typedef struct { policy_selector_t *v; size_t n; mn_pos_t pos; } selectors_t;
+
+static void conv_selectors(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+			   const ynode_t *val, void *dst)
+{
+	if (!schema_expect_map(ctx, key, val))
+		return;
+	selectors_t *e = dst;
+	size_t n = val != NULL && val->kind == YNODE_MAP ? val->n : 0;
+	if (n > 0 && (e->v = alloc(ctx, n * sizeof(*e->v))) == NULL)
+		return;
+	e->n = 0;
+	e->pos = schema_pos(ctx, where(key, val));
+	for (const ynode_t *k = n > 0 ? val->first : NULL; k != NULL; k = k->next) {
+		if (k->dup)
+			continue;
+		char buf[256];
+		if (mn_name_norm(k->str, buf, sizeof(buf)) != MN_OK || buf[0] == '\0' || buf[0] == '*') {
+			ERR(ctx, k, "invalid selector '%s' for %s", k->str, it->name);
+			continue;
+		}
+		const policy_selector_t *first = NULL;
+		for (size_t i = 0; i < e->n && first == NULL; i++)
+			if (strcmp(e->v[i].name.v, buf) == 0)
+				first = &e->v[i];
+		if (first != NULL) {
+			ERR(ctx, k, "selector '%s' defined twice (first at %u:%u)", buf,
+			    (unsigned)first->name.pos.line, (unsigned)first->name.pos.col);
+			continue;
+		}
+		const char *rec = scalar(ctx, k->str, k, k->value, "a string");
+		if (rec == NULL)
+			continue;
+		policy_selector_t *s = &e->v[e->n];
+		s->name.v = sdup(ctx, buf);
+		s->name.pos = schema_pos(ctx, k);
+		s->record.v = sdup(ctx, rec);
+		s->record.pos = schema_pos(ctx, k->value);
+		if (s->name.v == NULL || s->record.v == NULL)
+			return;
+		e->n++;
+	}
+}
+
+static const schema_value_t tsig_algs[] = {
+	{ "hmac-md5", 0, false }, { "hmac-sha1", 0, false }, { "hmac-sha224", 0, false },
+	{ "hmac-sha256", 0, false }, { "hmac-sha384", 0, false }, { "hmac-sha512", 0, false },
+	{ NULL, 0, false },
+};
+
+static const schema_item_t schema_tsig_key[] = {
+	{ .name = "algorithm", .type = SCHEMA_STR, .offset = offsetof(policy_tsig_t, algorithm),
+	  .values = tsig_algs },
+	{ .name = "secret_file", .type = SCHEMA_PATH, .offset = offsetof(policy_tsig_t, secret_file),
+	  .flags = SCHEMA_REQUIRED },
+	{ .name = NULL },
+};
+
+typedef struct { policy_tsig_t *v; size_t n; mn_pos_t pos; } tsigs_t;
+
+static void conv_tsig(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+		      const ynode_t *val, void *dst)
+{
+	(void)it;
+	if (!schema_expect_map(ctx, key, val))
+		return;
+	tsigs_t *e = dst;
+	size_t n = val != NULL && val->kind == YNODE_MAP ? val->n : 0;
+	if (n > 0 && (e->v = alloc(ctx, n * sizeof(*e->v))) == NULL)
+		return;
+	e->n = 0;
+	e->pos = schema_pos(ctx, where(key, val));
+	for (const ynode_t *k = n > 0 ? val->first : NULL; k != NULL; k = k->next) {
+		if (k->dup)
+			continue;
+		char *name = schema_name(ctx, k, "tsig", false);
+		if (name == NULL)
+			continue;
+		const policy_tsig_t *first = NULL;
+		for (size_t i = 0; i < e->n && first == NULL; i++)
+			if (strcmp(e->v[i].name, name) == 0)
+				first = &e->v[i];
+		if (first != NULL) {
+			ERR(ctx, k, "TSIG key '%s' defined twice (first at %u:%u)", name,
+			    (unsigned)first->pos.line, (unsigned)first->pos.col);
+			continue;
+		}
+		policy_tsig_t *t = &e->v[e->n++];
+		t->name = name;
+		t->pos = schema_pos(ctx, k);
+		schema_map(ctx, schema_tsig_key, k, k->value, t);
+		if (!POLICY_SET(t->algorithm))
+			t->algorithm.v = "hmac-sha256";
+	}
+}
+
+/* ---- one value ------------------------------------------------------------------- */
+
+static void convert(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+		    const ynode_t *val, void *dst)
+{
+	const char *s;
+	switch (it->type) {
+	case SCHEMA_U32:
+	case SCHEMA_DURATION: {
+		bool dur = it->type == SCHEMA_DURATION;
+		if ((s = scalar(ctx, it->name, key, val, dur ? "a duration" : "a number")) == NULL)
+			return;
+		uint32_t v;
+		if (dur ? mn_duration_parse(s, &v) != MN_OK : !parse_u32(s, &v)) {
+			ERR(ctx, val, "invalid %s '%s' for %s", dur ? "duration" : "number", s, it->name);
+			return;
+		}
+		uint32_t max = it->max != 0 ? it->max : UINT32_MAX;
+		if (v < it->min || v > max) {
+			if (max == UINT32_MAX)
+				ERR(ctx, val, "value '%s' out of range for %s (at least %u%s)", s, it->name,
+				    (unsigned)it->min, dur ? "s" : "");
+			else
+				ERR(ctx, val, "value '%s' out of range for %s (%u..%u)", s, it->name,
+				    (unsigned)it->min, (unsigned)max);
+			return;
+		}
+		policy_u32_t *e = dst;
+		e->v = v;
+		e->pos = schema_pos(ctx, val);
+		return;
+	}
+	case SCHEMA_BOOL: {
+		if ((s = scalar(ctx, it->name, key, val, "true or false")) == NULL)
+			return;
+		bool yn = (it->flags & SCHEMA_YN) != 0;
+		policy_bool_t *e = dst;
+		if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 || (yn && strcasecmp(s, "y") == 0)) {
+			e->v = true;
+		} else if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 ||
+			   (yn && strcasecmp(s, "n") == 0)) {
+			e->v = false;
+		} else {
+			ERR(ctx, val, "invalid boolean '%s' for %s (expected %s)", s, it->name,
+			    yn ? "y or n" : "true or false");
+			return;
+		}
+		e->pos = schema_pos(ctx, val);
+		return;
+	}
+	case SCHEMA_STR:
+	case SCHEMA_PATH:
+	case SCHEMA_NAME: {
+		const char *what = it->type == SCHEMA_NAME ? "a domain name" :
+				   it->type == SCHEMA_PATH ? "a path" : "a string";
+		if ((s = scalar(ctx, it->name, key, val, what)) == NULL)
+			return;
+		policy_str_t *e = dst;
+		int dummy;
+		if (it->values != NULL && !lookup_value(it->values, s, &dummy)) {
+			bad_value(ctx, val, it->name, it->values);
+			return;
+		}
+		if (it->type == SCHEMA_NAME) {
+			e->v = schema_name(ctx, val, it->name, false);
+		} else if (it->type == SCHEMA_PATH && s[0] != '/') {
+			if (s[0] == '\0') {
+				ERR(ctx, val, "invalid path '' for %s", it->name);
+				return;
+			}
+			size_t len = strlen(ctx->dir) + strlen(s) + 2;
+			if ((e->v = alloc(ctx, len)) != NULL)
+				snprintf(e->v, len, "%s%s%s", ctx->dir,
+					 ctx->dir[strlen(ctx->dir) - 1] == '/' ? "" : "/", s);
+		} else {
+			e->v = sdup(ctx, s);
+		}
+		if (e->v != NULL)
+			e->pos = schema_pos(ctx, val);
+		return;
+	}
+	case SCHEMA_ENUM: {
+		if ((s = scalar(ctx, it->name, key, val, "a string")) == NULL)
+			return;
+		policy_enum_t *e = dst;
+		if (!lookup_value(it->values, s, &e->v)) {
+			bad_value(ctx, val, it->name, it->values);
+			return;
+		}
+		e->pos = schema_pos(ctx, val);
+		return;
+	}
+	case SCHEMA_ENUMS: {
+		schema_enums_t *e = dst;
+		conv_list(ctx, it, key, val, (anylist_t *)dst, sizeof(policy_enum_t), item_enum, true);
+		for (size_t i = 1; i < e->n; i++) {
+			for (size_t j = 0; j < i; j++) {
+				if (e->v[i].v == e->v[j].v) {
+					mn_pos_t pos = e->v[i].pos;
+					diag_error(ctx->diag, &pos, "duplicate value '%s' for %s",
+						   schema_value_name(it->values, e->v[i].v), it->name);
+					break;
+				}
+			}
+		}
+		return;
+	}
+	case SCHEMA_NAMES:
+		conv_list(ctx, it, key, val, dst, sizeof(policy_str_t), item_name, false);
+		return;
+	case SCHEMA_STRS:
+		conv_list(ctx, it, key, val, dst, sizeof(policy_str_t), item_str, false);
+		return;
+	case SCHEMA_NET4S:
+	case SCHEMA_NET6S:
+		conv_list(ctx, it, key, val, dst, sizeof(policy_net_t), item_net, false);
+		return;
+	case SCHEMA_LISTEN:
+		conv_list(ctx, it, key, val, dst, sizeof(policy_listen_t), item_listen, false);
+		return;
+	case SCHEMA_MAP:
+		if (it->flags & SCHEMA_PRESENT) {
+			if (!schema_expect_map(ctx, key, val))
+				return;
+			*(bool *)dst = true;
+		}
+		schema_map(ctx, it->sub, key, val, dst);
+		return;
+	case SCHEMA_FUNC:
+		it->conv(ctx, it, key, val, dst);
+		return;
+	}
+}
+
+void schema_map(schema_ctx_t *ctx, const schema_item_t *table, const ynode_t *key,
+		const ynode_t *val, void *base)
+{
+	if (!schema_expect_map(ctx, key, val))
+		return;
+	uint64_t seen = 0;
+	if (val != NULL && val->kind == YNODE_MAP) {
+		for (const ynode_t *k = val->first; k != NULL; k = k->next) {
+			if (k->dup)
+				continue;
+			size_t i = 0;
+			while (table[i].name != NULL && strcmp(table[i].name, k->str) != 0)
+				i++;
+			const schema_item_t *it = &table[i];
+			if (it->name == NULL) {
+				ERR(ctx, k, "unknown key '%s'", k->str);
+				continue;
+			}
+			seen |= UINT64_C(1) << i;
+			convert(ctx, it, k, k->value, (char *)base + it->offset);
+			if (it->flags & SCHEMA_REMOVED)
+				report(ctx, DIAG_WARNING, k, "%s was removed by RFC 9989 and is ignored by receivers",
+				       it->name);
+		}
+	}
+	for (size_t i = 0; table[i].name != NULL; i++) {
+		if (!(table[i].flags & SCHEMA_REQUIRED) || (seen & (UINT64_C(1) << i)))
+			continue;
+		if (key != NULL)
+			ERR(ctx, key, "missing required key '%s' in %s", table[i].name, key->str);
+		else if (val != NULL)
+			ERR(ctx, val, "missing required key '%s'", table[i].name);
+	}
+}
+
+/* ---- tables ----------------------------------------------------------------------- */
+
+const schema_value_t schema_spf_modes[] = {
+	{ "flatten", SPF_MODE_FLATTEN, false }, { "macro", SPF_MODE_MACRO, false },
+	{ "auto", SPF_MODE_AUTO, false }, { "plain", SPF_MODE_PLAIN, false },
+	{ NULL, 0, false },
+};
+
+const schema_value_t schema_spf_alls[] = {
+	{ "fail", SPF_ALL_FAIL, false }, { "softfail", SPF_ALL_SOFTFAIL, false },
+	{ "neutral", SPF_ALL_NEUTRAL, false }, { "pass", SPF_ALL_PASS, false },
+	{ "-all", SPF_ALL_FAIL, true }, { "~all", SPF_ALL_SOFTFAIL, true },
+	{ "?all", SPF_ALL_NEUTRAL, true }, { "+all", SPF_ALL_PASS, true },
+	{ NULL, 0, false },
+};
+
+const schema_value_t schema_dkim_algs[] = {
+	{ "rsa-1024", DKIM_ALG_RSA1024, false }, { "rsa-2048", DKIM_ALG_RSA2048, false },
+	{ "rsa-3072", DKIM_ALG_RSA3072, false }, { "rsa-4096", DKIM_ALG_RSA4096, false },
+	{ "ed25519", DKIM_ALG_ED25519, false },
+	{ NULL, 0, false },
+};
+
+const schema_value_t schema_dmarc_ps[] = {
+	{ "none", DMARC_P_NONE, false }, { "quarantine", DMARC_P_QUARANTINE, false },
+	{ "reject", DMARC_P_REJECT, false },
+	{ NULL, 0, false },
+};
+
+static const schema_value_t dmarc_psds[] = {
+	{ "y", DMARC_PSD_Y, false }, { "n", DMARC_PSD_N, false }, { "u", DMARC_PSD_U, false },
+	{ NULL, 0, false },
+};
+
+static const schema_value_t dmarc_aligns[] = {
+	{ "r", DMARC_ALIGN_R, false }, { "s", DMARC_ALIGN_S, false },
+	{ NULL, 0, false },
+};
+
+#define TTL_MAX 2147483647u	/* RFC 2181 */
+
+static const schema_item_t schema_spf[] = {
+	{ .name = "mode", .type = SCHEMA_ENUM, .offset = offsetof(policy_spf_t, mode), .values = schema_spf_modes },
+	{ .name = "ip4", .type = SCHEMA_NET4S, .offset = offsetof(policy_spf_t, ip4) },
+	{ .name = "ip6", .type = SCHEMA_NET6S, .offset = offsetof(policy_spf_t, ip6) },
+	{ .name = "a", .type = SCHEMA_NAMES, .offset = offsetof(policy_spf_t, a) },
+	{ .name = "mx", .type = SCHEMA_BOOL, .offset = offsetof(policy_spf_t, mx) },
+	{ .name = "include", .type = SCHEMA_NAMES, .offset = offsetof(policy_spf_t, include) },
+	{ .name = "all", .type = SCHEMA_ENUM, .offset = offsetof(policy_spf_t, all), .values = schema_spf_alls },
+	{ .name = NULL },
+};
+
+static const schema_item_t schema_dkim[] = {
+	{ .name = "algorithm", .type = SCHEMA_ENUMS, .offset = offsetof(policy_dkim_t, algorithm),
+	  .values = schema_dkim_algs, .flags = SCHEMA_NONEMPTY },
+	{ .name = "rotate_every", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, rotate_every), .min = 1 },
+	{ .name = "publish_ahead", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, publish_ahead) },
+	{ .name = "retire_after", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, retire_after) },
+	{ .name = "revoked_for", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, revoked_for) },
+	{ .name = "on_change", .type = SCHEMA_STR, .offset = offsetof(policy_dkim_t, on_change) },
+	{ .name = "selectors", .type = SCHEMA_FUNC, .offset = offsetof(policy_dkim_t, selectors),
+	  .conv = conv_selectors },
+	{ .name = NULL },
+};
+
+static const schema_item_t schema_dmarc[] = {
+	{ .name = "p", .type = SCHEMA_ENUM, .offset = offsetof(policy_dmarc_t, p), .values = schema_dmarc_ps },
+	{ .name = "sp", .type = SCHEMA_ENUM, .offset = offsetof(policy_dmarc_t, sp), .values = schema_dmarc_ps },
+	{ .name = "np", .type = SCHEMA_ENUM, .offset = offsetof(policy_dmarc_t, np), .values = schema_dmarc_ps },
+	{ .name = "psd", .type = SCHEMA_ENUM, .offset = offsetof(policy_dmarc_t, psd), .values = dmarc_psds },
+	{ .name = "t", .type = SCHEMA_BOOL, .offset = offsetof(policy_dmarc_t, t), .flags = SCHEMA_YN },
+	{ .name = "adkim", .type = SCHEMA_ENUM, .offset = offsetof(policy_dmarc_t, adkim), .values = dmarc_aligns },
+	{ .name = "aspf", .type = SCHEMA_ENUM, .offset = offsetof(policy_dmarc_t, aspf), .values = dmarc_aligns },
+	{ .name = "fo", .type = SCHEMA_FUNC, .offset = offsetof(policy_dmarc_t, fo), .conv = conv_fo },
+	{ .name = "rua", .type = SCHEMA_STRS, .offset = offsetof(policy_dmarc_t, rua) },
+	{ .name = "ruf", .type = SCHEMA_STRS, .offset = offsetof(policy_dmarc_t, ruf) },
+	{ .name = "pct", .type = SCHEMA_U32, .offset = offsetof(policy_dmarc_t, pct), .flags = SCHEMA_REMOVED,
+	  .max = 100 },
+	{ .name = "rf", .type = SCHEMA_STR, .offset = offsetof(policy_dmarc_t, rf), .flags = SCHEMA_REMOVED },
+	{ .name = "ri", .type = SCHEMA_DURATION, .offset = offsetof(policy_dmarc_t, ri), .flags = SCHEMA_REMOVED },
+	{ .name = "authorize_reports_for", .type = SCHEMA_NAMES,
+	  .offset = offsetof(policy_dmarc_t, authorize_reports_for), .flags = SCHEMA_WILDCARD },
+	{ .name = NULL },
+};
+
+const schema_item_t schema_domain[] = {
+	{ .name = "spf", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, spf),
+	  .flags = SCHEMA_PRESENT, .sub = schema_spf },
+	{ .name = "dkim", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, dkim),
+	  .flags = SCHEMA_PRESENT, .sub = schema_dkim },
+	{ .name = "dmarc", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, dmarc),
+	  .flags = SCHEMA_PRESENT, .sub = schema_dmarc },
+	{ .name = NULL },
+};
+
+#define XFR(m) (offsetof(policy_server_t, transfer.m) - offsetof(policy_server_t, transfer))
+
+static const schema_item_t schema_transfer[] = {
+	{ .name = "allow", .type = SCHEMA_FUNC, .offset = XFR(allow), .conv = conv_allow },
+	{ .name = "notify", .type = SCHEMA_FUNC, .offset = XFR(notify), .conv = conv_notify },
+	{ .name = "tsig", .type = SCHEMA_FUNC, .offset = XFR(tsig), .conv = conv_tsig },
+	{ .name = NULL },
+};
+
+const schema_item_t schema_server[] = {
+	{ .name = "listen", .type = SCHEMA_LISTEN, .offset = offsetof(policy_server_t, listen),
+	  .flags = SCHEMA_NONEMPTY },
+	{ .name = "nameservers", .type = SCHEMA_NAMES, .offset = offsetof(policy_server_t, nameservers),
+	  .flags = SCHEMA_REQUIRED | SCHEMA_NONEMPTY },
+	{ .name = "hostmaster", .type = SCHEMA_NAME, .offset = offsetof(policy_server_t, hostmaster),
+	  .flags = SCHEMA_REQUIRED },
+	{ .name = "ttl", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, ttl), .max = TTL_MAX },
+	{ .name = "negative_ttl", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, negative_ttl),
+	  .max = TTL_MAX },
+	{ .name = "state_dir", .type = SCHEMA_PATH, .offset = offsetof(policy_server_t, state_dir) },
+	{ .name = "tcp_idle_timeout", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, tcp_idle_timeout),
+	  .min = 1 },
+	{ .name = "tcp_max_clients", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, tcp_max_clients),
+	  .min = 1 },
+	{ .name = "tcp_max_per_ip", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, tcp_max_per_ip),
+	  .min = 1 },
+	{ .name = "transfer", .type = SCHEMA_MAP, .offset = offsetof(policy_server_t, transfer),
+	  .sub = schema_transfer },
+	{ .name = NULL },
+};

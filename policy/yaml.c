@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* yaml.c -- a YAML file read with libyaml into a small positioned node tree */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "policy/mn.h"
+#include "policy/yaml.h"
+
+/* ---- arena ---------------------------------------------------------------- */
+
+struct chunk {
+	struct chunk *next;
+	size_t size, used;
+	_Alignas(16) unsigned char data[];
+};
+
+struct yarena {
+	struct chunk *head;
+	size_t next_size;
+};
+
+#define ARENA_FIRST (64 * 1024)
+#define ARENA_MAX (4 * 1024 * 1024)
+
+yarena_t *yarena_new(void)
+{
+	yarena_t *a = calloc(1, sizeof(*a));
+	if (a != NULL)
+		a->next_size = ARENA_FIRST;
+	return a;
+}
+
+void yarena_free(yarena_t *a)
+{
+	if (a == NULL)
+		return;
+	struct chunk *c = a->head;
+	while (c != NULL) {
+		struct chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	free(a);
+}
+
+void *yarena_alloc(yarena_t *a, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	if (size == 0)
+		size = 16;
+	struct chunk *c = a->head;
+	if (c == NULL || c->size - c->used < size) {
+		if (size > a->next_size / 4) {
+			/* a big block gets a chunk of its own, behind the current one */
+			struct chunk *big = calloc(1, sizeof(*big) + size);
+			if (big == NULL)
+				return NULL;
+			big->size = big->used = size;
+			if (c != NULL) {
+				big->next = c->next;
+				c->next = big;
+			} else {
+				a->head = big;
+			}
+			return big->data;
+		}
+		c = calloc(1, sizeof(*c) + a->next_size);
+		if (c == NULL)
+			return NULL;
+		c->size = a->next_size;
+		c->next = a->head;
+		a->head = c;
+		if (a->next_size < ARENA_MAX)
+			a->next_size *= 2;
+	}
+	void *p = c->data + c->used;
+	c->used += size;
+	return p;
+}
+
+char *yarena_strndup(yarena_t *a, const char *s, size_t n)
+{
+	char *d = yarena_alloc(a, n + 1);
+	if (d != NULL) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+char *yarena_strdup(yarena_t *a, const char *s)
+{
+	return yarena_strndup(a, s, strlen(s));
+}
+
+/* ---- nodes ------------------------------------------------------------------ */
+
+bool ynode_is_null(const ynode_t *n)
+{
+	if (n == NULL)
+		return true;
+	if (n->kind != YNODE_SCALAR || !n->plain)
+		return false;
+	return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
+	       strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+}
+
+const char *ynode_kind_name(const ynode_t *n)
+{
+	if (n == NULL)
+		return "nothing";
+	switch (n->kind) {
+	case YNODE_MAP: return "a mapping";
+	case YNODE_SEQ: return "a list";
+	default: return ynode_is_null(n) ? "nothing" : "a string";
+	}
+}
+
+/* ---- reader ----------------------------------------------------------------- */
+
+#define MAX_DEPTH 64
+
+typedef struct frame {
+	ynode_t *node;
+	ynode_t *key;		/* mapping: the key waiting for its value */
+} frame_t;
+
+typedef struct reader {
+	yarena_t *arena;
+	const char *file;
+	diag_t *diag;
+	size_t errors;
+	frame_t stack[MAX_DEPTH];
+	int depth;
+	ynode_t *root;
+} reader_t;
+
+static void error_at(reader_t *r, uint32_t line, uint32_t col, const char *fmt, const char *arg)
+{
+	mn_pos_t pos = { r->file, line, col };
+	diag_error(r->diag, &pos, fmt, arg);
+	r->errors++;
+}
+
+static ynode_t *node_new(reader_t *r, ynode_kind_t kind, const yaml_mark_t *m)
+{
+	ynode_t *n = yarena_alloc(r->arena, sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	n->kind = kind;
+	n->line = (uint32_t)m->line + 1;
+	n->col = (uint32_t)m->column + 1;
+	return n;
+}
+
+static void append(ynode_t *parent, ynode_t *child)
+{
+	if (parent->last != NULL)
+		parent->last->next = child;
+	else
+		parent->first = child;
+	parent->last = child;
+	parent->n++;
+}
+
+static void attach(reader_t *r, ynode_t *n)
+{
+	if (r->depth == 0) {
+		r->root = n;
+		return;
+	}
+	frame_t *f = &r->stack[r->depth - 1];
+	if (f->node->kind == YNODE_SEQ) {
+		append(f->node, n);
+	} else if (f->key == NULL) {
+		if (n->kind != YNODE_SCALAR) {
+			error_at(r, n->line, n->col, "mapping keys must be %s", "strings");
+			n->dup = true;	/* kept out of every lookup */
+			n->str = "";
+		}
+		append(f->node, n);
+		f->key = n;
+	} else {
+		f->key->value = n;
+		f->key = NULL;
+	}
+}
+
+static bool key_eq(const ynode_t *a, const ynode_t *b)
+{
+	return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+}
+
+static void report_dup(reader_t *r, ynode_t *k, const ynode_t *first)
+{
+	mn_pos_t pos = { r->file, k->line, k->col };
+	diag_error(r->diag, &pos, "duplicate key '%s' (first at %u:%u)", k->str,
+		   (unsigned)first->line, (unsigned)first->col);
+	r->errors++;
+	k->dup = true;
+}
+
+static uint64_t hash_str(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Marks (and reports) every repeated key of a mapping. */
+static int check_dups(reader_t *r, ynode_t *map)
+{
+	if (map->n <= 16) {
+		for (ynode_t *k = map->first; k != NULL; k = k->next) {
+			if (k->dup)
+				continue;
+			for (ynode_t *j = map->first; j != k; j = j->next) {
+				if (!j->dup && key_eq(j, k)) {
+					report_dup(r, k, j);
+					break;
+				}
+			}
+		}
+		return MN_OK;
+	}
+	size_t size = 32;
+	while (size < map->n * 2)
+		size *= 2;
+	ynode_t **slots = calloc(size, sizeof(*slots));
+	if (slots == NULL)
+		return MN_ENOMEM;
+	for (ynode_t *k = map->first; k != NULL; k = k->next) {
+		if (k->dup)
+			continue;
+		size_t i = hash_str(k->str, k->len) & (size - 1);
+		while (slots[i] != NULL && !key_eq(slots[i], k))
+			i = (i + 1) & (size - 1);
+		if (slots[i] != NULL)
+			report_dup(r, k, slots[i]);
+		else
+			slots[i] = k;
+	}
+	free(slots);
+	return MN_OK;
+}
+
+static void offset_to_mark(const char *data, size_t len, size_t off, yaml_mark_t *m)
+{
+	m->line = m->column = 0;
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (data[i] == '\n') {
+			m->line++;
+			m->column = 0;
+		} else if (((unsigned char)data[i] & 0xc0) != 0x80) {
+			m->column++;
+		}
+	}
+}
+
+/* One event; returns 1 to go on, 0 at the end, or an error code. */
+static int on_event(reader_t *r, const yaml_event_t *ev, int *docs)
+{
+	ynode_t *n;
+	switch (ev->type) {
+	case YAML_STREAM_END_EVENT:
+		return 0;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++*docs > 1) {
+			error_at(r, (uint32_t)ev->start_mark.line + 1, (uint32_t)ev->start_mark.column + 1,
+				 "%s", "multiple documents are not supported");
+			return 0;
+		}
+		return 1;
+	case YAML_ALIAS_EVENT:
+		error_at(r, (uint32_t)ev->start_mark.line + 1, (uint32_t)ev->start_mark.column + 1,
+			 "%s", "aliases are not supported");
+		n = node_new(r, YNODE_SCALAR, &ev->start_mark);
+		if (n == NULL)
+			return MN_ENOMEM;
+		n->plain = true;
+		n->str = "";
+		attach(r, n);
+		return 1;
+	case YAML_SCALAR_EVENT:
+		n = node_new(r, YNODE_SCALAR, &ev->start_mark);
+		if (n == NULL)
+			return MN_ENOMEM;
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		n->len = ev->data.scalar.length;
+		n->str = yarena_strndup(r->arena, (const char *)ev->data.scalar.value, n->len);
+		if (n->str == NULL)
+			return MN_ENOMEM;
+		attach(r, n);
+		return 1;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (r->depth == MAX_DEPTH) {
+			error_at(r, (uint32_t)ev->start_mark.line + 1, (uint32_t)ev->start_mark.column + 1,
+				 "%s", "nesting too deep");
+			return 0;
+		}
+		n = node_new(r, ev->type == YAML_SEQUENCE_START_EVENT ? YNODE_SEQ : YNODE_MAP,
+			     &ev->start_mark);
+		if (n == NULL)
+			return MN_ENOMEM;
+		attach(r, n);
+		r->stack[r->depth].node = n;
+		r->stack[r->depth].key = NULL;
+		r->depth++;
+		return 1;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		if (r->depth == 0)
+			return 0;
+		r->depth--;
+		n = r->stack[r->depth].node;
+		if (n->kind == YNODE_MAP)
+			return check_dups(r, n) < 0 ? MN_ENOMEM : 1;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+int ydoc_parse(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out)
+{
+	if (data == NULL || file == NULL || diag == NULL || out == NULL)
+		return MN_EINVAL;
+	int ret = MN_ENOMEM;
+	yaml_parser_t parser;
+	reader_t *r = calloc(1, sizeof(*r));
+	ydoc_t *doc = calloc(1, sizeof(*doc));
+	if (r == NULL || doc == NULL || (doc->arena = yarena_new()) == NULL) {
+		free(r);
+		ydoc_free(doc);
+		return MN_ENOMEM;
+	}
+	r->arena = doc->arena;
+	r->file = file;
+	r->diag = diag;
+	if (!yaml_parser_initialize(&parser))
+		goto fail_noparser;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+
+	int docs = 0;
+	bool syntax = false;
+	for (;;) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&parser, &ev)) {
+			if (parser.error == YAML_MEMORY_ERROR)
+				goto fail;
+			yaml_mark_t m = parser.problem_mark;
+			if (parser.error == YAML_READER_ERROR)
+				offset_to_mark(data, len, parser.problem_offset, &m);
+			error_at(r, (uint32_t)m.line + 1, (uint32_t)m.column + 1, "%s",
+				 parser.problem != NULL ? parser.problem : "syntax error");
+			syntax = true;
+			break;
+		}
+		int st = on_event(r, &ev, &docs);
+		yaml_event_delete(&ev);
+		if (st < 0) {
+			ret = st;
+			goto fail;
+		}
+		if (st == 0)
+			break;
+	}
+	if (syntax) {
+		ret = MN_EPOLICY;
+		goto fail;
+	}
+	doc->root = r->root;
+	yaml_parser_delete(&parser);
+	free(r);
+	*out = doc;
+	return MN_OK;
+fail:
+	yaml_parser_delete(&parser);
+fail_noparser:
+	free(r);
+	ydoc_free(doc);
+	return ret;
+}
+
+static int read_all(const char *path, char **out, size_t *outlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int ret;
+	char *buf = NULL;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		goto fail;
+	}
+	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
+	buf = malloc(cap);
+	if (buf == NULL) {
+		ret = MN_ENOMEM;
+		goto fail;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (nb == NULL) {
+				ret = MN_ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t got = read(fd, buf + len, cap - len - 1);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto fail;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return MN_OK;
+fail:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out)
+{
+	if (path == NULL)
+		return MN_EINVAL;
+	char *data = NULL;
+	size_t len = 0;
+	int ret = read_all(path, &data, &len);
+	if (ret < 0)
+		return ret;
+	ret = ydoc_parse(data, len, file, diag, out);
+	free(data);
+	return ret;
+}
+
+void ydoc_free(ydoc_t *doc)
+{
+	if (doc == NULL)
+		return;
+	yarena_free(doc->arena);
+	free(doc);
+}

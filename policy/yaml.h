@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* yaml.h -- a YAML file read with libyaml into a small positioned node tree */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/diag.h"
+
+/*
+ * Arena: many small allocations from big chunks, freed all at once.  Used for
+ * the node tree of one file (freed after conversion) and for the policy model.
+ */
+typedef struct yarena yarena_t;
+
+yarena_t *yarena_new(void);
+void yarena_free(yarena_t *a);			/* NULL is a no-op */
+/* Zeroed, aligned to 16 bytes; NULL on ENOMEM. */
+void *yarena_alloc(yarena_t *a, size_t size);
+char *yarena_strndup(yarena_t *a, const char *s, size_t n);
+char *yarena_strdup(yarena_t *a, const char *s);
+
+typedef enum { YNODE_SCALAR = 1, YNODE_SEQ, YNODE_MAP } ynode_kind_t;
+
+/*
+ * A node.  A sequence's items, and a mapping's keys, are the linked list
+ * first..next (n of them); each mapping key is a scalar node whose value is
+ * key->value.  A key repeated in one mapping is reported by the reader and
+ * marked dup (its value should be ignored).  Positions are 1-based.
+ */
+typedef struct ynode ynode_t;
+struct ynode {
+	ynode_kind_t kind;
+	uint32_t line, col;
+	bool plain;			/* scalar: written without quotes or block style */
+	bool dup;			/* mapping key: a repeated key */
+	const char *str;		/* scalar: text, NUL-terminated (arena) */
+	size_t len;			/* scalar: bytes in str */
+	size_t n;			/* sequence items / mapping keys */
+	ynode_t *first, *last;
+	ynode_t *next;			/* next sibling */
+	ynode_t *value;			/* mapping key: its value */
+};
+
+typedef struct ydoc {
+	yarena_t *arena;		/* owns every node */
+	ynode_t *root;			/* NULL for an empty file */
+} ydoc_t;
+
+/*
+ * Parses len bytes of YAML.  file is the name used in diagnostics (kept as a
+ * pointer, not copied).  A syntax error is reported to diag and returns
+ * MN_EPOLICY (*out not set).  Aliases (read as null), duplicate keys (marked
+ * dup), non-scalar keys and a second document (ignored) are reported to diag
+ * too, but MN_OK and the tree are still returned so that its other problems
+ * can be reported; the caller fails when diag has errors.  Free with ydoc_free.
+ */
+int ydoc_parse(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out);
+/*
+ * Reads path and parses it as ydoc_parse() does.  A file that cannot be read
+ * returns its negative errno with nothing in diag (the caller knows the
+ * position to report).
+ */
+int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out);
+void ydoc_free(ydoc_t *doc);			/* NULL is a no-op */
+
+/* A plain empty scalar, "~" or "null" (also: a missing value, `key:`). */
+bool ynode_is_null(const ynode_t *n);
+/* Its name for "expected a ..." messages: "a mapping", "a list", "a string". */
+const char *ynode_kind_name(const ynode_t *n);

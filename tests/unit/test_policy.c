@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_policy.c -- policy_load: every diagnostic with its position, and the typed model */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy/policy.h"
+#include "tests/tap/tap.h"
+
+static char tmp[PATH_MAX];
+static char srcdir[PATH_MAX];
+
+/* Writes name (relative to the temp dir, which is the cwd) with its directories. */
+static void put(const char *name, const char *text)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", name);
+	for (char *s = strchr(dir, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(dir, 0755);
+		*s = '/';
+	}
+	FILE *f = fopen(name, "w");
+	if (f == NULL)
+		tap_bail("cannot write %s", name);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Loads name; returns the sorted diagnostics as `mailns check` prints them (malloc'd). */
+static char *load(const char *name, int *ret, policy_t **out)
+{
+	diag_t *d = diag_new();
+	policy_t *p = NULL;
+	*ret = policy_load(name, d, &p);
+	diag_sort(d);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	diag_print(d, f);
+	fclose(f);
+	diag_free(d);
+	if (out != NULL)
+		*out = p;
+	else
+		policy_free(p);
+	return buf;
+}
+
+#define HEAD "version: 1\nserver:\n  nameservers: [ns1.example.net]\n  hostmaster: h.example.net\n"
+
+typedef struct {
+	const char *what;
+	const char *yaml;
+	const char *want;	/* exact diagnostics */
+	int ret;
+} diag_case_t;
+
+static const diag_case_t diag_cases[] = {
+	{ "minimal policy is clean", HEAD "domains:\n  example.com:\n    dmarc: { p: none }\n", "", MN_OK },
+	{ "unknown top-level key", HEAD "domainz: {}\n", "p.yaml:5:1: error: unknown key 'domainz'\n", MN_EPOLICY },
+	{ "unknown server key at its column", HEAD "  tll: 5\n", "p.yaml:5:3: error: unknown key 'tll'\n", MN_EPOLICY },
+	{ "unknown domain key", HEAD "domains:\n  example.com:\n    spf: {}\n    dkimm: {}\n",
+	  "p.yaml:8:5: error: unknown key 'dkimm'\n", MN_EPOLICY },
+	{ "unknown spf key", HEAD "domains:\n  example.com:\n    spf:\n      ip5: []\n",
+	  "p.yaml:8:7: error: unknown key 'ip5'\n", MN_EPOLICY },
+	{ "unknown dkim key in flow map", HEAD "domains:\n  a.example: { dkim: { rotate: 1d } }\n",
+	  "p.yaml:6:24: error: unknown key 'rotate'\n", MN_EPOLICY },
+	{ "unknown key in defaults", HEAD "defaults:\n  dmarc: { p: none }\n  spff: {}\n",
+	  "p.yaml:7:3: error: unknown key 'spff'\n", MN_EPOLICY },
+	{ "unknown key in a tsig entry", HEAD "  transfer:\n    tsig:\n      k1: { secret_file: /k, algo: x }\n",
+	  "p.yaml:7:30: error: unknown key 'algo'\n", MN_EPOLICY },
+	{ "version missing", "server:\n  nameservers: [ns1.example.net]\n  hostmaster: h.example.net\n",
+	  "p.yaml:1:1: error: missing required key 'version'\n", MN_EPOLICY },
+	{ "version 2", "version: 2\nserver:\n  nameservers: [ns1.example.net]\n  hostmaster: h.example.net\n",
+	  "p.yaml:1:10: error: unsupported version '2' (expected 1)\n", MN_EPOLICY },
+	{ "server missing", "version: 1\ndomains: {}\n",
+	  "p.yaml:1:1: error: missing required key 'server'\n", MN_EPOLICY },
+	{ "nameservers and hostmaster missing", "version: 1\nserver:\n  ttl: 60\n",
+	  "p.yaml:2:1: error: missing required key 'nameservers' in server\n"
+	  "p.yaml:2:1: error: missing required key 'hostmaster' in server\n", MN_EPOLICY },
+	{ "empty nameservers", "version: 1\nserver:\n  nameservers: []\n  hostmaster: h.example\n",
+	  "p.yaml:3:16: error: empty list for nameservers\n", MN_EPOLICY },
+	{ "nameservers and listen without a value", "version: 1\nserver:\n  nameservers:\n  listen:\n  hostmaster: h.example\n",
+	  "p.yaml:3:3: error: missing value for nameservers\n"
+	  "p.yaml:4:3: error: missing value for listen\n", MN_EPOLICY },
+	{ "empty algorithm list", HEAD "domains:\n  a.example:\n    dkim: { algorithm: [] }\n",
+	  "p.yaml:7:24: error: empty list for algorithm\n", MN_EPOLICY },
+	{ "non-scalar mapping key", HEAD "? [a]\n: b\n", "p.yaml:5:3: error: mapping keys must be strings\n", MN_EPOLICY },
+	{ "wildcard domain", HEAD "domains:\n  '*.example': {}\n",
+	  "p.yaml:6:3: error: invalid domain name '*.example'\n", MN_EPOLICY },
+	{ "server not a mapping", "version: 1\nserver: 5\n",
+	  "p.yaml:2:9: error: expected a mapping for server\n", MN_EPOLICY },
+	{ "top level not a mapping", "- a\n- b\n", "p.yaml:1:1: error: expected a mapping\n", MN_EPOLICY },
+	{ "empty file", "", "p.yaml:1:1: error: missing required key 'version'\n"
+	  "p.yaml:1:1: error: missing required key 'server'\n", MN_EPOLICY },
+	{ "list expected", HEAD "domains:\n  a.example:\n    spf: { ip4: 192.0.2.1 }\n",
+	  "p.yaml:7:17: error: expected a list for ip4\n", MN_EPOLICY },
+	{ "number expected", HEAD "  tcp_max_clients: [1]\n",
+	  "p.yaml:5:20: error: expected a number for tcp_max_clients\n", MN_EPOLICY },
+	{ "bad number", HEAD "  tcp_max_clients: 0x10\n",
+	  "p.yaml:5:20: error: invalid number '0x10' for tcp_max_clients\n", MN_EPOLICY },
+	{ "number out of range", HEAD "  tcp_max_per_ip: 0\n",
+	  "p.yaml:5:19: error: value '0' out of range for tcp_max_per_ip (at least 1)\n", MN_EPOLICY },
+	{ "string expected", HEAD "domains:\n  a.example:\n    dkim: { on_change: { x: 1 } }\n",
+	  "p.yaml:7:24: error: expected a string for on_change\n", MN_EPOLICY },
+	{ "missing value", HEAD "  ttl:\n", "p.yaml:5:3: error: missing value for ttl\n", MN_EPOLICY },
+	{ "bad duration", HEAD "domains:\n  a.example:\n    dkim:\n      rotate_every: 9x\n",
+	  "p.yaml:8:21: error: invalid duration '9x' for rotate_every\n", MN_EPOLICY },
+	{ "bad CIDR", HEAD "domains:\n  a.example:\n    spf: { ip4: [192.0.2.0/33] }\n",
+	  "p.yaml:7:18: error: invalid network '192.0.2.0/33' for ip4\n", MN_EPOLICY },
+	{ "host bits set", HEAD "domains:\n  a.example:\n    spf: { ip4: [192.0.2.1/24] }\n",
+	  "p.yaml:7:18: error: invalid network '192.0.2.1/24' for ip4 (host bits set)\n", MN_EPOLICY },
+	{ "wrong family", HEAD "domains:\n  a.example:\n    spf: { ip6: [192.0.2.0/24] }\n",
+	  "p.yaml:7:18: error: invalid network '192.0.2.0/24' for ip6 (not IPv6)\n", MN_EPOLICY },
+	{ "bad domain name key", HEAD "domains:\n  a..b: {}\n",
+	  "p.yaml:6:3: error: invalid domain name 'a..b'\n", MN_EPOLICY },
+	{ "bad name in a list", HEAD "domains:\n  a.example:\n    spf: { include: [ok.example, 'x y'] }\n",
+	  "p.yaml:7:34: error: invalid domain name 'x y' for include\n", MN_EPOLICY },
+	{ "bad enum", HEAD "domains:\n  a.example:\n    dmarc: { p: rejekt }\n",
+	  "p.yaml:7:17: error: unknown value 'rejekt' for p (expected none, quarantine, reject)\n", MN_EPOLICY },
+	{ "bad boolean", HEAD "domains:\n  a.example:\n    spf: { mx: maybe }\n",
+	  "p.yaml:7:16: error: invalid boolean 'maybe' for mx (expected true or false)\n", MN_EPOLICY },
+	{ "bad fo", HEAD "domains:\n  a.example:\n    dmarc: { p: none, fo: '1:x' }\n",
+	  "p.yaml:7:27: error: invalid value '1:x' for fo (expected 0, 1, d or s, separated by ':')\n", MN_EPOLICY },
+	{ "pct out of range", HEAD "domains:\n  a.example:\n    dmarc: { p: none, pct: 101 }\n",
+	  "p.yaml:7:23: warning: pct was removed by RFC 9989 and is ignored by receivers\n"
+	  "p.yaml:7:28: error: value '101' out of range for pct (0..100)\n", MN_EPOLICY },
+	{ "pct rf ri: warnings only", HEAD "domains:\n  a.example:\n    dmarc:\n      p: none\n      pct: 50\n"
+	  "      rf: afrf\n      ri: 1d\n",
+	  "p.yaml:9:7: warning: pct was removed by RFC 9989 and is ignored by receivers\n"
+	  "p.yaml:10:7: warning: rf was removed by RFC 9989 and is ignored by receivers\n"
+	  "p.yaml:11:7: warning: ri was removed by RFC 9989 and is ignored by receivers\n", MN_OK },
+	{ "duplicate algorithm", HEAD "domains:\n  a.example:\n    dkim: { algorithm: [ed25519, ed25519] }\n",
+	  "p.yaml:7:34: error: duplicate value 'ed25519' for algorithm\n", MN_EPOLICY },
+	{ "bad selector", HEAD "domains:\n  a.example:\n    dkim:\n      selectors: { 'a b': 'v=DKIM1; p=' }\n",
+	  "p.yaml:8:20: error: invalid selector 'a b' for selectors\n", MN_EPOLICY },
+	{ "yaml syntax error", HEAD "domains:\n  a.example: b: c\n",
+	  "p.yaml:6:15: error: mapping values are not allowed in this context\n", MN_EPOLICY },
+	{ "yaml tab indentation", HEAD "domains:\n\ta.example: {}\n",
+	  "p.yaml:6:1: error: found character that cannot start any token\n", MN_EPOLICY },
+	{ "alias", HEAD "defaults:\n  dmarc: &d { p: none }\ndomains:\n  a.example:\n    dmarc: *d\n",
+	  "p.yaml:9:12: error: aliases are not supported\n", MN_EPOLICY },
+	{ "duplicate key", HEAD "  ttl: 60\n  ttl: 70\n",
+	  "p.yaml:6:3: error: duplicate key 'ttl' (first at 5:3)\n", MN_EPOLICY },
+	{ "duplicate domain in one file, after normalization", HEAD "domains:\n  a.example: {}\n  A.Example.: {}\n",
+	  "p.yaml:7:3: error: domain 'a.example' defined twice (first at p.yaml:6:3)\n", MN_EPOLICY },
+	{ "second document", HEAD "---\nversion: 1\n",
+	  "p.yaml:5:1: error: multiple documents are not supported\n", MN_EPOLICY },
+	{ "tsig key not defined", HEAD "  transfer:\n    allow: ['key:xfr9', 192.0.2.0/24]\n",
+	  "p.yaml:6:13: error: unknown TSIG key 'xfr9' in allow (not in transfer.tsig)\n", MN_EPOLICY },
+	{ "tsig secret_file missing", HEAD "  transfer:\n    tsig:\n      k1: { algorithm: hmac-sha256 }\n",
+	  "p.yaml:7:7: error: missing required key 'secret_file' in k1\n", MN_EPOLICY },
+	{ "bad listen address", HEAD "  listen: ['127.0.0.1:99999', '::1', 'localhost:53']\n",
+	  "p.yaml:5:12: error: invalid address '127.0.0.1:99999' for listen (expected ADDRESS[:PORT] or [IPV6][:PORT])\n"
+	  "p.yaml:5:38: error: invalid address 'localhost:53' for listen (expected ADDRESS[:PORT] or [IPV6][:PORT])\n",
+	  MN_EPOLICY },
+	{ "missing include file", HEAD "include: [nothere.yaml]\n",
+	  "p.yaml:5:11: error: cannot read include 'nothere.yaml' (No such file or directory)\n", MN_EPOLICY },
+	{ "several errors, all reported", HEAD "  ttl: 1y\ndomains:\n  a.example:\n    spf: { all: none }\n"
+	  "    dmarc: { p: none, adkim: x }\n  b..example: {}\n",
+	  "p.yaml:5:8: error: invalid duration '1y' for ttl\n"
+	  "p.yaml:8:17: error: unknown value 'none' for all (expected fail, softfail, neutral, pass)\n"
+	  "p.yaml:9:30: error: unknown value 'x' for adkim (expected r, s)\n"
+	  "p.yaml:10:3: error: invalid domain name 'b..example'\n", MN_EPOLICY },
+};
+
+static void test_diag_cases(void)
+{
+	for (size_t i = 0; i < sizeof(diag_cases) / sizeof(diag_cases[0]); i++) {
+		const diag_case_t *c = &diag_cases[i];
+		put("p.yaml", c->yaml);
+		int ret;
+		policy_t *p = (policy_t *)&ret;	/* must stay untouched on failure */
+		diag_t *d = diag_new();
+		ret = policy_load("p.yaml", d, &p);
+		diag_free(d);
+		if (ret == MN_OK)
+			policy_free(p);
+		else
+			ok(p == (policy_t *)&ret, "%s: *out untouched on failure", c->what);
+		char *got = load("p.yaml", &ret, NULL);
+		is_str(got, c->want, "%s: diagnostics", c->what);
+		is_int(ret, c->ret, "%s: returns %d", c->what, c->ret);
+		free(got);
+	}
+}
+
+static void test_model(void)
+{
+	put("m.yaml",
+	    "version: 1\n"					/* 1 */
+	    "server:\n"						/* 2 */
+	    "  listen: ['[::1]:5353', 192.0.2.1]\n"		/* 3 */
+	    "  nameservers: [NS1.Example.NET., ns2.example.net]\n" /* 4 */
+	    "  hostmaster: hostmaster.example.net.\n"		/* 5 */
+	    "  state_dir: state\n"				/* 6 */
+	    "  tcp_idle_timeout: 2m\n"				/* 7 */
+	    "  transfer:\n"					/* 8 */
+	    "    allow: [192.0.2.53/32, 'key:xfr1']\n"	/* 9 */
+	    "    tsig: { xfr1: { secret_file: keys/x.key } }\n" /* 10 */
+	    "include: ['d/*.yaml']\n"				/* 11 */
+	    "defaults:\n"					/* 12 */
+	    "  dmarc: { p: quarantine, rua: ['mailto:d@example.net'] }\n" /* 13 */
+	    "  dkim: { algorithm: ed25519 }\n"			/* 14 */
+	    "domains:\n"					/* 15 */
+	    "  Zeta.Example.:\n"				/* 16 */
+	    "    dmarc:\n"					/* 17 */
+	    "      rua: ['mailto:z@example.com']\n"		/* 18 */
+	    "      t: y\n"					/* 19 */
+	    "    spf:\n"					/* 20 */
+	    "      ip4: [192.0.2.0/24, 198.51.100.7]\n"	/* 21 */
+	    "      ip6: ['2001:db8::/48']\n"			/* 22 */
+	    "      all: '~all'\n"				/* 23 */
+	    "      mx: yes\n"					/* 24 */
+	    "    dkim:\n"					/* 25 */
+	    "      rotate_every: 30d\n"			/* 26 */
+	    "      selectors: { Google: 'v=DKIM1; k=rsa; p=AAAA' }\n" /* 27 */
+	    "  alpha.example: {}\n");				/* 28 */
+	put("d/b.yaml", "domains:\n  mid.example:\n    spf: { mode: macro, ip4: [203.0.113.0/24] }\n");
+	put("d/a.yaml", "# first by name\ndomains:\n  beta.example:\n    dmarc: { p: reject }\n");
+	int ret;
+	policy_t *p;
+	char *got = load("m.yaml", &ret, &p);
+	is_str(got, "", "model policy loads without diagnostics");
+	free(got);
+	if (!ok(ret == MN_OK && p != NULL, "model policy: MN_OK")) {
+		return;
+	}
+	const policy_server_t *s = &p->server;
+	char want[PATH_MAX + 64];
+
+	is_str(p->path, "m.yaml", "path as given");
+	is_str(p->dir, tmp, "dir is absolute");
+	is_int((long long)p->nfiles, 3, "three files read");
+	is_str(p->files[1], "d/a.yaml", "includes in sorted glob order (1)");
+	is_str(p->files[2], "d/b.yaml", "includes in sorted glob order (2)");
+
+	is_int((long long)s->listen.n, 2, "two listen addresses");
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&s->listen.v[0].addr;
+	is_int(a6->sin6_family, AF_INET6, "[::1]:5353 is IPv6");
+	is_int(ntohs(a6->sin6_port), 5353, "[::1]:5353 port");
+	ok(IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr), "[::1]:5353 is ::1");
+	is_int(s->listen.v[0].addrlen, sizeof(struct sockaddr_in6), "IPv6 addrlen");
+	is_str(s->listen.v[0].text, "[::1]:5353", "listen text as written");
+	is_int(s->listen.v[0].pos.line * 100 + s->listen.v[0].pos.col, 312, "listen position 3:12");
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)&s->listen.v[1].addr;
+	is_int(a4->sin_family, AF_INET, "192.0.2.1 is IPv4");
+	is_int(ntohs(a4->sin_port), 53, "no port: 53");
+	is_int(ntohl(a4->sin_addr.s_addr), 0xc0000201, "192.0.2.1 address");
+
+	is_int((long long)s->nameservers.n, 2, "two nameservers");
+	is_str(s->nameservers.v[0].v, "ns1.example.net", "nameserver normalized");
+	is_int(s->nameservers.v[1].pos.col, 35, "second nameserver column");
+	is_str(s->hostmaster.v, "hostmaster.example.net", "hostmaster normalized");
+	snprintf(want, sizeof(want), "%s/state", tmp);
+	is_str(s->state_dir.v, want, "relative state_dir made absolute");
+	is_int(s->tcp_idle_timeout.v, 120, "tcp_idle_timeout 2m = 120 s");
+	is_int(s->ttl.v, 3600, "ttl built-in default");
+	ok(!POLICY_SET(s->ttl), "built-in default has no position");
+	is_int(s->negative_ttl.v, 300, "negative_ttl default");
+	is_int(s->tcp_max_clients.v, 1000, "tcp_max_clients default");
+	is_int(s->tcp_max_per_ip.v, 32, "tcp_max_per_ip default");
+	is_int((long long)s->transfer.allow.n, 2, "two allow entries");
+	is_str(s->transfer.allow.v[1].v, "key:xfr1", "allow key entry as written");
+	is_int((long long)s->transfer.tsig.n, 1, "one tsig key");
+	is_str(s->transfer.tsig.v[0].name, "xfr1", "tsig key name");
+	is_str(s->transfer.tsig.v[0].algorithm.v, "hmac-sha256", "tsig algorithm default");
+	snprintf(want, sizeof(want), "%s/keys/x.key", tmp);
+	is_str(s->transfer.tsig.v[0].secret_file.v, want, "tsig secret_file absolute");
+
+	is_int((long long)p->ndomains, 4, "four domains");
+	const char *order[] = { "alpha.example", "beta.example", "mid.example", "zeta.example" };
+	for (size_t i = 0; i < 4 && i < p->ndomains; i++)
+		is_str(p->domains[i].name, order[i], "domain %zu sorted by name", i);
+
+	const policy_domain_t *z = policy_domain_find(p, "zeta.example");
+	if (!ok(z != NULL, "find zeta.example (written Zeta.Example.)"))
+		goto done;
+	is_int(z->pos.line * 100 + z->pos.col, 1603, "domain position 16:3");
+	ok(z->dmarc.present, "dmarc present");
+	is_int(z->dmarc.p.v, DMARC_P_QUARANTINE, "dmarc.p merged from defaults");
+	is_int(z->dmarc.p.pos.line * 100 + z->dmarc.p.pos.col, 1315, "merged p points at defaults 13:15");
+	is_str(z->dmarc.p.pos.file, "m.yaml", "merged p file");
+	is_int((long long)z->dmarc.rua.n, 1, "domain rua replaces defaults' rua");
+	is_str(z->dmarc.rua.v[0].v, "mailto:z@example.com", "domain rua");
+	is_int(z->dmarc.rua.v[0].pos.line, 18, "domain rua line");
+	ok(z->dmarc.t.v && POLICY_SET(z->dmarc.t), "t: y is true");
+	ok(!POLICY_SET(z->dmarc.sp), "sp unset");
+	ok(z->spf.present, "spf present");
+	is_int(z->spf.mode.v, SPF_MODE_FLATTEN, "spf mode default flatten");
+	is_int(z->spf.all.v, SPF_ALL_SOFTFAIL, "'~all' is softfail");
+	ok(z->spf.mx.v, "mx: yes");
+	is_int((long long)z->spf.ip4.n, 2, "two ip4 nets");
+	static const uint8_t net0[4] = { 192, 0, 2, 0 };
+	is_int(z->spf.ip4.v[0].net.family, 4, "ip4 family");
+	is_int(z->spf.ip4.v[0].net.prefix, 24, "ip4 prefix");
+	tap_is_mem(z->spf.ip4.v[0].net.addr, 4, net0, 4, "ip4 address");
+	is_int(z->spf.ip4.v[1].net.prefix, 32, "single address is /32");
+	is_int(z->spf.ip4.v[1].pos.line * 100 + z->spf.ip4.v[1].pos.col, 2127, "second net position 21:27");
+	is_int(z->spf.ip6.v[0].net.prefix, 48, "ip6 prefix");
+	ok(z->dkim.present, "dkim present");
+	is_int((long long)z->dkim.algorithm.n, 1, "algorithm from defaults: one");
+	is_int(z->dkim.algorithm.v[0].v, DKIM_ALG_ED25519, "algorithm from defaults: ed25519");
+	is_int(z->dkim.algorithm.pos.line, 14, "algorithm position in defaults");
+	is_int(z->dkim.rotate_every.v, 30 * 86400, "rotate_every 30d");
+	is_int(z->dkim.publish_ahead.v, 3 * 86400, "publish_ahead default 3d");
+	is_int(z->dkim.retire_after.v, 7 * 86400, "retire_after default 7d");
+	is_int(z->dkim.revoked_for.v, 30 * 86400, "revoked_for default 30d");
+	is_int((long long)z->dkim.selectors.n, 1, "one selector");
+	is_str(z->dkim.selectors.v[0].name.v, "google", "selector name lowercased");
+	is_str(z->dkim.selectors.v[0].record.v, "v=DKIM1; k=rsa; p=AAAA", "selector record as written");
+
+	const policy_domain_t *a = policy_domain_find(p, "alpha.example");
+	if (ok(a != NULL, "find alpha.example")) {
+		ok(!a->spf.present, "no spf map anywhere: not present");
+		ok(a->dmarc.present, "dmarc present through defaults");
+		is_int(a->dmarc.p.v, DMARC_P_QUARANTINE, "defaults p");
+		is_str(a->dmarc.rua.v[0].v, "mailto:d@example.net", "defaults rua");
+		is_int((long long)a->dkim.algorithm.n, 1, "one algorithm");
+	}
+	const policy_domain_t *m = policy_domain_find(p, "mid.example");
+	if (ok(m != NULL, "find mid.example (included)")) {
+		is_str(m->pos.file, "d/b.yaml", "included domain position names its file");
+		is_int(m->pos.line * 100 + m->pos.col, 203, "included domain at 2:3");
+		is_str(m->spf.ip4.v[0].pos.file, "d/b.yaml", "included value position names its file");
+		is_int(m->spf.mode.v, SPF_MODE_MACRO, "mode macro");
+	}
+	const policy_domain_t *b = policy_domain_find(p, "beta.example");
+	if (ok(b != NULL, "find beta.example")) {
+		is_int(b->dmarc.p.v, DMARC_P_REJECT, "own p wins over defaults");
+		is_str(b->dmarc.p.pos.file, "d/a.yaml", "own p position file");
+		is_int(b->dmarc.p.pos.line, 4, "own p position line");
+	}
+	ok(policy_domain_find(p, "nope.example") == NULL, "absent domain: NULL");
+	ok(policy_domain_find(p, "Zeta.Example") == NULL, "find takes the normalized name");
+done:
+	policy_free(p);
+}
+
+static void test_include_errors(void)
+{
+	put("i.yaml", HEAD "include: ['inc/*.yaml']\ndomains:\n  dup.example: {}\n");
+	put("inc/x.yaml", "domains:\n  other.example: {}\n  DUP.example.: {}\nserver: {}\n");
+	int ret;
+	char *got = load("i.yaml", &ret, NULL);
+	is_str(got, "inc/x.yaml:3:3: error: domain 'dup.example' defined twice (first at i.yaml:7:3)\n"
+		    "inc/x.yaml:4:1: error: unknown key 'server'\n",
+	       "duplicate domain across files and a non-domains key in an included file");
+	is_int(ret, MN_EPOLICY, "fails");
+	free(got);
+
+	put("j.yaml", HEAD "include: ['inc2/*.yaml', 'j.yaml', inc2/y.yaml]\n");
+	put("inc2/y.yaml", "domains:\n  y.example: {}\n");
+	policy_t *p = NULL;
+	got = load("j.yaml", &ret, &p);
+	is_str(got, "", "a glob matching nothing, the policy itself and a file twice: read once, no error");
+	if (ok(ret == MN_OK && p != NULL, "loads")) {
+		is_int((long long)p->nfiles, 2, "two files read");
+		is_int((long long)p->ndomains, 1, "one domain");
+	}
+	policy_free(p);
+	free(got);
+
+	put("k.yaml", HEAD "include: [inc3/bad.yaml]\n");
+	put("inc3/bad.yaml", "domains:\n  a.example: { spf: { all: fial } }\n  b.example: [\n");
+	got = load("k.yaml", &ret, NULL);
+	is_str(got, "inc3/bad.yaml:4:1: error: did not find expected node content\n",
+	       "syntax error in an included file names that file");
+	free(got);
+
+	got = load("absent.yaml", &ret, NULL);
+	is_str(got, "error: cannot read 'absent.yaml' (No such file or directory)\n", "missing policy file");
+	is_int(ret, MN_ENOENT, "missing policy file: MN_ENOENT");
+	free(got);
+}
+
+static void test_names(void)
+{
+	is_str(policy_spf_mode_name(SPF_MODE_AUTO), "auto", "spf mode name");
+	is_str(policy_spf_all_name(SPF_ALL_NEUTRAL), "neutral", "spf all name");
+	is_str(policy_spf_all_name(SPF_ALL_PASS), "pass", "spf all pass name");
+	is_str(policy_dkim_alg_name(DKIM_ALG_RSA2048), "rsa-2048", "dkim alg name");
+	is_str(policy_dkim_alg_name(DKIM_ALG_ED25519), "ed25519", "ed25519 name");
+	is_str(policy_dmarc_p_name(DMARC_P_QUARANTINE), "quarantine", "dmarc p name");
+	policy_free(NULL);
+	ok(policy_domain_find(NULL, "x") == NULL, "find in NULL policy");
+}
+
+static void test_example(void)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/examples/policy.yaml", srcdir);
+	int ret;
+	policy_t *p = NULL;
+	char *got = load(path, &ret, &p);
+	is_str(got, "", "examples/policy.yaml loads cleanly");
+	free(got);
+	if (!ok(ret == MN_OK && p != NULL, "examples/policy.yaml: MN_OK"))
+		return;
+	is_int((long long)p->ndomains, 4, "example: four domains");
+	is_int((long long)p->nfiles, 2, "example: policy + domains.d/hosted.yaml");
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "%s/state", p->dir);
+	is_str(p->server.state_dir.v, want, "example: state_dir beside the policy");
+	ok(p->dir[0] == '/', "example: dir absolute");
+	is_int(p->server.tcp_idle_timeout.v, 10, "example: tcp_idle_timeout 10s");
+	const policy_domain_t *d = policy_domain_find(p, "example.com");
+	if (ok(d != NULL, "example.com")) {
+		is_int((long long)d->dkim.algorithm.n, 2, "example.com dual-signs");
+		if (d->dkim.algorithm.n == 2)
+			is_int(d->dkim.algorithm.v[1].v, DKIM_ALG_ED25519, "second algorithm ed25519");
+		is_int(d->dmarc.np.v, DMARC_P_REJECT, "np reject");
+		is_int((long long)d->dmarc.authorize_reports_for.n, 2, "authorize_reports_for");
+		if (d->dmarc.authorize_reports_for.n == 2)
+			is_str(d->dmarc.authorize_reports_for.v[1].v, "*", "wildcard kept");
+	}
+	d = policy_domain_find(p, "example.org");
+	if (ok(d != NULL, "example.org")) {
+		is_int(d->dmarc.p.v, DMARC_P_QUARANTINE, "example.org p from defaults");
+		is_int(d->spf.mode.v, SPF_MODE_MACRO, "example.org macro mode");
+	}
+	d = policy_domain_find(p, "example.net");
+	if (ok(d != NULL, "example.net (included)")) {
+		snprintf(want, sizeof(want), "%s/examples/domains.d/hosted.yaml", srcdir);
+		is_str(d->pos.file, want, "example.net position names the included file");
+		is_str(d->dmarc.fo.v, "1:d", "fo as written");
+		ok(d->spf.mx.v, "mx true");
+	}
+	policy_free(p);
+}
+
+static void test_many(void)
+{
+	FILE *f = fopen("many.yaml", "w");
+	if (f == NULL)
+		tap_bail("cannot write many.yaml");
+	fputs(HEAD "domains:\n", f);
+	for (int i = 5000; i > 0; i--)
+		fprintf(f, "  d%d.example: { spf: { ip4: [10.%d.%d.0/24] }, dmarc: { p: reject } }\n", i,
+			(i / 256) % 256, i % 256);
+	fclose(f);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int ret;
+	policy_t *p = NULL;
+	char *got = load("many.yaml", &ret, &p);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	is_str(got, "", "5000 domains load cleanly");
+	free(got);
+	if (!ok(ret == MN_OK && p != NULL, "5000 domains: MN_OK"))
+		return;
+	printf("# 5000 domains in one file loaded in %.3f s\n",
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	is_int((long long)p->ndomains, 5000, "5000 domains");
+	bool sorted = true;
+	for (size_t i = 1; i < p->ndomains; i++)
+		sorted = sorted && strcmp(p->domains[i - 1].name, p->domains[i].name) < 0;
+	ok(sorted, "sorted strictly by name");
+	const policy_domain_t *d = policy_domain_find(p, "d4242.example");
+	ok(d != NULL && d->spf.ip4.v[0].net.addr[2] == 4242 % 256, "binary search finds d4242 with its values");
+	ok(d != NULL && d->pos.line == (uint32_t)(6 + 5000 - 4242), "d4242 position line");
+	policy_free(p);
+}
+
+int main(void)
+{
+	const char *top = getenv("top_srcdir");
+	if (realpath(top != NULL ? top : ".", srcdir) == NULL)
+		tap_bail("no top_srcdir");
+	char templ[] = "/tmp/test_policy.XXXXXX";
+	if (mkdtemp(templ) == NULL || realpath(templ, tmp) == NULL || chdir(tmp) != 0)
+		tap_bail("mkdtemp");
+
+	test_diag_cases();
+	test_model();
+	test_include_errors();
+	test_names();
+	test_example();
+	test_many();
+
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (chdir("/") != 0 || system(cmd) != 0)
+		tap_diag("could not remove %s", tmp);
+	return tap_done();
+}

@@ -178,7 +178,8 @@ int zone_finish(zone_t *z)
 {
 	if (z == NULL)
 		return MN_EINVAL;
-	qsort(z->rrs, z->nrrs, sizeof(*z->rrs), rr_cmp);
+	if (z->nrrs > 1)
+		qsort(z->rrs, z->nrrs, sizeof(*z->rrs), rr_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < z->nrrs; i++) {
 		if (w > 0 && rr_cmp(&z->rrs[w - 1], &z->rrs[i]) == 0) {

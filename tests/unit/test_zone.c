@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_zone.c -- zone.c: adding records, canonical order, dedup, digest, serial, TXT split */
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/mn.h"
+#include "tests/tap/tap.h"
+#include "zones/zone.h"
+
+static const uint8_t soa_rd[] = {
+	3, 'n', 's', '1', 0,			/* mname "ns1." (short, fine for the test) */
+	1, 'h', 0,				/* rname "h." */
+	0, 0, 0, 0,				/* serial */
+	0, 0, 0x0e, 0x10,			/* refresh 3600 */
+	0, 0, 0x03, 0x84,			/* retry 900 */
+	0, 0x12, 0x75, 0,			/* expire 1209600 */
+	0, 0, 0x01, 0x2c,			/* minimum 300 */
+};
+static const uint8_t ns_rd[] = { 3, 'n', 's', '1', 0 };
+static const uint8_t a_rd[] = { 127, 0, 0, 2 };
+
+static zone_t *base_zone(void)
+{
+	zone_t *z = zone_new("_spf.example.com", ZONE_SPF, "example.com");
+	if (z == NULL)
+		tap_bail("zone_new");
+	return z;
+}
+
+static const char *owner_text(const zone_rr_t *rr, char *buf)
+{
+	if (mn_name_from_wire(rr->owner, rr->owner_len, buf, 256) < 0)
+		strcpy(buf, "?");
+	return buf;
+}
+
+int main(void)
+{
+	char buf[256];
+
+	/* zone_new */
+	zone_t *z = base_zone();
+	is_str(z->name, "_spf.example.com", "zone name");
+	is_str(z->domain, "example.com", "zone domain");
+	is_int(z->kind, ZONE_SPF, "zone kind");
+	static const uint8_t apex_wire[] = "\x04_spf\x07" "example\x03" "com";
+	tap_is_mem(z->apex, z->apex_len, apex_wire, sizeof(apex_wire), "apex wire form");
+	ok(zone_new("bad..name", ZONE_SPF, "x") == NULL, "zone_new rejects a bad name");
+	is_str(zone_kind_name(ZONE_DKIM), "dkim", "kind name dkim");
+	is_str(zone_kind_name(ZONE_DMARC), "dmarc", "kind name dmarc");
+	is_str(zone_kind_name(ZONE_SPF), "spf", "kind name spf");
+
+	/* owners outside the zone are refused */
+	is_int(zone_add_rr(z, "example.com", ZONE_T_A, 60, a_rd, 4), MN_EINVAL, "owner above the apex: EINVAL");
+	is_int(zone_add_rr(z, "x_spf.example.com", ZONE_T_A, 60, a_rd, 4), MN_EINVAL,
+	       "owner sharing only a suffix string: EINVAL");
+	is_int(zone_add_rr(z, "_spf.example.org", ZONE_T_A, 60, a_rd, 4), MN_EINVAL, "other zone: EINVAL");
+
+	/* a finish without SOA fails */
+	is_int(zone_add_rr(z, "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd)), MN_OK, "NS added");
+	is_int(zone_finish(z), MN_EINVAL, "finish without SOA: EINVAL");
+	zone_free(z);
+
+	/* records added out of order, with a duplicate */
+	z = base_zone();
+	is_int(zone_add_rr(z, "b.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4), MN_OK, "A b.ip6");
+	is_int(zone_add_txt(z, "_spf.example.com", 60, "v=spf1 -all"), MN_OK, "TXT apex");
+	is_int(zone_add_rr(z, "*.a.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4), MN_OK, "A *.a.ip6");
+	is_int(zone_add_rr(z, "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd)), MN_OK, "NS");
+	is_int(zone_add_rr(z, "b.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4), MN_OK, "A b.ip6 again");
+	is_int(zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd)), MN_OK, "SOA last");
+	is_int(zone_add_rr(z, "a.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4), MN_OK, "A a.ip6");
+	is_int((long long)z->nrrs, 7, "7 records before finish");
+	is_int(zone_finish(z), MN_OK, "finish");
+	is_int((long long)z->nrrs, 6, "duplicate removed");
+	static const struct { const char *owner; int type; } order[] = {
+		{ "_spf.example.com", ZONE_T_SOA },
+		{ "_spf.example.com", ZONE_T_NS },
+		{ "_spf.example.com", ZONE_T_TXT },
+		{ "a.ip6._spf.example.com", ZONE_T_A },
+		{ "*.a.ip6._spf.example.com", ZONE_T_A },
+		{ "b.ip6._spf.example.com", ZONE_T_A },
+	};
+	for (size_t i = 0; i < z->nrrs && i < 6; i++) {
+		is_str(owner_text(&z->rrs[i], buf), order[i].owner, "canonical order %zu: owner", i);
+		is_int(z->rrs[i].type, order[i].type, "canonical order %zu: type", i);
+	}
+	is_int(z->serial, 0, "serial from the SOA");
+	is_int(z->negative_ttl, 60, "negative TTL = min(SOA TTL 60, minimum 300)");
+	uint8_t digest0[32];
+	memcpy(digest0, z->digest, 32);
+
+	/* serial patch */
+	zone_set_serial(z, 2030010100);
+	is_int(z->serial, 2030010100, "zone_set_serial sets the field");
+	static const uint8_t serial_bytes[] = { 0x78, 0xff, 0x7e, 0xf4 };	/* 2030010100 */
+	tap_is_mem(z->rrs[0].rdata + 8, 4, serial_bytes, 4, "and patches the SOA RDATA");
+
+	/* zone_find */
+	uint8_t w[256];
+	int wl = mn_name_to_wire("b.ip6._spf.example.com", w, sizeof(w));
+	is_int(zone_find(z, w, (uint16_t)wl, ZONE_T_A), 5, "zone_find b.ip6 A");
+	is_int(zone_find(z, w, (uint16_t)wl, ZONE_T_TXT), -1, "zone_find b.ip6 TXT: absent");
+	static const uint8_t upper[] = "\x04_SPF\x07" "EXAMPLE\x03" "com";
+	is_int(zone_find(z, upper, sizeof(upper), ZONE_T_NS), 1, "zone_find is case-insensitive");
+
+	/* the digest ignores the serial but not the content */
+	zone_t *z2 = base_zone();
+	zone_add_rr(z2, "a.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4);
+	zone_add_rr(z2, "b.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4);
+	zone_add_rr(z2, "*.a.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4);
+	zone_add_rr(z2, "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd));
+	zone_add_txt(z2, "_spf.example.com", 60, "v=spf1 -all");
+	uint8_t soa2[sizeof(soa_rd)];
+	memcpy(soa2, soa_rd, sizeof(soa2));
+	soa2[8] = 0x55;	/* another serial */
+	zone_add_rr(z2, "_spf.example.com", ZONE_T_SOA, 60, soa2, sizeof(soa2));
+	is_int(zone_finish(z2), MN_OK, "second zone finishes");
+	tap_is_mem(z2->digest, 32, digest0, 32, "same records, another serial: same digest");
+	zone_free(z2);
+
+	z2 = base_zone();
+	zone_add_rr(z2, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd));
+	zone_add_rr(z2, "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd));
+	zone_add_txt(z2, "_spf.example.com", 60, "v=spf1 ~all");
+	zone_finish(z2);
+	ok(memcmp(z2->digest, digest0, 32) != 0, "different records: different digest");
+	zone_free(z2);
+	zone_free(z);
+
+	/* two SOAs */
+	z = base_zone();
+	zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd));
+	zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa2, sizeof(soa2));
+	is_int(zone_finish(z), MN_EINVAL, "two SOAs: EINVAL");
+	zone_free(z);
+
+	/* TXT split at 255 */
+	z = base_zone();
+	char text[600];
+	for (int i = 0; i < 600; i++)
+		text[i] = (char)('a' + i % 26);
+	static const struct { size_t len; size_t nstr; size_t last; } split[] = {
+		{ 0, 1, 0 }, { 1, 1, 1 }, { 255, 1, 255 }, { 256, 2, 1 }, { 510, 2, 255 }, { 511, 3, 1 }, { 599, 3, 89 },
+	};
+	for (size_t k = 0; k < sizeof(split) / sizeof(split[0]); k++) {
+		char t[601];
+		memcpy(t, text, split[k].len);
+		t[split[k].len] = '\0';
+		zone_t *tz = base_zone();
+		is_int(zone_add_txt(tz, "_spf.example.com", 60, t), MN_OK, "TXT of %zu bytes", split[k].len);
+		const zone_rr_t *rr = &tz->rrs[0];
+		is_int(rr->rdlen, (long long)(split[k].len + split[k].nstr), "TXT %zu: rdlen = text + %zu length bytes",
+		       split[k].len, split[k].nstr);
+		/* walk the character-strings */
+		size_t o = 0, n = 0, last = 0, total = 0;
+		while (o < rr->rdlen) {
+			last = rr->rdata[o];
+			total += last;
+			o += 1 + last;
+			n++;
+		}
+		is_int((long long)n, (long long)split[k].nstr, "TXT %zu: %zu strings", split[k].len, split[k].nstr);
+		is_int((long long)last, (long long)split[k].last, "TXT %zu: last string %zu bytes", split[k].len,
+		       split[k].last);
+		is_int((long long)total, (long long)split[k].len, "TXT %zu: all text kept", split[k].len);
+		if (split[k].len > 0)
+			ok(memcmp(rr->rdata + 1, text, split[k].len < 255 ? split[k].len : 255) == 0,
+			   "TXT %zu: first string is the text's start", split[k].len);
+		zone_free(tz);
+	}
+	static char huge[70000];
+	memset(huge, 'x', sizeof(huge) - 1);
+	is_int(zone_add_txt(z, "_spf.example.com", 60, huge), MN_ERANGE, "TXT over 65535 bytes of RDATA: ERANGE");
+	zone_free(z);
+
+	/* zones_find */
+	zones_t *zs = calloc(1, sizeof(*zs));
+	zs->v = calloc(3, sizeof(*zs->v));
+	const char *names[] = { "_dmarc.a.example", "_domainkey.a.example", "_spf.a.example" };
+	for (int i = 0; i < 3; i++)
+		zs->v[zs->n++] = zone_new(names[i], (zone_kind_t)i, "a.example");
+	for (int i = 0; i < 3; i++)
+		ok(zones_find(zs, names[i]) == zs->v[i], "zones_find %s", names[i]);
+	ok(zones_find(zs, "_spf.b.example") == NULL, "zones_find of an absent zone: NULL");
+	zones_free(zs);
+	zones_free(NULL);
+	zone_free(NULL);
+
+	return tap_done();
+}

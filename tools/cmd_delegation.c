@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* cmd_delegation.c -- mailns delegation: the records to add at each domain's parent */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/cmd.h"
+#include "zones/records.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mailns delegation [-c POLICY] [DOMAIN...]\n\n"
+		   "Prints, for each domain (all when none is named), the records to add\n"
+		   "in its parent zone: NS records delegating _domainkey, _dmarc and _spf\n"
+		   "to the mailns name servers, and the apex SPF record that includes\n"
+		   "_spf.DOMAIN.\n\n"
+		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -h, --help         this help\n");
+}
+
+static void print_domain(const policy_t *p, const policy_domain_t *d, FILE *f)
+{
+	static const char *const labels[] = { "_domainkey", "_dmarc", "_spf" };
+	uint32_t ttl = p->server.ttl.v;
+	fprintf(f, "; %s\n", d->name);
+	for (size_t k = 0; k < sizeof(labels) / sizeof(labels[0]); k++)
+		for (size_t i = 0; i < p->server.nameservers.n; i++)
+			fprintf(f, "%s.%s.\t%u\tIN\tNS\t%s.\n", labels[k], d->name, (unsigned)ttl,
+				p->server.nameservers.v[i].v);
+	if (d->spf.present)
+		fprintf(f, "%s.\t%u\tIN\tTXT\t\"v=spf1 include:_spf.%s %s\"\n", d->name, (unsigned)ttl,
+			d->name, rec_spf_all_term(d->spf.all.v));
+}
+
+int cmd_delegation(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'h': usage(stdout); return CMD_OK;
+		default: usage(stderr); return CMD_USAGE;
+		}
+	}
+	policy_t *p = cmd_policy_load(path, false);
+	if (p == NULL)
+		return CMD_ERRORS;
+	int status = CMD_OK;
+	size_t nwant = (size_t)(argc - optind);
+	const policy_domain_t **v = calloc(nwant ? nwant : 1, sizeof(*v));
+	if (v == NULL) {
+		cmd_err("out of memory");
+		policy_free(p);
+		return CMD_ERRORS;
+	}
+	for (size_t i = 0; i < nwant; i++) {
+		char norm[256];
+		const char *arg = argv[optind + (int)i];
+		if (mn_name_norm(arg, norm, sizeof(norm)) != MN_OK ||
+		    (v[i] = policy_domain_find(p, norm)) == NULL) {
+			cmd_err("no domain '%s' in %s", arg, cmd_policy_path(path));
+			status = CMD_ERRORS;
+		}
+	}
+	if (status == CMD_OK) {
+		size_t n = nwant ? nwant : p->ndomains;
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				fputc('\n', stdout);
+			print_domain(p, nwant ? v[i] : &p->domains[i], stdout);
+		}
+		if (fflush(stdout) != 0) {
+			cmd_err("cannot write to standard output");
+			status = CMD_ERRORS;
+		}
+	}
+	free(v);
+	policy_free(p);
+	return status;
+}

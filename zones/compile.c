@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* compile.c -- policy + key store + SPF cache -> zones, validated, with serials */
+#include "zones/compile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys/keystore.h"
+#include "zones/chain.h"
+#include "zones/macro.h"
+#include "zones/records.h"
+#include "zones/serial.h"
+
+#define SPF_LOOKUP_LIMIT 10
+
+/* SOA timers besides the serial and the minimum. */
+enum { SOA_REFRESH = 3600, SOA_RETRY = 900, SOA_EXPIRE = 1209600 };
+
+/* "A reports to T": hosted domain `source` has a mailto: rua/ruf at domain `target`. */
+typedef struct report {
+	char *target;
+	const char *source;
+	mn_pos_t pos;		/* of the URI */
+} report_t;
+
+typedef struct ctx {
+	const policy_t *p;
+	diag_t *diag;
+	uint32_t ttl;
+	report_t *reports;	/* sorted by target, then source */
+	size_t nreports;
+} ctx_t;
+
+static const uint8_t a_127_0_0_2[4] = { 127, 0, 0, 2 };
+
+/* ---- names ----------------------------------------------------------------- */
+
+/* prefix + "." + suffix (either may be empty), malloc'd. */
+static char *name_join(const char *prefix, const char *suffix)
+{
+	rec_buf_t b = { 0 };
+	rec_buf_add(&b, prefix);
+	if (prefix[0] != '\0' && suffix[0] != '\0')
+		rec_buf_add(&b, ".");
+	rec_buf_add(&b, suffix);
+	return rec_buf_take(&b);
+}
+
+static bool name_valid(const char *name)
+{
+	uint8_t wire[256];
+	return strlen(name) <= 253 && mn_name_to_wire(name, wire, sizeof(wire)) > 0;
+}
+
+/* ---- SOA and NS -------------------------------------------------------------- */
+
+static int add_soa_ns(const ctx_t *c, zone_t *z)
+{
+	const policy_server_t *s = &c->p->server;
+	uint8_t rd[256 + 256 + 20];
+	int n1 = mn_name_to_wire(s->nameservers.v[0].v, rd, 256);
+	if (n1 < 0)
+		return n1;
+	int n2 = mn_name_to_wire(s->hostmaster.v, rd + n1, 256);
+	if (n2 < 0)
+		return n2;
+	uint8_t *p = rd + n1 + n2;
+	uint32_t t[5] = { 0, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, s->negative_ttl.v };
+	for (int i = 0; i < 5; i++) {
+		*p++ = (uint8_t)(t[i] >> 24);
+		*p++ = (uint8_t)(t[i] >> 16);
+		*p++ = (uint8_t)(t[i] >> 8);
+		*p++ = (uint8_t)t[i];
+	}
+	int r = zone_add_rr(z, z->name, ZONE_T_SOA, c->ttl, rd, (uint16_t)(p - rd));
+	for (size_t i = 0; r == MN_OK && i < s->nameservers.n; i++) {
+		uint8_t ns[256];
+		int n = mn_name_to_wire(s->nameservers.v[i].v, ns, sizeof(ns));
+		if (n < 0)
+			return n;
+		r = zone_add_rr(z, z->name, ZONE_T_NS, c->ttl, ns, (uint16_t)n);
+	}
+	return r;
+}
+
+/* Adds TXT text at owner; a text too long for one RDATA is a diag error at pos. */
+static int add_txt(const ctx_t *c, zone_t *z, const char *owner, const char *text, const mn_pos_t *pos)
+{
+	int r = zone_add_txt(z, owner, c->ttl, text);
+	if (r == MN_ERANGE) {
+		diag_error(c->diag, pos, "record at %s is too long (%zu bytes)", owner, strlen(text));
+		return MN_OK;
+	}
+	return r;
+}
+
+/* ---- DKIM -------------------------------------------------------------------- */
+
+static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
+{
+	keystore_pub_t *keys = NULL;
+	size_t nkeys = 0;
+	int r = MN_OK;
+	const char *state = c->p->server.state_dir.v;
+	if (state != NULL) {
+		r = keystore_published(state, d->name, &keys, &nkeys);
+		if (r == MN_ENOMEM)
+			return r;
+		if (r != MN_OK) {
+			diag_error(c->diag, &d->pos, "cannot read the key store of %s (%s)", d->name,
+				   mn_strerror(r));
+			keys = NULL;
+			nkeys = 0;
+		}
+	}
+	r = MN_OK;
+	for (size_t i = 0; r == MN_OK && i < d->dkim.selectors.n; i++) {
+		const policy_selector_t *s = &d->dkim.selectors.v[i];
+		for (size_t k = 0; k < nkeys; k++) {
+			if (strcmp(keys[k].selector, s->name.v) == 0) {
+				diag_error(c->diag, &s->name.pos,
+					   "selector '%s' of %s is also in the key store", s->name.v, d->name);
+				break;
+			}
+		}
+		char *owner = name_join(s->name.v, z->name);
+		if (owner == NULL) {
+			r = MN_ENOMEM;
+			break;
+		}
+		if (!name_valid(owner))
+			diag_error(c->diag, &s->name.pos, "name %s is too long", owner);
+		else
+			r = add_txt(c, z, owner, s->record.v ? s->record.v : "", &s->record.pos);
+		free(owner);
+	}
+	for (size_t k = 0; r == MN_OK && k < nkeys; k++) {
+		char *owner = name_join(keys[k].selector, z->name);
+		if (owner == NULL) {
+			r = MN_ENOMEM;
+			break;
+		}
+		if (!name_valid(owner))
+			diag_error(c->diag, &d->pos, "key store selector name %s is too long", owner);
+		else
+			r = add_txt(c, z, owner, keys[k].record, &d->pos);
+		free(owner);
+	}
+	keystore_pub_free(keys, nkeys);
+	return r;
+}
+
+/* ---- DMARC ------------------------------------------------------------------- */
+
+/* Binary search of the (sorted) policy domains. */
+static const policy_domain_t *domain_find(const policy_t *p, const char *name)
+{
+	size_t lo = 0, hi = p->ndomains;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(p->domains[mid].name, name);
+		if (c == 0)
+			return &p->domains[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int report_cmp(const void *x, const void *y)
+{
+	const report_t *a = x, *b = y;
+	int c = strcmp(a->target, b->target);
+	return c != 0 ? c : strcmp(a->source, b->source);
+}
+
+static int reports_collect_uris(const policy_t *p, const policy_domain_t *d, const policy_strs_t *u,
+				report_t **v, size_t *n, size_t *cap)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		char target[256];
+		if (!rec_mailto_domain(u->v[i].v, target, sizeof(target)))
+			continue;
+		if (strcmp(target, d->name) == 0 || domain_find(p, target) == NULL)
+			continue;
+		if (*n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 16;
+			report_t *nv = realloc(*v, nc * sizeof(*nv));
+			if (nv == NULL)
+				return MN_ENOMEM;
+			*v = nv;
+			*cap = nc;
+		}
+		char *t = mn_strdup(target);
+		if (t == NULL)
+			return MN_ENOMEM;
+		(*v)[(*n)++] = (report_t){ .target = t, .source = d->name, .pos = u->v[i].pos };
+	}
+	return MN_OK;
+}
+
+static int reports_collect(ctx_t *c)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < c->p->ndomains; i++) {
+		const policy_domain_t *d = &c->p->domains[i];
+		if (!d->dmarc.present)
+			continue;
+		int r = reports_collect_uris(c->p, d, &d->dmarc.rua, &c->reports, &c->nreports, &cap);
+		if (r == MN_OK)
+			r = reports_collect_uris(c->p, d, &d->dmarc.ruf, &c->reports, &c->nreports, &cap);
+		if (r != MN_OK)
+			return r;
+	}
+	if (c->nreports > 1)
+		qsort(c->reports, c->nreports, sizeof(*c->reports), report_cmp);
+	return MN_OK;
+}
+
+static int add_report_auth(const ctx_t *c, zone_t *z, const char *who, const mn_pos_t *pos)
+{
+	char *rep = name_join("_report", z->name);
+	char *owner = rep ? name_join(who, rep) : NULL;
+	free(rep);
+	if (owner == NULL)
+		return MN_ENOMEM;
+	int r = MN_OK;
+	if (!name_valid(owner))
+		diag_error(c->diag, pos, "report authorization name %s is too long", owner);
+	else
+		r = add_txt(c, z, owner, "v=DMARC1", pos);
+	free(owner);
+	return r;
+}
+
+static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
+{
+	const policy_dmarc_t *m = &d->dmarc;
+	int r = MN_OK;
+	if (m->present) {
+		char *text = rec_dmarc_text(m);
+		if (text == NULL)
+			return MN_ENOMEM;
+		const mn_pos_t *pos = POLICY_SET(m->p) ? &m->p.pos : &d->pos;
+		r = add_txt(c, z, z->name, text, pos);
+		free(text);
+		for (size_t i = 0; r == MN_OK && i < m->authorize_reports_for.n; i++)
+			r = add_report_auth(c, z, m->authorize_reports_for.v[i].v,
+					    &m->authorize_reports_for.v[i].pos);
+	}
+	/* every hosted domain whose reports come here */
+	size_t lo = 0, hi = c->nreports;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(c->reports[mid].target, d->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; r == MN_OK && i < c->nreports && strcmp(c->reports[i].target, d->name) == 0; i++)
+		r = add_report_auth(c, z, c->reports[i].source, &c->reports[i].pos);
+	return r;
+}
+
+/* ---- SPF --------------------------------------------------------------------- */
+
+static const mn_pos_t *spf_pos(const policy_domain_t *d)
+{
+	const policy_spf_t *s = &d->spf;
+	if (POLICY_SET(s->mode))
+		return &s->mode.pos;
+	const mn_pos_t *cand[] = { &s->ip4.pos, &s->ip6.pos, &s->a.pos, &s->mx.pos,
+				   &s->include.pos, &s->all.pos };
+	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
+		if (cand[i]->file != NULL)
+			return cand[i];
+	return &d->pos;
+}
+
+static int nets_of(const policy_nets_t *in, mn_net_t **out)
+{
+	*out = NULL;
+	if (in->n == 0)
+		return MN_OK;
+	mn_net_t *v = malloc(in->n * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < in->n; i++)
+		v[i] = in->v[i].net;
+	*out = v;
+	return MN_OK;
+}
+
+/* The SPF inputs of one domain, gathered once. */
+typedef struct spf_in {
+	mn_net_t *v4, *v6;	/* as written */
+	size_t n4, n6;
+	mn_net_t *m4, *m6;	/* merged */
+	size_t nm4, nm6;
+	char **kept;		/* a, mx, include terms */
+	size_t nkept;
+} spf_in_t;
+
+static void spf_in_free(spf_in_t *s)
+{
+	free(s->v4);
+	free(s->v6);
+	free(s->m4);
+	free(s->m6);
+	rec_terms_free(s->kept, s->nkept);
+}
+
+/* terms = a ++ b ++ c, as one array of borrowed pointers. */
+static char **concat(char **a, size_t na, char **b, size_t nb, char **c, size_t nc)
+{
+	char **v = malloc((na + nb + nc + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < na; i++)
+		v[k++] = a[i];
+	for (size_t i = 0; i < nb; i++)
+		v[k++] = b[i];
+	for (size_t i = 0; i < nc; i++)
+		v[k++] = c[i];
+	return v;
+}
+
+static void lookups_error(const ctx_t *c, const policy_domain_t *d, unsigned n)
+{
+	diag_error(c->diag, spf_pos(d), "SPF for %s needs %u DNS lookups (limit %d)", d->name, n,
+		   SPF_LOOKUP_LIMIT);
+}
+
+static int add_one_record(const ctx_t *c, const policy_domain_t *d, zone_t *z, const char *text)
+{
+	size_t need = chain_response_size(z->apex_len, strlen(text));
+	if (need > CHAIN_UDP_MAX) {
+		diag_error(c->diag, spf_pos(d), "SPF record of %s needs a %zu-byte response (limit %d)",
+			   d->name, need, CHAIN_UDP_MAX);
+		return MN_OK;
+	}
+	return add_txt(c, z, z->name, text, spf_pos(d));
+}
+
+static int spf_plain(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in)
+{
+	char **t4 = NULL, **t6 = NULL;
+	size_t n4 = 0, n6 = 0;
+	int r = rec_spf_net_terms(in->v4, in->n4, &t4, &n4);
+	if (r == MN_OK)
+		r = rec_spf_net_terms(in->v6, in->n6, &t6, &n6);
+	if (r == MN_OK) {
+		rec_buf_t b = { 0 };
+		rec_buf_add(&b, "v=spf1");
+		char **all[3] = { t4, t6, in->kept };
+		size_t cnt[3] = { n4, n6, in->nkept };
+		for (int k = 0; k < 3; k++)
+			for (size_t i = 0; i < cnt[k]; i++)
+				rec_buf_addf(&b, " %s", all[k][i]);
+		rec_buf_addf(&b, " %s", rec_spf_all_term(d->spf.all.v));
+		char *text = rec_buf_take(&b);
+		if (text == NULL) {
+			r = MN_ENOMEM;
+		} else {
+			unsigned lookups = 1 + (unsigned)in->nkept;
+			if (lookups > SPF_LOOKUP_LIMIT)
+				lookups_error(c, d, lookups);
+			r = add_one_record(c, d, z, text);
+			free(text);
+		}
+	}
+	rec_terms_free(t4, n4);
+	rec_terms_free(t6, n6);
+	return r;
+}
+
+/* Builds the flattened chain; *fits false when it needs more than 10 lookups. */
+static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in,
+		       bool auto_mode, bool *fits)
+{
+	char **t4 = NULL, **t6 = NULL, **terms = NULL;
+	size_t n4 = 0, n6 = 0;
+	chain_t ch = { 0 };
+	*fits = true;
+	int r = rec_spf_net_terms(in->m4, in->nm4, &t4, &n4);
+	if (r == MN_OK)
+		r = rec_spf_net_terms(in->m6, in->nm6, &t6, &n6);
+	if (r != MN_OK)
+		goto out;
+	terms = concat(t4, n4, t6, n6, in->kept, in->nkept);
+	if (terms == NULL) {
+		r = MN_ENOMEM;
+		goto out;
+	}
+	r = chain_build(z->name, terms, n4 + n6 + in->nkept, rec_spf_all_term(d->spf.all.v), &ch);
+	if (r == MN_ERANGE) {
+		unsigned need = chain_lookups_needed(z->name, terms, n4 + n6 + in->nkept,
+						     rec_spf_all_term(d->spf.all.v));
+		if (auto_mode)
+			*fits = false;
+		else if (need > SPF_LOOKUP_LIMIT)
+			lookups_error(c, d, need);
+		else
+			diag_error(c->diag, spf_pos(d), "SPF for %s cannot be split into records of 512 bytes",
+				   d->name);
+		r = MN_OK;
+		goto out;
+	}
+	if (r != MN_OK)
+		goto out;
+	if (ch.lookups > SPF_LOOKUP_LIMIT) {
+		if (auto_mode)
+			*fits = false;
+		else
+			lookups_error(c, d, ch.lookups);
+		goto out;
+	}
+	for (size_t i = 0; r == MN_OK && i < ch.n; i++)
+		r = add_txt(c, z, ch.v[i].owner, ch.v[i].text, spf_pos(d));
+out:
+	chain_free(&ch);
+	free(terms);
+	rec_terms_free(t4, n4);
+	rec_terms_free(t6, n6);
+	return r;
+}
+
+static int macro_nets(const ctx_t *c, const policy_domain_t *d, zone_t *z, const mn_net_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char **names = NULL;
+		size_t nn = 0;
+		int r = macro_net_names(z->name, &v[i], &names, &nn);
+		if (r == MN_ERANGE) {
+			char buf[64];
+			mn_net_format(&v[i], buf, sizeof(buf));
+			diag_error(c->diag, spf_pos(d), "SPF macro name for %s in %s passes 253 bytes",
+				   buf, d->name);
+			return MN_OK;
+		}
+		if (r != MN_OK)
+			return r;
+		for (size_t k = 0; r == MN_OK && k < nn; k++)
+			r = zone_add_rr(z, names[k], ZONE_T_A, c->ttl, a_127_0_0_2, sizeof(a_127_0_0_2));
+		macro_names_free(names, nn);
+		if (r != MN_OK)
+			return r;
+	}
+	return MN_OK;
+}
+
+static int spf_macro(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in)
+{
+	for (int fam = 4; fam <= 6; fam += 2) {
+		size_t n = fam == 4 ? in->nm4 : in->nm6;
+		size_t len = macro_query_len(z->name, fam);
+		if (n > 0 && len > 253) {
+			diag_error(c->diag, spf_pos(d),
+				   "SPF macro names of %s would be %zu bytes for IPv%d clients (limit 253)",
+				   d->name, len, fam);
+			return MN_OK;
+		}
+	}
+	char *text = macro_record_text(z->name, in->kept, in->nkept, rec_spf_all_term(d->spf.all.v));
+	if (text == NULL)
+		return MN_ENOMEM;
+	unsigned lookups = 2 + (unsigned)in->nkept;	/* include:_spf.D, exists, kept */
+	if (lookups > SPF_LOOKUP_LIMIT)
+		lookups_error(c, d, lookups);
+	int r = add_one_record(c, d, z, text);
+	free(text);
+	if (r == MN_OK)
+		r = macro_nets(c, d, z, in->m4, in->nm4);
+	if (r == MN_OK)
+		r = macro_nets(c, d, z, in->m6, in->nm6);
+	return r;
+}
+
+static int build_spf(const ctx_t *c, const policy_domain_t *d, zone_t *z)
+{
+	const policy_spf_t *s = &d->spf;
+	if (!s->present)
+		return MN_OK;
+	spf_in_t in = { 0 };
+	int r = nets_of(&s->ip4, &in.v4);
+	in.n4 = in.v4 ? s->ip4.n : 0;
+	if (r == MN_OK)
+		r = nets_of(&s->ip6, &in.v6);
+	in.n6 = in.v6 ? s->ip6.n : 0;
+	if (r == MN_OK)
+		r = rec_nets_merge(in.v4, in.n4, &in.m4, &in.nm4);
+	if (r == MN_OK)
+		r = rec_nets_merge(in.v6, in.n6, &in.m6, &in.nm6);
+	if (r == MN_OK)
+		r = rec_spf_kept_terms(d->name, s, &in.kept, &in.nkept);
+	if (r == MN_EINVAL) {	/* a network of the wrong family */
+		diag_error(c->diag, spf_pos(d), "SPF networks of %s are of the wrong family", d->name);
+		r = MN_OK;
+		goto out;
+	}
+	if (r != MN_OK)
+		goto out;
+	bool fits = true;
+	switch ((spf_mode_t)s->mode.v) {
+	case SPF_MODE_PLAIN:
+		r = spf_plain(c, d, z, &in);
+		break;
+	case SPF_MODE_FLATTEN:
+		r = spf_flatten(c, d, z, &in, false, &fits);
+		break;
+	case SPF_MODE_AUTO:
+		r = spf_flatten(c, d, z, &in, true, &fits);
+		if (r == MN_OK && !fits)
+			r = spf_macro(c, d, z, &in);
+		break;
+	case SPF_MODE_MACRO:
+		r = spf_macro(c, d, z, &in);
+		break;
+	default:
+		diag_error(c->diag, spf_pos(d), "unknown SPF mode %d", s->mode.v);
+		break;
+	}
+out:
+	spf_in_free(&in);
+	return r;
+}
+
+/* ---- zones -------------------------------------------------------------------- */
+
+static const struct {
+	const char *label;
+	zone_kind_t kind;
+	int (*build)(const ctx_t *c, const policy_domain_t *d, zone_t *z);
+} kinds[] = {
+	{ "_domainkey", ZONE_DKIM, build_dkim },
+	{ "_dmarc", ZONE_DMARC, build_dmarc },
+	{ "_spf", ZONE_SPF, build_spf },
+};
+
+static int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
+{
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		char *apex = name_join(kinds[k].label, d->name);
+		if (apex == NULL)
+			return MN_ENOMEM;
+		if (!name_valid(apex)) {
+			diag_error(c->diag, &d->pos, "zone name %s is too long", apex);
+			free(apex);
+			continue;
+		}
+		zone_t *z = zone_new(apex, kinds[k].kind, d->name);
+		free(apex);
+		if (z == NULL)
+			return MN_ENOMEM;
+		zs->v[zs->n++] = z;
+		int r = add_soa_ns(c, z);
+		if (r == MN_OK)
+			r = kinds[k].build(c, d, z);
+		if (r != MN_OK)
+			return r;
+	}
+	return MN_OK;
+}
+
+static int zone_cmp(const void *x, const void *y)
+{
+	return strcmp((*(zone_t *const *)x)->name, (*(zone_t *const *)y)->name);
+}
+
+int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out)
+{
+	if (p == NULL || diag == NULL || out == NULL)
+		return MN_EINVAL;
+	compile_opts_t defaults = { .now = mn_now() };
+	if (opts == NULL)
+		opts = &defaults;
+	ctx_t c = { .p = p, .diag = diag, .ttl = p->server.ttl.v };
+	zones_t *zs = NULL;
+	size_t errors = diag_errors(diag);
+	int r = MN_OK;
+
+	if (p->server.nameservers.n == 0 || p->server.hostmaster.v == NULL) {
+		diag_error(diag, NULL, "server.nameservers and server.hostmaster are required");
+		return MN_EPOLICY;
+	}
+	const policy_domain_t *only = NULL;
+	if (opts->only_domain != NULL) {
+		char norm[256];
+		if (mn_name_norm(opts->only_domain, norm, sizeof(norm)) != MN_OK ||
+		    (only = domain_find(p, norm)) == NULL)
+			return MN_ENOENT;
+	}
+	r = reports_collect(&c);
+	if (r != MN_OK)
+		goto fail;
+	zs = calloc(1, sizeof(*zs));
+	size_t nd = only ? 1 : p->ndomains;
+	if (zs == NULL || (nd > 0 && (zs->v = calloc(nd * 3, sizeof(*zs->v))) == NULL)) {
+		r = MN_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < p->ndomains; i++) {
+		const policy_domain_t *d = &p->domains[i];
+		if (only != NULL && d != only)
+			continue;
+		r = compile_domain(&c, d, zs);
+		if (r != MN_OK)
+			goto fail;
+	}
+	if (diag_errors(diag) > errors) {
+		r = MN_EPOLICY;
+		goto fail;
+	}
+	for (size_t i = 0; i < zs->n; i++) {
+		r = zone_finish(zs->v[i]);
+		if (r != MN_OK)
+			goto fail;
+	}
+	if (zs->n > 1)
+		qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
+	if (p->server.state_dir.v != NULL) {
+		r = serial_assign(zs, p->server.state_dir.v, opts->now, opts->persist_serials, diag);
+		if (r != MN_OK)
+			goto fail;
+	} else {
+		uint32_t base = serial_date_base(opts->now);
+		for (size_t i = 0; i < zs->n; i++)
+			zone_set_serial(zs->v[i], base);
+	}
+	for (size_t i = 0; i < c.nreports; i++)
+		free(c.reports[i].target);
+	free(c.reports);
+	*out = zs;
+	return MN_OK;
+fail:
+	for (size_t i = 0; i < c.nreports; i++)
+		free(c.reports[i].target);
+	free(c.reports);
+	zones_free(zs);
+	return r;
+}

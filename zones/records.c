@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* records.c -- record text builders: DMARC, plain SPF, network merging, report targets */
+#include "zones/records.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void rec_buf_add(rec_buf_t *b, const char *s)
+{
+	if (b->oom)
+		return;
+	size_t n = strlen(s);
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->s, cap);
+		if (p == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n + 1);
+	b->len += n;
+}
+
+void rec_buf_addf(rec_buf_t *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		rec_buf_add(b, small);
+		return;
+	}
+	char *big = malloc((size_t)n + 1);
+	if (big == NULL) {
+		b->oom = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	rec_buf_add(b, big);
+	free(big);
+}
+
+char *rec_buf_take(rec_buf_t *b)
+{
+	if (b->oom) {
+		rec_buf_free(b);
+		return NULL;
+	}
+	if (b->s == NULL)
+		rec_buf_add(b, "");
+	char *s = b->s;
+	b->s = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void rec_buf_free(rec_buf_t *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+static const char *p_name(int p)
+{
+	switch (p) {
+	case DMARC_P_NONE: return "none";
+	case DMARC_P_QUARANTINE: return "quarantine";
+	case DMARC_P_REJECT: return "reject";
+	}
+	return "none";
+}
+
+static void add_uris(rec_buf_t *b, const char *tag, const policy_strs_t *u)
+{
+	if (u->n == 0)
+		return;
+	rec_buf_addf(b, "; %s=", tag);
+	for (size_t i = 0; i < u->n; i++) {
+		if (i > 0)
+			rec_buf_add(b, ",");
+		rec_buf_add(b, u->v[i].v);
+	}
+}
+
+char *rec_dmarc_text(const policy_dmarc_t *d)
+{
+	rec_buf_t b = { 0 };
+	rec_buf_addf(&b, "v=DMARC1; p=%s", p_name(d->p.v));
+	if (POLICY_SET(d->sp))
+		rec_buf_addf(&b, "; sp=%s", p_name(d->sp.v));
+	if (POLICY_SET(d->np))
+		rec_buf_addf(&b, "; np=%s", p_name(d->np.v));
+	if (POLICY_SET(d->psd))
+		rec_buf_addf(&b, "; psd=%s", d->psd.v == DMARC_PSD_Y ? "y" : d->psd.v == DMARC_PSD_N ? "n" : "u");
+	if (POLICY_SET(d->t))
+		rec_buf_addf(&b, "; t=%s", d->t.v ? "y" : "n");
+	if (POLICY_SET(d->adkim))
+		rec_buf_addf(&b, "; adkim=%s", d->adkim.v == DMARC_ALIGN_S ? "s" : "r");
+	if (POLICY_SET(d->aspf))
+		rec_buf_addf(&b, "; aspf=%s", d->aspf.v == DMARC_ALIGN_S ? "s" : "r");
+	if (POLICY_SET(d->fo) && d->fo.v != NULL)
+		rec_buf_addf(&b, "; fo=%s", d->fo.v);
+	add_uris(&b, "rua", &d->rua);
+	add_uris(&b, "ruf", &d->ruf);
+	if (POLICY_SET(d->pct))
+		rec_buf_addf(&b, "; pct=%u", (unsigned)d->pct.v);
+	if (POLICY_SET(d->rf) && d->rf.v != NULL)
+		rec_buf_addf(&b, "; rf=%s", d->rf.v);
+	if (POLICY_SET(d->ri))
+		rec_buf_addf(&b, "; ri=%u", (unsigned)d->ri.v);
+	return rec_buf_take(&b);
+}
+
+const char *rec_spf_all_term(int all)
+{
+	switch (all) {
+	case SPF_ALL_FAIL: return "-all";
+	case SPF_ALL_SOFTFAIL: return "~all";
+	case SPF_ALL_NEUTRAL: return "?all";
+	case SPF_ALL_PASS: return "+all";
+	}
+	return "-all";
+}
+
+bool rec_mailto_domain(const char *uri, char *out, size_t outsize)
+{
+	if (uri == NULL || strncasecmp(uri, "mailto:", 7) != 0)
+		return false;
+	const char *at = strrchr(uri + 7, '@');
+	if (at == NULL)
+		return false;
+	at++;
+	size_t n = strcspn(at, "!?,; ");
+	char name[256];
+	if (n == 0 || n >= sizeof(name))
+		return false;
+	memcpy(name, at, n);
+	name[n] = '\0';
+	return mn_name_norm(name, out, outsize) == MN_OK && out[0] != '\0';
+}
+
+/* ---- network merging ---------------------------------------------------- */
+
+typedef unsigned __int128 u128;
+
+typedef struct range {
+	u128 lo, hi;
+} range_t;
+
+static u128 low_mask(unsigned bits)
+{
+	return bits >= 128 ? ~(u128)0 : ((u128)1 << bits) - 1;
+}
+
+static u128 net_value(const mn_net_t *n)
+{
+	unsigned bytes = n->family == 4 ? 4 : 16;
+	u128 v = 0;
+	for (unsigned i = 0; i < bytes; i++)
+		v = v << 8 | n->addr[i];
+	return v;
+}
+
+static int range_cmp(const void *x, const void *y)
+{
+	const range_t *a = x, *b = y;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	return 0;
+}
+
+int rec_nets_merge(const mn_net_t *in, size_t n, mn_net_t **out, size_t *nout)
+{
+	if ((in == NULL && n > 0) || out == NULL || nout == NULL)
+		return MN_EINVAL;
+	if (n == 0) {
+		*out = NULL;
+		*nout = 0;
+		return MN_OK;
+	}
+	uint8_t family = in[0].family;
+	unsigned width = family == 4 ? 32 : 128;
+	u128 max = low_mask(width);
+	range_t *r = malloc(n * sizeof(*r));
+	if (r == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (in[i].family != family || in[i].prefix > width) {
+			free(r);
+			return MN_EINVAL;
+		}
+		u128 host = low_mask(width - in[i].prefix);
+		r[i].lo = net_value(&in[i]) & ~host & max;
+		r[i].hi = r[i].lo | host;
+	}
+	qsort(r, n, sizeof(*r), range_cmp);
+	size_t m = 0;
+	for (size_t i = 1; i < n; i++) {
+		if (r[i].lo <= r[m].hi || (r[m].hi != max && r[i].lo == r[m].hi + 1)) {
+			if (r[i].hi > r[m].hi)
+				r[m].hi = r[i].hi;
+		} else {
+			r[++m] = r[i];
+		}
+	}
+	m++;
+	/* count, then emit the CIDR blocks of each range */
+	size_t cap = 0;
+	mn_net_t *v = NULL;
+	size_t cnt = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		cnt = 0;
+		for (size_t i = 0; i < m; i++) {
+			u128 lo = r[i].lo, hi = r[i].hi;
+			for (;;) {
+				unsigned k = width;
+				while (k > 0 && ((lo & low_mask(k)) != 0 || hi - lo < low_mask(k)))
+					k--;
+				if (pass == 1) {
+					mn_net_t *o = &v[cnt];
+					memset(o, 0, sizeof(*o));
+					o->family = family;
+					o->prefix = (uint8_t)(width - k);
+					unsigned bytes = width / 8;
+					for (unsigned b = 0; b < bytes; b++)
+						o->addr[b] = (uint8_t)(lo >> (8 * (bytes - 1 - b)));
+				}
+				cnt++;
+				if (hi - lo == low_mask(k))
+					break;
+				lo += low_mask(k) + 1;
+			}
+		}
+		if (pass == 0) {
+			cap = cnt;
+			v = malloc(cap * sizeof(*v));
+			if (v == NULL) {
+				free(r);
+				return MN_ENOMEM;
+			}
+		}
+	}
+	free(r);
+	*out = v;
+	*nout = cnt;
+	return MN_OK;
+}
+
+/* ---- SPF terms -------------------------------------------------------------- */
+
+void rec_terms_free(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int push(char ***v, size_t *n, size_t *cap, char *s)
+{
+	if (s == NULL)
+		return MN_ENOMEM;
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		char **p = realloc(*v, c * sizeof(*p));
+		if (p == NULL) {
+			free(s);
+			return MN_ENOMEM;
+		}
+		*v = p;
+		*cap = c;
+	}
+	(*v)[(*n)++] = s;
+	return MN_OK;
+}
+
+static char *term(const char *prefix, const char *value)
+{
+	rec_buf_t b = { 0 };
+	rec_buf_add(&b, prefix);
+	rec_buf_add(&b, value);
+	return rec_buf_take(&b);
+}
+
+int rec_spf_kept_terms(const char *domain, const policy_spf_t *s, char ***out, size_t *nout)
+{
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	int r = MN_OK;
+	for (size_t i = 0; r == MN_OK && i < s->a.n; i++)
+		r = push(&v, &n, &cap, term("a:", s->a.v[i].v));
+	if (r == MN_OK && s->mx.v)
+		r = push(&v, &n, &cap, term("mx:", domain));
+	for (size_t i = 0; r == MN_OK && i < s->include.n; i++)
+		r = push(&v, &n, &cap, term("include:", s->include.v[i].v));
+	if (r != MN_OK) {
+		rec_terms_free(v, n);
+		return r;
+	}
+	*out = v;
+	*nout = n;
+	return MN_OK;
+}
+
+int rec_spf_net_terms(const mn_net_t *nets, size_t n, char ***out, size_t *nout)
+{
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int r = MN_OK;
+	for (size_t i = 0; r == MN_OK && i < n; i++) {
+		char buf[64];
+		mn_net_format(&nets[i], buf, sizeof(buf));
+		r = push(&v, &cnt, &cap, term(nets[i].family == 4 ? "ip4:" : "ip6:", buf));
+	}
+	if (r != MN_OK) {
+		rec_terms_free(v, cnt);
+		return r;
+	}
+	*out = v;
+	*nout = cnt;
+	return MN_OK;
+}

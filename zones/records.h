@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* records.h -- record text builders: DMARC, plain SPF, network merging, report targets */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/policy.h"
+
+/*
+ * A growing string.  After any allocation failure oom is set and further
+ * appends do nothing; rec_buf_take() then returns NULL.  Zero-initialize.
+ */
+typedef struct rec_buf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+} rec_buf_t;
+
+void rec_buf_add(rec_buf_t *b, const char *s);
+void rec_buf_addf(rec_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The string (malloc'd, caller frees), or NULL after an allocation failure. */
+char *rec_buf_take(rec_buf_t *b);
+void rec_buf_free(rec_buf_t *b);
+
+/*
+ * "v=DMARC1; p=reject; sp=...": v, p, then sp np psd t adkim aspf fo rua ruf
+ * pct rf ri when set.  malloc'd; NULL on ENOMEM.
+ */
+char *rec_dmarc_text(const policy_dmarc_t *d);
+
+/* "-all", "~all", "?all", "+all". */
+const char *rec_spf_all_term(int all);
+
+/*
+ * The domain of a "mailto:" URI ("mailto:d@Example.COM!10m" -> "example.com"),
+ * normalized, into out (>= 254 bytes).  false for other URIs or bad names.
+ */
+bool rec_mailto_domain(const char *uri, char *out, size_t outsize);
+
+/*
+ * Merges networks of one family (adjacent and overlapping) into the smallest
+ * sorted list of CIDR blocks covering exactly the same addresses.  *out is
+ * malloc'd (NULL when n is 0 and the result is empty); caller frees.
+ */
+int rec_nets_merge(const mn_net_t *in, size_t n, mn_net_t **out, size_t *nout);
+
+/*
+ * The SPF terms of a domain that are not networks, in order a, mx, include:
+ * "a:NAME", "mx:DOMAIN", "include:NAME".  (mx names the domain explicitly:
+ * the record is evaluated through include:_spf.D, where a bare "mx" would mean
+ * the MX of _spf.D.)  Each string and the array malloc'd; free with
+ * rec_terms_free().
+ */
+int rec_spf_kept_terms(const char *domain, const policy_spf_t *s, char ***out, size_t *n);
+/* Networks as "ip4:..."/"ip6:..." terms, in the order given. */
+int rec_spf_net_terms(const mn_net_t *nets, size_t n, char ***out, size_t *nout);
+void rec_terms_free(char **v, size_t n);

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* serial.c -- SOA serials kept in state_dir/serials: stable for unchanged zones */
+#include "zones/serial.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/mn.h"
+#include "zones/records.h"
+
+typedef struct entry {
+	char *apex;
+	uint32_t serial;
+	uint8_t digest[32];
+} entry_t;
+
+uint32_t serial_date_base(time_t now)
+{
+	struct tm tm;
+	if (gmtime_r(&now, &tm) == NULL)
+		return 0;
+	return (uint32_t)(tm.tm_year + 1900) * 1000000u + (uint32_t)(tm.tm_mon + 1) * 10000u +
+	       (uint32_t)tm.tm_mday * 100u;
+}
+
+static int entry_cmp(const void *x, const void *y)
+{
+	return strcmp(((const entry_t *)x)->apex, ((const entry_t *)y)->apex);
+}
+
+static void entries_free(entry_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].apex);
+	free(v);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool parse_line(char *line, entry_t *e)
+{
+	char *save = NULL;
+	char *apex = strtok_r(line, " \t", &save);
+	char *ser = strtok_r(NULL, " \t", &save);
+	char *dig = strtok_r(NULL, " \t", &save);
+	if (apex == NULL || ser == NULL || dig == NULL || strtok_r(NULL, " \t", &save) != NULL)
+		return false;
+	if (ser[0] < '0' || ser[0] > '9')
+		return false;
+	errno = 0;
+	char *end = NULL;
+	unsigned long long s = strtoull(ser, &end, 10);
+	if (errno != 0 || *end != '\0' || s > UINT32_MAX)
+		return false;
+	if (strlen(dig) != 64)
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hexval(dig[2 * i]), lo = hexval(dig[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		e->digest[i] = (uint8_t)(hi << 4 | lo);
+	}
+	e->serial = (uint32_t)s;
+	e->apex = mn_strdup(apex);
+	return true;
+}
+
+/* Reads path into a sorted entry list; a missing file is an empty one. */
+static int load(const char *path, diag_t *diag, entry_t **out, size_t *nout)
+{
+	char *text = NULL;
+	size_t len = 0;
+	*out = NULL;
+	*nout = 0;
+	int r = mn_file_read(path, &text, &len);
+	if (r == MN_ENOENT || r == -ENOTDIR)
+		return MN_OK;
+	if (r != MN_OK) {
+		diag_error(diag, NULL, "cannot read %s (%s)", path, mn_strerror(r));
+		return r;
+	}
+	entry_t *v = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t lineno = 0;
+	r = MN_OK;
+	for (char *p = text, *nl; p != NULL && *p != '\0'; p = nl) {
+		nl = strchr(p, '\n');
+		if (nl != NULL)
+			*nl++ = '\0';
+		lineno++;
+		if (p[0] == '\0' || p[0] == '#')
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			entry_t *nv = realloc(v, c * sizeof(*nv));
+			if (nv == NULL) {
+				r = MN_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = c;
+		}
+		entry_t e = { 0 };
+		if (!parse_line(p, &e)) {
+			mn_pos_t pos = { .file = path, .line = lineno, .col = 1 };
+			diag_error(diag, &pos, "malformed line in the serials file (want 'APEX SERIAL DIGEST')");
+			r = MN_EPOLICY;
+			continue;
+		}
+		if (e.apex == NULL) {
+			r = MN_ENOMEM;
+			break;
+		}
+		v[n++] = e;
+	}
+	free(text);
+	if (r != MN_OK) {
+		entries_free(v, n);
+		return r;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), entry_cmp);
+	*out = v;
+	*nout = n;
+	return MN_OK;
+}
+
+static const entry_t *find(const entry_t *v, size_t n, const char *apex)
+{
+	if (n == 0)
+		return NULL;
+	entry_t key = { .apex = (char *)apex };
+	return bsearch(&key, v, n, sizeof(*v), entry_cmp);
+}
+
+static void line_of(rec_buf_t *b, const char *apex, uint32_t serial, const uint8_t *digest)
+{
+	rec_buf_addf(b, "%s %u ", apex, (unsigned)serial);
+	for (size_t i = 0; i < 32; i++)
+		rec_buf_addf(b, "%02x", digest[i]);
+	rec_buf_add(b, "\n");
+}
+
+/* Writes the union of the stored entries and the zones (zones win), sorted. */
+static int save(const char *state_dir, const char *path, const entry_t *v, size_t n,
+		const zones_t *zs, diag_t *diag)
+{
+	rec_buf_t b = { 0 };
+	size_t i = 0, j = 0;
+	while (i < n || j < zs->n) {
+		int c = i == n ? 1 : j == zs->n ? -1 : strcmp(v[i].apex, zs->v[j]->name);
+		if (c < 0) {
+			line_of(&b, v[i].apex, v[i].serial, v[i].digest);
+			i++;
+		} else {
+			line_of(&b, zs->v[j]->name, zs->v[j]->serial, zs->v[j]->digest);
+			j++;
+			if (c == 0)
+				i++;
+		}
+	}
+	char *text = rec_buf_take(&b);
+	if (text == NULL)
+		return MN_ENOMEM;
+	int r = mn_mkdir_p(state_dir, 0750);
+	if (r == MN_OK)
+		r = mn_file_write_atomic(path, text, strlen(text), 0640);
+	if (r != MN_OK)
+		diag_error(diag, NULL, "cannot write %s (%s)", path, mn_strerror(r));
+	free(text);
+	return r;
+}
+
+static int zone_cmp(const void *x, const void *y)
+{
+	return strcmp((*(zone_t *const *)x)->name, (*(zone_t *const *)y)->name);
+}
+
+int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, diag_t *diag)
+{
+	if (zs == NULL || state_dir == NULL || diag == NULL)
+		return MN_EINVAL;
+	rec_buf_t pb = { 0 };
+	rec_buf_addf(&pb, "%s/serials", state_dir);
+	char *path = rec_buf_take(&pb);
+	if (path == NULL)
+		return MN_ENOMEM;
+	entry_t *v = NULL;
+	size_t n = 0;
+	int r = load(path, diag, &v, &n);
+	if (r != MN_OK)
+		goto out;
+	/* zs is sorted by apex already; keep the invariant cheap to check */
+	for (size_t i = 1; i < zs->n; i++) {
+		if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) > 0) {
+			qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
+			break;
+		}
+	}
+	uint32_t base = serial_date_base(now);
+	bool changed = false;
+	for (size_t i = 0; i < zs->n; i++) {
+		zone_t *z = zs->v[i];
+		const entry_t *e = find(v, n, z->name);
+		uint32_t s;
+		if (e != NULL && memcmp(e->digest, z->digest, sizeof(z->digest)) == 0) {
+			s = e->serial;
+		} else {
+			s = base;
+			if (e != NULL && e->serial + 1u > s && e->serial != UINT32_MAX)
+				s = e->serial + 1u;
+			changed = true;
+		}
+		zone_set_serial(z, s);
+	}
+	if (persist && changed)
+		r = save(state_dir, path, v, n, zs, diag);
+out:
+	entries_free(v, n);
+	free(path);
+	return r;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* serial.h -- SOA serials kept in state_dir/serials: stable for unchanged zones */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "policy/diag.h"
+#include "zones/zone.h"
+
+/* YYYYMMDD00 of now (UTC). */
+uint32_t serial_date_base(time_t now);
+
+/*
+ * Gives every (finished) zone of zs its serial from state_dir/serials, whose
+ * lines are "APEX SERIAL DIGESTHEX" sorted by apex: the same digest keeps the
+ * stored serial; a changed or new zone gets max(old + 1, YYYYMMDD00 of now).
+ * With persist, the file is rewritten atomically (state_dir created 0750 when
+ * missing) when a serial changed; entries of zones not in zs are kept.  A
+ * missing file or directory is an empty list.  A malformed file is a diag
+ * error at FILE:LINE (MN_EPOLICY); an unreadable or unwritable one a diag
+ * error without position and its error code.
+ */
+int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, diag_t *diag);

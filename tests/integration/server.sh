@@ -64,19 +64,19 @@ is "$(status 7.114.0.203.in-addr._spf.example.org A)" "NXDOMAIN qr aa rd" "an ad
 v6="1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.4.3.2.1.8.B.D.0.1.0.0.2.IP6._spf.example.org"
 is "$(answer "$v6" A)" "127.0.0.2" "IPv6 nibble wildcard, upper-case nibbles"
 is "$(status 113.0.203.in-addr._spf.example.org A)" "NOERROR qr aa rd" "the wildcard's parent exists (ENT): no synthesis, NODATA"
-is "$(section _DMARC.Example.COM TXT answer | awk '{print $1}')" "_DMARC.Example.COM." "matching is case-insensitive; the question's case is preserved"
+is "$(dig @127.0.0.1 -p "$P" +time=2 +tries=1 +noall +answer _DMARC.Example.COM TXT | awk '{print $1}')" "_DMARC.Example.COM." "matching is case-insensitive; the question's case is preserved"
 is "$(status '*._report._dmarc.example.com' A)" "NOERROR qr aa rd" "the wildcard name itself, other type: NODATA"
 
 # --- EDNS(0) -----------------------------------------------------------------
 o=$(mn_dig +edns +bufsize=4096 _dmarc.example.com TXT)
-echo "$o" | grep -q 'EDNS: version: 0.*UDP size: 1232 B'; ok $? "EDNS: the response offers 1232 bytes"
+echo "$o" | grep -qE '(EDNS: version: 0|Version: 0;).*UDP size: 1232 B'; ok $? "EDNS: the response offers 1232 bytes"
 o=$(mn_dig +noedns _dmarc.example.com TXT)
 echo "$o" | grep -q 'EDNS'; ok $((! $?)) "no OPT in a response to a query without one"
 is "$(status _dmarc.example.com TXT +edns=1)" "BADVERS qr aa rd" "EDNS version 1: BADVERS"
 is "$($PROBE "$P" udp _dmarc.example.com 16 edns=1232,1)" "rcode=NOERROR flags=qr,aa,rd qd=1 an=0 ns=0 ar=1 id=4660" "BADVERS: no answer, OPT present (extended rcode)"
 
 # --- truncation: too big for the client's UDP size, complete over TCP ---------
-is "$(status big._domainkey.example.com TXT +noedns)" "NOERROR qr aa tc rd" "a 4096-bit key over UDP without EDNS: TC"
+is "$(status big._domainkey.example.com TXT +noedns +ignore)" "NOERROR qr aa tc rd" "a 4096-bit key over UDP without EDNS: TC"
 is "$($PROBE "$P" udp big._domainkey.example.com 16)" "rcode=NOERROR flags=qr,aa,tc,rd qd=1 an=0 ns=0 ar=0 id=4660" "TC response has no records"
 is "$(answer big._domainkey.example.com TXT +tcp | wc -l)" "1" "the same answer is complete over TCP"
 is "$(status big._domainkey.example.com TXT +edns +bufsize=1232)" "NOERROR qr aa rd" "and fits with EDNS 1232"

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* answer.c -- answers one DNS query from a zone set */
+#include "server/answer.h"
+
+#include <string.h>
+
+#include "policy/mn.h"
+
+enum {
+	RCODE_NOERROR = 0, RCODE_FORMERR = 1, RCODE_NXDOMAIN = 3, RCODE_NOTIMP = 4,
+	RCODE_REFUSED = 5,
+};
+enum { FLAG_QR = 0x8000, FLAG_AA = 0x0400, FLAG_TC = 0x0200, FLAG_RD = 0x0100, FLAG_CD = 0x0010 };
+enum { CLASS_IN = 1, T_MAILB = 253, T_MAILA = 254, T_TKEY = 249, T_TSIG = 250 };
+enum { OPT_LEN = 11, EDNS_DO = 0x8000 };
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/*
+ * The question name at q[12..]: plain labels only (no compression pointer, no
+ * extended label type), at most 255 bytes.  Writes it lowercased into low and
+ * returns its length, or 0 when it does not parse.
+ */
+static size_t question_name(const uint8_t *q, size_t qlen, uint8_t *low)
+{
+	size_t o = 12, n = 0;
+	for (;;) {
+		if (o >= qlen)
+			return 0;
+		uint8_t l = q[o];
+		if (l & 0xc0)
+			return 0;
+		if (n + l + 1u > 255 || o + l + 1u > qlen)
+			return 0;
+		low[n++] = l;
+		for (size_t i = 1; i <= l; i++) {
+			uint8_t c = q[o + i];
+			low[n++] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+		}
+		o += l + 1u;
+		if (l == 0)
+			return n;
+	}
+}
+
+/* Skips a (possibly compressed) name in a record; returns the offset after it, or 0. */
+static size_t skip_name(const uint8_t *q, size_t qlen, size_t o)
+{
+	size_t n = 0;
+	for (;;) {
+		if (o >= qlen)
+			return 0;
+		uint8_t l = q[o];
+		if ((l & 0xc0) == 0xc0)
+			return o + 2 <= qlen ? o + 2 : 0;
+		if (l & 0xc0)
+			return 0;
+		n += l + 1u;
+		if (n > 255)
+			return 0;
+		o += l + 1u;
+		if (l == 0)
+			return o <= qlen ? o : 0;
+	}
+}
+
+typedef struct edns {
+	bool present;
+	uint16_t payload;
+	uint8_t version;
+	bool dnssec_ok;
+} edns_t;
+
+/*
+ * Walks the answer and authority records (content ignored) and the additional
+ * records from offset o, picking up the OPT.  Returns false on a malformed
+ * record, an OPT not owned by the root, bad EDNS options or two OPTs.
+ */
+static bool parse_records(const uint8_t *q, size_t qlen, size_t o, edns_t *edns)
+{
+	unsigned int skip = (unsigned int)get16(q + 6) + get16(q + 8);
+	unsigned int nar = get16(q + 10);
+	for (unsigned int i = 0; i < skip + nar; i++) {
+		size_t start = o;
+		o = skip_name(q, qlen, o);
+		if (o == 0 || o + 10 > qlen)
+			return false;
+		uint16_t type = get16(q + o);
+		uint16_t rdlen = get16(q + o + 8);
+		size_t rd = o + 10;
+		if (rd + rdlen > qlen)
+			return false;
+		if (i >= skip && type == ZONE_T_OPT) {
+			if (edns->present || o != start + 1)
+				return false;	/* two OPTs, or an owner other than the root */
+			edns->present = true;
+			edns->payload = get16(q + o + 2);
+			edns->version = q[o + 5];
+			edns->dnssec_ok = (get16(q + o + 6) & EDNS_DO) != 0;
+			for (size_t p = rd; p < rd + rdlen;) {
+				if (p + 4 > rd + rdlen || p + 4 + get16(q + p + 2) > rd + rdlen)
+					return false;
+				p += 4u + get16(q + p + 2);
+			}
+		}
+		o = rd + rdlen;
+	}
+	return true;
+}
+
+/* A header-only response: ID, opcode and RD echoed. */
+static int header_only(const uint8_t *q, uint8_t *out, int rcode, size_t *outlen)
+{
+	memset(out, 0, 12);
+	out[0] = q[0];
+	out[1] = q[1];
+	put16(out + 2, (uint16_t)(FLAG_QR | (q[2] & 0x78) << 8 | (q[2] & 0x01) << 8 | rcode));
+	*outlen = 12;
+	return ANSWER_SEND;
+}
+
+static void opt_write(uint8_t *p, uint8_t ext_rcode, bool dnssec_ok)
+{
+	p[0] = 0;				/* root owner */
+	put16(p + 1, ZONE_T_OPT);
+	put16(p + 3, ANSWER_EDNS_PAYLOAD);
+	p[5] = ext_rcode;
+	p[6] = 0;				/* version */
+	put16(p + 7, dnssec_ok ? EDNS_DO : 0);
+	put16(p + 9, 0);			/* no options */
+}
+
+int answer_query(const zset_t *zs, const uint8_t *q, size_t qlen, bool tcp,
+		 uint8_t *out, size_t outcap, size_t *outlen)
+{
+	if (q == NULL || out == NULL || outlen == NULL || qlen < 12 || outcap < 12)
+		return ANSWER_DROP;
+	if (q[2] & 0x80)
+		return ANSWER_DROP;	/* a response */
+	unsigned int opcode = (q[2] >> 3) & 0x0f;
+	uint16_t qdcount = get16(q + 4);
+	uint8_t low[256];
+	size_t nlen = question_name(q, qlen, low);
+	size_t qend = 12 + nlen + 4;	/* after QTYPE and QCLASS */
+	bool qok = nlen > 0 && qend <= qlen;
+
+	if (opcode != 0) {
+		header_only(q, out, RCODE_NOTIMP, outlen);
+		if (qdcount == 1 && qok && qend <= outcap) {
+			memcpy(out + 12, q + 12, qend - 12);
+			put16(out + 4, 1);
+			*outlen = qend;
+		}
+		return ANSWER_SEND;
+	}
+	if (qdcount != 1 || !qok)
+		return header_only(q, out, RCODE_FORMERR, outlen);
+	uint16_t qtype = get16(q + 12 + nlen);
+	uint16_t qclass = get16(q + 12 + nlen + 2);
+	edns_t edns = { 0 };
+	if (get16(q + 10) > 0 && !parse_records(q, qlen, qend, &edns))
+		return header_only(q, out, RCODE_FORMERR, outlen);
+	if (qtype == ZONE_T_OPT)
+		return header_only(q, out, RCODE_FORMERR, outlen);
+
+	size_t limit = ANSWER_TCP_MAX;
+	if (!tcp) {
+		limit = ANSWER_UDP_MIN;
+		if (edns.present && edns.payload > limit)
+			limit = edns.payload < ANSWER_EDNS_PAYLOAD ? edns.payload : ANSWER_EDNS_PAYLOAD;
+	}
+	if (limit > outcap)
+		limit = outcap;
+	size_t optlen = edns.present ? OPT_LEN : 0;
+	if (qend + optlen > limit)
+		return ANSWER_DROP;
+
+	/* header and question; counts and flags are filled in below */
+	memcpy(out, q, qend);
+	uint16_t flags = (uint16_t)(FLAG_QR | (q[2] & 0x01) << 8 | (q[3] & FLAG_CD));
+	int rcode = RCODE_NOERROR;
+	uint8_t ext_rcode = 0;
+	uint16_t an = 0, ns = 0;
+	size_t o = qend;
+
+	zset_result_t res = { .status = ZSET_REFUSED };
+	if (qclass == CLASS_IN)
+		zset_lookup(zs, low, nlen, qtype, &res);
+	if (edns.present && edns.version > 0) {
+		ext_rcode = 1;	/* BADVERS (16): 0 in the header, 1 in the OPT */
+		if (res.status != ZSET_REFUSED)
+			flags |= FLAG_AA;
+	} else if (qclass != CLASS_IN || res.status == ZSET_REFUSED) {
+		rcode = RCODE_REFUSED;
+	} else if (qtype == ZONE_T_AXFR || qtype == ZONE_T_IXFR || qtype == T_MAILA ||
+		   qtype == T_MAILB || qtype == T_TKEY || qtype == T_TSIG) {
+		rcode = RCODE_NOTIMP;
+	} else {
+		flags |= FLAG_AA;
+		size_t need = 0;
+		if (res.status == ZSET_ANSWER)
+			need = res.rrs_len;
+		else
+			need = 2u + res.soa_len;
+		if (o + need + optlen > limit) {
+			flags |= FLAG_TC;
+		} else if (res.status == ZSET_ANSWER) {
+			memcpy(out + o, res.rrs, res.rrs_len);
+			o += res.rrs_len;
+			an = res.rrs_count;
+		} else {
+			/* the SOA, its owner a pointer to the apex inside the question */
+			put16(out + o, (uint16_t)(0xc000 | (12 + nlen - res.apex_len)));
+			memcpy(out + o + 2, res.soa, res.soa_len);
+			o += 2u + res.soa_len;
+			ns = 1;
+			if (res.status == ZSET_NXDOMAIN)
+				rcode = RCODE_NXDOMAIN;
+		}
+	}
+	if (edns.present) {
+		opt_write(out + o, ext_rcode, edns.dnssec_ok);
+		o += OPT_LEN;
+	}
+	put16(out + 2, (uint16_t)(flags | rcode));
+	put16(out + 4, 1);
+	put16(out + 6, an);
+	put16(out + 8, ns);
+	put16(out + 10, edns.present ? 1 : 0);
+	*outlen = o;
+	return ANSWER_SEND;
+}

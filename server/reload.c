@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* reload.c -- load and compile the policy; SIGHUP reloads off the loop and swaps the zone set */
+#include "server/srv.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "policy/mn.h"
+#include "zones/compile.h"
+
+enum { LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20 };
+
+int srv_load(const char *path, diag_t *diag, zset_t **zset, srv_conf_t *conf,
+	     size_t *ndomains, policy_t **policy)
+{
+	policy_t *p = NULL;
+	zones_t *zones = NULL;
+	int r = policy_load(path, diag, &p);
+	if (r < 0)
+		return r;
+	compile_opts_t opts = { .now = mn_now(), .persist_serials = true };
+	r = zones_compile(p, &opts, diag, &zones);
+	if (r < 0)
+		goto fail;
+	zset_t *zs = NULL;
+	r = zset_new(zones, &zs);	/* takes the zones */
+	if (r < 0) {
+		diag_error(diag, NULL, "cannot build the zone set (%s)", mn_strerror(r));
+		goto fail;
+	}
+	const policy_server_t *s = &p->server;
+	conf->tcp_idle_ms = (s->tcp_idle_timeout.v ? s->tcp_idle_timeout.v : 10) * 1000u;
+	conf->tcp_max_clients = s->tcp_max_clients.v ? s->tcp_max_clients.v : 1000;
+	conf->tcp_max_per_ip = s->tcp_max_per_ip.v ? s->tcp_max_per_ip.v : 32;
+	*ndomains = p->ndomains;
+	*zset = zs;
+	if (policy != NULL)
+		*policy = p;
+	else
+		policy_free(p);
+	return MN_OK;
+fail:
+	policy_free(p);
+	return r;
+}
+
+void srv_log_changes(const zset_t *old, const zset_t *cur)
+{
+	const zones_t *a = zset_zones(old), *b = zset_zones(cur);
+	size_t logged = 0, changes = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		const zone_t *z = b->v[i];
+		const zone_t *o = zones_find(a, z->name);
+		if (o != NULL && o->serial == z->serial)
+			continue;
+		changes++;
+		if (logged++ >= LOG_CHANGES_MAX)
+			continue;
+		if (o == NULL)
+			mn_log(MN_LOG_INFO, "zone %s added (serial %u)", z->name, z->serial);
+		else
+			mn_log(MN_LOG_INFO, "zone %s serial %u -> %u", z->name, o->serial, z->serial);
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		if (zones_find(b, a->v[i]->name) != NULL)
+			continue;
+		changes++;
+		if (logged++ < LOG_CHANGES_MAX)
+			mn_log(MN_LOG_INFO, "zone %s removed", a->v[i]->name);
+	}
+	if (changes > LOG_CHANGES_MAX)
+		mn_log(MN_LOG_INFO, "%zu zone changes (%zu not logged)", changes,
+		       changes - LOG_CHANGES_MAX);
+}
+
+static void reload_work(uv_work_t *w)
+{
+	srv_t *srv = w->data;
+	srv_reload_t *rl = &srv->reload;
+	rl->diag = diag_new();
+	if (rl->diag == NULL) {
+		rl->err = MN_ENOMEM;
+		return;
+	}
+	rl->err = srv_load(srv->policy_path, rl->diag, &rl->zset, &rl->conf, &rl->ndomains,
+			   NULL);
+}
+
+/* "FILE:LINE:COL: error: msg; ..." of the errors only (warnings do not fail a reload). */
+static char *errors_join(const diag_t *d)
+{
+	diag_t *e = diag_new();
+	if (e == NULL)
+		return NULL;
+	for (size_t i = 0; i < diag_count(d); i++) {
+		const diag_item_t *it = diag_get(d, i);
+		if (it->level != DIAG_ERROR)
+			continue;
+		mn_pos_t pos = { .file = it->file, .line = it->line, .col = it->col };
+		diag_add(e, DIAG_ERROR, it->file != NULL ? &pos : NULL, "%s", it->msg);
+	}
+	char *s = diag_join(e, LOG_DIAG_MAX);
+	diag_free(e);
+	return s;
+}
+
+static void reload_done(uv_work_t *w, int status)
+{
+	srv_t *srv = w->data;
+	srv_reload_t *rl = &srv->reload;
+	rl->running = false;
+	if (srv->stopping || status < 0) {
+		zset_unref(rl->zset);
+	} else if (rl->err == MN_OK) {
+		srv_log_changes(srv->zset, rl->zset);
+		zset_t *old = srv->zset;
+		srv->zset = rl->zset;
+		srv->conf = rl->conf;
+		zset_unref(old);
+#ifdef __GLIBC__
+		malloc_trim(0);	/* give the old set's memory back to the system */
+#endif
+		mn_log(MN_LOG_NOTICE, "reloaded: %zu zones (%zu domains)",
+		       zset_zones(srv->zset)->n, rl->ndomains);
+	} else {
+		char *why = NULL;
+		if (rl->diag != NULL) {
+			diag_sort(rl->diag);
+			why = errors_join(rl->diag);
+		}
+		mn_log(MN_LOG_ERR, "reload failed, keeping the current zones (%s)",
+		       why != NULL && why[0] != '\0' ? why : mn_strerror(rl->err));
+		free(why);
+	}
+	rl->zset = NULL;
+	diag_free(rl->diag);
+	rl->diag = NULL;
+	if (rl->again && !srv->stopping) {
+		rl->again = false;
+		srv_reload_start(srv);
+	}
+}
+
+void srv_reload_start(srv_t *srv)
+{
+	srv_reload_t *rl = &srv->reload;
+	if (srv->stopping)
+		return;
+	if (rl->running) {
+		rl->again = true;
+		return;
+	}
+	rl->err = MN_OK;
+	rl->zset = NULL;
+	rl->diag = NULL;
+	rl->work.data = srv;
+	int r = uv_queue_work(srv->loop, &rl->work, reload_work, reload_done);
+	if (r < 0) {
+		mn_log(MN_LOG_ERR, "reload failed, keeping the current zones (%s)", uv_strerror(r));
+		return;
+	}
+	rl->running = true;
+	mn_log(MN_LOG_INFO, "reloading %s", srv->policy_path);
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* srv.h -- mailnsd internals shared by main.c, udp.c, tcp.c and reload.c */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "policy/diag.h"
+#include "policy/policy.h"
+#include "zones/zset.h"
+
+typedef struct srv_udp srv_udp_t;
+typedef struct srv_tcp srv_tcp_t;
+typedef struct srv_conn srv_conn_t;
+
+/* The values of the policy the running server uses (copied: the policy is freed). */
+typedef struct srv_conf {
+	uint32_t tcp_idle_ms;
+	uint32_t tcp_max_clients;
+	uint32_t tcp_max_per_ip;
+} srv_conf_t;
+
+/* What a reload prepares off the loop thread. */
+typedef struct srv_reload {
+	uv_work_t work;
+	bool running;		/* work queued, after-callback not run yet */
+	bool again;		/* a SIGHUP arrived meanwhile: one more when done */
+	/* results, written by the work callback, consumed by the after-callback */
+	int err;
+	diag_t *diag;
+	zset_t *zset;
+	srv_conf_t conf;
+	size_t ndomains;
+} srv_reload_t;
+
+/*
+ * The whole server: lives on main()'s stack, used on the loop thread only
+ * (except reload.work, see reload.c).  It holds one reference to zset.
+ */
+typedef struct srv {
+	uv_loop_t *loop;
+	const char *policy_path;	/* absolute */
+	zset_t *zset;			/* the current zone set */
+	srv_conf_t conf;
+	bool stopping;
+
+	srv_udp_t **udp;		/* one per listen address */
+	size_t nudp;
+	srv_tcp_t **tcp;
+	size_t ntcp;
+
+	srv_conn_t *conns;		/* open TCP connections (doubly linked) */
+	size_t nconns;
+	uint64_t tcp_refused;		/* connections closed at once (over a cap) */
+
+	uv_signal_t sig_hup, sig_term, sig_int;
+	srv_reload_t reload;
+} srv_t;
+
+/*
+ * Loads the policy at path and compiles its zones (any thread; serials are
+ * persisted).  Problems go into diag.  On success *zset has one reference,
+ * *conf and *ndomains are set, and *policy (when policy is not NULL) is the
+ * loaded policy, freed by the caller.
+ */
+int srv_load(const char *path, diag_t *diag, zset_t **zset, srv_conf_t *conf,
+	     size_t *ndomains, policy_t **policy);
+
+/* udp.c: binds one UDP socket on addr and starts receiving (errors logged). */
+int srv_udp_open(srv_t *srv, const struct sockaddr *addr, const char *text);
+void srv_udp_close_all(srv_t *srv);
+
+/* tcp.c: binds and listens on addr (errors logged); serves connections until closed. */
+int srv_tcp_open(srv_t *srv, const struct sockaddr *addr, const char *text);
+void srv_tcp_close_all(srv_t *srv);	/* listeners and every connection */
+
+/* reload.c: SIGHUP handling; srv_reload_start() queues one reload. */
+void srv_reload_start(srv_t *srv);
+/* Logs what changed between two zone sets (serials). */
+void srv_log_changes(const zset_t *old, const zset_t *cur);

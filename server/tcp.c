@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tcp.c -- DNS over TCP (RFC 7766): pipelining, idle timeout, connection caps */
+#include "server/srv.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/mn.h"
+#include "server/answer.h"
+
+enum {
+	READ_MIN_FREE = 2048,		/* grow the read buffer below this much room */
+	READ_BUF_MAX = 128 * 1024,	/* > one whole message (2 + 65535) + READ_MIN_FREE */
+	WRITE_QUEUE_HIGH = 1024 * 1024,	/* stop reading above this many queued bytes */
+	WRITE_QUEUE_LOW = 256 * 1024,	/* and read again below this */
+};
+
+struct srv_tcp {
+	uv_tcp_t handle;	/* handle.data = this */
+	srv_t *srv;
+};
+
+struct srv_conn {
+	uv_tcp_t tcp;		/* tcp.data = timer.data = this */
+	uv_timer_t timer;
+	srv_t *srv;
+	srv_conn_t *prev, *next;	/* srv->conns while open */
+	struct sockaddr_storage peer;
+	uint8_t *buf;		/* received bytes not yet answered */
+	size_t len, cap;
+	int handles;		/* handles not closed yet; freed at 0 */
+	size_t writes;		/* writes queued */
+	bool closing, eof, reading;
+};
+
+/* A queued answer: the request, the length prefix and the message. */
+struct tcp_write {
+	uv_write_t req;
+	uint8_t data[];
+};
+
+static uint8_t answer_buf[ANSWER_TCP_MAX];	/* the loop is single-threaded */
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void conn_free_cb(uv_handle_t *h)
+{
+	srv_conn_t *c = h->data;
+	if (--c->handles == 0) {
+		free(c->buf);
+		free(c);
+	}
+}
+
+static void conn_close(srv_conn_t *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	srv_t *srv = c->srv;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	srv->nconns--;
+	uv_close((uv_handle_t *)&c->timer, conn_free_cb);
+	uv_close((uv_handle_t *)&c->tcp, conn_free_cb);
+}
+
+static void read_resume(srv_conn_t *c);
+
+static void on_idle(uv_timer_t *t)
+{
+	conn_close(t->data);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	srv_conn_t *c = req->handle->data;
+	free(req);
+	c->writes--;
+	if (c->closing)
+		return;
+	if (status < 0 || (c->eof && c->writes == 0)) {
+		conn_close(c);
+		return;
+	}
+	if (!c->reading && !c->eof && c->tcp.write_queue_size < WRITE_QUEUE_LOW)
+		read_resume(c);
+}
+
+/* Queues one answer with its length prefix; false when the connection must close. */
+static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len)
+{
+	struct tcp_write *w = malloc(sizeof(*w) + 2 + len);
+	if (w == NULL)
+		return false;
+	w->data[0] = (uint8_t)(len >> 8);
+	w->data[1] = (uint8_t)len;
+	memcpy(w->data + 2, msg, len);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned int)(2 + len));
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+		free(w);
+		return false;
+	}
+	c->writes++;
+	return true;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	srv_conn_t *c = h->data;
+	if (c->cap - c->len < READ_MIN_FREE && c->cap < READ_BUF_MAX) {
+		size_t cap = c->cap ? c->cap * 2 : 4096;
+		if (cap > READ_BUF_MAX)
+			cap = READ_BUF_MAX;
+		uint8_t *b = realloc(c->buf, cap);
+		if (b != NULL) {
+			c->buf = b;
+			c->cap = cap;
+		}
+	}
+	buf->base = (char *)c->buf + c->len;
+	buf->len = c->cap - c->len;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	srv_conn_t *c = s->data;
+	if (c->closing)
+		return;
+	if (nread < 0) {
+		if (nread == UV_EOF && c->writes > 0) {
+			/* the client half-closed: finish the answers, then close */
+			c->eof = true;
+			uv_read_stop(s);
+			c->reading = false;
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)nread;
+	size_t o = 0;
+	while (c->len - o >= 2) {
+		size_t m = get16(c->buf + o);
+		if (m < 12) {
+			conn_close(c);	/* cannot even hold a header: garbage */
+			return;
+		}
+		if (c->len - o - 2 < m)
+			break;
+		size_t alen = 0;
+		if (answer_query(c->srv->zset, c->buf + o + 2, m, true, answer_buf,
+				 sizeof(answer_buf), &alen) == ANSWER_SEND &&
+		    !conn_send(c, answer_buf, alen)) {
+			conn_close(c);
+			return;
+		}
+		o += 2 + m;
+		uv_timer_start(&c->timer, on_idle, c->srv->conf.tcp_idle_ms, 0);
+	}
+	if (o > 0) {
+		memmove(c->buf, c->buf + o, c->len - o);
+		c->len -= o;
+	}
+	if (c->tcp.write_queue_size > WRITE_QUEUE_HIGH) {
+		uv_read_stop(s);	/* the client does not read its answers */
+		c->reading = false;
+	}
+}
+
+static void read_resume(srv_conn_t *c)
+{
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+		c->reading = true;
+	else
+		conn_close(c);
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return false;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	srv_tcp_t *l = server->data;
+	srv_t *srv = l->srv;
+	if (status < 0) {
+		mn_log(MN_LOG_WARNING, "tcp accept failed (%s)", uv_strerror(status));
+		return;
+	}
+	srv_conn_t *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return;
+	c->srv = srv;
+	if (uv_tcp_init(srv->loop, &c->tcp) < 0) {
+		free(c);
+		return;
+	}
+	c->tcp.data = c;
+	c->handles = 1;
+	int r = uv_accept(server, (uv_stream_t *)&c->tcp);
+	int len = sizeof(c->peer);
+	if (r == 0)
+		r = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
+	size_t same = 0;
+	for (srv_conn_t *o = srv->conns; r == 0 && o != NULL; o = o->next)
+		same += same_addr(&o->peer, &c->peer);
+	if (r < 0 || srv->stopping || srv->nconns >= srv->conf.tcp_max_clients ||
+	    same >= srv->conf.tcp_max_per_ip) {
+		/* over a cap: accepted, closed at once */
+		if (r == 0)
+			srv->tcp_refused++;
+		uv_close((uv_handle_t *)&c->tcp, conn_free_cb);
+		return;
+	}
+	uv_timer_init(srv->loop, &c->timer);
+	c->timer.data = c;
+	c->handles = 2;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	uv_tcp_nodelay(&c->tcp, 1);
+	uv_timer_start(&c->timer, on_idle, srv->conf.tcp_idle_ms, 0);
+	read_resume(c);
+}
+
+int srv_tcp_open(srv_t *srv, const struct sockaddr *addr, const char *text)
+{
+	srv_tcp_t **v = realloc(srv->tcp, (srv->ntcp + 1) * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	srv->tcp = v;
+	srv_tcp_t *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return MN_ENOMEM;
+	l->srv = srv;
+	int r = uv_tcp_init(srv->loop, &l->handle);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	l->handle.data = l;
+	srv->tcp[srv->ntcp++] = l;	/* closed by srv_tcp_close_all from here on */
+	unsigned int flags = addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+	r = uv_tcp_bind(&l->handle, addr, flags);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&l->handle, 256, on_connection);
+	if (r < 0) {
+		mn_log(MN_LOG_ERR, "cannot listen on %s tcp (%s)", text, uv_strerror(r));
+		return r;
+	}
+	return MN_OK;
+}
+
+static void on_listener_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void srv_tcp_close_all(srv_t *srv)
+{
+	for (size_t i = 0; i < srv->ntcp; i++)
+		if (!uv_is_closing((uv_handle_t *)&srv->tcp[i]->handle))
+			uv_close((uv_handle_t *)&srv->tcp[i]->handle, on_listener_close);
+	free(srv->tcp);
+	srv->tcp = NULL;
+	srv->ntcp = 0;
+	while (srv->conns != NULL)
+		conn_close(srv->conns);
+}

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_answer.c -- the answer path: wire queries in, exact response bytes out (no sockets) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/mn.h"
+#include "server/answer.h"
+#include "tests/tap/tap.h"
+#include "zones/zset.h"
+
+/* ---- a small zone set built by hand ------------------------------------- */
+
+static size_t put_name(uint8_t *p, const char *name)
+{
+	int n = mn_name_to_wire(name, p, 256);
+	if (n < 0)
+		tap_bail("bad test name %s", name);
+	return (size_t)n;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint8_t soa_rdata[64];
+static size_t soa_rdlen;
+
+static zone_t *mkzone(const char *apex, const char *const *txt, size_t ntxt)
+{
+	zone_t *z = zone_new(apex, ZONE_DMARC, "example.com");
+	size_t o = put_name(soa_rdata, "ns1.example.net");
+	o += put_name(soa_rdata + o, "hostmaster.example.net");
+	static const uint32_t v[] = { 2030010101, 3600, 600, 1209600, 300 };
+	for (size_t i = 0; i < 5; i++, o += 4)
+		put32(soa_rdata + o, v[i]);
+	soa_rdlen = o;
+	int r = zone_add_rr(z, apex, ZONE_T_SOA, 3600, soa_rdata, (uint16_t)o);
+	uint8_t rd[256];
+	o = put_name(rd, "ns1.example.net");
+	r |= zone_add_rr(z, apex, ZONE_T_NS, 3600, rd, (uint16_t)o);
+	for (size_t i = 0; i < ntxt; i += 2)
+		r |= zone_add_txt(z, txt[i], 3600, txt[i + 1]);
+	r |= zone_finish(z);
+	if (r != 0)
+		tap_bail("cannot build zone %s", apex);
+	return z;
+}
+
+static char big_key[1100];
+
+static zset_t *test_set(void)
+{
+	static const char *const dmarc[] = {
+		"_dmarc.example.com", "v=DMARC1; p=reject",
+		"*._report._dmarc.example.com", "v=DMARC1",
+	};
+	/* a 1000-byte TXT: too big for 512, fits 1232 */
+	memcpy(big_key, "v=DKIM1; k=rsa; p=", 18);
+	memset(big_key + 18, 'A', 1000 - 18);
+	big_key[1000] = '\0';
+	const char *dkim[] = { "big._domainkey.example.com", big_key };
+	zones_t *zs = calloc(1, sizeof(*zs));
+	zs->v = calloc(2, sizeof(*zs->v));
+	zs->v[zs->n++] = mkzone("_dmarc.example.com", dmarc, 4);
+	zs->v[zs->n++] = mkzone("_domainkey.example.com", dkim, 2);
+	zset_t *set = NULL;
+	if (zset_new(zs, &set) != MN_OK)
+		tap_bail("zset_new failed");
+	return set;
+}
+
+/* ---- queries -------------------------------------------------------------- */
+
+typedef struct qspec {
+	uint16_t id;
+	uint16_t flags;		/* header flags word (RD = 0x0100) */
+	uint16_t qd, an, ns;	/* counts as sent (ar follows from edns) */
+	const char *name;	/* presentation, case kept */
+	uint16_t type, cls;
+	int edns;		/* 0: none; else the payload size */
+	uint8_t version;
+	bool dnssec_ok;
+} qspec_t;
+
+/* Builds a query; returns its length. */
+static size_t mkq(const qspec_t *s, uint8_t *q)
+{
+	put16(q, s->id);
+	put16(q + 2, s->flags);
+	put16(q + 4, s->qd);
+	put16(q + 6, s->an);
+	put16(q + 8, s->ns);
+	put16(q + 10, s->edns ? 1 : 0);
+	size_t o = 12;
+	/* wire name keeping the letter case */
+	const char *p = s->name;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		q[o++] = (uint8_t)l;
+		memcpy(q + o, p, l);
+		o += l;
+		p += l + (dot ? 1 : 0);
+	}
+	q[o++] = 0;
+	put16(q + o, s->type);
+	put16(q + o + 2, s->cls ? s->cls : 1);
+	o += 4;
+	if (s->edns) {
+		q[o] = 0;
+		put16(q + o + 1, ZONE_T_OPT);
+		put16(q + o + 3, (uint16_t)s->edns);
+		q[o + 5] = 0;
+		q[o + 6] = s->version;
+		put16(q + o + 7, s->dnssec_ok ? 0x8000 : 0);
+		put16(q + o + 9, 0);
+		o += 11;
+	}
+	return o;
+}
+
+static uint8_t out[70000];
+static size_t outlen;
+
+static int ask(const zset_t *set, const uint8_t *q, size_t qlen, bool tcp)
+{
+	outlen = 0;
+	memset(out, 0xee, 64);
+	return answer_query(set, q, qlen, tcp, out, sizeof(out), &outlen);
+}
+
+/* Header check: flags word, counts, ID. */
+static void header_is(const char *what, uint16_t id, uint16_t flags, int qd, int an, int ns, int ar)
+{
+	char got[128], want[128];
+	if (outlen < 12) {
+		ok(false, "%s: response of %zu bytes", what, outlen);
+		return;
+	}
+	snprintf(got, sizeof(got), "id=%u flags=%04x qd=%u an=%u ns=%u ar=%u", get16(out),
+		 get16(out + 2), get16(out + 4), get16(out + 6), get16(out + 8), get16(out + 10));
+	snprintf(want, sizeof(want), "id=%u flags=%04x qd=%d an=%d ns=%d ar=%d", id, flags, qd, an,
+		 ns, ar);
+	is_str(got, want, "%s: header", what);
+}
+
+/* The header/counts table: one query, the expected header and length. */
+static void test_table(const zset_t *set)
+{
+	static const struct {
+		const char *what;
+		qspec_t q;
+		bool tcp;
+		uint16_t flags;		/* expected header flags word incl. rcode */
+		int qd, an, ns, ar;
+	} t[] = {
+		{ "TXT answer", { 1, 0x0100, 1, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8500, 1, 1, 0, 0 },
+		{ "RD clear stays clear", { 2, 0x0000, 1, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8400, 1, 1, 0, 0 },
+		{ "CD copied", { 3, 0x0110, 1, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8510, 1, 1, 0, 0 },
+		{ "AD and RA not copied", { 4, 0x01a0, 1, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8500, 1, 1, 0, 0 },
+		{ "NODATA", { 5, 0x0100, 1, 0, 0, "_dmarc.example.com", 1, 1, 0, 0, false }, false, 0x8500, 1, 0, 1, 0 },
+		{ "NXDOMAIN", { 6, 0x0100, 1, 0, 0, "nope._dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8503, 1, 0, 1, 0 },
+		{ "wildcard", { 7, 0x0100, 1, 0, 0, "a.b._report._dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8500, 1, 1, 0, 0 },
+		{ "ENT: NODATA", { 8, 0x0100, 1, 0, 0, "_report._dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8500, 1, 0, 1, 0 },
+		{ "REFUSED outside", { 9, 0x0100, 1, 0, 0, "example.com", 16, 1, 0, 0, false }, false, 0x8105, 1, 0, 0, 0 },
+		{ "REFUSED root", { 10, 0x0100, 1, 0, 0, "", 6, 1, 0, 0, false }, false, 0x8105, 1, 0, 0, 0 },
+		{ "class CH: REFUSED", { 11, 0x0100, 1, 0, 0, "_dmarc.example.com", 16, 3, 0, 0, false }, false, 0x8105, 1, 0, 0, 0 },
+		{ "class ANY: REFUSED", { 12, 0x0100, 1, 0, 0, "_dmarc.example.com", 16, 255, 0, 0, false }, false, 0x8105, 1, 0, 0, 0 },
+		{ "AXFR: NOTIMP", { 13, 0x0000, 1, 0, 0, "_dmarc.example.com", 252, 1, 0, 0, false }, true, 0x8004, 1, 0, 0, 0 },
+		{ "IXFR: NOTIMP", { 14, 0x0000, 1, 0, 0, "_dmarc.example.com", 251, 1, 0, 0, false }, false, 0x8004, 1, 0, 0, 0 },
+		{ "ANY: one RRset", { 15, 0x0100, 1, 0, 0, "_dmarc.example.com", 255, 1, 0, 0, false }, false, 0x8500, 1, 1, 0, 0 },
+		{ "NS: the RRset", { 16, 0x0100, 1, 0, 0, "_dmarc.example.com", 2, 1, 0, 0, false }, false, 0x8500, 1, 1, 0, 0 },
+		{ "opcode STATUS: NOTIMP, question kept", { 17, 0x1100, 1, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x9104, 1, 0, 0, 0 },
+		{ "opcode NOTIFY, 2 questions: NOTIMP, no question", { 18, 0x2000, 2, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0xa004, 0, 0, 0, 0 },
+		{ "opcode UPDATE with EDNS: NOTIMP", { 19, 0x2800, 1, 0, 0, "_dmarc.example.com", 6, 1, 1232, 0, false }, false, 0xa804, 1, 0, 0, 0 },
+		{ "QDCOUNT 2: FORMERR", { 20, 0x0100, 2, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8101, 0, 0, 0, 0 },
+		{ "QDCOUNT 0: FORMERR", { 21, 0x0100, 0, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8101, 0, 0, 0, 0 },
+		{ "QTYPE OPT: FORMERR", { 22, 0x0000, 1, 0, 0, "_dmarc.example.com", 41, 1, 0, 0, false }, false, 0x8001, 0, 0, 0, 0 },
+		{ "EDNS: OPT in the response", { 23, 0x0100, 1, 0, 0, "_dmarc.example.com", 16, 1, 4096, 0, false }, false, 0x8500, 1, 1, 0, 1 },
+		{ "EDNS NXDOMAIN", { 24, 0x0100, 1, 0, 0, "x._dmarc.example.com", 16, 1, 1232, 0, false }, false, 0x8503, 1, 0, 1, 1 },
+		{ "EDNS REFUSED", { 25, 0x0100, 1, 0, 0, "example.org", 16, 1, 1232, 0, false }, false, 0x8105, 1, 0, 0, 1 },
+		{ "BADVERS", { 26, 0x0100, 1, 0, 0, "_dmarc.example.com", 16, 1, 1232, 1, false }, false, 0x8500, 1, 0, 0, 1 },
+		{ "BADVERS outside the zones: no AA", { 27, 0x0100, 1, 0, 0, "example.org", 16, 1, 1232, 1, false }, false, 0x8100, 1, 0, 0, 1 },
+		{ "big TXT over UDP: TC", { 28, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 0, 0, false }, false, 0x8700, 1, 0, 0, 0 },
+		{ "big TXT, EDNS 512: TC, OPT kept", { 29, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 512, 0, false }, false, 0x8700, 1, 0, 0, 1 },
+		{ "big TXT, EDNS 100: 512 applies, TC", { 30, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 100, 0, false }, false, 0x8700, 1, 0, 0, 1 },
+		{ "big TXT, EDNS 1232: fits", { 31, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 1232, 0, false }, false, 0x8500, 1, 1, 0, 1 },
+		{ "big TXT, EDNS 1000: TC", { 32, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 1000, 0, false }, false, 0x8700, 1, 0, 0, 1 },
+		{ "big TXT over TCP: complete", { 33, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 0, 0, false }, true, 0x8500, 1, 1, 0, 0 },
+		{ "ANCOUNT 1 with nothing after the question: lenient", { 34, 0x0100, 1, 1, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8500, 1, 1, 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint8_t q[600];
+		size_t n = mkq(&t[i].q, q);
+		int r = ask(set, q, n, t[i].tcp);
+		is_int(r, ANSWER_SEND, "%s: answered", t[i].what);
+		header_is(t[i].what, t[i].q.id, t[i].flags, t[i].qd, t[i].an, t[i].ns, t[i].ar);
+		size_t qsec = 12 + strlen(t[i].q.name) + (t[i].q.name[0] ? 2 : 1) + 4;
+		if (t[i].qd == 1)
+			tap_is_mem(out + 12, outlen >= qsec ? qsec - 12 : 0, q + 12, qsec - 12,
+				   "%s: question copied", t[i].what);
+		if (!t[i].tcp && !(t[i].flags & 0x0200)) {
+			size_t lim = t[i].q.edns ? (t[i].q.edns < 512 ? 512 : t[i].q.edns > 1232 ? 1232 : t[i].q.edns) : 512;
+			ok(outlen <= lim, "%s: %zu bytes within the UDP limit %zu", t[i].what, outlen, lim);
+		}
+		if ((t[i].flags & 0x0200) || t[i].qd == 0 || t[i].flags == 0x8105 ||
+		    (t[i].flags & 0x000f) == 4)
+			is_int(outlen, (t[i].qd ? qsec : 12) + (t[i].ar ? 11 : 0),
+			       "%s: nothing but header, question and OPT", t[i].what);
+	}
+}
+
+static const uint8_t opt_plain[11] = { 0, 0x00, 0x29, 0x04, 0xd0, 0, 0, 0x00, 0x00, 0, 0 };
+
+static void test_bytes(const zset_t *set)
+{
+	uint8_t q[600];
+	/* a positive answer, case preserved, owner pointer to the question */
+	qspec_t s = { 0xbeef, 0x0100, 1, 0, 0, "_DMARC.Example.COM", 16, 1, 0, 0, false };
+	size_t n = mkq(&s, q);
+	ask(set, q, n, false);
+	uint8_t want[200];
+	memcpy(want, q, n);
+	put16(want + 2, 0x8500);
+	put16(want + 6, 1);
+	static const uint8_t rr[] = {
+		0xc0, 0x0c, 0x00, 0x10, 0x00, 0x01, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x13,
+		0x12, 'v', '=', 'D', 'M', 'A', 'R', 'C', '1', ';', ' ', 'p', '=',
+		'r', 'e', 'j', 'e', 'c', 't',
+	};
+	memcpy(want + n, rr, sizeof(rr));
+	tap_is_mem(out, outlen, want, n + sizeof(rr), "mixed-case TXT query: exact response bytes");
+
+	/* NXDOMAIN: SOA owner points at the apex inside the question, TTL 300 */
+	qspec_t nx = { 0x0102, 0x0100, 1, 0, 0, "Nope._dmarc.example.com", 16, 1, 0, 0, false };
+	n = mkq(&nx, q);
+	ask(set, q, n, false);
+	memcpy(want, q, n);
+	put16(want + 2, 0x8503);
+	put16(want + 8, 1);
+	size_t o = n;
+	put16(want + o, 0xc000 | (12 + 5));	/* "Nope" label: 5 bytes */
+	put16(want + o + 2, ZONE_T_SOA);
+	put16(want + o + 4, 1);
+	put32(want + o + 6, 300);
+	put16(want + o + 10, (uint16_t)soa_rdlen);
+	memcpy(want + o + 12, soa_rdata, soa_rdlen);
+	o += 12 + soa_rdlen;
+	tap_is_mem(out, outlen, want, o, "NXDOMAIN: SOA with negative TTL 300, owner pointer to the apex");
+
+	/* NODATA at the apex: pointer to 12 */
+	qspec_t nd = { 0x0103, 0x0100, 1, 0, 0, "_dmarc.example.com", 28, 1, 0, 0, false };
+	n = mkq(&nd, q);
+	ask(set, q, n, false);
+	is_int(outlen > n + 1 ? get16(out + n) : 0, 0xc00c, "NODATA at the apex: SOA owner points to 12");
+
+	/* wildcard: owner is the query name (pointer to 12) */
+	qspec_t wc = { 0x0104, 0x0100, 1, 0, 0, "Other.ORG._report._dmarc.example.com", 16, 1, 0, 0, false };
+	n = mkq(&wc, q);
+	ask(set, q, n, false);
+	static const uint8_t wrr[] = {
+		0xc0, 0x0c, 0x00, 0x10, 0x00, 0x01, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x09,
+		0x08, 'v', '=', 'D', 'M', 'A', 'R', 'C', '1',
+	};
+	tap_is_mem(out + n, outlen - n, wrr, sizeof(wrr), "wildcard answer: owner pointer to the question");
+
+	/* EDNS: the OPT we add; DO copied (RFC 3225) */
+	qspec_t e = { 0x0105, 0x0100, 1, 0, 0, "_dmarc.example.com", 16, 1, 4096, 0, false };
+	n = mkq(&e, q);
+	ask(set, q, n, false);
+	tap_is_mem(out + outlen - 11, 11, opt_plain, 11, "OPT: payload 1232, version 0, no flags");
+	is_int(outlen, n - 11 + sizeof(rr) + 11, "EDNS answer length");
+	e.dnssec_ok = true;
+	n = mkq(&e, q);
+	ask(set, q, n, false);
+	static const uint8_t opt_do[11] = { 0, 0x00, 0x29, 0x04, 0xd0, 0, 0, 0x80, 0x00, 0, 0 };
+	tap_is_mem(out + outlen - 11, 11, opt_do, 11, "OPT: DO copied");
+
+	/* BADVERS: extended rcode 1 in the OPT, header rcode 0 */
+	qspec_t bv = { 0x0106, 0x0100, 1, 0, 0, "_dmarc.example.com", 16, 1, 1232, 2, false };
+	n = mkq(&bv, q);
+	ask(set, q, n, false);
+	static const uint8_t opt_bv[11] = { 0, 0x00, 0x29, 0x04, 0xd0, 1, 0, 0x00, 0x00, 0, 0 };
+	is_int(outlen, n, "BADVERS: question and OPT only");
+	tap_is_mem(out + outlen - 11, 11, opt_bv, 11, "BADVERS: OPT extended rcode 1, version 0");
+
+	/* TC: header and question only, over TCP the whole record */
+	qspec_t tc = { 0x0107, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 0, 0, false };
+	n = mkq(&tc, q);
+	ask(set, q, n, true);
+	is_int(outlen, n + 12 + 1000 + 4, "over TCP: the 1000-byte TXT (4 strings) complete");
+}
+
+/* Hostile and malformed packets: FORMERR with the header echoed, or dropped. */
+static void test_malformed(const zset_t *set)
+{
+	static const struct {
+		const char *what;
+		const char *hex;
+		int action;
+		const char *resp;	/* expected response, hex (FORMERR: 12 bytes) */
+	} t[] = {
+		{ "4 bytes", "12340100", ANSWER_DROP, NULL },
+		{ "11 bytes", "1234010000010000000000", ANSWER_DROP, NULL },
+		{ "QR=1", "123481000001000000000000065f646d61726307657861", ANSWER_DROP, NULL },
+		{ "QDCOUNT 0, header only", "123401000000000000000000", ANSWER_SEND, "123481010000000000000000" },
+		{ "truncated question name", "1234010000010000000000000c5f646d617263", ANSWER_SEND, "123481010000000000000000" },
+		{ "extended label type 0x40", "1234010000010000000000004061626300100001", ANSWER_SEND, "123481010000000000000000" },
+		{ "label type 0x80", "1234010000010000000000008061626300100001", ANSWER_SEND, "123481010000000000000000" },
+		{ "compression pointer in the question", "1234010000010000000000c00c00100001", ANSWER_SEND, "123481010000000000000000" },
+		{ "name without QTYPE/QCLASS", "1234000000010000000000000000", ANSWER_SEND, "123480010000000000000000" },
+		{ "QCLASS cut short", "123400000001000000000000000006", ANSWER_SEND, "123480010000000000000000" },
+		{ "OPT rdlength beyond the end", "12340100000100000000000100000100010000290200000000000005", ANSWER_SEND, "123481010000000000000000" },
+		{ "OPT option longer than rdata", "12340100000100000000000100000100010000290200000000000004000a0009", ANSWER_SEND, "123481010000000000000000" },
+		{ "two OPTs", "1234010000010000000000020000010001000029020000000000000000002902000000000000", ANSWER_SEND, "123481010000000000000000" },
+		{ "OPT owned by a non-root name", "123401000001000000000001000001000101610000290200000000000000", ANSWER_SEND, "123481010000000000000000" },
+		{ "ARCOUNT 1, nothing there", "123401000001000000000001000001000" "1", ANSWER_SEND, "123481010000000000000000" },
+		{ "ANCOUNT 1 garbage before the OPT", "12340100000100010000000100000100" "01ff", ANSWER_SEND, "123481010000000000000000" },
+		{ "opcode 15, 12 bytes: NOTIMP", "123478000000000000000000", ANSWER_SEND, "1234f8040000000000000000" },
+		/* a valid non-OPT additional record is skipped; compressed name allowed there */
+		{ "additional A record with a pointer: ignored", "1234000000010000000000010000060001c00c000100010000000a000400000000", ANSWER_SEND, "123480050001000000000000000006000" "1" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint8_t q[300], want[300];
+		size_t n = strlen(t[i].hex) / 2;
+		for (size_t k = 0; k < n; k++)
+			sscanf(t[i].hex + 2 * k, "%2hhx", &q[k]);
+		int r = ask(set, q, n, false);
+		is_int(r, t[i].action, "%s: %s", t[i].what, t[i].action == ANSWER_SEND ? "answered" : "dropped");
+		if (t[i].resp == NULL) {
+			is_int(outlen, 0, "%s: nothing written", t[i].what);
+			continue;
+		}
+		size_t wn = strlen(t[i].resp) / 2;
+		for (size_t k = 0; k < wn; k++)
+			sscanf(t[i].resp + 2 * k, "%2hhx", &want[k]);
+		tap_is_mem(out, outlen, want, wn, "%s: response bytes", t[i].what);
+	}
+
+	/* a name of 256 bytes: FORMERR */
+	uint8_t q[400];
+	memset(q, 0, sizeof(q));
+	put16(q, 7);
+	put16(q + 4, 1);
+	size_t o = 12;
+	for (int i = 0; i < 4; i++) {
+		q[o++] = 63;
+		memset(q + o, 'a', 63);
+		o += 63;
+	}
+	q[o++] = 0;	/* 4 * 64 + 1 = 257 bytes */
+	put16(q + o, 16);
+	put16(q + o + 2, 1);
+	o += 4;
+	is_int(ask(set, q, o, false), ANSWER_SEND, "257-byte name: answered");
+	header_is("257-byte name: FORMERR", 7, 0x8001, 0, 0, 0, 0);
+	/* 255 bytes exactly: a valid (REFUSED) question */
+	o = 12;
+	for (int i = 0; i < 3; i++) {
+		q[o++] = 63;
+		memset(q + o, 'a', 63);
+		o += 63;
+	}
+	q[o++] = 61;
+	memset(q + o, 'a', 61);
+	o += 61;
+	q[o++] = 0;
+	put16(q + o, 16);
+	put16(q + o + 2, 1);
+	o += 4;
+	is_int(ask(set, q, o, false), ANSWER_SEND, "255-byte name: answered");
+	header_is("255-byte name: REFUSED", 7, 0x8005, 1, 0, 0, 0);
+
+	/* trailing garbage after the question without ARCOUNT: lenient */
+	qspec_t s = { 8, 0x0100, 1, 0, 0, "_dmarc.example.com", 16, 1, 0, 0, false };
+	size_t n = mkq(&s, q);
+	memset(q + n, 0xff, 7);
+	ask(set, q, n + 7, false);
+	header_is("trailing bytes: answered", 8, 0x8500, 1, 1, 0, 0);
+
+	/* an output buffer too small for header and question: dropped */
+	n = mkq(&s, q);
+	outlen = 99;
+	is_int(answer_query(set, q, n, false, out, 20, &outlen), ANSWER_DROP, "outcap 20: dropped");
+	/* just big enough for the question: TC */
+	is_int(answer_query(set, q, n, false, out, n, &outlen), ANSWER_SEND, "outcap = question: sent");
+	header_is("outcap = question: TC", 8, 0x8700, 1, 0, 0, 0);
+	is_int(answer_query(NULL, q, n, false, out, sizeof(out), &outlen), ANSWER_SEND, "no zone set: sent");
+	header_is("no zone set: REFUSED", 8, 0x8105, 1, 0, 0, 0);
+	is_int(answer_query(set, NULL, n, false, out, sizeof(out), &outlen), ANSWER_DROP, "NULL query: dropped");
+}
+
+/* Every prefix of a valid EDNS query, and every single-byte corruption, is handled. */
+static void test_fuzzish(const zset_t *set)
+{
+	uint8_t q[300];
+	qspec_t s = { 9, 0x0100, 1, 0, 0, "x.y._report._dmarc.example.com", 16, 1, 1232, 0, true };
+	size_t n = mkq(&s, q);
+	size_t sent = 0, bad = 0;
+	for (size_t len = 0; len <= n; len++) {
+		int r = ask(set, q, len, false);
+		sent += r == ANSWER_SEND;
+		bad += r == ANSWER_SEND && (outlen < 12 || outlen > 512);
+	}
+	is_int((long long)sent, (long long)(n + 1 - 12), "prefixes: all from 12 bytes on answered");
+	is_int((long long)bad, 0, "prefixes: every response 12..512 bytes");
+	bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		for (int v = 0; v < 256; v += 7) {
+			uint8_t c[300];
+			memcpy(c, q, n);
+			c[i] = (uint8_t)v;
+			int r = ask(set, c, n, false);
+			bad += r == ANSWER_SEND && (outlen < 12 || outlen > 512 || !(out[2] & 0x80));
+		}
+	}
+	is_int((long long)bad, 0, "single-byte corruptions: every response well-formed in size");
+}
+
+int main(void)
+{
+	zset_t *set = test_set();
+	test_table(set);
+	test_bytes(set);
+	test_malformed(set);
+	test_fuzzish(set);
+	zset_unref(set);
+	return tap_done();
+}

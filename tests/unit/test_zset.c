@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_zset.c -- the zone set: names, empty non-terminals, wildcards, pre-rendered RRsets */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/mn.h"
+#include "tests/tap/tap.h"
+#include "zones/zset.h"
+
+static size_t put_name(uint8_t *p, const char *name)
+{
+	int n = mn_name_to_wire(name, p, 256);
+	if (n < 0)
+		tap_bail("bad test name %s", name);
+	return (size_t)n;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* A zone with SOA (TTL soa_ttl, minimum 300), two NS and the given records. */
+static zone_t *mkzone(const char *apex, uint32_t soa_ttl, const char *const *txt, size_t ntxt,
+		      const char *const *a, size_t na)
+{
+	zone_t *z = zone_new(apex, ZONE_DMARC, "example.com");
+	uint8_t rd[600];
+	size_t o = put_name(rd, "ns1.example.net");
+	o += put_name(rd + o, "hostmaster.example.net");
+	static const uint32_t v[] = { 2030010101, 3600, 600, 1209600, 300 };
+	for (size_t i = 0; i < 5; i++, o += 4)
+		put32(rd + o, v[i]);
+	int r = zone_add_rr(z, apex, ZONE_T_SOA, soa_ttl, rd, (uint16_t)o);
+	o = put_name(rd, "ns2.example.net");
+	r |= zone_add_rr(z, apex, ZONE_T_NS, 3600, rd, (uint16_t)o);
+	o = put_name(rd, "ns1.example.net");
+	r |= zone_add_rr(z, apex, ZONE_T_NS, 3600, rd, (uint16_t)o);
+	for (size_t i = 0; i < ntxt; i += 2)
+		r |= zone_add_txt(z, txt[i], 3600, txt[i + 1]);
+	static const uint8_t lo[4] = { 127, 0, 0, 2 };
+	for (size_t i = 0; i < na; i++)
+		r |= zone_add_rr(z, a[i], ZONE_T_A, 600, lo, 4);
+	r |= zone_finish(z);
+	if (r != 0)
+		tap_bail("cannot build zone %s", apex);
+	return z;
+}
+
+static zones_t *test_zones(void)
+{
+	static const char *const dmarc[] = {
+		"_dmarc.example.com", "v=DMARC1; p=reject",
+		"*._report._dmarc.example.com", "v=DMARC1",
+		"example.net._report._dmarc.example.com", "v=DMARC1",
+	};
+	static const char *const dkim[] = {
+		"sel._domainkey.example.com", "v=DKIM1; k=ed25519; p=abc",
+	};
+	static const char *const spf[] = {
+		"_spf.example.org", "v=spf1 exists:%{ir}.%{v}._spf.example.org ~all",
+	};
+	static const char *const spf_a[] = {
+		"*.113.0.203.in-addr._spf.example.org",
+		"*.8.b.d.0.1.0.0.2.ip6._spf.example.org",
+	};
+	zones_t *zs = calloc(1, sizeof(*zs));
+	zs->v = calloc(3, sizeof(*zs->v));
+	/* sorted by apex name */
+	zs->v[zs->n++] = mkzone("_dmarc.example.com", 3600, dmarc, 6, NULL, 0);
+	zs->v[zs->n++] = mkzone("_domainkey.example.com", 120, dkim, 2, NULL, 0);
+	zs->v[zs->n++] = mkzone("_spf.example.org", 3600, spf, 2, spf_a, 2);
+	return zs;
+}
+
+static const char *status_name(zset_status_t s)
+{
+	switch (s) {
+	case ZSET_REFUSED: return "REFUSED";
+	case ZSET_ANSWER: return "ANSWER";
+	case ZSET_NODATA: return "NODATA";
+	case ZSET_NXDOMAIN: return "NXDOMAIN";
+	}
+	return "?";
+}
+
+static void test_lookups(const zset_t *set)
+{
+	static const struct {
+		const char *name;
+		uint16_t type;
+		zset_status_t status;
+		const char *zone;	/* NULL for REFUSED */
+		int count;		/* ANSWER: records */
+		uint16_t rtype;		/* ANSWER: type of the RRset */
+		bool wildcard;
+	} t[] = {
+		{ "_dmarc.example.com", ZONE_T_TXT, ZSET_ANSWER, "_dmarc.example.com", 1, ZONE_T_TXT, false },
+		{ "_dmarc.example.com", ZONE_T_NS, ZSET_ANSWER, "_dmarc.example.com", 2, ZONE_T_NS, false },
+		{ "_dmarc.example.com", ZONE_T_SOA, ZSET_ANSWER, "_dmarc.example.com", 1, ZONE_T_SOA, false },
+		{ "_dmarc.example.com", ZONE_T_ANY, ZSET_ANSWER, "_dmarc.example.com", 1, ZONE_T_TXT, false },
+		{ "_dmarc.example.com", ZONE_T_A, ZSET_NODATA, "_dmarc.example.com", 0, 0, false },
+		{ "nope._dmarc.example.com", ZONE_T_TXT, ZSET_NXDOMAIN, "_dmarc.example.com", 0, 0, false },
+		/* empty non-terminal */
+		{ "_report._dmarc.example.com", ZONE_T_TXT, ZSET_NODATA, "_dmarc.example.com", 0, 0, false },
+		/* wildcard: one and two labels below the closest encloser */
+		{ "other.org._report._dmarc.example.com", ZONE_T_TXT, ZSET_ANSWER, "_dmarc.example.com", 1, ZONE_T_TXT, true },
+		{ "x._report._dmarc.example.com", ZONE_T_TXT, ZSET_ANSWER, "_dmarc.example.com", 1, ZONE_T_TXT, true },
+		{ "x._report._dmarc.example.com", ZONE_T_A, ZSET_NODATA, "_dmarc.example.com", 0, 0, true },
+		{ "x._report._dmarc.example.com", ZONE_T_ANY, ZSET_ANSWER, "_dmarc.example.com", 1, ZONE_T_TXT, true },
+		/* the name exists: no synthesis; below it, its closest encloser has no wildcard */
+		{ "example.net._report._dmarc.example.com", ZONE_T_TXT, ZSET_ANSWER, "_dmarc.example.com", 1, ZONE_T_TXT, false },
+		{ "example.net._report._dmarc.example.com", ZONE_T_A, ZSET_NODATA, "_dmarc.example.com", 0, 0, false },
+		{ "a.example.net._report._dmarc.example.com", ZONE_T_TXT, ZSET_NXDOMAIN, "_dmarc.example.com", 0, 0, false },
+		/* the wildcard owner itself */
+		{ "*._report._dmarc.example.com", ZONE_T_TXT, ZSET_ANSWER, "_dmarc.example.com", 1, ZONE_T_TXT, false },
+		{ "*._report._dmarc.example.com", ZONE_T_A, ZSET_NODATA, "_dmarc.example.com", 0, 0, false },
+		/* DKIM zone */
+		{ "sel._domainkey.example.com", ZONE_T_TXT, ZSET_ANSWER, "_domainkey.example.com", 1, ZONE_T_TXT, false },
+		{ "other._domainkey.example.com", ZONE_T_TXT, ZSET_NXDOMAIN, "_domainkey.example.com", 0, 0, false },
+		{ "a.sel._domainkey.example.com", ZONE_T_TXT, ZSET_NXDOMAIN, "_domainkey.example.com", 0, 0, false },
+		/* macro SPF zone: ENTs down to the wildcards */
+		{ "7.113.0.203.in-addr._spf.example.org", ZONE_T_A, ZSET_ANSWER, "_spf.example.org", 1, ZONE_T_A, true },
+		{ "7.113.0.203.in-addr._spf.example.org", ZONE_T_TXT, ZSET_NODATA, "_spf.example.org", 0, 0, true },
+		{ "113.0.203.in-addr._spf.example.org", ZONE_T_A, ZSET_NODATA, "_spf.example.org", 0, 0, false },
+		{ "0.203.in-addr._spf.example.org", ZONE_T_A, ZSET_NODATA, "_spf.example.org", 0, 0, false },
+		{ "in-addr._spf.example.org", ZONE_T_A, ZSET_NODATA, "_spf.example.org", 0, 0, false },
+		{ "7.114.0.203.in-addr._spf.example.org", ZONE_T_A, ZSET_NXDOMAIN, "_spf.example.org", 0, 0, false },
+		{ "1.2.3.4.8.b.d.0.1.0.0.2.ip6._spf.example.org", ZONE_T_A, ZSET_ANSWER, "_spf.example.org", 1, ZONE_T_A, true },
+		{ "ip6._spf.example.org", ZONE_T_A, ZSET_NODATA, "_spf.example.org", 0, 0, false },
+		{ "9.ip6._spf.example.org", ZONE_T_A, ZSET_NXDOMAIN, "_spf.example.org", 0, 0, false },
+		/* outside every zone */
+		{ "example.com", ZONE_T_TXT, ZSET_REFUSED, NULL, 0, 0, false },
+		{ "com", ZONE_T_TXT, ZSET_REFUSED, NULL, 0, 0, false },
+		{ "", ZONE_T_SOA, ZSET_REFUSED, NULL, 0, 0, false },
+		{ "www.example.net", ZONE_T_A, ZSET_REFUSED, NULL, 0, 0, false },
+		{ "dmarc.example.com", ZONE_T_TXT, ZSET_REFUSED, NULL, 0, 0, false },
+		{ "x_dmarc.example.com", ZONE_T_TXT, ZSET_REFUSED, NULL, 0, 0, false },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint8_t w[256];
+		size_t n = put_name(w, t[i].name);
+		zset_result_t res;
+		memset(&res, 0xa5, sizeof(res));
+		zset_lookup(set, w, n, t[i].type, &res);
+		const char *what = t[i].name[0] ? t[i].name : ".";
+		is_str(status_name(res.status), status_name(t[i].status), "%s type %u: %s", what,
+		       t[i].type, status_name(t[i].status));
+		if (t[i].zone == NULL) {
+			ok(res.zone == NULL && res.rrs == NULL && res.soa == NULL,
+			   "%s: no zone, no records", what);
+			continue;
+		}
+		is_str(res.zone != NULL ? res.zone->name : NULL, t[i].zone, "%s: zone %s", what, t[i].zone);
+		is_int(res.wildcard, t[i].wildcard, "%s: wildcard %d", what, t[i].wildcard);
+		is_int(res.apex_len, res.zone ? res.zone->apex_len : 0, "%s: apex length", what);
+		if (t[i].status == ZSET_ANSWER) {
+			is_int(res.rrs_count, t[i].count, "%s: %d records", what, t[i].count);
+			is_int(res.rrs_type, t[i].rtype, "%s: RRset type %u", what, t[i].rtype);
+		} else {
+			ok(res.rrs == NULL && res.rrs_count == 0, "%s: no records", what);
+		}
+	}
+}
+
+/* The exact pre-rendered bytes: owner pointer, type, class, TTL, rdata. */
+static void test_bytes(const zset_t *set)
+{
+	uint8_t w[256];
+	size_t n = put_name(w, "_dmarc.example.com");
+	zset_result_t res;
+	zset_lookup(set, w, n, ZONE_T_TXT, &res);
+	static const uint8_t want[] = {
+		0xc0, 0x0c, 0x00, 0x10, 0x00, 0x01, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x13,
+		0x12, 'v', '=', 'D', 'M', 'A', 'R', 'C', '1', ';', ' ', 'p', '=',
+		'r', 'e', 'j', 'e', 'c', 't',
+	};
+	tap_is_mem(res.rrs, res.rrs_len, want, sizeof(want), "TXT RRset pre-rendered with owner pointer to 12");
+
+	zset_lookup(set, w, n, ZONE_T_NS, &res);
+	static const uint8_t ns[] = {
+		0xc0, 0x0c, 0x00, 0x02, 0x00, 0x01, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x11,
+		3, 'n', 's', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'n', 'e', 't', 0,
+		0xc0, 0x0c, 0x00, 0x02, 0x00, 0x01, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x11,
+		3, 'n', 's', '2', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'n', 'e', 't', 0,
+	};
+	tap_is_mem(res.rrs, res.rrs_len, ns, sizeof(ns), "NS RRset: two records in canonical order");
+
+	/* negative SOA: TTL min(SOA TTL, minimum), owner left out */
+	static const struct { const char *name; uint32_t ttl; } neg[] = {
+		{ "nope._dmarc.example.com", 300 },	/* SOA TTL 3600, minimum 300 */
+		{ "nope._domainkey.example.com", 120 },	/* SOA TTL 120, minimum 300 */
+	};
+	for (size_t i = 0; i < 2; i++) {
+		n = put_name(w, neg[i].name);
+		zset_lookup(set, w, n, ZONE_T_TXT, &res);
+		ok(res.soa != NULL && res.soa_len == 10 + 17 + 24 + 20, "%s: SOA of %u bytes", neg[i].name,
+		   res.soa_len);
+		if (res.soa == NULL)
+			continue;
+		static const uint8_t head[] = { 0x00, 0x06, 0x00, 0x01 };
+		tap_is_mem(res.soa, 4, head, 4, "%s: SOA type and class", neg[i].name);
+		uint32_t ttl = (uint32_t)res.soa[4] << 24 | res.soa[5] << 16 | res.soa[6] << 8 | res.soa[7];
+		is_int(ttl, neg[i].ttl, "%s: negative TTL %u", neg[i].name, neg[i].ttl);
+		is_int(res.soa[8] << 8 | res.soa[9], res.soa_len - 10, "%s: SOA rdlength", neg[i].name);
+	}
+}
+
+static void test_counts(const zset_t *set)
+{
+	/*
+	 * _dmarc.example.com: apex, _report (ENT), *._report, example.net._report
+	 *   and net._report (ENT) = 5
+	 * _domainkey.example.com: apex, sel = 2
+	 * _spf.example.org: apex, in-addr, 203, 0, 113, *.113 (= 6)
+	 *   + ip6, 2, 0, 0, 1, 0, d, b, 8, *.8 (= 10) = 16
+	 */
+	is_int((long long)zset_name_count(set), 5 + 2 + 16, "name count with empty non-terminals");
+	is_int((long long)zset_zones(set)->n, 3, "three zones");
+}
+
+static void test_refs_and_errors(void)
+{
+	zset_t *set = NULL;
+	is_int(zset_new(test_zones(), &set), MN_OK, "zset_new");
+	ok(zset_ref(set) == set, "zset_ref returns the set");
+	zset_unref(set);
+	uint8_t w[256];
+	size_t n = put_name(w, "_dmarc.example.com");
+	zset_result_t res;
+	zset_lookup(set, w, n, ZONE_T_TXT, &res);
+	is_int(res.status, ZSET_ANSWER, "still usable after ref + unref");
+	zset_unref(set);
+	zset_unref(NULL);
+	ok(zset_ref(NULL) == NULL, "zset_ref(NULL)");
+
+	/* a zone without SOA: rejected, zones freed (no leak under ASan) */
+	zones_t *zs = calloc(1, sizeof(*zs));
+	zs->v = calloc(1, sizeof(*zs->v));
+	zone_t *z = zone_new("_dmarc.example.org", ZONE_DMARC, "example.org");
+	zone_add_txt(z, "_dmarc.example.org", 300, "v=DMARC1; p=none");
+	zs->v[zs->n++] = z;
+	set = (zset_t *)1;
+	is_int(zset_new(zs, &set), MN_EINVAL, "a zone without SOA: MN_EINVAL");
+	ok(set == (zset_t *)1, "out-param untouched on failure");
+
+	/* the same zone twice: data for one name in two places */
+	zones_t *two = test_zones();
+	zones_t *dup = test_zones();
+	two->v = realloc(two->v, 4 * sizeof(*two->v));
+	two->v[two->n++] = dup->v[0];
+	dup->v[0] = NULL;
+	zones_free(dup);
+	is_int(zset_new(two, &set), MN_EINVAL, "a name with data in two zones: MN_EINVAL");
+	is_int(zset_new(NULL, &set), MN_EINVAL, "zset_new(NULL)");
+}
+
+/* Many zones: the build stays fast (timing is informational). */
+static void test_scale(void)
+{
+	enum { N = 30000 };
+	zones_t *zs = calloc(1, sizeof(*zs));
+	zs->v = calloc(N, sizeof(*zs->v));
+	char apex[64], owner[96];
+	for (size_t i = 0; i < N; i++) {
+		snprintf(apex, sizeof(apex), "_dmarc.d%06zu.example", i);
+		snprintf(owner, sizeof(owner), "*._report.%s", apex);
+		const char *txt[] = { apex, "v=DMARC1; p=none", owner, "v=DMARC1" };
+		zs->v[zs->n++] = mkzone(apex, 3600, txt, 4, NULL, 0);
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	zset_t *set = NULL;
+	is_int(zset_new(zs, &set), MN_OK, "%d zones build", N);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# zset_new of %d zones: %.3f s\n", N,
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	is_int((long long)zset_name_count(set), 3 * N, "3 names per zone");
+	uint8_t w[256];
+	size_t n = put_name(w, "x.y._report._dmarc.d012345.example");
+	zset_result_t res;
+	zset_lookup(set, w, n, ZONE_T_TXT, &res);
+	is_str(res.status == ZSET_ANSWER && res.zone ? res.zone->name : NULL,
+	       "_dmarc.d012345.example", "wildcard answer from the right zone among %d", N);
+	n = put_name(w, "_dmarc.d030000.example");
+	zset_lookup(set, w, n, ZONE_T_TXT, &res);
+	is_int(res.status, ZSET_REFUSED, "a zone not in the set: REFUSED");
+	zset_unref(set);
+}
+
+int main(void)
+{
+	zset_t *set = NULL;
+	if (zset_new(test_zones(), &set) != MN_OK)
+		tap_bail("zset_new failed");
+	test_lookups(set);
+	test_bytes(set);
+	test_counts(set);
+	zset_unref(set);
+	test_refs_and_errors();
+	test_scale();
+	return tap_done();
+}

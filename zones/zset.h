@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* zset.h -- the immutable zone set: name table and pre-rendered wire answers */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zones/zone.h"
+
+/*
+ * A zset_t is built once from compiled zones and never changes; readers share
+ * it through a reference count (atomic: a reload thread builds, the loop
+ * threads answer).  It holds one hash table (open addressing) keyed by the
+ * lowercase wire owner name over every name of every zone: owners, apexes
+ * and the empty non-terminals between them.  Each name knows its zone and its
+ * RRsets, each RRset pre-rendered as answer-section bytes whose owner is a
+ * compression pointer to offset 12 (the question name), so the same bytes
+ * answer exact and wildcard-synthesized queries.  Names and bytes live in one
+ * arena; nothing is allocated per name.
+ */
+typedef struct zset zset_t;
+
+typedef enum {
+	ZSET_REFUSED = 0,	/* not inside any served zone */
+	ZSET_ANSWER,		/* rrset found (exact or wildcard) */
+	ZSET_NODATA,		/* the name exists (or a wildcard matched), not this type */
+	ZSET_NXDOMAIN,		/* inside a zone, no such name, no wildcard */
+} zset_status_t;
+
+typedef struct zset_result {
+	zset_status_t status;
+	bool wildcard;		/* the answer / NODATA came from a wildcard */
+	const zone_t *zone;	/* the zone (NULL when REFUSED) */
+	/* ANSWER: the RRset's records, owner = pointer to offset 12 */
+	const uint8_t *rrs;
+	uint32_t rrs_len;
+	uint16_t rrs_count;
+	uint16_t rrs_type;
+	/*
+	 * Every status but REFUSED: the zone's SOA record for the authority
+	 * section WITHOUT its owner name (type, class, TTL = negative TTL,
+	 * rdlength, rdata).  The owner is the apex: apex_len bytes, the last
+	 * apex_len bytes of the question name.
+	 */
+	const uint8_t *soa;
+	uint16_t soa_len;
+	uint16_t apex_len;
+} zset_result_t;
+
+/*
+ * Builds a zone set from zones (sorted by apex, as zones_compile returns
+ * them).  Takes ownership of zones in every case (freed on failure too).
+ * Returns MN_OK, MN_ENOMEM, or MN_EINVAL (a zone without SOA, an owner
+ * outside its zone, or a name with data in two zones).  *out has one
+ * reference.
+ */
+int zset_new(zones_t *zones, zset_t **out);
+zset_t *zset_ref(zset_t *zs);		/* returns zs; NULL is a no-op */
+void zset_unref(zset_t *zs);		/* frees (with the zones) at 0; NULL is a no-op */
+
+/* The zones the set was built from (read-only, owned by the set). */
+const zones_t *zset_zones(const zset_t *zs);
+size_t zset_name_count(const zset_t *zs);	/* names in the table (incl. ENTs) */
+
+/*
+ * Looks qname up.  qname is uncompressed wire format, LOWERCASE, qlen bytes
+ * including the root label.  qtype ZONE_T_ANY answers one RRset (RFC 8482:
+ * TXT when the name has one, else its first).  Never allocates.
+ */
+void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
+		 zset_result_t *res);

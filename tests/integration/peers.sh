@@ -21,6 +21,8 @@ done
 	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/zones" "$TMP/nsd.pid"
 	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/xfrd.state" "$TMP/zone.list" "$TMP"
 	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 1\n' "$TMP/nsd.log"
+	# like mailnsd (and Knot): no NS in the authority section of positive answers
+	printf '  minimal-responses: yes\n'
 	printf 'remote-control:\n  control-enable: no\n'
 	for f in "$TMP/zones"/*.zone; do
 		printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$(basename "$f" .zone)" "$(basename "$f")"

@@ -76,7 +76,7 @@ for n in "$@"; do
 					printf '  xfrdir: "%s"\n  server-count: 1\n  verbosity: 0\n' "$dir"
 					printf 'remote-control:\n  control-enable: no\n'
 					for f in "$dir/zones"/*.zone; do
-						z=$(basename "$f" .zone)
+						z=${f##*/}; z=${z%.zone}
 						printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"
 					done
 				} > "$dir/nsd.conf"
@@ -90,7 +90,7 @@ for n in "$@"; do
 					printf '    zonefile-sync: -1\n    journal-content: none\n'
 					printf 'zone:\n'
 					for f in "$dir/zones"/*.zone; do
-						printf '  - domain: "%s"\n' "$(basename "$f" .zone)"
+						z=${f##*/}; printf '  - domain: "%s"\n' "${z%.zone}"
 					done
 				} > "$dir/knot.conf"
 				start_and_time knot "$dir" "$p2" "$last" knotd -c "$dir/knot.conf"

@@ -11,6 +11,7 @@
 #include "zones/macro.h"
 #include "zones/records.h"
 #include "zones/serial.h"
+#include "zones/validate.h"
 
 #define SPF_LOOKUP_LIMIT 10
 
@@ -30,6 +31,7 @@ typedef struct ctx {
 	uint32_t ttl;
 	report_t *reports;	/* sorted by target, then source */
 	size_t nreports;
+	validate_t *val;	/* the publishing rules */
 } ctx_t;
 
 static const uint8_t a_127_0_0_2[4] = { 127, 0, 0, 2 };
@@ -47,10 +49,31 @@ static char *name_join(const char *prefix, const char *suffix)
 	return rec_buf_take(&b);
 }
 
-static bool name_valid(const char *name)
+/*
+ * Is name a valid owner (name <= 253 bytes, labels <= 63)?  When not, why
+ * gets the reason: "is 260 bytes (limit 253)" / "has a 64-byte label (limit 63)".
+ */
+static bool name_valid(const char *name, char *why, size_t size)
 {
 	uint8_t wire[256];
-	return strlen(name) <= 253 && mn_name_to_wire(name, wire, sizeof(wire)) > 0;
+	size_t len = strlen(name);
+	if (len > 253) {
+		snprintf(why, size, "is %zu bytes (limit 253)", len);
+		return false;
+	}
+	for (const char *l = name; *l != '\0';) {
+		size_t n = strcspn(l, ".");
+		if (n > 63) {
+			snprintf(why, size, "has a %zu-byte label (limit 63)", n);
+			return false;
+		}
+		l += n + (l[n] == '.');
+	}
+	if (mn_name_to_wire(name, wire, sizeof(wire)) <= 0) {
+		snprintf(why, size, "is not a valid name");
+		return false;
+	}
+	return true;
 }
 
 /* ---- SOA and NS -------------------------------------------------------------- */
@@ -129,8 +152,9 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 			r = MN_ENOMEM;
 			break;
 		}
-		if (!name_valid(owner))
-			diag_error(c->diag, &s->name.pos, "name %s is too long", owner);
+		char why[64];
+		if (!name_valid(owner, why, sizeof(why)))
+			diag_error(c->diag, &s->name.pos, "DKIM: selector name %s %s", owner, why);
 		else
 			r = add_txt(c, z, owner, s->record.v ? s->record.v : "", &s->record.pos);
 		free(owner);
@@ -141,12 +165,17 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 			r = MN_ENOMEM;
 			break;
 		}
-		if (!name_valid(owner))
-			diag_error(c->diag, &d->pos, "key store selector name %s is too long", owner);
+		char why[64];
+		if (!name_valid(owner, why, sizeof(why)))
+			diag_error(c->diag, &d->pos, "DKIM: key store selector name %s %s", owner, why);
 		else
 			r = add_txt(c, z, owner, keys[k].record, &d->pos);
 		free(owner);
 	}
+	if (r == MN_OK)
+		r = validate_dkim_selectors(c->val, d);
+	if (r == MN_OK && nkeys > 0)
+		r = validate_dkim_store(c->val, d->name, keys, nkeys);
 	keystore_pub_free(keys, nkeys);
 	return r;
 }
@@ -228,8 +257,9 @@ static int add_report_auth(const ctx_t *c, zone_t *z, const char *who, const mn_
 	if (owner == NULL)
 		return MN_ENOMEM;
 	int r = MN_OK;
-	if (!name_valid(owner))
-		diag_error(c->diag, pos, "report authorization name %s is too long", owner);
+	char why[64];
+	if (!name_valid(owner, why, sizeof(why)))
+		diag_error(c->diag, pos, "DMARC: report authorization name %s %s", owner, why);
 	else
 		r = add_txt(c, z, owner, "v=DMARC1", pos);
 	free(owner);
@@ -246,6 +276,8 @@ static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 			return MN_ENOMEM;
 		const mn_pos_t *pos = POLICY_SET(m->p) ? &m->p.pos : &d->pos;
 		r = add_txt(c, z, z->name, text, pos);
+		if (r == MN_OK)
+			r = validate_dmarc(c->val, c->p, d, text);
 		free(text);
 		for (size_t i = 0; r == MN_OK && i < m->authorize_reports_for.n; i++)
 			r = add_report_auth(c, z, m->authorize_reports_for.v[i].v,
@@ -267,18 +299,7 @@ static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 
 /* ---- SPF --------------------------------------------------------------------- */
 
-static const mn_pos_t *spf_pos(const policy_domain_t *d)
-{
-	const policy_spf_t *s = &d->spf;
-	if (POLICY_SET(s->mode))
-		return &s->mode.pos;
-	const mn_pos_t *cand[] = { &s->ip4.pos, &s->ip6.pos, &s->a.pos, &s->mx.pos,
-				   &s->include.pos, &s->all.pos };
-	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
-		if (cand[i]->file != NULL)
-			return cand[i];
-	return &d->pos;
-}
+#define spf_pos validate_spf_pos
 
 static int nets_of(const policy_nets_t *in, mn_net_t **out)
 {
@@ -329,6 +350,65 @@ static char **concat(char **a, size_t na, char **b, size_t nb, char **c, size_t 
 	return v;
 }
 
+/* Is inner (a policy entry) inside outer (a merged network)? */
+static bool net_inside(const mn_net_t *outer, const mn_net_t *inner)
+{
+	if (outer->family != inner->family || inner->prefix < outer->prefix)
+		return false;
+	unsigned full = outer->prefix / 8, rest = outer->prefix % 8;
+	if (memcmp(outer->addr, inner->addr, full) != 0)
+		return false;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return rest == 0 || (outer->addr[full] & mask) == (inner->addr[full] & mask);
+}
+
+/* The position of the policy entry a generated network came from: the widest
+ * entry inside it (the first of equals). */
+static const mn_pos_t *net_pos(const policy_domain_t *d, const mn_net_t *net)
+{
+	const policy_nets_t *in = net->family == 4 ? &d->spf.ip4 : &d->spf.ip6;
+	const policy_net_t *best = NULL;
+	for (size_t i = 0; i < in->n; i++)
+		if (net_inside(net, &in->v[i].net) && (best == NULL || in->v[i].net.prefix < best->net.prefix))
+			best = &in->v[i];
+	if (best != NULL && best->pos.file != NULL)
+		return &best->pos;
+	return POLICY_SET(*in) ? &in->pos : spf_pos(d);
+}
+
+/*
+ * Term -> policy position for the validator: the network terms t4/t6 (made
+ * from n4/n6), the kept terms (a..., mx, include..., in rec_spf_kept_terms'
+ * order) and the all term.  malloc'd; NULL on ENOMEM.
+ */
+static validate_term_t *term_map(const policy_domain_t *d, char **t4, const mn_net_t *n4, size_t c4,
+				 char **t6, const mn_net_t *n6, size_t c6, const spf_in_t *in, size_t *n)
+{
+	const policy_spf_t *s = &d->spf;
+	validate_term_t *v = malloc((c4 + c6 + in->nkept + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < c4; i++)
+		v[k++] = (validate_term_t){ t4[i], net_pos(d, &n4[i]) };
+	for (size_t i = 0; i < c6; i++)
+		v[k++] = (validate_term_t){ t6[i], net_pos(d, &n6[i]) };
+	size_t nmx = s->mx.v ? 1 : 0;
+	for (size_t i = 0; i < in->nkept; i++) {
+		const mn_pos_t *pos = spf_pos(d);
+		if (i < s->a.n)
+			pos = &s->a.v[i].pos;
+		else if (i < s->a.n + nmx)
+			pos = &s->mx.pos;
+		else if (i - s->a.n - nmx < s->include.n)
+			pos = &s->include.v[i - s->a.n - nmx].pos;
+		v[k++] = (validate_term_t){ in->kept[i], pos->file ? pos : spf_pos(d) };
+	}
+	v[k++] = (validate_term_t){ rec_spf_all_term(s->all.v), POLICY_SET(s->all) ? &s->all.pos : spf_pos(d) };
+	*n = k;
+	return v;
+}
+
 static void lookups_error(const ctx_t *c, const policy_domain_t *d, unsigned n)
 {
 	diag_error(c->diag, spf_pos(d), "SPF for %s needs %u DNS lookups (limit %d)", d->name, n,
@@ -349,10 +429,13 @@ static int add_one_record(const ctx_t *c, const policy_domain_t *d, zone_t *z, c
 static int spf_plain(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in)
 {
 	char **t4 = NULL, **t6 = NULL;
-	size_t n4 = 0, n6 = 0;
+	size_t n4 = 0, n6 = 0, nmap = 0;
+	validate_term_t *map = NULL;
 	int r = rec_spf_net_terms(in->v4, in->n4, &t4, &n4);
 	if (r == MN_OK)
 		r = rec_spf_net_terms(in->v6, in->n6, &t6, &n6);
+	if (r == MN_OK && (map = term_map(d, t4, in->v4, n4, t6, in->v6, n6, in, &nmap)) == NULL)
+		r = MN_ENOMEM;
 	if (r == MN_OK) {
 		rec_buf_t b = { 0 };
 		rec_buf_add(&b, "v=spf1");
@@ -370,9 +453,12 @@ static int spf_plain(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 			if (lookups > SPF_LOOKUP_LIMIT)
 				lookups_error(c, d, lookups);
 			r = add_one_record(c, d, z, text);
+			if (r == MN_OK)
+				r = validate_spf_record(c->val, d, text, map, nmap);
 			free(text);
 		}
 	}
+	free(map);
 	rec_terms_free(t4, n4);
 	rec_terms_free(t6, n6);
 	return r;
@@ -384,6 +470,7 @@ static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, cons
 {
 	char **t4 = NULL, **t6 = NULL, **terms = NULL;
 	size_t n4 = 0, n6 = 0;
+	validate_term_t *map = NULL;
 	chain_t ch = { 0 };
 	*fits = true;
 	int r = rec_spf_net_terms(in->m4, in->nm4, &t4, &n4);
@@ -419,9 +506,19 @@ static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, cons
 			lookups_error(c, d, ch.lookups);
 		goto out;
 	}
-	for (size_t i = 0; r == MN_OK && i < ch.n; i++)
+	size_t nmap = 0;
+	map = term_map(d, t4, in->m4, n4, t6, in->m6, n6, in, &nmap);
+	if (map == NULL) {
+		r = MN_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; r == MN_OK && i < ch.n; i++) {
 		r = add_txt(c, z, ch.v[i].owner, ch.v[i].text, spf_pos(d));
+		if (r == MN_OK)
+			r = validate_spf_record(c->val, d, ch.v[i].text, map, nmap);
+	}
 out:
+	free(map);
 	chain_free(&ch);
 	free(terms);
 	rec_terms_free(t4, n4);
@@ -438,7 +535,7 @@ static int macro_nets(const ctx_t *c, const policy_domain_t *d, zone_t *z, const
 		if (r == MN_ERANGE) {
 			char buf[64];
 			mn_net_format(&v[i], buf, sizeof(buf));
-			diag_error(c->diag, spf_pos(d), "SPF macro name for %s in %s passes 253 bytes",
+			diag_error(c->diag, net_pos(d, &v[i]), "SPF macro name for %s in %s passes 253 bytes",
 				   buf, d->name);
 			return MN_OK;
 		}
@@ -459,7 +556,7 @@ static int spf_macro(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 		size_t n = fam == 4 ? in->nm4 : in->nm6;
 		size_t len = macro_query_len(z->name, fam);
 		if (n > 0 && len > 253) {
-			diag_error(c->diag, spf_pos(d),
+			diag_error(c->diag, net_pos(d, fam == 4 ? &in->m4[0] : &in->m6[0]),
 				   "SPF macro names of %s would be %zu bytes for IPv%d clients (limit 253)",
 				   d->name, len, fam);
 			return MN_OK;
@@ -472,6 +569,12 @@ static int spf_macro(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 	if (lookups > SPF_LOOKUP_LIMIT)
 		lookups_error(c, d, lookups);
 	int r = add_one_record(c, d, z, text);
+	if (r == MN_OK) {
+		size_t nmap = 0;
+		validate_term_t *map = term_map(d, NULL, NULL, 0, NULL, NULL, 0, in, &nmap);
+		r = map == NULL ? MN_ENOMEM : validate_spf_record(c->val, d, text, map, nmap);
+		free(map);
+	}
 	free(text);
 	if (r == MN_OK)
 		r = macro_nets(c, d, z, in->m4, in->nm4);
@@ -547,8 +650,9 @@ static int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
 		char *apex = name_join(kinds[k].label, d->name);
 		if (apex == NULL)
 			return MN_ENOMEM;
-		if (!name_valid(apex)) {
-			diag_error(c->diag, &d->pos, "zone name %s is too long", apex);
+		char why[64];
+		if (!name_valid(apex, why, sizeof(why))) {
+			diag_error(c->diag, &d->pos, "zone name %s %s", apex, why);
 			free(apex);
 			continue;
 		}
@@ -594,6 +698,9 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		    (only = domain_find(p, norm)) == NULL)
 			return MN_ENOENT;
 	}
+	r = validate_new(diag, &c.val);
+	if (r != MN_OK)
+		return r;
 	r = reports_collect(&c);
 	if (r != MN_OK)
 		goto fail;
@@ -611,10 +718,6 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		if (r != MN_OK)
 			goto fail;
 	}
-	if (diag_errors(diag) > errors) {
-		r = MN_EPOLICY;
-		goto fail;
-	}
 	for (size_t i = 0; i < zs->n; i++) {
 		r = zone_finish(zs->v[i]);
 		if (r != MN_OK)
@@ -622,6 +725,13 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	}
 	if (zs->n > 1)
 		qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
+	r = validate_zones(c.val, p, zs);
+	if (r != MN_OK)
+		goto fail;
+	if (diag_errors(diag) > errors) {
+		r = MN_EPOLICY;
+		goto fail;
+	}
 	if (p->server.state_dir.v != NULL) {
 		r = serial_assign(zs, p->server.state_dir.v, opts->now, opts->persist_serials, diag);
 		if (r != MN_OK)
@@ -634,12 +744,14 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	for (size_t i = 0; i < c.nreports; i++)
 		free(c.reports[i].target);
 	free(c.reports);
+	validate_free(c.val);
 	*out = zs;
 	return MN_OK;
 fail:
 	for (size_t i = 0; i < c.nreports; i++)
 		free(c.reports[i].target);
 	free(c.reports);
+	validate_free(c.val);
 	zones_free(zs);
 	return r;
 }

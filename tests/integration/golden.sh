@@ -13,7 +13,7 @@ for yaml in tests/data/bad/*.yaml; do
 	rc=$?
 	want=$(cat "$want_file")
 	want_rc=0
-	grep -q ': error: ' "$want_file" && want_rc=1
+	grep -qE '(^|: )error: ' "$want_file" && want_rc=1
 	is "$got" "$want" "check $yaml prints its golden diagnostics"
 	is "$rc" "$want_rc" "check $yaml exits $want_rc"
 done

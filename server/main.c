@@ -23,13 +23,15 @@ static void usage(FILE *f)
 		"  -f, --foreground     stay in the foreground, log to stderr\n"
 		"  -h, --help           this help\n"
 		"  -V, --version        the version\n"
-		"Signals: SIGHUP reloads the policy, SIGTERM and SIGINT stop.\n");
+		"A change to the policy, its included files, the key store or the SPF\n"
+		"cache reloads by itself, as SIGHUP does; SIGTERM and SIGINT stop.\n");
 }
 
 /* Closes every handle; uv_run() then returns once pending work is done. */
 static void stop(srv_t *srv)
 {
 	srv->stopping = true;
+	srv_watch_close(srv);
 	srv_udp_close_all(srv);
 	srv_tcp_close_all(srv);
 	uv_close((uv_handle_t *)&srv->sig_hup, NULL);
@@ -184,6 +186,20 @@ int main(int argc, char **argv)
 		     srv_tcp_open(&srv, (const struct sockaddr *)&l->addr, l->text) == MN_OK;
 		if (ok)
 			mn_log(MN_LOG_INFO, "listening on %s (udp, tcp)", l->text);
+	}
+	if (ok) {
+		srv_watchplan_t *plan = NULL;
+		r = srv_watch_start(&srv);
+		if (r == MN_OK)
+			r = srv_watch_plan(path, policy, &plan);
+		if (r == MN_OK)
+			srv_watch_apply(&srv, plan, true);
+		else
+			mn_log(MN_LOG_WARNING, "not watching the policy files (%s); SIGHUP reloads",
+			       mn_strerror(r));
+		if (srv.watch != NULL)
+			mn_log(MN_LOG_INFO, "watching %zu directories for changes",
+			       srv_watch_count(&srv));
 	}
 	policy_free(policy);
 	policy = NULL;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* reload.c -- load and compile the policy; SIGHUP reloads off the loop and swaps the zone set */
+/* reload.c -- load and compile the policy; SIGHUP or a change reloads off the loop and swaps the zone set */
 #include "server/srv.h"
 
 #include <stdlib.h>
@@ -85,8 +85,12 @@ static void reload_work(uv_work_t *w)
 		rl->err = MN_ENOMEM;
 		return;
 	}
-	rl->err = srv_load(srv->policy_path, rl->diag, &rl->zset, &rl->conf, &rl->ndomains,
-			   NULL);
+	policy_t *p = NULL;
+	rl->err = srv_load(srv->policy_path, rl->diag, &rl->zset, &rl->conf, &rl->ndomains, &p);
+	/* what to watch from now on (on failure: the include patterns, added) */
+	rl->plan = NULL;
+	(void)srv_watch_plan(srv->policy_path, p, &rl->plan);	/* NULL on failure: watch as before */
+	policy_free(p);
 }
 
 /* "FILE:LINE:COL: error: msg; ..." of the errors only (warnings do not fail a reload). */
@@ -112,14 +116,23 @@ static void reload_done(uv_work_t *w, int status)
 	srv_t *srv = w->data;
 	srv_reload_t *rl = &srv->reload;
 	rl->running = false;
+	srv_watchplan_t *plan = rl->plan;
+	rl->plan = NULL;
 	if (srv->stopping || status < 0) {
 		zset_unref(rl->zset);
+		srv_watch_plan_free(plan);
 	} else if (rl->err == MN_OK) {
 		srv_log_changes(srv->zset, rl->zset);
+		/*
+		 * The one pointer every query reads, swapped on the loop thread that
+		 * answers: a query sees the old set or the new one, never a mix.
+		 * (With several loop threads each would get the set by uv_async.)
+		 */
 		zset_t *old = srv->zset;
 		srv->zset = rl->zset;
 		srv->conf = rl->conf;
 		zset_unref(old);
+		srv_watch_apply(srv, plan, true);
 #ifdef __GLIBC__
 		malloc_trim(0);	/* give the old set's memory back to the system */
 #endif
@@ -134,6 +147,7 @@ static void reload_done(uv_work_t *w, int status)
 		mn_log(MN_LOG_ERR, "reload failed, keeping the current zones (%s)",
 		       why != NULL && why[0] != '\0' ? why : mn_strerror(rl->err));
 		free(why);
+		srv_watch_apply(srv, plan, false);
 	}
 	rl->zset = NULL;
 	diag_free(rl->diag);
@@ -156,6 +170,7 @@ void srv_reload_start(srv_t *srv)
 	rl->err = MN_OK;
 	rl->zset = NULL;
 	rl->diag = NULL;
+	rl->plan = NULL;
 	rl->work.data = srv;
 	int r = uv_queue_work(srv->loop, &rl->work, reload_work, reload_done);
 	if (r < 0) {

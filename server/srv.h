@@ -16,6 +16,8 @@
 typedef struct srv_udp srv_udp_t;
 typedef struct srv_tcp srv_tcp_t;
 typedef struct srv_conn srv_conn_t;
+typedef struct srv_watch srv_watch_t;
+typedef struct srv_watchplan srv_watchplan_t;
 
 /* The values of the policy the running server uses (copied: the policy is freed). */
 typedef struct srv_conf {
@@ -28,13 +30,14 @@ typedef struct srv_conf {
 typedef struct srv_reload {
 	uv_work_t work;
 	bool running;		/* work queued, after-callback not run yet */
-	bool again;		/* a SIGHUP arrived meanwhile: one more when done */
+	bool again;		/* a SIGHUP or a change arrived meanwhile: one more when done */
 	/* results, written by the work callback, consumed by the after-callback */
 	int err;
 	diag_t *diag;
 	zset_t *zset;
 	srv_conf_t conf;
 	size_t ndomains;
+	srv_watchplan_t *plan;	/* what to watch next (NULL: could not be built) */
 } srv_reload_t;
 
 /*
@@ -59,6 +62,7 @@ typedef struct srv {
 
 	uv_signal_t sig_hup, sig_term, sig_int;
 	srv_reload_t reload;
+	srv_watch_t *watch;		/* file watching (watch.c); NULL when off */
 } srv_t;
 
 /*
@@ -82,3 +86,24 @@ void srv_tcp_close_all(srv_t *srv);	/* listeners and every connection */
 void srv_reload_start(srv_t *srv);
 /* Logs what changed between two zone sets (serials). */
 void srv_log_changes(const zset_t *old, const zset_t *cur);
+
+/*
+ * watch.c: reloads by itself when the policy, its included files (and new
+ * files matching an include glob), the key store or the SPF cache change.
+ *
+ * srv_watch_plan() (any thread) lists the directories to watch and the names
+ * that matter in each, from the policy file at policy_path (its include
+ * patterns) and, when p is not NULL, the loaded policy (files read,
+ * state_dir, domains).  Free with srv_watch_plan_free(NULL is a no-op).
+ *
+ * srv_watch_start() (loop thread) sets up srv->watch with nothing watched;
+ * srv_watch_apply() takes plan and makes it the watched set (replace), or adds
+ * it to the current one (!replace, after a failed reload); srv_watch_close()
+ * closes every handle (memory freed in the close callbacks).
+ */
+int srv_watch_plan(const char *policy_path, const policy_t *p, srv_watchplan_t **plan);
+void srv_watch_plan_free(srv_watchplan_t *plan);
+int srv_watch_start(srv_t *srv);
+void srv_watch_apply(srv_t *srv, srv_watchplan_t *plan, bool replace);
+size_t srv_watch_count(const srv_t *srv);	/* directories watched */
+void srv_watch_close(srv_t *srv);

@@ -17,6 +17,17 @@ int cmd_check(int argc, char **argv);
 int cmd_zone(int argc, char **argv);
 int cmd_delegation(int argc, char **argv);
 
+struct zones;
+struct resolve;
+/*
+ * mailns check --dns (cmd_check_dns.c): asks the resolver about every domain
+ * of p (delegations, apex SPF, report authorizations, published DKIM keys of
+ * the compiled zones zs) and adds each finding to diag at the policy position
+ * it concerns.  Returns MN_OK (diag says whether there were errors),
+ * MN_EINVAL or MN_ENOMEM.
+ */
+int cmd_check_dns(const policy_t *p, const struct zones *zs, struct resolve *res, diag_t *diag);
+
 /* The policy path: the -c value, else $MAILNS_POLICY, else /etc/mailns/policy.yaml. */
 const char *cmd_policy_path(const char *opt);
 /*

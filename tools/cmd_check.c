@@ -4,30 +4,44 @@
 #include <stdio.h>
 
 #include "tools/cmd.h"
+#include "tools/resolve.h"
 #include "zones/compile.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mailns check [-c POLICY]\n\n"
+	fprintf(f, "usage: mailns check [-c POLICY] [--dns [--resolver ADDR[:PORT]]]\n\n"
 		   "Loads the policy and its included files, compiles every zone and\n"
 		   "validates every record, printing each problem as\n"
 		   "FILE:LINE:COL: error|warning: MESSAGE.  Exit 0 when there is no\n"
-		   "error (warnings allowed), 1 when there are errors.\n");
+		   "error (warnings allowed), 1 when there are errors.\n\n"
+		   "  -c, --policy FILE      the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "      --dns              then ask DNS: delegations of the served zones, the apex\n"
+		   "                         SPF include, external report authorizations, and that\n"
+		   "                         the published DKIM keys equal the local ones\n"
+		   "      --resolver ADDR[:PORT]  the recursive resolver for --dns (IPv6 as\n"
+		   "                         [ADDR]:PORT; default: the first nameserver of\n"
+		   "                         /etc/resolv.conf)\n"
+		   "  -h, --help             this help\n");
 }
 
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'c' },
+		{ "dns", no_argument, NULL, 'D' },
+		{ "resolver", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *resolver = NULL;
+	bool dns = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
+		case 'D': dns = true; break;
+		case 'R': resolver = optarg; break;
 		case 'h': usage(stdout); return CMD_OK;
 		default: usage(stderr); return CMD_USAGE;
 		}
@@ -36,10 +50,24 @@ int cmd_check(int argc, char **argv)
 		cmd_err("check takes no arguments ('%s')", argv[optind]);
 		return CMD_USAGE;
 	}
+	if (resolver != NULL && !dns) {
+		cmd_err("--resolver needs --dns");
+		return CMD_USAGE;
+	}
+	resolve_t *res = NULL;
+	if (dns) {
+		char err[300];
+		int rr = resolve_new(resolver, &res, err, sizeof(err));
+		if (rr != MN_OK) {
+			cmd_err("%s", rr == MN_ENOMEM ? "out of memory" : err);
+			return rr == MN_EINVAL ? CMD_USAGE : CMD_ERRORS;
+		}
+	}
 
 	diag_t *d = diag_new();
 	if (d == NULL) {
 		cmd_err("out of memory");
+		resolve_free(res);
 		return CMD_ERRORS;
 	}
 	policy_t *p = NULL;
@@ -49,6 +77,9 @@ int cmd_check(int argc, char **argv)
 		compile_opts_t co = { .now = mn_now(), .persist_serials = false };
 		r = zones_compile(p, &co, d, &zs);
 	}
+	/* DNS only once the policy is good: nothing to compare otherwise */
+	if (r == MN_OK && res != NULL && diag_errors(d) == 0)
+		r = cmd_check_dns(p, zs, res, d);
 	diag_sort(d);
 	diag_print(d, stderr);
 	if (r != MN_OK && diag_errors(d) == 0)
@@ -57,5 +88,6 @@ int cmd_check(int argc, char **argv)
 	zones_free(zs);
 	policy_free(p);
 	diag_free(d);
+	resolve_free(res);
 	return status;
 }

@@ -110,11 +110,11 @@ def main():
         t0 = time.monotonic()
         try:
             data = s.recv(1)
-            print("closed after %d s" % int(time.monotonic() - t0) if data == b"" else "got data")
+            print("closed after %d s" % round(time.monotonic() - t0) if data == b"" else "got data")
         except socket.timeout:
             print("still open")
         except ConnectionResetError:
-            print("closed after %d s" % int(time.monotonic() - t0))
+            print("closed after %d s" % round(time.monotonic() - t0))
         finally:
             s.close()
     elif cmd == "conns":  # conns N NAME: open N connections, query on each, count answered

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* cmd_check_dns.c -- mailns check --dns: what the world sees through a resolver */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tools/cmd.h"
+#include "tools/resolve.h"
+#include "zones/records.h"
+#include "zones/zone.h"
+
+/*
+ * Severities (documented in mailns(1)):
+ *  - a zone not delegated to any of server.nameservers: error (nothing we
+ *    serve is visible); delegated to some of them and others too, or to only
+ *    some: warning;
+ *  - the apex SPF record missing, doubled, or without include:_spf.D: error;
+ *  - a foreign report destination without its authorization record: warning
+ *    (receivers then drop the reports, mail still flows; SPEC 6);
+ *  - a served DKIM key missing from DNS or different from the local one: error;
+ *  - a query that gets no usable answer (timeout, SERVFAIL, ...): error.
+ *    After a timeout the resolver is not asked again (every check would wait
+ *    for it): one more error says the checks stopped.
+ */
+
+typedef struct ctx {
+	const policy_t *p;
+	const zones_t *zs;
+	resolve_t *res;
+	diag_t *diag;
+	bool stopped;		/* the resolver timed out: no more queries */
+} ctx_t;
+
+/*
+ * Asks (name, type).  A failure is an error at pos ("cannot resolve NAME TYPE
+ * (why)") and *ok = false; so is a stopped resolver (silently).  Returns
+ * MN_OK or MN_ENOMEM.
+ */
+static int ask(ctx_t *c, const char *name, uint16_t type, const mn_pos_t *pos,
+	       resolve_result_t *out, bool *ok)
+{
+	*ok = false;
+	memset(out, 0, sizeof(*out));
+	if (c->stopped)
+		return MN_OK;
+	int r = resolve_query(c->res, name, type, out);
+	if (r == MN_EINVAL) {
+		diag_error(c->diag, pos, "cannot resolve %s %s (bad name)", name, resolve_type_name(type));
+		return MN_OK;
+	}
+	if (r != MN_OK)
+		return r;
+	if (out->status == RESOLVE_FAIL) {
+		diag_error(c->diag, pos, "cannot resolve %s %s (%s)", name, resolve_type_name(type), out->why);
+		if (strcmp(out->why, "timeout") == 0)
+			c->stopped = true;
+		resolve_result_clear(out);
+		return MN_OK;
+	}
+	*ok = true;
+	return MN_OK;
+}
+
+static const char *negative_why(const resolve_result_t *res, const char *nodata)
+{
+	return res->status == RESOLVE_NXDOMAIN ? "NXDOMAIN" : nodata;
+}
+
+static int str_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* ---- 1. delegations ------------------------------------------------------- */
+
+static int check_delegation(ctx_t *c, const policy_domain_t *d, const char *expected)
+{
+	static const char *const labels[] = { "_domainkey", "_dmarc", "_spf" };
+	const policy_strs_t *ns = &c->p->server.nameservers;
+	int r = MN_OK;
+	for (size_t k = 0; r == MN_OK && k < sizeof(labels) / sizeof(labels[0]); k++) {
+		char zone[300];
+		snprintf(zone, sizeof(zone), "%s.%s", labels[k], d->name);
+		resolve_result_t res;
+		bool ok;
+		r = ask(c, zone, ZONE_T_NS, &d->pos, &res, &ok);
+		if (r != MN_OK || !ok)
+			continue;
+		if (res.status != RESOLVE_ANSWER) {
+			diag_error(c->diag, &d->pos, "%s is not delegated to this server (NS: none; expected %s)",
+				   zone, expected);
+			resolve_result_clear(&res);
+			continue;
+		}
+		qsort(res.v, res.n, sizeof(*res.v), str_cmp);
+		size_t ours = 0, theirs = 0, found = 0;
+		for (size_t i = 0; i < res.n; i++) {
+			if (i > 0 && strcmp(res.v[i], res.v[i - 1]) == 0)
+				continue;
+			bool mine = false;
+			for (size_t j = 0; j < ns->n && !mine; j++)
+				mine = strcmp(res.v[i], ns->v[j].v) == 0;
+			if (mine)
+				ours++;
+			else
+				theirs++;
+		}
+		found = ours + theirs;
+		rec_buf_t got = { 0 };
+		for (size_t i = 0; i < res.n; i++) {
+			if (i > 0 && strcmp(res.v[i], res.v[i - 1]) == 0)
+				continue;
+			rec_buf_addf(&got, "%s%s", got.len ? ", " : "", res.v[i]);
+		}
+		char *g = rec_buf_take(&got);
+		if (g == NULL) {
+			r = MN_ENOMEM;
+		} else if (ours == 0) {
+			diag_error(c->diag, &d->pos, "%s is not delegated to this server (NS: %s; expected %s)",
+				   zone, g, expected);
+		} else if (theirs > 0 || ours != ns->n || found != ns->n) {
+			diag_warn(c->diag, &d->pos, "the NS records of %s differ from server.nameservers (NS: %s; expected %s)",
+				  zone, g, expected);
+		}
+		free(g);
+		resolve_result_clear(&res);
+	}
+	return r;
+}
+
+/* ---- 2. apex SPF ------------------------------------------------------------ */
+
+static bool is_spf(const char *txt)
+{
+	return strncasecmp(txt, "v=spf1", 6) == 0 && (txt[6] == ' ' || txt[6] == '\0');
+}
+
+/* The record has a pass ("+" or no qualifier) include:_spf.D term. */
+static bool includes_spf(const char *txt, const char *domain)
+{
+	char want[300];
+	snprintf(want, sizeof(want), "_spf.%s", domain);
+	size_t wl = strlen(want);
+	const char *s = txt + 6;
+	while (*s != '\0') {
+		while (*s == ' ')
+			s++;
+		size_t n = strcspn(s, " ");
+		const char *t = s;
+		size_t tl = n;
+		if (tl > 0 && *t == '+') {
+			t++;
+			tl--;
+		}
+		if (tl > 8 && strncasecmp(t, "include:", 8) == 0) {
+			t += 8;
+			tl -= 8;
+			if (tl > 0 && t[tl - 1] == '.')
+				tl--;
+			if (tl == wl && strncasecmp(t, want, wl) == 0)
+				return true;
+		}
+		s += n;
+	}
+	return false;
+}
+
+static int check_apex_spf(ctx_t *c, const policy_domain_t *d)
+{
+	if (!d->spf.present)
+		return MN_OK;
+	resolve_result_t res;
+	bool ok;
+	int r = ask(c, d->name, ZONE_T_TXT, &d->pos, &res, &ok);
+	if (r != MN_OK || !ok)
+		return r;
+	size_t nspf = 0;
+	const char *rec = NULL;
+	for (size_t i = 0; i < res.n; i++) {
+		if (is_spf(res.v[i])) {
+			nspf++;
+			rec = res.v[i];
+		}
+	}
+	if (nspf == 0)
+		diag_error(c->diag, &d->pos, "%s has no SPF record (publish \"v=spf1 include:_spf.%s %s\")",
+			   d->name, d->name, rec_spf_all_term(d->spf.all.v));
+	else if (nspf > 1)
+		diag_error(c->diag, &d->pos, "%s has %zu SPF records (RFC 7208 allows one)", d->name, nspf);
+	else if (!includes_spf(rec, d->name))
+		diag_error(c->diag, &d->pos, "the SPF record of %s does not include _spf.%s", d->name, d->name);
+	resolve_result_clear(&res);
+	return MN_OK;
+}
+
+/* ---- 3. foreign report destinations ----------------------------------------- */
+
+/* name is domain or below it. */
+static bool name_within(const char *name, const char *domain)
+{
+	size_t n = strlen(name), m = strlen(domain);
+	return n == m ? strcmp(name, domain) == 0
+		      : n > m && name[n - m - 1] == '.' && strcmp(name + n - m, domain) == 0;
+}
+
+/* "v=DMARC1" first, then ';', space or the end (RFC 7489 7.1). */
+static bool is_dmarc(const char *txt)
+{
+	const char *s = txt;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s != 'v' && *s != 'V')
+		return false;
+	s++;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s++ != '=')
+		return false;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return strncmp(s, "DMARC1", 6) == 0 && (s[6] == '\0' || s[6] == ';' || s[6] == ' ' || s[6] == '\t');
+}
+
+/* Already asked for this destination in an earlier rua/ruf entry of d (rua first). */
+static bool dest_seen(const policy_domain_t *d, const policy_strs_t *u, size_t upto, const char *dest)
+{
+	const policy_strs_t *lists[2] = { &d->dmarc.rua, &d->dmarc.ruf };
+	for (int l = 0; l < 2; l++) {
+		size_t n = lists[l] == u ? upto : lists[l]->n;
+		for (size_t i = 0; i < n; i++) {
+			char e[256];
+			if (rec_mailto_domain(lists[l]->v[i].v, e, sizeof(e)) && strcmp(e, dest) == 0)
+				return true;
+		}
+		if (lists[l] == u)
+			break;
+	}
+	return false;
+}
+
+static int check_reports_list(ctx_t *c, const policy_domain_t *d, const policy_strs_t *u)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		char dest[256];
+		const mn_pos_t *pos = &u->v[i].pos;
+		if (!rec_mailto_domain(u->v[i].v, dest, sizeof(dest)))
+			continue;
+		if (name_within(dest, d->name) || policy_domain_find(c->p, dest) != NULL ||
+		    dest_seen(d, u, i, dest))
+			continue;
+		char name[600];
+		snprintf(name, sizeof(name), "%s._report._dmarc.%s", d->name, dest);
+		if (strlen(name) > 253) {
+			diag_warn(c->diag, pos, "%s cannot authorize DMARC reports for %s (the name %s is too long)",
+				  dest, d->name, name);
+			continue;
+		}
+		resolve_result_t res;
+		bool ok;
+		int r = ask(c, name, ZONE_T_TXT, pos, &res, &ok);
+		if (r != MN_OK)
+			return r;
+		if (!ok)
+			continue;
+		bool found = false;
+		for (size_t k = 0; k < res.n && !found; k++)
+			found = is_dmarc(res.v[k]);
+		if (!found)
+			diag_warn(c->diag, pos, "%s does not authorize DMARC reports for %s (%s: %s)", dest,
+				  d->name, name, res.status == RESOLVE_ANSWER ? "no v=DMARC1 record"
+					  : negative_why(&res, "no TXT record"));
+		resolve_result_clear(&res);
+	}
+	return MN_OK;
+}
+
+static int check_reports(ctx_t *c, const policy_domain_t *d)
+{
+	if (!d->dmarc.present)
+		return MN_OK;
+	int r = check_reports_list(c, d, &d->dmarc.rua);
+	if (r == MN_OK)
+		r = check_reports_list(c, d, &d->dmarc.ruf);
+	return r;
+}
+
+/* ---- 4. DKIM keys ------------------------------------------------------------- */
+
+/*
+ * The value of tag in a tag-list, all whitespace removed, into out; false when
+ * the tag is absent.
+ */
+static bool tag_value(const char *list, const char *tag, char *out, size_t outsize)
+{
+	size_t tl = strlen(tag);
+	const char *s = list;
+	while (*s != '\0') {
+		size_t n = strcspn(s, ";");
+		const char *eq = memchr(s, '=', n);
+		if (eq != NULL) {
+			const char *a = s, *b = eq;
+			while (a < b && isspace((unsigned char)*a))
+				a++;
+			while (b > a && isspace((unsigned char)b[-1]))
+				b--;
+			if ((size_t)(b - a) == tl && strncmp(a, tag, tl) == 0) {
+				size_t o = 0;
+				for (const char *v = eq + 1; v < s + n; v++) {
+					if (isspace((unsigned char)*v))
+						continue;
+					if (o + 1 < outsize)
+						out[o++] = *v;
+				}
+				out[o] = '\0';
+				return true;
+			}
+		}
+		s += n;
+		if (*s == ';')
+			s++;
+	}
+	return false;
+}
+
+/* NULL when the records carry the same key, else the tag that differs. */
+static const char *dkim_diff(const char *local, const char *remote)
+{
+	char a[8192], b[8192];
+	bool ha = tag_value(local, "p", a, sizeof(a)), hb = tag_value(remote, "p", b, sizeof(b));
+	if (ha != hb || strcmp(a, b) != 0)
+		return "p=";
+	if (!tag_value(local, "k", a, sizeof(a)))
+		strcpy(a, "rsa");
+	if (!tag_value(remote, "k", b, sizeof(b)))
+		strcpy(b, "rsa");
+	if (strcasecmp(a, b) != 0)
+		return "k=";
+	return NULL;
+}
+
+/* The TXT RDATA's strings joined, malloc'd. */
+static char *txt_join(const zone_rr_t *rr)
+{
+	char *s = malloc((size_t)rr->rdlen + 1), *o = s;
+	if (s == NULL)
+		return NULL;
+	for (size_t i = 0; i < rr->rdlen;) {
+		size_t n = rr->rdata[i++];
+		if (n > (size_t)rr->rdlen - i)
+			n = (size_t)rr->rdlen - i;
+		memcpy(o, rr->rdata + i, n);
+		o += n;
+		i += n;
+	}
+	*o = '\0';
+	return s;
+}
+
+static int check_dkim_one(ctx_t *c, const policy_domain_t *d, const char *owner, const char *local)
+{
+	const mn_pos_t *pos = NULL;
+	size_t al = strlen(owner), zl = strlen("._domainkey.") + strlen(d->name);
+	for (size_t i = 0; i < d->dkim.selectors.n && al > zl; i++) {
+		const policy_selector_t *s = &d->dkim.selectors.v[i];
+		if (strlen(s->name.v) == al - zl && strncmp(owner, s->name.v, al - zl) == 0)
+			pos = &s->name.pos;
+	}
+	const char *from = pos != NULL ? "" : " (key store)";
+	resolve_result_t res;
+	bool ok;
+	int r = ask(c, owner, ZONE_T_TXT, pos, &res, &ok);
+	if (r != MN_OK || !ok)
+		return r;
+	if (res.status != RESOLVE_ANSWER) {
+		diag_error(c->diag, pos, "the DKIM key %s%s is not published (%s)", owner, from,
+			   negative_why(&res, "no TXT record"));
+	} else if (res.n > 1) {
+		diag_error(c->diag, pos, "the DKIM key %s%s is published %zu times (one TXT record expected)",
+			   owner, from, res.n);
+	} else {
+		const char *tag = dkim_diff(local, res.v[0]);
+		if (tag != NULL)
+			diag_error(c->diag, pos, "the DKIM key published at %s%s differs from the local one (%s)",
+				   owner, from, tag);
+	}
+	resolve_result_clear(&res);
+	return MN_OK;
+}
+
+static int check_dkim(ctx_t *c, const policy_domain_t *d)
+{
+	char apex[300];
+	snprintf(apex, sizeof(apex), "_domainkey.%s", d->name);
+	const zone_t *z = zones_find(c->zs, apex);
+	if (z == NULL)
+		return MN_OK;
+	int r = MN_OK;
+	for (size_t i = 0; r == MN_OK && i < z->nrrs; i++) {
+		const zone_rr_t *rr = &z->rrs[i];
+		if (rr->type != ZONE_T_TXT)
+			continue;
+		char owner[256];
+		if (mn_name_from_wire(rr->owner, rr->owner_len, owner, sizeof(owner)) != MN_OK)
+			continue;
+		/* one TXT per selector: check the first record of each owner */
+		if (i > 0 && z->rrs[i - 1].type == ZONE_T_TXT && z->rrs[i - 1].owner_len == rr->owner_len &&
+		    memcmp(z->rrs[i - 1].owner, rr->owner, rr->owner_len) == 0)
+			continue;
+		char *local = txt_join(rr);
+		if (local == NULL)
+			return MN_ENOMEM;
+		r = check_dkim_one(c, d, owner, local);
+		free(local);
+	}
+	return r;
+}
+
+/* ---- entry point -------------------------------------------------------------- */
+
+int cmd_check_dns(const policy_t *p, const zones_t *zs, resolve_t *res, diag_t *diag)
+{
+	if (p == NULL || zs == NULL || res == NULL || diag == NULL)
+		return MN_EINVAL;
+	ctx_t c = { .p = p, .zs = zs, .res = res, .diag = diag };
+	rec_buf_t eb = { 0 };
+	for (size_t i = 0; i < p->server.nameservers.n; i++)
+		rec_buf_addf(&eb, "%s%s", i ? ", " : "", p->server.nameservers.v[i].v);
+	char *expected = rec_buf_take(&eb);
+	if (expected == NULL)
+		return MN_ENOMEM;
+	int r = MN_OK;
+	for (size_t i = 0; r == MN_OK && i < p->ndomains && !c.stopped; i++) {
+		const policy_domain_t *d = &p->domains[i];
+		r = check_delegation(&c, d, expected);
+		if (r == MN_OK)
+			r = check_apex_spf(&c, d);
+		if (r == MN_OK)
+			r = check_reports(&c, d);
+		if (r == MN_OK)
+			r = check_dkim(&c, d);
+	}
+	if (r == MN_OK && c.stopped)
+		diag_error(diag, NULL, "DNS checks stopped: the resolver %s does not answer", resolve_server(res));
+	free(expected);
+	return r;
+}

@@ -23,6 +23,7 @@ const char *mn_strerror(int err)
 	case MN_ESPACE: return "no space left in buffer";
 	case MN_ESTATE: return "inconsistent state directory";
 	case MN_ELOCK: return "could not take the lock";
+	case MN_ENOTFILE: return "not a regular file";
 	default:
 		if (err < 0 && err > -1000)
 			return strerror(-err);

@@ -24,6 +24,7 @@ enum {
 	MN_ESPACE = -1004,	/* output buffer too small */
 	MN_ESTATE = -1005,	/* state directory content is inconsistent */
 	MN_ELOCK = -1006,	/* could not take a lock */
+	MN_ENOTFILE = -1007,	/* not a regular file (a FIFO, a device...) */
 };
 
 const char *mn_strerror(int err);

@@ -407,7 +407,7 @@ static void read_included(loader_t *ld, const char *path, const ynode_t *item, c
 	}
 	if (r < 0 && r != MN_EPOLICY) {
 		node_error(ld, top_file, item,
-			   "cannot read include '%s' (%s)", path, strerror(-r));
+			   "cannot read include '%s' (%s)", path, mn_strerror(r));
 		return;
 	}
 	if (r == MN_OK) {
@@ -522,7 +522,7 @@ int policy_load(const char *path, diag_t *diag, policy_t **out)
 	ret = ydoc_load(path, ld.ctx.file, diag, &doc);
 	if (ret < 0 && ret != MN_EPOLICY) {
 		if (ret != MN_ENOMEM)
-			diag_error(diag, NULL, "cannot read '%s' (%s)", path, strerror(-ret));
+			diag_error(diag, NULL, "cannot read '%s' (%s)", path, mn_strerror(ret));
 		goto fail;
 	}
 	if (ret == MN_OK) {

@@ -389,9 +389,13 @@ fail_noparser:
 	return ret;
 }
 
+/* Larger policy files are refused (100,000 domains take about 25 MB). */
+#define YDOC_MAX_FILE ((uint64_t)256 << 20)
+
 static int read_all(const char *path, char **out, size_t *outlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	int ret;
@@ -403,6 +407,15 @@ static int read_all(const char *path, char **out, size_t *outlen)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		ret = -EISDIR;
+		goto fail;
+	}
+	/* a device or a FIFO could be endless (/dev/zero): only regular files */
+	if (!S_ISREG(st.st_mode)) {
+		ret = MN_ENOTFILE;
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > YDOC_MAX_FILE) {
+		ret = -EFBIG;
 		goto fail;
 	}
 	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
@@ -431,6 +444,10 @@ static int read_all(const char *path, char **out, size_t *outlen)
 		if (got == 0)
 			break;
 		len += (size_t)got;
+		if (len > YDOC_MAX_FILE) {	/* grew while we read it */
+			ret = -EFBIG;
+			goto fail;
+		}
 	}
 	buf[len] = '\0';
 	close(fd);

@@ -55,13 +55,18 @@ static size_t question_name(const uint8_t *q, size_t qlen, uint8_t *low)
 /* Skips a (possibly compressed) name in a record; returns the offset after it, or 0. */
 static size_t skip_name(const uint8_t *q, size_t qlen, size_t o)
 {
-	size_t n = 0;
+	size_t n = 0, start = o;
 	for (;;) {
 		if (o >= qlen)
 			return 0;
 		uint8_t l = q[o];
-		if ((l & 0xc0) == 0xc0)
-			return o + 2 <= qlen ? o + 2 : 0;
+		if ((l & 0xc0) == 0xc0) {
+			/* a pointer must point back to an earlier name, after the header */
+			if (o + 2 > qlen)
+				return 0;
+			size_t target = (size_t)(l & 0x3f) << 8 | q[o + 1];
+			return target >= 12 && target < start ? o + 2 : 0;
+		}
 		if (l & 0xc0)
 			return 0;
 		n += l + 1u;
@@ -167,7 +172,9 @@ int answer_query(const zset_t *zs, const uint8_t *q, size_t qlen, bool tcp,
 	uint16_t qtype = get16(q + 12 + nlen);
 	uint16_t qclass = get16(q + 12 + nlen + 2);
 	edns_t edns = { 0 };
-	if (get16(q + 10) > 0 && !parse_records(q, qlen, qend, &edns))
+	/* every record a query carries must parse (an OPT is looked for in them) */
+	if ((get16(q + 6) | get16(q + 8) | get16(q + 10)) != 0 &&
+	    !parse_records(q, qlen, qend, &edns))
 		return header_only(q, out, RCODE_FORMERR, outlen);
 	if (qtype == ZONE_T_OPT)
 		return header_only(q, out, RCODE_FORMERR, outlen);

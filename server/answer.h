@@ -32,7 +32,7 @@ enum {
  *   (MAILA, MAILB, TKEY, TSIG): NOTIMP (transfers are not served here).
  *   QTYPE OPT: FORMERR.
  * - EDNS(0): an OPT in the query gets one in the response (payload 1232,
- *   DO clear); version > 0 gets BADVERS (no records).
+ *   DO copied, RFC 3225 3); version > 0 gets BADVERS (no records).
  * - AA on authoritative answers, RA clear, RD and CD copied; the question is
  *   copied byte for byte, answer owners point at it (case preserved).
  * - Too big for the transport (UDP: 512 without EDNS, else the client's size

@@ -201,7 +201,7 @@ static void test_table(const zset_t *set)
 		{ "big TXT, EDNS 1232: fits", { 31, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 1232, 0, false }, false, 0x8500, 1, 1, 0, 1 },
 		{ "big TXT, EDNS 1000: TC", { 32, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 1000, 0, false }, false, 0x8700, 1, 0, 0, 1 },
 		{ "big TXT over TCP: complete", { 33, 0x0100, 1, 0, 0, "big._domainkey.example.com", 16, 1, 0, 0, false }, true, 0x8500, 1, 1, 0, 0 },
-		{ "ANCOUNT 1 with nothing after the question: lenient", { 34, 0x0100, 1, 1, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8500, 1, 1, 0, 0 },
+		{ "ANCOUNT 1 with no record after the question: FORMERR", { 34, 0x0100, 1, 1, 0, "_dmarc.example.com", 16, 1, 0, 0, false }, false, 0x8101, 0, 0, 0, 0 },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		uint8_t q[600];
@@ -331,6 +331,9 @@ static void test_malformed(const zset_t *set)
 		{ "ARCOUNT 1, nothing there", "123401000001000000000001000001000" "1", ANSWER_SEND, "123481010000000000000000" },
 		{ "ANCOUNT 1 garbage before the OPT", "12340100000100010000000100000100" "01ff", ANSWER_SEND, "123481010000000000000000" },
 		{ "opcode 15, 12 bytes: NOTIMP", "123478000000000000000000", ANSWER_SEND, "1234f8040000000000000000" },
+		{ "pointer forward in an additional record", "1234000000010000000000010000060001c020000100010000000a000400000000", ANSWER_SEND, "123480010000000000000000" },
+		{ "pointer into the header in an additional record", "1234000000010000000000010000060001c002000100010000000a000400000000", ANSWER_SEND, "123480010000000000000000" },
+		{ "ANCOUNT and NSCOUNT 65535, no records", "12340100000100ffffff0000000006000" "1", ANSWER_SEND, "123481010000000000000000" },
 		/* a valid non-OPT additional record is skipped; compressed name allowed there */
 		{ "additional A record with a pointer: ignored", "1234000000010000000000010000060001c00c000100010000000a000400000000", ANSWER_SEND, "123480050001000000000000000006000" "1" },
 	};

@@ -16,6 +16,7 @@ enum { CMD_OK = 0, CMD_ERRORS = 1, CMD_USAGE = 2, CMD_KEPT = 3 };
 int cmd_check(int argc, char **argv);
 int cmd_zone(int argc, char **argv);
 int cmd_delegation(int argc, char **argv);
+int cmd_flatten(int argc, char **argv);
 
 struct zones;
 struct resolve;

@@ -15,6 +15,7 @@ static const struct {
 	{ "check", cmd_check, "validate the policy and every record it compiles to" },
 	{ "zone", cmd_zone, "print the compiled zones as master files" },
 	{ "delegation", cmd_delegation, "print the records to add at each domain's parent" },
+	{ "flatten", cmd_flatten, "resolve SPF terms, prove the flattened set, update the SPF cache" },
 };
 
 static void usage(FILE *f)

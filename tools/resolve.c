@@ -312,6 +312,8 @@ static int collect(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t type, re
 		char *s = rdata_text(rr);
 		if (s == NULL)
 			return MN_ENOMEM;
+		if (res->n == 0 || ldns_rr_ttl(rr) < res->ttl)
+			res->ttl = ldns_rr_ttl(rr);
 		res->v[res->n++] = s;
 	}
 	return MN_OK;

@@ -44,6 +44,7 @@ typedef struct resolve_result {
 	 */
 	char **v;
 	size_t n;
+	uint32_t ttl;		/* RESOLVE_ANSWER: the smallest TTL of those records (and the CNAMEs) */
 } resolve_result_t;
 
 /*

@@ -11,6 +11,7 @@
 #include "zones/macro.h"
 #include "zones/records.h"
 #include "zones/serial.h"
+#include "zones/spfcache.h"
 #include "zones/validate.h"
 
 #define SPF_LOOKUP_LIMIT 10
@@ -32,6 +33,7 @@ typedef struct ctx {
 	report_t *reports;	/* sorted by target, then source */
 	size_t nreports;
 	validate_t *val;	/* the publishing rules */
+	time_t now;
 } ctx_t;
 
 static const uint8_t a_127_0_0_2[4] = { 127, 0, 0, 2 };
@@ -321,8 +323,9 @@ typedef struct spf_in {
 	size_t n4, n6;
 	mn_net_t *m4, *m6;	/* merged */
 	size_t nm4, nm6;
-	char **kept;		/* a, mx, include terms */
+	char **kept;		/* a, mx, include terms (from the SPF cache: the terms it kept) */
 	size_t nkept;
+	spfcache_t *cache;	/* the SPF cache entry in use, or NULL */
 } spf_in_t;
 
 static void spf_in_free(spf_in_t *s)
@@ -332,6 +335,7 @@ static void spf_in_free(spf_in_t *s)
 	free(s->m4);
 	free(s->m6);
 	rec_terms_free(s->kept, s->nkept);
+	spfcache_free(s->cache);
 }
 
 /* terms = a ++ b ++ c, as one array of borrowed pointers. */
@@ -396,7 +400,9 @@ static validate_term_t *term_map(const policy_domain_t *d, char **t4, const mn_n
 	size_t nmx = s->mx.v ? 1 : 0;
 	for (size_t i = 0; i < in->nkept; i++) {
 		const mn_pos_t *pos = spf_pos(d);
-		if (i < s->a.n)
+		if (in->cache != NULL)
+			;	/* kept terms of the SPF cache: at the spf position */
+		else if (i < s->a.n)
 			pos = &s->a.v[i].pos;
 		else if (i < s->a.n + nmx)
 			pos = &s->mx.pos;
@@ -464,6 +470,34 @@ static int spf_plain(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 	return r;
 }
 
+/*
+ * The previous generation's parts (from the SPF cache) stay served for the
+ * TTL after they were replaced, so that no resolver holding the old root
+ * finds its parts gone.
+ */
+static int spf_old_parts(const ctx_t *c, zone_t *z, const spfcache_t *cache, const chain_t *ch)
+{
+	size_t zl = strlen(z->name);
+	for (size_t i = 0; i < cache->nold; i++) {
+		const spfcache_old_t *o = &cache->old[i];
+		if (c->now >= o->replaced_at + (time_t)c->ttl)
+			continue;
+		size_t ol = strlen(o->owner);
+		if (ol <= zl + 1 || strcmp(o->owner + ol - zl, z->name) != 0 || o->owner[ol - zl - 1] != '.')
+			continue;
+		bool current = false;
+		for (size_t k = 0; k < ch->n && !current; k++)
+			current = strcmp(ch->v[k].owner, o->owner) == 0;
+		char why[64];
+		if (current || !name_valid(o->owner, why, sizeof(why)))
+			continue;
+		int r = zone_add_txt(z, o->owner, c->ttl, o->text);
+		if (r != MN_OK && r != MN_ERANGE)
+			return r;
+	}
+	return MN_OK;
+}
+
 /* Builds the flattened chain; *fits false when it needs more than 10 lookups. */
 static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in,
 		       bool auto_mode, bool *fits)
@@ -517,6 +551,8 @@ static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, cons
 		if (r == MN_OK)
 			r = validate_spf_record(c->val, d, ch.v[i].text, map, nmap);
 	}
+	if (r == MN_OK && in->cache != NULL)
+		r = spf_old_parts(c, z, in->cache, &ch);
 out:
 	free(map);
 	chain_free(&ch);
@@ -583,6 +619,82 @@ static int spf_macro(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 	return r;
 }
 
+/*
+ * With an SPF cache entry computed from the policy's current terms, the
+ * networks of the cache replace the policy's (it holds them too) and its kept
+ * terms replace the a/mx/include terms.  Without one (or a stale one), the
+ * terms stay as written.
+ */
+static int spf_use_cache(const policy_domain_t *d, const char *state_dir, spf_in_t *in)
+{
+	spfcache_t *cache = NULL;
+	int r = spfcache_load(state_dir, d->name, &cache);
+	if (r != MN_OK)
+		return r == MN_ENOMEM ? r : MN_OK;	/* absent or unreadable: as without a cache */
+	char **terms = NULL;
+	size_t nterms = 0;
+	char *source = NULL;
+	r = spfcache_terms(d->name, &d->spf, &terms, &nterms);
+	if (r == MN_OK && (source = spfcache_source(terms, nterms)) == NULL)
+		r = MN_ENOMEM;
+	rec_terms_free(terms, nterms);
+	if (r != MN_OK || strcmp(source, cache->source) != 0) {
+		free(source);
+		spfcache_free(cache);
+		return r;
+	}
+	free(source);
+	mn_net_t *m4 = NULL, *m6 = NULL;
+	size_t n4 = 0, n6 = 0, k4 = 0, k6 = 0;
+	for (size_t i = 0; i < cache->nnets; i++)
+		cache->nets[i].family == 4 ? n4++ : n6++;
+	mn_net_t *v4 = n4 ? malloc(n4 * sizeof(*v4)) : NULL, *v6 = n6 ? malloc(n6 * sizeof(*v6)) : NULL;
+	if ((n4 && v4 == NULL) || (n6 && v6 == NULL)) {
+		r = MN_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < cache->nnets; i++) {
+		if (cache->nets[i].family == 4)
+			v4[k4++] = cache->nets[i];
+		else
+			v6[k6++] = cache->nets[i];
+	}
+	r = rec_nets_merge(v4, n4, &m4, &n4);
+	if (r == MN_OK)
+		r = rec_nets_merge(v6, n6, &m6, &n6);
+	if (r != MN_OK) {
+		free(m4);
+		goto out;
+	}
+	char **kept = cache->nkept ? calloc(cache->nkept, sizeof(*kept)) : NULL;
+	if (cache->nkept && kept == NULL) {
+		free(m4);
+		free(m6);
+		r = MN_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < cache->nkept; i++) {
+		kept[i] = cache->kept[i];
+		cache->kept[i] = NULL;
+	}
+	free(in->m4);
+	free(in->m6);
+	rec_terms_free(in->kept, in->nkept);
+	in->m4 = m4;
+	in->nm4 = n4;
+	in->m6 = m6;
+	in->nm6 = n6;
+	in->kept = kept;
+	in->nkept = cache->nkept;
+	in->cache = cache;
+	cache = NULL;
+out:
+	free(v4);
+	free(v6);
+	spfcache_free(cache);
+	return r;
+}
+
 static int build_spf(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 {
 	const policy_spf_t *s = &d->spf;
@@ -607,6 +719,11 @@ static int build_spf(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 	}
 	if (r != MN_OK)
 		goto out;
+	if ((spf_mode_t)s->mode.v != SPF_MODE_PLAIN && c->p->server.state_dir.v != NULL) {
+		r = spf_use_cache(d, c->p->server.state_dir.v, &in);
+		if (r != MN_OK)
+			goto out;
+	}
 	bool fits = true;
 	switch ((spf_mode_t)s->mode.v) {
 	case SPF_MODE_PLAIN:
@@ -682,7 +799,7 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	compile_opts_t defaults = { .now = mn_now() };
 	if (opts == NULL)
 		opts = &defaults;
-	ctx_t c = { .p = p, .diag = diag, .ttl = p->server.ttl.v };
+	ctx_t c = { .p = p, .diag = diag, .ttl = p->server.ttl.v, .now = opts->now };
 	zones_t *zs = NULL;
 	size_t errors = diag_errors(diag);
 	int r = MN_OK;

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* cmd_flatten.c -- mailns flatten: resolve SPF terms, prove the flattened set equivalent, update the SPF cache */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tools/cmd.h"
+#include "tools/resolve.h"
+#include "zones/chain.h"
+#include "zones/flatten.h"
+#include "zones/macro.h"
+#include "zones/records.h"
+#include "zones/spfcache.h"
+
+#define SPF_LOOKUP_LIMIT 10
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mailns flatten [-c POLICY] [--resolver ADDR[:PORT]] [--dry-run] [--force]\n\n"
+		   "Resolves the include, a, mx and redirect terms of every domain in flatten,\n"
+		   "auto and macro mode, proves the flattened set equivalent to the original for\n"
+		   "every address, and updates the SPF cache in state_dir/spf.  Prints what\n"
+		   "changed per domain; quiet when nothing did.\n\n"
+		   "  -c, --policy FILE      the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -r, --resolver ADDR    the recursive resolver (default: /etc/resolv.conf)\n"
+		   "  -n, --dry-run          print what would change, write nothing\n"
+		   "  -f, --force            write a set that shrank by more than half\n"
+		   "  -h, --help             this help\n\n"
+		   "Exit: 0 done, 1 errors (nothing written for those domains), 3 a resolution\n"
+		   "failed and the last good set was kept.\n");
+}
+
+/* ---- the DNS view: every (name, type) asked once per run ----------------------- */
+
+typedef struct ventry {
+	struct ventry *next;
+	char *name;
+	uint16_t type;
+	flat_rrset_t rs;
+} ventry_t;
+
+enum { VIEW_BUCKETS = 8192 };
+
+typedef struct view {
+	resolve_t *res;
+	ventry_t *b[VIEW_BUCKETS];
+	unsigned queries;
+} view_t;
+
+static unsigned vhash(const char *s, uint16_t type)
+{
+	unsigned h = 2166136261u ^ type;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)(*s | 0x20)) * 16777619u;
+	return h % VIEW_BUCKETS;
+}
+
+static int view_lookup(void *arg, const char *name, uint16_t type, const flat_rrset_t **out)
+{
+	view_t *v = arg;
+	unsigned h = vhash(name, type);
+	for (ventry_t *e = v->b[h]; e != NULL; e = e->next) {
+		if (e->type == type && strcasecmp(e->name, name) == 0) {
+			*out = &e->rs;
+			return MN_OK;
+		}
+	}
+	ventry_t *e = calloc(1, sizeof(*e));
+	if (e == NULL || (e->name = mn_strdup(name)) == NULL) {
+		free(e);
+		return MN_ENOMEM;
+	}
+	e->type = type;
+	resolve_result_t rr = { 0 };
+	int r = MN_OK;
+	char norm[256];
+	v->queries++;
+	if (mn_name_norm(name, norm, sizeof(norm)) != MN_OK) {
+		e->rs.status = FLAT_NXDOMAIN;	/* not a name: nothing there */
+	} else if ((r = resolve_query(v->res, norm, type, &rr)) == MN_EINVAL) {
+		e->rs.status = FLAT_NXDOMAIN;
+		r = MN_OK;
+	} else if (r == MN_OK) {
+		switch (rr.status) {
+		case RESOLVE_ANSWER: e->rs.status = FLAT_ANSWER; break;
+		case RESOLVE_NODATA: e->rs.status = FLAT_NODATA; break;
+		case RESOLVE_NXDOMAIN: e->rs.status = FLAT_NXDOMAIN; break;
+		default: e->rs.status = FLAT_FAIL; break;
+		}
+		e->rs.v = rr.v;
+		e->rs.n = rr.n;
+		e->rs.ttl = rr.ttl;
+	}
+	if (r != MN_OK) {
+		free(e->name);
+		free(e);
+		return r;
+	}
+	e->next = v->b[h];
+	v->b[h] = e;
+	*out = &e->rs;
+	return MN_OK;
+}
+
+static void view_free(view_t *v)
+{
+	for (size_t i = 0; i < VIEW_BUCKETS; i++) {
+		for (ventry_t *e = v->b[i], *n; e != NULL; e = n) {
+			n = e->next;
+			for (size_t k = 0; k < e->rs.n; k++)
+				free(e->rs.v[k]);
+			free(e->rs.v);
+			free(e->name);
+			free(e);
+		}
+	}
+	resolve_free(v->res);
+}
+
+/* ---- one domain ------------------------------------------------------------------ */
+
+typedef struct run {
+	const policy_t *p;
+	flat_ctx_t *fc;
+	bool dry_run, force;
+	time_t now;
+	int errors, kept_last;
+} run_t;
+
+/* Networks of a family as "ip4:"/"ip6:" terms (the order compile uses). */
+static int net_terms(const mn_net_t *nets, size_t n, int fam, char ***out, size_t *nout)
+{
+	mn_net_t *v = n ? malloc(n * sizeof(*v)) : NULL;
+	size_t k = 0;
+	if (n && v == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (nets[i].family == fam)
+			v[k++] = nets[i];
+	int r = rec_spf_net_terms(v, k, out, nout);
+	free(v);
+	return r;
+}
+
+/* The terms the published chain holds: networks, then the kept terms (borrowed). */
+static int pub_terms(const flat_result_t *res, char ***t4, size_t *n4, char ***t6, size_t *n6, char ***all,
+		     size_t *n)
+{
+	int r = net_terms(res->nets, res->nnets, 4, t4, n4);
+	if (r == MN_OK)
+		r = net_terms(res->nets, res->nnets, 6, t6, n6);
+	if (r != MN_OK)
+		return r;
+	char **v = calloc(*n4 + *n6 + res->nkept + 1, sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < *n4; i++)
+		v[k++] = (*t4)[i];
+	for (size_t i = 0; i < *n6; i++)
+		v[k++] = (*t6)[i];
+	for (size_t i = 0; i < res->nkept; i++)
+		v[k++] = res->kept[i];
+	*all = v;
+	*n = k;
+	return MN_OK;
+}
+
+/* Address count of a family, as a double (enough to compare halves). */
+static double set_size(const mn_net_t *v, size_t n, int fam)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].family == fam)
+			s += __builtin_ldexp(1.0, (fam == 4 ? 32 : 128) - v[i].prefix);
+	return s;
+}
+
+static bool net_in(const mn_net_t *v, size_t n, const mn_net_t *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (mn_net_cmp(&v[i], x) == 0)
+			return true;
+	return false;
+}
+
+static bool str_in(char *const *v, size_t n, const char *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], x) == 0)
+			return true;
+	return false;
+}
+
+/* "example.com: +ip4:198.51.100.0/24 -ip4:192.0.2.0/24"; false when nothing changed. */
+static bool print_diff(const char *domain, const spfcache_t *old, const flat_result_t *res, bool print)
+{
+	rec_buf_t b = { 0 };
+	bool changed = false;
+	for (size_t i = 0; i < res->nnets; i++) {
+		if (old != NULL && net_in(old->nets, old->nnets, &res->nets[i]))
+			continue;
+		char s[64];
+		mn_net_format(&res->nets[i], s, sizeof(s));
+		rec_buf_addf(&b, " +ip%d:%s", res->nets[i].family, s);
+		changed = true;
+	}
+	for (size_t i = 0; old != NULL && i < old->nnets; i++) {
+		if (net_in(res->nets, res->nnets, &old->nets[i]))
+			continue;
+		char s[64];
+		mn_net_format(&old->nets[i], s, sizeof(s));
+		rec_buf_addf(&b, " -ip%d:%s", old->nets[i].family, s);
+		changed = true;
+	}
+	for (size_t i = 0; i < res->nkept; i++)
+		if (old == NULL || !str_in(old->kept, old->nkept, res->kept[i])) {
+			rec_buf_addf(&b, " +%s", res->kept[i]);
+			changed = true;
+		}
+	for (size_t i = 0; old != NULL && i < old->nkept; i++)
+		if (!str_in(res->kept, res->nkept, old->kept[i])) {
+			rec_buf_addf(&b, " -%s", old->kept[i]);
+			changed = true;
+		}
+	char *s = rec_buf_take(&b);
+	if (print && s != NULL && (changed || old == NULL))
+		printf("%s:%s\n", domain, changed ? s : " (no networks)");
+	free(s);
+	return changed;
+}
+
+/* The chain compile would publish from this set (flatten mode). */
+static int build_chain(const char *root, const flat_result_t *res, const char *all_term, chain_t *ch)
+{
+	char **t4 = NULL, **t6 = NULL, **terms = NULL;
+	size_t n4 = 0, n6 = 0, n = 0;
+	int r = pub_terms(res, &t4, &n4, &t6, &n6, &terms, &n);
+	if (r == MN_OK)
+		r = chain_build(root, terms, n, all_term, ch);
+	free(terms);
+	rec_terms_free(t4, n4);
+	rec_terms_free(t6, n6);
+	return r;
+}
+
+/* The old generation's parts to keep: earlier ones still within the TTL, and the old chain's. */
+static int carry_old(const run_t *run, const char *root, const spfcache_t *old, const chain_t *now_ch,
+		     const char *all_term, spfcache_t *nc)
+{
+	uint32_t ttl = run->p->server.ttl.v;
+	int r = MN_OK;
+	chain_t oc = { 0 };
+	if (old == NULL)
+		return MN_OK;
+	for (size_t i = 0; r == MN_OK && i < old->nold; i++) {
+		if (run->now >= old->old[i].replaced_at + (time_t)ttl)
+			continue;
+		nc->old = realloc(nc->old, (nc->nold + 1) * sizeof(*nc->old));
+		if (nc->old == NULL)
+			return MN_ENOMEM;
+		nc->old[nc->nold] = (spfcache_old_t){ old->old[i].replaced_at, mn_strdup(old->old[i].owner),
+						      mn_strdup(old->old[i].text) };
+		nc->nold++;
+	}
+	flat_result_t tmp = { .nets = old->nets, .nnets = old->nnets, .kept = old->kept, .nkept = old->nkept };
+	if (build_chain(root, &tmp, all_term, &oc) != MN_OK)
+		return MN_OK;
+	for (size_t i = 1; i < oc.n; i++) {
+		bool current = false;
+		for (size_t k = 0; k < now_ch->n && !current; k++)
+			current = strcmp(now_ch->v[k].owner, oc.v[i].owner) == 0;
+		if (current)
+			continue;
+		spfcache_old_t *nv = realloc(nc->old, (nc->nold + 1) * sizeof(*nv));
+		if (nv == NULL) {
+			r = MN_ENOMEM;
+			break;
+		}
+		nc->old = nv;
+		nc->old[nc->nold++] = (spfcache_old_t){ run->now, mn_strdup(oc.v[i].owner), mn_strdup(oc.v[i].text) };
+	}
+	chain_free(&oc);
+	return r;
+}
+
+static int flatten_domain(run_t *run, const policy_domain_t *d)
+{
+	const char *state = run->p->server.state_dir.v;
+	const char *all_term = rec_spf_all_term(d->spf.all.v);
+	char **terms = NULL, *source = NULL;
+	size_t nterms = 0;
+	flat_result_t res = { 0 };
+	spfcache_t *old = NULL, nc = { 0 };
+	chain_t ch = { 0 };
+	char root[300], why[600];
+	snprintf(root, sizeof(root), "_spf.%s", d->name);
+	int r = spfcache_terms(d->name, &d->spf, &terms, &nterms);
+	if (r != MN_OK)
+		goto out;
+	if ((source = spfcache_source(terms, nterms)) == NULL) {
+		r = MN_ENOMEM;
+		goto out;
+	}
+	flat_input_t in = { .domain = d->name, .terms = terms, .nterms = nterms, .all_term = all_term };
+	r = flat_domain(run->fc, &in, &res);
+	if (r == MN_EPOLICY) {
+		cmd_err("%s: cannot flatten: %s", d->name, res.why);
+		run->errors++;
+		r = MN_OK;
+		goto out;
+	}
+	if (r != MN_OK)
+		goto out;
+	if (res.dns_failed) {
+		cmd_err("%s: resolution failed, keeping the last good set (%s)", d->name, res.why);
+		run->kept_last++;
+		goto out;
+	}
+	/* what would be published, and the proof */
+	spf_mode_t mode = (spf_mode_t)d->spf.mode.v;
+	flat_pub_t kind = mode == SPF_MODE_MACRO ? FLAT_PUB_MACRO : FLAT_PUB_FLATTEN;
+	char *mtext = NULL;
+	if (kind == FLAT_PUB_FLATTEN) {
+		r = build_chain(root, &res, all_term, &ch);
+		if (r == MN_ERANGE || (r == MN_OK && ch.lookups > SPF_LOOKUP_LIMIT)) {
+			if (mode == SPF_MODE_AUTO) {
+				kind = FLAT_PUB_MACRO;
+			} else {
+				cmd_err("%s: the flattened record needs more than %d DNS lookups", d->name,
+					SPF_LOOKUP_LIMIT);
+				run->errors++;
+				r = MN_OK;
+				goto out;
+			}
+			chain_free(&ch);
+			r = MN_OK;
+		}
+		if (r != MN_OK)
+			goto out;
+	}
+	unsigned lookups = 0;
+	if (kind == FLAT_PUB_FLATTEN) {
+		flat_rec_t *recs = calloc(ch.n, sizeof(*recs));
+		if (recs == NULL) {
+			r = MN_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < ch.n; i++)
+			recs[i] = (flat_rec_t){ ch.v[i].owner, ch.v[i].text };
+		r = flat_prove(run->fc, &in, &res, kind, recs, ch.n, &lookups, why, sizeof(why));
+		free(recs);
+	} else {
+		mtext = macro_record_text(root, res.kept, res.nkept, all_term);
+		if (mtext == NULL) {
+			r = MN_ENOMEM;
+			goto out;
+		}
+		flat_rec_t rec = { root, mtext };
+		r = flat_prove(run->fc, &in, &res, kind, &rec, 1, &lookups, why, sizeof(why));
+		free(mtext);
+	}
+	if (r == MN_EPOLICY) {
+		cmd_err("%s: not equivalent, nothing published: %s", d->name, why);
+		run->errors++;
+		r = MN_OK;
+		goto out;
+	}
+	if (r != MN_OK)
+		goto out;
+
+	r = spfcache_load(state, d->name, &old);
+	if (r == MN_ENOENT || r == MN_ESTATE) {
+		old = NULL;
+		r = MN_OK;
+	}
+	if (r != MN_OK)
+		goto out;
+	bool same_source = old != NULL && strcmp(old->source, source) == 0;
+	bool changed = print_diff(d->name, old, &res, false) || !same_source;
+	if (!changed)
+		goto out;
+	for (int fam = 4; fam <= 6 && old != NULL && !run->force; fam += 2) {
+		double was = set_size(old->nets, old->nnets, fam), now = set_size(res.nets, res.nnets, fam);
+		if (was > 0 && now < was / 2) {
+			print_diff(d->name, old, &res, true);
+			cmd_err("%s: warning: the IPv%d set shrinks by more than half; not written (--force writes it)",
+				d->name, fam);
+			run->errors++;
+			goto out;
+		}
+	}
+	print_diff(d->name, old, &res, true);
+	if (run->dry_run)
+		goto out;
+	nc.source = source;
+	nc.resolved = run->now;
+	nc.ttl = res.ttl;
+	nc.nets = res.nets;
+	nc.nnets = res.nnets;
+	nc.kept = res.kept;
+	nc.nkept = res.nkept;
+	r = carry_old(run, root, old, &ch, all_term, &nc);
+	if (r == MN_OK)
+		r = spfcache_save(state, d->name, &nc);
+	if (r != MN_OK) {
+		cmd_err("%s: cannot write the SPF cache (%s)", d->name, mn_strerror(r));
+		run->errors++;
+		r = MN_OK;
+	}
+out:
+	for (size_t i = 0; i < nc.nold; i++) {
+		free(nc.old[i].owner);
+		free(nc.old[i].text);
+	}
+	free(nc.old);
+	chain_free(&ch);
+	spfcache_free(old);
+	flat_result_clear(&res);
+	free(source);
+	rec_terms_free(terms, nterms);
+	return r;
+}
+
+int cmd_flatten(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'c' },
+		{ "resolver", required_argument, NULL, 'r' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *resolver = NULL;
+	run_t run = { 0 };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:r:nfh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'r': resolver = optarg; break;
+		case 'n': run.dry_run = true; break;
+		case 'f': run.force = true; break;
+		case 'h': usage(stdout); return CMD_OK;
+		default: usage(stderr); return CMD_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return CMD_USAGE;
+	}
+	policy_t *p = cmd_policy_load(path, false);
+	if (p == NULL)
+		return CMD_ERRORS;
+	if (p->server.state_dir.v == NULL) {
+		cmd_err("server.state_dir is not set");
+		policy_free(p);
+		return CMD_ERRORS;
+	}
+	view_t v = { 0 };
+	char err[256] = "";
+	int r = resolve_new(resolver, &v.res, err, sizeof(err));
+	if (r != MN_OK) {
+		cmd_err("%s", err[0] ? err : mn_strerror(r));
+		policy_free(p);
+		return r == MN_EINVAL ? CMD_USAGE : CMD_ERRORS;
+	}
+	run.p = p;
+	run.now = mn_now();
+	r = flat_ctx_new(view_lookup, &v, &run.fc);
+	for (size_t i = 0; r == MN_OK && i < p->ndomains; i++) {
+		const policy_domain_t *d = &p->domains[i];
+		if (!d->spf.present || (spf_mode_t)d->spf.mode.v == SPF_MODE_PLAIN)
+			continue;
+		r = flatten_domain(&run, d);
+	}
+	fflush(stdout);
+	if (r != MN_OK)
+		cmd_err("flatten failed (%s)", mn_strerror(r));
+	flat_ctx_free(run.fc);
+	view_free(&v);
+	policy_free(p);
+	if (r != MN_OK || run.errors > 0)
+		return CMD_ERRORS;
+	return run.kept_last > 0 ? CMD_KEPT : CMD_OK;
+}

@@ -3,11 +3,15 @@
 #include "keys/keystore.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "policy/mn.h"
+#include "policy/policy.h"
 
 static const char *const phase_names[] = { "pending", "active", "retired", "revoked" };
 
@@ -145,4 +149,319 @@ fail:
 	keystore_pub_free(v, n);
 	free(text);
 	return r;
+}
+
+/* ---- the managed key state ------------------------------------------------------- */
+
+static int alg_parse(const char *s)
+{
+	for (int a = 0; a < DKIM_ALG_COUNT; a++)
+		if (strcmp(policy_dkim_alg_name((dkim_alg_t)a), s) == 0)
+			return a;
+	return -1;
+}
+
+static int alg_of_record(const char *rec)
+{
+	return strstr(rec, "k=ed25519") != NULL ? DKIM_ALG_ED25519 : DKIM_ALG_RSA2048;
+}
+
+void keystore_keys_free(keystore_key_t *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].record);
+	free(v);
+}
+
+int keystore_keys_dup(const keystore_key_t *v, size_t n, keystore_key_t **out)
+{
+	keystore_key_t *c = calloc(n ? n : 1, sizeof(*c));
+	if (c == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		c[i] = v[i];
+		c[i].record = NULL;
+		if (v[i].record != NULL && (c[i].record = mn_strdup(v[i].record)) == NULL) {
+			keystore_keys_free(c, i);
+			return MN_ENOMEM;
+		}
+	}
+	*out = c;
+	return MN_OK;
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+	return strcmp(((const keystore_key_t *)x)->selector, ((const keystore_key_t *)y)->selector);
+}
+
+static char *state_path(const char *state_dir, const char *domain, const char *name)
+{
+	size_t l = strlen(state_dir) + strlen(domain) + strlen(name) + 8;
+	char *p = malloc(l);
+	if (p != NULL)
+		snprintf(p, l, "%s/keys/%s/%s", state_dir, domain, name);
+	return p;
+}
+
+static char *key_file(const char *state_dir, const char *domain, const char *selector, const char *ext)
+{
+	size_t l = strlen(selector) + strlen(ext) + 1;
+	char *f = malloc(l);
+	if (f == NULL)
+		return NULL;
+	snprintf(f, l, "%s%s", selector, ext);
+	char *p = state_path(state_dir, domain, f);
+	free(f);
+	return p;
+}
+
+char *keystore_key_path(const char *state_dir, const char *domain, const char *selector)
+{
+	return key_file(state_dir, domain, selector, ".pem");
+}
+
+
+static bool domain_ok(const char *domain)
+{
+	return domain != NULL && domain[0] != '\0' && strchr(domain, '/') == NULL &&
+	       strcmp(domain, "..") != 0 && strcmp(domain, ".") != 0;
+}
+
+/* Finds or appends the key named sel; NULL on ENOMEM. */
+static keystore_key_t *key_slot(keystore_key_t **v, size_t *n, size_t *cap, const char *sel)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i].selector, sel) == 0)
+			return &(*v)[i];
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		keystore_key_t *nv = realloc(*v, c * sizeof(*nv));
+		if (nv == NULL)
+			return NULL;
+		*v = nv;
+		*cap = c;
+	}
+	keystore_key_t *k = &(*v)[(*n)++];
+	memset(k, 0, sizeof(*k));
+	k->alg = -1;
+	snprintf(k->selector, sizeof(k->selector), "%s", sel);
+	return k;
+}
+
+/* "#key SEL ALG CREATED CHANGED" / "#removed ...": fields into k */
+static int parse_meta(char *line, keystore_key_t **v, size_t *n, size_t *cap)
+{
+	char *f[5];
+	size_t nf = 0;
+	for (char *save = NULL, *t = strtok_r(line, " \t\r", &save); t != NULL;
+	     t = strtok_r(NULL, " \t\r", &save)) {
+		if (nf == 5)
+			return MN_ESTATE;
+		f[nf++] = t;
+	}
+	if (nf != 5 || strlen(f[1]) >= KEYSTORE_SELECTOR_MAX)
+		return MN_ESTATE;
+	int alg = alg_parse(f[2]);
+	time_t c, ch;
+	if (alg < 0 || mn_time_parse(f[3], &c) != MN_OK || mn_time_parse(f[4], &ch) != MN_OK)
+		return MN_ESTATE;
+	keystore_key_t *k = key_slot(v, n, cap, f[1]);
+	if (k == NULL)
+		return MN_ENOMEM;
+	k->alg = alg;
+	k->created = c;
+	k->changed = ch;
+	if (strcmp(f[0], "#removed") == 0) {
+		if (k->record != NULL)
+			return MN_ESTATE;	/* both a key and removed */
+		k->removed = true;
+	}
+	return MN_OK;
+}
+
+int keystore_state_load(const char *state_dir, const char *domain, keystore_key_t **out, size_t *nout)
+{
+	if (state_dir == NULL || !domain_ok(domain) || out == NULL || nout == NULL)
+		return MN_EINVAL;
+	char *path = state_path(state_dir, domain, "published");
+	if (path == NULL)
+		return MN_ENOMEM;
+	char *text = NULL;
+	size_t len = 0;
+	int r = mn_file_read(path, &text, &len);
+	free(path);
+	if (r == MN_ENOENT || r == -ENOTDIR) {
+		*out = NULL;
+		*nout = 0;
+		return MN_OK;
+	}
+	if (r != MN_OK)
+		return r;
+	keystore_key_t *v = NULL;
+	size_t n = 0, cap = 0;
+	if (strlen(text) != len) {
+		r = MN_ESTATE;
+		goto fail;
+	}
+	for (char *p = text, *nl; p != NULL && *p != '\0'; p = nl) {
+		nl = strchr(p, '\n');
+		if (nl != NULL)
+			*nl++ = '\0';
+		if (p[strspn(p, " \t\r")] == '\0')
+			continue;
+		if (strncmp(p, "#key ", 5) == 0 || strncmp(p, "#removed ", 9) == 0) {
+			r = parse_meta(p, &v, &n, &cap);
+			if (r != MN_OK)
+				goto fail;
+			continue;
+		}
+		if (p[0] == '#')
+			continue;
+		keystore_pub_t e = { 0 };
+		r = parse_line(p, &e);
+		if (r != MN_OK)
+			goto fail;
+		keystore_key_t *k = strlen(e.selector) < KEYSTORE_SELECTOR_MAX ?
+			key_slot(&v, &n, &cap, e.selector) : NULL;
+		if (k == NULL || k->record != NULL || k->removed) {
+			r = k == NULL && strlen(e.selector) < KEYSTORE_SELECTOR_MAX ? MN_ENOMEM : MN_ESTATE;
+			free(e.selector);
+			free(e.record);
+			goto fail;
+		}
+		free(e.selector);
+		k->phase = e.phase;
+		k->record = e.record;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].removed && v[i].record == NULL) {
+			r = MN_ESTATE;	/* metadata without its key line */
+			goto fail;
+		}
+		if (v[i].alg < 0)
+			v[i].alg = alg_of_record(v[i].record);
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), key_cmp);
+	free(text);
+	*out = v;
+	*nout = n;
+	return MN_OK;
+fail:
+	keystore_keys_free(v, n);
+	free(text);
+	return r;
+}
+
+char *keystore_state_text(const keystore_key_t *v, size_t n)
+{
+	size_t cap = 128;
+	for (size_t i = 0; i < n; i++)
+		cap += 160 + (v[i].record ? strlen(v[i].record) : 0);
+	char *s = malloc(cap);
+	if (s == NULL)
+		return NULL;
+	size_t l = (size_t)snprintf(s, cap, "# mailns key state: SELECTOR PHASE RECORD, then "
+				    "#key SELECTOR ALGORITHM CREATED CHANGED\n");
+	for (size_t i = 0; i < n; i++) {
+		char c[32], ch[32];
+		mn_time_format(v[i].created, c, sizeof(c));
+		mn_time_format(v[i].changed, ch, sizeof(ch));
+		const char *alg = policy_dkim_alg_name((dkim_alg_t)v[i].alg);
+		if (v[i].removed) {
+			l += (size_t)snprintf(s + l, cap - l, "#removed %s %s %s %s\n", v[i].selector,
+					      alg, c, ch);
+			continue;
+		}
+		l += (size_t)snprintf(s + l, cap - l, "%s %s %s\n#key %s %s %s %s\n", v[i].selector,
+				      keystore_phase_name(v[i].phase), v[i].record ? v[i].record : "",
+				      v[i].selector, alg, c, ch);
+	}
+	return s;
+}
+
+int keystore_state_save(const char *state_dir, const char *domain, const keystore_key_t *v, size_t n)
+{
+	if (state_dir == NULL || !domain_ok(domain) || (v == NULL && n > 0))
+		return MN_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].removed && (v[i].record == NULL || v[i].record[0] == '\0' ||
+				      strchr(v[i].record, '\n') != NULL))
+			return MN_EINVAL;
+	char *dir = state_path(state_dir, domain, "");
+	char *path = state_path(state_dir, domain, "published");
+	char *text = keystore_state_text(v, n);
+	int r = MN_ENOMEM;
+	if (dir == NULL || path == NULL || text == NULL)
+		goto fail;
+	r = mn_mkdir_p(dir, 0700);
+	if (r != MN_OK)
+		goto fail;
+	r = mn_file_write_atomic(path, text, strlen(text), 0644);
+	if (r == MN_OK)
+		keystore_step();
+fail:
+	free(text);
+	free(path);
+	free(dir);
+	return r;
+}
+
+int keystore_lock(const char *state_dir, int timeout_s, int *fd)
+{
+	if (state_dir == NULL || fd == NULL)
+		return MN_EINVAL;
+	int r = mn_mkdir_p(state_dir, 0755);
+	if (r != MN_OK)
+		return r;
+	size_t l = strlen(state_dir) + 16;
+	char *path = malloc(l);
+	if (path == NULL)
+		return MN_ENOMEM;
+	snprintf(path, l, "%s/keys.lock", state_dir);
+	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (f < 0)
+		return -errno;
+	for (int i = 0; i <= timeout_s * 10; i++) {
+		if (flock(f, LOCK_EX | LOCK_NB) == 0) {
+			*fd = f;
+			return MN_OK;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			r = -errno;
+			close(f);
+			return r;
+		}
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	close(f);
+	return MN_ELOCK;
+}
+
+void keystore_unlock(int fd)
+{
+	if (fd >= 0) {
+		flock(fd, LOCK_UN);
+		close(fd);
+	}
+}
+
+static unsigned steps;
+
+void keystore_step(void)
+{
+	steps++;
+	const char *e = getenv("MAILNS_FAULT_STEP");
+	if (e != NULL && e[0] != '\0' && strtoul(e, NULL, 10) == steps)
+		_exit(137);
+}
+
+unsigned keystore_steps(void)
+{
+	return steps;
 }

@@ -32,6 +32,8 @@ static void stop(srv_t *srv)
 {
 	srv->stopping = true;
 	srv_watch_close(srv);
+	xfr_notify_close(srv->notify);
+	srv->notify = NULL;
 	srv_udp_close_all(srv);
 	srv_tcp_close_all(srv);
 	uv_close((uv_handle_t *)&srv->sig_hup, NULL);
@@ -161,6 +163,13 @@ int main(int argc, char **argv)
 	if (diag == NULL)
 		return 1;
 	int r = srv_load(path, diag, &srv.zset, &srv.conf, &ndomains, &policy);
+	if (r == MN_OK) {
+		r = xfr_conf_new(policy, diag, &srv.xfr);
+		if (r < 0) {
+			zset_unref(srv.zset);
+			policy_free(policy);
+		}
+	}
 	diag_sort(diag);
 	diag_print(diag, stderr);
 	if (r < 0) {
@@ -174,6 +183,7 @@ int main(int argc, char **argv)
 	if (!foreground)
 		ready_fd = daemonize();
 	if (uv_loop_init(&loop) < 0) {
+		xfr_conf_free(srv.xfr);
 		zset_unref(srv.zset);
 		policy_free(policy);
 		return 1;
@@ -201,6 +211,14 @@ int main(int argc, char **argv)
 			mn_log(MN_LOG_INFO, "watching %zu directories for changes",
 			       srv_watch_count(&srv));
 	}
+	if (ok) {
+		/* every zone to every secondary once at startup, then on each change */
+		r = xfr_notify_new(&loop, &srv.notify);
+		if (r == MN_OK)
+			xfr_notify_changes(srv.notify, srv.xfr, NULL, zset_zones(srv.zset));
+		else
+			mn_log(MN_LOG_WARNING, "not sending notify (%s)", mn_strerror(r));
+	}
 	policy_free(policy);
 	policy = NULL;
 	uv_signal_init(&loop, &srv.sig_hup);
@@ -227,6 +245,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 	zset_unref(srv.zset);
+	xfr_conf_free(srv.xfr);
 	if (rc == 0)
 		mn_log(MN_LOG_NOTICE, "stopped");
 	return rc;

@@ -87,6 +87,22 @@ static void reload_work(uv_work_t *w)
 	}
 	policy_t *p = NULL;
 	rl->err = srv_load(srv->policy_path, rl->diag, &rl->zset, &rl->conf, &rl->ndomains, &p);
+	if (rl->err == MN_OK) {
+		rl->err = xfr_conf_new(p, rl->diag, &rl->xfr);
+		if (rl->err < 0) {
+			zset_unref(rl->zset);
+			rl->zset = NULL;
+		}
+	}
+	/* IXFR: the differences to the set serving now, journaled before the swap */
+	if (rl->err == MN_OK && rl->old != NULL && rl->xfr->state_dir != NULL &&
+	    (rl->xfr->nnets > 0 || rl->xfr->nkeys > 0)) {
+		int r = xfr_journal_update(rl->xfr->state_dir, zset_zones(rl->old),
+					   zset_zones(rl->zset));
+		if (r < 0)
+			mn_log(MN_LOG_WARNING, "cannot write the transfer journal (%s)",
+			       mn_strerror(r));
+	}
 	/* what to watch from now on (on failure: the include patterns, added) */
 	rl->plan = NULL;
 	(void)srv_watch_plan(srv->policy_path, p, &rl->plan);	/* NULL on failure: watch as before */
@@ -118,11 +134,17 @@ static void reload_done(uv_work_t *w, int status)
 	rl->running = false;
 	srv_watchplan_t *plan = rl->plan;
 	rl->plan = NULL;
+	zset_unref(rl->old);
+	rl->old = NULL;
 	if (srv->stopping || status < 0) {
 		zset_unref(rl->zset);
+		xfr_conf_free(rl->xfr);
 		srv_watch_plan_free(plan);
 	} else if (rl->err == MN_OK) {
 		srv_log_changes(srv->zset, rl->zset);
+		xfr_notify_changes(srv->notify, rl->xfr, zset_zones(srv->zset), zset_zones(rl->zset));
+		xfr_conf_free(srv->xfr);
+		srv->xfr = rl->xfr;
 		/*
 		 * The one pointer every query reads, swapped on the loop thread that
 		 * answers: a query sees the old set or the new one, never a mix.
@@ -139,6 +161,7 @@ static void reload_done(uv_work_t *w, int status)
 		mn_log(MN_LOG_NOTICE, "reloaded: %zu zones (%zu domains)",
 		       zset_zones(srv->zset)->n, rl->ndomains);
 	} else {
+		xfr_conf_free(rl->xfr);
 		char *why = NULL;
 		if (rl->diag != NULL) {
 			diag_sort(rl->diag);
@@ -150,6 +173,7 @@ static void reload_done(uv_work_t *w, int status)
 		srv_watch_apply(srv, plan, false);
 	}
 	rl->zset = NULL;
+	rl->xfr = NULL;
 	diag_free(rl->diag);
 	rl->diag = NULL;
 	if (rl->again && !srv->stopping) {
@@ -171,9 +195,13 @@ void srv_reload_start(srv_t *srv)
 	rl->zset = NULL;
 	rl->diag = NULL;
 	rl->plan = NULL;
+	rl->xfr = NULL;
+	rl->old = zset_ref(srv->zset);
 	rl->work.data = srv;
 	int r = uv_queue_work(srv->loop, &rl->work, reload_work, reload_done);
 	if (r < 0) {
+		zset_unref(rl->old);
+		rl->old = NULL;
 		mn_log(MN_LOG_ERR, "reload failed, keeping the current zones (%s)", uv_strerror(r));
 		return;
 	}

@@ -11,6 +11,7 @@
 
 #include "policy/diag.h"
 #include "policy/policy.h"
+#include "server/xfr.h"
 #include "zones/zset.h"
 
 typedef struct srv_udp srv_udp_t;
@@ -38,6 +39,8 @@ typedef struct srv_reload {
 	srv_conf_t conf;
 	size_t ndomains;
 	srv_watchplan_t *plan;	/* what to watch next (NULL: could not be built) */
+	xfr_conf_t *xfr;	/* the transfer configuration of the new policy */
+	zset_t *old;		/* the set serving when the reload started (journal diff) */
 } srv_reload_t;
 
 /*
@@ -63,6 +66,8 @@ typedef struct srv {
 	uv_signal_t sig_hup, sig_term, sig_int;
 	srv_reload_t reload;
 	srv_watch_t *watch;		/* file watching (watch.c); NULL when off */
+	xfr_conf_t *xfr;		/* transfers: allow, keys, notify targets (owned) */
+	xfr_notify_t *notify;		/* the NOTIFY sender (xfr.h); NULL when not started */
 } srv_t;
 
 /*

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy/mn.h"
 #include "server/answer.h"
@@ -14,6 +15,7 @@ enum {
 	READ_BUF_MAX = 128 * 1024,	/* > one whole message (2 + 65535) + READ_MIN_FREE */
 	WRITE_QUEUE_HIGH = 1024 * 1024,	/* stop reading above this many queued bytes */
 	WRITE_QUEUE_LOW = 256 * 1024,	/* and read again below this */
+	XFR_BATCH = 16,			/* transfer messages queued per callback */
 };
 
 struct srv_tcp {
@@ -31,7 +33,8 @@ struct srv_conn {
 	size_t len, cap;
 	int handles;		/* handles not closed yet; freed at 0 */
 	size_t writes;		/* writes queued */
-	bool closing, eof, reading;
+	bool closing, eof, reading, in_process;
+	xfr_t *xfr;		/* a zone transfer being sent; reading waits meanwhile */
 };
 
 /* A queued answer: the request, the length prefix and the message. */
@@ -51,6 +54,7 @@ static void conn_free_cb(uv_handle_t *h)
 {
 	srv_conn_t *c = h->data;
 	if (--c->handles == 0) {
+		xfr_free(c->xfr);
 		free(c->buf);
 		free(c);
 	}
@@ -75,6 +79,9 @@ static void conn_close(srv_conn_t *c)
 }
 
 static void read_resume(srv_conn_t *c);
+static void xfr_pump(srv_conn_t *c);
+static void process(srv_conn_t *c);
+static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len);
 
 static void on_idle(uv_timer_t *t)
 {
@@ -88,7 +95,16 @@ static void on_write(uv_write_t *req, int status)
 	c->writes--;
 	if (c->closing)
 		return;
-	if (status < 0 || (c->eof && c->writes == 0)) {
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->xfr != NULL) {
+		if (c->tcp.write_queue_size < WRITE_QUEUE_LOW)
+			xfr_pump(c);
+		return;
+	}
+	if (c->eof && c->writes == 0) {
 		conn_close(c);
 		return;
 	}
@@ -150,32 +166,93 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->len += (size_t)nread;
+	process(c);
+}
+
+/*
+ * Answers the complete messages in the buffer, in order.  A transfer holds
+ * the rest (reading paused) until its last message is queued; xfr_pump()
+ * then calls here again.  Never nested (in_process).
+ */
+static void process(srv_conn_t *c)
+{
+	if (c->in_process)
+		return;
+	c->in_process = true;
+	uv_stream_t *s = (uv_stream_t *)&c->tcp;
 	size_t o = 0;
-	while (c->len - o >= 2) {
+	while (!c->closing && c->xfr == NULL && c->len - o >= 2) {
 		size_t m = get16(c->buf + o);
 		if (m < 12) {
 			conn_close(c);	/* cannot even hold a header: garbage */
-			return;
+			break;
 		}
 		if (c->len - o - 2 < m)
 			break;
 		size_t alen = 0;
-		if (answer_query(c->srv->zset, c->buf + o + 2, m, true, answer_buf,
-				 sizeof(answer_buf), &alen) == ANSWER_SEND &&
-		    !conn_send(c, answer_buf, alen)) {
+		xfr_t *job = NULL;
+		int xr = xfr_request(c->srv->xfr, c->srv->zset, c->buf + o + 2, m,
+				     (const struct sockaddr *)&c->peer, true, (uint64_t)time(NULL),
+				     answer_buf, sizeof(answer_buf), &alen, &job);
+		bool send = xr == XFR_SEND;
+		if (xr == XFR_NOT)
+			send = answer_query(c->srv->zset, c->buf + o + 2, m, true, answer_buf,
+					    sizeof(answer_buf), &alen) == ANSWER_SEND;
+		if (send && !conn_send(c, answer_buf, alen)) {
+			xfr_free(job);
 			conn_close(c);
-			return;
+			break;
 		}
 		o += 2 + m;
 		uv_timer_start(&c->timer, on_idle, c->srv->conf.tcp_idle_ms, 0);
+		if (xr == XFR_STREAM) {
+			c->xfr = job;
+			xfr_pump(c);	/* a small zone is done at once: go on */
+		}
 	}
+	c->in_process = false;
+	if (c->closing)
+		return;
 	if (o > 0) {
 		memmove(c->buf, c->buf + o, c->len - o);
 		c->len -= o;
 	}
-	if (c->tcp.write_queue_size > WRITE_QUEUE_HIGH) {
-		uv_read_stop(s);	/* the client does not read its answers */
-		c->reading = false;
+	if (c->xfr != NULL || c->tcp.write_queue_size > WRITE_QUEUE_HIGH) {
+		/* a transfer is being sent, or the client does not read its answers */
+		if (c->reading) {
+			uv_read_stop(s);
+			c->reading = false;
+		}
+	} else if (!c->reading && !c->eof && c->tcp.write_queue_size < WRITE_QUEUE_LOW) {
+		read_resume(c);
+	}
+}
+
+/*
+ * Queues the next messages of the transfer while the client keeps up: at most
+ * XFR_BATCH per call, so one loop iteration stays short; on_write calls again.
+ */
+static void xfr_pump(srv_conn_t *c)
+{
+	for (int k = 0; k < XFR_BATCH && c->tcp.write_queue_size < WRITE_QUEUE_LOW; k++) {
+		size_t len = 0;
+		int r = xfr_next(c->xfr, answer_buf, sizeof(answer_buf), &len);
+		if (r < 0) {
+			mn_log(MN_LOG_WARNING, "transfer aborted (%s)", mn_strerror(r));
+			conn_close(c);
+			return;
+		}
+		if (r == 0) {
+			xfr_free(c->xfr);
+			c->xfr = NULL;
+			process(c);	/* what the client sent meanwhile (no-op when nested) */
+			return;
+		}
+		if (!conn_send(c, answer_buf, len)) {
+			conn_close(c);
+			return;
+		}
+		uv_timer_start(&c->timer, on_idle, c->srv->conf.tcp_idle_ms, 0);
 	}
 }
 

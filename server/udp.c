@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy/mn.h"
 #include "server/answer.h"
@@ -43,7 +44,14 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 	if (nread <= 0 || addr == NULL || (flags & UV_UDP_PARTIAL) || u->srv->stopping)
 		return;
 	size_t len = 0;
-	if (answer_query(u->srv->zset, (const uint8_t *)buf->base, (size_t)nread, false,
+	xfr_t *job = NULL;
+	int xr = xfr_request(u->srv->xfr, u->srv->zset, (const uint8_t *)buf->base, (size_t)nread,
+			     addr, false, (uint64_t)time(NULL), u->wbuf, sizeof(u->wbuf), &len, &job);
+	xfr_free(job);	/* never a stream over UDP */
+	if (xr == XFR_DROP || (xr == XFR_STREAM))
+		return;
+	if (xr == XFR_NOT &&
+	    answer_query(u->srv->zset, (const uint8_t *)buf->base, (size_t)nread, false,
 			 u->wbuf, sizeof(u->wbuf), &len) != ANSWER_SEND)
 		return;
 	uv_buf_t out = uv_buf_init((char *)u->wbuf, (unsigned int)len);

@@ -17,6 +17,7 @@ int cmd_check(int argc, char **argv);
 int cmd_zone(int argc, char **argv);
 int cmd_delegation(int argc, char **argv);
 int cmd_flatten(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 
 struct zones;
 struct resolve;

@@ -16,6 +16,7 @@ static const struct {
 	{ "zone", cmd_zone, "print the compiled zones as master files" },
 	{ "delegation", cmd_delegation, "print the records to add at each domain's parent" },
 	{ "flatten", cmd_flatten, "resolve SPF terms, prove the flattened set, update the SPF cache" },
+	{ "keys", cmd_keys, "rotate, list and revoke the DKIM keys (rotate|list|revoke)" },
 };
 
 static void usage(FILE *f)

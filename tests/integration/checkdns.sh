@@ -41,7 +41,7 @@ is "$(mn_dig +short mn20300101e._domainkey.example.com TXT)" "\"v=DKIM1; k=ed255
 free_port() {
 	local try p
 	for try in 1 2 3 4 5 6 7 8; do
-		p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 40000 ))
+		p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 12000 ))   # 20000-31999: below the ephemeral range (32768+)
 		mn_port_free "$p" || continue
 		case " $* " in *" $p "*) continue ;; esac
 		echo "$p"

@@ -28,7 +28,7 @@ trap stop_all EXIT
 free_port() {
 	local try p
 	for try in 1 2 3 4 5 6 7 8; do
-		p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 40000 ))
+		p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 12000 ))   # 20000-31999: below the ephemeral range (32768+)
 		mn_port_free "$p" || continue
 		case " $* " in *" $p "*) continue ;; esac
 		echo "$p"

@@ -61,7 +61,7 @@ mn_start() {
 	shift
 	MN_LOG="$TMP/mailnsd.log"
 	for try in 1 2 3 4 5 6 7 8; do
-		port=$(( 20000 + ( (RANDOM << 3) ^ $$ ^ (try * 7919) ) % 40000 ))
+		port=$(( 20000 + ( (RANDOM << 3) ^ $$ ^ (try * 7919) ) % 12000 ))   # 20000-31999: below the ephemeral range (32768+)
 		mn_port_free "$port" || continue
 		sed -e "s|@PORT@|$port|g" -e "s|@TMP@|$TMP|g" "$template" > "$TMP/policy.yaml"
 		"$MAILNSD" -f -c "$TMP/policy.yaml" "$@" >>"$MN_LOG" 2>&1 &

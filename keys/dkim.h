@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* dkim.h -- DKIM key pairs with OpenSSL EVP: generation, private PEM, public DNS record */
+#pragma once
+
+#include <stddef.h>
+
+#include "policy/policy.h"
+
+typedef struct evp_pkey_st dkim_key_t;	/* an OpenSSL EVP_PKEY */
+
+/*
+ * A new key pair of algorithm alg (RSA 1024..4096 bits with e = 65537, or
+ * Ed25519).  Free with dkim_key_free().  MN_EINVAL for an unknown alg,
+ * MN_ESTATE when OpenSSL fails.
+ */
+int dkim_key_new(dkim_alg_t alg, dkim_key_t **out);
+void dkim_key_free(dkim_key_t *k);	/* NULL is a no-op */
+
+/*
+ * The private key in PEM (RSA: "BEGIN RSA PRIVATE KEY", PKCS#1, which every
+ * signer reads; Ed25519: "BEGIN PRIVATE KEY", PKCS#8).  *pem is malloc'd and
+ * NUL-terminated, *len without the NUL.
+ */
+int dkim_key_pem(const dkim_key_t *k, char **pem, size_t *len);
+/* Reads a PEM private key (either form) from text. */
+int dkim_key_from_pem(const char *pem, size_t len, dkim_key_t **out);
+
+/*
+ * The public half as a DKIM key record (malloc'd): RSA "v=DKIM1; k=rsa; p=" +
+ * base64 DER SubjectPublicKeyInfo; Ed25519 "v=DKIM1; k=ed25519; p=" + base64
+ * of the raw 32-byte key (RFC 8463).  No string splitting: the zone compiler
+ * splits at 255 bytes.
+ */
+int dkim_key_record(const dkim_key_t *k, char **record);
+
+/*
+ * Writes the private key to path: PEM, mode 0600, tmp file + fsync + rename
+ * + fsync of the directory (mn_file_write_atomic), so the key is on disk
+ * before anything names it.  One step for keystore_step().
+ */
+int dkim_key_write(const dkim_key_t *k, const char *path);
+

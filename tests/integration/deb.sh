@@ -1,0 +1,188 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# deb.sh -- build the Debian package from the distributed sources, install it on this
+# machine, run the service's command line as the mailns user, query it, purge it.
+# Needs root, dpkg-buildpackage and debhelper; skipped otherwise, and skipped when a
+# mailns package is already installed (it is never touched).  Set MAILNS_TEST_DEB=no
+# to skip it.  Bounded: every step has a timeout.
+. "${top_srcdir:-.}/tests/tap/tap.sh"
+src=${top_srcdir:-.}
+build=${top_builddir:-.}
+
+# debian/changelog carries the version of configure.ac (checked even when skipping)
+version=$("$MAILNS" --version 2>/dev/null | awk '{print $2}')
+chver=$(sed -n '1s/^mailns (\([^)-]*\)\(-[^)]*\)\{0,1\}).*/\1/p' "$src/debian/changelog")
+if [ -z "$version" ] || [ "$version" != "$chver" ]; then
+	echo "1..1"
+	echo "not ok 1 - debian/changelog version '$chver' is the version of configure.ac '$version'"
+	exit 1
+fi
+
+[ "${MAILNS_TEST_DEB:-yes}" != no ] || skip_all "MAILNS_TEST_DEB=no"
+[ "$(id -u)" -eq 0 ] || skip_all "installing a .deb needs root"
+for t in dpkg-buildpackage dh dpkg setpriv kdig flock timeout; do
+	command -v "$t" >/dev/null || skip_all "$t is not installed"
+done
+
+mn_tmpdir
+INSTALLED=""
+USER_BEFORE=yes
+deb_cleanup() {
+	mn_stop >/dev/null 2>&1
+	if [ -n "$INSTALLED" ]; then
+		timeout 120 dpkg --purge mailns >/dev/null 2>&1
+	fi
+	# the user the package created goes too, so that the next run starts clean
+	if [ -z "$USER_BEFORE" ] && getent passwd mailns >/dev/null; then
+		timeout 60 deluser --quiet --system mailns >/dev/null 2>&1 ||
+			userdel mailns >/dev/null 2>&1
+		getent group mailns >/dev/null && groupdel mailns >/dev/null 2>&1
+	fi
+	rm -rf "$TMP"
+}
+trap deb_cleanup EXIT
+
+# ---- build, from exactly the files `make dist` ships --------------------------
+t0=$(date +%s)
+pkgdir="$TMP/src/mailns-$version"
+mkdir -p "$TMP/src"
+if ! make -C "$build" -s distdir distdir="$pkgdir" >"$TMP/distdir.log" 2>&1; then
+	ok 1 "make distdir"
+	diag "$(tail -n 20 "$TMP/distdir.log")"
+	done_testing
+	exit 1
+fi
+chmod -R u+w "$pkgdir"	# distcheck's sources are read-only; the build writes beside them
+(cd "$pkgdir" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
+	timeout 900 dpkg-buildpackage -us -uc -b) >"$TMP/build.log" 2>&1
+rc=$?
+ok $rc "dpkg-buildpackage -us -uc -b (nocheck)"
+deb="$TMP/src/mailns_${version}_$(dpkg --print-architecture).deb"
+if [ "$rc" -ne 0 ] || [ ! -f "$deb" ]; then
+	diag "$(tail -n 30 "$TMP/build.log")"
+	done_testing
+	exit 1
+fi
+diag "package built in $(( $(date +%s) - t0 )) s"
+warn=$(grep -E '\.[ch]:[0-9]+:[0-9]+: warning:' "$TMP/build.log")
+is "$warn" "" "no compiler warning in the package build (Debian hardening flags, -O2)"
+deps=$(dpkg-deb -f "$deb" Depends)
+case $deps in *libldns*libssl*libuv1*libyaml*) ok 0 "Depends from shlibs: $deps";;
+	*) ok 1 "Depends from shlibs: $deps";; esac
+
+# ---- install: one test at a time on this machine; dpkg's lock may be busy -----
+exec 9>"${TMPDIR:-/tmp}/mailns-deb-test.lock"
+flock -w 600 9 || { diag "another deb.sh holds the lock"; done_testing; exit 1; }
+if dpkg-query -W -f='${Status}' mailns 2>/dev/null | grep -q 'installed\|config-files\|half'; then
+	diag "a mailns package is already on this machine: not touching it"
+	done_testing
+	exit
+fi
+getent passwd mailns >/dev/null || USER_BEFORE=""
+for i in $(seq 1 60); do
+	timeout 300 dpkg -i "$deb" >"$TMP/install.log" 2>&1 && { INSTALLED=yes; break; }
+	INSTALLED=maybe
+	grep -q 'lock' "$TMP/install.log" || break
+	sleep 2
+done
+[ "$INSTALLED" = yes ]; ok $? "dpkg -i mailns_${version}.deb"
+[ "$INSTALLED" = yes ] || { diag "$(tail -n 20 "$TMP/install.log")"; done_testing; exit 1; }
+
+for f in /usr/sbin/mailnsd /usr/bin/mailns; do
+	[ -x "$f" ]; ok $? "$f installed"
+done
+for f in /usr/share/man/man8/mailnsd.8.gz /usr/share/man/man1/mailns.1.gz \
+	/usr/share/man/man5/mailns-policy.5.gz /etc/cron.d/mailns /etc/mailns/policy.yaml \
+	/usr/share/doc/mailns/examples/policy.yaml \
+	/lib/systemd/system/mailnsd.service /lib/systemd/system/mailns-rotate.timer \
+	/lib/systemd/system/mailns-rotate.service /lib/systemd/system/mailns-flatten.timer \
+	/lib/systemd/system/mailns-flatten.service; do
+	[ -f "$f" ]; ok $? "$f installed"
+done
+[ -d /etc/mailns/domains.d ]; ok $? "/etc/mailns/domains.d exists"
+conff=$(dpkg-query -W -f='${Conffiles}' mailns | awk '{print $1}' | sort | tr '\n' ' ')
+is "$conff" "/etc/cron.d/mailns /etc/mailns/policy.yaml " "conffiles"
+uid=$(getent passwd mailns | cut -d: -f3)
+[ -n "$uid" ] && [ "$uid" -lt 1000 ]; ok $? "system user mailns (uid $uid)"
+getent group mailns >/dev/null; ok $? "group mailns"
+is "$(stat -c '%U:%G %a' /var/lib/mailns 2>&1)" "mailns:mailns 750" "/var/lib/mailns owned by mailns, 0750"
+is "$(grep '^ExecStart=' /lib/systemd/system/mailnsd.service)" \
+	"ExecStart=/usr/sbin/mailnsd -f -c /etc/mailns/policy.yaml" "mailnsd.service command line"
+is "$(grep '^User=' /lib/systemd/system/mailnsd.service)" "User=mailns" "mailnsd.service runs as mailns"
+if command -v systemd-analyze >/dev/null; then
+	out=$(cd /lib/systemd/system && systemd-analyze verify --man=no mailnsd.service \
+		mailns-rotate.service mailns-rotate.timer mailns-flatten.service mailns-flatten.timer 2>&1)
+	is "$?:$out" "0:" "systemd-analyze verify of the installed units"
+fi
+out=$(setpriv --reuid=mailns --regid=mailns --init-groups /usr/bin/mailns check 2>&1)
+is "$?:$out" "0:" "mailns check of the shipped /etc/mailns/policy.yaml, as mailns"
+
+# ---- the service's command line, as the mailns user --------------------------
+# Same program and options as ExecStart, as User=mailns, on a test policy on a free
+# loopback port with the package's state directory.
+chmod 0755 "$TMP"
+cat >"$TMP/policy.tmpl" <<'EOF'
+version: 1
+server:
+  listen: ["127.0.0.1:@PORT@"]
+  nameservers: [ns1.example.net.]
+  hostmaster: hostmaster.example.net.
+  state_dir: /var/lib/mailns
+domains:
+  example.com:
+    spf: { mode: plain, ip4: [192.0.2.0/24], all: fail }
+    dmarc: { p: reject, rua: ["mailto:dmarc@example.com"] }
+EOF
+printf '#!/bin/sh\nexec setpriv --reuid=mailns --regid=mailns --init-groups /usr/sbin/mailnsd "$@"\n' \
+	>"$TMP/mailnsd-as-mailns"
+chmod 0755 "$TMP/mailnsd-as-mailns"
+MAILNSD="$TMP/mailnsd-as-mailns"
+if mn_start "$TMP/policy.tmpl"; then
+	ok 0 "/usr/sbin/mailnsd -f -c POLICY started as mailns"
+	is "$(ps -o user= -p "$MN_PID" | tr -d ' ')" mailns "the server process runs as mailns"
+	is "$(mn_dig +short TXT _dmarc.example.com)" '"v=DMARC1; p=reject; rua=mailto:dmarc@example.com"' \
+		"kdig TXT _dmarc.example.com"
+	is "$(mn_dig +short TXT _spf.example.com)" '"v=spf1 ip4:192.0.2.0/24 -all"' "kdig TXT _spf.example.com"
+	is "$(stat -c %U /var/lib/mailns/serials 2>&1)" mailns "serials written to /var/lib/mailns by mailns"
+	mn_stop; ok $? "SIGTERM: mailnsd exits 0"
+else
+	ok 1 "/usr/sbin/mailnsd -f -c POLICY started as mailns"
+fi
+
+# The shipped policy and exact ExecStart, with the unit's ambient CAP_NET_BIND_SERVICE,
+# when 127.0.0.1:53 is free here: it serves nothing, so it answers REFUSED.
+if mn_port_free 53; then
+	setpriv --reuid=mailns --regid=mailns --init-groups --inh-caps=+net_bind_service \
+		--ambient-caps=+net_bind_service /usr/sbin/mailnsd -f -c /etc/mailns/policy.yaml \
+		>"$TMP/port53.log" 2>&1 &
+	MN_PID=$!
+	MN_PORT=53
+	got=""
+	for i in $(seq 1 50); do
+		got=$(mn_dig SOA example.com 2>/dev/null | sed -n 's/.*status: \([A-Z]*\).*/\1/p')
+		[ -n "$got" ] && break
+		kill -0 "$MN_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	is "$got" REFUSED "the shipped policy on 127.0.0.1:53 as mailns with CAP_NET_BIND_SERVICE answers REFUSED"
+	mn_stop; ok $? "SIGTERM: mailnsd exits 0"
+	[ -n "$got" ] || diag "$(tail -n 5 "$TMP/port53.log")"
+else
+	diag "127.0.0.1:53 is in use here: the shipped policy is not started"
+fi
+
+# ---- purge: everything the package made is gone, the user stays ----------------
+timeout 300 dpkg --purge mailns >"$TMP/purge.log" 2>&1
+ok $? "dpkg --purge mailns"
+INSTALLED=""
+is "$(dpkg-query -W -f='${Status}' mailns 2>/dev/null)" "" "package unknown to dpkg after purge"
+left=""
+for f in /usr/sbin/mailnsd /usr/bin/mailns /etc/mailns /etc/cron.d/mailns /var/lib/mailns \
+	/lib/systemd/system/mailnsd.service /lib/systemd/system/mailns-rotate.timer \
+	/usr/share/doc/mailns /usr/share/man/man5/mailns-policy.5.gz; do
+	[ -e "$f" ] && left="$left $f"
+done
+is "$left" "" "nothing left after purge"
+getent passwd mailns >/dev/null; ok $? "the mailns user stays after purge (Debian practice)"
+diag "deb.sh took $(( $(date +%s) - t0 )) s"
+done_testing

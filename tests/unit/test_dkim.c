@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_dkim.c -- key generation, private PEM, public record, round trip through the validator */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "keys/dkim.h"
+#include "policy/dkim_rec.h"
+#include "policy/mn.h"
+#include "tests/tap/tap.h"
+
+static const struct {
+	dkim_alg_t alg;
+	const char *prefix;	/* of the record */
+	const char *pem_head;
+	unsigned bits;
+	dkim_key_type_t type;
+	size_t plen;		/* base64 length of p= */
+} cases[] = {
+	{ DKIM_ALG_RSA1024, "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQ", "-----BEGIN RSA PRIVATE KEY-----\n", 1024, DKIM_KEY_RSA, 216 },
+	{ DKIM_ALG_RSA2048, "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA", "-----BEGIN RSA PRIVATE KEY-----\n", 2048, DKIM_KEY_RSA, 392 },
+	{ DKIM_ALG_ED25519, "v=DKIM1; k=ed25519; p=", "-----BEGIN PRIVATE KEY-----\n", 256, DKIM_KEY_ED25519, 44 },
+};
+
+int main(void)
+{
+	const char *t = getenv("TMPDIR");
+	char tmp[256];
+	snprintf(tmp, sizeof(tmp), "%s/test_dkim.XXXXXX", t && *t ? t : "/tmp");
+	if (mkdtemp(tmp) == NULL)
+		tap_bail("mkdtemp");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *an = policy_dkim_alg_name(cases[i].alg);
+		dkim_key_t *k = NULL;
+		is_int(dkim_key_new(cases[i].alg, &k), MN_OK, "%s: generated", an);
+		if (k == NULL)
+			continue;
+		char *rec = NULL;
+		is_int(dkim_key_record(k, &rec), MN_OK, "%s: record", an);
+		ok(rec != NULL && strncmp(rec, cases[i].prefix, strlen(cases[i].prefix)) == 0,
+		   "%s: record starts '%s'", an, cases[i].prefix);
+		const char *p = rec ? strstr(rec, "p=") : NULL;
+		is_int(p ? (long long)strlen(p + 2) : -1, (long long)cases[i].plen, "%s: p= is %zu base64 bytes", an, cases[i].plen);
+
+		/* the validator parses it as a key of that type and size, no diagnostic */
+		diag_t *d = diag_new();
+		dkim_key_info_t info = { 0 };
+		mn_pos_t pos = { 0 };
+		is_int(dkim_key_record_check(rec, &pos, d, &info), MN_OK, "%s: validator accepts it", an);
+		is_int((long long)diag_errors(d), 0, "%s: no error", an);
+		is_int((long long)diag_warnings(d), cases[i].bits == 1024, "%s: %s", an,
+		       cases[i].bits == 1024 ? "one warning (below 2048 bits)" : "no warning");
+		is_int(info.type, cases[i].type, "%s: key type", an);
+		is_int(info.bits, cases[i].bits, "%s: %u bits", an, cases[i].bits);
+		diag_free(d);
+
+		/* PEM: header, and it reads back as the same key */
+		char *pem = NULL;
+		size_t len = 0;
+		is_int(dkim_key_pem(k, &pem, &len), MN_OK, "%s: PEM", an);
+		ok(pem != NULL && strncmp(pem, cases[i].pem_head, strlen(cases[i].pem_head)) == 0, "%s: PEM header %s", an, cases[i].pem_head);
+		dkim_key_t *back = NULL;
+		is_int(dkim_key_from_pem(pem, len, &back), MN_OK, "%s: PEM reads back", an);
+		ok(back != NULL && EVP_PKEY_eq(k, back) == 1, "%s: same key after the round trip", an);
+		char *rec2 = NULL;
+		if (back != NULL && dkim_key_record(back, &rec2) == MN_OK)
+			is_str(rec2, rec, "%s: same record from the read-back key", an);
+		else
+			ok(0, "%s: record from the read-back key", an);
+
+		/* written 0600, content is the PEM */
+		char path[400];
+		snprintf(path, sizeof(path), "%s/%s.pem", tmp, an);
+		is_int(dkim_key_write(k, path), MN_OK, "%s: written", an);
+		struct stat st;
+		is_int(stat(path, &st) == 0 ? (long long)(st.st_mode & 07777) : -1, 0600, "%s: mode 0600", an);
+		char *disk = NULL;
+		size_t dl = 0;
+		is_int(mn_file_read(path, &disk, &dl), MN_OK, "%s: read back", an);
+		ok(disk != NULL && dl == len && memcmp(disk, pem, len) == 0, "%s: file is the PEM", an);
+		unlink(path);
+		free(disk);
+		free(rec2);
+		dkim_key_free(back);
+		free(pem);
+		free(rec);
+		dkim_key_free(k);
+	}
+
+	/* two keys differ */
+	dkim_key_t *a = NULL, *b = NULL;
+	char *ra = NULL, *rb = NULL;
+	if (dkim_key_new(DKIM_ALG_ED25519, &a) == MN_OK && dkim_key_new(DKIM_ALG_ED25519, &b) == MN_OK &&
+	    dkim_key_record(a, &ra) == MN_OK && dkim_key_record(b, &rb) == MN_OK)
+		ok(strcmp(ra, rb) != 0, "two generated keys differ");
+	else
+		ok(0, "two generated keys");
+	free(ra);
+	free(rb);
+	dkim_key_free(a);
+	dkim_key_free(b);
+
+	/* bad arguments */
+	dkim_key_t *k = NULL;
+	is_int(dkim_key_new(DKIM_ALG_COUNT, &k), MN_EINVAL, "unknown algorithm: MN_EINVAL");
+	is_int(dkim_key_from_pem("not a key", 9, &k), MN_ESYNTAX, "garbage PEM: MN_ESYNTAX");
+	char *r = NULL;
+	is_int(dkim_key_record(NULL, &r), MN_EINVAL, "NULL key: MN_EINVAL");
+	dkim_key_free(NULL);
+	rmdir(tmp);
+	return tap_done();
+}

@@ -121,6 +121,16 @@ typedef struct policy_server {
 		policy_strs_t notify;	/* "ADDR:PORT" / "[ADDR]:PORT" */
 		struct { policy_tsig_t *v; size_t n; mn_pos_t pos; } tsig;
 	} transfer;
+	/* mailnsd operation (issue 9); read by server/ only */
+	policy_str_t user;		/* run as this user after binding; "root" = stay root */
+	policy_str_t group;		/* default: the user's primary group */
+	policy_u32_t rate_limit;	/* UDP responses/s per /24 (IPv4) or /56 (IPv6); 0/unset = off */
+	policy_u32_t rate_limit_slip;	/* every Nth limited response sent truncated; default 2; 0 = drop */
+	policy_str_t identity;		/* NSID, id.server, hostname.bind; unset = none */
+	policy_str_t version;		/* version.bind, version.server; unset = REFUSED */
+	policy_str_t cookie_secret;	/* 32 hex digits (16 bytes); unset = random at start */
+	policy_str_t metrics;		/* "ADDR:PORT" of the Prometheus endpoint; unset = off */
+	policy_bool_t log_queries;	/* one log line per query; default false */
 } policy_server_t;
 
 typedef struct policy {

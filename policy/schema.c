@@ -389,6 +389,65 @@ static void conv_notify(schema_ctx_t *ctx, const schema_item_t *it, const ynode_
 	conv_list(ctx, it, key, val, dst, sizeof(policy_str_t), item_notify, false);
 }
 
+/* server.metrics: one ADDRESS:PORT (the port is required), kept as text. */
+static void conv_addr(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+		      const ynode_t *val, void *dst)
+{
+	const char *s = scalar(ctx, it->name, key, val, "an address");
+	if (s == NULL)
+		return;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *e = s[0] == '[' ? strchr(s, ']') : s;
+	if (!parse_addr_port(s, &ss, &len) || e == NULL || strchr(e, ':') == NULL ||
+	    (s[0] != '[' && strchr(s, ':') != strrchr(s, ':'))) {
+		ERR(ctx, val, "invalid address '%s' for %s (expected ADDRESS:PORT or [IPV6]:PORT)",
+		    s, it->name);
+		return;
+	}
+	policy_str_t *d = dst;
+	d->v = sdup(ctx, s);
+	if (d->v != NULL)
+		d->pos = schema_pos(ctx, val);
+}
+
+/* server.cookie_secret: 32 hexadecimal digits. */
+static void conv_hex16(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+		       const ynode_t *val, void *dst)
+{
+	const char *s = scalar(ctx, it->name, key, val, "a string");
+	if (s == NULL)
+		return;
+	bool ok = strlen(s) == 32;
+	for (const char *p = s; ok && *p != '\0'; p++)
+		ok = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F');
+	if (!ok) {
+		ERR(ctx, val, "invalid value for %s (expected 32 hexadecimal digits)", it->name);
+		return;
+	}
+	policy_str_t *d = dst;
+	d->v = sdup(ctx, s);
+	if (d->v != NULL)
+		d->pos = schema_pos(ctx, val);
+}
+
+/* server.identity, server.version: at most 255 bytes (one TXT string, NSID). */
+static void conv_text255(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+			 const ynode_t *val, void *dst)
+{
+	const char *s = scalar(ctx, it->name, key, val, "a string");
+	if (s == NULL)
+		return;
+	if (s[0] == '\0' || strlen(s) > 255) {
+		ERR(ctx, val, "invalid value for %s (expected 1 to 255 characters)", it->name);
+		return;
+	}
+	policy_str_t *d = dst;
+	d->v = sdup(ctx, s);
+	if (d->v != NULL)
+		d->pos = schema_pos(ctx, val);
+}
+
 /* ---- special values ------------------------------------------------------------- */
 
 static void conv_fo(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
@@ -803,5 +862,20 @@ const schema_item_t schema_server[] = {
 	  .min = 1 },
 	{ .name = "transfer", .type = SCHEMA_MAP, .offset = offsetof(policy_server_t, transfer),
 	  .sub = schema_transfer },
+	{ .name = "user", .type = SCHEMA_STR, .offset = offsetof(policy_server_t, user) },
+	{ .name = "group", .type = SCHEMA_STR, .offset = offsetof(policy_server_t, group) },
+	{ .name = "rate_limit", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, rate_limit),
+	  .max = 1000000 },
+	{ .name = "rate_limit_slip", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, rate_limit_slip),
+	  .max = 100 },
+	{ .name = "identity", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, identity),
+	  .conv = conv_text255 },
+	{ .name = "version", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, version),
+	  .conv = conv_text255 },
+	{ .name = "cookie_secret", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, cookie_secret),
+	  .conv = conv_hex16 },
+	{ .name = "metrics", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, metrics),
+	  .conv = conv_addr },
+	{ .name = "log_queries", .type = SCHEMA_BOOL, .offset = offsetof(policy_server_t, log_queries) },
 	{ .name = NULL },
 };

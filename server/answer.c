@@ -11,8 +11,9 @@ enum {
 	RCODE_REFUSED = 5,
 };
 enum { FLAG_QR = 0x8000, FLAG_AA = 0x0400, FLAG_TC = 0x0200, FLAG_RD = 0x0100, FLAG_CD = 0x0010 };
-enum { CLASS_IN = 1, T_MAILB = 253, T_MAILA = 254, T_TKEY = 249, T_TSIG = 250 };
-enum { OPT_LEN = 11, EDNS_DO = 0x8000 };
+enum { CLASS_IN = 1, CLASS_CH = 3, T_TXT = 16, T_ANY = 255, T_MAILB = 253, T_MAILA = 254,
+       T_TKEY = 249, T_TSIG = 250 };
+enum { OPT_LEN = 11, EDNS_DO = 0x8000, OPT_NSID = 3, OPT_COOKIE = 10 };
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -83,6 +84,10 @@ typedef struct edns {
 	uint16_t payload;
 	uint8_t version;
 	bool dnssec_ok;
+	bool nsid;			/* an NSID option (RFC 5001) */
+	bool cookie_bad;		/* a COOKIE option of a bad length, or two */
+	const uint8_t *cookie;		/* the COOKIE option's data (RFC 7873), NULL: none */
+	uint16_t cookie_len;
 } edns_t;
 
 /*
@@ -114,7 +119,17 @@ static bool parse_records(const uint8_t *q, size_t qlen, size_t o, edns_t *edns)
 			for (size_t p = rd; p < rd + rdlen;) {
 				if (p + 4 > rd + rdlen || p + 4 + get16(q + p + 2) > rd + rdlen)
 					return false;
-				p += 4u + get16(q + p + 2);
+				uint16_t code = get16(q + p), len = get16(q + p + 2);
+				if (code == OPT_NSID) {
+					edns->nsid = true;
+				} else if (code == OPT_COOKIE) {
+					/* client cookie 8, server cookie 8..32 (RFC 7873 4) */
+					if (edns->cookie != NULL || len < 8 || (len > 8 && len < 16) || len > 40)
+						edns->cookie_bad = true;
+					edns->cookie = q + p + 4;
+					edns->cookie_len = len;
+				}
+				p += 4u + len;
 			}
 		}
 		o = rd + rdlen;
@@ -133,20 +148,92 @@ static int header_only(const uint8_t *q, uint8_t *out, int rcode, size_t *outlen
 	return ANSWER_SEND;
 }
 
-static void opt_write(uint8_t *p, uint8_t ext_rcode, bool dnssec_ok)
+/* The OPT record with its options (cookie: 24 bytes or NULL; nsid: NULL or text). */
+static size_t opt_write(uint8_t *p, uint8_t ext_rcode, bool dnssec_ok, const uint8_t *cookie,
+			const char *nsid, size_t nsid_len)
 {
+	size_t o = OPT_LEN;
 	p[0] = 0;				/* root owner */
 	put16(p + 1, ZONE_T_OPT);
 	put16(p + 3, ANSWER_EDNS_PAYLOAD);
 	p[5] = ext_rcode;
 	p[6] = 0;				/* version */
 	put16(p + 7, dnssec_ok ? EDNS_DO : 0);
-	put16(p + 9, 0);			/* no options */
+	if (nsid != NULL) {
+		put16(p + o, OPT_NSID);
+		put16(p + o + 2, (uint16_t)nsid_len);
+		memcpy(p + o + 4, nsid, nsid_len);
+		o += 4 + nsid_len;
+	}
+	if (cookie != NULL) {
+		put16(p + o, OPT_COOKIE);
+		put16(p + o + 2, 24);
+		memcpy(p + o + 4, cookie, 24);
+		o += 28;
+	}
+	put16(p + 9, (uint16_t)(o - OPT_LEN));	/* rdlength */
+	return o;
+}
+
+/* The CHAOS names we answer, lowercase wire form. */
+static const uint8_t ch_version_bind[] = "\7version\4bind";
+static const uint8_t ch_version_server[] = "\7version\6server";
+static const uint8_t ch_id_server[] = "\2id\6server";
+static const uint8_t ch_hostname_bind[] = "\10hostname\4bind";
+
+static bool name_is(const uint8_t *low, size_t nlen, const uint8_t *name, size_t len)
+{
+	return nlen == len && memcmp(low, name, len) == 0;
+}
+
+/* The text a CHAOS question asks for, or NULL (REFUSED). */
+static const char *chaos_text(const answer_ctx_t *ctx, const uint8_t *low, size_t nlen)
+{
+	if (ctx == NULL)
+		return NULL;
+	if (name_is(low, nlen, ch_version_bind, sizeof(ch_version_bind)) ||
+	    name_is(low, nlen, ch_version_server, sizeof(ch_version_server)))
+		return ctx->version;
+	if (name_is(low, nlen, ch_id_server, sizeof(ch_id_server)) ||
+	    name_is(low, nlen, ch_hostname_bind, sizeof(ch_hostname_bind)))
+		return ctx->identity;
+	return NULL;
+}
+
+static answer_kind_t zone_kind(const zone_t *z)
+{
+	if (z == NULL)
+		return ANSWER_KIND_NONE;
+	switch (z->kind) {
+	case ZONE_DKIM:
+		return ANSWER_KIND_DKIM;
+	case ZONE_DMARC:
+		return ANSWER_KIND_DMARC;
+	case ZONE_SPF:
+		return ANSWER_KIND_SPF;
+	}
+	return ANSWER_KIND_NONE;
+}
+
+static int header_only_info(const uint8_t *q, uint8_t *out, int rcode, size_t *outlen,
+			    answer_info_t *info)
+{
+	info->rcode = rcode;
+	return header_only(q, out, rcode, outlen);
 }
 
 int answer_query(const zset_t *zs, const uint8_t *q, size_t qlen, bool tcp,
 		 uint8_t *out, size_t outcap, size_t *outlen)
 {
+	return answer_query_ctx(zs, NULL, q, qlen, tcp, out, outcap, outlen, NULL);
+}
+
+int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q, size_t qlen,
+		     bool tcp, uint8_t *out, size_t outcap, size_t *outlen, answer_info_t *infop)
+{
+	answer_info_t dummy;
+	answer_info_t *info = infop != NULL ? infop : &dummy;
+	memset(info, 0, sizeof(*info));
 	if (q == NULL || out == NULL || outlen == NULL || qlen < 12 || outcap < 12)
 		return ANSWER_DROP;
 	if (q[2] & 0x80)
@@ -159,25 +246,54 @@ int answer_query(const zset_t *zs, const uint8_t *q, size_t qlen, bool tcp,
 	bool qok = nlen > 0 && qend <= qlen;
 
 	if (opcode != 0) {
-		header_only(q, out, RCODE_NOTIMP, outlen);
+		header_only_info(q, out, RCODE_NOTIMP, outlen, info);
 		if (qdcount == 1 && qok && qend <= outcap) {
 			memcpy(out + 12, q + 12, qend - 12);
 			put16(out + 4, 1);
 			*outlen = qend;
+			info->qend = qend;
+			info->qtype = get16(q + 12 + nlen);
+			info->qclass = get16(q + 12 + nlen + 2);
 		}
 		return ANSWER_SEND;
 	}
 	if (qdcount != 1 || !qok)
-		return header_only(q, out, RCODE_FORMERR, outlen);
+		return header_only_info(q, out, RCODE_FORMERR, outlen, info);
 	uint16_t qtype = get16(q + 12 + nlen);
 	uint16_t qclass = get16(q + 12 + nlen + 2);
+	info->qtype = qtype;
+	info->qclass = qclass;
 	edns_t edns = { 0 };
 	/* every record a query carries must parse (an OPT is looked for in them) */
 	if ((get16(q + 6) | get16(q + 8) | get16(q + 10)) != 0 &&
 	    !parse_records(q, qlen, qend, &edns))
-		return header_only(q, out, RCODE_FORMERR, outlen);
+		return header_only_info(q, out, RCODE_FORMERR, outlen, info);
 	if (qtype == ZONE_T_OPT)
-		return header_only(q, out, RCODE_FORMERR, outlen);
+		return header_only_info(q, out, RCODE_FORMERR, outlen, info);
+
+	/* cookies (RFC 7873 5.2) and NSID, when the server has them */
+	bool cookies = ctx != NULL && ctx->secret != NULL && ctx->client != NULL;
+	uint8_t cookie[24];
+	const uint8_t *cookie_out = NULL;
+	bool badcookie = false;
+	if (cookies && edns.cookie_bad)
+		return header_only_info(q, out, RCODE_FORMERR, outlen, info);	/* 5.2.2 */
+	if (cookies && edns.cookie != NULL && edns.version == 0) {
+		memcpy(cookie, edns.cookie, 8);
+		if (edns.cookie_len > 8) {
+			info->cookie_valid = answer_cookie_valid(ctx->secret, edns.cookie, edns.cookie + 8,
+								 edns.cookie_len - 8u, ctx->now, ctx->client);
+			badcookie = !info->cookie_valid && !tcp;	/* 5.2.4: over TCP, answer */
+		}
+		answer_cookie_make(ctx->secret, edns.cookie, ctx->now, ctx->client, cookie + 8);
+		cookie_out = cookie;
+	}
+	const char *nsid = NULL;
+	size_t nsid_len = 0;
+	if (ctx != NULL && ctx->identity != NULL && edns.nsid && edns.version == 0) {
+		nsid = ctx->identity;
+		nsid_len = strlen(nsid);
+	}
 
 	size_t limit = ANSWER_TCP_MAX;
 	if (!tcp) {
@@ -187,7 +303,8 @@ int answer_query(const zset_t *zs, const uint8_t *q, size_t qlen, bool tcp,
 	}
 	if (limit > outcap)
 		limit = outcap;
-	size_t optlen = edns.present ? OPT_LEN : 0;
+	size_t optlen = edns.present ? OPT_LEN + (cookie_out != NULL ? 28 : 0) +
+				       (nsid != NULL ? 4 + nsid_len : 0) : 0;
 	if (qend + optlen > limit)
 		return ANSWER_DROP;
 
@@ -200,12 +317,41 @@ int answer_query(const zset_t *zs, const uint8_t *q, size_t qlen, bool tcp,
 	size_t o = qend;
 
 	zset_result_t res = { .status = ZSET_REFUSED };
+	const char *chaos = NULL;
 	if (qclass == CLASS_IN)
 		zset_lookup(zs, low, nlen, qtype, &res);
+	else if (qclass == CLASS_CH)
+		chaos = chaos_text(ctx, low, nlen);
+	info->kind = zone_kind(res.zone);
 	if (edns.present && edns.version > 0) {
 		ext_rcode = 1;	/* BADVERS (16): 0 in the header, 1 in the OPT */
+		info->rcode = ANSWER_RCODE_BADVERS;
 		if (res.status != ZSET_REFUSED)
 			flags |= FLAG_AA;
+	} else if (badcookie) {
+		/* BADCOOKIE (23): 7 in the header, 1 in the OPT; a fresh cookie, no records */
+		rcode = ANSWER_RCODE_BADCOOKIE & 0x0f;
+		ext_rcode = ANSWER_RCODE_BADCOOKIE >> 4;
+		info->rcode = ANSWER_RCODE_BADCOOKIE;
+	} else if (chaos != NULL) {
+		flags |= FLAG_AA;
+		size_t tlen = strlen(chaos);
+		if (qtype == T_TXT || qtype == T_ANY) {
+			if (o + 12 + 1 + tlen + optlen > limit) {
+				flags |= FLAG_TC;
+			} else {
+				/* owner: pointer to the question; TXT CH, TTL 0, one string */
+				put16(out + o, 0xc00c);
+				put16(out + o + 2, T_TXT);
+				put16(out + o + 4, CLASS_CH);
+				memset(out + o + 6, 0, 4);
+				put16(out + o + 10, (uint16_t)(1 + tlen));
+				out[o + 12] = (uint8_t)tlen;
+				memcpy(out + o + 13, chaos, tlen);
+				o += 13 + tlen;
+				an = 1;
+			}
+		}
 	} else if (qclass != CLASS_IN || res.status == ZSET_REFUSED) {
 		rcode = RCODE_REFUSED;
 	} else if (qtype == ZONE_T_AXFR || qtype == ZONE_T_IXFR || qtype == T_MAILA ||
@@ -234,15 +380,26 @@ int answer_query(const zset_t *zs, const uint8_t *q, size_t qlen, bool tcp,
 				rcode = RCODE_NXDOMAIN;
 		}
 	}
-	if (edns.present) {
-		opt_write(out + o, ext_rcode, edns.dnssec_ok);
-		o += OPT_LEN;
-	}
+	if (edns.present)
+		o += opt_write(out + o, ext_rcode, edns.dnssec_ok, cookie_out, nsid, nsid_len);
 	put16(out + 2, (uint16_t)(flags | rcode));
 	put16(out + 4, 1);
 	put16(out + 6, an);
 	put16(out + 8, ns);
 	put16(out + 10, edns.present ? 1 : 0);
 	*outlen = o;
+	if (info->rcode == 0)
+		info->rcode = rcode;
+	info->tc = (flags & FLAG_TC) != 0;
+	info->qend = qend;
 	return ANSWER_SEND;
+}
+
+size_t answer_truncate(uint8_t *out, size_t len, const answer_info_t *info)
+{
+	if (info->qend < 12 || info->qend > len)
+		return len < 12 ? len : 12;
+	out[2] |= FLAG_TC >> 8;
+	memset(out + 6, 0, 6);	/* no answer, authority or additional records */
+	return info->qend;
 }

@@ -2,6 +2,7 @@
 /* main.c -- mailnsd: options, startup, listeners, signals, clean stop */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "policy/mn.h"
@@ -32,6 +34,7 @@ static void stop(srv_t *srv)
 {
 	srv->stopping = true;
 	srv_watch_close(srv);
+	srv_metrics_close(srv);
 	xfr_notify_close(srv->notify);
 	srv->notify = NULL;
 	srv_udp_close_all(srv);
@@ -158,37 +161,36 @@ int main(int argc, char **argv)
 	srv_t srv = { .policy_path = path };
 	uv_loop_t loop;
 	policy_t *policy = NULL;
-	size_t ndomains = 0;
+	srv_priv_t priv;
 	diag_t *diag = diag_new();
 	if (diag == NULL)
 		return 1;
-	int r = srv_load(path, diag, &srv.zset, &srv.conf, &ndomains, &policy);
-	if (r == MN_OK) {
-		r = xfr_conf_new(policy, diag, &srv.xfr);
-		if (r < 0) {
-			zset_unref(srv.zset);
-			policy_free(policy);
-		}
-	}
+	int r = policy_load(path, diag, &policy);
 	diag_sort(diag);
 	diag_print(diag, stderr);
+	size_t nerrors = diag_errors(diag);
+	diag_free(diag);
+	diag = NULL;
 	if (r < 0) {
-		if (diag_errors(diag) == 0)
+		if (nerrors == 0)
 			fprintf(stderr, "mailnsd: cannot load %s (%s)\n", path, mn_strerror(r));
-		diag_free(diag);
 		return 1;
 	}
-	diag_free(diag);
+	/* who to run as: decided before anything is bound (root without server.user: refused) */
+	if (srv_priv_plan(policy, &priv) < 0) {
+		policy_free(policy);
+		return 1;
+	}
 
 	if (!foreground)
 		ready_fd = daemonize();
 	if (uv_loop_init(&loop) < 0) {
-		xfr_conf_free(srv.xfr);
-		zset_unref(srv.zset);
 		policy_free(policy);
 		return 1;
 	}
 	srv.loop = &loop;
+	srv.ndomains = policy->ndomains;
+	/* bind as root, then run as server.user; zones are compiled as that user */
 	bool ok = true;
 	for (size_t i = 0; ok && i < policy->server.listen.n; i++) {
 		const policy_listen_t *l = &policy->server.listen.v[i];
@@ -197,6 +199,45 @@ int main(int argc, char **argv)
 		if (ok)
 			mn_log(MN_LOG_INFO, "listening on %s (udp, tcp)", l->text);
 	}
+	if (ok && policy->server.metrics.v != NULL) {
+		ok = srv_metrics_open(&srv, policy->server.metrics.v) == MN_OK;
+		srv.metrics_on = true;
+	}
+	if (ok)
+		ok = srv_priv_drop(&priv, policy->server.state_dir.v) == MN_OK;
+	if (ok && (diag = diag_new()) == NULL)
+		ok = false;
+	if (ok) {
+		r = srv_compile(policy, diag, &srv.zset, &srv.conf);
+		if (r == MN_OK) {
+			r = xfr_conf_new(policy, diag, &srv.xfr);
+			if (r < 0) {
+				zset_unref(srv.zset);
+				srv.zset = NULL;
+			}
+		}
+		diag_sort(diag);
+		diag_print(diag, stderr);
+		if (r < 0 && diag_errors(diag) == 0)
+			fprintf(stderr, "mailnsd: cannot load %s (%s)\n", path, mn_strerror(r));
+		ok = r == MN_OK;
+	}
+	diag_free(diag);
+	if (ok) {
+		if (srv.conf.has_secret)
+			memcpy(srv.secret, srv.conf.secret, sizeof(srv.secret));
+		else if ((r = srv_random(srv.secret, sizeof(srv.secret))) < 0)
+			mn_log(MN_LOG_WARNING, "no random cookie secret (%s)", mn_strerror(r));
+		r = srv_rrl_new(SRV_RRL_BUCKETS, &srv.rrl);
+		if (r < 0) {
+			mn_log(MN_LOG_ERR, "cannot set up rate limiting (%s)", mn_strerror(r));
+			ok = false;
+		}
+	}
+	if (ok && srv.metrics_on && srv_domstats_new(policy, &srv.domstats) < 0)
+		mn_log(MN_LOG_WARNING, "cannot read the key states for the metrics");
+	srv.stats.last_reload_ok = ok;
+	srv.stats.last_reload_time = (uint64_t)time(NULL);
 	if (ok) {
 		srv_watchplan_t *plan = NULL;
 		r = srv_watch_start(&srv);
@@ -230,7 +271,7 @@ int main(int argc, char **argv)
 		uv_signal_start(&srv.sig_term, on_stop, SIGTERM);
 		uv_signal_start(&srv.sig_int, on_stop, SIGINT);
 		mn_log(MN_LOG_NOTICE, "loaded %zu zones (%zu domains, %zu names) from %s",
-		       zset_zones(srv.zset)->n, ndomains, zset_name_count(srv.zset), path);
+		       zset_zones(srv.zset)->n, srv.ndomains, zset_name_count(srv.zset), path);
 		if (ready_fd >= 0)
 			daemon_ready(ready_fd);
 		uv_run(&loop, UV_RUN_DEFAULT);
@@ -246,6 +287,8 @@ int main(int argc, char **argv)
 	}
 	zset_unref(srv.zset);
 	xfr_conf_free(srv.xfr);
+	srv_rrl_free(srv.rrl);
+	srv_domstats_free(srv.domstats);
 	if (rc == 0)
 		mn_log(MN_LOG_NOTICE, "stopped");
 	return rc;

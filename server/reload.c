@@ -2,8 +2,10 @@
 /* reload.c -- load and compile the policy; SIGHUP or a change reloads off the loop and swaps the zone set */
 #include "server/srv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -13,30 +15,61 @@
 
 enum { LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20 };
 
-int srv_load(const char *path, diag_t *diag, zset_t **zset, srv_conf_t *conf,
-	     size_t *ndomains, policy_t **policy)
+static int hexval(char c)
 {
-	policy_t *p = NULL;
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
+}
+
+int srv_compile(const policy_t *p, diag_t *diag, zset_t **zset, srv_conf_t *conf)
+{
 	zones_t *zones = NULL;
-	int r = policy_load(path, diag, &p);
+	compile_opts_t opts = { .now = mn_now(), .persist_serials = true };
+	int r = zones_compile(p, &opts, diag, &zones);
 	if (r < 0)
 		return r;
-	compile_opts_t opts = { .now = mn_now(), .persist_serials = true };
-	r = zones_compile(p, &opts, diag, &zones);
-	if (r < 0)
-		goto fail;
 	zset_t *zs = NULL;
 	r = zset_new(zones, &zs);	/* takes the zones */
 	if (r < 0) {
 		diag_error(diag, NULL, "cannot build the zone set (%s)", mn_strerror(r));
-		goto fail;
+		return r;
 	}
 	const policy_server_t *s = &p->server;
+	memset(conf, 0, sizeof(*conf));
 	conf->tcp_idle_ms = (s->tcp_idle_timeout.v ? s->tcp_idle_timeout.v : 10) * 1000u;
 	conf->tcp_max_clients = s->tcp_max_clients.v ? s->tcp_max_clients.v : 1000;
 	conf->tcp_max_per_ip = s->tcp_max_per_ip.v ? s->tcp_max_per_ip.v : 32;
-	*ndomains = p->ndomains;
+	conf->rate_limit = s->rate_limit.v;
+	conf->rate_limit_slip = POLICY_SET(s->rate_limit_slip) ? s->rate_limit_slip.v : 2;
+	conf->log_queries = s->log_queries.v;
+	if (s->identity.v != NULL) {
+		conf->has_identity = true;
+		snprintf(conf->identity, sizeof(conf->identity), "%s", s->identity.v);
+	}
+	if (s->version.v != NULL) {
+		conf->has_version = true;
+		snprintf(conf->version, sizeof(conf->version), "%s", s->version.v);
+	}
+	if (s->cookie_secret.v != NULL && strlen(s->cookie_secret.v) == 32) {
+		conf->has_secret = true;
+		for (size_t i = 0; i < 16; i++)
+			conf->secret[i] = (uint8_t)(hexval(s->cookie_secret.v[2 * i]) << 4 |
+						    hexval(s->cookie_secret.v[2 * i + 1]));
+	}
 	*zset = zs;
+	return MN_OK;
+}
+
+int srv_load(const char *path, diag_t *diag, zset_t **zset, srv_conf_t *conf,
+	     size_t *ndomains, policy_t **policy)
+{
+	policy_t *p = NULL;
+	int r = policy_load(path, diag, &p);
+	if (r < 0)
+		return r;
+	r = srv_compile(p, diag, zset, conf);
+	if (r < 0)
+		goto fail;
+	*ndomains = p->ndomains;
 	if (policy != NULL)
 		*policy = p;
 	else
@@ -103,6 +136,11 @@ static void reload_work(uv_work_t *w)
 			mn_log(MN_LOG_WARNING, "cannot write the transfer journal (%s)",
 			       mn_strerror(r));
 	}
+	/* per-domain values for the metrics (off the loop: it reads every key state) */
+	rl->domstats = NULL;
+	if (rl->err == MN_OK && srv->metrics_on &&
+	    srv_domstats_new(p, &rl->domstats) < 0)
+		mn_log(MN_LOG_WARNING, "cannot read the key states for the metrics");
 	/* what to watch from now on (on failure: the include patterns, added) */
 	rl->plan = NULL;
 	(void)srv_watch_plan(srv->policy_path, p, &rl->plan);	/* NULL on failure: watch as before */
@@ -136,10 +174,21 @@ static void reload_done(uv_work_t *w, int status)
 	rl->plan = NULL;
 	zset_unref(rl->old);
 	rl->old = NULL;
+	srv_domstats_t *domstats = rl->domstats;
+	rl->domstats = NULL;
+	if (!srv->stopping && status >= 0) {
+		srv->stats.last_reload_ok = rl->err == MN_OK;
+		srv->stats.last_reload_time = (uint64_t)time(NULL);
+		if (rl->err == MN_OK)
+			srv->stats.reload_ok++;
+		else
+			srv->stats.reload_failed++;
+	}
 	if (srv->stopping || status < 0) {
 		zset_unref(rl->zset);
 		xfr_conf_free(rl->xfr);
 		srv_watch_plan_free(plan);
+		srv_domstats_free(domstats);
 	} else if (rl->err == MN_OK) {
 		srv_log_changes(srv->zset, rl->zset);
 		xfr_notify_changes(srv->notify, rl->xfr, zset_zones(srv->zset), zset_zones(rl->zset));
@@ -153,6 +202,14 @@ static void reload_done(uv_work_t *w, int status)
 		zset_t *old = srv->zset;
 		srv->zset = rl->zset;
 		srv->conf = rl->conf;
+		if (srv->conf.has_secret)
+			memcpy(srv->secret, srv->conf.secret, sizeof(srv->secret));
+		/* else: the random secret of the start stays (cookies stay valid) */
+		srv->ndomains = rl->ndomains;
+		if (domstats != NULL) {
+			srv_domstats_free(srv->domstats);
+			srv->domstats = domstats;
+		}
 		zset_unref(old);
 		srv_watch_apply(srv, plan, true);
 #ifdef __GLIBC__
@@ -162,6 +219,7 @@ static void reload_done(uv_work_t *w, int status)
 		       zset_zones(srv->zset)->n, rl->ndomains);
 	} else {
 		xfr_conf_free(rl->xfr);
+		srv_domstats_free(domstats);
 		char *why = NULL;
 		if (rl->diag != NULL) {
 			diag_sort(rl->diag);

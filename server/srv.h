@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -25,7 +26,46 @@ typedef struct srv_conf {
 	uint32_t tcp_idle_ms;
 	uint32_t tcp_max_clients;
 	uint32_t tcp_max_per_ip;
+	uint32_t rate_limit;		/* UDP responses/s per prefix; 0 = off */
+	uint32_t rate_limit_slip;	/* every Nth limited response truncated; 0 = none */
+	bool log_queries;
+	bool has_identity, has_version, has_secret;
+	char identity[256];		/* NSID, id.server (when has_identity) */
+	char version[256];		/* version.bind (when has_version) */
+	uint8_t secret[16];		/* cookie secret (when has_secret: configured) */
 } srv_conf_t;
+
+/*
+ * Counters for the metrics endpoint.  The server answers on one loop thread,
+ * so these are plain integers; with several loop threads each would keep its
+ * own copy, summed when scraped.
+ */
+enum { SRV_QTYPES = 14, SRV_RCODES = 24 };
+typedef struct srv_stats {
+	uint64_t queries[2];		/* udp, tcp */
+	uint64_t qtype[SRV_QTYPES];	/* see metrics.c: A NS SOA ... other */
+	uint64_t rcode[SRV_RCODES];	/* by 12-bit rcode (0..23) */
+	uint64_t kind[4];		/* answer_kind_t: none dkim dmarc spf */
+	uint64_t truncated;
+	uint64_t rl_dropped, rl_slipped;
+	uint64_t reload_ok, reload_failed;
+	bool last_reload_ok;
+	uint64_t last_reload_time;	/* unix seconds of the last reload attempt (start: start-up) */
+	uint64_t transfers;		/* AXFR/IXFR streams started */
+	uint64_t cookies_bad;		/* BADCOOKIE sent */
+} srv_stats_t;
+
+/* Per-domain values for the metrics, computed when zones are (re)loaded. */
+typedef struct srv_domstat {
+	char *name;
+	int64_t next_rotation;		/* unix time of the next key phase change, 0: none */
+	int64_t spf_resolved;		/* when the SPF cache was computed, 0: no cache */
+} srv_domstat_t;
+typedef struct srv_domstats {
+	srv_domstat_t *v;
+	size_t n;
+	uint64_t phases[4];		/* keys by key_phase_t over all domains */
+} srv_domstats_t;
 
 /* What a reload prepares off the loop thread. */
 typedef struct srv_reload {
@@ -41,7 +81,11 @@ typedef struct srv_reload {
 	srv_watchplan_t *plan;	/* what to watch next (NULL: could not be built) */
 	xfr_conf_t *xfr;	/* the transfer configuration of the new policy */
 	zset_t *old;		/* the set serving when the reload started (journal diff) */
+	srv_domstats_t *domstats;	/* for the metrics (NULL when they are off) */
 } srv_reload_t;
+
+typedef struct srv_rrl srv_rrl_t;
+typedef struct srv_metrics srv_metrics_t;
 
 /*
  * The whole server: lives on main()'s stack, used on the loop thread only
@@ -68,6 +112,14 @@ typedef struct srv {
 	srv_watch_t *watch;		/* file watching (watch.c); NULL when off */
 	xfr_conf_t *xfr;		/* transfers: allow, keys, notify targets (owned) */
 	xfr_notify_t *notify;		/* the NOTIFY sender (xfr.h); NULL when not started */
+
+	uint8_t secret[16];		/* the cookie secret in use */
+	srv_rrl_t *rrl;			/* rate limiting buckets (allocated at start) */
+	srv_stats_t stats;
+	srv_metrics_t *metrics;		/* the metrics listener; NULL when off */
+	bool metrics_on;		/* set at start: reloads compute domstats */
+	srv_domstats_t *domstats;	/* per-domain values (NULL when metrics are off) */
+	size_t ndomains;
 } srv_t;
 
 /*
@@ -78,6 +130,56 @@ typedef struct srv {
  */
 int srv_load(const char *path, diag_t *diag, zset_t **zset, srv_conf_t *conf,
 	     size_t *ndomains, policy_t **policy);
+/*
+ * srv_load() in two steps: srv_compile() compiles the zones of a loaded
+ * policy p (not freed) and fills *conf from it (a problem goes into diag).
+ */
+int srv_compile(const policy_t *p, diag_t *diag, zset_t **zset, srv_conf_t *conf);
+
+/* ---- operation (issue 9) ---- */
+
+/* Fills buf with random bytes (getrandom). */
+int srv_random(void *buf, size_t len);
+
+/* rrl.c: size buckets (a power of two); checks one UDP response of addr. */
+enum { SRV_RRL_PASS = 0, SRV_RRL_DROP, SRV_RRL_SLIP, SRV_RRL_BUCKETS = 65536 };
+int srv_rrl_new(size_t size, srv_rrl_t **out);
+void srv_rrl_free(srv_rrl_t *r);	/* NULL is a no-op */
+int srv_rrl_check(srv_rrl_t *r, const struct sockaddr *addr, uint32_t rate, uint32_t slip,
+		  uint64_t now_ms);
+
+/*
+ * query.c: answers one query for udp.c and tcp.c (cookies, NSID, CHAOS from
+ * srv->conf), counts it, rate-limits UDP responses and logs queries when
+ * asked.  Returns ANSWER_SEND with out[0..*outlen), or ANSWER_DROP.
+ */
+int srv_answer(srv_t *srv, const uint8_t *q, size_t qlen, const struct sockaddr *peer, bool tcp,
+	       uint8_t *out, size_t outcap, size_t *outlen);
+
+/* metrics.c: the Prometheus endpoint on addr ("ADDR:PORT"), served on srv->loop. */
+int srv_metrics_open(srv_t *srv, const char *addr);
+void srv_metrics_close(srv_t *srv);
+/* Per-domain values of policy p (any thread); free with srv_domstats_free (NULL: no-op). */
+int srv_domstats_new(const policy_t *p, srv_domstats_t **out);
+void srv_domstats_free(srv_domstats_t *d);
+
+/*
+ * priv.c: the user and group to run as after binding.  srv_priv_plan()
+ * resolves server.user / server.group before anything is bound: started as
+ * root without server.user it refuses (MN_EPERM, message on stderr);
+ * server.user "root" stays root; started as another user, server.user must be
+ * that user (or unset).  srv_priv_drop() then switches (setgroups, setgid,
+ * setuid) and checks that root cannot be regained; state_dir (when not NULL)
+ * must be writable afterwards.
+ */
+typedef struct srv_priv {
+	bool drop;		/* switch user after binding */
+	uid_t uid;
+	gid_t gid;
+	char user[64];
+} srv_priv_t;
+int srv_priv_plan(const policy_t *p, srv_priv_t *out);
+int srv_priv_drop(const srv_priv_t *pv, const char *state_dir);
 
 /* udp.c: binds one UDP socket on addr and starts receiving (errors logged). */
 int srv_udp_open(srv_t *srv, const struct sockaddr *addr, const char *text);

@@ -196,8 +196,8 @@ static void process(srv_conn_t *c)
 				     answer_buf, sizeof(answer_buf), &alen, &job);
 		bool send = xr == XFR_SEND;
 		if (xr == XFR_NOT)
-			send = answer_query(c->srv->zset, c->buf + o + 2, m, true, answer_buf,
-					    sizeof(answer_buf), &alen) == ANSWER_SEND;
+			send = srv_answer(c->srv, c->buf + o + 2, m, (const struct sockaddr *)&c->peer,
+					  true, answer_buf, sizeof(answer_buf), &alen) == ANSWER_SEND;
 		if (send && !conn_send(c, answer_buf, alen)) {
 			xfr_free(job);
 			conn_close(c);
@@ -206,6 +206,7 @@ static void process(srv_conn_t *c)
 		o += 2 + m;
 		uv_timer_start(&c->timer, on_idle, c->srv->conf.tcp_idle_ms, 0);
 		if (xr == XFR_STREAM) {
+			c->srv->stats.transfers++;
 			c->xfr = job;
 			xfr_pump(c);	/* a small zone is done at once: go on */
 		}

@@ -51,8 +51,8 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 	if (xr == XFR_DROP || (xr == XFR_STREAM))
 		return;
 	if (xr == XFR_NOT &&
-	    answer_query(u->srv->zset, (const uint8_t *)buf->base, (size_t)nread, false,
-			 u->wbuf, sizeof(u->wbuf), &len) != ANSWER_SEND)
+	    srv_answer(u->srv, (const uint8_t *)buf->base, (size_t)nread, addr, false,
+		       u->wbuf, sizeof(u->wbuf), &len) != ANSWER_SEND)
 		return;
 	uv_buf_t out = uv_buf_init((char *)u->wbuf, (unsigned int)len);
 	int r = uv_udp_try_send(h, &out, 1, addr);

@@ -45,6 +45,7 @@ server:
   listen: ["127.0.0.1:@PORT@"]
   nameservers: [ns1.example.net., ns2.example.net.]
   hostmaster: hostmaster.example.net.
+  user: root                 # the tests run as root (see server.user in mailns-policy(5))
   ttl: 300
   state_dir: @TMP@/state
 domains:

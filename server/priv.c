@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* priv.c -- server.user / server.group: bind as root, then run as the server user */
+#include "server/srv.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy/mn.h"
+
+int srv_priv_plan(const policy_t *p, srv_priv_t *out)
+{
+	const policy_server_t *s = &p->server;
+	memset(out, 0, sizeof(*out));
+	const char *user = s->user.v, *group = s->group.v;
+	if (geteuid() != 0) {
+		/* not root: nothing to switch (the systemd unit starts us as the user already) */
+		struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
+		if (user != NULL && (pw == NULL || pw->pw_uid != geteuid()))
+			mn_log(MN_LOG_WARNING, "not started as root: running as uid %u, not as server.user %s",
+			       (unsigned)geteuid(), user);
+		return MN_OK;
+	}
+	if (user == NULL) {
+		fprintf(stderr, "mailnsd: refusing to run as root: set server.user in %s to the user "
+			"to run as after binding (e.g. mailns), or server.user: root to stay root\n",
+			p->path);
+		return -EPERM;
+	}
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		fprintf(stderr, "%s:%u:%u: error: unknown user '%s' for server.user\n", s->user.pos.file,
+			s->user.pos.line, s->user.pos.col, user);
+		return -EPERM;
+	}
+	out->uid = pw->pw_uid;
+	out->gid = pw->pw_gid;
+	snprintf(out->user, sizeof(out->user), "%s", user);
+	if (group != NULL) {
+		struct group *gr = getgrnam(group);
+		if (gr == NULL) {
+			fprintf(stderr, "%s:%u:%u: error: unknown group '%s' for server.group\n",
+				s->group.pos.file, s->group.pos.line, s->group.pos.col, group);
+			return -EPERM;
+		}
+		out->gid = gr->gr_gid;
+	}
+	out->drop = out->uid != 0 || out->gid != 0;
+	return MN_OK;
+}
+
+int srv_priv_drop(const srv_priv_t *pv, const char *state_dir)
+{
+	if (!pv->drop)
+		return MN_OK;
+	/* the state directory: created for the server user when missing */
+	if (state_dir != NULL && access(state_dir, F_OK) != 0) {
+		int r = mn_mkdir_p(state_dir, 0750);
+		if (r == MN_OK && chown(state_dir, pv->uid, pv->gid) < 0)
+			r = -errno;
+		if (r < 0) {
+			mn_log(MN_LOG_ERR, "cannot create %s for user %s (%s)", state_dir, pv->user,
+			       mn_strerror(r));
+			return r;
+		}
+	}
+	if (setgroups(1, &pv->gid) < 0 || setgid(pv->gid) < 0 || setuid(pv->uid) < 0) {
+		int r = -errno;
+		mn_log(MN_LOG_ERR, "cannot switch to user %s (%s)", pv->user, mn_strerror(r));
+		return r;
+	}
+	/* root must be gone for good: neither the ids nor a way back */
+	if (pv->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0 || getuid() != pv->uid ||
+			     geteuid() != pv->uid)) {
+		mn_log(MN_LOG_ERR, "could regain root after switching to user %s", pv->user);
+		return -EPERM;
+	}
+	if (pv->gid != 0 && (setgid(0) == 0 || getgid() != pv->gid || getegid() != pv->gid)) {
+		mn_log(MN_LOG_ERR, "could regain group root after switching to user %s", pv->user);
+		return -EPERM;
+	}
+	if (state_dir != NULL && access(state_dir, W_OK | X_OK) != 0) {
+		int r = -errno;
+		mn_log(MN_LOG_ERR, "state_dir %s is not writable by user %s (%s); chown it to the "
+		       "server user", state_dir, pv->user, mn_strerror(r));
+		return r;
+	}
+	mn_log(MN_LOG_INFO, "running as user %s (uid %u, gid %u)", pv->user, (unsigned)pv->uid,
+	       (unsigned)pv->gid);
+	return MN_OK;
+}

@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# privileges.sh -- server.user / server.group: mailnsd started as root binds its
+# ports, then runs as the server user (ids and capabilities checked in
+# /proc/PID/status), keeps answering and reloading; root without server.user is
+# refused; server.user: root stays root; an unwritable state_dir is refused.
+. "${top_srcdir:?}/tests/tap/tap.sh"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (to start mailnsd as root and switch user)"
+command -v useradd >/dev/null || skip_all "no useradd"
+mn_tmpdir
+chmod 0755 "$TMP"	# the server user reads the policy (reloads) and writes state_dir below
+
+# a dedicated user for this run (removed on exit)
+U="mnt$$"
+NOGROUP=$(getent group nogroup >/dev/null && echo nogroup || echo nobody)
+cleanup() {
+	mn_cleanup
+	getent passwd "$U" >/dev/null && userdel "$U" >/dev/null 2>&1
+}
+trap cleanup EXIT
+useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$U" ||
+	{ ok 1 "useradd $U"; done_testing; exit 1; }
+UID_T=$(id -u "$U")
+GID_T=$(id -g "$U")
+GID_NG=$(getent group "$NOGROUP" | cut -d: -f3)
+
+# tmpl USER-LINES: a policy template with those lines under server:
+tmpl() {
+	cat >"$TMP/t.tmpl" <<EOF
+version: 1
+server:
+  listen: ["127.0.0.1:@PORT@"]
+  nameservers: [ns1.example.net.]
+  hostmaster: hostmaster.example.net.
+  state_dir: @TMP@/state
+$1
+domains:
+  example.com:
+    dmarc: { p: reject }
+EOF
+}
+status_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
+
+# --- root without server.user: refused, the message names the key ------------------
+tmpl ""
+sed -e "s|@PORT@|1|" -e "s|@TMP@|$TMP|" "$TMP/t.tmpl" >"$TMP/noroot.yaml"
+out=$(timeout 10 "$MAILNSD" -f -c "$TMP/noroot.yaml" 2>&1); rc=$?
+is "$rc" 1 "started as root without server.user: exit 1"
+case $out in *"refusing to run as root: set server.user"*"server.user: root"*) r=0;; *) r=1; diag "$out";; esac
+ok $r "the refusal names server.user and server.user: root"
+
+# --- an unknown user: refused at its position ------------------------------------
+tmpl "  user: no-such-user-$$"
+sed -e "s|@PORT@|1|" -e "s|@TMP@|$TMP|" "$TMP/t.tmpl" >"$TMP/nouser.yaml"
+out=$(timeout 10 "$MAILNSD" -f -c "$TMP/nouser.yaml" 2>&1); rc=$?
+is "$rc:$out" "1:$TMP/nouser.yaml:7:9: error: unknown user 'no-such-user-$$' for server.user" \
+	"an unknown server.user: exit 1 with its position"
+
+# --- run as the server user ----------------------------------------------------------
+tmpl "  user: $U
+  group: $NOGROUP"
+if ! mn_start "$TMP/t.tmpl"; then
+	ok 1 "mailnsd starts with server.user: $U"
+	done_testing
+	exit 1
+fi
+ok 0 "mailnsd starts as root with server.user: $U, group: $NOGROUP"
+is "$(status_field "$MN_PID" Uid)" "$UID_T $UID_T $UID_T $UID_T" "real, effective, saved and fs uid are $U ($UID_T)"
+is "$(status_field "$MN_PID" Gid)" "$GID_NG $GID_NG $GID_NG $GID_NG" "every gid is $NOGROUP ($GID_NG)"
+is "$(status_field "$MN_PID" Groups)" "$GID_NG" "supplementary groups: $NOGROUP only"
+is "$(status_field "$MN_PID" CapPrm):$(status_field "$MN_PID" CapEff)" "0000000000000000:0000000000000000" \
+	"no capabilities left (root cannot be regained)"
+is "$(stat -c %U "$TMP/state")" "$U" "the missing state_dir was created for $U"
+grep -q "running as user $U (uid $UID_T, gid $GID_NG)" "$MN_LOG"; ok $? "the switch is logged"
+is "$(mn_dig +short _dmarc.example.com TXT)" '"v=DMARC1; p=reject"' "answers after the switch"
+is "$(mn_dig +tcp +short _dmarc.example.com TXT)" '"v=DMARC1; p=reject"' "answers over TCP after the switch"
+
+# reload as the server user: the new policy is compiled and its serial persisted
+serial() { mn_dig +short _dmarc.example.com SOA | awk '{print $3}'; }
+s1=$(serial)
+sed -i 's/p: reject/p: quarantine/' "$TMP/policy.yaml"
+kill -HUP "$MN_PID"
+for i in $(seq 1 50); do
+	[ "$(mn_dig +short _dmarc.example.com TXT)" = '"v=DMARC1; p=quarantine"' ] && break
+	sleep 0.1
+done
+is "$(mn_dig +short _dmarc.example.com TXT)" '"v=DMARC1; p=quarantine"' "SIGHUP reloads after the switch"
+s2=$(serial)
+[ -n "$s1" ] && [ -n "$s2" ] && [ "$s2" -gt "$s1" ]; ok $? "the serial increased ($s1 -> $s2)"
+ok "$(find "$TMP/state" -newer "$TMP/t.tmpl" -type f -user "$U" | grep -q . ; echo $?)" \
+	"the reload wrote its state as $U"
+grep -q 'reload failed' "$MN_LOG"; ok $((! $?)) "no reload failed"
+mn_stop; is "$?" 0 "clean stop"
+
+# --- state_dir not writable by the server user: refused --------------------------
+mkdir -p "$TMP/rostate" && chmod 0755 "$TMP/rostate"
+tmpl "  user: $U"
+sed -e "s|@PORT@|1|" -e "s|@TMP@/state|$TMP/rostate|" "$TMP/t.tmpl" >"$TMP/ro.yaml"
+# port 1: binding as root works; the refusal comes after the switch
+out=$(timeout 10 "$MAILNSD" -f -c "$TMP/ro.yaml" 2>&1); rc=$?
+is "$rc" 1 "a state_dir $U cannot write: exit 1"
+case $out in *"state_dir $TMP/rostate is not writable by user $U"*) r=0;; *) r=1; diag "$out";; esac
+ok $r "the message names state_dir and the user"
+
+# --- server.user: root stays root ----------------------------------------------------
+tmpl "  user: root"
+if mn_start "$TMP/t.tmpl"; then
+	is "$(status_field "$MN_PID" Uid)" "0 0 0 0" "server.user: root keeps running as root"
+	mn_stop
+else
+	ok 1 "server.user: root starts"
+fi
+
+done_testing

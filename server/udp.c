@@ -9,6 +9,8 @@
 #include "policy/mn.h"
 #include "server/answer.h"
 
+enum { UDP_RCVBUF = 4 << 20 };	/* bytes asked for each UDP socket's receive buffer */
+
 struct srv_udp {
 	uv_udp_t handle;	/* handle.data = this */
 	srv_t *srv;
@@ -92,8 +94,16 @@ int srv_udp_open(srv_t *srv, const struct sockaddr *addr, const char *text)
 	srv->udp[srv->nudp++] = u;	/* closed by srv_udp_close_all from here on */
 	unsigned int flags = addr->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0;
 	r = uv_udp_bind(&u->handle, addr, flags);
-	if (r == 0)
+	if (r == 0) {
+		/*
+		 * A large receive buffer carries bursts through the moments the
+		 * loop is busy (a reload's swap and free): like NSD, ask for 4 MiB;
+		 * the kernel caps it at net.core.rmem_max, and failing is harmless.
+		 */
+		int size = UDP_RCVBUF;
+		(void)uv_recv_buffer_size((uv_handle_t *)&u->handle, &size);
 		r = uv_udp_recv_start(&u->handle, on_alloc, on_recv);
+	}
 	if (r < 0) {
 		mn_log(MN_LOG_ERR, "cannot listen on %s udp (%s)", text, uv_strerror(r));
 		return r;

@@ -397,10 +397,10 @@ int keystore_state_save(const char *state_dir, const char *domain, const keystor
 	int r = MN_ENOMEM;
 	if (dir == NULL || path == NULL || text == NULL)
 		goto fail;
-	r = mn_mkdir_p(dir, 0700);
+	r = mn_mkdir_p(dir, 0750);	/* the server's group lists and watches it */
 	if (r != MN_OK)
 		goto fail;
-	r = mn_file_write_atomic(path, text, strlen(text), 0644);
+	r = mn_file_write_atomic(path, text, strlen(text), 0640);
 	if (r == MN_OK)
 		keystore_step();
 fail:
@@ -421,9 +421,13 @@ int keystore_lock(const char *state_dir, int timeout_s, int *fd)
 	char *path = malloc(l);
 	if (path == NULL)
 		return MN_ENOMEM;
-	snprintf(path, l, "%s/keys.lock", state_dir);
-	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	snprintf(path, l, "%s/keys", state_dir);
+	r = mn_mkdir_p(path, 0750);
+	snprintf(path, l, "%s/keys/.lock", state_dir);
+	int f = r == MN_OK ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
 	free(path);
+	if (r != MN_OK)
+		return r;
 	if (f < 0)
 		return -errno;
 	for (int i = 0; i <= timeout_s * 10; i++) {

@@ -67,8 +67,9 @@ char *keystore_key_path(const char *state_dir, const char *domain, const char *s
 
 /*
  * Serializes concurrent `mailns keys` runs: an exclusive flock on
- * STATE/keys.lock (created 0600, state_dir created if missing), waiting at
- * most timeout_s seconds (MN_ELOCK then).  *fd is released by keystore_unlock.
+ * STATE/keys/.lock (created 0600; state_dir 0755 and STATE/keys 0750 created
+ * if missing), waiting at most timeout_s seconds (MN_ELOCK then).  *fd is
+ * released by keystore_unlock.
  */
 int keystore_lock(const char *state_dir, int timeout_s, int *fd);
 void keystore_unlock(int fd);

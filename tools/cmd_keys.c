@@ -307,7 +307,7 @@ static int apply(run_t *r, dom_t *x, rotate_result_t *res)
 		int e = path == NULL || dir == NULL ? MN_ENOMEM : dkim_key_new(ac->alg, &key);
 		if (e == MN_OK) {
 			*strrchr(dir, '/') = '\0';
-			e = mn_mkdir_p(dir, 0700);
+			e = mn_mkdir_p(dir, 0750);	/* the .pem stays 0600 */
 		}
 		if (e == MN_OK)
 			e = dkim_key_write(key, path);
@@ -571,7 +571,7 @@ int cmd_keys(int argc, char **argv)
 	if (strcmp(sub, "list") != 0) {
 		int e = keystore_lock(r.state, LOCK_TIMEOUT_S, &lock);
 		if (e != MN_OK) {
-			cmd_err("cannot lock %s/keys.lock (%s)", r.state, mn_strerror(e));
+			cmd_err("cannot lock %s/keys/.lock (%s)", r.state, mn_strerror(e));
 			goto out;
 		}
 	}

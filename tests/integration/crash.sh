@@ -43,7 +43,7 @@ wait_served() { # every domain's published records served (bounded: 10 s)
 }
 # restore DIR: the state dir becomes a copy of DIR (the lock file stays)
 restore() {
-	find "$S" -type f ! -name keys.lock -delete
+	find "$S" -type f ! -name .lock -delete
 	cp -a "$1/." "$S/"
 }
 # invariants: prints what is wrong, returns 1 if anything is

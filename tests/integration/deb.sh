@@ -27,12 +27,18 @@ done
 mn_tmpdir
 INSTALLED=""
 USER_BEFORE=yes
+KUSER_BEFORE=yes
 deb_cleanup() {
 	mn_stop >/dev/null 2>&1
 	if [ -n "$INSTALLED" ]; then
 		timeout 120 dpkg --purge mailns >/dev/null 2>&1
 	fi
-	# the user the package created goes too, so that the next run starts clean
+	# the users the package created go too, so that the next run starts clean
+	# (mailns-keys first: its primary group is mailns)
+	if [ -z "$KUSER_BEFORE" ] && getent passwd mailns-keys >/dev/null; then
+		timeout 60 deluser --quiet --system mailns-keys >/dev/null 2>&1 ||
+			userdel mailns-keys >/dev/null 2>&1
+	fi
 	if [ -z "$USER_BEFORE" ] && getent passwd mailns >/dev/null; then
 		timeout 60 deluser --quiet --system mailns >/dev/null 2>&1 ||
 			userdel mailns >/dev/null 2>&1
@@ -79,6 +85,7 @@ if dpkg-query -W -f='${Status}' mailns 2>/dev/null | grep -q 'installed\|config-
 	exit
 fi
 getent passwd mailns >/dev/null || USER_BEFORE=""
+getent passwd mailns-keys >/dev/null || KUSER_BEFORE=""
 for i in $(seq 1 60); do
 	timeout 300 dpkg -i "$deb" >"$TMP/install.log" 2>&1 && { INSTALLED=yes; break; }
 	INSTALLED=maybe
@@ -106,6 +113,13 @@ uid=$(getent passwd mailns | cut -d: -f3)
 [ -n "$uid" ] && [ "$uid" -lt 1000 ]; ok $? "system user mailns (uid $uid)"
 getent group mailns >/dev/null; ok $? "group mailns"
 is "$(stat -c '%U:%G %a' /var/lib/mailns 2>&1)" "mailns:mailns 750" "/var/lib/mailns owned by mailns, 0750"
+kgid=$(getent passwd mailns-keys | cut -d: -f4)
+is "$kgid" "$(getent group mailns | cut -d: -f3)" "system user mailns-keys, primary group mailns"
+for d in keys opendkim rspamd; do
+	is "$(stat -c '%U:%G %a' /var/lib/mailns/$d 2>&1)" "mailns-keys:mailns 2750" "/var/lib/mailns/$d: mailns-keys:mailns 2750"
+done
+is "$(grep -E '^(User|Group|UMask)=' /lib/systemd/system/mailns-rotate.service | tr '\n' ' ')" \
+	"User=mailns-keys Group=mailns UMask=0027 " "mailns-rotate.service runs as mailns-keys:mailns, umask 0027"
 is "$(grep '^ExecStart=' /lib/systemd/system/mailnsd.service)" \
 	"ExecStart=/usr/sbin/mailnsd -f -c /etc/mailns/policy.yaml" "mailnsd.service command line"
 is "$(grep '^User=' /lib/systemd/system/mailnsd.service)" "User=mailns" "mailnsd.service runs as mailns"
@@ -184,5 +198,6 @@ for f in /usr/sbin/mailnsd /usr/bin/mailns /etc/mailns /etc/cron.d/mailns /var/l
 done
 is "$left" "" "nothing left after purge"
 getent passwd mailns >/dev/null; ok $? "the mailns user stays after purge (Debian practice)"
+getent passwd mailns-keys >/dev/null; ok $? "the mailns-keys user stays after purge"
 diag "deb.sh took $(( $(date +%s) - t0 )) s"
 done_testing

@@ -3,7 +3,9 @@
 # privileges.sh -- server.user / server.group: mailnsd started as root binds its
 # ports, then runs as the server user (ids and capabilities checked in
 # /proc/PID/status), keeps answering and reloading; root without server.user is
-# refused; server.user: root stays root; an unwritable state_dir is refused.
+# refused; server.user: root stays root; an unwritable state_dir is refused; the
+# key store (set up as the package does) lets the server read and watch the public
+# halves and a rotation, but not open a private key.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (to start mailnsd as root and switch user)"
 command -v useradd >/dev/null || skip_all "no useradd"
@@ -91,6 +93,79 @@ ok "$(find "$TMP/state" -newer "$TMP/t.tmpl" -type f -user "$U" | grep -q . ; ec
 	"the reload wrote its state as $U"
 grep -q 'reload failed' "$MN_LOG"; ok $((! $?)) "no reload failed"
 mn_stop; is "$?" 0 "clean stop"
+
+# --- the key store: the server user reads the public halves, no private key --------
+# As the package sets it up: state_dir/keys in the server user's group, 2750 (domain
+# directories inherit the group); `mailns keys` runs as the key owner (root here).
+KS="$TMP/kstate"
+mkdir -p "$KS/keys" && chown "$U" "$KS" && chgrp "$GID_T" "$KS/keys" && chmod 2750 "$KS/keys"
+cat >"$TMP/k.tmpl" <<EOF
+version: 1
+server:
+  listen: ["127.0.0.1:@PORT@"]
+  nameservers: [ns1.example.net.]
+  hostmaster: hostmaster.example.net.
+  state_dir: $KS
+  user: $U
+defaults:
+  dkim: { rotate_every: 10d, publish_ahead: 1d, retire_after: 2d, revoked_for: 3d }
+domains:
+  example.com:
+    dkim: { algorithm: ed25519 }
+EOF
+GRP_T=$(id -gn "$U")
+NOW=$(date -u -d 2030-01-01T00:00:00Z +%s)
+sed "s|@PORT@|1|" "$TMP/k.tmpl" >"$TMP/k0.yaml"
+"$MAILNS" keys rotate -c "$TMP/k0.yaml" --now "@$NOW" >"$TMP/k0.out" 2>&1
+rc=$?; [ $rc -eq 0 ] || [ $rc -eq 3 ]; ok $? "keys rotate as root (the key owner) generates a key (exit $rc)"
+sel1=$(awk -F'\t' '$1 == "example.com" { print $2; exit }' <("$MAILNS" keys list -c "$TMP/k0.yaml" --now "@$NOW"))
+[ -n "$sel1" ]; ok $? "a first selector ($sel1)"
+D="$KS/keys/example.com"
+is "$(stat -c '%U:%G %a' "$KS/keys" "$D" 2>&1 | tr '\n' ' ')" "root:$GRP_T 2750 root:$GRP_T 2750 " \
+	"keys/ and keys/example.com/: 2750, the server user's group (inherited)"
+is "$(stat -c '%U:%G %a' "$D/published" "$D/$sel1.pem" 2>&1 | tr '\n' ' ')" \
+	"root:$GRP_T 640 root:$GRP_T 600 " "published 0640, the private key 0600"
+is "$(stat -c '%a' "$KS/keys/.lock" 2>&1)" 600 "the lock is keys/.lock, 0600"
+as_u() { setpriv --reuid="$UID_T" --regid="$GID_T" --clear-groups "$@"; }
+as_u cat "$D/$sel1.pem" >/dev/null 2>&1; ok $((! $?)) "$U cannot read the private key"
+as_u cat "$D/published" >"$TMP/pub.u" 2>&1; ok $? "$U reads published"
+grep -q "^$sel1 " "$TMP/pub.u"; ok $? "published names $sel1"
+as_u ls "$D" >/dev/null 2>&1; ok $? "$U lists the domain's key directory"
+
+served() { mn_dig +short "$1._domainkey.example.com" TXT 2>/dev/null | sed 's/" "//g; s/"//g'; }
+wait_sel() { # wait_sel SEL: served within 10 s
+	local i
+	for i in $(seq 1 100); do
+		case $(served "$1") in "v=DKIM1; k=ed25519; p="?*) return 0;; esac
+		sleep 0.1
+	done
+	return 1
+}
+if mn_start "$TMP/k.tmpl"; then
+	ok 0 "mailnsd starts as root with server.user: $U on the key store"
+	is "$(status_field "$MN_PID" Uid | cut -d' ' -f1)" "$UID_T" "running as $U"
+	wait_sel "$sel1"; ok $? "the key $sel1 is served ($(served "$sel1"))"
+	# rotation steps, as cron runs them, until a successor exists; the running
+	# server sees the new published by itself (inotify, no signal is sent)
+	sel2=""
+	for i in $(seq 1 20); do
+		NOW=$((NOW + 86400))
+		"$MAILNS" keys rotate -c "$TMP/policy.yaml" --now "@$NOW" >>"$TMP/k.out" 2>&1
+		sel2=$(awk -F'\t' -v s="$sel1" '$1 == "example.com" && $2 != s { print $2; exit }' \
+			<("$MAILNS" keys list -c "$TMP/policy.yaml" --now "@$NOW"))
+		[ -n "$sel2" ] && break
+		wait_sel "$sel1" || break
+	done
+	[ -n "$sel2" ]; ok $? "a rotation step generated a successor ($sel2)"
+	[ -n "$sel2" ] && wait_sel "$sel2"; ok $? "the running server serves $sel2 (watcher, no signal)"
+	[ -n "$sel2" ] && [ -s "$D/$sel2.pem" ] && ! as_u cat "$D/$sel2.pem" >/dev/null 2>&1
+	ok $? "$U cannot read the new private key either"
+	grep -q 'reload failed\|ermission denied' "$MN_LOG"; ok $((! $?)) "no reload failed, no permission error"
+	mn_stop; is "$?" 0 "clean stop"
+else
+	ok 1 "mailnsd starts as root with server.user: $U on the key store"
+	diag "$(cat "$MN_LOG" 2>/dev/null)"
+fi
 
 # --- state_dir not writable by the server user: refused --------------------------
 mkdir -p "$TMP/rostate" && chmod 0755 "$TMP/rostate"

@@ -141,7 +141,7 @@ ok $([ -s "$TMP/on_change.log" ]; echo $?) "on_change ran"
 is "$(wc -l < "$TMP/on_change.log")" "$(grep -c '^signer tables updated' "$ALL_OUT")" "on_change ran once per run that changed the tables"
 is "$(awk '{print $1}' "$S/rspamd/dkim_selectors.map" | tr '\n' ' ')" "dual.example ed.example rsa.example " "rspamd selector map: one line per domain"
 ok $(grep -q "^dual.example [^ ]*r$" "$S/rspamd/dkim_selectors.map"; echo $?) "rspamd map: the dual domain's RSA key"
-is "$(stat -c %a "$S/keys/rsa.example")" 700 "key directory 0700"
+is "$(stat -c %a "$S/keys/rsa.example")" 750 "key directory 0750 (the server group reads published)"
 
 # revoked keys are served as p=: find one in the current state, if any
 rev=$(awk -F'\t' '$4 == "revoked" { print $1 " " $2; exit }' "$LIST")
@@ -174,9 +174,9 @@ wait_served "${pend% *}"
 is "$?" 0 "server back: the run exits 0"
 is "$(awk -F'\t' -v d="${pend% *}" -v s="${pend#* }" '$1 == d && $2 == s { print $4 }' <("$MAILNS" keys list -c "$P" --now "@$NOW"))" active "${pend#* } is active"
 
-# ---- concurrent runs serialize on state_dir/keys.lock -------------------------------
+# ---- concurrent runs serialize on state_dir/keys/.lock ------------------------------
 command -v flock >/dev/null && {
-	flock "$S/keys.lock" sleep 2 &
+	flock "$S/keys/.lock" sleep 2 &
 	FL=$!
 	sleep 0.3
 	a=$(date +%s%N)

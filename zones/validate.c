@@ -21,6 +21,13 @@ struct validate {
 	uint64_t *seen;		/* open addressing; 0 = empty */
 	size_t nseen, cap;
 	bool oom;
+	/*
+	 * DKIM key records already checked and found clean (copies; open
+	 * addressing, NULL = empty): a key shared by many domains is parsed by
+	 * OpenSSL once per compile, not once per domain.
+	 */
+	char **clean;
+	size_t nclean, cleancap;
 };
 
 int validate_new(diag_t *diag, validate_t **out)
@@ -40,6 +47,9 @@ void validate_free(validate_t *v)
 	if (v == NULL)
 		return;
 	free(v->seen);
+	for (size_t i = 0; i < v->cleancap; i++)
+		free(v->clean[i]);
+	free(v->clean);
 	free(v);
 }
 
@@ -98,6 +108,42 @@ static bool first_time(validate_t *v, uint64_t key)
 	v->seen[j] = key;
 	v->nseen++;
 	return true;
+}
+
+static size_t text_slot(char **t, size_t cap, const char *text)
+{
+	size_t j = fnv(0xcbf29ce484222325ULL, text, strlen(text)) & (cap - 1);
+	while (t[j] != NULL && strcmp(t[j], text) != 0)
+		j = (j + 1) & (cap - 1);
+	return j;
+}
+
+static bool known_clean(const validate_t *v, const char *text)
+{
+	return v->cleancap > 0 && v->clean[text_slot(v->clean, v->cleancap, text)] != NULL;
+}
+
+/* Remembers a clean record; on ENOMEM it is simply checked again next time. */
+static void remember_clean(validate_t *v, const char *text)
+{
+	if ((v->nclean + 1) * 2 > v->cleancap) {
+		size_t cap = v->cleancap ? v->cleancap * 2 : 64;
+		char **t = calloc(cap, sizeof(*t));
+		if (t == NULL)
+			return;
+		for (size_t i = 0; i < v->cleancap; i++)
+			if (v->clean[i] != NULL)
+				t[text_slot(t, cap, v->clean[i])] = v->clean[i];
+		free(v->clean);
+		v->clean = t;
+		v->cleancap = cap;
+	}
+	size_t j = text_slot(v->clean, v->cleancap, text);
+	if (v->clean[j] != NULL)
+		return;
+	v->clean[j] = mn_strdup(text);
+	if (v->clean[j] != NULL)
+		v->nclean++;
 }
 
 /* Adds msg at pos unless the same message was already reported there. */
@@ -205,14 +251,19 @@ int validate_dkim_selectors(validate_t *v, const policy_domain_t *d)
 		/* a selector merged from defaults: checked once */
 		if (pos->file != NULL && !first_time(v, pos_key(pos, 'K', NULL)))
 			continue;
+		const char *text = s->record.v ? s->record.v : "";
+		if (known_clean(v, text))
+			continue;
 		diag_t *tmp = scratch();
 		if (tmp == NULL)
 			return MN_ENOMEM;
-		int r = dkim_key_record_check(s->record.v ? s->record.v : "", NULL, tmp, NULL);
+		int r = dkim_key_record_check(text, NULL, tmp, NULL);
 		if (r == MN_ENOMEM) {
 			diag_free(tmp);
 			return r;
 		}
+		if (r == MN_OK && diag_count(tmp) == 0)
+			remember_clean(v, text);
 		for (size_t k = 0; k < diag_count(tmp); k++) {
 			const diag_item_t *it = diag_get(tmp, k);
 			emit(v, it->level, pos, it->msg);
@@ -227,14 +278,19 @@ int validate_dkim_store(validate_t *v, const char *domain, const keystore_pub_t 
 	if (v == NULL || domain == NULL || (keys == NULL && nkeys > 0))
 		return MN_EINVAL;
 	for (size_t i = 0; i < nkeys; i++) {
+		const char *text = keys[i].record ? keys[i].record : "";
+		if (known_clean(v, text))
+			continue;
 		diag_t *tmp = scratch();
 		if (tmp == NULL)
 			return MN_ENOMEM;
-		int r = dkim_key_record_check(keys[i].record ? keys[i].record : "", NULL, tmp, NULL);
+		int r = dkim_key_record_check(text, NULL, tmp, NULL);
 		if (r == MN_ENOMEM) {
 			diag_free(tmp);
 			return r;
 		}
+		if (r == MN_OK && diag_count(tmp) == 0)
+			remember_clean(v, text);
 		for (size_t k = 0; k < diag_count(tmp); k++) {
 			const diag_item_t *it = diag_get(tmp, k);
 			diag_add(v->diag, it->level, NULL, "state_dir/keys/%s/published: selector %s: %s",

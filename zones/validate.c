@@ -241,6 +241,34 @@ int validate_spf_record(validate_t *v, const policy_domain_t *d, const char *tex
 
 /* ---- DKIM ----------------------------------------------------------------------- */
 
+/*
+ * Checks one DKIM key record.  *found stays NULL when it is clean (a record
+ * already found clean is not parsed again); otherwise it holds the problems,
+ * which the caller reports at its position and frees (diag_free(NULL) is fine).
+ */
+static int check_dkim(validate_t *v, const char *text, diag_t **found)
+{
+	*found = NULL;
+	if (known_clean(v, text))
+		return MN_OK;
+	diag_t *tmp = scratch();
+	if (tmp == NULL)
+		return MN_ENOMEM;
+	int r = dkim_key_record_check(text, NULL, tmp, NULL);
+	if (r == MN_ENOMEM) {
+		diag_free(tmp);
+		return r;
+	}
+	if (diag_count(tmp) == 0) {
+		if (r == MN_OK)
+			remember_clean(v, text);
+		diag_free(tmp);
+		return MN_OK;
+	}
+	*found = tmp;
+	return MN_OK;
+}
+
 int validate_dkim_selectors(validate_t *v, const policy_domain_t *d)
 {
 	if (v == NULL || d == NULL)
@@ -251,19 +279,10 @@ int validate_dkim_selectors(validate_t *v, const policy_domain_t *d)
 		/* a selector merged from defaults: checked once */
 		if (pos->file != NULL && !first_time(v, pos_key(pos, 'K', NULL)))
 			continue;
-		const char *text = s->record.v ? s->record.v : "";
-		if (known_clean(v, text))
-			continue;
-		diag_t *tmp = scratch();
-		if (tmp == NULL)
-			return MN_ENOMEM;
-		int r = dkim_key_record_check(text, NULL, tmp, NULL);
-		if (r == MN_ENOMEM) {
-			diag_free(tmp);
+		diag_t *tmp = NULL;
+		int r = check_dkim(v, s->record.v ? s->record.v : "", &tmp);
+		if (r != MN_OK)
 			return r;
-		}
-		if (r == MN_OK && diag_count(tmp) == 0)
-			remember_clean(v, text);
 		for (size_t k = 0; k < diag_count(tmp); k++) {
 			const diag_item_t *it = diag_get(tmp, k);
 			emit(v, it->level, pos, it->msg);
@@ -278,19 +297,10 @@ int validate_dkim_store(validate_t *v, const char *domain, const keystore_pub_t 
 	if (v == NULL || domain == NULL || (keys == NULL && nkeys > 0))
 		return MN_EINVAL;
 	for (size_t i = 0; i < nkeys; i++) {
-		const char *text = keys[i].record ? keys[i].record : "";
-		if (known_clean(v, text))
-			continue;
-		diag_t *tmp = scratch();
-		if (tmp == NULL)
-			return MN_ENOMEM;
-		int r = dkim_key_record_check(text, NULL, tmp, NULL);
-		if (r == MN_ENOMEM) {
-			diag_free(tmp);
+		diag_t *tmp = NULL;
+		int r = check_dkim(v, keys[i].record ? keys[i].record : "", &tmp);
+		if (r != MN_OK)
 			return r;
-		}
-		if (r == MN_OK && diag_count(tmp) == 0)
-			remember_clean(v, text);
 		for (size_t k = 0; k < diag_count(tmp); k++) {
 			const diag_item_t *it = diag_get(tmp, k);
 			diag_add(v->diag, it->level, NULL, "state_dir/keys/%s/published: selector %s: %s",

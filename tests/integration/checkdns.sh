@@ -37,21 +37,9 @@ mn_start "$top_srcdir/tests/integration/checkdns.tmpl" || { ok 1 "mailnsd starts
 ok 0 "mailnsd serves the policy on port $MN_PORT"
 is "$(mn_dig +short mn20300101e._domainkey.example.com TXT)" "\"v=DKIM1; k=ed25519; p=$K2\"" "mailnsd serves the key-store key"
 
-# free_port EXCLUDED...: a free loopback port, none of the excluded
-free_port() {
-	local try p
-	for try in 1 2 3 4 5 6 7 8; do
-		p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 12000 ))   # 20000-31999: below the ephemeral range (32768+)
-		mn_port_free "$p" || continue
-		case " $* " in *" $p "*) continue ;; esac
-		echo "$p"
-		return 0
-	done
-	return 1
-}
-NSD_PORT=$(free_port "$MN_PORT")
-UB_PORT=$(free_port "$MN_PORT" "$NSD_PORT")
-DEAD_PORT=$(free_port "$MN_PORT" "$NSD_PORT" "$UB_PORT")
+NSD_PORT=$(mn_free_port "$MN_PORT")
+UB_PORT=$(mn_free_port "$MN_PORT" "$NSD_PORT")
+DEAD_PORT=$(mn_free_port "$MN_PORT" "$NSD_PORT" "$UB_PORT")
 
 # --- the parents, in NSD ---------------------------------------------------------
 mkdir -p "$TMP/nsd"

@@ -25,17 +25,6 @@ stop_all() {
 }
 trap stop_all EXIT
 
-free_port() {
-	local try p
-	for try in 1 2 3 4 5 6 7 8; do
-		p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 12000 ))   # 20000-31999: below the ephemeral range (32768+)
-		mn_port_free "$p" || continue
-		case " $* " in *" $p "*) continue ;; esac
-		echo "$p"
-		return 0
-	done
-	return 1
-}
 
 CASES="nested redirect soft amx macro big"
 # The policy: one domain per case, each with the original terms.
@@ -66,9 +55,9 @@ MN_PROBE="_spf.nested.example.com"
 mn_start "$TMP/policy.tmpl" || { ok 1 "mailnsd starts"; done_testing; exit 1; }
 ok 0 "mailnsd serves the policy on port $MN_PORT"
 P="$TMP/policy.yaml"
-NSD_PORT=$(free_port "$MN_PORT")
-UB_PORT=$(free_port "$MN_PORT" "$NSD_PORT")
-DEAD_PORT=$(free_port "$MN_PORT" "$NSD_PORT" "$UB_PORT")
+NSD_PORT=$(mn_free_port "$MN_PORT")
+UB_PORT=$(mn_free_port "$MN_PORT" "$NSD_PORT")
+DEAD_PORT=$(mn_free_port "$MN_PORT" "$NSD_PORT" "$UB_PORT")
 
 # --- the providers and the parents, in NSD -----------------------------------------
 mkdir -p "$TMP/nsd"

@@ -8,11 +8,7 @@
 command -v curl >/dev/null || skip_all "curl not installed"
 mn_tmpdir
 
-MPORT=0
-for try in 1 2 3 4 5 6 7 8; do
-	MPORT=$(( 20000 + (RANDOM * 7 + $$ + try * 31) % 12000 ))
-	mn_port_free "$MPORT" && break
-done
+MPORT=$(mn_free_port)
 # the policy of server.sh, with metrics and query logs, and a domain with managed keys
 sed -e "s|^\(  user: root.*\)$|\1\n  metrics: \"127.0.0.1:$MPORT\"\n  log_queries: true|" \
 	"$top_srcdir/tests/integration/server.tmpl" >"$TMP/m.tmpl"

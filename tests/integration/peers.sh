@@ -11,11 +11,7 @@ mn_start "$top_srcdir/tests/integration/server.tmpl" || { ok 1 "mailnsd starts";
 # The same zones (same serials: same state_dir) as master files for NSD.
 "$MAILNS" zone -c "$TMP/policy.yaml" --dir "$TMP/zones"; ok $? "mailns zone --dir"
 
-nsd_port=""
-for try in 1 2 3 4 5; do
-	p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 12000 ))   # 20000-31999: below the ephemeral range (32768+)
-	mn_port_free "$p" && [ "$p" != "$MN_PORT" ] && { nsd_port=$p; break; }
-done
+nsd_port=$(mn_free_port "$MN_PORT")
 {
 	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$nsd_port"
 	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/zones" "$TMP/nsd.pid"

@@ -22,11 +22,7 @@ domains:
   example.com:
     dmarc: { p: reject }
 EOF
-MPORT=0
-for try in 1 2 3 4 5 6 7 8; do
-	MPORT=$(( 20000 + (RANDOM * 7 + $$ + try) % 12000 ))
-	mn_port_free "$MPORT" && break
-done
+MPORT=$(mn_free_port)
 sed -i "s|@MPORT@|$MPORT|" "$TMP/rrl.tmpl"
 if ! mn_start "$TMP/rrl.tmpl"; then
 	ok 1 "mailnsd starts"

@@ -13,18 +13,8 @@ mn_tmpdir
 cp "$top_srcdir/examples/xfr1.key" "$TMP/xfr1.key"
 SECRET=$(tr -d ' \n' < "$TMP/xfr1.key")
 
-pick_port() { # a free port not in "$@", below Linux's ephemeral range (32768-)
-	local p try
-	for try in 1 2 3 4 5 6 7 8; do
-		p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 12000 ))
-		mn_port_free "$p" || continue
-		case " $* " in *" $p "*) continue ;; esac
-		echo "$p"; return 0
-	done
-	return 1
-}
-NSD_PORT=$(pick_port)
-KNOT_PORT=$(pick_port "$NSD_PORT")
+NSD_PORT=$(mn_free_port)
+KNOT_PORT=$(mn_free_port "$NSD_PORT")
 sed -e 's|@ALLOW@|127.0.0.1/32, "key:xfr1"|' \
     -e "s|@NOTIFY@|\"127.0.0.1:$NSD_PORT\", \"127.0.0.1:$KNOT_PORT\"|" \
     "$top_srcdir/tests/integration/secondaries.tmpl" > "$TMP/secondaries.tmpl"

@@ -43,19 +43,8 @@ mn_start "$top_srcdir/tests/integration/rotate.tmpl" || { ok 1 "mailnsd starts";
 ok 0 "mailnsd serves on port $MN_PORT"
 P="$TMP/policy.yaml"
 
-free_port() {
-	local try p
-	for try in 1 2 3 4 5 6 7 8; do
-		p=$(( 20000 + ( (RANDOM << 2) ^ $$ ^ (try * 104729) ) % 12000 ))   # 20000-31999: below the ephemeral range (32768+)
-		mn_port_free "$p" || continue
-		case " $* " in *" $p "*) continue ;; esac
-		echo "$p"
-		return 0
-	done
-	return 1
-}
-UB_PORT=$(free_port "$MN_PORT")
-OD_PORT=$(free_port "$MN_PORT" "$UB_PORT")
+UB_PORT=$(mn_free_port "$MN_PORT")
+OD_PORT=$(mn_free_port "$MN_PORT" "$UB_PORT")
 
 # --- unbound: every name to mailnsd (which refuses what it does not serve) -------
 {
@@ -166,7 +155,7 @@ fi
 # (KeyTable.ed25519, SignatureAlgorithm ed25519-sha256); the dual domain's mail
 # passes both, as chained milters would do.
 od_start() { # od_start NAME KEYTABLE SIGNINGTABLE [SignatureAlgorithm]: sets OD_PID, OD_PORT
-	OD_PORT=$(free_port "$MN_PORT" "$UB_PORT")
+	OD_PORT=$(mn_free_port "$MN_PORT" "$UB_PORT")
 	{
 		printf 'Mode s\nBackground no\nSyslog no\nSocket inet:%s@127.0.0.1\n' "$OD_PORT"
 		printf 'PidFile %s\nKeyTable file:%s\nSigningTable refile:%s\n' "$TMP/od-$1.pid" "$2" "$3"

@@ -53,6 +53,21 @@ mn_dig() { # mn_dig ARGS...: kdig against the running server, bounded
 	kdig @127.0.0.1 -p "$MN_PORT" +time=2 +retry=0 "$@"
 }
 
+# mn_free_port [EXCLUDED...]: prints a loopback port free for UDP and TCP, none of
+# EXCLUDED, in 20000-31999 (below Linux's ephemeral range, 32768+, so that no
+# outgoing connection of a parallel test takes it meanwhile).  Fails after 8 tries.
+mn_free_port() {
+	local try p
+	for try in 1 2 3 4 5 6 7 8; do
+		p=$(( 20000 + ( (RANDOM << 3) ^ $$ ^ (try * 7919) ) % 12000 ))
+		mn_port_free "$p" || continue
+		case " $* " in *" $p "*) continue ;; esac
+		echo "$p"
+		return 0
+	done
+	return 1
+}
+
 # mn_start TEMPLATE [MAILNSD-ARGS]: writes $TMP/policy.yaml from TEMPLATE with
 # @PORT@ and @TMP@ replaced, starts mailnsd -f on a free loopback port, waits
 # until it answers.  Sets MN_PID, MN_PORT, MN_LOG.  Returns 1 if it never came up.
@@ -61,8 +76,7 @@ mn_start() {
 	shift
 	MN_LOG="$TMP/mailnsd.log"
 	for try in 1 2 3 4 5 6 7 8; do
-		port=$(( 20000 + ( (RANDOM << 3) ^ $$ ^ (try * 7919) ) % 12000 ))   # 20000-31999: below the ephemeral range (32768+)
-		mn_port_free "$port" || continue
+		port=$(mn_free_port) || break
 		sed -e "s|@PORT@|$port|g" -e "s|@TMP@|$TMP|g" "$template" > "$TMP/policy.yaml"
 		"$MAILNSD" -f -c "$TMP/policy.yaml" "$@" >>"$MN_LOG" 2>&1 &
 		MN_PID=$!

@@ -78,12 +78,7 @@ deleg() { local l; for l in _domainkey _dmarc _spf; do printf '%s NS ns1.example
 } > "$TMP/nsd.conf"
 nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
 NSD_PID=$!
-up=1
-for i in $(seq 1 100); do
-	kdig @127.0.0.1 -p "$NSD_PORT" +time=1 +retry=0 +short SOA example.com 2>/dev/null | grep -q . && { up=0; break; }
-	kill -0 $NSD_PID 2>/dev/null || break
-	sleep 0.1
-done
+mn_wait_answer "$NSD_PORT" example.com $NSD_PID; up=$?
 ok $up "nsd serves the parent zones on port $NSD_PORT"
 [ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
 
@@ -113,12 +108,7 @@ stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2
 } > "$TMP/unbound.conf"
 unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
 UB_PID=$!
-up=1
-for i in $(seq 1 100); do
-	kdig @127.0.0.1 -p "$UB_PORT" +time=1 +retry=0 +short SOA example.com 2>/dev/null | grep -q . && { up=0; break; }
-	kill -0 $UB_PID 2>/dev/null || break
-	sleep 0.1
-done
+mn_wait_answer "$UB_PORT" example.com $UB_PID; up=$?
 ok $up "unbound resolves on port $UB_PORT"
 [ $up -eq 0 ] || { diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
 is "$(kdig @127.0.0.1 -p "$UB_PORT" +time=2 +retry=0 +short _dmarc.example.com TXT)" \

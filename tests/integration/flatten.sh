@@ -113,12 +113,7 @@ ZONES="prov.test example.com example.net"
 } > "$TMP/nsd.conf"
 nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
 NSD_PID=$!
-up=1
-for i in $(seq 1 100); do
-	kdig @127.0.0.1 -p "$NSD_PORT" +time=1 +retry=0 +short SOA prov.test 2>/dev/null | grep -q . && { up=0; break; }
-	kill -0 $NSD_PID 2>/dev/null || break
-	sleep 0.1
-done
+mn_wait_answer "$NSD_PORT" prov.test $NSD_PID; up=$?
 ok $up "nsd serves the provider zones on port $NSD_PORT"
 [ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
 
@@ -141,12 +136,7 @@ stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2
 } > "$TMP/unbound.conf"
 unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
 UB_PID=$!
-up=1
-for i in $(seq 1 100); do
-	kdig @127.0.0.1 -p "$UB_PORT" +time=1 +retry=0 +short SOA prov.test 2>/dev/null | grep -q . && { up=0; break; }
-	kill -0 $UB_PID 2>/dev/null || break
-	sleep 0.1
-done
+mn_wait_answer "$UB_PORT" prov.test $UB_PID; up=$?
 ok $up "unbound resolves on port $UB_PORT"
 [ $up -eq 0 ] || { diag "$(kdig @127.0.0.1 -p "$UB_PORT" +time=1 +retry=0 SOA prov.test 2>&1)"; diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
 R="127.0.0.1:$UB_PORT"

@@ -27,12 +27,7 @@ nsd_port=$(mn_free_port "$MN_PORT")
 nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
 NSD_PID=$!
 trap 'kill -TERM $NSD_PID 2>/dev/null; wait $NSD_PID 2>/dev/null; mn_cleanup' EXIT
-up=1
-for i in $(seq 1 100); do
-	kdig @127.0.0.1 -p "$nsd_port" +time=1 +retry=0 +short SOA _dmarc.example.com 2>/dev/null | grep -q . && { up=0; break; }
-	kill -0 $NSD_PID 2>/dev/null || break
-	sleep 0.1
-done
+mn_wait_answer "$nsd_port" _dmarc.example.com $NSD_PID; up=$?
 ok $up "nsd serves the zone files on port $nsd_port"
 [ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
 

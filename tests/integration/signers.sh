@@ -67,12 +67,7 @@ OD_PORT=$(mn_free_port "$MN_PORT" "$UB_PORT")
 } > "$TMP/unbound.conf"
 unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
 UB_PID=$!
-up=1
-for i in $(seq 1 100); do
-	kdig @127.0.0.1 -p "$UB_PORT" +time=1 +retry=0 +short SOA _domainkey.rsa.example 2>/dev/null | grep -q . && { up=0; break; }
-	kill -0 $UB_PID 2>/dev/null || break
-	sleep 0.1
-done
+mn_wait_answer "$UB_PORT" _domainkey.rsa.example $UB_PID; up=$?
 ok $up "unbound resolves through mailnsd on port $UB_PORT"
 [ $up -eq 0 ] || { diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
 # libunbound (inside opendkim and opendkim-testkey) forwards to that unbound

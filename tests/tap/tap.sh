@@ -68,6 +68,18 @@ mn_free_port() {
 	return 1
 }
 
+# mn_wait_answer PORT NAME PID: waits (at most 10 s) until the server on
+# 127.0.0.1#PORT answers SOA NAME; fails early if process PID is gone.
+mn_wait_answer() {
+	local i
+	for i in $(seq 1 100); do
+		kdig @127.0.0.1 -p "$1" +time=1 +retry=0 +short SOA "$2" 2>/dev/null | grep -q . && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # mn_start TEMPLATE [MAILNSD-ARGS]: writes $TMP/policy.yaml from TEMPLATE with
 # @PORT@ and @TMP@ replaced, starts mailnsd -f on a free loopback port, waits
 # until it answers.  Sets MN_PID, MN_PORT, MN_LOG.  Returns 1 if it never came up.

@@ -483,28 +483,32 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 	*job = NULL;
 	if ((q[2] & 0x80) || ((q[2] >> 3) & 0x0f) != 0 || get16(q + 4) != 1)
 		return XFR_NOT;
-	/* the question: plain labels, lowercased */
-	uint8_t low[256];
-	size_t o = 12, n = 0;
+	/*
+	 * Every UDP and TCP query passes here first: find the question type by
+	 * skipping the labels, and leave anything but a transfer at once.
+	 */
+	size_t o = 12;
 	for (;;) {
-		if (o >= qlen || (q[o] & 0xc0) || n + q[o] + 1u > 255 || o + q[o] + 1u > qlen)
+		if (o >= qlen || (q[o] & 0xc0) || o + q[o] + 1u > qlen)
 			return XFR_NOT;
 		uint8_t l = q[o];
-		low[n++] = l;
-		for (size_t i = 1; i <= l; i++) {
-			uint8_t c = q[o + i];
-			low[n++] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-		}
 		o += l + 1u;
 		if (l == 0)
 			break;
 	}
-	if (o + 4 > qlen)
+	size_t n = o - 12;	/* the name's length */
+	if (n > 255 || o + 4 > qlen)
 		return XFR_NOT;
 	uint16_t qtype = get16(q + o), qclass = get16(q + o + 2);
 	size_t qend = o + 4;
 	if ((qtype != ZONE_T_AXFR && qtype != ZONE_T_IXFR) || qclass != CLASS_IN)
 		return XFR_NOT;
+	/* the name lowercased (label length bytes are <= 63, below 'A') */
+	uint8_t low[256];
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = q[12 + i];
+		low[i] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+	}
 
 	xfr_tsig_t t;
 	if (xfr_tsig_verify(conf, q, qlen, now, &t) < 0)

@@ -42,16 +42,6 @@ static void trim(const char **s, size_t *len)
 		(*len)--;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-	if (p != NULL) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
-}
-
 void dkim_tags_free(dkim_tags_t *tags)
 {
 	if (tags == NULL)
@@ -119,8 +109,8 @@ static int parse_spec(dkim_tags_t *t, const char *s, size_t len, const char *wha
 	if (nv == NULL)
 		return MN_ENOMEM;
 	t->v = nv;
-	nv[t->n].name = dup_n(n, nl);
-	nv[t->n].value = dup_n(v, vl);
+	nv[t->n].name = strndup(n, nl);
+	nv[t->n].value = strndup(v, vl);
 	t->n++;
 	if (nv[t->n - 1].name == NULL || nv[t->n - 1].value == NULL)
 		return MN_ENOMEM;

@@ -24,16 +24,6 @@ static void emit(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char 
 	diag_add(d, level, pos, "DMARC: %s", buf);
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-	if (p != NULL) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
-}
-
 void dmarc_dest_clear(dmarc_dest_t *dest)
 {
 	if (dest == NULL)
@@ -199,8 +189,8 @@ int dmarc_uri_check(const char *uri, const char *tag, const mn_pos_t *pos, diag_
 	if (out == NULL)
 		return MN_OK;
 	dmarc_dest_t d = { .scheme = scheme, .max_size = size, .ruf = strcmp(tag, "ruf") == 0 };
-	d.uri = dup_n(uri, ul);
-	d.domain = dup_n(domain, strlen(domain));
+	d.uri = strndup(uri, ul);
+	d.domain = strdup(domain);
 	if (d.uri == NULL || d.domain == NULL) {
 		dmarc_dest_clear(&d);
 		return MN_ENOMEM;
@@ -223,7 +213,7 @@ static int check_uris(const char *list, const char *tag, const mn_pos_t *pos, di
 		}
 		while (pl > 0 && (p[pl - 1] == ' ' || p[pl - 1] == '\t'))
 			pl--;
-		char *one = dup_n(p, pl);
+		char *one = strndup(p, pl);
 		if (one == NULL)
 			return MN_ENOMEM;
 		dmarc_dest_t dest;

@@ -246,16 +246,6 @@ static size_t digits_back(const char *s, size_t len)
 	return n;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-	if (p != NULL) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
-}
-
 static const struct {
 	const char *name;
 	spf_kind_t kind;
@@ -339,7 +329,7 @@ static bool parse_dual(ctx_t *c, const char *T, const char *r, size_t rl, spf_te
 	}
 	if (!check_domain_spec(c, T, r + 1, rl - 1, false, &t->has_macro))
 		return false;
-	t->domain = dup_n(r + 1, rl - 1);
+	t->domain = strndup(r + 1, rl - 1);
 	return true;
 }
 
@@ -389,7 +379,7 @@ static bool parse_directive(ctx_t *c, const char *T, size_t len, spf_term_t *t)
 		}
 		if (!check_domain_spec(c, T, r + 1, rl - 1, false, &t->has_macro))
 			return false;
-		t->domain = dup_n(r + 1, rl - 1);
+		t->domain = strndup(r + 1, rl - 1);
 		return true;
 	case SPF_A:
 	case SPF_MX:
@@ -423,14 +413,14 @@ static bool parse_modifier(ctx_t *c, const char *T, size_t len, size_t eq, spf_t
 		size_t tail;
 		if (!check_macro_string(c, T, v, vl, true, &t->has_macro, &tail))
 			return false;
-		t->name = dup_n(T, eq);
-		t->domain = dup_n(v, vl);
+		t->name = strndup(T, eq);
+		t->domain = strndup(v, vl);
 		return t->name != NULL && t->domain != NULL;
 	}
 	/* exp= may use c, r and t (RFC 7208 §7.2, as this project reads it) */
 	if (!check_domain_spec(c, T, v, vl, t->kind == SPF_EXP, &t->has_macro))
 		return false;
-	t->domain = dup_n(v, vl);
+	t->domain = strndup(v, vl);
 	return true;
 }
 
@@ -534,7 +524,7 @@ static int parse(ctx_t *c, const char *text)
 		if (*p == '\0')
 			break;
 		size_t len = strcspn(p, " ");
-		char *T = dup_n(p, len);
+		char *T = strndup(p, len);
 		if (T == NULL)
 			return MN_ENOMEM;
 		p += len;

@@ -83,30 +83,46 @@ static int parse_line(char *line, keystore_pub_t *out)
 	return MN_OK;
 }
 
-int keystore_published(const char *state_dir, const char *domain, keystore_pub_t **out, size_t *nout)
+/*
+ * Reads state_dir/keys/<domain>/published into *text (free()d by the caller):
+ * MN_OK with *text == NULL when there is none, MN_ESTATE when it holds a NUL byte.
+ */
+static int read_published(const char *state_dir, const char *domain, char **text)
 {
-	if (state_dir == NULL || domain == NULL || out == NULL || nout == NULL ||
-	    domain[0] == '\0' || strchr(domain, '/') != NULL || strcmp(domain, "..") == 0)
-		return MN_EINVAL;
 	size_t plen = strlen(state_dir) + strlen(domain) + 32;
 	char *path = malloc(plen);
 	if (path == NULL)
 		return MN_ENOMEM;
 	snprintf(path, plen, "%s/keys/%s/published", state_dir, domain);
-	char *text = NULL;
 	size_t len = 0;
-	int r = mn_file_read(path, &text, &len);
+	*text = NULL;
+	int r = mn_file_read(path, text, &len);
 	free(path);
-	if (r == MN_ENOENT || r == -ENOTDIR) {
+	if (r == MN_ENOENT || r == -ENOTDIR)
+		return MN_OK;
+	if (r != MN_OK)
+		return r;
+	if (strlen(*text) != len) {
+		free(*text);
+		*text = NULL;
+		return MN_ESTATE;
+	}
+	return MN_OK;
+}
+
+int keystore_published(const char *state_dir, const char *domain, keystore_pub_t **out, size_t *nout)
+{
+	if (state_dir == NULL || domain == NULL || out == NULL || nout == NULL ||
+	    domain[0] == '\0' || strchr(domain, '/') != NULL || strcmp(domain, "..") == 0)
+		return MN_EINVAL;
+	char *text = NULL;
+	int r = read_published(state_dir, domain, &text);
+	if (r != MN_OK)
+		return r;
+	if (text == NULL) {
 		*out = NULL;
 		*nout = 0;
 		return MN_OK;
-	}
-	if (r != MN_OK)
-		return r;
-	if (strlen(text) != len) {	/* a NUL byte inside */
-		free(text);
-		return MN_ESTATE;
 	}
 
 	keystore_pub_t *v = NULL;
@@ -286,26 +302,17 @@ int keystore_state_load(const char *state_dir, const char *domain, keystore_key_
 {
 	if (state_dir == NULL || !domain_ok(domain) || out == NULL || nout == NULL)
 		return MN_EINVAL;
-	char *path = state_path(state_dir, domain, "published");
-	if (path == NULL)
-		return MN_ENOMEM;
 	char *text = NULL;
-	size_t len = 0;
-	int r = mn_file_read(path, &text, &len);
-	free(path);
-	if (r == MN_ENOENT || r == -ENOTDIR) {
+	int r = read_published(state_dir, domain, &text);
+	if (r != MN_OK)
+		return r;
+	if (text == NULL) {
 		*out = NULL;
 		*nout = 0;
 		return MN_OK;
 	}
-	if (r != MN_OK)
-		return r;
 	keystore_key_t *v = NULL;
 	size_t n = 0, cap = 0;
-	if (strlen(text) != len) {
-		r = MN_ESTATE;
-		goto fail;
-	}
 	for (char *p = text, *nl; p != NULL && *p != '\0'; p = nl) {
 		nl = strchr(p, '\n');
 		if (nl != NULL)

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -262,6 +265,9 @@ int main(int argc, char **argv)
 	}
 	policy_free(policy);
 	policy = NULL;
+#ifdef __GLIBC__
+	malloc_trim(0);	/* the policy and the compile's scratch memory back to the system */
+#endif
 	uv_signal_init(&loop, &srv.sig_hup);
 	uv_signal_init(&loop, &srv.sig_term);
 	uv_signal_init(&loop, &srv.sig_int);

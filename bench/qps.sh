@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# qps.sh -- issue 7's benchmark: mailnsd, NSD and Knot on loopback serving the same
+# qps.sh -- issue 7's benchmark: mailnsd, NSD, Knot and PowerDNS (bind backend) on
+# loopback serving the same
 # N mail-auth domains (3 zones each: two 2048-bit DKIM selectors, a 20-network SPF
 # record, a DMARC record), queried by dnsperf with 40 % DKIM, 30 % DMARC, 20 % SPF,
 # 5 % NXDOMAIN, 5 % NODATA.  Prints one table: qps (median of REPS interleaved
@@ -10,20 +11,25 @@
 # Modes: udp1  server pinned to core 1 (taskset), dnsperf pinned to core 0, UDP
 #        tcp1  the same over TCP (dnsperf -m tcp, RFC 7766 pipelining)
 #        udp2  no pinning anywhere; the peers run 2 workers (NSD server-count 2
-#              with reuseport, Knot udp-workers 2), mailnsd with server.threads: 2
-#              when its policy accepts that key, otherwise as it is
+#              with reuseport, Knot udp-workers 2, PowerDNS receiver-threads 2 with
+#              reuseport), mailnsd with server.threads: 2 when its policy accepts
+#              that key, otherwise as it is
+# "echo" (bench/echo.c, compiled here) sends every datagram back with QR set and does
+# no DNS work: the load generator's ceiling, measured in udp1 only.
 #
 # Usage: bench/qps.sh [N]            (default 10000)
 # Env:   MAILNSD, MAILNS  the binaries (default: BUILD/server/mailnsd, BUILD/tools/mailns,
 #                         BUILD defaulting to the tree holding this script)
 #        LEN=10 seconds per dnsperf run, REPS=3, LAT_QPS=20000 (rate of the latency
-#        run), SERVERS="mailnsd nsd knot", KEEP=1 keeps the temp dir (DATA=that dir
+#        run), SERVERS="mailnsd nsd knot pdns echo", KEEP=1 keeps the temp dir (DATA=that dir
 #        reuses its policy, zone files and queries in a later run), NICE=-15 the
 #        niceness of the servers and dnsperf when run as root (0: none), so that other
 #        work on the machine disturbs the figures less.
 # It is a benchmark, not a test: it prints figures and does not fail on a slow
 # machine.  Loopback only; every daemon is stopped by its PID.  Needs dnsperf, nsd,
-# knot, kdig, taskset, python3 (Debian: dnsperf nsd knot knot-dnsutils util-linux).
+# knot, kdig, taskset, python3, cc (Debian: dnsperf nsd knot knot-dnsutils util-linux
+# gcc); PowerDNS is measured when installed (pdns-server pdns-backend-bind; keep its
+# packaged service from starting: it would listen on port 53).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top}
@@ -33,7 +39,7 @@ N=${1:-10000}
 LEN=${LEN:-10}
 REPS=${REPS:-3}
 LAT_QPS=${LAT_QPS:-20000}
-SERVERS=${SERVERS:-mailnsd nsd knot}
+SERVERS=${SERVERS:-mailnsd nsd knot pdns echo}
 NICE=${NICE:--15}
 PRIO=()
 [ "$NICE" != 0 ] && [ "$(id -u)" = 0 ] && PRIO=(nice -n "$NICE")
@@ -43,6 +49,12 @@ done
 for t in dnsperf nsd knotd knotc kdig taskset python3 ss; do
 	command -v "$t" >/dev/null 2>&1 || { echo "qps.sh: $t not installed (apt-get install dnsperf nsd knot knot-dnsutils)"; exit 2; }
 done
+case " $SERVERS " in *" pdns "*)
+	if ! command -v pdns_server >/dev/null 2>&1 || ! command -v pdns_control >/dev/null 2>&1; then
+		echo "qps.sh: PowerDNS not installed (apt-get install pdns-server pdns-backend-bind): left out"
+		SERVERS=$(echo " $SERVERS " | sed 's/ pdns / /; s/^ //; s/ $//')
+	fi ;;
+esac
 ncpu=$(nproc)
 [ "$ncpu" -ge 2 ] || echo "qps.sh: only $ncpu core: pinned modes share it with dnsperf"
 SRV_CPU=1 GEN_CPU=0
@@ -120,6 +132,9 @@ if [ -z "${DATA:-}" ]; then
 	log "mailns zone --dir: $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
 	python3 "$top/bench/gen-queries.py" "$N" 200000 2 > "$dir/queries"
 fi
+case " $SERVERS " in *" echo "*)
+	cc -O2 -o "$dir/echo" "$top/bench/echo.c" || { echo "qps.sh: cannot build bench/echo.c"; exit 1; } ;;
+esac
 THREADS_KEY=""
 if "$MAILNS" check -c "$dir/policy-threads.yaml" >/dev/null 2>&1; then THREADS_KEY=yes; fi
 last="_dmarc.d$((N - 1)).example"
@@ -156,6 +171,23 @@ knot_conf() { # knot_conf WORKERS
 		done
 	} > "$dir/knot.conf"
 }
+pdns_conf() { # pdns_conf WORKERS: the bind backend reading the same zone files
+	mkdir -p "$dir/pdns"
+	{
+		printf 'options { directory "%s/zones"; };\n' "$dir"
+		for f in "$dir/zones"/*.zone; do
+			z=${f##*/}; z=${z%.zone}
+			printf 'zone "%s" { type master; file "%s.zone"; };\n' "$z" "$z"
+		done
+	} > "$dir/pdns/named.conf"
+	{
+		printf 'launch=bind\nbind-config=%s/pdns/named.conf\nbind-check-interval=0\n' "$dir"
+		printf 'local-address=127.0.0.1\nlocal-port=%s\nsocket-dir=%s/pdns\n' "${PORT[pdns]}" "$dir"
+		printf 'daemon=no\nguardian=no\ndisable-syslog=yes\nloglevel=3\nwebserver=no\napi=no\n'
+		printf 'reuseport=yes\nreceiver-threads=%s\nmax-tcp-connections=2000\n' "$1"
+	} > "$dir/pdns/pdns.conf"
+}
+pdns_ctl() { pdns_control --config-dir="$dir/pdns" --socket-dir="$dir/pdns" "$@"; }
 
 # start SERVER WORKERS CPUSET: exec under taskset (CPUSET "" = no pinning), wait
 # for the last zone's answer; sets LOAD[s] (s) and MEM[s] ("RSS PSS" KB)
@@ -179,8 +211,20 @@ start() {
 	knot)
 		knot_conf "$w"
 		t0=$(now); "${pin[@]}" knotd -c "$dir/knot.conf" > "$dir/knot.out" 2>&1 & PID[$s]=$! ;;
+	pdns)
+		pdns_conf "$w"
+		t0=$(now); "${pin[@]}" pdns_server --config-dir="$dir/pdns" > "$dir/pdns.out" 2>&1 & PID[$s]=$! ;;
+	echo)
+		t0=$(now); "${pin[@]}" "$dir/echo" "${PORT[$s]}" > "$dir/echo.out" 2>&1 & PID[$s]=$! ;;
 	esac
-	python3 "$top/bench/wait-answer.py" "${PORT[$s]}" "$last" DMARC1 300 "${PID[$s]}" && up=$(now)
+	if [ "$s" = echo ]; then	# no DNS answers: bound is ready
+		for f in $(seq 1 200); do
+			ss -Hlnu "sport = :${PORT[$s]}" | grep -q . && { up=$(now); break; }
+			sleep 0.05
+		done
+	else
+		python3 "$top/bench/wait-answer.py" "${PORT[$s]}" "$last" DMARC1 300 "${PID[$s]}" && up=$(now)
+	fi
 	kill -0 "${PID[$s]}" 2>/dev/null || up=""
 	if [ -z "$up" ]; then
 		log "$s did not answer: $(tail -n 3 "$dir/$s".{log,out} 2>/dev/null | tr '\n' ' ')"
@@ -285,12 +329,15 @@ reload_run() { # reload_run SERVER: one domain's DMARC changes under LAT_QPS loa
 		t0=$(now); mv "$f.tmp" "$f"	# atomic, as an editor or a config tool writes
 		[ "${3:-}" = hup ] && kill -HUP "${PID[$s]}"
 		r=$(want_seen "${PORT[$s]}" "mailto:$tag@d$CH.example" "$t0") ;;
-	nsd|knot)
+	nsd|knot|pdns)
 		zf="$dir/zones/_dmarc.d$CH.example.zone"
 		awk -v new="$new" '$4 == "SOA" { $7 = $7 + 1 } $4 == "TXT" { $0 = $1 "\t" $2 "\t" $3 "\tTXT\t\"" new "\"" } { print }' \
 			"$zf" > "$zf.tmp"
 		t0=$(now); mv "$zf.tmp" "$zf"
 		if [ "$s" = nsd ]; then kill -HUP "${PID[$s]}"
+		elif [ "$s" = pdns ]; then
+			pdns_ctl bind-reload-now "_dmarc.d$CH.example" >/dev/null 2>&1
+			pdns_ctl purge "_dmarc.d$CH.example\$" >/dev/null 2>&1	# its packet cache
 		else knotc -c "$dir/knot.conf" -s "$dir/knot/knot.sock" zone-reload "_dmarc.d$CH.example" >/dev/null 2>&1
 		fi
 		r=$(want_seen "${PORT[$s]}" "mailto:$tag@d$CH.example" "$t0") ;;
@@ -313,26 +360,27 @@ for s in $SERVERS; do
 	fi
 done
 # the same answers from each server: rcode and answer count of a few queries
+dns_active=$(echo " $active " | sed 's/ echo / /')	# the servers that answer DNS
 for q in "s1._domainkey.d1.example TXT" "_dmarc.d1.example TXT" "_spf.d1.example TXT" \
 	"nx1._spf.d1.example TXT" "_dmarc.d1.example AAAA"; do
 	line=""
-	for s in $active; do
+	for s in $dns_active; do
 		line="$line $s:$(kdig @127.0.0.1 -p "${PORT[$s]}" +time=1 +retry=0 $q 2>/dev/null |
 			awk '/status:/ { sub(/,/, "", $6); st = $6 } /ANSWER:/ { for (i = 1; i <= NF; i++) if ($i == "ANSWER:") a = $(i + 1) } END { print st "/" a + 0 }' | tr -d ,)"
 	done
 	log "check $q:$line"
 done
 for r in $(seq 1 "$REPS"); do
-	for mode in udp1 tcp1; do
-		for s in $active; do perf_run "$s" "$mode"; done
-	done
-	for s in $active; do lat_run "$s"; done
+	for s in $active; do perf_run "$s" udp1; done
+	for s in $dns_active; do perf_run "$s" tcp1; done
+	for s in $dns_active; do lat_run "$s"; done
 done
-for s in $active; do reload_run "$s" chg1; done
+for s in $dns_active; do reload_run "$s" chg1; done
 case " $active " in *" mailnsd "*) reload_run mailnsd chg2 hup ;; esac
 for s in $active; do stop "$s"; done
 active2=""
 for s in $SERVERS; do
+	[ "$s" = echo ] && continue	# one thread: a ceiling for udp1 only
 	log "starting $s (2 workers, no pinning)"
 	start "$s" 2 "" && active2="$active2 $s"
 done
@@ -412,4 +460,5 @@ echo " high values mean a disturbed row; the load average includes the bench's o
 echo " xS = this row's qps / S's qps in the same mode; p50/p99 from dnsperf -v at $LAT_QPS qps, UDP, pinned, 5 s, median of REPS; RSS/PSS after load"
 echo " (1 worker, summed over the process tree); load_s exec -> first answer for the last zone; reload_s one domain's DMARC"
 echo " changed -> the new answer, under $LAT_QPS qps (mailnsd: file replaced, watcher; then file replaced + SIGHUP;"
-echo " NSD: zone file + SIGHUP; Knot: zone file + knotc zone-reload), with dnsperf's lost queries of that run."
+echo " NSD: zone file + SIGHUP; Knot: zone file + knotc zone-reload; PowerDNS: zone file + pdns_control bind-reload-now"
+echo " and purge), with dnsperf's lost queries of that run.  echo: bench/echo.c, no DNS work (the generator's ceiling)."

@@ -253,6 +253,29 @@ int mn_name_from_wire(const uint8_t *wire, size_t len, char *out, size_t outsize
 
 /* --- networks ----------------------------------------------------------------- */
 
+/*
+ * Dotted quad of exactly four 1-3 digit decimals <= 255 without leading
+ * zeros: the form inet_pton() accepts, read without it (a policy has
+ * hundreds of thousands).  Anything else: false, and inet_pton() decides.
+ */
+static bool quad_fast(const char *s, uint8_t *addr)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0, nd = 0;
+		while (*s >= '0' && *s <= '9' && nd < 4) {
+			v = v * 10 + (unsigned)(*s++ - '0');
+			nd++;
+		}
+		if (nd == 0 || nd > 3 || v > 255 || (nd > 1 && s[-(int)nd] == '0'))
+			return false;
+		if (*s != (i < 3 ? '.' : '\0'))
+			return false;
+		s++;
+		addr[i] = (uint8_t)v;
+	}
+	return true;
+}
+
 int mn_net_parse(const char *s, int family, bool allow_host_bits, mn_net_t *out)
 {
 	if (s == NULL || out == NULL)
@@ -274,7 +297,7 @@ int mn_net_parse(const char *s, int family, bool allow_host_bits, mn_net_t *out)
 			return MN_ESYNTAX;
 	}
 	mn_net_t n = { 0 };
-	if ((family == 0 || family == 4) && inet_pton(AF_INET, buf, n.addr) == 1) {
+	if ((family == 0 || family == 4) && (quad_fast(buf, n.addr) || inet_pton(AF_INET, buf, n.addr) == 1)) {
 		n.family = 4;
 		if (prefix > 32)
 			return MN_ERANGE;
@@ -302,19 +325,105 @@ int mn_net_parse(const char *s, int family, bool allow_host_bits, mn_net_t *out)
 	return MN_OK;
 }
 
+static char *fmt_dec(char *p, unsigned v)
+{
+	char d[10];
+	size_t n = 0;
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = d[--n];
+	return p;
+}
+
+static char *fmt_quad(char *p, const uint8_t *a)
+{
+	for (int i = 0; i < 4; i++) {
+		if (i > 0)
+			*p++ = '.';
+		p = fmt_dec(p, a[i]);
+	}
+	return p;
+}
+
+/*
+ * IPv6 text exactly as glibc's inet_ntop() writes it (RFC 5952 style: the
+ * first longest run of two or more zero words as "::", lowercase hex, and
+ * the IPv4-compatible and -mapped forms with a dotted quad), without its
+ * one sprintf per word.
+ */
+static char *fmt_ip6(char *p, const uint8_t *a)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned w[8];
+	for (int i = 0; i < 8; i++)
+		w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+	int best = -1, bestlen = 0, cur = -1, curlen = 0;
+	for (int i = 0; i < 8; i++) {
+		if (w[i] == 0) {
+			if (cur < 0) {
+				cur = i;
+				curlen = 1;
+			} else {
+				curlen++;
+			}
+		} else if (cur >= 0) {
+			if (best < 0 || curlen > bestlen) {
+				best = cur;
+				bestlen = curlen;
+			}
+			cur = -1;
+		}
+	}
+	if (cur >= 0 && (best < 0 || curlen > bestlen)) {
+		best = cur;
+		bestlen = curlen;
+	}
+	if (best >= 0 && bestlen < 2)
+		best = -1;
+	for (int i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + bestlen) {
+			if (i == best)
+				*p++ = ':';
+			continue;
+		}
+		if (i != 0)
+			*p++ = ':';
+		if (i == 6 && best == 0 && (bestlen == 6 || (bestlen == 5 && w[5] == 0xffff)))
+			return fmt_quad(p, a + 12);
+		bool lead = true;
+		for (int sh = 12; sh >= 0; sh -= 4) {
+			unsigned nib = (w[i] >> sh) & 15;
+			if (lead && nib == 0 && sh > 0)
+				continue;
+			lead = false;
+			*p++ = hex[nib];
+		}
+	}
+	if (best >= 0 && best + bestlen == 8)
+		*p++ = ':';
+	return p;
+}
+
 void mn_net_format(const mn_net_t *net, char *buf, size_t size)
 {
-	char a[INET6_ADDRSTRLEN];
-	int af = net->family == 4 ? AF_INET : AF_INET6;
-	if (inet_ntop(af, net->addr, a, sizeof(a)) == NULL) {
-		if (size > 0)
-			buf[0] = '\0';
-		return;
+	char a[INET6_ADDRSTRLEN + 8];
+	/* any family but 4 is written as IPv6, as inet_ntop(AF_INET6) did */
+	char *p = net->family == 4 ? fmt_quad(a, net->addr) : fmt_ip6(a, net->addr);
+	if (!((net->family == 4 && net->prefix == 32) || (net->family == 6 && net->prefix == 128))) {
+		*p++ = '/';
+		p = fmt_dec(p, net->prefix);
 	}
-	if ((net->family == 4 && net->prefix == 32) || (net->family == 6 && net->prefix == 128))
-		snprintf(buf, size, "%s", a);
-	else
-		snprintf(buf, size, "%s/%u", a, net->prefix);
+	*p = '\0';
+	size_t len = (size_t)(p - a);
+	if (size == 0)
+		return;
+	if (len >= size)
+		len = size - 1;	/* truncated, as snprintf() would */
+	memcpy(buf, a, len);
+	buf[len] = '\0';
 }
 
 int mn_net_cmp(const mn_net_t *a, const mn_net_t *b)

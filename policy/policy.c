@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <glob.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,25 @@
 
 typedef struct fileid { dev_t dev; ino_t ino; } fileid_t;
 
+/*
+ * One entry of the include list: an included file, read, parsed and
+ * converted on its own (on any thread) into its own diag, arena and domains,
+ * then merged into the policy in include order; or (path NULL) just the
+ * entry's own error, kept in its place in that order.
+ */
+typedef struct job {
+	const ynode_t *item;		/* the include entry (for errors) */
+	const char *top_file;
+	char *path;			/* malloc'd */
+	const char *name;		/* the file's name in positions (policy-owned) */
+	diag_t *diag;
+	int read;			/* ydoc_load()'s result */
+	yarena_t *arena;		/* the converted domains' strings and arrays */
+	policy_domain_t *domains;
+	size_t ndomains;
+	int oom;
+} job_t;
+
 typedef struct loader {
 	policy_t *p;
 	diag_t *diag;
@@ -26,6 +46,8 @@ typedef struct loader {
 	fileid_t *ids;			/* of every file read, to read each once */
 	size_t nids;
 	const char *reldir;		/* the top file's directory as given ("" for the cwd) */
+	job_t *jobs;			/* the include list, in order */
+	size_t njobs, jobs_cap;
 } loader_t;
 
 static void node_error(loader_t *ld, const char *file, const ynode_t *n, const char *fmt, ...)
@@ -384,7 +406,57 @@ static void convert_file(loader_t *ld, const ynode_t *root, bool top, const ynod
 		diag_error(ld->diag, &at, "missing required key 'server'");
 }
 
-/* Reads and converts one included file; item is the include entry (for errors). */
+/* Appends a job for item (with its own diag); NULL on ENOMEM (ctx.oom set). */
+static job_t *job_push(loader_t *ld, const ynode_t *item, const char *top_file)
+{
+	if (ld->njobs == ld->jobs_cap) {
+		size_t cap = ld->jobs_cap ? ld->jobs_cap * 2 : 16;
+		job_t *v = realloc(ld->jobs, cap * sizeof(*v));
+		if (v == NULL) {
+			ld->ctx.oom = MN_ENOMEM;
+			return NULL;
+		}
+		ld->jobs = v;
+		ld->jobs_cap = cap;
+	}
+	job_t *j = &ld->jobs[ld->njobs];
+	memset(j, 0, sizeof(*j));
+	j->item = item;
+	j->top_file = top_file;
+	if ((j->diag = diag_new()) == NULL) {
+		ld->ctx.oom = MN_ENOMEM;
+		return NULL;
+	}
+	ld->njobs++;
+	return j;
+}
+
+static void jobs_free(loader_t *ld)
+{
+	for (size_t i = 0; i < ld->njobs; i++) {
+		free(ld->jobs[i].path);
+		diag_free(ld->jobs[i].diag);
+		yarena_free(ld->jobs[i].arena);
+		free(ld->jobs[i].domains);
+	}
+	free(ld->jobs);
+	ld->jobs = NULL;
+	ld->njobs = ld->jobs_cap = 0;
+}
+
+/* An error of the include entry itself, in its place among the files' messages. */
+static void item_error(loader_t *ld, const char *top_file, const ynode_t *item, const char *fmt, const char *arg)
+{
+	job_t *j = job_push(ld, item, top_file);
+	if (j == NULL)
+		return;
+	diag_t *saved = ld->diag;
+	ld->diag = j->diag;
+	node_error(ld, top_file, item, fmt, arg);
+	ld->diag = saved;
+}
+
+/* Queues one included file (once: a file met again is skipped). */
 static void read_included(loader_t *ld, const char *path, const ynode_t *item, const char *top_file)
 {
 	bool seen;
@@ -399,32 +471,135 @@ static void read_included(loader_t *ld, const char *path, const ynode_t *item, c
 		ld->ctx.oom = MN_ENOMEM;
 		return;
 	}
+	job_t *j = job_push(ld, item, top_file);
+	if (j == NULL)
+		return;
+	j->name = name;
+	if ((j->path = strdup(path)) == NULL || (j->arena = yarena_new()) == NULL)
+		ld->ctx.oom = MN_ENOMEM;
+}
+
+/* Reads, parses and converts one queued file; touches only the job (any thread). */
+static void job_run(const loader_t *ld, job_t *j)
+{
+	if (j->path == NULL || j->arena == NULL)
+		return;
 	ydoc_t *doc = NULL;
-	int r = ydoc_load(path, name, ld->diag, &doc);
-	if (r == MN_ENOMEM) {
-		ld->ctx.oom = r;
+	j->read = ydoc_load(j->path, j->name, j->diag, &doc);
+	if (j->read != MN_OK)
 		return;
-	}
-	if (r < 0 && r != MN_EPOLICY) {
-		node_error(ld, top_file, item,
-			   "cannot read include '%s' (%s)", path, mn_strerror(r));
-		return;
-	}
-	if (r == MN_OK) {
-		const char *saved = ld->ctx.file;
-		ld->ctx.file = name;
-		convert_file(ld, doc->root, false, NULL);
-		ld->ctx.file = saved;
-	}
+	policy_t part = { 0 };
+	loader_t jl = { .p = &part, .diag = j->diag };
+	jl.ctx.diag = j->diag;
+	jl.ctx.arena = j->arena;
+	jl.ctx.file = j->name;
+	jl.ctx.dir = ld->ctx.dir;
+	convert_file(&jl, doc->root, false, NULL);
+	j->domains = part.domains;
+	j->ndomains = part.ndomains;
+	j->oom = jl.ctx.oom;
 	ydoc_free(doc);
+}
+
+typedef struct pool {
+	const loader_t *ld;
+	size_t next;			/* the next job to take (atomic) */
+} pool_t;
+
+static void *pool_main(void *arg)
+{
+	pool_t *pl = arg;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED);
+		if (i >= pl->ld->njobs)
+			break;
+		job_run(pl->ld, &pl->ld->jobs[i]);
+	}
+	return NULL;
+}
+
+enum { LOAD_THREADS_MAX = 8 };
+
+/*
+ * Runs the queued files on up to one thread per core (the files are
+ * independent: YAML parsing dominates a large policy's load).
+ */
+static void jobs_run(const loader_t *ld)
+{
+	pool_t pl = { .ld = ld };
+	size_t files = 0;
+	for (size_t i = 0; i < ld->njobs; i++)
+		files += ld->jobs[i].path != NULL;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = cpus > 1 ? (size_t)cpus : 1;
+	if (n > LOAD_THREADS_MAX)
+		n = LOAD_THREADS_MAX;
+	if (n > files)
+		n = files;
+	pthread_t tid[LOAD_THREADS_MAX];
+	size_t started = 0;
+	for (size_t k = 1; k < n; k++) {
+		if (pthread_create(&tid[started], NULL, pool_main, &pl) != 0)
+			break;	/* fewer threads: the others take the rest */
+		started++;
+	}
+	pool_main(&pl);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(tid[k], NULL);
+}
+
+/* Appends every message of from to to, in order. */
+static void diag_append(diag_t *to, const diag_t *from)
+{
+	for (size_t i = 0; i < diag_count(from); i++) {
+		const diag_item_t *it = diag_get(from, i);
+		mn_pos_t pos = { it->file, it->line, it->col };
+		diag_add(to, it->level, it->file != NULL ? &pos : NULL, "%s", it->msg);
+	}
+}
+
+/* Merges the jobs into the policy in include order: messages, domains, memory. */
+static void jobs_merge(loader_t *ld)
+{
+	policy_t *p = ld->p;
+	size_t total = p->ndomains;
+	for (size_t i = 0; i < ld->njobs; i++)
+		total += ld->jobs[i].ndomains;
+	if (total > ld->cap) {
+		policy_domain_t *v = realloc(p->domains, total * sizeof(*v));
+		if (v == NULL) {
+			ld->ctx.oom = MN_ENOMEM;
+			return;
+		}
+		p->domains = v;
+		ld->cap = total;
+	}
+	for (size_t i = 0; i < ld->njobs; i++) {
+		job_t *j = &ld->jobs[i];
+		if (j->path != NULL && j->read == MN_ENOMEM)
+			ld->ctx.oom = MN_ENOMEM;
+		else if (j->path != NULL && j->read < 0 && j->read != MN_EPOLICY)
+			node_error(ld, j->top_file, j->item,
+				   "cannot read include '%s' (%s)", j->path, mn_strerror(j->read));
+		diag_append(ld->diag, j->diag);
+		if (j->oom != MN_OK)
+			ld->ctx.oom = j->oom;
+		if (j->ndomains > 0)
+			memcpy(p->domains + p->ndomains, j->domains, j->ndomains * sizeof(*j->domains));
+		p->ndomains += j->ndomains;
+		free(j->domains);
+		j->domains = NULL;
+		j->ndomains = 0;
+		yarena_adopt(ld->ctx.arena, j->arena);
+		j->arena = NULL;
+	}
 }
 
 static void load_include(loader_t *ld, const ynode_t *item)
 {
 	const char *top_file = ld->ctx.file;
 	if (item->kind != YNODE_SCALAR || ynode_is_null(item) || item->len == 0) {
-		node_error(ld, top_file, item,
-			   "expected a string for include");
+		item_error(ld, top_file, item, "%s", "expected a string for include");
 		return;
 	}
 	char *pattern;
@@ -450,8 +625,7 @@ static void load_include(loader_t *ld, const ynode_t *item)
 	} else if (r == GLOB_NOSPACE) {
 		ld->ctx.oom = MN_ENOMEM;
 	} else if (r == GLOB_ABORTED) {
-		node_error(ld, top_file, item,
-			   "cannot read include '%s' (read error)", pattern);
+		item_error(ld, top_file, item, "cannot read include '%s' (read error)", pattern);
 	}
 	if (r != GLOB_NOMATCH)
 		globfree(&g);
@@ -530,7 +704,12 @@ int policy_load(const char *path, diag_t *diag, policy_t **out)
 		convert_file(&ld, doc->root, true, &includes);
 		for (const ynode_t *i = includes != NULL ? includes->first : NULL; i != NULL; i = i->next)
 			load_include(&ld, i);
+		if (ld.ctx.oom == MN_OK) {
+			jobs_run(&ld);
+			jobs_merge(&ld);
+		}
 	}
+	jobs_free(&ld);
 	ret = ld.ctx.oom;
 	if (ret == MN_OK)
 		ret = sort_domains(&ld);
@@ -555,6 +734,7 @@ int policy_load(const char *path, diag_t *diag, policy_t **out)
 	*out = p;
 	return MN_OK;
 fail:
+	jobs_free(&ld);
 	ydoc_free(doc);
 	free(ld.ids);
 	policy_free(p);

@@ -284,18 +284,21 @@ static bool parse_ip(ctx_t *c, const char *T, const char *r, size_t rl, spf_term
 		t->cidr4 = fam == 4 ? prefix : -1;
 		t->cidr6 = fam == 6 ? prefix : -1;
 	}
-	char net[INET6_ADDRSTRLEN + 16];
-	snprintf(net, sizeof(net), "%s/%d", addr, prefix);
-	int rc = mn_net_parse(net, fam, false, &t->net);
-	if (rc == MN_ERANGE) {
-		rc = mn_net_parse(net, fam, true, &t->net);
+	/* the address is read already: masked here, not printed and parsed again */
+	mn_net_t net = { .family = (uint8_t)fam, .prefix = (uint8_t)prefix };
+	bool host = false;
+	for (int i = 0; i < max / 8; i++) {
+		int keep = prefix - i * 8;
+		uint8_t mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+		if (bin[i] & ~mask)
+			host = true;
+		net.addr[i] = bin[i] & mask;
+	}
+	t->net = net;
+	if (host) {
 		char canon[INET6_ADDRSTRLEN + 8];
 		mn_net_format(&t->net, canon, sizeof(canon));
 		WARN(c, "'%s' has host bits set (means %s)", T, canon);
-	}
-	if (rc != MN_OK) {
-		ERR(c, "bad IPv%d network in '%s'", fam, T);
-		return false;
 	}
 	return true;
 }
@@ -352,6 +355,7 @@ static bool parse_directive(ctx_t *c, const char *T, size_t len, spf_term_t *t)
 			if (strlen(mechs[i].name) == k && strncasecmp(mechs[i].name, s, k) == 0) {
 				t->kind = mechs[i].kind;
 				found = true;
+				break;	/* the names differ: one match at most */
 			}
 	}
 	if (!found) {
@@ -518,6 +522,7 @@ static int parse(ctx_t *c, const char *text)
 		return MN_ESYNTAX;
 	}
 	const char *p = text + 6;
+	size_t cap = c->rec->n;
 	for (;;) {
 		while (*p == ' ')
 			p++;
@@ -543,12 +548,16 @@ static int parse(ctx_t *c, const char *text)
 			term_clear(&t);
 			continue;
 		}
-		spf_term_t *nt = realloc(c->rec->terms, (c->rec->n + 1) * sizeof(*nt));
-		if (nt == NULL) {
-			term_clear(&t);
-			return MN_ENOMEM;
+		spf_term_t *nt = c->rec->terms;
+		if (c->rec->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nt = realloc(c->rec->terms, cap * sizeof(*nt));
+			if (nt == NULL) {
+				term_clear(&t);
+				return MN_ENOMEM;
+			}
+			c->rec->terms = nt;
 		}
-		c->rec->terms = nt;
 		nt[c->rec->n++] = t;
 		check_term(c, &nt[c->rec->n - 1]);
 	}

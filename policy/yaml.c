@@ -48,6 +48,25 @@ void yarena_free(yarena_t *a)
 	free(a);
 }
 
+void yarena_adopt(yarena_t *a, yarena_t *b)
+{
+	if (b == NULL)
+		return;
+	if (b->head != NULL) {
+		/* b's chunks go behind a's current one, which keeps serving allocations */
+		struct chunk *tail = b->head;
+		while (tail->next != NULL)
+			tail = tail->next;
+		if (a->head != NULL) {
+			tail->next = a->head->next;
+			a->head->next = b->head;
+		} else {
+			a->head = b->head;
+		}
+	}
+	free(b);
+}
+
 void *yarena_alloc(yarena_t *a, size_t size)
 {
 	size = (size + 15) & ~(size_t)15;

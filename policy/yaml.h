@@ -20,6 +20,8 @@ void yarena_free(yarena_t *a);			/* NULL is a no-op */
 void *yarena_alloc(yarena_t *a, size_t size);
 char *yarena_strndup(yarena_t *a, const char *s, size_t n);
 char *yarena_strdup(yarena_t *a, const char *s);
+/* Moves every block of b into a (they are freed with a) and frees b; NULL b is a no-op. */
+void yarena_adopt(yarena_t *a, yarena_t *b);
 
 typedef enum { YNODE_SCALAR = 1, YNODE_SEQ, YNODE_MAP } ynode_kind_t;
 

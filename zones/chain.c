@@ -29,6 +29,10 @@ bool chain_term_is_lookup(const char *t)
 	if (*t == '+' || *t == '-' || *t == '~' || *t == '?')
 		t++;
 	static const char *const mech[] = { "a", "mx", "include", "exists", "ptr", "redirect" };
+	/* most terms are ip4:/ip6: networks: decided by their first two letters */
+	int c0 = *t | 0x20, c1 = t[0] != '\0' ? t[1] | 0x20 : 0;
+	if (c0 == 'i' && c1 != 'n')
+		return false;
 	for (size_t i = 0; i < sizeof(mech) / sizeof(mech[0]); i++) {
 		size_t n = strlen(mech[i]);
 		if (strncasecmp(t, mech[i], n) == 0 &&

@@ -2,9 +2,13 @@
 /* compile.c -- policy + key store + SPF cache -> zones, validated, with serials */
 #include "zones/compile.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys/keystore.h"
 #include "zones/chain.h"
@@ -26,8 +30,32 @@ typedef struct report {
 	mn_pos_t pos;		/* of the URI */
 } report_t;
 
+/*
+ * The names in a directory of state_dir (keys/, spf/), listed once: a domain
+ * without an entry there has no file to read, which spares 100,000 domains
+ * two failing open() calls each.  unknown: the directory could not be listed
+ * (not because it is missing), so every domain's file is tried as before.
+ */
+typedef struct dirset {
+	bool unknown;
+	char **slot;		/* open addressing; NULL = empty */
+	size_t cap;
+} dirset_t;
+
+/* The SOA and NS RDATA, the same in every zone: made once per compile. */
+typedef struct apex_rd {
+	int err;			/* a name did not convert: every zone fails with it */
+	uint8_t soa[256 + 256 + 20];
+	uint16_t soa_len;
+	uint8_t (*ns)[256];
+	uint16_t *ns_len;
+	size_t nns;
+} apex_rd_t;
+
 typedef struct ctx {
 	const policy_t *p;
+	const dirset_t *keys, *spf;	/* state_dir/keys, state_dir/spf */
+	const apex_rd_t *rd;
 	diag_t *diag;
 	uint32_t ttl;
 	report_t *reports;	/* sorted by target, then source */
@@ -78,18 +106,114 @@ static bool name_valid(const char *name, char *why, size_t size)
 	return true;
 }
 
+/* ---- state_dir listings ------------------------------------------------------- */
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+static size_t dirset_slot(char **slot, size_t cap, const char *name)
+{
+	size_t j = str_hash(name) & (cap - 1);
+	while (slot[j] != NULL && strcmp(slot[j], name) != 0)
+		j = (j + 1) & (cap - 1);
+	return j;
+}
+
+static void dirset_free(dirset_t *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->slot[i]);
+	free(s->slot);
+	s->slot = NULL;
+	s->cap = 0;
+}
+
+static int dirset_add(dirset_t *s, size_t *n, const char *name)
+{
+	if ((*n + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		char **t = calloc(cap, sizeof(*t));
+		if (t == NULL)
+			return MN_ENOMEM;
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i] != NULL)
+				t[dirset_slot(t, cap, s->slot[i])] = s->slot[i];
+		free(s->slot);
+		s->slot = t;
+		s->cap = cap;
+	}
+	size_t j = dirset_slot(s->slot, s->cap, name);
+	if (s->slot[j] != NULL)
+		return MN_OK;
+	if ((s->slot[j] = mn_strdup(name)) == NULL)
+		return MN_ENOMEM;
+	(*n)++;
+	return MN_OK;
+}
+
+static int dirset_load(dirset_t *s, const char *state_dir, const char *sub)
+{
+	memset(s, 0, sizeof(*s));
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s/%s", state_dir, sub) >= (int)sizeof(path)) {
+		s->unknown = true;
+		return MN_OK;
+	}
+	DIR *dir = opendir(path);
+	if (dir == NULL) {
+		/* missing: every file below would be missing too */
+		s->unknown = errno != ENOENT && errno != ENOTDIR;
+		return MN_OK;
+	}
+	size_t n = 0;
+	int r = MN_OK;
+	struct dirent *e;
+	while (r == MN_OK && (errno = 0, e = readdir(dir)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			r = dirset_add(s, &n, e->d_name);
+	if (r == MN_OK && errno != 0) {
+		dirset_free(s);
+		s->unknown = true;
+	}
+	closedir(dir);
+	if (r != MN_OK)
+		dirset_free(s);
+	return r;
+}
+
+/* Could name have an entry (false: certainly not)? */
+static bool dirset_maybe(const dirset_t *s, const char *name)
+{
+	return s == NULL || s->unknown || (s->cap > 0 && s->slot[dirset_slot(s->slot, s->cap, name)] != NULL);
+}
+
 /* ---- SOA and NS -------------------------------------------------------------- */
 
-static int add_soa_ns(const ctx_t *c, zone_t *z)
+static void apex_rd_free(apex_rd_t *a)
 {
-	const policy_server_t *s = &c->p->server;
-	uint8_t rd[256 + 256 + 20];
+	free(a->ns);
+	free(a->ns_len);
+}
+
+static int apex_rd_make(const policy_server_t *s, apex_rd_t *a)
+{
+	memset(a, 0, sizeof(*a));
+	uint8_t *rd = a->soa;
 	int n1 = mn_name_to_wire(s->nameservers.v[0].v, rd, 256);
-	if (n1 < 0)
-		return n1;
+	if (n1 < 0) {
+		a->err = n1;
+		return MN_OK;
+	}
 	int n2 = mn_name_to_wire(s->hostmaster.v, rd + n1, 256);
-	if (n2 < 0)
-		return n2;
+	if (n2 < 0) {
+		a->err = n2;
+		return MN_OK;
+	}
 	uint8_t *p = rd + n1 + n2;
 	uint32_t t[5] = { 0, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, s->negative_ttl.v };
 	for (int i = 0; i < 5; i++) {
@@ -98,14 +222,35 @@ static int add_soa_ns(const ctx_t *c, zone_t *z)
 		*p++ = (uint8_t)(t[i] >> 8);
 		*p++ = (uint8_t)t[i];
 	}
-	int r = zone_add_rr(z, z->name, ZONE_T_SOA, c->ttl, rd, (uint16_t)(p - rd));
-	for (size_t i = 0; r == MN_OK && i < s->nameservers.n; i++) {
-		uint8_t ns[256];
-		int n = mn_name_to_wire(s->nameservers.v[i].v, ns, sizeof(ns));
-		if (n < 0)
-			return n;
-		r = zone_add_rr(z, z->name, ZONE_T_NS, c->ttl, ns, (uint16_t)n);
+	a->soa_len = (uint16_t)(p - rd);
+	a->ns = calloc(s->nameservers.n, sizeof(*a->ns));
+	a->ns_len = calloc(s->nameservers.n, sizeof(*a->ns_len));
+	if (a->ns == NULL || a->ns_len == NULL) {
+		apex_rd_free(a);
+		return MN_ENOMEM;
 	}
+	for (size_t i = 0; i < s->nameservers.n; i++) {
+		int n = mn_name_to_wire(s->nameservers.v[i].v, a->ns[i], sizeof(a->ns[i]));
+		if (n < 0) {
+			a->err = n;	/* after the SOA went in, as when each zone converted it */
+			break;
+		}
+		a->ns_len[i] = (uint16_t)n;
+		a->nns++;
+	}
+	return MN_OK;
+}
+
+static int add_soa_ns(const ctx_t *c, zone_t *z)
+{
+	const apex_rd_t *a = c->rd;
+	if (a->soa_len == 0)
+		return a->err;
+	int r = zone_add_rr(z, z->name, ZONE_T_SOA, c->ttl, a->soa, a->soa_len);
+	for (size_t i = 0; r == MN_OK && i < a->nns; i++)
+		r = zone_add_rr(z, z->name, ZONE_T_NS, c->ttl, a->ns[i], a->ns_len[i]);
+	if (r == MN_OK && a->err != MN_OK)
+		r = a->err;
 	return r;
 }
 
@@ -128,7 +273,7 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 	size_t nkeys = 0;
 	int r = MN_OK;
 	const char *state = c->p->server.state_dir.v;
-	if (state != NULL) {
+	if (state != NULL && dirset_maybe(c->keys, d->name)) {
 		r = keystore_published(state, d->name, &keys, &nkeys);
 		if (r == MN_ENOMEM)
 			return r;
@@ -360,8 +505,9 @@ static bool net_inside(const mn_net_t *outer, const mn_net_t *inner)
 	if (outer->family != inner->family || inner->prefix < outer->prefix)
 		return false;
 	unsigned full = outer->prefix / 8, rest = outer->prefix % 8;
-	if (memcmp(outer->addr, inner->addr, full) != 0)
-		return false;
+	for (unsigned i = 0; i < full; i++)
+		if (outer->addr[i] != inner->addr[i])
+			return false;
 	uint8_t mask = (uint8_t)(0xff << (8 - rest));
 	return rest == 0 || (outer->addr[full] & mask) == (inner->addr[full] & mask);
 }
@@ -372,9 +518,13 @@ static const mn_pos_t *net_pos(const policy_domain_t *d, const mn_net_t *net)
 {
 	const policy_nets_t *in = net->family == 4 ? &d->spf.ip4 : &d->spf.ip6;
 	const policy_net_t *best = NULL;
-	for (size_t i = 0; i < in->n; i++)
-		if (net_inside(net, &in->v[i].net) && (best == NULL || in->v[i].net.prefix < best->net.prefix))
+	for (size_t i = 0; i < in->n; i++) {
+		if (net_inside(net, &in->v[i].net) && (best == NULL || in->v[i].net.prefix < best->net.prefix)) {
 			best = &in->v[i];
+			if (best->net.prefix == net->prefix)
+				break;	/* the network itself: nothing inside it is wider */
+		}
+	}
 	if (best != NULL && best->pos.file != NULL)
 		return &best->pos;
 	return POLICY_SET(*in) ? &in->pos : spf_pos(d);
@@ -719,7 +869,8 @@ static int build_spf(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 	}
 	if (r != MN_OK)
 		goto out;
-	if ((spf_mode_t)s->mode.v != SPF_MODE_PLAIN && c->p->server.state_dir.v != NULL) {
+	if ((spf_mode_t)s->mode.v != SPF_MODE_PLAIN && c->p->server.state_dir.v != NULL &&
+	    dirset_maybe(c->spf, d->name)) {
 		r = spf_use_cache(d, c->p->server.state_dir.v, &in);
 		if (r != MN_OK)
 			goto out;
@@ -792,6 +943,156 @@ static int zone_cmp(const void *x, const void *y)
 	return strcmp((*(zone_t *const *)x)->name, (*(zone_t *const *)y)->name);
 }
 
+/* ---- parts: domain ranges compiled on their own threads ------------------------- */
+
+enum { PARTS_MAX = 8, PART_MIN_DOMAINS = 2000 };
+
+/*
+ * A range of the sorted domains with its own diag and validate_t (the first
+ * part uses the caller's), compiled and finished independently: domains share
+ * nothing but the read-only policy, the report list and the files they read.
+ */
+typedef struct part {
+	ctx_t c;
+	const policy_domain_t *only;
+	size_t lo, hi;
+	zones_t zs;		/* in domain order */
+	int r;
+} part_t;
+
+static int compile_range(part_t *pt)
+{
+	for (size_t i = pt->lo; i < pt->hi; i++) {
+		const policy_domain_t *d = &pt->c.p->domains[i];
+		if (pt->only != NULL && d != pt->only)
+			continue;
+		int r = compile_domain(&pt->c, d, &pt->zs);
+		if (r != MN_OK)
+			return r;
+	}
+	for (size_t i = 0; i < pt->zs.n; i++) {
+		int r = zone_finish(pt->zs.v[i]);
+		if (r != MN_OK)
+			return r;
+	}
+	return MN_OK;
+}
+
+static void *part_main(void *arg)
+{
+	part_t *pt = arg;
+	pt->r = compile_range(pt);
+	return NULL;
+}
+
+static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
+{
+	unsigned n = opts->threads;
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 1 ? (unsigned)cpus : 1;
+		if (nd / PART_MIN_DOMAINS < n)
+			n = (unsigned)(nd / PART_MIN_DOMAINS);
+	}
+	if (n > PARTS_MAX)
+		n = PARTS_MAX;
+	if (n > nd)
+		n = (unsigned)nd;
+	return n > 0 ? n : 1;
+}
+
+/*
+ * Compiles the domains in nparts ranges, the first on this thread, and
+ * gathers the zones into zs in domain order and the parts' messages into
+ * c->diag in the same order (what one pass over all domains reports).
+ */
+static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts, zones_t *zs)
+{
+	const policy_t *p = c->p;
+	part_t pt[PARTS_MAX];
+	pthread_t tid[PARTS_MAX];
+	bool started[PARTS_MAX] = { false };
+	int r = MN_OK;
+	memset(pt, 0, sizeof(pt));
+	for (unsigned k = 0; k < nparts; k++) {
+		pt[k].c = *c;
+		pt[k].only = only;
+		pt[k].lo = p->ndomains * k / nparts;
+		pt[k].hi = p->ndomains * (k + 1) / nparts;
+		size_t nd = only != NULL ? 1 : pt[k].hi - pt[k].lo;
+		if (nd > 0 && (pt[k].zs.v = calloc(nd * 3, sizeof(*pt[k].zs.v))) == NULL)
+			r = MN_ENOMEM;
+		if (k > 0 && r == MN_OK) {
+			pt[k].c.diag = diag_new();
+			if (pt[k].c.diag == NULL || validate_part(pt[k].c.diag, &pt[k].c.val) != MN_OK) {
+				pt[k].c.val = NULL;
+				r = MN_ENOMEM;
+			}
+		}
+	}
+	for (unsigned k = 1; r == MN_OK && k < nparts; k++) {
+		if (pthread_create(&tid[k], NULL, part_main, &pt[k]) != 0)
+			pt[k].r = compile_range(&pt[k]);	/* no thread: here, in turn */
+		else
+			started[k] = true;
+	}
+	if (r == MN_OK)
+		pt[0].r = compile_range(&pt[0]);
+	for (unsigned k = 1; k < nparts; k++)
+		if (started[k])
+			pthread_join(tid[k], NULL);
+	for (unsigned k = 0; r == MN_OK && k < nparts; k++)
+		r = pt[k].r;
+	for (unsigned k = 1; r == MN_OK && k < nparts; k++)
+		r = validate_join(c->val, pt[k].c.val);
+	/* every part's zones move into zs (freed with it, also on failure) */
+	for (unsigned k = 0; k < nparts; k++) {
+		for (size_t i = 0; i < pt[k].zs.n; i++)
+			zs->v[zs->n++] = pt[k].zs.v[i];
+		free(pt[k].zs.v);
+		if (k > 0) {
+			validate_free(pt[k].c.val);
+			diag_free(pt[k].c.diag);
+		}
+	}
+	return r;
+}
+
+/*
+ * Sorts zs by apex.  The zones come in domain order, and for each kind the
+ * apexes share their first label, so each kind alone is sorted already and
+ * the kinds, by label, go _dmarc < _domainkey < _spf: a stable split by kind
+ * sorts them.  (Checked; qsort if that ever stops being true.)
+ */
+static int zones_sort(zones_t *zs)
+{
+	static const zone_kind_t order[] = { ZONE_DMARC, ZONE_DKIM, ZONE_SPF };
+	if (zs->n < 2)
+		return MN_OK;
+	zone_t **v = malloc(zs->n * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	size_t k = 0;
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (size_t i = 0; i < zs->n; i++)
+			if (zs->v[i]->kind == order[o])
+				v[k++] = zs->v[i];
+	if (k != zs->n) {
+		free(v);
+		qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
+		return MN_OK;
+	}
+	free(zs->v);
+	zs->v = v;
+	for (size_t i = 1; i < zs->n; i++) {
+		if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) > 0) {
+			qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
+			break;
+		}
+	}
+	return MN_OK;
+}
+
 int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out)
 {
 	if (p == NULL || diag == NULL || out == NULL)
@@ -815,9 +1116,27 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		    (only = domain_find(p, norm)) == NULL)
 			return MN_ENOENT;
 	}
+	dirset_t keys = { .unknown = true }, spf = { .unknown = true };
+	if (p->server.state_dir.v != NULL) {
+		if ((r = dirset_load(&keys, p->server.state_dir.v, "keys")) != MN_OK)
+			return r;
+		if ((r = dirset_load(&spf, p->server.state_dir.v, "spf")) != MN_OK) {
+			dirset_free(&keys);
+			return r;
+		}
+	}
+	c.keys = &keys;
+	c.spf = &spf;
+	apex_rd_t rd;
+	if ((r = apex_rd_make(&p->server, &rd)) != MN_OK) {
+		dirset_free(&keys);
+		dirset_free(&spf);
+		return r;
+	}
+	c.rd = &rd;
 	r = validate_new(diag, &c.val);
 	if (r != MN_OK)
-		return r;
+		goto fail;
 	r = reports_collect(&c);
 	if (r != MN_OK)
 		goto fail;
@@ -827,21 +1146,11 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		r = MN_ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < p->ndomains; i++) {
-		const policy_domain_t *d = &p->domains[i];
-		if (only != NULL && d != only)
-			continue;
-		r = compile_domain(&c, d, zs);
-		if (r != MN_OK)
-			goto fail;
-	}
-	for (size_t i = 0; i < zs->n; i++) {
-		r = zone_finish(zs->v[i]);
-		if (r != MN_OK)
-			goto fail;
-	}
-	if (zs->n > 1)
-		qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
+	r = compile_parts(&c, only, only != NULL ? 1 : parts_wanted(opts, nd), zs);
+	if (r == MN_OK)
+		r = zones_sort(zs);
+	if (r != MN_OK)
+		goto fail;
 	r = validate_zones(c.val, p, zs);
 	if (r != MN_OK)
 		goto fail;
@@ -862,9 +1171,15 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		free(c.reports[i].target);
 	free(c.reports);
 	validate_free(c.val);
+	dirset_free(&keys);
+	dirset_free(&spf);
+	apex_rd_free(&rd);
 	*out = zs;
 	return MN_OK;
 fail:
+	dirset_free(&keys);
+	dirset_free(&spf);
+	apex_rd_free(&rd);
 	for (size_t i = 0; i < c.nreports; i++)
 		free(c.reports[i].target);
 	free(c.reports);

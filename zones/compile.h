@@ -13,6 +13,9 @@ typedef struct compile_opts {
 	time_t now;			/* for serials; normally mn_now() */
 	bool persist_serials;		/* write changed serials to state_dir (server, `mailns zone`) */
 	const char *only_domain;	/* compile just this domain (NULL: all) */
+	unsigned threads;		/* domains compiled on this many threads (0: one per
+					 * core for large policies); the result, diagnostics
+					 * included, is the same for any number */
 } compile_opts_t;
 
 /*

@@ -177,6 +177,31 @@ static u128 net_value(const mn_net_t *n)
 	return v;
 }
 
+static unsigned ctz128(u128 v, unsigned width)
+{
+	uint64_t lo = (uint64_t)v, hi = (uint64_t)(v >> 64);
+	unsigned n = lo != 0 ? (unsigned)__builtin_ctzll(lo) : hi != 0 ? 64 + (unsigned)__builtin_ctzll(hi) : 128;
+	return n < width ? n : width;
+}
+
+/* floor(log2(v)), v > 0 */
+static unsigned log2_128(u128 v)
+{
+	uint64_t hi = (uint64_t)(v >> 64);
+	if (hi != 0)
+		return 127 - (unsigned)__builtin_clzll(hi);
+	return 63 - (unsigned)__builtin_clzll((uint64_t)v);
+}
+
+/* The largest block 2^k that starts at lo (aligned) and ends at or before hi. */
+static unsigned block_bits(u128 lo, u128 hi, unsigned width, u128 max)
+{
+	u128 d = hi - lo;
+	unsigned size = d == max ? width : log2_128(d + 1);
+	unsigned align = ctz128(lo, width);
+	return size < align ? size : align;
+}
+
 static int range_cmp(const void *x, const void *y)
 {
 	const range_t *a = x, *b = y;
@@ -231,9 +256,7 @@ int rec_nets_merge(const mn_net_t *in, size_t n, mn_net_t **out, size_t *nout)
 		for (size_t i = 0; i < m; i++) {
 			u128 lo = r[i].lo, hi = r[i].hi;
 			for (;;) {
-				unsigned k = width;
-				while (k > 0 && ((lo & low_mask(k)) != 0 || hi - lo < low_mask(k)))
-					k--;
+				unsigned k = block_bits(lo, hi, width, max);
 				if (pass == 1) {
 					mn_net_t *o = &v[cnt];
 					memset(o, 0, sizeof(*o));
@@ -295,10 +318,13 @@ static int push(char ***v, size_t *n, size_t *cap, char *s)
 
 static char *term(const char *prefix, const char *value)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_add(&b, prefix);
-	rec_buf_add(&b, value);
-	return rec_buf_take(&b);
+	size_t a = strlen(prefix), b = strlen(value);
+	char *s = malloc(a + b + 1);
+	if (s != NULL) {
+		memcpy(s, prefix, a);
+		memcpy(s + a, value, b + 1);
+	}
+	return s;
 }
 
 int rec_spf_kept_terms(const char *domain, const policy_spf_t *s, char ***out, size_t *nout)

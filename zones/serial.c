@@ -11,7 +11,7 @@
 #include "zones/records.h"
 
 typedef struct entry {
-	char *apex;
+	const char *apex;	/* in the file's text */
 	uint32_t serial;
 	uint8_t digest[32];
 } entry_t;
@@ -30,12 +30,6 @@ static int entry_cmp(const void *x, const void *y)
 	return strcmp(((const entry_t *)x)->apex, ((const entry_t *)y)->apex);
 }
 
-static void entries_free(entry_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].apex);
-	free(v);
-}
 
 static int hexval(int c)
 {
@@ -48,13 +42,32 @@ static int hexval(int c)
 	return -1;
 }
 
+/* The next field separated by blanks, as strtok_r(" \t") cuts it; NULL at the end. */
+static char *field(char **p)
+{
+	char *s = *p;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0') {
+		*p = s;
+		return NULL;
+	}
+	char *start = s;
+	while (*s != '\0' && *s != ' ' && *s != '\t')
+		s++;
+	if (*s != '\0')
+		*s++ = '\0';
+	*p = s;
+	return start;
+}
+
 static bool parse_line(char *line, entry_t *e)
 {
-	char *save = NULL;
-	char *apex = strtok_r(line, " \t", &save);
-	char *ser = strtok_r(NULL, " \t", &save);
-	char *dig = strtok_r(NULL, " \t", &save);
-	if (apex == NULL || ser == NULL || dig == NULL || strtok_r(NULL, " \t", &save) != NULL)
+	char *rest = line;
+	char *apex = field(&rest);
+	char *ser = field(&rest);
+	char *dig = field(&rest);
+	if (apex == NULL || ser == NULL || dig == NULL || field(&rest) != NULL)
 		return false;
 	if (ser[0] < '0' || ser[0] > '9')
 		return false;
@@ -72,17 +85,21 @@ static bool parse_line(char *line, entry_t *e)
 		e->digest[i] = (uint8_t)(hi << 4 | lo);
 	}
 	e->serial = (uint32_t)s;
-	e->apex = mn_strdup(apex);
+	e->apex = apex;
 	return true;
 }
 
-/* Reads path into a sorted entry list; a missing file is an empty one. */
-static int load(const char *path, diag_t *diag, entry_t **out, size_t *nout)
+/*
+ * Reads path into a sorted entry list; a missing file is an empty one.  The
+ * entries point into *textp (freed by the caller after them).
+ */
+static int load(const char *path, diag_t *diag, entry_t **out, size_t *nout, char **textp)
 {
 	char *text = NULL;
 	size_t len = 0;
 	*out = NULL;
 	*nout = 0;
+	*textp = NULL;
 	int r = mn_file_read(path, &text, &len);
 	if (r == MN_ENOENT || r == -ENOTDIR)
 		return MN_OK;
@@ -118,38 +135,66 @@ static int load(const char *path, diag_t *diag, entry_t **out, size_t *nout)
 			r = MN_EPOLICY;
 			continue;
 		}
-		if (e.apex == NULL) {
-			r = MN_ENOMEM;
-			break;
-		}
 		v[n++] = e;
 	}
-	free(text);
 	if (r != MN_OK) {
-		entries_free(v, n);
+		free(v);
+		free(text);
 		return r;
 	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), entry_cmp);
+	*textp = text;
+	/* the file is written sorted: sort only what was edited by hand */
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(v[i - 1].apex, v[i].apex) > 0) {
+			qsort(v, n, sizeof(*v), entry_cmp);
+			break;
+		}
+	}
 	*out = v;
 	*nout = n;
 	return MN_OK;
 }
 
-static const entry_t *find(const entry_t *v, size_t n, const char *apex)
+/*
+ * The entry of apex, walking forward from *at: the zones come in apex order,
+ * so each lookup resumes where the previous one stopped (one merge pass
+ * instead of a binary search per zone).
+ */
+static const entry_t *find_next(const entry_t *v, size_t n, size_t *at, const char *apex)
 {
-	if (n == 0)
-		return NULL;
-	entry_t key = { .apex = (char *)apex };
-	return bsearch(&key, v, n, sizeof(*v), entry_cmp);
+	while (*at < n) {
+		int c = strcmp(v[*at].apex, apex);
+		if (c == 0)
+			return &v[*at];
+		if (c > 0)
+			return NULL;
+		(*at)++;
+	}
+	return NULL;
 }
 
+/* "APEX SERIAL DIGESTHEX\n" without printf: 300,000 zones, 33 calls each */
 static void line_of(rec_buf_t *b, const char *apex, uint32_t serial, const uint8_t *digest)
 {
-	rec_buf_addf(b, "%s %u ", apex, (unsigned)serial);
-	for (size_t i = 0; i < 32; i++)
-		rec_buf_addf(b, "%02x", digest[i]);
-	rec_buf_add(b, "\n");
+	static const char hex[] = "0123456789abcdef";
+	char tail[1 + 10 + 1 + 64 + 2], num[10];
+	size_t k = 0, nd = 0;
+	tail[k++] = ' ';
+	do {
+		num[nd++] = (char)('0' + serial % 10);
+		serial /= 10;
+	} while (serial != 0);
+	while (nd > 0)
+		tail[k++] = num[--nd];
+	tail[k++] = ' ';
+	for (size_t i = 0; i < 32; i++) {
+		tail[k++] = hex[digest[i] >> 4];
+		tail[k++] = hex[digest[i] & 15];
+	}
+	tail[k++] = '\n';
+	tail[k] = '\0';
+	rec_buf_add(b, apex);
+	rec_buf_add(b, tail);
 }
 
 /* Writes the union of the stored entries and the zones (zones win), sorted. */
@@ -198,7 +243,8 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
 		return MN_ENOMEM;
 	entry_t *v = NULL;
 	size_t n = 0;
-	int r = load(path, diag, &v, &n);
+	char *text = NULL;
+	int r = load(path, diag, &v, &n, &text);
 	if (r != MN_OK)
 		goto out;
 	/* zs is sorted by apex already; keep the invariant cheap to check */
@@ -210,9 +256,10 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
 	}
 	uint32_t base = serial_date_base(now);
 	bool changed = false;
+	size_t at = 0;
 	for (size_t i = 0; i < zs->n; i++) {
 		zone_t *z = zs->v[i];
-		const entry_t *e = find(v, n, z->name);
+		const entry_t *e = find_next(v, n, &at, z->name);
 		uint32_t s;
 		if (e != NULL && memcmp(e->digest, z->digest, sizeof(z->digest)) == 0) {
 			s = e->serial;
@@ -227,7 +274,8 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
 	if (persist && changed)
 		r = save(state_dir, path, v, n, zs, diag);
 out:
-	entries_free(v, n);
+	free(v);
+	free(text);
 	free(path);
 	return r;
 }

@@ -22,6 +22,15 @@ typedef struct validate validate_t;
 /* diag is borrowed (must outlive the validate_t).  Free with validate_free(). */
 int validate_new(diag_t *diag, validate_t **out);
 void validate_free(validate_t *v);	/* NULL is a no-op */
+/*
+ * A validate_t for one part of the domains, checked on another thread with
+ * its own diag; validate_join() then appends that diag's messages to v's
+ * diag in their order, leaving out each one v (or an earlier part) already
+ * reported at the same position: the result is what one validate_t checking
+ * the parts one after the other reports.
+ */
+int validate_part(diag_t *diag, validate_t **out);
+int validate_join(validate_t *v, const validate_t *part);
 
 /* Where SPF problems of a domain without a more precise source are reported:
  * spf.mode, else the first spf key set, else the domain. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_base.c -- the shared base (policy/mn.c) and diagnostics (policy/diag.c) */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,60 @@ static void test_nets(void)
 	ok(mn_net_cmp(&a, &b) < 0, "IPv4 sorts before IPv6");
 }
 
+/* The formatter and the fast IPv4 reader against inet_ntop()/inet_pton(). */
+static void test_nets_libc(void)
+{
+	static const char *const v6[] = {
+		"::", "::1", "1::", "2001:db8::", "2001:db8::1", "::ffff:192.0.2.1", "::192.0.2.1",
+		"::ffff:0:1", "1:0:0:2::3", "1::2:0:0:3", "1:0:1:0:1:0:1:0", "0:0:1::", "::1:0:0:0",
+		"fe80::1:2:3:4", "1:2:3:4:5:6:7:8", "0:1:0:0:1:0:0:0", "::ffff:1.2.3.4", "::fffe:1.2.3.4",
+		"abcd:ef01:2345:6789:abcd:ef01:2345:6789", "::0.0.1.0", "1:2:3:4:5:6::",
+	};
+	unsigned bad = 0, n = 0;
+	for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
+		mn_net_t net = { .family = 6, .prefix = 128 };
+		if (inet_pton(AF_INET6, v6[i], net.addr) != 1)
+			tap_bail("bad test address %s", v6[i]);
+		char want[64], got[64];
+		inet_ntop(AF_INET6, net.addr, want, sizeof(want));
+		mn_net_format(&net, got, sizeof(got));
+		is_str(got, want, "IPv6 %s formats as inet_ntop() does", v6[i]);
+	}
+	/* a pseudo-random walk over addresses with many zero words and bytes */
+	uint32_t x = 12345;
+	for (int i = 0; i < 20000; i++) {
+		mn_net_t net = { .family = (i & 1) ? 6 : 4, .prefix = (i & 1) ? 128 : 32 };
+		for (int b = 0; b < 16; b++) {
+			x = x * 1103515245u + 12345u;
+			unsigned r = x >> 16;
+			net.addr[b] = (r & 3) == 0 ? (uint8_t)r : (r & 4) ? 0 : (uint8_t)(r >> 8);
+		}
+		char want[64], got[64], text[80];
+		inet_ntop(net.family == 4 ? AF_INET : AF_INET6, net.addr, want, sizeof(want));
+		mn_net_format(&net, got, sizeof(got));
+		n++;
+		if (strcmp(got, want) != 0 && bad++ < 5)
+			tap_diag("formats %s, inet_ntop() %s", got, want);
+		mn_net_t back;
+		snprintf(text, sizeof(text), "%s/%u", want, net.prefix);
+		if ((mn_net_parse(text, 0, false, &back) != MN_OK || mn_net_cmp(&back, &net) != 0) && bad++ < 5)
+			tap_diag("%s does not parse back", text);
+	}
+	is_int(bad, 0, "%u addresses format as inet_ntop() and parse back", n);
+	char small[8];
+	mn_net_t net;
+	mn_net_parse("192.0.2.0/24", 4, false, &net);
+	mn_net_format(&net, small, sizeof(small));
+	is_str(small, "192.0.2", "a short buffer gets the truncated text, as with snprintf");
+	static const char *const v4bad[] = { "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3",
+					     "1.2.3.4 ", "0001.2.3.4", "1.2.3.-4" };
+	for (size_t i = 0; i < sizeof(v4bad) / sizeof(v4bad[0]); i++)
+		is_int(mn_net_parse(v4bad[i], 4, false, &net), MN_ESYNTAX, "IPv4 '%s' is refused", v4bad[i]);
+	is_int(mn_net_parse("0.0.0.0", 4, false, &net), MN_OK, "0.0.0.0 is an address");
+	is_int(mn_net_parse("255.255.255.255", 4, false, &net), MN_OK, "255.255.255.255 is an address");
+	is_int(net.addr[3], 255, "255.255.255.255: last byte 255");
+}
+
 static void test_files(void)
 {
 	char dir[] = "/tmp/mn-test-base-XXXXXX";
@@ -210,6 +265,7 @@ int main(void)
 	test_time();
 	test_names();
 	test_nets();
+	test_nets_libc();
 	test_files();
 	test_diag();
 	return tap_done();

@@ -343,6 +343,77 @@ static void test_merge(void)
 	is_int(rec_nets_merge(mixed, 2, &out, &n), MN_EINVAL, "mixed families: EINVAL");
 }
 
+/*
+ * Random sets of networks inside 10.0.0.0/20 (and the same shifted into
+ * IPv6): the merge covers exactly the addresses of its input, with the
+ * fewest CIDR blocks (each range cut greedily into the largest aligned
+ * blocks, as the first implementation did, one prefix length at a time).
+ */
+static void test_merge_random(void)
+{
+	enum { SPACE = 4096 };
+	uint32_t x = 7;
+	unsigned bad = 0, rounds = 0;
+	for (int round = 0; round < 300; round++) {
+		for (int fam = 4; fam <= 6; fam += 2) {
+			bool want[SPACE] = { false }, got[SPACE] = { false };
+			mn_net_t v[12];
+			size_t n = 1 + round % 12;
+			for (size_t i = 0; i < n; i++) {
+				x = x * 1103515245u + 12345u;
+				unsigned bits = (x >> 16) % 9, start = ((x >> 4) % SPACE) & ~((1u << bits) - 1);
+				memset(&v[i], 0, sizeof(v[i]));
+				v[i].family = (uint8_t)fam;
+				unsigned width = fam == 4 ? 32 : 128;
+				v[i].prefix = (uint8_t)(width - bits);
+				uint8_t *a = v[i].addr + (fam == 4 ? 0 : 12);
+				a[0] = 10;
+				a[2] = (uint8_t)(start >> 8);
+				a[3] = (uint8_t)start;
+				for (unsigned k = 0; k < (1u << bits); k++)
+					want[start + k] = true;
+			}
+			mn_net_t *out = NULL;
+			size_t nout = 0;
+			if (rec_nets_merge(v, n, &out, &nout) != MN_OK) {
+				bad++;
+				continue;
+			}
+			for (size_t i = 0; i < nout; i++) {
+				const uint8_t *a = out[i].addr + (fam == 4 ? 0 : 12);
+				unsigned bits = (fam == 4 ? 32u : 128u) - out[i].prefix;
+				unsigned start = (unsigned)a[2] << 8 | a[3];
+				for (unsigned k = 0; k < (1u << bits) && start + k < SPACE; k++)
+					got[start + k] = true;
+			}
+			size_t blocks = 0;
+			for (unsigned lo = 0; lo < SPACE;) {
+				if (!want[lo]) {
+					lo++;
+					continue;
+				}
+				unsigned hi = lo;
+				while (hi + 1 < SPACE && want[hi + 1])
+					hi++;
+				while (lo <= hi) {
+					unsigned k = 12;
+					while (k > 0 && ((lo & ((1u << k) - 1)) != 0 || hi - lo < (1u << k) - 1))
+						k--;
+					blocks++;
+					lo += 1u << k;
+				}
+			}
+			if (memcmp(want, got, sizeof(want)) != 0 || nout != blocks) {
+				if (bad++ < 3)
+					tap_diag("round %d IPv%d: %zu blocks, want %zu", round, fam, nout, blocks);
+			}
+			rounds++;
+			free(out);
+		}
+	}
+	is_int(bad, 0, "%u random merges cover their input with the fewest blocks", rounds);
+}
+
 /* ---- chains ------------------------------------------------------------------------ */
 
 static void test_chain(void)
@@ -964,6 +1035,134 @@ static void test_zonefile(void)
 
 /* ---- the bundled example policy, loaded from YAML --------------------------------- */
 
+/* ---- threads ------------------------------------------------------------------------ */
+
+/*
+ * Writes a policy of 1 + 5 x 12 domains in tmp/NAME: the top file and five
+ * included ones (parsed on several threads); bad makes every domain report
+ * something, and the defaults one warning and one error shared by all.
+ */
+static char *write_threads_policy(const char *name, bool bad)
+{
+	char dir[400], path[500];
+	snprintf(dir, sizeof(dir), "%s/%s", tmp, name);
+	snprintf(path, sizeof(path), "%s/inc", dir);
+	if (mn_mkdir_p(path, 0755) != MN_OK)
+		tap_bail("mkdir %s", path);
+	rec_buf_t b = { 0 };
+	rec_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net.]\n"
+		     "  hostmaster: hostmaster.example.net.\n  state_dir: %s/state\n"
+		     "include: [\"inc/*.yaml\"]\ndefaults:\n", dir);
+	if (bad)
+		rec_buf_add(&b, "  dmarc: { p: reject, sp: none }\n"
+			    "  dkim: { selectors: { shared: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
+	else
+		rec_buf_add(&b, "  dmarc: { p: reject }\n");
+	rec_buf_add(&b, "domains:\n  top.example: { spf: { ip4: [192.0.2.0/24] } }\n");
+	char *text = rec_buf_take(&b);
+	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	write_text(path, text);
+	free(text);
+	for (int f = 0; f < 5; f++) {
+		rec_buf_add(&b, "domains:\n");
+		for (int i = 0; i < 12; i++) {
+			int k = f * 12 + i;
+			rec_buf_addf(&b, "  d%02d.example:\n", k);
+			if (bad && i % 3 == 0) {
+				rec_buf_add(&b, "    spf: { mode: plain, include: [");
+				for (int j = 0; j < 11; j++)
+					rec_buf_addf(&b, "%si%d.example.org", j ? ", " : "", j);
+				rec_buf_add(&b, "] }\n");
+			} else if (bad && i % 3 == 1) {
+				rec_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
+			} else if (bad) {
+				rec_buf_add(&b, "    dmarc: { p: reject, rua: [\"mailto:d@outside.example\"] }\n");
+			} else {
+				rec_buf_addf(&b, "    spf: { mode: %s, ip4: [10.%d.0.0/16, 10.%d.0.0/16], ip6: [\"2001:db8:%x::/48\"] }\n",
+					     k % 2 ? "flatten" : "plain", k, k + 1, k);
+				/* reports to a domain compiled in another part */
+				rec_buf_addf(&b, "    dmarc: { p: quarantine, rua: [\"mailto:r@d%02d.example\"] }\n", 59 - k);
+			}
+		}
+		text = rec_buf_take(&b);
+		snprintf(path, sizeof(path), "%s/inc/f%d.yaml", dir, f);
+		write_text(path, text);
+		free(text);
+	}
+	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	return mn_strdup(path);
+}
+
+/* Compiles path on `threads` threads: the messages (joined) and zones (rendered). */
+static int compile_threads(const char *path, unsigned threads, char **msgs, char **zones, size_t *nzones)
+{
+	diag_t *dg = diag_new();
+	policy_t *p = NULL;
+	zones_t *zs = NULL;
+	int r = policy_load(path, dg, &p);
+	if (r == MN_OK) {
+		compile_opts_t co = { .now = T_2030_01_01, .threads = threads };
+		r = zones_compile(p, &co, dg, &zs);
+	}
+	*msgs = diag_join(dg, 100000);
+	rec_buf_t b = { 0 };
+	*nzones = zs != NULL ? zs->n : 0;
+	for (size_t i = 0; i < *nzones; i++) {
+		char *z = render(zs->v[i]);
+		rec_buf_add(&b, z != NULL ? z : "(none)\n");
+		free(z);
+	}
+	*zones = rec_buf_take(&b);
+	zones_free(zs);
+	policy_free(p);
+	diag_free(dg);
+	return r;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *q = strstr(hay, needle); q != NULL; q = strstr(q + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_threads(void)
+{
+	char *bad = write_threads_policy("threads-bad", true);
+	char *m1, *m4, *z1, *z4;
+	size_t n1, n4;
+	is_int(compile_threads(bad, 1, &m1, &z1, &n1), MN_EPOLICY, "bad policy, one thread: fails");
+	is_int(compile_threads(bad, 4, &m4, &z4, &n4), MN_EPOLICY, "bad policy, four threads: fails");
+	is_str(m4, m1, "four threads report what one thread reports, in the same order");
+	is_int((long long)count_of(m1, "sp=none is weaker"), 1, "the defaults' warning: once");
+	is_int((long long)count_of(m1, "needs 12 DNS lookups"), 20, "20 domains over the lookup limit");
+	is_int((long long)count_of(m1, "outside.example is outside"), 20, "20 report destinations outside");
+	/* 20 domains' own selector and the defaults' one, merged into the other 41 */
+	ok(count_of(m1, "f0.yaml:5:") == 1 && count_of(m1, "policy.yaml:8:") == 1,
+	   "the own selector's error at its line, the shared one once at the defaults");
+	free(m1);
+	free(m4);
+	free(z1);
+	free(z4);
+
+	char *good = write_threads_policy("threads-good", false);
+	is_int(compile_threads(good, 1, &m1, &z1, &n1), MN_OK, "good policy, one thread: compiles");
+	is_int(compile_threads(good, 3, &m4, &z4, &n4), MN_OK, "good policy, three threads: compiles");
+	is_int((long long)n1, 3 * 61, "61 domains, 183 zones");
+	is_int((long long)n4, (long long)n1, "as many zones on three threads");
+	ok(z1 != NULL && z4 != NULL && strcmp(z1, z4) == 0, "the same zones, record for record, in the same order");
+	is_str(m4, m1, "the same (no) messages");
+	ok(count_of(z1, "d59.example._report._dmarc.d00.example.") == 1,
+	   "a report authorization from the last part in the first part's zone");
+	free(m1);
+	free(m4);
+	free(z1);
+	free(z4);
+	free(bad);
+	free(good);
+}
+
 static void test_example_yaml(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -1027,11 +1226,13 @@ int main(void)
 		tap_bail("mkdtemp");
 	test_dmarc_text();
 	test_merge();
+	test_merge_random();
 	test_chain();
 	test_macro();
 	test_compile_example();
 	test_errors();
 	test_zonefile();
+	test_threads();
 	test_example_yaml();
 	arena_free();
 	free(arena);

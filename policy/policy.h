@@ -131,6 +131,7 @@ typedef struct policy_server {
 	policy_str_t cookie_secret;	/* 32 hex digits (16 bytes); unset = random at start */
 	policy_str_t metrics;		/* "ADDR:PORT" of the Prometheus endpoint; unset = off */
 	policy_bool_t log_queries;	/* one log line per query; default false */
+	policy_u32_t threads;		/* loop threads (1..64); unset = online CPUs */
 } policy_server_t;
 
 typedef struct policy {

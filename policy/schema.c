@@ -877,5 +877,7 @@ const schema_item_t schema_server[] = {
 	{ .name = "metrics", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, metrics),
 	  .conv = conv_addr },
 	{ .name = "log_queries", .type = SCHEMA_BOOL, .offset = offsetof(policy_server_t, log_queries) },
+	{ .name = "threads", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, threads),
+	  .min = 1, .max = 64 },
 	{ .name = NULL },
 };

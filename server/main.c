@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* main.c -- mailnsd: options, startup, listeners, signals, clean stop */
+/* main.c -- mailnsd: options, startup, loop threads and their listeners, signals, clean stop */
 #include "config.h"
 
 #include <errno.h>
@@ -32,6 +32,132 @@ static void usage(FILE *f)
 		"cache reloads by itself, as SIGHUP does; SIGTERM and SIGINT stop.\n");
 }
 
+/* ---- loop threads ---- */
+
+/* Closes the handles of w and lets go of its generations (on w's thread). */
+static void worker_close(srv_worker_t *w)
+{
+	w->stopping = true;
+	srv_udp_close_all(w);
+	srv_tcp_close_all(w);
+	if (w->wake_ready && !uv_is_closing((uv_handle_t *)&w->wake))
+		uv_close((uv_handle_t *)&w->wake, NULL);
+	uv_mutex_lock(&w->lock);
+	srv_gen_t *next = w->next;
+	w->next = NULL;
+	uv_mutex_unlock(&w->lock);
+	srv_gen_unref(next, w->loop);
+	srv_gen_unref(w->gen, w->loop);
+	w->gen = NULL;
+}
+
+/*
+ * The mailbox of a worker thread: a new generation (take it, tell the main
+ * loop), or stop.  The main loop sends under w->lock and sets stop under it,
+ * and this answers under it: no uv_async_send reaches a closed handle.
+ */
+static void on_wake(uv_async_t *a)
+{
+	srv_worker_t *w = a->data;
+	srv_gen_t *old = NULL;
+	uv_mutex_lock(&w->lock);
+	bool stop = w->stop;
+	srv_gen_t *g = w->next;
+	w->next = NULL;
+	if (g != NULL && !stop) {
+		old = w->gen;
+		w->gen = g;
+		g = NULL;
+		if (w->gen->conf.has_secret)
+			memcpy(w->secret, w->gen->conf.secret, sizeof(w->secret));
+		__atomic_store_n(&w->served, w->gen->seq, __ATOMIC_RELEASE);
+		uv_async_send(&w->srv->acked);
+	}
+	uv_mutex_unlock(&w->lock);
+	srv_gen_unref(g, w->loop);
+	srv_gen_unref(old, w->loop);
+	if (stop)
+		worker_close(w);
+}
+
+/* A worker took a generation: when all have, the reload is complete. */
+static void on_acked(uv_async_t *a)
+{
+	srv_t *srv = a->data;
+	if (srv->handing && srv_workers_took(srv))
+		srv_reload_handed(srv);
+}
+
+static void worker_run(void *arg)
+{
+	srv_worker_t *w = arg;
+	uv_run(w->loop, UV_RUN_DEFAULT);
+	w->close_rc = uv_loop_close(w->loop);
+}
+
+/* Sets up n workers (worker 0 on the main loop); their sockets are opened later. */
+static int workers_new(srv_t *srv, size_t n)
+{
+	srv->workers = calloc(n, sizeof(*srv->workers));
+	if (srv->workers == NULL)
+		return MN_ENOMEM;
+	srv->nworkers = n;
+	for (size_t i = 0; i < n; i++) {
+		srv_worker_t *w = &srv->workers[i];
+		w->srv = srv;
+		w->id = (unsigned int)i;
+		w->loop = srv->loop;
+		if (uv_mutex_init(&w->lock) < 0)
+			return MN_ENOMEM;
+		if (i > 0) {
+			int r = uv_loop_init(&w->own);
+			if (r < 0)
+				return r;
+			w->loop = &w->own;
+			w->loop_ready = true;
+			r = uv_async_init(w->loop, &w->wake, on_wake);
+			if (r < 0)
+				return r;
+			w->wake.data = w;
+			w->wake_ready = true;
+		}
+		int r = srv_rrl_new(SRV_RRL_BUCKETS, &w->rrl);
+		if (r < 0)
+			return r;
+	}
+	return MN_OK;
+}
+
+/*
+ * After the main loop has stopped: joins the threads; the loops of workers
+ * whose thread never started are run here to their end.  Returns 0 when every
+ * loop closed cleanly.
+ */
+static int workers_free(srv_t *srv)
+{
+	int rc = 0;
+	for (size_t i = 0; i < srv->nworkers; i++) {
+		srv_worker_t *w = &srv->workers[i];
+		if (w->started) {
+			uv_thread_join(&w->thread);
+		} else if (w->loop_ready) {
+			uv_run(w->loop, UV_RUN_DEFAULT);
+			w->close_rc = uv_loop_close(w->loop);
+		}
+		if (w->loop_ready && w->close_rc != 0) {
+			mn_log(MN_LOG_ERR, "event loop of thread %u not closed cleanly (%s)", w->id,
+			       uv_strerror(w->close_rc));
+			rc = 1;
+		}
+		srv_rrl_free(w->rrl);
+		uv_mutex_destroy(&w->lock);
+	}
+	free(srv->workers);
+	srv->workers = NULL;
+	srv->nworkers = 0;
+	return rc;
+}
+
 /* Closes every handle; uv_run() then returns once pending work is done. */
 static void stop(srv_t *srv)
 {
@@ -40,8 +166,19 @@ static void stop(srv_t *srv)
 	srv_metrics_close(srv);
 	xfr_notify_close(srv->notify);
 	srv->notify = NULL;
-	srv_udp_close_all(srv);
-	srv_tcp_close_all(srv);
+	for (size_t i = 0; i < srv->nworkers; i++) {
+		srv_worker_t *w = &srv->workers[i];
+		if (!w->started) {
+			worker_close(w);	/* the main loop's, or a thread that never ran */
+			continue;
+		}
+		uv_mutex_lock(&w->lock);
+		w->stop = true;
+		uv_async_send(&w->wake);
+		uv_mutex_unlock(&w->lock);
+	}
+	if (srv->acked_ready)
+		uv_close((uv_handle_t *)&srv->acked, NULL);
 	uv_close((uv_handle_t *)&srv->sig_hup, NULL);
 	uv_close((uv_handle_t *)&srv->sig_term, NULL);
 	uv_close((uv_handle_t *)&srv->sig_int, NULL);
@@ -187,18 +324,32 @@ int main(int argc, char **argv)
 
 	if (!foreground)
 		ready_fd = daemonize();
-	if (uv_loop_init(&loop) < 0) {
+	if (uv_loop_init(&loop) < 0 || uv_mutex_init(&srv.conn_lock) < 0) {
 		policy_free(policy);
 		return 1;
 	}
 	srv.loop = &loop;
 	srv.ndomains = policy->ndomains;
-	/* bind as root, then run as server.user; zones are compiled as that user */
+	const char *batch = getenv("MAILNSD_UDP_BATCH");
+	srv.udp_batch = batch == NULL || strcmp(batch, "0") != 0;
 	bool ok = true;
+	r = workers_new(&srv, srv_threads(policy));
+	if (r < 0) {
+		mn_log(MN_LOG_ERR, "cannot set up the loop threads (%s)", mn_strerror(r));
+		ok = false;
+	}
+	if (ok && uv_async_init(&loop, &srv.acked, on_acked) == 0) {
+		srv.acked.data = &srv;
+		srv.acked_ready = true;
+	} else {
+		ok = false;
+	}
+	/* bind as root, then run as server.user; zones are compiled as that user */
 	for (size_t i = 0; ok && i < policy->server.listen.n; i++) {
 		const policy_listen_t *l = &policy->server.listen.v[i];
-		ok = srv_udp_open(&srv, (const struct sockaddr *)&l->addr, l->text) == MN_OK &&
-		     srv_tcp_open(&srv, (const struct sockaddr *)&l->addr, l->text) == MN_OK;
+		for (size_t k = 0; ok && k < srv.nworkers; k++)
+			ok = srv_udp_open(&srv.workers[k], (const struct sockaddr *)&l->addr, l->text) == MN_OK &&
+			     srv_tcp_open(&srv.workers[k], (const struct sockaddr *)&l->addr, l->text) == MN_OK;
 		if (ok)
 			mn_log(MN_LOG_INFO, "listening on %s (udp, tcp)", l->text);
 	}
@@ -211,13 +362,17 @@ int main(int argc, char **argv)
 	if (ok && (diag = diag_new()) == NULL)
 		ok = false;
 	if (ok) {
-		r = srv_compile(policy, diag, &srv.zset, &srv.conf);
-		if (r == MN_OK) {
-			r = xfr_conf_new(policy, diag, &srv.xfr);
-			if (r < 0) {
-				zset_unref(srv.zset);
-				srv.zset = NULL;
-			}
+		zset_t *zs = NULL;
+		srv_conf_t conf;
+		xfr_conf_t *xfr = NULL;
+		r = srv_compile(policy, diag, &zs, &conf);
+		if (r == MN_OK)
+			r = xfr_conf_new(policy, diag, &xfr);
+		if (r == MN_OK)
+			r = srv_gen_new(zs, &conf, xfr, 1, &srv.gen);
+		if (r < 0) {
+			zset_unref(zs);
+			xfr_conf_free(xfr);
 		}
 		diag_sort(diag);
 		diag_print(diag, stderr);
@@ -227,14 +382,16 @@ int main(int argc, char **argv)
 	}
 	diag_free(diag);
 	if (ok) {
-		if (srv.conf.has_secret)
-			memcpy(srv.secret, srv.conf.secret, sizeof(srv.secret));
+		if (srv.gen->conf.has_secret)
+			memcpy(srv.secret, srv.gen->conf.secret, sizeof(srv.secret));
 		else if ((r = srv_random(srv.secret, sizeof(srv.secret))) < 0)
 			mn_log(MN_LOG_WARNING, "no random cookie secret (%s)", mn_strerror(r));
-		r = srv_rrl_new(SRV_RRL_BUCKETS, &srv.rrl);
-		if (r < 0) {
-			mn_log(MN_LOG_ERR, "cannot set up rate limiting (%s)", mn_strerror(r));
-			ok = false;
+		/* no thread runs yet: every worker takes the first generation directly */
+		for (size_t k = 0; k < srv.nworkers; k++) {
+			srv_worker_t *w = &srv.workers[k];
+			w->gen = srv_gen_ref(srv.gen);
+			w->served = srv.gen->seq;
+			memcpy(w->secret, srv.secret, sizeof(w->secret));
 		}
 	}
 	if (ok && srv.metrics_on && srv_domstats_new(policy, &srv.domstats) < 0)
@@ -259,7 +416,7 @@ int main(int argc, char **argv)
 		/* every zone to every secondary once at startup, then on each change */
 		r = xfr_notify_new(&loop, &srv.notify);
 		if (r == MN_OK)
-			xfr_notify_changes(srv.notify, srv.xfr, NULL, zset_zones(srv.zset));
+			xfr_notify_changes(srv.notify, srv.gen->xfr, NULL, zset_zones(srv.gen->zset));
 		else
 			mn_log(MN_LOG_WARNING, "not sending notify (%s)", mn_strerror(r));
 	}
@@ -272,12 +429,24 @@ int main(int argc, char **argv)
 	uv_signal_init(&loop, &srv.sig_term);
 	uv_signal_init(&loop, &srv.sig_int);
 	srv.sig_hup.data = srv.sig_term.data = srv.sig_int.data = &srv;
+	for (size_t k = 1; ok && k < srv.nworkers; k++) {
+		srv_worker_t *w = &srv.workers[k];
+		r = uv_thread_create(&w->thread, worker_run, w);
+		if (r < 0) {
+			mn_log(MN_LOG_ERR, "cannot start loop thread %zu (%s)", k, uv_strerror(r));
+			ok = false;
+		} else {
+			w->started = true;
+		}
+	}
 	if (ok) {
 		uv_signal_start(&srv.sig_hup, on_hup, SIGHUP);
 		uv_signal_start(&srv.sig_term, on_stop, SIGTERM);
 		uv_signal_start(&srv.sig_int, on_stop, SIGINT);
 		mn_log(MN_LOG_NOTICE, "loaded %zu zones (%zu domains, %zu names) from %s",
-		       zset_zones(srv.zset)->n, srv.ndomains, zset_name_count(srv.zset), path);
+		       zset_zones(srv.gen->zset)->n, srv.ndomains, zset_name_count(srv.gen->zset), path);
+		mn_log(MN_LOG_INFO, "answering on %zu loop threads (udp batching %s)", srv.nworkers,
+		       srv.udp_batch ? "on" : "off");
 		if (ready_fd >= 0)
 			daemon_ready(ready_fd);
 		uv_run(&loop, UV_RUN_DEFAULT);
@@ -286,14 +455,17 @@ int main(int argc, char **argv)
 		stop(&srv);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);	/* until every handle is closed */
+	if (workers_free(&srv) != 0)
+		rc = 1;
+	srv_gen_unref(srv.gen, NULL);
+	srv.gen = NULL;
+	uv_run(&loop, UV_RUN_DEFAULT);	/* nothing left, unless a worker queued work here */
 	r = uv_loop_close(&loop);
 	if (r != 0) {
 		mn_log(MN_LOG_ERR, "event loop not closed cleanly (%s)", uv_strerror(r));
 		rc = 1;
 	}
-	zset_unref(srv.zset);
-	xfr_conf_free(srv.xfr);
-	srv_rrl_free(srv.rrl);
+	uv_mutex_destroy(&srv.conn_lock);
 	srv_domstats_free(srv.domstats);
 	if (rc == 0)
 		mn_log(MN_LOG_NOTICE, "stopped");

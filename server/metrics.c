@@ -170,13 +170,42 @@ static const char *rcode_label(int i)
 	return i == 16 ? "BADVERS" : i == 23 ? "BADCOOKIE" : NULL;
 }
 
+/*
+ * The query counters summed over the workers (each written by its own thread:
+ * relaxed loads, a scrape may miss the queries of the last microseconds), the
+ * reload counters of the main loop.
+ */
+static void stats_sum(const srv_t *srv, srv_stats_t *out)
+{
+	*out = srv->stats;
+	for (size_t i = 0; i < srv->nworkers; i++) {
+		const srv_stats_t *s = &srv->workers[i].stats;
+		for (int k = 0; k < 2; k++)
+			out->queries[k] += SRV_STAT_GET(s->queries[k]);
+		for (int k = 0; k < SRV_QTYPES; k++)
+			out->qtype[k] += SRV_STAT_GET(s->qtype[k]);
+		for (int k = 0; k < SRV_RCODES; k++)
+			out->rcode[k] += SRV_STAT_GET(s->rcode[k]);
+		for (int k = 0; k < 4; k++)
+			out->kind[k] += SRV_STAT_GET(s->kind[k]);
+		out->truncated += SRV_STAT_GET(s->truncated);
+		out->rl_dropped += SRV_STAT_GET(s->rl_dropped);
+		out->rl_slipped += SRV_STAT_GET(s->rl_slipped);
+		out->transfers += SRV_STAT_GET(s->transfers);
+		out->cookies_bad += SRV_STAT_GET(s->cookies_bad);
+		out->tcp_refused += SRV_STAT_GET(s->tcp_refused);
+	}
+}
+
 static char *render(const srv_t *srv, bool serials, bool domains, size_t *len)
 {
 	text_t t = { .cap = 8192 };
 	if ((t.s = malloc(t.cap)) == NULL)
 		return NULL;
 	t.s[0] = '\0';
-	const srv_stats_t *st = &srv->stats;
+	srv_stats_t sum;
+	stats_sum(srv, &sum);
+	const srv_stats_t *st = &sum;
 	char eb[1024];
 	help(&t, "mailns_queries_total", "counter", "DNS queries answered or dropped, by transport");
 	add(&t, "mailns_queries_total{transport=\"udp\"} %llu\n", (unsigned long long)st->queries[0]);
@@ -214,7 +243,15 @@ static char *render(const srv_t *srv, bool serials, bool domains, size_t *len)
 	add(&t, "mailns_last_reload_time_seconds %llu\n", (unsigned long long)st->last_reload_time);
 	help(&t, "mailns_transfers_total", "counter", "zone transfers (AXFR, IXFR) served");
 	add(&t, "mailns_transfers_total %llu\n", (unsigned long long)st->transfers);
-	const zones_t *zones = zset_zones(srv->zset);
+	const zones_t *zones = zset_zones(srv->gen->zset);
+	help(&t, "mailns_threads", "gauge", "loop threads answering queries");
+	add(&t, "mailns_threads %zu\n", srv->nworkers);
+	help(&t, "mailns_thread_queries_total", "counter", "DNS queries, by loop thread");
+	for (size_t i = 0; i < srv->nworkers; i++) {
+		const srv_stats_t *ws = &srv->workers[i].stats;
+		add(&t, "mailns_thread_queries_total{thread=\"%zu\"} %llu\n", i,
+		    (unsigned long long)(SRV_STAT_GET(ws->queries[0]) + SRV_STAT_GET(ws->queries[1])));
+	}
 	help(&t, "mailns_zones", "gauge", "zones served");
 	add(&t, "mailns_zones %zu\n", zones->n);
 	help(&t, "mailns_domains", "gauge", "domains in the policy");

@@ -94,43 +94,51 @@ static void log_query(const uint8_t *q, size_t qlen, const struct sockaddr *peer
 	       info->tc && what == NULL ? " tc" : "");
 }
 
-int srv_answer(srv_t *srv, const uint8_t *q, size_t qlen, const struct sockaddr *peer, bool tcp,
-	       uint8_t *out, size_t outcap, size_t *outlen)
+int srv_answer(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+	       bool tcp, uint8_t *out, size_t outcap, size_t *outlen)
 {
-	const srv_conf_t *cf = &srv->conf;
+	const srv_gen_t *g = w->gen;
+	const srv_conf_t *cf = &g->conf;
 	answer_ctx_t ctx = {
 		.client = peer,
-		.secret = srv->secret,
+		.secret = w->secret,
 		.now = (uint32_t)time(NULL),
 		.identity = cf->has_identity ? cf->identity : NULL,
 		.version = cf->has_version ? cf->version : NULL,
 	};
 	answer_info_t info;
-	srv_stats_t *st = &srv->stats;
-	st->queries[tcp]++;
-	if (answer_query_ctx(srv->zset, &ctx, q, qlen, tcp, out, outcap, outlen, &info) != ANSWER_SEND)
+	srv_stats_t *st = &w->stats;
+	SRV_STAT_ADD(st->queries[tcp], 1);
+	if (answer_query_ctx(g->zset, &ctx, q, qlen, tcp, out, outcap, outlen, &info) != ANSWER_SEND)
 		return ANSWER_DROP;
-	/* rate limiting: UDP only, one branch when off; a valid server cookie is exempt */
+	/*
+	 * rate limiting: UDP only, one branch when off; a valid server cookie is
+	 * exempt.  The buckets are the worker's: SO_REUSEPORT sends one client
+	 * address and port to one socket, so a flood from one socket meets one
+	 * set of buckets (from many ports it may meet each worker's).
+	 */
 	if (cf->rate_limit != 0 && !tcp && !info.cookie_valid) {
-		int r = srv_rrl_check(srv->rrl, peer, cf->rate_limit, cf->rate_limit_slip,
-				      uv_now(srv->loop));
+		int r = srv_rrl_check(w->rrl, peer, cf->rate_limit, cf->rate_limit_slip,
+				      uv_now(w->loop));
 		if (r == SRV_RRL_DROP) {
-			st->rl_dropped++;
+			SRV_STAT_ADD(st->rl_dropped, 1);
 			if (cf->log_queries)
 				log_query(q, qlen, peer, tcp, &info, "dropped");
 			return ANSWER_DROP;
 		}
 		if (r == SRV_RRL_SLIP) {
-			st->rl_slipped++;
+			SRV_STAT_ADD(st->rl_slipped, 1);
 			*outlen = answer_truncate(out, *outlen, &info);
 			info.tc = true;
 		}
 	}
-	st->qtype[qtype_slot(info.qtype)]++;
-	st->rcode[info.rcode >= 0 && info.rcode < SRV_RCODES ? info.rcode : 0]++;
-	st->kind[info.kind]++;
-	st->truncated += info.tc;
-	st->cookies_bad += info.rcode == ANSWER_RCODE_BADCOOKIE;
+	SRV_STAT_ADD(st->qtype[qtype_slot(info.qtype)], 1);
+	SRV_STAT_ADD(st->rcode[info.rcode >= 0 && info.rcode < SRV_RCODES ? info.rcode : 0], 1);
+	SRV_STAT_ADD(st->kind[info.kind], 1);
+	if (info.tc)
+		SRV_STAT_ADD(st->truncated, 1);
+	if (info.rcode == ANSWER_RCODE_BADCOOKIE)
+		SRV_STAT_ADD(st->cookies_bad, 1);
 	if (cf->log_queries)
 		log_query(q, qlen, peer, tcp, &info, NULL);
 	return ANSWER_SEND;

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* reload.c -- load and compile the policy; SIGHUP or a change reloads off the loop and swaps the zone set */
+/* reload.c -- load and compile the policy; SIGHUP or a change reloads off the loop and hands the new set to every worker */
 #include "server/srv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -58,6 +59,75 @@ int srv_compile(const policy_t *p, diag_t *diag, zset_t **zset, srv_conf_t *conf
 	*zset = zs;
 	return MN_OK;
 }
+
+unsigned int srv_threads(const policy_t *p)
+{
+	if (POLICY_SET(p->server.threads))
+		return p->server.threads.v;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > SRV_THREADS_MAX ? SRV_THREADS_MAX : (unsigned int)n;
+}
+
+/* ---- generations ---- */
+
+int srv_gen_new(zset_t *zset, const srv_conf_t *conf, xfr_conf_t *xfr, uint64_t seq,
+		srv_gen_t **out)
+{
+	srv_gen_t *g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return MN_ENOMEM;
+	g->refs = 1;
+	g->seq = seq;
+	g->zset = zset;
+	g->conf = *conf;
+	g->xfr = xfr;
+	*out = g;
+	return MN_OK;
+}
+
+srv_gen_t *srv_gen_ref(srv_gen_t *g)
+{
+	if (g != NULL)
+		__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
+	return g;
+}
+
+static void gen_free_work(uv_work_t *w)
+{
+	srv_gen_t *g = w->data;
+	zset_unref(g->zset);
+	xfr_conf_free(g->xfr);
+	g->zset = NULL;
+	g->xfr = NULL;
+#ifdef __GLIBC__
+	malloc_trim(0);	/* give the old set's memory back to the system */
+#endif
+}
+
+static void gen_free_done(uv_work_t *w, int status)
+{
+	srv_gen_t *g = w->data;
+	if (status < 0)
+		gen_free_work(w);	/* cancelled: free here */
+	free(g);
+}
+
+void srv_gen_unref(srv_gen_t *g, uv_loop_t *loop)
+{
+	if (g == NULL || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	/*
+	 * Freeing 300,000 zones and trimming the heap takes long enough to let
+	 * a loop's socket buffers overflow under load: off the loop.
+	 */
+	g->work.data = g;
+	if (loop != NULL && uv_queue_work(loop, &g->work, gen_free_work, gen_free_done) == 0)
+		return;
+	gen_free_work(&g->work);
+	free(g);
+}
+
+/* ---- loading ---- */
 
 int srv_load(const char *path, diag_t *diag, zset_t **zset, srv_conf_t *conf,
 	     size_t *ndomains, policy_t **policy)
@@ -136,6 +206,10 @@ static void reload_work(uv_work_t *w)
 			mn_log(MN_LOG_WARNING, "cannot write the transfer journal (%s)",
 			       mn_strerror(r));
 	}
+	/* the zones that changed, listed here: walking 300,000 zones would hold the loop */
+	if (rl->err == MN_OK && rl->old != NULL)
+		srv_log_changes(rl->old, rl->zset);
+	rl->threads = rl->err == MN_OK ? srv_threads(p) : 0;
 	/* per-domain values for the metrics (off the loop: it reads every key state) */
 	rl->domstats = NULL;
 	if (rl->err == MN_OK && srv->metrics_on &&
@@ -172,10 +246,16 @@ static void reload_done(uv_work_t *w, int status)
 	rl->running = false;
 	srv_watchplan_t *plan = rl->plan;
 	rl->plan = NULL;
-	zset_unref(rl->old);
+	zset_unref(rl->old);	/* never the last reference: srv->gen holds one */
 	rl->old = NULL;
 	srv_domstats_t *domstats = rl->domstats;
 	rl->domstats = NULL;
+	srv_gen_t *g = NULL;
+	if (!srv->stopping && status >= 0 && rl->err == MN_OK) {
+		rl->err = srv_gen_new(rl->zset, &rl->conf, rl->xfr, srv->gen->seq + 1, &g);
+		if (rl->err == MN_OK)
+			rl->zset = NULL, rl->xfr = NULL;	/* the generation's now */
+	}
 	if (!srv->stopping && status >= 0) {
 		srv->stats.last_reload_ok = rl->err == MN_OK;
 		srv->stats.last_reload_time = (uint64_t)time(NULL);
@@ -189,35 +269,36 @@ static void reload_done(uv_work_t *w, int status)
 		xfr_conf_free(rl->xfr);
 		srv_watch_plan_free(plan);
 		srv_domstats_free(domstats);
-	} else if (rl->err == MN_OK) {
-		srv_log_changes(srv->zset, rl->zset);
-		xfr_notify_changes(srv->notify, rl->xfr, zset_zones(srv->zset), zset_zones(rl->zset));
-		xfr_conf_free(srv->xfr);
-		srv->xfr = rl->xfr;
+	} else if (g != NULL) {
+		xfr_notify_changes(srv->notify, g->xfr, zset_zones(srv->gen->zset),
+				   zset_zones(g->zset));
 		/*
-		 * The one pointer every query reads, swapped on the loop thread that
-		 * answers: a query sees the old set or the new one, never a mix.
-		 * (With several loop threads each would get the set by uv_async.)
+		 * Every worker swaps its one pointer on its own thread (srv_workers_hand):
+		 * a query sees the old generation or the new one, never a mix, and a
+		 * worker never goes back to an older one.  The main loop's reference
+		 * to the old one is dropped here; the last worker to let go of it
+		 * frees it off its loop.
 		 */
-		zset_t *old = srv->zset;
-		srv->zset = rl->zset;
-		srv->conf = rl->conf;
-		if (srv->conf.has_secret)
-			memcpy(srv->secret, srv->conf.secret, sizeof(srv->secret));
-		/* else: the random secret of the start stays (cookies stay valid) */
+		srv_gen_t *old = srv->gen;
+		srv->gen = g;
 		srv->ndomains = rl->ndomains;
 		if (domstats != NULL) {
 			srv_domstats_free(srv->domstats);
 			srv->domstats = domstats;
 		}
-		zset_unref(old);
+		if (rl->threads != 0 && rl->threads != srv->nworkers)
+			mn_log(MN_LOG_WARNING,
+			       "server.threads changed (%zu -> %u): restart mailnsd to apply it",
+			       srv->nworkers, rl->threads);
+		srv->handing = true;
+		srv->handed_domains = rl->ndomains;
+		srv_workers_hand(srv);
+		srv_gen_unref(old, srv->loop);
 		srv_watch_apply(srv, plan, true);
-#ifdef __GLIBC__
-		malloc_trim(0);	/* give the old set's memory back to the system */
-#endif
-		mn_log(MN_LOG_NOTICE, "reloaded: %zu zones (%zu domains)",
-		       zset_zones(srv->zset)->n, rl->ndomains);
+		if (srv_workers_took(srv))
+			srv_reload_handed(srv);
 	} else {
+		zset_unref(rl->zset);
 		xfr_conf_free(rl->xfr);
 		srv_domstats_free(domstats);
 		char *why = NULL;
@@ -234,10 +315,60 @@ static void reload_done(uv_work_t *w, int status)
 	rl->xfr = NULL;
 	diag_free(rl->diag);
 	rl->diag = NULL;
-	if (rl->again && !srv->stopping) {
+	if (rl->again && !srv->stopping && !srv->handing) {
 		rl->again = false;
 		srv_reload_start(srv);
 	}
+}
+
+void srv_reload_handed(srv_t *srv)
+{
+	if (!srv->handing)
+		return;
+	srv->handing = false;
+	mn_log(MN_LOG_NOTICE, "reloaded: %zu zones (%zu domains)", zset_zones(srv->gen->zset)->n,
+	       srv->handed_domains);
+	srv_reload_t *rl = &srv->reload;
+	if (rl->again && !srv->stopping && !rl->running) {
+		rl->again = false;
+		srv_reload_start(srv);
+	}
+}
+
+/* ---- handing a generation to the workers ---- */
+
+void srv_workers_hand(srv_t *srv)
+{
+	for (size_t i = 0; i < srv->nworkers; i++) {
+		srv_worker_t *w = &srv->workers[i];
+		if (w->loop == srv->loop) {
+			/* the main loop's worker: at once */
+			srv_gen_t *old = w->gen;
+			w->gen = srv_gen_ref(srv->gen);
+			if (w->gen->conf.has_secret)
+				memcpy(w->secret, w->gen->conf.secret, sizeof(w->secret));
+			__atomic_store_n(&w->served, w->gen->seq, __ATOMIC_RELEASE);
+			srv_gen_unref(old, srv->loop);
+			continue;
+		}
+		srv_gen_t *pending = NULL;
+		uv_mutex_lock(&w->lock);
+		if (!w->stop) {
+			pending = w->next;	/* not taken yet: the newer one replaces it */
+			w->next = srv_gen_ref(srv->gen);
+			uv_async_send(&w->wake);
+		}
+		uv_mutex_unlock(&w->lock);
+		srv_gen_unref(pending, srv->loop);
+	}
+}
+
+bool srv_workers_took(const srv_t *srv)
+{
+	for (size_t i = 0; i < srv->nworkers; i++)
+		if (__atomic_load_n(&srv->workers[i].served, __ATOMIC_ACQUIRE) != srv->gen->seq)
+			return false;
+	return true;
 }
 
 void srv_reload_start(srv_t *srv)
@@ -245,7 +376,8 @@ void srv_reload_start(srv_t *srv)
 	srv_reload_t *rl = &srv->reload;
 	if (srv->stopping)
 		return;
-	if (rl->running) {
+	if (rl->running || srv->handing) {
+		/* one at a time: the next starts when every worker has the last one */
 		rl->again = true;
 		return;
 	}
@@ -254,7 +386,8 @@ void srv_reload_start(srv_t *srv)
 	rl->diag = NULL;
 	rl->plan = NULL;
 	rl->xfr = NULL;
-	rl->old = zset_ref(srv->zset);
+	rl->threads = 0;
+	rl->old = zset_ref(srv->gen->zset);
 	rl->work.data = srv;
 	int r = uv_queue_work(srv->loop, &rl->work, reload_work, reload_done);
 	if (r < 0) {

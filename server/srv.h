@@ -36,9 +36,11 @@ typedef struct srv_conf {
 } srv_conf_t;
 
 /*
- * Counters for the metrics endpoint.  The server answers on one loop thread,
- * so these are plain integers; with several loop threads each would keep its
- * own copy, summed when scraped.
+ * Counters for the metrics endpoint.  Each loop thread counts its own queries
+ * in its worker's copy (one writer: SRV_STAT_ADD, a relaxed load and store,
+ * no locked instruction on the hot path); the scrape on the main loop sums
+ * the copies with relaxed atomic loads.  The reload counters live in srv_t's
+ * copy (main loop only).
  */
 enum { SRV_QTYPES = 14, SRV_RCODES = 24 };
 typedef struct srv_stats {
@@ -53,7 +55,39 @@ typedef struct srv_stats {
 	uint64_t last_reload_time;	/* unix seconds of the last reload attempt (start: start-up) */
 	uint64_t transfers;		/* AXFR/IXFR streams started */
 	uint64_t cookies_bad;		/* BADCOOKIE sent */
+	uint64_t tcp_refused;		/* connections closed at once (over a cap) */
 } srv_stats_t;
+#define SRV_STAT_ADD(c, v) \
+	__atomic_store_n(&(c), __atomic_load_n(&(c), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#define SRV_STAT_GET(c) __atomic_load_n(&(c), __ATOMIC_RELAXED)
+
+/*
+ * One generation of what answers read: the zone set, the server values and
+ * the transfer configuration, shared by every loop thread through a
+ * reference count (atomic).  Built on the main loop after a (re)load; each
+ * worker holds one reference to the generation it answers from.  The last
+ * reference frees it off the loop (a zone set of 300,000 zones takes a while
+ * to free): see srv_gen_unref.
+ */
+typedef struct srv_gen {
+	unsigned int refs;	/* __atomic builtins */
+	uint64_t seq;		/* 1, 2, ...: the order of the generations */
+	zset_t *zset;		/* one reference */
+	srv_conf_t conf;
+	xfr_conf_t *xfr;	/* owned */
+	uv_work_t work;		/* frees it */
+} srv_gen_t;
+
+/* Takes zset's reference and xfr (NULL: no transfers); refs = 1. */
+int srv_gen_new(zset_t *zset, const srv_conf_t *conf, xfr_conf_t *xfr, uint64_t seq,
+		srv_gen_t **out);
+srv_gen_t *srv_gen_ref(srv_gen_t *g);	/* returns g; NULL is a no-op */
+/*
+ * Drops one reference (any thread; NULL is a no-op).  The last one queues the
+ * free on loop's thread pool (and gives the memory back to the system); with
+ * loop NULL, or when that fails, it frees at once.
+ */
+void srv_gen_unref(srv_gen_t *g, uv_loop_t *loop);
 
 /* Per-domain values for the metrics, computed when zones are (re)loaded. */
 typedef struct srv_domstat {
@@ -82,45 +116,85 @@ typedef struct srv_reload {
 	xfr_conf_t *xfr;	/* the transfer configuration of the new policy */
 	zset_t *old;		/* the set serving when the reload started (journal diff) */
 	srv_domstats_t *domstats;	/* for the metrics (NULL when they are off) */
+	unsigned int threads;	/* server.threads of the new policy (0: not loaded) */
 } srv_reload_t;
 
 typedef struct srv_rrl srv_rrl_t;
 typedef struct srv_metrics srv_metrics_t;
+typedef struct srv srv_t;
 
 /*
- * The whole server: lives on main()'s stack, used on the loop thread only
- * (except reload.work, see reload.c).  It holds one reference to zset.
+ * One loop thread: its loop, its sockets (SO_REUSEPORT: the kernel spreads
+ * clients over the threads by their address and port), the generation it
+ * answers from and its own rate-limit buckets and counters.  Worker 0 runs on
+ * the main loop (signals, reload, watch, notify, metrics are there too); the
+ * others on threads of their own.  Everything but the mailbox (lock) and the
+ * counters is used on the worker's thread only.
  */
-typedef struct srv {
-	uv_loop_t *loop;
-	const char *policy_path;	/* absolute */
-	zset_t *zset;			/* the current zone set */
-	srv_conf_t conf;
+typedef struct srv_worker {
+	srv_t *srv;
+	unsigned int id;
+	uv_loop_t *loop;		/* srv->loop for worker 0, else &own */
+	uv_loop_t own;
+	uv_thread_t thread;
+	bool loop_ready, wake_ready, started;
+	int close_rc;			/* uv_loop_close() of own, when the thread ends */
+
+	/* the mailbox: the main loop hands over a generation or asks to stop */
+	uv_async_t wake;
+	uv_mutex_t lock;
+	srv_gen_t *next;		/* under lock */
+	bool stop;			/* under lock */
+	uint64_t served;		/* seq of gen (__atomic): the main loop reads it */
+
+	srv_gen_t *gen;			/* the generation answered from */
+	uint8_t secret[16];		/* the cookie secret in use (the same on every worker) */
+	srv_rrl_t *rrl;			/* rate limiting buckets */
+	srv_stats_t stats;
 	bool stopping;
 
 	srv_udp_t **udp;		/* one per listen address */
 	size_t nudp;
 	srv_tcp_t **tcp;
 	size_t ntcp;
+	srv_conn_t *conns;		/* this worker's open TCP connections (doubly linked) */
+} srv_worker_t;
 
-	srv_conn_t *conns;		/* open TCP connections (doubly linked) */
-	size_t nconns;
-	uint64_t tcp_refused;		/* connections closed at once (over a cap) */
+/*
+ * The whole server: lives on main()'s stack, used on the main loop thread only
+ * (except reload.work, see reload.c, and the fields marked otherwise).
+ */
+struct srv {
+	uv_loop_t *loop;
+	const char *policy_path;	/* absolute */
+	srv_gen_t *gen;			/* the current generation (one reference) */
+	bool stopping;
+	bool udp_batch;			/* recvmmsg + sendmmsg (MAILNSD_UDP_BATCH=0: off) */
+
+	srv_worker_t *workers;		/* server.threads of them */
+	size_t nworkers;
+	uv_async_t acked;		/* a worker took a generation */
+	bool acked_ready;
+	bool handing;			/* gen not taken by every worker yet */
+	size_t handed_domains;		/* for the "reloaded" line */
+
+	/* every TCP connection of every worker, for the caps (accept and close only) */
+	uv_mutex_t conn_lock;
+	srv_conn_t *all_conns;		/* under conn_lock */
+	size_t nconns;			/* under conn_lock */
 
 	uv_signal_t sig_hup, sig_term, sig_int;
 	srv_reload_t reload;
 	srv_watch_t *watch;		/* file watching (watch.c); NULL when off */
-	xfr_conf_t *xfr;		/* transfers: allow, keys, notify targets (owned) */
 	xfr_notify_t *notify;		/* the NOTIFY sender (xfr.h); NULL when not started */
 
-	uint8_t secret[16];		/* the cookie secret in use */
-	srv_rrl_t *rrl;			/* rate limiting buckets (allocated at start) */
-	srv_stats_t stats;
+	uint8_t secret[16];		/* the cookie secret of the start */
+	srv_stats_t stats;		/* the reload counters */
 	srv_metrics_t *metrics;		/* the metrics listener; NULL when off */
 	bool metrics_on;		/* set at start: reloads compute domstats */
 	srv_domstats_t *domstats;	/* per-domain values (NULL when metrics are off) */
 	size_t ndomains;
-} srv_t;
+};
 
 /*
  * Loads the policy at path and compiles its zones (any thread; serials are
@@ -149,11 +223,11 @@ int srv_rrl_check(srv_rrl_t *r, const struct sockaddr *addr, uint32_t rate, uint
 		  uint64_t now_ms);
 
 /*
- * query.c: answers one query for udp.c and tcp.c (cookies, NSID, CHAOS from
- * srv->conf), counts it, rate-limits UDP responses and logs queries when
+ * query.c: answers one query for udp.c and tcp.c on worker w's thread (cookies,
+ * NSID, CHAOS from w->gen->conf), counts it, rate-limits UDP responses and logs queries when
  * asked.  Returns ANSWER_SEND with out[0..*outlen), or ANSWER_DROP.
  */
-int srv_answer(srv_t *srv, const uint8_t *q, size_t qlen, const struct sockaddr *peer, bool tcp,
+int srv_answer(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer, bool tcp,
 	       uint8_t *out, size_t outcap, size_t *outlen);
 
 /* metrics.c: the Prometheus endpoint on addr ("ADDR:PORT"), served on srv->loop. */
@@ -181,13 +255,38 @@ typedef struct srv_priv {
 int srv_priv_plan(const policy_t *p, srv_priv_t *out);
 int srv_priv_drop(const srv_priv_t *pv, const char *state_dir);
 
-/* udp.c: binds one UDP socket on addr and starts receiving (errors logged). */
-int srv_udp_open(srv_t *srv, const struct sockaddr *addr, const char *text);
-void srv_udp_close_all(srv_t *srv);
+/* server.threads of p: set, or the number of online CPUs (1..SRV_THREADS_MAX). */
+enum { SRV_THREADS_MAX = 64 };
+unsigned int srv_threads(const policy_t *p);
 
-/* tcp.c: binds and listens on addr (errors logged); serves connections until closed. */
-int srv_tcp_open(srv_t *srv, const struct sockaddr *addr, const char *text);
-void srv_tcp_close_all(srv_t *srv);	/* listeners and every connection */
+/*
+ * udp.c: binds one UDP socket on addr for worker w (SO_REUSEPORT: one per
+ * worker on the same address) and starts receiving (errors logged).
+ * srv_udp_close_all() closes w's sockets.
+ */
+int srv_udp_open(srv_worker_t *w, const struct sockaddr *addr, const char *text);
+void srv_udp_close_all(srv_worker_t *w);
+/*
+ * A socket of type on addr with SO_REUSEPORT (and IPV6_V6ONLY for IPv6),
+ * bound; returns the descriptor or < 0.  probe: first check, with a socket
+ * without SO_REUSEPORT, that nobody else has the address (a second server
+ * would otherwise share it silently).
+ */
+int srv_socket_bind(int type, const struct sockaddr *addr, bool probe);
+
+/* tcp.c: listens on addr for worker w (errors logged); serves connections until closed. */
+int srv_tcp_open(srv_worker_t *w, const struct sockaddr *addr, const char *text);
+void srv_tcp_close_all(srv_worker_t *w);	/* listeners and every connection of w */
+
+/*
+ * main.c (workers): srv_workers_hand() gives srv->gen to every worker (the
+ * main loop's at once, the others by uv_async); srv_workers_took() is true
+ * when every worker answers from it.
+ */
+void srv_workers_hand(srv_t *srv);
+bool srv_workers_took(const srv_t *srv);
+/* reload.c: the handing-over of a reload is complete: log it, run a pending reload. */
+void srv_reload_handed(srv_t *srv);
 
 /* reload.c: SIGHUP handling; srv_reload_start() queues one reload. */
 void srv_reload_start(srv_t *srv);

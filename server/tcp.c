@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tcp.c -- DNS over TCP (RFC 7766): pipelining, idle timeout, connection caps */
+/* tcp.c -- DNS over TCP (RFC 7766): pipelining, idle timeout, connection caps shared by the workers */
 #include "server/srv.h"
 
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,14 +21,15 @@ enum {
 
 struct srv_tcp {
 	uv_tcp_t handle;	/* handle.data = this */
-	srv_t *srv;
+	srv_worker_t *w;
 };
 
 struct srv_conn {
 	uv_tcp_t tcp;		/* tcp.data = timer.data = this */
 	uv_timer_t timer;
-	srv_t *srv;
-	srv_conn_t *prev, *next;	/* srv->conns while open */
+	srv_worker_t *w;
+	srv_conn_t *prev, *next;	/* w->conns while open */
+	srv_conn_t *gprev, *gnext;	/* srv->all_conns while open (under conn_lock) */
 	struct sockaddr_storage peer;
 	uint8_t *buf;		/* received bytes not yet answered */
 	size_t len, cap;
@@ -43,7 +45,7 @@ struct tcp_write {
 	uint8_t data[];
 };
 
-static uint8_t answer_buf[ANSWER_TCP_MAX];	/* the loop is single-threaded */
+static _Thread_local uint8_t answer_buf[ANSWER_TCP_MAX];	/* one per loop thread */
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -65,15 +67,25 @@ static void conn_close(srv_conn_t *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	srv_t *srv = c->srv;
+	srv_worker_t *w = c->w;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
-		srv->conns = c->next;
+		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
+	srv_t *srv = w->srv;
+	uv_mutex_lock(&srv->conn_lock);
+	if (c->gprev != NULL)
+		c->gprev->gnext = c->gnext;
+	else
+		srv->all_conns = c->gnext;
+	if (c->gnext != NULL)
+		c->gnext->gprev = c->gprev;
+	c->gprev = c->gnext = NULL;
 	srv->nconns--;
+	uv_mutex_unlock(&srv->conn_lock);
 	uv_close((uv_handle_t *)&c->timer, conn_free_cb);
 	uv_close((uv_handle_t *)&c->tcp, conn_free_cb);
 }
@@ -191,12 +203,13 @@ static void process(srv_conn_t *c)
 			break;
 		size_t alen = 0;
 		xfr_t *job = NULL;
-		int xr = xfr_request(c->srv->xfr, c->srv->zset, c->buf + o + 2, m,
+		srv_worker_t *w = c->w;
+		int xr = xfr_request(w->gen->xfr, w->gen->zset, c->buf + o + 2, m,
 				     (const struct sockaddr *)&c->peer, true, (uint64_t)time(NULL),
 				     answer_buf, sizeof(answer_buf), &alen, &job);
 		bool send = xr == XFR_SEND;
 		if (xr == XFR_NOT)
-			send = srv_answer(c->srv, c->buf + o + 2, m, (const struct sockaddr *)&c->peer,
+			send = srv_answer(w, c->buf + o + 2, m, (const struct sockaddr *)&c->peer,
 					  true, answer_buf, sizeof(answer_buf), &alen) == ANSWER_SEND;
 		if (send && !conn_send(c, answer_buf, alen)) {
 			xfr_free(job);
@@ -204,9 +217,9 @@ static void process(srv_conn_t *c)
 			break;
 		}
 		o += 2 + m;
-		uv_timer_start(&c->timer, on_idle, c->srv->conf.tcp_idle_ms, 0);
+		uv_timer_start(&c->timer, on_idle, w->gen->conf.tcp_idle_ms, 0);
 		if (xr == XFR_STREAM) {
-			c->srv->stats.transfers++;
+			SRV_STAT_ADD(w->stats.transfers, 1);
 			c->xfr = job;
 			xfr_pump(c);	/* a small zone is done at once: go on */
 		}
@@ -253,7 +266,7 @@ static void xfr_pump(srv_conn_t *c)
 			conn_close(c);
 			return;
 		}
-		uv_timer_start(&c->timer, on_idle, c->srv->conf.tcp_idle_ms, 0);
+		uv_timer_start(&c->timer, on_idle, c->w->gen->conf.tcp_idle_ms, 0);
 	}
 }
 
@@ -278,10 +291,16 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	return false;
 }
 
+/*
+ * The caps count every worker's connections (the kernel spreads one client's
+ * connections over the workers): a list of all of them under a mutex, taken
+ * on accept and close only, never per query.
+ */
 static void on_connection(uv_stream_t *server, int status)
 {
 	srv_tcp_t *l = server->data;
-	srv_t *srv = l->srv;
+	srv_worker_t *w = l->w;
+	srv_t *srv = w->srv;
 	if (status < 0) {
 		mn_log(MN_LOG_WARNING, "tcp accept failed (%s)", uv_strerror(status));
 		return;
@@ -289,8 +308,8 @@ static void on_connection(uv_stream_t *server, int status)
 	srv_conn_t *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return;
-	c->srv = srv;
-	if (uv_tcp_init(srv->loop, &c->tcp) < 0) {
+	c->w = w;
+	if (uv_tcp_init(w->loop, &c->tcp) < 0) {
 		free(c);
 		return;
 	}
@@ -300,49 +319,69 @@ static void on_connection(uv_stream_t *server, int status)
 	int len = sizeof(c->peer);
 	if (r == 0)
 		r = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
-	size_t same = 0;
-	for (srv_conn_t *o = srv->conns; r == 0 && o != NULL; o = o->next)
-		same += same_addr(&o->peer, &c->peer);
-	if (r < 0 || srv->stopping || srv->nconns >= srv->conf.tcp_max_clients ||
-	    same >= srv->conf.tcp_max_per_ip) {
+	const srv_conf_t *cf = &w->gen->conf;
+	bool over = true;
+	if (r == 0 && !w->stopping) {
+		uv_mutex_lock(&srv->conn_lock);
+		size_t same = 0;
+		for (srv_conn_t *o = srv->all_conns; o != NULL; o = o->gnext)
+			same += same_addr(&o->peer, &c->peer);
+		over = srv->nconns >= cf->tcp_max_clients || same >= cf->tcp_max_per_ip;
+		if (!over) {
+			c->gnext = srv->all_conns;
+			if (srv->all_conns != NULL)
+				srv->all_conns->gprev = c;
+			srv->all_conns = c;
+			srv->nconns++;
+		}
+		uv_mutex_unlock(&srv->conn_lock);
+	}
+	if (over) {
 		/* over a cap: accepted, closed at once */
 		if (r == 0)
-			srv->tcp_refused++;
+			SRV_STAT_ADD(w->stats.tcp_refused, 1);
 		uv_close((uv_handle_t *)&c->tcp, conn_free_cb);
 		return;
 	}
-	uv_timer_init(srv->loop, &c->timer);
+	uv_timer_init(w->loop, &c->timer);
 	c->timer.data = c;
 	c->handles = 2;
-	c->next = srv->conns;
-	if (srv->conns != NULL)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->nconns++;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
 	uv_tcp_nodelay(&c->tcp, 1);
-	uv_timer_start(&c->timer, on_idle, srv->conf.tcp_idle_ms, 0);
+	uv_timer_start(&c->timer, on_idle, cf->tcp_idle_ms, 0);
 	read_resume(c);
 }
 
-int srv_tcp_open(srv_t *srv, const struct sockaddr *addr, const char *text)
+int srv_tcp_open(srv_worker_t *w, const struct sockaddr *addr, const char *text)
 {
-	srv_tcp_t **v = realloc(srv->tcp, (srv->ntcp + 1) * sizeof(*v));
+	srv_tcp_t **v = realloc(w->tcp, (w->ntcp + 1) * sizeof(*v));
 	if (v == NULL)
 		return MN_ENOMEM;
-	srv->tcp = v;
+	w->tcp = v;
 	srv_tcp_t *l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return MN_ENOMEM;
-	l->srv = srv;
-	int r = uv_tcp_init(srv->loop, &l->handle);
+	l->w = w;
+	int fd = srv_socket_bind(SOCK_STREAM, addr, w->id == 0);
+	if (fd < 0) {
+		mn_log(MN_LOG_ERR, "cannot listen on %s tcp (%s)", text, uv_strerror(fd));
+		free(l);
+		return fd;
+	}
+	int r = uv_tcp_init(w->loop, &l->handle);
 	if (r < 0) {
+		close(fd);
 		free(l);
 		return r;
 	}
 	l->handle.data = l;
-	srv->tcp[srv->ntcp++] = l;	/* closed by srv_tcp_close_all from here on */
-	unsigned int flags = addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
-	r = uv_tcp_bind(&l->handle, addr, flags);
+	w->tcp[w->ntcp++] = l;	/* closed by srv_tcp_close_all from here on */
+	r = uv_tcp_open(&l->handle, fd);
+	if (r < 0)
+		close(fd);	/* not the handle's yet */
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&l->handle, 256, on_connection);
 	if (r < 0) {
@@ -357,14 +396,14 @@ static void on_listener_close(uv_handle_t *h)
 	free(h->data);
 }
 
-void srv_tcp_close_all(srv_t *srv)
+void srv_tcp_close_all(srv_worker_t *w)
 {
-	for (size_t i = 0; i < srv->ntcp; i++)
-		if (!uv_is_closing((uv_handle_t *)&srv->tcp[i]->handle))
-			uv_close((uv_handle_t *)&srv->tcp[i]->handle, on_listener_close);
-	free(srv->tcp);
-	srv->tcp = NULL;
-	srv->ntcp = 0;
-	while (srv->conns != NULL)
-		conn_close(srv->conns);
+	for (size_t i = 0; i < w->ntcp; i++)
+		if (!uv_is_closing((uv_handle_t *)&w->tcp[i]->handle))
+			uv_close((uv_handle_t *)&w->tcp[i]->handle, on_listener_close);
+	free(w->tcp);
+	w->tcp = NULL;
+	w->ntcp = 0;
+	while (w->conns != NULL)
+		conn_close(w->conns);
 }

@@ -120,8 +120,8 @@ static void put48(uint8_t *p, uint64_t v)
 	}
 }
 
-/* The digest buffer: the loop is single-threaded, the unit tests too. */
-static uint8_t digest_buf[DIGEST_MAX + 600];
+/* The digest buffer: one per thread (each loop thread serves transfers). */
+static _Thread_local uint8_t digest_buf[DIGEST_MAX + 600];
 
 /*
  * HMAC over: [prior MAC], msg, then the TSIG variables (or the timers only).
@@ -329,7 +329,7 @@ int xfr_tsig_verify(const xfr_conf_t *c, const uint8_t *msg, size_t len, uint64_
 	}
 	const xfr_key_t *k = &c->keys[t->key];
 	/* the message as signed: without the TSIG, ARCOUNT - 1, the original ID */
-	static uint8_t plain[65536];
+	static _Thread_local uint8_t plain[65536];
 	if (last > sizeof(plain))
 		return MN_ESYNTAX;
 	memcpy(plain, msg, last);

@@ -4,10 +4,12 @@
 # Usage: bench/gen-policy.sh N DIR PORT   (writes DIR/policy.yaml + DIR/domains.d/)
 # Env: SELECTORS=1 (DKIM selectors per domain, each its own 2048-bit key, s1 s2 ...),
 #      SPF_NETS=2 (networks in each domain's SPF record); issue 7's shape is
-#      SELECTORS=2 SPF_NETS=20.
+#      SELECTORS=2 SPF_NETS=20.  The keys are generated once and used by every
+#      domain; UNIQUE_DKIM=1 makes every domain's records distinct all the same (an
+#      n= note naming the domain), so that no server can share them between domains.
 set -eu
 n=$1 dir=$2 port=$3
-sel=${SELECTORS:-1} nets=${SPF_NETS:-2}
+sel=${SELECTORS:-1} nets=${SPF_NETS:-2} uniq=${UNIQUE_DKIM:-0}
 mkdir -p "$dir/domains.d"
 keys=""
 for s in $(seq 1 "$sel"); do
@@ -27,7 +29,7 @@ defaults:
   dmarc: { p: reject, rua: ["mailto:dmarc@example.net"] }
 domains: {}
 EOT
-awk -v n="$n" -v dir="$dir" -v keys="$keys" -v nets="$nets" 'BEGIN {
+awk -v n="$n" -v dir="$dir" -v keys="$keys" -v nets="$nets" -v uniq="$uniq" 'BEGIN {
 	per = 1000
 	nk = split(keys, key, " ")
 	for (i = 0; i < n; i++) {
@@ -51,7 +53,8 @@ awk -v n="$n" -v dir="$dir" -v keys="$keys" -v nets="$nets" 'BEGIN {
 			(ip6 == "" ? "" : ", ip6: [" ip6 "]") > f
 		printf "    dkim: { selectors: {" > f
 		for (s = 1; s <= nk; s++)
-			printf "%s s%d: \"v=DKIM1; k=rsa; p=%s\"", (s > 1 ? "," : ""), s, key[s] > f
+			printf "%s s%d: \"v=DKIM1; k=rsa; %sp=%s\"", (s > 1 ? "," : ""), s,
+				(uniq == 1 ? sprintf("n=d%d; ", i) : ""), key[s] > f
 		printf " } }\n" > f
 		printf "    dmarc: { p: reject, rua: [\"mailto:dmarc@d%d.example\"] }\n", i > f
 	}

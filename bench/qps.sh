@@ -22,7 +22,8 @@
 #                         BUILD defaulting to the tree holding this script)
 #        LEN=10 seconds per dnsperf run, REPS=3, LAT_QPS=20000 (rate of the latency
 #        run), SERVERS="mailnsd nsd knot pdns echo", KEEP=1 keeps the temp dir (DATA=that dir
-#        reuses its policy, zone files and queries in a later run), NICE=-15 the
+#        reuses its policy, zone files and queries in a later run), UNIQUE_DKIM=1
+#        (every domain's DKIM records distinct, see gen-policy.sh), NICE=-15 the
 #        niceness of the servers and dnsperf when run as root (0: none), so that other
 #        work on the machine disturbs the figures less.
 # It is a benchmark, not a test: it prints figures and does not fail on a slow

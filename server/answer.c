@@ -374,6 +374,8 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 			/* the SOA, its owner a pointer to the apex inside the question */
 			put16(out + o, (uint16_t)(0xc000 | (12 + nlen - res.apex_len)));
 			memcpy(out + o + 2, res.soa, res.soa_len);
+			put16(out + o + 6, (uint16_t)(res.soa_ttl >> 16));	/* the negative TTL */
+			put16(out + o + 8, (uint16_t)res.soa_ttl);
 			o += 2u + res.soa_len;
 			ns = 1;
 			if (res.status == ZSET_NXDOMAIN)

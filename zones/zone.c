@@ -3,6 +3,8 @@
 #include "zones/zone.h"
 
 #include <assert.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,40 +12,202 @@
 
 #include "policy/mn.h"
 
+/* ---- memory of finished zones ---------------------------------------------------- */
+
+/*
+ * A zone set lives long, a compile's scratch memory briefly; from one malloc
+ * heap, every finished piece left among the scratch pins a page that is
+ * otherwise free (100,000 domains: about 170 MB resident but unused after
+ * malloc_trim).  So zone_t, the frozen blocks and the pooled RRsets come
+ * from slabs of their own, aligned to their size so that an object finds its
+ * slab; a slab goes back to malloc when its last object is freed.  Bigger
+ * pieces use malloc.  Pooled RRsets outlive the zone set that made them (the
+ * next compile finds the unchanged ones there), so they fill slabs apart from
+ * the zones: an old set's zone slabs empty completely when it goes.
+ */
+enum { SLAB = 65536, SLAB_BIG = SLAB / 8, SLAB_HDR = 16 };
+typedef enum { SLAB_ZONES = 0, SLAB_POOL = 1 } slab_kind_t;
+
+typedef struct slab {
+	uint32_t live, used;
+	slab_kind_t kind;
+} slab_t;
+
+/* Compile threads finish zones side by side: a lock per kind. */
+static pthread_mutex_t slab_lock[2] = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER };
+static slab_t *slab_cur[2];	/* the slab each kind fills now */
+
+static_assert(sizeof(slab_t) <= SLAB_HDR, "slab header");
+
+/* n <= SLAB_BIG bytes, 8-aligned, or NULL. */
+static void *slab_alloc(slab_kind_t k, size_t n)
+{
+	assert(n <= SLAB_BIG);
+	n = (n + 7) & ~(size_t)7;
+	pthread_mutex_lock(&slab_lock[k]);
+	slab_t *cur = slab_cur[k];
+	if (cur == NULL || cur->used + n > SLAB) {
+		slab_t *s = aligned_alloc(SLAB, SLAB);
+		if (s == NULL) {
+			pthread_mutex_unlock(&slab_lock[k]);
+			return NULL;
+		}
+		*s = (slab_t){ .live = 0, .used = SLAB_HDR, .kind = k };
+		if (cur != NULL && cur->live == 0)
+			free(cur);
+		cur = slab_cur[k] = s;
+	}
+	void *p = (uint8_t *)cur + cur->used;
+	cur->used += (uint32_t)n;
+	cur->live++;
+	pthread_mutex_unlock(&slab_lock[k]);
+	return p;
+}
+
+static void slab_free(void *p)
+{
+	if (p == NULL)
+		return;
+	slab_t *s = (slab_t *)((uintptr_t)p & ~(uintptr_t)(SLAB - 1));
+	slab_kind_t k = s->kind;	/* set before the slab was shared, never changed */
+	pthread_mutex_lock(&slab_lock[k]);
+	assert(s->live > 0);
+	if (--s->live == 0 && s != slab_cur[k])
+		free(s);
+	pthread_mutex_unlock(&slab_lock[k]);
+}
+
+/* A finished piece: from a slab when small; *big says where it came from. */
+static void *piece_alloc(slab_kind_t k, size_t n, bool *big)
+{
+	*big = n > SLAB_BIG;
+	return *big ? malloc(n) : slab_alloc(k, n);
+}
+
+static void piece_free(void *p, bool big)
+{
+	if (big)
+		free(p);
+	else
+		slab_free(p);
+}
+
+/* What the zone's mem came from: malloc while building, a piece once finished. */
+static void mem_free(zone_t *z)
+{
+	if (z->frozen)
+		piece_free(z->mem, z->mem_big);
+	else
+		free(z->mem);
+}
+
 zone_t *zone_new(const char *apex, zone_kind_t kind, const char *domain)
 {
 	if (apex == NULL || domain == NULL)
 		return NULL;
-	zone_t *z = calloc(1, sizeof(*z));
-	if (z == NULL)
-		return NULL;
-	int len = mn_name_to_wire(apex, z->apex, sizeof(z->apex));
+	uint8_t wire[256];
+	int len = mn_name_to_wire(apex, wire, sizeof(wire));
 	if (len < 0)
-		goto fail;
+		return NULL;
+	size_t nl = strlen(apex) + 1, dl = strlen(domain) + 1;
+	/* "_dmarc." + domain: the domain string is the tail of the name, not a copy */
+	bool tail = dl < nl && apex[nl - dl - 1] == '.' && memcmp(apex + nl - dl, domain, dl) == 0;
+	size_t strs = nl + (tail ? 0 : dl);
+	if (strs > UINT16_MAX)
+		return NULL;
+	zone_t *z = slab_alloc(SLAB_ZONES, sizeof(*z));
+	uint8_t *mem = malloc((size_t)len + strs);
+	if (z == NULL || mem == NULL) {
+		slab_free(z);
+		free(mem);
+		return NULL;
+	}
+	memset(z, 0, sizeof(*z));
+	memcpy(mem, wire, (size_t)len);
+	z->apex = mem;
 	z->apex_len = (uint16_t)len;
+	z->name = (char *)mem + len;
+	memcpy(z->name, apex, nl);
+	z->domain = tail ? z->name + nl - dl : z->name + nl;
+	if (!tail)
+		memcpy(z->domain, domain, dl);
+	z->strs_len = (uint16_t)strs;
+	z->mem = mem;
 	z->kind = kind;
-	z->name = mn_strdup(apex);
-	z->domain = mn_strdup(domain);
-	if (z->name == NULL || z->domain == NULL)
-		goto fail;
 	return z;
-fail:
-	zone_free(z);
-	return NULL;
+}
+
+static void shared_release(zone_t *z);
+
+/* Frees what a building zone allocated per record: owner and rdata, one piece. */
+static void rrs_free(zone_rr_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].owner);
+	free(v);
+}
+
+/* A building record's memory: the owner, then the rdata right after it. */
+static int rr_own(zone_rr_t *rr, const uint8_t *owner, const uint8_t *rdata)
+{
+	rr->owner = malloc((size_t)rr->owner_len + rr->rdlen);
+	if (rr->owner == NULL)
+		return MN_ENOMEM;
+	rr->rdata = rr->owner + rr->owner_len;
+	memcpy(rr->owner, owner, rr->owner_len);
+	if (rr->rdlen)
+		memcpy(rr->rdata, rdata, rr->rdlen);
+	return MN_OK;
 }
 
 void zone_free(zone_t *z)
 {
 	if (z == NULL)
 		return;
-	for (size_t i = 0; i < z->nrrs; i++) {
-		free(z->rrs[i].owner);
-		free(z->rrs[i].rdata);
+	if (z->frozen)
+		shared_release(z);
+	else
+		rrs_free(z->rrs, z->nrrs);
+	mem_free(z);
+	slab_free(z);
+}
+
+/* A finished zone back to building form: every record and string in its own memory. */
+static int thaw(zone_t *z)
+{
+	size_t n = z->nrrs, cap = n < 8 ? 8 : n * 2;
+	if (cap > UINT32_MAX)
+		return MN_ERANGE;
+	zone_rr_t *v = calloc(cap, sizeof(*v));
+	uint8_t *mem = malloc((size_t)z->apex_len + z->strs_len);
+	if (v == NULL || mem == NULL)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const zone_rr_t *rr = &z->rrs[i];
+		v[i] = *rr;
+		if (rr_own(&v[i], rr->owner, rr->rdata) < 0) {
+			rrs_free(v, i);
+			v = NULL;
+			goto fail;
+		}
 	}
-	free(z->rrs);
-	free(z->name);
-	free(z->domain);
-	free(z);
+	size_t doff = (size_t)(z->domain - z->name);
+	memcpy(mem, z->apex, z->apex_len);
+	memcpy(mem + z->apex_len, z->name, z->strs_len);
+	shared_release(z);
+	mem_free(z);
+	z->mem = mem;
+	z->apex = mem;
+	z->name = (char *)mem + z->apex_len;
+	z->domain = z->name + doff;
+	z->rrs = v;
+	z->cap = (uint32_t)cap;
+	z->frozen = false;
+	return MN_OK;
+fail:
+	free(v);
+	free(mem);
+	return MN_ENOMEM;
 }
 
 int zone_add_rr(zone_t *z, const char *owner, uint16_t type, uint32_t ttl,
@@ -59,25 +223,24 @@ int zone_add_rr(zone_t *z, const char *owner, uint16_t type, uint32_t ttl,
 	if ((size_t)wlen < z->apex_len ||
 	    memcmp(wire + wlen - z->apex_len, z->apex, z->apex_len) != 0)
 		return MN_EINVAL;
+	if (z->frozen) {
+		int r = thaw(z);
+		if (r < 0)
+			return r;
+	}
 	if (z->nrrs == z->cap) {
-		size_t cap = z->cap ? z->cap * 2 : 8;
+		size_t cap = z->cap ? (size_t)z->cap * 2 : 8;
+		if (cap > UINT32_MAX)
+			return MN_ERANGE;
 		zone_rr_t *v = realloc(z->rrs, cap * sizeof(*v));
 		if (v == NULL)
 			return MN_ENOMEM;
 		z->rrs = v;
-		z->cap = cap;
+		z->cap = (uint32_t)cap;
 	}
 	zone_rr_t rr = { .owner_len = (uint16_t)wlen, .type = type, .ttl = ttl, .rdlen = rdlen };
-	rr.owner = malloc((size_t)wlen);
-	rr.rdata = malloc(rdlen ? rdlen : 1);
-	if (rr.owner == NULL || rr.rdata == NULL) {
-		free(rr.owner);
-		free(rr.rdata);
+	if (rr_own(&rr, wire, rdata) < 0)
 		return MN_ENOMEM;
-	}
-	memcpy(rr.owner, wire, (size_t)wlen);
-	if (rdlen)
-		memcpy(rr.rdata, rdata, rdlen);
 	z->rrs[z->nrrs++] = rr;
 	return MN_OK;
 }
@@ -174,17 +337,304 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static bool same_owner(const zone_rr_t *a, const zone_rr_t *b)
+{
+	return a->owner_len == b->owner_len && memcmp(a->owner, b->owner, a->owner_len) == 0;
+}
+
+/* ---- the shared RRset pool ---------------------------------------------------- */
+
+typedef struct zshared {
+	struct zshared *next;	/* hash chain */
+	uint32_t hash, refs, len;
+	bool big;		/* from malloc, not a slab */
+	uint8_t bytes[];	/* the RRset in answer form */
+} zshared_t;
+
+/*
+ * Zones are finished on compile threads and freed on whichever thread drops
+ * the set last; the pool is split by hash so that they seldom wait.
+ */
+enum { SHARDS = 16 };
+typedef struct shard {
+	pthread_mutex_t lock;
+	zshared_t **t;		/* chains, size a power of two */
+	size_t size, n;
+} shard_t;
+static shard_t pool[SHARDS] = {
+	[0 ... SHARDS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+};
+
+static shard_t *shard_of(uint32_t h)
+{
+	return &pool[h >> 28];	/* the top bits: the chains use the low ones */
+}
+
+/* A record's answer-form header: owner pointer to the question, type, IN, TTL, rdlength. */
+static void hdr_put(uint8_t *p, const zone_rr_t *rr)
+{
+	p[0] = 0xc0;
+	p[1] = 12;
+	put16(p + 2, rr->type);
+	put16(p + 4, 1);	/* IN */
+	put32(p + 6, rr->ttl);
+	put16(p + 10, rr->rdlen);
+}
+
+/* Eight bytes a step: the pool hashes every RRset of every zone at load. */
+static uint64_t mix(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15u;
+		h ^= h >> 29;
+	}
+	uint64_t w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w ^ n) * 0x9e3779b97f4a7c15u;
+	return h ^ h >> 29;
+}
+
+static size_t run_len(const zone_rr_t *rrs, size_t i, size_t j)
+{
+	size_t len = 0;
+	for (size_t k = i; k < j; k++)
+		len += 12u + rrs[k].rdlen;
+	return len;
+}
+
+static uint32_t run_hash(const zone_rr_t *rrs, size_t i, size_t j)
+{
+	uint64_t h = 0;
+	uint8_t hdr[12];
+	for (size_t k = i; k < j; k++) {
+		hdr_put(hdr, &rrs[k]);
+		h = mix(mix(h, hdr, sizeof(hdr)), rrs[k].rdata, rrs[k].rdlen);
+	}
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static bool run_equal(const uint8_t *p, const zone_rr_t *rrs, size_t i, size_t j)
+{
+	uint8_t hdr[12];
+	for (size_t k = i; k < j; k++) {
+		hdr_put(hdr, &rrs[k]);
+		if (memcmp(p, hdr, sizeof(hdr)) != 0 || memcmp(p + 12, rrs[k].rdata, rrs[k].rdlen) != 0)
+			return false;
+		p += 12u + rrs[k].rdlen;
+	}
+	return true;
+}
+
+/* Shard locked. */
+static int pool_grow(shard_t *sh)
+{
+	size_t size = sh->size ? sh->size * 2 : 1024;
+	zshared_t **t = calloc(size, sizeof(*t));
+	if (t == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < sh->size; i++) {
+		zshared_t *nx;
+		for (zshared_t *e = sh->t[i]; e != NULL; e = nx) {
+			nx = e->next;
+			e->next = t[e->hash & (size - 1)];
+			t[e->hash & (size - 1)] = e;
+		}
+	}
+	free(sh->t);
+	sh->t = t;
+	sh->size = size;
+	return MN_OK;
+}
+
+/* The pooled copy of rrs[i..j) (hash h) with one more reference, or NULL. */
+static zshared_t *pool_get(const zone_rr_t *rrs, size_t i, size_t j, uint32_t h)
+{
+	size_t len = run_len(rrs, i, j);
+	if (len > UINT32_MAX)
+		return NULL;
+	shard_t *sh = shard_of(h);
+	pthread_mutex_lock(&sh->lock);
+	for (zshared_t *e = sh->size ? sh->t[h & (sh->size - 1)] : NULL; e != NULL; e = e->next) {
+		if (e->hash == h && e->len == len && run_equal(e->bytes, rrs, i, j)) {
+			assert(e->refs < UINT32_MAX);
+			e->refs++;
+			pthread_mutex_unlock(&sh->lock);
+			return e;
+		}
+	}
+	zshared_t *e = NULL;
+	bool big;
+	if (sh->n >= sh->size && pool_grow(sh) < 0)
+		goto out;
+	e = piece_alloc(SLAB_POOL, sizeof(*e) + len, &big);
+	if (e == NULL)
+		goto out;
+	e->big = big;
+	e->hash = h;
+	e->refs = 1;
+	e->len = (uint32_t)len;
+	uint8_t *p = e->bytes;
+	for (size_t k = i; k < j; k++) {
+		hdr_put(p, &rrs[k]);
+		memcpy(p + 12, rrs[k].rdata, rrs[k].rdlen);
+		p += 12u + rrs[k].rdlen;
+	}
+	e->next = sh->t[h & (sh->size - 1)];
+	sh->t[h & (sh->size - 1)] = e;
+	sh->n++;
+out:
+	pthread_mutex_unlock(&sh->lock);
+	return e;
+}
+
+/* Drops one reference; the last frees the run (and an empty shard's table). */
+static void pool_put(zshared_t *e)
+{
+	shard_t *sh = shard_of(e->hash);
+	pthread_mutex_lock(&sh->lock);
+	assert(e->refs > 0);
+	if (--e->refs == 0) {
+		zshared_t **pp = &sh->t[e->hash & (sh->size - 1)];
+		while (*pp != e)
+			pp = &(*pp)->next;
+		*pp = e->next;
+		piece_free(e, e->big);
+		if (--sh->n == 0) {
+			free(sh->t);
+			sh->t = NULL;
+			sh->size = 0;
+		}
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
+/* A frozen zone's references into the pool: right after its rrs[] in the block. */
+static zshared_t **shared_refs(const zone_t *z)
+{
+	return (zshared_t **)(void *)((uint8_t *)z->mem + z->nrrs * sizeof(zone_rr_t));
+}
+
+static void shared_release(zone_t *z)
+{
+	zshared_t **refs = shared_refs(z);
+	for (uint32_t k = 0; k < z->nshared; k++)
+		pool_put(refs[k]);
+	z->nshared = 0;
+}
+
+/* Does rrs[i] start an RRset other than the SOA (rrs[0])? */
+static bool set_start(const zone_rr_t *rrs, size_t i)
+{
+	return i == 1 || (i > 1 && (!same_owner(&rrs[i], &rrs[i - 1]) || rrs[i].type != rrs[i - 1].type));
+}
+
+/*
+ * Moves a sorted zone (SOA first) into one block: rrs[], the pool references,
+ * the SOA in answer form, the distinct owners, the apex (unless it is the
+ * first owner), the strings.  The other RRsets go to the pool.
+ */
+static int freeze(zone_t *z)
+{
+	size_t n = z->nrrs, owners = 0, nsets = 0;
+	assert(n > 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || !same_owner(&z->rrs[i], &z->rrs[i - 1]))
+			owners += z->rrs[i].owner_len;
+		nsets += set_start(z->rrs, i);
+	}
+	if (nsets > UINT32_MAX)
+		return MN_ERANGE;
+	size_t soa_len = 12u + z->rrs[0].rdlen;
+	bool apex_first = z->rrs[0].owner_len == z->apex_len &&
+			  memcmp(z->rrs[0].owner, z->apex, z->apex_len) == 0;
+	size_t total = n * sizeof(zone_rr_t) + nsets * sizeof(zshared_t *) + soa_len + owners +
+		       (apex_first ? 0 : z->apex_len) + z->strs_len;
+	bool big;
+	uint8_t *blk = piece_alloc(SLAB_ZONES, total, &big);
+	if (blk == NULL)
+		return MN_ENOMEM;
+	zone_rr_t *v = (zone_rr_t *)(void *)blk;
+	zshared_t **refs = (zshared_t **)(void *)(blk + n * sizeof(zone_rr_t));
+	uint8_t *p = (uint8_t *)(refs + nsets), *q = p + soa_len;
+	for (size_t i = 0; i < n; i++) {
+		const zone_rr_t *rr = &z->rrs[i];
+		v[i] = *rr;
+		if (i > 0 && same_owner(rr, &z->rrs[i - 1])) {
+			v[i].owner = v[i - 1].owner;
+		} else {
+			memcpy(q, rr->owner, rr->owner_len);
+			v[i].owner = q;
+			q += rr->owner_len;
+		}
+	}
+	hdr_put(p, &z->rrs[0]);
+	memcpy(p + 12, z->rrs[0].rdata, z->rrs[0].rdlen);
+	v[0].rdata = p + 12;
+	size_t ns = 0;
+	for (size_t i = 1; i < n;) {
+		size_t j = i + 1;
+		while (j < n && !set_start(z->rrs, j))
+			j++;
+		zshared_t *e = pool_get(z->rrs, i, j, run_hash(z->rrs, i, j));
+		if (e == NULL) {
+			while (ns > 0)
+				pool_put(refs[--ns]);
+			piece_free(blk, big);
+			return MN_ENOMEM;
+		}
+		refs[ns++] = e;
+		uint8_t *r = e->bytes;
+		for (size_t k = i; k < j; k++) {
+			v[k].rdata = r + 12;
+			r += 12u + z->rrs[k].rdlen;
+		}
+		i = j;
+	}
+	assert(ns == nsets);
+	const uint8_t *apex = apex_first ? v[0].owner : q;
+	if (!apex_first) {
+		memcpy(q, z->apex, z->apex_len);
+		q += z->apex_len;
+	}
+	size_t doff = (size_t)(z->domain - z->name);
+	memcpy(q, z->name, z->strs_len);
+	assert(q + z->strs_len == blk + total);
+	rrs_free(z->rrs, n);
+	free(z->mem);
+	z->mem = blk;
+	z->mem_big = big;
+	z->rrs = v;
+	z->nshared = (uint32_t)nsets;
+	z->apex = apex;
+	z->name = (char *)q;
+	z->domain = z->name + doff;
+	z->frozen = true;
+	return MN_OK;
+}
+
 int zone_finish(zone_t *z)
 {
 	if (z == NULL)
 		return MN_EINVAL;
+	if (z->frozen) {
+		int r = thaw(z);
+		if (r < 0)
+			return r;
+	}
 	if (z->nrrs > 1)
 		qsort(z->rrs, z->nrrs, sizeof(*z->rrs), rr_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < z->nrrs; i++) {
 		if (w > 0 && rr_cmp(&z->rrs[w - 1], &z->rrs[i]) == 0) {
 			free(z->rrs[i].owner);
-			free(z->rrs[i].rdata);
 			continue;
 		}
 		z->rrs[w++] = z->rrs[i];
@@ -197,6 +647,9 @@ int zone_finish(zone_t *z)
 	long so = soa_serial_off(&z->rrs[0]);
 	if (so < 0)
 		return MN_EINVAL;
+	int r = freeze(z);
+	if (r < 0)
+		return r;
 	z->serial = get32(z->rrs[0].rdata + so);
 	uint32_t minimum = get32(z->rrs[0].rdata + so + 16);
 	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;

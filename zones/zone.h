@@ -2,6 +2,7 @@
 /* zone.h -- the compiled content of one zone: records in wire form, serial, digest */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,17 @@
  * RDATA are uncompressed wire format; owners are lowercase.  After
  * zone_finish() the records are in canonical order (RFC 4034 6.1, owner then
  * type then RDATA), duplicates removed, the SOA first.
+ *
+ * zone_finish() also freezes the zone into ONE allocation (a 100,000-domain
+ * server keeps 300,000 zones): the rrs array, then every record in answer
+ * form (c0 0c TYPE CLASS TTL RDLEN RDATA, so one RRset is one contiguous run
+ * the zone set serves as is: rdata - 12 is the record's first byte), then each
+ * distinct owner once, then the apex and the name strings.  rr.owner,
+ * rr.rdata, apex, name and domain point into it.  Every RRset but the SOA
+ * goes to a pool shared by all zones instead (the same DKIM key or NS set is
+ * served by thousands of zones): its records are still one run in answer
+ * form, kept once, reference counted, thread-safe.  Adding a record to a
+ * finished zone copies it back out (rare; nothing in the tree does it).
  */
 typedef enum { ZONE_DKIM = 0, ZONE_DMARC = 1, ZONE_SPF = 2 } zone_kind_t;
 
@@ -30,14 +42,22 @@ typedef struct zone_rr {
 
 typedef struct zone {
 	char *name;			/* apex, normalized ("_dmarc.example.com") */
-	uint8_t apex[256];		/* apex, wire */
-	uint16_t apex_len;
-	zone_kind_t kind;
-	char *domain;			/* the policy domain it belongs to */
+	char *domain;			/* the policy domain it belongs to (often a suffix of name) */
+	const uint8_t *apex;		/* apex, wire (apex_len bytes, in the zone's own memory) */
+	zone_rr_t *rrs;
+	void *mem;			/* private: the strings while building; the block once finished */
+	size_t nrrs;
+	union {				/* private */
+		uint32_t cap;		/* building: capacity of rrs[] */
+		uint32_t nshared;	/* finished: RRsets held in the shared pool */
+	};
 	uint32_t serial;		/* also in the SOA RDATA */
 	uint32_t negative_ttl;		/* min(SOA TTL, SOA minimum) */
-	zone_rr_t *rrs;
-	size_t nrrs, cap;
+	zone_kind_t kind;
+	uint16_t apex_len;
+	uint16_t strs_len;		/* private: bytes of the name and domain strings */
+	bool frozen;			/* private: finished, everything in mem and the pool */
+	bool mem_big;			/* private: mem from malloc, not a slab (zone.c) */
 	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded */
 } zone_t;
 
@@ -48,7 +68,7 @@ int zone_add_rr(zone_t *z, const char *owner, uint16_t type, uint32_t ttl,
 		const uint8_t *rdata, uint16_t rdlen);
 /* TXT from text: split into <= 255-byte character-strings. */
 int zone_add_txt(zone_t *z, const char *owner, uint32_t ttl, const char *text);
-/* Sorts, removes duplicates, computes digest. */
+/* Sorts, removes duplicates, computes digest, freezes into one block (above). */
 int zone_finish(zone_t *z);
 /* Sets the serial (patches the SOA RDATA). */
 void zone_set_serial(zone_t *z, uint32_t serial);

@@ -8,40 +8,25 @@
 
 #include "policy/mn.h"
 
-/* One RRset: its records rendered for the answer section. */
-struct zrrset {
-	size_t off;		/* in the arena */
-	uint32_t len;
-	uint16_t type;
-	uint16_t count;
-};
-
-/* One name: an owner, an apex or an empty non-terminal (nrrsets == 0). */
+/*
+ * One name: an owner, an apex or an empty non-terminal (nrrs == 0).  Its
+ * records are z->rrs[first..first+nrrs) of its zone, sorted by type; each
+ * RRset's records are one run in answer form (zone.h), served as they are.
+ */
 struct znode {
-	size_t name_off;	/* lowercase wire name in the arena */
+	const uint8_t *name;	/* lowercase wire name, in its zone's block */
 	uint32_t hash;
 	uint32_t zone;		/* index into zones->v */
-	uint32_t first;		/* first RRset in rrsets[] */
-	uint16_t nrrsets;
+	uint32_t first;		/* first record in the zone's rrs[] */
+	uint16_t nrrs;
 	uint16_t name_len;
-};
-
-/* Per zone: the SOA for the authority section, owner left out. */
-struct zinfo {
-	size_t soa_off;
-	uint16_t soa_len;
 };
 
 struct zset {
 	unsigned int refs;	/* __atomic builtins */
 	zones_t *zones;
-	uint8_t *arena;
-	size_t arena_len, arena_cap;
 	struct znode *nodes;
 	size_t nnodes, nodes_cap;
-	struct zrrset *rrsets;
-	size_t nrrsets, rrsets_cap;
-	struct zinfo *zinfo;
 	uint32_t *table;	/* node index + 1; 0 = empty */
 	size_t table_mask;
 };
@@ -66,7 +51,7 @@ static const struct znode *find(const zset_t *zs, const uint8_t *name, size_t le
 			return NULL;
 		const struct znode *n = &zs->nodes[v - 1];
 		if (n->hash == h && n->name_len == len &&
-		    memcmp(zs->arena + n->name_off, name, len) == 0)
+		    memcmp(n->name, name, len) == 0)
 			return n;
 		i = (i + 1) & zs->table_mask;
 	}
@@ -90,31 +75,16 @@ static int table_grow(zset_t *zs)
 	return MN_OK;
 }
 
-/* Reserves n bytes at the end of the arena; returns their offset via *off. */
-static int arena_reserve(zset_t *zs, size_t n, size_t *off)
-{
-	if (zs->arena_len + n > zs->arena_cap) {
-		size_t cap = zs->arena_cap ? zs->arena_cap : 65536;
-		while (cap < zs->arena_len + n)
-			cap *= 2;
-		uint8_t *a = realloc(zs->arena, cap);
-		if (a == NULL)
-			return MN_ENOMEM;
-		zs->arena = a;
-		zs->arena_cap = cap;
-	}
-	*off = zs->arena_len;
-	zs->arena_len += n;
-	return MN_OK;
-}
-
-/* Adds a name (no check for duplicates); *idx is the new node's index. */
+/*
+ * Adds a name (no check for duplicates); *idx is the new node's index.  name
+ * stays where it is (a zone's block): the node points at it.
+ */
 static int node_add(zset_t *zs, const uint8_t *name, size_t len, uint32_t h, uint32_t zone,
 		    size_t *idx)
 {
 	if (zs->nnodes >= UINT32_MAX - 1)
 		return MN_ERANGE;
-	if ((zs->nnodes + 1) * 2 > zs->table_mask + 1) {
+	if ((zs->nnodes + 1) * 4 > (zs->table_mask + 1) * 3) {	/* load <= 3/4 */
 		int r = table_grow(zs);
 		if (r < 0)
 			return r;
@@ -127,69 +97,13 @@ static int node_add(zset_t *zs, const uint8_t *name, size_t len, uint32_t h, uin
 		zs->nodes = v;
 		zs->nodes_cap = cap;
 	}
-	size_t off;
-	int r = arena_reserve(zs, len, &off);
-	if (r < 0)
-		return r;
-	memcpy(zs->arena + off, name, len);
 	struct znode *n = &zs->nodes[zs->nnodes];
-	*n = (struct znode){ .name_off = off, .hash = h, .zone = zone, .name_len = (uint16_t)len };
+	*n = (struct znode){ .name = name, .hash = h, .zone = zone, .name_len = (uint16_t)len };
 	size_t i = h & zs->table_mask;
 	while (zs->table[i] != 0)
 		i = (i + 1) & zs->table_mask;
 	zs->table[i] = (uint32_t)(zs->nnodes + 1);
 	*idx = zs->nnodes++;
-	return MN_OK;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-/* Renders rrs[i..j) (one RRset) with the owner as a pointer to offset 12. */
-static int rrset_render(zset_t *zs, const zone_rr_t *rrs, size_t i, size_t j)
-{
-	size_t len = 0;
-	for (size_t k = i; k < j; k++)
-		len += 12u + rrs[k].rdlen;
-	if (len > UINT32_MAX || j - i > UINT16_MAX)
-		return MN_ERANGE;
-	if (zs->nrrsets == zs->rrsets_cap) {
-		size_t cap = zs->rrsets_cap ? zs->rrsets_cap * 2 : 1024;
-		struct zrrset *v = realloc(zs->rrsets, cap * sizeof(*v));
-		if (v == NULL)
-			return MN_ENOMEM;
-		zs->rrsets = v;
-		zs->rrsets_cap = cap;
-	}
-	size_t off;
-	int r = arena_reserve(zs, len, &off);
-	if (r < 0)
-		return r;
-	uint8_t *p = zs->arena + off;
-	for (size_t k = i; k < j; k++) {
-		p[0] = 0xc0;
-		p[1] = 12;
-		put16(p + 2, rrs[k].type);
-		put16(p + 4, 1);	/* IN */
-		put32(p + 6, rrs[k].ttl);
-		put16(p + 10, rrs[k].rdlen);
-		memcpy(p + 12, rrs[k].rdata, rrs[k].rdlen);
-		p += 12u + rrs[k].rdlen;
-	}
-	zs->rrsets[zs->nrrsets++] = (struct zrrset){
-		.off = off, .len = (uint32_t)len, .type = rrs[i].type, .count = (uint16_t)(j - i),
-	};
 	return MN_OK;
 }
 
@@ -222,23 +136,10 @@ static int add_ents(zset_t *zs, const uint8_t *owner, size_t len, size_t apex_le
 
 static int zone_add(zset_t *zs, const zone_t *z, uint32_t zi)
 {
-	if (z->nrrs == 0 || z->rrs[0].type != ZONE_T_SOA ||
+	if (!z->frozen || z->nrrs == 0 || z->rrs[0].type != ZONE_T_SOA ||
 	    z->rrs[0].owner_len != z->apex_len)
 		return MN_EINVAL;
-	/* the negative-answer SOA, owner left out */
-	const zone_rr_t *soa = &z->rrs[0];
-	size_t off;
-	int r = arena_reserve(zs, 10u + soa->rdlen, &off);
-	if (r < 0)
-		return r;
-	uint8_t *p = zs->arena + off;
-	put16(p, ZONE_T_SOA);
-	put16(p + 2, 1);
-	put32(p + 4, z->negative_ttl);
-	put16(p + 8, soa->rdlen);
-	memcpy(p + 10, soa->rdata, soa->rdlen);
-	zs->zinfo[zi] = (struct zinfo){ .soa_off = off, .soa_len = (uint16_t)(10u + soa->rdlen) };
-
+	int r;
 	for (size_t i = 0; i < z->nrrs;) {
 		const zone_rr_t *rr = &z->rrs[i];
 		if (rr->owner_len < z->apex_len ||
@@ -250,8 +151,10 @@ static int zone_add(zset_t *zs, const zone_t *z, uint32_t zi)
 		/* the owner's node: new, or an empty non-terminal taken over */
 		uint32_t h = name_hash(rr->owner, rr->owner_len);
 		struct znode *n = (struct znode *)find(zs, rr->owner, rr->owner_len, h);
-		if (n != NULL && n->nrrsets > 0)
+		if (n != NULL && n->nrrs > 0)
 			return MN_EINVAL;	/* data for one name in two places */
+		if (j - i > UINT16_MAX)
+			return MN_ERANGE;
 		if (n == NULL) {
 			size_t idx;
 			r = node_add(zs, rr->owner, rr->owner_len, h, zi, &idx);
@@ -260,21 +163,8 @@ static int zone_add(zset_t *zs, const zone_t *z, uint32_t zi)
 			n = &zs->nodes[idx];
 		}
 		n->zone = zi;
-		n->first = (uint32_t)zs->nrrsets;
-		size_t count = 0;
-		for (size_t k = i; k < j;) {
-			size_t m = k + 1;
-			while (m < j && z->rrs[m].type == z->rrs[k].type)
-				m++;
-			r = rrset_render(zs, z->rrs, k, m);
-			if (r < 0)
-				return r;
-			count++;
-			k = m;
-		}
-		if (count > UINT16_MAX)
-			return MN_ERANGE;
-		n->nrrsets = (uint16_t)count;
+		n->first = (uint32_t)i;
+		n->nrrs = (uint16_t)(j - i);
 		r = add_ents(zs, rr->owner, rr->owner_len, z->apex_len, zi);
 		if (r < 0)
 			return r;
@@ -284,38 +174,23 @@ static int zone_add(zset_t *zs, const zone_t *z, uint32_t zi)
 }
 
 /*
- * Sizes the arena, the node and RRset arrays and the table for the names and
- * records counted in one pass (empty non-terminals may still grow them).
+ * Sizes the node array and the table for the owners counted in one pass
+ * (empty non-terminals may still grow them; zset_new trims the array).
  */
 static int presize(zset_t *zs, const zones_t *zones)
 {
-	size_t bytes = 0, owners = 0, rrsets = 0;
+	size_t owners = 0;
 	for (size_t i = 0; i < zones->n; i++) {
 		const zone_t *z = zones->v[i];
-		for (size_t k = 0; k < z->nrrs; k++) {
-			const zone_rr_t *rr = &z->rrs[k];
-			bytes += 12u + rr->rdlen;
-			if (k == 0 || !same_owner(rr, &z->rrs[k - 1])) {
-				owners++;
-				bytes += rr->owner_len;
-				rrsets++;
-			} else if (rr->type != z->rrs[k - 1].type) {
-				rrsets++;
-			}
-		}
-		if (z->nrrs > 0)
-			bytes += 10u + z->rrs[0].rdlen;	/* the negative SOA */
+		for (size_t k = 0; k < z->nrrs; k++)
+			owners += k == 0 || !same_owner(&z->rrs[k], &z->rrs[k - 1]);
 	}
-	zs->arena = malloc(bytes ? bytes : 1);
 	zs->nodes = malloc((owners ? owners : 1) * sizeof(*zs->nodes));
-	zs->rrsets = malloc((rrsets ? rrsets : 1) * sizeof(*zs->rrsets));
-	if (zs->arena == NULL || zs->nodes == NULL || zs->rrsets == NULL)
+	if (zs->nodes == NULL)
 		return MN_ENOMEM;
-	zs->arena_cap = bytes ? bytes : 1;
 	zs->nodes_cap = owners ? owners : 1;
-	zs->rrsets_cap = rrsets ? rrsets : 1;
 	size_t size = 1024;
-	while (size < owners * 2 + owners / 2)
+	while (size * 3 < owners * 4)
 		size *= 2;
 	zs->table = calloc(size, sizeof(*zs->table));
 	if (zs->table == NULL)
@@ -324,15 +199,24 @@ static int presize(zset_t *zs, const zones_t *zones)
 	return MN_OK;
 }
 
+/* Gives back what growing left unused (empty non-terminals double the array). */
+static void trim(zset_t *zs)
+{
+	if (zs->nnodes > 0 && zs->nnodes < zs->nodes_cap) {
+		struct znode *v = realloc(zs->nodes, zs->nnodes * sizeof(*v));
+		if (v != NULL) {
+			zs->nodes = v;
+			zs->nodes_cap = zs->nnodes;
+		}
+	}
+}
+
 static void zset_free(zset_t *zs)
 {
 	if (zs == NULL)
 		return;
 	zones_free(zs->zones);
-	free(zs->arena);
 	free(zs->nodes);
-	free(zs->rrsets);
-	free(zs->zinfo);
 	free(zs->table);
 	free(zs);
 }
@@ -355,9 +239,6 @@ int zset_new(zones_t *zones, zset_t **out)
 		r = MN_ERANGE;
 		goto fail;
 	}
-	zs->zinfo = calloc(zones->n ? zones->n : 1, sizeof(*zs->zinfo));
-	if (zs->zinfo == NULL)
-		goto fail;
 	r = presize(zs, zones);
 	if (r < 0)
 		goto fail;
@@ -366,6 +247,7 @@ int zset_new(zones_t *zones, zset_t **out)
 		if (r < 0)
 			goto fail;
 	}
+	trim(zs);
 	*out = zs;
 	return MN_OK;
 fail:
@@ -398,16 +280,28 @@ size_t zset_name_count(const zset_t *zs)
 	return zs->nnodes;
 }
 
-/* The node's RRset of qtype (ANY: TXT, else the first), or NULL. */
-static const struct zrrset *node_rrset(const zset_t *zs, const struct znode *n, uint16_t qtype)
+/*
+ * The node's RRset of qtype (ANY: TXT, else the first): its records are
+ * z->rrs[*first..*first+*count).  False when it has none.
+ */
+static bool node_rrset(const zone_t *z, const struct znode *n, uint16_t qtype, size_t *first,
+		       size_t *count)
 {
-	if (n->nrrsets == 0)
-		return NULL;
-	const struct zrrset *v = &zs->rrsets[n->first];
-	for (size_t i = 0; i < n->nrrsets; i++)
-		if (v[i].type == qtype || (qtype == ZONE_T_ANY && v[i].type == ZONE_T_TXT))
-			return &v[i];
-	return qtype == ZONE_T_ANY ? &v[0] : NULL;
+	const zone_rr_t *v = z->rrs + n->first;
+	size_t k = 0;
+	while (k < n->nrrs && v[k].type != qtype && !(qtype == ZONE_T_ANY && v[k].type == ZONE_T_TXT))
+		k++;
+	if (k == n->nrrs) {
+		if (qtype != ZONE_T_ANY || n->nrrs == 0)
+			return false;
+		k = 0;
+	}
+	size_t m = k + 1;
+	while (m < n->nrrs && v[m].type == v[k].type)
+		m++;
+	*first = n->first + k;
+	*count = m - k;
+	return true;
 }
 
 void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
@@ -434,8 +328,10 @@ void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t q
 	if (z->apex_len > qlen)
 		return;
 	res->zone = z;
-	res->soa = zs->arena + zs->zinfo[n->zone].soa_off;
-	res->soa_len = zs->zinfo[n->zone].soa_len;
+	/* the SOA record's bytes from its type on (zone_add checked it is frozen first) */
+	res->soa = z->rrs[0].rdata - 10;
+	res->soa_len = (uint16_t)(10u + z->rrs[0].rdlen);
+	res->soa_ttl = z->negative_ttl;
 	res->apex_len = z->apex_len;
 	if (o > 0) {
 		/* RFC 4592: the source of synthesis is *.<closest encloser> */
@@ -456,14 +352,15 @@ void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t q
 		n = w;
 		res->wildcard = true;
 	}
-	const struct zrrset *rs = node_rrset(zs, n, qtype);
-	if (rs == NULL) {
+	size_t first, count;
+	if (!node_rrset(z, n, qtype, &first, &count)) {
 		res->status = ZSET_NODATA;
 		return;
 	}
+	const zone_rr_t *a = &z->rrs[first], *b = &z->rrs[first + count - 1];
 	res->status = ZSET_ANSWER;
-	res->rrs = zs->arena + rs->off;
-	res->rrs_len = rs->len;
-	res->rrs_count = rs->count;
-	res->rrs_type = rs->type;
+	res->rrs = a->rdata - 12;
+	res->rrs_len = (uint32_t)(b->rdata + b->rdlen - res->rrs);
+	res->rrs_count = (uint16_t)count;
+	res->rrs_type = a->type;
 }

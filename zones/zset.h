@@ -16,8 +16,10 @@
  * and the empty non-terminals between them.  Each name knows its zone and its
  * RRsets, each RRset pre-rendered as answer-section bytes whose owner is a
  * compression pointer to offset 12 (the question name), so the same bytes
- * answer exact and wildcard-synthesized queries.  Names and bytes live in one
- * arena; nothing is allocated per name.
+ * answer exact and wildcard-synthesized queries.  Names and bytes are not
+ * copied: they are the finished zones' memory (zone.h: each zone's block and
+ * the shared RRset pool), and the set owns the zones; nothing is allocated
+ * per name.
  */
 typedef struct zset zset_t;
 
@@ -39,21 +41,24 @@ typedef struct zset_result {
 	uint16_t rrs_type;
 	/*
 	 * Every status but REFUSED: the zone's SOA record for the authority
-	 * section WITHOUT its owner name (type, class, TTL = negative TTL,
-	 * rdlength, rdata).  The owner is the apex: apex_len bytes, the last
-	 * apex_len bytes of the question name.
+	 * section WITHOUT its owner name (type, class, TTL, rdlength, rdata),
+	 * the zone's own bytes: the TTL there is the SOA's, the caller's copy
+	 * puts soa_ttl (the negative TTL, RFC 2308 3) in its place.  The owner
+	 * is the apex: apex_len bytes, the last apex_len bytes of the question
+	 * name.
 	 */
 	const uint8_t *soa;
 	uint16_t soa_len;
 	uint16_t apex_len;
+	uint32_t soa_ttl;
 } zset_result_t;
 
 /*
- * Builds a zone set from zones (sorted by apex, as zones_compile returns
- * them).  Takes ownership of zones in every case (freed on failure too).
- * Returns MN_OK, MN_ENOMEM, or MN_EINVAL (a zone without SOA, an owner
- * outside its zone, or a name with data in two zones).  *out has one
- * reference.
+ * Builds a zone set from finished zones (sorted by apex, as zones_compile
+ * returns them).  Takes ownership of zones in every case (freed on failure
+ * too).  Returns MN_OK, MN_ENOMEM, MN_ERANGE, or MN_EINVAL (a zone not
+ * finished or without SOA, an owner outside its zone, or a name with data in
+ * two zones).  *out has one reference.
  */
 int zset_new(zones_t *zones, zset_t **out);
 zset_t *zset_ref(zset_t *zs);		/* returns zs; NULL is a no-op */

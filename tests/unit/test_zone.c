@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_zone.c -- zone.c: adding records, canonical order, dedup, digest, serial, TXT split */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,62 @@ static const char *owner_text(const zone_rr_t *rr, char *buf)
 	if (mn_name_from_wire(rr->owner, rr->owner_len, buf, 256) < 0)
 		strcpy(buf, "?");
 	return buf;
+}
+
+/* Compile threads finish zones side by side: the pool and the slabs are shared. */
+enum { TZONES = 2000 };
+struct tbatch {
+	zone_t *v[TZONES];
+	int failed;
+};
+
+static void *finish_batch(void *arg)
+{
+	struct tbatch *b = arg;
+	char txt[64];
+	for (int i = 0; i < TZONES; i++) {
+		zone_t *z = zone_new("_spf.example.com", ZONE_SPF, "example.com");
+		snprintf(txt, sizeof(txt), "v=spf1 ip4:10.0.%d.%d -all", i / 250, i % 250);
+		if (z == NULL || zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd)) ||
+		    zone_add_rr(z, "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd)) ||
+		    zone_add_txt(z, "_spf.example.com", 60, txt) || zone_finish(z))
+			b->failed++;
+		b->v[i] = z;
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	static struct tbatch b[2];
+	pthread_t t[2];
+	for (int k = 0; k < 2; k++)
+		if (pthread_create(&t[k], NULL, finish_batch, &b[k]) != 0)
+			tap_bail("pthread_create");
+	for (int k = 0; k < 2; k++)
+		pthread_join(t[k], NULL);
+	is_int(b[0].failed + b[1].failed, 0, "%d zones finished on two threads", 2 * TZONES);
+	int shared = 0, same = 0;
+	for (int i = 0; i < TZONES; i++) {
+		shared += b[0].v[i]->rrs[1].rdata == b[1].v[0]->rrs[1].rdata;
+		same += b[0].v[i]->rrs[2].rdata == b[1].v[i]->rrs[2].rdata &&
+			b[0].v[i]->rrs[2].rdata != b[0].v[(i + 1) % TZONES]->rrs[2].rdata;
+	}
+	is_int(shared, TZONES, "one NS RRset for all of them");
+	is_int(same, TZONES, "one TXT RRset per distinct text, across the threads");
+	/* freed in another order than made; the survivors' bytes stay (ASan) */
+	for (int i = 0; i < TZONES; i += 2)
+		zone_free(b[0].v[i]);
+	int good = 0;
+	for (int i = 1; i < TZONES; i += 2)
+		good += b[0].v[i]->rrs[2].rdata[0] > 0 && b[1].v[i - 1]->rrs[1].rdlen == sizeof(ns_rd) &&
+			memcmp(b[1].v[i - 1]->rrs[2].rdata + 1, "v=spf1 ip4:10.0.", 16) == 0;
+	is_int(good, TZONES / 2, "the other zones read their records after half were freed");
+	for (int i = 0; i < TZONES; i++) {
+		if (i % 2)
+			zone_free(b[0].v[i]);
+		zone_free(b[1].v[i]);
+	}
 }
 
 int main(void)
@@ -174,6 +232,48 @@ int main(void)
 	is_int(zone_add_txt(z, "_spf.example.com", 60, huge), MN_ERANGE, "TXT over 65535 bytes of RDATA: ERANGE");
 	zone_free(z);
 
+	/* finished: records in answer form, RRsets but the SOA shared between zones */
+	zone_t *za = base_zone(), *zb = base_zone();
+	zone_t *zc = zone_new("_spf.example.com", ZONE_SPF, "other.example");
+	zone_t *zv[] = { za, zb, zc };
+	for (int i = 0; i < 3; i++) {
+		zone_add_rr(zv[i], "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd));
+		zone_add_rr(zv[i], "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd));
+		zone_add_txt(zv[i], "_spf.example.com", 60, "v=spf1 -all");
+		is_int(zone_finish(zv[i]), MN_OK, "zone %d finishes", i);
+	}
+	static const uint8_t ns_hdr[] = { 0xc0, 0x0c, 0, 2, 0, 1, 0, 0, 0, 60, 0, 5 };
+	tap_is_mem(za->rrs[1].rdata - 12, 12, ns_hdr, 12, "NS header in answer form");
+	tap_is_mem(za->rrs[1].rdata, za->rrs[1].rdlen, ns_rd, sizeof(ns_rd), "NS rdata after it");
+	static const uint8_t soa_hdr[] = { 0xc0, 0x0c, 0, 6, 0, 1, 0, 0, 0, 60, 0, sizeof(soa_rd) };
+	tap_is_mem(za->rrs[0].rdata - 12, 12, soa_hdr, 12, "SOA header in answer form");
+	ok(za->rrs[1].rdata == zb->rrs[1].rdata && zb->rrs[1].rdata == zc->rrs[1].rdata,
+	   "the same NS RRset is kept once for three zones");
+	ok(za->rrs[2].rdata == zb->rrs[2].rdata, "the same TXT RRset is kept once");
+	ok(za->rrs[0].rdata != zb->rrs[0].rdata, "each zone has its own SOA");
+	zone_set_serial(za, 7);
+	is_int(zb->rrs[0].rdata[11], 0, "a serial patch stays in its zone");
+	is_int(za->rrs[0].rdata[11], 7, "and is in the zone's SOA");
+	is_str(za->name, "_spf.example.com", "name after finish");
+	is_str(za->domain, "example.com", "domain after finish (the name's tail)");
+	is_str(zc->domain, "other.example", "a domain that is not the name's tail");
+	tap_is_mem(za->apex, za->apex_len, apex_wire, sizeof(apex_wire), "apex after finish");
+	ok(za->rrs[0].owner == za->apex, "the apex is the SOA owner's bytes");
+	/* a record added after finish: the zone is taken apart and finished again */
+	is_int(zone_add_txt(za, "x._spf.example.com", 60, "x"), MN_OK, "add after finish");
+	is_str(za->domain, "example.com", "domain while building again");
+	is_int(zone_finish(za), MN_OK, "finish again");
+	is_int((long long)za->nrrs, 4, "4 records");
+	is_int(za->serial, 7, "the serial kept");
+	is_str(owner_text(&za->rrs[3], buf), "x._spf.example.com", "the new record last");
+	ok(za->rrs[1].rdata == zb->rrs[1].rdata, "NS shared again");
+	zone_free(za);
+	zone_free(zb);
+	tap_is_mem(zc->rrs[1].rdata, zc->rrs[1].rdlen, ns_rd, sizeof(ns_rd),
+		   "the last holder still reads the shared NS (ASan: no use after free)");
+	is_str(zc->name, "_spf.example.com", "its name");
+	zone_free(zc);
+
 	/* zones_find */
 	zones_t *zs = calloc(1, sizeof(*zs));
 	zs->v = calloc(3, sizeof(*zs->v));
@@ -186,6 +286,8 @@ int main(void)
 	zones_free(zs);
 	zones_free(NULL);
 	zone_free(NULL);
+
+	test_threads();
 
 	return tap_done();
 }

@@ -445,8 +445,8 @@ int main(int argc, char **argv)
 		uv_signal_start(&srv.sig_int, on_stop, SIGINT);
 		mn_log(MN_LOG_NOTICE, "loaded %zu zones (%zu domains, %zu names) from %s",
 		       zset_zones(srv.gen->zset)->n, srv.ndomains, zset_name_count(srv.gen->zset), path);
-		mn_log(MN_LOG_INFO, "answering on %zu loop threads (udp batching %s)", srv.nworkers,
-		       srv.udp_batch ? "on" : "off");
+		mn_log(MN_LOG_INFO, "answering on %zu loop thread%s (udp batching %s)", srv.nworkers,
+		       srv.nworkers == 1 ? "" : "s", srv.udp_batch ? "on" : "off");
 		if (ready_fd >= 0)
 			daemon_ready(ready_fd);
 		uv_run(&loop, UV_RUN_DEFAULT);

@@ -2,6 +2,7 @@
 /* reload.c -- load and compile the policy; SIGHUP or a change reloads off the loop and hands the new set to every worker */
 #include "server/srv.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,10 @@ unsigned int srv_threads(const policy_t *p)
 {
 	if (POLICY_SET(p->server.threads))
 		return p->server.threads.v;
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	/* the CPUs this process may run on (taskset, a cgroup cpuset), else the online ones */
+	cpu_set_t set;
+	long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+							      : sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > SRV_THREADS_MAX ? SRV_THREADS_MAX : (unsigned int)n;
 }
 

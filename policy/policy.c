@@ -18,6 +18,41 @@
 typedef struct fileid { dev_t dev; ino_t ino; } fileid_t;
 
 /*
+ * One included file's parse, kept by a policy_cache_t and shared by every
+ * policy made from it (each holds a reference): its domains as converted,
+ * before the defaults are merged (merging copies the structures), the
+ * strings and arrays they point to, its messages, and the name positions
+ * point to.  It stands for the file while stat() says the same file,
+ * unchanged, and the file was last changed a clear second before it was
+ * read (git's "racily clean" rule: a change within the clock's granularity
+ * of the read would leave the same times).
+ */
+typedef struct pfile {
+	char *name;			/* the path as globbed; positions point here */
+	char *dir;			/* relative paths were resolved against it */
+	struct stat st;
+	struct timespec read_at;	/* CLOCK_REALTIME before the read */
+	yarena_t *arena;
+	policy_domain_t *domains;
+	size_t ndomains;
+	diag_t *diag;
+	unsigned refs;			/* atomic: policies are freed on any thread */
+} pfile_t;
+
+struct policy_cache {
+	pfile_t **slot;			/* open addressing by name; NULL = empty */
+	size_t cap, n;
+	size_t reused;			/* files taken from the cache by the last load */
+};
+
+/* What a policy_t's priv holds. */
+typedef struct priv {
+	yarena_t *arena;
+	pfile_t **held;
+	size_t nheld;
+} priv_t;
+
+/*
  * One entry of the include list: an included file, read, parsed and
  * converted on its own (on any thread) into its own diag, arena and domains,
  * then merged into the policy in include order; or (path NULL) just the
@@ -34,6 +69,8 @@ typedef struct job {
 	policy_domain_t *domains;
 	size_t ndomains;
 	int oom;
+	pfile_t *file;			/* with a cache: the parse reused or made (one reference) */
+	bool reused;
 } job_t;
 
 typedef struct loader {
@@ -48,6 +85,8 @@ typedef struct loader {
 	const char *reldir;		/* the top file's directory as given ("" for the cwd) */
 	job_t *jobs;			/* the include list, in order */
 	size_t njobs, jobs_cap;
+	const policy_cache_t *cache;	/* NULL: parse every file */
+	priv_t *priv;
 } loader_t;
 
 static void node_error(loader_t *ld, const char *file, const ynode_t *n, const char *fmt, ...)
@@ -406,6 +445,167 @@ static void convert_file(loader_t *ld, const ynode_t *root, bool top, const ynod
 		diag_error(ld->diag, &at, "missing required key 'server'");
 }
 
+/* ---- the parse cache -------------------------------------------------------------- */
+
+static void pfile_unref(pfile_t *f)
+{
+	if (f == NULL || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	yarena_free(f->arena);
+	free(f->domains);
+	diag_free(f->diag);
+	free(f->name);
+	free(f->dir);
+	free(f);
+}
+
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+static pfile_t *cache_find(const policy_cache_t *c, const char *name)
+{
+	if (c->cap == 0)
+		return NULL;
+	size_t j = path_hash(name) & (c->cap - 1);
+	while (c->slot[j] != NULL) {
+		if (strcmp(c->slot[j]->name, name) == 0)
+			return c->slot[j];
+		j = (j + 1) & (c->cap - 1);
+	}
+	return NULL;
+}
+
+static bool same_ts(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* The same file, unchanged since f was read, and settled then (see pfile_t). */
+static bool pfile_current(const pfile_t *f, const struct stat *st)
+{
+	const struct stat *o = &f->st;
+	if (o->st_dev != st->st_dev || o->st_ino != st->st_ino || o->st_size != st->st_size ||
+	    o->st_mode != st->st_mode || !same_ts(&o->st_mtim, &st->st_mtim) || !same_ts(&o->st_ctim, &st->st_ctim))
+		return false;
+	return o->st_ctim.tv_sec + 1 < f->read_at.tv_sec ||
+	       (o->st_ctim.tv_sec + 1 == f->read_at.tv_sec && o->st_ctim.tv_nsec < f->read_at.tv_nsec);
+}
+
+int policy_cache_new(policy_cache_t **out)
+{
+	if (out == NULL)
+		return MN_EINVAL;
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return MN_ENOMEM;
+	return MN_OK;
+}
+
+static void cache_clear(policy_cache_t *c)
+{
+	for (size_t i = 0; i < c->cap; i++)
+		pfile_unref(c->slot[i]);
+	free(c->slot);
+	c->slot = NULL;
+	c->cap = c->n = 0;
+}
+
+void policy_cache_free(policy_cache_t *c)
+{
+	if (c == NULL)
+		return;
+	cache_clear(c);
+	free(c);
+}
+
+size_t policy_cache_reused(const policy_cache_t *c)
+{
+	return c != NULL ? c->reused : 0;
+}
+
+/* The cache becomes the good files of pv (a reference each); the old entries go. */
+static int cache_install(policy_cache_t *c, const priv_t *pv)
+{
+	size_t cap = 16;
+	while (cap < pv->nheld * 2)
+		cap *= 2;
+	pfile_t **slot = calloc(cap, sizeof(*slot));
+	if (slot == NULL)
+		return MN_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < pv->nheld; i++) {
+		pfile_t *f = pv->held[i];
+		if (f->arena == NULL)
+			continue;	/* not read, or not converted */
+		size_t j = path_hash(f->name) & (cap - 1);
+		while (slot[j] != NULL && strcmp(slot[j]->name, f->name) != 0)
+			j = (j + 1) & (cap - 1);
+		if (slot[j] != NULL)
+			continue;
+		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+		slot[j] = f;
+		n++;
+	}
+	cache_clear(c);
+	c->slot = slot;
+	c->cap = cap;
+	c->n = n;
+	return MN_OK;
+}
+
+/* The policy keeps f (the job's reference moves to it). */
+static int hold(loader_t *ld, job_t *j)
+{
+	priv_t *pv = ld->priv;
+	pfile_t **v = realloc(pv->held, (pv->nheld + 1) * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	pv->held = v;
+	pv->held[pv->nheld++] = j->file;
+	j->file = NULL;
+	return MN_OK;
+}
+
+/*
+ * With a cache: true when j's file is the cached parse (j->file then holds
+ * it); otherwise j->file is a new entry the parse fills, whose name the
+ * positions point to.
+ */
+static bool job_cached(const loader_t *ld, job_t *j)
+{
+	struct timespec now;
+	struct stat st;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (stat(j->path, &st) != 0)
+		return false;	/* reading it reports why */
+	pfile_t *f = cache_find(ld->cache, j->path);
+	if (f != NULL && pfile_current(f, &st) && strcmp(f->dir, ld->ctx.dir) == 0) {
+		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+		j->file = f;
+		j->reused = true;
+		j->read = MN_OK;
+		return true;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL || (f->name = strdup(j->path)) == NULL ||
+	    (f->dir = strdup(ld->ctx.dir)) == NULL) {
+		if (f != NULL)
+			free(f->name);
+		free(f);
+		j->oom = MN_ENOMEM;
+		return true;	/* nothing read: the load fails with ENOMEM */
+	}
+	f->st = st;
+	f->read_at = now;
+	f->refs = 1;
+	j->file = f;
+	j->name = f->name;
+	return false;
+}
+
 /* Appends a job for item (with its own diag); NULL on ENOMEM (ctx.oom set). */
 static job_t *job_push(loader_t *ld, const ynode_t *item, const char *top_file)
 {
@@ -434,6 +634,7 @@ static job_t *job_push(loader_t *ld, const ynode_t *item, const char *top_file)
 static void jobs_free(loader_t *ld)
 {
 	for (size_t i = 0; i < ld->njobs; i++) {
+		pfile_unref(ld->jobs[i].file);
 		free(ld->jobs[i].path);
 		diag_free(ld->jobs[i].diag);
 		yarena_free(ld->jobs[i].arena);
@@ -483,6 +684,8 @@ static void read_included(loader_t *ld, const char *path, const ynode_t *item, c
 static void job_run(const loader_t *ld, job_t *j)
 {
 	if (j->path == NULL || j->arena == NULL)
+		return;
+	if (ld->cache != NULL && job_cached(ld, j))
 		return;
 	ydoc_t *doc = NULL;
 	j->read = ydoc_load(j->path, j->name, j->diag, &doc);
@@ -564,7 +767,7 @@ static void jobs_merge(loader_t *ld)
 	policy_t *p = ld->p;
 	size_t total = p->ndomains;
 	for (size_t i = 0; i < ld->njobs; i++)
-		total += ld->jobs[i].ndomains;
+		total += ld->jobs[i].reused ? ld->jobs[i].file->ndomains : ld->jobs[i].ndomains;
 	if (total > ld->cap) {
 		policy_domain_t *v = realloc(p->domains, total * sizeof(*v));
 		if (v == NULL) {
@@ -576,6 +779,16 @@ static void jobs_merge(loader_t *ld)
 	}
 	for (size_t i = 0; i < ld->njobs; i++) {
 		job_t *j = &ld->jobs[i];
+		if (j->reused) {
+			const pfile_t *f = j->file;
+			diag_append(ld->diag, f->diag);
+			if (f->ndomains > 0)
+				memcpy(p->domains + p->ndomains, f->domains, f->ndomains * sizeof(*f->domains));
+			p->ndomains += f->ndomains;
+			if (hold(ld, j) != MN_OK)
+				ld->ctx.oom = MN_ENOMEM;
+			continue;
+		}
 		if (j->path != NULL && j->read == MN_ENOMEM)
 			ld->ctx.oom = MN_ENOMEM;
 		else if (j->path != NULL && j->read < 0 && j->read != MN_EPOLICY)
@@ -587,6 +800,27 @@ static void jobs_merge(loader_t *ld)
 		if (j->ndomains > 0)
 			memcpy(p->domains + p->ndomains, j->domains, j->ndomains * sizeof(*j->domains));
 		p->ndomains += j->ndomains;
+		if (j->file != NULL) {
+			/* a new parse for the cache: its memory stays with it, shared */
+			pfile_t *f = j->file;
+			if (j->read == MN_OK && j->oom == MN_OK) {
+				f->arena = j->arena;
+				f->domains = j->domains;
+				f->ndomains = j->ndomains;
+				f->diag = j->diag;
+			} else {
+				yarena_adopt(ld->ctx.arena, j->arena);
+				free(j->domains);
+			}
+			j->arena = NULL;
+			j->domains = NULL;
+			j->ndomains = 0;
+			if (f->diag == j->diag)
+				j->diag = NULL;
+			if (hold(ld, j) != MN_OK)
+				ld->ctx.oom = MN_ENOMEM;	/* (jobs_free drops it) */
+			continue;
+		}
 		free(j->domains);
 		j->domains = NULL;
 		j->ndomains = 0;
@@ -665,22 +899,27 @@ static int set_dirs(loader_t *ld, const char *path)
 	return p->dir == NULL ? MN_ENOMEM : MN_OK;
 }
 
-int policy_load(const char *path, diag_t *diag, policy_t **out)
+static int load(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out)
 {
 	if (path == NULL || diag == NULL || out == NULL)
 		return MN_EINVAL;
 	int ret = MN_ENOMEM;
 	size_t errors0 = diag_errors(diag);
 	ydoc_t *doc = NULL;
-	loader_t ld = { .diag = diag };
+	loader_t ld = { .diag = diag, .cache = cache };
 	policy_t *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return MN_ENOMEM;
 	ld.p = p;
 	ld.ctx.diag = diag;
+	if ((ld.priv = calloc(1, sizeof(*ld.priv))) == NULL) {
+		free(p);
+		return MN_ENOMEM;
+	}
+	p->priv = ld.priv;
 	if ((ld.ctx.arena = yarena_new()) == NULL)
 		goto fail;
-	p->priv = ld.ctx.arena;
+	ld.priv->arena = ld.ctx.arena;
 	if ((p->path = yarena_strdup(ld.ctx.arena, path)) == NULL)
 		goto fail;
 	if ((ret = set_dirs(&ld, path)) < 0)
@@ -709,7 +948,6 @@ int policy_load(const char *path, diag_t *diag, policy_t **out)
 			jobs_merge(&ld);
 		}
 	}
-	jobs_free(&ld);
 	ret = ld.ctx.oom;
 	if (ret == MN_OK)
 		ret = sort_domains(&ld);
@@ -729,6 +967,15 @@ int policy_load(const char *path, diag_t *diag, policy_t **out)
 	rsa2048->v = DKIM_ALG_RSA2048;
 	for (size_t i = 0; i < p->ndomains; i++)
 		merge_domain(&p->domains[i], &ld.defaults, rsa2048);
+	if (cache != NULL) {
+		size_t reused = 0;
+		for (size_t i = 0; i < ld.njobs; i++)
+			reused += ld.jobs[i].reused;
+		if (cache_install(cache, ld.priv) < 0)
+			goto fail;
+		cache->reused = reused;
+	}
+	jobs_free(&ld);
 	ydoc_free(doc);
 	free(ld.ids);
 	*out = p;
@@ -741,12 +988,31 @@ fail:
 	return ret;
 }
 
+int policy_load(const char *path, diag_t *diag, policy_t **out)
+{
+	return load(path, NULL, diag, out);
+}
+
+int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out)
+{
+	if (cache == NULL)
+		return MN_EINVAL;
+	return load(path, cache, diag, out);
+}
+
 void policy_free(policy_t *p)
 {
 	if (p == NULL)
 		return;
 	free(p->domains);
 	free(p->files);
-	yarena_free(p->priv);
+	priv_t *pv = p->priv;
+	if (pv != NULL) {
+		yarena_free(pv->arena);
+		for (size_t i = 0; i < pv->nheld; i++)
+			pfile_unref(pv->held[i]);
+		free(pv->held);
+		free(pv);
+	}
 	free(p);
 }

@@ -153,6 +153,21 @@ typedef struct policy {
  */
 int policy_load(const char *path, diag_t *diag, policy_t **out);
 void policy_free(policy_t *p);	/* NULL is a no-op */
+
+/*
+ * A parse cache for reloads: policy_load_cached() is policy_load() that
+ * takes each included file whose stat() is unchanged (and was settled when
+ * it was read) from the cache instead of parsing it again -- the result,
+ * messages included, is the same -- and on success keeps this load's files
+ * for the next.  The top file is always parsed.  Policies share the cached
+ * memory by reference: each stays valid after the cache or other policies
+ * are freed.  One load at a time per cache.
+ */
+typedef struct policy_cache policy_cache_t;
+int policy_cache_new(policy_cache_t **out);
+void policy_cache_free(policy_cache_t *c);	/* NULL is a no-op */
+int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out);
+size_t policy_cache_reused(const policy_cache_t *c);	/* files reused by the last successful load */
 /* Binary search by normalized name; NULL when absent. */
 const policy_domain_t *policy_domain_find(const policy_t *p, const char *name);
 

@@ -12,6 +12,7 @@
 
 #include "keys/keystore.h"
 #include "zones/chain.h"
+#include "zones/incr.h"
 #include "zones/macro.h"
 #include "zones/records.h"
 #include "zones/serial.h"
@@ -52,8 +53,24 @@ typedef struct apex_rd {
 	size_t nns;
 } apex_rd_t;
 
+/*
+ * What the compile cache already read for the domain being compiled (its key
+ * store, so that it is read once), and what it learns: until when the output
+ * holds (the previous SPF generation's parts leave it at their expiry).
+ */
+typedef struct dom_in {
+	bool keys_given;
+	int keys_r;		/* keystore_published()'s result */
+	keystore_pub_t *keys;
+	size_t nkeys;
+	time_t until;
+} dom_in_t;
+
+#define TIME_END ((time_t)INT64_MAX)
+
 typedef struct ctx {
 	const policy_t *p;
+	dom_in_t *dom;		/* NULL without a compile cache */
 	const dirset_t *keys, *spf;	/* state_dir/keys, state_dir/spf */
 	const apex_rd_t *rd;
 	diag_t *diag;
@@ -273,8 +290,15 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 	size_t nkeys = 0;
 	int r = MN_OK;
 	const char *state = c->p->server.state_dir.v;
-	if (state != NULL && dirset_maybe(c->keys, d->name)) {
-		r = keystore_published(state, d->name, &keys, &nkeys);
+	bool borrowed = c->dom != NULL && c->dom->keys_given;
+	if (borrowed || (state != NULL && dirset_maybe(c->keys, d->name))) {
+		if (borrowed) {
+			r = c->dom->keys_r;
+			keys = c->dom->keys;
+			nkeys = c->dom->nkeys;
+		} else {
+			r = keystore_published(state, d->name, &keys, &nkeys);
+		}
 		if (r == MN_ENOMEM)
 			return r;
 		if (r != MN_OK) {
@@ -323,7 +347,8 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 		r = validate_dkim_selectors(c->val, d);
 	if (r == MN_OK && nkeys > 0)
 		r = validate_dkim_store(c->val, d->name, keys, nkeys);
-	keystore_pub_free(keys, nkeys);
+	if (!borrowed)
+		keystore_pub_free(keys, nkeys);
 	return r;
 }
 
@@ -632,6 +657,9 @@ static int spf_old_parts(const ctx_t *c, zone_t *z, const spfcache_t *cache, con
 		const spfcache_old_t *o = &cache->old[i];
 		if (c->now >= o->replaced_at + (time_t)c->ttl)
 			continue;
+		/* served because of the time: the output changes when it expires */
+		if (c->dom != NULL && o->replaced_at + (time_t)c->ttl < c->dom->until)
+			c->dom->until = o->replaced_at + (time_t)c->ttl;
 		size_t ol = strlen(o->owner);
 		if (ol <= zl + 1 || strcmp(o->owner + ol - zl, z->name) != 0 || o->owner[ol - zl - 1] != '.')
 			continue;
@@ -958,10 +986,152 @@ typedef struct part {
 	size_t lo, hi;
 	zones_t zs;		/* in domain order */
 	int r;
+	/* with a compile cache: */
+	const compile_cache_t *prev;	/* the entries to reuse (NULL: none) */
+	incr_entry_t **fresh;		/* this compile's entry of each domain, by index */
+	incr_hash_t h;
+	size_t reused, compiled;
 } part_t;
+
+/*
+ * Reads what d's zones depend on besides the policy (its key store, kept in
+ * dm for build_dkim; its SPF cache file; the hosted domains reporting to it)
+ * and digests it all with d's policy subtree.
+ */
+static int domain_inputs(part_t *pt, const policy_domain_t *d, dom_in_t *dm, uint8_t key[32], uint8_t pos[32])
+{
+	const ctx_t *c = &pt->c;
+	incr_hash_t *h = &pt->h;
+	incr_hash_reset(h);
+	incr_hash_domain(h, c->p, d);
+	size_t lo = 0, hi = c->nreports;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(c->reports[mid].target, d->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < c->nreports && strcmp(c->reports[i].target, d->name) == 0; i++) {
+		incr_hash_str(h, c->reports[i].source);
+		incr_hash_pos(h, &c->reports[i].pos);
+	}
+	incr_hash_str(h, "keys");
+	const char *state = c->p->server.state_dir.v;
+	dm->keys_given = true;
+	if (state != NULL && dirset_maybe(c->keys, d->name)) {
+		dm->keys_r = keystore_published(state, d->name, &dm->keys, &dm->nkeys);
+		if (dm->keys_r == MN_ENOMEM)
+			return MN_ENOMEM;
+	}
+	incr_hash_u32(h, (uint32_t)dm->keys_r);
+	incr_hash_u32(h, (uint32_t)dm->nkeys);
+	for (size_t i = 0; i < dm->nkeys; i++) {
+		incr_hash_str(h, dm->keys[i].selector);
+		incr_hash_u32(h, (uint32_t)dm->keys[i].phase);
+		incr_hash_str(h, dm->keys[i].record);
+	}
+	incr_hash_str(h, "spf cache");
+	if (state != NULL && dirset_maybe(c->spf, d->name)) {
+		rec_buf_t b = { 0 };
+		rec_buf_addf(&b, "%s/spf/%s", state, d->name);
+		char *path = rec_buf_take(&b), *text = NULL;
+		size_t len = 0;
+		if (path == NULL)
+			return MN_ENOMEM;
+		int r = mn_file_read(path, &text, &len);
+		free(path);
+		if (r == MN_ENOMEM)
+			return r;
+		incr_hash_u32(h, (uint32_t)r);
+		if (r == MN_OK)
+			incr_hash_bytes(h, text, len);
+		free(text);
+	}
+	return incr_hash_final(h, key, pos);
+}
+
+static bool reusable(const incr_entry_t *e, const uint8_t key[32], const uint8_t pos[32], time_t now)
+{
+	return e != NULL && memcmp(e->key, key, 32) == 0 && (e->ndiags == 0 || memcmp(e->pos, pos, 32) == 0) &&
+	       now >= e->since && now < e->until;
+}
+
+/* Domain i through the cache: its entry's zones, or compiled into a new entry. */
+static int compile_cached(part_t *pt, size_t i)
+{
+	const policy_domain_t *d = &pt->c.p->domains[i];
+	dom_in_t dm = { .until = TIME_END };
+	uint8_t key[32], pos[32];
+	diag_t *dd = NULL;
+	incr_entry_t *e = NULL;
+	size_t z0 = pt->zs.n;
+	int r = domain_inputs(pt, d, &dm, key, pos);
+	if (r != MN_OK)
+		goto out;
+	incr_entry_t *old = incr_find(pt->prev, d->name);
+	if (reusable(old, key, pos, pt->c.now)) {
+		for (size_t k = 0; k < old->nzones; k++) {
+			if ((pt->zs.v[pt->zs.n] = incr_zone_hold(old->zones[k])) == NULL) {
+				r = MN_ENOMEM;
+				goto out;
+			}
+			pt->zs.n++;
+		}
+		old->refs++;	/* one thread per domain: no other touches it now */
+		pt->fresh[i] = old;
+		pt->reused++;
+		goto out;
+	}
+	if ((dd = diag_new()) == NULL || (e = incr_entry_new(d->name)) == NULL) {
+		r = MN_ENOMEM;
+		goto out;
+	}
+	if ((r = validate_scope(pt->c.val, dd)) != MN_OK)
+		goto out;
+	ctx_t c = pt->c;
+	c.diag = dd;
+	c.dom = &dm;
+	r = compile_domain(&c, d, &pt->zs);
+	for (size_t k = z0; r == MN_OK && k < pt->zs.n; k++)
+		r = zone_finish(pt->zs.v[k]);
+	/* held once they have their serials (entries_follow) */
+	e->borrowed = true;
+	for (size_t k = z0; r == MN_OK && k < pt->zs.n; k++)
+		e->zones[e->nzones++] = pt->zs.v[k];
+	for (size_t k = 0; r == MN_OK && k < diag_count(dd); k++) {
+		uint64_t dk = 0;
+		bool keyed = validate_scope_key(pt->c.val, k, &dk);
+		r = incr_entry_add_diag(e, diag_get(dd, k), keyed, dk);
+	}
+	if (r == MN_OK && validate_oom(pt->c.val))
+		r = MN_ENOMEM;
+	if (r != MN_OK)
+		goto out;
+	memcpy(e->key, key, 32);
+	memcpy(e->pos, pos, 32);
+	e->since = pt->c.now;
+	e->until = dm.until;
+	pt->fresh[i] = e;
+	e = NULL;
+	pt->compiled++;
+out:
+	incr_entry_unref(e);
+	diag_free(dd);
+	keystore_pub_free(dm.keys, dm.nkeys);
+	return r;
+}
 
 static int compile_range(part_t *pt)
 {
+	if (pt->fresh != NULL) {
+		for (size_t i = pt->lo; i < pt->hi; i++) {
+			int r = compile_cached(pt, i);
+			if (r != MN_OK)
+				return r;
+		}
+		return MN_OK;	/* finished domain by domain */
+	}
 	for (size_t i = pt->lo; i < pt->hi; i++) {
 		const policy_domain_t *d = &pt->c.p->domains[i];
 		if (pt->only != NULL && d != pt->only)
@@ -1006,7 +1176,28 @@ static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
  * gathers the zones into zs in domain order and the parts' messages into
  * c->diag in the same order (what one pass over all domains reports).
  */
-static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts, zones_t *zs)
+/* Each domain's recorded messages into c's diag, in domain order, each
+ * position's message once (what compiling them in one pass reports). */
+static void replay(ctx_t *c, incr_entry_t **fresh, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const incr_entry_t *e = fresh[i];
+		for (size_t k = 0; e != NULL && k < e->ndiags; k++) {
+			const incr_diag_t *m = &e->diags[k];
+			if (m->keyed && !validate_first(c->val, m->key))
+				continue;
+			mn_pos_t pos = { m->file, m->line, m->col };
+			diag_add(c->diag, m->level, m->file != NULL ? &pos : NULL, "%s", m->msg);
+		}
+	}
+}
+
+/*
+ * With fresh (a compile cache), every domain goes through compile_cached():
+ * its entry in fresh[i], its messages replayed from there.
+ */
+static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts, zones_t *zs,
+			 const compile_cache_t *prev, incr_entry_t **fresh, compile_stats_t *st)
 {
 	const policy_t *p = c->p;
 	part_t pt[PARTS_MAX];
@@ -1017,12 +1208,14 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 	for (unsigned k = 0; k < nparts; k++) {
 		pt[k].c = *c;
 		pt[k].only = only;
+		pt[k].prev = prev;
+		pt[k].fresh = fresh;
 		pt[k].lo = p->ndomains * k / nparts;
 		pt[k].hi = p->ndomains * (k + 1) / nparts;
 		size_t nd = only != NULL ? 1 : pt[k].hi - pt[k].lo;
 		if (nd > 0 && (pt[k].zs.v = calloc(nd * 3, sizeof(*pt[k].zs.v))) == NULL)
 			r = MN_ENOMEM;
-		if (k > 0 && r == MN_OK) {
+		if ((k > 0 || fresh != NULL) && r == MN_OK) {
 			pt[k].c.diag = diag_new();
 			if (pt[k].c.diag == NULL || validate_part(pt[k].c.diag, &pt[k].c.val) != MN_OK) {
 				pt[k].c.val = NULL;
@@ -1043,17 +1236,27 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 			pthread_join(tid[k], NULL);
 	for (unsigned k = 0; r == MN_OK && k < nparts; k++)
 		r = pt[k].r;
-	for (unsigned k = 1; r == MN_OK && k < nparts; k++)
+	for (unsigned k = 1; fresh == NULL && r == MN_OK && k < nparts; k++)
 		r = validate_join(c->val, pt[k].c.val);
+	if (fresh != NULL && r == MN_OK) {
+		replay(c, fresh, p->ndomains);
+		st->reused = st->compiled = 0;
+		for (unsigned k = 0; k < nparts; k++) {
+			st->reused += pt[k].reused;
+			st->compiled += pt[k].compiled;
+		}
+	}
 	/* every part's zones move into zs (freed with it, also on failure) */
 	for (unsigned k = 0; k < nparts; k++) {
 		for (size_t i = 0; i < pt[k].zs.n; i++)
 			zs->v[zs->n++] = pt[k].zs.v[i];
 		free(pt[k].zs.v);
-		if (k > 0) {
+		incr_hash_clear(&pt[k].h);
+		/* (a part whose set-up was not reached still has the caller's) */
+		if (pt[k].c.val != c->val)
 			validate_free(pt[k].c.val);
+		if (pt[k].c.diag != c->diag)
 			diag_free(pt[k].c.diag);
-		}
 	}
 	return r;
 }
@@ -1093,6 +1296,53 @@ static int zones_sort(zones_t *zs)
 	return MN_OK;
 }
 
+/*
+ * After the serials: the entries of the domains compiled now hold their
+ * zones (the output's, with serials); and a reused zone whose serial changed
+ * (serial_set replaced it in zs by a copy: it was shared) is replaced in its
+ * entry by that copy, so that the next compile does not copy it again.  (The
+ * entry may be the old cache's too: the same records, another serial, which
+ * every compile sets anyway.)  before: zs->v as it was before the serials.
+ */
+static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t *zs, zone_t *const *before)
+{
+	for (size_t i = 0; i < zs->n; i++) {
+		if (zs->v[i] == before[i])
+			continue;
+		const policy_domain_t *d = domain_find(p, zs->v[i]->domain);
+		incr_entry_t *e = d != NULL ? fresh[d - p->domains] : NULL;
+		for (size_t k = 0; e != NULL && !e->borrowed && k < e->nzones; k++) {
+			if (strcmp(e->zones[k]->name, zs->v[i]->name) != 0)
+				continue;
+			zone_t *h = incr_zone_hold(zs->v[i]);
+			if (h == NULL)
+				return MN_ENOMEM;
+			zone_free(e->zones[k]);
+			e->zones[k] = h;
+		}
+	}
+	for (size_t i = 0; i < p->ndomains; i++) {
+		incr_entry_t *e = fresh[i];
+		if (e == NULL || !e->borrowed)
+			continue;
+		size_t k = 0;
+		for (; k < e->nzones; k++) {
+			zone_t *h = incr_zone_hold(e->zones[k]);	/* (not shared: written in place) */
+			if (h == NULL)
+				break;
+			e->zones[k] = h;
+		}
+		if (k < e->nzones) {
+			/* the held ones go, the rest stay borrowed: the entry frees none */
+			for (size_t j = 0; j < k; j++)
+				zone_free(e->zones[j]);
+			return MN_ENOMEM;
+		}
+		e->borrowed = false;
+	}
+	return MN_OK;
+}
+
 int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out)
 {
 	if (p == NULL || diag == NULL || out == NULL)
@@ -1102,6 +1352,11 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		opts = &defaults;
 	ctx_t c = { .p = p, .diag = diag, .ttl = p->server.ttl.v, .now = opts->now };
 	zones_t *zs = NULL;
+	const compile_cache_t *prev = NULL;
+	incr_entry_t **fresh = NULL;
+	zone_t **before = NULL;
+	uint8_t global[32], pos[32];
+	compile_stats_t st = { 0, 0 };
 	size_t errors = diag_errors(diag);
 	int r = MN_OK;
 
@@ -1146,7 +1401,24 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		r = MN_ENOMEM;
 		goto fail;
 	}
-	r = compile_parts(&c, only, only != NULL ? 1 : parts_wanted(opts, nd), zs);
+	if (opts->cache != NULL && only == NULL) {
+		incr_hash_t gh = { 0 };
+		incr_hash_server(&gh, &p->server);
+		r = incr_hash_final(&gh, global, pos);
+		incr_hash_clear(&gh);
+		if (r != MN_OK)
+			goto fail;
+		/* other server settings: nothing is reused */
+		if (incr_global_same(opts->cache, global))
+			prev = opts->cache;
+		if ((fresh = calloc(nd > 0 ? nd : 1, sizeof(*fresh))) == NULL) {
+			r = MN_ENOMEM;
+			goto fail;
+		}
+	}
+	r = compile_parts(&c, only, only != NULL ? 1 : parts_wanted(opts, nd), zs, prev, fresh, &st);
+	if (fresh == NULL)
+		st.compiled = nd;
 	if (r == MN_OK)
 		r = zones_sort(zs);
 	if (r != MN_OK)
@@ -1158,15 +1430,34 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		r = MN_EPOLICY;
 		goto fail;
 	}
+	if (fresh != NULL && zs->n > 0 && (before = malloc(zs->n * sizeof(*before))) == NULL) {
+		r = MN_ENOMEM;
+		goto fail;
+	}
+	if (before != NULL)
+		memcpy(before, zs->v, zs->n * sizeof(*before));
 	if (p->server.state_dir.v != NULL) {
 		r = serial_assign(zs, p->server.state_dir.v, opts->now, opts->persist_serials, diag);
 		if (r != MN_OK)
 			goto fail;
 	} else {
 		uint32_t base = serial_date_base(opts->now);
-		for (size_t i = 0; i < zs->n; i++)
-			zone_set_serial(zs->v[i], base);
+		for (size_t i = 0; r == MN_OK && i < zs->n; i++)
+			r = serial_set(zs, i, base);
+		if (r != MN_OK)
+			goto fail;
 	}
+	if (fresh != NULL) {
+		r = entries_follow(p, fresh, zs, before);
+		if (r == MN_OK)
+			r = incr_install(opts->cache, global, fresh, nd);
+		if (r != MN_OK)
+			goto fail;
+		free(fresh);	/* the entries are the cache's now */
+		free(before);
+	}
+	if (opts->stats != NULL)
+		*opts->stats = st;
 	for (size_t i = 0; i < c.nreports; i++)
 		free(c.reports[i].target);
 	free(c.reports);
@@ -1185,5 +1476,9 @@ fail:
 	free(c.reports);
 	validate_free(c.val);
 	zones_free(zs);
+	for (size_t i = 0; fresh != NULL && i < p->ndomains; i++)	/* (fresh: all domains) */
+		incr_entry_unref(fresh[i]);
+	free(fresh);
+	free(before);
 	return r;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "policy/mn.h"
+#include "zones/incr.h"
 #include "zones/records.h"
 
 typedef struct entry {
@@ -232,6 +233,22 @@ static int zone_cmp(const void *x, const void *y)
 	return strcmp((*(zone_t *const *)x)->name, (*(zone_t *const *)y)->name);
 }
 
+int serial_set(zones_t *zs, size_t i, uint32_t serial)
+{
+	zone_t *z = zs->v[i];
+	if (z->serial == serial)
+		return MN_OK;	/* (no write: a shared zone is being served) */
+	if (incr_zone_shared(z)) {
+		zone_t *c = incr_zone_copy(z);
+		if (c == NULL)
+			return MN_ENOMEM;
+		zone_free(z);
+		zs->v[i] = z = c;
+	}
+	zone_set_serial(z, serial);
+	return MN_OK;
+}
+
 int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, diag_t *diag)
 {
 	if (zs == NULL || state_dir == NULL || diag == NULL)
@@ -269,7 +286,8 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
 				s = e->serial + 1u;
 			changed = true;
 		}
-		zone_set_serial(z, s);
+		if ((r = serial_set(zs, i, s)) != MN_OK)
+			goto out;
 	}
 	if (persist && changed)
 		r = save(state_dir, path, v, n, zs, diag);

@@ -23,3 +23,9 @@ uint32_t serial_date_base(time_t now);
  * error without position and its error code.
  */
 int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, diag_t *diag);
+/*
+ * Sets the serial of zs->v[i]; a zone held elsewhere too (the compile cache,
+ * a served set) is not written in place but replaced in zs by a copy with
+ * the new serial (the shared one released).  MN_OK or MN_ENOMEM.
+ */
+int serial_set(zones_t *zs, size_t i, uint32_t serial);

@@ -149,6 +149,46 @@ int validate_join(validate_t *v, const validate_t *part)
 	return MN_OK;
 }
 
+int validate_scope(validate_t *part, diag_t *diag)
+{
+	if (part == NULL || diag == NULL || !part->part)
+		return MN_EINVAL;
+	if (part->nseen > 0)
+		memset(part->seen, 0, part->cap * sizeof(*part->seen));
+	part->nseen = 0;
+	part->nemitted = 0;
+	part->diag = diag;
+	return MN_OK;
+}
+
+bool validate_scope_key(const validate_t *part, size_t idx, uint64_t *key)
+{
+	/* emitted[] is in diag order */
+	size_t lo = 0, hi = part->nemitted;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (part->emitted[mid].idx < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < part->nemitted && part->emitted[lo].idx == idx) {
+		*key = part->emitted[lo].key;
+		return true;
+	}
+	return false;
+}
+
+bool validate_first(validate_t *v, uint64_t key)
+{
+	return first_time(v, key);
+}
+
+bool validate_oom(const validate_t *v)
+{
+	return v->oom;
+}
+
 /* A hash of a long text 8 bytes a step (DKIM key records are ~400 bytes). */
 static uint64_t text_hash(const char *text)
 {

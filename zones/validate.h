@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "keys/keystore.h"
 #include "policy/diag.h"
@@ -31,6 +32,20 @@ void validate_free(validate_t *v);	/* NULL is a no-op */
  */
 int validate_part(diag_t *diag, validate_t **out);
 int validate_join(validate_t *v, const validate_t *part);
+
+/*
+ * The compile cache records each domain's messages on their own: a part
+ * validate_t starts a new scope per domain (forgetting which positions it
+ * reported, keeping what it learned about clean DKIM records) with a fresh
+ * diag; validate_scope_key() tells whether message idx of that diag is
+ * reported once per position, and its key; validate_first() is the filter
+ * those keys pass when the messages are replayed into the whole compile's
+ * diag in domain order -- the same messages one validate_t reports.
+ */
+int validate_scope(validate_t *part, diag_t *diag);
+bool validate_scope_key(const validate_t *part, size_t idx, uint64_t *key);
+bool validate_first(validate_t *v, uint64_t key);
+bool validate_oom(const validate_t *v);
 
 /* Where SPF problems of a domain without a more precise source are reported:
  * spf.mode, else the first spf key set, else the domain. */

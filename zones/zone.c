@@ -160,10 +160,34 @@ static int rr_own(zone_rr_t *rr, const uint8_t *owner, const uint8_t *rdata)
 	return MN_OK;
 }
 
+zone_t *zone_ref(zone_t *z)
+{
+	if (z == NULL)
+		return NULL;
+	uint16_t n = __atomic_load_n(&z->refs, __ATOMIC_RELAXED);
+	do {
+		if (n == UINT16_MAX)
+			return NULL;
+	} while (!__atomic_compare_exchange_n(&z->refs, &n, (uint16_t)(n + 1), true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return z;
+}
+
+bool zone_shared(const zone_t *z)
+{
+	return __atomic_load_n(&z->refs, __ATOMIC_ACQUIRE) > 0;
+}
+
 void zone_free(zone_t *z)
 {
 	if (z == NULL)
 		return;
+	/* another holder: drop ours (the last one, finding 0, frees) */
+	uint16_t n = __atomic_load_n(&z->refs, __ATOMIC_ACQUIRE);
+	while (n > 0)
+		if (__atomic_compare_exchange_n(&z->refs, &n, (uint16_t)(n - 1), true, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return;
 	if (z->frozen)
 		shared_release(z);
 	else

@@ -58,11 +58,21 @@ typedef struct zone {
 	uint16_t strs_len;		/* private: bytes of the name and domain strings */
 	bool frozen;			/* private: finished, everything in mem and the pool */
 	bool mem_big;			/* private: mem from malloc, not a slab (zone.c) */
+	uint16_t refs;			/* private: holders besides the first (zone_ref); atomic */
 	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded */
 } zone_t;
 
 zone_t *zone_new(const char *apex, zone_kind_t kind, const char *domain);	/* NULL on ENOMEM/bad name */
-void zone_free(zone_t *z);	/* NULL is a no-op */
+void zone_free(zone_t *z);	/* NULL is a no-op; with other holders: drops one */
+/*
+ * One more holder of a finished zone (the compile cache and the zone sets
+ * built from its output share unchanged zones): each holder frees its own
+ * with zone_free().  A shared zone must not change (zone_shared(): a new
+ * serial goes into a copy).  NULL when z is NULL or already has 65,535 other
+ * holders (the caller copies instead).  Thread-safe.
+ */
+zone_t *zone_ref(zone_t *z);
+bool zone_shared(const zone_t *z);
 /* owner: normalized absolute name inside the zone. Copies rdata. */
 int zone_add_rr(zone_t *z, const char *owner, uint16_t type, uint32_t ttl,
 		const uint8_t *rdata, uint16_t rdlen);

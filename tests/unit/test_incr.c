@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_incr.c -- the compile cache: reused domains give what a full compile gives */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy/mn.h"
+#include "policy/policy.h"
+#include "tests/tap/tap.h"
+#include "zones/compile.h"
+#include "zones/records.h"
+#include "zones/spfcache.h"
+#include "zones/zonefile.h"
+
+#define T0 ((time_t)1893456000)	/* 2030-01-01 */
+#define GOOGLE_KEY "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAspFF8kjtbuVCHSM5w9jqXyXKsn0hob2Q++FlcopJ7Ef8nKm2IVwd9L/Jwkz8zaHpIxwgRtO3Nu/z044ChFhW5aRHEUYMdCDo1ASbA7MsqOta25JUu8iwORnv3BTgrScm8sy3NvSnFRaRleSRYCkQWWKzmlat6FRq7n/kI8dUnyQNauIOpUxpVZwQyPUY9pA0SABkxGEAviCxlfUy9SV8ShY61eNETjHQFOIuqLTnIryBBGyaYg9dS77AQKSQgtpJ/PC5g4x0b0xM2ZefxaebXZ2y+wRFY7UQ0Uj+YsQRq/dPXbqpODRVIQ8a9J5aenPPp0HD4ryjzUstosxbAAlbpQIDAQAB"
+#define STORE_KEY "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAp8UmigFEss9qC4xyk7pvNACUIDib5Q9r6S2U+8S/gfgvrtfU1YTdr3X1X8AP8pFobyrcLzmstBaRzRpq3FF6vBa90Homu9Ex9PMU9cfliK2yCw52amixrh16617yTf/B/6WGDnQQeSKh1q3gN+2jkl9Xt4dQztTJF7sncRr01Uwae0GJm0lGNHDK/xkYa5/0m+d3NGRUiEDj4C5d5xrPMUDpti3nF/rLtwQI+G/btFPpzTuUJSsltk34+vgcrck5UAyVeM7KaP3i9AmZwKS4lMRisoqKUmjbOCGMJhHTwQUgduwsIvazDbGnWScT4joLJhPptknNw9qwRf/31bfdqQIDAQAB"
+
+static char tmp[256];
+static char state[400], top[400];
+
+static void write_text(const char *path, const char *text)
+{
+	if (mn_file_write_atomic(path, text, strlen(text), 0644) != MN_OK)
+		tap_bail("cannot write %s", path);
+}
+
+/* Leaves a file with the same content alone (the parse cache keeps it). */
+static void write_changed(const char *path, const char *text)
+{
+	char *old = NULL;
+	size_t len = 0;
+	if (mn_file_read(path, &old, &len) == MN_OK && strcmp(old, text) == 0) {
+		free(old);
+		return;
+	}
+	free(old);
+	write_text(path, text);
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *q = hay ? strstr(hay, needle) : NULL; q != NULL; q = strstr(q + 1, needle))
+		n++;
+	return n;
+}
+
+/* ---- the policy: 50 domains in five included files ----------------------------- */
+
+typedef struct variant {
+	uint32_t ttl;		/* server.ttl (0: unset) */
+	bool defaults_fo;	/* defaults add fo: "1" */
+	const char *d07_p;	/* d07's DMARC p (NULL: reject) */
+	bool add_d50, drop_d49;
+	bool d20_hosted;	/* d20 sends its reports to d30 (hosted) instead of outside */
+	bool shift;		/* a comment line at the top of inc/f0.yaml */
+	bool bad;		/* d07 gets a DKIM record that does not parse: an error */
+	bool bad_defaults;	/* so do the defaults: one error for all who inherit it */
+} variant_t;
+
+/*
+ * Domain shapes by i % 5: 0 flatten SPF, 1 + a DKIM selector, 2 macro SPF,
+ * 3 reports to an outside address (a warning naming the domain), 4 reports
+ * to the next domain (hosted: an authorization record there).  The defaults
+ * carry sp=none, a warning at one position that every domain inherits
+ * (reported once).  d03 has a key store, d05 an SPF cache.
+ */
+static void write_policy(const variant_t *v)
+{
+	rec_buf_t b = { 0 };
+	char path[600];
+	rec_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net., ns2.example.net.]\n"
+		     "  hostmaster: hostmaster.example.net.\n  state_dir: %s\n", state);
+	if (v->ttl != 0)
+		rec_buf_addf(&b, "  ttl: %u\n", v->ttl);
+	rec_buf_addf(&b, "include: [\"inc/*.yaml\"]\ndefaults:\n  dmarc: { p: reject, sp: none%s }\n",
+		     v->defaults_fo ? ", fo: \"1\"" : "");
+	if (v->bad_defaults)
+		rec_buf_add(&b, "  dkim: { selectors: { shared: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
+	rec_buf_add(&b, "domains: {}\n");
+	char *text = rec_buf_take(&b);
+	write_changed(top, text);
+	free(text);
+	for (int f = 0; f < 5; f++) {
+		if (f == 0 && v->shift)
+			rec_buf_add(&b, "# moved one line down\n");
+		rec_buf_add(&b, "domains:\n");
+		for (int k = 0; k < 10 + (f == 4 && v->add_d50); k++) {
+			int i = f * 10 + k;
+			if (i == 49 && v->drop_d49)
+				continue;
+			rec_buf_addf(&b, "  d%02d.example:\n", i);
+			if (i % 5 == 2)
+				rec_buf_addf(&b, "    spf: { mode: macro, ip4: [10.%d.0.0/16, 192.0.2.%d] }\n", i, i);
+			else if (i == 5)
+				rec_buf_add(&b, "    spf: { ip4: [10.5.0.0/16], include: [_spf.prov.test] }\n");
+			else
+				rec_buf_addf(&b, "    spf: { ip4: [10.%d.0.0/16, 192.0.2.%d] }\n", i, i);
+			if (i == 7 && v->bad)
+				rec_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
+			else if (i % 5 == 1)
+				rec_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=" GOOGLE_KEY "\" } }\n");
+			const char *p = i == 7 && v->d07_p ? v->d07_p : "reject";
+			if (i == 20 && v->d20_hosted)
+				rec_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@d30.example\"] }\n", p);
+			else if (i % 5 == 3 || i == 20)
+				rec_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@outside.example\"] }\n", p);
+			else if (i % 5 == 4)
+				rec_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@d%02d.example\"] }\n", p, i + 1);
+			else
+				rec_buf_addf(&b, "    dmarc: { p: %s }\n", p);
+		}
+		text = rec_buf_take(&b);
+		snprintf(path, sizeof(path), "%s/inc/f%d.yaml", tmp, f);
+		write_changed(path, text);
+		free(text);
+	}
+}
+
+static void write_keys(bool second)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/keys/d03.example", state);
+	if (mn_mkdir_p(path, 0700) != MN_OK)
+		tap_bail("mkdir %s", path);
+	snprintf(path, sizeof(path), "%s/keys/d03.example/published", state);
+	write_text(path, second ? "k1 active v=DKIM1; k=rsa; p=" STORE_KEY "\n"
+				  "k2 pending v=DKIM1; k=rsa; p=" GOOGLE_KEY "\n"
+				: "k1 active v=DKIM1; k=rsa; p=" STORE_KEY "\n");
+}
+
+/* d05's SPF cache: the include resolved to net, an old part replaced at T0 - 600. */
+static void write_spf_cache(const policy_t *p, const char *net)
+{
+	const policy_domain_t *d = policy_domain_find(p, "d05.example");
+	char **terms = NULL;
+	size_t nterms = 0;
+	if (d == NULL || spfcache_terms(d->name, &d->spf, &terms, &nterms) != MN_OK)
+		tap_bail("d05 terms");
+	spfcache_t c = { .resolved = T0 - 600, .ttl = 300 };
+	c.source = spfcache_source(terms, nterms);
+	rec_terms_free(terms, nterms);
+	mn_net_t nets[3];
+	if (mn_net_parse("10.5.0.0/16", 0, false, &nets[0]) != MN_OK ||
+	    mn_net_parse(net, 0, false, &nets[1]) != MN_OK)
+		tap_bail("nets");
+	c.nets = nets;
+	c.nnets = 2;
+	spfcache_old_t old = { T0 - 600, (char *)"c1-0123abcd._spf.d05.example",
+			       (char *)"v=spf1 ip4:203.0.113.0/24 -all" };
+	c.old = &old;
+	c.nold = 1;
+	if (spfcache_save(state, "d05.example", &c) != MN_OK)
+		tap_bail("spf cache");
+	free(c.source);
+}
+
+/* ---- compiling ---------------------------------------------------------------------- */
+
+typedef struct result {
+	int r;
+	char *msgs;		/* every diagnostic, in order */
+	char *zones;		/* every zone rendered, serials included */
+	size_t nzones;
+	compile_stats_t st;
+} result_t;
+
+static void result_free(result_t *x)
+{
+	free(x->msgs);
+	free(x->zones);
+	memset(x, 0, sizeof(*x));
+}
+
+static policy_cache_t *pcache;
+
+/* Loads the policy and compiles it (with the compile and the parse cache when cache is not NULL). */
+static result_t compile(compile_cache_t *cache, time_t now, bool persist, unsigned threads)
+{
+	result_t x = { 0 };
+	diag_t *dg = diag_new();
+	policy_t *p = NULL;
+	zones_t *zs = NULL;
+	x.r = cache != NULL ? policy_load_cached(top, pcache, dg, &p) : policy_load(top, dg, &p);
+	if (x.r == MN_OK) {
+		compile_opts_t co = { .now = now, .persist_serials = persist, .threads = threads, .cache = cache,
+				      .stats = &x.st };
+		x.r = zones_compile(p, &co, dg, &zs);
+	}
+	x.msgs = diag_join(dg, 100000);
+	rec_buf_t b = { 0 };
+	x.nzones = zs != NULL ? zs->n : 0;
+	for (size_t i = 0; i < x.nzones; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		rec_buf_add(&b, zonefile_render(zs->v[i], &text, &len) == MN_OK ? text : "(none)\n");
+		free(text);
+	}
+	x.zones = rec_buf_take(&b);
+	zones_free(zs);
+	policy_free(p);
+	diag_free(dg);
+	return x;
+}
+
+/*
+ * The same input without the cache (serials not written, so that both see
+ * the same serials file) and with it: same result, and the counters.
+ */
+static void check(compile_cache_t *cache, time_t now, int want_r, size_t reused, size_t compiled, const char *what)
+{
+	result_t full = compile(NULL, now, false, 0);
+	result_t inc = compile(cache, now, true, 0);
+	is_int(inc.r, want_r, "%s: result", what);
+	is_int(full.r, want_r, "%s: result without the cache", what);
+	ok(inc.zones != NULL && full.zones != NULL && strcmp(inc.zones, full.zones) == 0,
+	   "%s: zones byte-identical to a full compile (%zu zones)", what, inc.nzones);
+	is_int((long long)inc.nzones, (long long)full.nzones, "%s: as many zones", what);
+	is_str(inc.msgs, full.msgs, "%s: the same diagnostics", what);
+	if (want_r == MN_OK) {
+		is_int((long long)inc.st.reused, (long long)reused, "%s: %zu domains reused", what, reused);
+		is_int((long long)inc.st.compiled, (long long)compiled, "%s: %zu compiled", what, compiled);
+	}
+	result_free(&full);
+	result_free(&inc);
+}
+
+static void test_incr(void)
+{
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	snprintf(top, sizeof(top), "%s/policy.yaml", tmp);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/inc", tmp);
+	if (mn_mkdir_p(path, 0755) != MN_OK)
+		tap_bail("mkdir");
+	variant_t v = { 0 };
+	write_policy(&v);
+	write_keys(false);
+	diag_t *dg = diag_new();
+	policy_t *p = NULL;
+	if (policy_load(top, dg, &p) != MN_OK) {
+		diag_print(dg, stderr);
+		tap_bail("policy");
+	}
+	write_spf_cache(p, "198.51.100.0/24");
+	policy_free(p);
+	diag_free(dg);
+
+	compile_cache_t *cache = NULL;
+	is_int(compile_cache_new(&cache), MN_OK, "cache made");
+	is_int(policy_cache_new(&pcache), MN_OK, "parse cache made");
+	time_t now = T0;
+
+	/* the first compile fills the cache */
+	result_t x = compile(cache, now, true, 0);
+	is_int(x.r, MN_OK, "first compile with an empty cache");
+	is_int((long long)x.st.compiled, 50, "50 domains compiled");
+	is_int((long long)x.st.reused, 0, "none reused");
+	is_int((long long)compile_cache_size(cache), 50, "50 domains cached");
+	is_int((long long)x.nzones, 150, "150 zones");
+	is_int((long long)count_of(x.msgs, "sp=none is weaker"), 1, "the defaults' warning once");
+	is_int((long long)count_of(x.msgs, "outside.example is outside"), 11, "11 outside report addresses");
+	ok(count_of(x.zones, "d04.example._report._dmarc.d05.example.") == 1, "d04's reports authorized at d05");
+	ok(count_of(x.zones, "k1._domainkey.d03.example.") == 1, "d03's key store selector served");
+	ok(count_of(x.zones, "198.51.100.0/24") == 1, "d05's include resolved by its SPF cache");
+	ok(count_of(x.zones, "c1-0123abcd._spf.d05.example.") == 1, "d05's old part served until T0 + 3000");
+	result_free(&x);
+
+	check(cache, now, MN_OK, 50, 0, "nothing changed");
+
+	v.d07_p = "quarantine";
+	write_policy(&v);
+	check(cache, now, MN_OK, 49, 1, "d07's DMARC p changed");
+	x = compile(NULL, now, false, 0);
+	ok(count_of(x.zones, "\"v=DMARC1; p=quarantine; sp=none\"") == 1, "d07 publishes p=quarantine");
+	result_free(&x);
+
+	v.add_d50 = true;
+	write_policy(&v);
+	/* d49 reports to d50: no longer outside (its warning goes), and d50 authorizes it */
+	check(cache, now, MN_OK, 49, 2, "d50 added (d49 recompiled)");
+	v.drop_d49 = true;
+	write_policy(&v);
+	check(cache, now, MN_OK, 49, 1, "d49 removed (d50 loses its authorization)");
+	x = compile(NULL, now, false, 0);
+	ok(count_of(x.zones, "d49.example._report") == 0 && count_of(x.zones, "_dmarc.d50.example.") > 0,
+	   "d50 without d49's authorization");
+	result_free(&x);
+
+	v.d20_hosted = true;
+	write_policy(&v);
+	check(cache, now, MN_OK, 48, 2, "d20's reports to hosted d30 (d20, d30 recompiled)");
+	x = compile(NULL, now, false, 0);
+	ok(count_of(x.zones, "d20.example._report._dmarc.d30.example.") == 1, "d30 authorizes d20's reports");
+	result_free(&x);
+	v.d20_hosted = false;
+	write_policy(&v);
+	check(cache, now, MN_OK, 48, 2, "d20's reports back outside");
+
+	write_keys(true);
+	check(cache, now, MN_OK, 49, 1, "d03's key store published file changed");
+	write_keys(false);
+	check(cache, now, MN_OK, 49, 1, "d03's key store back");
+
+	dg = diag_new();
+	if (policy_load(top, dg, &p) != MN_OK)
+		tap_bail("policy");
+	write_spf_cache(p, "198.51.100.0/25");
+	policy_free(p);
+	diag_free(dg);
+	check(cache, now, MN_OK, 49, 1, "d05's SPF cache file changed");
+	x = compile(NULL, now, false, 0);
+	ok(count_of(x.zones, "198.51.100.0/25") == 1, "d05 serves the new network");
+	result_free(&x);
+
+	/*
+	 * Every domain has a message (the defaults' sp=none, reported once), so
+	 * the ten of f0 are recompiled for their new positions, and d10, whose
+	 * authorization for d09 carries the position of d09's rua in f0.
+	 */
+	v.shift = true;
+	write_policy(&v);
+	check(cache, now, MN_OK, 39, 11, "f0 moved one line down (its domains with messages recompiled)");
+	x = compile(cache, now, false, 0);
+	/* d03: "domains:" line 2, d00 3-5, d01 6-9, d02 10-12, d03 13-15 (its rua) */
+	ok(count_of(x.msgs, "f0.yaml:15:") == 1 && count_of(x.msgs, "f0.yaml:14:") == 0,
+	   "d03's warning at its new line");
+	if (getenv("TEST_VERBOSE") != NULL)
+		tap_diag("%s", x.msgs);
+	result_free(&x);
+
+	v.bad = true;
+	write_policy(&v);
+	size_t before = compile_cache_size(cache);
+	check(cache, now, MN_EPOLICY, 0, 0, "a bad DKIM record");
+	is_int((long long)compile_cache_size(cache), (long long)before, "the failed compile left the cache as it was");
+	v.bad = false;
+	v.bad_defaults = true;
+	write_policy(&v);
+	check(cache, now, MN_EPOLICY, 0, 0, "a bad DKIM record in the defaults");
+	x = compile(cache, now, false, 0);
+	is_int((long long)count_of(x.msgs, "policy.yaml:9:"), 1, "its error once, at the defaults");
+	result_free(&x);
+	is_int((long long)compile_cache_size(cache), (long long)before, "the cache still as it was");
+	v.bad_defaults = false;
+	write_policy(&v);
+	check(cache, now, MN_OK, 50, 0, "the last good policy again: everything reused");
+
+	now = T0 + 2999;
+	check(cache, now, MN_OK, 50, 0, "d05's old part still served at T0 + 2999");
+	now = T0 + 3000;
+	check(cache, now, MN_OK, 49, 1, "d05's old part expired at T0 + 3000: d05 recompiled");
+	x = compile(NULL, now, false, 0);
+	ok(count_of(x.zones, "c1-0123abcd") == 0, "the old part gone");
+	result_free(&x);
+	now = T0 + 86400;
+	check(cache, now, MN_OK, 50, 0, "a day later: nothing depends on the time any more");
+	check(cache, T0, MN_OK, 49, 1, "the clock went back: d05 recompiled");
+	check(cache, T0 + 86400, MN_OK, 49, 1, "and forward again");
+
+	v.defaults_fo = true;
+	write_policy(&v);
+	check(cache, now, MN_OK, 0, 50, "defaults changed: all recompiled");
+	v.ttl = 600;
+	write_policy(&v);
+	check(cache, now, MN_OK, 0, 50, "server.ttl changed: all recompiled");
+	check(cache, now, MN_OK, 50, 0, "and then reused");
+
+	/* serials changed under reused zones: the serials file gone, 40 days later */
+	snprintf(path, sizeof(path), "%s/serials", state);
+	is_int(unlink(path), 0, "serials file removed");
+	now = T0 + 40 * 86400;
+	check(cache, now, MN_OK, 50, 0, "no serials file, 40 days later: reused with new serials");
+	x = compile(cache, now, false, 0);
+	is_int((long long)count_of(x.zones, " 2030021000 "), 150, "every zone at 2030021000");
+	result_free(&x);
+
+	/* threads: the same from a cache filled on one thread or three */
+	compile_cache_t *c1 = NULL, *c3 = NULL;
+	compile_cache_new(&c1);
+	compile_cache_new(&c3);
+	result_t a = compile(c1, now, false, 1), b = compile(c3, now, false, 3);
+	v.d07_p = "none";
+	write_policy(&v);
+	result_t a2 = compile(c1, now, false, 1), b2 = compile(c3, now, false, 3);
+	ok(a.r == MN_OK && b.r == MN_OK && strcmp(a.zones, b.zones) == 0 && strcmp(a.msgs, b.msgs) == 0,
+	   "one thread and three: the same zones and messages");
+	ok(a2.r == MN_OK && b2.r == MN_OK && strcmp(a2.zones, b2.zones) == 0 && strcmp(a2.msgs, b2.msgs) == 0,
+	   "and after a change");
+	ok(a2.st.reused == 49 && b2.st.reused == 49 && a2.st.compiled == 1 && b2.st.compiled == 1,
+	   "49 reused / 1 compiled on one thread and on three");
+	result_free(&a);
+	result_free(&b);
+	result_free(&a2);
+	result_free(&b2);
+	compile_cache_free(c1);
+	compile_cache_free(c3);
+	compile_cache_free(cache);
+	compile_cache_free(NULL);
+	policy_cache_free(pcache);
+	pcache = NULL;
+}
+
+/*
+ * The parse cache: a file is reused once it was settled (changed more than a
+ * second before it was read) and is the same file since; the result is what
+ * policy_load() gives.
+ */
+static void test_parse_cache(void)
+{
+	variant_t v = { .ttl = 600 };
+	write_policy(&v);
+	is_int(policy_cache_new(&pcache), MN_OK, "parse cache made");
+	compile_cache_t *cache = NULL;
+	compile_cache_new(&cache);
+	result_t x = compile(cache, T0, false, 0);
+	is_int(x.r, MN_OK, "first load through the parse cache");
+	is_int((long long)policy_cache_reused(pcache), 0, "nothing to reuse yet");
+	result_free(&x);
+	/*
+	 * After two seconds every file is settled: the next load reuses each
+	 * cached parse that was settled already and reads the others again
+	 * (settled now), so the load after it reuses all five.  (How many the
+	 * first one reuses depends on the machine's speed: not asserted.)
+	 */
+	sleep(2);
+	x = compile(cache, T0, false, 0);
+	is_int(x.r, MN_OK, "load after the files settled");
+	result_free(&x);
+	check(cache, T0, MN_OK, 50, 0, "settled files");
+	is_int((long long)policy_cache_reused(pcache), 5, "all five included files reused");
+
+	v.d07_p = "none";
+	write_policy(&v);	/* only inc/f0.yaml changes */
+	check(cache, T0, MN_OK, 49, 1, "d07 changed through the parse cache");
+	is_int((long long)policy_cache_reused(pcache), 4, "four files reused, the changed one parsed");
+	x = compile(NULL, T0, false, 0);
+	ok(count_of(x.zones, "\"v=DMARC1; p=none; sp=none\"") == 1, "d07 publishes p=none");
+	result_free(&x);
+
+	/* a policy outlives the cache and the policies it shares files with */
+	diag_t *dg = diag_new();
+	policy_t *p1 = NULL, *p2 = NULL;
+	is_int(policy_load_cached(top, pcache, dg, &p1), MN_OK, "load 1");
+	is_int(policy_load_cached(top, pcache, dg, &p2), MN_OK, "load 2");
+	/* f0 changed a moment ago: read again until settled */
+	ok(policy_cache_reused(pcache) >= 4, "load 2 shares the four settled files (%zu)", policy_cache_reused(pcache));
+	policy_cache_free(pcache);
+	pcache = NULL;
+	policy_free(p1);
+	const policy_domain_t *d = p2 != NULL ? policy_domain_find(p2, "d33.example") : NULL;
+	ok(d != NULL && d->dmarc.rua.n == 1 && strcmp(d->dmarc.rua.v[0].v, "mailto:r@outside.example") == 0 &&
+	   strstr(d->pos.file, "inc/f3.yaml") != NULL && d->pos.line == 12,	/* "domains:", d30 2-4, d31 5-8, d32 9-11 */
+	   "its domains, values and positions intact");
+	policy_free(p2);
+	diag_free(dg);
+	compile_cache_free(cache);
+}
+
+int main(void)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(tmp, sizeof(tmp), "%s/test_incr.XXXXXX", t && *t ? t : "/tmp");
+	if (mkdtemp(tmp) == NULL)
+		tap_bail("mkdtemp");
+	test_incr();
+	test_parse_cache();
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", tmp);
+	return tap_done();
+}

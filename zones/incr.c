@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* incr.c -- the compile cache: each domain's zones and diagnostics by the digest of its inputs */
+#include "zones/incr.h"
+
+#include <assert.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/dmarc.h"
+
+/*
+ * incr_hash_domain() walks every field of these structures: a field added
+ * there without being added here would let a change of it go unnoticed
+ * (the domain reused with stale zones).  Update the walk, then the sizes.
+ */
+#if UINTPTR_MAX == UINT64_MAX
+static_assert(sizeof(policy_domain_t) == 792 && sizeof(policy_spf_t) == 208 && sizeof(policy_dkim_t) == 192 &&
+	      sizeof(policy_dmarc_t) == 368, "a policy domain structure changed: update incr_hash_domain()");
+#endif
+
+struct compile_cache {
+	bool valid;		/* global holds a digest */
+	uint8_t global[32];
+	incr_entry_t **slot;	/* open addressing by name; NULL = empty */
+	size_t cap, n;
+};
+
+/* ---- digests ------------------------------------------------------------------ */
+
+void incr_hash_reset(incr_hash_t *h)
+{
+	h->n[0] = h->n[1] = 0;
+	h->file = NULL;
+	h->oom = false;
+}
+
+void incr_hash_clear(incr_hash_t *h)
+{
+	free(h->b[0]);
+	free(h->b[1]);
+	memset(h, 0, sizeof(*h));
+}
+
+static void put_slow(incr_hash_t *h, int k, const void *p, size_t n)
+{
+	if (h->oom || n == 0)
+		return;
+	if (h->n[k] + n > h->cap[k]) {
+		size_t cap = h->cap[k] ? h->cap[k] : 1024;
+		while (cap < h->n[k] + n)
+			cap *= 2;
+		uint8_t *b = realloc(h->b[k], cap);
+		if (b == NULL) {
+			h->oom = true;
+			return;
+		}
+		h->b[k] = b;
+		h->cap[k] = cap;
+	}
+	memcpy(h->b[k] + h->n[k], p, n);
+	h->n[k] += n;
+}
+
+/* (a domain makes some 200 small writes: the common case inline) */
+static inline void put(incr_hash_t *h, int k, const void *p, size_t n)
+{
+	if (h->n[k] + n <= h->cap[k]) {
+		memcpy(h->b[k] + h->n[k], p, n);
+		h->n[k] += n;
+		return;
+	}
+	put_slow(h, k, p, n);
+}
+
+void incr_hash_bytes(incr_hash_t *h, const void *p, size_t n)
+{
+	uint64_t len = n;
+	put(h, 0, &len, sizeof(len));
+	put(h, 0, p, n);
+}
+
+void incr_hash_u32(incr_hash_t *h, uint32_t v)
+{
+	put(h, 0, &v, sizeof(v));
+}
+
+void incr_hash_str(incr_hash_t *h, const char *s)
+{
+	uint8_t present = s != NULL;
+	put(h, 0, &present, 1);
+	if (s != NULL)
+		incr_hash_bytes(h, s, strlen(s));
+}
+
+void incr_hash_pos(incr_hash_t *h, const mn_pos_t *pos)
+{
+	/* whether a value is set changes the records (sp=, np=, ...) */
+	uint8_t set = pos->file != NULL;
+	put(h, 0, &set, 1);
+	put(h, 1, &set, 1);
+	if (pos->file == NULL)
+		return;
+	/*
+	 * The same string as the last position's: a marker instead of the name
+	 * (a domain's positions are mostly in one file).  The same pointer is
+	 * the same name, so equal digests still mean equal positions.
+	 */
+	uint8_t same = pos->file == h->file;
+	put(h, 1, &same, 1);
+	if (!same) {
+		uint64_t len = strlen(pos->file);
+		put(h, 1, &len, sizeof(len));
+		put(h, 1, pos->file, len);
+		h->file = pos->file;
+	}
+	put(h, 1, &pos->line, sizeof(pos->line));
+	put(h, 1, &pos->col, sizeof(pos->col));
+}
+
+static void h_u32(incr_hash_t *h, const policy_u32_t *v)
+{
+	incr_hash_u32(h, v->v);
+	incr_hash_pos(h, &v->pos);
+}
+
+static void h_enum(incr_hash_t *h, const policy_enum_t *v)
+{
+	incr_hash_u32(h, (uint32_t)v->v);
+	incr_hash_pos(h, &v->pos);
+}
+
+static void h_bool(incr_hash_t *h, const policy_bool_t *v)
+{
+	incr_hash_u32(h, v->v);
+	incr_hash_pos(h, &v->pos);
+}
+
+static void h_str(incr_hash_t *h, const policy_str_t *v)
+{
+	incr_hash_str(h, v->v);
+	incr_hash_pos(h, &v->pos);
+}
+
+static void h_strs(incr_hash_t *h, const policy_strs_t *v)
+{
+	incr_hash_u32(h, (uint32_t)v->n);
+	incr_hash_pos(h, &v->pos);
+	for (size_t i = 0; i < v->n; i++)
+		h_str(h, &v->v[i]);
+}
+
+static void h_nets(incr_hash_t *h, const policy_nets_t *v)
+{
+	incr_hash_u32(h, (uint32_t)v->n);
+	incr_hash_pos(h, &v->pos);
+	for (size_t i = 0; i < v->n; i++) {
+		const mn_net_t *n = &v->v[i].net;
+		put(h, 0, &n->family, 1);
+		put(h, 0, &n->prefix, 1);
+		put(h, 0, n->addr, sizeof(n->addr));
+		incr_hash_pos(h, &v->v[i].pos);
+	}
+}
+
+/* Whether each mailto: destination of u is hosted: validate_dmarc warns about the others. */
+static void h_dests(incr_hash_t *h, const policy_t *p, const policy_strs_t *u, const char *tag)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		dmarc_dest_t dest = { 0 };
+		uint32_t hosted = 2;	/* not a usable mailto: */
+		int r = dmarc_uri_check(u->v[i].v ? u->v[i].v : "", tag, NULL, NULL, &dest);
+		if (r == MN_ENOMEM)
+			h->oom = true;
+		if (r == MN_OK && dest.scheme == DMARC_URI_MAILTO && dest.domain != NULL)
+			hosted = policy_domain_find(p, dest.domain) != NULL;
+		dmarc_dest_clear(&dest);
+		incr_hash_u32(h, hosted);
+	}
+}
+
+void incr_hash_domain(incr_hash_t *h, const policy_t *p, const policy_domain_t *d)
+{
+	incr_hash_str(h, "domain");
+	incr_hash_str(h, d->name);
+	incr_hash_pos(h, &d->pos);
+
+	const policy_spf_t *s = &d->spf;
+	incr_hash_u32(h, s->present);
+	h_enum(h, &s->mode);
+	h_nets(h, &s->ip4);
+	h_nets(h, &s->ip6);
+	h_strs(h, &s->a);
+	h_bool(h, &s->mx);
+	h_strs(h, &s->include);
+	h_enum(h, &s->all);
+
+	const policy_dkim_t *k = &d->dkim;
+	incr_hash_u32(h, k->present);
+	incr_hash_u32(h, (uint32_t)k->algorithm.n);
+	incr_hash_pos(h, &k->algorithm.pos);
+	for (size_t i = 0; i < k->algorithm.n; i++)
+		h_enum(h, &k->algorithm.v[i]);
+	h_u32(h, &k->rotate_every);
+	h_u32(h, &k->publish_ahead);
+	h_u32(h, &k->retire_after);
+	h_u32(h, &k->revoked_for);
+	h_str(h, &k->on_change);
+	incr_hash_u32(h, (uint32_t)k->selectors.n);
+	incr_hash_pos(h, &k->selectors.pos);
+	for (size_t i = 0; i < k->selectors.n; i++) {
+		h_str(h, &k->selectors.v[i].name);
+		h_str(h, &k->selectors.v[i].record);
+	}
+
+	const policy_dmarc_t *m = &d->dmarc;
+	incr_hash_u32(h, m->present);
+	h_enum(h, &m->p);
+	h_enum(h, &m->sp);
+	h_enum(h, &m->np);
+	h_enum(h, &m->psd);
+	h_bool(h, &m->t);
+	h_enum(h, &m->adkim);
+	h_enum(h, &m->aspf);
+	h_str(h, &m->fo);
+	h_strs(h, &m->rua);
+	h_strs(h, &m->ruf);
+	h_u32(h, &m->pct);
+	h_str(h, &m->rf);
+	h_u32(h, &m->ri);
+	h_strs(h, &m->authorize_reports_for);
+	if (m->present) {
+		h_dests(h, p, &m->rua, "rua");
+		h_dests(h, p, &m->ruf, "ruf");
+	}
+}
+
+void incr_hash_server(incr_hash_t *h, const policy_server_t *s)
+{
+	incr_hash_str(h, "mailns compile 1");
+	h_strs(h, &s->nameservers);
+	h_str(h, &s->hostmaster);
+	h_u32(h, &s->ttl);
+	h_u32(h, &s->negative_ttl);
+	h_str(h, &s->state_dir);
+}
+
+/* EVP_sha256() looks the implementation up at every digest (OpenSSL 3): once is enough. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+int incr_hash_final(incr_hash_t *h, uint8_t key[32], uint8_t pos[32])
+{
+	if (h->oom)
+		return MN_ENOMEM;
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256 == NULL)
+		return MN_ENOMEM;
+	uint8_t *out[2] = { key, pos };
+	for (int k = 0; k < 2; k++) {
+		unsigned len = 0;
+		static const uint8_t empty = 0;
+		if (!EVP_Digest(h->b[k] ? h->b[k] : &empty, h->n[k], out[k], &len, sha256, NULL) || len != 32)
+			return MN_ENOMEM;
+	}
+	return MN_OK;
+}
+
+/* ---- entries ------------------------------------------------------------------ */
+
+incr_entry_t *incr_entry_new(const char *name)
+{
+	incr_entry_t *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	if ((e->name = mn_strdup(name)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	e->refs = 1;
+	return e;
+}
+
+void incr_entry_unref(incr_entry_t *e)
+{
+	if (e == NULL || --e->refs > 0)
+		return;
+	for (size_t i = 0; !e->borrowed && i < e->nzones; i++)
+		zone_free(e->zones[i]);
+	for (size_t i = 0; i < e->ndiags; i++) {
+		free(e->diags[i].file);
+		free(e->diags[i].msg);
+	}
+	free(e->diags);
+	free(e->name);
+	free(e);
+}
+
+int incr_entry_add_diag(incr_entry_t *e, const diag_item_t *it, bool keyed, uint64_t key)
+{
+	incr_diag_t *v = realloc(e->diags, (e->ndiags + 1) * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	e->diags = v;
+	incr_diag_t x = { .level = it->level, .line = it->line, .col = it->col, .keyed = keyed, .key = key };
+	x.msg = mn_strdup(it->msg);
+	x.file = it->file != NULL ? mn_strdup(it->file) : NULL;
+	if (x.msg == NULL || (it->file != NULL && x.file == NULL)) {
+		free(x.msg);
+		free(x.file);
+		return MN_ENOMEM;
+	}
+	e->diags[e->ndiags++] = x;
+	return MN_OK;
+}
+
+/* ---- the cache ------------------------------------------------------------------ */
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+int compile_cache_new(compile_cache_t **out)
+{
+	if (out == NULL)
+		return MN_EINVAL;
+	compile_cache_t *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return MN_ENOMEM;
+	*out = c;
+	return MN_OK;
+}
+
+static void drop_all(compile_cache_t *c)
+{
+	for (size_t i = 0; i < c->cap; i++)
+		incr_entry_unref(c->slot[i]);
+	free(c->slot);
+	c->slot = NULL;
+	c->cap = c->n = 0;
+}
+
+void compile_cache_free(compile_cache_t *c)
+{
+	if (c == NULL)
+		return;
+	drop_all(c);
+	free(c);
+}
+
+size_t compile_cache_size(const compile_cache_t *c)
+{
+	return c != NULL ? c->n : 0;
+}
+
+incr_entry_t *incr_find(const compile_cache_t *c, const char *name)
+{
+	if (c == NULL || c->cap == 0)
+		return NULL;
+	size_t j = name_hash(name) & (c->cap - 1);
+	while (c->slot[j] != NULL) {
+		if (strcmp(c->slot[j]->name, name) == 0)
+			return c->slot[j];
+		j = (j + 1) & (c->cap - 1);
+	}
+	return NULL;
+}
+
+bool incr_global_same(const compile_cache_t *c, const uint8_t global[32])
+{
+	return c != NULL && c->valid && memcmp(c->global, global, 32) == 0;
+}
+
+int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n)
+{
+	size_t cap = 16;
+	while (cap < n * 2)
+		cap *= 2;
+	incr_entry_t **slot = calloc(cap, sizeof(*slot));
+	if (slot == NULL)
+		return MN_ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == NULL)
+			continue;
+		size_t j = name_hash(v[i]->name) & (cap - 1);
+		while (slot[j] != NULL)
+			j = (j + 1) & (cap - 1);
+		slot[j] = v[i];
+		k++;
+	}
+	drop_all(c);
+	c->slot = slot;
+	c->cap = cap;
+	c->n = k;
+	memcpy(c->global, global, 32);
+	c->valid = true;
+	return MN_OK;
+}
+
+/* ---- zones ---------------------------------------------------------------------- */
+
+zone_t *incr_zone_copy(const zone_t *z)
+{
+	zone_t *c = zone_new(z->name, z->kind, z->domain);
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < z->nrrs; i++) {
+		const zone_rr_t *rr = &z->rrs[i];
+		char owner[256];
+		if (mn_name_from_wire(rr->owner, rr->owner_len, owner, sizeof(owner)) < 0 ||
+		    zone_add_rr(c, owner, rr->type, rr->ttl, rr->rdata, rr->rdlen) != MN_OK) {
+			zone_free(c);
+			return NULL;
+		}
+	}
+	if (zone_finish(c) != MN_OK) {
+		zone_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+zone_t *incr_zone_hold(zone_t *z)
+{
+	zone_t *r = zone_ref(z);
+	return r != NULL ? r : incr_zone_copy(z);
+}
+
+bool incr_zone_shared(const zone_t *z)
+{
+	return zone_shared(z);
+}

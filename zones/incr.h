@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* incr.h -- the compile cache: each domain's zones and diagnostics by the digest of its inputs */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "policy/diag.h"
+#include "policy/policy.h"
+#include "zones/compile.h"
+#include "zones/zone.h"
+
+/*
+ * Internal to libzones (compile.c).  A domain's compiled output is a pure
+ * function of its inputs: its policy subtree (defaults merged), the server
+ * settings every zone uses, its key store and SPF cache files, the hosted
+ * domains whose reports go to it, whether its own report destinations are
+ * hosted, and -- for the previous SPF generation's parts -- the time, up to
+ * the moment the next part expires.  Two digests describe the inputs: `key`
+ * over the values, `pos` over their positions, which only the diagnostics
+ * carry: an entry without diagnostics is reused when the values match, one
+ * with diagnostics only when the positions match too.
+ */
+
+/* One diagnostic of a domain, replayed through the validator's
+ * once-per-position filter (keyed) or always (not keyed). */
+typedef struct incr_diag {
+	diag_level_t level;
+	char *file;		/* NULL: no position */
+	uint32_t line, col;
+	char *msg;
+	bool keyed;
+	uint64_t key;
+} incr_diag_t;
+
+typedef struct incr_entry {
+	char *name;		/* the domain */
+	uint8_t key[32], pos[32];
+	time_t since, until;	/* the output holds for now in [since, until) */
+	zone_t *zones[3];	/* held (zone_ref), or borrowed from the output until it has its serials */
+	size_t nzones;
+	bool borrowed;
+	incr_diag_t *diags;
+	size_t ndiags;
+	unsigned refs;		/* the caches (old and new) holding it */
+} incr_entry_t;
+
+/* The byte streams the two digests are made of; reused from domain to domain. */
+typedef struct incr_hash {
+	uint8_t *b[2];
+	size_t n[2], cap[2];
+	const char *file;	/* of the last position (its name written once per run) */
+	bool oom;
+} incr_hash_t;
+
+void incr_hash_reset(incr_hash_t *h);
+void incr_hash_clear(incr_hash_t *h);	/* frees the buffers */
+void incr_hash_bytes(incr_hash_t *h, const void *p, size_t n);
+void incr_hash_u32(incr_hash_t *h, uint32_t v);
+void incr_hash_str(incr_hash_t *h, const char *s);	/* NULL differs from "" */
+void incr_hash_pos(incr_hash_t *h, const mn_pos_t *pos);	/* "set" to key, the rest to pos */
+/* d's policy subtree and the hosted-ness of its DMARC report destinations (p). */
+void incr_hash_domain(incr_hash_t *h, const policy_t *p, const policy_domain_t *d);
+/* The server settings the compile uses. */
+void incr_hash_server(incr_hash_t *h, const policy_server_t *s);
+/* SHA-256 of both streams; MN_ENOMEM when a buffer could not grow. */
+int incr_hash_final(incr_hash_t *h, uint8_t key[32], uint8_t pos[32]);
+
+/* The entry of name, or NULL. */
+incr_entry_t *incr_find(const compile_cache_t *c, const char *name);
+/* Global settings digest: entries are usable only under the same one. */
+bool incr_global_same(const compile_cache_t *c, const uint8_t global[32]);
+/*
+ * Replaces the cache's entries by v[0..n) (NULL slots skipped; each already
+ * holds a reference for the cache) and drops the old ones.
+ */
+int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n);
+
+incr_entry_t *incr_entry_new(const char *name);	/* refs 1 */
+void incr_entry_unref(incr_entry_t *e);		/* NULL is a no-op */
+/* Appends a copy of it (keyed with key when keyed). */
+int incr_entry_add_diag(incr_entry_t *e, const diag_item_t *it, bool keyed, uint64_t key);
+
+/* A finished copy of a finished zone (records, serial and digest the same); NULL on ENOMEM. */
+zone_t *incr_zone_copy(const zone_t *z);
+/*
+ * z for one more holder (the cache and a compile's output, each freeing its
+ * own with zone_free): a reference, or a copy when z has too many holders;
+ * NULL on ENOMEM.
+ */
+zone_t *incr_zone_hold(zone_t *z);
+/* Is z held by more than one (its serial must then not be written in place)? */
+bool incr_zone_shared(const zone_t *z);

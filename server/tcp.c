@@ -142,6 +142,58 @@ static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len)
 	return true;
 }
 
+/*
+ * The answers to the queries of one read, sent with one write (pipelining
+ * clients send many queries per segment: one write system call for all).
+ */
+typedef struct batch {
+	struct tcp_write *w;	/* NULL until the first answer */
+	size_t len, cap;	/* bytes in w->data, room there */
+} batch_t;
+
+enum { BATCH_FLUSH = 64 * 1024 };	/* send what is queued beyond this many bytes */
+
+static bool batch_add(batch_t *b, const uint8_t *msg, size_t len)
+{
+	if (b->w == NULL || b->len + 2 + len > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16384;
+		while (cap < b->len + 2 + len)
+			cap *= 2;
+		struct tcp_write *n = realloc(b->w, sizeof(*n) + cap);	/* not submitted yet */
+		if (n == NULL)
+			return false;
+		b->w = n;
+		b->cap = cap;
+	}
+	uint8_t *p = b->w->data + b->len;
+	p[0] = (uint8_t)(len >> 8);
+	p[1] = (uint8_t)len;
+	memcpy(p + 2, msg, len);
+	b->len += 2 + len;
+	return true;
+}
+
+/* Queues what the batch holds as one write; false when the connection must close. */
+static bool batch_flush(srv_conn_t *c, batch_t *b)
+{
+	struct tcp_write *w = b->w;
+	size_t len = b->len;
+	*b = (batch_t){ 0 };
+	if (w == NULL)
+		return true;
+	if (len == 0) {
+		free(w);
+		return true;
+	}
+	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned int)len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
+		free(w);
+		return false;
+	}
+	c->writes++;
+	return true;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)suggested;
@@ -193,6 +245,7 @@ static void process(srv_conn_t *c)
 	c->in_process = true;
 	uv_stream_t *s = (uv_stream_t *)&c->tcp;
 	size_t o = 0;
+	batch_t out = { 0 };
 	while (!c->closing && c->xfr == NULL && c->len - o >= 2) {
 		size_t m = get16(c->buf + o);
 		if (m < 12) {
@@ -211,22 +264,33 @@ static void process(srv_conn_t *c)
 		if (xr == XFR_NOT)
 			send = srv_answer(w, c->buf + o + 2, m, (const struct sockaddr *)&c->peer,
 					  true, answer_buf, sizeof(answer_buf), &alen) == ANSWER_SEND;
-		if (send && !conn_send(c, answer_buf, alen)) {
+		if (send && (!batch_add(&out, answer_buf, alen) ||
+			     (out.len > BATCH_FLUSH && !batch_flush(c, &out)))) {
 			xfr_free(job);
 			conn_close(c);
 			break;
 		}
 		o += 2 + m;
-		uv_timer_start(&c->timer, on_idle, w->gen->conf.tcp_idle_ms, 0);
 		if (xr == XFR_STREAM) {
 			SRV_STAT_ADD(w->stats.transfers, 1);
+			uv_timer_start(&c->timer, on_idle, w->gen->conf.tcp_idle_ms, 0);
+			if (!batch_flush(c, &out)) {	/* the answers before it go first */
+				xfr_free(job);
+				conn_close(c);
+				break;
+			}
 			c->xfr = job;
 			xfr_pump(c);	/* a small zone is done at once: go on */
 		}
 	}
+	if (!c->closing && !batch_flush(c, &out))
+		conn_close(c);
+	free(out.w);	/* left over when the connection closed meanwhile (else NULL) */
 	c->in_process = false;
 	if (c->closing)
 		return;
+	if (o > 0)
+		uv_timer_start(&c->timer, on_idle, c->w->gen->conf.tcp_idle_ms, 0);
 	if (o > 0) {
 		memmove(c->buf, c->buf + o, c->len - o);
 		c->len -= o;

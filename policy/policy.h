@@ -132,6 +132,7 @@ typedef struct policy_server {
 	policy_str_t metrics;		/* "ADDR:PORT" of the Prometheus endpoint; unset = off */
 	policy_bool_t log_queries;	/* one log line per query; default false */
 	policy_u32_t threads;		/* loop threads (1..64); unset = online CPUs */
+	policy_bool_t parse_cache;	/* mailnsd keeps parsed included files for reloads */
 } policy_server_t;
 
 typedef struct policy {

@@ -879,5 +879,6 @@ const schema_item_t schema_server[] = {
 	{ .name = "log_queries", .type = SCHEMA_BOOL, .offset = offsetof(policy_server_t, log_queries) },
 	{ .name = "threads", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, threads),
 	  .min = 1, .max = 64 },
+	{ .name = "parse_cache", .type = SCHEMA_BOOL, .offset = offsetof(policy_server_t, parse_cache) },
 	{ .name = NULL },
 };

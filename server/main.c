@@ -305,20 +305,29 @@ int main(int argc, char **argv)
 	diag_t *diag = diag_new();
 	if (diag == NULL)
 		return 1;
-	int r = policy_load(path, diag, &policy);
+	/* the parse cache is filled by the first load and kept when server.parse_cache says so */
+	int r = policy_cache_new(&srv.pcache);
+	if (r == MN_OK)
+		r = policy_load_cached(path, srv.pcache, diag, &policy);
 	diag_sort(diag);
 	diag_print(diag, stderr);
 	size_t nerrors = diag_errors(diag);
 	diag_free(diag);
 	diag = NULL;
+	if (r == MN_OK && !policy->server.parse_cache.v) {
+		policy_cache_free(srv.pcache);
+		srv.pcache = NULL;
+	}
 	if (r < 0) {
 		if (nerrors == 0)
 			fprintf(stderr, "mailnsd: cannot load %s (%s)\n", path, mn_strerror(r));
+		policy_cache_free(srv.pcache);
 		return 1;
 	}
 	/* who to run as: decided before anything is bound (root without server.user: refused) */
 	if (srv_priv_plan(policy, &priv) < 0) {
 		policy_free(policy);
+		policy_cache_free(srv.pcache);
 		return 1;
 	}
 
@@ -326,6 +335,7 @@ int main(int argc, char **argv)
 		ready_fd = daemonize();
 	if (uv_loop_init(&loop) < 0 || uv_mutex_init(&srv.conn_lock) < 0) {
 		policy_free(policy);
+		policy_cache_free(srv.pcache);
 		return 1;
 	}
 	srv.loop = &loop;
@@ -361,11 +371,14 @@ int main(int argc, char **argv)
 		ok = srv_priv_drop(&priv, policy->server.state_dir.v) == MN_OK;
 	if (ok && (diag = diag_new()) == NULL)
 		ok = false;
+	/* reloads reuse what did not change (reload.c) */
+	if (ok && compile_cache_new(&srv.ccache) < 0)
+		ok = false;
 	if (ok) {
 		zset_t *zs = NULL;
 		srv_conf_t conf;
 		xfr_conf_t *xfr = NULL;
-		r = srv_compile(policy, diag, &zs, &conf);
+		r = srv_compile(policy, srv.ccache, diag, &zs, &conf, NULL);
 		if (r == MN_OK)
 			r = xfr_conf_new(policy, diag, &xfr);
 		if (r == MN_OK)
@@ -467,6 +480,8 @@ int main(int argc, char **argv)
 	}
 	uv_mutex_destroy(&srv.conn_lock);
 	srv_domstats_free(srv.domstats);
+	compile_cache_free(srv.ccache);
+	policy_cache_free(srv.pcache);
 	if (rc == 0)
 		mn_log(MN_LOG_NOTICE, "stopped");
 	return rc;

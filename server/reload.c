@@ -22,10 +22,11 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
 }
 
-int srv_compile(const policy_t *p, diag_t *diag, zset_t **zset, srv_conf_t *conf)
+int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **zset,
+		srv_conf_t *conf, compile_stats_t *st)
 {
 	zones_t *zones = NULL;
-	compile_opts_t opts = { .now = mn_now(), .persist_serials = true };
+	compile_opts_t opts = { .now = mn_now(), .persist_serials = true, .cache = cc, .stats = st };
 	int r = zones_compile(p, &opts, diag, &zones);
 	if (r < 0)
 		return r;
@@ -133,14 +134,15 @@ void srv_gen_unref(srv_gen_t *g, uv_loop_t *loop)
 
 /* ---- loading ---- */
 
-int srv_load(const char *path, diag_t *diag, zset_t **zset, srv_conf_t *conf,
-	     size_t *ndomains, policy_t **policy)
+int srv_load(const char *path, policy_cache_t *pc, compile_cache_t *cc, diag_t *diag,
+	     zset_t **zset, srv_conf_t *conf, compile_stats_t *st, size_t *ndomains,
+	     policy_t **policy)
 {
 	policy_t *p = NULL;
-	int r = policy_load(path, diag, &p);
+	int r = pc != NULL ? policy_load_cached(path, pc, diag, &p) : policy_load(path, diag, &p);
 	if (r < 0)
 		return r;
-	r = srv_compile(p, diag, zset, conf);
+	r = srv_compile(p, cc, diag, zset, conf, st);
 	if (r < 0)
 		goto fail;
 	*ndomains = p->ndomains;
@@ -193,7 +195,10 @@ static void reload_work(uv_work_t *w)
 		return;
 	}
 	policy_t *p = NULL;
-	rl->err = srv_load(srv->policy_path, rl->diag, &rl->zset, &rl->conf, &rl->ndomains, &p);
+	rl->stats = (compile_stats_t){ 0 };
+	rl->err = srv_load(srv->policy_path, srv->pcache, srv->ccache, rl->diag, &rl->zset,
+			   &rl->conf, &rl->stats, &rl->ndomains, &p);
+	rl->files_reused = rl->err == MN_OK && srv->pcache != NULL ? policy_cache_reused(srv->pcache) : 0;
 	if (rl->err == MN_OK) {
 		rl->err = xfr_conf_new(p, rl->diag, &rl->xfr);
 		if (rl->err < 0) {
@@ -296,6 +301,8 @@ static void reload_done(uv_work_t *w, int status)
 			       srv->nworkers, rl->threads);
 		srv->handing = true;
 		srv->handed_domains = rl->ndomains;
+		srv->handed_stats = rl->stats;
+		srv->handed_files = rl->files_reused;
 		srv_workers_hand(srv);
 		srv_gen_unref(old, srv->loop);
 		srv_watch_apply(srv, plan, true);
@@ -330,8 +337,12 @@ void srv_reload_handed(srv_t *srv)
 	if (!srv->handing)
 		return;
 	srv->handing = false;
-	mn_log(MN_LOG_NOTICE, "reloaded: %zu zones (%zu domains)", zset_zones(srv->gen->zset)->n,
-	       srv->handed_domains);
+	char files[64] = "";
+	if (srv->pcache != NULL)
+		snprintf(files, sizeof(files), "; %zu included files unchanged", srv->handed_files);
+	mn_log(MN_LOG_NOTICE, "reloaded: %zu zones (%zu domains: %zu compiled, %zu unchanged%s)",
+	       zset_zones(srv->gen->zset)->n, srv->handed_domains, srv->handed_stats.compiled,
+	       srv->handed_stats.reused, files);
 	srv_reload_t *rl = &srv->reload;
 	if (rl->again && !srv->stopping && !rl->running) {
 		rl->again = false;

@@ -13,6 +13,7 @@
 #include "policy/diag.h"
 #include "policy/policy.h"
 #include "server/xfr.h"
+#include "zones/compile.h"
 #include "zones/zset.h"
 
 typedef struct srv_udp srv_udp_t;
@@ -117,6 +118,8 @@ typedef struct srv_reload {
 	zset_t *old;		/* the set serving when the reload started (journal diff) */
 	srv_domstats_t *domstats;	/* for the metrics (NULL when they are off) */
 	unsigned int threads;	/* server.threads of the new policy (0: not loaded) */
+	compile_stats_t stats;	/* domains reused from the compile cache / compiled */
+	size_t files_reused;	/* included files taken from the parse cache */
 } srv_reload_t;
 
 typedef struct srv_rrl srv_rrl_t;
@@ -177,6 +180,16 @@ struct srv {
 	bool acked_ready;
 	bool handing;			/* gen not taken by every worker yet */
 	size_t handed_domains;		/* for the "reloaded" line */
+	compile_stats_t handed_stats;	/* likewise */
+	size_t handed_files;		/* likewise */
+
+	/*
+	 * What the last good compile left for the next one (reload.c, used by one
+	 * compile at a time): each domain's zones under a digest of its inputs,
+	 * and (server.parse_cache) the parsed included files.
+	 */
+	compile_cache_t *ccache;
+	policy_cache_t *pcache;		/* NULL when server.parse_cache is off */
 
 	/* every TCP connection of every worker, for the caps (accept and close only) */
 	uv_mutex_t conn_lock;
@@ -198,17 +211,21 @@ struct srv {
 
 /*
  * Loads the policy at path and compiles its zones (any thread; serials are
- * persisted).  Problems go into diag.  On success *zset has one reference,
- * *conf and *ndomains are set, and *policy (when policy is not NULL) is the
- * loaded policy, freed by the caller.
+ * persisted), reusing what srv->pcache and srv->ccache hold (either may be
+ * NULL) and updating them.  Problems go into diag.  On success *zset has one
+ * reference, *conf, *st and *ndomains are set, and *policy (when policy is
+ * not NULL) is the loaded policy, freed by the caller.
  */
-int srv_load(const char *path, diag_t *diag, zset_t **zset, srv_conf_t *conf,
-	     size_t *ndomains, policy_t **policy);
+int srv_load(const char *path, policy_cache_t *pc, compile_cache_t *cc, diag_t *diag,
+	     zset_t **zset, srv_conf_t *conf, compile_stats_t *st, size_t *ndomains,
+	     policy_t **policy);
 /*
  * srv_load() in two steps: srv_compile() compiles the zones of a loaded
- * policy p (not freed) and fills *conf from it (a problem goes into diag).
+ * policy p (not freed) with the compile cache cc (NULL: none) and fills *conf
+ * and *st (NULL: not wanted) from it (a problem goes into diag).
  */
-int srv_compile(const policy_t *p, diag_t *diag, zset_t **zset, srv_conf_t *conf);
+int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **zset,
+		srv_conf_t *conf, compile_stats_t *st);
 
 /* ---- operation (issue 9) ---- */
 

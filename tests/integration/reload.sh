@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# reload.sh -- incremental reloads of a running mailnsd (41 domains in 4 included
+# files, the watcher reloading on each atomic file change): one domain's change
+# compiles that domain only (the "reloaded" line counts 1 compiled, 40 unchanged),
+# its zone's serial moves and a neighbour's does not, the new answer is served; a
+# new file adds one domain; a broken file keeps the last good answers and the next
+# good change is again compared with the last good set; a server-wide setting
+# recompiles everything.  The same run again with server.parse_cache: true, where
+# the line also counts the included files taken from the cache.
+. "${top_srcdir:?}/tests/tap/tap.sh"
+mn_tmpdir
+
+reloads() { grep -c 'reloaded:\|reload failed' "$MN_LOG"; }
+# The parse cache keeps a file only when its last change (ctime) was a clear
+# second before it was read (a change within the same second could go unseen):
+# each change comes 1.1 s after the previous one, so that the counts below do not
+# depend on how fast this runs -- the file changed by the previous step was read
+# too soon after its change to be kept, every other one is.
+# change FILE SED-EXPR: an atomic rewrite (as editors and config tools do), then
+# waits (10 s at most) for the watcher's reload; prints its log line
+change() {
+	local n0 i
+	sleep 1.1
+	n0=$(reloads)
+	sed "$2" "$1" > "$1.tmp.1"
+	mv "$1.tmp.1" "$1"
+	for i in $(seq 1 100); do [ "$(reloads)" -gt "$n0" ] && break; sleep 0.1; done
+	grep 'reloaded:\|reload failed' "$MN_LOG" | tail -n 1 | sed 's/^.*: \(reload\)/\1/'
+}
+txt() { mn_dig +short TXT "$1" | tr -d '"'; }
+serial() { mn_dig +short SOA "$1" | awk '{ print $3 }'; }
+
+run() { # run PARSE_CACHE
+	local pc=$1 tag="parse_cache $1" files
+	rm -rf "$TMP/domains.d" "$TMP/state"; : > "$TMP/mailnsd.log"
+	mkdir -p "$TMP/domains.d"
+	cat > "$TMP/t.tmpl" <<EOF
+version: 1
+server:
+  listen: ["127.0.0.1:@PORT@"]
+  nameservers: [ns1.example.net.]
+  hostmaster: hostmaster.example.net.
+  user: root
+  state_dir: @TMP@/state
+  ttl: 3600
+  parse_cache: $pc
+include: ["domains.d/*.yaml"]
+domains:
+  example.com:
+    dmarc: { p: reject }
+EOF
+	for f in 0 1 2 3; do
+		{
+			echo "domains:"
+			for i in $(seq $((f * 10)) $((f * 10 + 9))); do
+				echo "  d$i.example:"
+				echo "    spf: { mode: plain, ip4: [192.0.2.$i] }"
+				echo "    dmarc: { p: reject, rua: [\"mailto:dmarc@d$i.example\"] }"
+			done
+		} > "$TMP/domains.d/f$f.yaml"
+	done
+	sleep 1.1	# settled before the first load
+	mn_start "$TMP/t.tmpl" || { ok 1 "$tag: mailnsd starts"; return; }
+	files=""
+	[ "$pc" = true ] && files="; 3 included files unchanged"
+	local s7 s8
+	s7=$(serial _dmarc.d7.example); s8=$(serial _dmarc.d8.example)
+
+	is "$(change "$TMP/domains.d/f0.yaml" 's/rua: \["mailto:dmarc@d7.example"\]/rua: ["mailto:new@d7.example"]/')" \
+		"reloaded: 123 zones (41 domains: 1 compiled, 40 unchanged$files)" "$tag: one domain changed, one compiled"
+	is "$(txt _dmarc.d7.example)" "v=DMARC1; p=reject; rua=mailto:new@d7.example" "$tag: its new record is served"
+	[ "$(serial _dmarc.d7.example)" != "$s7" ]; ok $? "$tag: its serial moved"
+	is "$(serial _dmarc.d8.example)" "$s8" "$tag: the neighbour's serial did not"
+	is "$(txt _spf.d8.example)" "v=spf1 ip4:192.0.2.8 -all" "$tag: the neighbour is served as before"
+
+	sleep 1.1
+	printf 'domains:\n  d40.example:\n    dmarc: { p: none }\n' > "$TMP/domains.d/f4.yaml.tmp.1"
+	[ "$pc" = true ] && files="; 3 included files unchanged"	# f0 was read too soon after its change
+	local n0; n0=$(reloads)
+	mv "$TMP/domains.d/f4.yaml.tmp.1" "$TMP/domains.d/f4.yaml"
+	for i in $(seq 1 100); do [ "$(reloads)" -gt "$n0" ] && break; sleep 0.1; done
+	is "$(grep 'reloaded:' "$MN_LOG" | tail -n 1 | sed 's/^.*: reloaded/reloaded/')" \
+		"reloaded: 126 zones (42 domains: 1 compiled, 41 unchanged$files)" "$tag: a new file, one domain compiled"
+	is "$(txt _dmarc.d40.example)" "v=DMARC1; p=none" "$tag: the new domain is served"
+
+	like=$(change "$TMP/domains.d/f1.yaml" 's/^  d12.example:/  d12.example: [/')
+	case $like in "reload failed"*) ok 0 "$tag: a broken file: the reload fails" ;;
+		*) ok 1 "$tag: a broken file: the reload fails (got: $like)" ;; esac
+	is "$(txt _dmarc.d12.example)" "v=DMARC1; p=reject; rua=mailto:dmarc@d12.example" "$tag: the last good answers stay"
+	[ "$pc" = true ] && files="; 3 included files unchanged"	# f0 f2 f3 (f4 was new)
+	is "$(change "$TMP/domains.d/f1.yaml" 's/^  d12.example: \[/  d12.example:/; s/192.0.2.13\]/192.0.2.113]/')" \
+		"reloaded: 126 zones (42 domains: 1 compiled, 41 unchanged$files)" "$tag: mended with another change: compared with the last good set"
+	is "$(txt _spf.d13.example)" "v=spf1 ip4:192.0.2.113 -all" "$tag: and served"
+
+	[ "$pc" = true ] && files="; 4 included files unchanged"	# all but f1
+	is "$(change "$TMP/policy.yaml" 's/^  ttl: 3600/  ttl: 1800/')" \
+		"reloaded: 126 zones (42 domains: 42 compiled, 0 unchanged$files)" "$tag: server.ttl changed: every domain compiled"
+	is "$(mn_dig TXT _dmarc.d3.example | awk '$1 == "_dmarc.d3.example." && $4 == "TXT" { print $2; exit }')" 1800 "$tag: served with the new TTL"
+
+	mn_stop; is "$?" 0 "$tag: SIGTERM: exit 0"
+	! grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error|not closed cleanly' "$MN_LOG"
+	ok $? "$tag: no sanitizer report"
+}
+
+run false
+run true
+done_testing

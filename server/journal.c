@@ -297,9 +297,10 @@ int xfr_journal_update(const char *state_dir, const zones_t *old, const zones_t 
 	snprintf(dir, sizeof(dir), "%s/journal", state_dir);
 	bool made = false;
 	int written = 0, err = MN_OK;
+	zones_cursor_t oc = { .zs = old };
 	for (size_t i = 0; i < cur->n; i++) {
 		const zone_t *z = cur->v[i];
-		const zone_t *o = zones_find(old, z->name);
+		const zone_t *o = zones_match(&oc, z);
 		if (o == NULL || o->serial == z->serial)
 			continue;
 		if (!made) {

@@ -382,9 +382,10 @@ void xfr_notify_changes(xfr_notify_t *n, const xfr_conf_t *conf, const zones_t *
 	if (n->have_key)
 		n->key = conf->keys[conf->notify_key];
 	size_t zones = 0;
+	zones_cursor_t oc = { .zs = old };
 	for (size_t i = 0; i < cur->n; i++) {
 		const zone_t *z = cur->v[i];
-		const zone_t *o = old != NULL ? zones_find(old, z->name) : NULL;
+		const zone_t *o = zones_match(&oc, z);
 		if (o != NULL && o->serial == z->serial)
 			continue;
 		zones++;

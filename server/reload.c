@@ -160,9 +160,10 @@ void srv_log_changes(const zset_t *old, const zset_t *cur)
 {
 	const zones_t *a = zset_zones(old), *b = zset_zones(cur);
 	size_t logged = 0, changes = 0;
+	zones_cursor_t ac = { .zs = a }, bc = { .zs = b };
 	for (size_t i = 0; i < b->n; i++) {
 		const zone_t *z = b->v[i];
-		const zone_t *o = zones_find(a, z->name);
+		const zone_t *o = zones_match(&ac, z);
 		if (o != NULL && o->serial == z->serial)
 			continue;
 		changes++;
@@ -174,7 +175,7 @@ void srv_log_changes(const zset_t *old, const zset_t *cur)
 			mn_log(MN_LOG_INFO, "zone %s serial %u -> %u", z->name, o->serial, z->serial);
 	}
 	for (size_t i = 0; i < a->n; i++) {
-		if (zones_find(b, a->v[i]->name) != NULL)
+		if (zones_match(&bc, a->v[i]) != NULL)
 			continue;
 		changes++;
 		if (logged++ < LOG_CHANGES_MAX)

@@ -747,6 +747,24 @@ void zones_free(zones_t *zs)
 	free(zs);
 }
 
+const zone_t *zones_match(zones_cursor_t *c, const zone_t *z)
+{
+	if (c->zs == NULL)
+		return NULL;
+	const zones_t *zs = c->zs;
+	if (c->i < zs->n && zs->v[c->i] == z)
+		return zs->v[c->i++];
+	while (c->i < zs->n) {
+		int k = strcmp(zs->v[c->i]->name, z->name);
+		if (k == 0)
+			return zs->v[c->i++];
+		if (k > 0)
+			return NULL;
+		c->i++;
+	}
+	return NULL;
+}
+
 const zone_t *zones_find(const zones_t *zs, const char *apex)
 {
 	size_t lo = 0, hi = zs->n;

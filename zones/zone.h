@@ -94,3 +94,15 @@ typedef struct zones {
 
 void zones_free(zones_t *zs);	/* frees every zone; NULL is a no-op */
 const zone_t *zones_find(const zones_t *zs, const char *apex);
+/*
+ * Pairs the zones of two sets in one walk (a reload compares 300,000 zones
+ * with the previous set's): zones_match() returns the zone of c->zs (NULL:
+ * none) named like z, for zones z given in increasing name order.  The same
+ * zone object (reused by an incremental compile) is found without comparing
+ * names.  c->zs may be NULL (nothing matches).
+ */
+typedef struct zones_cursor {
+	const zones_t *zs;
+	size_t i;
+} zones_cursor_t;
+const zone_t *zones_match(zones_cursor_t *c, const zone_t *z);

@@ -283,6 +283,29 @@ int main(void)
 	for (int i = 0; i < 3; i++)
 		ok(zones_find(zs, names[i]) == zs->v[i], "zones_find %s", names[i]);
 	ok(zones_find(zs, "_spf.b.example") == NULL, "zones_find of an absent zone: NULL");
+
+	/* zones_match: a second set sharing _dmarc.a, without _domainkey.a, with _dmarc.b */
+	zones_t *next = calloc(1, sizeof(*next));
+	next->v = calloc(4, sizeof(*next->v));
+	zone_t *dmarc_b = zone_new("_dmarc.b.example", ZONE_DMARC, "b.example");
+	zone_t *spf_a = zone_new("_spf.a.example", ZONE_SPF, "a.example");
+	next->v[next->n++] = zs->v[0];	/* the same object: borrowed, not freed with next */
+	next->v[next->n++] = dmarc_b;
+	next->v[next->n++] = spf_a;
+	zones_cursor_t c1 = { .zs = zs };
+	ok(zones_match(&c1, next->v[0]) == zs->v[0], "zones_match: the shared zone");
+	ok(zones_match(&c1, dmarc_b) == NULL, "zones_match: _dmarc.b.example not in the old set");
+	ok(zones_match(&c1, spf_a) == zs->v[2], "zones_match: _spf.a.example by name, past _domainkey.a");
+	zones_cursor_t c2 = { .zs = next };
+	ok(zones_match(&c2, zs->v[0]) == zs->v[0], "zones_match the other way: _dmarc.a");
+	ok(zones_match(&c2, zs->v[1]) == NULL, "zones_match: _domainkey.a.example is gone");
+	ok(zones_match(&c2, zs->v[2]) == spf_a, "zones_match: _spf.a.example");
+	zones_cursor_t c3 = { .zs = NULL };
+	ok(zones_match(&c3, spf_a) == NULL, "zones_match without a set: NULL");
+	zone_free(dmarc_b);
+	zone_free(spf_a);
+	free(next->v);
+	free(next);
 	zones_free(zs);
 	zones_free(NULL);
 	zone_free(NULL);

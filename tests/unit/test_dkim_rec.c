@@ -254,9 +254,50 @@ static void test_tags(void)
 	is_int(dkim_key_record_check("p=", &POS, NULL, NULL), MN_EINVAL, "NULL diag");
 }
 
+/*
+ * Well-formed RSA SubjectPublicKeyInfo keys are measured without OpenSSL
+ * (start-up speed): the size must be OpenSSL's for every modulus length, and
+ * anything else must still reach OpenSSL's diagnostics.
+ */
+static void test_fast_rsa(void)
+{
+	static const int sizes[] = { 512, 520, 777, 1000, 1023, 1024, 1025, 1100, 1536 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)sizes[i]);
+		if (pk == NULL)
+			tap_bail("RSA-%d keygen", sizes[i]);
+		char *k = spki_b64(pk);
+		char rec[1024];
+		snprintf(rec, sizeof(rec), "v=DKIM1; k=rsa; p=%s", k);
+		diag_t *d = diag_new();
+		dkim_key_info_t info = { 0 };
+		dkim_key_record_check(rec, NULL, d, &info);
+		tap_is_int(info.bits, EVP_PKEY_get_bits(pk), "RSA-%d: the size OpenSSL gives", sizes[i]);
+		diag_free(d);
+		/* one byte more after the key: OpenSSL's message */
+		unsigned char *der = NULL;
+		int len = i2d_PUBKEY(pk, &der);
+		unsigned char *more = malloc((size_t)len + 1);
+		memcpy(more, der, (size_t)len);
+		more[len] = 0;
+		char *b = b64(more, len + 1);
+		snprintf(rec, sizeof(rec), "v=DKIM1; k=rsa; p=%s", b);
+		d = diag_new();
+		dkim_key_record_check(rec, NULL, d, &info);
+		tap_ok(diag_errors(d) == 1, "RSA-%d with a trailing byte: an error", sizes[i]);
+		diag_free(d);
+		free(b);
+		free(more);
+		OPENSSL_free(der);
+		free(k);
+		EVP_PKEY_free(pk);
+	}
+}
+
 int main(void)
 {
 	make_keys();
+	test_fast_rsa();
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 	for (size_t i = 0; i < n; i++)
 		run_case(&cases[i]);

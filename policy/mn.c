@@ -446,6 +446,19 @@ void *mn_xalloc_fail(void)
 	abort();
 }
 
+uint64_t mn_hash(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+uint64_t mn_hash_str(const char *s)
+{
+	return mn_hash(MN_HASH_INIT, s, strlen(s));
+}
+
 char *mn_strdup(const char *s)
 {
 	if (s == NULL)

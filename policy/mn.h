@@ -78,6 +78,13 @@ int mn_net_cmp(const mn_net_t *a, const mn_net_t *b);
 /* Small helpers. */
 void *mn_xalloc_fail(void);	/* logs and aborts: only for startup paths */
 char *mn_strdup(const char *s);	/* NULL on ENOMEM */
+/*
+ * FNV-1a, 64 bits, for the tables the compile keys by name: start from
+ * MN_HASH_INIT and feed each piece; mn_hash_str() is one string from the start.
+ */
+#define MN_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t mn_hash(uint64_t h, const void *data, size_t len);
+uint64_t mn_hash_str(const char *s);
 /* Writes data to path atomically: tmp file in the same dir, fsync, rename, fsync dir. */
 int mn_file_write_atomic(const char *path, const void *data, size_t len, int mode);
 /* Reads a whole file (NUL-terminated); *out freed by the caller with free(). */

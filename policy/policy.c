@@ -459,19 +459,11 @@ static void pfile_unref(pfile_t *f)
 	free(f);
 }
 
-static uint64_t path_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 static pfile_t *cache_find(const policy_cache_t *c, const char *name)
 {
 	if (c->cap == 0)
 		return NULL;
-	size_t j = path_hash(name) & (c->cap - 1);
+	size_t j = mn_hash_str(name) & (c->cap - 1);
 	while (c->slot[j] != NULL) {
 		if (strcmp(c->slot[j]->name, name) == 0)
 			return c->slot[j];
@@ -541,7 +533,7 @@ static int cache_install(policy_cache_t *c, const priv_t *pv)
 		pfile_t *f = pv->held[i];
 		if (f->arena == NULL)
 			continue;	/* not read, or not converted */
-		size_t j = path_hash(f->name) & (cap - 1);
+		size_t j = mn_hash_str(f->name) & (cap - 1);
 		while (slot[j] != NULL && strcmp(slot[j]->name, f->name) != 0)
 			j = (j + 1) & (cap - 1);
 		if (slot[j] != NULL)

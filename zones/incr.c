@@ -322,14 +322,6 @@ int incr_entry_add_diag(incr_entry_t *e, const diag_item_t *it, bool keyed, uint
 
 /* ---- the cache ------------------------------------------------------------------ */
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 int compile_cache_new(compile_cache_t **out)
 {
 	if (out == NULL)
@@ -367,7 +359,7 @@ incr_entry_t *incr_find(const compile_cache_t *c, const char *name)
 {
 	if (c == NULL || c->cap == 0)
 		return NULL;
-	size_t j = name_hash(name) & (c->cap - 1);
+	size_t j = mn_hash_str(name) & (c->cap - 1);
 	while (c->slot[j] != NULL) {
 		if (strcmp(c->slot[j]->name, name) == 0)
 			return c->slot[j];
@@ -393,7 +385,7 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] == NULL)
 			continue;
-		size_t j = name_hash(v[i]->name) & (cap - 1);
+		size_t j = mn_hash_str(v[i]->name) & (cap - 1);
 		while (slot[j] != NULL)
 			j = (j + 1) & (cap - 1);
 		slot[j] = v[i];

@@ -64,25 +64,15 @@ void validate_free(validate_t *v)
 
 /* ---- reporting each (position, message) once --------------------------------- */
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static uint64_t pos_key(const mn_pos_t *pos, int tag, const char *msg)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	h = fnv(h, pos->file, strlen(pos->file));
-	h = fnv(h, &pos->line, sizeof(pos->line));
-	h = fnv(h, &pos->col, sizeof(pos->col));
-	h = fnv(h, &tag, sizeof(tag));
+	uint64_t h = MN_HASH_INIT;
+	h = mn_hash(h, pos->file, strlen(pos->file));
+	h = mn_hash(h, &pos->line, sizeof(pos->line));
+	h = mn_hash(h, &pos->col, sizeof(pos->col));
+	h = mn_hash(h, &tag, sizeof(tag));
 	if (msg != NULL)
-		h = fnv(h, msg, strlen(msg));
+		h = mn_hash(h, msg, strlen(msg));
 	return h == 0 ? 1 : h;
 }
 
@@ -200,7 +190,7 @@ static uint64_t text_hash(const char *text)
 		h = (h ^ w) * 0xff51afd7ed558ccdULL;
 		h ^= h >> 32;
 	}
-	return fnv(h, text + i, len - i);
+	return mn_hash(h, text + i, len - i);
 }
 
 static size_t text_slot(char **t, size_t cap, const char *text)
@@ -520,11 +510,6 @@ typedef struct apexes {
 	bool built;		/* slot made (NULL after ENOMEM: zones_find) */
 } apexes_t;
 
-static uint64_t name_hash(const char *s)
-{
-	return fnv(0xcbf29ce484222325ULL, s, strlen(s));
-}
-
 static void apexes_init(apexes_t *a, const zones_t *zs)
 {
 	a->zs = zs;
@@ -548,7 +533,7 @@ static void apexes_build(apexes_t *a)
 		return;
 	a->cap = cap;
 	for (size_t i = 0; i < zs->n; i++) {
-		size_t j = name_hash(zs->v[i]->name) & (cap - 1);
+		size_t j = mn_hash_str(zs->v[i]->name) & (cap - 1);
 		while (a->slot[j] != NULL && strcmp(a->slot[j]->name, zs->v[i]->name) != 0)
 			j = (j + 1) & (cap - 1);
 		if (a->slot[j] == NULL)
@@ -564,7 +549,7 @@ static const zone_t *apexes_find(apexes_t *a, const char *name)
 		apexes_build(a);
 	if (a->slot == NULL)
 		return zones_find(a->zs, name);
-	size_t j = name_hash(name) & (a->cap - 1);
+	size_t j = mn_hash_str(name) & (a->cap - 1);
 	while (a->slot[j] != NULL) {
 		if (strcmp(a->slot[j]->name, name) == 0)
 			return a->slot[j];

@@ -259,8 +259,19 @@ static void test_diag(void)
 	ok(true, "diag_free(NULL) is a no-op");
 }
 
+/* FNV-1a 64 (the published test values), fed whole or in pieces */
+static void test_hash(void)
+{
+	ok(mn_hash_str("") == 0xcbf29ce484222325ULL, "FNV-1a 64 of \"\"");
+	ok(mn_hash_str("a") == 0xaf63dc4c8601ec8cULL, "FNV-1a 64 of \"a\"");
+	ok(mn_hash_str("foobar") == 0x85944171f73967e8ULL, "FNV-1a 64 of \"foobar\"");
+	ok(mn_hash(mn_hash(MN_HASH_INIT, "foo", 3), "bar", 3) == mn_hash_str("foobar"),
+	   "in two pieces: the same");
+}
+
 int main(void)
 {
+	test_hash();
 	test_durations();
 	test_time();
 	test_names();

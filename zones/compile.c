@@ -125,17 +125,9 @@ static bool name_valid(const char *name, char *why, size_t size)
 
 /* ---- state_dir listings ------------------------------------------------------- */
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 static size_t dirset_slot(char **slot, size_t cap, const char *name)
 {
-	size_t j = str_hash(name) & (cap - 1);
+	size_t j = mn_hash_str(name) & (cap - 1);
 	while (slot[j] != NULL && strcmp(slot[j], name) != 0)
 		j = (j + 1) & (cap - 1);
 	return j;
@@ -438,6 +430,20 @@ static int add_report_auth(const ctx_t *c, zone_t *z, const char *who, const mn_
 	return r;
 }
 
+/* The first of c->reports (sorted by target) whose reports go to domain name. */
+static size_t reports_first(const ctx_t *c, const char *name)
+{
+	size_t lo = 0, hi = c->nreports;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(c->reports[mid].target, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 {
 	const policy_dmarc_t *m = &d->dmarc;
@@ -456,14 +462,7 @@ static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 					    &m->authorize_reports_for.v[i].pos);
 	}
 	/* every hosted domain whose reports come here */
-	size_t lo = 0, hi = c->nreports;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(c->reports[mid].target, d->name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = reports_first(c, d->name);
 	for (size_t i = lo; r == MN_OK && i < c->nreports && strcmp(c->reports[i].target, d->name) == 0; i++)
 		r = add_report_auth(c, z, c->reports[i].source, &c->reports[i].pos);
 	return r;
@@ -1004,14 +1003,7 @@ static int domain_inputs(part_t *pt, const policy_domain_t *d, dom_in_t *dm, uin
 	incr_hash_t *h = &pt->h;
 	incr_hash_reset(h);
 	incr_hash_domain(h, c->p, d);
-	size_t lo = 0, hi = c->nreports;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(c->reports[mid].target, d->name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = reports_first(c, d->name);
 	for (size_t i = lo; i < c->nreports && strcmp(c->reports[i].target, d->name) == 0; i++) {
 		incr_hash_str(h, c->reports[i].source);
 		incr_hash_pos(h, &c->reports[i].pos);

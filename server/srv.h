@@ -195,6 +195,7 @@ struct srv {
 	uv_mutex_t conn_lock;
 	srv_conn_t *all_conns;		/* under conn_lock */
 	size_t nconns;			/* under conn_lock */
+	size_t nreserved;		/* of them in the transfer reserve (under conn_lock) */
 
 	uv_signal_t sig_hup, sig_term, sig_int;
 	srv_reload_t reload;
@@ -294,6 +295,14 @@ int srv_socket_bind(int type, const struct sockaddr *addr, bool probe);
 /* tcp.c: listens on addr for worker w (errors logged); serves connections until closed. */
 int srv_tcp_open(srv_worker_t *w, const struct sockaddr *addr, const char *text);
 void srv_tcp_close_all(srv_worker_t *w);	/* listeners and every connection of w */
+/*
+ * Connections beyond server.tcp_max_clients and tcp_max_per_ip kept for
+ * clients in a server.transfer.allow network (their addresses: key: entries
+ * are not known at accept).
+ */
+enum { SRV_TCP_RESERVE = 16 };
+/* Do two peers count as one client for tcp_max_per_ip: one IPv4 address, one IPv6 /56? */
+bool srv_tcp_same_client(const struct sockaddr *a, const struct sockaddr *b);
 
 /*
  * main.c (workers): srv_workers_hand() gives srv->gen to every worker (the

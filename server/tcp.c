@@ -2,6 +2,7 @@
 /* tcp.c -- DNS over TCP (RFC 7766): pipelining, idle timeout, connection caps shared by the workers */
 #include "server/srv.h"
 
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,12 +12,22 @@
 #include "policy/mn.h"
 #include "server/answer.h"
 
+/*
+ * What one connection may hold (see mailnsd(8), "TCP"): at most READ_BUF_MAX
+ * bytes of queries read ahead, and answers waiting for the client below
+ * WRITE_QUEUE_HIGH plus one message (the last answer that passed it).  Above
+ * the mark the queries already read wait in the buffer and reading stops;
+ * below WRITE_QUEUE_LOW they are answered and reading goes on.  So each
+ * connection stays under ~200 KiB, and all of them under the number of slots
+ * times that.
+ */
 enum {
-	READ_MIN_FREE = 2048,		/* grow the read buffer below this much room */
-	READ_BUF_MAX = 128 * 1024,	/* > one whole message (2 + 65535) + READ_MIN_FREE */
-	WRITE_QUEUE_HIGH = 1024 * 1024,	/* stop reading above this many queued bytes */
-	WRITE_QUEUE_LOW = 256 * 1024,	/* and read again below this */
-	XFR_BATCH = 16,			/* transfer messages queued per callback */
+	READ_MIN_FREE = 2048,			/* grow the read buffer below this much room */
+	READ_BUF_MAX = 72 * 1024,		/* >= one whole message (2 + 65535) + READ_MIN_FREE */
+	WRITE_QUEUE_HIGH = 64 * 1024,		/* hold the queries read above this many queued bytes */
+	WRITE_QUEUE_LOW = 16 * 1024,		/* and answer them below this */
+	BATCH_MAX = 2 + ANSWER_TCP_MAX,	/* answers of one read sent together, at most */
+	XFR_BATCH = 16,				/* transfer messages queued per callback */
 };
 
 struct srv_tcp {
@@ -35,17 +46,22 @@ struct srv_conn {
 	size_t len, cap;
 	int handles;		/* handles not closed yet; freed at 0 */
 	size_t writes;		/* writes queued */
+	size_t queued;		/* bytes they hold (allocated, not written yet) */
 	bool closing, eof, reading, in_process;
+	bool reserved;		/* in a slot of the transfer reserve (srv->nreserved) */
 	xfr_t *xfr;		/* a zone transfer being sent; reading waits meanwhile */
 };
 
-/* A queued answer: the request, the length prefix and the message. */
+/* Bytes the kernel did not take at once: the request, its size, the bytes. */
 struct tcp_write {
 	uv_write_t req;
+	size_t size;		/* counted in the connection's queued */
 	uint8_t data[];
 };
 
-static _Thread_local uint8_t answer_buf[ANSWER_TCP_MAX];	/* one per loop thread */
+/* One per loop thread: the answer being built, the answers of one read. */
+static _Thread_local uint8_t answer_buf[ANSWER_TCP_MAX];
+static _Thread_local uint8_t batch_buf[BATCH_MAX];
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -85,6 +101,8 @@ static void conn_close(srv_conn_t *c)
 		c->gnext->gprev = c->gprev;
 	c->gprev = c->gnext = NULL;
 	srv->nconns--;
+	if (c->reserved)
+		srv->nreserved--;
 	uv_mutex_unlock(&srv->conn_lock);
 	uv_close((uv_handle_t *)&c->timer, conn_free_cb);
 	uv_close((uv_handle_t *)&c->tcp, conn_free_cb);
@@ -103,7 +121,9 @@ static void on_idle(uv_timer_t *t)
 static void on_write(uv_write_t *req, int status)
 {
 	srv_conn_t *c = req->handle->data;
-	free(req);
+	struct tcp_write *tw = (struct tcp_write *)req;
+	c->queued -= tw->size;
+	free(tw);
 	c->writes--;
 	if (c->closing)
 		return;
@@ -112,7 +132,7 @@ static void on_write(uv_write_t *req, int status)
 		return;
 	}
 	if (c->xfr != NULL) {
-		if (c->tcp.write_queue_size < WRITE_QUEUE_LOW)
+		if (c->queued < WRITE_QUEUE_LOW)
 			xfr_pump(c);
 		return;
 	}
@@ -120,77 +140,82 @@ static void on_write(uv_write_t *req, int status)
 		conn_close(c);
 		return;
 	}
-	if (!c->reading && !c->eof && c->tcp.write_queue_size < WRITE_QUEUE_LOW)
-		read_resume(c);
+	if (!c->reading && !c->eof && c->queued < WRITE_QUEUE_LOW)
+		process(c);	/* the queries held back, then reading again */
 }
 
-/* Queues one answer with its length prefix; false when the connection must close. */
-static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len)
+/*
+ * Sends the bytes of bufs: what the kernel takes at once, and a copy of the
+ * rest queued (c->queued until written).  False when the connection must close.
+ */
+static bool conn_write(srv_conn_t *c, const uv_buf_t *bufs, unsigned int n)
 {
-	struct tcp_write *w = malloc(sizeof(*w) + 2 + len);
+	size_t total = 0;
+	for (unsigned int i = 0; i < n; i++)
+		total += bufs[i].len;
+	int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);	/* EAGAIN while writes wait */
+	if (r < 0 && r != UV_EAGAIN)
+		return false;
+	size_t skip = r > 0 ? (size_t)r : 0;
+	if (skip == total)
+		return true;
+	struct tcp_write *w = malloc(sizeof(*w) + total - skip);
 	if (w == NULL)
 		return false;
-	w->data[0] = (uint8_t)(len >> 8);
-	w->data[1] = (uint8_t)len;
-	memcpy(w->data + 2, msg, len);
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned int)(2 + len));
+	w->size = sizeof(*w) + total - skip;
+	uint8_t *p = w->data;
+	for (unsigned int i = 0; i < n; i++) {
+		if (skip >= bufs[i].len) {
+			skip -= bufs[i].len;
+			continue;
+		}
+		memcpy(p, bufs[i].base + skip, bufs[i].len - skip);
+		p += bufs[i].len - skip;
+		skip = 0;
+	}
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned int)(p - w->data));
 	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
 		free(w);
 		return false;
 	}
 	c->writes++;
+	c->queued += w->size;
 	return true;
+}
+
+/* Sends one message with its length prefix; false when the connection must close. */
+static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len)
+{
+	uint8_t prefix[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	uv_buf_t b[2] = { uv_buf_init((char *)prefix, 2), uv_buf_init((char *)msg, (unsigned int)len) };
+	return conn_write(c, b, 2);
 }
 
 /*
- * The answers to the queries of one read, sent with one write (pipelining
- * clients send many queries per segment: one write system call for all).
+ * The answers to the queries of one read, sent together (pipelining clients
+ * send many queries per segment: one write system call for all), gathered in
+ * batch_buf; *blen is the number of bytes there.
  */
-typedef struct batch {
-	struct tcp_write *w;	/* NULL until the first answer */
-	size_t len, cap;	/* bytes in w->data, room there */
-} batch_t;
-
-enum { BATCH_FLUSH = 64 * 1024 };	/* send what is queued beyond this many bytes */
-
-static bool batch_add(batch_t *b, const uint8_t *msg, size_t len)
+static bool batch_flush(srv_conn_t *c, size_t *blen)
 {
-	if (b->w == NULL || b->len + 2 + len > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 16384;
-		while (cap < b->len + 2 + len)
-			cap *= 2;
-		struct tcp_write *n = realloc(b->w, sizeof(*n) + cap);	/* not submitted yet */
-		if (n == NULL)
-			return false;
-		b->w = n;
-		b->cap = cap;
-	}
-	uint8_t *p = b->w->data + b->len;
+	if (*blen == 0)
+		return true;
+	uv_buf_t b = uv_buf_init((char *)batch_buf, (unsigned int)*blen);
+	*blen = 0;
+	return conn_write(c, &b, 1);
+}
+
+/* Adds one answer (sending what was gathered first when it would not fit). */
+static bool batch_add(srv_conn_t *c, size_t *blen, const uint8_t *msg, size_t len)
+{
+	assert(len <= ANSWER_TCP_MAX);
+	if (*blen + 2 + len > sizeof(batch_buf) && !batch_flush(c, blen))
+		return false;
+	uint8_t *p = batch_buf + *blen;
 	p[0] = (uint8_t)(len >> 8);
 	p[1] = (uint8_t)len;
 	memcpy(p + 2, msg, len);
-	b->len += 2 + len;
-	return true;
-}
-
-/* Queues what the batch holds as one write; false when the connection must close. */
-static bool batch_flush(srv_conn_t *c, batch_t *b)
-{
-	struct tcp_write *w = b->w;
-	size_t len = b->len;
-	*b = (batch_t){ 0 };
-	if (w == NULL)
-		return true;
-	if (len == 0) {
-		free(w);
-		return true;
-	}
-	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned int)len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
-		free(w);
-		return false;
-	}
-	c->writes++;
+	*blen += 2 + len;
 	return true;
 }
 
@@ -234,19 +259,24 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 /*
- * Answers the complete messages in the buffer, in order.  A transfer holds
- * the rest (reading paused) until its last message is queued; xfr_pump()
- * then calls here again.  Never nested (in_process).
+ * Answers the complete messages in the buffer, in order, while the answers
+ * waiting for the client stay below WRITE_QUEUE_HIGH: above it the rest wait
+ * in the buffer and reading stops until on_write sees the queue drained.  A
+ * transfer holds the rest too (reading paused) until its last message is
+ * queued; xfr_pump() then calls here again.  Never nested (in_process).
  */
 static void process(srv_conn_t *c)
 {
 	if (c->in_process)
 		return;
 	c->in_process = true;
-	uv_stream_t *s = (uv_stream_t *)&c->tcp;
-	size_t o = 0;
-	batch_t out = { 0 };
+	size_t o = 0, blen = 0;
+	bool held = false;
 	while (!c->closing && c->xfr == NULL && c->len - o >= 2) {
+		if (c->queued + blen >= WRITE_QUEUE_HIGH) {
+			held = true;	/* the client does not read its answers */
+			break;
+		}
 		size_t m = get16(c->buf + o);
 		if (m < 12) {
 			conn_close(c);	/* cannot even hold a header: garbage */
@@ -264,8 +294,7 @@ static void process(srv_conn_t *c)
 		if (xr == XFR_NOT)
 			send = srv_answer(w, c->buf + o + 2, m, (const struct sockaddr *)&c->peer,
 					  true, answer_buf, sizeof(answer_buf), &alen) == ANSWER_SEND;
-		if (send && (!batch_add(&out, answer_buf, alen) ||
-			     (out.len > BATCH_FLUSH && !batch_flush(c, &out)))) {
+		if (send && !batch_add(c, &blen, answer_buf, alen)) {
 			xfr_free(job);
 			conn_close(c);
 			break;
@@ -274,7 +303,7 @@ static void process(srv_conn_t *c)
 		if (xr == XFR_STREAM) {
 			SRV_STAT_ADD(w->stats.transfers, 1);
 			uv_timer_start(&c->timer, on_idle, w->gen->conf.tcp_idle_ms, 0);
-			if (!batch_flush(c, &out)) {	/* the answers before it go first */
+			if (!batch_flush(c, &blen)) {	/* the answers before it go first */
 				xfr_free(job);
 				conn_close(c);
 				break;
@@ -283,25 +312,23 @@ static void process(srv_conn_t *c)
 			xfr_pump(c);	/* a small zone is done at once: go on */
 		}
 	}
-	if (!c->closing && !batch_flush(c, &out))
+	if (!c->closing && !batch_flush(c, &blen))
 		conn_close(c);
-	free(out.w);	/* left over when the connection closed meanwhile (else NULL) */
 	c->in_process = false;
 	if (c->closing)
 		return;
-	if (o > 0)
-		uv_timer_start(&c->timer, on_idle, c->w->gen->conf.tcp_idle_ms, 0);
 	if (o > 0) {
+		uv_timer_start(&c->timer, on_idle, c->w->gen->conf.tcp_idle_ms, 0);
 		memmove(c->buf, c->buf + o, c->len - o);
 		c->len -= o;
 	}
-	if (c->xfr != NULL || c->tcp.write_queue_size > WRITE_QUEUE_HIGH) {
+	if (c->xfr != NULL || held || c->queued >= WRITE_QUEUE_HIGH) {
 		/* a transfer is being sent, or the client does not read its answers */
 		if (c->reading) {
-			uv_read_stop(s);
+			uv_read_stop((uv_stream_t *)&c->tcp);
 			c->reading = false;
 		}
-	} else if (!c->reading && !c->eof && c->tcp.write_queue_size < WRITE_QUEUE_LOW) {
+	} else if (!c->reading && !c->eof) {
 		read_resume(c);
 	}
 }
@@ -312,7 +339,7 @@ static void process(srv_conn_t *c)
  */
 static void xfr_pump(srv_conn_t *c)
 {
-	for (int k = 0; k < XFR_BATCH && c->tcp.write_queue_size < WRITE_QUEUE_LOW; k++) {
+	for (int k = 0; k < XFR_BATCH && c->queued < WRITE_QUEUE_LOW; k++) {
 		size_t len = 0;
 		int r = xfr_next(c->xfr, answer_buf, sizeof(answer_buf), &len);
 		if (r < 0) {
@@ -342,29 +369,80 @@ static void read_resume(srv_conn_t *c)
 		conn_close(c);
 }
 
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+/*
+ * The bytes that name a client for tcp_max_per_ip: the IPv4 address (also
+ * when mapped into IPv6), the first 56 bits of an IPv6 address (one site's
+ * prefix: RFC 6177, as for rate limiting).  Returns their number, 0 for
+ * another family.
+ */
+static size_t client_key(const struct sockaddr *a, uint8_t key[8])
 {
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-			      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-	return false;
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	if (a->sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
+		return 5;
+	}
+	if (a->sa_family != AF_INET6)
+		return 0;
+	const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+	if (memcmp(b, mapped, sizeof(mapped)) == 0) {
+		key[0] = 4;
+		memcpy(key + 1, b + 12, 4);
+		return 5;
+	}
+	key[0] = 6;
+	memcpy(key + 1, b, 7);
+	return 8;
+}
+
+bool srv_tcp_same_client(const struct sockaddr *a, const struct sockaddr *b)
+{
+	uint8_t ka[8], kb[8];
+	size_t n = client_key(a, ka);
+	return n != 0 && client_key(b, kb) == n && memcmp(ka, kb, n) == 0;
 }
 
 /*
  * The caps count every worker's connections (the kernel spreads one client's
  * connections over the workers): a list of all of them under a mutex, taken
- * on accept and close only, never per query.
+ * on accept and close only, never per query.  A client of a transfer.allow
+ * network over a cap takes one of SRV_TCP_RESERVE more slots, so that query
+ * clients cannot keep the secondaries out.
  */
+static bool admit(srv_t *srv, const srv_gen_t *gen, srv_conn_t *c)
+{
+	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+	bool secondary = xfr_acl_match(gen->xfr, peer);
+	bool in = true;
+	uv_mutex_lock(&srv->conn_lock);
+	size_t same = 0;
+	for (srv_conn_t *o = srv->all_conns; o != NULL; o = o->gnext)
+		same += !o->reserved && srv_tcp_same_client((const struct sockaddr *)&o->peer, peer);
+	if (srv->nconns - srv->nreserved < gen->conf.tcp_max_clients &&
+	    same < gen->conf.tcp_max_per_ip) {
+		c->reserved = false;
+	} else if (secondary && srv->nreserved < SRV_TCP_RESERVE) {
+		c->reserved = true;
+		srv->nreserved++;
+	} else {
+		in = false;
+	}
+	if (in) {
+		c->gnext = srv->all_conns;
+		if (srv->all_conns != NULL)
+			srv->all_conns->gprev = c;
+		srv->all_conns = c;
+		srv->nconns++;
+	}
+	uv_mutex_unlock(&srv->conn_lock);
+	return in;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	srv_tcp_t *l = server->data;
 	srv_worker_t *w = l->w;
-	srv_t *srv = w->srv;
 	if (status < 0) {
 		mn_log(MN_LOG_WARNING, "tcp accept failed (%s)", uv_strerror(status));
 		return;
@@ -383,24 +461,7 @@ static void on_connection(uv_stream_t *server, int status)
 	int len = sizeof(c->peer);
 	if (r == 0)
 		r = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
-	const srv_conf_t *cf = &w->gen->conf;
-	bool over = true;
-	if (r == 0 && !w->stopping) {
-		uv_mutex_lock(&srv->conn_lock);
-		size_t same = 0;
-		for (srv_conn_t *o = srv->all_conns; o != NULL; o = o->gnext)
-			same += same_addr(&o->peer, &c->peer);
-		over = srv->nconns >= cf->tcp_max_clients || same >= cf->tcp_max_per_ip;
-		if (!over) {
-			c->gnext = srv->all_conns;
-			if (srv->all_conns != NULL)
-				srv->all_conns->gprev = c;
-			srv->all_conns = c;
-			srv->nconns++;
-		}
-		uv_mutex_unlock(&srv->conn_lock);
-	}
-	if (over) {
+	if (r != 0 || w->stopping || !admit(w->srv, w->gen, c)) {
 		/* over a cap: accepted, closed at once */
 		if (r == 0)
 			SRV_STAT_ADD(w->stats.tcp_refused, 1);
@@ -415,7 +476,7 @@ static void on_connection(uv_stream_t *server, int status)
 		w->conns->prev = c;
 	w->conns = c;
 	uv_tcp_nodelay(&c->tcp, 1);
-	uv_timer_start(&c->timer, on_idle, cf->tcp_idle_ms, 0);
+	uv_timer_start(&c->timer, on_idle, w->gen->conf.tcp_idle_ms, 0);
 	read_resume(c);
 }
 

@@ -9,7 +9,9 @@
 . "${top_srcdir:?}/tests/tap/tap.sh"
 CLIENTS="$top_srcdir/tests/integration/tcpclients.py"
 
-# the policy: @MAX@ and @PERIP@ are the caps, 127.0.0.2 may transfer
+# the policy: MAX and PERIP are the caps, 127.0.0.2 may transfer; 101
+# RSA-4096 selectors (an AXFR of _domainkey.example.com: ~80 KB, 6 messages)
+BIG='"v=DKIM1; k=rsa; p=MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAoG0o2H1EsxCcwEBJ7O8uwOKaVDccAkSVDeFqrRa0aodRnfAK0JLQn3Wsb9Yt0ZhNpmvggi7oeAPM7L7hgbAjKz0+VFvosa5T2i3iGzCndEYNGAt+b0sLzKfFphqRAt6bzuiC8gMhyfX+tm0wBIOfCJO4ifYxC0ujUOOvxL9pl1X7Bu6IzUmWirOo3Ea+roOHXf3IOmcyfBLKbgIWlEA3LdhpJwLhSQgdMbQQTzBsTiCiqSs/zabE5o5KIsxTwWLp8MRRbk9vIuzVejVyfsOkzQTXvA3HdqUy7RdhZhQ8Yqjvdtui+KnmlYoKE6s7WyB0Ma3NGHeztfu2kXtJfWG0PMnUoQI9XXhTjj65FCRM0fnsnSMQs6IK3xbdkp0t086wU7R8Q1+w1izqJQq80nkJz/F3Ou1iBt0B5o1mLPcyiKoE9wkoa0as+FSN3OxvPgRqAyCAhy6xUZ+HARsu+Qr2CGjy/RcyIWfhlFiXAcooKmwn7/3B5bDXI74j9g93ej1SpN9RVRoCYRTmwDs1bJK2fiKdoEQQftbaUIo9jNJYuxz7kx5fqSHkR/peqektmdxYBL3wZcbbsiRJGzmxAMK45upi9FUjWuu4arGHjR+MVvkLUUHmlbS9JRLcIxUVvG3Y6gkBIP6YeXp1eZLEzXTGIc9jhpjNJjIOO2yPS2NbeykCAwEAAQ=="'
 policy() { # policy MAX PERIP > TEMPLATE
 	cat <<EOF
 version: 1
@@ -29,7 +31,8 @@ domains:
   example.com:
     dkim:
       selectors:
-        big: "v=DKIM1; k=rsa; p=MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAoG0o2H1EsxCcwEBJ7O8uwOKaVDccAkSVDeFqrRa0aodRnfAK0JLQn3Wsb9Yt0ZhNpmvggi7oeAPM7L7hgbAjKz0+VFvosa5T2i3iGzCndEYNGAt+b0sLzKfFphqRAt6bzuiC8gMhyfX+tm0wBIOfCJO4ifYxC0ujUOOvxL9pl1X7Bu6IzUmWirOo3Ea+roOHXf3IOmcyfBLKbgIWlEA3LdhpJwLhSQgdMbQQTzBsTiCiqSs/zabE5o5KIsxTwWLp8MRRbk9vIuzVejVyfsOkzQTXvA3HdqUy7RdhZhQ8Yqjvdtui+KnmlYoKE6s7WyB0Ma3NGHeztfu2kXtJfWG0PMnUoQI9XXhTjj65FCRM0fnsnSMQs6IK3xbdkp0t086wU7R8Q1+w1izqJQq80nkJz/F3Ou1iBt0B5o1mLPcyiKoE9wkoa0as+FSN3OxvPgRqAyCAhy6xUZ+HARsu+Qr2CGjy/RcyIWfhlFiXAcooKmwn7/3B5bDXI74j9g93ej1SpN9RVRoCYRTmwDs1bJK2fiKdoEQQftbaUIo9jNJYuxz7kx5fqSHkR/peqektmdxYBL3wZcbbsiRJGzmxAMK45upi9FUjWuu4arGHjR+MVvkLUUHmlbS9JRLcIxUVvG3Y6gkBIP6YeXp1eZLEzXTGIc9jhpjNJjIOO2yPS2NbeykCAwEAAQ=="
+        big: $BIG
+$(for i in $(seq 1 100); do echo "        s$i: $BIG"; done)
     dmarc: { p: reject }
 EOF
 }
@@ -149,10 +152,12 @@ is "$r" served=4 "5 connections from 127.0.0.1: 4 served (tcp_max_clients: 4)"
 clients hold "$MN_PORT" 127.0.0.1 127.0.0.3; r=$CL_OUT
 is "$r" served=0 "the slots are full: 127.0.0.3 (not in transfer.allow) is refused"
 axfr() { # axfr SRC: the SOA records in an AXFR of _domainkey.example.com from SRC
-	kdig @127.0.0.1 -p "$MN_PORT" -b "$1" +time=5 +retry=0 AXFR _domainkey.example.com 2>&1 |
-		awk '$4 == "SOA"' | wc -l
+	kdig @127.0.0.1 -p "$MN_PORT" -b "$1" +time=5 +retry=0 AXFR _domainkey.example.com \
+		>"$TMP/axfr.out" 2>&1
+	awk '$4 == "SOA"' "$TMP/axfr.out" | wc -l
 }
 is "$(axfr 127.0.0.2)" 2 "127.0.0.2 (transfer.allow) still transfers the zone: AXFR complete"
+diag "$(grep -E '^;; Received' "$TMP/axfr.out")"
 is "$(axfr 127.0.0.3)" 0 "127.0.0.3 does not"
 sleep 0.5	# the transfer's connection closed: its reserved slot free again
 clients hold "$MN_PORT" 127.0.0.1 $(printf '127.0.0.2 %.0s' $(seq 1 20)); r=$CL_OUT

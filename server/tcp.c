@@ -111,7 +111,6 @@ static void conn_close(srv_conn_t *c)
 static void read_resume(srv_conn_t *c);
 static void xfr_pump(srv_conn_t *c);
 static void process(srv_conn_t *c);
-static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len);
 
 static void on_idle(uv_timer_t *t)
 {
@@ -146,14 +145,15 @@ static void on_write(uv_write_t *req, int status)
 
 /*
  * Sends the bytes of bufs: what the kernel takes at once, and a copy of the
- * rest queued (c->queued until written).  False when the connection must close.
+ * rest queued (c->queued until written); with queue, a copy of all of them
+ * (on_write will be called).  False when the connection must close.
  */
-static bool conn_write(srv_conn_t *c, const uv_buf_t *bufs, unsigned int n)
+static bool conn_write(srv_conn_t *c, const uv_buf_t *bufs, unsigned int n, bool queue)
 {
 	size_t total = 0;
 	for (unsigned int i = 0; i < n; i++)
 		total += bufs[i].len;
-	int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);	/* EAGAIN while writes wait */
+	int r = queue ? 0 : uv_try_write((uv_stream_t *)&c->tcp, bufs, n);	/* EAGAIN while writes wait */
 	if (r < 0 && r != UV_EAGAIN)
 		return false;
 	size_t skip = r > 0 ? (size_t)r : 0;
@@ -183,12 +183,12 @@ static bool conn_write(srv_conn_t *c, const uv_buf_t *bufs, unsigned int n)
 	return true;
 }
 
-/* Sends one message with its length prefix; false when the connection must close. */
-static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len)
+/* Sends one message with its length prefix (queue: see conn_write). */
+static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len, bool queue)
 {
 	uint8_t prefix[2] = { (uint8_t)(len >> 8), (uint8_t)len };
 	uv_buf_t b[2] = { uv_buf_init((char *)prefix, 2), uv_buf_init((char *)msg, (unsigned int)len) };
-	return conn_write(c, b, 2);
+	return conn_write(c, b, 2, queue);
 }
 
 /*
@@ -202,7 +202,7 @@ static bool batch_flush(srv_conn_t *c, size_t *blen)
 		return true;
 	uv_buf_t b = uv_buf_init((char *)batch_buf, (unsigned int)*blen);
 	*blen = 0;
-	return conn_write(c, &b, 1);
+	return conn_write(c, &b, 1, false);
 }
 
 /* Adds one answer (sending what was gathered first when it would not fit). */
@@ -334,8 +334,10 @@ static void process(srv_conn_t *c)
 }
 
 /*
- * Queues the next messages of the transfer while the client keeps up: at most
- * XFR_BATCH per call, so one loop iteration stays short; on_write calls again.
+ * Sends the next messages of the transfer while the client keeps up: at most
+ * XFR_BATCH per call, so one loop iteration stays short; on_write calls again
+ * (the last of the XFR_BATCH is queued so that there is a callback even when
+ * the kernel took all the others at once).
  */
 static void xfr_pump(srv_conn_t *c)
 {
@@ -353,7 +355,7 @@ static void xfr_pump(srv_conn_t *c)
 			process(c);	/* what the client sent meanwhile (no-op when nested) */
 			return;
 		}
-		if (!conn_send(c, answer_buf, len)) {
+		if (!conn_send(c, answer_buf, len, k == XFR_BATCH - 1)) {
 			conn_close(c);
 			return;
 		}

@@ -9,8 +9,9 @@
 . "${top_srcdir:?}/tests/tap/tap.sh"
 CLIENTS="$top_srcdir/tests/integration/tcpclients.py"
 
-# the policy: MAX and PERIP are the caps, 127.0.0.2 may transfer; 101
-# RSA-4096 selectors (an AXFR of _domainkey.example.com: ~80 KB, 6 messages)
+# the policy: MAX and PERIP are the caps, 127.0.0.2 may transfer; 401
+# RSA-4096 selectors (an AXFR of _domainkey.example.com: ~320 KB, more than the
+# 16 messages sent in one turn of the loop)
 BIG='"v=DKIM1; k=rsa; p=MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAoG0o2H1EsxCcwEBJ7O8uwOKaVDccAkSVDeFqrRa0aodRnfAK0JLQn3Wsb9Yt0ZhNpmvggi7oeAPM7L7hgbAjKz0+VFvosa5T2i3iGzCndEYNGAt+b0sLzKfFphqRAt6bzuiC8gMhyfX+tm0wBIOfCJO4ifYxC0ujUOOvxL9pl1X7Bu6IzUmWirOo3Ea+roOHXf3IOmcyfBLKbgIWlEA3LdhpJwLhSQgdMbQQTzBsTiCiqSs/zabE5o5KIsxTwWLp8MRRbk9vIuzVejVyfsOkzQTXvA3HdqUy7RdhZhQ8Yqjvdtui+KnmlYoKE6s7WyB0Ma3NGHeztfu2kXtJfWG0PMnUoQI9XXhTjj65FCRM0fnsnSMQs6IK3xbdkp0t086wU7R8Q1+w1izqJQq80nkJz/F3Ou1iBt0B5o1mLPcyiKoE9wkoa0as+FSN3OxvPgRqAyCAhy6xUZ+HARsu+Qr2CGjy/RcyIWfhlFiXAcooKmwn7/3B5bDXI74j9g93ej1SpN9RVRoCYRTmwDs1bJK2fiKdoEQQftbaUIo9jNJYuxz7kx5fqSHkR/peqektmdxYBL3wZcbbsiRJGzmxAMK45upi9FUjWuu4arGHjR+MVvkLUUHmlbS9JRLcIxUVvG3Y6gkBIP6YeXp1eZLEzXTGIc9jhpjNJjIOO2yPS2NbeykCAwEAAQ=="'
 policy() { # policy MAX PERIP > TEMPLATE
 	cat <<EOF
@@ -32,7 +33,7 @@ domains:
     dkim:
       selectors:
         big: $BIG
-$(for i in $(seq 1 100); do echo "        s$i: $BIG"; done)
+$(for i in $(seq 1 400); do echo "        s$i: $BIG"; done)
     dmarc: { p: reject }
 EOF
 }

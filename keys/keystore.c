@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "policy/mn.h"
 #include "policy/policy.h"
@@ -246,6 +249,22 @@ static bool domain_ok(const char *domain)
 	       strcmp(domain, "..") != 0 && strcmp(domain, ".") != 0;
 }
 
+/*
+ * The directory state_dir/keys/DOMAIN (with create: made 0750 when missing),
+ * entered without following a symbolic link: a descriptor or < 0.
+ */
+static int domain_dir(const char *state_dir, const char *domain, bool create)
+{
+	size_t l = strlen(domain) + 8;
+	char *sub = malloc(l);
+	if (sub == NULL)
+		return MN_ENOMEM;
+	snprintf(sub, l, "keys/%s", domain);
+	int fd = mn_dir_open(state_dir, sub, 0750, create);	/* the server's group lists and watches it */
+	free(sub);
+	return fd;
+}
+
 /* Finds or appends the key named sel; NULL on ENOMEM. */
 static keystore_key_t *key_slot(keystore_key_t **v, size_t *n, size_t *cap, const char *sel)
 {
@@ -398,22 +417,69 @@ int keystore_state_save(const char *state_dir, const char *domain, const keystor
 		if (!v[i].removed && (v[i].record == NULL || v[i].record[0] == '\0' ||
 				      strchr(v[i].record, '\n') != NULL))
 			return MN_EINVAL;
-	char *dir = state_path(state_dir, domain, "");
-	char *path = state_path(state_dir, domain, "published");
 	char *text = keystore_state_text(v, n);
-	int r = MN_ENOMEM;
-	if (dir == NULL || path == NULL || text == NULL)
-		goto fail;
-	r = mn_mkdir_p(dir, 0750);	/* the server's group lists and watches it */
-	if (r != MN_OK)
-		goto fail;
-	r = mn_file_write_atomic(path, text, strlen(text), 0640);
+	if (text == NULL)
+		return MN_ENOMEM;
+	int dirfd = domain_dir(state_dir, domain, true);
+	int r = dirfd;
+	if (dirfd >= 0) {
+		r = mn_file_replace_at(dirfd, "published", text, strlen(text), 0640, MN_WRITE_FSYNC);
+		close(dirfd);
+	}
 	if (r == MN_OK)
 		keystore_step();
-fail:
 	free(text);
-	free(path);
-	free(dir);
+	return r;
+}
+
+int keystore_key_write(const char *state_dir, const char *domain, const char *selector,
+		       const dkim_key_t *k)
+{
+	if (state_dir == NULL || !domain_ok(domain) || selector == NULL || k == NULL)
+		return MN_EINVAL;
+	char *pem = NULL;
+	size_t len = 0;
+	int r = dkim_key_pem(k, &pem, &len);
+	if (r != MN_OK)
+		return r;
+	size_t l = strlen(selector) + 8;
+	char *name = malloc(l);
+	int dirfd = name != NULL ? domain_dir(state_dir, domain, true) : MN_ENOMEM;
+	r = dirfd;
+	if (dirfd >= 0) {
+		snprintf(name, l, "%s.pem", selector);
+		r = mn_file_replace_at(dirfd, name, pem, len, 0600, MN_WRITE_FSYNC);
+		close(dirfd);
+	}
+	OPENSSL_cleanse(pem, len);
+	free(pem);
+	free(name);
+	if (r == MN_OK)
+		keystore_step();
+	return r;
+}
+
+int keystore_key_remove(const char *state_dir, const char *domain, const char *selector)
+{
+	if (state_dir == NULL || !domain_ok(domain) || selector == NULL || selector[0] == '\0' ||
+	    strchr(selector, '/') != NULL)
+		return MN_EINVAL;
+	size_t l = strlen(selector) + 8;
+	char *name = malloc(l);
+	if (name == NULL)
+		return MN_ENOMEM;
+	snprintf(name, l, "%s.pem", selector);
+	int dirfd = domain_dir(state_dir, domain, false);
+	int r = dirfd;
+	if (dirfd >= 0) {
+		r = unlinkat(dirfd, name, 0) == 0 ? MN_OK : -errno;
+		close(dirfd);
+	} else if (r == -ENOENT) {
+		r = MN_ENOENT;
+	}
+	free(name);
+	if (r == MN_OK)
+		keystore_step();
 	return r;
 }
 
@@ -424,19 +490,21 @@ int keystore_lock(const char *state_dir, int timeout_s, int *fd)
 	int r = mn_mkdir_p(state_dir, 0755);
 	if (r != MN_OK)
 		return r;
-	size_t l = strlen(state_dir) + 16;
-	char *path = malloc(l);
-	if (path == NULL)
-		return MN_ENOMEM;
-	snprintf(path, l, "%s/keys", state_dir);
-	r = mn_mkdir_p(path, 0750);
-	snprintf(path, l, "%s/keys/.lock", state_dir);
-	int f = r == MN_OK ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
-	free(path);
-	if (r != MN_OK)
+	int dirfd = mn_dir_open(state_dir, "keys", 0750, true);
+	if (dirfd < 0)
+		return dirfd;
+	/* never through a link, never a FIFO or a device (O_NONBLOCK: not stuck opening one) */
+	int f = openat(dirfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	r = f < 0 ? (errno == ELOOP ? MN_ESYMLINK : -errno) : MN_OK;
+	close(dirfd);
+	struct stat st;
+	if (r == MN_OK && (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)))
+		r = MN_ENOTFILE;
+	if (r != MN_OK) {
+		if (f >= 0)
+			close(f);
 		return r;
-	if (f < 0)
-		return -errno;
+	}
 	for (int i = 0; i <= timeout_s * 10; i++) {
 		if (flock(f, LOCK_EX | LOCK_NB) == 0) {
 			*fd = f;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "keys/dkim.h"
+
 typedef enum { KEY_PENDING = 0, KEY_ACTIVE, KEY_RETIRED, KEY_REVOKED } key_phase_t;
 
 typedef struct keystore_pub {
@@ -52,8 +54,10 @@ typedef struct keystore_key {
 /* Reads the state of domain (no file: MN_OK, *n = 0).  Sorted by selector. */
 int keystore_state_load(const char *state_dir, const char *domain, keystore_key_t **out, size_t *n);
 /*
- * Replaces the domain's published file atomically (mode 0644), creating
- * keys/<domain>/ (0700) if needed.  Counts as one step (keystore_step).
+ * Replaces the domain's published file atomically (mode 0640), creating
+ * keys/<domain>/ (0750) if needed.  keys/ and keys/<domain>/ are entered
+ * without following a symbolic link (MN_ESYMLINK), the file is replaced, not
+ * written through (mn_file_replace_at).  Counts as one step (keystore_step).
  */
 int keystore_state_save(const char *state_dir, const char *domain, const keystore_key_t *v, size_t n);
 /* The file text keystore_state_save writes (malloc'd, NUL-terminated), NULL on ENOMEM. */
@@ -64,12 +68,27 @@ int keystore_keys_dup(const keystore_key_t *v, size_t n, keystore_key_t **out);
 
 /* "STATE/keys/DOMAIN/SELECTOR.pem" (malloc'd), NULL on ENOMEM. */
 char *keystore_key_path(const char *state_dir, const char *domain, const char *selector);
+/*
+ * Writes the private key k as keys/DOMAIN/SELECTOR.pem (PEM, 0600, fsynced
+ * with its directory: on disk before the key is published), creating
+ * keys/DOMAIN/ as keystore_state_save does and with the same refusal of
+ * symbolic links.  The PEM text is cleansed from memory.  Counts as one step.
+ */
+int keystore_key_write(const char *state_dir, const char *domain, const char *selector,
+		       const dkim_key_t *k);
+/*
+ * Destroys keys/DOMAIN/SELECTOR.pem (unlinked relative to the directory,
+ * entered without following a link).  MN_OK (one step), MN_ENOENT when it is
+ * not there, MN_ESYMLINK, or another error.
+ */
+int keystore_key_remove(const char *state_dir, const char *domain, const char *selector);
 
 /*
  * Serializes concurrent `mailns keys` runs: an exclusive flock on
  * STATE/keys/.lock (created 0600; state_dir 0755 and STATE/keys 0750 created
- * if missing), waiting at most timeout_s seconds (MN_ELOCK then).  *fd is
- * released by keystore_unlock.
+ * if missing), waiting at most timeout_s seconds (MN_ELOCK then).  keys/ and
+ * .lock are opened without following a symbolic link (MN_ESYMLINK); a .lock
+ * that is not a regular file is MN_ENOTFILE.  *fd is released by keystore_unlock.
  */
 int keystore_lock(const char *state_dir, int timeout_s, int *fd);
 void keystore_unlock(int fd);

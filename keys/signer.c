@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys/keystore.h"
 #include "policy/mn.h"
@@ -144,11 +145,15 @@ int signer_tables_write(const char *state_dir, const signer_key_t *v, size_t n, 
 		free(old);
 		if (same)
 			continue;
-		*strrchr(path, '/') = '\0';
-		r = mn_mkdir_p(path, 0755);
-		path[strlen(path)] = '/';
-		if (r == MN_OK)
-			r = mn_file_write_atomic(path, text[f], strlen(text[f]), 0644);
+		/* opendkim/ or rspamd/, never entered through a link; the table replaced, not written through */
+		char sub[32];
+		const char *base = strchr(signer_file_names[f], '/');
+		snprintf(sub, sizeof(sub), "%.*s", (int)(base - signer_file_names[f]), signer_file_names[f]);
+		int dirfd = mn_dir_open(state_dir, sub, 0755, true);
+		r = dirfd < 0 ? dirfd :
+			mn_file_replace_at(dirfd, base + 1, text[f], strlen(text[f]), 0644, MN_WRITE_FSYNC);
+		if (dirfd >= 0)
+			close(dirfd);
 		if (r != MN_OK)
 			goto fail;
 		keystore_step();

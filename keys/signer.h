@@ -39,7 +39,9 @@ int signer_tables_text(const char *state_dir, const signer_key_t *v, size_t n, c
 
 /*
  * Writes the tables that differ from what is on disk, each atomically (mode
- * 0644, directories created 0755), each one step (keystore_step).  *changed
+ * 0644, directories created 0755; opendkim/ and rspamd/ entered without
+ * following a symbolic link, MN_ESYMLINK; mn_file_replace_at), each one step
+ * (keystore_step).  *changed
  * says whether any file was written.
  */
 int signer_tables_write(const char *state_dir, const signer_key_t *v, size_t n, bool *changed);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@ const char *mn_strerror(int err)
 	case MN_ESTATE: return "inconsistent state directory";
 	case MN_ELOCK: return "could not take the lock";
 	case MN_ENOTFILE: return "not a regular file";
+	case MN_ESYMLINK: return "a symbolic link: refused";
 	default:
 		if (err < 0 && err > -1000)
 			return strerror(-err);
@@ -470,10 +472,87 @@ char *mn_strdup(const char *s)
 	return d;
 }
 
-static int fsync_dir_of(const char *path)
+/* Writes all of data to fd. */
+static int write_all(int fd, const void *data, size_t len)
 {
+	const uint8_t *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return MN_OK;
+}
+
+/* Creates "name.tmp.XXXXXX" in dirfd (X: random letters), never an existing name or a link. */
+static int create_tmp(int dirfd, const char *name, int mode, char *tmp, size_t size)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	for (int attempt = 0; attempt < 100; attempt++) {
+		uint8_t rnd[6];
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -errno;
+		char sfx[7];
+		for (size_t i = 0; i < 6; i++)
+			sfx[i] = set[rnd[i] % (sizeof(set) - 1)];
+		sfx[6] = '\0';
+		if (snprintf(tmp, size, "%s.tmp.%s", name, sfx) >= (int)size)
+			return MN_ERANGE;
+		int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				(mode_t)mode);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -EEXIST;
+}
+
+int mn_file_replace_at(int dirfd, const char *name, const void *data, size_t len, int mode,
+		       unsigned flags)
+{
+	if (dirfd < 0 || name == NULL || name[0] == '\0' || strchr(name, '/') != NULL ||
+	    (data == NULL && len > 0))
+		return MN_EINVAL;
+	char tmp[NAME_MAX + 1];
+	int fd = create_tmp(dirfd, name, mode, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	int r = MN_OK;
+	struct stat old;
+	if (fchmod(fd, (mode_t)mode) != 0)	/* exactly mode, whatever the umask */
+		r = -errno;
+	else if (geteuid() == 0 && fstatat(dirfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0 &&
+		 S_ISREG(old.st_mode) && fchown(fd, old.st_uid, old.st_gid) != 0)
+		r = -errno;
+	if (r == MN_OK)
+		r = write_all(fd, data, len);
+	if (r == MN_OK && (flags & MN_WRITE_FSYNC) && fsync(fd) != 0)
+		r = -errno;
+	if (close(fd) != 0 && r == MN_OK)
+		r = -errno;
+	if (r == MN_OK && renameat(dirfd, tmp, dirfd, name) != 0)
+		r = -errno;
+	if (r != MN_OK)
+		goto fail;
+	if ((flags & MN_WRITE_FSYNC) && fsync(dirfd) != 0)
+		return -errno;
+	return MN_OK;
+fail:
+	unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+int mn_file_write_atomic(const char *path, const void *data, size_t len, int mode)
+{
+	if (path == NULL || path[0] == '\0')
+		return MN_EINVAL;
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
+	const char *name = slash != NULL ? slash + 1 : path;
 	if (slash == NULL) {
 		strcpy(dir, ".");
 	} else if (slash == path) {
@@ -485,61 +564,11 @@ static int fsync_dir_of(const char *path)
 		memcpy(dir, path, n);
 		dir[n] = '\0';
 	}
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	int r = fsync(fd) == 0 ? MN_OK : -errno;
-	close(fd);
-	return r;
-}
-
-int mn_file_write_atomic(const char *path, const void *data, size_t len, int mode)
-{
-	if (path == NULL || (data == NULL && len > 0))
-		return MN_EINVAL;
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return MN_ERANGE;
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	int r = MN_OK;
-	if (fchmod(fd, (mode_t)mode) != 0) {
-		r = -errno;
-		goto fail;
-	}
-	const uint8_t *p = data;
-	size_t left = len;
-	while (left > 0) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto fail;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	if (fsync(fd) != 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		r = -errno;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		r = -errno;
-		goto fail;
-	}
-	return fsync_dir_of(path);
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	int r = mn_file_replace_at(dfd, name, data, len, mode, MN_WRITE_FSYNC);
+	close(dfd);
 	return r;
 }
 
@@ -609,4 +638,58 @@ int mn_mkdir_p(const char *path, int mode)
 	if (stat(path, &st) != 0)
 		return -errno;
 	return S_ISDIR(st.st_mode) ? MN_OK : -ENOTDIR;
+}
+
+/* Enters (with create: makes) the component name of dirfd, never through a link. */
+static int enter(int dirfd, const char *name, int mode, bool create)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		int e = errno;
+		struct stat st;
+		if ((e == ELOOP || e == ENOTDIR) && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			return MN_ESYMLINK;
+		if (e != ENOENT || !create)
+			return -e;
+		if (mkdirat(dirfd, name, (mode_t)mode) != 0 && errno != EEXIST)
+			return -errno;
+	}
+	return -ENOENT;
+}
+
+int mn_dir_open(const char *base, const char *sub, int mode, bool create)
+{
+	if (base == NULL || base[0] == '\0')
+		return MN_EINVAL;
+	if (create) {
+		int r = mn_mkdir_p(base, mode);
+		if (r != MN_OK)
+			return r;
+	}
+	int fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (const char *p = sub; p != NULL && *p != '\0';) {
+		size_t n = strcspn(p, "/");
+		char name[NAME_MAX + 1];
+		if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			close(fd);
+			return n > NAME_MAX ? MN_ERANGE : MN_EINVAL;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		int next = enter(fd, name, mode, create);
+		close(fd);
+		if (next < 0)
+			return next;
+		fd = next;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return fd;
 }

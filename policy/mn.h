@@ -25,6 +25,7 @@ enum {
 	MN_ESTATE = -1005,	/* state directory content is inconsistent */
 	MN_ELOCK = -1006,	/* could not take a lock */
 	MN_ENOTFILE = -1007,	/* not a regular file (a FIFO, a device...) */
+	MN_ESYMLINK = -1008,	/* a symbolic link where mailns writes or enters: refused */
 };
 
 const char *mn_strerror(int err);
@@ -85,9 +86,50 @@ char *mn_strdup(const char *s);	/* NULL on ENOMEM */
 #define MN_HASH_INIT 0xcbf29ce484222325ULL
 uint64_t mn_hash(uint64_t h, const void *data, size_t len);
 uint64_t mn_hash_str(const char *s);
-/* Writes data to path atomically: tmp file in the same dir, fsync, rename, fsync dir. */
+/*
+ * Files in state_dir.  The rule: the path the administrator gives (state_dir,
+ * `mailns zone --dir`) is resolved as usual and may contain symbolic links;
+ * nothing mailns creates or enters below it may be one.  So below such a path
+ * directories are entered with openat(O_NOFOLLOW | O_DIRECTORY) relative to
+ * the directory above (mn_dir_open), and files are written through a new
+ * file of a unique name (O_CREAT | O_EXCL | O_NOFOLLOW) renamed over the old
+ * one (mn_file_replace_at): a link planted under the final name is replaced,
+ * never written through.
+ */
+enum { MN_WRITE_FSYNC = 1 };	/* mn_file_replace_at: fsync the file and the directory */
+
+/*
+ * Opens the directory base/sub and returns its descriptor (O_CLOEXEC; the
+ * caller closes it), or a negative error.  base is opened as given (symbolic
+ * links followed; with create, made like mkdir -p with mode when missing);
+ * each component of sub ("keys/example.com"; NULL or "" for base itself) is
+ * entered with O_NOFOLLOW relative to the one above and, with create, made
+ * with mode when missing.  A component that is a symbolic link: MN_ESYMLINK;
+ * not a directory: -ENOTDIR; ".", ".." or an empty component: MN_EINVAL.
+ */
+int mn_dir_open(const char *base, const char *sub, int mode, bool create);
+/*
+ * Replaces the file name in the directory dirfd with data: written to a new
+ * file "name.tmp.XXXXXX" (O_CREAT | O_EXCL | O_NOFOLLOW, mode; a unique name,
+ * so two writers never share it), with MN_WRITE_FSYNC fsynced, renamed over
+ * name, and then with MN_WRITE_FSYNC the directory fsynced.  A symbolic link
+ * under name is replaced by the file, not followed.  Run as root, the file keeps
+ * the owner and group of the file it replaces (so that root running `mailns
+ * zone` leaves the server's serials file the server's).  On failure the new
+ * file is removed and name is untouched.
+ */
+int mn_file_replace_at(int dirfd, const char *name, const void *data, size_t len, int mode,
+		       unsigned flags);
+/*
+ * mn_file_replace_at() with MN_WRITE_FSYNC for a path: its directory is opened
+ * as given (for paths the administrator names; below state_dir open the
+ * directory with mn_dir_open() and use mn_file_replace_at()).
+ */
 int mn_file_write_atomic(const char *path, const void *data, size_t len, int mode);
 /* Reads a whole file (NUL-terminated); *out freed by the caller with free(). */
 int mn_file_read(const char *path, char **out, size_t *len);
-/* mkdir -p with mode. */
+/*
+ * mkdir -p with mode, following symbolic links: for paths the administrator
+ * gives (state_dir itself, --dir); below state_dir use mn_dir_open().
+ */
 int mn_mkdir_p(const char *path, int mode);

@@ -15,7 +15,9 @@
  *   from(4) to(4) ndel(4) nadd(4), ndel records then nadd records, each
  *   owner_len(1) owner type(2) ttl(4) rdlen(2) rdata.
  * The deleted records start with the old SOA, the added ones with the new.
- * Files are replaced whole (tmp + rename); a damaged file is only a journal
+ * Files are replaced whole (mn_file_replace_at: a new file of a unique name,
+ * renamed; no fsync: a journal lost in a crash is a journal miss), in the
+ * directory entered without following a link; a damaged file is only a journal
  * miss: the transfer falls back to AXFR.
  */
 static const char MAGIC[4] = { 'M', 'N', 'J', '1' };
@@ -207,41 +209,13 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 	return MN_OK;
 }
 
-/* tmp + rename (no fsync: a journal lost in a crash is a journal miss). */
-static int write_file(const char *path, const buf_t *b)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return -errno;
-	size_t o = 0;
-	while (o < b->len) {
-		ssize_t n = write(fd, b->p + o, b->len - o);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			close(fd);
-			unlink(tmp);
-			return e;
-		}
-		o += (size_t)n;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		int e = -errno;
-		unlink(tmp);
-		return e;
-	}
-	return MN_OK;
-}
-
 /* Appends one diff to the zone's journal, dropping the oldest entries over the bounds. */
-static int journal_append(const char *state_dir, const zone_t *cur, const uint8_t *diff,
+static int journal_append(const char *state_dir, int dirfd, const zone_t *cur, const uint8_t *diff,
 			  size_t dlen, uint32_t old_serial)
 {
-	char path[4096];
+	char path[4096], name[300];
 	journal_path(path, sizeof(path), state_dir, cur->name);
+	snprintf(name, sizeof(name), "%s.jnl", cur->name);
 	uint8_t *d = NULL;
 	size_t len = 0;
 	entry_t v[XFR_JOURNAL_VERSIONS + 1];
@@ -265,7 +239,7 @@ static int journal_append(const char *state_dir, const zone_t *cur, const uint8_
 	if (total > XFR_JOURNAL_BYTES) {
 		/* the change alone is over the bound: no journal, a full transfer */
 		free(d);
-		r = unlink(path) < 0 && errno != ENOENT ? -errno : MN_OK;
+		r = unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : MN_OK;
 		return r;
 	}
 	buf_t w = { 0 };
@@ -284,7 +258,7 @@ static int journal_append(const char *state_dir, const zone_t *cur, const uint8_
 	free(d);
 	if (w.failed)
 		return MN_ENOMEM;
-	r = write_file(path, &w);
+	r = mn_file_replace_at(dirfd, name, w.p, w.len, 0640, 0);
 	free(w.p);
 	return r;
 }
@@ -293,9 +267,7 @@ int xfr_journal_update(const char *state_dir, const zones_t *old, const zones_t 
 {
 	if (state_dir == NULL || old == NULL || cur == NULL)
 		return MN_EINVAL;
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s/journal", state_dir);
-	bool made = false;
+	int dirfd = -1;
 	int written = 0, err = MN_OK;
 	zones_cursor_t oc = { .zs = old };
 	for (size_t i = 0; i < cur->n; i++) {
@@ -303,23 +275,21 @@ int xfr_journal_update(const char *state_dir, const zones_t *old, const zones_t 
 		const zone_t *o = zones_match(&oc, z);
 		if (o == NULL || o->serial == z->serial)
 			continue;
-		if (!made) {
-			int r = mn_mkdir_p(dir, 0750);
-			if (r < 0)
-				return r;
-			made = true;
-		}
+		if (dirfd < 0 && (dirfd = mn_dir_open(state_dir, "journal", 0750, true)) < 0)
+			return dirfd;
 		uint8_t *diff = NULL;
 		size_t dlen = 0;
 		int r = xfr_diff(o, z, &diff, &dlen);
 		if (r == MN_OK)
-			r = journal_append(state_dir, z, diff, dlen, o->serial);
+			r = journal_append(state_dir, dirfd, z, diff, dlen, o->serial);
 		free(diff);
 		if (r < 0)
 			err = r;
 		else
 			written++;
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	return err < 0 && written == 0 ? err : written;
 }
 

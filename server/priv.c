@@ -52,13 +52,20 @@ int srv_priv_plan(const policy_t *p, srv_priv_t *out)
 	return MN_OK;
 }
 
-int srv_priv_drop(const srv_priv_t *pv, const char *state_dir)
+/* The directories below state_dir the server writes (zones/serials, journal/APEX.jnl). */
+static const char *const own_dirs[] = { "zones", "journal" };
+
+/*
+ * As root, before the switch: state_dir, when missing, is created for the
+ * server user; so are its own directories below it (never through a link), so
+ * that state_dir itself may stay root's (the package's layout).  Directories
+ * that exist keep their owner.
+ */
+static int make_state(const srv_priv_t *pv, const char *state_dir)
 {
-	if (!pv->drop)
-		return MN_OK;
-	/* the state directory: created for the server user when missing */
-	if (state_dir != NULL && access(state_dir, F_OK) != 0) {
-		int r = mn_mkdir_p(state_dir, 0750);
+	int r = MN_OK;
+	if (access(state_dir, F_OK) != 0) {
+		r = mn_mkdir_p(state_dir, 0750);
 		if (r == MN_OK && chown(state_dir, pv->uid, pv->gid) < 0)
 			r = -errno;
 		if (r < 0) {
@@ -67,6 +74,32 @@ int srv_priv_drop(const srv_priv_t *pv, const char *state_dir)
 			return r;
 		}
 	}
+	for (size_t i = 0; i < sizeof(own_dirs) / sizeof(own_dirs[0]); i++) {
+		int fd = mn_dir_open(state_dir, own_dirs[i], 0750, false);
+		if (fd == -ENOENT) {
+			fd = mn_dir_open(state_dir, own_dirs[i], 0750, true);
+			if (fd >= 0 && fchown(fd, pv->uid, pv->gid) < 0) {
+				r = -errno;
+				close(fd);
+				fd = r;
+			}
+		}
+		if (fd < 0) {
+			mn_log(MN_LOG_ERR, "cannot create %s/%s for user %s (%s)", state_dir, own_dirs[i],
+			       pv->user, mn_strerror(fd));
+			return fd;
+		}
+		close(fd);
+	}
+	return MN_OK;
+}
+
+int srv_priv_drop(const srv_priv_t *pv, const char *state_dir)
+{
+	if (!pv->drop)
+		return MN_OK;
+	if (state_dir != NULL && make_state(pv, state_dir) != MN_OK)
+		return -EPERM;
 	if (setgroups(1, &pv->gid) < 0 || setgid(pv->gid) < 0 || setuid(pv->uid) < 0) {
 		int r = -errno;
 		mn_log(MN_LOG_ERR, "cannot switch to user %s (%s)", pv->user, mn_strerror(r));
@@ -82,11 +115,16 @@ int srv_priv_drop(const srv_priv_t *pv, const char *state_dir)
 		mn_log(MN_LOG_ERR, "could regain group root after switching to user %s", pv->user);
 		return -EPERM;
 	}
-	if (state_dir != NULL && access(state_dir, W_OK | X_OK) != 0) {
-		int r = -errno;
-		mn_log(MN_LOG_ERR, "state_dir %s is not writable by user %s (%s); chown it to the "
-		       "server user", state_dir, pv->user, mn_strerror(r));
-		return r;
+	for (size_t i = 0; state_dir != NULL && i < sizeof(own_dirs) / sizeof(own_dirs[0]); i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", state_dir, own_dirs[i]);
+		if (access(path, W_OK | X_OK) != 0) {
+			int r = -errno;
+			mn_log(MN_LOG_ERR, "%s is not writable by user %s (%s); the server writes zones/ "
+			       "and journal/ in state_dir: chown them to the server user", path, pv->user,
+			       mn_strerror(r));
+			return r;
+		}
 	}
 	mn_log(MN_LOG_INFO, "running as user %s (uid %u, gid %u)", pv->user, (unsigned)pv->uid,
 	       (unsigned)pv->gid);

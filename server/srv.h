@@ -261,8 +261,10 @@ void srv_domstats_free(srv_domstats_t *d);
  * root without server.user it refuses (MN_EPERM, message on stderr);
  * server.user "root" stays root; started as another user, server.user must be
  * that user (or unset).  srv_priv_drop() then switches (setgroups, setgid,
- * setuid) and checks that root cannot be regained; state_dir (when not NULL)
- * must be writable afterwards.
+ * setuid) and checks that root cannot be regained; before, state_dir (when
+ * not NULL) and the server's own zones/ and journal/ below it are created for
+ * the user when missing (state_dir itself may stay root's); after, those two
+ * must be writable.
  */
 typedef struct srv_priv {
 	bool drop;		/* switch user after binding */

@@ -261,19 +261,14 @@ static int run_tables(run_t *r, bool hooks)
 /* Destroys the private key of a revoked or removed key if it is still there. */
 static int destroy_private(run_t *r, const char *domain, const char *selector)
 {
-	int e = MN_OK;
-	{
+	int e = keystore_key_remove(r->state, domain, selector);
+	if (e == MN_ENOENT)
+		return MN_OK;
+	if (e != MN_OK) {
 		char *path = keystore_key_path(r->state, domain, selector);
-		if (path == NULL)
-			return MN_ENOMEM;
-		if (unlink(path) == 0) {
-			keystore_step();
-		} else if (errno != ENOENT) {
-			e = -errno;
-			cmd_err("%s: cannot remove %s (%s)", domain, path, mn_strerror(e));
-			r->errors++;
-		}
+		cmd_err("%s: cannot remove %s (%s)", domain, path != NULL ? path : selector, mn_strerror(e));
 		free(path);
+		r->errors++;
 	}
 	return e;
 }
@@ -303,18 +298,12 @@ static int apply(run_t *r, dom_t *x, rotate_result_t *res)
 				k = &res->keys[i];
 		dkim_key_t *key = NULL;
 		char *path = keystore_key_path(r->state, dn, ac->selector);
-		char *dir = keystore_key_path(r->state, dn, "");
-		int e = path == NULL || dir == NULL ? MN_ENOMEM : dkim_key_new(ac->alg, &key);
-		if (e == MN_OK) {
-			*strrchr(dir, '/') = '\0';
-			e = mn_mkdir_p(dir, 0750);	/* the .pem stays 0600 */
-		}
-		if (e == MN_OK)
-			e = dkim_key_write(key, path);
+		int e = path == NULL ? MN_ENOMEM : dkim_key_new(ac->alg, &key);
+		if (e == MN_OK)	/* keys/DOMAIN 0750 (never a link), the .pem 0600 */
+			e = keystore_key_write(r->state, dn, ac->selector, key);
 		if (e == MN_OK && k != NULL)
 			e = dkim_key_record(key, &k->record);
 		dkim_key_free(key);
-		free(dir);
 		if (e != MN_OK) {
 			cmd_err("%s: cannot generate %s key %s (%s)", dn, alg_name(ac->alg), path ? path : "",
 				mn_strerror(e));

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* serial.c -- SOA serials kept in state_dir/serials: stable for unchanged zones */
+/* serial.c -- SOA serials kept in state_dir/zones/serials: stable for unchanged zones */
 #include "zones/serial.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "policy/mn.h"
 #include "zones/incr.h"
@@ -200,7 +202,7 @@ static void line_of(rec_buf_t *b, const char *apex, uint32_t serial, const uint8
 
 /* Writes the union of the stored entries and the zones (zones win), sorted. */
 static int save(const char *state_dir, const char *path, const entry_t *v, size_t n,
-		const zones_t *zs, diag_t *diag)
+		const zones_t *zs, bool legacy, diag_t *diag)
 {
 	rec_buf_t b = { 0 };
 	size_t i = 0, j = 0;
@@ -219,11 +221,21 @@ static int save(const char *state_dir, const char *path, const entry_t *v, size_
 	char *text = rec_buf_take(&b);
 	if (text == NULL)
 		return MN_ENOMEM;
-	int r = mn_mkdir_p(state_dir, 0750);
-	if (r == MN_OK)
-		r = mn_file_write_atomic(path, text, strlen(text), 0640);
-	if (r != MN_OK)
+	int dirfd = mn_dir_open(state_dir, "zones", 0750, true), r = dirfd;
+	if (dirfd >= 0) {
+		r = mn_file_replace_at(dirfd, "serials", text, strlen(text), 0640, MN_WRITE_FSYNC);
+		close(dirfd);
+	}
+	if (r != MN_OK) {
 		diag_error(diag, NULL, "cannot write %s (%s)", path, mn_strerror(r));
+	} else if (legacy) {
+		/* moved: the old file would be read again if the new one went */
+		int sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd >= 0) {
+			unlinkat(sfd, "serials", 0);
+			close(sfd);
+		}
+	}
 	free(text);
 	return r;
 }
@@ -253,15 +265,23 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
 {
 	if (zs == NULL || state_dir == NULL || diag == NULL)
 		return MN_EINVAL;
-	rec_buf_t pb = { 0 };
-	rec_buf_addf(&pb, "%s/serials", state_dir);
-	char *path = rec_buf_take(&pb);
-	if (path == NULL)
-		return MN_ENOMEM;
+	rec_buf_t pb = { 0 }, lb = { 0 };
+	rec_buf_addf(&pb, "%s/zones/serials", state_dir);
+	rec_buf_addf(&lb, "%s/serials", state_dir);
+	char *path = rec_buf_take(&pb), *legacy_path = rec_buf_take(&lb);
 	entry_t *v = NULL;
 	size_t n = 0;
 	char *text = NULL;
-	int r = load(path, diag, &v, &n, &text);
+	bool legacy = false;
+	int r = MN_ENOMEM;
+	if (path == NULL || legacy_path == NULL)
+		goto out;
+	r = load(path, diag, &v, &n, &text);
+	if (r == MN_OK && text == NULL) {
+		/* none yet: the file where earlier versions kept it (state_dir/serials), moved on save */
+		r = load(legacy_path, diag, &v, &n, &text);
+		legacy = text != NULL;
+	}
 	if (r != MN_OK)
 		goto out;
 	/* zs is sorted by apex already; keep the invariant cheap to check */
@@ -289,11 +309,12 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
 		if ((r = serial_set(zs, i, s)) != MN_OK)
 			goto out;
 	}
-	if (persist && changed)
-		r = save(state_dir, path, v, n, zs, diag);
+	if (persist && (changed || legacy))
+		r = save(state_dir, path, v, n, zs, legacy, diag);
 out:
 	free(v);
 	free(text);
 	free(path);
+	free(legacy_path);
 	return r;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "zones/records.h"
 
@@ -160,19 +161,16 @@ int spfcache_save(const char *state_dir, const char *domain, const spfcache_t *c
 	for (size_t i = 0; i < c->nold; i++)
 		rec_buf_addf(&b, "old %lld %s %s\n", (long long)c->old[i].replaced_at, c->old[i].owner, c->old[i].text);
 	char *text = rec_buf_take(&b);
-	char *dir = NULL, *path = path_of(state_dir, domain);
-	rec_buf_t d = { 0 };
-	rec_buf_addf(&d, "%s/spf", state_dir);
-	dir = rec_buf_take(&d);
 	int r = MN_ENOMEM;
-	if (text != NULL && dir != NULL && path != NULL) {
-		r = mn_mkdir_p(dir, 0755);
-		if (r == MN_OK)
-			r = mn_file_write_atomic(path, text, strlen(text), 0644);
+	if (text != NULL) {
+		int dirfd = mn_dir_open(state_dir, "spf", 0755, true);	/* never through a link */
+		r = dirfd;
+		if (dirfd >= 0) {
+			r = mn_file_replace_at(dirfd, domain, text, strlen(text), 0644, MN_WRITE_FSYNC);
+			close(dirfd);
+		}
 	}
 	free(text);
-	free(dir);
-	free(path);
 	return r;
 }
 

@@ -42,7 +42,7 @@ typedef struct spfcache {
 
 /* MN_OK, MN_ENOENT (no cache for the domain), MN_ESTATE (unreadable content), MN_ENOMEM. */
 int spfcache_load(const char *state_dir, const char *domain, spfcache_t **out);
-/* Creates state_dir/spf when needed; atomic. */
+/* Creates state_dir/spf when needed (never through a symbolic link); atomic (mn_file_replace_at). */
 int spfcache_save(const char *state_dir, const char *domain, const spfcache_t *c);
 void spfcache_free(spfcache_t *c);	/* NULL is a no-op */
 

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # deb.sh -- build the Debian package from the distributed sources, install it on this
-# machine, run the service's command line as the mailns user, query it, purge it.
+# machine, check the state directory's owners and modes, run the service's command
+# line as the mailns user, query it, run flatten and a rotation step as their users,
+# rerun the postinst over an earlier version's layout, purge it.
 # Needs root, dpkg-buildpackage and debhelper; skipped otherwise, and skipped when a
 # mailns package is already installed (it is never touched).  Set MAILNS_TEST_DEB=no
 # to skip it.  Bounded: every step has a timeout.
@@ -112,17 +114,35 @@ is "$conff" "/etc/cron.d/mailns /etc/mailns/policy.yaml " "conffiles"
 uid=$(getent passwd mailns | cut -d: -f3)
 [ -n "$uid" ] && [ "$uid" -lt 1000 ]; ok $? "system user mailns (uid $uid)"
 getent group mailns >/dev/null; ok $? "group mailns"
-is "$(stat -c '%U:%G %a' /var/lib/mailns 2>&1)" "mailns:mailns 750" "/var/lib/mailns owned by mailns, 0750"
+layout() { # the owners and modes of the state directory, one line
+	stat -c '%n %U:%G %a' /var/lib/mailns /var/lib/mailns/zones /var/lib/mailns/journal \
+		/var/lib/mailns/spf /var/lib/mailns/keys /var/lib/mailns/opendkim \
+		/var/lib/mailns/rspamd 2>&1 | tr '\n' ' '
+}
+LAYOUT="/var/lib/mailns root:mailns 750 /var/lib/mailns/zones mailns:mailns 750 \
+/var/lib/mailns/journal mailns:mailns 750 /var/lib/mailns/spf mailns:mailns 750 \
+/var/lib/mailns/keys mailns-keys:mailns 2750 /var/lib/mailns/opendkim mailns-keys:mailns 2750 \
+/var/lib/mailns/rspamd mailns-keys:mailns 2750 "
+is "$(layout)" "$LAYOUT" "/var/lib/mailns root's (0750, group mailns); zones/ journal/ spf/ mailns's; the key store mailns-keys's"
 kgid=$(getent passwd mailns-keys | cut -d: -f4)
 is "$kgid" "$(getent group mailns | cut -d: -f3)" "system user mailns-keys, primary group mailns"
+as_mailns() { setpriv --reuid=mailns --regid=mailns --init-groups "$@"; }
 for d in keys opendkim rspamd; do
-	is "$(stat -c '%U:%G %a' /var/lib/mailns/$d 2>&1)" "mailns-keys:mailns 2750" "/var/lib/mailns/$d: mailns-keys:mailns 2750"
+	as_mailns mv /var/lib/mailns/$d /var/lib/mailns/$d.moved 2>/dev/null
+	[ $? -ne 0 ] && [ -d /var/lib/mailns/$d ] && [ ! -e /var/lib/mailns/$d.moved ]
+	ok $? "the server user cannot rename /var/lib/mailns/$d"
 done
+as_mailns ln -s /tmp /var/lib/mailns/planted 2>/dev/null
+[ $? -ne 0 ] && [ ! -L /var/lib/mailns/planted ]; ok $? "nor plant a link in /var/lib/mailns"
 is "$(grep -E '^(User|Group|UMask)=' /lib/systemd/system/mailns-rotate.service | tr '\n' ' ')" \
 	"User=mailns-keys Group=mailns UMask=0027 " "mailns-rotate.service runs as mailns-keys:mailns, umask 0027"
 is "$(grep '^ExecStart=' /lib/systemd/system/mailnsd.service)" \
 	"ExecStart=/usr/sbin/mailnsd -f -c /etc/mailns/policy.yaml" "mailnsd.service command line"
 is "$(grep '^User=' /lib/systemd/system/mailnsd.service)" "User=mailns" "mailnsd.service runs as mailns"
+is "$(grep -h '^StateDirectory=\|^ReadWritePaths=' /lib/systemd/system/mailnsd.service \
+	/lib/systemd/system/mailns-flatten.service /lib/systemd/system/mailns-rotate.service | tr '\n' ' ')" \
+	"StateDirectory=mailns/zones mailns/journal StateDirectory=mailns/spf ReadWritePaths=/var/lib/mailns/keys /var/lib/mailns/opendkim /var/lib/mailns/rspamd " \
+	"units: each writes only its own directories (no StateDirectory=mailns: it would chown the key store)"
 if command -v systemd-analyze >/dev/null; then
 	out=$(cd /lib/systemd/system && systemd-analyze verify --man=no mailnsd.service \
 		mailns-rotate.service mailns-rotate.timer mailns-flatten.service mailns-flatten.timer 2>&1)
@@ -146,6 +166,9 @@ domains:
   example.com:
     spf: { mode: plain, ip4: [192.0.2.0/24], all: fail }
     dmarc: { p: reject, rua: ["mailto:dmarc@example.com"] }
+  example.net:
+    spf: { mode: flatten, ip4: [198.51.100.0/24], all: fail }
+    dkim: { algorithm: ed25519 }
 EOF
 printf '#!/bin/sh\nexec setpriv --reuid=mailns --regid=mailns --init-groups /usr/sbin/mailnsd "$@"\n' \
 	>"$TMP/mailnsd-as-mailns"
@@ -157,11 +180,44 @@ if mn_start "$TMP/policy.tmpl"; then
 	is "$(mn_dig +short TXT _dmarc.example.com)" '"v=DMARC1; p=reject; rua=mailto:dmarc@example.com"' \
 		"kdig TXT _dmarc.example.com"
 	is "$(mn_dig +short TXT _spf.example.com)" '"v=spf1 ip4:192.0.2.0/24 -all"' "kdig TXT _spf.example.com"
-	is "$(stat -c %U /var/lib/mailns/serials 2>&1)" mailns "serials written to /var/lib/mailns by mailns"
+	is "$(stat -c '%U %a' /var/lib/mailns/zones/serials 2>&1)" "mailns 640" "serials written to /var/lib/mailns/zones by mailns"
 	mn_stop; ok $? "SIGTERM: mailnsd exits 0"
 else
 	ok 1 "/usr/sbin/mailnsd -f -c POLICY started as mailns"
 fi
+
+# The timers' commands as their users: flatten as mailns (literal networks only: no
+# DNS query), a rotation step as mailns-keys
+as_mailns /usr/bin/mailns flatten -c "$TMP/policy.yaml" --resolver "127.0.0.1:$(mn_free_port)" \
+	>"$TMP/flatten.out" 2>&1
+ok $? "mailns flatten as mailns" || diag "$(cat "$TMP/flatten.out")"
+is "$(stat -c '%U %a' /var/lib/mailns/spf/example.net 2>&1)" "mailns 644" "it wrote spf/example.net"
+setpriv --reuid=mailns-keys --regid=mailns --init-groups /usr/bin/mailns keys rotate \
+	-c "$TMP/policy.yaml" >"$TMP/rotate.out" 2>&1
+rc=$?; [ $rc -eq 0 ] || [ $rc -eq 3 ]; ok $? "mailns keys rotate as mailns-keys (exit $rc)" ||
+	diag "$(cat "$TMP/rotate.out")"
+is "$(stat -c '%U:%G %a' /var/lib/mailns/keys/example.net /var/lib/mailns/keys/example.net/published \
+	/var/lib/mailns/keys/example.net/*.pem 2>&1 | tr '\n' ' ')" \
+	"mailns-keys:mailns 2750 mailns-keys:mailns 640 mailns-keys:mailns 600 " \
+	"keys/example.net 2750, published 0640, the private key 0600"
+as_mailns cat /var/lib/mailns/keys/example.net/*.pem >/dev/null 2>&1
+ok $((! $?)) "the server user cannot read the private key"
+
+# An install of an earlier version: /var/lib/mailns the server user's, serials at its
+# top, and a link that user planted for journal/.  The postinst takes the directory
+# back, moves the serials, removes the link without following it.
+mkdir -p "$TMP/victim" && printf 'victim\n' >"$TMP/victim/file"
+chown mailns:mailns /var/lib/mailns && chmod 0750 /var/lib/mailns
+mv /var/lib/mailns/zones/serials /var/lib/mailns/serials
+serials=$(cat /var/lib/mailns/serials)
+rm -rf /var/lib/mailns/journal
+as_mailns ln -s "$TMP/victim" /var/lib/mailns/journal
+timeout 120 /var/lib/dpkg/info/mailns.postinst configure 0.0.9 >"$TMP/postinst.log" 2>&1
+ok $? "postinst configure over the earlier layout" || diag "$(tail -n 5 "$TMP/postinst.log")"
+is "$(layout)" "$LAYOUT" "the layout is restored"
+is "$(cat /var/lib/mailns/zones/serials 2>&1)" "$serials" "the serials moved to zones/serials"
+[ ! -e /var/lib/mailns/serials ]; ok $? "and are no longer at the top"
+is "$(ls -A "$TMP/victim"):$(cat "$TMP/victim/file")" "file:victim" "the planted link's target is untouched"
 
 # The shipped policy and exact ExecStart, with the unit's ambient CAP_NET_BIND_SERVICE,
 # when 127.0.0.1:53 is free here: it serves nothing, so it answers REFUSED.

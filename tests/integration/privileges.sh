@@ -3,7 +3,8 @@
 # privileges.sh -- server.user / server.group: mailnsd started as root binds its
 # ports, then runs as the server user (ids and capabilities checked in
 # /proc/PID/status), keeps answering and reloading; root without server.user is
-# refused; server.user: root stays root; an unwritable state_dir is refused; the
+# refused; server.user: root stays root; a root-owned state_dir gets zones/ and
+# journal/ for the server user, an unwritable zones/ is refused; the
 # key store (set up as the package does) lets the server read and watch the public
 # halves and a rotation, but not open a private key.
 . "${top_srcdir:?}/tests/tap/tap.sh"
@@ -167,15 +168,29 @@ else
 	diag "$(cat "$MN_LOG" 2>/dev/null)"
 fi
 
-# --- state_dir not writable by the server user: refused --------------------------
-mkdir -p "$TMP/rostate" && chmod 0755 "$TMP/rostate"
+# --- a root-owned state_dir (the package's layout): the server's own directories ----
+# zones/ (serials) and journal/ are created for the server user; state_dir stays root's
+mkdir -p "$TMP/rootstate" && chmod 0755 "$TMP/rootstate"
 tmpl "  user: $U"
+sed -e "s|@TMP@/state|$TMP/rootstate|" "$TMP/t.tmpl" >"$TMP/rs.tmpl"
+if mn_start "$TMP/rs.tmpl"; then
+	ok 0 "a root-owned state_dir: mailnsd starts as $U"
+	is "$(stat -c %U "$TMP/rootstate" "$TMP/rootstate/zones" "$TMP/rootstate/journal" | tr '\n' ' ')" \
+		"root $U $U " "state_dir stays root's; zones/ and journal/ made for $U"
+	is "$(stat -c %U "$TMP/rootstate/zones/serials" 2>&1)" "$U" "the serials written by $U in zones/"
+	mn_stop; is "$?" 0 "clean stop"
+else
+	ok 1 "a root-owned state_dir: mailnsd starts as $U"
+fi
+
+# --- the server's directory not writable by the server user: refused ---------------
+mkdir -p "$TMP/rostate/zones" && chmod 0755 "$TMP/rostate" "$TMP/rostate/zones"
 sed -e "s|@PORT@|1|" -e "s|@TMP@/state|$TMP/rostate|" "$TMP/t.tmpl" >"$TMP/ro.yaml"
 # port 1: binding as root works; the refusal comes after the switch
 out=$(timeout 10 "$MAILNSD" -f -c "$TMP/ro.yaml" 2>&1); rc=$?
-is "$rc" 1 "a state_dir $U cannot write: exit 1"
-case $out in *"state_dir $TMP/rostate is not writable by user $U"*) r=0;; *) r=1; diag "$out";; esac
-ok $r "the message names state_dir and the user"
+is "$rc" 1 "a state_dir/zones $U cannot write: exit 1"
+case $out in *"$TMP/rostate/zones is not writable by user $U"*) r=0;; *) r=1; diag "$out";; esac
+ok $r "the message names the directory and the user"
 
 # --- server.user: root stays root ----------------------------------------------------
 tmpl "  user: root"

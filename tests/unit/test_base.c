@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_base.c -- the shared base (policy/mn.c) and diagnostics (policy/diag.c) */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +222,126 @@ static void test_files(void)
 	is_str(mn_strerror(MN_ENOENT), "No such file or directory", "errno codes use strerror");
 }
 
+/* Entries of dir whose name contains part. */
+static int count_names(const char *dir, const char *part)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	if (d == NULL)
+		return -1;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (strstr(e->d_name, part) != NULL)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static char *slurp(const char *path)
+{
+	char *data = NULL;
+	return mn_file_read(path, &data, NULL) == MN_OK ? data : NULL;
+}
+
+/* mn_dir_open and mn_file_replace_at: nothing below the base is entered or written through a link */
+static void test_state_files(void)
+{
+	char top[] = "/tmp/mn-test-state-XXXXXX";
+	if (mkdtemp(top) == NULL)
+		tap_bail("mkdtemp");
+	char base[300], victim[300], vfile[300], p[400], link[300];
+	snprintf(base, sizeof(base), "%s/real/state", top);
+	snprintf(victim, sizeof(victim), "%s/victim", top);
+	snprintf(vfile, sizeof(vfile), "%s/victim/file", top);
+	if (mkdir(victim, 0755) != 0)
+		tap_bail("mkdir victim");
+	FILE *f = fopen(vfile, "w");
+	if (f == NULL || fputs("victim\n", f) < 0 || fclose(f) != 0)
+		tap_bail("victim file");
+
+	/* creating: base like mkdir -p, each component with the mode */
+	mode_t um = umask(0);
+	int fd = mn_dir_open(base, "keys/example.com", 0750, true);
+	umask(um);
+	ok(fd >= 0, "mn_dir_open creates base and keys/example.com");
+	snprintf(p, sizeof(p), "%s/keys/example.com", base);
+	struct stat st;
+	ok(stat(p, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0750, "made 0750");
+	is_int(mn_file_replace_at(fd, "published", "one\n", 4, 0640, MN_WRITE_FSYNC), MN_OK, "replace_at writes");
+	snprintf(p, sizeof(p), "%s/keys/example.com/published", base);
+	char *t = slurp(p);
+	is_str(t, "one\n", "the file has the data");
+	free(t);
+	ok(stat(p, &st) == 0 && (st.st_mode & 07777) == 0640, "with exactly the mode (umask ignored)");
+	snprintf(p, sizeof(p), "%s/keys/example.com", base);
+	is_int(count_names(p, ".tmp."), 0, "no temporary file left");
+	is_int(mn_file_replace_at(fd, "a/b", "x", 1, 0600, 0), MN_EINVAL, "a name with a slash: EINVAL");
+	is_int(mn_file_replace_at(fd, "", "x", 1, 0600, 0), MN_EINVAL, "an empty name: EINVAL");
+	close(fd);
+	is_int(mn_dir_open(base, "keys/example.org", 0750, false), MN_ENOENT, "missing without create: ENOENT");
+	is_int(mn_dir_open(base, "keys/../keys", 0750, true), MN_EINVAL, "'..' component: EINVAL");
+	is_int(mn_dir_open(base, "keys//x", 0750, true), MN_EINVAL, "empty component: EINVAL");
+	snprintf(p, sizeof(p), "%s/keys/example.com/published", base);
+	is_int(mn_dir_open(base, "keys/example.com/published", 0750, true), -ENOTDIR, "a file component: ENOTDIR");
+
+	/* a link planted for a directory below base: refused, not entered, nothing made in the victim */
+	snprintf(link, sizeof(link), "%s/keys/example.net", base);
+	if (symlink(victim, link) != 0)
+		tap_bail("symlink");
+	is_int(mn_dir_open(base, "keys/example.net", 0750, true), MN_ESYMLINK, "a link below base: MN_ESYMLINK");
+	is_int(mn_dir_open(base, "keys/example.net/sub", 0750, true), MN_ESYMLINK, "entering through it: MN_ESYMLINK");
+	is_int(count_names(victim, ""), 3, "the victim directory got nothing (., .., file)");
+	snprintf(link, sizeof(link), "%s/spf", base);
+	if (symlink(vfile, link) != 0)
+		tap_bail("symlink");
+	is_int(mn_dir_open(base, "spf", 0755, true), MN_ESYMLINK, "a link to a file where a directory is: MN_ESYMLINK");
+	is_str(mn_strerror(MN_ESYMLINK), "a symbolic link: refused", "MN_ESYMLINK has a name");
+
+	/* base itself is the administrator's: a link there is followed */
+	snprintf(link, sizeof(link), "%s/state-link", top);
+	if (symlink(base, link) != 0)
+		tap_bail("symlink");
+	fd = mn_dir_open(link, "keys", 0750, false);
+	ok(fd >= 0, "base through a link: opened");
+
+	/* a link planted under the final name: replaced by the file, the victim untouched */
+	if (fd >= 0) {
+		snprintf(p, sizeof(p), "%s/keys/.lock", base);
+		if (symlink(vfile, p) != 0)
+			tap_bail("symlink");
+		is_int(mn_file_replace_at(fd, ".lock", "new\n", 4, 0600, 0), MN_OK, "replace_at over a link");
+		ok(lstat(p, &st) == 0 && S_ISREG(st.st_mode), "the link is now a regular file");
+		t = slurp(vfile);
+		is_str(t, "victim\n", "the victim file is unchanged");
+		free(t);
+		close(fd);
+	}
+	/* the same through the path form */
+	snprintf(p, sizeof(p), "%s/serials", base);
+	if (symlink(vfile, p) != 0)
+		tap_bail("symlink");
+	is_int(mn_file_write_atomic(p, "s\n", 2, 0640), MN_OK, "write_atomic over a link");
+	ok(lstat(p, &st) == 0 && S_ISREG(st.st_mode), "the link is now a regular file");
+	t = slurp(vfile);
+	is_str(t, "victim\n", "the victim file is still unchanged");
+	free(t);
+	is_int(count_names(base, ".tmp."), 0, "no temporary file left");
+
+	/* root replacing another user's file keeps its owner (mailns zone run by root) */
+	if (geteuid() == 0) {
+		snprintf(p, sizeof(p), "%s/owned", base);
+		ok(mn_file_write_atomic(p, "a\n", 2, 0640) == MN_OK && chown(p, 4242, 4343) == 0,
+		   "a file owned by 4242:4343");
+		is_int(mn_file_write_atomic(p, "b\n", 2, 0640), MN_OK, "replaced as root");
+		ok(stat(p, &st) == 0 && st.st_uid == 4242 && st.st_gid == 4343, "keeps its owner and group");
+	} else {
+		tap_skip("owner kept: needs root");
+	}
+
+	snprintf(p, sizeof(p), "rm -rf '%s'", top);
+	if (system(p) != 0)
+		tap_diag("could not remove %s", top);
+}
+
 static void test_diag(void)
 {
 	diag_t *d = diag_new();
@@ -278,6 +400,7 @@ int main(void)
 	test_nets();
 	test_nets_libc();
 	test_files();
+	test_state_files();
 	test_diag();
 	return tap_done();
 }

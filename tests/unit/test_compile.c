@@ -747,7 +747,7 @@ static void test_compile_example(void)
 	zones_free(zs);
 
 	/* the serials file */
-	snprintf(path, sizeof(path), "%s/serials", state);
+	snprintf(path, sizeof(path), "%s/zones/serials", state);
 	char *s1 = read_text(path);
 	ok(s1 != NULL, "serials file written");
 	size_t lines = 0;
@@ -846,10 +846,29 @@ static void test_compile_example(void)
 	zs = NULL;
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "compile into a missing state dir");
 	zones_free(zs);
-	snprintf(path, sizeof(path), "%s/serials", fresh);
+	snprintf(path, sizeof(path), "%s/zones/serials", fresh);
 	struct stat st;
 	ok(stat(fresh, &st) == 0 && (st.st_mode & 0777) == 0750, "state dir created 0750");
 	ok(stat(path, &st) == 0, "serials file created");
+
+	/* the file where earlier versions kept it (state_dir/serials): read, then moved */
+	char *cur = read_text(path), legacy[450];
+	char *sp = cur != NULL ? strchr(cur, ' ') : NULL, *sp2 = sp != NULL ? strchr(sp + 1, ' ') : NULL;
+	snprintf(legacy, sizeof(legacy), "%s/serials", fresh);
+	if (sp2 != NULL && strncmp(cur, "_dmarc.example.com ", 19) == 0 && rename(path, legacy) == 0) {
+		sp2[-1] = '9';	/* a serial the date rule would not give: YYYYMMDD09 */
+		long want = strtol(sp + 1, NULL, 10);
+		write_text(legacy, cur);
+		zs = NULL;
+		is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "compile with only the old state_dir/serials");
+		is_int(zs ? zones_find(zs, "_dmarc.example.com")->serial : 0, want,
+		       "an unchanged zone keeps its serial from the old file");
+		zones_free(zs);
+		ok(stat(path, &st) == 0 && stat(legacy, &st) != 0, "the old file moved to zones/serials");
+	} else {
+		ok(false, "set up the old serials file");
+	}
+	free(cur);
 
 	/* without persist and without a state dir: fine */
 	co.persist_serials = false;

@@ -369,7 +369,7 @@ static void test_incr(void)
 	check(cache, now, MN_OK, 50, 0, "and then reused");
 
 	/* serials changed under reused zones: the serials file gone, 40 days later */
-	snprintf(path, sizeof(path), "%s/serials", state);
+	snprintf(path, sizeof(path), "%s/zones/serials", state);
 	is_int(unlink(path), 0, "serials file removed");
 	now = T0 + 40 * 86400;
 	check(cache, now, MN_OK, 50, 0, "no serials file, 40 days later: reused with new serials");

@@ -71,6 +71,8 @@ if ! mn_start "$TMP/t.tmpl"; then
 	exit 1
 fi
 ok 0 "mailnsd starts with threads: 4 on port $MN_PORT"
+# the workers answer before main() logs the line: wait for it (bounded)
+for i in $(seq 1 50); do grep -q 'answering on 4 loop threads' "$MN_LOG" && break; sleep 0.1; done
 grep -q 'answering on 4 loop threads' "$MN_LOG"; ok $? "the log says 4 loop threads"
 
 scrape() { curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics"; }

@@ -57,6 +57,7 @@ typedef struct srv_stats {
 	uint64_t transfers;		/* AXFR/IXFR streams started */
 	uint64_t cookies_bad;		/* BADCOOKIE sent */
 	uint64_t tcp_refused;		/* connections closed at once (over a cap) */
+	uint64_t udp_dropped;		/* UDP responses the kernel would not take (not queued) */
 } srv_stats_t;
 #define SRV_STAT_ADD(c, v) \
 	__atomic_store_n(&(c), __atomic_load_n(&(c), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
@@ -283,6 +284,13 @@ unsigned int srv_threads(const policy_t *p);
  */
 int srv_udp_open(srv_worker_t *w, const struct sockaddr *addr, const char *text);
 void srv_udp_close_all(srv_worker_t *w);
+/*
+ * Sends msgs[0..n) on the datagram socket fd without blocking (sendmmsg).
+ * Nothing is queued: when the kernel's send buffer is full (EAGAIN,
+ * ENOBUFS) the rest is dropped; a message refused otherwise (an unreachable
+ * client) is dropped alone.  Returns the number of messages dropped.
+ */
+size_t srv_udp_sendv(int fd, struct mmsghdr *msgs, size_t n);
 /*
  * A socket of type on addr with SO_REUSEPORT (and IPV6_V6ONLY for IPv6),
  * bound; returns the descriptor or < 0.  probe: first check, with a socket

@@ -113,12 +113,11 @@ int srv_answer(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sock
 		return ANSWER_DROP;
 	/*
 	 * rate limiting: UDP only, one branch when off; a valid server cookie is
-	 * exempt.  The buckets are the worker's: SO_REUSEPORT sends one client
-	 * address and port to one socket, so a flood from one socket meets one
-	 * set of buckets (from many ports it may meet each worker's).
+	 * exempt.  The buckets are srv->rrl, one table for every worker:
+	 * SO_REUSEPORT spreads the source ports of one address over the workers.
 	 */
 	if (cf->rate_limit != 0 && !tcp && !info.cookie_valid) {
-		int r = srv_rrl_check(w->rrl, peer, cf->rate_limit, cf->rate_limit_slip,
+		int r = srv_rrl_check(w->srv->rrl, peer, cf->rate_limit, cf->rate_limit_slip,
 				      uv_now(w->loop));
 		if (r == SRV_RRL_DROP) {
 			SRV_STAT_ADD(st->rl_dropped, 1);

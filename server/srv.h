@@ -130,7 +130,7 @@ typedef struct srv srv_t;
 /*
  * One loop thread: its loop, its sockets (SO_REUSEPORT: the kernel spreads
  * clients over the threads by their address and port), the generation it
- * answers from and its own rate-limit buckets and counters.  Worker 0 runs on
+ * answers from and its own counters (the rate-limit buckets are srv->rrl).  Worker 0 runs on
  * the main loop (signals, reload, watch, notify, metrics are there too); the
  * others on threads of their own.  Everything but the mailbox (lock) and the
  * counters is used on the worker's thread only.
@@ -153,7 +153,6 @@ typedef struct srv_worker {
 
 	srv_gen_t *gen;			/* the generation answered from */
 	uint8_t secret[16];		/* the cookie secret in use (the same on every worker) */
-	srv_rrl_t *rrl;			/* rate limiting buckets */
 	srv_stats_t stats;
 	bool stopping;
 
@@ -175,6 +174,7 @@ struct srv {
 	bool stopping;
 	bool udp_batch;			/* recvmmsg + sendmmsg (MAILNSD_UDP_BATCH=0: off) */
 
+	srv_rrl_t *rrl;			/* the rate-limit buckets of every worker (any thread) */
 	srv_worker_t *workers;		/* server.threads of them */
 	size_t nworkers;
 	uv_async_t acked;		/* a worker took a generation */
@@ -233,7 +233,13 @@ int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **z
 /* Fills buf with random bytes (getrandom). */
 int srv_random(void *buf, size_t len);
 
-/* rrl.c: size buckets (a power of two); checks one UDP response of addr. */
+/*
+ * rrl.c: a table of size buckets (a power of two; 16 bytes each), one for the
+ * whole server.  srv_rrl_check() checks one UDP response to addr at rate
+ * responses/s per prefix (1..1000000) from any thread at once (atomics, no
+ * lock); now_ms is the calling loop's uv_now().  Returns SRV_RRL_PASS,
+ * SRV_RRL_DROP or SRV_RRL_SLIP (every slip-th limited response; 0: never).
+ */
 enum { SRV_RRL_PASS = 0, SRV_RRL_DROP, SRV_RRL_SLIP, SRV_RRL_BUCKETS = 65536 };
 int srv_rrl_new(size_t size, srv_rrl_t **out);
 void srv_rrl_free(srv_rrl_t *r);	/* NULL is a no-op */

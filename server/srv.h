@@ -253,6 +253,14 @@ int srv_rrl_check(srv_rrl_t *r, const struct sockaddr *addr, uint32_t rate, uint
  */
 int srv_answer(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer, bool tcp,
 	       uint8_t *out, size_t outcap, size_t *outlen);
+/*
+ * query.c: the single UDP response out[0..*outlen) that xfr_request() made
+ * for query q (refused, NOTAUTH, FORMERR, an IXFR's SOA) on worker w's thread:
+ * counts it and rate-limits it like any other.  ANSWER_SEND (*outlen may
+ * have shrunk to a truncated slip) or ANSWER_DROP.
+ */
+int srv_answer_xfr(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+		   uint8_t *out, size_t *outlen);
 
 /* metrics.c: the Prometheus endpoint on addr ("ADDR:PORT"), served on srv->loop. */
 int srv_metrics_open(srv_t *srv, const char *addr);

@@ -93,7 +93,9 @@ static bool answer(srv_udp_t *u, const uint8_t *q, size_t qlen, const struct soc
 	xfr_free(job);	/* never a stream over UDP */
 	if (xr == XFR_DROP || xr == XFR_STREAM)
 		return false;
-	return xr == XFR_SEND || srv_answer(w, q, qlen, addr, false, out, cap, len) == ANSWER_SEND;
+	if (xr == XFR_SEND)	/* refused, NOTAUTH, FORMERR, an IXFR's SOA: rate-limited too */
+		return srv_answer_xfr(w, q, qlen, addr, out, len) == ANSWER_SEND;
+	return srv_answer(w, q, qlen, addr, false, out, cap, len) == ANSWER_SEND;
 }
 
 static socklen_t addr_len(const struct sockaddr *sa)

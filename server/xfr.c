@@ -104,6 +104,10 @@ int xfr_addr_parse(const char *s, xfr_addr_t *out)
 
 void xfr_addr_text(const struct sockaddr *sa, char *buf, size_t size)
 {
+	if (sa == NULL) {
+		snprintf(buf, size, "?");
+		return;
+	}
 	const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
 						  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 	if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||

@@ -69,7 +69,7 @@ int xfr_conf_new(const policy_t *p, diag_t *diag, xfr_conf_t **out);
 void xfr_conf_free(xfr_conf_t *c);
 /* Parses "ADDR", "ADDR:PORT", "[V6]:PORT" (port 53 by default). */
 int xfr_addr_parse(const char *s, xfr_addr_t *out);
-/* Writes the address of sa (IPv4 or IPv6, without the port) into buf; "?" for another family. */
+/* Writes the address of sa (IPv4 or IPv6, without the port) into buf; "?" for NULL or another family. */
 void xfr_addr_text(const struct sockaddr *sa, char *buf, size_t size);
 /* Is the peer address inside an allowed network? */
 bool xfr_acl_match(const xfr_conf_t *c, const struct sockaddr *peer);

@@ -124,7 +124,7 @@ typedef struct policy_server {
 	/* mailnsd operation (issue 9); read by server/ only */
 	policy_str_t user;		/* run as this user after binding; "root" = stay root */
 	policy_str_t group;		/* default: the user's primary group */
-	policy_u32_t rate_limit;	/* UDP responses/s per /24 (IPv4) or /56 (IPv6); 0/unset = off */
+	policy_u32_t rate_limit;	/* UDP responses/s per /24 (IPv4) or /56 (IPv6); default 200; 0 = off */
 	policy_u32_t rate_limit_slip;	/* every Nth limited response sent truncated; default 2; 0 = drop */
 	policy_str_t identity;		/* NSID, id.server, hostname.bind; unset = none */
 	policy_str_t version;		/* version.bind, version.server; unset = REFUSED */

@@ -121,11 +121,8 @@ static int workers_new(srv_t *srv, size_t n)
 			w->wake.data = w;
 			w->wake_ready = true;
 		}
-		int r = srv_rrl_new(SRV_RRL_BUCKETS, &w->rrl);
-		if (r < 0)
-			return r;
 	}
-	return MN_OK;
+	return srv_rrl_new(SRV_RRL_BUCKETS, &srv->rrl);	/* one table for every worker */
 }
 
 /*
@@ -149,9 +146,10 @@ static int workers_free(srv_t *srv)
 			       uv_strerror(w->close_rc));
 			rc = 1;
 		}
-		srv_rrl_free(w->rrl);
 		uv_mutex_destroy(&w->lock);
 	}
+	srv_rrl_free(srv->rrl);
+	srv->rrl = NULL;
 	free(srv->workers);
 	srv->workers = NULL;
 	srv->nworkers = 0;

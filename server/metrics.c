@@ -194,6 +194,7 @@ static void stats_sum(const srv_t *srv, srv_stats_t *out)
 		out->transfers += SRV_STAT_GET(s->transfers);
 		out->cookies_bad += SRV_STAT_GET(s->cookies_bad);
 		out->tcp_refused += SRV_STAT_GET(s->tcp_refused);
+		out->udp_dropped += SRV_STAT_GET(s->udp_dropped);
 	}
 }
 
@@ -232,6 +233,8 @@ static char *render(const srv_t *srv, bool serials, bool domains, size_t *len)
 	help(&t, "mailns_ratelimited_total", "counter", "UDP responses limited by server.rate_limit");
 	add(&t, "mailns_ratelimited_total{action=\"dropped\"} %llu\n", (unsigned long long)st->rl_dropped);
 	add(&t, "mailns_ratelimited_total{action=\"slipped\"} %llu\n", (unsigned long long)st->rl_slipped);
+	help(&t, "mailns_udp_dropped_total", "counter", "UDP responses dropped: the socket's send buffer was full");
+	add(&t, "mailns_udp_dropped_total %llu\n", (unsigned long long)st->udp_dropped);
 	help(&t, "mailns_badcookie_total", "counter", "BADCOOKIE responses");
 	add(&t, "mailns_badcookie_total %llu\n", (unsigned long long)st->cookies_bad);
 	help(&t, "mailns_reloads_total", "counter", "reloads, by result");

@@ -2,7 +2,6 @@
 /* query.c -- one query for udp.c and tcp.c: server options, counters, rate limiting, query log */
 #include "server/srv.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <time.h>
@@ -74,24 +73,58 @@ static void qname_text(const uint8_t *q, size_t qlen, char *buf, size_t size)
 		snprintf(buf, size, "%s", o < qlen && q[o] == 0 ? "." : "-");
 }
 
-static void addr_text(const struct sockaddr *sa, char *buf, size_t size)
-{
-	const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-						  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)size) == NULL)
-		snprintf(buf, size, "?");
-}
-
 static void log_query(const uint8_t *q, size_t qlen, const struct sockaddr *peer, bool tcp,
 		      const answer_info_t *info, const char *what)
 {
 	char client[INET6_ADDRSTRLEN], name[1024], tbuf[16];
-	addr_text(peer, client, sizeof(client));
+	xfr_addr_text(peer, client, sizeof(client));
 	qname_text(q, qlen, name, sizeof(name));
 	mn_log(MN_LOG_INFO, "query %s %s %s%s %s %s%s", client, name,
 	       info->qclass == 3 ? "CH " : "", qtype_name(info->qtype, tbuf, sizeof(tbuf)),
 	       what != NULL ? what : rcode_name(info->rcode), tcp ? "tcp" : "udp",
 	       info->tc && what == NULL ? " tc" : "");
+}
+
+/*
+ * Rate limiting of one UDP response out[0..*outlen) (its question ends at
+ * info->qend): ANSWER_SEND, possibly cut down to a truncated slip, or
+ * ANSWER_DROP.  The buckets are srv->rrl, one table for every worker:
+ * SO_REUSEPORT spreads the source ports of one address over the workers.
+ */
+static int limit(srv_worker_t *w, const struct sockaddr *peer, const uint8_t *q, size_t qlen,
+		 uint8_t *out, size_t *outlen, answer_info_t *info)
+{
+	const srv_conf_t *cf = &w->gen->conf;
+	srv_stats_t *st = &w->stats;
+	int r = srv_rrl_check(w->srv->rrl, peer, cf->rate_limit, cf->rate_limit_slip, uv_now(w->loop));
+	if (r == SRV_RRL_DROP) {
+		SRV_STAT_ADD(st->rl_dropped, 1);
+		if (cf->log_queries)
+			log_query(q, qlen, peer, false, info, "dropped");
+		return ANSWER_DROP;
+	}
+	if (r == SRV_RRL_SLIP) {
+		SRV_STAT_ADD(st->rl_slipped, 1);
+		*outlen = answer_truncate(out, *outlen, info);
+		info->tc = true;
+	}
+	return ANSWER_SEND;
+}
+
+/* Counts a response that goes out, logs it when asked. */
+static void count(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+		  bool tcp, const answer_info_t *info)
+{
+	srv_stats_t *st = &w->stats;
+	SRV_STAT_ADD(st->qtype[qtype_slot(info->qtype)], 1);
+	SRV_STAT_ADD(st->rcode[info->rcode >= 0 && info->rcode < SRV_RCODES ? info->rcode : 0], 1);
+	SRV_STAT_ADD(st->kind[info->kind], 1);
+	if (info->tc)
+		SRV_STAT_ADD(st->truncated, 1);
+	if (info->rcode == ANSWER_RCODE_BADCOOKIE)
+		SRV_STAT_ADD(st->cookies_bad, 1);
+	if (w->gen->conf.log_queries)
+		log_query(q, qlen, peer, tcp, info, NULL);
 }
 
 int srv_answer(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
@@ -107,39 +140,33 @@ int srv_answer(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sock
 		.version = cf->has_version ? cf->version : NULL,
 	};
 	answer_info_t info;
-	srv_stats_t *st = &w->stats;
-	SRV_STAT_ADD(st->queries[tcp], 1);
+	SRV_STAT_ADD(w->stats.queries[tcp], 1);
 	if (answer_query_ctx(g->zset, &ctx, q, qlen, tcp, out, outcap, outlen, &info) != ANSWER_SEND)
 		return ANSWER_DROP;
-	/*
-	 * rate limiting: UDP only, one branch when off; a valid server cookie is
-	 * exempt.  The buckets are the worker's: SO_REUSEPORT sends one client
-	 * address and port to one socket, so a flood from one socket meets one
-	 * set of buckets (from many ports it may meet each worker's).
-	 */
-	if (cf->rate_limit != 0 && !tcp && !info.cookie_valid) {
-		int r = srv_rrl_check(w->rrl, peer, cf->rate_limit, cf->rate_limit_slip,
-				      uv_now(w->loop));
-		if (r == SRV_RRL_DROP) {
-			SRV_STAT_ADD(st->rl_dropped, 1);
-			if (cf->log_queries)
-				log_query(q, qlen, peer, tcp, &info, "dropped");
-			return ANSWER_DROP;
-		}
-		if (r == SRV_RRL_SLIP) {
-			SRV_STAT_ADD(st->rl_slipped, 1);
-			*outlen = answer_truncate(out, *outlen, &info);
-			info.tc = true;
-		}
+	/* rate limiting: UDP only (errors too), one branch when off; a valid server cookie is exempt */
+	if (cf->rate_limit != 0 && !tcp && !info.cookie_valid &&
+	    limit(w, peer, q, qlen, out, outlen, &info) == ANSWER_DROP)
+		return ANSWER_DROP;
+	count(w, q, qlen, peer, tcp, &info);
+	return ANSWER_SEND;
+}
+
+int srv_answer_xfr(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+		   uint8_t *out, size_t *outlen)
+{
+	SRV_STAT_ADD(w->stats.queries[0], 1);
+	/* the response starts with the query's header and question (xfr_request) */
+	answer_info_t info = { .qtype = 0, .qclass = 1, .kind = ANSWER_KIND_NONE };
+	size_t o = 12;
+	while (o < *outlen && out[o] != 0 && !(out[o] & 0xc0))
+		o += out[o] + 1u;
+	if (o + 5 <= *outlen) {
+		info.qend = o + 5;
+		info.qtype = (uint16_t)(out[o + 1] << 8 | out[o + 2]);
 	}
-	SRV_STAT_ADD(st->qtype[qtype_slot(info.qtype)], 1);
-	SRV_STAT_ADD(st->rcode[info.rcode >= 0 && info.rcode < SRV_RCODES ? info.rcode : 0], 1);
-	SRV_STAT_ADD(st->kind[info.kind], 1);
-	if (info.tc)
-		SRV_STAT_ADD(st->truncated, 1);
-	if (info.rcode == ANSWER_RCODE_BADCOOKIE)
-		SRV_STAT_ADD(st->cookies_bad, 1);
-	if (cf->log_queries)
-		log_query(q, qlen, peer, tcp, &info, NULL);
+	info.rcode = *outlen >= 4 ? out[3] & 0x0f : 0;
+	if (w->gen->conf.rate_limit != 0 && limit(w, peer, q, qlen, out, outlen, &info) == ANSWER_DROP)
+		return ANSWER_DROP;
+	count(w, q, qlen, peer, false, &info);
 	return ANSWER_SEND;
 }

@@ -57,6 +57,7 @@ typedef struct srv_stats {
 	uint64_t transfers;		/* AXFR/IXFR streams started */
 	uint64_t cookies_bad;		/* BADCOOKIE sent */
 	uint64_t tcp_refused;		/* connections closed at once (over a cap) */
+	uint64_t udp_dropped;		/* UDP responses the kernel would not take (not queued) */
 } srv_stats_t;
 #define SRV_STAT_ADD(c, v) \
 	__atomic_store_n(&(c), __atomic_load_n(&(c), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
@@ -129,7 +130,7 @@ typedef struct srv srv_t;
 /*
  * One loop thread: its loop, its sockets (SO_REUSEPORT: the kernel spreads
  * clients over the threads by their address and port), the generation it
- * answers from and its own rate-limit buckets and counters.  Worker 0 runs on
+ * answers from and its own counters (the rate-limit buckets are srv->rrl).  Worker 0 runs on
  * the main loop (signals, reload, watch, notify, metrics are there too); the
  * others on threads of their own.  Everything but the mailbox (lock) and the
  * counters is used on the worker's thread only.
@@ -152,7 +153,6 @@ typedef struct srv_worker {
 
 	srv_gen_t *gen;			/* the generation answered from */
 	uint8_t secret[16];		/* the cookie secret in use (the same on every worker) */
-	srv_rrl_t *rrl;			/* rate limiting buckets */
 	srv_stats_t stats;
 	bool stopping;
 
@@ -174,6 +174,7 @@ struct srv {
 	bool stopping;
 	bool udp_batch;			/* recvmmsg + sendmmsg (MAILNSD_UDP_BATCH=0: off) */
 
+	srv_rrl_t *rrl;			/* the rate-limit buckets of every worker (any thread) */
 	srv_worker_t *workers;		/* server.threads of them */
 	size_t nworkers;
 	uv_async_t acked;		/* a worker took a generation */
@@ -233,7 +234,13 @@ int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **z
 /* Fills buf with random bytes (getrandom). */
 int srv_random(void *buf, size_t len);
 
-/* rrl.c: size buckets (a power of two); checks one UDP response of addr. */
+/*
+ * rrl.c: a table of size buckets (a power of two; 16 bytes each), one for the
+ * whole server.  srv_rrl_check() checks one UDP response to addr at rate
+ * responses/s per prefix (1..1000000) from any thread at once (atomics, no
+ * lock); now_ms is the calling loop's uv_now().  Returns SRV_RRL_PASS,
+ * SRV_RRL_DROP or SRV_RRL_SLIP (every slip-th limited response; 0: never).
+ */
 enum { SRV_RRL_PASS = 0, SRV_RRL_DROP, SRV_RRL_SLIP, SRV_RRL_BUCKETS = 65536 };
 int srv_rrl_new(size_t size, srv_rrl_t **out);
 void srv_rrl_free(srv_rrl_t *r);	/* NULL is a no-op */
@@ -247,6 +254,14 @@ int srv_rrl_check(srv_rrl_t *r, const struct sockaddr *addr, uint32_t rate, uint
  */
 int srv_answer(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer, bool tcp,
 	       uint8_t *out, size_t outcap, size_t *outlen);
+/*
+ * query.c: the single UDP response out[0..*outlen) that xfr_request() made
+ * for query q (refused, NOTAUTH, FORMERR, an IXFR's SOA) on worker w's thread:
+ * counts it and rate-limits it like any other.  ANSWER_SEND (*outlen may
+ * have shrunk to a truncated slip) or ANSWER_DROP.
+ */
+int srv_answer_xfr(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+		   uint8_t *out, size_t *outlen);
 
 /* metrics.c: the Prometheus endpoint on addr ("ADDR:PORT"), served on srv->loop. */
 int srv_metrics_open(srv_t *srv, const char *addr);
@@ -286,6 +301,13 @@ unsigned int srv_threads(const policy_t *p);
  */
 int srv_udp_open(srv_worker_t *w, const struct sockaddr *addr, const char *text);
 void srv_udp_close_all(srv_worker_t *w);
+/*
+ * Sends msgs[0..n) on the datagram socket fd without blocking (sendmmsg).
+ * Nothing is queued: when the kernel's send buffer is full (EAGAIN,
+ * ENOBUFS) the rest is dropped; a message refused otherwise (an unreachable
+ * client) is dropped alone.  Returns the number of messages dropped.
+ */
+size_t srv_udp_sendv(int fd, struct mmsghdr *msgs, size_t n);
 /*
  * A socket of type on addr with SO_REUSEPORT (and IPV6_V6ONLY for IPv6),
  * bound; returns the descriptor or < 0.  probe: first check, with a socket

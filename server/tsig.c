@@ -2,6 +2,7 @@
 /* tsig.c -- TSIG (RFC 8945) signing and verification on wire messages with OpenSSL HMAC */
 #include "server/xfr.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -350,4 +351,42 @@ int xfr_tsig_verify(const xfr_conf_t *c, const uint8_t *msg, size_t len, uint64_
 	if (ts < lo || ts > now + fudge)
 		t->error = XFR_BADTIME;
 	return MN_OK;
+}
+
+/*
+ * The TSIG failure log limit, shared by every thread: the second being
+ * counted, the lines logged in it and the failures not logged since the last
+ * summary.  A race at the turn of a second may let a thread or two log one
+ * line more: bounded all the same.
+ */
+static struct {
+	uint64_t second;
+	uint32_t logged;
+	uint32_t suppressed;
+} tsig_log;
+
+void xfr_tsig_log(const struct sockaddr *peer, uint16_t error, const char *key, uint64_t now)
+{
+	uint64_t second = __atomic_load_n(&tsig_log.second, __ATOMIC_RELAXED);
+	if (second != now &&
+	    __atomic_compare_exchange_n(&tsig_log.second, &second, now, false, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED)) {
+		__atomic_store_n(&tsig_log.logged, 0, __ATOMIC_RELAXED);
+		uint32_t missed = __atomic_exchange_n(&tsig_log.suppressed, 0, __ATOMIC_RELAXED);
+		if (missed > 0)
+			mn_log(MN_LOG_NOTICE, "%u more tsig failures not logged (at most %d a second)",
+			       missed, XFR_TSIG_LOG_MAX);
+	}
+	uint32_t n = __atomic_fetch_add(&tsig_log.logged, 1, __ATOMIC_RELAXED);
+	if (n >= XFR_TSIG_LOG_MAX) {
+		__atomic_fetch_add(&tsig_log.suppressed, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	char client[64];
+	xfr_addr_text(peer, client, sizeof(client));
+	const char *name = error == XFR_BADKEY ? "BADKEY" : error == XFR_BADSIG ? "BADSIG"
+			 : error == XFR_BADTIME ? "BADTIME" : "error";
+	mn_log(MN_LOG_NOTICE, "transfer refused to %s (tsig %s, %s%s)%s", client, name,
+	       key != NULL ? "key " : "unknown key", key != NULL ? key : "",
+	       n + 1 == XFR_TSIG_LOG_MAX ? "; more tsig failures this second are not logged" : "");
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* udp.c -- DNS over UDP: one SO_REUSEPORT socket per listen address and worker, batched receive and send */
+/* udp.c -- DNS over UDP: one SO_REUSEPORT socket per listen address and worker, batched receive and send, no send queue */
 #include "server/srv.h"
 
 #include <errno.h>
@@ -40,13 +40,6 @@ struct srv_udp {
 	uint8_t out[UDP_BATCH][UDP_OUT_MAX];
 };
 
-/* A send that could not go out at once: the request and a copy of the bytes. */
-struct udp_send {
-	uv_udp_send_t req;
-	size_t len;
-	uint8_t data[];
-};
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)suggested;
@@ -55,46 +48,37 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = u->rlen;
 }
 
-static void on_sent(uv_udp_send_t *req, int status)
+size_t srv_udp_sendv(int fd, struct mmsghdr *msgs, size_t n)
 {
-	(void)status;
-	free(req);
-}
-
-/* The socket is full: queue a copy with libuv, which sends it when there is room. */
-static void send_later(srv_udp_t *u, const uint8_t *data, size_t len, const struct sockaddr *addr)
-{
-	struct udp_send *s = malloc(sizeof(*s) + len);
-	if (s == NULL)
-		return;
-	s->len = len;
-	memcpy(s->data, data, len);
-	uv_buf_t out = uv_buf_init((char *)s->data, (unsigned int)len);
-	if (uv_udp_send(&s->req, &u->handle, &out, 1, addr, on_sent) < 0)
-		free(s);
-}
-
-/* Sends the responses of the batch: one sendmmsg for all (more when it stops short). */
-static void flush(srv_udp_t *u)
-{
-	size_t i = 0;
-	while (i < u->n) {
+	size_t i = 0, dropped = 0;
+	while (i < n) {
 		int r;
 		do
-			r = sendmmsg(u->fd, u->msgs + i, (unsigned int)(u->n - i), 0);
+			r = sendmmsg(fd, msgs + i, (unsigned int)(n - i), MSG_DONTWAIT);
 		while (r < 0 && errno == EINTR);
 		if (r > 0) {
 			i += (size_t)r;
 			continue;
 		}
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-			for (; i < u->n; i++)
-				send_later(u, u->out[i], u->iov[i].iov_len,
-					   (const struct sockaddr *)&u->peers[i]);
-			break;
-		}
-		i++;	/* this one cannot be sent (an unreachable client): the others can */
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+			return dropped + (n - i);	/* the send buffer is full: drop the rest */
+		dropped++;	/* this one cannot be sent (an unreachable client): the others can */
+		i++;
 	}
+	return dropped;
+}
+
+/*
+ * Sends the responses of the batch.  What the kernel will not take is
+ * dropped and counted, never copied into a queue: under a flood with a slow
+ * reply path such a queue grows as fast as queries arrive (NSD and Knot drop
+ * too; the client retries).
+ */
+static void flush(srv_udp_t *u)
+{
+	size_t dropped = srv_udp_sendv(u->fd, u->msgs, u->n);
+	if (dropped > 0)
+		SRV_STAT_ADD(u->w->stats.udp_dropped, dropped);
 	u->n = 0;
 }
 
@@ -109,7 +93,9 @@ static bool answer(srv_udp_t *u, const uint8_t *q, size_t qlen, const struct soc
 	xfr_free(job);	/* never a stream over UDP */
 	if (xr == XFR_DROP || xr == XFR_STREAM)
 		return false;
-	return xr == XFR_SEND || srv_answer(w, q, qlen, addr, false, out, cap, len) == ANSWER_SEND;
+	if (xr == XFR_SEND)	/* refused, NOTAUTH, FORMERR, an IXFR's SOA: rate-limited too */
+		return srv_answer_xfr(w, q, qlen, addr, out, len) == ANSWER_SEND;
+	return srv_answer(w, q, qlen, addr, false, out, cap, len) == ANSWER_SEND;
 }
 
 static socklen_t addr_len(const struct sockaddr *sa)
@@ -131,18 +117,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 	}
 	if (flags & UV_UDP_PARTIAL)
 		return;
-	if (!u->batch) {
-		/* one datagram at a time: answer, try to send at once */
-		size_t len = 0;
-		uint8_t *out = u->out[0];
-		if (!answer(u, (const uint8_t *)buf->base, (size_t)nread, addr, out, UDP_OUT_MAX, &len))
-			return;
-		uv_buf_t b = uv_buf_init((char *)out, (unsigned int)len);
-		int r = uv_udp_try_send(h, &b, 1, addr);
-		if (r < 0 && (r == UV_EAGAIN || r == UV_ENOSYS))
-			send_later(u, out, len, addr);
-		return;
-	}
+	/* batch: collect up to UDP_BATCH responses, one sendmmsg; else send each at once */
 	size_t i = u->n, len = 0;
 	if (!answer(u, (const uint8_t *)buf->base, (size_t)nread, addr, u->out[i], UDP_OUT_MAX, &len))
 		return;
@@ -155,7 +130,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 	u->msgs[i].msg_hdr.msg_namelen = alen;
 	u->msgs[i].msg_hdr.msg_iov = &u->iov[i];
 	u->msgs[i].msg_hdr.msg_iovlen = 1;
-	if (++u->n == UDP_BATCH || !(flags & UV_UDP_MMSG_CHUNK))
+	if (++u->n == UDP_BATCH || !u->batch || !(flags & UV_UDP_MMSG_CHUNK))
 		flush(u);
 }
 

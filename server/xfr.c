@@ -102,6 +102,19 @@ int xfr_addr_parse(const char *s, xfr_addr_t *out)
 	return MN_OK;
 }
 
+void xfr_addr_text(const struct sockaddr *sa, char *buf, size_t size)
+{
+	if (sa == NULL) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+						  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    inet_ntop(sa->sa_family, a, buf, (socklen_t)size) == NULL)
+		snprintf(buf, size, "?");
+}
+
 /* Reads the base64 secret of one key. */
 static int key_load(const policy_tsig_t *t, xfr_key_t *k, diag_t *diag)
 {
@@ -526,7 +539,7 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 			badkey.alg = t.alg >= 0 ? (xfr_alg_t)t.alg : XFR_HMAC_SHA256;
 			key = &badkey;
 		}
-		mn_log(MN_LOG_NOTICE, "transfer refused (tsig error %u)", t.error);
+		xfr_tsig_log(peer, t.error, t.key >= 0 ? key->name : NULL, now);
 		return respond(q, qend, RCODE_NOTAUTH, NULL, key, t.error, &t, now, out, cap, outlen);
 	}
 	if (t.present)

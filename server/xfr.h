@@ -69,6 +69,8 @@ int xfr_conf_new(const policy_t *p, diag_t *diag, xfr_conf_t **out);
 void xfr_conf_free(xfr_conf_t *c);
 /* Parses "ADDR", "ADDR:PORT", "[V6]:PORT" (port 53 by default). */
 int xfr_addr_parse(const char *s, xfr_addr_t *out);
+/* Writes the address of sa (IPv4 or IPv6, without the port) into buf; "?" for NULL or another family. */
+void xfr_addr_text(const struct sockaddr *sa, char *buf, size_t size);
 /* Is the peer address inside an allowed network? */
 bool xfr_acl_match(const xfr_conf_t *c, const struct sockaddr *peer);
 /* Decodes base64 text (whitespace ignored); returns the length or < 0. */
@@ -112,6 +114,16 @@ int xfr_tsig_sign(const xfr_key_t *k, uint8_t *msg, size_t *len, size_t cap,
  */
 int xfr_tsig_verify(const xfr_conf_t *c, const uint8_t *msg, size_t len, uint64_t now,
 		    xfr_tsig_t *t);
+
+enum { XFR_TSIG_LOG_MAX = 10 };	/* TSIG failures logged a second, over every thread */
+/*
+ * Logs that a query from peer failed TSIG with error (XFR_BADKEY, ...) for
+ * the configured key named key (NULL: unknown key), now the unix time; any
+ * thread.  Spoofed queries are cheap: at most XFR_TSIG_LOG_MAX lines a
+ * second (the last one says so), and the first failure of a later second
+ * first logs how many were not logged.
+ */
+void xfr_tsig_log(const struct sockaddr *peer, uint16_t error, const char *key, uint64_t now);
 
 /* ---- the journal (IXFR) ---- */
 

@@ -3,7 +3,8 @@
 # ratelimit.sh -- server.rate_limit (RRL): a bounded UDP flood from 127.0.0.1 is
 # limited (most responses dropped, every 2nd limited one sent truncated), while
 # another IPv4 /24 (127.0.1.1), ::1 and TCP are answered in full meanwhile;
-# rate_limit_slip: 0 drops all; without rate_limit nothing is limited.
+# rate_limit_slip: 0 drops all; without rate_limit the default (200) limits;
+# rate_limit: 0 limits nothing.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 FLOOD="python3 $top_srcdir/tests/integration/flood.py"
 mn_tmpdir
@@ -75,12 +76,24 @@ is "$(field "$out" tc)" 0 "slip 0: no truncated response"
 [ "$(field "$out" full)" -lt 500 ]; ok $? "slip 0: most of 1000 dropped ($(field "$out" full) answered)"
 is "$(field "$out" v6_full)" "10/10" "::1 still answered in full"
 
-# --- no rate_limit: nothing limited ------------------------------------------------
+# --- no rate_limit: on by default, 200 a second, slip 2 ----------------------------
 sed -i '/^  rate_limit/d' "$TMP/policy.yaml"
 reload; ok $? "reloaded without rate_limit"
-out=$($FLOOD "$MN_PORT" 100)
+sleep 1.1	# the bucket refills
+out=$($FLOOD "$MN_PORT" 1000)
 diag "$out"
-is "$(field "$out" full):$(field "$out" tc)" "100:0" "rate limiting off: all 100 answered in full"
+full=$(field "$out" full); tc=$(field "$out" tc)
+[ "$full" -ge 150 ] && [ "$full" -lt 700 ]; ok $? "default: a burst of 1000 is limited ($full answered in full)"
+[ "$tc" -ge 100 ] && [ $((1000 - full - tc)) -ge 100 ]; ok $? "default slip 2: limited ones truncated ($tc) or dropped ($((1000 - full - tc)))"
+is "$(field "$out" v6_full)" "10/10" "::1 still answered in full"
+
+# --- rate_limit: 0: nothing limited ------------------------------------------------
+sed -i 's/^\(  state_dir: .*\)$/\1\n  rate_limit: 0/' "$TMP/policy.yaml"
+reload; ok $? "reloaded with rate_limit: 0"
+out=$($FLOOD "$MN_PORT" 1000)
+diag "$out"
+is "$(field "$out" full):$(field "$out" tc)" "1000:0" "rate_limit: 0: all 1000 answered in full"
+is "$(metric mailns_udp_dropped_total)" 0 "metrics: no response dropped for a full send buffer on loopback"
 
 mn_stop; is "$?" 0 "clean stop"
 done_testing

@@ -21,6 +21,7 @@ server:
   state_dir: @TMP@/state
   threads: 4
   tcp_max_per_ip: 4
+  rate_limit: 0               # bursts of 200 from 127.0.0.1 (ratelimit-threads.sh limits)
   metrics: "127.0.0.1:$MPORT"
 domains:
   example.com:

@@ -428,6 +428,10 @@ int main(int argc, char **argv)
 	if (ok) {
 		/* every zone to every secondary once at startup, then on each change */
 		r = xfr_notify_new(&loop, &srv.notify);
+		/* sent from the first listen address of each family: what secondaries know */
+		for (size_t i = policy->server.listen.n; r == MN_OK && i-- > 0;)
+			(void)xfr_notify_source(srv.notify,
+						(const struct sockaddr *)&policy->server.listen.v[i].addr);
 		if (r == MN_OK)
 			xfr_notify_changes(srv.notify, srv.gen->xfr, NULL, zset_zones(srv.gen->zset));
 		else

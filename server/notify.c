@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* notify.c -- NOTIFY (RFC 1996) to secondaries: queued, coalesced, paced, retried with backoff */
 #include "server/xfr.h"
+#include "server/srv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,16 @@
  * stream, not a burst, and a secondary that is down does not hold up the
  * others.  An entry is sent again 1, 2, 4, 8 s later (at 0, 1, 3, 7, 15 s)
  * until a response with its ID comes from its target, and dropped at 31 s.
+ *
+ * Each message has a random ID (a new one for every try), so that nobody who
+ * sees one NOTIFY can guess the next and answer it in place of the
+ * secondary; a response counts only with the ID of a message in flight, from
+ * the address it went to, and echoing the zone.  The socket of each family is
+ * bound to the source set by xfr_notify_source() (the server's first listen
+ * address of that family), so secondaries that check the primary's address
+ * see the one they know.
  */
-enum { TICK_MS = 100, FIRST_RETRY_MS = 1000, MSG_MAX = 12 + 256 + 4 + 600 };
+enum { TICK_MS = 100, FIRST_RETRY_MS = 1000, MSG_MAX = 12 + 256 + 4 + 600, IDS = 256 };
 
 typedef struct nent {
 	uint8_t *apex;
@@ -37,7 +46,7 @@ struct xfr_notify {
 	uv_loop_t *loop;
 	uv_timer_t timer;
 	uv_udp_t udp4, udp6;
-	bool udp4_open, udp6_open, timer_on, closing;
+	bool udp4_open, udp6_open, udp4_ready, udp6_ready, timer_on, closing;
 	int handles;		/* open handles; freed at 0 after close */
 	nent_t **table;
 	size_t table_size, count;
@@ -49,7 +58,9 @@ struct xfr_notify {
 	size_t ntargets;
 	nent_t **inflight;	/* every target's, unordered */
 	size_t ninflight, inflight_cap;
-	uint16_t next_id;
+	uint16_t ids[IDS];	/* random message IDs, used from the end */
+	size_t nids;
+	xfr_addr_t src4, src6;	/* the addresses to send from (port 0: any) */
 	bool have_key;
 	xfr_key_t key;
 	uint8_t rbuf[1024];
@@ -130,9 +141,41 @@ int xfr_notify_new(uv_loop_t *loop, xfr_notify_t **out)
 	}
 	n->timer.data = n;
 	n->handles = 1;
-	n->next_id = (uint16_t)((uintptr_t)n ^ (uintptr_t)uv_hrtime());
+	uv_ip4_addr("0.0.0.0", 0, &n->src4.in);
+	uv_ip6_addr("::", 0, &n->src6.in6);
 	*out = n;
 	return MN_OK;
+}
+
+int xfr_notify_source(xfr_notify_t *n, const struct sockaddr *addr)
+{
+	if (n == NULL || addr == NULL || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return MN_EINVAL;
+	xfr_addr_t *src = addr->sa_family == AF_INET ? &n->src4 : &n->src6;
+	memset(src, 0, sizeof(*src));
+	memcpy(src, addr, addr->sa_family == AF_INET ? sizeof(src->in) : sizeof(src->in6));
+	if (addr->sa_family == AF_INET)
+		src->in.sin_port = 0;
+	else
+		src->in6.sin6_port = 0;
+	return MN_OK;
+}
+
+/* A random message ID (getrandom, IDS at a time). */
+static uint16_t next_id(xfr_notify_t *n)
+{
+	if (n->nids == 0) {
+		if (srv_random(n->ids, sizeof(n->ids)) != MN_OK) {
+			/* no getrandom: still not sequential, though guessable */
+			uint64_t x = uv_hrtime() ^ (uintptr_t)n;
+			for (size_t i = 0; i < IDS; i++) {
+				x = x * 6364136223846793005u + 1442695040888963407u;
+				n->ids[i] = (uint16_t)(x >> 48);
+			}
+		}
+		n->nids = IDS;
+	}
+	return n->ids[--n->nids];
 }
 
 size_t xfr_notify_pending(const xfr_notify_t *n)
@@ -192,30 +235,36 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(n->rbuf);
 }
 
+/* The socket of family, bound to its source on first use; NULL when it cannot be. */
 static uv_udp_t *socket_for(xfr_notify_t *n, int family)
 {
-	bool *open = family == AF_INET ? &n->udp4_open : &n->udp6_open;
-	uv_udp_t *u = family == AF_INET ? &n->udp4 : &n->udp6;
-	if (*open)
+	bool v4 = family == AF_INET;
+	bool *open = v4 ? &n->udp4_open : &n->udp6_open;
+	bool *ready = v4 ? &n->udp4_ready : &n->udp6_ready;
+	uv_udp_t *u = v4 ? &n->udp4 : &n->udp6;
+	if (*ready)
 		return u;
+	if (*open)
+		return NULL;	/* failed once (logged): an unbound socket would send from anywhere */
 	if (uv_udp_init(n->loop, u) < 0)
 		return NULL;
 	u->data = n;
 	n->handles++;
 	*open = true;
-	xfr_addr_t any;
-	memset(&any, 0, sizeof(any));
-	if (family == AF_INET)
-		uv_ip4_addr("0.0.0.0", 0, &any.in);
-	else
-		uv_ip6_addr("::", 0, &any.in6);
-	int r = uv_udp_bind(u, &any.sa, family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+	const xfr_addr_t *src = v4 ? &n->src4 : &n->src6;
+	int r = uv_udp_bind(u, &src->sa, v4 ? 0 : UV_UDP_IPV6ONLY);
 	if (r == 0)
 		r = uv_udp_recv_start(u, on_alloc, on_recv);
 	if (r < 0) {
-		mn_log(MN_LOG_ERR, "cannot open the notify socket (%s)", uv_strerror(r));
+		char text[INET6_ADDRSTRLEN] = "?";
+		if (v4)
+			uv_ip4_name(&src->in, text, sizeof(text));
+		else
+			uv_ip6_name(&src->in6, text, sizeof(text));
+		mn_log(MN_LOG_ERR, "cannot open the notify socket on %s (%s)", text, uv_strerror(r));
 		return NULL;
 	}
+	*ready = true;
 	return u;
 }
 
@@ -223,7 +272,7 @@ static void send_one(xfr_notify_t *n, nent_t *e)
 {
 	uint8_t msg[MSG_MAX];
 	memset(msg, 0, 12);
-	e->id = n->next_id++;
+	e->id = next_id(n);
 	put16(msg, e->id);
 	msg[2] = 4 << 3 | 0x04;	/* opcode NOTIFY, AA */
 	put16(msg + 4, 1);

@@ -178,8 +178,17 @@ enum {
 	XFR_NOTIFY_PER_TICK = 200,	/* new ones per 100 ms tick and target (2,000/s) */
 };
 
-/* Creates the sender on loop (its timer and sockets are opened when needed). */
+/*
+ * Creates the sender on loop (its timer and sockets are opened when needed).
+ * Each message has a random ID; a response counts with the ID, from the
+ * target, echoing the zone.
+ */
 int xfr_notify_new(uv_loop_t *loop, xfr_notify_t **out);
+/*
+ * Sends the NOTIFYs of addr's family from addr (its port ignored: an
+ * ephemeral one), before the first is sent; unset: the wildcard address.
+ */
+int xfr_notify_source(xfr_notify_t *n, const struct sockaddr *addr);
 /*
  * Queues a NOTIFY to each target of conf for every zone of cur that is new or
  * whose serial differs in old (old NULL: every zone).  A zone already queued

@@ -483,7 +483,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 	uv_mutex_destroy(&srv.conn_lock);
-	srv_domstats_free(srv.domstats);
+	srv_domstats_unref(srv.domstats);
 	compile_cache_free(srv.ccache);
 	policy_cache_free(srv.pcache);
 	if (rc == 0)

@@ -278,7 +278,7 @@ static void reload_done(uv_work_t *w, int status)
 		zset_unref(rl->zset);
 		xfr_conf_free(rl->xfr);
 		srv_watch_plan_free(plan);
-		srv_domstats_free(domstats);
+		srv_domstats_unref(domstats);
 	} else if (g != NULL) {
 		xfr_notify_changes(srv->notify, g->xfr, zset_zones(srv->gen->zset),
 				   zset_zones(g->zset));
@@ -293,7 +293,7 @@ static void reload_done(uv_work_t *w, int status)
 		srv->gen = g;
 		srv->ndomains = rl->ndomains;
 		if (domstats != NULL) {
-			srv_domstats_free(srv->domstats);
+			srv_domstats_unref(srv->domstats);
 			srv->domstats = domstats;
 		}
 		if (rl->threads != 0 && rl->threads != srv->nworkers)
@@ -312,7 +312,7 @@ static void reload_done(uv_work_t *w, int status)
 	} else {
 		zset_unref(rl->zset);
 		xfr_conf_free(rl->xfr);
-		srv_domstats_free(domstats);
+		srv_domstats_unref(domstats);
 		char *why = NULL;
 		if (rl->diag != NULL) {
 			diag_sort(rl->diag);

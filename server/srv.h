@@ -97,6 +97,7 @@ typedef struct srv_domstat {
 	int64_t spf_resolved;		/* when the SPF cache was computed, 0: no cache */
 } srv_domstat_t;
 typedef struct srv_domstats {
+	unsigned int refs;		/* main loop only: the server and each metrics render */
 	srv_domstat_t *v;
 	size_t n;
 	uint64_t phases[4];		/* keys by key_phase_t over all domains */
@@ -250,9 +251,14 @@ int srv_answer(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct sock
 /* metrics.c: the Prometheus endpoint on addr ("ADDR:PORT"), served on srv->loop. */
 int srv_metrics_open(srv_t *srv, const char *addr);
 void srv_metrics_close(srv_t *srv);
-/* Per-domain values of policy p (any thread); free with srv_domstats_free (NULL: no-op). */
+/*
+ * Per-domain values of policy p (any thread), one reference; immutable once
+ * built.  srv_domstats_ref/unref on the main loop only (NULL is a no-op): a
+ * metrics render off the loop holds one, so a reload never frees them under it.
+ */
 int srv_domstats_new(const policy_t *p, srv_domstats_t **out);
-void srv_domstats_free(srv_domstats_t *d);
+srv_domstats_t *srv_domstats_ref(srv_domstats_t *d);
+void srv_domstats_unref(srv_domstats_t *d);
 
 /*
  * priv.c: the user and group to run as after binding.  srv_priv_plan()

@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* who to run as: decided before anything is bound (root without server.user: refused) */
-	if (srv_priv_plan(policy, &priv) < 0) {
+	if (srv_priv_plan(policy, &priv) < 0 || srv_priv_check_read(&priv, path) < 0) {
 		policy_free(policy);
 		policy_cache_free(srv.pcache);
 		return 1;

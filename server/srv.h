@@ -277,6 +277,13 @@ typedef struct srv_priv {
 } srv_priv_t;
 int srv_priv_plan(const policy_t *p, srv_priv_t *out);
 int srv_priv_drop(const srv_priv_t *pv, const char *state_dir);
+/*
+ * Before the switch (no thread running): can the user of pv read path (the
+ * policy, read again on every reload)?  MN_OK when there is no switch;
+ * otherwise the errno of a child that took the user's ids, with a message on
+ * stderr.
+ */
+int srv_priv_check_read(const srv_priv_t *pv, const char *path);
 
 /* server.threads of p: set, or the number of online CPUs (1..SRV_THREADS_MAX). */
 enum { SRV_THREADS_MAX = 64 };

@@ -37,6 +37,7 @@
 enum {
 	REQ_MAX = 4096, REQ_TIMEOUT_MS = 2000, WRITE_TIMEOUT_MS = 30000, LINGER_MS = 1000,
 	CONNS_MAX = 64, BIG_MAX = 4,
+	LISTEN_BACKLOG = 128,	/* a burst of connections waits for accept, not for SYN retries */
 };
 
 typedef struct mconn mconn_t;
@@ -772,7 +773,7 @@ int srv_metrics_open(srv_t *srv, const char *addr)
 	unsigned int flags = a.sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
 	r = uv_tcp_bind(&m->handle, &a.sa, flags);
 	if (r == 0)
-		r = uv_listen((uv_stream_t *)&m->handle, 16, on_connection);
+		r = uv_listen((uv_stream_t *)&m->handle, LISTEN_BACKLOG, on_connection);
 	if (r < 0) {
 		mn_log(MN_LOG_ERR, "cannot serve metrics on %s (%s)", addr, uv_strerror(r));
 		return r;

@@ -237,6 +237,47 @@ is "$(awk '$4 > 0' "$TMP/pile" | grep -c .)" 3 \
 	"long pages at once are capped: the others told to retry (503)"
 scrape "?serials=1"
 is "$(grep -c '^mailns_zone_serial{' "$TMP/scrape")" "$zones" "a single long page after the rounds, whole"
+
+# Reloads while long pages render (each swaps the zone set and the domain values
+# the render reads: it holds references): 4 scrapers for 3 s, SIGHUP every 150 ms.
+snapshot
+cat >"$TMP/hup.py" <<'PY'
+import os, signal, socket, sys, threading, time
+mport, pid, zones = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+stop, res, lock = time.time() + 3, {"whole": 0, "503": 0, "other": 0}, threading.Lock()
+def scrape():
+    while time.time() < stop:
+        s = socket.create_connection(("127.0.0.1", mport), timeout=10)
+        s.sendall(b"GET /metrics?serials=1&domains=1 HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            c = s.recv(1 << 20)
+            if not c:
+                break
+            data += c
+        s.close()
+        k = ("whole" if data.startswith(b"HTTP/1.0 200 ") and data.count(b"\nmailns_zone_serial{") == zones
+             else "503" if data.startswith(b"HTTP/1.0 503 ") else "other")
+        with lock:
+            res[k] += 1
+        if k == "503":
+            time.sleep(0.05)
+ts = [threading.Thread(target=scrape) for _ in range(4)]
+for t in ts:
+    t.start()
+while time.time() < stop:
+    os.kill(pid, signal.SIGHUP)
+    time.sleep(0.15)
+for t in ts:
+    t.join()
+print(res["whole"], res["503"], res["other"])
+PY
+read -r whole busy other < <(timeout 60 python3 "$TMP/hup.py" "$MPORT" "$MN_PID" "$zones" 2>&1)
+diag "long pages during reloads: $whole whole, $busy 503, $other other"
+[ "${whole:-0}" -ge 4 ] && [ "${other:-1}" -eq 0 ]; ok $? "long pages during reloads: all whole ($whole) or 503"
+for i in $(seq 1 100); do scrape; [ "$(delta 'mailns_reloads_total{result="ok"}')" -ge 2 ] && break; sleep 0.1; done
+[ "$(delta 'mailns_reloads_total{result="ok"}')" -ge 2 ]; ok $? "reloads done meanwhile ($(delta 'mailns_reloads_total{result="ok"}'))"
+kill -0 "$MN_PID"; ok $? "the server is still running"
 mn_stop; is "$?" 0 "clean stop after the long pages"
 grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$MN_LOG"; ok $((! $?)) "no sanitizer report in the server log"
 done_testing

@@ -429,7 +429,7 @@ int main(int argc, char **argv)
 		/* every zone to every secondary once at startup, then on each change */
 		r = xfr_notify_new(&loop, &srv.notify);
 		/* sent from the first listen address of each family: what secondaries know */
-		for (size_t i = policy->server.listen.n; r == MN_OK && i-- > 0;)
+		for (size_t i = 0; r == MN_OK && i < policy->server.listen.n; i++)
 			(void)xfr_notify_source(srv.notify,
 						(const struct sockaddr *)&policy->server.listen.v[i].addr);
 		if (r == MN_OK)

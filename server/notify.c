@@ -21,12 +21,23 @@
  * Each message has a random ID (a new one for every try), so that nobody who
  * sees one NOTIFY can guess the next and answer it in place of the
  * secondary; a response counts only with the ID of a message in flight, from
- * the address it went to, and echoing the zone.  The socket of each family is
- * bound to the source set by xfr_notify_source() (the server's first listen
- * address of that family), so secondaries that check the primary's address
- * see the one they know.
+ * the address it went to, and echoing the zone.  Messages leave from the
+ * server's first listen address of the target's family (xfr_notify_source),
+ * so secondaries that check the primary's address see the one they know; a
+ * target off the host gets the first one that can reach it (a loopback or
+ * link-local address cannot), the wildcard address when none can.
  */
 enum { TICK_MS = 100, FIRST_RETRY_MS = 1000, MSG_MAX = 12 + 256 + 4 + 600, IDS = 256 };
+
+/* A sending socket, bound to src (port 0) when first used. */
+typedef struct nsock {
+	uv_udp_t udp;		/* udp.data = the sender */
+	xfr_addr_t src;
+	bool open, ready;	/* open: initialized (closed at the end); ready: bound, reading */
+} nsock_t;
+
+/* socks[]: for IPv4 and IPv6, the first listen address, and the first off the host */
+enum { S4_FIRST, S4_WIDE, S6_FIRST, S6_WIDE, NSOCKS };
 
 typedef struct nent {
 	uint8_t *apex;
@@ -45,8 +56,9 @@ typedef struct nent {
 struct xfr_notify {
 	uv_loop_t *loop;
 	uv_timer_t timer;
-	uv_udp_t udp4, udp6;
-	bool udp4_open, udp6_open, udp4_ready, udp6_ready, timer_on, closing;
+	nsock_t socks[NSOCKS];
+	bool set[NSOCKS];	/* socks[i].src given by xfr_notify_source (else the wildcard) */
+	bool timer_on, closing;
 	int handles;		/* open handles; freed at 0 after close */
 	nent_t **table;
 	size_t table_size, count;
@@ -60,7 +72,6 @@ struct xfr_notify {
 	size_t ninflight, inflight_cap;
 	uint16_t ids[IDS];	/* random message IDs, used from the end */
 	size_t nids;
-	xfr_addr_t src4, src6;	/* the addresses to send from (port 0: any) */
 	bool have_key;
 	xfr_key_t key;
 	uint8_t rbuf[1024];
@@ -141,23 +152,45 @@ int xfr_notify_new(uv_loop_t *loop, xfr_notify_t **out)
 	}
 	n->timer.data = n;
 	n->handles = 1;
-	uv_ip4_addr("0.0.0.0", 0, &n->src4.in);
-	uv_ip6_addr("::", 0, &n->src6.in6);
+	for (int i = 0; i < NSOCKS; i++) {
+		if (i < S6_FIRST)
+			uv_ip4_addr("0.0.0.0", 0, &n->socks[i].src.in);
+		else
+			uv_ip6_addr("::", 0, &n->socks[i].src.in6);
+	}
 	*out = n;
 	return MN_OK;
+}
+
+/* Loopback and link-local addresses reach only this host (or link). */
+static bool host_only(const xfr_addr_t *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return (ntohl(a->in.sin_addr.s_addr) >> 24) == 127;
+	const struct in6_addr *v6 = &a->in6.sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(v6))
+		return v6->s6_addr[12] == 127;
+	return IN6_IS_ADDR_LOOPBACK(v6) || IN6_IS_ADDR_LINKLOCAL(v6);
 }
 
 int xfr_notify_source(xfr_notify_t *n, const struct sockaddr *addr)
 {
 	if (n == NULL || addr == NULL || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
 		return MN_EINVAL;
-	xfr_addr_t *src = addr->sa_family == AF_INET ? &n->src4 : &n->src6;
-	memset(src, 0, sizeof(*src));
-	memcpy(src, addr, addr->sa_family == AF_INET ? sizeof(src->in) : sizeof(src->in6));
-	if (addr->sa_family == AF_INET)
-		src->in.sin_port = 0;
+	xfr_addr_t a;
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, addr, addr->sa_family == AF_INET ? sizeof(a.in) : sizeof(a.in6));
+	if (a.sa.sa_family == AF_INET)
+		a.in.sin_port = 0;
 	else
-		src->in6.sin6_port = 0;
+		a.in6.sin6_port = 0;
+	int first = a.sa.sa_family == AF_INET ? S4_FIRST : S6_FIRST;
+	for (int i = first; i <= first + 1; i++) {
+		if (n->set[i] || (i == first + 1 && host_only(&a)))
+			continue;
+		n->socks[i].src = a;
+		n->set[i] = true;
+	}
 	return MN_OK;
 }
 
@@ -235,37 +268,39 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(n->rbuf);
 }
 
-/* The socket of family, bound to its source on first use; NULL when it cannot be. */
-static uv_udp_t *socket_for(xfr_notify_t *n, int family)
+/* The socket for target to, bound to its source on first use; NULL when it cannot be. */
+static uv_udp_t *socket_for(xfr_notify_t *n, const xfr_addr_t *to)
 {
-	bool v4 = family == AF_INET;
-	bool *open = v4 ? &n->udp4_open : &n->udp6_open;
-	bool *ready = v4 ? &n->udp4_ready : &n->udp6_ready;
-	uv_udp_t *u = v4 ? &n->udp4 : &n->udp6;
-	if (*ready)
-		return u;
-	if (*open)
+	int first = to->sa.sa_family == AF_INET ? S4_FIRST : S6_FIRST;
+	int i = first;
+	/* off the host: the first listen address that can reach it (the same socket when it is the first) */
+	if (!host_only(to) && !(n->set[first] && !host_only(&n->socks[first].src)))
+		i = first + 1;
+	nsock_t *k = &n->socks[i];
+	if (k->ready)
+		return &k->udp;
+	if (k->open)
 		return NULL;	/* failed once (logged): an unbound socket would send from anywhere */
-	if (uv_udp_init(n->loop, u) < 0)
+	if (uv_udp_init(n->loop, &k->udp) < 0)
 		return NULL;
-	u->data = n;
+	k->udp.data = n;
 	n->handles++;
-	*open = true;
-	const xfr_addr_t *src = v4 ? &n->src4 : &n->src6;
-	int r = uv_udp_bind(u, &src->sa, v4 ? 0 : UV_UDP_IPV6ONLY);
+	k->open = true;
+	bool v4 = to->sa.sa_family == AF_INET;
+	int r = uv_udp_bind(&k->udp, &k->src.sa, v4 ? 0 : UV_UDP_IPV6ONLY);
 	if (r == 0)
-		r = uv_udp_recv_start(u, on_alloc, on_recv);
+		r = uv_udp_recv_start(&k->udp, on_alloc, on_recv);
 	if (r < 0) {
 		char text[INET6_ADDRSTRLEN] = "?";
 		if (v4)
-			uv_ip4_name(&src->in, text, sizeof(text));
+			uv_ip4_name(&k->src.in, text, sizeof(text));
 		else
-			uv_ip6_name(&src->in6, text, sizeof(text));
+			uv_ip6_name(&k->src.in6, text, sizeof(text));
 		mn_log(MN_LOG_ERR, "cannot open the notify socket on %s (%s)", text, uv_strerror(r));
 		return NULL;
 	}
-	*ready = true;
-	return u;
+	k->ready = true;
+	return &k->udp;
 }
 
 static void send_one(xfr_notify_t *n, nent_t *e)
@@ -285,7 +320,7 @@ static void send_one(xfr_notify_t *n, nent_t *e)
 	    xfr_tsig_sign(&n->key, msg, &len, sizeof(msg), NULL, 0, false, 0,
 			  (uint64_t)time(NULL), NULL, NULL) < 0)
 		return;
-	uv_udp_t *u = socket_for(n, e->to.sa.sa_family);
+	uv_udp_t *u = socket_for(n, &e->to);
 	if (u == NULL)
 		return;
 	uv_buf_t b = uv_buf_init((char *)msg, (unsigned int)len);
@@ -457,8 +492,7 @@ void xfr_notify_close(xfr_notify_t *n)
 		return;
 	n->closing = true;
 	uv_close((uv_handle_t *)&n->timer, handle_closed);
-	if (n->udp4_open)
-		uv_close((uv_handle_t *)&n->udp4, handle_closed);
-	if (n->udp6_open)
-		uv_close((uv_handle_t *)&n->udp6, handle_closed);
+	for (int i = 0; i < NSOCKS; i++)
+		if (n->socks[i].open)
+			uv_close((uv_handle_t *)&n->socks[i].udp, handle_closed);
 }

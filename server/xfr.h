@@ -185,8 +185,10 @@ enum {
  */
 int xfr_notify_new(uv_loop_t *loop, xfr_notify_t **out);
 /*
- * Sends the NOTIFYs of addr's family from addr (its port ignored: an
- * ephemeral one), before the first is sent; unset: the wildcard address.
+ * Adds a listen address, in the order of server.listen, before the first
+ * NOTIFY: a NOTIFY leaves from the first one of its target's family (port:
+ * an ephemeral one), or, for a target off the host, from the first that is
+ * neither loopback nor link-local.  None: the wildcard address.
  */
 int xfr_notify_source(xfr_notify_t *n, const struct sockaddr *addr);
 /*

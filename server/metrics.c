@@ -2,6 +2,7 @@
 /* metrics.c -- server.metrics: Prometheus text over a minimal HTTP/1.x GET; long pages rendered off the loop */
 #include "server/srv.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -450,6 +451,7 @@ static void send_response(mconn_t *c, const char *status, const char *type, cons
 	int h = snprintf(head, sizeof(head),
 			 "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
 			 status, type, c->resp_len + c->body_len, extra);
+	assert(h > 0 && (size_t)h < sizeof(head));	/* our own status, type and headers */
 	/* the head goes in front of the cheap part (short), the long part is sent as it is */
 	char *resp = malloc((size_t)h + c->resp_len);
 	if (resp == NULL) {

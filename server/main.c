@@ -323,7 +323,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* who to run as: decided before anything is bound (root without server.user: refused) */
-	if (srv_priv_plan(policy, &priv) < 0) {
+	if (srv_priv_plan(policy, &priv) < 0 || srv_priv_check_read(&priv, path) < 0) {
 		policy_free(policy);
 		policy_cache_free(srv.pcache);
 		return 1;
@@ -426,6 +426,10 @@ int main(int argc, char **argv)
 	if (ok) {
 		/* every zone to every secondary once at startup, then on each change */
 		r = xfr_notify_new(&loop, &srv.notify);
+		/* sent from the first listen address of each family: what secondaries know */
+		for (size_t i = 0; r == MN_OK && i < policy->server.listen.n; i++)
+			(void)xfr_notify_source(srv.notify,
+						(const struct sockaddr *)&policy->server.listen.v[i].addr);
 		if (r == MN_OK)
 			xfr_notify_changes(srv.notify, srv.gen->xfr, NULL, zset_zones(srv.gen->zset));
 		else
@@ -477,7 +481,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 	uv_mutex_destroy(&srv.conn_lock);
-	srv_domstats_free(srv.domstats);
+	srv_domstats_unref(srv.domstats);
 	compile_cache_free(srv.ccache);
 	policy_cache_free(srv.pcache);
 	if (rc == 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* notify.c -- NOTIFY (RFC 1996) to secondaries: queued, coalesced, paced, retried with backoff */
 #include "server/xfr.h"
+#include "server/srv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,27 @@
  * stream, not a burst, and a secondary that is down does not hold up the
  * others.  An entry is sent again 1, 2, 4, 8 s later (at 0, 1, 3, 7, 15 s)
  * until a response with its ID comes from its target, and dropped at 31 s.
+ *
+ * Each message has a random ID (a new one for every try), so that nobody who
+ * sees one NOTIFY can guess the next and answer it in place of the
+ * secondary; a response counts only with the ID of a message in flight, from
+ * the address it went to, and echoing the zone.  Messages leave from the
+ * server's first listen address of the target's family (xfr_notify_source),
+ * so secondaries that check the primary's address see the one they know; a
+ * target off the host gets the first one that can reach it (a loopback or
+ * link-local address cannot), the wildcard address when none can.
  */
-enum { TICK_MS = 100, FIRST_RETRY_MS = 1000, MSG_MAX = 12 + 256 + 4 + 600 };
+enum { TICK_MS = 100, FIRST_RETRY_MS = 1000, MSG_MAX = 12 + 256 + 4 + 600, IDS = 256 };
+
+/* A sending socket, bound to src (port 0) when first used. */
+typedef struct nsock {
+	uv_udp_t udp;		/* udp.data = the sender */
+	xfr_addr_t src;
+	bool open, ready;	/* open: initialized (closed at the end); ready: bound, reading */
+} nsock_t;
+
+/* socks[]: for IPv4 and IPv6, the first listen address, and the first off the host */
+enum { S4_FIRST, S4_WIDE, S6_FIRST, S6_WIDE, NSOCKS };
 
 typedef struct nent {
 	uint8_t *apex;
@@ -36,8 +56,9 @@ typedef struct nent {
 struct xfr_notify {
 	uv_loop_t *loop;
 	uv_timer_t timer;
-	uv_udp_t udp4, udp6;
-	bool udp4_open, udp6_open, timer_on, closing;
+	nsock_t socks[NSOCKS];
+	bool set[NSOCKS];	/* socks[i].src given by xfr_notify_source (else the wildcard) */
+	bool timer_on, closing;
 	int handles;		/* open handles; freed at 0 after close */
 	nent_t **table;
 	size_t table_size, count;
@@ -49,7 +70,8 @@ struct xfr_notify {
 	size_t ntargets;
 	nent_t **inflight;	/* every target's, unordered */
 	size_t ninflight, inflight_cap;
-	uint16_t next_id;
+	uint16_t ids[IDS];	/* random message IDs, used from the end */
+	size_t nids;
 	bool have_key;
 	xfr_key_t key;
 	uint8_t rbuf[1024];
@@ -130,9 +152,63 @@ int xfr_notify_new(uv_loop_t *loop, xfr_notify_t **out)
 	}
 	n->timer.data = n;
 	n->handles = 1;
-	n->next_id = (uint16_t)((uintptr_t)n ^ (uintptr_t)uv_hrtime());
+	for (int i = 0; i < NSOCKS; i++) {
+		if (i < S6_FIRST)
+			uv_ip4_addr("0.0.0.0", 0, &n->socks[i].src.in);
+		else
+			uv_ip6_addr("::", 0, &n->socks[i].src.in6);
+	}
 	*out = n;
 	return MN_OK;
+}
+
+/* Loopback and link-local addresses reach only this host (or link). */
+static bool host_only(const xfr_addr_t *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return (ntohl(a->in.sin_addr.s_addr) >> 24) == 127;
+	const struct in6_addr *v6 = &a->in6.sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(v6))
+		return v6->s6_addr[12] == 127;
+	return IN6_IS_ADDR_LOOPBACK(v6) || IN6_IS_ADDR_LINKLOCAL(v6);
+}
+
+int xfr_notify_source(xfr_notify_t *n, const struct sockaddr *addr)
+{
+	if (n == NULL || addr == NULL || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return MN_EINVAL;
+	xfr_addr_t a;
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, addr, addr->sa_family == AF_INET ? sizeof(a.in) : sizeof(a.in6));
+	if (a.sa.sa_family == AF_INET)
+		a.in.sin_port = 0;
+	else
+		a.in6.sin6_port = 0;
+	int first = a.sa.sa_family == AF_INET ? S4_FIRST : S6_FIRST;
+	for (int i = first; i <= first + 1; i++) {
+		if (n->set[i] || (i == first + 1 && host_only(&a)))
+			continue;
+		n->socks[i].src = a;
+		n->set[i] = true;
+	}
+	return MN_OK;
+}
+
+/* A random message ID (getrandom, IDS at a time). */
+static uint16_t next_id(xfr_notify_t *n)
+{
+	if (n->nids == 0) {
+		if (srv_random(n->ids, sizeof(n->ids)) != MN_OK) {
+			/* no getrandom: still not sequential, though guessable */
+			uint64_t x = uv_hrtime() ^ (uintptr_t)n;
+			for (size_t i = 0; i < IDS; i++) {
+				x = x * 6364136223846793005u + 1442695040888963407u;
+				n->ids[i] = (uint16_t)(x >> 48);
+			}
+		}
+		n->nids = IDS;
+	}
+	return n->ids[--n->nids];
 }
 
 size_t xfr_notify_pending(const xfr_notify_t *n)
@@ -192,38 +268,46 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(n->rbuf);
 }
 
-static uv_udp_t *socket_for(xfr_notify_t *n, int family)
+/* The socket for target to, bound to its source on first use; NULL when it cannot be. */
+static uv_udp_t *socket_for(xfr_notify_t *n, const xfr_addr_t *to)
 {
-	bool *open = family == AF_INET ? &n->udp4_open : &n->udp6_open;
-	uv_udp_t *u = family == AF_INET ? &n->udp4 : &n->udp6;
-	if (*open)
-		return u;
-	if (uv_udp_init(n->loop, u) < 0)
+	int first = to->sa.sa_family == AF_INET ? S4_FIRST : S6_FIRST;
+	int i = first;
+	/* off the host: the first listen address that can reach it (the same socket when it is the first) */
+	if (!host_only(to) && !(n->set[first] && !host_only(&n->socks[first].src)))
+		i = first + 1;
+	nsock_t *k = &n->socks[i];
+	if (k->ready)
+		return &k->udp;
+	if (k->open)
+		return NULL;	/* failed once (logged): an unbound socket would send from anywhere */
+	if (uv_udp_init(n->loop, &k->udp) < 0)
 		return NULL;
-	u->data = n;
+	k->udp.data = n;
 	n->handles++;
-	*open = true;
-	xfr_addr_t any;
-	memset(&any, 0, sizeof(any));
-	if (family == AF_INET)
-		uv_ip4_addr("0.0.0.0", 0, &any.in);
-	else
-		uv_ip6_addr("::", 0, &any.in6);
-	int r = uv_udp_bind(u, &any.sa, family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+	k->open = true;
+	bool v4 = to->sa.sa_family == AF_INET;
+	int r = uv_udp_bind(&k->udp, &k->src.sa, v4 ? 0 : UV_UDP_IPV6ONLY);
 	if (r == 0)
-		r = uv_udp_recv_start(u, on_alloc, on_recv);
+		r = uv_udp_recv_start(&k->udp, on_alloc, on_recv);
 	if (r < 0) {
-		mn_log(MN_LOG_ERR, "cannot open the notify socket (%s)", uv_strerror(r));
+		char text[INET6_ADDRSTRLEN] = "?";
+		if (v4)
+			uv_ip4_name(&k->src.in, text, sizeof(text));
+		else
+			uv_ip6_name(&k->src.in6, text, sizeof(text));
+		mn_log(MN_LOG_ERR, "cannot open the notify socket on %s (%s)", text, uv_strerror(r));
 		return NULL;
 	}
-	return u;
+	k->ready = true;
+	return &k->udp;
 }
 
 static void send_one(xfr_notify_t *n, nent_t *e)
 {
 	uint8_t msg[MSG_MAX];
 	memset(msg, 0, 12);
-	e->id = n->next_id++;
+	e->id = next_id(n);
 	put16(msg, e->id);
 	msg[2] = 4 << 3 | 0x04;	/* opcode NOTIFY, AA */
 	put16(msg + 4, 1);
@@ -236,7 +320,7 @@ static void send_one(xfr_notify_t *n, nent_t *e)
 	    xfr_tsig_sign(&n->key, msg, &len, sizeof(msg), NULL, 0, false, 0,
 			  (uint64_t)time(NULL), NULL, NULL) < 0)
 		return;
-	uv_udp_t *u = socket_for(n, e->to.sa.sa_family);
+	uv_udp_t *u = socket_for(n, &e->to);
 	if (u == NULL)
 		return;
 	uv_buf_t b = uv_buf_init((char *)msg, (unsigned int)len);
@@ -408,8 +492,7 @@ void xfr_notify_close(xfr_notify_t *n)
 		return;
 	n->closing = true;
 	uv_close((uv_handle_t *)&n->timer, handle_closed);
-	if (n->udp4_open)
-		uv_close((uv_handle_t *)&n->udp4, handle_closed);
-	if (n->udp6_open)
-		uv_close((uv_handle_t *)&n->udp6, handle_closed);
+	for (int i = 0; i < NSOCKS; i++)
+		if (n->socks[i].open)
+			uv_close((uv_handle_t *)&n->socks[i].udp, handle_closed);
 }

@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "policy/mn.h"
@@ -129,4 +130,33 @@ int srv_priv_drop(const srv_priv_t *pv, const char *state_dir)
 	mn_log(MN_LOG_INFO, "running as user %s (uid %u, gid %u)", pv->user, (unsigned)pv->uid,
 	       (unsigned)pv->gid);
 	return MN_OK;
+}
+
+int srv_priv_check_read(const srv_priv_t *pv, const char *path)
+{
+	if (!pv->drop)
+		return MN_OK;
+	/* a child takes the server user's ids and tries (no thread runs yet) */
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int e = 0;
+		if (setgroups(1, &pv->gid) < 0 || setgid(pv->gid) < 0 || setuid(pv->uid) < 0)
+			e = errno;
+		else if (access(path, R_OK) < 0)
+			e = errno;
+		_exit(e == 0 ? 0 : e < 256 ? e : EIO);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	int e = WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
+	if (e == 0)
+		return MN_OK;
+	fprintf(stderr, "mailnsd: user %s (server.user) cannot read %s (%s): it reads the policy "
+		"again on every reload; put the policy where that user can read it (a directory "
+		"such as /root, mode 0700, is closed to it)\n", pv->user, path, strerror(e));
+	return -e;
 }

@@ -261,6 +261,7 @@ static void reload_done(uv_work_t *w, int status)
 	srv_domstats_t *domstats = rl->domstats;
 	rl->domstats = NULL;
 	srv_gen_t *g = NULL;
+	bool handed = false;
 	if (!srv->stopping && status >= 0 && rl->err == MN_OK) {
 		rl->err = srv_gen_new(rl->zset, &rl->conf, rl->xfr, srv->gen->seq + 1, &g);
 		if (rl->err == MN_OK)
@@ -278,7 +279,7 @@ static void reload_done(uv_work_t *w, int status)
 		zset_unref(rl->zset);
 		xfr_conf_free(rl->xfr);
 		srv_watch_plan_free(plan);
-		srv_domstats_free(domstats);
+		srv_domstats_unref(domstats);
 	} else if (g != NULL) {
 		xfr_notify_changes(srv->notify, g->xfr, zset_zones(srv->gen->zset),
 				   zset_zones(g->zset));
@@ -293,7 +294,7 @@ static void reload_done(uv_work_t *w, int status)
 		srv->gen = g;
 		srv->ndomains = rl->ndomains;
 		if (domstats != NULL) {
-			srv_domstats_free(srv->domstats);
+			srv_domstats_unref(srv->domstats);
 			srv->domstats = domstats;
 		}
 		if (rl->threads != 0 && rl->threads != srv->nworkers)
@@ -307,12 +308,11 @@ static void reload_done(uv_work_t *w, int status)
 		srv_workers_hand(srv);
 		srv_gen_unref(old, srv->loop);
 		srv_watch_apply(srv, plan, true);
-		if (srv_workers_took(srv))
-			srv_reload_handed(srv);
+		handed = srv_workers_took(srv);	/* logged below, once rl is cleared */
 	} else {
 		zset_unref(rl->zset);
 		xfr_conf_free(rl->xfr);
-		srv_domstats_free(domstats);
+		srv_domstats_unref(domstats);
 		char *why = NULL;
 		if (rl->diag != NULL) {
 			diag_sort(rl->diag);
@@ -327,6 +327,9 @@ static void reload_done(uv_work_t *w, int status)
 	rl->xfr = NULL;
 	diag_free(rl->diag);
 	rl->diag = NULL;
+	/* it may start the next reload, whose work uses rl: not before rl is cleared */
+	if (handed)
+		srv_reload_handed(srv);
 	if (rl->again && !srv->stopping && !srv->handing) {
 		rl->again = false;
 		srv_reload_start(srv);

@@ -98,6 +98,7 @@ typedef struct srv_domstat {
 	int64_t spf_resolved;		/* when the SPF cache was computed, 0: no cache */
 } srv_domstat_t;
 typedef struct srv_domstats {
+	unsigned int refs;		/* main loop only: the server and each metrics render */
 	srv_domstat_t *v;
 	size_t n;
 	uint64_t phases[4];		/* keys by key_phase_t over all domains */
@@ -266,9 +267,14 @@ int srv_answer_xfr(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct 
 /* metrics.c: the Prometheus endpoint on addr ("ADDR:PORT"), served on srv->loop. */
 int srv_metrics_open(srv_t *srv, const char *addr);
 void srv_metrics_close(srv_t *srv);
-/* Per-domain values of policy p (any thread); free with srv_domstats_free (NULL: no-op). */
+/*
+ * Per-domain values of policy p (any thread), one reference; immutable once
+ * built.  srv_domstats_ref/unref on the main loop only (NULL is a no-op): a
+ * metrics render off the loop holds one, so a reload never frees them under it.
+ */
 int srv_domstats_new(const policy_t *p, srv_domstats_t **out);
-void srv_domstats_free(srv_domstats_t *d);
+srv_domstats_t *srv_domstats_ref(srv_domstats_t *d);
+void srv_domstats_unref(srv_domstats_t *d);
 
 /*
  * priv.c: the user and group to run as after binding.  srv_priv_plan()
@@ -289,6 +295,13 @@ typedef struct srv_priv {
 } srv_priv_t;
 int srv_priv_plan(const policy_t *p, srv_priv_t *out);
 int srv_priv_drop(const srv_priv_t *pv, const char *state_dir);
+/*
+ * Before the switch (no thread running): can the user of pv read path (the
+ * policy, read again on every reload)?  MN_OK when there is no switch;
+ * otherwise the errno of a child that took the user's ids, with a message on
+ * stderr.
+ */
+int srv_priv_check_read(const srv_priv_t *pv, const char *path);
 
 /* server.threads of p: set, or the number of online CPUs (1..SRV_THREADS_MAX). */
 enum { SRV_THREADS_MAX = 64 };

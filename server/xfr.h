@@ -190,8 +190,19 @@ enum {
 	XFR_NOTIFY_PER_TICK = 200,	/* new ones per 100 ms tick and target (2,000/s) */
 };
 
-/* Creates the sender on loop (its timer and sockets are opened when needed). */
+/*
+ * Creates the sender on loop (its timer and sockets are opened when needed).
+ * Each message has a random ID; a response counts with the ID, from the
+ * target, echoing the zone.
+ */
 int xfr_notify_new(uv_loop_t *loop, xfr_notify_t **out);
+/*
+ * Adds a listen address, in the order of server.listen, before the first
+ * NOTIFY: a NOTIFY leaves from the first one of its target's family (port:
+ * an ephemeral one), or, for a target off the host, from the first that is
+ * neither loopback nor link-local.  None: the wildcard address.
+ */
+int xfr_notify_source(xfr_notify_t *n, const struct sockaddr *addr);
 /*
  * Queues a NOTIFY to each target of conf for every zone of cur that is new or
  * whose serial differs in old (old NULL: every zone).  A zone already queued

@@ -365,26 +365,34 @@ int main(int argc, char **argv)
 		ok = srv_metrics_open(&srv, policy->server.metrics.v) == MN_OK;
 		srv.metrics_on = true;
 	}
-	if (ok)
-		ok = srv_priv_drop(&priv, policy->server.state_dir.v) == MN_OK;
 	if (ok && (diag = diag_new()) == NULL)
 		ok = false;
+	/*
+	 * The TSIG secrets are read before the switch, as the policy was (a
+	 * reload reads them again as server.user); the zones are compiled after
+	 * it, so that the state files are that user's.
+	 */
+	xfr_conf_t *xfr = NULL;
+	int xr = MN_OK;
+	if (ok)
+		xr = xfr_conf_new(policy, diag, &xfr);
+	if (ok)
+		ok = srv_priv_drop(&priv, policy->server.state_dir.v) == MN_OK;
 	/* reloads reuse what did not change (reload.c) */
 	if (ok && compile_cache_new(&srv.ccache) < 0)
 		ok = false;
 	if (ok) {
 		zset_t *zs = NULL;
 		srv_conf_t conf;
-		xfr_conf_t *xfr = NULL;
-		r = srv_compile(policy, srv.ccache, diag, &zs, &conf, NULL);
+		r = xr;
 		if (r == MN_OK)
-			r = xfr_conf_new(policy, diag, &xfr);
+			r = srv_compile(policy, srv.ccache, diag, &zs, &conf, NULL);
 		if (r == MN_OK)
 			r = srv_gen_new(zs, &conf, xfr, 1, &srv.gen);
-		if (r < 0) {
+		if (r == MN_OK)
+			xfr = NULL;	/* the generation's */
+		else
 			zset_unref(zs);
-			xfr_conf_free(xfr);
-		}
 		diag_sort(diag);
 		diag_print(diag, stderr);
 		if (r < 0 && diag_errors(diag) == 0)
@@ -392,6 +400,7 @@ int main(int argc, char **argv)
 		ok = r == MN_OK;
 	}
 	diag_free(diag);
+	xfr_conf_free(xfr);	/* NULL unless the start failed */
 	if (ok) {
 		if (srv.gen->conf.has_secret)
 			memcpy(srv.secret, srv.gen->conf.secret, sizeof(srv.secret));

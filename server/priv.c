@@ -155,8 +155,12 @@ int srv_priv_check_read(const srv_priv_t *pv, const char *path)
 	int e = WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
 	if (e == 0)
 		return MN_OK;
-	fprintf(stderr, "mailnsd: user %s (server.user) cannot read %s (%s): it reads the policy "
-		"again on every reload; put the policy where that user can read it (a directory "
-		"such as /root, mode 0700, is closed to it)\n", pv->user, path, strerror(e));
-	return -e;
+	/*
+	 * Not fatal: the policy was read (as root) and will be served; reloads
+	 * fail (and keep serving what was loaded) until the user can read it.
+	 */
+	mn_log(MN_LOG_WARNING, "user %s (server.user) cannot read %s (%s): reloads will fail "
+	       "until it can; put the policy where that user can read it (a directory such as "
+	       "/root, mode 0700, is closed to it)", pv->user, path, strerror(e));
+	return MN_OK;
 }

@@ -297,9 +297,9 @@ int srv_priv_plan(const policy_t *p, srv_priv_t *out);
 int srv_priv_drop(const srv_priv_t *pv, const char *state_dir);
 /*
  * Before the switch (no thread running): can the user of pv read path (the
- * policy, read again on every reload)?  MN_OK when there is no switch;
- * otherwise the errno of a child that took the user's ids, with a message on
- * stderr.
+ * policy, read again on every reload)?  When it cannot, a warning is logged
+ * (the loaded policy is served; reloads fail until it can).  Returns MN_OK,
+ * or a negative errno when the check itself could not run.
  */
 int srv_priv_check_read(const srv_priv_t *pv, const char *path);
 

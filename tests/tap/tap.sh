@@ -3,14 +3,18 @@
 
 TAP_N=0
 TAP_FAILED=0
+# ok, check and is return 0 when the point passed and 1 when it failed, so that
+# `ok $? "…" || diag "…"` shows its diagnostics on a failure only.
 ok() { # ok COND_EXIT_STATUS DESCRIPTION
 	TAP_N=$((TAP_N + 1))
-	if [ "$1" -eq 0 ]; then
+	if [ "$1" -eq 0 ] 2>/dev/null; then
 		echo "ok $TAP_N - $2"
-	else
-		echo "not ok $TAP_N - $2"
-		TAP_FAILED=$((TAP_FAILED + 1))
+		return 0
 	fi
+	echo "not ok $TAP_N - $2"
+	[[ "$1" =~ ^-?[0-9]+$ ]] || echo "# ok: status '$1' is not a number"
+	TAP_FAILED=$((TAP_FAILED + 1))
+	return 1
 }
 check() { # check DESCRIPTION -- COMMAND...: passes when COMMAND exits 0
 	local d="$1"; shift; [ "$1" = "--" ] && shift
@@ -20,11 +24,12 @@ is() { # is GOT WANT DESCRIPTION
 	TAP_N=$((TAP_N + 1))
 	if [ "$1" = "$2" ]; then
 		echo "ok $TAP_N - $3"
-	else
-		echo "not ok $TAP_N - $3"
-		printf '# got:  %s\n# want: %s\n' "$1" "$2" | sed '2,${/^#/!s/^/# /}'
-		TAP_FAILED=$((TAP_FAILED + 1))
+		return 0
 	fi
+	echo "not ok $TAP_N - $3"
+	printf '# got:  %s\n# want: %s\n' "$1" "$2" | sed '2,${/^#/!s/^/# /}'
+	TAP_FAILED=$((TAP_FAILED + 1))
+	return 1
 }
 diag() { echo "$*" | sed 's/^/# /'; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }

@@ -7,7 +7,9 @@
 # journal/ for the server user, an unwritable zones/ is refused; the
 # key store (set up as the package does) lets the server read and watch the public
 # halves and a rotation, but not open a private key.
+# It adds (and removes) a user on this machine: it runs only when MAILNS_TEST_HOST=1.
 . "${top_srcdir:?}/tests/tap/tap.sh"
+[ "${MAILNS_TEST_HOST:-}" = 1 ] || skip_all "adds a user to this machine: MAILNS_TEST_HOST=1 runs it"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (to start mailnsd as root and switch user)"
 command -v useradd >/dev/null || skip_all "no useradd"
 mn_tmpdir

@@ -133,3 +133,11 @@ int mn_file_read(const char *path, char **out, size_t *len);
  * gives (state_dir itself, --dir); below state_dir use mn_dir_open().
  */
 int mn_mkdir_p(const char *path, int mode);
+
+/* Default policy and state_dir: from configure (Makefile.am); the package's otherwise. */
+#ifndef MN_POLICY_PATH
+#define MN_POLICY_PATH "/etc/mailns/policy.yaml"
+#endif
+#ifndef MN_STATE_DIR
+#define MN_STATE_DIR "/var/lib/mailns"
+#endif

@@ -355,7 +355,7 @@ static int server_defaults(loader_t *ld)
 		s->tcp_max_per_ip.v = 32;
 	if (!POLICY_SET(s->rate_limit))
 		s->rate_limit.v = 200;	/* UDP responses/s per prefix: NSD's rrl-ratelimit */
-	if (!POLICY_SET(s->state_dir) && (s->state_dir.v = yarena_strdup(a, "/var/lib/mailns")) == NULL)
+	if (!POLICY_SET(s->state_dir) && (s->state_dir.v = yarena_strdup(a, MN_STATE_DIR)) == NULL)
 		return MN_ENOMEM;
 	if (!POLICY_SET(s->listen)) {
 		policy_listen_t *l = yarena_alloc(a, sizeof(*l));

@@ -24,7 +24,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: mailnsd [-c POLICY] [-f]\n"
 		"  -c, --config POLICY  the policy file (default $MAILNS_POLICY, then\n"
-		"                       /etc/mailns/policy.yaml)\n"
+		"                       " MN_POLICY_PATH ")\n"
 		"  -f, --foreground     stay in the foreground, log to stderr\n"
 		"  -h, --help           this help\n"
 		"  -V, --version        the version\n"
@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 	if (path == NULL)
 		path = getenv("MAILNS_POLICY");
 	if (path == NULL || path[0] == '\0')
-		path = "/etc/mailns/policy.yaml";
+		path = MN_POLICY_PATH;
 	char abspath[PATH_MAX];
 	if (realpath(path, abspath) != NULL)
 		path = abspath;

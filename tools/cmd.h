@@ -30,7 +30,7 @@ struct resolve;
  */
 int cmd_check_dns(const policy_t *p, const struct zones *zs, struct resolve *res, diag_t *diag);
 
-/* The policy path: the -c value, else $MAILNS_POLICY, else /etc/mailns/policy.yaml. */
+/* The policy path: the -c value, else $MAILNS_POLICY, else MN_POLICY_PATH (configure's sysconfdir). */
 const char *cmd_policy_path(const char *opt);
 /*
  * Loads the policy; on failure prints every diagnostic to stderr and returns

@@ -14,7 +14,7 @@ static void usage(FILE *f)
 		   "validates every record, printing each problem as\n"
 		   "FILE:LINE:COL: error|warning: MESSAGE.  Exit 0 when there is no\n"
 		   "error (warnings allowed), 1 when there are errors.\n\n"
-		   "  -c, --policy FILE      the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -c, --policy FILE      the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "      --dns              then ask DNS: delegations of the served zones, the apex\n"
 		   "                         SPF include, external report authorizations, and that\n"
 		   "                         the published DKIM keys equal the local ones\n"

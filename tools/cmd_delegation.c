@@ -15,7 +15,7 @@ static void usage(FILE *f)
 		   "in its parent zone: NS records delegating _domainkey, _dmarc and _spf\n"
 		   "to the mailns name servers, and the apex SPF record that includes\n"
 		   "_spf.DOMAIN.\n\n"
-		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "  -h, --help         this help\n");
 }
 

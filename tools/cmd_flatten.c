@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		   "auto and macro mode, proves the flattened set equivalent to the original for\n"
 		   "every address, and updates the SPF cache in state_dir/spf.  Prints what\n"
 		   "changed per domain; quiet when nothing did.\n\n"
-		   "  -c, --policy FILE      the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -c, --policy FILE      the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "  -r, --resolver ADDR    the recursive resolver (default: /etc/resolv.conf)\n"
 		   "  -n, --dry-run          print what would change, write nothing\n"
 		   "  -f, --force            write a set that shrank by more than half\n"

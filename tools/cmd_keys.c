@@ -24,7 +24,7 @@ static void usage(FILE *f)
 		   "       mailns keys list [-c POLICY] [--now TIME] [--json]\n"
 		   "       mailns keys revoke [-c POLICY] [--now TIME] DOMAIN SELECTOR\n"
 		   "Manages the DKIM keys of every domain whose policy has dkim (SPEC §5).\n"
-		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "      --now TIME     the current time (ISO 8601 UTC or @SECONDS; also MAILNS_NOW)\n"
 		   "      --json         keys list: a JSON array\n"
 		   "  -h, --help         this help\n"

@@ -15,7 +15,7 @@ static void usage(FILE *f)
 		   "Compiles the policy and prints each zone (all of them when no ZONE is\n"
 		   "named) in RFC 1035 master-file format, loadable by NSD, Knot and BIND.\n"
 		   "Serials are kept in the state directory.\n\n"
-		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "  -d, --dir DIR      write DIR/ZONE.zone for each zone instead of printing\n"
 		   "  -h, --help         this help\n");
 }

@@ -13,7 +13,7 @@ const char *cmd_policy_path(const char *opt)
 	const char *env = getenv("MAILNS_POLICY");
 	if (env != NULL && env[0] != '\0')
 		return env;
-	return "/etc/mailns/policy.yaml";
+	return MN_POLICY_PATH;
 }
 
 policy_t *cmd_policy_load(const char *opt, bool print_warnings)

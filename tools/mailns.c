@@ -25,7 +25,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n'mailns COMMAND --help' describes each command.\n"
-		   "The policy is -c FILE, else $MAILNS_POLICY, else /etc/mailns/policy.yaml.\n");
+		   "The policy is -c FILE, else $MAILNS_POLICY, else " MN_POLICY_PATH ".\n");
 }
 
 int main(int argc, char **argv)

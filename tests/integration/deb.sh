@@ -23,7 +23,7 @@ fi
 
 [ "${MAILNS_TEST_HOST:-}" = 1 ] || skip_all "installs a package and adds users to this machine: MAILNS_TEST_HOST=1 runs it"
 [ "$(id -u)" -eq 0 ] || skip_all "installing a .deb needs root"
-for t in dpkg-buildpackage dh dpkg setpriv kdig flock timeout; do
+for t in dpkg-buildpackage dh dpkg setpriv kdig flock timeout strings; do
 	command -v "$t" >/dev/null || skip_all "$t is not installed"
 done
 
@@ -110,6 +110,12 @@ for f in /usr/share/man/man8/mailnsd.8.gz /usr/share/man/man1/mailns.1.gz \
 	[ -f "$f" ]; ok $? "$f installed"
 done
 [ -d /etc/mailns/domains.d ]; ok $? "/etc/mailns/domains.d exists"
+# the package is configured --sysconfdir=/etc --localstatedir=/var (debhelper's defaults)
+/usr/bin/mailns --help | grep -q 'else /etc/mailns/policy.yaml\.'
+ok $? "mailns reads /etc/mailns/policy.yaml by default"
+/usr/sbin/mailnsd --help | grep -q ' /etc/mailns/policy.yaml)'
+ok $? "mailnsd reads /etc/mailns/policy.yaml by default"
+strings /usr/bin/mailns | grep -qx /var/lib/mailns; ok $? "the default state_dir is /var/lib/mailns"
 conff=$(dpkg-query -W -f='${Conffiles}' mailns | awk '{print $1}' | sort | tr '\n' ' ')
 is "$conff" "/etc/cron.d/mailns /etc/mailns/policy.yaml " "conffiles"
 uid=$(getent passwd mailns | cut -d: -f3)

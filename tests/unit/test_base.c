@@ -248,7 +248,7 @@ static void test_state_files(void)
 	char top[] = "/tmp/mn-test-state-XXXXXX";
 	if (mkdtemp(top) == NULL)
 		tap_bail("mkdtemp");
-	char base[300], victim[300], vfile[300], p[400], link[300];
+	char base[300], victim[300], vfile[300], p[400], link[400];
 	snprintf(base, sizeof(base), "%s/real/state", top);
 	snprintf(victim, sizeof(victim), "%s/victim", top);
 	snprintf(vfile, sizeof(vfile), "%s/victim/file", top);

@@ -96,9 +96,9 @@ void keystore_unlock(int fd);
 /*
  * Fault injection for the crash tests: every disk change of a key run (a file
  * replaced, a private key written or destroyed) calls keystore_step() after
- * it is done.  When the environment variable MAILNS_FAULT_STEP is N > 0, the
- * Nth step ends the process at once with _exit(137), as SIGKILL would (always
- * honoured: it only ever stops a run early, which must be safe anyway).
+ * it is done.  Built with --enable-fault-injection (MN_FAULT_INJECTION), when
+ * the environment variable MAILNS_FAULT_STEP is N > 0, the Nth step ends the
+ * process at once with _exit(137), as SIGKILL would; otherwise it only counts.
  */
 void keystore_step(void);
 /* Steps counted so far in this process. */

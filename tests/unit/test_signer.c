@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_signer.c -- the signer tables from a key set: OpenDKIM KeyTable/SigningTable (all, per algorithm), rspamd maps */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "keys/keystore.h"
 #include "keys/signer.h"
 #include "policy/mn.h"
 #include "policy/policy.h"
@@ -172,10 +175,35 @@ static void test_write(void)
 		tap_diag("could not remove %s", tmp);
 }
 
+/* MAILNS_FAULT_STEP stops a key run only in a build with --enable-fault-injection */
+static void test_no_fault(void)
+{
+#ifdef MN_FAULT_INJECTION
+	tap_skip("built with --enable-fault-injection (crash.sh tests the switch)");
+#else
+	char tmp[256];
+	const char *t = getenv("TMPDIR");
+	snprintf(tmp, sizeof(tmp), "%s/test_signer.XXXXXX", t && *t ? t : "/tmp");
+	if (mkdtemp(tmp) == NULL)
+		tap_bail("mkdtemp");
+	char next[16];
+	snprintf(next, sizeof(next), "%u", keystore_steps() + 1);	/* this write's first step */
+	setenv("MAILNS_FAULT_STEP", next, 1);
+	is_int(signer_tables_write(tmp, keys, NKEYS, NULL), MN_OK,
+	       "MAILNS_FAULT_STEP=%s in a build without fault injection: the writes go on", next);
+	unsetenv("MAILNS_FAULT_STEP");
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -r '%s'", tmp);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", tmp);
+#endif
+}
+
 int main(void)
 {
 	test_empty();
 	test_tables();
 	test_write();
+	test_no_fault();
 	return tap_done();
 }

@@ -2,6 +2,8 @@
 /* tap.c -- a small TAP producer for the unit tests */
 #include "tests/tap/tap.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,4 +134,19 @@ int tap_done(void)
 		printf("# planned %d tests but ran %d\n", planned, count);
 	fflush(stdout);
 	return (failed == 0 && (planned < 0 || planned == count)) ? 0 : 1;
+}
+
+struct sockaddr_storage tap_addr(const char *text)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1)
+		s6->sin6_family = AF_INET6;
+	else
+		tap_bail("bad address %s", text);
+	return ss;
 }

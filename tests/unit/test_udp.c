@@ -89,21 +89,6 @@ static void test_sendv_refused(void)
 
 /* ---- the rate-limit table, shared by threads ---- */
 
-static struct sockaddr_storage addr(const char *text)
-{
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1)
-		s4->sin_family = AF_INET;
-	else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1)
-		s6->sin6_family = AF_INET6;
-	else
-		tap_bail("bad address %s", text);
-	return ss;
-}
-
 enum { THREADS = 4, CHECKS = 20000, RATE = 1000 };
 
 struct hammer {
@@ -136,7 +121,7 @@ static void test_rrl_threads(void)
 		memset(&h[i], 0, sizeof(h[i]));
 		h[i].rrl = r;
 		snprintf(text, sizeof(text), "198.51.100.%d", 10 + i);
-		h[i].peer = addr(text);
+		h[i].peer = tap_addr(text);
 		if (uv_thread_create(&t[i], hammer_run, &h[i]) != 0)
 			tap_bail("uv_thread_create");
 	}
@@ -161,7 +146,7 @@ static void test_rrl_clock(void)
 	srv_rrl_t *r = NULL;
 	if (srv_rrl_new(1024, &r) != MN_OK)
 		tap_bail("srv_rrl_new");
-	struct sockaddr_storage a = addr("192.0.2.1");
+	struct sockaddr_storage a = tap_addr("192.0.2.1");
 	const struct sockaddr *sa = (struct sockaddr *)&a;
 	int pass = 0;
 	for (int i = 0; i < 100; i++)

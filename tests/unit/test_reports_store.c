@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "policy/mn.h"
+#include "reports/authorize.h"
 #include "reports/store.h"
+#include "zones/spfcache.h"
 #include "tests/tap/tap.h"
 
 #define DAY 86400
@@ -117,6 +119,76 @@ static const report_source_t *find_source(const report_domain_summary_t *d, cons
 			return &d->sources[i];
 	}
 	return NULL;
+}
+
+static const char policy_yaml[] =
+	"version: 1\n"
+	"server:\n"
+	"  nameservers: [ns1.example.net]\n"
+	"  hostmaster: hostmaster.example.net\n"
+	"  state_dir: state\n"
+	"domains:\n"
+	"  example.com:\n"
+	"    spf: { mode: plain, ip4: [192.0.2.0/28], ip6: [\"2001:db8::/32\"] }\n"
+	"  other.example:\n"
+	"    spf: { mode: flatten, include: [spf.esp.example] }\n"
+	"  third.example:\n"
+	"    spf: { mode: flatten, include: [spf.esp.example] }\n"
+	"  fourth.example:\n"
+	"    spf: { mode: plain, ip4: [192.0.2.0/28], mx: true }\n";
+
+/* spf_authorized from the policy's plain terms and from a current SPF cache. */
+static void test_authorize(const char *dir)
+{
+	char path[300], state[300];
+	diag_t *diag = diag_new();
+	policy_t *p = NULL;
+
+	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	snprintf(state, sizeof(state), "%s/state", dir);
+	if (mn_file_write_atomic(path, policy_yaml, strlen(policy_yaml), 0644) != MN_OK ||
+	    policy_load(path, diag, &p) != MN_OK)
+		tap_bail("policy for authorize");
+	/* other.example: a cache from its current terms; third.example: a stale one */
+	spfcache_t c = { .source = "include:spf.esp.example", .resolved = T0, .ttl = 300 };
+	mn_net_t nets[2];
+	mn_net_parse("203.0.113.0/24", 0, false, &nets[0]);
+	mn_net_parse("2001:db8:1::/48", 0, false, &nets[1]);
+	c.nets = nets;
+	c.nnets = 2;
+	is_int(spfcache_save(state, "other.example", &c), MN_OK, "SPF cache of other.example");
+	c.source = "include:old.esp.example";
+	is_int(spfcache_save(state, "third.example", &c), MN_OK, "stale SPF cache of third.example");
+
+	const char *names[] = { "example.com", "other.example", "third.example", "fourth.example", "absent.example" };
+	const char *srcs[] = { "192.0.2.15", "192.0.2.16", "2001:db8:1::25", "203.0.113.9" };
+	report_summary_t *sum = calloc(1, sizeof(*sum));
+	sum->n = 5;
+	sum->v = calloc(5, sizeof(*sum->v));
+	for (size_t i = 0; i < 5; i++) {
+		sum->v[i].domain = xs(names[i]);
+		sum->v[i].nsources = 4;
+		sum->v[i].sources = calloc(4, sizeof(report_source_t));
+		for (size_t j = 0; j < 4; j++) {
+			snprintf(sum->v[i].sources[j].source, 46, "%s", srcs[j]);
+			sum->v[i].sources[j].spf_authorized = 7;
+		}
+	}
+	is_int(report_summary_authorize(sum, p), MN_OK, "authorize");
+	static const int want[5][4] = {
+		{ 1, 0, 1, 0 },		/* plain terms: ip4 /28, ip6 /32; nothing unresolved */
+		{ 0, 0, 1, 1 },		/* the cache's flattened set */
+		{ -1, -1, -1, -1 },	/* stale cache, include: unresolved */
+		{ 1, -1, -1, -1 },	/* mx: unresolved */
+		{ -1, -1, -1, -1 },	/* not in the policy */
+	};
+	for (size_t i = 0; i < 5; i++)
+		for (size_t j = 0; j < 4; j++)
+			is_int(sum->v[i].sources[j].spf_authorized, want[i][j], "%s %s: spf_authorized", names[i],
+			       srcs[j]);
+	report_summary_free(sum);
+	policy_free(p);
+	diag_free(diag);
 }
 
 static int count_entry(const report_store_entry_t *e, void *ctx)
@@ -316,6 +388,8 @@ int main(void)
 	is_int(report_store_summary(s, "example.com", T0, T0 + DAY, &sum), MN_OK, "read-only summary");
 	report_summary_free(sum);
 	report_store_close(s);
+
+	test_authorize(dir);
 
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -228,13 +229,19 @@ int report_store_open(const char *path, int flags, report_store_t **out)
 			goto fail;
 		}
 	} else {
-		/* Created here so that it is 0640 whatever the umask; -wal and -shm follow it. */
-		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-		if (fd < 0) {
+		/* Created here so that it is 0640; -wal and -shm follow it. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (fd >= 0) {
+			int r = fchmod(fd, 0640);	/* whatever the umask (an MTA's is often 077) */
+			close(fd);
+			if (r != 0) {
+				err = -errno;
+				goto fail;
+			}
+		} else if (errno != EEXIST) {
 			err = -errno;
 			goto fail;
 		}
-		close(fd);
 	}
 	int rc = sqlite3_open_v2(path, &s->db,
 				 (s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |

@@ -214,7 +214,7 @@ int main(void)
 	/* Read-only before anything is stored: absent. */
 	is_int(report_store_open(path, REPORT_STORE_READONLY, &s), MN_ENOENT, "read-only open of no store: ENOENT");
 
-	umask(022);
+	umask(077);
 	is_int(report_store_open(path, 0, &s), MN_OK, "open creates the store");
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "store is mode 0640 (%o)", st.st_mode & 0777);
 	is_int(count_sql(path, "PRAGMA user_version"), 1, "schema version 1");

@@ -930,10 +930,10 @@ int report_store_prune(report_store_t *s, int64_t raw_before, int64_t keep_befor
 		return MN_EINVAL;
 	if ((err = exec(s, "BEGIN IMMEDIATE")) < 0)
 		return err;
-	/* Reports (by the index on begin), their rows and raw bytes with them. */
+	/* Reports stored before keep_before (index on stored_at), their rows and raw bytes with them. */
 	if ((err = exec(s, "CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY);"
 			   "DELETE FROM doomed")) < 0 ||
-	    (err = prune_step(s, "INSERT INTO doomed SELECT id FROM reports WHERE begin < ?1 LIMIT ?2",
+	    (err = prune_step(s, "INSERT INTO doomed SELECT id FROM reports WHERE stored_at < ?1 LIMIT ?2",
 			      keep_before, limit, &n)) < 0 ||
 	    (err = exec(s, "DELETE FROM rows WHERE report IN doomed;"
 			   "DELETE FROM raw WHERE report IN doomed;"

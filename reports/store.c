@@ -21,9 +21,10 @@
  *   reports  one line per report, UNIQUE(kind, org, report_id)
  *   raw      the report's bytes, zlib-compressed (dropped after keep_raw)
  *   rows     the records of aggregate reports
- *   rollup   per (domain, day, source): messages, aligned and passing counts,
- *            dispositions -- what `summary` adds up
- *   rollup_auth  per (domain, day, source, dkim/spf, domain, selector): the
+ *   rollup   per (domain, source, day): messages, aligned and passing counts,
+ *            dispositions -- what `summary` adds up, in key order: its GROUP BY
+ *            domain, source streams without sorting
+ *   rollup_auth  per (domain, source, dkim/spf, domain, selector, day): the
  *            messages whose DKIM signature or SPF check passed with that
  *            identity (the "what could align it" of a source)
  *   daily    per (domain, day): aggregate reports, messages, DMARC passes,
@@ -57,12 +58,12 @@ static const char schema_sql[] =
 	" messages INTEGER NOT NULL, dmarc_pass INTEGER NOT NULL,"
 	" dkim_aligned INTEGER NOT NULL, spf_aligned INTEGER NOT NULL,"
 	" disp0 INTEGER NOT NULL, disp1 INTEGER NOT NULL, disp2 INTEGER NOT NULL,"
-	" PRIMARY KEY(domain, day, source)) WITHOUT ROWID;"
+	" PRIMARY KEY(domain, source, day)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS rollup_auth("
 	" domain TEXT NOT NULL, day INTEGER NOT NULL, source TEXT NOT NULL,"
 	" dkim INTEGER NOT NULL, adomain TEXT NOT NULL, selector TEXT NOT NULL,"
 	" messages INTEGER NOT NULL,"
-	" PRIMARY KEY(domain, day, source, dkim, adomain, selector)) WITHOUT ROWID;"
+	" PRIMARY KEY(domain, source, dkim, adomain, selector, day)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS daily("
 	" domain TEXT NOT NULL, day INTEGER NOT NULL, reports INTEGER NOT NULL,"
 	" messages INTEGER NOT NULL, dmarc_pass INTEGER NOT NULL,"
@@ -256,7 +257,8 @@ int report_store_open(const char *path, int flags, report_store_t **out)
 	if (!s->readonly && (err = exec(s, "PRAGMA journal_mode = WAL")) < 0)
 		goto fail;
 	/* WAL + NORMAL: a commit survives a crash of the process; see mailns(1) */
-	if ((err = exec(s, "PRAGMA synchronous = NORMAL")) < 0)
+	if ((err = exec(s, "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;"
+			   " PRAGMA cache_size = -32768")) < 0)
 		goto fail;
 	if ((err = schema_init(s)) < 0)
 		goto fail;

@@ -210,8 +210,8 @@ static void decide(advice_t *a, const policy_dmarc_t *dmarc)
 	if (a->messages < t->min_messages || a->days_with_data < t->min_days) {
 		a->action = ADVICE_STAY;
 		snprintf(a->reason, sizeof(a->reason),
-			 "not enough data: %llu messages over %u days, need %llu messages over %u days",
-			 (unsigned long long)a->messages, a->days_with_data,
+			 "not enough data: %llu messages over %u day%s, need %llu messages over %u days",
+			 (unsigned long long)a->messages, a->days_with_data, a->days_with_data == 1 ? "" : "s",
 			 (unsigned long long)t->min_messages, t->min_days);
 		return;
 	}

@@ -39,3 +39,31 @@ int report_store_put(report_store_t *s, const report_t *r, bool *dup);
  */
 int report_store_summary(report_store_t *s, const char *domain, int64_t since, int64_t until,
 			 report_summary_t **out);
+
+/* ---- listing and retention (mailns reports list, ingest's pruning) ---------- */
+
+/* One stored report, as `mailns reports list` prints it; strings valid during the call. */
+typedef struct report_store_entry {
+	report_kind_t kind;
+	const char *org, *report_id, *domain;
+	int64_t begin, end;
+	uint64_t messages, pass;	/* report_totals() of the report */
+} report_store_entry_t;
+
+/*
+ * Calls fn for every stored report of domain (NULL: all) whose range begins at
+ * or after since, oldest first; stops when fn returns non-zero (that value is
+ * returned).  Otherwise MN_OK or a negative MN_E*.
+ */
+int report_store_list(report_store_t *s, const char *domain, int64_t since,
+		      int (*fn)(const report_store_entry_t *e, void *ctx), void *ctx);
+
+/*
+ * Retention: drops the raw bytes of reports stored before raw_before, and
+ * reports, rows and roll-ups whose day or range ended before keep_before; at
+ * most limit reports of each in one transaction (0: no limit), so that an
+ * ingest run stays cheap.  *pruned (may be NULL) counts the reports dropped
+ * or stripped; a caller loops while it equals limit.
+ */
+int report_store_prune(report_store_t *s, int64_t raw_before, int64_t keep_before, unsigned int limit,
+		       uint64_t *pruned);

@@ -128,10 +128,10 @@ static void write_fix(advice_t *a, const report_source_t *s)
 		    ds[0] != '\0' ? ds : "SELECTOR");
 	if (sd[0] != '\0' && strcmp(sd, a->domain) != 0)
 		say(a->fix, sizeof(a->fix), "%sSPF: it passes SPF as %s: add include:%s to spf.include and have it "
-		    "send with a %s envelope sender", a->fix[0] != '\0' ? "; " : "", sd, sd, a->domain);
+		    "send with an envelope sender at %s", a->fix[0] != '\0' ? "; " : "", sd, sd, a->domain);
 	else if (s->spf_authorized == 1)
 		say(a->fix, sizeof(a->fix), "%sSPF: %s's SPF authorizes it, but its envelope sender is another "
-		    "domain: have it send with a %s envelope sender", a->fix[0] != '\0' ? "; " : "",
+		    "domain: have it send with an envelope sender at %s", a->fix[0] != '\0' ? "; " : "",
 		    a->domain, a->domain);
 	else if (sd[0] == '\0')
 		say(a->fix, sizeof(a->fix), "%sSPF: add %s to spf.%s (or its provider's include)",

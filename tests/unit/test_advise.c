@@ -203,7 +203,7 @@ static void test_numbers(void)
 	is_str(a->fix,
 	       "DKIM: it signs as esp.example with selector s1: have it sign as example.com and publish its key as "
 	       "dkim.selectors.s1; SPF: it passes SPF as bounce.esp.example: add include:bounce.esp.example to "
-	       "spf.include and have it send with a example.com envelope sender",
+	       "spf.include and have it send with an envelope sender at example.com",
 	       "authorize: the DKIM selector and SPF include that would align it");
 	is_int((long long)a->nfailing, 1, "one failing source");
 	is_str(a->failing[0].src->source, "198.51.100.7", "failing source named");

@@ -156,13 +156,17 @@ static void chart(FILE *f, const report_summary_t *s, const report_domain_summar
 		   "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"" C_FAIL "\"/>"
 		   "<rect width=\"2\" height=\"6\" fill=\"#fff\" fill-opacity=\".45\"/></pattern></defs>",
 		idx);
-	/* y axis: gridlines and labels at 0, 1/4 .. top */
-	for (int k = 0; k <= 4; k++) {
-		double y = CH_T + ph - ph * k / 4.0;
+	/* y axis: gridlines and round labels: 2 x 10^n in quarters, 1 and 5 x 10^n in fifths */
+	uint64_t lead = top;
+	while (lead >= 10)
+		lead /= 10;
+	int ticks = lead == 2 ? 4 : 5;
+	for (int k = 0; k <= ticks; k++) {
+		double y = CH_T + ph - ph * k / (double)ticks;
 		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>", CH_L, CH_W - CH_R, y, y,
 			k == 0 ? "#4a5568" : "#e2e8f0");
 		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>", CH_L - 8, y + 4,
-			num(top * (uint64_t)k / 4, a, sizeof(a)));
+			num(top / (uint64_t)ticks * (uint64_t)k, a, sizeof(a)));
 	}
 	fprintf(f, "<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">"
 		   "messages per day</text>", CH_T + ph / 2, CH_T + ph / 2);

@@ -175,6 +175,9 @@ static void test_page(void)
 	ok(strstr(page, "Passing DMARC (aligned DKIM or SPF)") != NULL && strstr(page, "Failing DMARC") != NULL,
 	   "legend in words");
 	ok(strstr(page, "messages per day") != NULL && strstr(page, "day (UTC)") != NULL, "axis labels");
+	ok(strstr(page, "text-anchor=\"end\">1,000</text>") != NULL &&
+	   strstr(page, "text-anchor=\"end\">5,000</text>") != NULL &&
+	   strstr(page, "text-anchor=\"end\">1,250</text>") == NULL, "round y labels: 0 to 5,000 by 1,000");
 	ok(strstr(page, "<title>2025-12-06: 2,000 messages, 1,000 pass, 1,000 fail DMARC</title>") != NULL,
 	   "each bar says its numbers");
 	/* 30 days of the big domain: 30 passing and 30 failing bars; one passing bar of the small one */

@@ -92,6 +92,57 @@ static const policy_dmarc_t *dmarc_of(const policy_t *p, const char *domain)
 	return d != NULL ? &d->dmarc : NULL;
 }
 
+/* ---- the options of advise and html --------------------------------------------- */
+
+typedef struct opts {
+	const char *policy, *output;
+	unsigned int days;
+	bool json;
+} opts_t;
+
+static void advise_usage(FILE *f);
+static void html_usage(FILE *f);
+
+/*
+ * -c, --days, --help, and --json (advise) or -o (html); html takes no
+ * operands.  Returns -1 to go on (optind at the operands), else the exit status.
+ */
+static int parse_opts(int argc, char **argv, bool html, opts_t *o)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'c' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	void (*usage)(FILE *) = html ? html_usage : advise_usage;
+	*o = (opts_t){ .days = 30 };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, html ? "c:o:h" : "c:h", opts, NULL)) != -1) {
+		if ((c == 'j' && html) || (c == 'o' && !html))
+			c = '?';
+		switch (c) {
+		case 'c': o->policy = optarg; break;
+		case 'd':
+			if (parse_days(optarg, &o->days) != MN_OK)
+				return CMD_USAGE;
+			break;
+		case 'j': o->json = true; break;
+		case 'o': o->output = optarg; break;
+		case 'h': usage(stdout); return CMD_OK;
+		default: usage(stderr); return CMD_USAGE;
+		}
+	}
+	if (html && optind != argc) {
+		cmd_err("reports html takes no arguments ('%s')", argv[optind]);
+		return CMD_USAGE;
+	}
+	return -1;
+}
+
 /* ---- mailns reports advise ---------------------------------------------------- */
 
 static void advise_usage(FILE *f)
@@ -216,30 +267,13 @@ static int select_domains(const report_summary_t *s, int argc, char **argv, cons
 
 int cmd_reports_advise(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'c' },
-		{ "days", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL;
-	unsigned int days = 30;
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'd':
-			if (parse_days(optarg, &days) != MN_OK)
-				return CMD_USAGE;
-			break;
-		case 'j': json = true; break;
-		case 'h': advise_usage(stdout); return CMD_OK;
-		default: advise_usage(stderr); return CMD_USAGE;
-		}
-	}
+	opts_t o;
+	int st = parse_opts(argc, argv, false, &o);
+	if (st >= 0)
+		return st;
+	const char *path = o.policy;
+	unsigned int days = o.days;
+	bool json = o.json;
 	policy_t *p = NULL;
 	report_summary_t *s = NULL;
 	int r = load_summary(path, days, &p, &s);
@@ -311,33 +345,12 @@ static void html_usage(FILE *f)
 
 int cmd_reports_html(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'c' },
-		{ "days", required_argument, NULL, 'd' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL, *output = NULL;
-	unsigned int days = 30;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'd':
-			if (parse_days(optarg, &days) != MN_OK)
-				return CMD_USAGE;
-			break;
-		case 'o': output = optarg; break;
-		case 'h': html_usage(stdout); return CMD_OK;
-		default: html_usage(stderr); return CMD_USAGE;
-		}
-	}
-	if (optind != argc) {
-		cmd_err("reports html takes no arguments ('%s')", argv[optind]);
-		return CMD_USAGE;
-	}
+	opts_t o;
+	int st = parse_opts(argc, argv, true, &o);
+	if (st >= 0)
+		return st;
+	const char *path = o.policy, *output = o.output;
+	unsigned int days = o.days;
 	policy_t *p = NULL;
 	report_summary_t *s = NULL;
 	int r = load_summary(path, days, &p, &s);

@@ -169,7 +169,8 @@ static void count(advice_t *a, const report_domain_summary_t *d)
 		if (s->messages > pass)
 			a->failing[a->nfailing++] = (advice_source_t){ s, s->messages - pass, cls };
 	}
-	qsort(a->failing, a->nfailing, sizeof(a->failing[0]), by_failing);
+	if (a->nfailing > 1)
+		qsort(a->failing, a->nfailing, sizeof(a->failing[0]), by_failing);
 	a->pass_rate = percent(a->dmarc_pass, a->messages);
 	a->legitimate_rate = percent(a->legitimate_pass, a->legitimate);
 }

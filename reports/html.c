@@ -384,10 +384,14 @@ static void contents(FILE *f, const report_summary_t *s, const advice_t *const *
 	char a[32], w[64];
 	fputs("<nav><table><thead><tr><th>domain</th><th class=\"n\">messages</th><th class=\"n\">DMARC pass</th>"
 	      "<th>advice</th></tr></thead><tbody>\n", f);
-	for (size_t k = 0; k < s->n; k++) {
+	size_t rows = s->n < REPORT_HTML_MAX_CONTENTS ? s->n : REPORT_HTML_MAX_CONTENTS;
+	for (size_t k = 0; k < rows; k++) {
 		const report_domain_summary_t *d = order[k].d;
 		const advice_t *ad = advice != NULL ? advice[order[k].i] : NULL;
-		fprintf(f, "<tr><td><a href=\"#d%zu\">", order[k].i);
+		if (k < REPORT_HTML_MAX_DOMAINS)
+			fprintf(f, "<tr><td><a href=\"#d%zu\">", order[k].i);
+		else
+			fputs("<tr><td><a>", f);
 		esc(f, d->domain);
 		fprintf(f, "</a></td><td class=\"n\">%s</td><td class=\"n\">%.1f%%</td><td>",
 			num(d->messages, a, sizeof(a)), pct(d->dmarc_pass, d->messages));
@@ -397,6 +401,12 @@ static void contents(FILE *f, const report_summary_t *s, const advice_t *const *
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</tbody></table></nav>\n", f);
+	if (s->n > REPORT_HTML_MAX_DOMAINS)
+		fprintf(f, "<p class=\"more\">The %d domains with the most mail have a section below; %zu more "
+			   "domain%s%s (<code>mailns reports advise</code> lists them all).</p>\n",
+			REPORT_HTML_MAX_DOMAINS, s->n - REPORT_HTML_MAX_DOMAINS,
+			s->n - REPORT_HTML_MAX_DOMAINS == 1 ? "" : "s",
+			s->n > REPORT_HTML_MAX_CONTENTS ? ", not all listed above" : " are only listed above");
 }
 
 int report_html(const report_summary_t *s, const advice_t *const *advice, int64_t now, char **out,
@@ -439,7 +449,7 @@ int report_html(const report_summary_t *s, const advice_t *const *advice, int64_
 		fputs("<section><p>No reports in the window.</p></section>\n", f);
 	} else {
 		contents(f, s, advice, order);
-		for (size_t k = 0; k < s->n; k++)
+		for (size_t k = 0; k < s->n && k < REPORT_HTML_MAX_DOMAINS; k++)
 			domain(f, s, order[k].d, advice != NULL ? advice[order[k].i] : NULL, order[k].i);
 	}
 	fputs("</main><footer>Aggregate counts as receivers reported them. Legitimate mail: sources that "

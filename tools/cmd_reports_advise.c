@@ -305,9 +305,11 @@ int cmd_reports_advise(int argc, char **argv)
 			cmd_err("cannot advise %s (%s)", doms[i]->domain, mn_strerror(r));
 			goto done;
 		}
-		if (json)
-			json_array_append_new(arr, to_json(a));
-		else
+		if (json && json_array_append_new(arr, to_json(a)) != 0) {
+			advice_free(a);
+			cmd_err("out of memory");
+			goto done;
+		} else if (!json)
 			print_text(a, i == 0);
 		advice_free(a);
 	}

@@ -209,8 +209,38 @@ static void test_page(void)
 	report_summary_free(s);
 }
 
+/* a provider's page: sections for the busiest domains only, the rest counted */
+static void test_many(void)
+{
+	enum { N = REPORT_HTML_MAX_DOMAINS + 50 };
+	report_summary_t *s = calloc(1, sizeof(*s));
+	s->since = SINCE;
+	s->until = SINCE + DAY;
+	s->days = 1;
+	s->n = N;
+	s->v = calloc(N, sizeof(s->v[0]));
+	for (size_t i = 0; i < N; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "d%03zu.example", i);
+		s->v[i].domain = strdup(name);
+		s->v[i].messages = 1000 + i;	/* the last is the busiest */
+	}
+	char *page = NULL;
+	size_t len = 0;
+	is_int(report_html(s, NULL, 0, &page, &len), MN_OK, "%d domains rendered", N);
+	is_int((long long)count(page, "<section "), REPORT_HTML_MAX_DOMAINS, "sections for the busiest only");
+	ok(strstr(page, "<h2>d149.example") != NULL && strstr(page, "<h2>d049.example") == NULL &&
+	   strstr(page, "<h2>d050.example") != NULL, "the busiest have them");
+	ok(strstr(page, "; 50 more domains are only listed above") != NULL, "the rest counted");
+	is_int((long long)count(page, "<tr><td><a"), N, "every domain in the table of contents");
+	is_int((long long)count(page, "<tr><td><a>d0"), 50, "the rest without a link to a section");
+	free(page);
+	report_summary_free(s);
+}
+
 int main(void)
 {
 	test_page();
+	test_many();
 	return tap_done();
 }

@@ -29,6 +29,14 @@ struct resolve;
  * MN_EINVAL or MN_ENOMEM.
  */
 int cmd_check_dns(const policy_t *p, const struct zones *zs, struct resolve *res, diag_t *diag);
+/*
+ * mailns check --reports (cmd_reports_advise.c): reads the report store of
+ * the policy at policy_path (the -c value or NULL) and adds the advice of
+ * each domain of p with reports in the last 30 days as warnings at the
+ * position of its dmarc.p (the domain's key when p is not written); a store
+ * that cannot be read is a warning too.  Returns MN_OK or MN_EINVAL.
+ */
+int cmd_check_reports(const policy_t *p, const char *policy_path, diag_t *diag);
 
 /* The policy path: the -c value, else $MAILNS_POLICY, else /etc/mailns/policy.yaml. */
 const char *cmd_policy_path(const char *opt);

@@ -628,6 +628,8 @@ static const struct {
 	{ "list", reports_list },
 	{ "summary", reports_summary },
 	{ "prune", reports_prune },
+	{ "advise", cmd_reports_advise },
+	{ "html", cmd_reports_html },
 };
 
 int cmd_reports(int argc, char **argv)

@@ -308,7 +308,8 @@ static int put_raw(report_store_t *s, int64_t id, const report_t *r)
 		s->zbuf = nb;
 		s->zcap = zlen;
 	}
-	if (compress2(s->zbuf, &zlen, r->raw != NULL ? r->raw : (const uint8_t *)"", r->rawlen, Z_BEST_SPEED) != Z_OK)
+	const uint8_t *raw = r->raw != NULL ? r->raw : (const uint8_t *)"";
+	if (compress2(s->zbuf, &zlen, raw, r->rawlen, Z_BEST_SPEED) != Z_OK)
 		return MN_ENOMEM;
 	if ((err = stmt(s, ST_RAW, &q)) < 0)
 		return err;

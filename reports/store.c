@@ -741,7 +741,8 @@ static int sum_auth(report_store_t *s, report_summary_t *sum, const char *domain
 		}
 		report_source_t key;
 		snprintf(key.source, sizeof(key.source), "%s", (const char *)sqlite3_column_text(q, 1));
-		report_source_t *src = bsearch(&key, d->sources, d->nsources, sizeof(key), cmp_source_name);
+		report_source_t *src = d->nsources == 0 ? NULL
+				       : bsearch(&key, d->sources, d->nsources, sizeof(key), cmp_source_name);
 		if (src == NULL)
 			continue;
 		size_t i = (size_t)(src - d->sources);
@@ -791,7 +792,8 @@ static int finish(report_summary_t *sum)
 			    (src->spf_domain == NULL && (src->spf_domain = strdup("")) == NULL))
 				return MN_ENOMEM;
 		}
-		qsort(d->sources, d->nsources, sizeof(*d->sources), cmp_source_messages);
+		if (d->nsources > 1)
+			qsort(d->sources, d->nsources, sizeof(*d->sources), cmp_source_messages);
 	}
 	return MN_OK;
 }

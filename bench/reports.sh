@@ -82,7 +82,7 @@ for i in 1 2 3; do
 	cpu "$W/cpu$i" $ONE "$MAILNS" reports summary -c "$W/b/policy.yaml" --days 30 >"$W/summary.txt" || exit 1
 	t1=$(now)
 	s=$(secs "$t0" "$t1")
-	best=$(python3 -c "print(min(float('$s'), float('${best:-$s}')))")
+	best=$(python3 -c "print('%.3f' % min(float('$s'), float('${best:-$s}')))")
 done
 t0=$(now)
 $ONE "$MAILNS" reports summary -c "$W/b/policy.yaml" --days 30 --json >"$W/summary.json" || exit 1

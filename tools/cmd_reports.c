@@ -315,8 +315,8 @@ static void summary_usage(FILE *f)
 		   "  -n, --days N          the window in days (default 30, 1..3660)\n"
 		   "  -t, --top N           sources shown per domain in the text table (default 20)\n"
 		   "  -j, --json            one JSON array (every source)\n"
-		   "  -r, --resolve         add each source's PTR name (asks the resolver of\n"
-		   "                        /etc/resolv.conf, or --resolver)\n"
+		   "  -r, --resolve         add the PTR name of the top N sources of each domain\n"
+		   "                        (asks the resolver of /etc/resolv.conf, or --resolver)\n"
 		   "      --resolver ADDR   the recursive resolver for --resolve\n"
 		   "  -h, --help            this help\n");
 }
@@ -549,7 +549,7 @@ static int reports_summary(int argc, char **argv)
 			cmd_err("--resolve: %s", why);
 			goto out;
 		}
-		resolve_ptrs(sum, res, json ? SIZE_MAX : top);
+		resolve_ptrs(sum, res, top);	/* bounded: one query per source, the top N */
 	}
 	if (json)
 		rc = json_print(summary_json(sum));

@@ -9,8 +9,13 @@ mn_tmpdir
 DATA="$top_srcdir/tests/data/reports"
 GEN="$top_srcdir/tests/integration/reports_gen.py"
 LOCK_PID=""
+DNS_PID=""
 stop_all() {
-	[ -n "$LOCK_PID" ] && { kill -TERM "$LOCK_PID" 2>/dev/null; wait "$LOCK_PID" 2>/dev/null; }
+	local p
+	for p in $LOCK_PID $DNS_PID; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	mn_cleanup
 }
 trap stop_all EXIT
@@ -46,6 +51,40 @@ print(len(d), d[0]["domain"], d[0]["messages"], d[0]["dmarc_pass"], d[0]["dkim_a
         s["dispositions"]) for s in d[0]["sources"]])')" \
 	"1 example.com 123 123 123 0 [('192.0.2.123', 123, 123, 123, 0, True, {'none': 123, 'quarantine': 0, 'reject': 0})]" \
 	"summary --json: the RFC 9990 sums, spf_authorized from ip4 192.0.2.0/25"
+# --resolve: the PTR name from a small authoritative responder on loopback.
+/usr/bin/python3 -c 'import dns.message' 2>/dev/null || { echo "Bail out! python3-dnspython is not installed"; exit 1; }
+DPORT=$(mn_free_port) || { echo "Bail out! no free port"; exit 1; }
+/usr/bin/python3 - "$DPORT" <<'PY' &
+import socket, sys, time
+import dns.message, dns.rrset
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(0.5)
+end = time.time() + 60                     # bounded: at most 60 s, 100 queries
+for _ in range(100):
+    if time.time() > end:
+        break
+    try:
+        data, peer = s.recvfrom(4096)
+    except socket.timeout:
+        continue
+    q = dns.message.from_wire(data)
+    r = dns.message.make_response(q)
+    if str(q.question[0].name) == "123.2.0.192.in-addr.arpa.":
+        r.answer.append(dns.rrset.from_text(q.question[0].name, 300, "IN", "PTR", "mx1.Example.COM."))
+    else:
+        r.set_rcode(3)
+    s.sendto(r.to_wire(), peer)
+PY
+DNS_PID=$!
+sleep 0.3
+is "$(R summary -c "$P" --json --resolve --resolver "127.0.0.1:$DPORT" | python3 -c '
+import json, sys
+print(json.load(sys.stdin)[0]["sources"][0].get("ptr"))')" "mx1.example.com" "summary --resolve: the source's PTR name"
+check "  ... in the text too" -- bash -c "'$MAILNS' reports summary -c '$P' --resolver 127.0.0.1:$DPORT | grep -q ' mx1.example.com\$'"
+kill "$DNS_PID" 2>/dev/null
+wait "$DNS_PID" 2>/dev/null
+DNS_PID=""
 check "summary text names the source" -- bash -c "'$MAILNS' reports summary -c '$P' | grep -q '^  192.0.2.123 .* 123 .* yes '"
 
 export MAILNS_NOW=2016-04-15T00:00:00Z

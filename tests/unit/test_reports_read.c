@@ -537,6 +537,25 @@ static void test_edges(void)
 	       MN_ESYNTAX, "damaged gzip: refused");
 	ok(strncmp(why, "not a report (damaged gzip", 26) == 0, "damaged gzip: reason (%s)", why);
 	ok(l == NULL, "edges: nothing returned");
+	/* bare reports are held to the cap as they are, messages to twice it */
+	size_t rlen;
+	char *rfc = slurp("rfc9990.xml", &rlen);
+	report_limits_t tiny = { 1024, 1000 };
+	is_int(report_read((const uint8_t *)rfc, rlen, NULL, &tiny, &l, why, sizeof(why)), MN_ERANGE,
+	       "bare XML over the cap: refused");
+	is_str(why, "too large (over 1024 bytes)", "bare XML over the cap: reason");
+	tiny.max_size = 1400;
+	is_int(report_read((const uint8_t *)rfc, rlen, NULL, &tiny, &l, why, sizeof(why)), MN_OK,
+	       "bare XML under the cap: read");
+	report_list_free(l);
+	l = NULL;
+	free(rfc);
+	size_t glen;
+	char *eml = slurp("google.eml", &glen);
+	tiny.max_size = glen / 2 - 1;
+	is_int(report_read((const uint8_t *)eml, glen, NULL, &tiny, &l, why, sizeof(why)), MN_ERANGE,
+	       "message over twice the cap: refused");
+	free(eml);
 	/* no why buffer at all */
 	is_int(report_read((const uint8_t *)"{", 1, NULL, NULL, &l, NULL, 0), MN_ESYNTAX, "why NULL: still refused");
 }

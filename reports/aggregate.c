@@ -801,6 +801,8 @@ static int finish(agg_t *a, const uint8_t *xml, size_t len)
 		return fail_at(a, MN_ESYNTAX, "not a report (no <feedback> element)");
 	if (!a->have_domain || r->domain[0] == '\0')
 		return fail_at(a, MN_ESYNTAX, "no <policy_published><domain>");
+	if ((rc = rd_domain_check(r->domain, "<policy_published>", a->why, sizeof(a->why))) != MN_OK)
+		return a->err = rc;
 	if (!a->have_begin || !a->have_end)
 		return fail_at(a, MN_ESYNTAX, "no <date_range> with <begin> and <end>");
 	if ((rc = rd_range_check(r->begin, r->end, a->why, sizeof(a->why))) != MN_OK)

@@ -140,6 +140,16 @@ int rd_domainset(char **dst, const char *src)
 	return MN_OK;
 }
 
+int rd_domain_check(const char *domain, const char *where, char *why, size_t whylen)
+{
+	char norm[254];
+	if (domain[0] == '\0' || domain[0] == '*' || mn_name_norm(domain, norm, sizeof(norm)) != MN_OK) {
+		rd_why(why, whylen, "bad domain '%.80s' in %s", domain, where);
+		return MN_ESYNTAX;
+	}
+	return MN_OK;
+}
+
 int rd_ip_canon(const char *s, char out[46])
 {
 	char buf[64];

@@ -95,6 +95,7 @@ static const read_case_t cases[] = {
 	BAD("date-backwards.xml", MN_ERANGE, "date range ends before it begins (1764979199 to 1764892800)"),
 	BAD("date-2101.xml", MN_ERANGE, "date range outside 1970-2100 (1764892800 to 4133980800)"),
 	BAD("bad-ip.xml", MN_ESYNTAX, "bad source_ip '192.0.2.300' at line 12"),
+	BAD("bad-domain.xml", MN_ESYNTAX, "bad domain 'not a domain' in <policy_published>"),
 	BAD("truncated.xml", MN_ESYNTAX,
 	    "XML error at line 6: the document ends before its root element does (truncated?)"),
 	BAD("not-feedback.xml", MN_ESYNTAX, "not a report (XML root is <html>, not <feedback>)"),

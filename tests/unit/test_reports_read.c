@@ -83,6 +83,9 @@ static const read_case_t cases[] = {
 		 "unescaped '<' at line 13 escaped"),
 	OK_DMARC("lenient-bytes.xml", "stray.example", "lenient-2", "example.com", D0, D1, 1, 9, 9,
 		 "29 bytes after the root element removed|1 NUL bytes removed"),
+	/* a comment and a CDATA section are copied as they are; the '&' after them is escaped */
+	OK_DMARC("lenient-cdata.xml", "A<B & C & co", "lenient-3", "example.com", D0, D1, 0, 0, 0,
+		 "unescaped '&' at line 2 escaped"),
 	/* hostile: inert */
 	OK_DMARC("xxe.xml", "xxe.example", "xxe-1", "example.com", D0, D1, 1, 1, 1,
 		 "DOCTYPE ignored (no DTD is loaded)|entity reference &xxe; at line 9 not expanded|"

@@ -519,6 +519,14 @@ static void test_whole_or_nothing(void)
 	is_int(r, MN_OK, "two reports in a message: read");
 	is_int(l ? (long long)l->n : -1, 2, "two reports in a message: both returned");
 	report_list_free(l);
+	/* together they are held to the cap: one fits, two do not */
+	report_limits_t lim = { glen + glen / 2, 1000 };
+	l = NULL;
+	r = report_read((const uint8_t *)msg, strlen(msg), NULL, &lim, &l, why, sizeof(why));
+	is_int(r, MN_ERANGE, "two reports over the cap together: refused");
+	char want[128];
+	snprintf(want, sizeof(want), "too large (the reports of the message add up to over %zu bytes)", lim.max_size);
+	is_str(why, want, "two reports over the cap together: reason");
 	free(msg);
 	free(g64);
 	free(b64s);

@@ -104,11 +104,17 @@ static void on_xml_error(void *ctx, xmlErrorPtr e)
 		}
 		return;
 	}
-	if (x->set)
+	if (x->set) {
+		/* an entity loop is reported from inside each entity's text (line 1)
+		 * and last from the document: keep the document's line */
+		if (e->code == XML_ERR_ENTITY_LOOP && x->code == XML_ERR_ENTITY_LOOP && e->line > x->line)
+			x->line = e->line;
 		return;
+	}
 	x->set = true;
 	x->line = e->line;
 	x->code = e->code;
+
 	snprintf(x->msg, sizeof(x->msg), "%s", e->message ? e->message : "malformed");
 	size_t n = strlen(x->msg);
 	while (n > 0 && (x->msg[n - 1] == '\n' || x->msg[n - 1] == ' '))

@@ -104,11 +104,17 @@ static void on_xml_error(void *ctx, xmlErrorPtr e)
 		}
 		return;
 	}
-	if (x->set)
+	if (x->set) {
+		/* an entity loop is reported from inside each entity's text (line 1)
+		 * and last from the document: keep the document's line */
+		if (e->code == XML_ERR_ENTITY_LOOP && x->code == XML_ERR_ENTITY_LOOP && e->line > x->line)
+			x->line = e->line;
 		return;
+	}
 	x->set = true;
 	x->line = e->line;
 	x->code = e->code;
+
 	snprintf(x->msg, sizeof(x->msg), "%s", e->message ? e->message : "malformed");
 	size_t n = strlen(x->msg);
 	while (n > 0 && (x->msg[n - 1] == '\n' || x->msg[n - 1] == ' '))
@@ -668,6 +674,29 @@ static int count_note(rd_notes_t *notes, int *count, const char *fmt, const char
 	return rd_note(notes, fmt, what, line);
 }
 
+/*
+ * A comment or CDATA section at s[i] is copied as it is: its length (to its
+ * end, or to the end of the input), lines counted; 0 when s[i] starts neither.
+ */
+static size_t verbatim(const char *s, size_t end, size_t i, long *line)
+{
+	static const struct { const char *open, *close; } kinds[] = {
+		{ "<!--", "-->" }, { "<![CDATA[", "]]>" },
+	};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		size_t ol = strlen(kinds[k].open);
+		if (i + ol > end || memcmp(s + i, kinds[k].open, ol) != 0)
+			continue;
+		const char *e = memmem(s + i, end - i, kinds[k].close, 3);
+		size_t n = e ? (size_t)(e - (s + i)) + 3 : end - i;
+		for (size_t j = 0; j < n; j++)
+			if (s[i + j] == '\n')
+				(*line)++;
+		return n;
+	}
+	return 0;
+}
+
 static int repair(const char *s, size_t len, buf_t *out, rd_notes_t *notes)
 {
 	size_t i = 0, end = len, nuls = 0, bad8 = 0;
@@ -723,22 +752,8 @@ static int repair(const char *s, size_t len, buf_t *out, rd_notes_t *notes)
 			continue;
 		}
 		if (c == '<' && !in_tag) {
-			if (i + 4 <= end && memcmp(s + i, "<!--", 4) == 0) {
-				const char *e = memmem(s + i, end - i, "-->", 3);
-				size_t n = e ? (size_t)(e - (s + i)) + 3 : end - i;
-				for (size_t k = 0; k < n; k++)
-					if (s[i + k] == '\n')
-						line++;
-				r = buf_put(out, s + i, n);
-				i += n - 1;
-				continue;
-			}
-			if (i + 9 <= end && memcmp(s + i, "<![CDATA[", 9) == 0) {
-				const char *e = memmem(s + i, end - i, "]]>", 3);
-				size_t n = e ? (size_t)(e - (s + i)) + 3 : end - i;
-				for (size_t k = 0; k < n; k++)
-					if (s[i + k] == '\n')
-						line++;
+			size_t n = verbatim(s, end, i, &line);
+			if (n > 0) {
 				r = buf_put(out, s + i, n);
 				i += n - 1;
 				continue;
@@ -801,6 +816,8 @@ static int finish(agg_t *a, const uint8_t *xml, size_t len)
 		return fail_at(a, MN_ESYNTAX, "not a report (no <feedback> element)");
 	if (!a->have_domain || r->domain[0] == '\0')
 		return fail_at(a, MN_ESYNTAX, "no <policy_published><domain>");
+	if ((rc = rd_domain_check(r->domain, "<policy_published>", a->why, sizeof(a->why))) != MN_OK)
+		return a->err = rc;
 	if (!a->have_begin || !a->have_end)
 		return fail_at(a, MN_ESYNTAX, "no <date_range> with <begin> and <end>");
 	if ((rc = rd_range_check(r->begin, r->end, a->why, sizeof(a->why))) != MN_OK)

@@ -208,6 +208,8 @@ static int fill_report(report_t *rep, const rd_arf_t *arf, rd_notes_t *notes, ch
 	size_t dl = strlen(rep->domain);
 	if (rep->domain[dl - 1] == '.')
 		rep->domain[dl - 1] = '\0';
+	if ((r = rd_domain_check(rep->domain, "Reported-Domain", why, whylen)) != MN_OK)
+		return r;
 
 	/* who reported it */
 	char *org = addr_domain(arf->from);

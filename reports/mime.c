@@ -34,6 +34,7 @@ typedef struct walk {
 	GMimeMessage *top;
 	const uint8_t *input;
 	size_t inputlen;
+	size_t used;		/* bytes of the reports found so far (held to lim->max_size) */
 	int err;
 	char *why;
 	size_t whylen;
@@ -117,11 +118,26 @@ static void leaf(walk_t *w, GMimePart *part)
 	if (a == NULL)
 		return;
 	if (looks_like_report(a->data, a->len, plain && !typed && !name_hint(name))) {
+		/* every report of one message together is held to the cap */
+		report_limits_t rest = *w->lim;
+		rest.max_size = w->lim->max_size - w->used;
 		report_t *rep = NULL;
 		char why[256] = "";
-		int r = rd_bare(a->data, a->len, w->lim, &rep, why, sizeof(why));
-		if (r == MN_OK && (r = rd_list_add(w->l, rep)) != MN_OK)
-			report_free(rep);
+		int r;
+		if (!rd_is_gzip(a->data, a->len) && !rd_is_zip(a->data, a->len) && a->len > rest.max_size) {
+			rd_why(why, sizeof(why), "too large (over %zu bytes)", rest.max_size);
+			r = MN_ERANGE;
+		} else {
+			r = rd_bare(a->data, a->len, &rest, &rep, why, sizeof(why));
+		}
+		if (r == MN_ERANGE && w->used > 0 && strncmp(why, "too large", 9) == 0)
+			rd_why(why, sizeof(why), "too large (the reports of the message add up to over %zu bytes)",
+			       w->lim->max_size);
+		if (r == MN_OK) {
+			w->used += rep->rawlen;
+			if ((r = rd_list_add(w->l, rep)) != MN_OK)
+				report_free(rep);
+		}
 		if (r != MN_OK) {
 			w->err = r;
 			if (name != NULL && r != MN_ENOMEM)
@@ -292,7 +308,7 @@ int rd_message(const uint8_t *buf, size_t len, const report_limits_t *lim, repor
 		r = MN_ESYNTAX;
 		goto fail;
 	}
-	walk_t w = { lim, l, m, buf, len, MN_OK, why, whylen };
+	walk_t w = { lim, l, m, buf, len, 0, MN_OK, why, whylen };
 	walk(&w, g_mime_message_get_mime_part(m), 0);
 	if ((r = w.err) != MN_OK)
 		goto fail;

@@ -40,6 +40,8 @@ char *rd_strtrim(const char *s, bool lower);
 int rd_strset(char **dst, const char *src, bool lower);
 /* A domain name as the model keeps it: trimmed, lower-case, no final dot. */
 int rd_domainset(char **dst, const char *src);
+/* Is the report's domain a DNS name (mn_name_norm)?  If not, the reason is in why. */
+int rd_domain_check(const char *domain, const char *where, char *why, size_t whylen);
 /*
  * An IPv4 or IPv6 address (surrounding white space allowed) in canonical
  * inet_ntop text into out[46]; MN_ESYNTAX when it is not one.

@@ -299,6 +299,8 @@ int rd_tlsrpt(const uint8_t *json, size_t len, rd_notes_t *notes, report_t **out
 		r = MN_ESYNTAX;
 		goto fail;
 	}
+	if ((r = rd_domain_check(rep->domain, "\"policy-domain\"", why, whylen)) != MN_OK)
+		goto fail;
 	if ((rep->raw = malloc(len ? len : 1)) == NULL) {
 		r = MN_ENOMEM;
 		goto fail;

@@ -83,18 +83,22 @@ static const read_case_t cases[] = {
 		 "unescaped '<' at line 13 escaped"),
 	OK_DMARC("lenient-bytes.xml", "stray.example", "lenient-2", "example.com", D0, D1, 1, 9, 9,
 		 "29 bytes after the root element removed|1 NUL bytes removed"),
+	/* a comment and a CDATA section are copied as they are; the '&' after them is escaped */
+	OK_DMARC("lenient-cdata.xml", "A<B & C & co", "lenient-3", "example.com", D0, D1, 0, 0, 0,
+		 "unescaped '&' at line 2 escaped"),
 	/* hostile: inert */
 	OK_DMARC("xxe.xml", "xxe.example", "xxe-1", "example.com", D0, D1, 1, 1, 1,
 		 "DOCTYPE ignored (no DTD is loaded)|entity reference &xxe; at line 9 not expanded|"
 		 "entity reference &xxe; at line 18 not expanded|"
 		 "empty <org_name>: the domain of <email> used"),
 	/* hostile and broken: refused, with the reason */
-	BAD("entity-bomb.xml", MN_ESYNTAX, "XML error at line 1: Detected an entity reference loop"),
+	BAD("entity-bomb.xml", MN_ESYNTAX, "XML error at line 16: Detected an entity reference loop"),
 	BAD("count-negative.xml", MN_ERANGE, "negative count at line 13"),
 	BAD("count-20digits.xml", MN_ERANGE, "too large a count at line 13"),
 	BAD("date-backwards.xml", MN_ERANGE, "date range ends before it begins (1764979199 to 1764892800)"),
 	BAD("date-2101.xml", MN_ERANGE, "date range outside 1970-2100 (1764892800 to 4133980800)"),
 	BAD("bad-ip.xml", MN_ESYNTAX, "bad source_ip '192.0.2.300' at line 12"),
+	BAD("bad-domain.xml", MN_ESYNTAX, "bad domain 'not a domain' in <policy_published>"),
 	BAD("truncated.xml", MN_ESYNTAX,
 	    "XML error at line 6: the document ends before its root element does (truncated?)"),
 	BAD("not-feedback.xml", MN_ESYNTAX, "not a report (XML root is <html>, not <feedback>)"),
@@ -515,6 +519,14 @@ static void test_whole_or_nothing(void)
 	is_int(r, MN_OK, "two reports in a message: read");
 	is_int(l ? (long long)l->n : -1, 2, "two reports in a message: both returned");
 	report_list_free(l);
+	/* together they are held to the cap: one fits, two do not */
+	report_limits_t lim = { glen + glen / 2, 1000 };
+	l = NULL;
+	r = report_read((const uint8_t *)msg, strlen(msg), NULL, &lim, &l, why, sizeof(why));
+	is_int(r, MN_ERANGE, "two reports over the cap together: refused");
+	char want[128];
+	snprintf(want, sizeof(want), "too large (the reports of the message add up to over %zu bytes)", lim.max_size);
+	is_str(why, want, "two reports over the cap together: reason");
 	free(msg);
 	free(g64);
 	free(b64s);
@@ -537,6 +549,25 @@ static void test_edges(void)
 	       MN_ESYNTAX, "damaged gzip: refused");
 	ok(strncmp(why, "not a report (damaged gzip", 26) == 0, "damaged gzip: reason (%s)", why);
 	ok(l == NULL, "edges: nothing returned");
+	/* bare reports are held to the cap as they are, messages to twice it */
+	size_t rlen;
+	char *rfc = slurp("rfc9990.xml", &rlen);
+	report_limits_t tiny = { 1024, 1000 };
+	is_int(report_read((const uint8_t *)rfc, rlen, NULL, &tiny, &l, why, sizeof(why)), MN_ERANGE,
+	       "bare XML over the cap: refused");
+	is_str(why, "too large (over 1024 bytes)", "bare XML over the cap: reason");
+	tiny.max_size = 1400;
+	is_int(report_read((const uint8_t *)rfc, rlen, NULL, &tiny, &l, why, sizeof(why)), MN_OK,
+	       "bare XML under the cap: read");
+	report_list_free(l);
+	l = NULL;
+	free(rfc);
+	size_t glen;
+	char *eml = slurp("google.eml", &glen);
+	tiny.max_size = glen / 2 - 1;
+	is_int(report_read((const uint8_t *)eml, glen, NULL, &tiny, &l, why, sizeof(why)), MN_ERANGE,
+	       "message over twice the cap: refused");
+	free(eml);
 	/* no why buffer at all */
 	is_int(report_read((const uint8_t *)"{", 1, NULL, NULL, &l, NULL, 0), MN_ESYNTAX, "why NULL: still refused");
 }

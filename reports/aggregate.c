@@ -64,6 +64,7 @@ typedef struct agg {
 	bool have_begin, have_end, have_domain, have_count;
 	int policies;		/* <policy_published> seen */
 	report_row_t *row;	/* the open <record>, or NULL */
+	size_t rowcap;		/* rows allocated in r->rows */
 	long row_line;
 	bool row_ip_ok;
 	uint64_t total;
@@ -152,10 +153,14 @@ static void copy_small(char *dst, size_t size, const char *text)
 static int row_open(agg_t *a, long line)
 {
 	report_t *r = a->r;
-	report_row_t *v = realloc(r->rows, (r->nrows + 1) * sizeof(*v));
-	if (v == NULL)
-		return MN_ENOMEM;
-	r->rows = v;
+	if (r->nrows == a->rowcap) {
+		size_t cap = a->rowcap ? a->rowcap * 2 : 16;
+		report_row_t *v = realloc(r->rows, cap * sizeof(*v));
+		if (v == NULL)
+			return MN_ENOMEM;
+		r->rows = v;
+		a->rowcap = cap;
+	}
 	report_row_t *row = &r->rows[r->nrows++];
 	memset(row, 0, sizeof(*row));
 	row->header_from = strdup("");

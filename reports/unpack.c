@@ -118,9 +118,10 @@ static int unpack_gzip(const uint8_t *buf, size_t len, const report_limits_t *li
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_raw(a);
 	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+	    archive_read_next_header(a, &e) != ARCHIVE_OK ||
+	    archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
 		rd_why(why, whylen, "not a report (damaged gzip: %s)",
-		       archive_error_string(a) ? archive_error_string(a) : "no data");
+		       archive_error_string(a) ? archive_error_string(a) : "bad header");
 		r = MN_ESYNTAX;
 		goto fail;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -20,9 +21,10 @@
  *   reports  one line per report, UNIQUE(kind, org, report_id)
  *   raw      the report's bytes, zlib-compressed (dropped after keep_raw)
  *   rows     the records of aggregate reports
- *   rollup   per (domain, day, source): messages, aligned and passing counts,
- *            dispositions -- what `summary` adds up
- *   rollup_auth  per (domain, day, source, dkim/spf, domain, selector): the
+ *   rollup   per (domain, source, day): messages, aligned and passing counts,
+ *            dispositions -- what `summary` adds up, in key order: its GROUP BY
+ *            domain, source streams without sorting
+ *   rollup_auth  per (domain, source, dkim/spf, domain, selector, day): the
  *            messages whose DKIM signature or SPF check passed with that
  *            identity (the "what could align it" of a source)
  *   daily    per (domain, day): aggregate reports, messages, DMARC passes,
@@ -56,12 +58,12 @@ static const char schema_sql[] =
 	" messages INTEGER NOT NULL, dmarc_pass INTEGER NOT NULL,"
 	" dkim_aligned INTEGER NOT NULL, spf_aligned INTEGER NOT NULL,"
 	" disp0 INTEGER NOT NULL, disp1 INTEGER NOT NULL, disp2 INTEGER NOT NULL,"
-	" PRIMARY KEY(domain, day, source)) WITHOUT ROWID;"
+	" PRIMARY KEY(domain, source, day)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS rollup_auth("
 	" domain TEXT NOT NULL, day INTEGER NOT NULL, source TEXT NOT NULL,"
 	" dkim INTEGER NOT NULL, adomain TEXT NOT NULL, selector TEXT NOT NULL,"
 	" messages INTEGER NOT NULL,"
-	" PRIMARY KEY(domain, day, source, dkim, adomain, selector)) WITHOUT ROWID;"
+	" PRIMARY KEY(domain, source, dkim, adomain, selector, day)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS daily("
 	" domain TEXT NOT NULL, day INTEGER NOT NULL, reports INTEGER NOT NULL,"
 	" messages INTEGER NOT NULL, dmarc_pass INTEGER NOT NULL,"
@@ -228,13 +230,19 @@ int report_store_open(const char *path, int flags, report_store_t **out)
 			goto fail;
 		}
 	} else {
-		/* Created here so that it is 0640 whatever the umask; -wal and -shm follow it. */
-		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-		if (fd < 0) {
+		/* Created here so that it is 0640; -wal and -shm follow it. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (fd >= 0) {
+			int r = fchmod(fd, 0640);	/* whatever the umask (an MTA's is often 077) */
+			close(fd);
+			if (r != 0) {
+				err = -errno;
+				goto fail;
+			}
+		} else if (errno != EEXIST) {
 			err = -errno;
 			goto fail;
 		}
-		close(fd);
 	}
 	int rc = sqlite3_open_v2(path, &s->db,
 				 (s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
@@ -249,7 +257,8 @@ int report_store_open(const char *path, int flags, report_store_t **out)
 	if (!s->readonly && (err = exec(s, "PRAGMA journal_mode = WAL")) < 0)
 		goto fail;
 	/* WAL + NORMAL: a commit survives a crash of the process; see mailns(1) */
-	if ((err = exec(s, "PRAGMA synchronous = NORMAL")) < 0)
+	if ((err = exec(s, "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;"
+			   " PRAGMA cache_size = -32768")) < 0)
 		goto fail;
 	if ((err = schema_init(s)) < 0)
 		goto fail;
@@ -923,10 +932,10 @@ int report_store_prune(report_store_t *s, int64_t raw_before, int64_t keep_befor
 		return MN_EINVAL;
 	if ((err = exec(s, "BEGIN IMMEDIATE")) < 0)
 		return err;
-	/* Reports (by the index on begin), their rows and raw bytes with them. */
+	/* Reports stored before keep_before (index on stored_at), their rows and raw bytes with them. */
 	if ((err = exec(s, "CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY);"
 			   "DELETE FROM doomed")) < 0 ||
-	    (err = prune_step(s, "INSERT INTO doomed SELECT id FROM reports WHERE begin < ?1 LIMIT ?2",
+	    (err = prune_step(s, "INSERT INTO doomed SELECT id FROM reports WHERE stored_at < ?1 LIMIT ?2",
 			      keep_before, limit, &n)) < 0 ||
 	    (err = exec(s, "DELETE FROM rows WHERE report IN doomed;"
 			   "DELETE FROM raw WHERE report IN doomed;"

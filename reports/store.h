@@ -59,8 +59,9 @@ int report_store_list(report_store_t *s, const char *domain, int64_t since,
 		      int (*fn)(const report_store_entry_t *e, void *ctx), void *ctx);
 
 /*
- * Retention: drops the raw bytes of reports stored before raw_before, and
- * reports, rows and roll-ups whose day or range ended before keep_before; at
+ * Retention: drops the raw bytes of reports stored before raw_before, the
+ * reports (and their rows) stored before keep_before, and the roll-ups of
+ * days before keep_before's day (a scan, done at most once a day); at
  * most limit reports of each in one transaction (0: no limit), so that an
  * ingest run stays cheap.  *pruned (may be NULL) counts the reports dropped
  * or stripped; a caller loops while it equals limit.

@@ -93,6 +93,14 @@ static const tcase_t cases[] = {
 	{ "never reject: an SPF-authorized source failing alignment", QUAR, 30,
 	  { { "192.0.2.1", 9500, 9500, 1, "", "", "" }, { "192.0.2.3", 120, 0, 1, "", "", "" } },
 	  ADVICE_STAY, "stay at p=quarantine: reject would lose 120 messages (1.2% *", NULL, 0 },
+	{ "never reject: an unknown source (SPF not resolved) would lose 2%", QUAR, 30,
+	  { { "192.0.2.1", 10000, 10000, 1, "", "", "" }, { "198.51.100.9", 200, 0, -1, "", "", "" } },
+	  ADVICE_STAY, "stay at p=quarantine: reject would lose 200 messages (2.0% of legitimate mail, over 1.0%) "
+		       "of 198.51.100.9, a source the domain's SPF may authorize (terms not resolved): run mailns "
+		       "flatten, or check it first", NULL, 0 },
+	{ "an unknown source of 1% exactly: reject", QUAR, 30,
+	  { { "192.0.2.1", 10000, 10000, 1, "", "", "" }, { "198.51.100.9", 100, 0, -1, "", "", "" } },
+	  ADVICE_REJECT, "move to p=reject: *", NULL, 0 },
 	{ "97.9% at quarantine: stay", QUAR, 30,
 	  { { "192.0.2.1", 1000, 979, 1, "", "", "" } },
 	  ADVICE_STAY, "stay at p=quarantine: 97.9% of legitimate mail passes DMARC, need 98.0% for reject "

@@ -302,6 +302,7 @@ int advise_domain(const report_domain_summary_t *d, const policy_dmarc_t *dmarc,
 	a->window_days = window_days;
 	a->p = DMARC_P_NONE;
 	a->sp = -1;
+	a->served = dmarc != NULL;
 	if (dmarc != NULL && dmarc->present) {
 		a->p = (dmarc_p_t)dmarc->p.v;
 		if (POLICY_SET(dmarc->sp))

@@ -86,7 +86,9 @@ typedef struct advice {
 	advice_action_t action;
 	char reason[512];		/* one line, no final newline */
 
-	/* what mailns serves: p, and sp (-1 when not published) */
+	/* what mailns serves: p, and sp (-1 when not published); served is false
+	 * when the domain is not in the policy (p is then none) */
+	bool served;
 	dmarc_p_t p;
 	int sp;
 

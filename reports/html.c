@@ -351,7 +351,10 @@ static void domain(FILE *f, const report_summary_t *s, const report_domain_summa
 	fprintf(f, "<section id=\"d%zu\"><h2>", idx);
 	esc(f, d->domain);
 	if (a != NULL) {
-		fprintf(f, " <span class=\"badge b-p\">published p=%s</span>", policy_dmarc_p_name(a->p));
+		if (a->served)
+			fprintf(f, " <span class=\"badge b-p\">published p=%s</span>", policy_dmarc_p_name(a->p));
+		else
+			fputs(" <span class=\"badge b-p\">not in the policy</span>", f);
 		fprintf(f, " <span class=\"badge b-%s\">advice: %s</span>", advice_action_name(a->action),
 			what(a, w, sizeof(w)));
 	}

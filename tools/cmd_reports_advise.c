@@ -160,8 +160,11 @@ static void advise_usage(FILE *f)
 static void print_text(const advice_t *a, bool first)
 {
 	const advise_thresholds_t *t = &a->thresholds;
-	printf("%s%s: %s (published p=%s", first ? "" : "\n", a->domain, advice_action_name(a->action),
-	       policy_dmarc_p_name(a->p));
+	printf("%s%s: %s (", first ? "" : "\n", a->domain, advice_action_name(a->action));
+	if (!a->served)
+		printf("not in the policy");
+	else
+		printf("published p=%s", policy_dmarc_p_name(a->p));
 	if (a->sp >= 0)
 		printf(", sp=%s", policy_dmarc_p_name((dmarc_p_t)a->sp));
 	printf(")\n  %s\n", a->reason);
@@ -209,9 +212,9 @@ static json_t *to_json(const advice_t *a)
 				 "dkim_domain", a->authorize->dkim_domain ? a->authorize->dkim_domain : "",
 				 "dkim_selector", a->authorize->dkim_selector ? a->authorize->dkim_selector : "",
 				 "spf_domain", a->authorize->spf_domain ? a->authorize->spf_domain : "", "fix", a->fix);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:o}",
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:o}",
 		      "domain", a->domain, "action", advice_action_name(a->action), "reason", a->reason,
-		      "published_p", policy_dmarc_p_name(a->p), "published_sp",
+		      "published_p", a->served ? json_string(policy_dmarc_p_name(a->p)) : json_null(), "published_sp",
 		      a->sp >= 0 ? json_string(policy_dmarc_p_name((dmarc_p_t)a->sp)) : json_null(),
 		      "window_days", (json_int_t)a->window_days, "days_with_data", (json_int_t)a->days_with_data,
 		      "messages", (json_int_t)a->messages, "dmarc_pass", (json_int_t)a->dmarc_pass,

@@ -109,9 +109,12 @@ is "$reason" "not enough data: 30 messages over 2 days, need 100 messages over 1
 out=$("$MAILNS" reports advise -c "$P" EXAMPLE.ORG. example.info | grep -v '^ ')
 is "$out" "example.org: quarantine (published p=none, sp=none)
 
-example.info: stay (published p=none)" "named domains, in order; one without reports or policy"
+example.info: stay (not in the policy)" "named domains, in order; one without reports or policy"
 out=$("$MAILNS" reports advise -c "$P" example.info | sed -n 2p)
 is "$out" "  example.info is not in the policy: nothing to change" "a domain not in the policy: stay"
+out=$("$MAILNS" reports advise -c "$P" --json example.info |
+	python3 -c 'import json,sys; o = json.load(sys.stdin)[0]; print(o["action"], o["published_p"], o["messages"])')
+is "$out" "stay None 0" "JSON: not in the policy: published_p null"
 out=$("$MAILNS" reports advise -c "$P" --days 3 example.com | sed -n 2p)
 is "$out" "  not enough data: 84 messages over 2 days, need 100 messages over 14 days" \
 	"--days 3: the window holds 2 days of reports"

@@ -204,6 +204,7 @@ static void test_numbers(void)
 	is_int(a->legitimate, 7000, "legitimate messages (the ESP is not yet)");
 	is_int(a->window_days, 30, "window");
 	is_int(a->days_with_data, 30, "days with data");
+	ok(a->served, "served by the policy");
 	is_int(a->p, DMARC_P_NONE, "published p");
 	is_int(a->sp, DMARC_P_QUARANTINE, "published sp");
 	ok(a->pass_rate > 69.99 && a->pass_rate < 70.01, "pass rate 70%% (%.3f)", a->pass_rate);
@@ -241,6 +242,11 @@ static void test_numbers(void)
 	if (advise_domain(d, &dm, 30, NULL, &a) != MN_OK)
 		tap_bail("advise failed");
 	is_str(a->fix, "SPF: add 2001:db8::25 to spf.ip6 (or its provider's include)", "IPv6 fix");
+	advice_free(a);
+
+	if (advise_domain(d, NULL, 30, NULL, &a) != MN_OK)
+		tap_bail("advise failed");
+	ok(!a->served, "no DMARC policy given: not served");
 	advice_free(a);
 	destroy(d);
 

@@ -308,7 +308,8 @@ static int put_raw(report_store_t *s, int64_t id, const report_t *r)
 		s->zbuf = nb;
 		s->zcap = zlen;
 	}
-	if (compress2(s->zbuf, &zlen, r->raw != NULL ? r->raw : (const uint8_t *)"", r->rawlen, 6) != Z_OK)
+	const uint8_t *raw = r->raw != NULL ? r->raw : (const uint8_t *)"";
+	if (compress2(s->zbuf, &zlen, raw, r->rawlen, Z_BEST_SPEED) != Z_OK)
 		return MN_ENOMEM;
 	if ((err = stmt(s, ST_RAW, &q)) < 0)
 		return err;
@@ -556,32 +557,59 @@ static int window_query(report_store_t *s, const char *sql, const char *domain, 
 	return MN_OK;
 }
 
-/* The domain entry named d: the last one added, or a new one. */
-static report_domain_summary_t *domain_entry(report_summary_t *sum, size_t *cap, const char *d)
+/*
+ * Room for element n of an array of n elements whose capacity follows from n
+ * (16, then doubling): the array, moved or not, or NULL (the old one kept).
+ */
+static void *grow(void *v, size_t n, size_t size)
 {
-	if (sum->n > 0 && strcmp(sum->v[sum->n - 1].domain, d) == 0)
-		return &sum->v[sum->n - 1];
-	for (size_t i = 0; i < sum->n; i++) {
-		if (strcmp(sum->v[i].domain, d) == 0)
-			return &sum->v[i];
-	}
-	if (sum->n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		report_domain_summary_t *nv = realloc(sum->v, nc * sizeof(*nv));
-		if (nv == NULL)
-			return NULL;
-		sum->v = nv;
-		*cap = nc;
-	}
-	report_domain_summary_t *e = &sum->v[sum->n];
-	memset(e, 0, sizeof(*e));
-	if ((e->domain = strdup(d)) == NULL)
-		return NULL;
-	sum->n++;
-	return e;
+	if (n != 0 && (n < 16 || (n & (n - 1)) != 0))
+		return v;
+	size_t cap = n < 16 ? 16 : n * 2;
+	return realloc(v, cap * size);
 }
 
-static int sum_daily(report_store_t *s, report_summary_t *sum, size_t *cap, const char *domain)
+/* Binary search of sum->v (sorted by name): true with *pos, or false with where d goes. */
+static bool domain_find(const report_summary_t *sum, const char *d, size_t *pos)
+{
+	size_t lo = 0, hi = sum->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(sum->v[mid].domain, d);
+		if (c == 0) {
+			*pos = mid;
+			return true;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return false;
+}
+
+/* The entry of domain d (sum->v stays sorted by name): found, or inserted. */
+static report_domain_summary_t *domain_entry(report_summary_t *sum, const char *d)
+{
+	size_t lo;
+	if (domain_find(sum, d, &lo))
+		return &sum->v[lo];
+	report_domain_summary_t *nv = grow(sum->v, sum->n, sizeof(*nv));
+	if (nv == NULL)
+		return NULL;
+	sum->v = nv;
+	char *name = strdup(d);
+	if (name == NULL)
+		return NULL;
+	memmove(&nv[lo + 1], &nv[lo], (sum->n - lo) * sizeof(*nv));
+	memset(&nv[lo], 0, sizeof(*nv));
+	nv[lo].domain = name;
+	sum->n++;
+	return &nv[lo];
+}
+
+static int sum_daily(report_store_t *s, report_summary_t *sum, const char *domain)
 {
 	sqlite3_stmt *q = NULL;
 	int err = window_query(s,
@@ -593,31 +621,25 @@ static int sum_daily(report_store_t *s, report_summary_t *sum, size_t *cap, cons
 					 " tls_failed, failures FROM daily WHERE day >= ?1 AND day < ?2"
 					 " ORDER BY domain, day",
 			       domain, sum->since, sum->until, &q);
-	size_t dcap = 0;
 	int rc;
 	while (err == MN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		report_domain_summary_t *d = domain_entry(sum, cap, (const char *)sqlite3_column_text(q, 0));
+		report_domain_summary_t *d = domain_entry(sum, (const char *)sqlite3_column_text(q, 0));
 		if (d == NULL) {
 			err = MN_ENOMEM;
 			break;
 		}
-		if (d->ndays == 0)
-			dcap = 0;
 		d->reports += col_u64(q, 2);
 		d->tls_successful += col_u64(q, 5);
 		d->tls_failed += col_u64(q, 6);
 		d->failures += col_u64(q, 7);
 		if (col_u64(q, 2) == 0)
 			continue;	/* no aggregate report that day */
-		if (d->ndays == dcap) {
-			dcap = dcap ? dcap * 2 : 32;
-			report_day_t *nv = realloc(d->days, dcap * sizeof(*nv));
-			if (nv == NULL) {
-				err = MN_ENOMEM;
-				break;
-			}
-			d->days = nv;
+		report_day_t *nv = grow(d->days, d->ndays, sizeof(*nv));
+		if (nv == NULL) {
+			err = MN_ENOMEM;
+			break;
 		}
+		d->days = nv;
 		d->days[d->ndays++] = (report_day_t){ .day = sqlite3_column_int64(q, 1),
 						      .messages = col_u64(q, 3),
 						      .dmarc_pass = col_u64(q, 4) };
@@ -628,7 +650,7 @@ static int sum_daily(report_store_t *s, report_summary_t *sum, size_t *cap, cons
 	return err;
 }
 
-static int sum_sources(report_store_t *s, report_summary_t *sum, size_t *cap, const char *domain)
+static int sum_sources(report_store_t *s, report_summary_t *sum, const char *domain)
 {
 	sqlite3_stmt *q = NULL;
 	int err = window_query(s,
@@ -642,25 +664,19 @@ static int sum_sources(report_store_t *s, report_summary_t *sum, size_t *cap, co
 					 " WHERE day >= ?1 AND day < ?2"
 					 " GROUP BY domain, source ORDER BY domain, source",
 			       domain, sum->since, sum->until, &q);
-	size_t scap = 0;
 	int rc;
 	while (err == MN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		report_domain_summary_t *d = domain_entry(sum, cap, (const char *)sqlite3_column_text(q, 0));
+		report_domain_summary_t *d = domain_entry(sum, (const char *)sqlite3_column_text(q, 0));
 		if (d == NULL) {
 			err = MN_ENOMEM;
 			break;
 		}
-		if (d->nsources == 0)
-			scap = 0;
-		if (d->nsources == scap) {
-			scap = scap ? scap * 2 : 16;
-			report_source_t *nv = realloc(d->sources, scap * sizeof(*nv));
-			if (nv == NULL) {
-				err = MN_ENOMEM;
-				break;
-			}
-			d->sources = nv;
+		report_source_t *nv = grow(d->sources, d->nsources, sizeof(*nv));
+		if (nv == NULL) {
+			err = MN_ENOMEM;
+			break;
 		}
+		d->sources = nv;
 		report_source_t *src = &d->sources[d->nsources];
 		memset(src, 0, sizeof(*src));
 		src->spf_authorized = -1;
@@ -698,10 +714,10 @@ static int sum_auth(report_store_t *s, report_summary_t *sum, const char *domain
 			       domain != NULL
 				       ? "SELECT domain, source, dkim, adomain, selector, SUM(messages) AS m"
 					 " FROM rollup_auth WHERE day >= ?1 AND day < ?2 AND domain = ?3"
-					 " GROUP BY domain, source, dkim, adomain, selector"
+					 " GROUP BY domain, source, dkim, adomain, selector ORDER BY domain, source"
 				       : "SELECT domain, source, dkim, adomain, selector, SUM(messages) AS m"
 					 " FROM rollup_auth WHERE day >= ?1 AND day < ?2"
-					 " GROUP BY domain, source, dkim, adomain, selector",
+					 " GROUP BY domain, source, dkim, adomain, selector ORDER BY domain, source",
 			       domain, sum->since, sum->until, &q);
 	report_domain_summary_t *d = NULL;
 	int rc;
@@ -712,11 +728,8 @@ static int sum_auth(report_store_t *s, report_summary_t *sum, const char *domain
 	while (err == MN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *dn = (const char *)sqlite3_column_text(q, 0);
 		if (d == NULL || strcmp(d->domain, dn) != 0) {
-			d = NULL;
-			for (size_t i = 0; i < sum->n; i++) {
-				if (strcmp(sum->v[i].domain, dn) == 0)
-					d = &sum->v[i];
-			}
+			size_t i;
+			d = domain_find(sum, dn, &i) ? &sum->v[i] : NULL;
 			if (d == NULL)
 				continue;
 			free(best);
@@ -766,13 +779,8 @@ static int cmp_source_messages(const void *a, const void *b)
 	return strcmp(x->source, y->source);
 }
 
-static int cmp_domain(const void *a, const void *b)
-{
-	return strcmp(((const report_domain_summary_t *)a)->domain, ((const report_domain_summary_t *)b)->domain);
-}
-
-/* Every string a summary promises ("" rather than NULL). */
-static int fill_strings(report_summary_t *sum)
+/* Every string a summary promises ("" rather than NULL); sources by messages. */
+static int finish(report_summary_t *sum)
 {
 	for (size_t i = 0; i < sum->n; i++) {
 		report_domain_summary_t *d = &sum->v[i];
@@ -785,7 +793,6 @@ static int fill_strings(report_summary_t *sum)
 		}
 		qsort(d->sources, d->nsources, sizeof(*d->sources), cmp_source_messages);
 	}
-	qsort(sum->v, sum->n, sizeof(*sum->v), cmp_domain);
 	return MN_OK;
 }
 
@@ -793,7 +800,6 @@ int report_store_summary(report_store_t *s, const char *domain, int64_t since, i
 			 report_summary_t **out)
 {
 	report_summary_t *sum = NULL;
-	size_t cap = 0;
 	int err;
 
 	if (s == NULL || out == NULL || until < since)
@@ -806,13 +812,13 @@ int report_store_summary(report_store_t *s, const char *domain, int64_t since, i
 	/* One read transaction: the three queries see the same store. */
 	if ((err = exec(s, "BEGIN")) < 0)
 		goto fail;
-	if ((err = sum_daily(s, sum, &cap, domain)) < 0 || (err = sum_sources(s, sum, &cap, domain)) < 0 ||
+	if ((err = sum_daily(s, sum, domain)) < 0 || (err = sum_sources(s, sum, domain)) < 0 ||
 	    (err = sum_auth(s, sum, domain)) < 0) {
 		exec(s, "ROLLBACK");
 		goto fail;
 	}
 	exec(s, "COMMIT");
-	if ((err = fill_strings(sum)) < 0)
+	if ((err = finish(sum)) < 0)
 		goto fail;
 	*out = sum;
 	return MN_OK;

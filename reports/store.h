@@ -35,7 +35,7 @@ int report_store_put(report_store_t *s, const report_t *r, bool *dup);
 /*
  * The roll-ups of [since, until) for domain (NULL: every domain), into a new
  * summary (free with report_summary_free).  spf_authorized is left -1 for
- * every source: see report_summary_authorize (tools/, which has the policy).
+ * every source: see report_summary_authorize (reports/authorize.h).
  */
 int report_store_summary(report_store_t *s, const char *domain, int64_t since, int64_t until,
 			 report_summary_t **out);

@@ -370,7 +370,7 @@ static void summary_text(const report_summary_t *sum, size_t top)
 {
 	char since[32], until[32];
 	mn_time_format((time_t)sum->since, since, sizeof(since));
-	mn_time_format((time_t)sum->until, until, sizeof(until));
+	mn_time_format((time_t)(sum->until - DAY), until, sizeof(until));	/* the last day in it */
 	if (sum->n == 0)
 		printf("no reports from %.10s to %.10s (%u days)\n", since, until, sum->days);
 	for (size_t i = 0; i < sum->n; i++) {

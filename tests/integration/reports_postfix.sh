@@ -116,8 +116,9 @@ for i in $(seq 1 100); do
 	ss -Hltn 2>/dev/null | awk '{print $4}' | grep -q "127.0.0.1:$PORT\$" && break
 	sleep 0.1
 done
-is "$(ss -Hltnp 2>/dev/null | grep '"master"' | awk '{print $4}' | sort -u | tr '\n' ' ')" "127.0.0.1:$PORT " \
-	"postfix listens only on 127.0.0.1:$PORT"
+MPID=$(tr -dc 0-9 < "$PF/queue/pid/master.pid" 2>/dev/null)
+is "$(ss -Hltnp 2>/dev/null | grep "pid=${MPID:-none}," | awk '{print $4}' | sort -u | tr '\n' ' ')" \
+	"127.0.0.1:$PORT " "this postfix listens only on 127.0.0.1:$PORT"
 
 send() { # send FILE: one message over SMTP
 	python3 - "$PORT" "$1" <<'PY'

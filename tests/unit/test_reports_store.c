@@ -217,7 +217,9 @@ int main(void)
 
 	umask(077);
 	is_int(report_store_open(path, 0, &s), MN_OK, "open creates the store");
-	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "store is mode 0640 (%o)", st.st_mode & 0777);
+	memset(&st, 0, sizeof(st));
+	int sr = stat(path, &st);
+	ok(sr == 0 && (st.st_mode & 0777) == 0640, "store is mode 0640 under umask 077 (%o)", st.st_mode & 0777);
 	is_int(count_sql(path, "PRAGMA user_version"), 1, "schema version 1");
 	ok(access(path, F_OK) == 0, "store file exists");
 

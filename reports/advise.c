@@ -190,8 +190,12 @@ static const advice_source_t *blocks_reject(const advice_t *a)
 {
 	for (size_t i = 0; i < a->nfailing; i++) {
 		const advice_source_t *f = &a->failing[i];
-		/* more than the small share: at it exactly is still small */
-		if (f->cls == ADVICE_SRC_LEGITIMATE &&
+		/*
+		 * more than the small share (at it exactly is still small); a
+		 * source whose SPF authorization is unknown (unresolved terms
+		 * may cover it) counts as one that may be the domain's own
+		 */
+		if (f->cls != ADVICE_SRC_UNAUTHORIZED &&
 		    (double)f->failing * 100.0 > a->thresholds.small_share * (double)a->legitimate)
 			return f;
 	}
@@ -263,9 +267,12 @@ static void decide(advice_t *a, const policy_dmarc_t *dmarc)
 		a->action = ADVICE_STAY;
 		snprintf(a->reason, sizeof(a->reason),
 			 "stay at p=quarantine: reject would lose %llu messages (%.1f%% of legitimate mail, over "
-			 "%.1f%%) of %s, a source that otherwise passes: fix it first",
-			 (unsigned long long)b->failing, percent(b->failing, a->legitimate), t->small_share,
-			 b->src->source);
+			 "%.1f%%) of %s, %s", (unsigned long long)b->failing, percent(b->failing, a->legitimate),
+			 t->small_share, b->src->source,
+			 b->cls == ADVICE_SRC_LEGITIMATE
+				 ? "a source that otherwise passes: fix it first"
+				 : "a source the domain's SPF may authorize (terms not resolved): run "
+				   "mailns flatten, or check it first");
 		return;
 	}
 	a->action = ADVICE_REJECT;
@@ -295,6 +302,7 @@ int advise_domain(const report_domain_summary_t *d, const policy_dmarc_t *dmarc,
 	a->window_days = window_days;
 	a->p = DMARC_P_NONE;
 	a->sp = -1;
+	a->served = dmarc != NULL;
 	if (dmarc != NULL && dmarc->present) {
 		a->p = (dmarc_p_t)dmarc->p.v;
 		if (POLICY_SET(dmarc->sp))

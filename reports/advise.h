@@ -29,7 +29,9 @@
  *                 its failing messages are the ones enforcement would lose
  *   unauthorized  nothing passes aligned and the domain's SPF does not
  *                 authorize it (spf_authorized == 0): spoofing, or a forwarder
- *   unknown       nothing passes aligned, spf_authorized == -1
+ *   unknown       nothing passes aligned, spf_authorized == -1 (terms of the
+ *                 domain's SPF that are not resolved may cover it): not counted
+ *                 in the pass rates, but it blocks reject like a legitimate one
  * Pass rates are of the legitimate mail (all messages but the unauthorized
  * and unknown sources'): spoofing is what enforcement is for, not a reason to
  * wait.  Both the overall and the legitimate rate are given.
@@ -84,7 +86,9 @@ typedef struct advice {
 	advice_action_t action;
 	char reason[512];		/* one line, no final newline */
 
-	/* what mailns serves: p, and sp (-1 when not published) */
+	/* what mailns serves: p, and sp (-1 when not published); served is false
+	 * when the domain is not in the policy (p is then none) */
+	bool served;
 	dmarc_p_t p;
 	int sp;
 

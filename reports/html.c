@@ -281,12 +281,13 @@ static void advice_box(FILE *f, const advice_t *a)
 		t->authorize_share);
 }
 
-static void badge_auth(FILE *f, int auth)
+/* spoofing-looking (unauthorized, nothing passes) in orange; unauthorized but passing aligned DKIM: neutral */
+static void badge_auth(FILE *f, const report_source_t *s)
 {
-	if (auth == 1)
+	if (s->spf_authorized == 1)
 		fputs("<span class=\"badge ok\">&#10003; authorized</span>", f);
-	else if (auth == 0)
-		fputs("<span class=\"badge bad\">&#10007; unauthorized</span>", f);
+	else if (s->spf_authorized == 0)
+		fprintf(f, "<span class=\"badge %s\">&#10007; unauthorized</span>", s->dmarc_pass > 0 ? "unk" : "bad");
 	else
 		fputs("<span class=\"badge unk\">? unknown</span>", f);
 }
@@ -335,13 +336,16 @@ static void sources(FILE *f, const report_domain_summary_t *d)
 		if (!any)
 			fputs("&ndash;", f);
 		fputs("</td><td>", f);
-		badge_auth(f, s->spf_authorized);
+		badge_auth(f, s);
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</tbody></table>\n", f);
 	if (d->nsources > n)
 		fprintf(f, "<p class=\"more\">%zu more sources not shown (<code>mailns reports summary</code> "
 			   "lists them all).</p>\n", d->nsources - n);
+	fputs("<p class=\"more\">Domain's SPF: whether the SPF record mailns publishes for the domain covers "
+	      "the address (unknown: terms not resolved yet).  A source outside it can still pass DMARC with "
+	      "aligned DKIM; in orange: outside it and passing nothing.</p>\n", f);
 }
 
 static void domain(FILE *f, const report_summary_t *s, const report_domain_summary_t *d, const advice_t *a,
@@ -351,7 +355,10 @@ static void domain(FILE *f, const report_summary_t *s, const report_domain_summa
 	fprintf(f, "<section id=\"d%zu\"><h2>", idx);
 	esc(f, d->domain);
 	if (a != NULL) {
-		fprintf(f, " <span class=\"badge b-p\">published p=%s</span>", policy_dmarc_p_name(a->p));
+		if (a->served)
+			fprintf(f, " <span class=\"badge b-p\">published p=%s</span>", policy_dmarc_p_name(a->p));
+		else
+			fputs(" <span class=\"badge b-p\">not in the policy</span>", f);
 		fprintf(f, " <span class=\"badge b-%s\">advice: %s</span>", advice_action_name(a->action),
 			what(a, w, sizeof(w)));
 	}

@@ -4,7 +4,6 @@
 
 #include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,7 @@
 
 enum { DAY = 86400, MAX_DAYS = 3660, TEXT_FAILING = 5 };
 
-/* The window of the last days UTC days, today included: [since, until). */
+/* The window of the last `days` UTC days, today included: [since, until). */
 static void window(unsigned int days, int64_t *since, int64_t *until)
 {
 	int64_t now = (int64_t)mn_now();
@@ -38,10 +37,11 @@ static int parse_days(const char *s, unsigned int *out)
 }
 
 /*
- * The summary of the window, spf_authorized filled from the policy.  A store
- * that does not exist yet is an empty summary.  Prints why on stderr.
+ * The summary of the window for domain (NULL: every domain), spf_authorized
+ * filled from the policy.  A store that does not exist yet is an empty
+ * summary.  Prints why on stderr.
  */
-static int load_summary(const char *policy_path, unsigned int days, policy_t **policy,
+static int load_summary(const char *policy_path, unsigned int days, const char *domain, policy_t **policy,
 			report_summary_t **out)
 {
 	report_store_t *st = NULL;
@@ -51,12 +51,14 @@ static int load_summary(const char *policy_path, unsigned int days, policy_t **p
 	int r = cmd_reports_open(policy_path, REPORT_STORE_READONLY, policy, &st);
 	if (r == MN_ENOENT && *policy != NULL) {
 		s = calloc(1, sizeof(*s));
-		if (s == NULL)
+		if (s == NULL) {
+			r = MN_ENOMEM;
 			goto fail;
+		}
 	} else if (r != MN_OK) {
 		return r;
 	} else {
-		r = report_store_summary(st, NULL, since, until, &s);
+		r = report_store_summary(st, domain, since, until, &s);
 		if (r != MN_OK) {
 			cmd_err("cannot read the report store (%s)", mn_strerror(r));
 			goto fail;
@@ -160,8 +162,11 @@ static void advise_usage(FILE *f)
 static void print_text(const advice_t *a, bool first)
 {
 	const advise_thresholds_t *t = &a->thresholds;
-	printf("%s%s: %s (published p=%s", first ? "" : "\n", a->domain, advice_action_name(a->action),
-	       policy_dmarc_p_name(a->p));
+	printf("%s%s: %s (", first ? "" : "\n", a->domain, advice_action_name(a->action));
+	if (!a->served)
+		printf("not in the policy");
+	else
+		printf("published p=%s", policy_dmarc_p_name(a->p));
 	if (a->sp >= 0)
 		printf(", sp=%s", policy_dmarc_p_name((dmarc_p_t)a->sp));
 	printf(")\n  %s\n", a->reason);
@@ -209,9 +214,9 @@ static json_t *to_json(const advice_t *a)
 				 "dkim_domain", a->authorize->dkim_domain ? a->authorize->dkim_domain : "",
 				 "dkim_selector", a->authorize->dkim_selector ? a->authorize->dkim_selector : "",
 				 "spf_domain", a->authorize->spf_domain ? a->authorize->spf_domain : "", "fix", a->fix);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:o}",
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:o}",
 		      "domain", a->domain, "action", advice_action_name(a->action), "reason", a->reason,
-		      "published_p", policy_dmarc_p_name(a->p), "published_sp",
+		      "published_p", a->served ? json_string(policy_dmarc_p_name(a->p)) : json_null(), "published_sp",
 		      a->sp >= 0 ? json_string(policy_dmarc_p_name((dmarc_p_t)a->sp)) : json_null(),
 		      "window_days", (json_int_t)a->window_days, "days_with_data", (json_int_t)a->days_with_data,
 		      "messages", (json_int_t)a->messages, "dmarc_pass", (json_int_t)a->dmarc_pass,
@@ -274,9 +279,15 @@ int cmd_reports_advise(int argc, char **argv)
 	const char *path = o.policy;
 	unsigned int days = o.days;
 	bool json = o.json;
+	/* one domain named: read only its roll-ups */
+	char one[256] = "";
+	if (argc - optind == 1 && mn_name_norm(argv[optind], one, sizeof(one)) != MN_OK) {
+		cmd_err("'%s' is not a domain name", argv[optind]);
+		return CMD_USAGE;
+	}
 	policy_t *p = NULL;
 	report_summary_t *s = NULL;
-	int r = load_summary(path, days, &p, &s);
+	int r = load_summary(path, days, one[0] != '\0' ? one : NULL, &p, &s);
 	if (r != MN_OK)
 		return status_of(r);
 
@@ -355,7 +366,7 @@ int cmd_reports_html(int argc, char **argv)
 	unsigned int days = o.days;
 	policy_t *p = NULL;
 	report_summary_t *s = NULL;
-	int r = load_summary(path, days, &p, &s);
+	int r = load_summary(path, days, NULL, &p, &s);
 	if (r != MN_OK)
 		return status_of(r);
 
@@ -414,7 +425,7 @@ int cmd_check_reports(const policy_t *p, const char *policy_path, diag_t *diag)
 	advise_thresholds_t t;
 	advise_thresholds_default(&t);
 	/* the store of this policy; the summary is matched against p, the policy checked */
-	int r = load_summary(policy_path, t.window_days, &own, &s);
+	int r = load_summary(policy_path, t.window_days, NULL, &own, &s);
 	if (r != MN_OK) {
 		diag_warn(diag, NULL, "reports: cannot read the report store (%s)", mn_strerror(r));
 		return MN_OK;

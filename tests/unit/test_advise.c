@@ -93,6 +93,14 @@ static const tcase_t cases[] = {
 	{ "never reject: an SPF-authorized source failing alignment", QUAR, 30,
 	  { { "192.0.2.1", 9500, 9500, 1, "", "", "" }, { "192.0.2.3", 120, 0, 1, "", "", "" } },
 	  ADVICE_STAY, "stay at p=quarantine: reject would lose 120 messages (1.2% *", NULL, 0 },
+	{ "never reject: an unknown source (SPF not resolved) would lose 2%", QUAR, 30,
+	  { { "192.0.2.1", 10000, 10000, 1, "", "", "" }, { "198.51.100.9", 200, 0, -1, "", "", "" } },
+	  ADVICE_STAY, "stay at p=quarantine: reject would lose 200 messages (2.0% of legitimate mail, over 1.0%) "
+		       "of 198.51.100.9, a source the domain's SPF may authorize (terms not resolved): run mailns "
+		       "flatten, or check it first", NULL, 0 },
+	{ "an unknown source of 1% exactly: reject", QUAR, 30,
+	  { { "192.0.2.1", 10000, 10000, 1, "", "", "" }, { "198.51.100.9", 100, 0, -1, "", "", "" } },
+	  ADVICE_REJECT, "move to p=reject: *", NULL, 0 },
 	{ "97.9% at quarantine: stay", QUAR, 30,
 	  { { "192.0.2.1", 1000, 979, 1, "", "", "" } },
 	  ADVICE_STAY, "stay at p=quarantine: 97.9% of legitimate mail passes DMARC, need 98.0% for reject "
@@ -196,6 +204,7 @@ static void test_numbers(void)
 	is_int(a->legitimate, 7000, "legitimate messages (the ESP is not yet)");
 	is_int(a->window_days, 30, "window");
 	is_int(a->days_with_data, 30, "days with data");
+	ok(a->served, "served by the policy");
 	is_int(a->p, DMARC_P_NONE, "published p");
 	is_int(a->sp, DMARC_P_QUARANTINE, "published sp");
 	ok(a->pass_rate > 69.99 && a->pass_rate < 70.01, "pass rate 70%% (%.3f)", a->pass_rate);
@@ -233,6 +242,11 @@ static void test_numbers(void)
 	if (advise_domain(d, &dm, 30, NULL, &a) != MN_OK)
 		tap_bail("advise failed");
 	is_str(a->fix, "SPF: add 2001:db8::25 to spf.ip6 (or its provider's include)", "IPv6 fix");
+	advice_free(a);
+
+	if (advise_domain(d, NULL, 30, NULL, &a) != MN_OK)
+		tap_bail("advise failed");
+	ok(!a->served, "no DMARC policy given: not served");
 	advice_free(a);
 	destroy(d);
 

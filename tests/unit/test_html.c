@@ -105,7 +105,8 @@ static report_summary_t *build(void)
 	for (size_t i = 1; i < b->nsources; i++) {
 		char ip[32];
 		snprintf(ip, sizeof(ip), "192.0.2.%zu", 100 + i);
-		source(&b->sources[i], ip, NULL, 1000 - i, 1000 - i, 1, "", "", "");
+		/* the first of them outside the SPF, yet passing (aligned DKIM) */
+		source(&b->sources[i], ip, NULL, 1000 - i, 1000 - i, i == 1 ? 0 : 1, "", "", "");
 	}
 	b->ndays = 30;
 	b->days = calloc(b->ndays, sizeof(b->days[0]));
@@ -185,8 +186,11 @@ static void test_page(void)
 	is_int((long long)count(page, "fill=\"url(#st1)\" stroke=\"#7c2d12\""), 30, "failing bars of the big domain");
 	is_int((long long)count(page, "<tr><td><code>"), REPORT_HTML_MAX_SOURCES + 1, "sources table rows (capped)");
 	ok(strstr(page, "5 more sources not shown") != NULL, "the rest counted");
-	ok(strstr(page, "&#10007; unauthorized</span>") != NULL && strstr(page, "&#10003; authorized</span>") != NULL,
+	ok(strstr(page, "<span class=\"badge bad\">&#10007; unauthorized</span>") != NULL &&
+	   strstr(page, "<span class=\"badge ok\">&#10003; authorized</span>") != NULL,
 	   "authorization badges in words");
+	is_int((long long)count(page, "<span class=\"badge unk\">&#10007; unauthorized</span>"), 1,
+	       "unauthorized but passing DMARC: the neutral badge, not the spoofing one");
 	ok(strstr(page, "<p class=\"what\">Authorize a sending source first</p>") != NULL, "advice box: authorize");
 	ok(strstr(page, "<p class=\"what\">Stay at p=none</p><p>not enough data: 100 messages over 1 day,") != NULL,
 	   "advice box: stay with its reason");

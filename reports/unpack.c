@@ -176,6 +176,13 @@ static int zip_open(const uint8_t *buf, size_t len, struct archive **out)
 	return MN_OK;
 }
 
+static int zip_damaged(struct archive *a, char *why, size_t whylen)
+{
+	rd_why(why, whylen, "not a report (damaged zip: %s)",
+	       a && archive_error_string(a) ? archive_error_string(a) : "unreadable");
+	return MN_ESYNTAX;
+}
+
 /* Zip: pass 1 picks the member (and refuses bad names), pass 2 reads it. */
 static int unpack_zip(const uint8_t *buf, size_t len, const report_limits_t *lim, uint8_t **out,
 		      size_t *outlen, char *why, size_t whylen)
@@ -183,11 +190,14 @@ static int unpack_zip(const uint8_t *buf, size_t len, const report_limits_t *lim
 	struct archive *a = NULL;
 	struct archive_entry *e;
 	size_t nfiles = 0, nreports = 0, i = 0, pick = 0, pick_report = 0;
-	int r, ar;
+	int r, ar = ARCHIVE_OK;
 
-	if ((r = zip_open(buf, len, &a)) != MN_OK)
-		goto bad;
-	while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+	if ((r = zip_open(buf, len, &a)) != MN_OK) {
+		if (r != MN_ENOMEM)
+			r = zip_damaged(a, why, whylen);
+		goto fail;
+	}
+	while (i <= 10000 && (ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
 		if (name == NULL)
 			name = "";
@@ -206,11 +216,11 @@ static int unpack_zip(const uint8_t *buf, size_t len, const report_limits_t *lim
 			}
 		}
 		i++;
-		if (i > 10000)
-			break;
 	}
-	if (ar != ARCHIVE_EOF && ar != ARCHIVE_OK)
-		goto bad;
+	if (ar != ARCHIVE_EOF && ar != ARCHIVE_OK) {
+		r = zip_damaged(a, why, whylen);
+		goto fail;
+	}
 	if (nfiles == 0) {
 		rd_why(why, whylen, "not a report (empty zip)");
 		r = MN_ESYNTAX;
@@ -227,22 +237,18 @@ static int unpack_zip(const uint8_t *buf, size_t len, const report_limits_t *lim
 	}
 	archive_read_free(a);
 	a = NULL;
-	if ((r = zip_open(buf, len, &a)) != MN_OK)
-		goto bad;
-	for (i = 0; (ar = archive_read_next_header(a, &e)) == ARCHIVE_OK; i++) {
-		if (i == pick)
-			break;
+	if ((r = zip_open(buf, len, &a)) != MN_OK) {
+		if (r != MN_ENOMEM)
+			r = zip_damaged(a, why, whylen);
+		goto fail;
 	}
-	if (ar != ARCHIVE_OK)
-		goto bad;
+	for (i = 0; (ar = archive_read_next_header(a, &e)) == ARCHIVE_OK && i < pick; i++)
+		;
+	if (ar != ARCHIVE_OK) {
+		r = zip_damaged(a, why, whylen);
+		goto fail;
+	}
 	r = read_data(a, len, lim, out, outlen, why, whylen);
-	goto fail;
-bad:
-	if (r != MN_ENOMEM) {
-		rd_why(why, whylen, "not a report (damaged zip: %s)",
-		       a && archive_error_string(a) ? archive_error_string(a) : "unreadable");
-		r = MN_ESYNTAX;
-	}
 fail:
 	if (a)
 		archive_read_free(a);

@@ -69,6 +69,11 @@ static const read_case_t cases[] = {
 		 ""),
 	{ "tlsrpt.eml", MN_OK, NULL, REPORT_TLSRPT, "Google Inc.", "2025-12-05T00:00:00Z_example.com",
 	  "example.com", D0, D1, 2, 1000, 988, "" },
+	/* RFC 3339 offsets, fractions and lower-case t/z; no organization-name; a bad address */
+	{ "tlsrpt-variants.json", MN_OK, NULL, REPORT_TLSRPT, "reporter.example", "variants-1", "example.com",
+	  D0, D1, 1, 9, 7,
+	  "no \"organization-name\": the domain of \"contact-info\" used|"
+	  "sending-mta-ip 'not-an-ip' is not an address: ignored" },
 	{ "tlsrpt.json.gz", MN_OK, NULL, REPORT_TLSRPT, "Google Inc.", "2025-12-05T00:00:00Z_example.com",
 	  "example.com", D0, D1, 2, 1000, 988, "" },
 	/* failure reports: one message each; Arrival-Date, else the report's Date */
@@ -96,6 +101,7 @@ static const read_case_t cases[] = {
 	BAD("count-negative.xml", MN_ERANGE, "negative count at line 13"),
 	BAD("count-20digits.xml", MN_ERANGE, "too large a count at line 13"),
 	BAD("date-backwards.xml", MN_ERANGE, "date range ends before it begins (1764979199 to 1764892800)"),
+	BAD("date-negative.xml", MN_ERANGE, "date range outside 1970-2100 (negative time at line 5)"),
 	BAD("date-2101.xml", MN_ERANGE, "date range outside 1970-2100 (1764892800 to 4133980800)"),
 	BAD("bad-ip.xml", MN_ESYNTAX, "bad source_ip '192.0.2.300' at line 12"),
 	BAD("bad-domain.xml", MN_ESYNTAX, "bad domain 'not a domain' in <policy_published>"),

@@ -72,9 +72,9 @@ t0=$(now)
 t1=$(now)
 FILL=$(secs "$t0" "$t1")
 RECORDS=$(python3 -c "
-import sqlite3; print(sqlite3.connect('$W/b/state/reports.db').execute('SELECT COUNT(*) FROM rows').fetchone()[0])")
+import sqlite3; print(sqlite3.connect('$W/b/state/reports/reports.db').execute('SELECT COUNT(*) FROM rows').fetchone()[0])")
 ROLLUP=$(python3 -c "
-import sqlite3; print(sqlite3.connect('$W/b/state/reports.db').execute('SELECT COUNT(*) FROM rollup').fetchone()[0])")
+import sqlite3; print(sqlite3.connect('$W/b/state/reports/reports.db').execute('SELECT COUNT(*) FROM rollup').fetchone()[0])")
 DB=$(du -sm "$W/b/state" | cut -f1)
 best=""
 for i in 1 2 3; do

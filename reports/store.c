@@ -246,7 +246,7 @@ int report_store_open(const char *path, int flags, report_store_t **out)
 	}
 	int rc = sqlite3_open_v2(path, &s->db,
 				 (s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-					 SQLITE_OPEN_NOMUTEX,
+					 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
 				 NULL);
 	if (rc != SQLITE_OK) {
 		err = sq_err(rc);

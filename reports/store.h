@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* store.h -- the report store: SQLite in state_dir/reports.db, reports whole, raw kept compressed, daily roll-ups */
+/* store.h -- the report store: SQLite in state_dir/reports/reports.db, reports whole, raw kept compressed, daily roll-ups */
 #pragma once
 
 #include <stdbool.h>

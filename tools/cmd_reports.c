@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reports/authorize.h"
 #include "reports/ingest.h"
@@ -45,16 +46,21 @@ int cmd_reports_open(const char *policy_path, int store_flags, policy_t **policy
 	if (p == NULL)
 		return MN_EPOLICY;
 	const char *dir = p->server.state_dir.v;
-	if (snprintf(path, sizeof(path), "%s/reports.db", dir) >= (int)sizeof(path)) {
+	if (snprintf(path, sizeof(path), "%s/reports/reports.db", dir) >= (int)sizeof(path)) {
 		cmd_err("state_dir too long");
 		policy_free(p);
 		return MN_ERANGE;
 	}
-	if (!(store_flags & REPORT_STORE_READONLY) && (err = mn_mkdir_p(dir, 0750)) < 0) {
-		cmd_err("cannot create %s (%s)", dir, mn_strerror(err));
+	/* state_dir/reports/, entered without following a link (made when writing) */
+	int fd = mn_dir_open(dir, "reports", 0750, !(store_flags & REPORT_STORE_READONLY));
+	if (fd < 0 && !(fd == MN_ENOENT && (store_flags & REPORT_STORE_READONLY))) {
+		cmd_err("cannot %s %s/reports (%s)", store_flags & REPORT_STORE_READONLY ? "open" : "create",
+			dir, mn_strerror(fd));
 		policy_free(p);
-		return err;
+		return fd;
 	}
+	if (fd >= 0)
+		close(fd);
 	err = report_store_open(path, store_flags, store);
 	if (err == MN_ENOENT && (store_flags & REPORT_STORE_READONLY)) {
 		*policy = p;
@@ -140,7 +146,7 @@ static void ingest_usage(FILE *f)
 		   "a message file, a bare report (.xml, .xml.gz, .zip, .json, .json.gz), an\n"
 		   "mbox, a Maildir (messages in new/ move to cur/ once stored) or a directory\n"
 		   "(every file below it).  Without PATH: one message on stdin (an MTA pipe).\n\n"
-		   "  -c, --policy FILE   the policy (its state_dir holds reports.db)\n"
+		   "  -c, --policy FILE   the policy (the store: STATE_DIR/reports/reports.db)\n"
 		   "  -q, --quiet         only errors on stderr, no totals\n"
 		   "  -h, --help          this help\n\n"
 		   "Exit: 0 every input stored or a duplicate; 1 an input held no valid report\n"
@@ -208,7 +214,7 @@ static void list_usage(FILE *f)
 		   "  BEGIN END KIND ORG REPORT-ID DOMAIN MESSAGES DMARC-PASS\n"
 		   "(times ISO 8601 UTC; KIND dmarc, tlsrpt or failure; for tlsrpt, MESSAGES and\n"
 		   "DMARC-PASS are sessions and successful sessions).\n\n"
-		   "  -c, --policy FILE   the policy (its state_dir holds reports.db)\n"
+		   "  -c, --policy FILE   the policy (the store: STATE_DIR/reports/reports.db)\n"
 		   "  -d, --domain D      only reports about D\n"
 		   "  -s, --since DATE    only reports whose range begins at or after DATE\n"
 		   "                      (2030-01-01, 2030-01-01T12:00:00Z or @SECONDS)\n"
@@ -311,7 +317,7 @@ static void summary_usage(FILE *f)
 		   "included): messages, DMARC pass, DKIM and SPF aligned, dispositions, and\n"
 		   "whether the domain's published SPF authorizes the source (yes, no, or ?\n"
 		   "when terms mailns has not resolved could).  Read from the daily roll-ups.\n\n"
-		   "  -c, --policy FILE     the policy (its state_dir holds reports.db)\n"
+		   "  -c, --policy FILE     the policy (the store: STATE_DIR/reports/reports.db)\n"
 		   "  -d, --domain D        only D\n"
 		   "  -n, --days N          the window in days (default 30, 1..3660)\n"
 		   "  -t, --top N           sources shown per domain in the text table (default 20)\n"

@@ -115,7 +115,7 @@ check "  ... the message without a report named" -- grep -q "plain.eml: not a re
 is "$(R list -c "$P" | cut -f4,5 | sort | tr '\t\n' ' |')" \
 	"gen.example fresh-1|xxe.example xxe-1|" \
 	"  ... the valid ones of the run stored (XXE inert); the one stored in 2016 pruned"
-check "  ... nothing of the XXE file's target in the store" -- bash -c "! grep -qa 'root:x:0' '$TMP/state/reports.db'"
+check "  ... nothing of the XXE file's target in the store" -- bash -c "! grep -qa 'root:x:0' '$TMP/state/reports/reports.db'"
 truncate -s 65M "$TMP/huge.xml"
 is "$(ingest "$TMP/huge.xml")" 1 "a 65 MiB file: exit 1"
 check "  ... too large, refused before reading" -- grep -q "huge.xml: too large" "$TMP/err"
@@ -156,7 +156,7 @@ is "$(R list -c "$P" | grep -c 'stdin.example')" 1 "  ... stored"
 is "$(echo 'not a report' | R ingest -c "$P" >/dev/null 2>&1; echo $?)" 1 "stdin that is no report: exit 1"
 
 # A locked store: exit 75 after the busy timeout, nothing stored; stored once released.
-python3 - "$TMP/state/reports.db" "$TMP/locked" <<'PY' &
+python3 - "$TMP/state/reports/reports.db" "$TMP/locked" <<'PY' &
 import os, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 db.execute("BEGIN EXCLUSIVE")
@@ -184,6 +184,15 @@ is "$(R list -c "$P" | grep -c 'late.example')" 1 "  ... stored"
 sed "s|state_dir: .*|state_dir: $TMP/policy.yaml/state|" "$P" > "$TMP/bad.yaml"
 is "$("$MAILNS" reports ingest -c "$TMP/bad.yaml" "$TMP/late.xml" >/dev/null 2>&1; echo $?)" 75 \
 	"unwritable store: exit 75"
+# A link planted where the store's directory belongs: refused (exit 75), nothing
+# written through it.
+mkdir -p "$TMP/linked/state" "$TMP/victim"
+ln -s "$TMP/victim" "$TMP/linked/state/reports"
+sed "s|state_dir: .*|state_dir: $TMP/linked/state|" "$P" > "$TMP/linked.yaml"
+"$MAILNS" reports ingest -c "$TMP/linked.yaml" "$TMP/late.xml" >/dev/null 2>"$TMP/err"
+is "$?" 75 "state_dir/reports a symbolic link: exit 75"
+check "  ... says so" -- grep -q "symbolic link" "$TMP/err"
+is "$(ls -A "$TMP/victim")" "" "  ... nothing written through it"
 echo "version: 1" > "$TMP/broken.yaml"
 is "$("$MAILNS" reports ingest -c "$TMP/broken.yaml" "$TMP/late.xml" >/dev/null 2>&1; echo $?)" 75 \
 	"a policy that does not load: exit 75 (an MTA retries)"
@@ -195,5 +204,5 @@ is "$(R nothing >/dev/null 2>&1; echo $?)" 2 "unknown subcommand: exit 2"
 for sub in ingest list summary prune; do
 	is "$(R $sub --help >/dev/null 2>&1; echo $?)" 0 "$sub --help: exit 0"
 done
-is "$(stat -c %a "$TMP/state/reports.db")" 640 "reports.db is 0640"
+is "$(stat -c %a "$TMP/state/reports/reports.db")" 640 "reports.db is 0640"
 done_testing

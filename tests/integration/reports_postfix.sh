@@ -157,10 +157,10 @@ check "three reports stored through the pipe" -- wait_list 3
 is "$(list | cut -f3,4,5,7,8 | sort | tr '\t\n' ' |')" \
 	"dmarc google.com pf-1 127 120|dmarc yahoo.com pf-2 30 30|tlsrpt microsoft.com pf-3 52 50|" \
 	"list: kinds, orgs, ids, messages and passes"
-is "$(stat -c '%U %a' "$TMP/state/reports.db")" "nobody 640" "store created by the pipe user, mode 0640"
+is "$(stat -c '%U %a' "$TMP/state/reports/reports.db")" "nobody 640" "store created by the pipe user, mode 0640"
 
 # The store locked: Postfix must defer (exit 75), not bounce.
-python3 - "$TMP/state/reports.db" "$TMP/locked" <<'PY' &
+python3 - "$TMP/state/reports/reports.db" "$TMP/locked" <<'PY' &
 import os, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 db.execute("BEGIN EXCLUSIVE")

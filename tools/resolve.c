@@ -24,7 +24,6 @@ struct resolve {
 	char server[INET6_ADDRSTRLEN + 8];
 	bool tcp;		/* resolve_new_tcp: one persistent connection */
 	int fd;			/* that connection, -1 when closed */
-	unsigned conns;		/* connections opened */
 	struct sockaddr_storage sa;	/* the server's address (tcp) */
 	socklen_t salen;
 };
@@ -206,11 +205,6 @@ void resolve_free(resolve_t *r)
 	free(r);
 }
 
-unsigned resolve_connections(const resolve_t *r)
-{
-	return r != NULL ? r->conns : 0;
-}
-
 const char *resolve_server(const resolve_t *r)
 {
 	return r != NULL ? r->server : "";
@@ -370,8 +364,8 @@ static int collect(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t type, re
 
 /* ---- TCP: one connection, length-prefixed messages (RFC 1035 4.2.2, RFC 7766) ---- */
 
-/* Why a TCP exchange failed: TCP_CLOSED is the server closing a connection. */
-enum { TCP_FAIL = -1, TCP_CLOSED = -2 };
+/* Why a TCP exchange failed (not MN_E* codes): TCP_CLOSED is the server closing a connection. */
+enum { TCP_FAIL = -2001, TCP_CLOSED = -2002 };
 
 static int64_t now_ms(void)
 {
@@ -409,7 +403,6 @@ static int tcp_connect(resolve_t *r, int64_t deadline, const char **why)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	r->conns++;
 	if (connect(fd, (const struct sockaddr *)&r->sa, r->salen) != 0) {
 		if (errno != EINPROGRESS) {
 			*why = strerror(errno);
@@ -444,8 +437,9 @@ static int tcp_send(int fd, const uint8_t *p, size_t len, int64_t deadline, cons
 			if (tcp_wait(fd, POLLOUT, deadline, why) != MN_OK)
 				return TCP_FAIL;
 		} else {
-			*why = n == 0 ? "connection closed" : strerror(errno);
-			return n == 0 || errno == EPIPE || errno == ECONNRESET ? TCP_CLOSED : TCP_FAIL;
+			int err = n == 0 ? EPIPE : errno;
+			*why = n == 0 ? "connection closed" : strerror(err);
+			return err == EPIPE || err == ECONNRESET ? TCP_CLOSED : TCP_FAIL;
 		}
 	}
 	return MN_OK;
@@ -466,8 +460,9 @@ static int tcp_recv(int fd, uint8_t *p, size_t len, int64_t deadline, const char
 			if (tcp_wait(fd, POLLIN, deadline, why) != MN_OK)
 				return TCP_FAIL;
 		} else {
-			*why = strerror(errno);
-			return errno == ECONNRESET ? TCP_CLOSED : TCP_FAIL;
+			int err = errno;
+			*why = strerror(err);
+			return err == ECONNRESET ? TCP_CLOSED : TCP_FAIL;
 		}
 	}
 	return MN_OK;

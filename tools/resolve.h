@@ -33,8 +33,6 @@ int resolve_new_tcp(const char *server, resolve_t **out, char *err, size_t errsi
 void resolve_free(resolve_t *r);	/* NULL is a no-op (closes the connection) */
 /* The server asked, "127.0.0.1#5399" style (owned by r). */
 const char *resolve_server(const resolve_t *r);
-/* resolve_new_tcp: the TCP connections opened so far (0 for UDP). */
-unsigned resolve_connections(const resolve_t *r);
 
 typedef enum {
 	RESOLVE_ANSWER = 0,	/* NOERROR with records of the type (v, n) */

@@ -241,9 +241,8 @@ a=$(date +%s%N)
 rc=$?
 b=$(date +%s%N)
 ms=$(( (b - a) / 1000000 ))
-diag "$ND keys confirmed in $ms ms"
+diag "$ND keys confirmed in $ms ms (a figure, not a test: bench/rotate.sh measures it)"
 is "$rc/$(grep -c '	activate$' "$TMP/m2.out")" "0/$ND" "every key confirmed and activated in one run"
-ok $([ "$ms" -lt 8000 ]; echo $?) "the confirmation run is not slowed down by the rate limit ($ms ms < 8000)"
 is "$(( $(rl) - rl0 ))" 0 "no response rate-limited"
 tcp1=$(metric 'mailns_queries_total{transport="tcp"}')
 udp1=$(metric 'mailns_queries_total{transport="udp"}')

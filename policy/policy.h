@@ -133,6 +133,11 @@ typedef struct policy_server {
 	policy_bool_t log_queries;	/* one log line per query; default false */
 	policy_u32_t threads;		/* loop threads (1..64); unset = online CPUs */
 	policy_bool_t parse_cache;	/* mailnsd keeps parsed included files for reloads */
+	/* `mailns reports` retention (issue 14): read by tools/ only */
+	struct {
+		policy_u32_t keep_raw;	/* seconds a report's raw bytes are kept; default 90d */
+		policy_u32_t keep;	/* seconds reports and roll-ups are kept; default 730d */
+	} reports;
 } policy_server_t;
 
 typedef struct policy {

@@ -843,6 +843,14 @@ static const schema_item_t schema_transfer[] = {
 	{ .name = NULL },
 };
 
+#define RPT(m) (offsetof(policy_server_t, reports.m) - offsetof(policy_server_t, reports))
+
+static const schema_item_t schema_reports[] = {
+	{ .name = "keep_raw", .type = SCHEMA_DURATION, .offset = RPT(keep_raw), .min = 86400 },
+	{ .name = "keep", .type = SCHEMA_DURATION, .offset = RPT(keep), .min = 86400 },
+	{ .name = NULL },
+};
+
 const schema_item_t schema_server[] = {
 	{ .name = "listen", .type = SCHEMA_LISTEN, .offset = offsetof(policy_server_t, listen),
 	  .flags = SCHEMA_NONEMPTY },
@@ -880,5 +888,7 @@ const schema_item_t schema_server[] = {
 	{ .name = "threads", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, threads),
 	  .min = 1, .max = 64 },
 	{ .name = "parse_cache", .type = SCHEMA_BOOL, .offset = offsetof(policy_server_t, parse_cache) },
+	{ .name = "reports", .type = SCHEMA_MAP, .offset = offsetof(policy_server_t, reports),
+	  .sub = schema_reports },
 	{ .name = NULL },
 };

@@ -29,6 +29,14 @@ struct resolve;
  * MN_EINVAL or MN_ENOMEM.
  */
 int cmd_check_dns(const policy_t *p, const struct zones *zs, struct resolve *res, diag_t *diag);
+/*
+ * mailns check --reports (cmd_reports_advise.c): reads the report store of
+ * the policy at policy_path (the -c value or NULL) and adds the advice of
+ * each domain of p with reports in the last 30 days as warnings at the
+ * position of its dmarc.p (the domain's key when p is not written); a store
+ * that cannot be read is a warning too.  Returns MN_OK or MN_EINVAL.
+ */
+int cmd_check_reports(const policy_t *p, const char *policy_path, diag_t *diag);
 
 /* The policy path: the -c value, else $MAILNS_POLICY, else MN_POLICY_PATH (configure's sysconfdir). */
 const char *cmd_policy_path(const char *opt);
@@ -39,3 +47,26 @@ const char *cmd_policy_path(const char *opt);
 policy_t *cmd_policy_load(const char *opt, bool print_warnings);
 /* Prints "mailns: " + message to stderr. */
 void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- mailns reports (issue 14) ------------------------------------------------ */
+
+/* Exit status of `mailns reports ingest` when the store is busy or unwritable (EX_TEMPFAIL). */
+enum { CMD_TEMPFAIL = 75 };
+
+/* mailns reports SUB (cmd_reports.c): ingest, list, summary, prune; advise and html below. */
+int cmd_reports(int argc, char **argv);
+/* mailns reports advise / html (cmd_reports_advise.c); argv[0] is "advise" / "html". */
+int cmd_reports_advise(int argc, char **argv);
+int cmd_reports_html(int argc, char **argv);
+
+struct report_store;
+/*
+ * Loads the policy (policy_path: the -c value or NULL, as cmd_policy_load)
+ * and opens its store, state_dir/reports.db, with store_flags
+ * (REPORT_STORE_READONLY for readers; a writer creates state_dir when absent).
+ * Prints what went wrong on stderr.  Returns MN_OK with both set (free with
+ * policy_free and report_store_close), MN_EPOLICY (the policy has errors),
+ * MN_ENOENT (read-only and nothing stored yet: *policy is set, *store NULL),
+ * MN_ELOCK (busy past the timeout) or another negative MN_E*.
+ */
+int cmd_reports_open(const char *policy_path, int store_flags, policy_t **policy, struct report_store **store);

@@ -9,7 +9,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mailns check [-c POLICY] [--dns [--resolver ADDR[:PORT]]]\n\n"
+	fprintf(f, "usage: mailns check [-c POLICY] [--dns [--resolver ADDR[:PORT]]] [--reports]\n\n"
 		   "Loads the policy and its included files, compiles every zone and\n"
 		   "validates every record, printing each problem as\n"
 		   "FILE:LINE:COL: error|warning: MESSAGE.  Exit 0 when there is no\n"
@@ -21,6 +21,9 @@ static void usage(FILE *f)
 		   "      --resolver ADDR[:PORT]  the recursive resolver for --dns (IPv6 as\n"
 		   "                         [ADDR]:PORT; default: the first nameserver of\n"
 		   "                         /etc/resolv.conf)\n"
+		   "      --reports          then the advice of `mailns reports advise` for each\n"
+		   "                         domain with stored reports, as warnings at its dmarc.p\n"
+		   "                         (the exit status does not change)\n"
 		   "  -h, --help             this help\n");
 }
 
@@ -30,11 +33,12 @@ int cmd_check(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'c' },
 		{ "dns", no_argument, NULL, 'D' },
 		{ "resolver", required_argument, NULL, 'R' },
+		{ "reports", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *resolver = NULL;
-	bool dns = false;
+	bool dns = false, reports = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -42,6 +46,7 @@ int cmd_check(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'D': dns = true; break;
 		case 'R': resolver = optarg; break;
+		case 'P': reports = true; break;
 		case 'h': usage(stdout); return CMD_OK;
 		default: usage(stderr); return CMD_USAGE;
 		}
@@ -80,6 +85,9 @@ int cmd_check(int argc, char **argv)
 	/* DNS only once the policy is good: nothing to compare otherwise */
 	if (r == MN_OK && res != NULL && diag_errors(d) == 0)
 		r = cmd_check_dns(p, zs, res, d);
+	/* advice only: warnings, whatever they say */
+	if (r == MN_OK && reports && diag_errors(d) == 0)
+		r = cmd_check_reports(p, path, d);
 	diag_sort(d);
 	diag_print(d, stderr);
 	if (r != MN_OK && diag_errors(d) == 0)

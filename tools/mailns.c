@@ -17,6 +17,7 @@ static const struct {
 	{ "delegation", cmd_delegation, "print the records to add at each domain's parent" },
 	{ "flatten", cmd_flatten, "resolve SPF terms, prove the flattened set, update the SPF cache" },
 	{ "keys", cmd_keys, "rotate, list and revoke the DKIM keys (rotate|list|revoke)" },
+	{ "reports", cmd_reports, "store and read DMARC, TLS and failure reports (ingest|list|summary|advise|html)" },
 };
 
 static void usage(FILE *f)

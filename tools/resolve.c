@@ -3,10 +3,17 @@
 #include "tools/resolve.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ldns/ldns.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "policy/mn.h"
 
@@ -15,6 +22,10 @@ enum { MAX_CNAME_HOPS = 8 };
 struct resolve {
 	ldns_resolver *res;
 	char server[INET6_ADDRSTRLEN + 8];
+	bool tcp;		/* resolve_new_tcp: one persistent connection */
+	int fd;			/* that connection, -1 when closed */
+	struct sockaddr_storage sa;	/* the server's address (tcp) */
+	socklen_t salen;
 };
 
 static void set_err(char *err, size_t errsize, const char *fmt, const char *arg)
@@ -67,13 +78,15 @@ static int parse_server(const char *s, char *addr, size_t addrsize, uint16_t *po
 	return MN_OK;
 }
 
-int resolve_new(const char *server, resolve_t **out, char *err, size_t errsize)
+static int resolve_open(const char *server, bool tcp, resolve_t **out, char *err, size_t errsize)
 {
 	if (out == NULL)
 		return MN_EINVAL;
 	resolve_t *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return MN_ENOMEM;
+	r->fd = -1;
+	r->tcp = tcp;
 	int ret = MN_OK;
 	if (server != NULL && server[0] != '\0') {
 		char addr[INET6_ADDRSTRLEN + 1];
@@ -146,6 +159,18 @@ int resolve_new(const char *server, resolve_t **out, char *err, size_t errsize)
 	}
 	snprintf(r->server, sizeof(r->server), "%s#%u", a, (unsigned)ldns_resolver_port(res));
 	free(a);
+	if (tcp) {
+		size_t len = 0;
+		struct sockaddr_storage *sa = ldns_rdf2native_sockaddr_storage(ns0, ldns_resolver_port(res), &len);
+		if (sa == NULL || len > sizeof(r->sa)) {
+			free(sa);
+			ret = MN_ENOMEM;
+			goto fail;
+		}
+		memcpy(&r->sa, sa, len);
+		r->salen = (socklen_t)len;
+		free(sa);
+	}
 	*out = r;
 	return MN_OK;
 fail:
@@ -153,10 +178,28 @@ fail:
 	return ret;
 }
 
+int resolve_new(const char *server, resolve_t **out, char *err, size_t errsize)
+{
+	return resolve_open(server, false, out, err, errsize);
+}
+
+int resolve_new_tcp(const char *server, resolve_t **out, char *err, size_t errsize)
+{
+	return resolve_open(server, true, out, err, errsize);
+}
+
+static void tcp_close(resolve_t *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
 void resolve_free(resolve_t *r)
 {
 	if (r == NULL)
 		return;
+	tcp_close(r);
 	if (r->res != NULL)
 		ldns_resolver_deep_free(r->res);
 	free(r);
@@ -319,6 +362,235 @@ static int collect(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t type, re
 	return MN_OK;
 }
 
+/* ---- TCP: one connection, length-prefixed messages (RFC 1035 4.2.2, RFC 7766) ---- */
+
+/* Why a TCP exchange failed (not MN_E* codes): TCP_CLOSED is the server closing a connection. */
+enum { TCP_FAIL = -2001, TCP_CLOSED = -2002 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for ev on fd until deadline: MN_OK, or TCP_FAIL with *why "timeout". */
+static int tcp_wait(int fd, short ev, int64_t deadline, const char **why)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			*why = "timeout";
+			return TCP_FAIL;
+		}
+		struct pollfd p = { .fd = fd, .events = ev };
+		int n = poll(&p, 1, (int)left);
+		if (n > 0)
+			return MN_OK;
+		if (n < 0 && errno != EINTR) {
+			*why = strerror(errno);
+			return TCP_FAIL;
+		}
+	}
+}
+
+static int tcp_connect(resolve_t *r, int64_t deadline, const char **why)
+{
+	int fd = socket(r->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*why = strerror(errno);
+		return TCP_FAIL;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)&r->sa, r->salen) != 0) {
+		if (errno != EINPROGRESS) {
+			*why = strerror(errno);
+			goto fail;
+		}
+		if (tcp_wait(fd, POLLOUT, deadline, why) != MN_OK)
+			goto fail;
+		int e = 0;
+		socklen_t el = sizeof(e);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0)
+			e = errno;
+		if (e != 0) {
+			*why = strerror(e);
+			goto fail;
+		}
+	}
+	r->fd = fd;
+	return MN_OK;
+fail:
+	close(fd);
+	return TCP_FAIL;
+}
+
+static int tcp_send(int fd, const uint8_t *p, size_t len, int64_t deadline, const char **why)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			if (tcp_wait(fd, POLLOUT, deadline, why) != MN_OK)
+				return TCP_FAIL;
+		} else {
+			int err = n == 0 ? EPIPE : errno;
+			*why = n == 0 ? "connection closed" : strerror(err);
+			return err == EPIPE || err == ECONNRESET ? TCP_CLOSED : TCP_FAIL;
+		}
+	}
+	return MN_OK;
+}
+
+/* Reads exactly len bytes; TCP_CLOSED when the server closed or reset the connection. */
+static int tcp_recv(int fd, uint8_t *p, size_t len, int64_t deadline, const char **why)
+{
+	while (len > 0) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n == 0) {
+			*why = "connection closed";
+			return TCP_CLOSED;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			if (tcp_wait(fd, POLLIN, deadline, why) != MN_OK)
+				return TCP_FAIL;
+		} else {
+			int err = errno;
+			*why = strerror(err);
+			return err == ECONNRESET ? TCP_CLOSED : TCP_FAIL;
+		}
+	}
+	return MN_OK;
+}
+
+/*
+ * One try: the query (2-byte length first) on the connection, opened if
+ * needed, and its reply (malloc'd in *reply).  Closes the connection on any
+ * failure, so that a late reply is never read as the next query's.
+ */
+static int tcp_try(resolve_t *r, const uint8_t *msg, size_t len, uint8_t **reply, size_t *rlen,
+		   const char **why)
+{
+	int64_t deadline = now_ms() + RESOLVE_TIMEOUT_MS;
+	uint8_t hdr[2];
+	uint8_t *buf = NULL;
+	int e;
+	if (r->fd < 0 && (e = tcp_connect(r, deadline, why)) != MN_OK)
+		return e;
+	if ((e = tcp_send(r->fd, msg, len, deadline, why)) != MN_OK ||
+	    (e = tcp_recv(r->fd, hdr, 2, deadline, why)) != MN_OK)
+		goto fail;
+	size_t m = (size_t)hdr[0] << 8 | hdr[1];
+	if (m < 12) {
+		*why = "bad reply length";
+		e = TCP_FAIL;
+		goto fail;
+	}
+	if ((buf = malloc(m)) == NULL) {
+		e = MN_ENOMEM;
+		goto fail;
+	}
+	if ((e = tcp_recv(r->fd, buf, m, deadline, why)) != MN_OK)
+		goto fail;
+	if (buf[0] != msg[2] || buf[1] != msg[3]) {	/* the ID, after the query's length */
+		*why = "reply with another ID";
+		e = TCP_FAIL;
+		goto fail;
+	}
+	*reply = buf;
+	*rlen = m;
+	return MN_OK;
+fail:
+	free(buf);
+	tcp_close(r);
+	return e;
+}
+
+/*
+ * The reply to (qname, type) over the connection: up to RESOLVE_TRIES tries,
+ * plus one more on a new connection when the server had closed the one kept
+ * open (a reused connection: its idle timeout).  *pkt NULL and *why set when
+ * there is none.
+ */
+static int tcp_query(resolve_t *r, const ldns_rdf *qname, uint16_t type, ldns_pkt **pkt, const char **why)
+{
+	ldns_pkt *q = NULL;
+	uint8_t *wire = NULL, *msg = NULL, *reply = NULL;
+	size_t wlen = 0, rlen = 0;
+	int ret = MN_OK;
+	*pkt = NULL;
+	ldns_status s = ldns_resolver_prepare_query_pkt(&q, r->res, qname, (ldns_rr_type)type,
+							LDNS_RR_CLASS_IN, LDNS_RD);
+	if (s == LDNS_STATUS_OK) {
+		ldns_pkt_set_random_id(q);
+		s = ldns_pkt2wire(&wire, q, &wlen);
+	}
+	if (s != LDNS_STATUS_OK || wlen > 65535) {
+		ret = s == LDNS_STATUS_MEM_ERR ? MN_ENOMEM : MN_EINVAL;
+		goto out;
+	}
+	if ((msg = malloc(wlen + 2)) == NULL) {
+		ret = MN_ENOMEM;
+		goto out;
+	}
+	msg[0] = (uint8_t)(wlen >> 8);
+	msg[1] = (uint8_t)wlen;
+	memcpy(msg + 2, wire, wlen);
+	bool reopened = false;
+	int e = TCP_FAIL;
+	for (int tries = RESOLVE_TRIES; tries > 0;) {
+		bool reused = r->fd >= 0;
+		e = tcp_try(r, msg, wlen + 2, &reply, &rlen, why);
+		if (e == MN_OK || e == MN_ENOMEM)
+			break;
+		if (e == TCP_CLOSED && reused && !reopened)
+			reopened = true;	/* closed while idle: once more, on a new one */
+		else
+			tries--;
+	}
+	if (e == MN_ENOMEM) {
+		ret = e;
+		goto out;
+	}
+	if (e == MN_OK) {
+		s = ldns_wire2pkt(pkt, reply, rlen);
+		if (s == LDNS_STATUS_MEM_ERR) {
+			ret = MN_ENOMEM;
+			goto out;
+		}
+		if (s != LDNS_STATUS_OK) {
+			*pkt = NULL;
+			*why = "malformed reply";
+		}
+	}
+out:
+	free(reply);
+	free(msg);
+	free(wire);
+	ldns_pkt_free(q);
+	return ret;
+}
+
+/* The reply to (qname, type) over UDP (TCP when truncated), as tcp_query. */
+static int udp_query(resolve_t *r, const ldns_rdf *qname, uint16_t type, ldns_pkt **pkt, const char **why)
+{
+	ldns_status s = ldns_resolver_query_status(pkt, r->res, qname, (ldns_rr_type)type,
+						   LDNS_RR_CLASS_IN, LDNS_RD);
+	if (s == LDNS_STATUS_OK)
+		return MN_OK;
+	ldns_pkt_free(*pkt);
+	*pkt = NULL;
+	if (s == LDNS_STATUS_MEM_ERR)
+		return MN_ENOMEM;
+	*why = s == LDNS_STATUS_NETWORK_ERR ? "timeout" : ldns_get_errorstr_by_id(s);
+	return MN_OK;
+}
+
 int resolve_query(resolve_t *r, const char *name, uint16_t type, resolve_result_t *res)
 {
 	if (r == NULL || name == NULL || res == NULL)
@@ -333,19 +605,12 @@ int resolve_query(resolve_t *r, const char *name, uint16_t type, resolve_result_
 		return MN_EINVAL;
 	resolve_result_t tmp = { 0 };
 	ldns_pkt *pkt = NULL;
-	int ret = MN_OK;
-	ldns_status s = ldns_resolver_query_status(&pkt, r->res, qname, (ldns_rr_type)type,
-						   LDNS_RR_CLASS_IN, LDNS_RD);
-	if (s == LDNS_STATUS_MEM_ERR) {
-		ret = MN_ENOMEM;
+	const char *why = "no reply";
+	int ret = r->tcp ? tcp_query(r, qname, type, &pkt, &why) : udp_query(r, qname, type, &pkt, &why);
+	if (ret != MN_OK)
 		goto fail;
-	}
-	if (s == LDNS_STATUS_NETWORK_ERR)
-		fail_why(&tmp, "timeout");
-	else if (s != LDNS_STATUS_OK)
-		fail_why(&tmp, ldns_get_errorstr_by_id(s));
-	else if (pkt == NULL)
-		fail_why(&tmp, "no reply");
+	if (pkt == NULL)
+		fail_why(&tmp, why != NULL ? why : "no reply");
 	else if ((ret = collect(pkt, qname, type, &tmp)) != MN_OK)
 		goto fail;
 	ldns_pkt_free(pkt);

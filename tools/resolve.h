@@ -21,7 +21,16 @@ typedef struct resolve resolve_t;
  * negative code, and writes why into err (may be NULL).
  */
 int resolve_new(const char *server, resolve_t **out, char *err, size_t errsize);
-void resolve_free(resolve_t *r);	/* NULL is a no-op */
+/*
+ * The same, but every query goes over ONE TCP connection to the server kept
+ * open between queries (RFC 7766), one query after another: for a tool that
+ * asks the servers it manages many questions (TCP is never rate-limited).
+ * The connection is opened at the first query; when the server has closed
+ * it (its idle timeout) or it fails, a new one is opened and the query sent
+ * again, RESOLVE_TRIES times at most, each try bounded by RESOLVE_TIMEOUT_MS.
+ */
+int resolve_new_tcp(const char *server, resolve_t **out, char *err, size_t errsize);
+void resolve_free(resolve_t *r);	/* NULL is a no-op (closes the connection) */
 /* The server asked, "127.0.0.1#5399" style (owned by r). */
 const char *resolve_server(const resolve_t *r);
 

@@ -153,7 +153,7 @@ static void advise_usage(FILE *f)
 		   "The next safe DMARC step of each domain with reports in the last N days (or\n"
 		   "of each DOMAIN named): stay, quarantine, reject, or authorize a source first,\n"
 		   "with the reason and the numbers and thresholds behind it.\n\n"
-		   "  -c, --policy FILE   the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -c, --policy FILE   the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "      --days N        the window in days, today included (default 30)\n"
 		   "      --json          one JSON array of objects (domain, action, reason, numbers)\n"
 		   "  -h, --help          this help\n");
@@ -350,7 +350,7 @@ static void html_usage(FILE *f)
 		   "One self-contained HTML page (inline CSS and SVG, no script, nothing fetched)\n"
 		   "of the last N days: per domain, by volume, a chart of the daily messages\n"
 		   "passing and failing DMARC, the top sending sources, and the advice.\n\n"
-		   "  -c, --policy FILE   the policy (default $MAILNS_POLICY, /etc/mailns/policy.yaml)\n"
+		   "  -c, --policy FILE   the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "      --days N        the window in days, today included (default 30)\n"
 		   "  -o, --output FILE   write FILE (atomically: complete or unchanged) instead of stdout\n"
 		   "  -h, --help          this help\n");

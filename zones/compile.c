@@ -19,7 +19,6 @@
 #include "zones/spfcache.h"
 #include "zones/validate.h"
 
-#define SPF_LOOKUP_LIMIT 10
 
 /* SOA timers besides the serial and the minimum. */
 enum { SOA_REFRESH = 3600, SOA_RETRY = 900, SOA_EXPIRE = 1209600 };
@@ -675,14 +674,39 @@ static int spf_old_parts(const ctx_t *c, zone_t *z, const spfcache_t *cache, con
 	return MN_OK;
 }
 
-/* Builds the flattened chain; *fits false when it needs more than 10 lookups. */
-static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in,
-		       bool auto_mode, bool *fits)
+int spf_plan(const char *root, spf_mode_t mode, char *const *terms, size_t nterms, const char *all_term,
+	     spf_plan_t *out)
+{
+	spf_plan_t pl = { .kind = SPF_PLAN_MACRO };
+	if (mode != SPF_MODE_MACRO) {
+		int r = chain_build(root, terms, nterms, all_term, &pl.chain);
+		if (r == MN_ERANGE) {
+			chain_free(&pl.chain);
+			pl.lookups = chain_lookups_needed(root, terms, nterms, all_term);
+			if (mode != SPF_MODE_AUTO)
+				pl.kind = pl.lookups > SPF_LOOKUP_LIMIT ? SPF_PLAN_LOOKUPS : SPF_PLAN_SPLIT;
+		} else if (r != MN_OK) {
+			return r;
+		} else if (pl.chain.lookups > SPF_LOOKUP_LIMIT) {
+			pl.lookups = pl.chain.lookups;
+			chain_free(&pl.chain);
+			if (mode != SPF_MODE_AUTO)
+				pl.kind = SPF_PLAN_LOOKUPS;
+		} else {
+			pl.kind = SPF_PLAN_FLATTEN;
+		}
+	}
+	*out = pl;
+	return MN_OK;
+}
+
+/* Builds the flattened chain; *fits false when auto mode falls back to the macro record. */
+static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in, bool *fits)
 {
 	char **t4 = NULL, **t6 = NULL, **terms = NULL;
 	size_t n4 = 0, n6 = 0;
 	validate_term_t *map = NULL;
-	chain_t ch = { 0 };
+	spf_plan_t pl = { 0 };
 	*fits = true;
 	int r = rec_spf_net_terms(in->m4, in->nm4, &t4, &n4);
 	if (r == MN_OK)
@@ -694,29 +718,24 @@ static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, cons
 		r = MN_ENOMEM;
 		goto out;
 	}
-	r = chain_build(z->name, terms, n4 + n6 + in->nkept, rec_spf_all_term(d->spf.all.v), &ch);
-	if (r == MN_ERANGE) {
-		unsigned need = chain_lookups_needed(z->name, terms, n4 + n6 + in->nkept,
-						     rec_spf_all_term(d->spf.all.v));
-		if (auto_mode)
-			*fits = false;
-		else if (need > SPF_LOOKUP_LIMIT)
-			lookups_error(c, d, need);
-		else
-			diag_error(c->diag, spf_pos(d), "SPF for %s cannot be split into records of 512 bytes",
-				   d->name);
-		r = MN_OK;
-		goto out;
-	}
+	r = spf_plan(z->name, (spf_mode_t)d->spf.mode.v, terms, n4 + n6 + in->nkept, rec_spf_all_term(d->spf.all.v),
+		     &pl);
 	if (r != MN_OK)
 		goto out;
-	if (ch.lookups > SPF_LOOKUP_LIMIT) {
-		if (auto_mode)
-			*fits = false;
-		else
-			lookups_error(c, d, ch.lookups);
+	switch (pl.kind) {
+	case SPF_PLAN_FLATTEN:
+		break;
+	case SPF_PLAN_MACRO:
+		*fits = false;
+		goto out;
+	case SPF_PLAN_LOOKUPS:
+		lookups_error(c, d, pl.lookups);
+		goto out;
+	case SPF_PLAN_SPLIT:
+		diag_error(c->diag, spf_pos(d), "SPF for %s cannot be split into records of 512 bytes", d->name);
 		goto out;
 	}
+	const chain_t ch = pl.chain;
 	size_t nmap = 0;
 	map = term_map(d, t4, in->m4, n4, t6, in->m6, n6, in, &nmap);
 	if (map == NULL) {
@@ -732,7 +751,7 @@ static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, cons
 		r = spf_old_parts(c, z, in->cache, &ch);
 out:
 	free(map);
-	chain_free(&ch);
+	chain_free(&pl.chain);
 	free(terms);
 	rec_terms_free(t4, n4);
 	rec_terms_free(t6, n6);
@@ -908,10 +927,10 @@ static int build_spf(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 		r = spf_plain(c, d, z, &in);
 		break;
 	case SPF_MODE_FLATTEN:
-		r = spf_flatten(c, d, z, &in, false, &fits);
+		r = spf_flatten(c, d, z, &in, &fits);
 		break;
 	case SPF_MODE_AUTO:
-		r = spf_flatten(c, d, z, &in, true, &fits);
+		r = spf_flatten(c, d, z, &in, &fits);
 		if (r == MN_OK && !fits)
 			r = spf_macro(c, d, z, &in);
 		break;

@@ -800,8 +800,15 @@ void schema_defaults(schema_ctx_t *ctx, const schema_item_t *table, void *base)
 	}
 }
 
+/* The position's file of the value at f (NULL: not set). */
+static inline const char *set_in(schema_type_t type, const char *f)
+{
+	return ((const mn_pos_t *)(f + storage[type].pos))->file;
+}
+
 void schema_merge(const schema_item_t *table, void *dst, const void *from)
 {
+	/* (every domain is merged: a key neither side sets and without a default is zero on both) */
 	for (const schema_item_t *it = table; it->name != NULL; it++) {
 		char *d = (char *)dst + it->offset;
 		const char *f = (const char *)from + it->offset;
@@ -809,7 +816,7 @@ void schema_merge(const schema_item_t *table, void *dst, const void *from)
 			if (it->flags & SCHEMA_PRESENT)
 				*(bool *)d |= *(const bool *)f;
 			schema_merge(it->sub, d, f);
-		} else if (schema_field_pos(it->type, d)->file == NULL) {
+		} else if ((it->def.set || set_in(it->type, f) != NULL) && set_in(it->type, d) == NULL) {
 			memcpy(d, f, storage[it->type].size);
 		}
 	}
@@ -851,6 +858,14 @@ void schema_map(schema_ctx_t *ctx, const schema_item_t *table, const ynode_t *ke
 }
 
 /* ---- tables ----------------------------------------------------------------------- */
+
+/*
+ * Adding a key is its member in policy.h and its line here: the line's type,
+ * offset and default drive the conversion, the built-in default, the merge
+ * of `defaults:` into each domain (schema_merge) and the compile-cache digest
+ * (zones/incr.c walks these tables; a server key the zones are made from is
+ * flagged SCHEMA_ZONES).  A domain member without a line fails test_incr.
+ */
 
 const schema_value_t schema_spf_modes[] = {
 	{ "flatten", SPF_MODE_FLATTEN, false }, { "macro", SPF_MODE_MACRO, false },

@@ -869,8 +869,7 @@ static int load(const char *path, policy_cache_t *cache, diag_t *diag, policy_t 
 	schema_defaults(&ld.ctx, schema_domain, &ld.defaults);
 	if ((ret = ld.ctx.oom) < 0)
 		goto fail;
-	for (size_t i = 0; i < p->ndomains; i++)
-		schema_merge(schema_domain, &p->domains[i], &ld.defaults);
+	schema_merge(schema_domain, p->domains, p->ndomains, sizeof(*p->domains), &ld.defaults);
 	if (cache != NULL) {
 		size_t reused = 0;
 		for (size_t i = 0; i < ld.njobs; i++)

@@ -806,18 +806,44 @@ static inline const char *set_in(schema_type_t type, const char *f)
 	return ((const mn_pos_t *)(f + storage[type].pos))->file;
 }
 
-void schema_merge(const schema_item_t *table, void *dst, const void *from)
+/* One key schema_merge() looks at: a present flag to set, or a value to take when unset. */
+typedef struct merge_step {
+	size_t offset, size, pos;	/* size 0: a present flag */
+} merge_step_t;
+
+enum { MERGE_STEPS_MAX = 128 };
+
+/* The keys of table (at base in from) that from sets or that have a built-in default. */
+static size_t merge_steps(const schema_item_t *table, const char *from, size_t base, merge_step_t *v, size_t n)
 {
-	/* (every domain is merged: a key neither side sets and without a default is zero on both) */
 	for (const schema_item_t *it = table; it->name != NULL; it++) {
-		char *d = (char *)dst + it->offset;
-		const char *f = (const char *)from + it->offset;
+		size_t off = base + it->offset;
 		if (it->type == SCHEMA_MAP) {
-			if (it->flags & SCHEMA_PRESENT)
-				*(bool *)d |= *(const bool *)f;
-			schema_merge(it->sub, d, f);
-		} else if ((it->def.set || set_in(it->type, f) != NULL) && set_in(it->type, d) == NULL) {
-			memcpy(d, f, storage[it->type].size);
+			if ((it->flags & SCHEMA_PRESENT) && *(const bool *)(from + off)) {
+				assert(n < MERGE_STEPS_MAX);
+				v[n++] = (merge_step_t){ off, 0, 0 };
+			}
+			n = merge_steps(it->sub, from, off, v, n);
+		} else if (it->def.set || set_in(it->type, from + off) != NULL) {
+			assert(n < MERGE_STEPS_MAX);
+			v[n++] = (merge_step_t){ off, storage[it->type].size, storage[it->type].pos };
+		}
+	}
+	return n;
+}
+
+void schema_merge(const schema_item_t *table, void *dst, size_t n, size_t stride, const void *from)
+{
+	/* (a key from neither sets nor defaults is zero on both sides: nothing to take) */
+	merge_step_t v[MERGE_STEPS_MAX];
+	size_t k = merge_steps(table, from, 0, v, 0);
+	for (size_t i = 0; i < n; i++) {
+		char *d = (char *)dst + i * stride;
+		for (const merge_step_t *st = v; st < v + k; st++) {
+			if (st->size == 0)
+				*(bool *)(d + st->offset) = true;
+			else if (((const mn_pos_t *)(d + st->offset + st->pos))->file == NULL)
+				memcpy(d + st->offset, (const char *)from + st->offset, st->size);
 		}
 	}
 }

@@ -121,11 +121,13 @@ void schema_map(schema_ctx_t *ctx, const schema_item_t *table, const ynode_t *ke
 void schema_defaults(schema_ctx_t *ctx, const schema_item_t *table, void *base);
 
 /*
- * Per key: every key not set in dst takes the value of from (as set there,
- * or its built-in default, or nothing); SCHEMA_PRESENT maps are present when
- * either is.  Values are shared, not copied (both in the same policy).
+ * Per key, into each of the n structs at dst (stride bytes apart): every key
+ * not set there takes the value of from (as set there, or its built-in
+ * default, or nothing); SCHEMA_PRESENT maps are present when either is.
+ * Values are shared, not copied (both in the same policy).  The keys to look
+ * at are found once for all n.
  */
-void schema_merge(const schema_item_t *table, void *dst, const void *from);
+void schema_merge(const schema_item_t *table, void *dst, size_t n, size_t stride, const void *from);
 
 /* Bytes of a key's storage (0 for MAP: its sub table's struct). */
 size_t schema_type_size(schema_type_t type);

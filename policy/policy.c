@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* policy.c -- loads a version-1 policy file and its includes into the typed model */
-#include <arpa/inet.h>
 #include <glob.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -284,96 +282,6 @@ const policy_domain_t *policy_domain_find(const policy_t *p, const char *name)
 			lo = mid + 1;
 	}
 	return NULL;
-}
-
-/* ---- defaults --------------------------------------------------------------------- */
-
-#define MERGE(f) do { if (!POLICY_SET(d->f) && POLICY_SET(def->f)) d->f = def->f; } while (0)
-
-static void merge_domain(policy_domain_t *d, const policy_domain_t *def, policy_enum_t *rsa2048)
-{
-	d->spf.present |= def->spf.present;
-	MERGE(spf.mode);
-	MERGE(spf.ip4);
-	MERGE(spf.ip6);
-	MERGE(spf.a);
-	MERGE(spf.mx);
-	MERGE(spf.include);
-	MERGE(spf.all);
-
-	d->dkim.present |= def->dkim.present;
-	MERGE(dkim.algorithm);
-	MERGE(dkim.rotate_every);
-	MERGE(dkim.publish_ahead);
-	MERGE(dkim.retire_after);
-	MERGE(dkim.revoked_for);
-	MERGE(dkim.on_change);
-	MERGE(dkim.selectors);
-	if (!POLICY_SET(d->dkim.algorithm)) {
-		d->dkim.algorithm.v = rsa2048;
-		d->dkim.algorithm.n = 1;
-	}
-	if (!POLICY_SET(d->dkim.rotate_every))
-		d->dkim.rotate_every.v = 90 * 86400;
-	if (!POLICY_SET(d->dkim.publish_ahead))
-		d->dkim.publish_ahead.v = 3 * 86400;
-	if (!POLICY_SET(d->dkim.retire_after))
-		d->dkim.retire_after.v = 7 * 86400;
-	if (!POLICY_SET(d->dkim.revoked_for))
-		d->dkim.revoked_for.v = 30 * 86400;
-
-	d->dmarc.present |= def->dmarc.present;
-	MERGE(dmarc.p);
-	MERGE(dmarc.sp);
-	MERGE(dmarc.np);
-	MERGE(dmarc.psd);
-	MERGE(dmarc.t);
-	MERGE(dmarc.adkim);
-	MERGE(dmarc.aspf);
-	MERGE(dmarc.fo);
-	MERGE(dmarc.rua);
-	MERGE(dmarc.ruf);
-	MERGE(dmarc.pct);
-	MERGE(dmarc.rf);
-	MERGE(dmarc.ri);
-	MERGE(dmarc.authorize_reports_for);
-}
-
-static int server_defaults(loader_t *ld)
-{
-	policy_server_t *s = &ld->p->server;
-	yarena_t *a = ld->ctx.arena;
-	if (!POLICY_SET(s->ttl))
-		s->ttl.v = 3600;
-	if (!POLICY_SET(s->negative_ttl))
-		s->negative_ttl.v = 300;
-	if (!POLICY_SET(s->tcp_idle_timeout))
-		s->tcp_idle_timeout.v = 10;
-	if (!POLICY_SET(s->tcp_max_clients))
-		s->tcp_max_clients.v = 1000;
-	if (!POLICY_SET(s->tcp_max_per_ip))
-		s->tcp_max_per_ip.v = 32;
-	if (!POLICY_SET(s->rate_limit))
-		s->rate_limit.v = 200;	/* UDP responses/s per prefix: NSD's rrl-ratelimit */
-	if (!POLICY_SET(s->reports.keep_raw))
-		s->reports.keep_raw.v = 90 * 86400;
-	if (!POLICY_SET(s->reports.keep))
-		s->reports.keep.v = 730 * 86400;
-	if (!POLICY_SET(s->state_dir) && (s->state_dir.v = yarena_strdup(a, MN_STATE_DIR)) == NULL)
-		return MN_ENOMEM;
-	if (!POLICY_SET(s->listen)) {
-		policy_listen_t *l = yarena_alloc(a, sizeof(*l));
-		if (l == NULL || (l->text = yarena_strdup(a, "127.0.0.1:53")) == NULL)
-			return MN_ENOMEM;
-		struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(53);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		l->addrlen = sizeof(*sin);
-		s->listen.v = l;
-		s->listen.n = 1;
-	}
-	return MN_OK;
 }
 
 /* Every "key:NAME" of transfer.allow names a key of transfer.tsig. */
@@ -956,15 +864,12 @@ static int load(const char *path, policy_cache_t *cache, diag_t *diag, policy_t 
 		ret = MN_EPOLICY;
 		goto fail;
 	}
-	ret = MN_ENOMEM;
-	if (server_defaults(&ld) < 0)
+	/* built-in defaults, then each domain takes every key it does not set from `defaults:` */
+	schema_defaults(&ld.ctx, schema_server, &p->server);
+	schema_defaults(&ld.ctx, schema_domain, &ld.defaults);
+	if ((ret = ld.ctx.oom) < 0)
 		goto fail;
-	policy_enum_t *rsa2048 = yarena_alloc(ld.ctx.arena, sizeof(*rsa2048));
-	if (rsa2048 == NULL)
-		goto fail;
-	rsa2048->v = DKIM_ALG_RSA2048;
-	for (size_t i = 0; i < p->ndomains; i++)
-		merge_domain(&p->domains[i], &ld.defaults, rsa2048);
+	schema_merge(schema_domain, p->domains, p->ndomains, sizeof(*p->domains), &ld.defaults);
 	if (cache != NULL) {
 		size_t reused = 0;
 		for (size_t i = 0; i < ld.njobs; i++)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* schema.c -- declarative key tables: YAML nodes into the typed policy model */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -474,14 +475,12 @@ static void conv_fo(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *k
 	e->pos = schema_pos(ctx, val);
 }
 
-typedef struct { policy_selector_t *v; size_t n; mn_pos_t pos; } selectors_t;
-
 static void conv_selectors(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
 			   const ynode_t *val, void *dst)
 {
 	if (!schema_expect_map(ctx, key, val))
 		return;
-	selectors_t *e = dst;
+	schema_selectors_t *e = dst;
 	size_t n = val != NULL && val->kind == YNODE_MAP ? val->n : 0;
 	if (n > 0 && (e->v = alloc(ctx, n * sizeof(*e->v))) == NULL)
 		return;
@@ -526,13 +525,11 @@ static const schema_value_t tsig_algs[] = {
 
 static const schema_item_t schema_tsig_key[] = {
 	{ .name = "algorithm", .type = SCHEMA_STR, .offset = offsetof(policy_tsig_t, algorithm),
-	  .values = tsig_algs },
+	  .values = tsig_algs, .def = SCHEMA_DEF_STR("hmac-sha256") },
 	{ .name = "secret_file", .type = SCHEMA_PATH, .offset = offsetof(policy_tsig_t, secret_file),
 	  .flags = SCHEMA_REQUIRED },
 	{ .name = NULL },
 };
-
-typedef struct { policy_tsig_t *v; size_t n; mn_pos_t pos; } tsigs_t;
 
 static void conv_tsig(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
 		      const ynode_t *val, void *dst)
@@ -540,7 +537,7 @@ static void conv_tsig(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t 
 	(void)it;
 	if (!schema_expect_map(ctx, key, val))
 		return;
-	tsigs_t *e = dst;
+	schema_tsigs_t *e = dst;
 	size_t n = val != NULL && val->kind == YNODE_MAP ? val->n : 0;
 	if (n > 0 && (e->v = alloc(ctx, n * sizeof(*e->v))) == NULL)
 		return;
@@ -565,8 +562,7 @@ static void conv_tsig(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t 
 		t->name = name;
 		t->pos = schema_pos(ctx, k);
 		schema_map(ctx, schema_tsig_key, k, k->value, t);
-		if (!POLICY_SET(t->algorithm))
-			t->algorithm.v = "hmac-sha256";
+		schema_defaults(ctx, schema_tsig_key, t);
 	}
 }
 
@@ -576,6 +572,10 @@ static void convert(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *k
 		    const ynode_t *val, void *dst)
 {
 	const char *s;
+	if (it->conv != NULL) {
+		it->conv(ctx, it, key, val, dst);
+		return;
+	}
 	switch (it->type) {
 	case SCHEMA_U32:
 	case SCHEMA_DURATION: {
@@ -698,9 +698,153 @@ static void convert(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *k
 		}
 		schema_map(ctx, it->sub, key, val, dst);
 		return;
-	case SCHEMA_FUNC:
-		it->conv(ctx, it, key, val, dst);
+	case SCHEMA_SELECTORS:
+		conv_selectors(ctx, it, key, val, dst);
 		return;
+	case SCHEMA_TSIGS:
+		conv_tsig(ctx, it, key, val, dst);
+		return;
+	}
+}
+
+/* ---- storage: defaults and merging ------------------------------------------------- */
+
+static const struct {
+	size_t size, pos;
+} storage[] = {
+	[SCHEMA_U32] = { sizeof(policy_u32_t), offsetof(policy_u32_t, pos) },
+	[SCHEMA_DURATION] = { sizeof(policy_u32_t), offsetof(policy_u32_t, pos) },
+	[SCHEMA_BOOL] = { sizeof(policy_bool_t), offsetof(policy_bool_t, pos) },
+	[SCHEMA_STR] = { sizeof(policy_str_t), offsetof(policy_str_t, pos) },
+	[SCHEMA_PATH] = { sizeof(policy_str_t), offsetof(policy_str_t, pos) },
+	[SCHEMA_NAME] = { sizeof(policy_str_t), offsetof(policy_str_t, pos) },
+	[SCHEMA_NAMES] = { sizeof(policy_strs_t), offsetof(policy_strs_t, pos) },
+	[SCHEMA_STRS] = { sizeof(policy_strs_t), offsetof(policy_strs_t, pos) },
+	[SCHEMA_NET4S] = { sizeof(policy_nets_t), offsetof(policy_nets_t, pos) },
+	[SCHEMA_NET6S] = { sizeof(policy_nets_t), offsetof(policy_nets_t, pos) },
+	[SCHEMA_ENUM] = { sizeof(policy_enum_t), offsetof(policy_enum_t, pos) },
+	[SCHEMA_ENUMS] = { sizeof(schema_enums_t), offsetof(schema_enums_t, pos) },
+	[SCHEMA_LISTEN] = { sizeof(schema_listens_t), offsetof(schema_listens_t, pos) },
+	[SCHEMA_SELECTORS] = { sizeof(schema_selectors_t), offsetof(schema_selectors_t, pos) },
+	[SCHEMA_TSIGS] = { sizeof(schema_tsigs_t), offsetof(schema_tsigs_t, pos) },
+	[SCHEMA_MAP] = { 0, 0 },
+};
+
+size_t schema_type_size(schema_type_t type)
+{
+	assert(type >= SCHEMA_U32 && type <= SCHEMA_MAP);
+	return storage[type].size;
+}
+
+const mn_pos_t *schema_field_pos(schema_type_t type, const void *field)
+{
+	assert(type >= SCHEMA_U32 && type < SCHEMA_MAP);
+	return (const mn_pos_t *)((const char *)field + storage[type].pos);
+}
+
+/* The built-in default of it into the unset field f. */
+static void fill_default(schema_ctx_t *ctx, const schema_item_t *it, void *f)
+{
+	const schema_default_t *def = &it->def;
+	switch (it->type) {
+	case SCHEMA_U32:
+	case SCHEMA_DURATION:
+		((policy_u32_t *)f)->v = def->u;
+		return;
+	case SCHEMA_BOOL:
+		((policy_bool_t *)f)->v = def->u != 0;
+		return;
+	case SCHEMA_ENUM:
+		((policy_enum_t *)f)->v = (int)def->u;
+		return;
+	case SCHEMA_STR:
+	case SCHEMA_PATH:
+	case SCHEMA_NAME:
+		((policy_str_t *)f)->v = sdup(ctx, def->s);
+		return;
+	case SCHEMA_ENUMS: {
+		schema_enums_t *e = f;
+		if ((e->v = alloc(ctx, sizeof(*e->v))) == NULL)
+			return;
+		memset(e->v, 0, sizeof(*e->v));
+		e->v->v = (int)def->u;
+		e->n = 1;
+		return;
+	}
+	case SCHEMA_LISTEN: {
+		schema_listens_t *e = f;
+		if ((e->v = alloc(ctx, sizeof(*e->v))) == NULL)
+			return;
+		memset(e->v, 0, sizeof(*e->v));
+		bool ok = parse_addr_port(def->s, &e->v->addr, &e->v->addrlen);
+		assert(ok);
+		(void)ok;
+		if ((e->v->text = sdup(ctx, def->s)) != NULL)
+			e->n = 1;
+		return;
+	}
+	default:
+		assert(!"no built-in default for this type");
+		return;
+	}
+}
+
+void schema_defaults(schema_ctx_t *ctx, const schema_item_t *table, void *base)
+{
+	for (const schema_item_t *it = table; it->name != NULL; it++) {
+		void *f = (char *)base + it->offset;
+		if (it->type == SCHEMA_MAP)
+			schema_defaults(ctx, it->sub, f);
+		else if (it->def.set && schema_field_pos(it->type, f)->file == NULL)
+			fill_default(ctx, it, f);
+	}
+}
+
+/* The position's file of the value at f (NULL: not set). */
+static inline const char *set_in(schema_type_t type, const char *f)
+{
+	return ((const mn_pos_t *)(f + storage[type].pos))->file;
+}
+
+/* One key schema_merge() looks at: a present flag to set, or a value to take when unset. */
+typedef struct merge_step {
+	size_t offset, size, pos;	/* size 0: a present flag */
+} merge_step_t;
+
+enum { MERGE_STEPS_MAX = 128 };
+
+/* The keys of table (at base in from) that from sets or that have a built-in default. */
+static size_t merge_steps(const schema_item_t *table, const char *from, size_t base, merge_step_t *v, size_t n)
+{
+	for (const schema_item_t *it = table; it->name != NULL; it++) {
+		size_t off = base + it->offset;
+		if (it->type == SCHEMA_MAP) {
+			if ((it->flags & SCHEMA_PRESENT) && *(const bool *)(from + off)) {
+				assert(n < MERGE_STEPS_MAX);
+				v[n++] = (merge_step_t){ off, 0, 0 };
+			}
+			n = merge_steps(it->sub, from, off, v, n);
+		} else if (it->def.set || set_in(it->type, from + off) != NULL) {
+			assert(n < MERGE_STEPS_MAX);
+			v[n++] = (merge_step_t){ off, storage[it->type].size, storage[it->type].pos };
+		}
+	}
+	return n;
+}
+
+void schema_merge(const schema_item_t *table, void *dst, size_t n, size_t stride, const void *from)
+{
+	/* (a key from neither sets nor defaults is zero on both sides: nothing to take) */
+	merge_step_t v[MERGE_STEPS_MAX];
+	size_t k = merge_steps(table, from, 0, v, 0);
+	for (size_t i = 0; i < n; i++) {
+		char *d = (char *)dst + i * stride;
+		for (const merge_step_t *st = v; st < v + k; st++) {
+			if (st->size == 0)
+				*(bool *)(d + st->offset) = true;
+			else if (((const mn_pos_t *)(d + st->offset + st->pos))->file == NULL)
+				memcpy(d + st->offset, (const char *)from + st->offset, st->size);
+		}
 	}
 }
 
@@ -741,6 +885,14 @@ void schema_map(schema_ctx_t *ctx, const schema_item_t *table, const ynode_t *ke
 
 /* ---- tables ----------------------------------------------------------------------- */
 
+/*
+ * Adding a key is its member in policy.h and its line here: the line's type,
+ * offset and default drive the conversion, the built-in default, the merge
+ * of `defaults:` into each domain (schema_merge) and the compile-cache digest
+ * (zones/incr.c walks these tables; a server key the zones are made from is
+ * flagged SCHEMA_ZONES).  A domain member without a line fails test_incr.
+ */
+
 const schema_value_t schema_spf_modes[] = {
 	{ "flatten", SPF_MODE_FLATTEN, false }, { "macro", SPF_MODE_MACRO, false },
 	{ "auto", SPF_MODE_AUTO, false }, { "plain", SPF_MODE_PLAIN, false },
@@ -779,28 +931,34 @@ static const schema_value_t dmarc_aligns[] = {
 };
 
 #define TTL_MAX 2147483647u	/* RFC 2181 */
+#define DAY 86400u
 
 static const schema_item_t schema_spf[] = {
-	{ .name = "mode", .type = SCHEMA_ENUM, .offset = offsetof(policy_spf_t, mode), .values = schema_spf_modes },
+	{ .name = "mode", .type = SCHEMA_ENUM, .offset = offsetof(policy_spf_t, mode), .values = schema_spf_modes,
+	  .def = SCHEMA_DEF(SPF_MODE_FLATTEN) },
 	{ .name = "ip4", .type = SCHEMA_NET4S, .offset = offsetof(policy_spf_t, ip4) },
 	{ .name = "ip6", .type = SCHEMA_NET6S, .offset = offsetof(policy_spf_t, ip6) },
 	{ .name = "a", .type = SCHEMA_NAMES, .offset = offsetof(policy_spf_t, a) },
 	{ .name = "mx", .type = SCHEMA_BOOL, .offset = offsetof(policy_spf_t, mx) },
 	{ .name = "include", .type = SCHEMA_NAMES, .offset = offsetof(policy_spf_t, include) },
-	{ .name = "all", .type = SCHEMA_ENUM, .offset = offsetof(policy_spf_t, all), .values = schema_spf_alls },
+	{ .name = "all", .type = SCHEMA_ENUM, .offset = offsetof(policy_spf_t, all), .values = schema_spf_alls,
+	  .def = SCHEMA_DEF(SPF_ALL_FAIL) },
 	{ .name = NULL },
 };
 
 static const schema_item_t schema_dkim[] = {
 	{ .name = "algorithm", .type = SCHEMA_ENUMS, .offset = offsetof(policy_dkim_t, algorithm),
-	  .values = schema_dkim_algs, .flags = SCHEMA_NONEMPTY },
-	{ .name = "rotate_every", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, rotate_every), .min = 1 },
-	{ .name = "publish_ahead", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, publish_ahead) },
-	{ .name = "retire_after", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, retire_after) },
-	{ .name = "revoked_for", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, revoked_for) },
+	  .values = schema_dkim_algs, .flags = SCHEMA_NONEMPTY, .def = SCHEMA_DEF(DKIM_ALG_RSA2048) },
+	{ .name = "rotate_every", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, rotate_every), .min = 1,
+	  .def = SCHEMA_DEF(90 * DAY) },
+	{ .name = "publish_ahead", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, publish_ahead),
+	  .def = SCHEMA_DEF(3 * DAY) },
+	{ .name = "retire_after", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, retire_after),
+	  .def = SCHEMA_DEF(7 * DAY) },
+	{ .name = "revoked_for", .type = SCHEMA_DURATION, .offset = offsetof(policy_dkim_t, revoked_for),
+	  .def = SCHEMA_DEF(30 * DAY) },
 	{ .name = "on_change", .type = SCHEMA_STR, .offset = offsetof(policy_dkim_t, on_change) },
-	{ .name = "selectors", .type = SCHEMA_FUNC, .offset = offsetof(policy_dkim_t, selectors),
-	  .conv = conv_selectors },
+	{ .name = "selectors", .type = SCHEMA_SELECTORS, .offset = offsetof(policy_dkim_t, selectors) },
 	{ .name = NULL },
 };
 
@@ -812,7 +970,7 @@ static const schema_item_t schema_dmarc[] = {
 	{ .name = "t", .type = SCHEMA_BOOL, .offset = offsetof(policy_dmarc_t, t), .flags = SCHEMA_YN },
 	{ .name = "adkim", .type = SCHEMA_ENUM, .offset = offsetof(policy_dmarc_t, adkim), .values = dmarc_aligns },
 	{ .name = "aspf", .type = SCHEMA_ENUM, .offset = offsetof(policy_dmarc_t, aspf), .values = dmarc_aligns },
-	{ .name = "fo", .type = SCHEMA_FUNC, .offset = offsetof(policy_dmarc_t, fo), .conv = conv_fo },
+	{ .name = "fo", .type = SCHEMA_STR, .offset = offsetof(policy_dmarc_t, fo), .conv = conv_fo },
 	{ .name = "rua", .type = SCHEMA_STRS, .offset = offsetof(policy_dmarc_t, rua) },
 	{ .name = "ruf", .type = SCHEMA_STRS, .offset = offsetof(policy_dmarc_t, ruf) },
 	{ .name = "pct", .type = SCHEMA_U32, .offset = offsetof(policy_dmarc_t, pct), .flags = SCHEMA_REMOVED,
@@ -837,52 +995,57 @@ const schema_item_t schema_domain[] = {
 #define XFR(m) (offsetof(policy_server_t, transfer.m) - offsetof(policy_server_t, transfer))
 
 static const schema_item_t schema_transfer[] = {
-	{ .name = "allow", .type = SCHEMA_FUNC, .offset = XFR(allow), .conv = conv_allow },
-	{ .name = "notify", .type = SCHEMA_FUNC, .offset = XFR(notify), .conv = conv_notify },
-	{ .name = "tsig", .type = SCHEMA_FUNC, .offset = XFR(tsig), .conv = conv_tsig },
+	{ .name = "allow", .type = SCHEMA_STRS, .offset = XFR(allow), .conv = conv_allow },
+	{ .name = "notify", .type = SCHEMA_STRS, .offset = XFR(notify), .conv = conv_notify },
+	{ .name = "tsig", .type = SCHEMA_TSIGS, .offset = XFR(tsig) },
 	{ .name = NULL },
 };
 
 #define RPT(m) (offsetof(policy_server_t, reports.m) - offsetof(policy_server_t, reports))
 
 static const schema_item_t schema_reports[] = {
-	{ .name = "keep_raw", .type = SCHEMA_DURATION, .offset = RPT(keep_raw), .min = 86400 },
-	{ .name = "keep", .type = SCHEMA_DURATION, .offset = RPT(keep), .min = 86400 },
+	{ .name = "keep_raw", .type = SCHEMA_DURATION, .offset = RPT(keep_raw), .min = DAY,
+	  .def = SCHEMA_DEF(90 * DAY) },
+	{ .name = "keep", .type = SCHEMA_DURATION, .offset = RPT(keep), .min = DAY,
+	  .def = SCHEMA_DEF(730 * DAY) },
 	{ .name = NULL },
 };
 
 const schema_item_t schema_server[] = {
 	{ .name = "listen", .type = SCHEMA_LISTEN, .offset = offsetof(policy_server_t, listen),
-	  .flags = SCHEMA_NONEMPTY },
+	  .flags = SCHEMA_NONEMPTY, .def = SCHEMA_DEF_STR("127.0.0.1:53") },
 	{ .name = "nameservers", .type = SCHEMA_NAMES, .offset = offsetof(policy_server_t, nameservers),
-	  .flags = SCHEMA_REQUIRED | SCHEMA_NONEMPTY },
+	  .flags = SCHEMA_REQUIRED | SCHEMA_NONEMPTY | SCHEMA_ZONES },
 	{ .name = "hostmaster", .type = SCHEMA_NAME, .offset = offsetof(policy_server_t, hostmaster),
-	  .flags = SCHEMA_REQUIRED },
-	{ .name = "ttl", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, ttl), .max = TTL_MAX },
+	  .flags = SCHEMA_REQUIRED | SCHEMA_ZONES },
+	{ .name = "ttl", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, ttl), .max = TTL_MAX,
+	  .flags = SCHEMA_ZONES, .def = SCHEMA_DEF(3600) },
 	{ .name = "negative_ttl", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, negative_ttl),
-	  .max = TTL_MAX },
-	{ .name = "state_dir", .type = SCHEMA_PATH, .offset = offsetof(policy_server_t, state_dir) },
+	  .max = TTL_MAX, .flags = SCHEMA_ZONES, .def = SCHEMA_DEF(300) },
+	{ .name = "state_dir", .type = SCHEMA_PATH, .offset = offsetof(policy_server_t, state_dir),
+	  .flags = SCHEMA_ZONES, .def = SCHEMA_DEF_STR(MN_STATE_DIR) },
 	{ .name = "tcp_idle_timeout", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, tcp_idle_timeout),
-	  .min = 1 },
+	  .min = 1, .def = SCHEMA_DEF(10) },
 	{ .name = "tcp_max_clients", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, tcp_max_clients),
-	  .min = 1 },
+	  .min = 1, .def = SCHEMA_DEF(1000) },
 	{ .name = "tcp_max_per_ip", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, tcp_max_per_ip),
-	  .min = 1 },
+	  .min = 1, .def = SCHEMA_DEF(32) },
 	{ .name = "transfer", .type = SCHEMA_MAP, .offset = offsetof(policy_server_t, transfer),
 	  .sub = schema_transfer },
 	{ .name = "user", .type = SCHEMA_STR, .offset = offsetof(policy_server_t, user) },
 	{ .name = "group", .type = SCHEMA_STR, .offset = offsetof(policy_server_t, group) },
+	/* UDP responses/s per prefix: NSD's rrl-ratelimit */
 	{ .name = "rate_limit", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, rate_limit),
-	  .max = 1000000 },
+	  .max = 1000000, .def = SCHEMA_DEF(200) },
 	{ .name = "rate_limit_slip", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, rate_limit_slip),
-	  .max = 100 },
-	{ .name = "identity", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, identity),
+	  .max = 100, .def = SCHEMA_DEF(2) },
+	{ .name = "identity", .type = SCHEMA_STR, .offset = offsetof(policy_server_t, identity),
 	  .conv = conv_text255 },
-	{ .name = "version", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, version),
+	{ .name = "version", .type = SCHEMA_STR, .offset = offsetof(policy_server_t, version),
 	  .conv = conv_text255 },
-	{ .name = "cookie_secret", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, cookie_secret),
+	{ .name = "cookie_secret", .type = SCHEMA_STR, .offset = offsetof(policy_server_t, cookie_secret),
 	  .conv = conv_hex16 },
-	{ .name = "metrics", .type = SCHEMA_FUNC, .offset = offsetof(policy_server_t, metrics),
+	{ .name = "metrics", .type = SCHEMA_STR, .offset = offsetof(policy_server_t, metrics),
 	  .conv = conv_addr },
 	{ .name = "log_queries", .type = SCHEMA_BOOL, .offset = offsetof(policy_server_t, log_queries) },
 	{ .name = "threads", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, threads),

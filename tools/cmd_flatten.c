@@ -9,12 +9,11 @@
 #include "tools/cmd.h"
 #include "tools/resolve.h"
 #include "zones/chain.h"
+#include "zones/compile.h"
 #include "zones/flatten.h"
 #include "zones/macro.h"
 #include "zones/records.h"
 #include "zones/spfcache.h"
-
-#define SPF_LOOKUP_LIMIT 10
 
 static void usage(FILE *f)
 {
@@ -232,7 +231,7 @@ static bool print_diff(const char *domain, const spfcache_t *old, const flat_res
 	return changed;
 }
 
-/* The chain compile would publish from this set (flatten mode). */
+/* The chain of this set (the previous generation's parts). */
 static int build_chain(const char *root, const flat_result_t *res, const char *all_term, chain_t *ch)
 {
 	char **t4 = NULL, **t6 = NULL, **terms = NULL;
@@ -240,6 +239,20 @@ static int build_chain(const char *root, const flat_result_t *res, const char *a
 	int r = pub_terms(res, &t4, &n4, &t6, &n6, &terms, &n);
 	if (r == MN_OK)
 		r = chain_build(root, terms, n, all_term, ch);
+	free(terms);
+	rec_terms_free(t4, n4);
+	rec_terms_free(t6, n6);
+	return r;
+}
+
+/* What compile would publish from this set: spf_plan(), the compile's own decision. */
+static int plan_of(const char *root, spf_mode_t mode, const flat_result_t *res, const char *all_term, spf_plan_t *pl)
+{
+	char **t4 = NULL, **t6 = NULL, **terms = NULL;
+	size_t n4 = 0, n6 = 0, n = 0;
+	int r = pub_terms(res, &t4, &n4, &t6, &n6, &terms, &n);
+	if (r == MN_OK)
+		r = spf_plan(root, mode, terms, n, all_term, pl);
 	free(terms);
 	rec_terms_free(t4, n4);
 	rec_terms_free(t6, n6);
@@ -320,27 +333,18 @@ static int flatten_domain(run_t *run, const policy_domain_t *d)
 		goto out;
 	}
 	/* what would be published, and the proof */
-	spf_mode_t mode = (spf_mode_t)d->spf.mode.v;
-	flat_pub_t kind = mode == SPF_MODE_MACRO ? FLAT_PUB_MACRO : FLAT_PUB_FLATTEN;
-	char *mtext = NULL;
-	if (kind == FLAT_PUB_FLATTEN) {
-		r = build_chain(root, &res, all_term, &ch);
-		if (r == MN_ERANGE || (r == MN_OK && ch.lookups > SPF_LOOKUP_LIMIT)) {
-			if (mode == SPF_MODE_AUTO) {
-				kind = FLAT_PUB_MACRO;
-			} else {
-				cmd_err("%s: the flattened record needs more than %d DNS lookups", d->name,
-					SPF_LOOKUP_LIMIT);
-				run->errors++;
-				r = MN_OK;
-				goto out;
-			}
-			chain_free(&ch);
-			r = MN_OK;
-		}
-		if (r != MN_OK)
-			goto out;
+	spf_plan_t pl = { 0 };
+	r = plan_of(root, (spf_mode_t)d->spf.mode.v, &res, all_term, &pl);
+	if (r != MN_OK)
+		goto out;
+	if (pl.kind == SPF_PLAN_LOOKUPS || pl.kind == SPF_PLAN_SPLIT) {
+		cmd_err("%s: the flattened record needs more than %d DNS lookups", d->name, SPF_LOOKUP_LIMIT);
+		run->errors++;
+		goto out;
 	}
+	ch = pl.chain;
+	flat_pub_t kind = pl.kind == SPF_PLAN_MACRO ? FLAT_PUB_MACRO : FLAT_PUB_FLATTEN;
+	char *mtext = NULL;
 	unsigned lookups = 0;
 	if (kind == FLAT_PUB_FLATTEN) {
 		flat_rec_t *recs = calloc(ch.n, sizeof(*recs));

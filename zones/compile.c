@@ -11,77 +11,16 @@
 #include <unistd.h>
 
 #include "keys/keystore.h"
-#include "zones/chain.h"
+#include "zones/compile_internal.h"
 #include "zones/incr.h"
-#include "zones/macro.h"
 #include "zones/records.h"
 #include "zones/serial.h"
-#include "zones/spfcache.h"
 #include "zones/validate.h"
 
-#define SPF_LOOKUP_LIMIT 10
 
 /* SOA timers besides the serial and the minimum. */
 enum { SOA_REFRESH = 3600, SOA_RETRY = 900, SOA_EXPIRE = 1209600 };
 
-/* "A reports to T": hosted domain `source` has a mailto: rua/ruf at domain `target`. */
-typedef struct report {
-	char *target;
-	const char *source;
-	mn_pos_t pos;		/* of the URI */
-} report_t;
-
-/*
- * The names in a directory of state_dir (keys/, spf/), listed once: a domain
- * without an entry there has no file to read, which spares 100,000 domains
- * two failing open() calls each.  unknown: the directory could not be listed
- * (not because it is missing), so every domain's file is tried as before.
- */
-typedef struct dirset {
-	bool unknown;
-	char **slot;		/* open addressing; NULL = empty */
-	size_t cap;
-} dirset_t;
-
-/* The SOA and NS RDATA, the same in every zone: made once per compile. */
-typedef struct apex_rd {
-	int err;			/* a name did not convert: every zone fails with it */
-	uint8_t soa[256 + 256 + 20];
-	uint16_t soa_len;
-	uint8_t (*ns)[256];
-	uint16_t *ns_len;
-	size_t nns;
-} apex_rd_t;
-
-/*
- * What the compile cache already read for the domain being compiled (its key
- * store, so that it is read once), and what it learns: until when the output
- * holds (the previous SPF generation's parts leave it at their expiry).
- */
-typedef struct dom_in {
-	bool keys_given;
-	int keys_r;		/* keystore_published()'s result */
-	keystore_pub_t *keys;
-	size_t nkeys;
-	time_t until;
-} dom_in_t;
-
-#define TIME_END ((time_t)INT64_MAX)
-
-typedef struct ctx {
-	const policy_t *p;
-	dom_in_t *dom;		/* NULL without a compile cache */
-	const dirset_t *keys, *spf;	/* state_dir/keys, state_dir/spf */
-	const apex_rd_t *rd;
-	diag_t *diag;
-	uint32_t ttl;
-	report_t *reports;	/* sorted by target, then source */
-	size_t nreports;
-	validate_t *val;	/* the publishing rules */
-	time_t now;
-} ctx_t;
-
-static const uint8_t a_127_0_0_2[4] = { 127, 0, 0, 2 };
 
 /* ---- names ----------------------------------------------------------------- */
 
@@ -100,7 +39,7 @@ static char *name_join(const char *prefix, const char *suffix)
  * Is name a valid owner (name <= 253 bytes, labels <= 63)?  When not, why
  * gets the reason: "is 260 bytes (limit 253)" / "has a 64-byte label (limit 63)".
  */
-static bool name_valid(const char *name, char *why, size_t size)
+bool compile_name_valid(const char *name, char *why, size_t size)
 {
 	uint8_t wire[256];
 	size_t len = strlen(name);
@@ -196,7 +135,7 @@ static int dirset_load(dirset_t *s, const char *state_dir, const char *sub)
 }
 
 /* Could name have an entry (false: certainly not)? */
-static bool dirset_maybe(const dirset_t *s, const char *name)
+bool compile_dirset_maybe(const dirset_t *s, const char *name)
 {
 	return s == NULL || s->unknown || (s->cap > 0 && s->slot[dirset_slot(s->slot, s->cap, name)] != NULL);
 }
@@ -264,7 +203,7 @@ static int add_soa_ns(const ctx_t *c, zone_t *z)
 }
 
 /* Adds TXT text at owner; a text too long for one RDATA is a diag error at pos. */
-static int add_txt(const ctx_t *c, zone_t *z, const char *owner, const char *text, const mn_pos_t *pos)
+int compile_add_txt(const ctx_t *c, zone_t *z, const char *owner, const char *text, const mn_pos_t *pos)
 {
 	int r = zone_add_txt(z, owner, c->ttl, text);
 	if (r == MN_ERANGE) {
@@ -283,7 +222,7 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 	int r = MN_OK;
 	const char *state = c->p->server.state_dir.v;
 	bool borrowed = c->dom != NULL && c->dom->keys_given;
-	if (borrowed || (state != NULL && dirset_maybe(c->keys, d->name))) {
+	if (borrowed || (state != NULL && compile_dirset_maybe(c->keys, d->name))) {
 		if (borrowed) {
 			r = c->dom->keys_r;
 			keys = c->dom->keys;
@@ -316,10 +255,10 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 			break;
 		}
 		char why[64];
-		if (!name_valid(owner, why, sizeof(why)))
+		if (!compile_name_valid(owner, why, sizeof(why)))
 			diag_error(c->diag, &s->name.pos, "DKIM: selector name %s %s", owner, why);
 		else
-			r = add_txt(c, z, owner, s->record.v ? s->record.v : "", &s->record.pos);
+			r = compile_add_txt(c, z, owner, s->record.v ? s->record.v : "", &s->record.pos);
 		free(owner);
 	}
 	for (size_t k = 0; r == MN_OK && k < nkeys; k++) {
@@ -329,10 +268,10 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 			break;
 		}
 		char why[64];
-		if (!name_valid(owner, why, sizeof(why)))
+		if (!compile_name_valid(owner, why, sizeof(why)))
 			diag_error(c->diag, &d->pos, "DKIM: key store selector name %s %s", owner, why);
 		else
-			r = add_txt(c, z, owner, keys[k].record, &d->pos);
+			r = compile_add_txt(c, z, owner, keys[k].record, &d->pos);
 		free(owner);
 	}
 	if (r == MN_OK)
@@ -422,10 +361,10 @@ static int add_report_auth(const ctx_t *c, zone_t *z, const char *who, const mn_
 		return MN_ENOMEM;
 	int r = MN_OK;
 	char why[64];
-	if (!name_valid(owner, why, sizeof(why)))
+	if (!compile_name_valid(owner, why, sizeof(why)))
 		diag_error(c->diag, pos, "DMARC: report authorization name %s %s", owner, why);
 	else
-		r = add_txt(c, z, owner, "v=DMARC1", pos);
+		r = compile_add_txt(c, z, owner, "v=DMARC1", pos);
 	free(owner);
 	return r;
 }
@@ -453,7 +392,7 @@ static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 		if (text == NULL)
 			return MN_ENOMEM;
 		const mn_pos_t *pos = POLICY_SET(m->p) ? &m->p.pos : &d->pos;
-		r = add_txt(c, z, z->name, text, pos);
+		r = compile_add_txt(c, z, z->name, text, pos);
 		if (r == MN_OK)
 			r = validate_dmarc(c->val, c->p, d, text);
 		free(text);
@@ -468,465 +407,6 @@ static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 	return r;
 }
 
-/* ---- SPF --------------------------------------------------------------------- */
-
-#define spf_pos validate_spf_pos
-
-static int nets_of(const policy_nets_t *in, mn_net_t **out)
-{
-	*out = NULL;
-	if (in->n == 0)
-		return MN_OK;
-	mn_net_t *v = malloc(in->n * sizeof(*v));
-	if (v == NULL)
-		return MN_ENOMEM;
-	for (size_t i = 0; i < in->n; i++)
-		v[i] = in->v[i].net;
-	*out = v;
-	return MN_OK;
-}
-
-/* The SPF inputs of one domain, gathered once. */
-typedef struct spf_in {
-	mn_net_t *v4, *v6;	/* as written */
-	size_t n4, n6;
-	mn_net_t *m4, *m6;	/* merged */
-	size_t nm4, nm6;
-	char **kept;		/* a, mx, include terms (from the SPF cache: the terms it kept) */
-	size_t nkept;
-	spfcache_t *cache;	/* the SPF cache entry in use, or NULL */
-} spf_in_t;
-
-static void spf_in_free(spf_in_t *s)
-{
-	free(s->v4);
-	free(s->v6);
-	free(s->m4);
-	free(s->m6);
-	rec_terms_free(s->kept, s->nkept);
-	spfcache_free(s->cache);
-}
-
-/* terms = a ++ b ++ c, as one array of borrowed pointers. */
-static char **concat(char **a, size_t na, char **b, size_t nb, char **c, size_t nc)
-{
-	char **v = malloc((na + nb + nc + 1) * sizeof(*v));
-	if (v == NULL)
-		return NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < na; i++)
-		v[k++] = a[i];
-	for (size_t i = 0; i < nb; i++)
-		v[k++] = b[i];
-	for (size_t i = 0; i < nc; i++)
-		v[k++] = c[i];
-	return v;
-}
-
-/* Is inner (a policy entry) inside outer (a merged network)? */
-static bool net_inside(const mn_net_t *outer, const mn_net_t *inner)
-{
-	if (outer->family != inner->family || inner->prefix < outer->prefix)
-		return false;
-	unsigned full = outer->prefix / 8, rest = outer->prefix % 8;
-	for (unsigned i = 0; i < full; i++)
-		if (outer->addr[i] != inner->addr[i])
-			return false;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return rest == 0 || (outer->addr[full] & mask) == (inner->addr[full] & mask);
-}
-
-/* The position of the policy entry a generated network came from: the widest
- * entry inside it (the first of equals). */
-static const mn_pos_t *net_pos(const policy_domain_t *d, const mn_net_t *net)
-{
-	const policy_nets_t *in = net->family == 4 ? &d->spf.ip4 : &d->spf.ip6;
-	const policy_net_t *best = NULL;
-	for (size_t i = 0; i < in->n; i++) {
-		if (net_inside(net, &in->v[i].net) && (best == NULL || in->v[i].net.prefix < best->net.prefix)) {
-			best = &in->v[i];
-			if (best->net.prefix == net->prefix)
-				break;	/* the network itself: nothing inside it is wider */
-		}
-	}
-	if (best != NULL && best->pos.file != NULL)
-		return &best->pos;
-	return POLICY_SET(*in) ? &in->pos : spf_pos(d);
-}
-
-/*
- * Term -> policy position for the validator: the network terms t4/t6 (made
- * from n4/n6), the kept terms (a..., mx, include..., in rec_spf_kept_terms'
- * order) and the all term.  malloc'd; NULL on ENOMEM.
- */
-static validate_term_t *term_map(const policy_domain_t *d, char **t4, const mn_net_t *n4, size_t c4,
-				 char **t6, const mn_net_t *n6, size_t c6, const spf_in_t *in, size_t *n)
-{
-	const policy_spf_t *s = &d->spf;
-	validate_term_t *v = malloc((c4 + c6 + in->nkept + 1) * sizeof(*v));
-	if (v == NULL)
-		return NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < c4; i++)
-		v[k++] = (validate_term_t){ t4[i], net_pos(d, &n4[i]) };
-	for (size_t i = 0; i < c6; i++)
-		v[k++] = (validate_term_t){ t6[i], net_pos(d, &n6[i]) };
-	size_t nmx = s->mx.v ? 1 : 0;
-	for (size_t i = 0; i < in->nkept; i++) {
-		const mn_pos_t *pos = spf_pos(d);
-		if (in->cache != NULL)
-			;	/* kept terms of the SPF cache: at the spf position */
-		else if (i < s->a.n)
-			pos = &s->a.v[i].pos;
-		else if (i < s->a.n + nmx)
-			pos = &s->mx.pos;
-		else if (i - s->a.n - nmx < s->include.n)
-			pos = &s->include.v[i - s->a.n - nmx].pos;
-		v[k++] = (validate_term_t){ in->kept[i], pos->file ? pos : spf_pos(d) };
-	}
-	v[k++] = (validate_term_t){ rec_spf_all_term(s->all.v), POLICY_SET(s->all) ? &s->all.pos : spf_pos(d) };
-	*n = k;
-	return v;
-}
-
-static void lookups_error(const ctx_t *c, const policy_domain_t *d, unsigned n)
-{
-	diag_error(c->diag, spf_pos(d), "SPF for %s needs %u DNS lookups (limit %d)", d->name, n,
-		   SPF_LOOKUP_LIMIT);
-}
-
-static int add_one_record(const ctx_t *c, const policy_domain_t *d, zone_t *z, const char *text)
-{
-	size_t need = chain_response_size(z->apex_len, strlen(text));
-	if (need > CHAIN_UDP_MAX) {
-		diag_error(c->diag, spf_pos(d), "SPF record of %s needs a %zu-byte response (limit %d)",
-			   d->name, need, CHAIN_UDP_MAX);
-		return MN_OK;
-	}
-	return add_txt(c, z, z->name, text, spf_pos(d));
-}
-
-static int spf_plain(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in)
-{
-	char **t4 = NULL, **t6 = NULL;
-	size_t n4 = 0, n6 = 0, nmap = 0;
-	validate_term_t *map = NULL;
-	int r = rec_spf_net_terms(in->v4, in->n4, &t4, &n4);
-	if (r == MN_OK)
-		r = rec_spf_net_terms(in->v6, in->n6, &t6, &n6);
-	if (r == MN_OK && (map = term_map(d, t4, in->v4, n4, t6, in->v6, n6, in, &nmap)) == NULL)
-		r = MN_ENOMEM;
-	if (r == MN_OK) {
-		rec_buf_t b = { 0 };
-		rec_buf_add(&b, "v=spf1");
-		char **all[3] = { t4, t6, in->kept };
-		size_t cnt[3] = { n4, n6, in->nkept };
-		for (int k = 0; k < 3; k++)
-			for (size_t i = 0; i < cnt[k]; i++)
-				rec_buf_addf(&b, " %s", all[k][i]);
-		rec_buf_addf(&b, " %s", rec_spf_all_term(d->spf.all.v));
-		char *text = rec_buf_take(&b);
-		if (text == NULL) {
-			r = MN_ENOMEM;
-		} else {
-			unsigned lookups = 1 + (unsigned)in->nkept;
-			if (lookups > SPF_LOOKUP_LIMIT)
-				lookups_error(c, d, lookups);
-			r = add_one_record(c, d, z, text);
-			if (r == MN_OK)
-				r = validate_spf_record(c->val, d, text, map, nmap);
-			free(text);
-		}
-	}
-	free(map);
-	rec_terms_free(t4, n4);
-	rec_terms_free(t6, n6);
-	return r;
-}
-
-/*
- * The previous generation's parts (from the SPF cache) stay served for the
- * TTL after they were replaced, so that no resolver holding the old root
- * finds its parts gone.
- */
-static int spf_old_parts(const ctx_t *c, zone_t *z, const spfcache_t *cache, const chain_t *ch)
-{
-	size_t zl = strlen(z->name);
-	for (size_t i = 0; i < cache->nold; i++) {
-		const spfcache_old_t *o = &cache->old[i];
-		if (c->now >= o->replaced_at + (time_t)c->ttl)
-			continue;
-		/* served because of the time: the output changes when it expires */
-		if (c->dom != NULL && o->replaced_at + (time_t)c->ttl < c->dom->until)
-			c->dom->until = o->replaced_at + (time_t)c->ttl;
-		size_t ol = strlen(o->owner);
-		if (ol <= zl + 1 || strcmp(o->owner + ol - zl, z->name) != 0 || o->owner[ol - zl - 1] != '.')
-			continue;
-		bool current = false;
-		for (size_t k = 0; k < ch->n && !current; k++)
-			current = strcmp(ch->v[k].owner, o->owner) == 0;
-		char why[64];
-		if (current || !name_valid(o->owner, why, sizeof(why)))
-			continue;
-		int r = zone_add_txt(z, o->owner, c->ttl, o->text);
-		if (r != MN_OK && r != MN_ERANGE)
-			return r;
-	}
-	return MN_OK;
-}
-
-/* Builds the flattened chain; *fits false when it needs more than 10 lookups. */
-static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in,
-		       bool auto_mode, bool *fits)
-{
-	char **t4 = NULL, **t6 = NULL, **terms = NULL;
-	size_t n4 = 0, n6 = 0;
-	validate_term_t *map = NULL;
-	chain_t ch = { 0 };
-	*fits = true;
-	int r = rec_spf_net_terms(in->m4, in->nm4, &t4, &n4);
-	if (r == MN_OK)
-		r = rec_spf_net_terms(in->m6, in->nm6, &t6, &n6);
-	if (r != MN_OK)
-		goto out;
-	terms = concat(t4, n4, t6, n6, in->kept, in->nkept);
-	if (terms == NULL) {
-		r = MN_ENOMEM;
-		goto out;
-	}
-	r = chain_build(z->name, terms, n4 + n6 + in->nkept, rec_spf_all_term(d->spf.all.v), &ch);
-	if (r == MN_ERANGE) {
-		unsigned need = chain_lookups_needed(z->name, terms, n4 + n6 + in->nkept,
-						     rec_spf_all_term(d->spf.all.v));
-		if (auto_mode)
-			*fits = false;
-		else if (need > SPF_LOOKUP_LIMIT)
-			lookups_error(c, d, need);
-		else
-			diag_error(c->diag, spf_pos(d), "SPF for %s cannot be split into records of 512 bytes",
-				   d->name);
-		r = MN_OK;
-		goto out;
-	}
-	if (r != MN_OK)
-		goto out;
-	if (ch.lookups > SPF_LOOKUP_LIMIT) {
-		if (auto_mode)
-			*fits = false;
-		else
-			lookups_error(c, d, ch.lookups);
-		goto out;
-	}
-	size_t nmap = 0;
-	map = term_map(d, t4, in->m4, n4, t6, in->m6, n6, in, &nmap);
-	if (map == NULL) {
-		r = MN_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; r == MN_OK && i < ch.n; i++) {
-		r = add_txt(c, z, ch.v[i].owner, ch.v[i].text, spf_pos(d));
-		if (r == MN_OK)
-			r = validate_spf_record(c->val, d, ch.v[i].text, map, nmap);
-	}
-	if (r == MN_OK && in->cache != NULL)
-		r = spf_old_parts(c, z, in->cache, &ch);
-out:
-	free(map);
-	chain_free(&ch);
-	free(terms);
-	rec_terms_free(t4, n4);
-	rec_terms_free(t6, n6);
-	return r;
-}
-
-static int macro_nets(const ctx_t *c, const policy_domain_t *d, zone_t *z, const mn_net_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char **names = NULL;
-		size_t nn = 0;
-		int r = macro_net_names(z->name, &v[i], &names, &nn);
-		if (r == MN_ERANGE) {
-			char buf[64];
-			mn_net_format(&v[i], buf, sizeof(buf));
-			diag_error(c->diag, net_pos(d, &v[i]), "SPF macro name for %s in %s passes 253 bytes",
-				   buf, d->name);
-			return MN_OK;
-		}
-		if (r != MN_OK)
-			return r;
-		for (size_t k = 0; r == MN_OK && k < nn; k++)
-			r = zone_add_rr(z, names[k], ZONE_T_A, c->ttl, a_127_0_0_2, sizeof(a_127_0_0_2));
-		macro_names_free(names, nn);
-		if (r != MN_OK)
-			return r;
-	}
-	return MN_OK;
-}
-
-static int spf_macro(const ctx_t *c, const policy_domain_t *d, zone_t *z, const spf_in_t *in)
-{
-	for (int fam = 4; fam <= 6; fam += 2) {
-		size_t n = fam == 4 ? in->nm4 : in->nm6;
-		size_t len = macro_query_len(z->name, fam);
-		if (n > 0 && len > 253) {
-			diag_error(c->diag, net_pos(d, fam == 4 ? &in->m4[0] : &in->m6[0]),
-				   "SPF macro names of %s would be %zu bytes for IPv%d clients (limit 253)",
-				   d->name, len, fam);
-			return MN_OK;
-		}
-	}
-	char *text = macro_record_text(z->name, in->kept, in->nkept, rec_spf_all_term(d->spf.all.v));
-	if (text == NULL)
-		return MN_ENOMEM;
-	unsigned lookups = 2 + (unsigned)in->nkept;	/* include:_spf.D, exists, kept */
-	if (lookups > SPF_LOOKUP_LIMIT)
-		lookups_error(c, d, lookups);
-	int r = add_one_record(c, d, z, text);
-	if (r == MN_OK) {
-		size_t nmap = 0;
-		validate_term_t *map = term_map(d, NULL, NULL, 0, NULL, NULL, 0, in, &nmap);
-		r = map == NULL ? MN_ENOMEM : validate_spf_record(c->val, d, text, map, nmap);
-		free(map);
-	}
-	free(text);
-	if (r == MN_OK)
-		r = macro_nets(c, d, z, in->m4, in->nm4);
-	if (r == MN_OK)
-		r = macro_nets(c, d, z, in->m6, in->nm6);
-	return r;
-}
-
-/*
- * With an SPF cache entry computed from the policy's current terms, the
- * networks of the cache replace the policy's (it holds them too) and its kept
- * terms replace the a/mx/include terms.  Without one (or a stale one), the
- * terms stay as written.
- */
-static int spf_use_cache(const policy_domain_t *d, const char *state_dir, spf_in_t *in)
-{
-	spfcache_t *cache = NULL;
-	int r = spfcache_load(state_dir, d->name, &cache);
-	if (r != MN_OK)
-		return r == MN_ENOMEM ? r : MN_OK;	/* absent or unreadable: as without a cache */
-	char **terms = NULL;
-	size_t nterms = 0;
-	char *source = NULL;
-	r = spfcache_terms(d->name, &d->spf, &terms, &nterms);
-	if (r == MN_OK && (source = spfcache_source(terms, nterms)) == NULL)
-		r = MN_ENOMEM;
-	rec_terms_free(terms, nterms);
-	if (r != MN_OK || strcmp(source, cache->source) != 0) {
-		free(source);
-		spfcache_free(cache);
-		return r;
-	}
-	free(source);
-	mn_net_t *m4 = NULL, *m6 = NULL;
-	size_t n4 = 0, n6 = 0, k4 = 0, k6 = 0;
-	for (size_t i = 0; i < cache->nnets; i++)
-		cache->nets[i].family == 4 ? n4++ : n6++;
-	mn_net_t *v4 = n4 ? malloc(n4 * sizeof(*v4)) : NULL, *v6 = n6 ? malloc(n6 * sizeof(*v6)) : NULL;
-	if ((n4 && v4 == NULL) || (n6 && v6 == NULL)) {
-		r = MN_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < cache->nnets; i++) {
-		if (cache->nets[i].family == 4)
-			v4[k4++] = cache->nets[i];
-		else
-			v6[k6++] = cache->nets[i];
-	}
-	r = rec_nets_merge(v4, n4, &m4, &n4);
-	if (r == MN_OK)
-		r = rec_nets_merge(v6, n6, &m6, &n6);
-	if (r != MN_OK) {
-		free(m4);
-		goto out;
-	}
-	char **kept = cache->nkept ? calloc(cache->nkept, sizeof(*kept)) : NULL;
-	if (cache->nkept && kept == NULL) {
-		free(m4);
-		free(m6);
-		r = MN_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < cache->nkept; i++) {
-		kept[i] = cache->kept[i];
-		cache->kept[i] = NULL;
-	}
-	free(in->m4);
-	free(in->m6);
-	rec_terms_free(in->kept, in->nkept);
-	in->m4 = m4;
-	in->nm4 = n4;
-	in->m6 = m6;
-	in->nm6 = n6;
-	in->kept = kept;
-	in->nkept = cache->nkept;
-	in->cache = cache;
-	cache = NULL;
-out:
-	free(v4);
-	free(v6);
-	spfcache_free(cache);
-	return r;
-}
-
-static int build_spf(const ctx_t *c, const policy_domain_t *d, zone_t *z)
-{
-	const policy_spf_t *s = &d->spf;
-	if (!s->present)
-		return MN_OK;
-	spf_in_t in = { 0 };
-	int r = nets_of(&s->ip4, &in.v4);
-	in.n4 = in.v4 ? s->ip4.n : 0;
-	if (r == MN_OK)
-		r = nets_of(&s->ip6, &in.v6);
-	in.n6 = in.v6 ? s->ip6.n : 0;
-	if (r == MN_OK)
-		r = rec_nets_merge(in.v4, in.n4, &in.m4, &in.nm4);
-	if (r == MN_OK)
-		r = rec_nets_merge(in.v6, in.n6, &in.m6, &in.nm6);
-	if (r == MN_OK)
-		r = rec_spf_kept_terms(d->name, s, &in.kept, &in.nkept);
-	if (r == MN_EINVAL) {	/* a network of the wrong family */
-		diag_error(c->diag, spf_pos(d), "SPF networks of %s are of the wrong family", d->name);
-		r = MN_OK;
-		goto out;
-	}
-	if (r != MN_OK)
-		goto out;
-	if ((spf_mode_t)s->mode.v != SPF_MODE_PLAIN && c->p->server.state_dir.v != NULL &&
-	    dirset_maybe(c->spf, d->name)) {
-		r = spf_use_cache(d, c->p->server.state_dir.v, &in);
-		if (r != MN_OK)
-			goto out;
-	}
-	bool fits = true;
-	switch ((spf_mode_t)s->mode.v) {
-	case SPF_MODE_PLAIN:
-		r = spf_plain(c, d, z, &in);
-		break;
-	case SPF_MODE_FLATTEN:
-		r = spf_flatten(c, d, z, &in, false, &fits);
-		break;
-	case SPF_MODE_AUTO:
-		r = spf_flatten(c, d, z, &in, true, &fits);
-		if (r == MN_OK && !fits)
-			r = spf_macro(c, d, z, &in);
-		break;
-	case SPF_MODE_MACRO:
-		r = spf_macro(c, d, z, &in);
-		break;
-	default:
-		diag_error(c->diag, spf_pos(d), "unknown SPF mode %d", s->mode.v);
-		break;
-	}
-out:
-	spf_in_free(&in);
-	return r;
-}
-
 /* ---- zones -------------------------------------------------------------------- */
 
 static const struct {
@@ -936,7 +416,7 @@ static const struct {
 } kinds[] = {
 	{ "_domainkey", ZONE_DKIM, build_dkim },
 	{ "_dmarc", ZONE_DMARC, build_dmarc },
-	{ "_spf", ZONE_SPF, build_spf },
+	{ "_spf", ZONE_SPF, spf_build },
 };
 
 static int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
@@ -946,7 +426,7 @@ static int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
 		if (apex == NULL)
 			return MN_ENOMEM;
 		char why[64];
-		if (!name_valid(apex, why, sizeof(why))) {
+		if (!compile_name_valid(apex, why, sizeof(why))) {
 			diag_error(c->diag, &d->pos, "zone name %s %s", apex, why);
 			free(apex);
 			continue;
@@ -1011,7 +491,7 @@ static int domain_inputs(part_t *pt, const policy_domain_t *d, dom_in_t *dm, uin
 	incr_hash_str(h, "keys");
 	const char *state = c->p->server.state_dir.v;
 	dm->keys_given = true;
-	if (state != NULL && dirset_maybe(c->keys, d->name)) {
+	if (state != NULL && compile_dirset_maybe(c->keys, d->name)) {
 		dm->keys_r = keystore_published(state, d->name, &dm->keys, &dm->nkeys);
 		if (dm->keys_r == MN_ENOMEM)
 			return MN_ENOMEM;
@@ -1024,7 +504,7 @@ static int domain_inputs(part_t *pt, const policy_domain_t *d, dom_in_t *dm, uin
 		incr_hash_str(h, dm->keys[i].record);
 	}
 	incr_hash_str(h, "spf cache");
-	if (state != NULL && dirset_maybe(c->spf, d->name)) {
+	if (state != NULL && compile_dirset_maybe(c->spf, d->name)) {
 		rec_buf_t b = { 0 };
 		rec_buf_addf(&b, "%s/spf/%s", state, d->name);
 		char *path = rec_buf_take(&b), *text = NULL;

@@ -8,6 +8,7 @@
 
 #include "policy/diag.h"
 #include "policy/policy.h"
+#include "zones/chain.h"
 #include "zones/zone.h"
 
 /*
@@ -48,3 +49,28 @@ typedef struct compile_opts {
  * content keeps its serial, changed content gets a larger one, never smaller.
  */
 int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out);
+
+/* DNS lookups an SPF evaluation may need (RFC 7208 §4.6.4). */
+#define SPF_LOOKUP_LIMIT 10
+
+typedef enum {
+	SPF_PLAN_FLATTEN = 1,	/* publish chain */
+	SPF_PLAN_MACRO,		/* publish the macro record (auto mode when flattening does not fit) */
+	SPF_PLAN_LOOKUPS,	/* flatten mode: needs lookups (> SPF_LOOKUP_LIMIT) */
+	SPF_PLAN_SPLIT,		/* flatten mode: cannot be split into records of 512 bytes */
+} spf_plan_kind_t;
+
+typedef struct spf_plan {
+	spf_plan_kind_t kind;
+	chain_t chain;		/* FLATTEN: the records (free with chain_free) */
+	unsigned lookups;	/* LOOKUPS: how many */
+} spf_plan_t;
+
+/*
+ * What is published for the SPF terms (networks first, then the kept terms)
+ * of a domain in mode flatten, auto or macro at root ("_spf.D"): the one
+ * decision both the compile and `mailns flatten` make, so that the record the
+ * CLI proves is the record the server publishes.  MN_OK with *out, or MN_ENOMEM.
+ */
+int spf_plan(const char *root, spf_mode_t mode, char *const *terms, size_t nterms, const char *all_term,
+	     spf_plan_t *out);

@@ -9,16 +9,7 @@
 #include <string.h>
 
 #include "policy/dmarc.h"
-
-/*
- * incr_hash_domain() walks every field of these structures: a field added
- * there without being added here would let a change of it go unnoticed
- * (the domain reused with stale zones).  Update the walk, then the sizes.
- */
-#if UINTPTR_MAX == UINT64_MAX
-static_assert(sizeof(policy_domain_t) == 792 && sizeof(policy_spf_t) == 208 && sizeof(policy_dkim_t) == 192 &&
-	      sizeof(policy_dmarc_t) == 368, "a policy domain structure changed: update incr_hash_domain()");
-#endif
+#include "policy/schema.h"
 
 struct compile_cache {
 	bool valid;		/* global holds a digest */
@@ -119,48 +110,105 @@ void incr_hash_pos(incr_hash_t *h, const mn_pos_t *pos)
 	put(h, 1, &pos->col, sizeof(pos->col));
 }
 
-static void h_u32(incr_hash_t *h, const policy_u32_t *v)
-{
-	incr_hash_u32(h, v->v);
-	incr_hash_pos(h, &v->pos);
-}
-
-static void h_enum(incr_hash_t *h, const policy_enum_t *v)
-{
-	incr_hash_u32(h, (uint32_t)v->v);
-	incr_hash_pos(h, &v->pos);
-}
-
-static void h_bool(incr_hash_t *h, const policy_bool_t *v)
-{
-	incr_hash_u32(h, v->v);
-	incr_hash_pos(h, &v->pos);
-}
-
 static void h_str(incr_hash_t *h, const policy_str_t *v)
 {
 	incr_hash_str(h, v->v);
 	incr_hash_pos(h, &v->pos);
 }
 
-static void h_strs(incr_hash_t *h, const policy_strs_t *v)
+/* A list's length and position: its items follow. */
+static void h_list(incr_hash_t *h, size_t n, const mn_pos_t *pos)
 {
-	incr_hash_u32(h, (uint32_t)v->n);
-	incr_hash_pos(h, &v->pos);
-	for (size_t i = 0; i < v->n; i++)
-		h_str(h, &v->v[i]);
+	incr_hash_u32(h, (uint32_t)n);
+	incr_hash_pos(h, pos);
 }
 
-static void h_nets(incr_hash_t *h, const policy_nets_t *v)
+/*
+ * Every key of table at base, each by its type (the schema is the list of
+ * fields: a key added there is digested without an edit here); only those
+ * flagged SCHEMA_ZONES unless all.
+ */
+static void h_table(incr_hash_t *h, const schema_item_t *table, const void *base, bool all)
 {
-	incr_hash_u32(h, (uint32_t)v->n);
-	incr_hash_pos(h, &v->pos);
-	for (size_t i = 0; i < v->n; i++) {
-		const mn_net_t *n = &v->v[i].net;
-		put(h, 0, &n->family, 1);
-		put(h, 0, &n->prefix, 1);
-		put(h, 0, n->addr, sizeof(n->addr));
-		incr_hash_pos(h, &v->v[i].pos);
+	for (const schema_item_t *it = table; it->name != NULL; it++) {
+		if (!all && !(it->flags & SCHEMA_ZONES))
+			continue;
+		const void *f = (const char *)base + it->offset;
+		switch (it->type) {
+		case SCHEMA_U32:
+		case SCHEMA_DURATION: {
+			const policy_u32_t *v = f;
+			incr_hash_u32(h, v->v);
+			incr_hash_pos(h, &v->pos);
+			break;
+		}
+		case SCHEMA_BOOL: {
+			const policy_bool_t *v = f;
+			incr_hash_u32(h, v->v);
+			incr_hash_pos(h, &v->pos);
+			break;
+		}
+		case SCHEMA_ENUM: {
+			const policy_enum_t *v = f;
+			incr_hash_u32(h, (uint32_t)v->v);
+			incr_hash_pos(h, &v->pos);
+			break;
+		}
+		case SCHEMA_STR:
+		case SCHEMA_PATH:
+		case SCHEMA_NAME:
+			h_str(h, f);
+			break;
+		case SCHEMA_NAMES:
+		case SCHEMA_STRS: {
+			const policy_strs_t *v = f;
+			h_list(h, v->n, &v->pos);
+			for (size_t i = 0; i < v->n; i++)
+				h_str(h, &v->v[i]);
+			break;
+		}
+		case SCHEMA_NET4S:
+		case SCHEMA_NET6S: {
+			const policy_nets_t *v = f;
+			h_list(h, v->n, &v->pos);
+			for (size_t i = 0; i < v->n; i++) {
+				const mn_net_t *n = &v->v[i].net;
+				put(h, 0, &n->family, 1);
+				put(h, 0, &n->prefix, 1);
+				put(h, 0, n->addr, sizeof(n->addr));
+				incr_hash_pos(h, &v->v[i].pos);
+			}
+			break;
+		}
+		case SCHEMA_ENUMS: {
+			const schema_enums_t *v = f;
+			h_list(h, v->n, &v->pos);
+			for (size_t i = 0; i < v->n; i++) {
+				incr_hash_u32(h, (uint32_t)v->v[i].v);
+				incr_hash_pos(h, &v->v[i].pos);
+			}
+			break;
+		}
+		case SCHEMA_SELECTORS: {
+			const schema_selectors_t *v = f;
+			h_list(h, v->n, &v->pos);
+			for (size_t i = 0; i < v->n; i++) {
+				h_str(h, &v->v[i].name);
+				h_str(h, &v->v[i].record);
+			}
+			break;
+		}
+		case SCHEMA_MAP:
+			if (it->flags & SCHEMA_PRESENT)
+				incr_hash_u32(h, *(const bool *)f);
+			h_table(h, it->sub, f, true);
+			break;
+		case SCHEMA_LISTEN:
+		case SCHEMA_TSIGS:
+			/* server settings no zone is made from */
+			assert(!"SCHEMA_ZONES on a key the digest cannot read");
+			break;
+		}
 	}
 }
 
@@ -185,65 +233,17 @@ void incr_hash_domain(incr_hash_t *h, const policy_t *p, const policy_domain_t *
 	incr_hash_str(h, "domain");
 	incr_hash_str(h, d->name);
 	incr_hash_pos(h, &d->pos);
-
-	const policy_spf_t *s = &d->spf;
-	incr_hash_u32(h, s->present);
-	h_enum(h, &s->mode);
-	h_nets(h, &s->ip4);
-	h_nets(h, &s->ip6);
-	h_strs(h, &s->a);
-	h_bool(h, &s->mx);
-	h_strs(h, &s->include);
-	h_enum(h, &s->all);
-
-	const policy_dkim_t *k = &d->dkim;
-	incr_hash_u32(h, k->present);
-	incr_hash_u32(h, (uint32_t)k->algorithm.n);
-	incr_hash_pos(h, &k->algorithm.pos);
-	for (size_t i = 0; i < k->algorithm.n; i++)
-		h_enum(h, &k->algorithm.v[i]);
-	h_u32(h, &k->rotate_every);
-	h_u32(h, &k->publish_ahead);
-	h_u32(h, &k->retire_after);
-	h_u32(h, &k->revoked_for);
-	h_str(h, &k->on_change);
-	incr_hash_u32(h, (uint32_t)k->selectors.n);
-	incr_hash_pos(h, &k->selectors.pos);
-	for (size_t i = 0; i < k->selectors.n; i++) {
-		h_str(h, &k->selectors.v[i].name);
-		h_str(h, &k->selectors.v[i].record);
-	}
-
-	const policy_dmarc_t *m = &d->dmarc;
-	incr_hash_u32(h, m->present);
-	h_enum(h, &m->p);
-	h_enum(h, &m->sp);
-	h_enum(h, &m->np);
-	h_enum(h, &m->psd);
-	h_bool(h, &m->t);
-	h_enum(h, &m->adkim);
-	h_enum(h, &m->aspf);
-	h_str(h, &m->fo);
-	h_strs(h, &m->rua);
-	h_strs(h, &m->ruf);
-	h_u32(h, &m->pct);
-	h_str(h, &m->rf);
-	h_u32(h, &m->ri);
-	h_strs(h, &m->authorize_reports_for);
-	if (m->present) {
-		h_dests(h, p, &m->rua, "rua");
-		h_dests(h, p, &m->ruf, "ruf");
+	h_table(h, schema_domain, d, true);
+	if (d->dmarc.present) {
+		h_dests(h, p, &d->dmarc.rua, "rua");
+		h_dests(h, p, &d->dmarc.ruf, "ruf");
 	}
 }
 
 void incr_hash_server(incr_hash_t *h, const policy_server_t *s)
 {
 	incr_hash_str(h, "mailns compile 1");
-	h_strs(h, &s->nameservers);
-	h_str(h, &s->hostmaster);
-	h_u32(h, &s->ttl);
-	h_u32(h, &s->negative_ttl);
-	h_str(h, &s->state_dir);
+	h_table(h, schema_server, s, false);
 }
 
 /* EVP_sha256() looks the implementation up at every digest (OpenSSL 3): once is enough. */

@@ -61,9 +61,12 @@ void incr_hash_bytes(incr_hash_t *h, const void *p, size_t n);
 void incr_hash_u32(incr_hash_t *h, uint32_t v);
 void incr_hash_str(incr_hash_t *h, const char *s);	/* NULL differs from "" */
 void incr_hash_pos(incr_hash_t *h, const mn_pos_t *pos);	/* "set" to key, the rest to pos */
-/* d's policy subtree and the hosted-ness of its DMARC report destinations (p). */
+/*
+ * d's name, position and every key of schema_domain (defaults merged), each
+ * by its type, and the hosted-ness of its DMARC report destinations (p).
+ */
 void incr_hash_domain(incr_hash_t *h, const policy_t *p, const policy_domain_t *d);
-/* The server settings the compile uses. */
+/* The server settings the compile uses: the keys of schema_server flagged SCHEMA_ZONES. */
 void incr_hash_server(incr_hash_t *h, const policy_server_t *s);
 /* SHA-256 of both streams; MN_ENOMEM when a buffer could not grow. */
 int incr_hash_final(incr_hash_t *h, uint8_t key[32], uint8_t pos[32]);

@@ -2,6 +2,8 @@
 /* records.c -- record text builders: DMARC, plain SPF, network merging, report targets */
 #include "zones/records.h"
 
+#include "policy/dmarc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,19 +142,14 @@ const char *rec_spf_all_term(int all)
 
 bool rec_mailto_domain(const char *uri, char *out, size_t outsize)
 {
-	if (uri == NULL || strncasecmp(uri, "mailto:", 7) != 0)
-		return false;
-	const char *at = strrchr(uri + 7, '@');
-	if (at == NULL)
-		return false;
-	at++;
-	size_t n = strcspn(at, "!?,; ");
-	char name[256];
-	if (n == 0 || n >= sizeof(name))
-		return false;
-	memcpy(name, at, n);
-	name[n] = '\0';
-	return mn_name_norm(name, out, outsize) == MN_OK && out[0] != '\0';
+	/* the one mailto: parser (RFC 6068, percent-decoding): dmarc_uri_check() */
+	dmarc_dest_t dest = { 0 };
+	bool ok = uri != NULL && dmarc_uri_check(uri, "rua", NULL, NULL, &dest) == MN_OK &&
+		  dest.scheme == DMARC_URI_MAILTO && strlen(dest.domain) < outsize;
+	if (ok)
+		memcpy(out, dest.domain, strlen(dest.domain) + 1);
+	dmarc_dest_clear(&dest);
+	return ok;
 }
 
 /* ---- network merging ---------------------------------------------------- */

@@ -34,8 +34,9 @@ char *rec_dmarc_text(const policy_dmarc_t *d);
 const char *rec_spf_all_term(int all);
 
 /*
- * The domain of a "mailto:" URI ("mailto:d@Example.COM!10m" -> "example.com"),
- * normalized, into out (>= 254 bytes).  false for other URIs or bad names.
+ * The domain of a "mailto:" report URI ("mailto:d%40x@Example.COM!10m" ->
+ * "example.com") as dmarc_uri_check() reads it (percent-decoded, RFC 6068),
+ * normalized, into out (>= 254 bytes).  false for other or invalid URIs.
  */
 bool rec_mailto_domain(const char *uri, char *out, size_t outsize);
 

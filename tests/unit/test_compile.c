@@ -264,7 +264,9 @@ static void test_dmarc_text(void)
 	static const struct { const char *uri, *want; } mt[] = {
 		{ "mailto:d@Example.COM", "example.com" },
 		{ "MAILTO:reports@example.org!10m", "example.org" },
-		{ "mailto:a@b@sub.example.net.", "sub.example.net" },
+		{ "mailto:%22a%40b%22@sub.example.net.", "sub.example.net" },	/* percent-decoded: "a@b" the local part */
+		{ "mailto:r@example.org%2esub.example", "example.org.sub.example" },
+		{ "mailto:a@b@sub.example.net.", NULL },	/* '@' is not atext */
 		{ "https://example.com/report", NULL },
 		{ "mailto:nobody", NULL },
 		{ "mailto:x@", NULL },
@@ -1237,8 +1239,50 @@ out:
 	diag_free(dg);
 }
 
+
+/* ---- the SPF publishing plan (compile and `mailns flatten` both call spf_plan) --------- */
+
+static void test_spf_plan(void)
+{
+	char *terms[40];
+	char buf[40][64];
+	for (int i = 0; i < 40; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "include:i%d.example", i);
+		terms[i] = buf[i];
+	}
+	static const struct {
+		spf_mode_t mode;
+		size_t n;
+		spf_plan_kind_t want;
+		unsigned lookups;
+	} c[] = {
+		{ SPF_MODE_AUTO, 3, SPF_PLAN_FLATTEN, 0 },	/* include of the root + 3 */
+		{ SPF_MODE_AUTO, 9, SPF_PLAN_FLATTEN, 0 },	/* 10: at the limit */
+		{ SPF_MODE_AUTO, 10, SPF_PLAN_MACRO, 0 },	/* 11 */
+		{ SPF_MODE_AUTO, 40, SPF_PLAN_MACRO, 0 },
+		{ SPF_MODE_FLATTEN, 9, SPF_PLAN_FLATTEN, 0 },
+		{ SPF_MODE_FLATTEN, 10, SPF_PLAN_LOOKUPS, 11 },
+		{ SPF_MODE_MACRO, 3, SPF_PLAN_MACRO, 0 },
+	};
+	for (size_t i = 0; i < N_ELEMS(c); i++) {
+		spf_plan_t pl = { 0 };
+		int r = spf_plan("_spf.d.example", c[i].mode, terms, c[i].n, "-all", &pl);
+		is_int(r, MN_OK, "plan %zu: MN_OK", i);
+		is_int(pl.kind, c[i].want, "plan %zu: mode %s, %zu includes -> kind %d", i, policy_spf_mode_name(c[i].mode),
+		       c[i].n, (int)c[i].want);
+		if (c[i].want == SPF_PLAN_LOOKUPS)
+			is_int(pl.lookups, c[i].lookups, "plan %zu: %u lookups", i, c[i].lookups);
+		if (c[i].want == SPF_PLAN_FLATTEN)
+			ok(pl.chain.n >= 1 && pl.chain.lookups <= SPF_LOOKUP_LIMIT, "plan %zu: a chain within the limit", i);
+		else
+			ok(pl.chain.n == 0, "plan %zu: no chain", i);
+		chain_free(&pl.chain);
+	}
+}
+
 int main(void)
 {
+	test_spf_plan();
 	const char *t = getenv("TMPDIR");
 	snprintf(tmp, sizeof(tmp), "%s/test_compile.XXXXXX", t && *t ? t : "/tmp");
 	if (mkdtemp(tmp) == NULL)

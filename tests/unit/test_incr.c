@@ -7,8 +7,10 @@
 
 #include "policy/mn.h"
 #include "policy/policy.h"
+#include "policy/schema.h"
 #include "tests/tap/tap.h"
 #include "zones/compile.h"
+#include "zones/incr.h"
 #include "zones/records.h"
 #include "zones/spfcache.h"
 #include "zones/zonefile.h"
@@ -459,6 +461,331 @@ static void test_parse_cache(void)
 	compile_cache_free(cache);
 }
 
+
+/* ---- every field of a domain is in the schema, and the digest reads it ------------ */
+
+/*
+ * Every member of the domain structures, once.  The initializers below are
+ * positional: the compiler rejects this file when a member is added to one
+ * of the structures and not to its list (missing initializer: an error
+ * here), so the coverage test sees every member, padding or not, and fails
+ * when one has no schema line (the schema drives the merge of `defaults:`,
+ * the built-in defaults and the compile-cache digest).
+ */
+#pragma GCC diagnostic error "-Wmissing-field-initializers"
+#define DOMAIN_MEMBERS(S, M) S(name) M(pos) M(spf) M(dkim) M(dmarc)
+#define SPF_MEMBERS(S, M) S(present) M(mode) M(ip4) M(ip6) M(a) M(mx) M(include) M(all)
+#define DKIM_MEMBERS(S, M) S(present) M(algorithm) M(rotate_every) M(publish_ahead) M(retire_after) \
+	M(revoked_for) M(on_change) M(selectors)
+#define DMARC_MEMBERS(S, M) S(present) M(p) M(sp) M(np) M(psd) M(t) M(adkim) M(aspf) M(fo) M(rua) M(ruf) \
+	M(pct) M(rf) M(ri) M(authorize_reports_for)
+#define SELECTOR_MEMBERS(S, M) M(name) M(record)
+#define SCALAR_INIT(m) 0,
+#define AGGREGATE_INIT(m) { 0 },
+static const policy_domain_t all_domain_members = { DOMAIN_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+static const policy_spf_t all_spf_members = { SPF_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+static const policy_dkim_t all_dkim_members = { DKIM_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+static const policy_dmarc_t all_dmarc_members = { DMARC_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+static const policy_selector_t all_selector_members = { SELECTOR_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+
+typedef struct member {
+	const char *name;
+	size_t offset, size;
+} member_t;
+
+#define MEMBER_OF(T, m) { #m, offsetof(T, m), sizeof(((T *)0)->m) },
+#define DOMAIN_M(m) MEMBER_OF(policy_domain_t, m)
+#define SPF_M(m) MEMBER_OF(policy_spf_t, m)
+#define DKIM_M(m) MEMBER_OF(policy_dkim_t, m)
+#define DMARC_M(m) MEMBER_OF(policy_dmarc_t, m)
+static const member_t domain_members[] = { DOMAIN_MEMBERS(DOMAIN_M, DOMAIN_M) { NULL, 0, 0 } };
+static const member_t spf_members[] = { SPF_MEMBERS(SPF_M, SPF_M) { NULL, 0, 0 } };
+static const member_t dkim_members[] = { DKIM_MEMBERS(DKIM_M, DKIM_M) { NULL, 0, 0 } };
+static const member_t dmarc_members[] = { DMARC_MEMBERS(DMARC_M, DMARC_M) { NULL, 0, 0 } };
+
+/* The members of the struct a MAP item of schema_domain converts into. */
+static const member_t *sub_members(const schema_item_t *it)
+{
+	if (it->offset == offsetof(policy_domain_t, spf))
+		return spf_members;
+	if (it->offset == offsetof(policy_domain_t, dkim))
+		return dkim_members;
+	if (it->offset == offsetof(policy_domain_t, dmarc))
+		return dmarc_members;
+	return NULL;
+}
+
+/*
+ * Every member of what has one schema item at its offset, of a type stored
+ * in exactly the member's bytes; `bool present` first is the map item's
+ * SCHEMA_PRESENT; by_hand members are digested by incr_hash_domain() itself.
+ */
+static void check_members(const char *what, const member_t *m, const schema_item_t *table, bool present,
+			  const char *const *by_hand)
+{
+	for (; m->name != NULL; m++) {
+		bool hand = false;
+		for (const char *const *b = by_hand; b != NULL && *b != NULL; b++)
+			hand = hand || strcmp(*b, m->name) == 0;
+		if (hand) {
+			ok(true, "%s.%s: hashed by incr_hash_domain (name and position)", what, m->name);
+			continue;
+		}
+		if (strcmp(m->name, "present") == 0 && m->offset == 0) {
+			ok(present, "%s.present: the map's SCHEMA_PRESENT", what);
+			continue;
+		}
+		const schema_item_t *it = table;
+		while (it->name != NULL && it->offset != m->offset)
+			it++;
+		if (!ok(it->name != NULL, "%s.%s has a schema line", what, m->name))
+			continue;
+		if (it->type == SCHEMA_MAP) {
+			const member_t *sub = sub_members(it);
+			if (ok(sub != NULL, "%s.%s: a map the test knows", what, m->name))
+				check_members(it->name, sub, it->sub, (it->flags & SCHEMA_PRESENT) != 0, NULL);
+			continue;
+		}
+		is_int((long long)schema_type_size(it->type), (long long)m->size, "%s.%s: the schema type '%s' covers its %zu bytes",
+		       what, m->name, it->name, m->size);
+	}
+}
+
+/* A pool of allocations for the synthetic domain, freed at the end. */
+static void *held[256];
+static size_t nheld;
+
+static void *hold_mem(size_t n)
+{
+	if (nheld == sizeof(held) / sizeof(held[0]))
+		tap_bail("too many allocations");
+	void *p = calloc(1, n);
+	if (p == NULL)
+		tap_bail("calloc");
+	return held[nheld++] = p;
+}
+
+static char *hold_str(const char *s)
+{
+	char *d = hold_mem(strlen(s) + 1);
+	memcpy(d, s, strlen(s) + 1);
+	return d;
+}
+
+static const char *const TFILE = "t.yaml";
+static uint32_t tline = 1;
+
+static mn_pos_t tpos(void)
+{
+	return (mn_pos_t){ TFILE, tline++, 3 };
+}
+
+/* Sets every key of table at base (nested maps present), each to its own value and position. */
+static void fill_all(const schema_item_t *table, void *base)
+{
+	for (const schema_item_t *it = table; it->name != NULL; it++) {
+		void *f = (char *)base + it->offset;
+		switch (it->type) {
+		case SCHEMA_U32:
+		case SCHEMA_DURATION:
+			*(policy_u32_t *)f = (policy_u32_t){ 7, tpos() };
+			break;
+		case SCHEMA_BOOL:
+			*(policy_bool_t *)f = (policy_bool_t){ true, tpos() };
+			break;
+		case SCHEMA_ENUM:
+			*(policy_enum_t *)f = (policy_enum_t){ 1, tpos() };
+			break;
+		case SCHEMA_STR:
+		case SCHEMA_PATH:
+		case SCHEMA_NAME:
+			*(policy_str_t *)f = (policy_str_t){ hold_str("x.example"), tpos() };
+			break;
+		case SCHEMA_NAMES:
+		case SCHEMA_STRS: {
+			policy_strs_t *v = f;
+			v->v = hold_mem(sizeof(*v->v));
+			v->v[0] = (policy_str_t){ hold_str("mailto:r@x.example"), tpos() };
+			v->n = 1;
+			v->pos = tpos();
+			break;
+		}
+		case SCHEMA_NET4S:
+		case SCHEMA_NET6S: {
+			policy_nets_t *v = f;
+			v->v = hold_mem(sizeof(*v->v));
+			if (mn_net_parse(it->type == SCHEMA_NET4S ? "192.0.2.0/24" : "2001:db8::/32", 0, false,
+					 &v->v[0].net) != MN_OK)
+				tap_bail("mn_net_parse");
+			v->v[0].pos = tpos();
+			v->n = 1;
+			v->pos = tpos();
+			break;
+		}
+		case SCHEMA_ENUMS: {
+			schema_enums_t *v = f;
+			v->v = hold_mem(sizeof(*v->v));
+			v->v[0] = (policy_enum_t){ 1, tpos() };
+			v->n = 1;
+			v->pos = tpos();
+			break;
+		}
+		case SCHEMA_SELECTORS: {
+			schema_selectors_t *v = f;
+			v->v = hold_mem(sizeof(*v->v));
+			v->v[0].name = (policy_str_t){ hold_str("s1"), tpos() };
+			v->v[0].record = (policy_str_t){ hold_str("v=DKIM1; p="), tpos() };
+			v->n = 1;
+			v->pos = tpos();
+			break;
+		}
+		case SCHEMA_MAP:
+			if (it->flags & SCHEMA_PRESENT)
+				*(bool *)f = true;
+			fill_all(it->sub, f);
+			break;
+		default:
+			tap_bail("a domain key of type %d the test cannot set", (int)it->type);
+		}
+	}
+}
+
+typedef struct digest {
+	uint8_t key[32], pos[32];
+} digest_t;
+
+static digest_t digest_of(const policy_domain_t *d)
+{
+	static incr_hash_t h;
+	policy_t p = { .domains = (policy_domain_t *)d, .ndomains = 1 };
+	digest_t x;
+	incr_hash_reset(&h);
+	incr_hash_domain(&h, &p, d);
+	if (incr_hash_final(&h, x.key, x.pos) != MN_OK)
+		tap_bail("incr_hash_final");
+	return x;
+}
+
+/* The element of a one-item list field whose value changes, and its position. */
+static void mutate(const schema_item_t *it, void *f, bool position)
+{
+	mn_pos_t *pos = (mn_pos_t *)schema_field_pos(it->type, f);
+	switch (it->type) {
+	case SCHEMA_U32:
+	case SCHEMA_DURATION:
+		((policy_u32_t *)f)->v ^= 1;
+		break;
+	case SCHEMA_BOOL:
+		((policy_bool_t *)f)->v = !((policy_bool_t *)f)->v;
+		break;
+	case SCHEMA_ENUM:
+		((policy_enum_t *)f)->v ^= 1;
+		break;
+	case SCHEMA_STR:
+	case SCHEMA_PATH:
+	case SCHEMA_NAME:
+		((policy_str_t *)f)->v[0] ^= 1;
+		break;
+	case SCHEMA_NAMES:
+	case SCHEMA_STRS:
+		if (position)
+			pos = &((policy_strs_t *)f)->v[0].pos;
+		else
+			((policy_strs_t *)f)->v[0].v[0] ^= 1;
+		break;
+	case SCHEMA_NET4S:
+	case SCHEMA_NET6S:
+		if (position)
+			pos = &((policy_nets_t *)f)->v[0].pos;
+		else
+			((policy_nets_t *)f)->v[0].net.addr[1] ^= 1;
+		break;
+	case SCHEMA_ENUMS:
+		if (position)
+			pos = &((schema_enums_t *)f)->v[0].pos;
+		else
+			((schema_enums_t *)f)->v[0].v ^= 1;
+		break;
+	case SCHEMA_SELECTORS:
+		if (position)
+			pos = &((schema_selectors_t *)f)->v[0].record.pos;
+		else
+			((schema_selectors_t *)f)->v[0].record.v[0] ^= 1;
+		break;
+	default:
+		tap_bail("type %d", (int)it->type);
+	}
+	if (position)
+		pos->line ^= 1024;
+}
+
+/* Each key of table (at base inside d) changed alone, in value, item position and list position. */
+static void check_digest_reads(const char *what, const schema_item_t *table, void *base, policy_domain_t *d)
+{
+	for (const schema_item_t *it = table; it->name != NULL; it++) {
+		void *f = (char *)base + it->offset;
+		digest_t before = digest_of(d);
+		if (it->type == SCHEMA_MAP) {
+			if (it->flags & SCHEMA_PRESENT) {
+				*(bool *)f = false;
+				digest_t now = digest_of(d);
+				*(bool *)f = true;
+				ok(memcmp(now.key, before.key, 32) != 0, "digest reads %s.%s present", what, it->name);
+			}
+			check_digest_reads(it->name, it->sub, f, d);
+			continue;
+		}
+		for (int position = 0; position < 2; position++) {
+			mutate(it, f, position);
+			digest_t now = digest_of(d);
+			mutate(it, f, position);	/* (each change is its own inverse) */
+			const uint8_t *a = position ? now.pos : now.key, *b = position ? before.pos : before.key;
+			ok(memcmp(a, b, 32) != 0, "digest reads %s.%s %s", what, it->name,
+			   position ? "position" : "value");
+			digest_t again = digest_of(d);
+			ok(memcmp(again.key, before.key, 32) == 0 && memcmp(again.pos, before.pos, 32) == 0,
+			   "%s.%s restored", what, it->name);
+		}
+		/* the list's own position: where "key:" was written */
+		if (schema_type_size(it->type) > sizeof(policy_str_t)) {
+			mn_pos_t *lp = (mn_pos_t *)schema_field_pos(it->type, f);
+			lp->col ^= 64;
+			digest_t now = digest_of(d);
+			lp->col ^= 64;
+			ok(memcmp(now.pos, before.pos, 32) != 0, "digest reads the position of the list %s.%s", what,
+			   it->name);
+		}
+	}
+}
+
+static void test_digest_fields(void)
+{
+	(void)all_domain_members;
+	(void)all_spf_members;
+	(void)all_dkim_members;
+	(void)all_dmarc_members;
+	(void)all_selector_members;
+	static const char *const by_hand[] = { "name", "pos", NULL };
+	check_members("domain", domain_members, schema_domain, false, by_hand);
+
+	policy_domain_t d = { 0 };
+	d.name = hold_str("d.example");
+	d.pos = tpos();
+	fill_all(schema_domain, &d);
+	digest_t before = digest_of(&d);
+	d.name[0] = 'e';
+	digest_t now = digest_of(&d);
+	d.name[0] = 'd';
+	ok(memcmp(now.key, before.key, 32) != 0, "digest reads the domain's name");
+	d.pos.line++;
+	now = digest_of(&d);
+	d.pos.line--;
+	ok(memcmp(now.pos, before.pos, 32) != 0, "digest reads the domain's position");
+	check_digest_reads("domain", schema_domain, &d, &d);
+	while (nheld > 0)
+		free(held[--nheld]);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -467,6 +794,7 @@ int main(void)
 		tap_bail("mkdtemp");
 	test_incr();
 	test_parse_cache();
+	test_digest_fields();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)

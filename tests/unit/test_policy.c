@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "policy/policy.h"
+#include "policy/schema.h"
 #include "tests/tap/tap.h"
 
 static char tmp[PATH_MAX];
@@ -406,8 +407,7 @@ static void test_example(void)
 		return;
 	is_int((long long)p->ndomains, 4, "example: four domains");
 	is_int((long long)p->nfiles, 2, "example: policy + domains.d/hosted.yaml");
-	char want[PATH_MAX + 64];
-	is_str(p->server.state_dir.v, "/var/lib/mailns-example", "example: state_dir absolute, as written");
+	is_str(p->server.state_dir.v, "/var/lib/mailns-example", "example: state_dir as written (absolute)");
 	ok(p->dir[0] == '/', "example: dir absolute");
 	is_int(p->server.tcp_idle_timeout.v, 10, "example: tcp_idle_timeout 10s");
 	const policy_domain_t *d = policy_domain_find(p, "example.com");
@@ -427,6 +427,7 @@ static void test_example(void)
 	}
 	d = policy_domain_find(p, "example.net");
 	if (ok(d != NULL, "example.net (included)")) {
+		char want[PATH_MAX + 64];
 		snprintf(want, sizeof(want), "%s/examples/domains.d/hosted.yaml", srcdir);
 		is_str(d->pos.file, want, "example.net position names the included file");
 		is_str(d->dmarc.fo.v, "1:d", "fo as written");
@@ -468,6 +469,87 @@ static void test_many(void)
 	policy_free(p);
 }
 
+
+/* ---- built-in defaults and the merge of `defaults:` come from the schema ------------- */
+
+/* Each key of table at base with a built-in default holds it, its position unset. */
+static void check_defaults(const char *what, const schema_item_t *table, const void *base, size_t *n)
+{
+	for (const schema_item_t *it = table; it->name != NULL; it++) {
+		const void *f = (const char *)base + it->offset;
+		if (it->type == SCHEMA_MAP) {
+			check_defaults(it->name, it->sub, f, n);
+			continue;
+		}
+		if (!it->def.set)
+			continue;
+		(*n)++;
+		ok(schema_field_pos(it->type, f)->file == NULL, "%s.%s: the default has no position", what, it->name);
+		switch (it->type) {
+		case SCHEMA_U32:
+		case SCHEMA_DURATION:
+			is_int(((const policy_u32_t *)f)->v, it->def.u, "%s.%s: built-in %u", what, it->name, it->def.u);
+			break;
+		case SCHEMA_ENUM:
+			is_int(((const policy_enum_t *)f)->v, it->def.u, "%s.%s: built-in %u", what, it->name, it->def.u);
+			break;
+		case SCHEMA_STR:
+		case SCHEMA_PATH:
+			is_str(((const policy_str_t *)f)->v, it->def.s, "%s.%s: built-in %s", what, it->name, it->def.s);
+			break;
+		case SCHEMA_ENUMS: {
+			const schema_enums_t *e = f;
+			ok(e->n == 1 && e->v[0].v == (int)it->def.u, "%s.%s: built-in [%u]", what, it->name, it->def.u);
+			break;
+		}
+		case SCHEMA_LISTEN: {
+			const schema_listens_t *e = f;
+			ok(e->n == 1 && strcmp(e->v[0].text, it->def.s) == 0, "%s.%s: built-in %s", what, it->name,
+			   it->def.s);
+			break;
+		}
+		default:
+			ok(false, "%s.%s: a default of type %d the test does not read", what, it->name, (int)it->type);
+		}
+	}
+}
+
+static void test_schema_defaults(void)
+{
+	put("def.yaml", "version: 1\nserver:\n  nameservers: [ns1.example.net]\n  hostmaster: h.example.net\n"
+			"defaults:\n  dkim: { publish_ahead: 1d }\n  dmarc: { p: reject }\n"
+			"domains:\n  a.example: { dkim: { retire_after: 2d } }\n");
+	int ret;
+	policy_t *p;
+	char *got = load("def.yaml", &ret, &p);
+	is_str(got, "", "defaults policy loads");
+	free(got);
+	if (!ok(ret == MN_OK && p != NULL && p->ndomains == 1, "defaults policy: MN_OK"))
+		return;
+	const policy_domain_t *d = &p->domains[0];
+	/* what the man page says, written here once more on purpose */
+	is_int(d->dkim.rotate_every.v, 90 * 86400, "rotate_every 90d");
+	is_int(d->dkim.revoked_for.v, 30 * 86400, "revoked_for 30d");
+	ok(d->dkim.algorithm.n == 1 && d->dkim.algorithm.v[0].v == DKIM_ALG_RSA2048, "algorithm [rsa-2048]");
+	is_int(p->server.rate_limit.v, 200, "rate_limit 200");
+	is_int(p->server.rate_limit_slip.v, 2, "rate_limit_slip 2");
+	is_str(p->server.listen.v[0].text, "127.0.0.1:53", "listen 127.0.0.1:53");
+	/* per key: the domain's own, the defaults', the built-in */
+	is_int(d->dkim.retire_after.v * 100 + d->dkim.retire_after.pos.line, 2 * 86400 * 100 + 9, "retire_after: own, 9:");
+	is_int(d->dkim.publish_ahead.v * 100 + d->dkim.publish_ahead.pos.line, 86400 * 100 + 6,
+	       "publish_ahead: from defaults, 6:");
+	ok(d->dkim.present && d->dmarc.present, "dkim: its own map; dmarc: present through defaults");
+	size_t n = 0;
+	policy_domain_t copy = *d;
+	/* every default-carrying key of the domain (the two set ones reset) and the server, by the schema */
+	copy.dkim.publish_ahead = (policy_u32_t){ 3 * 86400, { NULL, 0, 0 } };
+	copy.dkim.retire_after = (policy_u32_t){ 7 * 86400, { NULL, 0, 0 } };
+	check_defaults("domain", schema_domain, &copy, &n);
+	check_defaults("server", schema_server, &p->server, &n);
+	ok(n >= 15, "%zu keys with built-in defaults checked", n);
+	policy_free(p);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -483,6 +565,7 @@ int main(void)
 	test_names();
 	test_example();
 	test_many();
+	test_schema_defaults();
 
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

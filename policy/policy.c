@@ -128,6 +128,50 @@ const char *policy_dmarc_p_name(dmarc_p_t p)
 	return schema_value_name(schema_dmarc_ps, (int)p);
 }
 
+const char *policy_mta_sts_mode_name(mta_sts_mode_t m)
+{
+	return schema_value_name(schema_mta_sts_modes, (int)m);
+}
+
+/* ---- MTA-STS, TLS-RPT and BIMI across keys (after the merge of `defaults:`) ---- */
+
+/* The value's position when it was written, else the domain's. */
+static const mn_pos_t *pos_or(const mn_pos_t *pos, const policy_domain_t *d)
+{
+	return pos->file != NULL ? pos : &d->pos;
+}
+
+static void check_family(const policy_t *p, diag_t *diag)
+{
+	for (size_t i = 0; i < p->ndomains; i++) {
+		const policy_domain_t *d = &p->domains[i];
+		const policy_mta_sts_t *m = &d->mta_sts;
+		if (m->present && m->mode.v != MTA_STS_NONE && m->mx.n == 0)
+			diag_error(diag, pos_or(&m->mode.pos, d), "MTA-STS of %s: mode %s needs at least one mx pattern",
+				   d->name, policy_mta_sts_mode_name((mta_sts_mode_t)m->mode.v));
+		if (m->present && m->mode.v == MTA_STS_ENFORCE && m->max_age.v < 86400)
+			diag_warn(diag, pos_or(&m->max_age.pos, d),
+				     "MTA-STS of %s: mode enforce with max_age %u s, under one day (RFC 8461 §3.2 advises weeks)",
+				     d->name, (unsigned)m->max_age.v);
+		if (d->tls_rpt.present && d->tls_rpt.rua.n == 0)
+			diag_error(diag, &d->pos, "missing required key 'rua' in tls_rpt");
+		const policy_bimi_t *b = &d->bimi;
+		if (!b->present)
+			continue;
+		if (!POLICY_SET(b->logo))
+			diag_error(diag, &d->pos, "missing required key 'logo' in bimi");
+		/* an unset sp inherits p (RFC 7489 §6.3) */
+		const policy_dmarc_t *dm = &d->dmarc;
+		int sp = POLICY_SET(dm->sp) ? dm->sp.v : dm->p.v;
+		if (!dm->present)
+			diag_error(diag, pos_or(&b->logo.pos, d), "BIMI of %s: needs DMARC with p and sp of quarantine "
+				   "or reject (the domain publishes no DMARC)", d->name);
+		else if (dm->p.v == DMARC_P_NONE || sp == DMARC_P_NONE)
+			diag_error(diag, pos_or(&b->logo.pos, d), "BIMI of %s: needs DMARC with p and sp of quarantine "
+				   "or reject (%s is none: receivers ignore BIMI)", d->name, dm->p.v == DMARC_P_NONE ? "p" : "sp");
+	}
+}
+
 /* ---- files -------------------------------------------------------------------- */
 
 /* Records a file name; the returned string (owned by the policy) names it in positions. */
@@ -870,6 +914,11 @@ static int load(const char *path, policy_cache_t *cache, diag_t *diag, policy_t 
 	if ((ret = ld.ctx.oom) < 0)
 		goto fail;
 	schema_merge(schema_domain, p->domains, p->ndomains, sizeof(*p->domains), &ld.defaults);
+	check_family(p, diag);
+	if (diag_errors(diag) > errors0) {
+		ret = MN_EPOLICY;
+		goto fail;
+	}
 	if (cache != NULL) {
 		size_t reused = 0;
 		for (size_t i = 0; i < ld.njobs; i++)

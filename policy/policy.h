@@ -84,12 +84,38 @@ typedef struct policy_dmarc {
 	policy_strs_t authorize_reports_for;	/* normalized names, or "*" */
 } policy_dmarc_t;
 
+typedef enum { MTA_STS_ENFORCE = 0, MTA_STS_TESTING, MTA_STS_NONE } mta_sts_mode_t;
+
+/* MTA-STS (RFC 8461) */
+typedef struct policy_mta_sts {
+	bool present;
+	policy_enum_t mode;		/* mta_sts_mode_t; default testing */
+	policy_strs_t mx;		/* patterns as written, lowercase: "mx1.example.com", "*.example.net" */
+	policy_u32_t max_age;		/* seconds, <= 31557600; default 7d */
+} policy_mta_sts_t;
+
+/* SMTP TLS reporting (RFC 8460) */
+typedef struct policy_tls_rpt {
+	bool present;
+	policy_strs_t rua;		/* mailto: or https: URIs; at least one */
+} policy_tls_rpt_t;
+
+/* BIMI: default._bimi */
+typedef struct policy_bimi {
+	bool present;
+	policy_str_t logo;		/* l=: https URL of an .svg; required */
+	policy_str_t authority;		/* a=: https URL; unset = a= omitted */
+} policy_bimi_t;
+
 typedef struct policy_domain {
 	char *name;			/* normalized: lowercase, no final dot */
 	mn_pos_t pos;			/* of the key under `domains:` */
 	policy_spf_t spf;
 	policy_dkim_t dkim;
 	policy_dmarc_t dmarc;
+	policy_mta_sts_t mta_sts;
+	policy_tls_rpt_t tls_rpt;
+	policy_bimi_t bimi;
 } policy_domain_t;
 
 typedef struct policy_listen {
@@ -181,3 +207,4 @@ const char *policy_spf_mode_name(spf_mode_t m);
 const char *policy_spf_all_name(spf_all_t a);	/* "fail" ... */
 const char *policy_dkim_alg_name(dkim_alg_t a);	/* "rsa-2048", "ed25519" */
 const char *policy_dmarc_p_name(dmarc_p_t p);	/* "none", "quarantine", "reject" */
+const char *policy_mta_sts_mode_name(mta_sts_mode_t m);	/* "enforce", "testing", "none" */

@@ -517,6 +517,112 @@ static void conv_selectors(schema_ctx_t *ctx, const schema_item_t *it, const yno
 	}
 }
 
+/* ---- MTA-STS, TLS-RPT, BIMI ---------------------------------------------------- */
+
+/*
+ * mta_sts.mx: RFC 8461 §4.1 patterns: a host name, or "*." and a name (the
+ * wildcard stands for exactly one label).  Kept lowercase, without a final dot.
+ */
+static bool item_mx(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	const char *s = scalar(ctx, it->name, NULL, item, "a host name pattern");
+	if (s == NULL)
+		return false;
+	const char *host = strncmp(s, "*.", 2) == 0 ? s + 2 : s;
+	char buf[256];
+	bool ok = mn_name_norm(host, buf, sizeof(buf)) == MN_OK && buf[0] != '\0' && strchr(buf, '*') == NULL &&
+		  strchr(buf, '.') != NULL;
+	if (!ok) {
+		ERR(ctx, item, "invalid MX pattern '%s' for %s (expected a host name or *. and a name, "
+		    "the * standing for one label)", s, it->name);
+		return false;
+	}
+	policy_str_t *e = elem;
+	char full[260];
+	snprintf(full, sizeof(full), "%s%s", host != s ? "*." : "", buf);
+	e->v = sdup(ctx, full);
+	e->pos = schema_pos(ctx, item);
+	return e->v != NULL;
+}
+
+static void conv_mx(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+		    const ynode_t *val, void *dst)
+{
+	conv_list(ctx, it, key, val, dst, sizeof(policy_str_t), item_mx, true);
+}
+
+/* "https://HOST[/...]" with a non-empty host; 'path' set: the path ends in that suffix. */
+static bool https_url(const char *s, const char *suffix)
+{
+	if (strncasecmp(s, "https://", 8) != 0)
+		return false;
+	const char *h = s + 8;
+	size_t hl = strcspn(h, "/?#");
+	if (hl == 0 || memchr(h, '@', hl) != NULL)
+		return false;
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == ';' || *p == ',' || (unsigned char)*p >= 0x7f)
+			return false;
+	if (suffix == NULL)
+		return true;
+	size_t pl = strcspn(h + hl, "?#");
+	size_t sl = strlen(suffix);
+	return pl > sl && strncasecmp(h + hl + pl - sl, suffix, sl) == 0;
+}
+
+/* "mailto:LOCAL@DOMAIN" */
+static bool mailto_uri(const char *s)
+{
+	if (strncasecmp(s, "mailto:", 7) != 0)
+		return false;
+	const char *at = strchr(s + 7, '@');
+	if (at == NULL || at == s + 7 || strchr(at + 1, '@') != NULL)
+		return false;
+	char buf[256];
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == ';' || *p == ',' || *p == '!' || (unsigned char)*p >= 0x7f)
+			return false;
+	return mn_name_norm(at + 1, buf, sizeof(buf)) == MN_OK && strchr(buf, '.') != NULL;
+}
+
+/* tls_rpt.rua: mailto: or https: (RFC 8460 §3). */
+static bool item_tlsrpt_uri(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *item, void *elem)
+{
+	const char *s = scalar(ctx, it->name, NULL, item, "a URI");
+	if (s == NULL)
+		return false;
+	if (!mailto_uri(s) && !https_url(s, NULL)) {
+		ERR(ctx, item, "invalid URI '%s' for %s (expected mailto:ADDRESS or https://HOST/...)", s, it->name);
+		return false;
+	}
+	return item_str(ctx, it, item, elem);
+}
+
+static void conv_tlsrpt_rua(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+			    const ynode_t *val, void *dst)
+{
+	conv_list(ctx, it, key, val, dst, sizeof(policy_str_t), item_tlsrpt_uri, true);
+}
+
+/* bimi.logo (an https URL of an .svg) and bimi.authority (an https URL). */
+static void conv_bimi_url(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+			  const ynode_t *val, void *dst)
+{
+	const char *s = scalar(ctx, it->name, key, val, "a URL");
+	if (s == NULL)
+		return;
+	bool logo = strcmp(it->name, "logo") == 0;
+	if (!https_url(s, logo ? ".svg" : NULL)) {
+		ERR(ctx, val, "invalid URL '%s' for %s (expected https://HOST/...%s)", s, it->name,
+		    logo ? ".svg" : "");
+		return;
+	}
+	policy_str_t *d = dst;
+	d->v = sdup(ctx, s);
+	if (d->v != NULL)
+		d->pos = schema_pos(ctx, val);
+}
+
 static const schema_value_t tsig_algs[] = {
 	{ "hmac-md5", 0, false }, { "hmac-sha1", 0, false }, { "hmac-sha224", 0, false },
 	{ "hmac-sha256", 0, false }, { "hmac-sha384", 0, false }, { "hmac-sha512", 0, false },
@@ -982,6 +1088,37 @@ static const schema_item_t schema_dmarc[] = {
 	{ .name = NULL },
 };
 
+const schema_value_t schema_mta_sts_modes[] = {
+	{ "enforce", MTA_STS_ENFORCE, false }, { "testing", MTA_STS_TESTING, false },
+	{ "none", MTA_STS_NONE, false },
+	{ NULL, 0, false },
+};
+
+#define MTA_STS_MAX_AGE 31557600u	/* RFC 8461 §3.2: about one year */
+
+static const schema_item_t schema_mta_sts[] = {
+	{ .name = "mode", .type = SCHEMA_ENUM, .offset = offsetof(policy_mta_sts_t, mode),
+	  .values = schema_mta_sts_modes, .def = SCHEMA_DEF(MTA_STS_TESTING) },
+	{ .name = "mx", .type = SCHEMA_STRS, .offset = offsetof(policy_mta_sts_t, mx), .conv = conv_mx },
+	{ .name = "max_age", .type = SCHEMA_DURATION, .offset = offsetof(policy_mta_sts_t, max_age),
+	  .max = MTA_STS_MAX_AGE, .def = SCHEMA_DEF(7 * DAY) },
+	{ .name = NULL },
+};
+
+static const schema_item_t schema_tls_rpt[] = {
+	{ .name = "rua", .type = SCHEMA_STRS, .offset = offsetof(policy_tls_rpt_t, rua),
+	  .flags = SCHEMA_NONEMPTY, .conv = conv_tlsrpt_rua },	/* required: checked after the merge */
+	{ .name = NULL },
+};
+
+static const schema_item_t schema_bimi[] = {
+	{ .name = "logo", .type = SCHEMA_STR, .offset = offsetof(policy_bimi_t, logo),
+	  .conv = conv_bimi_url },	/* required: checked after the merge (defaults may set it) */
+	{ .name = "authority", .type = SCHEMA_STR, .offset = offsetof(policy_bimi_t, authority),
+	  .conv = conv_bimi_url },
+	{ .name = NULL },
+};
+
 const schema_item_t schema_domain[] = {
 	{ .name = "spf", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, spf),
 	  .flags = SCHEMA_PRESENT, .sub = schema_spf },
@@ -989,6 +1126,12 @@ const schema_item_t schema_domain[] = {
 	  .flags = SCHEMA_PRESENT, .sub = schema_dkim },
 	{ .name = "dmarc", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, dmarc),
 	  .flags = SCHEMA_PRESENT, .sub = schema_dmarc },
+	{ .name = "mta_sts", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, mta_sts),
+	  .flags = SCHEMA_PRESENT, .sub = schema_mta_sts },
+	{ .name = "tls_rpt", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, tls_rpt),
+	  .flags = SCHEMA_PRESENT, .sub = schema_tls_rpt },
+	{ .name = "bimi", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, bimi),
+	  .flags = SCHEMA_PRESENT, .sub = schema_bimi },
 	{ .name = NULL },
 };
 

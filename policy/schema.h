@@ -102,7 +102,7 @@ struct schema_item {
 extern const schema_item_t schema_domain[];
 extern const schema_item_t schema_server[];
 extern const schema_value_t schema_spf_modes[], schema_spf_alls[], schema_dkim_algs[],
-	schema_dmarc_ps[];
+	schema_dmarc_ps[], schema_mta_sts_modes[];
 
 /*
  * Converts the mapping val (the value of key; key is NULL for a file's top

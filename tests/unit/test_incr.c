@@ -473,12 +473,15 @@ static void test_parse_cache(void)
  * the built-in defaults and the compile-cache digest).
  */
 #pragma GCC diagnostic error "-Wmissing-field-initializers"
-#define DOMAIN_MEMBERS(S, M) S(name) M(pos) M(spf) M(dkim) M(dmarc)
+#define DOMAIN_MEMBERS(S, M) S(name) M(pos) M(spf) M(dkim) M(dmarc) M(mta_sts) M(tls_rpt) M(bimi)
 #define SPF_MEMBERS(S, M) S(present) M(mode) M(ip4) M(ip6) M(a) M(mx) M(include) M(all)
 #define DKIM_MEMBERS(S, M) S(present) M(algorithm) M(rotate_every) M(publish_ahead) M(retire_after) \
 	M(revoked_for) M(on_change) M(selectors)
 #define DMARC_MEMBERS(S, M) S(present) M(p) M(sp) M(np) M(psd) M(t) M(adkim) M(aspf) M(fo) M(rua) M(ruf) \
 	M(pct) M(rf) M(ri) M(authorize_reports_for)
+#define MTA_STS_MEMBERS(S, M) S(present) M(mode) M(mx) M(max_age)
+#define TLS_RPT_MEMBERS(S, M) S(present) M(rua)
+#define BIMI_MEMBERS(S, M) S(present) M(logo) M(authority)
 #define SELECTOR_MEMBERS(S, M) M(name) M(record)
 #define SCALAR_INIT(m) 0,
 #define AGGREGATE_INIT(m) { 0 },
@@ -486,6 +489,9 @@ static const policy_domain_t all_domain_members = { DOMAIN_MEMBERS(SCALAR_INIT, 
 static const policy_spf_t all_spf_members = { SPF_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
 static const policy_dkim_t all_dkim_members = { DKIM_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
 static const policy_dmarc_t all_dmarc_members = { DMARC_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+static const policy_mta_sts_t all_mta_sts_members = { MTA_STS_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+static const policy_tls_rpt_t all_tls_rpt_members = { TLS_RPT_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+static const policy_bimi_t all_bimi_members = { BIMI_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
 static const policy_selector_t all_selector_members = { SELECTOR_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
 
 typedef struct member {
@@ -502,6 +508,12 @@ static const member_t domain_members[] = { DOMAIN_MEMBERS(DOMAIN_M, DOMAIN_M) { 
 static const member_t spf_members[] = { SPF_MEMBERS(SPF_M, SPF_M) { NULL, 0, 0 } };
 static const member_t dkim_members[] = { DKIM_MEMBERS(DKIM_M, DKIM_M) { NULL, 0, 0 } };
 static const member_t dmarc_members[] = { DMARC_MEMBERS(DMARC_M, DMARC_M) { NULL, 0, 0 } };
+#define MTA_STS_M(m) MEMBER_OF(policy_mta_sts_t, m)
+#define TLS_RPT_M(m) MEMBER_OF(policy_tls_rpt_t, m)
+#define BIMI_M(m) MEMBER_OF(policy_bimi_t, m)
+static const member_t mta_sts_members[] = { MTA_STS_MEMBERS(MTA_STS_M, MTA_STS_M) { NULL, 0, 0 } };
+static const member_t tls_rpt_members[] = { TLS_RPT_MEMBERS(TLS_RPT_M, TLS_RPT_M) { NULL, 0, 0 } };
+static const member_t bimi_members[] = { BIMI_MEMBERS(BIMI_M, BIMI_M) { NULL, 0, 0 } };
 
 /* The members of the struct a MAP item of schema_domain converts into. */
 static const member_t *sub_members(const schema_item_t *it)
@@ -512,6 +524,12 @@ static const member_t *sub_members(const schema_item_t *it)
 		return dkim_members;
 	if (it->offset == offsetof(policy_domain_t, dmarc))
 		return dmarc_members;
+	if (it->offset == offsetof(policy_domain_t, mta_sts))
+		return mta_sts_members;
+	if (it->offset == offsetof(policy_domain_t, tls_rpt))
+		return tls_rpt_members;
+	if (it->offset == offsetof(policy_domain_t, bimi))
+		return bimi_members;
 	return NULL;
 }
 
@@ -765,6 +783,9 @@ static void test_digest_fields(void)
 	(void)all_dkim_members;
 	(void)all_dmarc_members;
 	(void)all_selector_members;
+	(void)all_mta_sts_members;
+	(void)all_tls_rpt_members;
+	(void)all_bimi_members;
 	static const char *const by_hand[] = { "name", "pos", NULL };
 	check_members("domain", domain_members, schema_domain, false, by_hand);
 

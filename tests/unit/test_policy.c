@@ -550,6 +550,53 @@ static void test_schema_defaults(void)
 	policy_free(p);
 }
 
+/* mta_sts, tls_rpt, bimi: values, the built-in mode and max_age, the merge of defaults per key */
+static void test_family(void)
+{
+	put("fam.yaml", HEAD
+	    "defaults:\n"							/* 5 */
+	    "  mta_sts: { max_age: 2d, mx: [mx.example.net] }\n"		/* 6 */
+	    "  tls_rpt: { rua: ['mailto:tls@example.net'] }\n"		/* 7 */
+	    "domains:\n"							/* 8 */
+	    "  a.example:\n"							/* 9 */
+	    "    dmarc: { p: reject }\n"					/* 10 */
+	    "    mta_sts: { mode: Enforce, mx: ['*.MX.a.example.', mx1.a.example] }\n" /* 11 */
+	    "    bimi: { logo: 'https://a.example/l.svg' }\n"		/* 12 */
+	    "  b.example:\n"							/* 13 */
+	    "    tls_rpt: { rua: 'https://r.example/t' }\n");		/* 14 */
+	int ret;
+	policy_t *p;
+	char *got = load("fam.yaml", &ret, &p);
+	is_str(got, "", "the family policy loads clean");
+	free(got);
+	if (!ok(ret == MN_OK && p != NULL && p->ndomains == 2, "family policy: MN_OK"))
+		return;
+	const policy_domain_t *a = &p->domains[0], *b = &p->domains[1];
+	ok(a->mta_sts.present && a->mta_sts.mode.v == MTA_STS_ENFORCE && a->mta_sts.mode.pos.line == 11,
+	   "a: mode enforce (case-insensitive), at 11:");
+	ok(a->mta_sts.mx.n == 2 && strcmp(a->mta_sts.mx.v[0].v, "*.mx.a.example") == 0 &&
+	   strcmp(a->mta_sts.mx.v[1].v, "mx1.a.example") == 0, "a: its own mx, lowercase, no final dot");
+	is_int(a->mta_sts.max_age.v * 100 + a->mta_sts.max_age.pos.line, 2 * 86400 * 100 + 6, "a: max_age from defaults, 6:");
+	ok(a->bimi.present && strcmp(a->bimi.logo.v, "https://a.example/l.svg") == 0 && !POLICY_SET(a->bimi.authority),
+	   "a: bimi logo, no authority");
+	ok(a->tls_rpt.present && a->tls_rpt.rua.n == 1 && a->tls_rpt.rua.v[0].pos.line == 7, "a: tls_rpt from defaults");
+	ok(b->mta_sts.present && b->mta_sts.mode.v == MTA_STS_TESTING && !POLICY_SET(b->mta_sts.mode),
+	   "b: mta_sts through defaults, mode testing built in");
+	ok(b->tls_rpt.rua.n == 1 && strcmp(b->tls_rpt.rua.v[0].v, "https://r.example/t") == 0, "b: its own rua (one URI)");
+	ok(!b->bimi.present, "b: no bimi");
+	is_str(policy_mta_sts_mode_name(MTA_STS_NONE), "none", "mode name");
+	policy_free(p);
+
+	put("fam0.yaml", HEAD "domains:\n  c.example:\n    mta_sts: { mx: [mx.c.example] }\n");
+	got = load("fam0.yaml", &ret, &p);
+	is_str(got, "", "mta_sts with only mx loads");
+	free(got);
+	if (ok(ret == MN_OK && p != NULL, "fam0: MN_OK"))
+		ok(p->domains[0].mta_sts.max_age.v == 7 * 86400 && p->domains[0].mta_sts.mode.v == MTA_STS_TESTING,
+		   "built-in max_age 7d and mode testing");
+	policy_free(p);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -566,6 +613,7 @@ int main(void)
 	test_example();
 	test_many();
 	test_schema_defaults();
+	test_family();
 
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

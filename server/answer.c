@@ -211,6 +211,10 @@ static answer_kind_t zone_kind(const zone_t *z)
 		return ANSWER_KIND_DMARC;
 	case ZONE_SPF:
 		return ANSWER_KIND_SPF;
+	case ZONE_MTA_STS:	/* counted with "none" (the metrics' kinds: dkim dmarc spf) */
+	case ZONE_TLSRPT:
+	case ZONE_BIMI:
+		break;
 	}
 	return ANSWER_KIND_NONE;
 }

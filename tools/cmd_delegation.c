@@ -13,24 +13,31 @@ static void usage(FILE *f)
 	fprintf(f, "usage: mailns delegation [-c POLICY] [DOMAIN...]\n\n"
 		   "Prints, for each domain (all when none is named), the records to add\n"
 		   "in its parent zone: NS records delegating _domainkey, _dmarc and _spf\n"
-		   "to the mailns name servers, and the apex SPF record that includes\n"
-		   "_spf.DOMAIN.\n\n"
+		   "(and _mta-sts, _smtp._tls and _bimi for a domain with mta_sts, tls_rpt,\n"
+		   "bimi) to the mailns name servers, the apex SPF record that includes\n"
+		   "_spf.DOMAIN, and for MTA-STS the web host mta-sts.DOMAIN to create.\n\n"
 		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "  -h, --help         this help\n");
 }
 
 static void print_domain(const policy_t *p, const policy_domain_t *d, FILE *f)
 {
-	static const char *const labels[] = { "_domainkey", "_dmarc", "_spf" };
+	const struct { const char *label; bool made; } zones[] = {
+		{ "_domainkey", true }, { "_dmarc", true }, { "_spf", true },
+		{ "_mta-sts", d->mta_sts.present }, { "_smtp._tls", d->tls_rpt.present }, { "_bimi", d->bimi.present },
+	};
 	uint32_t ttl = p->server.ttl.v;
 	fprintf(f, "; %s\n", d->name);
-	for (size_t k = 0; k < sizeof(labels) / sizeof(labels[0]); k++)
-		for (size_t i = 0; i < p->server.nameservers.n; i++)
-			fprintf(f, "%s.%s.\t%u\tIN\tNS\t%s.\n", labels[k], d->name, (unsigned)ttl,
+	for (size_t k = 0; k < sizeof(zones) / sizeof(zones[0]); k++)
+		for (size_t i = 0; zones[k].made && i < p->server.nameservers.n; i++)
+			fprintf(f, "%s.%s.\t%u\tIN\tNS\t%s.\n", zones[k].label, d->name, (unsigned)ttl,
 				p->server.nameservers.v[i].v);
 	if (d->spf.present)
 		fprintf(f, "%s.\t%u\tIN\tTXT\t\"v=spf1 include:_spf.%s %s\"\n", d->name, (unsigned)ttl,
 			d->name, rec_spf_all_term(d->spf.all.v));
+	if (d->mta_sts.present)
+		fprintf(f, "; MTA-STS: create the web host mta-sts.%s (A/AAAA, a certificate for that name)\n"
+			   ";   serving https://mta-sts.%s/.well-known/mta-sts.txt\n", d->name, d->name);
 }
 
 int cmd_delegation(int argc, char **argv)

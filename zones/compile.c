@@ -407,21 +407,64 @@ static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 	return r;
 }
 
+/* ---- MTA-STS, TLS-RPT, BIMI: zones only for domains that have the key ---------- */
+
+/* One TXT record text at owner (the apex when NULL); pos is where the key was written. */
+static int add_text(const ctx_t *c, zone_t *z, const char *owner, char *text, const mn_pos_t *pos)
+{
+	if (text == NULL)
+		return MN_ENOMEM;
+	int r = compile_add_txt(c, z, owner != NULL ? owner : z->name, text, pos);
+	free(text);
+	return r;
+}
+
+static const mn_pos_t *key_pos(const mn_pos_t *pos, const policy_domain_t *d)
+{
+	return pos->file != NULL ? pos : &d->pos;
+}
+
+static int build_mta_sts(const ctx_t *c, const policy_domain_t *d, zone_t *z)
+{
+	return add_text(c, z, NULL, rec_mta_sts_text(&d->mta_sts), key_pos(&d->mta_sts.mode.pos, d));
+}
+
+static int build_tlsrpt(const ctx_t *c, const policy_domain_t *d, zone_t *z)
+{
+	return add_text(c, z, NULL, rec_tlsrpt_text(&d->tls_rpt), key_pos(&d->tls_rpt.rua.pos, d));
+}
+
+static int build_bimi(const ctx_t *c, const policy_domain_t *d, zone_t *z)
+{
+	char *owner = name_join("default", z->name);
+	if (owner == NULL)
+		return MN_ENOMEM;
+	int r = add_text(c, z, owner, rec_bimi_text(&d->bimi), key_pos(&d->bimi.logo.pos, d));
+	free(owner);
+	return r;
+}
+
 /* ---- zones -------------------------------------------------------------------- */
 
 static const struct {
 	const char *label;
 	zone_kind_t kind;
 	int (*build)(const ctx_t *c, const policy_domain_t *d, zone_t *z);
-} kinds[] = {
-	{ "_domainkey", ZONE_DKIM, build_dkim },
-	{ "_dmarc", ZONE_DMARC, build_dmarc },
-	{ "_spf", ZONE_SPF, spf_build },
+	size_t present;		/* offset of the key's `bool present` in the domain; 0: always made */
+} kinds[ZONE_KINDS] = {
+	{ "_domainkey", ZONE_DKIM, build_dkim, 0 },
+	{ "_dmarc", ZONE_DMARC, build_dmarc, 0 },
+	{ "_spf", ZONE_SPF, spf_build, 0 },
+	{ "_mta-sts", ZONE_MTA_STS, build_mta_sts, offsetof(policy_domain_t, mta_sts.present) },
+	{ "_smtp._tls", ZONE_TLSRPT, build_tlsrpt, offsetof(policy_domain_t, tls_rpt.present) },
+	{ "_bimi", ZONE_BIMI, build_bimi, offsetof(policy_domain_t, bimi.present) },
 };
 
 static int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
 {
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		if (kinds[k].present != 0 && !*(const bool *)((const char *)d + kinds[k].present))
+			continue;
 		char *apex = name_join(kinds[k].label, d->name);
 		if (apex == NULL)
 			return MN_ENOMEM;
@@ -685,7 +728,7 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 		pt[k].lo = p->ndomains * k / nparts;
 		pt[k].hi = p->ndomains * (k + 1) / nparts;
 		size_t nd = only != NULL ? 1 : pt[k].hi - pt[k].lo;
-		if (nd > 0 && (pt[k].zs.v = calloc(nd * 3, sizeof(*pt[k].zs.v))) == NULL)
+		if (nd > 0 && (pt[k].zs.v = calloc(nd * ZONE_KINDS, sizeof(*pt[k].zs.v))) == NULL)
 			r = MN_ENOMEM;
 		if ((k > 0 || fresh != NULL) && r == MN_OK) {
 			pt[k].c.diag = diag_new();
@@ -736,12 +779,12 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 /*
  * Sorts zs by apex.  The zones come in domain order, and for each kind the
  * apexes share their first label, so each kind alone is sorted already and
- * the kinds, by label, go _dmarc < _domainkey < _spf: a stable split by kind
- * sorts them.  (Checked; qsort if that ever stops being true.)
+ * the kinds, by label, go _bimi < _dmarc < _domainkey < _mta-sts < _smtp < _spf:
+ * a stable split by kind sorts them.  (Checked; qsort if that ever stops being true.)
  */
 static int zones_sort(zones_t *zs)
 {
-	static const zone_kind_t order[] = { ZONE_DMARC, ZONE_DKIM, ZONE_SPF };
+	static const zone_kind_t order[] = { ZONE_BIMI, ZONE_DMARC, ZONE_DKIM, ZONE_MTA_STS, ZONE_TLSRPT, ZONE_SPF };
 	if (zs->n < 2)
 		return MN_OK;
 	zone_t **v = malloc(zs->n * sizeof(*v));
@@ -869,7 +912,7 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		goto fail;
 	zs = calloc(1, sizeof(*zs));
 	size_t nd = only ? 1 : p->ndomains;
-	if (zs == NULL || (nd > 0 && (zs->v = calloc(nd * 3, sizeof(*zs->v))) == NULL)) {
+	if (zs == NULL || (nd > 0 && (zs->v = calloc(nd * ZONE_KINDS, sizeof(*zs->v))) == NULL)) {
 		r = MN_ENOMEM;
 		goto fail;
 	}

@@ -39,7 +39,7 @@ typedef struct incr_entry {
 	char *name;		/* the domain */
 	uint8_t key[32], pos[32];
 	time_t since, until;	/* the output holds for now in [since, until) */
-	zone_t *zones[3];	/* held (zone_ref), or borrowed from the output until it has its serials */
+	zone_t *zones[ZONE_KINDS];	/* held (zone_ref), or borrowed from the output until it has its serials */
 	size_t nzones;
 	bool borrowed;
 	incr_diag_t *diags;

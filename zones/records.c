@@ -4,6 +4,7 @@
 
 #include "policy/dmarc.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,60 @@ char *rec_dmarc_text(const policy_dmarc_t *d)
 		rec_buf_addf(&b, "; rf=%s", d->rf.v);
 	if (POLICY_SET(d->ri))
 		rec_buf_addf(&b, "; ri=%u", (unsigned)d->ri.v);
+	return rec_buf_take(&b);
+}
+
+char *rec_mta_sts_policy(const policy_mta_sts_t *m)
+{
+	rec_buf_t b = { 0 };
+	rec_buf_addf(&b, "version: STSv1\r\nmode: %s\r\n", policy_mta_sts_mode_name((mta_sts_mode_t)m->mode.v));
+	for (size_t i = 0; i < m->mx.n; i++)
+		rec_buf_addf(&b, "mx: %s\r\n", m->mx.v[i].v);
+	rec_buf_addf(&b, "max_age: %u\r\n", (unsigned)m->max_age.v);
+	return rec_buf_take(&b);
+}
+
+int rec_mta_sts_id(const char *policy_text, char *out, size_t outsize)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (outsize < 33)
+		return MN_EINVAL;
+	if (EVP_Digest(policy_text, strlen(policy_text), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return MN_OK;
+}
+
+char *rec_mta_sts_text(const policy_mta_sts_t *m)
+{
+	char *policy = rec_mta_sts_policy(m);
+	char id[33];
+	if (policy == NULL || rec_mta_sts_id(policy, id, sizeof(id)) != MN_OK) {
+		free(policy);
+		return NULL;
+	}
+	free(policy);
+	rec_buf_t b = { 0 };
+	rec_buf_addf(&b, "v=STSv1; id=%s", id);
+	return rec_buf_take(&b);
+}
+
+char *rec_tlsrpt_text(const policy_tls_rpt_t *t)
+{
+	rec_buf_t b = { 0 };
+	rec_buf_add(&b, "v=TLSRPTv1");
+	add_uris(&b, "rua", &t->rua);
+	return rec_buf_take(&b);
+}
+
+char *rec_bimi_text(const policy_bimi_t *bi)
+{
+	rec_buf_t b = { 0 };
+	rec_buf_addf(&b, "v=BIMI1; l=%s", bi->logo.v != NULL ? bi->logo.v : "");
+	if (POLICY_SET(bi->authority) && bi->authority.v != NULL)
+		rec_buf_addf(&b, "; a=%s", bi->authority.v);
 	return rec_buf_take(&b);
 }
 

@@ -30,6 +30,21 @@ void rec_buf_free(rec_buf_t *b);
  */
 char *rec_dmarc_text(const policy_dmarc_t *d);
 
+/*
+ * The MTA-STS policy file (RFC 8461 §3.2): "version: STSv1", mode, one "mx:"
+ * line per pattern, max_age in seconds, each line ending CRLF.  malloc'd;
+ * NULL on ENOMEM.
+ */
+char *rec_mta_sts_policy(const policy_mta_sts_t *m);
+/* The id of a policy text: the first 32 hex digits of its SHA-256, into out (>= 33 bytes). */
+int rec_mta_sts_id(const char *policy_text, char *out, size_t outsize);
+/* "v=STSv1; id=ID" of m's policy file, malloc'd; NULL on ENOMEM. */
+char *rec_mta_sts_text(const policy_mta_sts_t *m);
+/* "v=TLSRPTv1; rua=URI,URI" (RFC 8460 §3), malloc'd; NULL on ENOMEM. */
+char *rec_tlsrpt_text(const policy_tls_rpt_t *t);
+/* "v=BIMI1; l=LOGO; a=AUTHORITY" (a= omitted when unset), malloc'd; NULL on ENOMEM. */
+char *rec_bimi_text(const policy_bimi_t *b);
+
 /* "-all", "~all", "?all", "+all". */
 const char *rec_spf_all_term(int all);
 

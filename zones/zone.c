@@ -733,6 +733,9 @@ const char *zone_kind_name(zone_kind_t k)
 	case ZONE_DKIM: return "dkim";
 	case ZONE_DMARC: return "dmarc";
 	case ZONE_SPF: return "spf";
+	case ZONE_MTA_STS: return "mta-sts";
+	case ZONE_TLSRPT: return "tlsrpt";
+	case ZONE_BIMI: return "bimi";
 	}
 	return "?";
 }

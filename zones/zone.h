@@ -24,7 +24,10 @@
  * form, kept once, reference counted, thread-safe.  Adding a record to a
  * finished zone copies it back out (rare; nothing in the tree does it).
  */
-typedef enum { ZONE_DKIM = 0, ZONE_DMARC = 1, ZONE_SPF = 2 } zone_kind_t;
+typedef enum {
+	ZONE_DKIM = 0, ZONE_DMARC = 1, ZONE_SPF = 2, ZONE_MTA_STS = 3, ZONE_TLSRPT = 4, ZONE_BIMI = 5,
+} zone_kind_t;
+#define ZONE_KINDS 6	/* zones a domain can have */
 
 enum {
 	ZONE_T_A = 1, ZONE_T_NS = 2, ZONE_T_SOA = 6, ZONE_T_TXT = 16, ZONE_T_AAAA = 28,
@@ -84,7 +87,7 @@ int zone_finish(zone_t *z);
 void zone_set_serial(zone_t *z, uint32_t serial);
 /* Finds an RRset: index of the first record of (owner wire, type), or -1. */
 long zone_find(const zone_t *z, const uint8_t *owner, uint16_t owner_len, uint16_t type);
-const char *zone_kind_name(zone_kind_t k);	/* "dkim", "dmarc", "spf" */
+const char *zone_kind_name(zone_kind_t k);	/* "dkim", "dmarc", "spf", "mta-sts", "tlsrpt", "bimi" */
 
 /* A set of compiled zones, sorted by apex name (strcmp of the normalized name). */
 typedef struct zones {

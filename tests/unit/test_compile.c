@@ -1280,6 +1280,103 @@ static void test_spf_plan(void)
 	}
 }
 
+/* ---- MTA-STS, TLS-RPT, BIMI ------------------------------------------------------ */
+
+static void test_family(void)
+{
+	pol_init(NULL);	/* (frees the arena: first) */
+	/* the policy file and its id */
+	policy_mta_sts_t m = { .present = true };
+	m.mode = (policy_enum_t){ MTA_STS_ENFORCE, P(9, 20) };
+	static const char *const mx[] = { "mx1.example.com", "*.mail.example.net" };
+	m.mx = strs(mx, 2, 9);
+	m.max_age = (policy_u32_t){ 604800, P(9, 70) };
+	char *text = rec_mta_sts_policy(&m);
+	is_str(text, "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.mail.example.net\r\n"
+		     "max_age: 604800\r\n", "MTA-STS policy file: version first, CRLF, one mx line per pattern");
+	char id1[33] = "", id2[33] = "", id3[33] = "";
+	is_int(rec_mta_sts_id(text, id1, sizeof(id1)), MN_OK, "id of the policy text");
+	free(text);
+	bool alnum = strlen(id1) >= 1 && strlen(id1) <= 32;
+	for (const char *c = id1; *c != '\0'; c++)
+		alnum = alnum && ((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'));
+	ok(alnum, "the id is 1-32 letters and digits (%s)", id1);
+	/* the same text (another struct, other positions): the same id */
+	policy_mta_sts_t m2 = m;
+	m2.mode.pos = P(20, 1);
+	text = rec_mta_sts_policy(&m2);
+	rec_mta_sts_id(text, id2, sizeof(id2));
+	free(text);
+	is_str(id2, id1, "the same text, the same id");
+	m2.max_age.v = 604801;
+	text = rec_mta_sts_policy(&m2);
+	rec_mta_sts_id(text, id3, sizeof(id3));
+	free(text);
+	ok(strcmp(id3, id1) != 0, "max_age changed: another id");
+	m2.max_age.v = 604800;
+	m2.mode.v = MTA_STS_TESTING;
+	text = rec_mta_sts_policy(&m2);
+	rec_mta_sts_id(text, id3, sizeof(id3));
+	free(text);
+	ok(strcmp(id3, id1) != 0, "mode changed: another id");
+	policy_mta_sts_t none = { .present = true, .mode = { MTA_STS_NONE, P(1, 1) }, .max_age = { 86400, P(1, 1) } };
+	text = rec_mta_sts_policy(&none);
+	is_str(text, "version: STSv1\r\nmode: none\r\nmax_age: 86400\r\n", "mode none without mx: no mx line");
+	free(text);
+
+	/* the zones: only for the domains that have the key */
+	policy_domain_t *a = dom("a.example", 10);
+	dmarc(a, DMARC_P_REJECT, 11);
+	a->mta_sts = m;
+	a->tls_rpt.present = true;
+	static const char *const rua[] = { "mailto:tls@a.example", "https://r.example/tlsrpt" };
+	a->tls_rpt.rua = strs(rua, 2, 12);
+	a->bimi.present = true;
+	a->bimi.logo = str("https://a.example/logo.svg", 13);
+	a->bimi.authority = str("https://a.example/vmc.pem", 13);
+	policy_domain_t *b = dom("b.example", 20);
+	dmarc(b, DMARC_P_QUARANTINE, 21);
+	b->bimi.present = true;
+	b->bimi.logo = str("https://b.example/logo.svg", 22);
+	pol_done();
+	diag_t *dg = diag_new();
+	zones_t *zs = NULL;
+	compile_opts_t co = { .now = T_2030_01_01 };
+	int r = zones_compile(&pol, &co, dg, &zs);
+	is_int(r, MN_OK, "family policy compiles");
+	if (r != MN_OK) {
+		diag_print(dg, stderr);
+		diag_free(dg);
+		return;
+	}
+	is_int((long long)diag_count(dg), 0, "with no diagnostics");
+	/* a: 3 + 3; b: 3 + bimi */
+	is_int((long long)zs->n, 10, "10 zones");
+	char want[64];
+	snprintf(want, sizeof(want), "v=STSv1; id=%s", id1);
+	const zone_t *z = zones_find(zs, "_mta-sts.a.example");
+	is_str(txt(z, "_mta-sts.a.example"), want, "_mta-sts.a.example TXT with the policy's id");
+	ok(z != NULL && z->kind == ZONE_MTA_STS && count_type(z, ZONE_T_SOA) == 1 && count_type(z, ZONE_T_NS) == 2,
+	   "_mta-sts.a.example: kind, SOA, NS");
+	z = zones_find(zs, "_smtp._tls.a.example");
+	is_str(txt(z, "_smtp._tls.a.example"), "v=TLSRPTv1; rua=mailto:tls@a.example,https://r.example/tlsrpt",
+	       "_smtp._tls.a.example TXT");
+	ok(z != NULL && z->kind == ZONE_TLSRPT && count_type(z, ZONE_T_SOA) == 1, "_smtp._tls.a.example: its own zone");
+	z = zones_find(zs, "_bimi.a.example");
+	is_str(txt(z, "default._bimi.a.example"), "v=BIMI1; l=https://a.example/logo.svg; a=https://a.example/vmc.pem",
+	       "default._bimi.a.example TXT");
+	is_str(txt(zones_find(zs, "_bimi.b.example"), "default._bimi.b.example"), "v=BIMI1; l=https://b.example/logo.svg",
+	       "no authority: no a=");
+	ok(zones_find(zs, "_mta-sts.b.example") == NULL && zones_find(zs, "_smtp._tls.b.example") == NULL,
+	   "b.example without mta_sts and tls_rpt: no such zones");
+	for (size_t i = 1; i < zs->n; i++)
+		if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) >= 0)
+			ok(false, "zones sorted: %s before %s", zs->v[i - 1]->name, zs->v[i]->name);
+	is_str(zone_kind_name(ZONE_MTA_STS), "mta-sts", "kind name mta-sts");
+	zones_free(zs);
+	diag_free(dg);
+}
+
 int main(void)
 {
 	test_spf_plan();
@@ -1297,6 +1394,7 @@ int main(void)
 	test_zonefile();
 	test_threads();
 	test_example_yaml();
+	test_family();
 	arena_free();
 	free(arena);
 	rm_rf(tmp);

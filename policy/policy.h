@@ -139,6 +139,7 @@ typedef struct policy_server {
 	policy_u32_t ttl;		/* default 3600 */
 	policy_u32_t negative_ttl;	/* default 300 */
 	policy_str_t state_dir;		/* absolute path (relative = to the policy's dir); default /var/lib/mailns */
+	policy_str_t mta_sts_dir;	/* absolute path; unset = state_dir/mta-sts (zones/mtasts.c) */
 	policy_u32_t tcp_idle_timeout;	/* seconds; default 10 */
 	policy_u32_t tcp_max_clients;	/* all TCP connections; default 1000 */
 	policy_u32_t tcp_max_per_ip;	/* per client address; default 32 */

@@ -1167,6 +1167,8 @@ const schema_item_t schema_server[] = {
 	  .max = TTL_MAX, .flags = SCHEMA_ZONES, .def = SCHEMA_DEF(300) },
 	{ .name = "state_dir", .type = SCHEMA_PATH, .offset = offsetof(policy_server_t, state_dir),
 	  .flags = SCHEMA_ZONES, .def = SCHEMA_DEF_STR(MN_STATE_DIR) },
+	/* the MTA-STS policy files: written by the compile, not in the zones */
+	{ .name = "mta_sts_dir", .type = SCHEMA_PATH, .offset = offsetof(policy_server_t, mta_sts_dir) },
 	{ .name = "tcp_idle_timeout", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, tcp_idle_timeout),
 	  .min = 1, .def = SCHEMA_DEF(10) },
 	{ .name = "tcp_max_clients", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, tcp_max_clients),

@@ -13,6 +13,7 @@
 #include "keys/keystore.h"
 #include "zones/compile_internal.h"
 #include "zones/incr.h"
+#include "zones/mtasts.h"
 #include "zones/records.h"
 #include "zones/serial.h"
 #include "zones/validate.h"
@@ -951,6 +952,9 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	}
 	if (before != NULL)
 		memcpy(before, zs->v, zs->n * sizeof(*before));
+	/* the policy files first: an id is never served before its file can be fetched */
+	if (opts->persist_serials && (r = mtasts_write(p, only, diag)) != MN_OK)
+		goto fail;
 	if (p->server.state_dir.v != NULL) {
 		r = serial_assign(zs, p->server.state_dir.v, opts->now, opts->persist_serials, diag);
 		if (r != MN_OK)

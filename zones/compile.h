@@ -33,7 +33,8 @@ typedef struct compile_stats {
 
 typedef struct compile_opts {
 	time_t now;			/* for serials; normally mn_now() */
-	bool persist_serials;		/* write changed serials to state_dir (server, `mailns zone`) */
+	bool persist_serials;		/* write changed serials to state_dir and the MTA-STS policy files
+				   (zones/mtasts.h) first (server, `mailns zone`) */
 	const char *only_domain;	/* compile just this domain (NULL: all) */
 	unsigned threads;		/* domains compiled on this many threads (0: one per
 					 * core for large policies); the result, diagnostics

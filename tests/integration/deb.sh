@@ -124,13 +124,13 @@ getent group mailns >/dev/null; ok $? "group mailns"
 layout() { # the owners and modes of the state directory, one line
 	stat -c '%n %U:%G %a' /var/lib/mailns /var/lib/mailns/zones /var/lib/mailns/journal \
 		/var/lib/mailns/spf /var/lib/mailns/reports /var/lib/mailns/keys /var/lib/mailns/opendkim \
-		/var/lib/mailns/rspamd 2>&1 | tr '\n' ' '
+		/var/lib/mailns/rspamd /var/lib/mailns/mta-sts 2>&1 | tr '\n' ' '
 }
 LAYOUT="/var/lib/mailns root:mailns 750 /var/lib/mailns/zones mailns:mailns 750 \
 /var/lib/mailns/journal mailns:mailns 750 /var/lib/mailns/spf mailns:mailns 750 \
 /var/lib/mailns/reports mailns:mailns 750 /var/lib/mailns/keys mailns-keys:mailns 2750 /var/lib/mailns/opendkim mailns-keys:mailns 2750 \
-/var/lib/mailns/rspamd mailns-keys:mailns 2750 "
-is "$(layout)" "$LAYOUT" "/var/lib/mailns root's (0750, group mailns); zones/ journal/ spf/ reports/ mailns's; the key store mailns-keys's"
+/var/lib/mailns/rspamd mailns-keys:mailns 2750 /var/lib/mailns/mta-sts mailns:mailns 755 "
+is "$(layout)" "$LAYOUT" "/var/lib/mailns root's (0750, group mailns); zones/ journal/ spf/ reports/ mailns's, mta-sts/ too (0755); the key store mailns-keys's"
 kgid=$(getent passwd mailns-keys | cut -d: -f4)
 is "$kgid" "$(getent group mailns | cut -d: -f3)" "system user mailns-keys, primary group mailns"
 as_mailns() { setpriv --reuid=mailns --regid=mailns --init-groups "$@"; }

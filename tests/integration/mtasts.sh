@@ -3,7 +3,11 @@
 # mtasts.sh -- mailnsd serves _mta-sts.D, _smtp._tls.D and default._bimi.D (kdig, UDP
 # and TCP, 127.0.0.1 and ::1); the MTA-STS id is the SHA-256 of the policy text as
 # RFC 8461 writes it (computed here with sha256sum), changes on a reload that changes
-# the text, stays on a reload that does not and after a restart.
+# the text, stays on a reload that does not and after a restart.  The policy file
+# state_dir/mta-sts/D/.well-known/mta-sts.txt holds that text (0644, directories
+# 0755) whenever its id is served: a file that cannot be written (a symbolic link
+# planted in the path) fails the reload and the old id stays.  `mailns check` writes
+# no file, `mailns zone` does; server.mta_sts_dir moves them.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 command -v kdig >/dev/null || skip_all "kdig not installed"
 command -v sha256sum >/dev/null || skip_all "sha256sum not installed"
@@ -30,6 +34,8 @@ YAML
 
 # id TEXT: what the id of a policy text must be
 id() { printf '%s' "$1" | sha256sum | cut -c1-32; }
+# fid FILE: the same of a file's bytes (its text exactly: $(cat) would drop the last LF)
+fid() { sha256sum <"$1" 2>/dev/null | cut -c1-32; }
 CRLF=$'\r\n'
 P1="version: STSv1${CRLF}mode: enforce${CRLF}mx: mx1.example.com${CRLF}mx: *.mail.example.net${CRLF}max_age: 604800${CRLF}"
 P2="version: STSv1${CRLF}mode: testing${CRLF}mx: mx1.example.com${CRLF}mx: *.mail.example.net${CRLF}max_age: 604800${CRLF}"
@@ -42,6 +48,11 @@ if ! mn_start "$TMP/t.tmpl"; then
 	exit 1
 fi
 ok 0 "mailnsd starts"
+F="$TMP/state/mta-sts/example.com/.well-known/mta-sts.txt"
+is "$(fid "$F")" "$ID1" "the policy file holds exactly the policy text (CRLF lines)"
+is "$(stat -c %a "$F" "$TMP/state/mta-sts/example.com/.well-known" "$TMP/state/mta-sts/example.com" 2>&1 | tr '\n' ' ')" \
+	"644 755 755 " "file 0644, directories 0755"
+ok "$([ ! -e "$TMP/state/mta-sts/example.org" ]; echo $?)" "no file for a domain without mta_sts"
 txt() { mn_dig +short "$@" TXT | tr -d '"'; }
 is "$(txt _mta-sts.example.com)" "v=STSv1; id=$ID1" "_mta-sts.example.com TXT: the id of the policy text"
 is "$(txt +tcp _mta-sts.example.com)" "v=STSv1; id=$ID1" "the same over TCP"
@@ -72,9 +83,28 @@ sed -i 's/mode: enforce/mode: testing/' "$TMP/policy.yaml"
 kill -HUP "$MN_PID"
 for i in $(seq 1 100); do [ "$(txt _mta-sts.example.com)" = "v=STSv1; id=$ID2" ] && break; sleep 0.1; done
 is "$(txt _mta-sts.example.com)" "v=STSv1; id=$ID2" "mode testing: the id of the new text"
+is "$(fid "$F")" "$ID2" "the file already holds the new text"
 ok "$([ "$ID1" != "$ID2" ]; echo $?)" "(and that id is another)"
 serial1=$(mn_dig +short _mta-sts.example.com SOA | awk '{print $3}')
 ok "$([ "$serial1" -gt "$serial0" ]; echo $?)" "the zone's serial grew ($serial0 -> $serial1)"
+
+# a file that cannot be written: the reload fails, the old id stays served
+WK="$TMP/state/mta-sts/example.com/.well-known"
+mv "$WK" "$TMP/wk.real"
+mkdir "$TMP/elsewhere"
+ln -s "$TMP/elsewhere" "$WK"
+sed -i 's/max_age: 7d/max_age: 8d/' "$TMP/policy.yaml"
+fails0=$(grep -c 'reload failed' "$MN_LOG")
+kill -HUP "$MN_PID"
+for i in $(seq 1 100); do [ "$(grep -c 'reload failed' "$MN_LOG")" -gt "$fails0" ] && break; sleep 0.1; done
+ok "$([ "$(grep -c 'reload failed' "$MN_LOG")" -gt "$fails0" ]; echo $?)" "a symbolic link in the path: the reload fails"
+grep 'mta-sts.txt' "$MN_LOG" | tail -n 1 | grep -q 'cannot write the MTA-STS policy'; ok $? "naming the file"
+is "$(txt _mta-sts.example.com)" "v=STSv1; id=$ID2" "the old id is still served"
+ok "$([ -z "$(ls -A "$TMP/elsewhere")" ]; echo $?)" "nothing written through the link"
+rm "$WK"
+mv "$TMP/wk.real" "$WK"
+sed -i 's/max_age: 8d/max_age: 7d/' "$TMP/policy.yaml"
+kill -HUP "$MN_PID"
 
 # the same after a restart
 mn_stop; ok $? "mailnsd stops cleanly"
@@ -88,4 +118,13 @@ if mn_start "$TMP/t2.tmpl"; then
 else
 	ok 1 "mailnsd restarts"
 fi
+
+# mailns check writes nothing; mailns zone writes the files, to server.mta_sts_dir when set
+sed -e "s|$TMP/state|$TMP/state2|" "$TMP/kept.yaml" >"$TMP/c.yaml"
+"$MAILNS" check -c "$TMP/c.yaml" >/dev/null 2>&1; ok $? "mailns check"
+ok "$([ ! -e "$TMP/state2/mta-sts" ]; echo $?)" "mailns check writes no policy file"
+sed -i "s|^  user: root$|  user: root\n  mta_sts_dir: $TMP/www|" "$TMP/c.yaml"
+out=$("$MAILNS" zone -c "$TMP/c.yaml" _mta-sts.example.com); ok $? "mailns zone _mta-sts.example.com"
+echo "$out" | grep -q "v=STSv1; id=$ID2"; ok $? "prints the id"
+is "$(fid "$TMP/www/example.com/.well-known/mta-sts.txt")" "$ID2" "and wrote the file under server.mta_sts_dir"
 done_testing

@@ -297,7 +297,7 @@ static int reports_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	read_args_t a = { NULL };
+	read_args_t a = { .policy_path = NULL };
 	int64_t since = 0;
 	int c, r;
 
@@ -519,7 +519,7 @@ static int reports_summary(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	read_args_t a = { NULL };
+	read_args_t a = { .policy_path = NULL };
 	const char *resolver = NULL;
 	unsigned long days = 30, top = 20;
 	bool resolve = false;

@@ -10,7 +10,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "keys/keystore.h"
 #include "policy/mn.h"
 
 static int rsa_bits(dkim_alg_t alg)
@@ -149,21 +148,3 @@ fail:
 	OPENSSL_free(der);
 	return r;
 }
-
-int dkim_key_write(const dkim_key_t *k, const char *path)
-{
-	if (k == NULL || path == NULL)
-		return MN_EINVAL;
-	char *pem = NULL;
-	size_t len = 0;
-	int r = dkim_key_pem(k, &pem, &len);
-	if (r != MN_OK)
-		return r;
-	r = mn_file_write_atomic(path, pem, len, 0600);
-	OPENSSL_cleanse(pem, len);
-	free(pem);
-	if (r == MN_OK)
-		keystore_step();
-	return r;
-}
-

@@ -32,11 +32,3 @@ int dkim_key_from_pem(const char *pem, size_t len, dkim_key_t **out);
  * splits at 255 bytes.
  */
 int dkim_key_record(const dkim_key_t *k, char **record);
-
-/*
- * Writes the private key to path: PEM, mode 0600, tmp file + fsync + rename
- * + fsync of the directory (mn_file_write_atomic), so the key is on disk
- * before anything names it.  One step for keystore_step().
- */
-int dkim_key_write(const dkim_key_t *k, const char *path);
-

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* mn.c -- shared base: error codes, logging, time, durations, names, networks, files */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
@@ -438,6 +439,18 @@ int mn_net_cmp(const mn_net_t *a, const mn_net_t *b)
 	if (a->prefix != b->prefix)
 		return a->prefix < b->prefix ? -1 : 1;
 	return 0;
+}
+
+bool mn_net_inside(const mn_net_t *outer, const mn_net_t *inner)
+{
+	if (outer->family != inner->family || inner->prefix < outer->prefix)
+		return false;
+	unsigned int full = outer->prefix / 8, rest = outer->prefix % 8;
+	assert(full + (rest != 0) <= sizeof(outer->addr));
+	if (memcmp(outer->addr, inner->addr, full) != 0)
+		return false;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return rest == 0 || (outer->addr[full] & mask) == (inner->addr[full] & mask);
 }
 
 /* --- small helpers -------------------------------------------------------------- */

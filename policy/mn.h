@@ -75,6 +75,9 @@ int mn_net_parse(const char *s, int family, bool allow_host_bits, mn_net_t *out)
 /* Canonical text: "192.0.2.0/24", a single address without "/32" or "/128". */
 void mn_net_format(const mn_net_t *net, char *buf, size_t size);
 int mn_net_cmp(const mn_net_t *a, const mn_net_t *b);
+/* Is inner (a network or a /32, /128 address) inside outer: the same family, a
+ * prefix as long or longer, and the first outer->prefix bits equal? */
+bool mn_net_inside(const mn_net_t *outer, const mn_net_t *inner);
 
 /* Small helpers. */
 void *mn_xalloc_fail(void);	/* logs and aborts: only for startup paths */

@@ -10,22 +10,10 @@
 #include "zones/records.h"
 #include "zones/spfcache.h"
 
-/* Is the address a (a /32 or /128 network) inside net? */
-static bool net_has(const mn_net_t *net, const mn_net_t *a)
-{
-	if (net->family != a->family || a->prefix < net->prefix)
-		return false;
-	unsigned int full = net->prefix / 8, rest = net->prefix % 8;
-	if (memcmp(net->addr, a->addr, full) != 0)
-		return false;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return rest == 0 || (net->addr[full] & mask) == (a->addr[full] & mask);
-}
-
 static bool nets_have(const mn_net_t *v, size_t n, const mn_net_t *a)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (net_has(&v[i], a))
+		if (mn_net_inside(&v[i], a))
 			return true;
 	}
 	return false;
@@ -34,7 +22,7 @@ static bool nets_have(const mn_net_t *v, size_t n, const mn_net_t *a)
 static bool pnets_have(const policy_nets_t *v, const mn_net_t *a)
 {
 	for (size_t i = 0; i < v->n; i++) {
-		if (net_has(&v->v[i].net, a))
+		if (mn_net_inside(&v->v[i].net, a))
 			return true;
 	}
 	return false;

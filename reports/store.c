@@ -543,11 +543,19 @@ static uint64_t col_u64(sqlite3_stmt *q, int i)
 	return v < 0 ? 0 : (uint64_t)v;
 }
 
-/* Prepares sql with ?1 = since, ?2 = until, ?3 = domain (when not NULL). */
-static int window_query(report_store_t *s, const char *sql, const char *domain, int64_t since, int64_t until,
-			sqlite3_stmt **out)
+/*
+ * Prepares "HEAD WHERE day >= ?1 AND day < ?2 [AND domain = ?3] TAIL" with
+ * ?1 = since, ?2 = until and ?3 = domain: that clause only when domain is not NULL.
+ */
+static int window_query(report_store_t *s, const char *head, const char *tail, const char *domain,
+			int64_t since, int64_t until, sqlite3_stmt **out)
 {
+	char *sql = sqlite3_mprintf("%s WHERE day >= ?1 AND day < ?2%s %s", head,
+				    domain != NULL ? " AND domain = ?3" : "", tail);
+	if (sql == NULL)
+		return MN_ENOMEM;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
+	sqlite3_free(sql);
 	if (rc != SQLITE_OK)
 		return sq_err(rc);
 	sqlite3_bind_int64(*out, 1, day_of(since));
@@ -613,14 +621,9 @@ static int sum_daily(report_store_t *s, report_summary_t *sum, const char *domai
 {
 	sqlite3_stmt *q = NULL;
 	int err = window_query(s,
-			       domain != NULL
-				       ? "SELECT domain, day, reports, messages, dmarc_pass, tls_successful,"
-					 " tls_failed, failures FROM daily WHERE day >= ?1 AND day < ?2"
-					 " AND domain = ?3 ORDER BY domain, day"
-				       : "SELECT domain, day, reports, messages, dmarc_pass, tls_successful,"
-					 " tls_failed, failures FROM daily WHERE day >= ?1 AND day < ?2"
-					 " ORDER BY domain, day",
-			       domain, sum->since, sum->until, &q);
+			       "SELECT domain, day, reports, messages, dmarc_pass, tls_successful,"
+			       " tls_failed, failures FROM daily",
+			       "ORDER BY domain, day", domain, sum->since, sum->until, &q);
 	int rc;
 	while (err == MN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		report_domain_summary_t *d = domain_entry(sum, (const char *)sqlite3_column_text(q, 0));
@@ -654,16 +657,10 @@ static int sum_sources(report_store_t *s, report_summary_t *sum, const char *dom
 {
 	sqlite3_stmt *q = NULL;
 	int err = window_query(s,
-			       domain != NULL
-				       ? "SELECT domain, source, SUM(messages), SUM(dmarc_pass), SUM(dkim_aligned),"
-					 " SUM(spf_aligned), SUM(disp0), SUM(disp1), SUM(disp2) FROM rollup"
-					 " WHERE day >= ?1 AND day < ?2 AND domain = ?3"
-					 " GROUP BY domain, source ORDER BY domain, source"
-				       : "SELECT domain, source, SUM(messages), SUM(dmarc_pass), SUM(dkim_aligned),"
-					 " SUM(spf_aligned), SUM(disp0), SUM(disp1), SUM(disp2) FROM rollup"
-					 " WHERE day >= ?1 AND day < ?2"
-					 " GROUP BY domain, source ORDER BY domain, source",
-			       domain, sum->since, sum->until, &q);
+			       "SELECT domain, source, SUM(messages), SUM(dmarc_pass), SUM(dkim_aligned),"
+			       " SUM(spf_aligned), SUM(disp0), SUM(disp1), SUM(disp2) FROM rollup",
+			       "GROUP BY domain, source ORDER BY domain, source", domain, sum->since, sum->until,
+			       &q);
 	int rc;
 	while (err == MN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		report_domain_summary_t *d = domain_entry(sum, (const char *)sqlite3_column_text(q, 0));
@@ -711,14 +708,9 @@ static int sum_auth(report_store_t *s, report_summary_t *sum, const char *domain
 {
 	sqlite3_stmt *q = NULL;
 	int err = window_query(s,
-			       domain != NULL
-				       ? "SELECT domain, source, dkim, adomain, selector, SUM(messages) AS m"
-					 " FROM rollup_auth WHERE day >= ?1 AND day < ?2 AND domain = ?3"
-					 " GROUP BY domain, source, dkim, adomain, selector ORDER BY domain, source"
-				       : "SELECT domain, source, dkim, adomain, selector, SUM(messages) AS m"
-					 " FROM rollup_auth WHERE day >= ?1 AND day < ?2"
-					 " GROUP BY domain, source, dkim, adomain, selector ORDER BY domain, source",
-			       domain, sum->since, sum->until, &q);
+			       "SELECT domain, source, dkim, adomain, selector, SUM(messages) AS m FROM rollup_auth",
+			       "GROUP BY domain, source, dkim, adomain, selector ORDER BY domain, source", domain,
+			       sum->since, sum->until, &q);
 	report_domain_summary_t *d = NULL;
 	int rc;
 	/* best[i][dkim] per source: the messages of its current choice */

@@ -42,7 +42,7 @@ int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **z
 	conf->tcp_max_clients = s->tcp_max_clients.v ? s->tcp_max_clients.v : 1000;
 	conf->tcp_max_per_ip = s->tcp_max_per_ip.v ? s->tcp_max_per_ip.v : 32;
 	conf->rate_limit = s->rate_limit.v;
-	conf->rate_limit_slip = POLICY_SET(s->rate_limit_slip) ? s->rate_limit_slip.v : 2;
+	conf->rate_limit_slip = s->rate_limit_slip.v;	/* the schema default (2) when unset */
 	conf->log_queries = s->log_queries.v;
 	if (s->identity.v != NULL) {
 		conf->has_identity = true;

@@ -65,20 +65,25 @@ int srv_random(void *buf, size_t len)
 	return MN_OK;
 }
 
-int srv_rrl_new(size_t size, srv_rrl_t **out)
+int srv_rrl_new_keyed(size_t size, const uint8_t key[16], srv_rrl_t **out)
 {
-	if (size == 0 || (size & (size - 1)) != 0)
+	if (size == 0 || (size & (size - 1)) != 0 || key == NULL)
 		return MN_EINVAL;
 	srv_rrl_t *r = calloc(1, sizeof(*r) + size * sizeof(bucket_t));
 	if (r == NULL)
 		return MN_ENOMEM;
 	r->mask = size - 1;
-	if (srv_random(r->key, sizeof(r->key)) != MN_OK) {
-		free(r);
-		return MN_ENOMEM;
-	}
+	memcpy(r->key, key, sizeof(r->key));
 	*out = r;
 	return MN_OK;
+}
+
+int srv_rrl_new(size_t size, srv_rrl_t **out)
+{
+	uint8_t key[16];
+	if (srv_random(key, sizeof(key)) != MN_OK)
+		return MN_ENOMEM;
+	return srv_rrl_new_keyed(size, key, out);
 }
 
 void srv_rrl_free(srv_rrl_t *r)
@@ -86,8 +91,7 @@ void srv_rrl_free(srv_rrl_t *r)
 	free(r);
 }
 
-int srv_rrl_check(srv_rrl_t *r, const struct sockaddr *addr, uint32_t rate, uint32_t slip,
-		  uint64_t now_ms)
+int srv_rrl_bucket(const srv_rrl_t *r, const struct sockaddr *addr, size_t *out)
 {
 	uint8_t prefix[8] = { 0 };
 	if (addr->sa_family == AF_INET) {
@@ -97,9 +101,19 @@ int srv_rrl_check(srv_rrl_t *r, const struct sockaddr *addr, uint32_t rate, uint
 		memcpy(prefix + 1, &((const struct sockaddr_in6 *)addr)->sin6_addr, 7);
 		prefix[0] = 6;
 	} else {
-		return SRV_RRL_PASS;
+		return MN_EINVAL;
 	}
-	bucket_t *b = &r->buckets[answer_siphash(r->key, prefix, sizeof(prefix)) & r->mask];
+	*out = (size_t)(answer_siphash(r->key, prefix, sizeof(prefix)) & r->mask);
+	return MN_OK;
+}
+
+int srv_rrl_check(srv_rrl_t *r, const struct sockaddr *addr, uint32_t rate, uint32_t slip,
+		  uint64_t now_ms)
+{
+	size_t i;
+	if (srv_rrl_bucket(r, addr, &i) != MN_OK)
+		return SRV_RRL_PASS;	/* another family than IPv4 and IPv6 */
+	bucket_t *b = &r->buckets[i];
 	uint64_t cap = (uint64_t)rate * 1000u;	/* <= 10^9: fits the 32 bits of tokens */
 	uint32_t now = (uint32_t)now_ms;
 	uint64_t old = __atomic_load_n(&b->state, __ATOMIC_RELAXED), next;

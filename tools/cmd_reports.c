@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,41 @@ static int parse_domain(const char *s, char *out)
 		cmd_err("--domain '%s' is not a domain name", s);
 		return MN_EINVAL;
 	}
+	return MN_OK;
+}
+
+/* The options list and summary share. */
+typedef struct read_args {
+	const char *policy_path;	/* -c; NULL: the default policy */
+	char domain[254];		/* -d, normalized; "": every domain */
+	bool json;			/* -j */
+} read_args_t;
+
+/*
+ * The default branch of the getopt switch of list and summary: takes -c, -d
+ * and -j, prints usage for -h (stdout) or an unknown option (stderr).
+ * Returns -1 when the option was taken, else the exit code (CMD_OK after -h,
+ * CMD_USAGE for a bad domain or an unknown option).
+ */
+static int read_opt(int c, read_args_t *a, void (*usage_fn)(FILE *f))
+{
+	switch (c) {
+	case 'c': a->policy_path = optarg; return -1;
+	case 'd': return parse_domain(optarg, a->domain) < 0 ? CMD_USAGE : -1;
+	case 'j': a->json = true; return -1;
+	case 'h': usage_fn(stdout); return CMD_OK;
+	default: usage_fn(stderr); return CMD_USAGE;
+	}
+}
+
+/* A whole number in min..max: MN_OK with *out, else MN_ERANGE. */
+static int parse_count(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || v < min || v > max)
+		return MN_ERANGE;
+	*out = v;
 	return MN_OK;
 }
 
@@ -261,28 +297,22 @@ static int reports_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *policy_path = NULL;
-	char domain[254] = "";
+	read_args_t a = { .policy_path = NULL };
 	int64_t since = 0;
-	bool json = false;
-	int c;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "c:d:s:jh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': policy_path = optarg; break;
-		case 'd':
-			if (parse_domain(optarg, domain) < 0)
-				return CMD_USAGE;
-			break;
 		case 's':
 			if (parse_date(optarg, &since) < 0) {
 				cmd_err("--since '%s': expected 2030-01-01, 2030-01-01T00:00:00Z or @SECONDS", optarg);
 				return CMD_USAGE;
 			}
 			break;
-		case 'j': json = true; break;
-		case 'h': list_usage(stdout); return CMD_OK;
-		default: list_usage(stderr); return CMD_USAGE;
+		default:
+			if ((r = read_opt(c, &a, list_usage)) >= 0)
+				return r;
+			break;
 		}
 	}
 	if (optind != argc) {
@@ -291,10 +321,11 @@ static int reports_list(int argc, char **argv)
 	}
 	policy_t *p = NULL;
 	report_store_t *s = NULL;
-	int err = cmd_reports_open(policy_path, REPORT_STORE_READONLY, &p, &s);
-	json_t *arr = json ? json_array() : NULL;
+	int err = cmd_reports_open(a.policy_path, REPORT_STORE_READONLY, &p, &s);
+	json_t *arr = a.json ? json_array() : NULL;
 	if (err == MN_OK)
-		err = report_store_list(s, domain[0] ? domain : NULL, since, json ? list_json : list_text, arr);
+		err = report_store_list(s, a.domain[0] ? a.domain : NULL, since, a.json ? list_json : list_text,
+					arr);
 	else if (err == MN_ENOENT)
 		err = MN_OK;	/* nothing stored yet */
 	report_store_close(s);
@@ -305,7 +336,7 @@ static int reports_list(int argc, char **argv)
 		json_decref(arr);
 		return CMD_ERRORS;
 	}
-	return json ? json_print(arr) : CMD_OK;
+	return a.json ? json_print(arr) : CMD_OK;
 }
 
 /* ---- summary ---------------------------------------------------------------- */
@@ -488,38 +519,32 @@ static int reports_summary(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *policy_path = NULL, *resolver = NULL;
-	char domain[254] = "", *end;
+	read_args_t a = { .policy_path = NULL };
+	const char *resolver = NULL;
 	unsigned long days = 30, top = 20;
-	bool json = false, resolve = false;
-	int c;
+	bool resolve = false;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "c:d:n:t:jrh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': policy_path = optarg; break;
-		case 'd':
-			if (parse_domain(optarg, domain) < 0)
-				return CMD_USAGE;
-			break;
 		case 'n':
-			days = strtoul(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' || days < 1 || days > 3660) {
+			if (parse_count(optarg, 1, 3660, &days) < 0) {
 				cmd_err("--days '%s': expected 1..3660", optarg);
 				return CMD_USAGE;
 			}
 			break;
 		case 't':
-			top = strtoul(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' || top < 1) {
+			if (parse_count(optarg, 1, ULONG_MAX, &top) < 0) {
 				cmd_err("--top '%s': expected a positive number", optarg);
 				return CMD_USAGE;
 			}
 			break;
-		case 'j': json = true; break;
 		case 'r': resolve = true; break;
 		case OPT_RESOLVER: resolver = optarg; resolve = true; break;
-		case 'h': summary_usage(stdout); return CMD_OK;
-		default: summary_usage(stderr); return CMD_USAGE;
+		default:
+			if ((r = read_opt(c, &a, summary_usage)) >= 0)
+				return r;
+			break;
 		}
 	}
 	if (optind != argc) {
@@ -533,7 +558,7 @@ static int reports_summary(int argc, char **argv)
 	int rc = CMD_ERRORS;
 	int64_t until = ((int64_t)mn_now() / DAY + 1) * DAY;	/* today included */
 	int64_t since = until - (int64_t)days * DAY;
-	int err = cmd_reports_open(policy_path, REPORT_STORE_READONLY, &p, &s);
+	int err = cmd_reports_open(a.policy_path, REPORT_STORE_READONLY, &p, &s);
 
 	if (err == MN_EPOLICY || (err < 0 && err != MN_ENOENT))
 		goto out;
@@ -544,7 +569,7 @@ static int reports_summary(int argc, char **argv)
 		sum->since = since;
 		sum->until = until;
 		sum->days = (unsigned int)days;
-	} else if ((err = report_store_summary(s, domain[0] ? domain : NULL, since, until, &sum)) < 0) {
+	} else if ((err = report_store_summary(s, a.domain[0] ? a.domain : NULL, since, until, &sum)) < 0) {
 		cmd_err("summary: %s", mn_strerror(err));
 		goto out;
 	}
@@ -558,7 +583,7 @@ static int reports_summary(int argc, char **argv)
 		}
 		resolve_ptrs(sum, res, top);	/* bounded: one query per source, the top N */
 	}
-	if (json)
+	if (a.json)
 		rc = json_print(summary_json(sum));
 	else {
 		summary_text(sum, top);

@@ -67,19 +67,6 @@ static char **concat(char **a, size_t na, char **b, size_t nb, char **c, size_t 
 	return v;
 }
 
-/* Is inner (a policy entry) inside outer (a merged network)? */
-static bool net_inside(const mn_net_t *outer, const mn_net_t *inner)
-{
-	if (outer->family != inner->family || inner->prefix < outer->prefix)
-		return false;
-	unsigned full = outer->prefix / 8, rest = outer->prefix % 8;
-	for (unsigned i = 0; i < full; i++)
-		if (outer->addr[i] != inner->addr[i])
-			return false;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return rest == 0 || (outer->addr[full] & mask) == (inner->addr[full] & mask);
-}
-
 /* The position of the policy entry a generated network came from: the widest
  * entry inside it (the first of equals). */
 static const mn_pos_t *net_pos(const policy_domain_t *d, const mn_net_t *net)
@@ -87,7 +74,7 @@ static const mn_pos_t *net_pos(const policy_domain_t *d, const mn_net_t *net)
 	const policy_nets_t *in = net->family == 4 ? &d->spf.ip4 : &d->spf.ip6;
 	const policy_net_t *best = NULL;
 	for (size_t i = 0; i < in->n; i++) {
-		if (net_inside(net, &in->v[i].net) && (best == NULL || in->v[i].net.prefix < best->net.prefix)) {
+		if (mn_net_inside(net, &in->v[i].net) && (best == NULL || in->v[i].net.prefix < best->net.prefix)) {
 			best = &in->v[i];
 			if (best->net.prefix == net->prefix)
 				break;	/* the network itself: nothing inside it is wider */

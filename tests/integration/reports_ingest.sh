@@ -91,6 +91,12 @@ export MAILNS_NOW=2016-04-15T00:00:00Z
 is "$(ingest "$DATA/rfc8460.json")" 0 "RFC 8460 example: stored"
 is "$(R list -c "$P" --since 2016-01-01)" "2016-04-01T00:00:00Z	2016-04-01T23:59:59Z	tlsrpt	Company-X	5065427c-23d3-47ca-b6e0-946ea0e8c4be	company-y.example	5629	5326" \
 	"list: RFC 8460 example (5326 successful + 303 failed sessions)"
+for d in company-y.example example.com; do
+	is "$(R list -c "$P" -j -d $d | python3 -c '
+import json, sys
+print(sorted({e["domain"] for e in json.load(sys.stdin)}))')" "$([ $d = example.com ] && echo '[]' || echo "['$d']")" \
+		"list -j -d $d: the reports of $d only"
+done
 is "$(R summary -c "$P" --json --domain company-y.example | python3 -c '
 import json, sys
 d = json.load(sys.stdin)[0]
@@ -201,6 +207,20 @@ is "$("$MAILNS" reports ingest -c "$TMP/broken.yaml" "$TMP/late.xml" >/dev/null 
 is "$(R list --days 3 >/dev/null 2>&1; echo $?)" 2 "list --days: exit 2"
 is "$(R summary -c "$P" --days 0 >/dev/null 2>&1; echo $?)" 2 "summary --days 0: exit 2"
 is "$(R nothing >/dev/null 2>&1; echo $?)" 2 "unknown subcommand: exit 2"
+is "$(R summary -c "$P" --days 3661 2>&1 >/dev/null; echo $?)" "mailns: --days '3661': expected 1..3660
+2" "summary --days 3661: said, exit 2"
+is "$(R summary -c "$P" --days 3660 >/dev/null 2>&1; echo $?)" 0 "summary --days 3660: exit 0"
+is "$(R summary -c "$P" --days 7x >/dev/null 2>&1; echo $?)" 2 "summary --days 7x: exit 2"
+is "$(R summary -c "$P" --top 0 2>&1 >/dev/null; echo $?)" "mailns: --top '0': expected a positive number
+2" "summary --top 0: said, exit 2"
+is "$(R summary -c "$P" --top 1 >/dev/null 2>&1; echo $?)" 0 "summary --top 1: exit 0"
+for sub in list summary; do
+	is "$(R $sub -c "$P" -d 'a..b' 2>&1 >/dev/null; echo $?)" "mailns: --domain 'a..b' is not a domain name
+2" "$sub -d with a bad name: said, exit 2"
+	is "$(R $sub --bogus 2>&1 >/dev/null | grep -c "^usage: mailns reports $sub"; echo "${PIPESTATUS[0]}")" "1
+2" "$sub --bogus: usage on stderr, exit 2"
+	is "$(R $sub -h 2>/dev/null | grep -c "^usage: mailns reports $sub")" 1 "$sub -h: usage on stdout"
+done
 for sub in ingest list summary prune; do
 	is "$(R $sub --help >/dev/null 2>&1; echo $?)" 0 "$sub --help: exit 0"
 done

@@ -134,6 +134,43 @@ static void test_nets(void)
 	ok(mn_net_cmp(&a, &b) < 0, "IPv4 sorts before IPv6");
 }
 
+/* mn_net_inside(): prefix boundaries within a byte and on one, families, /0 and /128. */
+static void test_net_inside(void)
+{
+	static const struct {
+		const char *outer, *inner;
+		bool want;
+	} t[] = {
+		{ "192.0.2.0/24", "192.0.2.77", true },
+		{ "192.0.2.0/24", "192.0.3.0", false },
+		{ "192.0.2.0/24", "192.0.2.128/25", true },
+		{ "192.0.2.0/25", "192.0.2.0/24", false },	/* wider than outer */
+		{ "192.0.2.0/24", "192.0.2.0/24", true },	/* the network itself */
+		{ "192.0.2.0/25", "192.0.2.127", true },	/* the prefix ends inside a byte */
+		{ "192.0.2.0/25", "192.0.2.128", false },
+		{ "10.0.0.0/9", "10.127.255.255", true },
+		{ "10.0.0.0/9", "10.128.0.0", false },
+		{ "0.0.0.0/0", "203.0.113.9", true },
+		{ "0.0.0.0/0", "2001:db8::1", false },	/* another family */
+		{ "192.0.2.1", "192.0.2.1", true },	/* /32 */
+		{ "192.0.2.1", "192.0.2.2", false },
+		{ "::/0", "2001:db8::1", true },
+		{ "2001:db8::/32", "2001:db8:ffff::/48", true },
+		{ "2001:db8::/33", "2001:db8:8000::1", false },
+		{ "2001:db8::1", "2001:db8::1", true },	/* /128: all 16 bytes */
+		{ "2001:db8::1", "2001:db8::2", false },
+		{ "::/96", "192.0.2.1", false },	/* the same bytes in IPv6 are not IPv4 */
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mn_net_t outer, inner;
+		if (mn_net_parse(t[i].outer, 0, false, &outer) != MN_OK ||
+		    mn_net_parse(t[i].inner, 0, false, &inner) != MN_OK)
+			tap_bail("bad test network %s or %s", t[i].outer, t[i].inner);
+		is_int(mn_net_inside(&outer, &inner), t[i].want, "%s inside %s: %s", t[i].inner, t[i].outer,
+		       t[i].want ? "yes" : "no");
+	}
+}
+
 /* The formatter and the fast IPv4 reader against inet_ntop()/inet_pton(). */
 static void test_nets_libc(void)
 {
@@ -398,6 +435,7 @@ int main(void)
 	test_time();
 	test_names();
 	test_nets();
+	test_net_inside();
 	test_nets_libc();
 	test_files();
 	test_state_files();

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "keys/dkim.h"
+#include "keys/keystore.h"
 #include "policy/dkim_rec.h"
 #include "policy/mn.h"
 #include "tests/tap/tap.h"
@@ -25,6 +26,40 @@ static const struct {
 	{ DKIM_ALG_RSA2048, "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA", "-----BEGIN RSA PRIVATE KEY-----\n", 2048, DKIM_KEY_RSA, 392 },
 	{ DKIM_ALG_ED25519, "v=DKIM1; k=ed25519; p=", "-----BEGIN PRIVATE KEY-----\n", 256, DKIM_KEY_ED25519, 44 },
 };
+
+/* keystore_key_write() below tmp never writes through a symbolic link */
+static void test_links(const char *tmp)
+{
+	dkim_key_t *k = NULL;
+	if (dkim_key_new(DKIM_ALG_ED25519, &k) != MN_OK)
+		tap_bail("dkim_key_new");
+	char target[400], link[400], away[400], awaykey[400];
+	snprintf(target, sizeof(target), "%s/target", tmp);
+	snprintf(link, sizeof(link), "%s/keys/example.org/planted.pem", tmp);
+	snprintf(away, sizeof(away), "%s/away", tmp);
+	snprintf(awaykey, sizeof(awaykey), "%s/away/s.pem", tmp);
+	if (symlink(target, link) != 0)
+		tap_bail("symlink %s", link);
+	is_int(keystore_key_write(tmp, "example.org", "planted", k), MN_OK,
+	       "a link planted under the key's name: the key is written");
+	struct stat st;
+	ok(lstat(link, &st) == 0 && S_ISREG(st.st_mode), "the link is replaced by the key file");
+	ok(lstat(target, &st) != 0, "nothing written where the link pointed");
+	unlink(link);
+	unlink(target);
+
+	/* keys/DOMAIN itself a link to a directory elsewhere */
+	snprintf(link, sizeof(link), "%s/keys/link.example", tmp);
+	if (mkdir(away, 0700) != 0 || symlink(away, link) != 0)
+		tap_bail("mkdir %s, symlink %s", away, link);
+	is_int(keystore_key_write(tmp, "link.example", "s", k), MN_ESYMLINK,
+	       "keys/DOMAIN a symbolic link: refused (MN_ESYMLINK)");
+	ok(lstat(awaykey, &st) != 0, "no key in the directory it points to");
+	unlink(awaykey);
+	unlink(link);
+	rmdir(away);
+	dkim_key_free(k);
+}
 
 int main(void)
 {
@@ -73,10 +108,11 @@ int main(void)
 		else
 			ok(0, "%s: record from the read-back key", an);
 
-		/* written 0600, content is the PEM */
-		char path[400];
-		snprintf(path, sizeof(path), "%s/%s.pem", tmp, an);
-		is_int(dkim_key_write(k, path), MN_OK, "%s: written", an);
+		/* written 0600 as keys/DOMAIN/SELECTOR.pem, content is the PEM */
+		char *path = keystore_key_path(tmp, "example.org", an);
+		if (path == NULL)
+			tap_bail("keystore_key_path");
+		is_int(keystore_key_write(tmp, "example.org", an, k), MN_OK, "%s: written", an);
 		struct stat st;
 		is_int(stat(path, &st) == 0 ? (long long)(st.st_mode & 07777) : -1, 0600, "%s: mode 0600", an);
 		char *disk = NULL;
@@ -84,6 +120,7 @@ int main(void)
 		is_int(mn_file_read(path, &disk, &dl), MN_OK, "%s: read back", an);
 		ok(disk != NULL && dl == len && memcmp(disk, pem, len) == 0, "%s: file is the PEM", an);
 		unlink(path);
+		free(path);
 		free(disk);
 		free(rec2);
 		dkim_key_free(back);
@@ -112,6 +149,12 @@ int main(void)
 	char *r = NULL;
 	is_int(dkim_key_record(NULL, &r), MN_EINVAL, "NULL key: MN_EINVAL");
 	dkim_key_free(NULL);
+	test_links(tmp);
+	char sub[400];
+	snprintf(sub, sizeof(sub), "%s/keys/example.org", tmp);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/keys", tmp);
+	rmdir(sub);
 	rmdir(tmp);
 	return tap_done();
 }

@@ -12,18 +12,45 @@
 /*
  * Threads sharing the table, clocks read at different moments and the 32-bit
  * stamp wrapping are in test_udp.c; this file is one thread's view.  Verdicts
- * from a given clock, so nothing depends on the machine's speed.  Distinct
- * prefixes are checked in a table of 2^20 buckets, where two of the few
- * prefixes here share a bucket (keyed hash) with a chance of about 10^-5.
+ * from a given clock, so nothing depends on the machine's speed.  The tables
+ * have a fixed hash key, and each test first asserts that the distinct
+ * prefixes it uses are in distinct buckets, so no verdict depends on chance.
  */
 enum { BIG = 1u << 20 };
+static const uint8_t KEY[16] = "mailns-rrl-test";
 
 static srv_rrl_t *table(size_t size)
 {
 	srv_rrl_t *r = NULL;
-	if (srv_rrl_new(size, &r) != MN_OK)
-		tap_bail("srv_rrl_new(%zu)", size);
+	if (srv_rrl_new_keyed(size, KEY, &r) != MN_OK)
+		tap_bail("srv_rrl_new_keyed(%zu)", size);
 	return r;
+}
+
+/* the bucket of address text in r */
+static size_t bucket(const srv_rrl_t *r, const char *text)
+{
+	struct sockaddr_storage a = tap_addr(text);
+	size_t i = 0;
+	if (srv_rrl_bucket(r, (struct sockaddr *)&a, &i) != MN_OK)
+		tap_bail("srv_rrl_bucket(%s)", text);
+	return i;
+}
+
+/* addresses of distinct prefixes (NULL-terminated): each in a bucket of its own? */
+static void distinct(const srv_rrl_t *r, const char *const *texts, const char *what)
+{
+	size_t n = 0;
+	while (texts[n] != NULL)
+		n++;
+	int shared = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (bucket(r, texts[i]) == bucket(r, texts[j])) {
+				tap_diag("%s and %s share bucket %zu", texts[i], texts[j], bucket(r, texts[i]));
+				shared++;
+			}
+	is_int(shared, 0, "%s: the fixed key puts each prefix in a bucket of its own", what);
 }
 
 /* count CHECKS responses to address text at rate, slip, now: how many got verdict */
@@ -46,12 +73,23 @@ static void test_new(void)
 	srv_rrl_free(r);
 	srv_rrl_free(NULL);
 	ok(1, "srv_rrl_free(NULL) is a no-op");
+	is_int(srv_rrl_new_keyed(1024, NULL, &r), MN_EINVAL, "a keyed table without a key: refused");
+	/* the same key: the same buckets; one prefix: one bucket */
+	srv_rrl_t *a = table(BIG), *b = table(BIG);
+	is_int((long long)bucket(a, "203.0.113.9"), (long long)bucket(b, "203.0.113.9"), "the same key: the same bucket");
+	is_int((long long)bucket(a, "203.0.113.9"), (long long)bucket(a, "203.0.113.250"), "one /24: one bucket");
+	struct sockaddr un = { .sa_family = AF_UNIX };
+	size_t i = 0;
+	is_int(srv_rrl_bucket(a, &un, &i), MN_EINVAL, "no bucket for another family than IPv4 and IPv6");
+	srv_rrl_free(a);
+	srv_rrl_free(b);
 }
 
 /* verdicts as letters: P pass, D drop, S slip */
 static void test_sequence(void)
 {
 	srv_rrl_t *r = table(1024);
+	distinct(r, (const char *[]){ "192.0.2.1", "2001:db8:0:ff::1", "198.51.100.1", NULL }, "sequence");
 	struct sockaddr_storage a = tap_addr("192.0.2.1"), b = tap_addr("192.0.2.200");
 	struct sockaddr_storage c = tap_addr("2001:db8:0:ff::1"), d = tap_addr("2001:db8:0:ff:ffff::2");
 	const struct sockaddr *sa = (struct sockaddr *)&a, *sb = (struct sockaddr *)&b;
@@ -107,6 +145,9 @@ static void test_rate(void)
 static void test_prefixes(void)
 {
 	srv_rrl_t *r = table(BIG);
+	distinct(r, (const char *[]){ "203.0.113.1", "203.0.112.255", "203.0.114.0", "2001:db8:0:ab00::1",
+				      "2001:db8:0:ac00::", "2001:db8:0:aaff::1", "::cb00:7100", NULL },
+		 "prefixes");
 	is_int(count(r, "203.0.113.1", 20, 0, 1000, 30, SRV_RRL_PASS), 20, "203.0.113.1: a burst of 20");
 	is_int(count(r, "203.0.113.255", 20, 0, 1000, 30, SRV_RRL_PASS), 0, "203.0.113.255, same /24: none left");
 	is_int(count(r, "203.0.112.255", 20, 0, 1000, 30, SRV_RRL_PASS), 20, "203.0.112.255, the /24 below: its own");

@@ -32,7 +32,11 @@
  * reload: a directory still wanted keeps its handle (no window where events
  * are lost), others are closed, new ones started.  A directory that does not
  * exist yet is replaced by its nearest existing ancestor, watching for the
- * name of the next component, so that its creation is noticed.
+ * name of the next component, so that its creation is noticed.  A directory
+ * watched anew after a reload (a domain's key directory that `mailns keys`
+ * just made) may have changed between the reload reading it and its watch
+ * starting: each such apply runs one more (debounced) reload, which reads it
+ * under the watch; that one adds no directory, so it is the last.
  */
 
 enum { DEBOUNCE_MS = 300 };
@@ -67,6 +71,7 @@ struct srv_watch {
 	uv_timer_t timer;	/* debounce; freed with the watch in its close callback */
 	wdir_t **dirs;		/* sorted by dir */
 	size_t ndirs;
+	bool applied;		/* a plan was applied before (the start-up's) */
 	bool closing;
 };
 
@@ -419,7 +424,7 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 		srv_watch_plan_free(pl);
 		return;
 	}
-	size_t k = 0, oi = 0, failed = 0;
+	size_t k = 0, oi = 0, failed = 0, added = 0;
 	int first_err = 0;
 	const char *first_dir = NULL;
 	for (size_t i = 0, j; i < pl->n; i = j) {
@@ -472,6 +477,7 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 			continue;
 		}
 		nv[k++] = d;
+		added++;
 	}
 	while (oi < w->ndirs)
 		uv_close((uv_handle_t *)&w->dirs[oi++]->h, wdir_closed);
@@ -482,6 +488,14 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 	w->dirs = nv;
 	w->ndirs = k;
 	srv_watch_plan_free(pl);
+	if (added > 0 && w->applied) {
+		/* what changed in them before their watch started: read once more */
+		if (!uv_is_active((uv_handle_t *)&w->timer))
+			mn_log(MN_LOG_INFO, "%zu director%s watched anew, reloading once more", added,
+			       added == 1 ? "y" : "ies");
+		uv_timer_start(&w->timer, on_timer, DEBOUNCE_MS, 0);
+	}
+	w->applied = true;
 }
 
 size_t srv_watch_count(const srv_t *srv)

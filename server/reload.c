@@ -38,9 +38,9 @@ int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **z
 	}
 	const policy_server_t *s = &p->server;
 	memset(conf, 0, sizeof(*conf));
-	conf->tcp_idle_ms = (s->tcp_idle_timeout.v ? s->tcp_idle_timeout.v : 10) * 1000u;
-	conf->tcp_max_clients = s->tcp_max_clients.v ? s->tcp_max_clients.v : 1000;
-	conf->tcp_max_per_ip = s->tcp_max_per_ip.v ? s->tcp_max_per_ip.v : 32;
+	conf->tcp_idle_ms = s->tcp_idle_timeout.v * 1000u;	/* >= 1: schema min and default */
+	conf->tcp_max_clients = s->tcp_max_clients.v;
+	conf->tcp_max_per_ip = s->tcp_max_per_ip.v;
 	conf->rate_limit = s->rate_limit.v;
 	conf->rate_limit_slip = s->rate_limit_slip.v;	/* the schema default (2) when unset */
 	conf->log_queries = s->log_queries.v;

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* policy.c -- loads a version-1 policy file and its includes into the typed model */
 #include <glob.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "policy/policy.h"
+#include "policy/pool.h"
 #include "policy/schema.h"
 #include "policy/yaml.h"
 
@@ -654,51 +654,29 @@ static void job_run(const loader_t *ld, job_t *j)
 	ydoc_free(doc);
 }
 
-typedef struct pool {
-	const loader_t *ld;
-	size_t next;			/* the next job to take (atomic) */
-} pool_t;
-
-static void *pool_main(void *arg)
+static void job_item(void *arg, size_t i)
 {
-	pool_t *pl = arg;
-	for (;;) {
-		size_t i = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED);
-		if (i >= pl->ld->njobs)
-			break;
-		job_run(pl->ld, &pl->ld->jobs[i]);
-	}
-	return NULL;
+	const loader_t *ld = arg;
+	job_run(ld, &ld->jobs[i]);
 }
 
 enum { LOAD_THREADS_MAX = 8 };
 
 /*
- * Runs the queued files on up to one thread per core (the files are
- * independent: YAML parsing dominates a large policy's load).
+ * Runs the queued files on up to one thread per CPU this process may use
+ * (the files are independent: YAML parsing dominates a large policy's load).
  */
 static void jobs_run(const loader_t *ld)
 {
-	pool_t pl = { .ld = ld };
 	size_t files = 0;
 	for (size_t i = 0; i < ld->njobs; i++)
 		files += ld->jobs[i].path != NULL;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n = cpus > 1 ? (size_t)cpus : 1;
+	unsigned n = mn_cpus();
 	if (n > LOAD_THREADS_MAX)
 		n = LOAD_THREADS_MAX;
 	if (n > files)
-		n = files;
-	pthread_t tid[LOAD_THREADS_MAX];
-	size_t started = 0;
-	for (size_t k = 1; k < n; k++) {
-		if (pthread_create(&tid[started], NULL, pool_main, &pl) != 0)
-			break;	/* fewer threads: the others take the rest */
-		started++;
-	}
-	pool_main(&pl);
-	for (size_t k = 0; k < started; k++)
-		pthread_join(tid[k], NULL);
+		n = files > 0 ? (unsigned)files : 1;
+	mn_pool_run(ld->njobs, n, job_item, (void *)ld);
 }
 
 /* Appends every message of from to to, in order. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "policy/mn.h"
+#include "policy/wire.h"
 
 enum {
 	RCODE_NOERROR = 0, RCODE_FORMERR = 1, RCODE_NXDOMAIN = 3, RCODE_NOTIMP = 4,
@@ -14,17 +15,6 @@ enum { FLAG_QR = 0x8000, FLAG_AA = 0x0400, FLAG_TC = 0x0200, FLAG_RD = 0x0100, F
 enum { CLASS_IN = 1, CLASS_CH = 3, T_TXT = 16, T_ANY = 255, T_MAILB = 253, T_MAILA = 254,
        T_TKEY = 249, T_TSIG = 250 };
 enum { OPT_LEN = 11, EDNS_DO = 0x8000, OPT_NSID = 3, OPT_COOKIE = 10 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 /*
  * The question name at q[12..]: plain labels only (no compression pointer, no
@@ -97,15 +87,15 @@ typedef struct edns {
  */
 static bool parse_records(const uint8_t *q, size_t qlen, size_t o, edns_t *edns)
 {
-	unsigned int skip = (unsigned int)get16(q + 6) + get16(q + 8);
-	unsigned int nar = get16(q + 10);
+	unsigned int skip = (unsigned int)mn_get16(q + 6) + mn_get16(q + 8);
+	unsigned int nar = mn_get16(q + 10);
 	for (unsigned int i = 0; i < skip + nar; i++) {
 		size_t start = o;
 		o = skip_name(q, qlen, o);
 		if (o == 0 || o + 10 > qlen)
 			return false;
-		uint16_t type = get16(q + o);
-		uint16_t rdlen = get16(q + o + 8);
+		uint16_t type = mn_get16(q + o);
+		uint16_t rdlen = mn_get16(q + o + 8);
 		size_t rd = o + 10;
 		if (rd + rdlen > qlen)
 			return false;
@@ -113,13 +103,13 @@ static bool parse_records(const uint8_t *q, size_t qlen, size_t o, edns_t *edns)
 			if (edns->present || o != start + 1)
 				return false;	/* two OPTs, or an owner other than the root */
 			edns->present = true;
-			edns->payload = get16(q + o + 2);
+			edns->payload = mn_get16(q + o + 2);
 			edns->version = q[o + 5];
-			edns->dnssec_ok = (get16(q + o + 6) & EDNS_DO) != 0;
+			edns->dnssec_ok = (mn_get16(q + o + 6) & EDNS_DO) != 0;
 			for (size_t p = rd; p < rd + rdlen;) {
-				if (p + 4 > rd + rdlen || p + 4 + get16(q + p + 2) > rd + rdlen)
+				if (p + 4 > rd + rdlen || p + 4 + mn_get16(q + p + 2) > rd + rdlen)
 					return false;
-				uint16_t code = get16(q + p), len = get16(q + p + 2);
+				uint16_t code = mn_get16(q + p), len = mn_get16(q + p + 2);
 				if (code == OPT_NSID) {
 					edns->nsid = true;
 				} else if (code == OPT_COOKIE) {
@@ -143,7 +133,7 @@ static int header_only(const uint8_t *q, uint8_t *out, int rcode, size_t *outlen
 	memset(out, 0, 12);
 	out[0] = q[0];
 	out[1] = q[1];
-	put16(out + 2, (uint16_t)(FLAG_QR | (q[2] & 0x78) << 8 | (q[2] & 0x01) << 8 | rcode));
+	mn_put16(out + 2, (uint16_t)(FLAG_QR | (q[2] & 0x78) << 8 | (q[2] & 0x01) << 8 | rcode));
 	*outlen = 12;
 	return ANSWER_SEND;
 }
@@ -154,24 +144,24 @@ static size_t opt_write(uint8_t *p, uint8_t ext_rcode, bool dnssec_ok, const uin
 {
 	size_t o = OPT_LEN;
 	p[0] = 0;				/* root owner */
-	put16(p + 1, ZONE_T_OPT);
-	put16(p + 3, ANSWER_EDNS_PAYLOAD);
+	mn_put16(p + 1, ZONE_T_OPT);
+	mn_put16(p + 3, ANSWER_EDNS_PAYLOAD);
 	p[5] = ext_rcode;
 	p[6] = 0;				/* version */
-	put16(p + 7, dnssec_ok ? EDNS_DO : 0);
+	mn_put16(p + 7, dnssec_ok ? EDNS_DO : 0);
 	if (nsid != NULL) {
-		put16(p + o, OPT_NSID);
-		put16(p + o + 2, (uint16_t)nsid_len);
+		mn_put16(p + o, OPT_NSID);
+		mn_put16(p + o + 2, (uint16_t)nsid_len);
 		memcpy(p + o + 4, nsid, nsid_len);
 		o += 4 + nsid_len;
 	}
 	if (cookie != NULL) {
-		put16(p + o, OPT_COOKIE);
-		put16(p + o + 2, 24);
+		mn_put16(p + o, OPT_COOKIE);
+		mn_put16(p + o + 2, 24);
 		memcpy(p + o + 4, cookie, 24);
 		o += 28;
 	}
-	put16(p + 9, (uint16_t)(o - OPT_LEN));	/* rdlength */
+	mn_put16(p + 9, (uint16_t)(o - OPT_LEN));	/* rdlength */
 	return o;
 }
 
@@ -243,7 +233,7 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 	if (q[2] & 0x80)
 		return ANSWER_DROP;	/* a response */
 	unsigned int opcode = (q[2] >> 3) & 0x0f;
-	uint16_t qdcount = get16(q + 4);
+	uint16_t qdcount = mn_get16(q + 4);
 	uint8_t low[256];
 	size_t nlen = question_name(q, qlen, low);
 	size_t qend = 12 + nlen + 4;	/* after QTYPE and QCLASS */
@@ -253,23 +243,23 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 		header_only_info(q, out, RCODE_NOTIMP, outlen, info);
 		if (qdcount == 1 && qok && qend <= outcap) {
 			memcpy(out + 12, q + 12, qend - 12);
-			put16(out + 4, 1);
+			mn_put16(out + 4, 1);
 			*outlen = qend;
 			info->qend = qend;
-			info->qtype = get16(q + 12 + nlen);
-			info->qclass = get16(q + 12 + nlen + 2);
+			info->qtype = mn_get16(q + 12 + nlen);
+			info->qclass = mn_get16(q + 12 + nlen + 2);
 		}
 		return ANSWER_SEND;
 	}
 	if (qdcount != 1 || !qok)
 		return header_only_info(q, out, RCODE_FORMERR, outlen, info);
-	uint16_t qtype = get16(q + 12 + nlen);
-	uint16_t qclass = get16(q + 12 + nlen + 2);
+	uint16_t qtype = mn_get16(q + 12 + nlen);
+	uint16_t qclass = mn_get16(q + 12 + nlen + 2);
 	info->qtype = qtype;
 	info->qclass = qclass;
 	edns_t edns = { 0 };
 	/* every record a query carries must parse (an OPT is looked for in them) */
-	if ((get16(q + 6) | get16(q + 8) | get16(q + 10)) != 0 &&
+	if ((mn_get16(q + 6) | mn_get16(q + 8) | mn_get16(q + 10)) != 0 &&
 	    !parse_records(q, qlen, qend, &edns))
 		return header_only_info(q, out, RCODE_FORMERR, outlen, info);
 	if (qtype == ZONE_T_OPT)
@@ -345,11 +335,11 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 				flags |= FLAG_TC;
 			} else {
 				/* owner: pointer to the question; TXT CH, TTL 0, one string */
-				put16(out + o, 0xc00c);
-				put16(out + o + 2, T_TXT);
-				put16(out + o + 4, CLASS_CH);
+				mn_put16(out + o, 0xc00c);
+				mn_put16(out + o + 2, T_TXT);
+				mn_put16(out + o + 4, CLASS_CH);
 				memset(out + o + 6, 0, 4);
-				put16(out + o + 10, (uint16_t)(1 + tlen));
+				mn_put16(out + o + 10, (uint16_t)(1 + tlen));
 				out[o + 12] = (uint8_t)tlen;
 				memcpy(out + o + 13, chaos, tlen);
 				o += 13 + tlen;
@@ -376,10 +366,10 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 			an = res.rrs_count;
 		} else {
 			/* the SOA, its owner a pointer to the apex inside the question */
-			put16(out + o, (uint16_t)(0xc000 | (12 + nlen - res.apex_len)));
+			mn_put16(out + o, (uint16_t)(0xc000 | (12 + nlen - res.apex_len)));
 			memcpy(out + o + 2, res.soa, res.soa_len);
-			put16(out + o + 6, (uint16_t)(res.soa_ttl >> 16));	/* the negative TTL */
-			put16(out + o + 8, (uint16_t)res.soa_ttl);
+			mn_put16(out + o + 6, (uint16_t)(res.soa_ttl >> 16));	/* the negative TTL */
+			mn_put16(out + o + 8, (uint16_t)res.soa_ttl);
 			o += 2u + res.soa_len;
 			ns = 1;
 			if (res.status == ZSET_NXDOMAIN)
@@ -388,11 +378,11 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 	}
 	if (edns.present)
 		o += opt_write(out + o, ext_rcode, edns.dnssec_ok, cookie_out, nsid, nsid_len);
-	put16(out + 2, (uint16_t)(flags | rcode));
-	put16(out + 4, 1);
-	put16(out + 6, an);
-	put16(out + 8, ns);
-	put16(out + 10, edns.present ? 1 : 0);
+	mn_put16(out + 2, (uint16_t)(flags | rcode));
+	mn_put16(out + 4, 1);
+	mn_put16(out + 6, an);
+	mn_put16(out + 8, ns);
+	mn_put16(out + 10, edns.present ? 1 : 0);
 	*outlen = o;
 	if (info->rcode == 0)
 		info->rcode = rcode;

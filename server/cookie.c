@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cookie.c -- DNS server cookies (RFC 7873, RFC 9018) with SipHash-2-4 */
 #include "server/answer.h"
+#include "policy/wire.h"
 
 #include <netinet/in.h>
 #include <string.h>
@@ -85,10 +86,7 @@ void answer_cookie_make(const uint8_t *secret, const uint8_t client[8], uint32_t
 {
 	out[0] = COOKIE_VERSION;
 	out[1] = out[2] = out[3] = 0;
-	out[4] = (uint8_t)(now >> 24);
-	out[5] = (uint8_t)(now >> 16);
-	out[6] = (uint8_t)(now >> 8);
-	out[7] = (uint8_t)now;
+	mn_put32(out + 4, now);
 	cookie_hash(secret, client, out, addr, out + 8);
 }
 
@@ -97,7 +95,7 @@ bool answer_cookie_valid(const uint8_t *secret, const uint8_t client[8], const u
 {
 	if (sclen != 16 || sc[0] != COOKIE_VERSION)
 		return false;
-	uint32_t ts = (uint32_t)sc[4] << 24 | (uint32_t)sc[5] << 16 | (uint32_t)sc[6] << 8 | sc[7];
+	uint32_t ts = mn_get32(sc + 4);
 	/* serial-number arithmetic (RFC 1982) on the 32-bit timestamp */
 	int32_t age = (int32_t)(now - ts);
 	if (age > COOKIE_MAX_AGE || age < -COOKIE_MAX_AHEAD)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* journal.c -- IXFR journal: per-zone differences between zone sets, kept in state_dir/journal */
 #include "server/xfr.h"
+#include "policy/wire.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,19 +22,6 @@
  * miss: the transfer falls back to AXFR.
  */
 static const char MAGIC[4] = { 'M', 'N', 'J', '1' };
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static int rr_cmp(const void *x, const void *y)
 {
@@ -102,11 +90,9 @@ static void rr_write(buf_t *b, const zone_rr_t *rr)
 	p[0] = (uint8_t)rr->owner_len;
 	memcpy(p + 1, rr->owner, rr->owner_len);
 	p += 1 + rr->owner_len;
-	p[0] = (uint8_t)(rr->type >> 8);
-	p[1] = (uint8_t)rr->type;
-	put32(p + 2, rr->ttl);
-	p[6] = (uint8_t)(rr->rdlen >> 8);
-	p[7] = (uint8_t)rr->rdlen;
+	mn_put16(p, rr->type);
+	mn_put32(p + 2, rr->ttl);
+	mn_put16(p + 6, rr->rdlen);
 	memcpy(p + 8, rr->rdata, rr->rdlen);
 }
 
@@ -153,10 +139,10 @@ int xfr_diff(const zone_t *old, const zone_t *cur, uint8_t **out, size_t *len)
 	}
 	if (w.failed)
 		goto fail;
-	put32(w.p, old->serial);
-	put32(w.p + 4, cur->serial);
-	put32(w.p + 8, ndel);
-	put32(w.p + 12, nadd);
+	mn_put32(w.p, old->serial);
+	mn_put32(w.p + 4, cur->serial);
+	mn_put32(w.p + 8, ndel);
+	mn_put32(w.p + 12, nadd);
 	free(a);
 	free(b);
 	*out = w.p;
@@ -183,7 +169,7 @@ static bool parse(const uint8_t *d, size_t len, entry_t *v, size_t max, size_t *
 	for (size_t o = 4; o < len;) {
 		if (o + 4 > len || *n >= max)
 			return false;
-		size_t l = get32(d + o);
+		size_t l = mn_get32(d + o);
 		if (l < 16 || o + 4 + l > len)
 			return false;
 		v[*n].p = d + o + 4;
@@ -222,7 +208,7 @@ static int journal_append(const char *state_dir, int dirfd, const zone_t *cur, c
 	size_t n = 0;
 	if (read_file(path, &d, &len) == MN_OK &&
 	    (!parse(d, len, v, XFR_JOURNAL_VERSIONS + 1, &n) ||
-	     (n > 0 && get32(v[n - 1].p + 4) != old_serial)))
+	     (n > 0 && mn_get32(v[n - 1].p + 4) != old_serial)))
 		n = 0;	/* damaged, or it does not lead to the old serial: start again */
 	/* keep the newest entries that fit with the new one */
 	size_t keep = n, total = 4 + 4 + dlen;
@@ -252,7 +238,7 @@ static int journal_append(const char *state_dir, int dirfd, const zone_t *cur, c
 		p = buf_room(&w, 4 + el);
 		if (p == NULL)
 			break;
-		put32(p, (uint32_t)el);
+		mn_put32(p, (uint32_t)el);
 		memcpy(p + 4, e, el);
 	}
 	free(d);
@@ -311,14 +297,14 @@ int xfr_journal_chain(const char *state_dir, const zone_t *z, uint32_t from, uin
 	if (!parse(d, dlen, v, XFR_JOURNAL_VERSIONS + 1, &n))
 		goto done;
 	size_t i = 0;
-	while (i < n && get32(v[i].p) != from)
+	while (i < n && mn_get32(v[i].p) != from)
 		i++;
 	size_t start = i;
 	uint32_t at = from;
 	for (; i < n && at != z->serial; i++) {
-		if (get32(v[i].p) != at)
+		if (mn_get32(v[i].p) != at)
 			goto done;	/* a gap */
-		at = get32(v[i].p + 4);
+		at = mn_get32(v[i].p + 4);
 	}
 	if (at != z->serial || start == n)
 		goto done;	/* the journal does not reach the served serial (yet) */

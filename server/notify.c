@@ -2,6 +2,7 @@
 /* notify.c -- NOTIFY (RFC 1996) to secondaries: queued, coalesced, paced, retried with backoff */
 #include "server/xfr.h"
 #include "server/srv.h"
+#include "policy/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,17 +78,6 @@ struct xfr_notify {
 	uint8_t rbuf[1024];
 	uint64_t sent, acked, dropped;
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static uint32_t ent_hash(const uint8_t *apex, size_t len, const xfr_addr_t *to)
 {
@@ -240,13 +230,13 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 	xfr_addr_t from;
 	memset(&from, 0, sizeof(from));
 	memcpy(&from, addr, addr->sa_family == AF_INET ? sizeof(from.in) : sizeof(from.in6));
-	uint16_t id = get16(m);
+	uint16_t id = mn_get16(m);
 	for (size_t i = 0; i < n->ninflight; i++) {
 		nent_t *e = n->inflight[i];
 		if (e->id != id || !same_addr(&e->to, &from))
 			continue;
 		/* the question, when echoed, must be the zone */
-		if (get16(m + 4) == 1 && ((size_t)nread < 12u + e->apex_len ||
+		if (mn_get16(m + 4) == 1 && ((size_t)nread < 12u + e->apex_len ||
 					  strncasecmp((const char *)m + 12, (const char *)e->apex,
 						      e->apex_len) != 0))
 			continue;
@@ -308,13 +298,13 @@ static void send_one(xfr_notify_t *n, nent_t *e)
 	uint8_t msg[MSG_MAX];
 	memset(msg, 0, 12);
 	e->id = next_id(n);
-	put16(msg, e->id);
+	mn_put16(msg, e->id);
 	msg[2] = 4 << 3 | 0x04;	/* opcode NOTIFY, AA */
-	put16(msg + 4, 1);
+	mn_put16(msg + 4, 1);
 	memcpy(msg + 12, e->apex, e->apex_len);
 	size_t len = 12u + e->apex_len;
-	put16(msg + len, ZONE_T_SOA);
-	put16(msg + len + 2, 1);
+	mn_put16(msg + len, ZONE_T_SOA);
+	mn_put16(msg + len + 2, 1);
 	len += 4;
 	if (n->have_key &&
 	    xfr_tsig_sign(&n->key, msg, &len, sizeof(msg), NULL, 0, false, 0,

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "policy/mn.h"
+#include "policy/wire.h"
 #include "server/answer.h"
 
 /* The query types counted apart (the last slot counts the others); see metrics.c. */
@@ -162,7 +163,7 @@ int srv_answer_xfr(srv_worker_t *w, const uint8_t *q, size_t qlen, const struct 
 		o += out[o] + 1u;
 	if (o + 5 <= *outlen) {
 		info.qend = o + 5;
-		info.qtype = (uint16_t)(out[o + 1] << 8 | out[o + 2]);
+		info.qtype = mn_get16(out + o + 1);
 	}
 	info.rcode = *outlen >= 4 ? out[3] & 0x0f : 0;
 	if (w->gen->conf.rate_limit != 0 && limit(w, peer, q, qlen, out, outlen, &info) == ANSWER_DROP)

@@ -13,6 +13,7 @@
 #endif
 
 #include "policy/mn.h"
+#include "policy/pool.h"
 #include "zones/compile.h"
 
 enum { LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20 };
@@ -66,11 +67,9 @@ unsigned int srv_threads(const policy_t *p)
 {
 	if (POLICY_SET(p->server.threads))
 		return p->server.threads.v;
-	/* the CPUs this process may run on (taskset, a cgroup cpuset), else the online ones */
-	cpu_set_t set;
-	long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-							      : sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > SRV_THREADS_MAX ? SRV_THREADS_MAX : (unsigned int)n;
+	/* the CPUs this process may run on (taskset, a cgroup cpuset) */
+	unsigned int n = mn_cpus();
+	return n > SRV_THREADS_MAX ? SRV_THREADS_MAX : n;
 }
 
 /* ---- generations ---- */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "policy/mn.h"
+#include "policy/wire.h"
 #include "server/answer.h"
 
 /*
@@ -62,11 +63,6 @@ struct tcp_write {
 /* One per loop thread: the answer being built, the answers of one read. */
 static _Thread_local uint8_t answer_buf[ANSWER_TCP_MAX];
 static _Thread_local uint8_t batch_buf[BATCH_MAX];
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static void conn_free_cb(uv_handle_t *h)
 {
@@ -186,7 +182,8 @@ static bool conn_write(srv_conn_t *c, const uv_buf_t *bufs, unsigned int n, bool
 /* Sends one message with its length prefix (queue: see conn_write). */
 static bool conn_send(srv_conn_t *c, const uint8_t *msg, size_t len, bool queue)
 {
-	uint8_t prefix[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	uint8_t prefix[2];
+	mn_put16(prefix, (uint16_t)len);
 	uv_buf_t b[2] = { uv_buf_init((char *)prefix, 2), uv_buf_init((char *)msg, (unsigned int)len) };
 	return conn_write(c, b, 2, queue);
 }
@@ -212,8 +209,7 @@ static bool batch_add(srv_conn_t *c, size_t *blen, const uint8_t *msg, size_t le
 	if (*blen + 2 + len > sizeof(batch_buf) && !batch_flush(c, blen))
 		return false;
 	uint8_t *p = batch_buf + *blen;
-	p[0] = (uint8_t)(len >> 8);
-	p[1] = (uint8_t)len;
+	mn_put16(p, (uint16_t)len);
 	memcpy(p + 2, msg, len);
 	*blen += 2 + len;
 	return true;
@@ -277,7 +273,7 @@ static void process(srv_conn_t *c)
 			held = true;	/* the client does not read its answers */
 			break;
 		}
-		size_t m = get16(c->buf + o);
+		size_t m = mn_get16(c->buf + o);
 		if (m < 12) {
 			conn_close(c);	/* cannot even hold a header: garbage */
 			break;

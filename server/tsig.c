@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tsig.c -- TSIG (RFC 8945) signing and verification on wire messages with OpenSSL HMAC */
 #include "server/xfr.h"
+#include "policy/wire.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -102,17 +103,6 @@ int xfr_base64_decode(const char *s, uint8_t *out, size_t cap)
 	return (int)n;
 }
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static void put48(uint8_t *p, uint64_t v)
 {
 	for (int i = 5; i >= 0; i--) {
@@ -140,7 +130,7 @@ static int compute(const xfr_key_t *k, const uint8_t *prior, size_t prior_len,
 	uint8_t *d = digest_buf;
 	size_t o = 0;
 	if (prior_len > 0) {
-		put16(d, (uint16_t)prior_len);
+		mn_put16(d, (uint16_t)prior_len);
 		memcpy(d + 2, prior, prior_len);
 		o = 2 + prior_len;
 	}
@@ -149,18 +139,18 @@ static int compute(const xfr_key_t *k, const uint8_t *prior, size_t prior_len,
 	if (!timers_only) {
 		memcpy(d + o, k->wire, k->wire_len);
 		o += k->wire_len;
-		put16(d + o, CLASS_ANY);
+		mn_put16(d + o, CLASS_ANY);
 		memset(d + o + 2, 0, 4);
 		o += 6;
 		memcpy(d + o, algs[k->alg].wire, algs[k->alg].wire_len);
 		o += algs[k->alg].wire_len;
 	}
 	put48(d + o, time_signed);
-	put16(d + o + 6, fudge);
+	mn_put16(d + o + 6, fudge);
 	o += 8;
 	if (!timers_only) {
-		put16(d + o, error);
-		put16(d + o + 2, other_len);
+		mn_put16(d + o, error);
+		mn_put16(d + o + 2, other_len);
 		memcpy(d + o + 4, other, other_len);
 		o += 4u + other_len;
 	}
@@ -197,24 +187,24 @@ int xfr_tsig_sign(const xfr_key_t *k, uint8_t *msg, size_t *len, size_t cap,
 	uint8_t *p = msg + *len;
 	memcpy(p, k->wire, k->wire_len);
 	p += k->wire_len;
-	put16(p, T_TSIG);
-	put16(p + 2, CLASS_ANY);
+	mn_put16(p, T_TSIG);
+	mn_put16(p + 2, CLASS_ANY);
 	memset(p + 4, 0, 4);
-	put16(p + 8, (uint16_t)rdlen);
+	mn_put16(p + 8, (uint16_t)rdlen);
 	p += 10;
 	memcpy(p, algs[k->alg].wire, algs[k->alg].wire_len);
 	p += algs[k->alg].wire_len;
 	put48(p, now);
-	put16(p + 6, XFR_TSIG_FUDGE);
-	put16(p + 8, (uint16_t)mac_len);
+	mn_put16(p + 6, XFR_TSIG_FUDGE);
+	mn_put16(p + 8, (uint16_t)mac_len);
 	p += 10;
 	memcpy(p, mac, mac_len);
 	p += mac_len;
 	memcpy(p, msg, 2);	/* original ID */
-	put16(p + 2, error);
-	put16(p + 4, other_len);
+	mn_put16(p + 2, error);
+	mn_put16(p + 4, other_len);
 	memcpy(p + 6, other, other_len);
-	put16(msg + 10, (uint16_t)(get16(msg + 10) + 1));
+	mn_put16(msg + 10, (uint16_t)(mn_get16(msg + 10) + 1));
 	*len += need;
 	if (mac_out != NULL)
 		memcpy(mac_out, mac, mac_len);
@@ -237,7 +227,7 @@ static size_t read_name(const uint8_t *m, size_t len, size_t o, uint8_t *low, ui
 				return 0;
 			if (end == 0)
 				end = o + 2;
-			o = (size_t)(get16(m + o) & 0x3fff);
+			o = (size_t)(mn_get16(m + o) & 0x3fff);
 			continue;
 		}
 		if (l & 0xc0 || n + l + 1u > 255 || o + l + 1u > len)
@@ -262,9 +252,9 @@ int xfr_tsig_verify(const xfr_conf_t *c, const uint8_t *msg, size_t len, uint64_
 		return MN_EINVAL;
 	memset(t, 0, sizeof(*t));
 	t->key = -1;
-	unsigned int total = (unsigned int)get16(msg + 4) + get16(msg + 6) + get16(msg + 8) +
-			     get16(msg + 10);
-	if (get16(msg + 10) == 0)
+	unsigned int total = (unsigned int)mn_get16(msg + 4) + mn_get16(msg + 6) + mn_get16(msg + 8) +
+			     mn_get16(msg + 10);
+	if (mn_get16(msg + 10) == 0)
 		return MN_OK;
 	/* walk to the last record */
 	uint8_t name[256];
@@ -273,22 +263,22 @@ int xfr_tsig_verify(const xfr_conf_t *c, const uint8_t *msg, size_t len, uint64_
 	for (unsigned int i = 0; i < total; i++) {
 		last = o;
 		o = read_name(msg, len, o, name, &nlen);
-		if (o == 0 || o + (i < get16(msg + 4) ? 4u : 10u) > len)
+		if (o == 0 || o + (i < mn_get16(msg + 4) ? 4u : 10u) > len)
 			return MN_ESYNTAX;
-		if (i < get16(msg + 4)) {
+		if (i < mn_get16(msg + 4)) {
 			o += 4;
 			continue;
 		}
-		o += 10u + get16(msg + o + 8);
+		o += 10u + mn_get16(msg + o + 8);
 		if (o > len)
 			return MN_ESYNTAX;
 	}
 	size_t rr = read_name(msg, len, last, t->name, &t->name_len);
-	if (rr == 0 || get16(msg + rr) != T_TSIG)
+	if (rr == 0 || mn_get16(msg + rr) != T_TSIG)
 		return MN_OK;
 	t->present = true;
 	t->stripped_len = last;
-	size_t rd = rr + 10, rdend = rd + get16(msg + rr + 8);
+	size_t rd = rr + 10, rdend = rd + mn_get16(msg + rr + 8);
 	if (rdend != len)
 		return MN_ESYNTAX;	/* something after the TSIG */
 	uint8_t alg[256];
@@ -300,11 +290,9 @@ int xfr_tsig_verify(const xfr_conf_t *c, const uint8_t *msg, size_t len, uint64_
 	for (unsigned int i = 0; i < NALGS; i++)
 		if (algs[i].wire_len == alg_len && memcmp(algs[i].wire, alg, alg_len) == 0)
 			t->alg = (int)i;
-	uint64_t ts = 0;
-	for (int i = 0; i < 6; i++)
-		ts = ts << 8 | msg[p + i];
-	uint16_t fudge = get16(msg + p + 6);
-	uint16_t mac_len = get16(msg + p + 8);
+	uint64_t ts = mn_getn(msg + p, 6);
+	uint16_t fudge = mn_get16(msg + p + 6);
+	uint16_t mac_len = mn_get16(msg + p + 8);
 	p += 10;
 	if (p + mac_len + 6 > rdend || mac_len > sizeof(t->mac))
 		return MN_ESYNTAX;
@@ -312,8 +300,8 @@ int xfr_tsig_verify(const xfr_conf_t *c, const uint8_t *msg, size_t len, uint64_
 	memcpy(t->mac, mac, mac_len);
 	t->mac_len = mac_len;
 	p += mac_len;
-	t->orig_id = get16(msg + p);
-	uint16_t other_len = get16(msg + p + 4);
+	t->orig_id = mn_get16(msg + p);
+	uint16_t other_len = mn_get16(msg + p + 4);
 	if (p + 6 + other_len != rdend)
 		return MN_ESYNTAX;
 	t->time_signed = ts;
@@ -334,11 +322,11 @@ int xfr_tsig_verify(const xfr_conf_t *c, const uint8_t *msg, size_t len, uint64_
 	if (last > sizeof(plain))
 		return MN_ESYNTAX;
 	memcpy(plain, msg, last);
-	put16(plain, t->orig_id);
-	put16(plain + 10, (uint16_t)(get16(msg + 10) - 1));
+	mn_put16(plain, t->orig_id);
+	mn_put16(plain + 10, (uint16_t)(mn_get16(msg + 10) - 1));
 	uint8_t want[EVP_MAX_MD_SIZE];
 	unsigned int want_len = 0;
-	int r = compute(k, NULL, 0, plain, last, false, ts, fudge, get16(msg + p + 2),
+	int r = compute(k, NULL, 0, plain, last, false, ts, fudge, mn_get16(msg + p + 2),
 			msg + p + 6, other_len, want, &want_len);
 	if (r < 0)
 		return r;

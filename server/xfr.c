@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* xfr.c -- AXFR and IXFR responses (streamed from a referenced zone set), access control, configuration */
 #include "server/xfr.h"
+#include "policy/wire.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -14,30 +15,6 @@ enum {
 	CLASS_IN = 1,
 	TSIG_RESERVE = 400,	/* room left in a message for its TSIG record */
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* ---- configuration ---- */
 
@@ -317,10 +294,10 @@ static size_t rr_put(uint8_t *p, const zone_rr_t *rr)
 {
 	memcpy(p, rr->owner, rr->owner_len);
 	p += rr->owner_len;
-	put16(p, rr->type);
-	put16(p + 2, CLASS_IN);
-	put32(p + 4, rr->ttl);
-	put16(p + 8, rr->rdlen);
+	mn_put16(p, rr->type);
+	mn_put16(p + 2, CLASS_IN);
+	mn_put32(p + 4, rr->ttl);
+	mn_put16(p + 8, rr->rdlen);
 	memcpy(p + 10, rr->rdata, rr->rdlen);
 	return rr->owner_len + 10u + rr->rdlen;
 }
@@ -333,12 +310,12 @@ int xfr_next(xfr_t *x, uint8_t *out, size_t cap, size_t *outlen)
 		return 0;
 	bool first = x->i == 0;
 	memset(out, 0, 12);
-	put16(out, x->id);
-	put16(out + 2, x->flags);
+	mn_put16(out, x->id);
+	mn_put16(out + 2, x->flags);
 	size_t o = 12;
 	if (first) {
 		memcpy(out + 12, x->question, x->qlen);
-		put16(out + 4, 1);
+		mn_put16(out + 4, 1);
 		o += x->qlen;
 	}
 	uint16_t an = 0;
@@ -353,7 +330,7 @@ int xfr_next(xfr_t *x, uint8_t *out, size_t cap, size_t *outlen)
 		an++;
 		x->i++;
 	}
-	put16(out + 6, an);
+	mn_put16(out + 6, an);
 	if (x->signed_) {
 		uint8_t mac[64];
 		size_t mac_len = 0;
@@ -389,18 +366,18 @@ static size_t skip_name(const uint8_t *q, size_t len, size_t o)
 /* The client's serial from the SOA in the authority section of an IXFR query. */
 static bool ixfr_serial(const uint8_t *q, size_t len, size_t o, uint32_t *serial)
 {
-	if (get16(q + 8) < 1)
+	if (mn_get16(q + 8) < 1)
 		return false;
-	for (unsigned int i = 0; i < get16(q + 6); i++) {	/* answers: skip */
+	for (unsigned int i = 0; i < mn_get16(q + 6); i++) {	/* answers: skip */
 		o = skip_name(q, len, o);
 		if (o == 0 || o + 10 > len)
 			return false;
-		o += 10u + get16(q + o + 8);
+		o += 10u + mn_get16(q + o + 8);
 	}
 	o = skip_name(q, len, o);
-	if (o == 0 || o + 10 > len || get16(q + o) != ZONE_T_SOA)
+	if (o == 0 || o + 10 > len || mn_get16(q + o) != ZONE_T_SOA)
 		return false;
-	size_t rd = o + 10, end = rd + get16(q + o + 8);
+	size_t rd = o + 10, end = rd + mn_get16(q + o + 8);
 	if (end > len)
 		return false;
 	size_t p = skip_name(q, end, rd);
@@ -408,7 +385,7 @@ static bool ixfr_serial(const uint8_t *q, size_t len, size_t o, uint32_t *serial
 		p = skip_name(q, end, p);
 	if (p == 0 || p + 20 > end)
 		return false;
-	*serial = get32(q + p);
+	*serial = mn_get32(q + p);
 	return true;
 }
 
@@ -420,18 +397,18 @@ static int respond(const uint8_t *q, size_t qend, int rcode, const zone_rr_t *so
 	if (qend + (soa ? soa->owner_len + 10u + soa->rdlen : 0) + TSIG_RESERVE > cap)
 		return XFR_DROP;
 	memcpy(out, q, qend);
-	uint16_t flags = (uint16_t)(FLAG_QR | (get16(q + 2) & FLAG_RD) | rcode);
+	uint16_t flags = (uint16_t)(FLAG_QR | (mn_get16(q + 2) & FLAG_RD) | rcode);
 	if (rcode == 0 || soa != NULL)
 		flags |= FLAG_AA;
-	put16(out + 2, flags);
-	put16(out + 4, 1);
-	put16(out + 6, 0);
-	put16(out + 8, 0);
-	put16(out + 10, 0);
+	mn_put16(out + 2, flags);
+	mn_put16(out + 4, 1);
+	mn_put16(out + 6, 0);
+	mn_put16(out + 8, 0);
+	mn_put16(out + 10, 0);
 	size_t o = qend;
 	if (soa != NULL) {
 		o += rr_put(out + o, soa);
-		put16(out + 6, 1);
+		mn_put16(out + 6, 1);
 	}
 	if (key != NULL &&
 	    xfr_tsig_sign(key, out, &o, cap, t->mac, t->mac_len, false, tsig_error, now, NULL, NULL) < 0)
@@ -451,7 +428,7 @@ static int ixfr_seq(xfr_t *x, const uint8_t *buf, size_t len)
 	for (size_t o = 0; o < len;) {
 		if (o + 16 > len)
 			goto bad;
-		size_t count = (size_t)get32(buf + o + 8) + get32(buf + o + 12);
+		size_t count = (size_t)mn_get32(buf + o + 8) + mn_get32(buf + o + 12);
 		o += 16;
 		for (size_t i = 0; i < count; i++) {
 			if (o >= len || o + 1u + buf[o] + 8 > len)
@@ -469,9 +446,9 @@ static int ixfr_seq(xfr_t *x, const uint8_t *buf, size_t len)
 			rr->owner_len = buf[o];
 			rr->owner = (uint8_t *)buf + o + 1;
 			o += 1u + rr->owner_len;
-			rr->type = get16(buf + o);
-			rr->ttl = get32(buf + o + 2);
-			rr->rdlen = get16(buf + o + 6);
+			rr->type = mn_get16(buf + o);
+			rr->ttl = mn_get32(buf + o + 2);
+			rr->rdlen = mn_get16(buf + o + 6);
 			rr->rdata = (uint8_t *)buf + o + 8;
 			o += 8u + rr->rdlen;
 			if (o > len)
@@ -494,7 +471,7 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 	if (zs == NULL || q == NULL || out == NULL || outlen == NULL || job == NULL || qlen < 12)
 		return XFR_NOT;
 	*job = NULL;
-	if ((q[2] & 0x80) || ((q[2] >> 3) & 0x0f) != 0 || get16(q + 4) != 1)
+	if ((q[2] & 0x80) || ((q[2] >> 3) & 0x0f) != 0 || mn_get16(q + 4) != 1)
 		return XFR_NOT;
 	/*
 	 * Every UDP and TCP query passes here first: find the question type by
@@ -512,7 +489,7 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 	size_t n = o - 12;	/* the name's length */
 	if (n > 255 || o + 4 > qlen)
 		return XFR_NOT;
-	uint16_t qtype = get16(q + o), qclass = get16(q + o + 2);
+	uint16_t qtype = mn_get16(q + o), qclass = mn_get16(q + o + 2);
 	size_t qend = o + 4;
 	if ((qtype != ZONE_T_AXFR && qtype != ZONE_T_IXFR) || qclass != CLASS_IN)
 		return XFR_NOT;
@@ -572,8 +549,8 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 	if (x == NULL)
 		return XFR_DROP;
 	x->zone = z;
-	x->id = get16(q);
-	x->flags = (uint16_t)(FLAG_QR | FLAG_AA | (get16(q + 2) & FLAG_RD));
+	x->id = mn_get16(q);
+	x->flags = (uint16_t)(FLAG_QR | FLAG_AA | (mn_get16(q + 2) & FLAG_RD));
 	memcpy(x->question, q + 12, qend - 12);
 	x->qlen = qend - 12;
 	x->now = now;

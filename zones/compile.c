@@ -4,13 +4,14 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "keys/keystore.h"
+#include "policy/pool.h"
+#include "policy/wire.h"
 #include "zones/compile_internal.h"
 #include "zones/incr.h"
 #include "zones/mtasts.h"
@@ -166,10 +167,8 @@ static int apex_rd_make(const policy_server_t *s, apex_rd_t *a)
 	uint8_t *p = rd + n1 + n2;
 	uint32_t t[5] = { 0, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, s->negative_ttl.v };
 	for (int i = 0; i < 5; i++) {
-		*p++ = (uint8_t)(t[i] >> 24);
-		*p++ = (uint8_t)(t[i] >> 16);
-		*p++ = (uint8_t)(t[i] >> 8);
-		*p++ = (uint8_t)t[i];
+		mn_put32(p, t[i]);
+		p += 4;
 	}
 	a->soa_len = (uint16_t)(p - rd);
 	a->ns = calloc(s->nameservers.n, sizeof(*a->ns));
@@ -664,19 +663,17 @@ static int compile_range(part_t *pt)
 	return MN_OK;
 }
 
-static void *part_main(void *arg)
+static void part_run(void *arg, size_t k)
 {
 	part_t *pt = arg;
-	pt->r = compile_range(pt);
-	return NULL;
+	pt[k].r = compile_range(&pt[k]);
 }
 
 static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
 {
 	unsigned n = opts->threads;
 	if (n == 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cpus > 1 ? (unsigned)cpus : 1;
+		n = mn_cpus();
 		if (nd / PART_MIN_DOMAINS < n)
 			n = (unsigned)(nd / PART_MIN_DOMAINS);
 	}
@@ -717,8 +714,6 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 {
 	const policy_t *p = c->p;
 	part_t pt[PARTS_MAX];
-	pthread_t tid[PARTS_MAX];
-	bool started[PARTS_MAX] = { false };
 	int r = MN_OK;
 	memset(pt, 0, sizeof(pt));
 	for (unsigned k = 0; k < nparts; k++) {
@@ -739,17 +734,8 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 			}
 		}
 	}
-	for (unsigned k = 1; r == MN_OK && k < nparts; k++) {
-		if (pthread_create(&tid[k], NULL, part_main, &pt[k]) != 0)
-			pt[k].r = compile_range(&pt[k]);	/* no thread: here, in turn */
-		else
-			started[k] = true;
-	}
 	if (r == MN_OK)
-		pt[0].r = compile_range(&pt[0]);
-	for (unsigned k = 1; k < nparts; k++)
-		if (started[k])
-			pthread_join(tid[k], NULL);
+		mn_pool_run(nparts, nparts, part_run, pt);
 	for (unsigned k = 0; r == MN_OK && k < nparts; k++)
 		r = pt[k].r;
 	for (unsigned k = 1; fresh == NULL && r == MN_OK && k < nparts; k++)

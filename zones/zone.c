@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "policy/mn.h"
+#include "policy/wire.h"
 
 /* ---- memory of finished zones ---------------------------------------------------- */
 
@@ -348,25 +349,6 @@ static long soa_serial_off(const zone_rr_t *rr)
 	return o + 20 <= rr->rdlen ? (long)o : -1;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static bool same_owner(const zone_rr_t *a, const zone_rr_t *b)
 {
 	return a->owner_len == b->owner_len && memcmp(a->owner, b->owner, a->owner_len) == 0;
@@ -405,10 +387,10 @@ static void hdr_put(uint8_t *p, const zone_rr_t *rr)
 {
 	p[0] = 0xc0;
 	p[1] = 12;
-	put16(p + 2, rr->type);
-	put16(p + 4, 1);	/* IN */
-	put32(p + 6, rr->ttl);
-	put16(p + 10, rr->rdlen);
+	mn_put16(p + 2, rr->type);
+	mn_put16(p + 4, 1);	/* IN */
+	mn_put32(p + 6, rr->ttl);
+	mn_put16(p + 10, rr->rdlen);
 }
 
 /* Eight bytes a step: the pool hashes every RRset of every zone at load. */
@@ -674,8 +656,8 @@ int zone_finish(zone_t *z)
 	int r = freeze(z);
 	if (r < 0)
 		return r;
-	z->serial = get32(z->rrs[0].rdata + so);
-	uint32_t minimum = get32(z->rrs[0].rdata + so + 16);
+	z->serial = mn_get32(z->rrs[0].rdata + so);
+	uint32_t minimum = mn_get32(z->rrs[0].rdata + so + 16);
 	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;
 
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -685,10 +667,9 @@ int zone_finish(zone_t *z)
 	for (size_t i = 0; ok && i < z->nrrs; i++) {
 		const zone_rr_t *rr = &z->rrs[i];
 		uint8_t hdr[10];
-		hdr[0] = (uint8_t)(rr->type >> 8);
-		hdr[1] = (uint8_t)rr->type;
-		put32(hdr + 2, rr->ttl);
-		put32(hdr + 6, rr->rdlen);
+		mn_put16(hdr, rr->type);
+		mn_put32(hdr + 2, rr->ttl);
+		mn_put32(hdr + 6, rr->rdlen);
 		ok = EVP_DigestUpdate(ctx, rr->owner, rr->owner_len) &&
 		     EVP_DigestUpdate(ctx, hdr, sizeof(hdr));
 		if (!ok)
@@ -712,7 +693,7 @@ void zone_set_serial(zone_t *z, uint32_t serial)
 	assert(z != NULL && z->nrrs > 0 && z->rrs[0].type == ZONE_T_SOA);
 	long so = soa_serial_off(&z->rrs[0]);
 	assert(so >= 0);
-	put32(z->rrs[0].rdata + so, serial);
+	mn_put32(z->rrs[0].rdata + so, serial);
 	z->serial = serial;
 }
 

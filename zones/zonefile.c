@@ -8,6 +8,7 @@
 #include <ldns/ldns.h>
 
 #include "policy/mn.h"
+#include "policy/wire.h"
 #include "zones/records.h"
 
 /* One record's text ("owner.\tTTL\tIN\tTYPE\tRDATA\n"), malloc'd, or NULL. */
@@ -20,16 +21,11 @@ static int rr_text(const zone_rr_t *rr, char **out)
 	uint8_t *p = wire;
 	memcpy(p, rr->owner, rr->owner_len);
 	p += rr->owner_len;
-	*p++ = (uint8_t)(rr->type >> 8);
-	*p++ = (uint8_t)rr->type;
-	*p++ = 0;
-	*p++ = 1;	/* class IN */
-	*p++ = (uint8_t)(rr->ttl >> 24);
-	*p++ = (uint8_t)(rr->ttl >> 16);
-	*p++ = (uint8_t)(rr->ttl >> 8);
-	*p++ = (uint8_t)rr->ttl;
-	*p++ = (uint8_t)(rr->rdlen >> 8);
-	*p++ = (uint8_t)rr->rdlen;
+	mn_put16(p, rr->type);
+	mn_put16(p + 2, 1);	/* class IN */
+	mn_put32(p + 4, rr->ttl);
+	mn_put16(p + 8, rr->rdlen);
+	p += 10;
 	memcpy(p, rr->rdata, rr->rdlen);
 
 	ldns_rr *lrr = NULL;

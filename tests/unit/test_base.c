@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* test_base.c -- the shared base (policy/mn.c) and diagnostics (policy/diag.c) */
+/* test_base.c -- the shared base (policy/mn.c, map.c, pool.c, wire.h) and diagnostics (policy/diag.c) */
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <sched.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,7 +12,10 @@
 #include <unistd.h>
 
 #include "policy/diag.h"
+#include "policy/map.h"
 #include "policy/mn.h"
+#include "policy/pool.h"
+#include "policy/wire.h"
 #include "tests/tap/tap.h"
 
 static void test_durations(void)
@@ -428,9 +433,133 @@ static void test_hash(void)
 	   "in two pieces: the same");
 }
 
+static void test_wire(void)
+{
+	uint8_t b[8] = { 0 };
+	mn_put16(b, 0xabcd);
+	mn_put32(b + 2, 0x01234567);
+	static const uint8_t want[] = { 0xab, 0xcd, 0x01, 0x23, 0x45, 0x67 };
+	ok(memcmp(b, want, sizeof(want)) == 0, "wire: put16 and put32 are big-endian");
+	is_int(mn_get16(b), 0xabcd, "wire: get16 reads what put16 wrote");
+	is_int(mn_get32(b + 2), 0x01234567, "wire: get32 reads what put32 wrote");
+	is_int((long long)mn_getn(b, 6), 0xabcd01234567LL, "wire: getn of 6 bytes");
+	mn_put32(b, 0xffffffffu);
+	is_int(mn_get32(b), 0xffffffffLL, "wire: get32 of all ones has no sign");
+}
+
+static void test_map(void)
+{
+	enum { N = 5000 };
+	static char keys[N][16];
+	static int vals[N];
+	mn_map_t m = { 0 };
+	ok(mn_map_gets(&m, "x") == NULL, "map: an empty map finds nothing");
+	bool put_ok = true;
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "key%d", i);
+		vals[i] = i;
+		void **v = mn_map_put(&m, keys[i], strlen(keys[i]));
+		if (v == NULL || *v != NULL) {
+			put_ok = false;
+			break;
+		}
+		*v = &vals[i];
+	}
+	ok(put_ok, "map: %d distinct keys each added once", N);
+	is_int((long long)m.n, N, "map: counts its entries");
+	ok(m.cap >= 2 * (size_t)N && (m.cap & (m.cap - 1)) == 0, "map: grown to keep the load <= 1/2");
+	bool get_ok = true;
+	for (int i = 0; i < N; i++) {
+		int *v = mn_map_gets(&m, keys[i]);
+		if (v == NULL || *v != i)
+			get_ok = false;
+	}
+	ok(get_ok, "map: every key finds its own value after growing");
+	ok(mn_map_get(&m, "key12", 4) == &vals[1], "map: a length-delimited key (\"key1\" of \"key12\")");
+	ok(mn_map_gets(&m, "key5000") == NULL && mn_map_gets(&m, "") == NULL, "map: absent keys are absent");
+	void **again = mn_map_put(&m, "key7", 4);
+	ok(again != NULL && *again == &vals[7] && m.n == N, "map: putting a present key returns its slot");
+	size_t seen = 0;
+	for (size_t i = 0; i < m.cap; i++)
+		seen += m.slot[i].key != NULL;
+	is_int((long long)seen, N, "map: iteration over the slots sees every entry");
+	mn_map_free(&m);
+	ok(m.cap == 0 && mn_map_gets(&m, "key1") == NULL, "map: freed is empty");
+	ok(mn_map_init(&m, 100) == MN_OK && m.cap >= 200, "map: init sizes for n entries");
+	mn_map_free(&m);
+}
+
+typedef struct pool_probe {
+	unsigned char *hits;
+	pthread_t ids[64];
+	unsigned nids;
+	pthread_mutex_t lock;
+} pool_probe_t;
+
+static void pool_item(void *arg, size_t k)
+{
+	pool_probe_t *pp = arg;
+	__atomic_add_fetch(&pp->hits[k], 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&pp->lock);
+	bool known = false;
+	for (unsigned i = 0; i < pp->nids; i++)
+		known |= pthread_equal(pp->ids[i], pthread_self()) != 0;
+	if (!known && pp->nids < 64)
+		pp->ids[pp->nids++] = pthread_self();
+	pthread_mutex_unlock(&pp->lock);
+	if (k % 97 == 0)
+		usleep(200);	/* uneven items, so that more than one thread takes some */
+}
+
+static void test_pool(void)
+{
+	enum { N = 20000 };
+	pool_probe_t pp = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	pp.hits = calloc(N, 1);
+	if (pp.hits == NULL)
+		tap_bail("out of memory");
+	mn_pool_run(N, 4, pool_item, &pp);
+	bool once = true;
+	for (size_t k = 0; k < N; k++)
+		once &= pp.hits[k] == 1;
+	ok(once, "pool: each of %d items ran exactly once", N);
+	ok(pp.nids >= 1 && pp.nids <= 4, "pool: at most the 4 threads asked for (%u ran items)", pp.nids);
+	memset(pp.hits, 0, N);
+	pp.nids = 0;
+	mn_pool_run(3, 16, pool_item, &pp);
+	ok(pp.hits[0] == 1 && pp.hits[1] == 1 && pp.hits[2] == 1 && pp.nids <= 3,
+	   "pool: never more threads than items");
+	mn_pool_run(0, 0, pool_item, &pp);
+	ok(true, "pool: no items returns");
+	free(pp.hits);
+
+	cpu_set_t old, one;
+	if (sched_getaffinity(0, sizeof(old), &old) != 0) {
+		tap_skip("sched_getaffinity failed");
+		return;
+	}
+	is_int(mn_cpus(), CPU_COUNT(&old), "pool: mn_cpus is the affinity mask's count");
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, &old)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	}
+	if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+		tap_skip("sched_setaffinity failed");
+		return;
+	}
+	is_int(mn_cpus(), 1, "pool: mn_cpus follows a one-CPU affinity (taskset -c 0)");
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
 int main(void)
 {
 	test_hash();
+	test_wire();
+	test_map();
+	test_pool();
 	test_durations();
 	test_time();
 	test_names();

@@ -33,6 +33,15 @@ void diag_free(diag_t *d)
 
 void diag_add(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	diag_addv(d, level, pos, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void diag_addv(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char *prefix,
+	       const char *fmt, va_list ap)
+{
 	if (d == NULL)
 		return;
 	/* Count first: even when the text cannot be stored, the error is not lost. */
@@ -50,14 +59,20 @@ void diag_add(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char *fm
 		d->v = nv;
 		d->cap = ncap;
 	}
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = NULL;
-	int r = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
+	char *text = NULL, *msg = NULL;
+	if (vasprintf(&text, fmt, ap) < 0) {
 		d->oom = true;
 		return;
+	}
+	if (prefix == NULL) {
+		msg = text;
+	} else {
+		int r = asprintf(&msg, "%s: %s", prefix, text);
+		free(text);
+		if (r < 0) {
+			d->oom = true;
+			return;
+		}
 	}
 	diag_item_t *it = &d->v[d->n];
 	it->level = level;

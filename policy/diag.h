@@ -2,6 +2,7 @@
 /* diag.h -- positions and diagnostics: FILE:LINE:COL: error|warning: message */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,9 @@ void diag_free(diag_t *d);	/* NULL is a no-op */
 /* Adds one message; copies everything.  pos may be NULL. */
 void diag_add(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The same from a va_list, the text after "PREFIX: " when prefix is not NULL. */
+void diag_addv(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char *prefix,
+	       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 #define diag_error(d, pos, ...) diag_add((d), DIAG_ERROR, (pos), __VA_ARGS__)
 #define diag_warn(d, pos, ...) diag_add((d), DIAG_WARNING, (pos), __VA_ARGS__)
 size_t diag_count(const diag_t *d);

@@ -18,12 +18,10 @@ static void emit(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char 
 {
 	if (d == NULL)
 		return;
-	char buf[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	diag_addv(d, level, pos, what, fmt, ap);
 	va_end(ap);
-	diag_add(d, level, pos, "%s: %s", what, buf);
 }
 
 /* FWS in a DNS record: space, tab, CR, LF (RFC 6376 §3.2). */

@@ -16,12 +16,10 @@ static void emit(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char 
 {
 	if (d == NULL)
 		return;
-	char buf[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	diag_addv(d, level, pos, "DMARC", fmt, ap);
 	va_end(ap);
-	diag_add(d, level, pos, "DMARC: %s", buf);
 }
 
 void dmarc_dest_clear(dmarc_dest_t *dest)

@@ -30,12 +30,10 @@ static void emit(ctx_t *c, diag_level_t level, const char *fmt, ...)
 		c->errors++;
 	if (c->diag == NULL)
 		return;
-	char buf[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	diag_addv(c->diag, level, c->pos, "SPF", fmt, ap);
 	va_end(ap);
-	diag_add(c->diag, level, c->pos, "SPF: %s", buf);
 }
 
 #define ERR(c, ...) emit((c), DIAG_ERROR, __VA_ARGS__)

@@ -2,6 +2,8 @@
 /* cmd.h -- the subcommands of the mailns tool and what they share */
 #pragma once
 
+#include <stdio.h>
+
 #include "policy/diag.h"
 #include "policy/policy.h"
 
@@ -45,6 +47,19 @@ const char *cmd_policy_path(const char *opt);
  * NULL.  Warnings are printed too when print_warnings.
  */
 policy_t *cmd_policy_load(const char *opt, bool print_warnings);
+/* A subcommand table entry: its name, its function, a line of help (may be NULL). */
+typedef struct cmd_sub {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+} cmd_sub_t;
+/*
+ * Runs the subcommand argv[1] names out of subs (argv shifted: its argv[0] is its
+ * name); no argument prints usage to stderr (CMD_USAGE), --help/-h to stdout
+ * (CMD_OK); an unknown one is reported with unknown_fmt (one %s: the name).
+ */
+int cmd_dispatch(const cmd_sub_t *subs, size_t n, int argc, char **argv, void (*usage)(FILE *),
+		 const char *unknown_fmt);
 /* Prints "mailns: " + message to stderr. */
 void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -652,33 +652,17 @@ static int reports_prune(int argc, char **argv)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} subs[] = {
-	{ "ingest", reports_ingest },
-	{ "list", reports_list },
-	{ "summary", reports_summary },
-	{ "prune", reports_prune },
-	{ "advise", cmd_reports_advise },
-	{ "html", cmd_reports_html },
+static const cmd_sub_t subs[] = {
+	{ "ingest", reports_ingest, NULL },
+	{ "list", reports_list, NULL },
+	{ "summary", reports_summary, NULL },
+	{ "prune", reports_prune, NULL },
+	{ "advise", cmd_reports_advise, NULL },
+	{ "html", cmd_reports_html, NULL },
 };
 
 int cmd_reports(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return CMD_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(stdout);
-		return CMD_OK;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].run(argc - 1, argv + 1);
-	}
-	cmd_err("reports: unknown subcommand '%s'", argv[1]);
-	usage(stderr);
-	return CMD_USAGE;
+	return cmd_dispatch(subs, sizeof(subs) / sizeof(subs[0]), argc, argv, usage,
+			    "reports: unknown subcommand '%s'");
 }

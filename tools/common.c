@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tools/cmd.h"
 
@@ -43,4 +44,24 @@ void cmd_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int cmd_dispatch(const cmd_sub_t *subs, size_t n, int argc, char **argv, void (*usage)(FILE *),
+		 const char *unknown_fmt)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CMD_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return CMD_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].run(argc - 1, argv + 1);
+	}
+	cmd_err(unknown_fmt, argv[1]);
+	usage(stderr);
+	return CMD_USAGE;
 }

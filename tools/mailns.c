@@ -7,11 +7,7 @@
 
 #include "tools/cmd.h"
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *help;
-} commands[] = {
+static const cmd_sub_t commands[] = {
 	{ "check", cmd_check, "validate the policy and every record it compiles to" },
 	{ "zone", cmd_zone, "print the compiled zones as master files" },
 	{ "delegation", cmd_delegation, "print the records to add at each domain's parent" },
@@ -31,23 +27,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return CMD_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(stdout);
-		return CMD_OK;
-	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
 		printf("mailns %s\n", PACKAGE_VERSION);
 		return CMD_OK;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
-	}
-	cmd_err("unknown command '%s'", argv[1]);
-	usage(stderr);
-	return CMD_USAGE;
+	return cmd_dispatch(commands, sizeof(commands) / sizeof(commands[0]), argc, argv, usage,
+			    "unknown command '%s'");
 }

@@ -1,0 +1,195 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# mtasts_live.sh -- MTA-STS end to end with real parts, in a private network and
+# mount namespace (loopback only; /etc/resolv.conf bound to our resolver there):
+# NSD serves the parent example.com (MX records, the delegations of _mta-sts,
+# _smtp._tls and _bimi, mta-sts.example.com A 127.0.0.1), unbound on 127.0.0.1:53
+# resolves through stub zones to NSD and mailnsd, nginx on 127.0.0.1:443 runs
+# README's server block with a certificate from a test CA made here, and Debian's
+# postfix-mta-sts-resolver (mta-sts-query, RFC 8461 port 443 hard-wired) fetches
+# and accepts the policy; a policy edit changes the file, then the id, and the
+# client sees the new policy.  Skipped when a tool or the namespace is missing.
+. "${top_srcdir:?}/tests/tap/tap.sh"
+for t in nsd unbound nginx openssl mta-sts-query kdig ip mount; do
+	command -v "$t" >/dev/null || skip_all "$t is not installed"
+done
+if [ -z "${MN_IN_NETNS:-}" ]; then
+	unshare -n -m true 2>/dev/null || skip_all "unshare -n -m is not permitted"
+	MN_IN_NETNS=1 exec timeout 300 unshare -n -m bash "$0" "$@"
+fi
+ip link set lo up || { echo "1..0 # SKIP cannot bring lo up in the namespace"; exit 0; }
+mn_tmpdir
+NSD_PID=""
+UB_PID=""
+NG_PID=""
+stop_all() {
+	local p
+	for p in $NG_PID $UB_PID $NSD_PID; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	NG_PID=""
+	UB_PID=""
+	NSD_PID=""
+	mn_cleanup
+}
+trap stop_all EXIT
+mn_port_free 53 && mn_port_free 443 || skip_all "ports 53 and 443 are taken in the namespace"
+
+cat >"$TMP/t.tmpl" <<'YAML'
+version: 1
+server:
+  listen: ["127.0.0.1:@PORT@"]
+  nameservers: [ns1.example.net., ns2.example.net.]
+  hostmaster: hostmaster.example.net.
+  user: root
+  state_dir: @TMP@/state
+  mta_sts_dir: @TMP@/www
+  ttl: 1
+  negative_ttl: 1
+domains:
+  example.com:
+    dmarc: { p: reject }
+    mta_sts: { mode: enforce, mx: [mx1.example.com, "*.mail.example.net"], max_age: 7d }
+    tls_rpt: { rua: ["mailto:tlsrpt@example.com"] }
+    bimi: { logo: "https://example.com/brand.svg" }
+YAML
+mn_start "$TMP/t.tmpl" || { ok 1 "mailnsd starts"; done_testing; exit 1; }
+ok 0 "mailnsd serves the policy on port $MN_PORT"
+NSD_PORT=$(mn_free_port "$MN_PORT" 53 443)
+
+# --- the parents, in NSD -----------------------------------------------------------
+mkdir -p "$TMP/nsd"
+soa() { printf '$ORIGIN %s.\n$TTL 1\n@ SOA ns1.example.net. hostmaster.example.net. 1 3600 900 1209600 1\n@ NS ns1.example.net.\n' "$1"; }
+{
+	soa example.com
+	echo '@ MX 10 mx1.example.com.'
+	echo '@ MX 20 mx2.mail.example.net.'
+	for l in _mta-sts _smtp._tls _bimi; do printf '%s NS ns1.example.net.\n%s NS ns2.example.net.\n' "$l" "$l"; done
+	echo 'mta-sts A 127.0.0.1'
+	echo 'mx1 A 127.0.0.1'
+} > "$TMP/nsd/example.com.zone"
+{ soa example.net; echo 'ns1 A 127.0.0.1'; echo 'ns2 A 127.0.0.1'; echo 'mx2.mail A 127.0.0.1'; } > "$TMP/nsd/example.net.zone"
+{
+	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
+	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
+	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/xfrd.state" "$TMP/zone.list" "$TMP"
+	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 1\n' "$TMP/nsd.log"
+	printf 'remote-control:\n  control-enable: no\n'
+	for z in example.com example.net; do printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"; done
+} > "$TMP/nsd.conf"
+nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
+NSD_PID=$!
+mn_wait_answer "$NSD_PORT" example.com $NSD_PID; up=$?
+ok $up "nsd serves the parent zones on port $NSD_PORT"
+[ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+
+# --- the resolver: unbound on 127.0.0.1:53, the namespace's /etc/resolv.conf -------
+stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"; }
+{
+	printf 'server:\n  interface: 127.0.0.1\n  port: 53\n  do-ip6: no\n'
+	printf '  access-control: 127.0.0.0/8 allow\n'
+	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
+	printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n' "$TMP/unbound.log"
+	printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
+	printf '  do-not-query-localhost: no\n  module-config: "iterator"\n'
+	printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
+	printf '  prefetch: no\n  minimal-responses: yes\n  cache-max-ttl: 0\n  cache-max-negative-ttl: 0\n'
+	printf 'remote-control:\n  control-enable: no\n'
+	stub . "$NSD_PORT"
+	stub example.com "$NSD_PORT"
+	stub example.net "$NSD_PORT"
+	for z in _mta-sts _smtp._tls _bimi; do stub "$z.example.com" "$MN_PORT"; done
+} > "$TMP/unbound.conf"
+unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
+UB_PID=$!
+mn_wait_answer 53 example.com $UB_PID; up=$?
+ok $up "unbound resolves on 127.0.0.1:53"
+[ $up -eq 0 ] || { diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+echo "nameserver 127.0.0.1" > "$TMP/resolv.conf"
+mount --bind "$TMP/resolv.conf" /etc/resolv.conf; ok $? "the namespace's /etc/resolv.conf names it"
+rs() { kdig @127.0.0.1 +time=2 +retry=0 +short "$@" | tr -d '"'; }
+CRLF=$'\r\n'
+P1="version: STSv1${CRLF}mode: enforce${CRLF}mx: mx1.example.com${CRLF}mx: *.mail.example.net${CRLF}max_age: 604800${CRLF}"
+ID1=$(printf '%s' "$P1" | sha256sum | cut -c1-32)
+is "$(rs _mta-sts.example.com TXT)" "v=STSv1; id=$ID1" "the resolver finds mailnsd's _mta-sts.example.com"
+is "$(rs _smtp._tls.example.com TXT)" "v=TLSRPTv1; rua=mailto:tlsrpt@example.com" "and _smtp._tls.example.com"
+is "$(rs default._bimi.example.com TXT)" "v=BIMI1; l=https://example.com/brand.svg" "and default._bimi.example.com"
+is "$(rs mta-sts.example.com A)" "127.0.0.1" "and NSD's mta-sts.example.com"
+
+# --- a test CA and a certificate for mta-sts.example.com -----------------------------
+mkdir -p "$TMP/ca"
+cat >"$TMP/ca/ext.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[leaf]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:mta-sts.example.com
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+(
+	cd "$TMP/ca" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+		-days 2 -subj "/CN=mailns test CA" -config ext.cnf -extensions ca &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout mta-sts.example.com.key \
+		-out leaf.csr -subj "/CN=mta-sts.example.com" &&
+	openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile ext.cnf -extensions leaf -out mta-sts.example.com.pem
+) >"$TMP/ca/openssl.log" 2>&1
+ok $? "a test CA and a certificate for mta-sts.example.com" || diag "$(tail -5 "$TMP/ca/openssl.log")"
+
+# --- nginx with README's server block (only the listen address and paths adapted) -----
+block=$(sed -n '/^```nginx$/,/^```$/p' "$top_srcdir/README.md" | sed '1d;$d')
+[ -n "$block" ]; ok $? "README documents an nginx server block"
+block=$(printf '%s\n' "$block" | sed -e "s|listen 443 ssl;|listen 127.0.0.1:443 ssl;|" \
+	-e "s|/etc/ssl/mta-sts.example.com|$TMP/ca/mta-sts.example.com|g" \
+	-e "s|/var/www/mta-sts|$TMP/www|")
+chmod 0711 "$TMP"	# as /var/www: nginx's workers (nobody) pass through to server.mta_sts_dir
+mkdir -p "$TMP/nginx"
+{
+	printf 'worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/error.log;\n' "$TMP/nginx" "$TMP/nginx"
+	printf 'events { worker_connections 64; }\nhttp {\n'
+	printf '  access_log %s/access.log;\n' "$TMP/nginx"
+	for t in client_body proxy fastcgi uwsgi scgi; do printf '  %s_temp_path %s/%s;\n' "$t" "$TMP/nginx" "$t"; done
+	printf '%s\n}\n' "$block"
+} > "$TMP/nginx/nginx.conf"
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' >"$TMP/nginx/out" 2>&1 &
+NG_PID=$!
+for i in $(seq 1 100); do ! mn_port_free 443 && break; kill -0 $NG_PID 2>/dev/null || break; sleep 0.1; done
+! mn_port_free 443; ok $? "nginx listens on 127.0.0.1:443" || diag "$(cat "$TMP/nginx/out" "$TMP/nginx/error.log" 2>/dev/null | tail -20)"
+
+# --- the MTA-STS client -----------------------------------------------------------
+# query [KNOWN_ID]: mta-sts-query's result, trusting the test CA only (SSL_CERT_FILE)
+query() { SSL_CERT_FILE="$TMP/ca/ca.pem" timeout 60 mta-sts-query -v error example.com "$@" 2>&1; }
+want1="(<STSFetchResult.VALID: 1>, ('$ID1', {'mx': ['mx1.example.com', '*.mail.example.net'], 'version': 'STSv1', 'mode': 'enforce', 'max_age': 604800}))"
+is "$(query)" "$want1" "mta-sts-query fetches and accepts the policy (id, mode, mx, max_age)" ||
+	diag "$(query -v warn; tail -5 "$TMP/nginx/error.log")"
+is "$(query "$ID1")" "(<STSFetchResult.NOT_CHANGED: 3>, None)" "with the id it knows: not changed"
+is "$(SSL_CERT_FILE=/dev/null timeout 60 mta-sts-query -v error example.com 2>&1)" "(<STSFetchResult.FETCH_ERROR: 2>, None)" \
+	"a client that does not trust the test CA refuses the server (the certificate is checked)"
+
+# --- a policy edit: the file changes, then the id; the client sees the new policy --------
+F="$TMP/www/example.com/.well-known/mta-sts.txt"
+sed -i 's/mode: enforce, mx: \[mx1.example.com, /mode: testing, mx: [mx1.example.com, mx3.example.com, /; s/max_age: 7d/max_age: 2d/' "$TMP/policy.yaml"
+P2="version: STSv1${CRLF}mode: testing${CRLF}mx: mx1.example.com${CRLF}mx: mx3.example.com${CRLF}mx: *.mail.example.net${CRLF}max_age: 172800${CRLF}"
+ID2=$(printf '%s' "$P2" | sha256sum | cut -c1-32)
+kill -HUP "$MN_PID"
+for i in $(seq 1 100); do [ "$(rs _mta-sts.example.com TXT)" = "v=STSv1; id=$ID2" ] && break; sleep 0.1; done
+is "$(rs _mta-sts.example.com TXT)" "v=STSv1; id=$ID2" "after the edit the resolver gets the new id"
+is "$(sha256sum <"$F" | cut -c1-32)" "$ID2" "the file holds the new policy"
+want2="(<STSFetchResult.VALID: 1>, ('$ID2', {'mx': ['mx1.example.com', 'mx3.example.com', '*.mail.example.net'], 'version': 'STSv1', 'mode': 'testing', 'max_age': 172800}))"
+is "$(query "$ID1")" "$want2" "the client that knew the old id fetches the new policy (mode testing, mx3, 2 days)"
+grep -q 'GET /.well-known/mta-sts.txt HTTP/1.1" 200' "$TMP/nginx/access.log"; ok $? "nginx served the file (200 in its log)"
+
+for p in $NG_PID $UB_PID $NSD_PID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+NG_PID=""; UB_PID=""; NSD_PID=""
+mn_stop; ok $? "mailnsd stops cleanly"
+done_testing

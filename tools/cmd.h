@@ -26,11 +26,14 @@ struct resolve;
 /*
  * mailns check --dns (cmd_check_dns.c): asks the resolver about every domain
  * of p (delegations, apex SPF, report authorizations, published DKIM keys of
- * the compiled zones zs) and adds each finding to diag at the policy position
+ * the compiled zones zs; MTA-STS: MX hosts against the mx patterns, the policy
+ * file served over HTTPS, its certificate verified against ca_file or, when
+ * NULL, the system store) and adds each finding to diag at the policy position
  * it concerns.  Returns MN_OK (diag says whether there were errors),
  * MN_EINVAL or MN_ENOMEM.
  */
-int cmd_check_dns(const policy_t *p, const struct zones *zs, struct resolve *res, diag_t *diag);
+int cmd_check_dns(const policy_t *p, const struct zones *zs, struct resolve *res, const char *ca_file,
+		  diag_t *diag);
 /*
  * mailns check --reports (cmd_reports_advise.c): reads the report store of
  * the policy at policy_path (the -c value or NULL) and adds the advice of

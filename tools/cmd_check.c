@@ -9,7 +9,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mailns check [-c POLICY] [--dns [--resolver ADDR[:PORT]]] [--reports]\n\n"
+	fprintf(f, "usage: mailns check [-c POLICY] [--dns [--resolver ADDR[:PORT]] [--ca-file FILE]] [--reports]\n\n"
 		   "Loads the policy and its included files, compiles every zone and\n"
 		   "validates every record, printing each problem as\n"
 		   "FILE:LINE:COL: error|warning: MESSAGE.  Exit 0 when there is no\n"
@@ -17,10 +17,14 @@ static void usage(FILE *f)
 		   "  -c, --policy FILE      the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "      --dns              then ask DNS: delegations of the served zones, the apex\n"
 		   "                         SPF include, external report authorizations, and that\n"
-		   "                         the published DKIM keys equal the local ones\n"
+		   "                         the published DKIM keys equal the local ones; MTA-STS:\n"
+		   "                         the MX hosts match the mx patterns, and the policy file\n"
+		   "                         served over HTTPS equals the local one\n"
 		   "      --resolver ADDR[:PORT]  the recursive resolver for --dns (IPv6 as\n"
 		   "                         [ADDR]:PORT; default: the first nameserver of\n"
 		   "                         /etc/resolv.conf)\n"
+		   "      --ca-file FILE     the CAs (PEM) trusted for the MTA-STS web hosts\n"
+		   "                         (default: the system store)\n"
 		   "      --reports          then the advice of `mailns reports advise` for each\n"
 		   "                         domain with stored reports, as warnings at its dmarc.p\n"
 		   "                         (the exit status does not change)\n"
@@ -33,11 +37,12 @@ int cmd_check(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'c' },
 		{ "dns", no_argument, NULL, 'D' },
 		{ "resolver", required_argument, NULL, 'R' },
+		{ "ca-file", required_argument, NULL, 'A' },
 		{ "reports", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *resolver = NULL;
+	const char *path = NULL, *resolver = NULL, *ca_file = NULL;
 	bool dns = false, reports = false;
 	int c;
 	optind = 1;
@@ -46,6 +51,7 @@ int cmd_check(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'D': dns = true; break;
 		case 'R': resolver = optarg; break;
+		case 'A': ca_file = optarg; break;
 		case 'P': reports = true; break;
 		case 'h': usage(stdout); return CMD_OK;
 		default: usage(stderr); return CMD_USAGE;
@@ -55,8 +61,8 @@ int cmd_check(int argc, char **argv)
 		cmd_err("check takes no arguments ('%s')", argv[optind]);
 		return CMD_USAGE;
 	}
-	if (resolver != NULL && !dns) {
-		cmd_err("--resolver needs --dns");
+	if ((resolver != NULL || ca_file != NULL) && !dns) {
+		cmd_err("%s needs --dns", resolver != NULL ? "--resolver" : "--ca-file");
 		return CMD_USAGE;
 	}
 	resolve_t *res = NULL;
@@ -84,7 +90,7 @@ int cmd_check(int argc, char **argv)
 	}
 	/* DNS only once the policy is good: nothing to compare otherwise */
 	if (r == MN_OK && res != NULL && diag_errors(d) == 0)
-		r = cmd_check_dns(p, zs, res, d);
+		r = cmd_check_dns(p, zs, res, ca_file, d);
 	/* advice only: warnings, whatever they say */
 	if (r == MN_OK && reports && diag_errors(d) == 0)
 		r = cmd_check_reports(p, path, d);

@@ -7,7 +7,9 @@
 #include <strings.h>
 
 #include "tools/cmd.h"
+#include "tools/https.h"
 #include "tools/resolve.h"
+#include "zones/mtasts.h"
 #include "zones/records.h"
 #include "zones/zone.h"
 
@@ -20,6 +22,12 @@
  *  - a foreign report destination without its authorization record: warning
  *    (receivers then drop the reports, mail still flows; SPEC 6);
  *  - a served DKIM key missing from DNS or different from the local one: error;
+ *  - MTA-STS (mode testing or enforce): an MX host of the domain that no mx
+ *    pattern covers: error (enforcing senders will not deliver to it);
+ *  - the policy file fetched from https://mta-sts.D/.well-known/mta-sts.txt
+ *    (the addresses the resolver gives for mta-sts.D, port 443, certificate
+ *    and name verified, no redirect followed, 64 KiB at most) missing or
+ *    different from the local one: error;
  *  - a query that gets no usable answer (timeout, SERVFAIL, ...): error.
  *    After a timeout the resolver is not asked again (every check would wait
  *    for it): one more error says the checks stopped.
@@ -30,6 +38,7 @@ typedef struct ctx {
 	const zones_t *zs;
 	resolve_t *res;
 	diag_t *diag;
+	const char *ca_file;	/* --ca-file, or NULL: the system store */
 	bool stopped;		/* the resolver timed out: no more queries */
 } ctx_t;
 
@@ -417,13 +426,165 @@ static int check_dkim(ctx_t *c, const policy_domain_t *d)
 	return r;
 }
 
+/* ---- 5. MTA-STS --------------------------------------------------------------- */
+
+enum { T_MX = 15, MTA_STS_FILE_MAX = 65536 };
+#define MTA_STS_PATH "/.well-known/mta-sts.txt"
+
+/* Where a finding about the mta_sts map goes: its mx list, else its first written key, else the domain. */
+static const mn_pos_t *sts_pos(const policy_domain_t *d)
+{
+	const policy_mta_sts_t *m = &d->mta_sts;
+	if (m->mx.pos.file != NULL)
+		return &m->mx.pos;
+	if (m->mode.pos.file != NULL)
+		return &m->mode.pos;
+	if (m->max_age.pos.file != NULL)
+		return &m->max_age.pos;
+	return &d->pos;
+}
+
+static int check_mta_sts_mx(ctx_t *c, const policy_domain_t *d)
+{
+	const policy_mta_sts_t *m = &d->mta_sts;
+	if (m->mode.v == MTA_STS_NONE)
+		return MN_OK;
+	resolve_result_t res;
+	bool ok;
+	int r = ask(c, d->name, T_MX, sts_pos(d), &res, &ok);
+	if (r != MN_OK || !ok)
+		return r;
+	for (size_t i = 0; i < res.n; i++) {
+		if (res.v[i][0] == '\0')
+			continue;	/* a null MX (RFC 7505): no host to cover */
+		bool covered = false;
+		for (size_t k = 0; k < m->mx.n && !covered; k++)
+			covered = mtasts_mx_match(m->mx.v[k].v, res.v[i]);
+		if (!covered)
+			diag_error(c->diag, sts_pos(d),
+				   "the MX host %s of %s matches no mta_sts mx pattern (senders enforcing MTA-STS will not deliver to it)",
+				   res.v[i], d->name);
+	}
+	resolve_result_clear(&res);
+	return MN_OK;
+}
+
+/* Appends the addresses of one type for host to addrs (owned strings moved out of res). */
+static int add_addrs(ctx_t *c, const char *host, uint16_t type, const mn_pos_t *pos, char ***addrs, size_t *n)
+{
+	resolve_result_t res;
+	bool ok;
+	int r = ask(c, host, type, pos, &res, &ok);
+	if (r != MN_OK || !ok || res.status != RESOLVE_ANSWER)
+		goto done;
+	char **v = realloc(*addrs, (*n + res.n) * sizeof(*v));
+	if (v == NULL) {
+		r = MN_ENOMEM;
+		goto done;
+	}
+	*addrs = v;
+	for (size_t i = 0; i < res.n; i++) {
+		v[(*n)++] = res.v[i];
+		res.v[i] = NULL;
+	}
+done:
+	resolve_result_clear(&res);
+	return r;
+}
+
+/* One line of s from *at (to the line end; CR dropped), printable, into out. */
+static void line_at(const char *s, size_t len, size_t *at, char *out, size_t outsize)
+{
+	size_t o = 0;
+	while (*at < len && s[*at] != '\n') {
+		unsigned char ch = (unsigned char)s[(*at)++];
+		if (ch == '\r')
+			continue;
+		if (o + 1 < outsize)
+			out[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	if (*at < len)
+		(*at)++;
+	out[o] = '\0';
+}
+
+/* What differs between the served text and the local one, for the message. */
+static void text_diff(const char *got, size_t glen, const char *want, char *out, size_t outsize)
+{
+	size_t wlen = strlen(want), gi = 0, wi = 0;
+	for (unsigned line = 1; gi < glen || wi < wlen; line++) {
+		char g[80], w[80];
+		bool gend = gi >= glen, wend = wi >= wlen;
+		line_at(got, glen, &gi, g, sizeof(g));
+		line_at(want, wlen, &wi, w, sizeof(w));
+		if (gend || wend || strcmp(g, w) != 0) {
+			snprintf(out, outsize, "line %u: served '%s', local '%s'", line, gend ? "(end)" : g,
+				 wend ? "(end)" : w);
+			return;
+		}
+	}
+	snprintf(out, outsize, "the same lines, other line ends: RFC 8461 wants CRLF");
+}
+
+static int check_mta_sts_file(ctx_t *c, const policy_domain_t *d)
+{
+	char host[300], url[400];
+	snprintf(host, sizeof(host), "mta-sts.%s", d->name);
+	snprintf(url, sizeof(url), "https://%s" MTA_STS_PATH, host);
+	const mn_pos_t *pos = sts_pos(d);
+	char **addrs = NULL;
+	size_t n = 0;
+	char *local = NULL;
+	https_result_t hr = { 0 };
+	int r = add_addrs(c, host, ZONE_T_A, pos, &addrs, &n);
+	if (r == MN_OK)
+		r = add_addrs(c, host, ZONE_T_AAAA, pos, &addrs, &n);
+	if (r != MN_OK || c->stopped)
+		goto fail;
+	if (n == 0) {
+		diag_error(c->diag, pos, "cannot fetch %s (%s has no address)", url, host);
+		goto fail;
+	}
+	r = MN_ENOMEM;
+	if ((local = rec_mta_sts_policy(&d->mta_sts)) == NULL)
+		goto fail;
+	https_opts_t o = { .ca_file = c->ca_file, .max_body = MTA_STS_FILE_MAX };
+	r = https_get(host, (const char *const *)addrs, n, MTA_STS_PATH, &o, &hr);
+	if (r != MN_OK)
+		goto fail;
+	if (hr.body == NULL) {
+		diag_error(c->diag, pos, "cannot fetch %s (%s)", url, hr.why);
+	} else if (hr.len != strlen(local) || memcmp(hr.body, local, hr.len) != 0) {
+		char why[240];
+		text_diff(hr.body, hr.len, local, why, sizeof(why));
+		diag_error(c->diag, pos, "the MTA-STS policy served at %s differs from the local one (%s)", url, why);
+	}
+fail:
+	https_result_clear(&hr);
+	free(local);
+	for (size_t i = 0; i < n; i++)
+		free(addrs[i]);
+	free(addrs);
+	return r;
+}
+
+static int check_mta_sts(ctx_t *c, const policy_domain_t *d)
+{
+	if (!d->mta_sts.present)
+		return MN_OK;
+	int r = check_mta_sts_mx(c, d);
+	if (r == MN_OK)
+		r = check_mta_sts_file(c, d);
+	return r;
+}
+
 /* ---- entry point -------------------------------------------------------------- */
 
-int cmd_check_dns(const policy_t *p, const zones_t *zs, resolve_t *res, diag_t *diag)
+int cmd_check_dns(const policy_t *p, const zones_t *zs, resolve_t *res, const char *ca_file, diag_t *diag)
 {
 	if (p == NULL || zs == NULL || res == NULL || diag == NULL)
 		return MN_EINVAL;
-	ctx_t c = { .p = p, .zs = zs, .res = res, .diag = diag };
+	ctx_t c = { .p = p, .zs = zs, .res = res, .diag = diag, .ca_file = ca_file };
 	rec_buf_t eb = { 0 };
 	for (size_t i = 0; i < p->server.nameservers.n; i++)
 		rec_buf_addf(&eb, "%s%s", i ? ", " : "", p->server.nameservers.v[i].v);
@@ -440,6 +601,8 @@ int cmd_check_dns(const policy_t *p, const zones_t *zs, resolve_t *res, diag_t *
 			r = check_reports(&c, d);
 		if (r == MN_OK)
 			r = check_dkim(&c, d);
+		if (r == MN_OK)
+			r = check_mta_sts(&c, d);
 	}
 	if (r == MN_OK && c.stopped)
 		diag_error(diag, NULL, "DNS checks stopped: the resolver %s does not answer", resolve_server(res));

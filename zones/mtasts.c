@@ -2,10 +2,12 @@
 /* mtasts.c -- the MTA-STS policy files, written before the zones that announce their ids */
 #include "zones/mtasts.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "policy/mn.h"
@@ -98,4 +100,13 @@ int mtasts_write(const policy_t *p, const policy_domain_t *only, diag_t *diag)
 	}
 	free(dir);
 	return ret;
+}
+
+bool mtasts_mx_match(const char *pattern, const char *host)
+{
+	assert(pattern != NULL && host != NULL);
+	if (strncmp(pattern, "*.", 2) != 0)
+		return strcasecmp(pattern, host) == 0;
+	const char *dot = strchr(host, '.');
+	return dot != NULL && dot != host && strcasecmp(dot + 1, pattern + 2) == 0;
 }

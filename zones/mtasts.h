@@ -21,3 +21,10 @@ char *mtasts_dir(const policy_t *p);
  * MN_ENOMEM.
  */
 int mtasts_write(const policy_t *p, const policy_domain_t *only, diag_t *diag);
+
+/*
+ * Does host (a normalized name: lowercase, no final dot) match the mx pattern
+ * (as the policy holds it: lowercase) by RFC 8461 §4.1: equal, or pattern
+ * "*.REST" and host one label (non-empty, no dot) followed by ".REST".
+ */
+bool mtasts_mx_match(const char *pattern, const char *host);

@@ -65,7 +65,7 @@ soa() { printf '$ORIGIN %s.\n$TTL 1\n@ SOA ns1.example.net. hostmaster.example.n
 	soa example.com
 	echo '@ MX 10 mx1.example.com.'
 	echo '@ MX 20 mx2.mail.example.net.'
-	for l in _mta-sts _smtp._tls _bimi; do printf '%s NS ns1.example.net.\n%s NS ns2.example.net.\n' "$l" "$l"; done
+	for l in _domainkey _dmarc _spf _mta-sts _smtp._tls _bimi; do printf '%s NS ns1.example.net.\n%s NS ns2.example.net.\n' "$l" "$l"; done
 	echo 'mta-sts A 127.0.0.1'
 	echo 'mx1 A 127.0.0.1'
 } > "$TMP/nsd/example.com.zone"
@@ -99,7 +99,7 @@ stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2
 	stub . "$NSD_PORT"
 	stub example.com "$NSD_PORT"
 	stub example.net "$NSD_PORT"
-	for z in _mta-sts _smtp._tls _bimi; do stub "$z.example.com" "$MN_PORT"; done
+	for z in _domainkey _dmarc _spf _mta-sts _smtp._tls _bimi; do stub "$z.example.com" "$MN_PORT"; done
 } > "$TMP/unbound.conf"
 unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
 UB_PID=$!
@@ -188,6 +188,54 @@ is "$(sha256sum <"$F" | cut -c1-32)" "$ID2" "the file holds the new policy"
 want2="(<STSFetchResult.VALID: 1>, ('$ID2', {'mx': ['mx1.example.com', 'mx3.example.com', '*.mail.example.net'], 'version': 'STSv1', 'mode': 'testing', 'max_age': 172800}))"
 is "$(query "$ID1")" "$want2" "the client that knew the old id fetches the new policy (mode testing, mx3, 2 days)"
 grep -q 'GET /.well-known/mta-sts.txt HTTP/1.1" 200' "$TMP/nginx/access.log"; ok $? "nginx served the file (200 in its log)"
+
+# --- mailns check --dns: the MX hosts against the patterns, the file served over HTTPS ----
+P="$TMP/policy.yaml"
+OFF=$("$MAILNS" check -c "$P" 2>&1)
+is "$?" 0 "the policy passes the offline checks"
+check_dns() { OUT=$("$MAILNS" check -c "$P" --dns --resolver 127.0.0.1:53 "$@" 2>&1); RC=$?; }
+check_dns --ca-file "$TMP/ca/ca.pem"
+is "$OUT" "$OFF" "check --dns: MX hosts covered, the served file equal: nothing more printed"
+is "$RC" 0 "and it exits 0"
+
+# a stale web copy (the old file where the web server reads it): the difference named
+cp "$F" "$TMP/file.good"
+printf '%s' "$P1" > "$F"
+check_dns --ca-file "$TMP/ca/ca.pem"
+want="$P:14:35: error: the MTA-STS policy served at https://mta-sts.example.com/.well-known/mta-sts.txt differs from the local one (line 2: served 'mode: enforce', local 'mode: testing')"
+is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: a stale web copy is an error at mta_sts, naming the first line that differs"
+is "$RC" 1 "and it exits 1"
+cp "$TMP/file.good" "$F"
+
+# the system store does not trust the test CA
+check_dns
+want="$P:14:35: error: cannot fetch https://mta-sts.example.com/.well-known/mta-sts.txt (the certificate does not verify (unable to get local issuer certificate))"
+is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns without --ca-file: the certificate is verified (system store)"
+
+# an MX host outside the patterns (NSD reloads its zone on SIGHUP)
+echo '@ MX 30 backup.example.org.' >> "$TMP/nsd/example.com.zone"
+echo '@ MX 40 a.b.mail.example.net.' >> "$TMP/nsd/example.com.zone"
+kill -HUP "$NSD_PID"
+for i in $(seq 1 100); do [ "$(rs example.com MX | wc -l)" -eq 4 ] && break; sleep 0.1; done
+is "$(rs example.com MX | wc -l)" 4 "NSD serves two more MX records"
+check_dns --ca-file "$TMP/ca/ca.pem"
+want="$P:14:35: error: the MX host backup.example.org of example.com matches no mta_sts mx pattern (senders enforcing MTA-STS will not deliver to it)
+$P:14:35: error: the MX host a.b.mail.example.net of example.com matches no mta_sts mx pattern (senders enforcing MTA-STS will not deliver to it)"
+lines_is() { is "$(printf '%s\n' "$1" | sort)" "$(printf '%s\n' "$2" | sort)" "$3"; }
+lines_is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: each MX outside the patterns is an error at mta_sts (*. is one label)"
+is "$RC" 1 "and it exits 1"
+
+# the web server down: the fetch fails, bounded
+kill -TERM "$NG_PID"; wait "$NG_PID" 2>/dev/null; NG_PID=""
+sed -i '/backup.example.org\|a.b.mail/d' "$TMP/nsd/example.com.zone"
+kill -HUP "$NSD_PID"
+for i in $(seq 1 100); do [ "$(rs example.com MX | wc -l)" -eq 2 ] && break; sleep 0.1; done
+check_dns --ca-file "$TMP/ca/ca.pem"
+want="$P:14:35: error: cannot fetch https://mta-sts.example.com/.well-known/mta-sts.txt (cannot connect to 127.0.0.1 port 443 (Connection refused))"
+is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: no web server is an error naming the address"
+is "$("$MAILNS" check -c "$P" --ca-file "$TMP/ca/ca.pem" 2>&1)" "mailns: --ca-file needs --dns" "--ca-file without --dns: named"
+"$MAILNS" check -c "$P" --ca-file "$TMP/ca/ca.pem" >/dev/null 2>&1
+is "$?" 2 "a usage error (exit 2)"
 
 for p in $NG_PID $UB_PID $NSD_PID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 NG_PID=""; UB_PID=""; NSD_PID=""

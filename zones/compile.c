@@ -429,6 +429,21 @@ static int build_mta_sts(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 	return add_text(c, z, NULL, rec_mta_sts_text(&d->mta_sts), key_pos(&d->mta_sts.mode.pos, d));
 }
 
+/*
+ * d's withdrawn MTA-STS policy (RFC 8461 §8.3, mtasts.h) into *w; while it is
+ * published (w->active) the compile cache's entry for d ends with it.
+ */
+static int mta_sts_withdrawal(const ctx_t *c, const policy_domain_t *d, mtasts_wd_t *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (d->mta_sts.present || !mtasts_wdset_maybe(c->wdset, d->name))
+		return MN_OK;
+	int r = mtasts_withdrawal(c->p, d, c->now, w);
+	if (r == MN_OK && w->active && c->dom != NULL && w->until < c->dom->until)
+		c->dom->until = w->until;
+	return r;
+}
+
 static int build_tlsrpt(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 {
 	return add_text(c, z, NULL, rec_tlsrpt_text(&d->tls_rpt), key_pos(&d->tls_rpt.rua.pos, d));
@@ -463,8 +478,14 @@ static const struct {
 static int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
 {
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		if (kinds[k].present != 0 && !*(const bool *)((const char *)d + kinds[k].present))
-			continue;
+		mtasts_wd_t wd = { .active = false };
+		if (kinds[k].present != 0 && !*(const bool *)((const char *)d + kinds[k].present)) {
+			int r = kinds[k].kind == ZONE_MTA_STS ? mta_sts_withdrawal(c, d, &wd) : MN_OK;
+			if (r != MN_OK)
+				return r;
+			if (!wd.active)
+				continue;
+		}
 		char *apex = name_join(kinds[k].label, d->name);
 		if (apex == NULL)
 			return MN_ENOMEM;
@@ -480,7 +501,9 @@ static int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
 			return MN_ENOMEM;
 		zs->v[zs->n++] = z;
 		int r = add_soa_ns(c, z);
-		if (r == MN_OK)
+		if (r == MN_OK && wd.active)	/* mode none under its own id */
+			r = add_text(c, z, NULL, rec_mta_sts_text(&wd.policy), &d->pos);
+		else if (r == MN_OK)
 			r = kinds[k].build(c, d, z);
 		if (r != MN_OK)
 			return r;
@@ -546,6 +569,14 @@ static int domain_inputs(part_t *pt, const policy_domain_t *d, dom_in_t *dm, uin
 		incr_hash_u32(h, (uint32_t)dm->keys[i].phase);
 		incr_hash_str(h, dm->keys[i].record);
 	}
+	incr_hash_str(h, "mta-sts withdrawal");
+	mtasts_wd_t wd;
+	int wr = mta_sts_withdrawal(c, d, &wd);
+	if (wr != MN_OK)
+		return wr;
+	incr_hash_u32(h, wd.active);
+	incr_hash_u32(h, wd.max_age);
+	incr_hash_bytes(h, &wd.until, sizeof(wd.until));
 	incr_hash_str(h, "spf cache");
 	if (state != NULL && compile_dirset_maybe(c->spf, d->name)) {
 		rec_buf_t b = { 0 };
@@ -884,10 +915,18 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	}
 	c.keys = &keys;
 	c.spf = &spf;
+	mtasts_wdset_t *wdset = NULL;
+	if ((r = mtasts_wdset_load(p, &wdset)) != MN_OK) {
+		dirset_free(&keys);
+		dirset_free(&spf);
+		return r;
+	}
+	c.wdset = wdset;
 	apex_rd_t rd;
 	if ((r = apex_rd_make(&p->server, &rd)) != MN_OK) {
 		dirset_free(&keys);
 		dirset_free(&spf);
+		mtasts_wdset_free(wdset);
 		return r;
 	}
 	c.rd = &rd;
@@ -939,7 +978,7 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	if (before != NULL)
 		memcpy(before, zs->v, zs->n * sizeof(*before));
 	/* the policy files first: an id is never served before its file can be fetched */
-	if (opts->persist_serials && (r = mtasts_write(p, only, diag)) != MN_OK)
+	if (opts->persist_serials && (r = mtasts_write(p, only, opts->now, wdset, diag)) != MN_OK)
 		goto fail;
 	if (p->server.state_dir.v != NULL) {
 		r = serial_assign(zs, p->server.state_dir.v, opts->now, opts->persist_serials, diag);
@@ -969,12 +1008,14 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	validate_free(c.val);
 	dirset_free(&keys);
 	dirset_free(&spf);
+	mtasts_wdset_free(wdset);
 	apex_rd_free(&rd);
 	*out = zs;
 	return MN_OK;
 fail:
 	dirset_free(&keys);
 	dirset_free(&spf);
+	mtasts_wdset_free(wdset);
 	apex_rd_free(&rd);
 	for (size_t i = 0; i < c.nreports; i++)
 		free(c.reports[i].target);

@@ -62,6 +62,7 @@ typedef struct ctx {
 	const policy_t *p;
 	dom_in_t *dom;		/* NULL without a compile cache */
 	const dirset_t *keys, *spf;	/* state_dir/keys, state_dir/spf */
+	const struct mtasts_wdset *wdset;	/* domains that may have MTA-STS files (mtasts.h) */
 	const apex_rd_t *rd;
 	diag_t *diag;
 	uint32_t ttl;

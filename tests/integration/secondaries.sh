@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # secondaries.sh -- a real NSD and a real Knot on loopback as secondaries of
-# mailnsd: every zone transfers (NSD without TSIG, Knot with TSIG; NOTIFY
-# signed with the key to both); both answer every probe exactly as mailnsd;
-# a policy change reaches both by NOTIFY + IXFR within a bounded wait; a
+# mailnsd: every zone transfers, _mta-sts, _smtp._tls and _bimi included (NSD
+# without TSIG, Knot with TSIG; NOTIFY signed with the key to both); both
+# answer every probe exactly as mailnsd; a policy change (DMARC, an MTA-STS
+# id) reaches both by NOTIFY + IXFR within a bounded wait; a
 # journal miss falls back to a full transfer; a client outside allow, a wrong
 # TSIG key and a bad MAC are refused, and mailnsd keeps serving.
 . "${top_srcdir:?}/tests/tap/tap.sh"
@@ -22,7 +23,7 @@ mn_start "$TMP/secondaries.tmpl" || { ok 1 "mailnsd starts"; done_testing; exit 
 ok 0 "mailnsd starts on port $MN_PORT"
 POLICY=$TMP/policy.yaml
 ZONES=$("$MAILNS" zone -c "$POLICY" | awk '$4 == "SOA" { sub(/\.$/, "", $1); print $1 }' | sort -u)
-is "$(echo "$ZONES" | wc -l)" 9 "nine zones to transfer"
+is "$(echo "$ZONES" | wc -l)" 12 "twelve zones to transfer (with _mta-sts, _smtp._tls and _bimi of example.com)"
 
 # ---- NSD: transfers without TSIG, NOTIFY signed with xfr1 --------------------
 mkdir -p "$TMP/nsd" "$TMP/knot"
@@ -111,7 +112,17 @@ ip6._spf.example.org A
 9.113.0.203.in-addr._spf.example.org TXT
 9.114.0.203.in-addr._spf.example.org A
 1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.4.3.2.1.8.b.d.0.1.0.0.2.ip6._spf.example.org A
-_dmarc.example.org TXT'
+_dmarc.example.org TXT
+_mta-sts.example.com TXT
+_mta-sts.example.com SOA
+_mta-sts.example.com NS
+x._mta-sts.example.com TXT
+_smtp._tls.example.com TXT
+_smtp._tls.example.com SOA
+default._bimi.example.com TXT
+_bimi.example.com NS
+_bimi.example.com TXT
+x.default._bimi.example.com TXT'
 while read -r name type; do
 	a=$(view "$MN_PORT" "$name" "$type")
 	is "$(view "$NSD_PORT" "$name" "$type")" "$a" "NSD answers $name $type as mailnsd"
@@ -143,6 +154,19 @@ grep -q 'notify: 1 zones queued for 2 secondaries, key xfr1' "$MN_LOG"; ok $? "o
 synced "$NSD_PORT" && synced "$KNOT_PORT"; ok $? "both at mailnsd's serials"
 is "$(view "$KNOT_PORT" _dmarc.example.org TXT)" "$(view "$MN_PORT" _dmarc.example.org TXT)" "Knot answers the changed name as mailnsd"
 is "$(view "$NSD_PORT" _dmarc.example.org TXT)" "$(view "$MN_PORT" _dmarc.example.org TXT)" "NSD answers the changed name as mailnsd"
+
+# an MTA-STS policy edit: the new id reaches both
+old_id=$(kdig @127.0.0.1 -p "$MN_PORT" +time=2 +retry=0 +short _mta-sts.example.com TXT)
+sed -i 's/mta_sts: { mode: testing,/mta_sts: { mode: enforce,/' "$POLICY"
+for i in $(seq 1 100); do
+	new_id=$(kdig @127.0.0.1 -p "$MN_PORT" +time=1 +retry=0 +short _mta-sts.example.com TXT)
+	[ -n "$new_id" ] && [ "$new_id" != "$old_id" ] && break
+	sleep 0.1
+done
+case $new_id in '"v=STSv1; id='*) [ "$new_id" != "$old_id" ] ;; *) false ;; esac
+ok $? "mailnsd serves the new MTA-STS id ($old_id -> $new_id)"
+served "$NSD_PORT" _mta-sts.example.com TXT "$new_id"; ok $? "NSD serves the new id (NOTIFY)" || peer_logs
+served "$KNOT_PORT" _mta-sts.example.com TXT "$new_id"; ok $? "Knot serves the new id (NOTIFY)" || peer_logs
 
 # IXFR by hand: from the old serial (journal) and from one it never had (full)
 cur=$(serial "$MN_PORT" _dmarc.example.org)

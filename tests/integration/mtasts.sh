@@ -7,7 +7,8 @@
 # state_dir/mta-sts/D/.well-known/mta-sts.txt holds that text (0644, directories
 # 0755) whenever its id is served: a file that cannot be written (a symbolic link
 # planted in the path) fails the reload and the old id stays.  `mailns check` writes
-# no file, `mailns zone` does; server.mta_sts_dir moves them.
+# no file, `mailns zone` does; server.mta_sts_dir moves them.  The quick start's
+# examples/policy.yaml publishes the three records.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 command -v kdig >/dev/null || skip_all "kdig not installed"
 command -v sha256sum >/dev/null || skip_all "sha256sum not installed"
@@ -127,4 +128,18 @@ sed -i "s|^  user: root$|  user: root\n  mta_sts_dir: $TMP/www|" "$TMP/c.yaml"
 out=$("$MAILNS" zone -c "$TMP/c.yaml" _mta-sts.example.com); ok $? "mailns zone _mta-sts.example.com"
 echo "$out" | grep -q "v=STSv1; id=$ID2"; ok $? "prints the id"
 is "$(fid "$TMP/www/example.com/.well-known/mta-sts.txt")" "$ID2" "and wrote the file under server.mta_sts_dir"
+
+# the quick start's example policy (README) publishes the three records for example.com
+mkdir -p "$TMP/ex"
+cp -r "$top_srcdir/examples/." "$TMP/ex/"
+sed -i "s|^  state_dir: .*|  state_dir: $TMP/ex/state|" "$TMP/ex/policy.yaml"
+out=$("$MAILNS" zone -c "$TMP/ex/policy.yaml" _mta-sts.example.com _smtp._tls.example.com _bimi.example.com 2>&1)
+ok $? "examples/policy.yaml: mailns zone of the three zones"
+PE="version: STSv1${CRLF}mode: enforce${CRLF}mx: mx1.example.com${CRLF}mx: *.mail.example.com${CRLF}max_age: 604800${CRLF}"
+is "$(printf '%s\n' "$out" | awk '$4 == "TXT"' | cut -f1,5- | tr -d '"' | sort)" \
+"$(printf '%s\t%s\n' "_mta-sts.example.com." "v=STSv1; id=$(id "$PE")" \
+	"_smtp._tls.example.com." "v=TLSRPTv1; rua=mailto:tlsrpt@example.com" \
+	"default._bimi.example.com." "v=BIMI1; l=https://example.com/brand.svg" | sort)" \
+	"examples/policy.yaml: example.com's _mta-sts, _smtp._tls and default._bimi records"
+is "$(fid "$TMP/ex/state/mta-sts/example.com/.well-known/mta-sts.txt")" "$(id "$PE")" "and its MTA-STS policy file"
 done_testing

@@ -11,7 +11,7 @@ POL="$TMP/policy.yaml"
 
 "$MAILNS" zone -c "$POL" --dir "$TMP/zones"; ok $? "mailns zone --dir writes the zone files"
 n=$(ls "$TMP/zones"/*.zone 2>/dev/null | wc -l)
-is "$n" 12 "one file per zone: 3 zones x 4 domains"
+is "$n" 15 "one file per zone: 3 zones x 4 domains, and example.com's _mta-sts, _smtp._tls and _bimi"
 for f in "$TMP/zones"/*.zone; do
 	z=$(basename "$f" .zone)
 	out=$(kzonecheck -o "$z" "$f" 2>&1); ok $? "kzonecheck $z"; [ -z "$out" ] || diag "$out"
@@ -21,7 +21,7 @@ done
 
 # the same text on stdout, and for one zone
 all=$("$MAILNS" zone -c "$POL"); ok $? "mailns zone prints every zone"
-is "$(echo "$all" | grep -c 'IN[[:space:]]*SOA')" 12 "12 SOA records on stdout"
+is "$(echo "$all" | grep -c 'IN[[:space:]]*SOA')" 15 "15 SOA records on stdout"
 one=$("$MAILNS" zone -c "$POL" _dmarc.example.com); ok $? "mailns zone _dmarc.example.com"
 is "$(echo "$one" | grep -c 'IN[[:space:]]*SOA')" 1 "only that zone"
 echo "$one" | grep -q 'v=DMARC1; p=reject; sp=reject; np=reject'; ok $? "with its DMARC record"
@@ -56,7 +56,7 @@ for z in _mta-sts _smtp._tls _bimi; do
 	echo "$d" | grep -qE "^$z\.example\.com\.[[:space:]].*NS[[:space:]]+ns1\.example\.net\."; ok $? "NS records for $z.example.com"
 done
 echo "$d" | grep -q 'mta-sts\.example\.com .*certificate'; ok $? "the web host mta-sts.example.com to create"
-d=$("$MAILNS" delegation -c "$POL" example.com)
+d=$("$MAILNS" delegation -c "$POL" example.org)
 echo "$d" | grep -qE '_mta-sts|_smtp|_bimi|mta-sts\.'; is "$?" 1 "a domain without the keys: none of them"
 
 "$MAILNS" >/dev/null 2>&1; is "$?" 2 "mailns without a command exits 2"

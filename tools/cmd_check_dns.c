@@ -15,7 +15,8 @@
 
 /*
  * Severities (documented in mailns(1)):
- *  - a zone not delegated to any of server.nameservers: error (nothing we
+ *  - a zone not delegated to any of server.nameservers (_domainkey, _dmarc,
+ *    _spf; _mta-sts, _smtp._tls, _bimi when the domain has the key): error (nothing we
  *    serve is visible); delegated to some of them and others too, or to only
  *    some: warning;
  *  - the apex SPF record missing, doubled, or without include:_spf.D: error;
@@ -86,10 +87,14 @@ static int str_cmp(const void *x, const void *y)
 
 static int check_delegation(ctx_t *c, const policy_domain_t *d, const char *expected)
 {
-	static const char *const labels[] = { "_domainkey", "_dmarc", "_spf" };
+	/* the three zones of every domain, then those of the keys it has */
+	static const char *const labels[] = { "_domainkey", "_dmarc", "_spf", "_mta-sts", "_smtp._tls", "_bimi" };
+	const bool has[] = { true, true, true, d->mta_sts.present, d->tls_rpt.present, d->bimi.present };
 	const policy_strs_t *ns = &c->p->server.nameservers;
 	int r = MN_OK;
 	for (size_t k = 0; r == MN_OK && k < sizeof(labels) / sizeof(labels[0]); k++) {
+		if (!has[k])
+			continue;
 		char zone[300];
 		snprintf(zone, sizeof(zone), "%s.%s", labels[k], d->name);
 		resolve_result_t res;

@@ -86,23 +86,31 @@ ok $up "nsd serves the parent zones on port $NSD_PORT"
 
 # --- the resolver: unbound on 127.0.0.1:53, the namespace's /etc/resolv.conf -------
 stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"; }
-{
-	printf 'server:\n  interface: 127.0.0.1\n  port: 53\n  do-ip6: no\n'
-	printf '  access-control: 127.0.0.0/8 allow\n'
-	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
-	printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n' "$TMP/unbound.log"
-	printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
-	printf '  do-not-query-localhost: no\n  module-config: "iterator"\n'
-	printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
-	printf '  prefetch: no\n  minimal-responses: yes\n  cache-max-ttl: 0\n  cache-max-negative-ttl: 0\n'
-	printf 'remote-control:\n  control-enable: no\n'
-	stub . "$NSD_PORT"
-	stub example.com "$NSD_PORT"
-	stub example.net "$NSD_PORT"
-	for z in _domainkey _dmarc _spf _mta-sts _smtp._tls _bimi; do stub "$z.example.com" "$MN_PORT"; done
-} > "$TMP/unbound.conf"
-unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
-UB_PID=$!
+# ub_start [ZONE...]: unbound with stub zones to mailnsd for our zones of example.com
+# but ZONE... (those it must find through NSD's delegations)
+ub_start() {
+	local z
+	{
+		printf 'server:\n  interface: 127.0.0.1\n  port: 53\n  do-ip6: no\n'
+		printf '  access-control: 127.0.0.0/8 allow\n'
+		printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
+		printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n' "$TMP/unbound.log"
+		printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
+		printf '  do-not-query-localhost: no\n  module-config: "iterator"\n'
+		printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
+		printf '  prefetch: no\n  minimal-responses: yes\n  cache-max-ttl: 0\n  cache-max-negative-ttl: 0\n'
+		printf 'remote-control:\n  control-enable: no\n'
+		stub . "$NSD_PORT"
+		stub example.com "$NSD_PORT"
+		stub example.net "$NSD_PORT"
+		for z in _domainkey _dmarc _spf _mta-sts _smtp._tls _bimi; do
+			case " $* " in *" $z "*) ;; *) stub "$z.example.com" "$MN_PORT" ;; esac
+		done
+	} > "$TMP/unbound.conf"
+	unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
+	UB_PID=$!
+}
+ub_start
 mn_wait_answer 53 example.com $UB_PID; up=$?
 ok $up "unbound resolves on 127.0.0.1:53"
 [ $up -eq 0 ] || { diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
@@ -233,6 +241,20 @@ for i in $(seq 1 100); do [ "$(rs example.com MX | wc -l)" -eq 2 ] && break; sle
 check_dns --ca-file "$TMP/ca/ca.pem"
 want="$P:14:35: error: cannot fetch https://mta-sts.example.com/.well-known/mta-sts.txt (cannot connect to 127.0.0.1 port 443 (Connection refused))"
 is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: no web server is an error naming the address"
+
+# _bimi.example.com not delegated by the parent (and unbound without its stub zone):
+# named like the other zones
+sed -i '/^_bimi NS/d' "$TMP/nsd/example.com.zone"
+kill -HUP "$NSD_PID"
+kill -TERM "$UB_PID"; wait "$UB_PID" 2>/dev/null
+for i in $(seq 1 50); do mn_port_free 53 && break; sleep 0.1; done
+ub_start _bimi
+mn_wait_answer 53 example.com $UB_PID; ok $? "unbound restarted without the _bimi stub zone"
+for i in $(seq 1 100); do [ -z "$(rs _bimi.example.com NS)" ] && break; sleep 0.1; done
+check_dns --ca-file "$TMP/ca/ca.pem"
+want="$P:14:35: error: cannot fetch https://mta-sts.example.com/.well-known/mta-sts.txt (cannot connect to 127.0.0.1 port 443 (Connection refused))
+$P:12:3: error: _bimi.example.com is not delegated to this server (NS: none; expected ns1.example.net, ns2.example.net)"
+lines_is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: the _bimi zone not delegated is an error at the domain"
 is "$("$MAILNS" check -c "$P" --ca-file "$TMP/ca/ca.pem" 2>&1)" "mailns: --ca-file needs --dns" "--ca-file without --dns: named"
 "$MAILNS" check -c "$P" --ca-file "$TMP/ca/ca.pem" >/dev/null 2>&1
 is "$?" 2 "a usage error (exit 2)"

@@ -8,7 +8,10 @@
 # README's server block with a certificate from a test CA made here, and Debian's
 # postfix-mta-sts-resolver (mta-sts-query, RFC 8461 port 443 hard-wired) fetches
 # and accepts the policy; a policy edit changes the file, then the id, and the
-# client sees the new policy.  Skipped when a tool or the namespace is missing.
+# client sees the new policy; `mailns check --dns` finds MX hosts outside the
+# patterns, a stale or unreachable web copy, an untrusted certificate and a missing
+# delegation; mta_sts removed, the client gets mode none (RFC 8461 §8.3).
+# Skipped when a tool or the namespace is missing.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 for t in nsd unbound nginx openssl mta-sts-query kdig ip mount; do
 	command -v "$t" >/dev/null || skip_all "$t is not installed"
@@ -258,6 +261,19 @@ lines_is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: the _
 is "$("$MAILNS" check -c "$P" --ca-file "$TMP/ca/ca.pem" 2>&1)" "mailns: --ca-file needs --dns" "--ca-file without --dns: named"
 "$MAILNS" check -c "$P" --ca-file "$TMP/ca/ca.pem" >/dev/null 2>&1
 is "$?" 2 "a usage error (exit 2)"
+
+# --- RFC 8461 §8.3: mta_sts removed; the client sees mode none under a new id -----------
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' >>"$TMP/nginx/out" 2>&1 &
+NG_PID=$!
+for i in $(seq 1 100); do ! mn_port_free 443 && break; kill -0 $NG_PID 2>/dev/null || break; sleep 0.1; done
+sed -i '/^    mta_sts: /d' "$P"
+PN="version: STSv1${CRLF}mode: none${CRLF}max_age: 172800${CRLF}"
+IDN=$(printf '%s' "$PN" | sha256sum | cut -c1-32)
+kill -HUP "$MN_PID"
+for i in $(seq 1 100); do [ "$(rs _mta-sts.example.com TXT)" = "v=STSv1; id=$IDN" ] && break; sleep 0.1; done
+is "$(rs _mta-sts.example.com TXT)" "v=STSv1; id=$IDN" "mta_sts removed: the resolver gets the id of the mode none policy"
+is "$(query "$ID2")" "(<STSFetchResult.VALID: 1>, ('$IDN', {'mx': [], 'version': 'STSv1', 'mode': 'none', 'max_age': 172800}))" \
+	"the client that knew the last id fetches mode none with the old max_age"
 
 for p in $NG_PID $UB_PID $NSD_PID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 NG_PID=""; UB_PID=""; NSD_PID=""

@@ -216,6 +216,17 @@ check_dns --ca-file "$TMP/ca/ca.pem"
 want="$P:14:35: error: the MTA-STS policy served at https://mta-sts.example.com/.well-known/mta-sts.txt differs from the local one (line 2: served 'mode: enforce', local 'mode: testing')"
 is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: a stale web copy is an error at mta_sts, naming the first line that differs"
 is "$RC" 1 "and it exits 1"
+# a file over 64 KiB: not read past the bound
+head -c 70000 /dev/zero | tr '\0' 'x' > "$F"
+check_dns --ca-file "$TMP/ca/ca.pem"
+want="$P:14:35: error: cannot fetch https://mta-sts.example.com/.well-known/mta-sts.txt (larger than 65536 bytes)"
+is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: a served file over 64 KiB is refused"
+# a redirect (nginx answers 301 for a directory): not followed
+rm -f "$F"; mkdir "$F"
+check_dns --ca-file "$TMP/ca/ca.pem"
+want="$P:14:35: error: cannot fetch https://mta-sts.example.com/.well-known/mta-sts.txt (HTTP 301, a redirect (not followed: RFC 8461 3.3))"
+is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: a redirect is not followed"
+rmdir "$F"
 cp "$TMP/file.good" "$F"
 
 # the system store does not trust the test CA

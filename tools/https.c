@@ -118,6 +118,19 @@ static bool ssl_wait(SSL *ssl, int rc, int fd, int64_t deadline, const char *wha
 	return false;
 }
 
+/* Did SSL_read's rc mean the server closed the connection (with or without close_notify)? */
+static bool closed(SSL *ssl, int rc)
+{
+	int e = SSL_get_error(ssl, rc);
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+		return true;
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING	/* OpenSSL 3 */
+	if (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		return true;
+#endif
+	return false;
+}
+
 /* Parses the response in buf; fills res. */
 static int parse_response(char *buf, size_t len, size_t max_body, https_result_t *res)
 {
@@ -218,9 +231,7 @@ static int exchange(SSL_CTX *ctx, int fd, const char *host, const char *path, si
 			len += (size_t)rc;
 			continue;
 		}
-		int e = SSL_get_error(ssl, rc);
-		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) ||
-		    (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+		if (closed(ssl, rc))
 			break;	/* the end of an HTTP/1.0 answer (Content-Length checks truncation) */
 		if (!ssl_wait(ssl, rc, fd, deadline, "response", res))
 			goto fail;

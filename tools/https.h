@@ -29,6 +29,7 @@ typedef struct https_result {
  * anything else (3xx included: never followed) fills why.  Everything is
  * bounded by opts->timeout_ms and the sizes.  Returns MN_OK with *res filled
  * (body or why), MN_EINVAL or MN_ENOMEM.  Free with https_result_clear().
+ * Sets SIGPIPE to be ignored (a server closing early must not end the tool).
  */
 int https_get(const char *host, const char *const *addrs, size_t naddrs, const char *path,
 	      const https_opts_t *opts, https_result_t *res);

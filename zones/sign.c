@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "policy/mn.h"
+#include "policy/pool.h"
 #include "policy/wire.h"
 
 /* A record to add to the zone being signed (RDATA owned). */
@@ -374,4 +375,101 @@ int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t 
 	}
 	*out = t;
 	return MN_OK;
+}
+
+/* ---- the compile's step ----------------------------------------------------------- */
+
+typedef struct job {
+	const policy_t *p;
+	zones_t *zs;
+	zone_t **out;		/* per zone: its signed form, or NULL */
+	int *err;		/* per zone: MN_OK or why its keys failed */
+	bool *mismatch;		/* per zone: keys of another algorithm or shape */
+	size_t *made;		/* per zone: signatures */
+	time_t now;
+	bool persist;
+} job_t;
+
+static const policy_domain_t *signed_domain(const policy_t *p, const zone_t *z)
+{
+	const policy_domain_t *d = policy_domain_find(p, z->domain);
+	return d != NULL && d->dnssec.enabled.v ? d : NULL;
+}
+
+static void sign_one(void *arg, size_t k)
+{
+	job_t *j = arg;
+	const zone_t *z = j->zs->v[k];
+	const policy_domain_t *d = signed_domain(j->p, z);
+	if (d == NULL)
+		return;
+	dnskey_set_t keys = { NULL, NULL };
+	int r = dnskey_zone_keys(j->p->server.state_dir.v, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,
+				 (dnssec_keys_t)d->dnssec.keys.v, j->persist, j->now, &keys, &j->mismatch[k]);
+	j->mismatch[k] = r == MN_OK && keys.ksk != NULL && !j->mismatch[k];
+	if (r == MN_OK && keys.ksk != NULL) {
+		sign_opts_t o = { .now = j->now, .validity = j->p->server.dnssec_validity.v, .signatures = &j->made[k] };
+		r = sign_zone(z, &keys, &o, &j->out[k]);
+	}
+	dnskey_set_clear(&keys);
+	j->err[k] = r;
+}
+
+int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigned threads, diag_t *diag,
+	       size_t *made)
+{
+	if (p == NULL || zs == NULL || diag == NULL)
+		return MN_EINVAL;
+	size_t n = zs->n, want = 0;
+	for (size_t i = 0; i < n; i++)
+		want += signed_domain(p, zs->v[i]) != NULL;
+	if (want == 0)
+		return MN_OK;
+	if (p->server.state_dir.v == NULL)
+		return MN_EINVAL;
+	job_t j = { .p = p, .zs = zs, .now = now, .persist = persist };
+	j.out = calloc(n, sizeof(*j.out));
+	j.err = calloc(n, sizeof(*j.err));
+	j.mismatch = calloc(n, sizeof(*j.mismatch));
+	j.made = calloc(n, sizeof(*j.made));
+	int r = MN_OK;
+	if (j.out == NULL || j.err == NULL || j.mismatch == NULL || j.made == NULL) {
+		r = MN_ENOMEM;
+		goto out;
+	}
+	mn_pool_run(n, threads, sign_one, &j);
+	for (size_t i = 0; i < n; i++) {
+		const policy_domain_t *d = signed_domain(p, zs->v[i]);
+		if (j.err[i] == MN_ENOMEM) {
+			r = MN_ENOMEM;
+		} else if (j.err[i] != MN_OK) {
+			diag_error(diag, &d->pos, "cannot %s the DNSSEC keys of %s in %s/dnssec/%s (%s)",
+				   persist ? "read or make" : "read", zs->v[i]->name, p->server.state_dir.v,
+				   zs->v[i]->name, mn_strerror(j.err[i]));
+			if (r == MN_OK)
+				r = MN_EPOLICY;
+		} else if (j.mismatch[i]) {
+			diag_warn(diag, &d->pos, "the DNSSEC keys of %s are not those dnssec asks for "
+				  "(algorithm or keys): they sign until a rollover replaces them", zs->v[i]->name);
+		}
+	}
+	if (r != MN_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (j.out[i] == NULL)
+			continue;
+		zone_free(zs->v[i]);
+		zs->v[i] = j.out[i];
+		j.out[i] = NULL;
+		if (made != NULL)
+			*made += j.made[i];
+	}
+out:
+	for (size_t i = 0; j.out != NULL && i < n; i++)
+		zone_free(j.out[i]);
+	free(j.out);
+	free(j.err);
+	free(j.mismatch);
+	free(j.made);
+	return r;
 }

@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "keys/dnskey.h"
+#include "policy/diag.h"
+#include "policy/policy.h"
 #include "zones/zone.h"
 
 typedef struct sign_opts {
@@ -30,5 +32,19 @@ typedef struct sign_opts {
  * unfinished zone, MN_ESTATE when OpenSSL fails, MN_ENOMEM.
  */
 int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t **out);
+
+/*
+ * The compile's step: every zone of zs whose domain has dnssec on is replaced
+ * by its signed form (sign_zone, validity server.dnssec_validity), with the
+ * keys of state_dir/dnssec/ZONE (dnskey_zone_keys; made when missing only
+ * with persist: `mailns check` writes nothing and leaves a zone without keys
+ * unsigned).  Zones are signed on up to threads threads (0: one per CPU).
+ * Keys that differ from the policy's algorithm or shape are used, with a
+ * warning (changing them is a rollover).  A key that cannot be read or made
+ * is an error at the domain: MN_EPOLICY, zs unchanged; MN_ENOMEM.  *made
+ * (NULL: not counted) is increased by the signatures made.
+ */
+int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigned threads, diag_t *diag,
+	       size_t *made);
 
 enum { ZONE_T_RRSIG = 46, ZONE_T_NSEC = 47, ZONE_T_DNSKEY = 48, ZONE_T_CDS = 59, ZONE_T_CDNSKEY = 60 };

@@ -291,8 +291,8 @@ void dnskey_set_clear(dnskey_set_t *s)
 
 enum { FILE_MAX = 65536 };
 
-/* Reads the regular file name in dirfd (not through a link), NUL-terminated, at most FILE_MAX bytes. */
-static int read_at(int dirfd, const char *name, char **out, size_t *len)
+/* Reads the regular file name in dirfd (not through a link), NUL-terminated, at most max bytes. */
+static int read_at(int dirfd, const char *name, size_t max, char **out, size_t *len)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
@@ -308,7 +308,7 @@ static int read_at(int dirfd, const char *name, char **out, size_t *len)
 		r = MN_ENOTFILE;
 		goto fail;
 	}
-	if (st.st_size > FILE_MAX) {
+	if ((uint64_t)st.st_size > max) {
 		r = MN_ERANGE;
 		goto fail;
 	}
@@ -406,7 +406,7 @@ static int key_load(int dirfd, const char *name, meta_t *m, dnskey_t **out)
 {
 	char *text = NULL, *pem = NULL;
 	size_t len = 0, plen = 0;
-	int r = read_at(dirfd, name, &text, &len);
+	int r = read_at(dirfd, name, FILE_MAX, &text, &len);
 	if (r != MN_OK)
 		return r;
 	r = meta_parse(text, m);
@@ -419,7 +419,7 @@ static int key_load(int dirfd, const char *name, meta_t *m, dnskey_t **out)
 		return MN_ESTATE;
 	memcpy(pname, name, bl);
 	memcpy(pname + bl, ".pem", 5);
-	r = read_at(dirfd, pname, &pem, &plen);
+	r = read_at(dirfd, pname, FILE_MAX, &pem, &plen);
 	if (r != MN_OK)
 		return r == MN_ENOENT ? MN_ESTATE : r;
 	dnskey_t *k = NULL;
@@ -578,5 +578,39 @@ fail:
 	if (zfd >= 0)
 		close(zfd);
 	dnskey_set_clear(&s);
+	return r;
+}
+
+/* The zone's key directory, not created. */
+static int zone_dir(const char *state_dir, const char *zone)
+{
+	char sub[300];
+	if (state_dir == NULL || zone == NULL || zone[0] == '\0' || zone[0] == '.' || strchr(zone, '/') != NULL ||
+	    snprintf(sub, sizeof(sub), "dnssec/%s", zone) >= (int)sizeof(sub))
+		return MN_EINVAL;
+	return mn_dir_open(state_dir, sub, 0750, false);
+}
+
+int dnskey_dir_read(const char *state_dir, const char *zone, const char *name, size_t max, char **out, size_t *len)
+{
+	if (name == NULL || out == NULL || len == NULL)
+		return MN_EINVAL;
+	int dirfd = zone_dir(state_dir, zone);
+	if (dirfd < 0)
+		return dirfd;
+	int r = read_at(dirfd, name, max, out, len);
+	close(dirfd);
+	return r;
+}
+
+int dnskey_dir_write(const char *state_dir, const char *zone, const char *name, const void *data, size_t len)
+{
+	int dirfd = zone_dir(state_dir, zone);
+	if (dirfd < 0)
+		return dirfd;
+	int r = mn_file_replace_at(dirfd, name, data, len, 0640, MN_WRITE_FSYNC);
+	if (r == MN_OK)
+		r = own_like_dir(dirfd, name);
+	close(dirfd);
 	return r;
 }

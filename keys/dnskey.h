@@ -80,3 +80,14 @@ void dnskey_set_clear(dnskey_set_t *s);	/* frees the keys; the set is empty afte
  */
 int dnskey_zone_keys(const char *state_dir, const char *zone, dnssec_alg_t alg, dnssec_keys_t shape,
 		     bool create, time_t now, dnskey_set_t *out, bool *matches);
+
+/*
+ * Other files of a zone's key directory state_dir/dnssec/ZONE/ (the stored
+ * signatures): dnskey_dir_read reads the regular file name there (not through
+ * a link; *out malloc'd, NUL-terminated, at most max bytes: MN_ERANGE above;
+ * MN_ENOENT when it or the directory is missing); dnskey_dir_write replaces
+ * it atomically (0640, owned like the directory when root writes it; the
+ * directory must exist).
+ */
+int dnskey_dir_read(const char *state_dir, const char *zone, const char *name, size_t max, char **out, size_t *len);
+int dnskey_dir_write(const char *state_dir, const char *zone, const char *name, const void *data, size_t len);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "policy/mn.h"
 #include "policy/pool.h"
 #include "policy/wire.h"
@@ -157,10 +159,13 @@ static int nsec_chain(const zone_t *t, pends_t *p)
 typedef struct signer {
 	dnskey_set_t *keys;
 	const zone_t *z;
+	const sign_opts_t *o;
 	uint32_t inception, expiration;
 	uint8_t *buf;		/* the signed data */
 	size_t cap;
-	size_t made;
+	size_t made, reused;
+	EVP_MD_CTX *md;		/* the reuse key's SHA-256 */
+	EVP_MD *sha256;
 } signer_t;
 
 static int buf_reserve(signer_t *s, size_t n)
@@ -222,6 +227,32 @@ static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *ou
 		o += set->rdlen[i];
 	}
 	assert(o == need);
+	/* the reuse key: all that is signed but the inception and expiration */
+	uint8_t key[32];
+	unsigned int kl = 0;
+	bool keyed = s->o->keep != NULL || s->o->old != NULL;
+	if (keyed && (!EVP_DigestInit_ex(s->md, s->sha256, NULL) || !EVP_DigestUpdate(s->md, b, 8) ||
+		      !EVP_DigestUpdate(s->md, b + 16, need - 16) || !EVP_DigestFinal_ex(s->md, key, &kl)))
+		return MN_ESTATE;
+	uint16_t ol = 0;
+	const uint8_t *old = keyed ? sigcache_find(s->o->old, key, &ol) : NULL;
+	if (old != NULL && ol > head && memcmp(old, b, 8) == 0 && memcmp(old + 16, b + 16, head - 16) == 0 &&
+	    (int32_t)(mn_get32(old + 8) - (uint32_t)s->o->now) > (int64_t)s->o->refresh &&
+	    (int32_t)((uint32_t)s->o->now - mn_get32(old + 12)) >= 0) {
+		uint8_t *rd = malloc(ol);
+		if (rd == NULL)
+			return MN_ENOMEM;
+		memcpy(rd, old, ol);
+		r = s->o->keep != NULL ? sigcache_add(s->o->keep, key, rd, ol) : MN_OK;
+		if (r != MN_OK) {
+			free(rd);
+			return r;
+		}
+		s->reused++;
+		*out = rd;
+		*outlen = ol;
+		return MN_OK;
+	}
 	uint8_t sig[DNSKEY_SIG_MAX];
 	size_t sl = 0;
 	r = dnskey_sign(k, b, need, sig, &sl);
@@ -232,6 +263,10 @@ static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *ou
 		return MN_ENOMEM;
 	memcpy(rd, b, head);
 	memcpy(rd + head, sig, sl);
+	if (s->o->keep != NULL && (r = sigcache_add(s->o->keep, key, rd, (uint16_t)(head + sl))) != MN_OK) {
+		free(rd);
+		return r;
+	}
 	s->made++;
 	*out = rd;
 	*outlen = head + sl;
@@ -345,18 +380,27 @@ int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t 
 		return MN_EINVAL;
 	zone_t *t = NULL;
 	pends_t nsec = { 0 }, sigs = { 0 };
-	signer_t s = { .keys = keys, .z = NULL, .inception = (uint32_t)(o->now - 3600),
+	signer_t s = { .keys = keys, .z = NULL, .o = o, .inception = (uint32_t)(o->now - 3600),
 		       .expiration = (uint32_t)(o->now + (time_t)o->validity) };
-	int r = unsigned_copy(z, keys, &t);
-	if (r != MN_OK)
+	s.md = EVP_MD_CTX_new();
+	s.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	int r = s.md != NULL && s.sha256 != NULL ? unsigned_copy(z, keys, &t) : MN_ENOMEM;
+	if (r != MN_OK) {
+		EVP_MD_CTX_free(s.md);
+		EVP_MD_free(s.sha256);
 		return r;
+	}
 	s.z = t;
 	r = nsec_chain(t, &nsec);
 	if (r == MN_OK)
 		r = sign_all(&s, t, &nsec, &sigs);
 	free(s.buf);
+	EVP_MD_CTX_free(s.md);
+	EVP_MD_free(s.sha256);
 	if (o->signatures != NULL && r == MN_OK)
 		*o->signatures += s.made;
+	if (o->reused != NULL && r == MN_OK)
+		*o->reused += s.reused;
 	/* t's records were read above; adding copies them back out of the finished block */
 	const pends_t *adds[2] = { &nsec, &sigs };
 	for (size_t a = 0; a < 2; a++) {
@@ -385,7 +429,7 @@ typedef struct job {
 	zone_t **out;		/* per zone: its signed form, or NULL */
 	int *err;		/* per zone: MN_OK or why its keys failed */
 	bool *mismatch;		/* per zone: keys of another algorithm or shape */
-	size_t *made;		/* per zone: signatures */
+	size_t *made, *reused;	/* per zone: signatures */
 	time_t now;
 	bool persist;
 } job_t;
@@ -407,16 +451,28 @@ static void sign_one(void *arg, size_t k)
 	int r = dnskey_zone_keys(j->p->server.state_dir.v, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,
 				 (dnssec_keys_t)d->dnssec.keys.v, j->persist, j->now, &keys, &j->mismatch[k]);
 	j->mismatch[k] = r == MN_OK && keys.ksk != NULL && !j->mismatch[k];
+	sigcache_t *old = NULL, *keep = NULL;
 	if (r == MN_OK && keys.ksk != NULL) {
-		sign_opts_t o = { .now = j->now, .validity = j->p->server.dnssec_validity.v, .signatures = &j->made[k] };
-		r = sign_zone(z, &keys, &o, &j->out[k]);
+		r = sigcache_load(j->p->server.state_dir.v, z->name, &old);
+		if (r == MN_OK)
+			r = sigcache_new(&keep);
 	}
+	if (r == MN_OK && keys.ksk != NULL) {
+		sign_opts_t o = { .now = j->now, .validity = j->p->server.dnssec_validity.v,
+				  .refresh = j->p->server.dnssec_refresh.v, .old = old, .keep = keep,
+				  .signatures = &j->made[k], .reused = &j->reused[k] };
+		r = sign_zone(z, &keys, &o, &j->out[k]);
+		if (r == MN_OK && j->persist)
+			r = sigcache_save(keep, old, j->p->server.state_dir.v, z->name);
+	}
+	sigcache_free(old);
+	sigcache_free(keep);
 	dnskey_set_clear(&keys);
 	j->err[k] = r;
 }
 
 int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigned threads, diag_t *diag,
-	       size_t *made)
+	       sign_stats_t *stats)
 {
 	if (p == NULL || zs == NULL || diag == NULL)
 		return MN_EINVAL;
@@ -432,8 +488,9 @@ int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigne
 	j.err = calloc(n, sizeof(*j.err));
 	j.mismatch = calloc(n, sizeof(*j.mismatch));
 	j.made = calloc(n, sizeof(*j.made));
+	j.reused = calloc(n, sizeof(*j.reused));
 	int r = MN_OK;
-	if (j.out == NULL || j.err == NULL || j.mismatch == NULL || j.made == NULL) {
+	if (j.out == NULL || j.err == NULL || j.mismatch == NULL || j.made == NULL || j.reused == NULL) {
 		r = MN_ENOMEM;
 		goto out;
 	}
@@ -461,8 +518,10 @@ int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigne
 		zone_free(zs->v[i]);
 		zs->v[i] = j.out[i];
 		j.out[i] = NULL;
-		if (made != NULL)
-			*made += j.made[i];
+		if (stats != NULL) {
+			stats->made += j.made[i];
+			stats->reused += j.reused[i];
+		}
 	}
 out:
 	for (size_t i = 0; j.out != NULL && i < n; i++)
@@ -471,5 +530,6 @@ out:
 	free(j.err);
 	free(j.mismatch);
 	free(j.made);
+	free(j.reused);
 	return r;
 }

@@ -81,6 +81,22 @@ is "$b" "$a" "the same DNSKEY records"
 is "$(find "$TMP/state/dnssec" -name '*.key' | wc -l)" 11 "eleven keys, no more: five CSKs, three KSK+ZSK pairs"
 is "$(stat -c %a "$(find "$TMP/state/dnssec" -name '*.pem' | head -1)")" 640 "private keys are 0640"
 
+# the signatures are stored with the keys and reused: an unchanged zone is the same, byte for byte
+is "$(find "$TMP/state/dnssec" -name sigs | wc -l)" 8 "each signed zone's signatures stored"
+diff -r "$TMP/zones" "$TMP/zones2" >/dev/null; ok $? "the second run prints the same zones, signatures included"
+now=$(date -u +%s)
+MAILNS_NOW="@$((now + 86400))" "$MAILNS" zone -c "$POL" --dir "$TMP/zones3"; ok $? "mailns zone a day later"
+diff -r "$TMP/zones" "$TMP/zones3" >/dev/null; ok $? "a day later: the same signatures (more than 7d of 14d remain)"
+MAILNS_NOW="@$((now + 8 * 86400))" "$MAILNS" zone -c "$POL" --dir "$TMP/zones4"; ok $? "mailns zone eight days later"
+is "$(diff "$TMP/zones/_dmarc.example.com.zone" "$TMP/zones4/_dmarc.example.com.zone" | grep -c '^>.*RRSIG')" \
+	"$(grep -c 'IN[[:space:]]*RRSIG' "$TMP/zones/_dmarc.example.com.zone")" \
+	"eight days later: every signature of _dmarc.example.com made anew (less than 7d remained)"
+for z in _dmarc.example.com _spf.example.org; do
+	MAILNS_NOW="@$((now + 8 * 86400))" ldns-verify-zone -t "$(date -u -d "@$((now + 8 * 86400))" +%Y%m%d%H%M%S)" \
+		"$TMP/zones4/$z.zone" >/dev/null 2>&1
+	ok $? "ldns-verify-zone at that time: $z"
+done
+
 # negative: one bit of one TXT signature changed is rejected
 awk -F'\t' 'BEGIN { OFS = "\t" }
 !done && $4 == "RRSIG" && $5 ~ /^TXT / {

@@ -95,8 +95,8 @@ typedef struct verdict {
 	uint8_t labels_of_wildcard;
 } verdict_t;
 
-/* Verifies every RRSIG of z with ldns against its DNSKEY RRset, and walks the NSEC chain. */
-static verdict_t check_zone(const zone_t *z)
+/* Verifies every RRSIG of z with ldns against its DNSKEY RRset at time at, and walks the NSEC chain. */
+static verdict_t check_zone_at(const zone_t *z, time_t at)
 {
 	verdict_t v = { 0 };
 	ldns_zone *lz = to_ldns(z);
@@ -114,7 +114,7 @@ static verdict_t check_zone(const zone_t *z)
 			ldns_rr_type cov = ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr));
 			ldns_rr_list *set = rrset_of(l, ldns_rr_owner(rr), cov);
 			ldns_rr_list *good = ldns_rr_list_new();
-			if (ldns_verify_rrsig_keylist(set, rr, keys, good) == LDNS_STATUS_OK)
+			if (ldns_verify_rrsig_keylist_time(set, rr, keys, at, good) == LDNS_STATUS_OK)
 				v.verified++;
 			else
 				tap_diag("RRSIG does not verify: %s", ldns_rr2str(rr));
@@ -160,36 +160,41 @@ static verdict_t check_zone(const zone_t *z)
 			tap_diag("NSEC bitmap wrong: %s", ldns_rr2str(rr));
 	}
 	/* the chain: from the apex, each owner once, back to the apex */
-	ldns_rdf *at = ldns_rdf_clone(apex);
+	ldns_rdf *pos = ldns_rdf_clone(apex);
 	size_t steps = 0;
 	for (; steps <= v.nsec; steps++) {
-		ldns_rr_list *n = rrset_of(l, at, LDNS_RR_TYPE_NSEC);
+		ldns_rr_list *n = rrset_of(l, pos, LDNS_RR_TYPE_NSEC);
 		if (ldns_rr_list_rr_count(n) != 1) {
 			ldns_rr_list_deep_free(n);
 			break;
 		}
 		ldns_rdf *next = ldns_rdf_clone(ldns_rr_rdf(ldns_rr_list_rr(n, 0), 0));
 		ldns_rr_list_deep_free(n);
-		/* canonical order: next sorts after at, except the last one, back at the apex */
+		/* canonical order: next sorts after pos, except the last one, back pos the apex */
 		bool back = ldns_dname_compare(next, apex) == 0;
-		if (!back && ldns_dname_compare(at, next) >= 0) {
+		if (!back && ldns_dname_compare(pos, next) >= 0) {
 			ldns_rdf_deep_free(next);
 			break;
 		}
-		ldns_rdf_deep_free(at);
-		at = next;
+		ldns_rdf_deep_free(pos);
+		pos = next;
 		if (back) {
 			steps++;
 			break;
 		}
 	}
-	v.closed = steps == v.nsec && ldns_dname_compare(at, apex) == 0;
-	ldns_rdf_deep_free(at);
+	v.closed = steps == v.nsec && ldns_dname_compare(pos, apex) == 0;
+	ldns_rdf_deep_free(pos);
 	ldns_rdf_deep_free(apex);
 	ldns_rr_list_deep_free(keys);
 	ldns_rr_list_deep_free(l);
 	ldns_zone_deep_free(lz);
 	return v;
+}
+
+static verdict_t check_zone(const zone_t *z)
+{
+	return check_zone_at(z, time(NULL));
 }
 
 static void test_sign(dnssec_alg_t alg, bool split, const char *what)
@@ -247,6 +252,96 @@ static void test_sign(dnssec_alg_t alg, bool split, const char *what)
 	dnskey_set_clear(&keys);
 }
 
+static char *render(const zone_t *z)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (zonefile_render(z, &text, &len) != MN_OK)
+		tap_bail("render");
+	return text;
+}
+
+/* Stored signatures: reused while valid, made anew near expiry or for a changed RRset. */
+static void test_reuse(void)
+{
+	zone_t *z = make_zone("_spf.example.com", 3);
+	dnskey_set_t keys = { NULL, NULL };
+	time_t now = time(NULL);
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, now, &keys.ksk) != MN_OK)
+		tap_bail("key");
+	sigcache_t *first = NULL, *second = NULL, *third = NULL;
+	if (sigcache_new(&first) != MN_OK || sigcache_new(&second) != MN_OK || sigcache_new(&third) != MN_OK)
+		tap_bail("cache");
+	size_t made = 0, reused = 0;
+	sign_opts_t o = { .now = now, .validity = 14 * 86400, .refresh = 7 * 86400, .keep = first,
+			  .signatures = &made, .reused = &reused };
+	zone_t *a = NULL, *b = NULL, *c = NULL;
+	is_int(sign_zone(z, &keys, &o, &a), MN_OK, "signed, the signatures kept");
+	is_int(sigcache_count(first), made, "one kept per signature made");
+	size_t all = made;
+	/* a day later: every signature reused, the same bytes */
+	made = reused = 0;
+	o.now = now + 86400;
+	o.old = first;
+	o.keep = second;
+	is_int(sign_zone(z, &keys, &o, &b), MN_OK, "a day later, signed with the old signatures");
+	is_int(reused, all, "every signature reused");
+	is_int(made, 0, "none made");
+	char *ta = render(a), *tb = render(b);
+	is_str(tb, ta, "the signed zone is the same, byte for byte");
+	free(ta);
+	free(tb);
+	/* eight days later: less than the refresh period remains: all made anew */
+	made = reused = 0;
+	o.now = now + 8 * 86400;
+	o.old = second;
+	o.keep = third;
+	is_int(sign_zone(z, &keys, &o, &c), MN_OK, "eight days later");
+	ok(made == all && reused == 0, "every signature made anew (made %zu, reused %zu)", made, reused);
+	verdict_t v = check_zone_at(c, o.now);
+	ok(v.verified == v.rrsigs && v.rrsigs == all, "and they verify (then)");
+	zone_free(c);
+	/* a changed RRset: its signature alone is made (its owner's NSEC stays: same types) */
+	zone_t *z2 = zone_new("_spf.example.com", ZONE_SPF, "example.com");
+	for (size_t i = 0; i < z->nrrs; i++) {
+		char owner[256];
+		mn_name_from_wire(z->rrs[i].owner, z->rrs[i].owner_len, owner, sizeof(owner));
+		if (z->rrs[i].type == ZONE_T_TXT && strncmp(owner, "a.b.", 4) == 0)
+			continue;
+		zone_add_rr(z2, owner, z->rrs[i].type, z->rrs[i].ttl, z->rrs[i].rdata, z->rrs[i].rdlen);
+	}
+	zone_add_txt(z2, "a.b._spf.example.com", 300, "three");
+	if (zone_finish(z2) != MN_OK)
+		tap_bail("finish");
+	made = reused = 0;
+	o.now = now + 86400;
+	o.old = first;
+	o.keep = NULL;
+	is_int(sign_zone(z2, &keys, &o, &c), MN_OK, "a zone with one RRset changed");
+	ok(made == 1 && reused == all - 1, "one signature made, the others reused (made %zu, reused %zu)", made, reused);
+	v = check_zone_at(c, o.now);
+	ok(v.verified == v.rrsigs && v.rrsigs == all, "and all verify (then)");
+	/* a signature of another key is not taken */
+	dnskey_set_t other = { NULL, NULL };
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, now, &other.ksk) != MN_OK)
+		tap_bail("key");
+	made = reused = 0;
+	zone_t *d = NULL;
+	is_int(sign_zone(z, &other, &o, &d), MN_OK, "another key");
+	ok(reused == 0 && made == all, "nothing reused across keys");
+	zone_free(d);
+	dnskey_set_clear(&other);
+	zone_free(z2);
+	zone_free(c);
+	zone_free(a);
+	zone_free(b);
+	zone_free(z);
+	sigcache_free(first);
+	sigcache_free(second);
+	sigcache_free(third);
+	dnskey_set_clear(&keys);
+}
+
 /* Signatures per second for a zone of n names (a figure, not an assertion). */
 static void bench(dnssec_alg_t alg, const char *what)
 {
@@ -280,6 +375,7 @@ int main(void)
 	sign_opts_t o = { .now = time(NULL), .validity = 3600 };
 	is_int(sign_zone(z, &none, &o, &s), MN_EINVAL, "no key: MN_EINVAL");
 	zone_free(z);
+	test_reuse();
 	bench(DNSSEC_ALG_ECDSAP256SHA256, "p256");
 	bench(DNSSEC_ALG_ED25519, "ed25519");
 	return tap_done();

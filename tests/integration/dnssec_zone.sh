@@ -97,6 +97,21 @@ for z in _dmarc.example.com _spf.example.org; do
 	ok $? "ldns-verify-zone at that time: $z"
 done
 
+# keys that differ from the policy keep signing, with a warning at the domain
+sed 's/dnssec: { algorithm: ed25519, keys: ksk+zsk }/dnssec: { algorithm: ecdsap256sha256 }/' "$POL" >"$TMP/changed.yaml"
+out=$("$MAILNS" check -c "$TMP/changed.yaml" 2>&1); ok $? "mailns check: the algorithm changed after the keys were made"
+is "$(echo "$out" | grep -c "changed.yaml:16:3: warning: the DNSSEC keys of _[a-z]*.example.org are not those dnssec asks for")" 3 \
+	"a warning for each of the three zones, at the domain"
+"$MAILNS" zone -c "$TMP/changed.yaml" _dmarc.example.org | grep -qE 'DNSKEY[[:space:]]+256 3 15 '
+ok $? "they still sign with the ed25519 keys (a rollover changes them)"
+# a damaged private key is an error naming the zone, not a new key
+cp -a "$TMP/state" "$TMP/state.damaged"
+for k in "$TMP/state.damaged/dnssec/_spf.example.com"/*.pem; do echo broken >"$k"; done
+sed "s|state_dir: $TMP/state|state_dir: $TMP/state.damaged|" "$POL" >"$TMP/damaged.yaml"
+out=$("$MAILNS" zone -c "$TMP/damaged.yaml" 2>&1 >/dev/null); is "$?" 1 "mailns zone fails with a damaged key"
+echo "$out" | grep -q "damaged.yaml:8:3: error: cannot read or make the DNSSEC keys of _spf.example.com in $TMP/state.damaged/dnssec/_spf.example.com"
+ok $? "the error names the domain's position and the key directory"
+
 # negative: one bit of one TXT signature changed is rejected
 awk -F'\t' 'BEGIN { OFS = "\t" }
 !done && $4 == "RRSIG" && $5 ~ /^TXT / {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <ldns/ldns.h>
@@ -342,6 +343,59 @@ static void test_reuse(void)
 	dnskey_set_clear(&keys);
 }
 
+/* The stored form: saved, loaded back, a damaged file taken as empty, a link refused. */
+static void test_sigfile(void)
+{
+	char state[] = "/tmp/test_sign.XXXXXX";
+	if (mkdtemp(state) == NULL)
+		tap_bail("mkdtemp");
+	const char *zn = "_spf.example.com";
+	dnskey_set_t keys = { NULL, NULL };
+	bool match;
+	if (dnskey_zone_keys(state, zn, DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_CSK, true, time(NULL), &keys, &match) != MN_OK)
+		tap_bail("keys");
+	zone_t *z = make_zone(zn, 1), *a = NULL;
+	sigcache_t *keep = NULL, *back = NULL, *none = NULL;
+	if (sigcache_new(&keep) != MN_OK)
+		tap_bail("cache");
+	sign_opts_t o = { .now = time(NULL), .validity = 86400, .refresh = 3600, .keep = keep };
+	is_int(sign_zone(z, &keys, &o, &a), MN_OK, "signed");
+	is_int(sigcache_load(state, zn, &none), MN_OK, "no file yet: an empty cache");
+	is_int(sigcache_count(none), 0, "empty");
+	is_int(sigcache_save(keep, none, state, zn), MN_OK, "saved");
+	is_int(sigcache_load(state, zn, &back), MN_OK, "loaded back");
+	is_int(sigcache_count(back), sigcache_count(keep), "every entry back");
+	char path[512], cmd[1100];
+	snprintf(path, sizeof(path), "%s/dnssec/%s/sigs", state, zn);
+	struct stat st;
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "the file is 0640");
+	time_t before = st.st_mtime;
+	ino_t ino = st.st_ino;
+	is_int(sigcache_save(back, back, state, zn), MN_OK, "saved unchanged");
+	ok(stat(path, &st) == 0 && st.st_ino == ino && st.st_mtime == before, "an unchanged cache is not written again");
+	sigcache_free(back);
+	back = NULL;
+	snprintf(cmd, sizeof(cmd), "truncate -s -5 '%s'", path);
+	if (system(cmd) != 0)
+		tap_bail("truncate");
+	is_int(sigcache_load(state, zn, &back), MN_OK, "a damaged file loads");
+	is_int(sigcache_count(back), 0, "as empty: everything is signed anew");
+	sigcache_free(back);
+	back = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -f '%s' && ln -s /etc/passwd '%s'", path, path);
+	if (system(cmd) != 0)
+		tap_bail("ln");
+	is_int(sigcache_load(state, zn, &back), MN_ESYMLINK, "a link in its place is refused");
+	sigcache_free(keep);
+	sigcache_free(none);
+	zone_free(a);
+	zone_free(z);
+	dnskey_set_clear(&keys);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", state);
+}
+
 /* Signatures per second for a zone of n names (a figure, not an assertion). */
 static void bench(dnssec_alg_t alg, const char *what)
 {
@@ -376,6 +430,7 @@ int main(void)
 	is_int(sign_zone(z, &none, &o, &s), MN_EINVAL, "no key: MN_EINVAL");
 	zone_free(z);
 	test_reuse();
+	test_sigfile();
 	bench(DNSSEC_ALG_ECDSAP256SHA256, "p256");
 	bench(DNSSEC_ALG_ED25519, "ed25519");
 	return tap_done();

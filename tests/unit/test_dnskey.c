@@ -74,6 +74,26 @@ static void test_key(dnssec_alg_t alg, uint16_t flags, const char *what)
 		is_int(dnskey_alg(back), alg, "%s: the same algorithm", what);
 	}
 	is_int(dnskey_from_pem("nonsense", 8, flags, 0, &back), MN_ESTATE, "%s: a bad PEM is refused", what);
+	/* another form of the same key (traditional "EC PRIVATE KEY", or PKCS#8 re-wrapped at 76 columns) */
+	char cmd[512], *other = NULL;
+	snprintf(cmd, sizeof(cmd), "printf '%%s' '%s' | openssl %s 2>/dev/null", pem,
+		 alg == DNSSEC_ALG_ED25519 ? "pkey -outform PEM" : "ec -outform PEM");
+	FILE *f = popen(cmd, "r");
+	size_t olen = 0;
+	if (f != NULL) {
+		other = calloc(1, 4096);
+		olen = other != NULL ? fread(other, 1, 4095, f) : 0;
+		pclose(f);
+	}
+	dnskey_t *k2 = NULL;
+	if (ok(olen > 0, "%s: openssl rewrote the key", what) &&
+	    is_int(dnskey_from_pem(other, olen, flags, 0, &k2), MN_OK, "%s: that form loads too", what)) {
+		uint16_t l2;
+		const uint8_t *rd2 = dnskey_rdata(k2, &l2);
+		tap_is_mem(rd2, l2, rd, len, "%s: the same key", what);
+	}
+	dnskey_free(k2);
+	free(other);
 	free(pem);
 	dnskey_free(back);
 	dnskey_free(k);

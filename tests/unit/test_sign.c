@@ -354,6 +354,26 @@ static void test_sigfile(void)
 	bool match;
 	if (dnskey_zone_keys(state, zn, DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_CSK, true, time(NULL), &keys, &match) != MN_OK)
 		tap_bail("keys");
+	/* signing with the keys read back from their files: ldns verifies it */
+	for (int alg = 0; alg < 2; alg++) {
+		const char *n2 = alg ? "_dmarc.example.com" : "_domainkey.example.com";
+		dnssec_alg_t al = alg ? DNSSEC_ALG_ED25519 : DNSSEC_ALG_ECDSAP256SHA256;
+		dnskey_set_t made = { NULL, NULL }, read = { NULL, NULL };
+		if (dnskey_zone_keys(state, n2, al, DNSSEC_KEYS_KSK_ZSK, true, time(NULL), &made, &match) != MN_OK ||
+		    dnskey_zone_keys(state, n2, al, DNSSEC_KEYS_KSK_ZSK, false, time(NULL), &read, &match) != MN_OK ||
+		    read.ksk == NULL || read.zsk == NULL)
+			tap_bail("keys read back");
+		zone_t *zz = make_zone(n2, 1), *ss = NULL;
+		sign_opts_t o2 = { .now = time(NULL), .validity = 86400 };
+		if (is_int(sign_zone(zz, &read, &o2, &ss), MN_OK, "%s: signed with the keys read from state_dir", n2)) {
+			verdict_t v = check_zone(ss);
+			ok(v.rrsigs > 0 && v.verified == v.rrsigs, "%s: ldns verifies all %zu RRSIGs", n2, v.rrsigs);
+		}
+		zone_free(ss);
+		zone_free(zz);
+		dnskey_set_clear(&made);
+		dnskey_set_clear(&read);
+	}
 	zone_t *z = make_zone(zn, 1), *a = NULL;
 	sigcache_t *keep = NULL, *back = NULL, *none = NULL;
 	if (sigcache_new(&keep) != MN_OK)

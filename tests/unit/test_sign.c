@@ -89,6 +89,13 @@ static ldns_rr_list *rrset_of(const ldns_rr_list *l, const ldns_rdf *owner, ldns
 	return s;
 }
 
+static void diag_rr(const char *what, const ldns_rr *rr)
+{
+	char *s = ldns_rr2str(rr);
+	tap_diag("%s: %s", what, s != NULL ? s : "?");
+	free(s);
+}
+
 typedef struct verdict {
 	size_t rrsets, rrsigs, verified, nsec, nsec_ok;
 	bool closed;
@@ -118,7 +125,7 @@ static verdict_t check_zone_at(const zone_t *z, time_t at)
 			if (ldns_verify_rrsig_keylist_time(set, rr, keys, at, good) == LDNS_STATUS_OK)
 				v.verified++;
 			else
-				tap_diag("RRSIG does not verify: %s", ldns_rr2str(rr));
+				diag_rr("RRSIG does not verify", rr);
 			uint16_t tag = ldns_rdf2native_int16(ldns_rr_rrsig_keytag(rr));
 			if (cov == LDNS_RR_TYPE_DNSKEY)
 				v.ksk_tag_of_dnskey = tag;
@@ -158,7 +165,7 @@ static verdict_t check_zone_at(const zone_t *z, time_t at)
 		if (exact && types >= 3)
 			v.nsec_ok++;
 		else
-			tap_diag("NSEC bitmap wrong: %s", ldns_rr2str(rr));
+			diag_rr("NSEC bitmap wrong", rr);
 	}
 	/* the chain: from the apex, each owner once, back to the apex */
 	ldns_rdf *pos = ldns_rdf_clone(apex);

@@ -892,6 +892,14 @@ static int load(const char *path, policy_cache_t *cache, diag_t *diag, policy_t 
 	if ((ret = ld.ctx.oom) < 0)
 		goto fail;
 	schema_merge(schema_domain, p->domains, p->ndomains, sizeof(*p->domains), &ld.defaults);
+	if (p->ndomains > 0)	/* then what neither sets from server.dnssec */
+		schema_merge(schema_dnssec, &p->domains[0].dnssec, p->ndomains, sizeof(*p->domains),
+			     &p->server.dnssec);
+	const policy_u32_t *dv = &p->server.dnssec_validity, *dr = &p->server.dnssec_refresh;
+	if (dr->v >= dv->v)
+		diag_error(diag, POLICY_SET(*dr) ? &dr->pos : &dv->pos,
+			   "dnssec_refresh (%u s) must be shorter than dnssec_validity (%u s)",
+			   (unsigned)dr->v, (unsigned)dv->v);
 	check_family(p, diag);
 	if (diag_errors(diag) > errors0) {
 		ret = MN_EPOLICY;

@@ -107,6 +107,22 @@ typedef struct policy_bimi {
 	policy_str_t authority;		/* a=: https URL; unset = a= omitted */
 } policy_bimi_t;
 
+/*
+ * DNSSEC (issue 18): `dnssec: true | false` or a map { algorithm, keys } (a map
+ * means on), in server (every domain), defaults or a domain; a domain takes
+ * each value it does not set from defaults, then from server.  The DNSSEC
+ * algorithm numbers of RFC 8624.
+ */
+typedef enum { DNSSEC_ALG_ECDSAP256SHA256 = 13, DNSSEC_ALG_ED25519 = 15 } dnssec_alg_t;
+typedef enum { DNSSEC_KEYS_CSK = 0, DNSSEC_KEYS_KSK_ZSK = 1 } dnssec_keys_t;
+
+typedef struct policy_dnssec {
+	bool present;
+	policy_bool_t enabled;		/* default false */
+	policy_enum_t algorithm;	/* dnssec_alg_t; default ecdsap256sha256 */
+	policy_enum_t keys;		/* dnssec_keys_t; default csk */
+} policy_dnssec_t;
+
 typedef struct policy_domain {
 	char *name;			/* normalized: lowercase, no final dot */
 	mn_pos_t pos;			/* of the key under `domains:` */
@@ -116,6 +132,7 @@ typedef struct policy_domain {
 	policy_mta_sts_t mta_sts;
 	policy_tls_rpt_t tls_rpt;
 	policy_bimi_t bimi;
+	policy_dnssec_t dnssec;
 } policy_domain_t;
 
 typedef struct policy_listen {
@@ -140,6 +157,9 @@ typedef struct policy_server {
 	policy_u32_t negative_ttl;	/* default 300 */
 	policy_str_t state_dir;		/* absolute path (relative = to the policy's dir); default /var/lib/mailns */
 	policy_str_t mta_sts_dir;	/* absolute path; unset = state_dir/mta-sts (zones/mtasts.c) */
+	policy_dnssec_t dnssec;		/* every domain's, unless defaults or the domain set it */
+	policy_u32_t dnssec_validity;	/* seconds a signature is valid; default 14d */
+	policy_u32_t dnssec_refresh;	/* re-signed when less remains; default 7d, < validity */
 	policy_u32_t tcp_idle_timeout;	/* seconds; default 10 */
 	policy_u32_t tcp_max_clients;	/* all TCP connections; default 1000 */
 	policy_u32_t tcp_max_per_ip;	/* per client address; default 32 */

@@ -1119,6 +1119,52 @@ static const schema_item_t schema_bimi[] = {
 	{ .name = NULL },
 };
 
+const schema_value_t schema_dnssec_algs[] = {
+	{ "ecdsap256sha256", DNSSEC_ALG_ECDSAP256SHA256, false }, { "ed25519", DNSSEC_ALG_ED25519, false },
+	{ NULL, 0, false },
+};
+
+static const schema_value_t dnssec_keys[] = {
+	{ "csk", DNSSEC_KEYS_CSK, false }, { "ksk+zsk", DNSSEC_KEYS_KSK_ZSK, false },
+	{ NULL, 0, false },
+};
+
+/* `dnssec: true|false` sets enabled; a mapping sets it true unless it says otherwise (conv_dnssec) */
+const schema_item_t schema_dnssec[] = {
+	{ .name = "enabled", .type = SCHEMA_BOOL, .offset = offsetof(policy_dnssec_t, enabled),
+	  .def = SCHEMA_DEF(false) },
+	{ .name = "algorithm", .type = SCHEMA_ENUM, .offset = offsetof(policy_dnssec_t, algorithm),
+	  .values = schema_dnssec_algs, .def = SCHEMA_DEF(DNSSEC_ALG_ECDSAP256SHA256) },
+	{ .name = "keys", .type = SCHEMA_ENUM, .offset = offsetof(policy_dnssec_t, keys),
+	  .values = dnssec_keys, .def = SCHEMA_DEF(DNSSEC_KEYS_CSK) },
+	{ .name = NULL },
+};
+
+/*
+ * dnssec: true or false (enabled, at the value), or a mapping of enabled,
+ * algorithm and keys, which turns it on (enabled at the key) unless its
+ * enabled says false.
+ */
+static void conv_dnssec(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *key,
+			const ynode_t *val, void *dst)
+{
+	policy_dnssec_t *d = dst;
+	if (val != NULL && val->kind == YNODE_SCALAR && !ynode_is_null(val)) {
+		const schema_item_t b = { .name = it->name, .type = SCHEMA_BOOL };
+		convert(ctx, &b, key, val, &d->enabled);
+		d->present = POLICY_SET(d->enabled);
+		return;
+	}
+	if (val == NULL || val->kind != YNODE_MAP) {
+		ERR(ctx, where(key, val), "expected true, false or a mapping for %s", it->name);
+		return;
+	}
+	d->present = true;
+	d->enabled.v = true;
+	d->enabled.pos = schema_pos(ctx, key);
+	schema_map(ctx, schema_dnssec, key, val, d);
+}
+
 const schema_item_t schema_domain[] = {
 	{ .name = "spf", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, spf),
 	  .flags = SCHEMA_PRESENT, .sub = schema_spf },
@@ -1132,6 +1178,8 @@ const schema_item_t schema_domain[] = {
 	  .flags = SCHEMA_PRESENT, .sub = schema_tls_rpt },
 	{ .name = "bimi", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, bimi),
 	  .flags = SCHEMA_PRESENT, .sub = schema_bimi },
+	{ .name = "dnssec", .type = SCHEMA_MAP, .offset = offsetof(policy_domain_t, dnssec),
+	  .flags = SCHEMA_PRESENT, .sub = schema_dnssec, .conv = conv_dnssec },
 	{ .name = NULL },
 };
 
@@ -1169,6 +1217,13 @@ const schema_item_t schema_server[] = {
 	  .flags = SCHEMA_ZONES, .def = SCHEMA_DEF_STR(MN_STATE_DIR) },
 	/* the MTA-STS policy files: written by the compile, not in the zones */
 	{ .name = "mta_sts_dir", .type = SCHEMA_PATH, .offset = offsetof(policy_server_t, mta_sts_dir) },
+	/* DNSSEC: each domain takes server.dnssec where it sets nothing (policy.c) */
+	{ .name = "dnssec", .type = SCHEMA_MAP, .offset = offsetof(policy_server_t, dnssec),
+	  .flags = SCHEMA_PRESENT | SCHEMA_ZONES, .sub = schema_dnssec, .conv = conv_dnssec },
+	{ .name = "dnssec_validity", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, dnssec_validity),
+	  .min = 3600, .flags = SCHEMA_ZONES, .def = SCHEMA_DEF(14 * DAY) },
+	{ .name = "dnssec_refresh", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, dnssec_refresh),
+	  .min = 1800, .flags = SCHEMA_ZONES, .def = SCHEMA_DEF(7 * DAY) },
 	{ .name = "tcp_idle_timeout", .type = SCHEMA_DURATION, .offset = offsetof(policy_server_t, tcp_idle_timeout),
 	  .min = 1, .def = SCHEMA_DEF(10) },
 	{ .name = "tcp_max_clients", .type = SCHEMA_U32, .offset = offsetof(policy_server_t, tcp_max_clients),

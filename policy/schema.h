@@ -101,8 +101,11 @@ struct schema_item {
 /* Tables: a domain (and `defaults:`) and `server:`. */
 extern const schema_item_t schema_domain[];
 extern const schema_item_t schema_server[];
+/* The keys of a policy_dnssec_t (policy.c merges server.dnssec into each domain's). */
+extern const schema_item_t schema_dnssec[];
 extern const schema_value_t schema_spf_modes[], schema_spf_alls[], schema_dkim_algs[],
-	schema_dmarc_ps[], schema_mta_sts_modes[];
+	schema_dmarc_ps[], schema_mta_sts_modes[],
+	schema_dnssec_algs[];
 
 /*
  * Converts the mapping val (the value of key; key is NULL for a file's top

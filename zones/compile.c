@@ -15,6 +15,7 @@
 #include "zones/compile_internal.h"
 #include "zones/incr.h"
 #include "zones/mtasts.h"
+#include "zones/sign.h"
 #include "zones/records.h"
 #include "zones/serial.h"
 #include "zones/validate.h"
@@ -999,6 +1000,13 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 			goto fail;
 		free(fresh);	/* the entries are the cache's now */
 		free(before);
+	}
+	/* DNSSEC after the serials (the SOA's signature covers one); the cache keeps the unsigned zones */
+	r = sign_zones(p, zs, opts->now, opts->persist_serials, opts->threads, diag, NULL);
+	if (r != MN_OK) {
+		fresh = NULL;
+		before = NULL;
+		goto fail;
 	}
 	if (opts->stats != NULL)
 		*opts->stats = st;

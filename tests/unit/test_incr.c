@@ -473,7 +473,7 @@ static void test_parse_cache(void)
  * the built-in defaults and the compile-cache digest).
  */
 #pragma GCC diagnostic error "-Wmissing-field-initializers"
-#define DOMAIN_MEMBERS(S, M) S(name) M(pos) M(spf) M(dkim) M(dmarc) M(mta_sts) M(tls_rpt) M(bimi)
+#define DOMAIN_MEMBERS(S, M) S(name) M(pos) M(spf) M(dkim) M(dmarc) M(mta_sts) M(tls_rpt) M(bimi) M(dnssec)
 #define SPF_MEMBERS(S, M) S(present) M(mode) M(ip4) M(ip6) M(a) M(mx) M(include) M(all)
 #define DKIM_MEMBERS(S, M) S(present) M(algorithm) M(rotate_every) M(publish_ahead) M(retire_after) \
 	M(revoked_for) M(on_change) M(selectors)
@@ -482,6 +482,7 @@ static void test_parse_cache(void)
 #define MTA_STS_MEMBERS(S, M) S(present) M(mode) M(mx) M(max_age)
 #define TLS_RPT_MEMBERS(S, M) S(present) M(rua)
 #define BIMI_MEMBERS(S, M) S(present) M(logo) M(authority)
+#define DNSSEC_MEMBERS(S, M) S(present) M(enabled) M(algorithm) M(keys)
 #define SELECTOR_MEMBERS(S, M) M(name) M(record)
 #define SCALAR_INIT(m) 0,
 #define AGGREGATE_INIT(m) { 0 },
@@ -492,6 +493,7 @@ static const policy_dmarc_t all_dmarc_members = { DMARC_MEMBERS(SCALAR_INIT, AGG
 static const policy_mta_sts_t all_mta_sts_members = { MTA_STS_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
 static const policy_tls_rpt_t all_tls_rpt_members = { TLS_RPT_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
 static const policy_bimi_t all_bimi_members = { BIMI_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
+static const policy_dnssec_t all_dnssec_members = { DNSSEC_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
 static const policy_selector_t all_selector_members = { SELECTOR_MEMBERS(SCALAR_INIT, AGGREGATE_INIT) };
 
 typedef struct member {
@@ -514,6 +516,8 @@ static const member_t dmarc_members[] = { DMARC_MEMBERS(DMARC_M, DMARC_M) { NULL
 static const member_t mta_sts_members[] = { MTA_STS_MEMBERS(MTA_STS_M, MTA_STS_M) { NULL, 0, 0 } };
 static const member_t tls_rpt_members[] = { TLS_RPT_MEMBERS(TLS_RPT_M, TLS_RPT_M) { NULL, 0, 0 } };
 static const member_t bimi_members[] = { BIMI_MEMBERS(BIMI_M, BIMI_M) { NULL, 0, 0 } };
+#define DNSSEC_M(m) MEMBER_OF(policy_dnssec_t, m)
+static const member_t dnssec_members[] = { DNSSEC_MEMBERS(DNSSEC_M, DNSSEC_M) { NULL, 0, 0 } };
 
 /* The members of the struct a MAP item of schema_domain converts into. */
 static const member_t *sub_members(const schema_item_t *it)
@@ -530,6 +534,8 @@ static const member_t *sub_members(const schema_item_t *it)
 		return tls_rpt_members;
 	if (it->offset == offsetof(policy_domain_t, bimi))
 		return bimi_members;
+	if (it->offset == offsetof(policy_domain_t, dnssec))
+		return dnssec_members;
 	return NULL;
 }
 
@@ -786,6 +792,7 @@ static void test_digest_fields(void)
 	(void)all_mta_sts_members;
 	(void)all_tls_rpt_members;
 	(void)all_bimi_members;
+	(void)all_dnssec_members;
 	static const char *const by_hand[] = { "name", "pos", NULL };
 	check_members("domain", domain_members, schema_domain, false, by_hand);
 

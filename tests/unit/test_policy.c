@@ -493,6 +493,10 @@ static void check_defaults(const char *what, const schema_item_t *table, const v
 		case SCHEMA_ENUM:
 			is_int(((const policy_enum_t *)f)->v, it->def.u, "%s.%s: built-in %u", what, it->name, it->def.u);
 			break;
+		case SCHEMA_BOOL:
+			is_int(((const policy_bool_t *)f)->v, it->def.u != 0, "%s.%s: built-in %u", what, it->name,
+			       it->def.u);
+			break;
 		case SCHEMA_STR:
 		case SCHEMA_PATH:
 			is_str(((const policy_str_t *)f)->v, it->def.s, "%s.%s: built-in %s", what, it->name, it->def.s);
@@ -597,6 +601,54 @@ static void test_family(void)
 	policy_free(p);
 }
 
+/* dnssec: a domain's own value, else defaults:, else server.dnssec, else off */
+static void test_dnssec(void)
+{
+	put("sec.yaml", "version: 1\nserver:\n  nameservers: [ns1.example.net]\n"
+	    "  hostmaster: h.example.net\n"
+	    "  dnssec: { algorithm: ed25519 }\n"				/* 5 */
+	    "  dnssec_validity: 10d\n"						/* 6 */
+	    "defaults:\n"							/* 7 */
+	    "  dnssec: { keys: ksk+zsk }\n"					/* 8 */
+	    "domains:\n"							/* 9 */
+	    "  a.example: { dmarc: { p: none } }\n"				/* 10 */
+	    "  b.example: { dmarc: { p: none }, dnssec: false }\n"		/* 11 */
+	    "  c.example: { dmarc: { p: none }, dnssec: { algorithm: ecdsap256sha256 } }\n");	/* 12 */
+	int ret;
+	policy_t *p;
+	char *got = load("sec.yaml", &ret, &p);
+	is_str(got, "", "the dnssec policy loads clean");
+	free(got);
+	if (!ok(ret == MN_OK && p != NULL && p->ndomains == 3, "dnssec policy: MN_OK"))
+		return;
+	const policy_dnssec_t *a = &p->domains[0].dnssec, *b = &p->domains[1].dnssec, *c = &p->domains[2].dnssec;
+	ok(a->enabled.v && a->enabled.pos.line == 8, "a: on by the defaults map, at 8:");
+	ok(a->algorithm.v == DNSSEC_ALG_ED25519 && a->algorithm.pos.line == 5, "a: algorithm from server, at 5:");
+	ok(a->keys.v == DNSSEC_KEYS_KSK_ZSK && a->keys.pos.line == 8, "a: keys from defaults, at 8:");
+	ok(!b->enabled.v && b->enabled.pos.line == 11 && b->keys.v == DNSSEC_KEYS_KSK_ZSK, "b: off by its own false");
+	ok(c->enabled.v && c->algorithm.v == DNSSEC_ALG_ECDSAP256SHA256 && c->algorithm.pos.line == 12,
+	   "c: its own algorithm");
+	is_int(p->server.dnssec_validity.v, 10 * 86400, "validity as set");
+	is_int(p->server.dnssec_refresh.v, 7 * 86400, "refresh built in: 7d");
+	policy_free(p);
+
+	put("sec0.yaml", HEAD "domains:\n  d.example: { dmarc: { p: none } }\n");
+	got = load("sec0.yaml", &ret, &p);
+	free(got);
+	if (ok(ret == MN_OK && p != NULL, "sec0: MN_OK"))
+		ok(!p->domains[0].dnssec.enabled.v && p->domains[0].dnssec.algorithm.v == DNSSEC_ALG_ECDSAP256SHA256 &&
+		   p->domains[0].dnssec.keys.v == DNSSEC_KEYS_CSK && p->server.dnssec_validity.v == 14 * 86400,
+		   "built in: off, ecdsap256sha256, csk, 14d");
+	policy_free(p);
+	put("sec1.yaml", HEAD "  dnssec: true\ndomains:\n  e.example: { dmarc: { p: none } }\n");
+	got = load("sec1.yaml", &ret, &p);
+	free(got);
+	if (ok(ret == MN_OK && p != NULL, "sec1: MN_OK"))
+		ok(p->domains[0].dnssec.enabled.v && p->domains[0].dnssec.enabled.pos.line == 5,
+		   "server.dnssec: true turns every domain on");
+	policy_free(p);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -614,6 +666,7 @@ int main(void)
 	test_many();
 	test_schema_defaults();
 	test_family();
+	test_dnssec();
 
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

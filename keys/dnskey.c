@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* dnskey.c -- DNSSEC signing keys: OpenSSL EVP, DNSKEY RDATA, key tag, DS, state_dir/dnssec/ZONE */
+#include "keys/dnskey.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+
+#include "policy/mn.h"
+#include "policy/wire.h"
+
+struct dnskey {
+	EVP_PKEY *pkey;
+	EVP_PKEY_CTX *pctx;	/* ECDSA: sign_init done once, reused for every signature */
+	EVP_MD_CTX *mctx;	/* Ed25519: one-shot DigestSign, re-initialized per signature */
+	dnssec_alg_t alg;
+	uint16_t flags, tag, rdlen;
+	time_t created;
+	uint8_t rdata[DNSKEY_RDATA_MAX];
+};
+
+/* EVP_sha256() looks the implementation up at every use (OpenSSL 3): once is enough. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256;
+}
+
+uint16_t dnskey_rdata_tag(const uint8_t *rdata, size_t len)
+{
+	uint32_t ac = 0;
+	for (size_t i = 0; i < len; i++)
+		ac += (i & 1) ? rdata[i] : (uint32_t)rdata[i] << 8;
+	ac += (ac >> 16) & 0xffff;
+	return (uint16_t)(ac & 0xffff);
+}
+
+/* Checks the key's type against alg, fills the RDATA and prepares signing. */
+static int key_setup(dnskey_t *k)
+{
+	bool ec = k->alg == DNSSEC_ALG_ECDSAP256SHA256;
+	if (ec) {
+		char group[32];
+		size_t gl = 0;
+		if (!EVP_PKEY_is_a(k->pkey, "EC") ||
+		    !EVP_PKEY_get_group_name(k->pkey, group, sizeof(group), &gl) || strcmp(group, "prime256v1") != 0)
+			return MN_ESTATE;
+	} else if (!EVP_PKEY_is_a(k->pkey, "ED25519")) {
+		return MN_ESTATE;
+	}
+	mn_put16(k->rdata, k->flags);
+	k->rdata[2] = 3;	/* protocol */
+	k->rdata[3] = (uint8_t)k->alg;
+	if (ec) {	/* the uncompressed point 04 || x || y; the RDATA has x || y (RFC 6605 §4) */
+		unsigned char *pub = NULL;
+		size_t pl = EVP_PKEY_get1_encoded_public_key(k->pkey, &pub);
+		bool good = pl == 65 && pub[0] == 0x04;
+		if (good)
+			memcpy(k->rdata + 4, pub + 1, 64);
+		OPENSSL_free(pub);
+		if (!good)
+			return MN_ESTATE;
+		k->rdlen = 4 + 64;
+	} else {	/* the 32 bytes of RFC 8080 §3 */
+		size_t pl = 32;
+		if (!EVP_PKEY_get_raw_public_key(k->pkey, k->rdata + 4, &pl) || pl != 32)
+			return MN_ESTATE;
+		k->rdlen = 4 + 32;
+	}
+	k->tag = dnskey_rdata_tag(k->rdata, k->rdlen);
+	if (ec) {
+		k->pctx = EVP_PKEY_CTX_new(k->pkey, NULL);
+		if (k->pctx == NULL || EVP_PKEY_sign_init(k->pctx) <= 0 ||
+		    EVP_PKEY_CTX_set_signature_md(k->pctx, md_sha256()) <= 0)
+			return MN_ESTATE;
+	} else if ((k->mctx = EVP_MD_CTX_new()) == NULL) {
+		return MN_ENOMEM;
+	}
+	return MN_OK;
+}
+
+/* Takes pkey (freed on failure too). */
+static int key_make(EVP_PKEY *pkey, dnssec_alg_t alg, uint16_t flags, time_t created, dnskey_t **out)
+{
+	dnskey_t *k = calloc(1, sizeof(*k));
+	if (k == NULL) {
+		EVP_PKEY_free(pkey);
+		return MN_ENOMEM;
+	}
+	k->pkey = pkey;
+	k->alg = alg;
+	k->flags = flags;
+	k->created = created;
+	int r = key_setup(k);
+	if (r != MN_OK) {
+		dnskey_free(k);
+		return r;
+	}
+	*out = k;
+	return MN_OK;
+}
+
+static bool args_ok(dnssec_alg_t alg, uint16_t flags)
+{
+	return (alg == DNSSEC_ALG_ECDSAP256SHA256 || alg == DNSSEC_ALG_ED25519) &&
+	       (flags == DNSKEY_FLAGS_SEP || flags == DNSKEY_FLAGS_ZSK);
+}
+
+int dnskey_new(dnssec_alg_t alg, uint16_t flags, time_t now, dnskey_t **out)
+{
+	if (out == NULL || !args_ok(alg, flags))
+		return MN_EINVAL;
+	EVP_PKEY *pkey = alg == DNSSEC_ALG_ED25519 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519") :
+						      EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (pkey == NULL)
+		return MN_ESTATE;
+	return key_make(pkey, alg, flags, now, out);
+}
+
+void dnskey_free(dnskey_t *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_CTX_free(k->pctx);
+	EVP_MD_CTX_free(k->mctx);
+	EVP_PKEY_free(k->pkey);
+	free(k);
+}
+
+dnssec_alg_t dnskey_alg(const dnskey_t *k)
+{
+	return k->alg;
+}
+
+uint16_t dnskey_flags(const dnskey_t *k)
+{
+	return k->flags;
+}
+
+uint16_t dnskey_tag(const dnskey_t *k)
+{
+	return k->tag;
+}
+
+time_t dnskey_created(const dnskey_t *k)
+{
+	return k->created;
+}
+
+const uint8_t *dnskey_rdata(const dnskey_t *k, uint16_t *len)
+{
+	*len = k->rdlen;
+	return k->rdata;
+}
+
+int dnskey_ds(const dnskey_t *k, const uint8_t *owner, size_t owner_len, uint8_t ds[DNSKEY_DS_LEN])
+{
+	if (k == NULL || owner == NULL || owner_len == 0 || owner_len > 255)
+		return MN_EINVAL;
+	uint8_t lower[255];
+	for (size_t i = 0; i < owner_len; i++)
+		lower[i] = owner[i] >= 'A' && owner[i] <= 'Z' ? owner[i] + 32 : owner[i];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int dl = 0;
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, md_sha256(), NULL) &&
+		 EVP_DigestUpdate(ctx, lower, owner_len) && EVP_DigestUpdate(ctx, k->rdata, k->rdlen) &&
+		 EVP_DigestFinal_ex(ctx, ds + 4, &dl) && dl == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return MN_ESTATE;
+	mn_put16(ds, k->tag);
+	ds[2] = (uint8_t)k->alg;
+	ds[3] = 2;	/* SHA-256 */
+	return MN_OK;
+}
+
+/* A DER ECDSA-Sig-Value into r||s, 32 bytes each. */
+static int der_to_rs(const uint8_t *der, size_t len, uint8_t sig[64])
+{
+	const unsigned char *p = der;
+	ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)len);
+	if (s == NULL)
+		return MN_ESTATE;
+	const BIGNUM *r = NULL, *ss = NULL;
+	ECDSA_SIG_get0(s, &r, &ss);
+	int ok = BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(ss, sig + 32, 32) == 32;
+	ECDSA_SIG_free(s);
+	return ok ? MN_OK : MN_ESTATE;
+}
+
+int dnskey_sign(dnskey_t *k, const uint8_t *data, size_t len, uint8_t sig[DNSKEY_SIG_MAX], size_t *siglen)
+{
+	if (k == NULL || (data == NULL && len > 0) || sig == NULL || siglen == NULL)
+		return MN_EINVAL;
+	if (k->alg == DNSSEC_ALG_ED25519) {
+		size_t n = DNSKEY_SIG_MAX;
+		if (EVP_DigestSignInit(k->mctx, NULL, NULL, NULL, k->pkey) <= 0 ||
+		    EVP_DigestSign(k->mctx, sig, &n, data, len) <= 0 || n != 64)
+			return MN_ESTATE;
+		*siglen = n;
+		return MN_OK;
+	}
+	uint8_t hash[32], der[80];
+	unsigned int hl = 0;
+	size_t dl = sizeof(der);
+	if (!EVP_Digest(data, len, hash, &hl, md_sha256(), NULL) || hl != 32 ||
+	    EVP_PKEY_sign(k->pctx, der, &dl, hash, sizeof(hash)) <= 0)
+		return MN_ESTATE;
+	int r = der_to_rs(der, dl, sig);
+	if (r == MN_OK)
+		*siglen = 64;
+	return r;
+}
+
+int dnskey_pem(const dnskey_t *k, char **pem, size_t *len)
+{
+	if (k == NULL || pem == NULL)
+		return MN_EINVAL;
+	BIO *b = BIO_new(BIO_s_mem());
+	if (b == NULL)
+		return MN_ENOMEM;
+	int r = MN_ESTATE;
+	char *data = NULL;
+	if (PEM_write_bio_PrivateKey(b, k->pkey, NULL, NULL, 0, NULL, NULL) == 1) {
+		long n = BIO_get_mem_data(b, &data);
+		char *s = n > 0 ? malloc((size_t)n + 1) : NULL;
+		if (s != NULL) {
+			memcpy(s, data, (size_t)n);
+			s[n] = '\0';
+			*pem = s;
+			if (len != NULL)
+				*len = (size_t)n;
+			r = MN_OK;
+		} else if (n > 0) {
+			r = MN_ENOMEM;
+		}
+	}
+	BIO_free(b);
+	return r;
+}
+
+/*
+ * The PKCS#8 DER of the PEM that dnskey_pem() writes (one "PRIVATE KEY"
+ * block), into der (*derlen bytes); false for anything else.
+ */
+static bool pem_der(const char *pem, size_t len, uint8_t *der, size_t size, size_t *derlen)
+{
+	static const char head[] = "-----BEGIN PRIVATE KEY-----\n", tail[] = "-----END PRIVATE KEY-----";
+	if (len < sizeof(head) || memcmp(pem, head, sizeof(head) - 1) != 0)
+		return false;
+	char b64[256];
+	size_t n = 0;
+	for (size_t i = sizeof(head) - 1; i < len && pem[i] != '-'; i++) {
+		if (pem[i] == '\n')
+			continue;
+		if (n == sizeof(b64))
+			return false;
+		b64[n++] = pem[i];
+	}
+	size_t at = sizeof(head) - 1;
+	while (at < len && pem[at] != '-')
+		at++;
+	if (n == 0 || n % 4 != 0 || len - at < sizeof(tail) - 1 || memcmp(pem + at, tail, sizeof(tail) - 1) != 0 ||
+	    n / 4 * 3 > size)
+		return false;
+	int d = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)n);
+	if (d < 0)
+		return false;
+	size_t pad = (b64[n - 1] == '=') + (b64[n - 2] == '=');
+	*derlen = (size_t)d - pad;
+	return true;
+}
+
+/*
+ * The key of the PKCS#8 DER OpenSSL writes for a P-256 key (with its public
+ * point) or an Ed25519 key, built without OpenSSL's decoders, which cost
+ * about 0.5 ms a key (100,000 zones load their keys at each start); NULL for
+ * any other form (the caller decodes it the slow way).
+ */
+static EVP_PKEY *pkcs8_fast(const uint8_t *der, size_t len)
+{
+	static const uint8_t ed[] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+				      0x04, 0x22, 0x04, 0x20 };
+	static const uint8_t ec[] = { 0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86,
+				      0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+				      0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20 };
+	static const uint8_t ec_pub[] = { 0xa1, 0x44, 0x03, 0x42, 0x00, 0x04 };
+	if (len == sizeof(ed) + 32 && memcmp(der, ed, sizeof(ed)) == 0)
+		return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, der + sizeof(ed), 32);
+	if (len != sizeof(ec) + 32 + sizeof(ec_pub) + 64 || memcmp(der, ec, sizeof(ec)) != 0 ||
+	    memcmp(der + sizeof(ec) + 32, ec_pub, sizeof(ec_pub)) != 0)
+		return NULL;
+	EVP_PKEY *pkey = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	BIGNUM *priv = BN_bin2bn(der + sizeof(ec), 32, NULL);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)(der + sizeof(ec) + 32 + sizeof(ec_pub) - 1), 65),
+		OSSL_PARAM_BN(OSSL_PKEY_PARAM_PRIV_KEY, NULL, 0),
+		OSSL_PARAM_END,
+	};
+	unsigned char pbuf[32];
+	if (priv != NULL && BN_bn2nativepad(priv, pbuf, sizeof(pbuf)) == (int)sizeof(pbuf)) {
+		params[2] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY, pbuf, sizeof(pbuf));
+		if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+		    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) <= 0)
+			pkey = NULL;
+	}
+	OPENSSL_cleanse(pbuf, sizeof(pbuf));
+	BN_clear_free(priv);
+	EVP_PKEY_CTX_free(ctx);
+	return pkey;
+}
+
+int dnskey_from_pem(const char *pem, size_t len, uint16_t flags, time_t created, dnskey_t **out)
+{
+	if (pem == NULL || out == NULL || len > INT32_MAX)
+		return MN_EINVAL;
+	uint8_t der[192];
+	size_t dl = 0;
+	EVP_PKEY *pkey = pem_der(pem, len, der, sizeof(der), &dl) ? pkcs8_fast(der, dl) : NULL;
+	OPENSSL_cleanse(der, sizeof(der));
+	BIO *b = pkey == NULL ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	if (pkey == NULL && b == NULL)
+		return MN_ENOMEM;
+	if (pkey == NULL)
+		pkey = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (pkey == NULL)
+		return MN_ESTATE;
+	dnssec_alg_t alg = EVP_PKEY_is_a(pkey, "ED25519") ? DNSSEC_ALG_ED25519 : DNSSEC_ALG_ECDSAP256SHA256;
+	if (!args_ok(alg, flags)) {
+		EVP_PKEY_free(pkey);
+		return MN_EINVAL;
+	}
+	return key_make(pkey, alg, flags, created, out);
+}
+
+void dnskey_set_clear(dnskey_set_t *s)
+{
+	if (s == NULL)
+		return;
+	dnskey_free(s->ksk);
+	dnskey_free(s->zsk);
+	s->ksk = s->zsk = NULL;
+}
+
+/* ---- state_dir/dnssec/ZONE ------------------------------------------------------ */
+
+enum { FILE_MAX = 65536 };
+
+/* Reads the regular file name in dirfd (not through a link), NUL-terminated, at most max bytes. */
+static int read_at(int dirfd, const char *name, size_t max, char **out, size_t *len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ELOOP ? MN_ESYMLINK : -errno;
+	struct stat st;
+	int r = MN_OK;
+	char *buf = NULL;
+	if (fstat(fd, &st) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = MN_ENOTFILE;
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > max) {
+		r = MN_ERANGE;
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		r = MN_ENOMEM;
+		goto fail;
+	}
+	size_t n = 0;
+	while (n < (size_t)st.st_size) {
+		ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			r = k < 0 ? -errno : MN_ESTATE;
+			goto fail;
+		}
+		n += (size_t)k;
+	}
+	buf[n] = '\0';
+	close(fd);
+	*out = buf;
+	*len = n;
+	return MN_OK;
+fail:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* The metadata of one key: "algorithm 13\nflags 257\ncreated 1700000000\nstate active\n". */
+typedef struct meta {
+	unsigned alg, flags;
+	long long created;
+	char state[16];
+} meta_t;
+
+static int meta_parse(const char *text, meta_t *m)
+{
+	int got = 0;
+	memset(m, 0, sizeof(*m));
+	for (const char *line = text; line != NULL && *line != '\0';) {
+		const char *nl = strchr(line, '\n');
+		char buf[64];
+		size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+		if (n < sizeof(buf)) {
+			memcpy(buf, line, n);
+			buf[n] = '\0';
+			if (sscanf(buf, "algorithm %u", &m->alg) == 1)
+				got |= 1;
+			else if (sscanf(buf, "flags %u", &m->flags) == 1)
+				got |= 2;
+			else if (sscanf(buf, "created %lld", &m->created) == 1)
+				got |= 4;
+			else if (sscanf(buf, "state %15s", m->state) == 1)
+				got |= 8;
+		}
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+	return got == 15 ? MN_OK : MN_ESTATE;
+}
+
+/* The name's owner and group become those of the directory dirfd (as root only). */
+static int own_like_dir(int dirfd, const char *name)
+{
+	if (geteuid() != 0)
+		return MN_OK;
+	struct stat d;
+	if (fstat(dirfd, &d) != 0)
+		return -errno;
+	if (fchownat(dirfd, name, d.st_uid, d.st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return MN_OK;
+}
+
+/*
+ * The directory base/path entered; with create, made 0750 when missing as
+ * leaf in parentfd (the directory above it), owned like it when root made it.
+ */
+static int dir_enter(int parentfd, const char *base, const char *path, const char *leaf, bool create)
+{
+	int fd = mn_dir_open(base, path, 0750, false);
+	if (fd != -ENOENT || !create)
+		return fd;
+	if (mkdirat(parentfd, leaf, 0750) != 0 && errno != EEXIST)
+		return -errno;
+	int r = own_like_dir(parentfd, leaf);
+	if (r != MN_OK)
+		return r;
+	return mn_dir_open(base, path, 0750, false);
+}
+
+/* Loads the key whose metadata file is name ("K.key") in dirfd. */
+static int key_load(int dirfd, const char *name, meta_t *m, dnskey_t **out)
+{
+	char *text = NULL, *pem = NULL;
+	size_t len = 0, plen = 0;
+	int r = read_at(dirfd, name, FILE_MAX, &text, &len);
+	if (r != MN_OK)
+		return r;
+	r = meta_parse(text, m);
+	free(text);
+	if (r != MN_OK)
+		return r;
+	char pname[NAME_MAX + 1];
+	size_t bl = strlen(name) - 4;	/* without ".key" */
+	if (bl + 5 > sizeof(pname))
+		return MN_ESTATE;
+	memcpy(pname, name, bl);
+	memcpy(pname + bl, ".pem", 5);
+	r = read_at(dirfd, pname, FILE_MAX, &pem, &plen);
+	if (r != MN_OK)
+		return r == MN_ENOENT ? MN_ESTATE : r;
+	dnskey_t *k = NULL;
+	r = dnskey_from_pem(pem, plen, (uint16_t)m->flags, (time_t)m->created, &k);
+	OPENSSL_cleanse(pem, plen);
+	free(pem);
+	if (r != MN_OK)
+		return MN_ESTATE;
+	if ((unsigned)k->alg != m->alg) {
+		dnskey_free(k);
+		return MN_ESTATE;
+	}
+	*out = k;
+	return MN_OK;
+}
+
+/* Writes k as K.pem, then K.key (the key exists once K.key does). */
+static int key_store(int dirfd, const dnskey_t *k)
+{
+	char base[64], name[80], meta[128];
+	snprintf(base, sizeof(base), "%05u-%lld", (unsigned)k->tag, (long long)k->created);
+	char *pem = NULL;
+	size_t plen = 0;
+	int r = dnskey_pem(k, &pem, &plen);
+	if (r != MN_OK)
+		return r;
+	snprintf(name, sizeof(name), "%s.pem", base);
+	r = mn_file_replace_at(dirfd, name, pem, plen, 0640, MN_WRITE_FSYNC);
+	OPENSSL_cleanse(pem, plen);
+	free(pem);
+	if (r == MN_OK)
+		r = own_like_dir(dirfd, name);
+	if (r != MN_OK)
+		return r;
+	int n = snprintf(meta, sizeof(meta), "algorithm %u\nflags %u\ncreated %lld\nstate active\n",
+			 (unsigned)k->alg, (unsigned)k->flags, (long long)k->created);
+	snprintf(name, sizeof(name), "%s.key", base);
+	r = mn_file_replace_at(dirfd, name, meta, (size_t)n, 0640, MN_WRITE_FSYNC);
+	if (r == MN_OK)
+		r = own_like_dir(dirfd, name);
+	return r;
+}
+
+/* Keeps k in *slot when it is newer than the key there (frees the older). */
+static void keep_newest(dnskey_t **slot, dnskey_t *k)
+{
+	if (*slot == NULL || k->created > (*slot)->created ||
+	    (k->created == (*slot)->created && k->tag > (*slot)->tag)) {
+		dnskey_free(*slot);
+		*slot = k;
+	} else {
+		dnskey_free(k);
+	}
+}
+
+/* The active keys in dirfd: the newest SEP key, the newest ZSK. */
+static int keys_read(int dirfd, dnskey_set_t *s)
+{
+	int dfd = dup(dirfd);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return -errno;
+	}
+	int r = MN_OK;
+	struct dirent *e;
+	while (r == MN_OK && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n < 5 || strcmp(e->d_name + n - 4, ".key") != 0 || strchr(e->d_name, '.') != e->d_name + n - 4)
+			continue;	/* (also the temporary files of a write under way) */
+		meta_t m;
+		dnskey_t *k = NULL;
+		r = key_load(dirfd, e->d_name, &m, &k);
+		if (r != MN_OK)
+			break;
+		if (strcmp(m.state, "active") != 0) {
+			dnskey_free(k);
+			continue;
+		}
+		keep_newest(k->flags == DNSKEY_FLAGS_SEP ? &s->ksk : &s->zsk, k);
+	}
+	closedir(d);
+	return r;
+}
+
+/* A new key of alg and flags whose tag differs from avoid's. */
+static int key_fresh(dnssec_alg_t alg, uint16_t flags, time_t now, const dnskey_t *avoid, dnskey_t **out)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		int r = dnskey_new(alg, flags, now, out);
+		if (r != MN_OK || avoid == NULL || (*out)->tag != avoid->tag)
+			return r;
+		dnskey_free(*out);
+	}
+	return MN_ESTATE;
+}
+
+int dnskey_zone_keys(const char *state_dir, const char *zone, dnssec_alg_t alg, dnssec_keys_t shape,
+		     bool create, time_t now, dnskey_set_t *out, bool *matches)
+{
+	if (state_dir == NULL || zone == NULL || zone[0] == '\0' || strchr(zone, '/') != NULL ||
+	    zone[0] == '.' || out == NULL || !args_ok(alg, DNSKEY_FLAGS_SEP))
+		return MN_EINVAL;
+	dnskey_set_t s = { NULL, NULL };
+	int top, zfd = -1, r;
+	char sub[300];
+	snprintf(sub, sizeof(sub), "dnssec/%s", zone);
+	if (create && (r = mn_mkdir_p(state_dir, 0750)) != MN_OK)
+		return r;
+	top = mn_dir_open(state_dir, NULL, 0750, false);
+	int dfd = top < 0 ? top : dir_enter(top, state_dir, "dnssec", "dnssec", create);
+	if (top >= 0)
+		close(top);
+	r = dfd;
+	if (dfd >= 0) {
+		zfd = dir_enter(dfd, state_dir, sub, zone, create);
+		close(dfd);
+		r = zfd < 0 ? zfd : MN_OK;
+	}
+	if (r == -ENOENT && !create) {
+		*out = s;
+		if (matches != NULL)
+			*matches = true;
+		return MN_OK;
+	}
+	if (r != MN_OK)
+		return r;
+	r = keys_read(zfd, &s);
+	if (r != MN_OK)
+		goto fail;
+	if (s.ksk == NULL && s.zsk != NULL) {	/* a ZSK alone signs nothing here */
+		dnskey_free(s.zsk);
+		s.zsk = NULL;
+	}
+	if (s.ksk == NULL && create) {
+		r = key_fresh(alg, DNSKEY_FLAGS_SEP, now, NULL, &s.ksk);
+		if (r == MN_OK && shape == DNSSEC_KEYS_KSK_ZSK)
+			r = key_fresh(alg, DNSKEY_FLAGS_ZSK, now, s.ksk, &s.zsk);
+		/* the ZSK first: a KSK on disk alone would be taken for a CSK */
+		if (r == MN_OK && s.zsk != NULL)
+			r = key_store(zfd, s.zsk);
+		if (r == MN_OK)
+			r = key_store(zfd, s.ksk);
+		if (r != MN_OK)
+			goto fail;
+	}
+	close(zfd);
+	if (matches != NULL)
+		*matches = s.ksk == NULL || (s.ksk->alg == alg && (s.zsk == NULL || s.zsk->alg == alg) &&
+					     (s.zsk != NULL) == (shape == DNSSEC_KEYS_KSK_ZSK));
+	*out = s;
+	return MN_OK;
+fail:
+	if (zfd >= 0)
+		close(zfd);
+	dnskey_set_clear(&s);
+	return r;
+}
+
+/* The zone's key directory, not created. */
+static int zone_dir(const char *state_dir, const char *zone)
+{
+	char sub[300];
+	if (state_dir == NULL || zone == NULL || zone[0] == '\0' || zone[0] == '.' || strchr(zone, '/') != NULL ||
+	    snprintf(sub, sizeof(sub), "dnssec/%s", zone) >= (int)sizeof(sub))
+		return MN_EINVAL;
+	return mn_dir_open(state_dir, sub, 0750, false);
+}
+
+int dnskey_dir_read(const char *state_dir, const char *zone, const char *name, size_t max, char **out, size_t *len)
+{
+	if (name == NULL || out == NULL || len == NULL)
+		return MN_EINVAL;
+	int dirfd = zone_dir(state_dir, zone);
+	if (dirfd < 0)
+		return dirfd;
+	int r = read_at(dirfd, name, max, out, len);
+	close(dirfd);
+	return r;
+}
+
+int dnskey_dir_write(const char *state_dir, const char *zone, const char *name, const void *data, size_t len)
+{
+	int dirfd = zone_dir(state_dir, zone);
+	if (dirfd < 0)
+		return dirfd;
+	int r = mn_file_replace_at(dirfd, name, data, len, 0640, MN_WRITE_FSYNC);
+	if (r == MN_OK)
+		r = own_like_dir(dirfd, name);
+	close(dirfd);
+	return r;
+}

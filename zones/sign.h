@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* sign.h -- DNSSEC signing of a finished zone: DNSKEY, CDS, CDNSKEY, the NSEC chain, RRSIGs */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "keys/dnskey.h"
+#include "policy/diag.h"
+#include "policy/policy.h"
+#include "zones/sigcache.h"
+#include "zones/zone.h"
+
+typedef struct sign_opts {
+	time_t now;		/* signatures valid from now - 1 h (clocks behind) ... */
+	uint32_t validity;	/* ... to now + validity seconds */
+	size_t *signatures;	/* NULL, or increased by the number of signatures made */
+	/*
+	 * Reuse: an RRSIG of old for the same RRset, key and header is taken
+	 * as it is while more than refresh seconds of it remain (and it has
+	 * begun); NULL: everything is signed.  keep (NULL: none) receives every
+	 * RRSIG of the signed zone, reused or made, for the next time.
+	 */
+	const sigcache_t *old;
+	sigcache_t *keep;
+	uint32_t refresh;
+	size_t *reused;		/* NULL, or increased by the number of signatures reused */
+} sign_opts_t;
+
+/*
+ * The signed form of the finished zone z, a new finished zone (*out, freed
+ * with zone_free; z is not changed), with the same serial: z's records; at
+ * the apex the DNSKEY RRset (keys->ksk, and keys->zsk when not NULL; TTL of
+ * the SOA), and a CDS (SHA-256) and CDNSKEY for the SEP key (RFC 7344); one
+ * NSEC per owner name in canonical order (RFC 4034 §6.1), the last pointing
+ * back to the apex, its bitmap the owner's types with RRSIG and NSEC, TTL
+ * z->negative_ttl (RFC 9077); and an RRSIG for every RRset (RFC 4034 §3.1.8.1:
+ * labels without a wildcard's `*`, original TTL, signer the apex), made by
+ * the SEP key for DNSKEY, CDS and CDNSKEY and by keys->zsk (the SEP key when
+ * NULL) for the others; or taken from o->old (above).  A zone must get its serial before it is signed: the
+ * SOA's signature covers it.  MN_EINVAL without a SEP key or for an
+ * unfinished zone, MN_ESTATE when OpenSSL fails, MN_ENOMEM.
+ */
+int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t **out);
+
+/*
+ * The compile's step: every zone of zs whose domain has dnssec on is replaced
+ * by its signed form (sign_zone, validity server.dnssec_validity), with the
+ * keys of state_dir/dnssec/ZONE (dnskey_zone_keys; made when missing only
+ * with persist: `mailns check` writes nothing and leaves a zone without keys
+ * unsigned) and the signatures stored beside them reused while more than
+ * server.dnssec_refresh of them remains (with persist, the zone's signatures
+ * are stored again when they changed).  Zones are signed on up to threads threads (0: one per CPU).
+ * Keys that differ from the policy's algorithm or shape are used, with a
+ * warning (changing them is a rollover).  A key that cannot be read or made
+ * is an error at the domain: MN_EPOLICY, zs unchanged; MN_ENOMEM.  stats
+ * (NULL: not counted) is increased by the signatures made and reused.
+ */
+typedef struct sign_stats {
+	size_t made, reused;	/* signatures */
+} sign_stats_t;
+int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigned threads, diag_t *diag,
+	       sign_stats_t *stats);
+
+enum { ZONE_T_RRSIG = 46, ZONE_T_NSEC = 47, ZONE_T_DNSKEY = 48, ZONE_T_CDS = 59, ZONE_T_CDNSKEY = 60 };

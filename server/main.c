@@ -17,7 +17,11 @@
 #include <unistd.h>
 
 #include "policy/mn.h"
+#include "server/priv.h"
+#include "server/rrl.h"
 #include "server/srv.h"
+#include "server/watch.h"
+#include "server/worker.h"
 
 static void usage(FILE *f)
 {

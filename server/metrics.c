@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* metrics.c -- server.metrics: Prometheus text over a minimal HTTP/1.x GET; long pages rendered off the loop */
 #include "server/srv.h"
+#include "server/worker.h"
 
 #include <assert.h>
 #include <stdarg.h>

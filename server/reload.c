@@ -14,6 +14,8 @@
 
 #include "policy/mn.h"
 #include "policy/pool.h"
+#include "server/watch.h"
+#include "server/worker.h"
 #include "zones/compile.h"
 
 enum { LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20 };

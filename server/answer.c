@@ -190,11 +190,11 @@ static const char *chaos_text(const answer_ctx_t *ctx, const uint8_t *low, size_
 	return NULL;
 }
 
-static answer_kind_t zone_kind(const zone_t *z)
+static answer_kind_t kind_of(const zone_t *z)
 {
 	if (z == NULL)
 		return ANSWER_KIND_NONE;
-	switch (z->kind) {
+	switch (zone_kind(z)) {
 	case ZONE_DKIM:
 		return ANSWER_KIND_DKIM;
 	case ZONE_DMARC:
@@ -485,7 +485,7 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 		zset_lookup(zs, qy.low, qy.nlen, qy.qtype, &res);
 	else if (qy.qclass == CLASS_CH)
 		chaos = chaos_text(ctx, qy.low, qy.nlen);
-	info->kind = zone_kind(res.zone);
+	info->kind = kind_of(res.zone);
 
 	/* header and question; counts and flags are filled in by finish() */
 	memcpy(out, q, qy.qend);

@@ -341,8 +341,8 @@ static void render_long(const zones_t *zones, const srv_domstats_t *d, bool seri
 	if (serials) {
 		help(t, "mailns_zone_serial", "gauge", "SOA serial of each zone");
 		for (size_t i = 0; i < zones->n; i++)
-			add(t, "mailns_zone_serial{zone=\"%s\"} %u\n", esc(zones->v[i]->name, eb, sizeof(eb)),
-			    (unsigned)zones->v[i]->serial);
+			add(t, "mailns_zone_serial{zone=\"%s\"} %u\n", esc(zone_name(zones->v[i]), eb, sizeof(eb)),
+			    (unsigned)zone_serial(zones->v[i]));
 	}
 	if (domains && d != NULL) {
 		time_t now = mn_now();

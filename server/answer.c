@@ -353,6 +353,20 @@ static int size_limit(query_t *qy, size_t outcap)
 	return qy->qend + qy->optlen > limit ? ANSWER_DROP : GO_ON;
 }
 
+/*
+ * The lookup: class IN in the zone set (*res; left REFUSED otherwise), class
+ * CH in the server's texts (returned; NULL: none).
+ */
+static const char *lookup(const zset_t *zs, const answer_ctx_t *ctx, const query_t *qy,
+			  zset_result_t *res)
+{
+	if (qy->qclass == CLASS_IN)
+		zset_lookup(zs, qy->low, qy->nlen, qy->qtype, res);
+	else if (qy->qclass == CLASS_CH)
+		return chaos_text(ctx, qy->low, qy->nlen);
+	return NULL;
+}
+
 /* A CHAOS TXT answer: one string, owner the question, TTL 0; TC when it does not fit. */
 static void render_chaos(const query_t *qy, reply_t *rp, const char *chaos)
 {
@@ -478,13 +492,8 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 	if (r != GO_ON)
 		return r;
 
-	/* the lookup: the zone set for class IN, the server's texts for CHAOS */
 	zset_result_t res = { .status = ZSET_REFUSED };
-	const char *chaos = NULL;
-	if (qy.qclass == CLASS_IN)
-		zset_lookup(zs, qy.low, qy.nlen, qy.qtype, &res);
-	else if (qy.qclass == CLASS_CH)
-		chaos = chaos_text(ctx, qy.low, qy.nlen);
+	const char *chaos = lookup(zs, ctx, &qy, &res);
 	info->kind = kind_of(res.zone);
 
 	/* header and question; counts and flags are filled in by finish() */

@@ -190,11 +190,11 @@ static const char *chaos_text(const answer_ctx_t *ctx, const uint8_t *low, size_
 	return NULL;
 }
 
-static answer_kind_t zone_kind(const zone_t *z)
+static answer_kind_t kind_of(const zone_t *z)
 {
 	if (z == NULL)
 		return ANSWER_KIND_NONE;
-	switch (z->kind) {
+	switch (zone_kind(z)) {
 	case ZONE_DKIM:
 		return ANSWER_KIND_DKIM;
 	case ZONE_DMARC:
@@ -222,20 +222,55 @@ int answer_query(const zset_t *zs, const uint8_t *q, size_t qlen, bool tcp,
 	return answer_query_ctx(zs, NULL, q, qlen, tcp, out, outcap, outlen, NULL);
 }
 
-int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q, size_t qlen,
-		     bool tcp, uint8_t *out, size_t outcap, size_t *outlen, answer_info_t *infop)
+/* ---- answer_query_ctx, in the order it runs ---- */
+
+enum { GO_ON = -1 };	/* a step's "not decided yet": the next step runs */
+
+/* One query as the steps see it. */
+typedef struct query {
+	const uint8_t *q;
+	size_t qlen;
+	bool tcp;
+	uint8_t low[256];		/* the question name, lowercased */
+	size_t nlen;			/* its length */
+	size_t qend;			/* offset after QTYPE and QCLASS */
+	uint16_t qtype, qclass;
+	edns_t edns;
+	uint8_t cookie[24];		/* the client cookie and our server cookie */
+	const uint8_t *cookie_out;	/* cookie, or NULL: no COOKIE option in the response */
+	bool badcookie;
+	const char *nsid;		/* NULL: no NSID option in the response */
+	size_t nsid_len;
+	size_t limit;			/* the response's size limit */
+	size_t optlen;			/* the response's OPT record */
+} query_t;
+
+/* The response being written. */
+typedef struct reply {
+	uint8_t *out;
+	size_t o;			/* bytes written */
+	uint16_t flags;
+	int rcode;
+	uint8_t ext_rcode;
+	uint16_t an, ns;
+} reply_t;
+
+/*
+ * The header, the question and every record the query carries (the OPT into
+ * qy->edns).  Returns GO_ON, or ANSWER_DROP / ANSWER_SEND with a header-only
+ * response (NOTIMP with the question, FORMERR).
+ */
+static int parse_query(query_t *qy, uint8_t *out, size_t outcap, size_t *outlen, answer_info_t *info)
 {
-	answer_info_t dummy;
-	answer_info_t *info = infop != NULL ? infop : &dummy;
-	memset(info, 0, sizeof(*info));
+	const uint8_t *q = qy->q;
+	size_t qlen = qy->qlen;
 	if (q == NULL || out == NULL || outlen == NULL || qlen < 12 || outcap < 12)
 		return ANSWER_DROP;
 	if (q[2] & 0x80)
 		return ANSWER_DROP;	/* a response */
 	unsigned int opcode = (q[2] >> 3) & 0x0f;
 	uint16_t qdcount = mn_get16(q + 4);
-	uint8_t low[256];
-	size_t nlen = question_name(q, qlen, low);
+	size_t nlen = question_name(q, qlen, qy->low);
 	size_t qend = 12 + nlen + 4;	/* after QTYPE and QCLASS */
 	bool qok = nlen > 0 && qend <= qlen;
 
@@ -253,142 +288,224 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 	}
 	if (qdcount != 1 || !qok)
 		return header_only_info(q, out, RCODE_FORMERR, outlen, info);
-	uint16_t qtype = mn_get16(q + 12 + nlen);
-	uint16_t qclass = mn_get16(q + 12 + nlen + 2);
-	info->qtype = qtype;
-	info->qclass = qclass;
-	edns_t edns = { 0 };
+	qy->nlen = nlen;
+	qy->qend = qend;
+	qy->qtype = mn_get16(q + 12 + nlen);
+	qy->qclass = mn_get16(q + 12 + nlen + 2);
+	info->qtype = qy->qtype;
+	info->qclass = qy->qclass;
 	/* every record a query carries must parse (an OPT is looked for in them) */
 	if ((mn_get16(q + 6) | mn_get16(q + 8) | mn_get16(q + 10)) != 0 &&
-	    !parse_records(q, qlen, qend, &edns))
+	    !parse_records(q, qlen, qend, &qy->edns))
 		return header_only_info(q, out, RCODE_FORMERR, outlen, info);
-	if (qtype == ZONE_T_OPT)
+	if (qy->qtype == ZONE_T_OPT)
 		return header_only_info(q, out, RCODE_FORMERR, outlen, info);
+	return GO_ON;
+}
 
-	/* cookies (RFC 7873 5.2) and NSID, when the server has them */
+/*
+ * Cookies (RFC 7873 5.2) and NSID, when the server has them.  Returns GO_ON,
+ * or ANSWER_SEND with FORMERR (a malformed COOKIE option, 5.2.2).
+ */
+static int server_options(query_t *qy, const answer_ctx_t *ctx, uint8_t *out, size_t *outlen,
+			  answer_info_t *info)
+{
+	const edns_t *edns = &qy->edns;
 	bool cookies = ctx != NULL && ctx->secret != NULL && ctx->client != NULL;
-	uint8_t cookie[24];
-	const uint8_t *cookie_out = NULL;
-	bool badcookie = false;
-	if (cookies && edns.cookie_bad)
-		return header_only_info(q, out, RCODE_FORMERR, outlen, info);	/* 5.2.2 */
-	if (cookies && edns.cookie != NULL && edns.version == 0) {
-		memcpy(cookie, edns.cookie, 8);
-		if (edns.cookie_len > 8) {
-			info->cookie_valid = answer_cookie_valid(ctx->secret, edns.cookie, edns.cookie + 8,
-								 edns.cookie_len - 8u, ctx->now, ctx->client);
-			badcookie = !info->cookie_valid && !tcp;	/* 5.2.4: over TCP, answer */
+	if (cookies && edns->cookie_bad)
+		return header_only_info(qy->q, out, RCODE_FORMERR, outlen, info);	/* 5.2.2 */
+	if (cookies && edns->cookie != NULL && edns->version == 0) {
+		memcpy(qy->cookie, edns->cookie, 8);
+		if (edns->cookie_len > 8) {
+			info->cookie_valid = answer_cookie_valid(ctx->secret, edns->cookie, edns->cookie + 8,
+								 edns->cookie_len - 8u, ctx->now, ctx->client);
+			qy->badcookie = !info->cookie_valid && !qy->tcp;	/* 5.2.4: over TCP, answer */
 		}
-		answer_cookie_make(ctx->secret, edns.cookie, ctx->now, ctx->client, cookie + 8);
-		cookie_out = cookie;
+		answer_cookie_make(ctx->secret, edns->cookie, ctx->now, ctx->client, qy->cookie + 8);
+		qy->cookie_out = qy->cookie;
 	}
-	const char *nsid = NULL;
-	size_t nsid_len = 0;
-	if (ctx != NULL && ctx->identity != NULL && edns.nsid && edns.version == 0) {
-		nsid = ctx->identity;
-		nsid_len = strlen(nsid);
+	if (ctx != NULL && ctx->identity != NULL && edns->nsid && edns->version == 0) {
+		qy->nsid = ctx->identity;
+		qy->nsid_len = strlen(qy->nsid);
 	}
+	return GO_ON;
+}
 
+/*
+ * The response's size limit (UDP: 512, or the client's EDNS size up to ours;
+ * TCP: 65535; never over outcap) and the size of its OPT record.  Returns
+ * GO_ON, or ANSWER_DROP when not even the question and the OPT fit.
+ */
+static int size_limit(query_t *qy, size_t outcap)
+{
+	const edns_t *edns = &qy->edns;
 	size_t limit = ANSWER_TCP_MAX;
-	if (!tcp) {
+	if (!qy->tcp) {
 		limit = ANSWER_UDP_MIN;
-		if (edns.present && edns.payload > limit)
-			limit = edns.payload < ANSWER_EDNS_PAYLOAD ? edns.payload : ANSWER_EDNS_PAYLOAD;
+		if (edns->present && edns->payload > limit)
+			limit = edns->payload < ANSWER_EDNS_PAYLOAD ? edns->payload : ANSWER_EDNS_PAYLOAD;
 	}
 	if (limit > outcap)
 		limit = outcap;
-	size_t optlen = edns.present ? OPT_LEN + (cookie_out != NULL ? 28 : 0) +
-				       (nsid != NULL ? 4 + nsid_len : 0) : 0;
-	if (qend + optlen > limit)
-		return ANSWER_DROP;
+	qy->limit = limit;
+	qy->optlen = edns->present ? OPT_LEN + (qy->cookie_out != NULL ? 28 : 0) +
+				     (qy->nsid != NULL ? 4 + qy->nsid_len : 0) : 0;
+	return qy->qend + qy->optlen > limit ? ANSWER_DROP : GO_ON;
+}
 
-	/* header and question; counts and flags are filled in below */
-	memcpy(out, q, qend);
-	uint16_t flags = (uint16_t)(FLAG_QR | (q[2] & 0x01) << 8 | (q[3] & FLAG_CD));
-	int rcode = RCODE_NOERROR;
-	uint8_t ext_rcode = 0;
-	uint16_t an = 0, ns = 0;
-	size_t o = qend;
+/*
+ * The lookup: class IN in the zone set (*res; left REFUSED otherwise), class
+ * CH in the server's texts (returned; NULL: none).
+ */
+static const char *lookup(const zset_t *zs, const answer_ctx_t *ctx, const query_t *qy,
+			  zset_result_t *res)
+{
+	if (qy->qclass == CLASS_IN)
+		zset_lookup(zs, qy->low, qy->nlen, qy->qtype, res);
+	else if (qy->qclass == CLASS_CH)
+		return chaos_text(ctx, qy->low, qy->nlen);
+	return NULL;
+}
 
-	zset_result_t res = { .status = ZSET_REFUSED };
-	const char *chaos = NULL;
-	if (qclass == CLASS_IN)
-		zset_lookup(zs, low, nlen, qtype, &res);
-	else if (qclass == CLASS_CH)
-		chaos = chaos_text(ctx, low, nlen);
-	info->kind = zone_kind(res.zone);
-	if (edns.present && edns.version > 0) {
-		ext_rcode = 1;	/* BADVERS (16): 0 in the header, 1 in the OPT */
+/* A CHAOS TXT answer: one string, owner the question, TTL 0; TC when it does not fit. */
+static void render_chaos(const query_t *qy, reply_t *rp, const char *chaos)
+{
+	rp->flags |= FLAG_AA;
+	if (qy->qtype != T_TXT && qy->qtype != T_ANY)
+		return;
+	size_t tlen = strlen(chaos);
+	uint8_t *out = rp->out;
+	size_t o = rp->o;
+	if (o + 12 + 1 + tlen + qy->optlen > qy->limit) {
+		rp->flags |= FLAG_TC;
+		return;
+	}
+	/* owner: pointer to the question; TXT CH, TTL 0, one string */
+	mn_put16(out + o, 0xc00c);
+	mn_put16(out + o + 2, T_TXT);
+	mn_put16(out + o + 4, CLASS_CH);
+	memset(out + o + 6, 0, 4);
+	mn_put16(out + o + 10, (uint16_t)(1 + tlen));
+	out[o + 12] = (uint8_t)tlen;
+	memcpy(out + o + 13, chaos, tlen);
+	rp->o = o + 13 + tlen;
+	rp->an = 1;
+}
+
+/*
+ * What the zone set found: the pre-rendered RRsets, or the SOA of a negative
+ * answer (NXDOMAIN, NODATA) with the negative TTL; TC when it does not fit.
+ */
+static void render_zone(const query_t *qy, reply_t *rp, const zset_result_t *res)
+{
+	rp->flags |= FLAG_AA;
+	size_t need = res->status == ZSET_ANSWER ? res->rrs_len : 2u + res->soa_len;
+	uint8_t *out = rp->out;
+	size_t o = rp->o;
+	if (o + need + qy->optlen > qy->limit) {
+		rp->flags |= FLAG_TC;
+	} else if (res->status == ZSET_ANSWER) {
+		memcpy(out + o, res->rrs, res->rrs_len);
+		rp->o = o + res->rrs_len;
+		rp->an = res->rrs_count;
+	} else {
+		/* the SOA, its owner a pointer to the apex inside the question */
+		mn_put16(out + o, (uint16_t)(0xc000 | (12 + qy->nlen - res->apex_len)));
+		memcpy(out + o + 2, res->soa, res->soa_len);
+		mn_put16(out + o + 6, (uint16_t)(res->soa_ttl >> 16));	/* the negative TTL */
+		mn_put16(out + o + 8, (uint16_t)res->soa_ttl);
+		rp->o = o + 2u + res->soa_len;
+		rp->ns = 1;
+		if (res->status == ZSET_NXDOMAIN)
+			rp->rcode = RCODE_NXDOMAIN;
+	}
+}
+
+/* The sections after the question: BADVERS, BADCOOKIE, CHAOS, REFUSED, NOTIMP, or the zone's. */
+static void render(const query_t *qy, reply_t *rp, const zset_result_t *res, const char *chaos,
+		   answer_info_t *info)
+{
+	uint16_t qtype = qy->qtype;
+	if (qy->edns.present && qy->edns.version > 0) {
+		rp->ext_rcode = 1;	/* BADVERS (16): 0 in the header, 1 in the OPT */
 		info->rcode = ANSWER_RCODE_BADVERS;
-		if (res.status != ZSET_REFUSED)
-			flags |= FLAG_AA;
-	} else if (badcookie) {
+		if (res->status != ZSET_REFUSED)
+			rp->flags |= FLAG_AA;
+	} else if (qy->badcookie) {
 		/* BADCOOKIE (23): 7 in the header, 1 in the OPT; a fresh cookie, no records */
-		rcode = ANSWER_RCODE_BADCOOKIE & 0x0f;
-		ext_rcode = ANSWER_RCODE_BADCOOKIE >> 4;
+		rp->rcode = ANSWER_RCODE_BADCOOKIE & 0x0f;
+		rp->ext_rcode = ANSWER_RCODE_BADCOOKIE >> 4;
 		info->rcode = ANSWER_RCODE_BADCOOKIE;
 	} else if (chaos != NULL) {
-		flags |= FLAG_AA;
-		size_t tlen = strlen(chaos);
-		if (qtype == T_TXT || qtype == T_ANY) {
-			if (o + 12 + 1 + tlen + optlen > limit) {
-				flags |= FLAG_TC;
-			} else {
-				/* owner: pointer to the question; TXT CH, TTL 0, one string */
-				mn_put16(out + o, 0xc00c);
-				mn_put16(out + o + 2, T_TXT);
-				mn_put16(out + o + 4, CLASS_CH);
-				memset(out + o + 6, 0, 4);
-				mn_put16(out + o + 10, (uint16_t)(1 + tlen));
-				out[o + 12] = (uint8_t)tlen;
-				memcpy(out + o + 13, chaos, tlen);
-				o += 13 + tlen;
-				an = 1;
-			}
-		}
-	} else if (qclass != CLASS_IN || res.status == ZSET_REFUSED) {
-		rcode = RCODE_REFUSED;
+		render_chaos(qy, rp, chaos);
+	} else if (qy->qclass != CLASS_IN || res->status == ZSET_REFUSED) {
+		rp->rcode = RCODE_REFUSED;
 	} else if (qtype == ZONE_T_AXFR || qtype == ZONE_T_IXFR || qtype == T_MAILA ||
 		   qtype == T_MAILB || qtype == T_TKEY || qtype == T_TSIG) {
-		rcode = RCODE_NOTIMP;
+		rp->rcode = RCODE_NOTIMP;
 	} else {
-		flags |= FLAG_AA;
-		size_t need = 0;
-		if (res.status == ZSET_ANSWER)
-			need = res.rrs_len;
-		else
-			need = 2u + res.soa_len;
-		if (o + need + optlen > limit) {
-			flags |= FLAG_TC;
-		} else if (res.status == ZSET_ANSWER) {
-			memcpy(out + o, res.rrs, res.rrs_len);
-			o += res.rrs_len;
-			an = res.rrs_count;
-		} else {
-			/* the SOA, its owner a pointer to the apex inside the question */
-			mn_put16(out + o, (uint16_t)(0xc000 | (12 + nlen - res.apex_len)));
-			memcpy(out + o + 2, res.soa, res.soa_len);
-			mn_put16(out + o + 6, (uint16_t)(res.soa_ttl >> 16));	/* the negative TTL */
-			mn_put16(out + o + 8, (uint16_t)res.soa_ttl);
-			o += 2u + res.soa_len;
-			ns = 1;
-			if (res.status == ZSET_NXDOMAIN)
-				rcode = RCODE_NXDOMAIN;
-		}
+		render_zone(qy, rp, res);
 	}
-	if (edns.present)
-		o += opt_write(out + o, ext_rcode, edns.dnssec_ok, cookie_out, nsid, nsid_len);
-	mn_put16(out + 2, (uint16_t)(flags | rcode));
+}
+
+/* The OPT record and the header's flags and counts; fills info. */
+static int finish(const query_t *qy, reply_t *rp, size_t *outlen, answer_info_t *info)
+{
+	uint8_t *out = rp->out;
+	const edns_t *edns = &qy->edns;
+	if (edns->present)
+		rp->o += opt_write(out + rp->o, rp->ext_rcode, edns->dnssec_ok, qy->cookie_out, qy->nsid,
+				   qy->nsid_len);
+	mn_put16(out + 2, (uint16_t)(rp->flags | rp->rcode));
 	mn_put16(out + 4, 1);
-	mn_put16(out + 6, an);
-	mn_put16(out + 8, ns);
-	mn_put16(out + 10, edns.present ? 1 : 0);
-	*outlen = o;
+	mn_put16(out + 6, rp->an);
+	mn_put16(out + 8, rp->ns);
+	mn_put16(out + 10, edns->present ? 1 : 0);
+	*outlen = rp->o;
 	if (info->rcode == 0)
-		info->rcode = rcode;
-	info->tc = (flags & FLAG_TC) != 0;
-	info->qend = qend;
+		info->rcode = rp->rcode;
+	info->tc = (rp->flags & FLAG_TC) != 0;
+	info->qend = qy->qend;
 	return ANSWER_SEND;
+}
+
+int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q, size_t qlen,
+		     bool tcp, uint8_t *out, size_t outcap, size_t *outlen, answer_info_t *infop)
+{
+	answer_info_t dummy;
+	answer_info_t *info = infop != NULL ? infop : &dummy;
+	memset(info, 0, sizeof(*info));
+	query_t qy;
+	qy.q = q;
+	qy.qlen = qlen;
+	qy.tcp = tcp;
+	qy.edns = (edns_t){ 0 };
+	qy.cookie_out = NULL;
+	qy.badcookie = false;
+	qy.nsid = NULL;
+	qy.nsid_len = 0;
+	int r = parse_query(&qy, out, outcap, outlen, info);
+	if (r == GO_ON)
+		r = server_options(&qy, ctx, out, outlen, info);
+	if (r == GO_ON)
+		r = size_limit(&qy, outcap);
+	if (r != GO_ON)
+		return r;
+
+	zset_result_t res = { .status = ZSET_REFUSED };
+	const char *chaos = lookup(zs, ctx, &qy, &res);
+	info->kind = kind_of(res.zone);
+
+	/* header and question; counts and flags are filled in by finish() */
+	memcpy(out, q, qy.qend);
+	reply_t rp = {
+		.out = out,
+		.o = qy.qend,
+		.flags = (uint16_t)(FLAG_QR | (q[2] & 0x01) << 8 | (q[3] & FLAG_CD)),
+		.rcode = RCODE_NOERROR,
+	};
+	render(&qy, &rp, &res, chaos, info);
+	return finish(&qy, &rp, outlen, info);
 }
 
 size_t answer_truncate(uint8_t *out, size_t len, const answer_info_t *info)

@@ -43,13 +43,15 @@ static int rr_cmp(const void *x, const void *y)
 /* The records of z but the SOA, sorted by rr_cmp. */
 static const zone_rr_t **sorted(const zone_t *z, size_t *n)
 {
-	const zone_rr_t **v = malloc((z->nrrs ? z->nrrs : 1) * sizeof(*v));
+	const zone_rr_t **v = malloc((zone_nrrs(z) ? zone_nrrs(z) : 1) * sizeof(*v));
 	if (v == NULL)
 		return NULL;
 	size_t k = 0;
-	for (size_t i = 0; i < z->nrrs; i++)
-		if (z->rrs[i].type != ZONE_T_SOA)
-			v[k++] = &z->rrs[i];
+	zone_iter_t it;
+	zone_iter_init(&it, z);
+	for (const zone_rr_t *rr; (rr = zone_iter_next(&it)) != NULL;)
+		if (rr->type != ZONE_T_SOA)
+			v[k++] = rr;
 	qsort(v, k, sizeof(*v), rr_cmp);
 	*n = k;
 	return v;
@@ -98,8 +100,8 @@ static void rr_write(buf_t *b, const zone_rr_t *rr)
 
 int xfr_diff(const zone_t *old, const zone_t *cur, uint8_t **out, size_t *len)
 {
-	if (old == NULL || cur == NULL || out == NULL || len == NULL || old->nrrs == 0 ||
-	    cur->nrrs == 0 || old->rrs[0].type != ZONE_T_SOA || cur->rrs[0].type != ZONE_T_SOA)
+	if (old == NULL || cur == NULL || out == NULL || len == NULL || zone_nrrs(old) == 0 ||
+	    zone_nrrs(cur) == 0 || zone_rr(old, 0)->type != ZONE_T_SOA || zone_rr(cur, 0)->type != ZONE_T_SOA)
 		return MN_EINVAL;
 	size_t na = 0, nb = 0;
 	const zone_rr_t **a = sorted(old, &na), **b = sorted(cur, &nb);
@@ -111,7 +113,7 @@ int xfr_diff(const zone_t *old, const zone_t *cur, uint8_t **out, size_t *len)
 	if (h == NULL)
 		goto fail;
 	uint32_t ndel = 1, nadd = 1;
-	rr_write(&w, &old->rrs[0]);
+	rr_write(&w, zone_rr(old, 0));
 	for (size_t i = 0, j = 0; i < na;) {	/* in old, not in cur */
 		int c = j < nb ? rr_cmp(&a[i], &b[j]) : -1;
 		if (c < 0) {
@@ -124,7 +126,7 @@ int xfr_diff(const zone_t *old, const zone_t *cur, uint8_t **out, size_t *len)
 			j++;
 		}
 	}
-	rr_write(&w, &cur->rrs[0]);
+	rr_write(&w, zone_rr(cur, 0));
 	for (size_t i = 0, j = 0; j < nb;) {	/* in cur, not in old */
 		int c = i < na ? rr_cmp(&a[i], &b[j]) : 1;
 		if (c > 0) {
@@ -139,8 +141,8 @@ int xfr_diff(const zone_t *old, const zone_t *cur, uint8_t **out, size_t *len)
 	}
 	if (w.failed)
 		goto fail;
-	mn_put32(w.p, old->serial);
-	mn_put32(w.p + 4, cur->serial);
+	mn_put32(w.p, zone_serial(old));
+	mn_put32(w.p + 4, zone_serial(cur));
 	mn_put32(w.p + 8, ndel);
 	mn_put32(w.p + 12, nadd);
 	free(a);
@@ -200,8 +202,8 @@ static int journal_append(const char *state_dir, int dirfd, const zone_t *cur, c
 			  size_t dlen, uint32_t old_serial)
 {
 	char path[4096], name[300];
-	journal_path(path, sizeof(path), state_dir, cur->name);
-	snprintf(name, sizeof(name), "%s.jnl", cur->name);
+	journal_path(path, sizeof(path), state_dir, zone_name(cur));
+	snprintf(name, sizeof(name), "%s.jnl", zone_name(cur));
 	uint8_t *d = NULL;
 	size_t len = 0;
 	entry_t v[XFR_JOURNAL_VERSIONS + 1];
@@ -259,7 +261,7 @@ int xfr_journal_update(const char *state_dir, const zones_t *old, const zones_t 
 	for (size_t i = 0; i < cur->n; i++) {
 		const zone_t *z = cur->v[i];
 		const zone_t *o = zones_match(&oc, z);
-		if (o == NULL || o->serial == z->serial)
+		if (o == NULL || zone_serial(o) == zone_serial(z))
 			continue;
 		if (dirfd < 0 && (dirfd = mn_dir_open(state_dir, "journal", 0750, true)) < 0)
 			return dirfd;
@@ -267,7 +269,7 @@ int xfr_journal_update(const char *state_dir, const zones_t *old, const zones_t 
 		size_t dlen = 0;
 		int r = xfr_diff(o, z, &diff, &dlen);
 		if (r == MN_OK)
-			r = journal_append(state_dir, dirfd, z, diff, dlen, o->serial);
+			r = journal_append(state_dir, dirfd, z, diff, dlen, zone_serial(o));
 		free(diff);
 		if (r < 0)
 			err = r;
@@ -285,7 +287,7 @@ int xfr_journal_chain(const char *state_dir, const zone_t *z, uint32_t from, uin
 	if (state_dir == NULL || z == NULL || out == NULL || len == NULL)
 		return MN_EINVAL;
 	char path[4096];
-	journal_path(path, sizeof(path), state_dir, z->name);
+	journal_path(path, sizeof(path), state_dir, zone_name(z));
 	uint8_t *d = NULL;
 	size_t dlen = 0;
 	entry_t v[XFR_JOURNAL_VERSIONS + 1];
@@ -301,12 +303,12 @@ int xfr_journal_chain(const char *state_dir, const zone_t *z, uint32_t from, uin
 		i++;
 	size_t start = i;
 	uint32_t at = from;
-	for (; i < n && at != z->serial; i++) {
+	for (; i < n && at != zone_serial(z); i++) {
 		if (mn_get32(v[i].p) != at)
 			goto done;	/* a gap */
 		at = mn_get32(v[i].p + 4);
 	}
-	if (at != z->serial || start == n)
+	if (at != zone_serial(z) || start == n)
 		goto done;	/* the journal does not reach the served serial (yet) */
 	size_t total = 0;
 	for (size_t k = start; k < i; k++)

@@ -17,7 +17,11 @@
 #include <unistd.h>
 
 #include "policy/mn.h"
+#include "server/priv.h"
+#include "server/rrl.h"
 #include "server/srv.h"
+#include "server/watch.h"
+#include "server/worker.h"
 
 static void usage(FILE *f)
 {
@@ -248,7 +252,16 @@ static void daemon_ready(int fd)
 	mn_log_init("mailnsd", false, MN_LOG_INFO);
 }
 
-int main(int argc, char **argv)
+/* ---- main, in the order it runs ---- */
+
+typedef struct opts {
+	const char *path;		/* the policy file (abspath when it resolves) */
+	bool foreground;
+	char abspath[PATH_MAX];
+} opts_t;
+
+/* Reads the command line into o; returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, opts_t *o)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -257,16 +270,14 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
-	bool foreground = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:fhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			path = optarg;
+			o->path = optarg;
 			break;
 		case 'f':
-			foreground = true;
+			o->foreground = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -284,111 +295,105 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (path == NULL)
-		path = getenv("MAILNS_POLICY");
-	if (path == NULL || path[0] == '\0')
-		path = MN_POLICY_PATH;
-	char abspath[PATH_MAX];
-	if (realpath(path, abspath) != NULL)
-		path = abspath;
+	if (o->path == NULL)
+		o->path = getenv("MAILNS_POLICY");
+	if (o->path == NULL || o->path[0] == '\0')
+		o->path = MN_POLICY_PATH;
+	if (realpath(o->path, o->abspath) != NULL)
+		o->path = o->abspath;
+	return -1;
+}
 
-	signal(SIGPIPE, SIG_IGN);
-	mn_log_init("mailnsd", true, MN_LOG_INFO);
-
-	int rc = 1, ready_fd = -1;
-	srv_t srv = { .policy_path = path };
-	uv_loop_t loop;
-	policy_t *policy = NULL;
-	srv_priv_t priv;
+/*
+ * Loads the policy at path (diagnostics on stderr) into *out, filling
+ * srv->pcache, which is kept only when server.parse_cache says so (freed on
+ * failure).
+ */
+static int load_policy(srv_t *srv, const char *path, policy_t **out)
+{
 	diag_t *diag = diag_new();
 	if (diag == NULL)
-		return 1;
-	/* the parse cache is filled by the first load and kept when server.parse_cache says so */
-	int r = policy_cache_new(&srv.pcache);
+		return MN_ENOMEM;
+	int r = policy_cache_new(&srv->pcache);
 	if (r == MN_OK)
-		r = policy_load_cached(path, srv.pcache, diag, &policy);
+		r = policy_load_cached(path, srv->pcache, diag, out);
 	diag_sort(diag);
 	diag_print(diag, stderr);
 	size_t nerrors = diag_errors(diag);
 	diag_free(diag);
-	diag = NULL;
-	if (r == MN_OK && !policy->server.parse_cache.v) {
-		policy_cache_free(srv.pcache);
-		srv.pcache = NULL;
+	if (r == MN_OK && !(*out)->server.parse_cache.v) {
+		policy_cache_free(srv->pcache);
+		srv->pcache = NULL;
 	}
 	if (r < 0) {
 		if (nerrors == 0)
 			fprintf(stderr, "mailnsd: cannot load %s (%s)\n", path, mn_strerror(r));
-		policy_cache_free(srv.pcache);
-		return 1;
+		policy_cache_free(srv->pcache);
+		srv->pcache = NULL;
 	}
-	/* who to run as: decided before anything is bound (root without server.user: refused) */
-	if (srv_priv_plan(policy, &priv) < 0 || srv_priv_check_read(&priv, path) < 0) {
-		policy_free(policy);
-		policy_cache_free(srv.pcache);
-		return 1;
-	}
+	return r;
+}
 
-	if (!foreground)
-		ready_fd = daemonize();
-	if (uv_loop_init(&loop) < 0 || uv_mutex_init(&srv.conn_lock) < 0) {
-		policy_free(policy);
-		policy_cache_free(srv.pcache);
-		return 1;
-	}
-	srv.loop = &loop;
-	srv.ndomains = policy->ndomains;
+/* The loop threads (server.threads of p) and the main loop's handle they acknowledge on. */
+static bool setup_workers(srv_t *srv, const policy_t *p)
+{
 	const char *batch = getenv("MAILNSD_UDP_BATCH");
-	srv.udp_batch = batch == NULL || strcmp(batch, "0") != 0;
-	bool ok = true;
-	r = workers_new(&srv, srv_threads(policy));
+	srv->udp_batch = batch == NULL || strcmp(batch, "0") != 0;
+	int r = workers_new(srv, srv_threads(p));
 	if (r < 0) {
 		mn_log(MN_LOG_ERR, "cannot set up the loop threads (%s)", mn_strerror(r));
-		ok = false;
+		return false;
 	}
-	if (ok && uv_async_init(&loop, &srv.acked, on_acked) == 0) {
-		srv.acked.data = &srv;
-		srv.acked_ready = true;
-	} else {
-		ok = false;
-	}
-	/* bind as root, then run as server.user; zones are compiled as that user */
-	for (size_t i = 0; ok && i < policy->server.listen.n; i++) {
-		const policy_listen_t *l = &policy->server.listen.v[i];
-		for (size_t k = 0; ok && k < srv.nworkers; k++)
-			ok = srv_udp_open(&srv.workers[k], (const struct sockaddr *)&l->addr, l->text) == MN_OK &&
-			     srv_tcp_open(&srv.workers[k], (const struct sockaddr *)&l->addr, l->text) == MN_OK;
+	if (uv_async_init(srv->loop, &srv->acked, on_acked) != 0)
+		return false;
+	srv->acked.data = srv;
+	srv->acked_ready = true;
+	return true;
+}
+
+/* Binds every listen address on every worker (as root), and the metrics endpoint. */
+static bool open_listeners(srv_t *srv, const policy_t *p)
+{
+	bool ok = true;
+	for (size_t i = 0; ok && i < p->server.listen.n; i++) {
+		const policy_listen_t *l = &p->server.listen.v[i];
+		for (size_t k = 0; ok && k < srv->nworkers; k++)
+			ok = srv_udp_open(&srv->workers[k], (const struct sockaddr *)&l->addr, l->text) == MN_OK &&
+			     srv_tcp_open(&srv->workers[k], (const struct sockaddr *)&l->addr, l->text) == MN_OK;
 		if (ok)
 			mn_log(MN_LOG_INFO, "listening on %s (udp, tcp)", l->text);
 	}
-	if (ok && policy->server.metrics.v != NULL) {
-		ok = srv_metrics_open(&srv, policy->server.metrics.v) == MN_OK;
-		srv.metrics_on = true;
+	if (ok && p->server.metrics.v != NULL) {
+		ok = srv_metrics_open(srv, p->server.metrics.v) == MN_OK;
+		srv->metrics_on = true;
 	}
-	if (ok && (diag = diag_new()) == NULL)
-		ok = false;
-	/*
-	 * The TSIG secrets are read before the switch, as the policy was (a
-	 * reload reads them again as server.user); the zones are compiled after
-	 * it, so that the state files are that user's.
-	 */
+	return ok;
+}
+
+/*
+ * Switches to server.user and compiles the first generation (srv->gen).  The
+ * TSIG secrets are read before the switch, as the policy was (a reload reads
+ * them again as server.user); the zones are compiled after it, so that the
+ * state files are that user's.
+ */
+static bool first_generation(srv_t *srv, const policy_t *p, const srv_priv_t *priv, const char *path)
+{
+	diag_t *diag = diag_new();
+	if (diag == NULL)
+		return false;
 	xfr_conf_t *xfr = NULL;
-	int xr = MN_OK;
-	if (ok)
-		xr = xfr_conf_new(policy, diag, &xfr);
-	if (ok)
-		ok = srv_priv_drop(&priv, policy->server.state_dir.v) == MN_OK;
+	int r = xfr_conf_new(p, diag, &xfr);
+	bool ok = srv_priv_drop(priv, p->server.state_dir.v) == MN_OK;
 	/* reloads reuse what did not change (reload.c) */
-	if (ok && compile_cache_new(&srv.ccache) < 0)
+	if (ok && compile_cache_new(&srv->ccache) < 0)
 		ok = false;
 	if (ok) {
 		zset_t *zs = NULL;
 		srv_conf_t conf;
-		r = xr;
 		if (r == MN_OK)
-			r = srv_compile(policy, srv.ccache, diag, &zs, &conf, NULL);
+			r = srv_compile(p, srv->ccache, diag, &zs, &conf, NULL);
 		if (r == MN_OK)
-			r = srv_gen_new(zs, &conf, xfr, 1, &srv.gen);
+			r = srv_gen_new(zs, &conf, xfr, 1, &srv->gen);
 		if (r == MN_OK)
 			xfr = NULL;	/* the generation's */
 		else
@@ -401,99 +406,175 @@ int main(int argc, char **argv)
 	}
 	diag_free(diag);
 	xfr_conf_free(xfr);	/* NULL unless the start failed */
-	if (ok) {
-		if (srv.gen->conf.has_secret)
-			memcpy(srv.secret, srv.gen->conf.secret, sizeof(srv.secret));
-		else if ((r = srv_random(srv.secret, sizeof(srv.secret))) < 0)
-			mn_log(MN_LOG_WARNING, "no random cookie secret (%s)", mn_strerror(r));
-		/* no thread runs yet: every worker takes the first generation directly */
-		for (size_t k = 0; k < srv.nworkers; k++) {
-			srv_worker_t *w = &srv.workers[k];
-			w->gen = srv_gen_ref(srv.gen);
-			w->served = srv.gen->seq;
-			memcpy(w->secret, srv.secret, sizeof(w->secret));
-		}
+	return ok;
+}
+
+/* The cookie secret; every worker takes the first generation directly (no thread runs yet). */
+static void workers_first(srv_t *srv)
+{
+	int r;
+	if (srv->gen->conf.has_secret)
+		memcpy(srv->secret, srv->gen->conf.secret, sizeof(srv->secret));
+	else if ((r = srv_random(srv->secret, sizeof(srv->secret))) < 0)
+		mn_log(MN_LOG_WARNING, "no random cookie secret (%s)", mn_strerror(r));
+	for (size_t k = 0; k < srv->nworkers; k++) {
+		srv_worker_t *w = &srv->workers[k];
+		w->gen = srv_gen_ref(srv->gen);
+		w->served = srv->gen->seq;
+		memcpy(w->secret, srv->secret, sizeof(w->secret));
 	}
-	if (ok && srv.metrics_on && srv_domstats_new(policy, &srv.domstats) < 0)
-		mn_log(MN_LOG_WARNING, "cannot read the key states for the metrics");
+}
+
+/* Watches the files of policy p (path) for changes; SIGHUP only when that fails. */
+static void start_watch(srv_t *srv, const char *path, const policy_t *p)
+{
+	srv_watchplan_t *plan = NULL;
+	int r = srv_watch_start(srv);
+	if (r == MN_OK)
+		r = srv_watch_plan(path, p, &plan);
+	if (r == MN_OK)
+		srv_watch_apply(srv, plan, true);
+	else
+		mn_log(MN_LOG_WARNING, "not watching the policy files (%s); SIGHUP reloads",
+		       mn_strerror(r));
+	if (srv->watch != NULL)
+		mn_log(MN_LOG_INFO, "watching %zu directories for changes", srv_watch_count(srv));
+}
+
+/* The NOTIFY sender: every zone to every secondary once at startup, then on each change. */
+static void start_notify(srv_t *srv, const policy_t *p)
+{
+	int r = xfr_notify_new(srv->loop, &srv->notify);
+	/* sent from the first listen address of each family: what secondaries know */
+	for (size_t i = 0; r == MN_OK && i < p->server.listen.n; i++)
+		(void)xfr_notify_source(srv->notify, (const struct sockaddr *)&p->server.listen.v[i].addr);
+	if (r == MN_OK)
+		xfr_notify_changes(srv->notify, srv->gen->xfr, NULL, zset_zones(srv->gen->zset));
+	else
+		mn_log(MN_LOG_WARNING, "not sending notify (%s)", mn_strerror(r));
+}
+
+/* The signal handles (started by run()). */
+static void signals_init(srv_t *srv)
+{
+	uv_signal_init(srv->loop, &srv->sig_hup);
+	uv_signal_init(srv->loop, &srv->sig_term);
+	uv_signal_init(srv->loop, &srv->sig_int);
+	srv->sig_hup.data = srv->sig_term.data = srv->sig_int.data = srv;
+}
+
+/* Starts the loop threads of workers 1..n-1 (worker 0 is the main loop's). */
+static bool threads_start(srv_t *srv)
+{
+	for (size_t k = 1; k < srv->nworkers; k++) {
+		srv_worker_t *w = &srv->workers[k];
+		int r = uv_thread_create(&w->thread, worker_run, w);
+		if (r < 0) {
+			mn_log(MN_LOG_ERR, "cannot start loop thread %zu (%s)", k, uv_strerror(r));
+			return false;
+		}
+		w->started = true;
+	}
+	return true;
+}
+
+/* Serves until SIGTERM or SIGINT; tells a waiting parent (ready_fd >= 0) first. */
+static void run(srv_t *srv, const char *path, int ready_fd)
+{
+	uv_signal_start(&srv->sig_hup, on_hup, SIGHUP);
+	uv_signal_start(&srv->sig_term, on_stop, SIGTERM);
+	uv_signal_start(&srv->sig_int, on_stop, SIGINT);
+	mn_log(MN_LOG_NOTICE, "loaded %zu zones (%zu domains, %zu names) from %s",
+	       zset_zones(srv->gen->zset)->n, srv->ndomains, zset_name_count(srv->gen->zset), path);
+	mn_log(MN_LOG_INFO, "answering on %zu loop thread%s (udp batching %s)", srv->nworkers,
+	       srv->nworkers == 1 ? "" : "s", srv->udp_batch ? "on" : "off");
+	if (ready_fd >= 0)
+		daemon_ready(ready_fd);
+	uv_run(srv->loop, UV_RUN_DEFAULT);
+}
+
+/* After stop(): waits for every handle and thread, frees the server; returns rc, or 1 when unclean. */
+static int shut_down(srv_t *srv, int rc)
+{
+	uv_run(srv->loop, UV_RUN_DEFAULT);	/* until every handle is closed */
+	if (workers_free(srv) != 0)
+		rc = 1;
+	srv_gen_unref(srv->gen, NULL);
+	srv->gen = NULL;
+	uv_run(srv->loop, UV_RUN_DEFAULT);	/* nothing left, unless a worker queued work here */
+	int r = uv_loop_close(srv->loop);
+	if (r != 0) {
+		mn_log(MN_LOG_ERR, "event loop not closed cleanly (%s)", uv_strerror(r));
+		rc = 1;
+	}
+	uv_mutex_destroy(&srv->conn_lock);
+	srv_domstats_unref(srv->domstats);
+	compile_cache_free(srv->ccache);
+	policy_cache_free(srv->pcache);
+	if (rc == 0)
+		mn_log(MN_LOG_NOTICE, "stopped");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	opts_t o = { 0 };
+	int rc = parse_options(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	const char *path = o.path;
+
+	signal(SIGPIPE, SIG_IGN);
+	mn_log_init("mailnsd", true, MN_LOG_INFO);
+
+	srv_t srv = { .policy_path = path };
+	uv_loop_t loop;
+	policy_t *policy = NULL;
+	srv_priv_t priv;
+	if (load_policy(&srv, path, &policy) < 0)
+		return 1;
+	/* who to run as: decided before anything is bound (root without server.user: refused) */
+	if (srv_priv_plan(policy, &priv) < 0 || srv_priv_check_read(&priv, path) < 0) {
+		policy_free(policy);
+		policy_cache_free(srv.pcache);
+		return 1;
+	}
+	int ready_fd = o.foreground ? -1 : daemonize();
+	if (uv_loop_init(&loop) < 0 || uv_mutex_init(&srv.conn_lock) < 0) {
+		policy_free(policy);
+		policy_cache_free(srv.pcache);
+		return 1;
+	}
+	srv.loop = &loop;
+	srv.ndomains = policy->ndomains;
+
+	/* bind as root, then run as server.user; zones are compiled as that user */
+	bool ok = setup_workers(&srv, policy) && open_listeners(&srv, policy) &&
+		  first_generation(&srv, policy, &priv, path);
+	if (ok) {
+		workers_first(&srv);
+		if (srv.metrics_on && srv_domstats_new(policy, &srv.domstats) < 0)
+			mn_log(MN_LOG_WARNING, "cannot read the key states for the metrics");
+	}
 	srv.stats.last_reload_ok = ok;
 	srv.stats.last_reload_time = (uint64_t)time(NULL);
 	if (ok) {
-		srv_watchplan_t *plan = NULL;
-		r = srv_watch_start(&srv);
-		if (r == MN_OK)
-			r = srv_watch_plan(path, policy, &plan);
-		if (r == MN_OK)
-			srv_watch_apply(&srv, plan, true);
-		else
-			mn_log(MN_LOG_WARNING, "not watching the policy files (%s); SIGHUP reloads",
-			       mn_strerror(r));
-		if (srv.watch != NULL)
-			mn_log(MN_LOG_INFO, "watching %zu directories for changes",
-			       srv_watch_count(&srv));
-	}
-	if (ok) {
-		/* every zone to every secondary once at startup, then on each change */
-		r = xfr_notify_new(&loop, &srv.notify);
-		/* sent from the first listen address of each family: what secondaries know */
-		for (size_t i = 0; r == MN_OK && i < policy->server.listen.n; i++)
-			(void)xfr_notify_source(srv.notify,
-						(const struct sockaddr *)&policy->server.listen.v[i].addr);
-		if (r == MN_OK)
-			xfr_notify_changes(srv.notify, srv.gen->xfr, NULL, zset_zones(srv.gen->zset));
-		else
-			mn_log(MN_LOG_WARNING, "not sending notify (%s)", mn_strerror(r));
+		start_watch(&srv, path, policy);
+		start_notify(&srv, policy);
 	}
 	policy_free(policy);
 	policy = NULL;
 #ifdef __GLIBC__
 	malloc_trim(0);	/* the policy and the compile's scratch memory back to the system */
 #endif
-	uv_signal_init(&loop, &srv.sig_hup);
-	uv_signal_init(&loop, &srv.sig_term);
-	uv_signal_init(&loop, &srv.sig_int);
-	srv.sig_hup.data = srv.sig_term.data = srv.sig_int.data = &srv;
-	for (size_t k = 1; ok && k < srv.nworkers; k++) {
-		srv_worker_t *w = &srv.workers[k];
-		r = uv_thread_create(&w->thread, worker_run, w);
-		if (r < 0) {
-			mn_log(MN_LOG_ERR, "cannot start loop thread %zu (%s)", k, uv_strerror(r));
-			ok = false;
-		} else {
-			w->started = true;
-		}
-	}
+	signals_init(&srv);
+	ok = ok && threads_start(&srv);
+	rc = 1;
 	if (ok) {
-		uv_signal_start(&srv.sig_hup, on_hup, SIGHUP);
-		uv_signal_start(&srv.sig_term, on_stop, SIGTERM);
-		uv_signal_start(&srv.sig_int, on_stop, SIGINT);
-		mn_log(MN_LOG_NOTICE, "loaded %zu zones (%zu domains, %zu names) from %s",
-		       zset_zones(srv.gen->zset)->n, srv.ndomains, zset_name_count(srv.gen->zset), path);
-		mn_log(MN_LOG_INFO, "answering on %zu loop thread%s (udp batching %s)", srv.nworkers,
-		       srv.nworkers == 1 ? "" : "s", srv.udp_batch ? "on" : "off");
-		if (ready_fd >= 0)
-			daemon_ready(ready_fd);
-		uv_run(&loop, UV_RUN_DEFAULT);
+		run(&srv, path, ready_fd);
 		rc = 0;
 	} else {
 		stop(&srv);
 	}
-	uv_run(&loop, UV_RUN_DEFAULT);	/* until every handle is closed */
-	if (workers_free(&srv) != 0)
-		rc = 1;
-	srv_gen_unref(srv.gen, NULL);
-	srv.gen = NULL;
-	uv_run(&loop, UV_RUN_DEFAULT);	/* nothing left, unless a worker queued work here */
-	r = uv_loop_close(&loop);
-	if (r != 0) {
-		mn_log(MN_LOG_ERR, "event loop not closed cleanly (%s)", uv_strerror(r));
-		rc = 1;
-	}
-	uv_mutex_destroy(&srv.conn_lock);
-	srv_domstats_unref(srv.domstats);
-	compile_cache_free(srv.ccache);
-	policy_cache_free(srv.pcache);
-	if (rc == 0)
-		mn_log(MN_LOG_NOTICE, "stopped");
-	return rc;
+	return shut_down(&srv, rc);
 }

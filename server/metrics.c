@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* metrics.c -- server.metrics: Prometheus text over a minimal HTTP/1.x GET; long pages rendered off the loop */
 #include "server/srv.h"
+#include "server/worker.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -340,8 +341,8 @@ static void render_long(const zones_t *zones, const srv_domstats_t *d, bool seri
 	if (serials) {
 		help(t, "mailns_zone_serial", "gauge", "SOA serial of each zone");
 		for (size_t i = 0; i < zones->n; i++)
-			add(t, "mailns_zone_serial{zone=\"%s\"} %u\n", esc(zones->v[i]->name, eb, sizeof(eb)),
-			    (unsigned)zones->v[i]->serial);
+			add(t, "mailns_zone_serial{zone=\"%s\"} %u\n", esc(zone_name(zones->v[i]), eb, sizeof(eb)),
+			    (unsigned)zone_serial(zones->v[i]));
 	}
 	if (domains && d != NULL) {
 		time_t now = mn_now();

@@ -399,10 +399,10 @@ static int table_grow(xfr_notify_t *n)
 /* Queues (zone, target), or restarts the tries of the entry already there. */
 static void queue(xfr_notify_t *n, const zone_t *z, const xfr_addr_t *to)
 {
-	uint32_t h = ent_hash(z->apex, z->apex_len, to);
+	uint32_t h = ent_hash(zone_apex(z), zone_apex_len(z), to);
 	for (nent_t *e = n->table[h & (n->table_size - 1)]; e != NULL; e = e->hnext)
-		if (e->hash == h && e->apex_len == z->apex_len && same_addr(&e->to, to) &&
-		    memcmp(e->apex, z->apex, z->apex_len) == 0) {
+		if (e->hash == h && e->apex_len == zone_apex_len(z) && same_addr(&e->to, to) &&
+		    memcmp(e->apex, zone_apex(z), zone_apex_len(z)) == 0) {
 			if (e->inflight) {
 				e->tries = 0;	/* the zone changed again: send at the next tick */
 				e->due = 0;
@@ -426,13 +426,13 @@ static void queue(xfr_notify_t *n, const zone_t *z, const xfr_addr_t *to)
 	nent_t *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return;
-	e->apex = malloc(z->apex_len);
+	e->apex = malloc(zone_apex_len(z));
 	if (e->apex == NULL) {
 		free(e);
 		return;
 	}
-	memcpy(e->apex, z->apex, z->apex_len);
-	e->apex_len = z->apex_len;
+	memcpy(e->apex, zone_apex(z), zone_apex_len(z));
+	e->apex_len = zone_apex_len(z);
 	e->to = *to;
 	e->target = t;
 	e->hash = h;
@@ -460,7 +460,7 @@ void xfr_notify_changes(xfr_notify_t *n, const xfr_conf_t *conf, const zones_t *
 	for (size_t i = 0; i < cur->n; i++) {
 		const zone_t *z = cur->v[i];
 		const zone_t *o = zones_match(&oc, z);
-		if (o != NULL && o->serial == z->serial)
+		if (o != NULL && zone_serial(o) == zone_serial(z))
 			continue;
 		zones++;
 		for (size_t k = 0; k < conf->nnotify; k++)

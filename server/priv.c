@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* priv.c -- server.user / server.group: bind as root, then run as the server user */
-#include "server/srv.h"
+#include "server/priv.h"
 
 #include <errno.h>
 #include <grp.h>

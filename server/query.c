@@ -9,6 +9,8 @@
 #include "policy/mn.h"
 #include "policy/wire.h"
 #include "server/answer.h"
+#include "server/rrl.h"
+#include "server/worker.h"
 
 /* The query types counted apart (the last slot counts the others); see metrics.c. */
 static const uint16_t qtypes[SRV_QTYPES - 1] = { 1, 2, 5, 6, 12, 15, 16, 28, 33, 99, 251, 252, 255 };

@@ -14,6 +14,8 @@
 
 #include "policy/mn.h"
 #include "policy/pool.h"
+#include "server/watch.h"
+#include "server/worker.h"
 #include "zones/compile.h"
 
 enum { LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20 };
@@ -163,22 +165,22 @@ void srv_log_changes(const zset_t *old, const zset_t *cur)
 	for (size_t i = 0; i < b->n; i++) {
 		const zone_t *z = b->v[i];
 		const zone_t *o = zones_match(&ac, z);
-		if (o != NULL && o->serial == z->serial)
+		if (o != NULL && zone_serial(o) == zone_serial(z))
 			continue;
 		changes++;
 		if (logged++ >= LOG_CHANGES_MAX)
 			continue;
 		if (o == NULL)
-			mn_log(MN_LOG_INFO, "zone %s added (serial %u)", z->name, z->serial);
+			mn_log(MN_LOG_INFO, "zone %s added (serial %u)", zone_name(z), zone_serial(z));
 		else
-			mn_log(MN_LOG_INFO, "zone %s serial %u -> %u", z->name, o->serial, z->serial);
+			mn_log(MN_LOG_INFO, "zone %s serial %u -> %u", zone_name(z), zone_serial(o), zone_serial(z));
 	}
 	for (size_t i = 0; i < a->n; i++) {
 		if (zones_match(&bc, a->v[i]) != NULL)
 			continue;
 		changes++;
 		if (logged++ < LOG_CHANGES_MAX)
-			mn_log(MN_LOG_INFO, "zone %s removed", a->v[i]->name);
+			mn_log(MN_LOG_INFO, "zone %s removed", zone_name(a->v[i]));
 	}
 	if (changes > LOG_CHANGES_MAX)
 		mn_log(MN_LOG_INFO, "%zu zone changes (%zu not logged)", changes,

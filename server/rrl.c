@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* rrl.c -- response rate limiting: a token bucket per client prefix (/24, /56), one table for every thread */
-#include "server/srv.h"
+#include "server/rrl.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,6 +11,7 @@
 
 #include "policy/mn.h"
 #include "server/answer.h"
+#include "server/srv.h"
 
 /*
  * One fixed table of buckets for the whole server, shared by every loop

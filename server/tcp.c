@@ -12,6 +12,7 @@
 #include "policy/mn.h"
 #include "policy/wire.h"
 #include "server/answer.h"
+#include "server/worker.h"
 
 /*
  * What one connection may hold (see mailnsd(8), "TCP"): at most READ_BUF_MAX

@@ -12,6 +12,7 @@
 
 #include "policy/mn.h"
 #include "server/answer.h"
+#include "server/worker.h"
 
 enum {
 	UDP_RCVBUF = 4 << 20,	/* bytes asked for each UDP socket's receive buffer */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* watch.c -- reload by itself when the policy, its includes, the key store or the SPF cache change */
-#include "server/srv.h"
+#include "server/watch.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -11,6 +11,7 @@
 
 #include "policy/mn.h"
 #include "policy/yaml.h"
+#include "server/srv.h"
 
 /*
  * Directories are watched, not files: an editor that saves by rename (vim,

@@ -285,9 +285,9 @@ static const zone_rr_t *seq_at(const xfr_t *x, size_t i)
 {
 	if (x->ixfr)
 		return &x->seq[i];
-	if (i == x->zone->nrrs)
-		return &x->zone->rrs[0];
-	return &x->zone->rrs[i];
+	if (i == zone_nrrs(x->zone))
+		return zone_rr(x->zone, 0);
+	return zone_rr(x->zone, i);
 }
 
 static size_t rr_put(uint8_t *p, const zone_rr_t *rr)
@@ -424,7 +424,7 @@ static int ixfr_seq(xfr_t *x, const uint8_t *buf, size_t len)
 	zone_rr_t *v = malloc(cap * sizeof(*v));
 	if (v == NULL)
 		return MN_ENOMEM;
-	v[n++] = x->zone->rrs[0];
+	v[n++] = *zone_rr(x->zone, 0);
 	for (size_t o = 0; o < len;) {
 		if (o + 16 > len)
 			goto bad;
@@ -455,7 +455,7 @@ static int ixfr_seq(xfr_t *x, const uint8_t *buf, size_t len)
 				goto bad;
 		}
 	}
-	v[n++] = x->zone->rrs[0];
+	v[n++] = *zone_rr(x->zone, 0);
 	x->seq = v;
 	x->n = n;
 	return MN_OK;
@@ -531,7 +531,7 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 	if (res.status == ZSET_REFUSED)
 		return respond(q, qend, RCODE_REFUSED, NULL, key, 0, &t, now, out, cap, outlen);
 	const zone_t *z = res.zone;
-	if (z->apex_len != n || z->nrrs == 0 || z->rrs[0].type != ZONE_T_SOA)
+	if (zone_apex_len(z) != n || zone_nrrs(z) == 0 || zone_rr(z, 0)->type != ZONE_T_SOA)
 		return respond(q, qend, RCODE_NOTAUTH, NULL, key, 0, &t, now, out, cap, outlen);
 
 	uint32_t client = 0;
@@ -541,8 +541,8 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 			return respond(q, qend, RCODE_FORMERR, NULL, key, 0, &t, now, out, cap, outlen);
 		have_serial = true;
 		/* up to date (RFC 1995 2), or UDP: the SOA alone ("use TCP") */
-		if ((int32_t)(z->serial - client) <= 0 || !tcp)
-			return respond(q, qend, 0, &z->rrs[0], key, 0, &t, now, out, cap, outlen);
+		if ((int32_t)(zone_serial(z) - client) <= 0 || !tcp)
+			return respond(q, qend, 0, zone_rr(z, 0), key, 0, &t, now, out, cap, outlen);
 	}
 
 	xfr_t *x = calloc(1, sizeof(*x));
@@ -560,7 +560,7 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 		memcpy(x->mac, t.mac, t.mac_len);
 		x->mac_len = t.mac_len;
 	}
-	x->n = z->nrrs + 1;
+	x->n = zone_nrrs(z) + 1;
 	if (have_serial && conf != NULL && conf->state_dir != NULL) {
 		uint8_t *buf = NULL;
 		size_t len = 0;
@@ -571,13 +571,13 @@ int xfr_request(const xfr_conf_t *conf, zset_t *zs, const uint8_t *q, size_t qle
 				x->ixfr = false;	/* a broken journal: a full transfer */
 				free(x->jbuf);
 				x->jbuf = NULL;
-				x->n = z->nrrs + 1;
+				x->n = zone_nrrs(z) + 1;
 			}
 		}
 	}
 	x->zs = zset_ref(zs);
 	mn_log(qtype == ZONE_T_AXFR ? MN_LOG_DEBUG : MN_LOG_INFO, "%s of %s serial %u%s%s", qtype == ZONE_T_AXFR ? "axfr" : x->ixfr ?
-	       "ixfr" : "ixfr (full)", z->name, z->serial, key != NULL ? " key " : "",
+	       "ixfr" : "ixfr (full)", zone_name(z), zone_serial(z), key != NULL ? " key " : "",
 	       key != NULL ? key->name : "");
 	*job = x;
 	return XFR_STREAM;

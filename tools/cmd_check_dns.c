@@ -411,16 +411,16 @@ static int check_dkim(ctx_t *c, const policy_domain_t *d)
 	if (z == NULL)
 		return MN_OK;
 	int r = MN_OK;
-	for (size_t i = 0; r == MN_OK && i < z->nrrs; i++) {
-		const zone_rr_t *rr = &z->rrs[i];
+	for (size_t i = 0; r == MN_OK && i < zone_nrrs(z); i++) {
+		const zone_rr_t *rr = zone_rr(z, i);
 		if (rr->type != ZONE_T_TXT)
 			continue;
 		char owner[256];
 		if (mn_name_from_wire(rr->owner, rr->owner_len, owner, sizeof(owner)) != MN_OK)
 			continue;
 		/* one TXT per selector: check the first record of each owner */
-		if (i > 0 && z->rrs[i - 1].type == ZONE_T_TXT && z->rrs[i - 1].owner_len == rr->owner_len &&
-		    memcmp(z->rrs[i - 1].owner, rr->owner, rr->owner_len) == 0)
+		if (i > 0 && zone_rr(z, i - 1)->type == ZONE_T_TXT && zone_rr(z, i - 1)->owner_len == rr->owner_len &&
+		    memcmp(zone_rr(z, i - 1)->owner, rr->owner, rr->owner_len) == 0)
 			continue;
 		char *local = txt_join(rr);
 		if (local == NULL)

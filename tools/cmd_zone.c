@@ -26,19 +26,19 @@ static int write_zone(const zone_t *z, const char *dir, FILE *f, bool first)
 	size_t len = 0;
 	int r = zonefile_render(z, &text, &len);
 	if (r != MN_OK) {
-		cmd_err("cannot render zone %s (%s)", z->name, mn_strerror(r));
+		cmd_err("cannot render zone %s (%s)", zone_name(z), mn_strerror(r));
 		return CMD_ERRORS;
 	}
 	int status = CMD_OK;
 	if (dir != NULL) {
-		size_t plen = strlen(dir) + strlen(z->name) + 8;
+		size_t plen = strlen(dir) + strlen(zone_name(z)) + 8;
 		char *path = malloc(plen);
 		if (path == NULL) {
 			free(text);
 			cmd_err("out of memory");
 			return CMD_ERRORS;
 		}
-		snprintf(path, plen, "%s/%s.zone", dir, z->name);
+		snprintf(path, plen, "%s/%s.zone", dir, zone_name(z));
 		r = mn_file_write_atomic(path, text, len, 0644);
 		if (r != MN_OK) {
 			cmd_err("cannot write %s (%s)", path, mn_strerror(r));

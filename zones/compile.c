@@ -19,6 +19,7 @@
 #include "zones/records.h"
 #include "zones/serial.h"
 #include "zones/validate.h"
+#include "zones/zone_internal.h"
 
 
 /* SOA timers besides the serial and the minimum. */

@@ -10,6 +10,7 @@
 
 #include "policy/dmarc.h"
 #include "policy/schema.h"
+#include "zones/zone_internal.h"
 
 struct compile_cache {
 	bool valid;		/* global holds a digest */

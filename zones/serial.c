@@ -12,6 +12,7 @@
 #include "policy/mn.h"
 #include "zones/incr.h"
 #include "zones/records.h"
+#include "zones/zone_internal.h"
 
 typedef struct entry {
 	const char *apex;	/* in the file's text */

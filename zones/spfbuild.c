@@ -11,6 +11,7 @@
 #include "zones/records.h"
 #include "zones/spfcache.h"
 #include "zones/validate.h"
+#include "zones/zone_internal.h"
 
 static const uint8_t a_127_0_0_2[4] = { 127, 0, 0, 2 };
 

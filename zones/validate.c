@@ -12,6 +12,7 @@
 #include "policy/dkim_rec.h"
 #include "policy/dmarc.h"
 #include "policy/spf.h"
+#include "zones/zone_internal.h"
 
 #define SPF_VOID_LIMIT 2	/* RFC 7208 §4.6.4 */
 #define TXT_STRING_MAX 255

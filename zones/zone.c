@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* zone.c -- the compiled content of one zone: records in wire form, serial, digest */
 #include "zones/zone.h"
+#include "zones/zone_internal.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -763,4 +764,70 @@ const zone_t *zones_find(const zones_t *zs, const char *apex)
 			hi = mid;
 	}
 	return NULL;
+}
+
+/* ---- accessors ---- */
+
+const char *zone_name(const zone_t *z)
+{
+	return z->name;
+}
+
+const char *zone_domain(const zone_t *z)
+{
+	return z->domain;
+}
+
+zone_kind_t zone_kind(const zone_t *z)
+{
+	return z->kind;
+}
+
+uint32_t zone_serial(const zone_t *z)
+{
+	return z->serial;
+}
+
+uint32_t zone_negative_ttl(const zone_t *z)
+{
+	return z->negative_ttl;
+}
+
+const uint8_t *zone_digest(const zone_t *z)
+{
+	return z->digest;
+}
+
+const uint8_t *zone_apex(const zone_t *z)
+{
+	return z->apex;
+}
+
+size_t zone_apex_len(const zone_t *z)
+{
+	return z->apex_len;
+}
+
+size_t zone_nrrs(const zone_t *z)
+{
+	return z->nrrs;
+}
+
+const zone_rr_t *zone_rr(const zone_t *z, size_t i)
+{
+	assert(i < z->nrrs);
+	return &z->rrs[i];
+}
+
+void zone_iter_init(zone_iter_t *it, const zone_t *z)
+{
+	it->z = z;
+	it->i = 0;
+}
+
+const zone_rr_t *zone_iter_next(zone_iter_t *it)
+{
+	if (it->z == NULL || it->i >= it->z->nrrs)
+		return NULL;
+	return &it->z->rrs[it->i++];
 }

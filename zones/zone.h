@@ -34,6 +34,10 @@ enum {
 	ZONE_T_OPT = 41, ZONE_T_IXFR = 251, ZONE_T_AXFR = 252, ZONE_T_ANY = 255,
 };
 
+/*
+ * One record as zone_rr() and zone_iter_next() hand it out: pointers into the
+ * zone's memory, valid while the zone is held and unchanged.
+ */
 typedef struct zone_rr {
 	uint8_t *owner;
 	uint16_t owner_len;
@@ -43,27 +47,8 @@ typedef struct zone_rr {
 	uint8_t *rdata;
 } zone_rr_t;
 
-typedef struct zone {
-	char *name;			/* apex, normalized ("_dmarc.example.com") */
-	char *domain;			/* the policy domain it belongs to (often a suffix of name) */
-	const uint8_t *apex;		/* apex, wire (apex_len bytes, in the zone's own memory) */
-	zone_rr_t *rrs;
-	void *mem;			/* private: the strings while building; the block once finished */
-	size_t nrrs;
-	union {				/* private */
-		uint32_t cap;		/* building: capacity of rrs[] */
-		uint32_t nshared;	/* finished: RRsets held in the shared pool */
-	};
-	uint32_t serial;		/* also in the SOA RDATA */
-	uint32_t negative_ttl;		/* min(SOA TTL, SOA minimum) */
-	zone_kind_t kind;
-	uint16_t apex_len;
-	uint16_t strs_len;		/* private: bytes of the name and domain strings */
-	bool frozen;			/* private: finished, everything in mem and the pool */
-	bool mem_big;			/* private: mem from malloc, not a slab (zone.c) */
-	uint16_t refs;			/* private: holders besides the first (zone_ref); atomic */
-	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded */
-} zone_t;
+/* Opaque outside zones/ (its fields: zones/zone_internal.h); read through the accessors below. */
+typedef struct zone zone_t;
 
 zone_t *zone_new(const char *apex, zone_kind_t kind, const char *domain);	/* NULL on ENOMEM/bad name */
 void zone_free(zone_t *z);	/* NULL is a no-op; with other holders: drops one */
@@ -88,6 +73,33 @@ void zone_set_serial(zone_t *z, uint32_t serial);
 /* Finds an RRset: index of the first record of (owner wire, type), or -1. */
 long zone_find(const zone_t *z, const uint8_t *owner, uint16_t owner_len, uint16_t type);
 const char *zone_kind_name(zone_kind_t k);	/* "dkim", "dmarc", "spf", "mta-sts", "tlsrpt", "bimi" */
+
+/* ---- what a zone holds (z not NULL; strings and bytes live as long as z) ---- */
+const char *zone_name(const zone_t *z);		/* apex, normalized ("_dmarc.example.com") */
+const char *zone_domain(const zone_t *z);	/* the policy domain it belongs to */
+zone_kind_t zone_kind(const zone_t *z);
+uint32_t zone_serial(const zone_t *z);		/* also in the SOA RDATA */
+uint32_t zone_negative_ttl(const zone_t *z);	/* min(SOA TTL, SOA minimum) */
+const uint8_t *zone_digest(const zone_t *z);	/* 32 bytes: SHA-256 of the records, serial excluded */
+const uint8_t *zone_apex(const zone_t *z);	/* apex, wire form, zone_apex_len() bytes */
+size_t zone_apex_len(const zone_t *z);
+/*
+ * The records, in canonical order once finished (the SOA first): by index
+ * (i < zone_nrrs(z)), or with an iterator:
+ *	zone_iter_t it;
+ *	zone_iter_init(&it, z);
+ *	for (const zone_rr_t *rr; (rr = zone_iter_next(&it)) != NULL;) ...
+ * An RRset is a run of records of one owner and type.  The zone must not
+ * change while iterated.
+ */
+size_t zone_nrrs(const zone_t *z);
+const zone_rr_t *zone_rr(const zone_t *z, size_t i);
+typedef struct zone_iter {
+	const zone_t *z;
+	size_t i;
+} zone_iter_t;
+void zone_iter_init(zone_iter_t *it, const zone_t *z);
+const zone_rr_t *zone_iter_next(zone_iter_t *it);	/* NULL after the last record */
 
 /* A set of compiled zones, sorted by apex name (strcmp of the normalized name). */
 typedef struct zones {

@@ -10,6 +10,7 @@
 #include "policy/mn.h"
 #include "policy/wire.h"
 #include "zones/records.h"
+#include "zones/zone_internal.h"
 
 /* One record's text ("owner.\tTTL\tIN\tTYPE\tRDATA\n"), malloc'd, or NULL. */
 static int rr_text(const zone_rr_t *rr, char **out)

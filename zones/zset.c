@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy/mn.h"
+#include "zones/zone_internal.h"
 
 /*
  * One name: an owner, an apex or an empty non-terminal (nrrs == 0).  Its

@@ -153,7 +153,7 @@ static const char *txt(const zone_t *z, const char *owner)
 	long i = z ? zone_find(z, w, (uint16_t)wl, ZONE_T_TXT) : -1;
 	if (i < 0)
 		return "(none)";
-	const zone_rr_t *rr = &z->rrs[i];
+	const zone_rr_t *rr = zone_rr(z, i);
 	size_t o = 0, n = 0;
 	while (o < rr->rdlen) {
 		size_t l = rr->rdata[o];
@@ -168,8 +168,8 @@ static const char *txt(const zone_t *z, const char *owner)
 static size_t count_type(const zone_t *z, uint16_t type)
 {
 	size_t n = 0;
-	for (size_t i = 0; z && i < z->nrrs; i++)
-		n += z->rrs[i].type == type;
+	for (size_t i = 0; z && i < zone_nrrs(z); i++)
+		n += zone_rr(z, i)->type == type;
 	return n;
 }
 
@@ -703,15 +703,15 @@ static void test_compile_example(void)
 	};
 	is_int((long long)zs->n, 12, "12 zones");
 	for (size_t i = 0; i < zs->n && i < 12; i++) {
-		is_str(zs->v[i]->name, names[i], "zone %zu in strcmp order", i);
-		is_int(zs->v[i]->serial, 2030010100, "zone %s serial YYYYMMDD00", names[i]);
+		is_str(zone_name(zs->v[i]), names[i], "zone %zu in strcmp order", i);
+		is_int(zone_serial(zs->v[i]), 2030010100, "zone %s serial YYYYMMDD00", names[i]);
 		is_int((long long)count_type(zs->v[i], ZONE_T_NS), 2, "zone %s has 2 NS", names[i]);
 	}
 	const zone_t *z;
 	z = zones_find(zs, "_spf.example.com");
 	is_str(txt(z, "_spf.example.com"), "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.7 ip6:2001:db8::/48 -all",
 	       "flatten: merged networks");
-	is_int(z ? (int)z->kind : -1, ZONE_SPF, "kind spf");
+	is_int(z ? (int)zone_kind(z) : -1, ZONE_SPF, "kind spf");
 	z = zones_find(zs, "_spf.example.net");
 	is_str(txt(z, "_spf.example.net"), "v=spf1 ip4:192.0.2.10 mx:example.net include:_spf.example.org ~all",
 	       "plain: terms in order (mx names the domain)");
@@ -765,7 +765,7 @@ static void test_compile_example(void)
 	co.now = T_2030_01_01 + 3600;
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "second compile");
 	z = zones_find(zs, "_dmarc.example.org");
-	is_int(z ? z->serial : 0, 2030010100, "unchanged zone keeps its serial");
+	is_int(z ? zone_serial(z) : 0, 2030010100, "unchanged zone keeps its serial");
 	zones_free(zs);
 	char *s2 = read_text(path);
 	is_str(s2, s1, "serials file unchanged");
@@ -781,8 +781,8 @@ static void test_compile_example(void)
 	org->dmarc.p.v = DMARC_P_QUARANTINE;
 	zs = NULL;
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "compile after a change");
-	is_int(zones_find(zs, "_dmarc.example.org")->serial, 2030010101, "changed zone: serial + 1 the same day");
-	is_int(zones_find(zs, "_spf.example.org")->serial, 2030010100, "other zones keep theirs");
+	is_int(zone_serial(zones_find(zs, "_dmarc.example.org")), 2030010101, "changed zone: serial + 1 the same day");
+	is_int(zone_serial(zones_find(zs, "_spf.example.org")), 2030010100, "other zones keep theirs");
 	zones_free(zs);
 
 	/* without persist: computed but not stored */
@@ -790,11 +790,11 @@ static void test_compile_example(void)
 	zs = NULL;
 	co.persist_serials = false;
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "compile without persist");
-	is_int(zones_find(zs, "_dmarc.example.org")->serial, 2030010102, "changed again: + 1");
+	is_int(zone_serial(zones_find(zs, "_dmarc.example.org")), 2030010102, "changed again: + 1");
 	zones_free(zs);
 	zs = NULL;
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "again without persist");
-	is_int(zones_find(zs, "_dmarc.example.org")->serial, 2030010102, "still from the stored 2030010101");
+	is_int(zone_serial(zones_find(zs, "_dmarc.example.org")), 2030010102, "still from the stored 2030010101");
 	zones_free(zs);
 
 	/* a later day: the date wins */
@@ -802,8 +802,8 @@ static void test_compile_example(void)
 	co.now = T_2030_02_01;
 	zs = NULL;
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "compile a month later");
-	is_int(zones_find(zs, "_dmarc.example.org")->serial, 2030020100, "changed zone a month later: YYYYMMDD00");
-	is_int(zones_find(zs, "_spf.example.org")->serial, 2030010100, "unchanged zone still keeps its serial");
+	is_int(zone_serial(zones_find(zs, "_dmarc.example.org")), 2030020100, "changed zone a month later: YYYYMMDD00");
+	is_int(zone_serial(zones_find(zs, "_spf.example.org")), 2030010100, "unchanged zone still keeps its serial");
 	zones_free(zs);
 
 	/* only_domain: other entries of the file are kept */
@@ -812,7 +812,7 @@ static void test_compile_example(void)
 	zs = NULL;
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "only_domain compiles");
 	is_int(zs ? (long long)zs->n : 0, 3, "only_domain: 3 zones");
-	is_int(zones_find(zs, "_dmarc.example.org")->serial, 2030020101, "only_domain: serial + 1");
+	is_int(zone_serial(zones_find(zs, "_dmarc.example.org")), 2030020101, "only_domain: serial + 1");
 	zones_free(zs);
 	char *s3 = read_text(path);
 	lines = 0;
@@ -863,7 +863,7 @@ static void test_compile_example(void)
 		write_text(legacy, cur);
 		zs = NULL;
 		is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "compile with only the old state_dir/serials");
-		is_int(zs ? zones_find(zs, "_dmarc.example.com")->serial : 0, want,
+		is_int(zs ? zone_serial(zones_find(zs, "_dmarc.example.com")) : 0, want,
 		       "an unchanged zone keeps its serial from the old file");
 		zones_free(zs);
 		ok(stat(path, &st) == 0 && stat(legacy, &st) != 0, "the old file moved to zones/serials");
@@ -1356,12 +1356,12 @@ static void test_family(void)
 	snprintf(want, sizeof(want), "v=STSv1; id=%s", id1);
 	const zone_t *z = zones_find(zs, "_mta-sts.a.example");
 	is_str(txt(z, "_mta-sts.a.example"), want, "_mta-sts.a.example TXT with the policy's id");
-	ok(z != NULL && z->kind == ZONE_MTA_STS && count_type(z, ZONE_T_SOA) == 1 && count_type(z, ZONE_T_NS) == 2,
+	ok(z != NULL && zone_kind(z) == ZONE_MTA_STS && count_type(z, ZONE_T_SOA) == 1 && count_type(z, ZONE_T_NS) == 2,
 	   "_mta-sts.a.example: kind, SOA, NS");
 	z = zones_find(zs, "_smtp._tls.a.example");
 	is_str(txt(z, "_smtp._tls.a.example"), "v=TLSRPTv1; rua=mailto:tls@a.example,https://r.example/tlsrpt",
 	       "_smtp._tls.a.example TXT");
-	ok(z != NULL && z->kind == ZONE_TLSRPT && count_type(z, ZONE_T_SOA) == 1, "_smtp._tls.a.example: its own zone");
+	ok(z != NULL && zone_kind(z) == ZONE_TLSRPT && count_type(z, ZONE_T_SOA) == 1, "_smtp._tls.a.example: its own zone");
 	z = zones_find(zs, "_bimi.a.example");
 	is_str(txt(z, "default._bimi.a.example"), "v=BIMI1; l=https://a.example/logo.svg; a=https://a.example/vmc.pem",
 	       "default._bimi.a.example TXT");
@@ -1370,8 +1370,8 @@ static void test_family(void)
 	ok(zones_find(zs, "_mta-sts.b.example") == NULL && zones_find(zs, "_smtp._tls.b.example") == NULL,
 	   "b.example without mta_sts and tls_rpt: no such zones");
 	for (size_t i = 1; i < zs->n; i++)
-		if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) >= 0)
-			ok(false, "zones sorted: %s before %s", zs->v[i - 1]->name, zs->v[i]->name);
+		if (strcmp(zone_name(zs->v[i - 1]), zone_name(zs->v[i])) >= 0)
+			ok(false, "zones sorted: %s before %s", zone_name(zs->v[i - 1]), zone_name(zs->v[i]));
 	is_str(zone_kind_name(ZONE_MTA_STS), "mta-sts", "kind name mta-sts");
 	zones_free(zs);
 	diag_free(dg);

@@ -8,7 +8,6 @@
 
 #include "policy/mn.h"
 #include "server/answer.h"
-#include "server/srv.h"
 #include "tests/tap/tap.h"
 #include "zones/zset.h"
 

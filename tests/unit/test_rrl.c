@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 
 #include "policy/mn.h"
-#include "server/srv.h"
+#include "server/rrl.h"
 #include "tests/tap/tap.h"
 
 /*

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "policy/mn.h"
+#include "server/rrl.h"
 #include "server/srv.h"
 #include "tests/tap/tap.h"
 

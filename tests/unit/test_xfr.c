@@ -345,7 +345,7 @@ static void test_axfr(void)
 {
 	xfr_conf_t *c = mkconf(NULL);
 	zone_t *z = mkzone(2030010100, "v=DMARC1; p=none", 300);
-	size_t nrrs = z->nrrs;
+	size_t nrrs = zone_nrrs(z);
 	zset_t *set = mkset(z);
 	uint8_t q[512], out[65536];
 	size_t qlen = query(q, "_dmarc.example.com", ZONE_T_AXFR, 0), olen = 0;
@@ -485,7 +485,7 @@ static void test_journal_ixfr(void)
 		prev = z;
 		keep[nk++] = z;
 	}
-	tap_is_int(prev->serial, 2030010124, "at serial 2030010124");
+	tap_is_int(zone_serial(prev), 2030010124, "at serial 2030010124");
 	uint8_t *buf = NULL;
 	size_t blen = 0;
 	tap_is_int(xfr_journal_chain(dir, prev, 2030010100, &buf, &blen), MN_ENOENT,

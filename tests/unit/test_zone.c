@@ -71,9 +71,9 @@ static void test_threads(void)
 	is_int(b[0].failed + b[1].failed, 0, "%d zones finished on two threads", 2 * TZONES);
 	int shared = 0, same = 0;
 	for (int i = 0; i < TZONES; i++) {
-		shared += b[0].v[i]->rrs[1].rdata == b[1].v[0]->rrs[1].rdata;
-		same += b[0].v[i]->rrs[2].rdata == b[1].v[i]->rrs[2].rdata &&
-			b[0].v[i]->rrs[2].rdata != b[0].v[(i + 1) % TZONES]->rrs[2].rdata;
+		shared += zone_rr(b[0].v[i], 1)->rdata == zone_rr(b[1].v[0], 1)->rdata;
+		same += zone_rr(b[0].v[i], 2)->rdata == zone_rr(b[1].v[i], 2)->rdata &&
+			zone_rr(b[0].v[i], 2)->rdata != zone_rr(b[0].v[(i + 1) % TZONES], 2)->rdata;
 	}
 	is_int(shared, TZONES, "one NS RRset for all of them");
 	is_int(same, TZONES, "one TXT RRset per distinct text, across the threads");
@@ -82,8 +82,8 @@ static void test_threads(void)
 		zone_free(b[0].v[i]);
 	int good = 0;
 	for (int i = 1; i < TZONES; i += 2)
-		good += b[0].v[i]->rrs[2].rdata[0] > 0 && b[1].v[i - 1]->rrs[1].rdlen == sizeof(ns_rd) &&
-			memcmp(b[1].v[i - 1]->rrs[2].rdata + 1, "v=spf1 ip4:10.0.", 16) == 0;
+		good += zone_rr(b[0].v[i], 2)->rdata[0] > 0 && zone_rr(b[1].v[i - 1], 1)->rdlen == sizeof(ns_rd) &&
+			memcmp(zone_rr(b[1].v[i - 1], 2)->rdata + 1, "v=spf1 ip4:10.0.", 16) == 0;
 	is_int(good, TZONES / 2, "the other zones read their records after half were freed");
 	for (int i = 0; i < TZONES; i++) {
 		if (i % 2)
@@ -98,11 +98,11 @@ int main(void)
 
 	/* zone_new */
 	zone_t *z = base_zone();
-	is_str(z->name, "_spf.example.com", "zone name");
-	is_str(z->domain, "example.com", "zone domain");
-	is_int(z->kind, ZONE_SPF, "zone kind");
+	is_str(zone_name(z), "_spf.example.com", "zone name");
+	is_str(zone_domain(z), "example.com", "zone domain");
+	is_int(zone_kind(z), ZONE_SPF, "zone kind");
 	static const uint8_t apex_wire[] = "\x04_spf\x07" "example\x03" "com";
-	tap_is_mem(z->apex, z->apex_len, apex_wire, sizeof(apex_wire), "apex wire form");
+	tap_is_mem(zone_apex(z), zone_apex_len(z), apex_wire, sizeof(apex_wire), "apex wire form");
 	ok(zone_new("bad..name", ZONE_SPF, "x") == NULL, "zone_new rejects a bad name");
 	is_str(zone_kind_name(ZONE_DKIM), "dkim", "kind name dkim");
 	is_str(zone_kind_name(ZONE_DMARC), "dmarc", "kind name dmarc");
@@ -128,9 +128,9 @@ int main(void)
 	is_int(zone_add_rr(z, "b.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4), MN_OK, "A b.ip6 again");
 	is_int(zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd)), MN_OK, "SOA last");
 	is_int(zone_add_rr(z, "a.ip6._spf.example.com", ZONE_T_A, 60, a_rd, 4), MN_OK, "A a.ip6");
-	is_int((long long)z->nrrs, 7, "7 records before finish");
+	is_int((long long)zone_nrrs(z), 7, "7 records before finish");
 	is_int(zone_finish(z), MN_OK, "finish");
-	is_int((long long)z->nrrs, 6, "duplicate removed");
+	is_int((long long)zone_nrrs(z), 6, "duplicate removed");
 	static const struct { const char *owner; int type; } order[] = {
 		{ "_spf.example.com", ZONE_T_SOA },
 		{ "_spf.example.com", ZONE_T_NS },
@@ -139,20 +139,31 @@ int main(void)
 		{ "*.a.ip6._spf.example.com", ZONE_T_A },
 		{ "b.ip6._spf.example.com", ZONE_T_A },
 	};
-	for (size_t i = 0; i < z->nrrs && i < 6; i++) {
-		is_str(owner_text(&z->rrs[i], buf), order[i].owner, "canonical order %zu: owner", i);
-		is_int(z->rrs[i].type, order[i].type, "canonical order %zu: type", i);
+	for (size_t i = 0; i < zone_nrrs(z) && i < 6; i++) {
+		is_str(owner_text(zone_rr(z, i), buf), order[i].owner, "canonical order %zu: owner", i);
+		is_int(zone_rr(z, i)->type, order[i].type, "canonical order %zu: type", i);
 	}
-	is_int(z->serial, 0, "serial from the SOA");
-	is_int(z->negative_ttl, 60, "negative TTL = min(SOA TTL 60, minimum 300)");
+	/* the iterator walks the same records, in the same order, and stops */
+	zone_iter_t it;
+	zone_iter_init(&it, z);
+	size_t seen = 0, same = 0;
+	for (const zone_rr_t *rr; (rr = zone_iter_next(&it)) != NULL && seen < 100; seen++)
+		same += seen < zone_nrrs(z) && rr == zone_rr(z, seen) && rr->type == order[seen].type;
+	is_int((long long)seen, 6, "the iterator yields the 6 records");
+	is_int((long long)same, 6, "each the record of that index, in canonical order");
+	ok(zone_iter_next(&it) == NULL, "and stays at the end");
+	zone_iter_init(&it, NULL);
+	ok(zone_iter_next(&it) == NULL, "no zone: nothing");
+	is_int(zone_serial(z), 0, "serial from the SOA");
+	is_int(zone_negative_ttl(z), 60, "negative TTL = min(SOA TTL 60, minimum 300)");
 	uint8_t digest0[32];
-	memcpy(digest0, z->digest, 32);
+	memcpy(digest0, zone_digest(z), 32);
 
 	/* serial patch */
 	zone_set_serial(z, 2030010100);
-	is_int(z->serial, 2030010100, "zone_set_serial sets the field");
+	is_int(zone_serial(z), 2030010100, "zone_set_serial sets the field");
 	static const uint8_t serial_bytes[] = { 0x78, 0xff, 0x7e, 0xf4 };	/* 2030010100 */
-	tap_is_mem(z->rrs[0].rdata + 8, 4, serial_bytes, 4, "and patches the SOA RDATA");
+	tap_is_mem(zone_rr(z, 0)->rdata + 8, 4, serial_bytes, 4, "and patches the SOA RDATA");
 
 	/* zone_find */
 	uint8_t w[256];
@@ -174,7 +185,7 @@ int main(void)
 	soa2[8] = 0x55;	/* another serial */
 	zone_add_rr(z2, "_spf.example.com", ZONE_T_SOA, 60, soa2, sizeof(soa2));
 	is_int(zone_finish(z2), MN_OK, "second zone finishes");
-	tap_is_mem(z2->digest, 32, digest0, 32, "same records, another serial: same digest");
+	tap_is_mem(zone_digest(z2), 32, digest0, 32, "same records, another serial: same digest");
 	zone_free(z2);
 
 	z2 = base_zone();
@@ -182,7 +193,7 @@ int main(void)
 	zone_add_rr(z2, "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd));
 	zone_add_txt(z2, "_spf.example.com", 60, "v=spf1 ~all");
 	zone_finish(z2);
-	ok(memcmp(z2->digest, digest0, 32) != 0, "different records: different digest");
+	ok(memcmp(zone_digest(z2), digest0, 32) != 0, "different records: different digest");
 	zone_free(z2);
 	zone_free(z);
 
@@ -207,7 +218,7 @@ int main(void)
 		t[split[k].len] = '\0';
 		zone_t *tz = base_zone();
 		is_int(zone_add_txt(tz, "_spf.example.com", 60, t), MN_OK, "TXT of %zu bytes", split[k].len);
-		const zone_rr_t *rr = &tz->rrs[0];
+		const zone_rr_t *rr = zone_rr(tz, 0);
 		is_int(rr->rdlen, (long long)(split[k].len + split[k].nstr), "TXT %zu: rdlen = text + %zu length bytes",
 		       split[k].len, split[k].nstr);
 		/* walk the character-strings */
@@ -243,35 +254,35 @@ int main(void)
 		is_int(zone_finish(zv[i]), MN_OK, "zone %d finishes", i);
 	}
 	static const uint8_t ns_hdr[] = { 0xc0, 0x0c, 0, 2, 0, 1, 0, 0, 0, 60, 0, 5 };
-	tap_is_mem(za->rrs[1].rdata - 12, 12, ns_hdr, 12, "NS header in answer form");
-	tap_is_mem(za->rrs[1].rdata, za->rrs[1].rdlen, ns_rd, sizeof(ns_rd), "NS rdata after it");
+	tap_is_mem(zone_rr(za, 1)->rdata - 12, 12, ns_hdr, 12, "NS header in answer form");
+	tap_is_mem(zone_rr(za, 1)->rdata, zone_rr(za, 1)->rdlen, ns_rd, sizeof(ns_rd), "NS rdata after it");
 	static const uint8_t soa_hdr[] = { 0xc0, 0x0c, 0, 6, 0, 1, 0, 0, 0, 60, 0, sizeof(soa_rd) };
-	tap_is_mem(za->rrs[0].rdata - 12, 12, soa_hdr, 12, "SOA header in answer form");
-	ok(za->rrs[1].rdata == zb->rrs[1].rdata && zb->rrs[1].rdata == zc->rrs[1].rdata,
+	tap_is_mem(zone_rr(za, 0)->rdata - 12, 12, soa_hdr, 12, "SOA header in answer form");
+	ok(zone_rr(za, 1)->rdata == zone_rr(zb, 1)->rdata && zone_rr(zb, 1)->rdata == zone_rr(zc, 1)->rdata,
 	   "the same NS RRset is kept once for three zones");
-	ok(za->rrs[2].rdata == zb->rrs[2].rdata, "the same TXT RRset is kept once");
-	ok(za->rrs[0].rdata != zb->rrs[0].rdata, "each zone has its own SOA");
+	ok(zone_rr(za, 2)->rdata == zone_rr(zb, 2)->rdata, "the same TXT RRset is kept once");
+	ok(zone_rr(za, 0)->rdata != zone_rr(zb, 0)->rdata, "each zone has its own SOA");
 	zone_set_serial(za, 7);
-	is_int(zb->rrs[0].rdata[11], 0, "a serial patch stays in its zone");
-	is_int(za->rrs[0].rdata[11], 7, "and is in the zone's SOA");
-	is_str(za->name, "_spf.example.com", "name after finish");
-	is_str(za->domain, "example.com", "domain after finish (the name's tail)");
-	is_str(zc->domain, "other.example", "a domain that is not the name's tail");
-	tap_is_mem(za->apex, za->apex_len, apex_wire, sizeof(apex_wire), "apex after finish");
-	ok(za->rrs[0].owner == za->apex, "the apex is the SOA owner's bytes");
+	is_int(zone_rr(zb, 0)->rdata[11], 0, "a serial patch stays in its zone");
+	is_int(zone_rr(za, 0)->rdata[11], 7, "and is in the zone's SOA");
+	is_str(zone_name(za), "_spf.example.com", "name after finish");
+	is_str(zone_domain(za), "example.com", "domain after finish (the name's tail)");
+	is_str(zone_domain(zc), "other.example", "a domain that is not the name's tail");
+	tap_is_mem(zone_apex(za), zone_apex_len(za), apex_wire, sizeof(apex_wire), "apex after finish");
+	ok(zone_rr(za, 0)->owner == zone_apex(za), "the apex is the SOA owner's bytes");
 	/* a record added after finish: the zone is taken apart and finished again */
 	is_int(zone_add_txt(za, "x._spf.example.com", 60, "x"), MN_OK, "add after finish");
-	is_str(za->domain, "example.com", "domain while building again");
+	is_str(zone_domain(za), "example.com", "domain while building again");
 	is_int(zone_finish(za), MN_OK, "finish again");
-	is_int((long long)za->nrrs, 4, "4 records");
-	is_int(za->serial, 7, "the serial kept");
-	is_str(owner_text(&za->rrs[3], buf), "x._spf.example.com", "the new record last");
-	ok(za->rrs[1].rdata == zb->rrs[1].rdata, "NS shared again");
+	is_int((long long)zone_nrrs(za), 4, "4 records");
+	is_int(zone_serial(za), 7, "the serial kept");
+	is_str(owner_text(zone_rr(za, 3), buf), "x._spf.example.com", "the new record last");
+	ok(zone_rr(za, 1)->rdata == zone_rr(zb, 1)->rdata, "NS shared again");
 	zone_free(za);
 	zone_free(zb);
-	tap_is_mem(zc->rrs[1].rdata, zc->rrs[1].rdlen, ns_rd, sizeof(ns_rd),
+	tap_is_mem(zone_rr(zc, 1)->rdata, zone_rr(zc, 1)->rdlen, ns_rd, sizeof(ns_rd),
 		   "the last holder still reads the shared NS (ASan: no use after free)");
-	is_str(zc->name, "_spf.example.com", "its name");
+	is_str(zone_name(zc), "_spf.example.com", "its name");
 	zone_free(zc);
 
 	/* zones_find */

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* watch.h -- mailnsd's file watching: reload when the policy, its includes, keys or SPF cache change */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/policy.h"
+
+typedef struct srv srv_t;
+typedef struct srv_watch srv_watch_t;
+typedef struct srv_watchplan srv_watchplan_t;
+
+/*
+ * watch.c: reloads by itself when the policy, its included files (and new
+ * files matching an include glob), the key store or the SPF cache change.
+ *
+ * srv_watch_plan() (any thread) lists the directories to watch and the names
+ * that matter in each, from the policy file at policy_path (its include
+ * patterns) and, when p is not NULL, the loaded policy (files read,
+ * state_dir, domains).  Free with srv_watch_plan_free(NULL is a no-op).
+ *
+ * srv_watch_start() (loop thread) sets up srv->watch with nothing watched;
+ * srv_watch_apply() takes plan and makes it the watched set (replace), or adds
+ * it to the current one (!replace, after a failed reload); srv_watch_close()
+ * closes every handle (memory freed in the close callbacks).
+ */
+int srv_watch_plan(const char *policy_path, const policy_t *p, srv_watchplan_t **plan);
+void srv_watch_plan_free(srv_watchplan_t *plan);
+int srv_watch_start(srv_t *srv);
+void srv_watch_apply(srv_t *srv, srv_watchplan_t *plan, bool replace);
+size_t srv_watch_count(const srv_t *srv);	/* directories watched */
+void srv_watch_close(srv_t *srv);

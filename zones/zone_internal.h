@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* zone_internal.h -- the fields of zone_t, for the .c files of zones/ only (everyone else: the accessors in zone.h) */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zones/zone.h"
+
+/* The layout of a finished zone's memory: see zone.h (zone_finish). */
+struct zone {
+	char *name;			/* apex, normalized ("_dmarc.example.com") */
+	char *domain;			/* the policy domain it belongs to (often a suffix of name) */
+	const uint8_t *apex;		/* apex, wire (apex_len bytes, in the zone's own memory) */
+	zone_rr_t *rrs;
+	void *mem;			/* private: the strings while building; the block once finished */
+	size_t nrrs;
+	union {				/* private */
+		uint32_t cap;		/* building: capacity of rrs[] */
+		uint32_t nshared;	/* finished: RRsets held in the shared pool */
+	};
+	uint32_t serial;		/* also in the SOA RDATA */
+	uint32_t negative_ttl;		/* min(SOA TTL, SOA minimum) */
+	zone_kind_t kind;
+	uint16_t apex_len;
+	uint16_t strs_len;		/* private: bytes of the name and domain strings */
+	bool frozen;			/* private: finished, everything in mem and the pool */
+	bool mem_big;			/* private: mem from malloc, not a slab (zone.c) */
+	uint16_t refs;			/* private: holders besides the first (zone_ref); atomic */
+	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded */
+};

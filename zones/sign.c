@@ -12,6 +12,7 @@
 #include "policy/mn.h"
 #include "policy/pool.h"
 #include "policy/wire.h"
+#include "zones/zone_internal.h"
 
 /* A record to add to the zone being signed (RDATA owned). */
 typedef struct pend {

@@ -62,7 +62,7 @@ static char *compile_at(compile_cache_t *cache, time_t now)
 		r = zones_compile(p, &co, dg, &zs);
 	}
 	for (size_t i = 0; r == MN_OK && i < zs->n && out == NULL; i++) {
-		if (strcmp(zs->v[i]->name, "_mta-sts.a.example") != 0)
+		if (strcmp(zone_name(zs->v[i]), "_mta-sts.a.example") != 0)
 			continue;
 		char *text = NULL;
 		size_t len = 0;

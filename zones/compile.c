@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "keys/keystore.h"
 #include "policy/pool.h"
@@ -19,10 +18,8 @@
 #include "zones/serial.h"
 #include "zones/validate.h"
 
-
 /* SOA timers besides the serial and the minimum. */
 enum { SOA_REFRESH = 3600, SOA_RETRY = 900, SOA_EXPIRE = 1209600 };
-
 
 /* ---- names ----------------------------------------------------------------- */
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "keys/keystore.h"
 #include "policy/pool.h"
@@ -21,10 +20,8 @@
 #include "zones/validate.h"
 #include "zones/zone_internal.h"
 
-
 /* SOA timers besides the serial and the minimum. */
 enum { SOA_REFRESH = 3600, SOA_RETRY = 900, SOA_EXPIRE = 1209600 };
-
 
 /* ---- names ----------------------------------------------------------------- */
 
@@ -68,46 +65,29 @@ bool compile_name_valid(const char *name, char *why, size_t size)
 
 /* ---- state_dir listings ------------------------------------------------------- */
 
-static size_t dirset_slot(char **slot, size_t cap, const char *name)
-{
-	size_t j = mn_hash_str(name) & (cap - 1);
-	while (slot[j] != NULL && strcmp(slot[j], name) != 0)
-		j = (j + 1) & (cap - 1);
-	return j;
-}
-
 static void dirset_free(dirset_t *s)
 {
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->slot[i]);
-	free(s->slot);
-	s->slot = NULL;
-	s->cap = 0;
+	for (size_t i = 0; i < s->names.cap; i++)
+		free(s->names.slot[i].val);
+	mn_map_free(&s->names);
 }
 
-static int dirset_add(dirset_t *s, size_t *n, const char *name)
+static int dirset_add(dirset_t *s, const char *name)
 {
-	if ((*n + 1) * 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		char **t = calloc(cap, sizeof(*t));
-		if (t == NULL)
-			return MN_ENOMEM;
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slot[i] != NULL)
-				t[dirset_slot(t, cap, s->slot[i])] = s->slot[i];
-		free(s->slot);
-		s->slot = t;
-		s->cap = cap;
-	}
-	size_t j = dirset_slot(s->slot, s->cap, name);
-	if (s->slot[j] != NULL)
+	size_t len = strlen(name);
+	if (mn_map_get(&s->names, name, len) != NULL)
 		return MN_OK;
-	if ((s->slot[j] = mn_strdup(name)) == NULL)
+	char *copy = mn_strdup(name);
+	void **slot = copy != NULL ? mn_map_put(&s->names, copy, len) : NULL;
+	if (slot == NULL) {
+		free(copy);
 		return MN_ENOMEM;
-	(*n)++;
+	}
+	*slot = copy;
 	return MN_OK;
 }
 
+/* The names in state_dir/sub into s (s->unknown when they cannot be listed). */
 static int dirset_load(dirset_t *s, const char *state_dir, const char *sub)
 {
 	memset(s, 0, sizeof(*s));
@@ -122,12 +102,11 @@ static int dirset_load(dirset_t *s, const char *state_dir, const char *sub)
 		s->unknown = errno != ENOENT && errno != ENOTDIR;
 		return MN_OK;
 	}
-	size_t n = 0;
 	int r = MN_OK;
 	struct dirent *e;
 	while (r == MN_OK && (errno = 0, e = readdir(dir)) != NULL)
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			r = dirset_add(s, &n, e->d_name);
+			r = dirset_add(s, e->d_name);
 	if (r == MN_OK && errno != 0) {
 		dirset_free(s);
 		s->unknown = true;
@@ -141,7 +120,7 @@ static int dirset_load(dirset_t *s, const char *state_dir, const char *sub)
 /* Could name have an entry (false: certainly not)? */
 bool compile_dirset_maybe(const dirset_t *s, const char *name)
 {
-	return s == NULL || s->unknown || (s->cap > 0 && s->slot[dirset_slot(s->slot, s->cap, name)] != NULL);
+	return s == NULL || s->unknown || mn_map_gets(&s->names, name) != NULL;
 }
 
 /* ---- SOA and NS -------------------------------------------------------------- */
@@ -150,6 +129,8 @@ static void apex_rd_free(apex_rd_t *a)
 {
 	free(a->ns);
 	free(a->ns_len);
+	a->ns = NULL;
+	a->ns_len = NULL;
 }
 
 static int apex_rd_make(const policy_server_t *s, apex_rd_t *a)
@@ -287,8 +268,7 @@ static int build_dkim(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 
 /* ---- DMARC ------------------------------------------------------------------- */
 
-/* Binary search of the (sorted) policy domains. */
-static const policy_domain_t *domain_find(const policy_t *p, const char *name)
+const policy_domain_t *compile_domain_find(const policy_t *p, const char *name)
 {
 	size_t lo = 0, hi = p->ndomains;
 	while (lo < hi) {
@@ -302,56 +282,6 @@ static const policy_domain_t *domain_find(const policy_t *p, const char *name)
 			hi = mid;
 	}
 	return NULL;
-}
-
-static int report_cmp(const void *x, const void *y)
-{
-	const report_t *a = x, *b = y;
-	int c = strcmp(a->target, b->target);
-	return c != 0 ? c : strcmp(a->source, b->source);
-}
-
-static int reports_collect_uris(const policy_t *p, const policy_domain_t *d, const policy_strs_t *u,
-				report_t **v, size_t *n, size_t *cap)
-{
-	for (size_t i = 0; i < u->n; i++) {
-		char target[256];
-		if (!rec_mailto_domain(u->v[i].v, target, sizeof(target)))
-			continue;
-		if (strcmp(target, d->name) == 0 || domain_find(p, target) == NULL)
-			continue;
-		if (*n == *cap) {
-			size_t nc = *cap ? *cap * 2 : 16;
-			report_t *nv = realloc(*v, nc * sizeof(*nv));
-			if (nv == NULL)
-				return MN_ENOMEM;
-			*v = nv;
-			*cap = nc;
-		}
-		char *t = mn_strdup(target);
-		if (t == NULL)
-			return MN_ENOMEM;
-		(*v)[(*n)++] = (report_t){ .target = t, .source = d->name, .pos = u->v[i].pos };
-	}
-	return MN_OK;
-}
-
-static int reports_collect(ctx_t *c)
-{
-	size_t cap = 0;
-	for (size_t i = 0; i < c->p->ndomains; i++) {
-		const policy_domain_t *d = &c->p->domains[i];
-		if (!d->dmarc.present)
-			continue;
-		int r = reports_collect_uris(c->p, d, &d->dmarc.rua, &c->reports, &c->nreports, &cap);
-		if (r == MN_OK)
-			r = reports_collect_uris(c->p, d, &d->dmarc.ruf, &c->reports, &c->nreports, &cap);
-		if (r != MN_OK)
-			return r;
-	}
-	if (c->nreports > 1)
-		qsort(c->reports, c->nreports, sizeof(*c->reports), report_cmp);
-	return MN_OK;
 }
 
 static int add_report_auth(const ctx_t *c, zone_t *z, const char *who, const mn_pos_t *pos)
@@ -369,20 +299,6 @@ static int add_report_auth(const ctx_t *c, zone_t *z, const char *who, const mn_
 		r = compile_add_txt(c, z, owner, "v=DMARC1", pos);
 	free(owner);
 	return r;
-}
-
-/* The first of c->reports (sorted by target) whose reports go to domain name. */
-static size_t reports_first(const ctx_t *c, const char *name)
-{
-	size_t lo = 0, hi = c->nreports;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(c->reports[mid].target, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
@@ -403,7 +319,7 @@ static int build_dmarc(const ctx_t *c, const policy_domain_t *d, zone_t *z)
 					    &m->authorize_reports_for.v[i].pos);
 	}
 	/* every hosted domain whose reports come here */
-	size_t lo = reports_first(c, d->name);
+	size_t lo = compile_reports_first(c, d->name);
 	for (size_t i = lo; r == MN_OK && i < c->nreports && strcmp(c->reports[i].target, d->name) == 0; i++)
 		r = add_report_auth(c, z, c->reports[i].source, &c->reports[i].pos);
 	return r;
@@ -435,7 +351,7 @@ static int build_mta_sts(const ctx_t *c, const policy_domain_t *d, zone_t *z)
  * d's withdrawn MTA-STS policy (RFC 8461 §8.3, mtasts.h) into *w; while it is
  * published (w->active) the compile cache's entry for d ends with it.
  */
-static int mta_sts_withdrawal(const ctx_t *c, const policy_domain_t *d, mtasts_wd_t *w)
+int compile_mta_sts_withdrawal(const ctx_t *c, const policy_domain_t *d, mtasts_wd_t *w)
 {
 	memset(w, 0, sizeof(*w));
 	if (d->mta_sts.present || !mtasts_wdset_maybe(c->wdset, d->name))
@@ -477,12 +393,12 @@ static const struct {
 	{ "_bimi", ZONE_BIMI, build_bimi, offsetof(policy_domain_t, bimi.present) },
 };
 
-static int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
+int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
 {
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		mtasts_wd_t wd = { .active = false };
 		if (kinds[k].present != 0 && !*(const bool *)((const char *)d + kinds[k].present)) {
-			int r = kinds[k].kind == ZONE_MTA_STS ? mta_sts_withdrawal(c, d, &wd) : MN_OK;
+			int r = kinds[k].kind == ZONE_MTA_STS ? compile_mta_sts_withdrawal(c, d, &wd) : MN_OK;
 			if (r != MN_OK)
 				return r;
 			if (!wd.active)
@@ -533,148 +449,14 @@ typedef struct part {
 	size_t lo, hi;
 	zones_t zs;		/* in domain order */
 	int r;
-	/* with a compile cache: */
-	const compile_cache_t *prev;	/* the entries to reuse (NULL: none) */
-	incr_entry_t **fresh;		/* this compile's entry of each domain, by index */
-	incr_hash_t h;
-	size_t reused, compiled;
+	cache_part_t cache;	/* fresh != NULL: through the compile cache */
 } part_t;
-
-/*
- * Reads what d's zones depend on besides the policy (its key store, kept in
- * dm for build_dkim; its SPF cache file; the hosted domains reporting to it)
- * and digests it all with d's policy subtree.
- */
-static int domain_inputs(part_t *pt, const policy_domain_t *d, dom_in_t *dm, uint8_t key[32], uint8_t pos[32])
-{
-	const ctx_t *c = &pt->c;
-	incr_hash_t *h = &pt->h;
-	incr_hash_reset(h);
-	incr_hash_domain(h, c->p, d);
-	size_t lo = reports_first(c, d->name);
-	for (size_t i = lo; i < c->nreports && strcmp(c->reports[i].target, d->name) == 0; i++) {
-		incr_hash_str(h, c->reports[i].source);
-		incr_hash_pos(h, &c->reports[i].pos);
-	}
-	incr_hash_str(h, "keys");
-	const char *state = c->p->server.state_dir.v;
-	dm->keys_given = true;
-	if (state != NULL && compile_dirset_maybe(c->keys, d->name)) {
-		dm->keys_r = keystore_published(state, d->name, &dm->keys, &dm->nkeys);
-		if (dm->keys_r == MN_ENOMEM)
-			return MN_ENOMEM;
-	}
-	incr_hash_u32(h, (uint32_t)dm->keys_r);
-	incr_hash_u32(h, (uint32_t)dm->nkeys);
-	for (size_t i = 0; i < dm->nkeys; i++) {
-		incr_hash_str(h, dm->keys[i].selector);
-		incr_hash_u32(h, (uint32_t)dm->keys[i].phase);
-		incr_hash_str(h, dm->keys[i].record);
-	}
-	incr_hash_str(h, "mta-sts withdrawal");
-	mtasts_wd_t wd;
-	int wr = mta_sts_withdrawal(c, d, &wd);
-	if (wr != MN_OK)
-		return wr;
-	incr_hash_u32(h, wd.active);
-	incr_hash_u32(h, wd.max_age);
-	incr_hash_bytes(h, &wd.until, sizeof(wd.until));
-	incr_hash_str(h, "spf cache");
-	if (state != NULL && compile_dirset_maybe(c->spf, d->name)) {
-		rec_buf_t b = { 0 };
-		rec_buf_addf(&b, "%s/spf/%s", state, d->name);
-		char *path = rec_buf_take(&b), *text = NULL;
-		size_t len = 0;
-		if (path == NULL)
-			return MN_ENOMEM;
-		int r = mn_file_read(path, &text, &len);
-		free(path);
-		if (r == MN_ENOMEM)
-			return r;
-		incr_hash_u32(h, (uint32_t)r);
-		if (r == MN_OK)
-			incr_hash_bytes(h, text, len);
-		free(text);
-	}
-	return incr_hash_final(h, key, pos);
-}
-
-static bool reusable(const incr_entry_t *e, const uint8_t key[32], const uint8_t pos[32], time_t now)
-{
-	return e != NULL && memcmp(e->key, key, 32) == 0 && (e->ndiags == 0 || memcmp(e->pos, pos, 32) == 0) &&
-	       now >= e->since && now < e->until;
-}
-
-/* Domain i through the cache: its entry's zones, or compiled into a new entry. */
-static int compile_cached(part_t *pt, size_t i)
-{
-	const policy_domain_t *d = &pt->c.p->domains[i];
-	dom_in_t dm = { .until = TIME_END };
-	uint8_t key[32], pos[32];
-	diag_t *dd = NULL;
-	incr_entry_t *e = NULL;
-	size_t z0 = pt->zs.n;
-	int r = domain_inputs(pt, d, &dm, key, pos);
-	if (r != MN_OK)
-		goto out;
-	incr_entry_t *old = incr_find(pt->prev, d->name);
-	if (reusable(old, key, pos, pt->c.now)) {
-		for (size_t k = 0; k < old->nzones; k++) {
-			if ((pt->zs.v[pt->zs.n] = incr_zone_hold(old->zones[k])) == NULL) {
-				r = MN_ENOMEM;
-				goto out;
-			}
-			pt->zs.n++;
-		}
-		old->refs++;	/* one thread per domain: no other touches it now */
-		pt->fresh[i] = old;
-		pt->reused++;
-		goto out;
-	}
-	if ((dd = diag_new()) == NULL || (e = incr_entry_new(d->name)) == NULL) {
-		r = MN_ENOMEM;
-		goto out;
-	}
-	if ((r = validate_scope(pt->c.val, dd)) != MN_OK)
-		goto out;
-	ctx_t c = pt->c;
-	c.diag = dd;
-	c.dom = &dm;
-	r = compile_domain(&c, d, &pt->zs);
-	for (size_t k = z0; r == MN_OK && k < pt->zs.n; k++)
-		r = zone_finish(pt->zs.v[k]);
-	/* held once they have their serials (entries_follow) */
-	e->borrowed = true;
-	for (size_t k = z0; r == MN_OK && k < pt->zs.n; k++)
-		e->zones[e->nzones++] = pt->zs.v[k];
-	for (size_t k = 0; r == MN_OK && k < diag_count(dd); k++) {
-		uint64_t dk = 0;
-		bool keyed = validate_scope_key(pt->c.val, k, &dk);
-		r = incr_entry_add_diag(e, diag_get(dd, k), keyed, dk);
-	}
-	if (r == MN_OK && validate_oom(pt->c.val))
-		r = MN_ENOMEM;
-	if (r != MN_OK)
-		goto out;
-	memcpy(e->key, key, 32);
-	memcpy(e->pos, pos, 32);
-	e->since = pt->c.now;
-	e->until = dm.until;
-	pt->fresh[i] = e;
-	e = NULL;
-	pt->compiled++;
-out:
-	incr_entry_unref(e);
-	diag_free(dd);
-	keystore_pub_free(dm.keys, dm.nkeys);
-	return r;
-}
 
 static int compile_range(part_t *pt)
 {
-	if (pt->fresh != NULL) {
+	if (pt->cache.fresh != NULL) {
 		for (size_t i = pt->lo; i < pt->hi; i++) {
-			int r = compile_cached(pt, i);
+			int r = compile_cached(&pt->c, &pt->cache, i, &pt->zs);
 			if (r != MN_OK)
 				return r;
 		}
@@ -721,24 +503,6 @@ static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
  * Compiles the domains in nparts ranges, the first on this thread, and
  * gathers the zones into zs in domain order and the parts' messages into
  * c->diag in the same order (what one pass over all domains reports).
- */
-/* Each domain's recorded messages into c's diag, in domain order, each
- * position's message once (what compiling them in one pass reports). */
-static void replay(ctx_t *c, incr_entry_t **fresh, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		const incr_entry_t *e = fresh[i];
-		for (size_t k = 0; e != NULL && k < e->ndiags; k++) {
-			const incr_diag_t *m = &e->diags[k];
-			if (m->keyed && !validate_first(c->val, m->key))
-				continue;
-			mn_pos_t pos = { m->file, m->line, m->col };
-			diag_add(c->diag, m->level, m->file != NULL ? &pos : NULL, "%s", m->msg);
-		}
-	}
-}
-
-/*
  * With fresh (a compile cache), every domain goes through compile_cached():
  * its entry in fresh[i], its messages replayed from there.
  */
@@ -752,8 +516,8 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 	for (unsigned k = 0; k < nparts; k++) {
 		pt[k].c = *c;
 		pt[k].only = only;
-		pt[k].prev = prev;
-		pt[k].fresh = fresh;
+		pt[k].cache.prev = prev;
+		pt[k].cache.fresh = fresh;
 		pt[k].lo = p->ndomains * k / nparts;
 		pt[k].hi = p->ndomains * (k + 1) / nparts;
 		size_t nd = only != NULL ? 1 : pt[k].hi - pt[k].lo;
@@ -774,11 +538,11 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 	for (unsigned k = 1; fresh == NULL && r == MN_OK && k < nparts; k++)
 		r = validate_join(c->val, pt[k].c.val);
 	if (fresh != NULL && r == MN_OK) {
-		replay(c, fresh, p->ndomains);
+		compile_cache_replay(c, fresh, p->ndomains);
 		st->reused = st->compiled = 0;
 		for (unsigned k = 0; k < nparts; k++) {
-			st->reused += pt[k].reused;
-			st->compiled += pt[k].compiled;
+			st->reused += pt[k].cache.reused;
+			st->compiled += pt[k].cache.compiled;
 		}
 	}
 	/* every part's zones move into zs (freed with it, also on failure) */
@@ -786,7 +550,7 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 		for (size_t i = 0; i < pt[k].zs.n; i++)
 			zs->v[zs->n++] = pt[k].zs.v[i];
 		free(pt[k].zs.v);
-		incr_hash_clear(&pt[k].h);
+		incr_hash_clear(&pt[k].cache.h);
 		/* (a part whose set-up was not reached still has the caller's) */
 		if (pt[k].c.val != c->val)
 			validate_free(pt[k].c.val);
@@ -831,51 +595,110 @@ static int zones_sort(zones_t *zs)
 	return MN_OK;
 }
 
-/*
- * After the serials: the entries of the domains compiled now hold their
- * zones (the output's, with serials); and a reused zone whose serial changed
- * (serial_set replaced it in zs by a copy: it was shared) is replaced in its
- * entry by that copy, so that the next compile does not copy it again.  (The
- * entry may be the old cache's too: the same records, another serial, which
- * every compile sets anyway.)  before: zs->v as it was before the serials.
- */
-static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t *zs, zone_t *const *before)
+/* ---- the compile, step by step ---------------------------------------------------- */
+
+/* What one zones_compile() holds from its first step to its last. */
+typedef struct run {
+	ctx_t c;
+	const compile_opts_t *opts;
+	const policy_domain_t *only;	/* the domain of opts->only_domain, or NULL */
+	size_t nd;			/* domains compiled */
+	dirset_t keys, spf;		/* state_dir/keys, state_dir/spf */
+	mtasts_wdset_t *wdset;		/* domains that may have MTA-STS files */
+	apex_rd_t rd;
+	zones_t *zs;
+	cache_run_t cache;		/* fresh == NULL: no compile cache */
+	compile_stats_t st;
+} run_t;
+
+/* The server settings every zone needs; the domain named by only_domain (MN_ENOENT: none). */
+static int run_check(run_t *u)
 {
-	for (size_t i = 0; i < zs->n; i++) {
-		if (zs->v[i] == before[i])
-			continue;
-		const policy_domain_t *d = domain_find(p, zs->v[i]->domain);
-		incr_entry_t *e = d != NULL ? fresh[d - p->domains] : NULL;
-		for (size_t k = 0; e != NULL && !e->borrowed && k < e->nzones; k++) {
-			if (strcmp(e->zones[k]->name, zs->v[i]->name) != 0)
-				continue;
-			zone_t *h = incr_zone_hold(zs->v[i]);
-			if (h == NULL)
-				return MN_ENOMEM;
-			zone_free(e->zones[k]);
-			e->zones[k] = h;
-		}
+	const policy_t *p = u->c.p;
+	if (p->server.nameservers.n == 0 || p->server.hostmaster.v == NULL) {
+		diag_error(u->c.diag, NULL, "server.nameservers and server.hostmaster are required");
+		return MN_EPOLICY;
 	}
-	for (size_t i = 0; i < p->ndomains; i++) {
-		incr_entry_t *e = fresh[i];
-		if (e == NULL || !e->borrowed)
-			continue;
-		size_t k = 0;
-		for (; k < e->nzones; k++) {
-			zone_t *h = incr_zone_hold(e->zones[k]);	/* (not shared: written in place) */
-			if (h == NULL)
-				break;
-			e->zones[k] = h;
-		}
-		if (k < e->nzones) {
-			/* the held ones go, the rest stay borrowed: the entry frees none */
-			for (size_t j = 0; j < k; j++)
-				zone_free(e->zones[j]);
-			return MN_ENOMEM;
-		}
-		e->borrowed = false;
+	if (u->opts->only_domain != NULL) {
+		char norm[256];
+		if (mn_name_norm(u->opts->only_domain, norm, sizeof(norm)) != MN_OK ||
+		    (u->only = compile_domain_find(p, norm)) == NULL)
+			return MN_ENOENT;
 	}
+	u->nd = u->only != NULL ? 1 : p->ndomains;
 	return MN_OK;
+}
+
+/* What every domain reads: the state_dir listings, the SOA/NS RDATA, the validator, the report list, zs. */
+static int run_prepare(run_t *u)
+{
+	const policy_t *p = u->c.p;
+	int r = MN_OK;
+	if (p->server.state_dir.v != NULL) {
+		if ((r = dirset_load(&u->keys, p->server.state_dir.v, "keys")) != MN_OK ||
+		    (r = dirset_load(&u->spf, p->server.state_dir.v, "spf")) != MN_OK)
+			return r;
+	}
+	u->c.keys = &u->keys;
+	u->c.spf = &u->spf;
+	if ((r = mtasts_wdset_load(p, &u->wdset)) != MN_OK)
+		return r;
+	u->c.wdset = u->wdset;
+	if ((r = apex_rd_make(&p->server, &u->rd)) != MN_OK)
+		return r;
+	u->c.rd = &u->rd;
+	if ((r = validate_new(u->c.diag, &u->c.val)) != MN_OK || (r = compile_reports_collect(&u->c)) != MN_OK)
+		return r;
+	u->zs = calloc(1, sizeof(*u->zs));
+	if (u->zs == NULL || (u->nd > 0 && (u->zs->v = calloc(u->nd * ZONE_KINDS, sizeof(*u->zs->v))) == NULL))
+		return MN_ENOMEM;
+	if (u->opts->cache != NULL && u->only == NULL)
+		return compile_cache_begin(p, u->opts->cache, u->nd, &u->cache);
+	return MN_OK;
+}
+
+/* Every domain's zones, sorted; the checks over the whole set; MN_EPOLICY when errors came up. */
+static int run_compile(run_t *u, size_t errors)
+{
+	unsigned nparts = u->only != NULL ? 1 : parts_wanted(u->opts, u->nd);
+	int r = compile_parts(&u->c, u->only, nparts, u->zs, u->cache.prev, u->cache.fresh, &u->st);
+	if (u->cache.fresh == NULL)
+		u->st.compiled = u->nd;
+	if (r == MN_OK)
+		r = zones_sort(u->zs);
+	if (r == MN_OK)
+		r = validate_zones(u->c.val, u->c.p, u->zs);
+	if (r == MN_OK && diag_errors(u->c.diag) > errors)
+		r = MN_EPOLICY;
+	return r;
+}
+
+/* The MTA-STS policy files first (an id is never served before its file can be fetched), then the serials. */
+static int run_publish(run_t *u)
+{
+	const policy_t *p = u->c.p;
+	int r = MN_OK;
+	if (u->cache.fresh != NULL && (r = compile_cache_mark(&u->cache, u->zs)) != MN_OK)
+		return r;
+	if (u->opts->persist_serials && (r = mtasts_write(p, u->only, u->opts->now, u->wdset, u->c.diag)) != MN_OK)
+		return r;
+	if (p->server.state_dir.v != NULL)
+		return serial_assign(u->zs, p->server.state_dir.v, u->opts->now, u->opts->persist_serials, u->c.diag);
+	uint32_t base = serial_date_base(u->opts->now);
+	for (size_t i = 0; r == MN_OK && i < u->zs->n; i++)
+		r = serial_set(u->zs, i, base);
+	return r;
+}
+
+/* Frees what the run holds but the zones and the cache entries. */
+static void run_free(run_t *u)
+{
+	dirset_free(&u->keys);
+	dirset_free(&u->spf);
+	mtasts_wdset_free(u->wdset);
+	apex_rd_free(&u->rd);
+	compile_reports_free(&u->c);
+	validate_free(u->c.val);
 }
 
 int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out)
@@ -883,157 +706,33 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	if (p == NULL || diag == NULL || out == NULL)
 		return MN_EINVAL;
 	compile_opts_t defaults = { .now = mn_now() };
-	if (opts == NULL)
-		opts = &defaults;
-	ctx_t c = { .p = p, .diag = diag, .ttl = p->server.ttl.v, .now = opts->now };
-	zones_t *zs = NULL;
-	const compile_cache_t *prev = NULL;
-	incr_entry_t **fresh = NULL;
-	zone_t **before = NULL;
-	uint8_t global[32], pos[32];
-	compile_stats_t st = { 0, 0 };
+	run_t u = {
+		.c = { .p = p, .diag = diag, .ttl = p->server.ttl.v, .now = opts != NULL ? opts->now : defaults.now },
+		.opts = opts != NULL ? opts : &defaults,
+		.keys = { .unknown = true },
+		.spf = { .unknown = true },
+	};
 	size_t errors = diag_errors(diag);
-	int r = MN_OK;
-
-	if (p->server.nameservers.n == 0 || p->server.hostmaster.v == NULL) {
-		diag_error(diag, NULL, "server.nameservers and server.hostmaster are required");
-		return MN_EPOLICY;
-	}
-	const policy_domain_t *only = NULL;
-	if (opts->only_domain != NULL) {
-		char norm[256];
-		if (mn_name_norm(opts->only_domain, norm, sizeof(norm)) != MN_OK ||
-		    (only = domain_find(p, norm)) == NULL)
-			return MN_ENOENT;
-	}
-	dirset_t keys = { .unknown = true }, spf = { .unknown = true };
-	if (p->server.state_dir.v != NULL) {
-		if ((r = dirset_load(&keys, p->server.state_dir.v, "keys")) != MN_OK)
-			return r;
-		if ((r = dirset_load(&spf, p->server.state_dir.v, "spf")) != MN_OK) {
-			dirset_free(&keys);
-			return r;
-		}
-	}
-	c.keys = &keys;
-	c.spf = &spf;
-	mtasts_wdset_t *wdset = NULL;
-	if ((r = mtasts_wdset_load(p, &wdset)) != MN_OK) {
-		dirset_free(&keys);
-		dirset_free(&spf);
+	int r = run_check(&u);
+	if (r != MN_OK)
 		return r;
-	}
-	c.wdset = wdset;
-	apex_rd_t rd;
-	if ((r = apex_rd_make(&p->server, &rd)) != MN_OK) {
-		dirset_free(&keys);
-		dirset_free(&spf);
-		mtasts_wdset_free(wdset);
-		return r;
-	}
-	c.rd = &rd;
-	r = validate_new(diag, &c.val);
-	if (r != MN_OK)
+	if ((r = run_prepare(&u)) != MN_OK || (r = run_compile(&u, errors)) != MN_OK ||
+	    (r = run_publish(&u)) != MN_OK)
 		goto fail;
-	r = reports_collect(&c);
-	if (r != MN_OK)
+	if (u.cache.fresh != NULL && (r = compile_cache_end(p, u.opts->cache, &u.cache, u.zs, u.nd)) != MN_OK)
 		goto fail;
-	zs = calloc(1, sizeof(*zs));
-	size_t nd = only ? 1 : p->ndomains;
-	if (zs == NULL || (nd > 0 && (zs->v = calloc(nd * ZONE_KINDS, sizeof(*zs->v))) == NULL)) {
-		r = MN_ENOMEM;
-		goto fail;
-	}
-	if (opts->cache != NULL && only == NULL) {
-		incr_hash_t gh = { 0 };
-		incr_hash_server(&gh, &p->server);
-		r = incr_hash_final(&gh, global, pos);
-		incr_hash_clear(&gh);
-		if (r != MN_OK)
-			goto fail;
-		/* other server settings: nothing is reused */
-		if (incr_global_same(opts->cache, global))
-			prev = opts->cache;
-		if ((fresh = calloc(nd > 0 ? nd : 1, sizeof(*fresh))) == NULL) {
-			r = MN_ENOMEM;
-			goto fail;
-		}
-	}
-	r = compile_parts(&c, only, only != NULL ? 1 : parts_wanted(opts, nd), zs, prev, fresh, &st);
-	if (fresh == NULL)
-		st.compiled = nd;
-	if (r == MN_OK)
-		r = zones_sort(zs);
-	if (r != MN_OK)
-		goto fail;
-	r = validate_zones(c.val, p, zs);
-	if (r != MN_OK)
-		goto fail;
-	if (diag_errors(diag) > errors) {
-		r = MN_EPOLICY;
-		goto fail;
-	}
-	if (fresh != NULL && zs->n > 0 && (before = malloc(zs->n * sizeof(*before))) == NULL) {
-		r = MN_ENOMEM;
-		goto fail;
-	}
-	if (before != NULL)
-		memcpy(before, zs->v, zs->n * sizeof(*before));
-	/* the policy files first: an id is never served before its file can be fetched */
-	if (opts->persist_serials && (r = mtasts_write(p, only, opts->now, wdset, diag)) != MN_OK)
-		goto fail;
-	if (p->server.state_dir.v != NULL) {
-		r = serial_assign(zs, p->server.state_dir.v, opts->now, opts->persist_serials, diag);
-		if (r != MN_OK)
-			goto fail;
-	} else {
-		uint32_t base = serial_date_base(opts->now);
-		for (size_t i = 0; r == MN_OK && i < zs->n; i++)
-			r = serial_set(zs, i, base);
-		if (r != MN_OK)
-			goto fail;
-	}
-	if (fresh != NULL) {
-		r = entries_follow(p, fresh, zs, before);
-		if (r == MN_OK)
-			r = incr_install(opts->cache, global, fresh, nd);
-		if (r != MN_OK)
-			goto fail;
-		free(fresh);	/* the entries are the cache's now */
-		free(before);
-	}
 	/* DNSSEC after the serials (the SOA's signature covers one); the cache keeps the unsigned zones */
-	r = sign_zones(p, zs, opts->now, opts->persist_serials, opts->threads, diag, NULL);
-	if (r != MN_OK) {
-		fresh = NULL;
-		before = NULL;
+	r = sign_zones(p, u.zs, u.opts->now, u.opts->persist_serials, u.opts->threads, diag, NULL);
+	if (r != MN_OK)
 		goto fail;
-	}
-	if (opts->stats != NULL)
-		*opts->stats = st;
-	for (size_t i = 0; i < c.nreports; i++)
-		free(c.reports[i].target);
-	free(c.reports);
-	validate_free(c.val);
-	dirset_free(&keys);
-	dirset_free(&spf);
-	mtasts_wdset_free(wdset);
-	apex_rd_free(&rd);
-	*out = zs;
+	if (u.opts->stats != NULL)
+		*u.opts->stats = u.st;
+	run_free(&u);
+	*out = u.zs;
 	return MN_OK;
 fail:
-	dirset_free(&keys);
-	dirset_free(&spf);
-	mtasts_wdset_free(wdset);
-	apex_rd_free(&rd);
-	for (size_t i = 0; i < c.nreports; i++)
-		free(c.reports[i].target);
-	free(c.reports);
-	validate_free(c.val);
-	zones_free(zs);
-	for (size_t i = 0; fresh != NULL && i < p->ndomains; i++)	/* (fresh: all domains) */
-		incr_entry_unref(fresh[i]);
-	free(fresh);
-	free(before);
+	run_free(&u);
+	zones_free(u.zs);
+	compile_cache_abort(p, &u.cache);
 	return r;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* compile_internal.h -- what compile.c and spfbuild.c share: the compile's context and helpers */
+/* compile_internal.h -- what compile.c, compile_cache.c, compile_reports.c and spfbuild.c share: the compile's context and helpers */
 #pragma once
 
 #include <stdbool.h>
@@ -8,7 +8,9 @@
 
 #include "keys/keystore.h"
 #include "policy/diag.h"
+#include "policy/map.h"
 #include "policy/policy.h"
+#include "zones/incr.h"
 #include "zones/validate.h"
 #include "zones/zone.h"
 
@@ -29,8 +31,7 @@ typedef struct report {
  */
 typedef struct dirset {
 	bool unknown;
-	char **slot;		/* open addressing; NULL = empty */
-	size_t cap;
+	mn_map_t names;		/* name -> itself (malloc'd) */
 } dirset_t;
 
 /* The SOA and NS RDATA, the same in every zone: made once per compile. */
@@ -81,3 +82,52 @@ int compile_add_txt(const ctx_t *c, zone_t *z, const char *owner, const char *te
 
 /* The SPF records of d (when it has spf:) into its _spf zone z, by its mode. */
 int spf_build(const ctx_t *c, const policy_domain_t *d, zone_t *z);
+
+/* Binary search of the (sorted) policy domains: NULL when name is not one. */
+const policy_domain_t *compile_domain_find(const policy_t *p, const char *name);
+/* The zones of d appended to zs (room for ZONE_KINDS more), not yet finished. */
+int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs);
+struct mtasts_wd;
+/* d's withdrawn MTA-STS policy (RFC 8461 §8.3) into *w (w->active: published); compile.c. */
+int compile_mta_sts_withdrawal(const ctx_t *c, const policy_domain_t *d, struct mtasts_wd *w);
+
+/* ---- compile_reports.c ---- */
+
+/* c->reports: every hosted domain's mailto: rua/ruf at another hosted domain, sorted. */
+int compile_reports_collect(ctx_t *c);
+void compile_reports_free(ctx_t *c);
+/* The first of c->reports (sorted by target) whose reports go to domain name. */
+size_t compile_reports_first(const ctx_t *c, const char *name);
+
+/* ---- compile_cache.c: the incremental compile ---- */
+
+/* One part's view of the cache: the entries to reuse, this compile's entry of each domain. */
+typedef struct cache_part {
+	const compile_cache_t *prev;	/* NULL: nothing reused */
+	incr_entry_t **fresh;		/* by domain index */
+	incr_hash_t h;			/* the part's digest buffers */
+	size_t reused, compiled;
+} cache_part_t;
+
+/* Domain i through the cache: its entry's zones, or compiled (and finished) into a new entry; zones into zs. */
+int compile_cached(const ctx_t *c, cache_part_t *cp, size_t i, zones_t *zs);
+/* Each domain's recorded messages into c's diag, in domain order, each
+ * position's message once (what compiling them in one pass reports). */
+void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n);
+
+/* One incremental compile from start to end: zero-initialize. */
+typedef struct cache_run {
+	const compile_cache_t *prev;	/* the cache when its server digest matches */
+	incr_entry_t **fresh;		/* this compile's entries, by domain index */
+	zone_t **before;		/* zs->v before the serials */
+	uint8_t global[32];		/* digest of the server settings */
+} cache_run_t;
+
+/* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */
+int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, cache_run_t *cr);
+/* Notes the zones before the serials are set. */
+int compile_cache_mark(cache_run_t *cr, const zones_t *zs);
+/* After the serials: the entries follow the zones, and the cache takes them (cr emptied). */
+int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, const zones_t *zs, size_t nd);
+/* On failure: the entries made go (the cache stays as it was). */
+void compile_cache_abort(const policy_t *p, cache_run_t *cr);

@@ -3,6 +3,7 @@
 #include "zones/records.h"
 
 #include "policy/dmarc.h"
+#include "zones/ipmap.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -209,61 +210,6 @@ bool rec_mailto_domain(const char *uri, char *out, size_t outsize)
 
 /* ---- network merging ---------------------------------------------------- */
 
-typedef unsigned __int128 u128;
-
-typedef struct range {
-	u128 lo, hi;
-} range_t;
-
-static u128 low_mask(unsigned bits)
-{
-	return bits >= 128 ? ~(u128)0 : ((u128)1 << bits) - 1;
-}
-
-static u128 net_value(const mn_net_t *n)
-{
-	unsigned bytes = n->family == 4 ? 4 : 16;
-	u128 v = 0;
-	for (unsigned i = 0; i < bytes; i++)
-		v = v << 8 | n->addr[i];
-	return v;
-}
-
-static unsigned ctz128(u128 v, unsigned width)
-{
-	uint64_t lo = (uint64_t)v, hi = (uint64_t)(v >> 64);
-	unsigned n = lo != 0 ? (unsigned)__builtin_ctzll(lo) : hi != 0 ? 64 + (unsigned)__builtin_ctzll(hi) : 128;
-	return n < width ? n : width;
-}
-
-/* floor(log2(v)), v > 0 */
-static unsigned log2_128(u128 v)
-{
-	uint64_t hi = (uint64_t)(v >> 64);
-	if (hi != 0)
-		return 127 - (unsigned)__builtin_clzll(hi);
-	return 63 - (unsigned)__builtin_clzll((uint64_t)v);
-}
-
-/* The largest block 2^k that starts at lo (aligned) and ends at or before hi. */
-static unsigned block_bits(u128 lo, u128 hi, unsigned width, u128 max)
-{
-	u128 d = hi - lo;
-	unsigned size = d == max ? width : log2_128(d + 1);
-	unsigned align = ctz128(lo, width);
-	return size < align ? size : align;
-}
-
-static int range_cmp(const void *x, const void *y)
-{
-	const range_t *a = x, *b = y;
-	if (a->lo != b->lo)
-		return a->lo < b->lo ? -1 : 1;
-	if (a->hi != b->hi)
-		return a->hi < b->hi ? -1 : 1;
-	return 0;
-}
-
 int rec_nets_merge(const mn_net_t *in, size_t n, mn_net_t **out, size_t *nout)
 {
 	if ((in == NULL && n > 0) || out == NULL || nout == NULL)
@@ -273,10 +219,9 @@ int rec_nets_merge(const mn_net_t *in, size_t n, mn_net_t **out, size_t *nout)
 		*nout = 0;
 		return MN_OK;
 	}
-	uint8_t family = in[0].family;
+	int family = in[0].family;
 	unsigned width = family == 4 ? 32 : 128;
-	u128 max = low_mask(width);
-	range_t *r = malloc(n * sizeof(*r));
+	ipmap_range_t *r = malloc(n * sizeof(*r));
 	if (r == NULL)
 		return MN_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -284,56 +229,19 @@ int rec_nets_merge(const mn_net_t *in, size_t n, mn_net_t **out, size_t *nout)
 			free(r);
 			return MN_EINVAL;
 		}
-		u128 host = low_mask(width - in[i].prefix);
-		r[i].lo = net_value(&in[i]) & ~host & max;
-		r[i].hi = r[i].lo | host;
+		r[i] = ipmap_net_range(&in[i]);
 	}
-	qsort(r, n, sizeof(*r), range_cmp);
-	size_t m = 0;
-	for (size_t i = 1; i < n; i++) {
-		if (r[i].lo <= r[m].hi || (r[m].hi != max && r[i].lo == r[m].hi + 1)) {
-			if (r[i].hi > r[m].hi)
-				r[m].hi = r[i].hi;
-		} else {
-			r[++m] = r[i];
-		}
-	}
-	m++;
-	/* count, then emit the CIDR blocks of each range */
-	size_t cap = 0;
+	size_t m = ipmap_ranges_merge(r, n, family);
 	mn_net_t *v = NULL;
-	size_t cnt = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		cnt = 0;
-		for (size_t i = 0; i < m; i++) {
-			u128 lo = r[i].lo, hi = r[i].hi;
-			for (;;) {
-				unsigned k = block_bits(lo, hi, width, max);
-				if (pass == 1) {
-					mn_net_t *o = &v[cnt];
-					memset(o, 0, sizeof(*o));
-					o->family = family;
-					o->prefix = (uint8_t)(width - k);
-					unsigned bytes = width / 8;
-					for (unsigned b = 0; b < bytes; b++)
-						o->addr[b] = (uint8_t)(lo >> (8 * (bytes - 1 - b)));
-				}
-				cnt++;
-				if (hi - lo == low_mask(k))
-					break;
-				lo += low_mask(k) + 1;
-			}
-		}
-		if (pass == 0) {
-			cap = cnt;
-			v = malloc(cap * sizeof(*v));
-			if (v == NULL) {
-				free(r);
-				return MN_ENOMEM;
-			}
-		}
-	}
+	size_t cnt = 0, cap = 0;
+	int rc = MN_OK;
+	for (size_t i = 0; rc == MN_OK && i < m; i++)
+		rc = ipmap_range_nets(r[i], family, &v, &cnt, &cap);
 	free(r);
+	if (rc != MN_OK) {
+		free(v);
+		return rc;
+	}
 	*out = v;
 	*nout = cnt;
 	return MN_OK;

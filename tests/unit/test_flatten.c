@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* test_flatten.c -- RFC 7208 evaluation over interval sets, flattening and the equivalence proof */
+/* test_flatten.c -- address intervals (ipmap), RFC 7208 evaluation over them, flattening and the equivalence proof */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "tests/tap/tap.h"
 #include "zones/chain.h"
 #include "zones/flatten.h"
+#include "zones/ipmap.h"
 
 /* The DNS of these tests: name, type, records ("|"-separated), or a status. */
 typedef struct entry {
@@ -296,8 +297,148 @@ static void test_prove(void)
 	view_free(&v);
 }
 
+/* ---- address intervals ------------------------------------------------------------ */
+
+/* Networks (space-separated, host bits allowed) merged: the fewest CIDR blocks, ascending. */
+static const struct {
+	int fam;
+	const char *in, *want;
+} merges[] = {
+	{ 4, "10.0.0.0/25 10.0.0.128/25", "10.0.0.0/24" },
+	{ 4, "10.0.0.0/24 10.0.0.0/16", "10.0.0.0/16" },
+	{ 4, "10.0.2.0/24 10.0.0.0/24", "10.0.0.0/24 10.0.2.0/24" },
+	{ 4, "10.0.2.0/24 10.0.1.0/24 10.0.0.0/24", "10.0.0.0/23 10.0.2.0/24" },
+	{ 4, "10.0.0.1 10.0.0.2/31 10.0.0.4/31 10.0.0.6", "10.0.0.1 10.0.0.2/31 10.0.0.4/31 10.0.0.6" },
+	{ 4, "10.0.0.0/26 10.0.0.32/27 10.0.0.48/28 10.0.0.64/26", "10.0.0.0/25" },
+	{ 4, "192.0.2.77/24", "192.0.2.0/24" },
+	{ 4, "128.0.0.0/1 0.0.0.0/1", "0.0.0.0/0" },
+	{ 4, "255.255.255.255 255.255.255.254", "255.255.255.254/31" },
+	{ 4, "0.0.0.0/0 192.0.2.0/24", "0.0.0.0/0" },
+	{ 6, "2001:db8:8000::/33 2001:db8::/33", "2001:db8::/32" },
+	{ 6, "2001:db8::1 2001:db8::2/127", "2001:db8::1 2001:db8::2/127" },
+	{ 6, "8000::/1 ::/1", "::/0" },
+	{ 6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ::/0", "::/0" },
+	{ 6, "2001:db8:1::/48 2001:db8::/48 2001:db8:3::/48", "2001:db8::/47 2001:db8:3::/48" },
+};
+
+static void test_ipmap_merge(void)
+{
+	for (size_t i = 0; i < sizeof(merges) / sizeof(merges[0]); i++) {
+		char buf[512], *save = NULL;
+		snprintf(buf, sizeof(buf), "%s", merges[i].in);
+		ipmap_range_t r[16];
+		size_t n = 0;
+		for (char *t = strtok_r(buf, " ", &save); t != NULL && n < 16; t = strtok_r(NULL, " ", &save)) {
+			mn_net_t net;
+			if (mn_net_parse(t, merges[i].fam, true, &net) != MN_OK)
+				tap_bail("bad test network %s", t);
+			r[n++] = ipmap_net_range(&net);
+		}
+		size_t m = ipmap_ranges_merge(r, n, merges[i].fam);
+		mn_net_t *v = NULL;
+		size_t nv = 0, cap = 0;
+		int rc = MN_OK;
+		for (size_t k = 0; rc == MN_OK && k < m; k++)
+			rc = ipmap_range_nets(r[k], merges[i].fam, &v, &nv, &cap);
+		char got[512] = "";
+		for (size_t k = 0; k < nv; k++) {
+			char one[64];
+			mn_net_format(&v[k], one, sizeof(one));
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? " " : "", one);
+		}
+		is_str(got, merges[i].want, "merge %s", merges[i].in);
+		free(v);
+	}
+}
+
+/* A map value: every byte named. */
+typedef struct tv {
+	uint32_t a, b;
+} tv_t;
+
+static void tv_or(void *out, const void *x, const void *y, const void *arg)
+{
+	const tv_t *p = x, *q = y;
+	(void)arg;
+	*(tv_t *)out = (tv_t){ p->a | q->a, p->b + q->b };
+}
+
+static uint32_t at(const ipmap_t *m, int fam, const char *addr)
+{
+	mn_net_t net;
+	if (mn_net_parse(addr, fam, true, &net) != MN_OK)
+		tap_bail("bad test address %s", addr);
+	return ((const tv_t *)ipmap_val(m, ipmap_find(m, ipmap_net_range(&net).lo)))->a;
+}
+
+static void test_ipmap_maps(void)
+{
+	mn_net_t n1, n2, n3;
+	mn_net_parse("10.0.0.0/24", 4, false, &n1);
+	mn_net_parse("10.0.0.128/25", 4, false, &n2);	/* inside n1 */
+	mn_net_parse("10.0.1.0/24", 4, false, &n3);	/* adjacent to n1 */
+	ipmap_range_t r[3] = { ipmap_net_range(&n3), ipmap_net_range(&n1), ipmap_net_range(&n2) };
+	tv_t in = { 1, 0 }, out = { 0, 0 };
+	ipmap_t m, c, d;
+	is_int(ipmap_of_ranges(r, 3, 4, &in, &out, sizeof(tv_t), &m), MN_OK, "map of overlapping ranges");
+	is_int((long long)m.n, 3, "canonical: out, in (10.0.0.0-10.0.1.255), out");
+	ok(m.s[0] == 0, "first piece from 0");
+	is_int(at(&m, 4, "9.255.255.255"), 0, "just below: out");
+	is_int(at(&m, 4, "10.0.0.0"), 1, "first address: in");
+	is_int(at(&m, 4, "10.0.1.255"), 1, "last address of the adjacent range: in");
+	is_int(at(&m, 4, "10.0.2.0"), 0, "just above: out");
+	is_int(at(&m, 4, "255.255.255.255"), 0, "last IPv4 address: out");
+
+	mn_net_t top;
+	mn_net_parse("255.255.255.0/24", 4, false, &top);
+	ipmap_range_t rt = ipmap_net_range(&top);
+	tv_t two = { 2, 0 };
+	is_int(ipmap_of_ranges(&rt, 1, 4, &two, &out, sizeof(tv_t), &c), MN_OK, "map up to the last address");
+	is_int((long long)c.n, 2, "two pieces, no piece after 2^32 - 1");
+	is_int(ipmap_combine(&m, &c, tv_or, NULL, &d), MN_OK, "combine");
+	is_int((long long)d.n, 4, "combined: 4 pieces");
+	is_int(at(&d, 4, "10.0.0.7"), 1, "combined: first set");
+	is_int(at(&d, 4, "255.255.255.9"), 2, "combined: second set");
+	is_int(at(&d, 4, "11.0.0.0"), 0, "combined: neither");
+	is_int(ipmap_apply(&d, &d, tv_or, NULL), MN_OK, "apply onto itself");
+	is_int((long long)d.n, 4, "same pieces");
+	ipmap_free(&c);
+	is_int(ipmap_copy(&d, &c), MN_OK, "copy");
+	ok(c.n == d.n && memcmp(c.s, d.s, d.n * sizeof(*d.s)) == 0 && memcmp(c.v, d.v, d.n * sizeof(tv_t)) == 0,
+	   "the copy has the same pieces");
+	tv_t one = { 1, 0 };
+	is_int(ipmap_push(&c, c.s[c.n - 1], &one), MN_OK, "push at the last start");
+	is_int((long long)c.n, 4, "the same start replaces the last value");
+	is_int(ipmap_push(&c, c.s[c.n - 1] + 1, &one), MN_OK, "push an equal value");
+	is_int((long long)c.n, 4, "an equal value extends the last piece");
+	ipmap_free(&m);
+	ipmap_free(&c);
+	ipmap_free(&d);
+
+	/* IPv6: the whole space, the last address */
+	mn_net_t h6;
+	mn_net_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 6, false, &h6);
+	ipmap_range_t r6 = ipmap_net_range(&h6);
+	ok(r6.lo == r6.hi && r6.hi == ipmap_max(6), "the last IPv6 address is 2^128 - 1");
+	is_int(ipmap_of_ranges(&r6, 1, 6, &in, &out, sizeof(tv_t), &m), MN_OK, "IPv6 map");
+	is_int((long long)m.n, 2, "out, then in at the very end");
+	is_int(at(&m, 6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"), 0, "one below: out");
+	is_int(at(&m, 6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 1, "the last: in");
+	char a[64];
+	ipmap_addr_format(6, m.s[1], a, sizeof(a));
+	is_str(a, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "formatted");
+	ipmap_addr_format(4, ipmap_max(4), a, sizeof(a));
+	is_str(a, "255.255.255.255", "IPv4 max formatted");
+	ipmap_free(&m);
+	is_int(ipmap_const(&m, &in, sizeof(tv_t)), MN_OK, "constant map");
+	is_int((long long)m.n, 1, "one piece");
+	ipmap_free(&m);
+}
+
 int main(void)
 {
+	test_ipmap_merge();
+	test_ipmap_maps();
 	test_cases();
 	test_addrs();
 	test_prove();

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* compile_cache.c -- the incremental compile: each domain's inputs digested, its zones reused or compiled into a new entry */
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys/keystore.h"
+#include "zones/compile_internal.h"
+#include "zones/incr.h"
+#include "zones/mtasts.h"
+#include "zones/records.h"
+#include "zones/validate.h"
+#include "zones/zone_internal.h"
+
+/*
+ * Reads what d's zones depend on besides the policy (its key store, kept in
+ * dm for build_dkim; its SPF cache file; the hosted domains reporting to it)
+ * and digests it all with d's policy subtree.
+ */
+static int domain_inputs(const ctx_t *c, incr_hash_t *h, const policy_domain_t *d, dom_in_t *dm, uint8_t key[32],
+			 uint8_t pos[32])
+{
+	incr_hash_reset(h);
+	incr_hash_domain(h, c->p, d);
+	size_t lo = compile_reports_first(c, d->name);
+	for (size_t i = lo; i < c->nreports && strcmp(c->reports[i].target, d->name) == 0; i++) {
+		incr_hash_str(h, c->reports[i].source);
+		incr_hash_pos(h, &c->reports[i].pos);
+	}
+	incr_hash_str(h, "keys");
+	const char *state = c->p->server.state_dir.v;
+	dm->keys_given = true;
+	if (state != NULL && compile_dirset_maybe(c->keys, d->name)) {
+		dm->keys_r = keystore_published(state, d->name, &dm->keys, &dm->nkeys);
+		if (dm->keys_r == MN_ENOMEM)
+			return MN_ENOMEM;
+	}
+	incr_hash_u32(h, (uint32_t)dm->keys_r);
+	incr_hash_u32(h, (uint32_t)dm->nkeys);
+	for (size_t i = 0; i < dm->nkeys; i++) {
+		incr_hash_str(h, dm->keys[i].selector);
+		incr_hash_u32(h, (uint32_t)dm->keys[i].phase);
+		incr_hash_str(h, dm->keys[i].record);
+	}
+	incr_hash_str(h, "mta-sts withdrawal");
+	mtasts_wd_t wd;
+	int wr = compile_mta_sts_withdrawal(c, d, &wd);
+	if (wr != MN_OK)
+		return wr;
+	incr_hash_u32(h, wd.active);
+	incr_hash_u32(h, wd.max_age);
+	incr_hash_bytes(h, &wd.until, sizeof(wd.until));
+	incr_hash_str(h, "spf cache");
+	if (state != NULL && compile_dirset_maybe(c->spf, d->name)) {
+		rec_buf_t b = { 0 };
+		rec_buf_addf(&b, "%s/spf/%s", state, d->name);
+		char *path = rec_buf_take(&b), *text = NULL;
+		size_t len = 0;
+		if (path == NULL)
+			return MN_ENOMEM;
+		int r = mn_file_read(path, &text, &len);
+		free(path);
+		if (r == MN_ENOMEM)
+			return r;
+		incr_hash_u32(h, (uint32_t)r);
+		if (r == MN_OK)
+			incr_hash_bytes(h, text, len);
+		free(text);
+	}
+	return incr_hash_final(h, key, pos);
+}
+
+static bool reusable(const incr_entry_t *e, const uint8_t key[32], const uint8_t pos[32], time_t now)
+{
+	return e != NULL && memcmp(e->key, key, 32) == 0 && (e->ndiags == 0 || memcmp(e->pos, pos, 32) == 0) &&
+	       now >= e->since && now < e->until;
+}
+
+/* Domain i through the cache: its entry's zones, or compiled into a new entry. */
+int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
+{
+	const policy_domain_t *d = &pc->p->domains[i];
+	dom_in_t dm = { .until = TIME_END };
+	uint8_t key[32], pos[32];
+	diag_t *dd = NULL;
+	incr_entry_t *e = NULL;
+	size_t z0 = zs->n;
+	int r = domain_inputs(pc, &cp->h, d, &dm, key, pos);
+	if (r != MN_OK)
+		goto out;
+	incr_entry_t *old = incr_find(cp->prev, d->name);
+	if (reusable(old, key, pos, pc->now)) {
+		for (size_t k = 0; k < old->nzones; k++) {
+			if ((zs->v[zs->n] = incr_zone_hold(old->zones[k])) == NULL) {
+				r = MN_ENOMEM;
+				goto out;
+			}
+			zs->n++;
+		}
+		old->refs++;	/* one thread per domain: no other touches it now */
+		cp->fresh[i] = old;
+		cp->reused++;
+		goto out;
+	}
+	if ((dd = diag_new()) == NULL || (e = incr_entry_new(d->name)) == NULL) {
+		r = MN_ENOMEM;
+		goto out;
+	}
+	if ((r = validate_scope(pc->val, dd)) != MN_OK)
+		goto out;
+	ctx_t c = *pc;
+	c.diag = dd;
+	c.dom = &dm;
+	r = compile_domain(&c, d, zs);
+	for (size_t k = z0; r == MN_OK && k < zs->n; k++)
+		r = zone_finish(zs->v[k]);
+	/* held once they have their serials (entries_follow) */
+	e->borrowed = true;
+	for (size_t k = z0; r == MN_OK && k < zs->n; k++)
+		e->zones[e->nzones++] = zs->v[k];
+	for (size_t k = 0; r == MN_OK && k < diag_count(dd); k++) {
+		uint64_t dk = 0;
+		bool keyed = validate_scope_key(pc->val, k, &dk);
+		r = incr_entry_add_diag(e, diag_get(dd, k), keyed, dk);
+	}
+	if (r == MN_OK && validate_oom(pc->val))
+		r = MN_ENOMEM;
+	if (r != MN_OK)
+		goto out;
+	memcpy(e->key, key, 32);
+	memcpy(e->pos, pos, 32);
+	e->since = pc->now;
+	e->until = dm.until;
+	cp->fresh[i] = e;
+	e = NULL;
+	cp->compiled++;
+out:
+	incr_entry_unref(e);
+	diag_free(dd);
+	keystore_pub_free(dm.keys, dm.nkeys);
+	return r;
+}
+
+/* Each domain's recorded messages into c's diag, in domain order, each
+ * position's message once (what compiling them in one pass reports). */
+void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const incr_entry_t *e = fresh[i];
+		for (size_t k = 0; e != NULL && k < e->ndiags; k++) {
+			const incr_diag_t *m = &e->diags[k];
+			if (m->keyed && !validate_first(c->val, m->key))
+				continue;
+			mn_pos_t pos = { m->file, m->line, m->col };
+			diag_add(c->diag, m->level, m->file != NULL ? &pos : NULL, "%s", m->msg);
+		}
+	}
+}
+
+/*
+ * After the serials: the entries of the domains compiled now hold their
+ * zones (the output's, with serials); and a reused zone whose serial changed
+ * (serial_set replaced it in zs by a copy: it was shared) is replaced in its
+ * entry by that copy, so that the next compile does not copy it again.  (The
+ * entry may be the old cache's too: the same records, another serial, which
+ * every compile sets anyway.)  before: zs->v as it was before the serials.
+ */
+static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t *zs, zone_t *const *before)
+{
+	for (size_t i = 0; i < zs->n; i++) {
+		if (zs->v[i] == before[i])
+			continue;
+		const policy_domain_t *d = compile_domain_find(p, zs->v[i]->domain);
+		incr_entry_t *e = d != NULL ? fresh[d - p->domains] : NULL;
+		for (size_t k = 0; e != NULL && !e->borrowed && k < e->nzones; k++) {
+			if (strcmp(e->zones[k]->name, zs->v[i]->name) != 0)
+				continue;
+			zone_t *h = incr_zone_hold(zs->v[i]);
+			if (h == NULL)
+				return MN_ENOMEM;
+			zone_free(e->zones[k]);
+			e->zones[k] = h;
+		}
+	}
+	for (size_t i = 0; i < p->ndomains; i++) {
+		incr_entry_t *e = fresh[i];
+		if (e == NULL || !e->borrowed)
+			continue;
+		size_t k = 0;
+		for (; k < e->nzones; k++) {
+			zone_t *h = incr_zone_hold(e->zones[k]);	/* (not shared: written in place) */
+			if (h == NULL)
+				break;
+			e->zones[k] = h;
+		}
+		if (k < e->nzones) {
+			/* the held ones go, the rest stay borrowed: the entry frees none */
+			for (size_t j = 0; j < k; j++)
+				zone_free(e->zones[j]);
+			return MN_ENOMEM;
+		}
+		e->borrowed = false;
+	}
+	return MN_OK;
+}
+
+int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, cache_run_t *cr)
+{
+	incr_hash_t gh = { 0 };
+	incr_hash_server(&gh, &p->server);
+	uint8_t pos[32];
+	int r = incr_hash_final(&gh, cr->global, pos);
+	incr_hash_clear(&gh);
+	if (r != MN_OK)
+		return r;
+	/* other server settings: nothing is reused */
+	if (incr_global_same(cache, cr->global))
+		cr->prev = cache;
+	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL)
+		return MN_ENOMEM;
+	return MN_OK;
+}
+
+int compile_cache_mark(cache_run_t *cr, const zones_t *zs)
+{
+	if (zs->n == 0)
+		return MN_OK;
+	if ((cr->before = malloc(zs->n * sizeof(*cr->before))) == NULL)
+		return MN_ENOMEM;
+	memcpy(cr->before, zs->v, zs->n * sizeof(*cr->before));
+	return MN_OK;
+}
+
+int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, const zones_t *zs, size_t nd)
+{
+	int r = entries_follow(p, cr->fresh, zs, cr->before);
+	if (r == MN_OK)
+		r = incr_install(cache, cr->global, cr->fresh, nd);
+	if (r != MN_OK)
+		return r;
+	free(cr->fresh);	/* the entries are the cache's now */
+	free(cr->before);
+	cr->fresh = NULL;
+	cr->before = NULL;
+	return MN_OK;
+}
+
+void compile_cache_abort(const policy_t *p, cache_run_t *cr)
+{
+	for (size_t i = 0; cr->fresh != NULL && i < p->ndomains; i++)	/* (fresh: all domains) */
+		incr_entry_unref(cr->fresh[i]);
+	free(cr->fresh);
+	free(cr->before);
+	cr->fresh = NULL;
+	cr->before = NULL;
+}

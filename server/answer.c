@@ -354,13 +354,16 @@ static int size_limit(query_t *qy, size_t outcap)
 }
 
 /*
- * The lookup: class IN in the zone set (*res; left REFUSED otherwise), class
- * CH in the server's texts (returned; NULL: none).
+ * The lookup: class IN in the zone set (*res; left REFUSED otherwise; with
+ * the DO bit, *proof: the DNSSEC records), class CH in the server's texts
+ * (returned; NULL: none).
  */
 static const char *lookup(const zset_t *zs, const answer_ctx_t *ctx, const query_t *qy,
-			  zset_result_t *res)
+			  zset_result_t *res, zset_proof_t *proof)
 {
-	if (qy->qclass == CLASS_IN)
+	if (qy->qclass == CLASS_IN && qy->edns.dnssec_ok)
+		zset_lookup_dnssec(zs, qy->low, qy->nlen, qy->qtype, res, proof);
+	else if (qy->qclass == CLASS_IN)
 		zset_lookup(zs, qy->low, qy->nlen, qy->qtype, res);
 	else if (qy->qclass == CLASS_CH)
 		return chaos_text(ctx, qy->low, qy->nlen);
@@ -393,10 +396,97 @@ static void render_chaos(const query_t *qy, reply_t *rp, const char *chaos)
 }
 
 /*
- * What the zone set found: the pre-rendered RRsets, or the SOA of a negative
- * answer (NXDOMAIN, NODATA) with the negative TTL; TC when it does not fit.
+ * Appends a run of records (zset.h) to the response, each record's 2-byte
+ * owner replaced by owner (olen bytes) and, when ttl is not NULL, its TTL by
+ * *ttl.  False, with nothing counted, when it would pass end.
  */
-static void render_zone(const query_t *qy, reply_t *rp, const zset_result_t *res)
+static bool put_run(reply_t *rp, size_t end, const zset_run_t *run, const uint8_t *owner, size_t olen,
+		    const uint32_t *ttl, uint16_t *count)
+{
+	uint8_t *out = rp->out;
+	for (size_t i = 0; i < run->len;) {
+		size_t rl = 12u + mn_get16(run->rrs + i + 10);
+		if (rp->o + olen + rl - 2 > end)
+			return false;
+		memcpy(out + rp->o, owner, olen);
+		memcpy(out + rp->o + olen, run->rrs + i + 2, rl - 2);
+		if (ttl != NULL) {
+			mn_put16(out + rp->o + olen + 4, (uint16_t)(*ttl >> 16));
+			mn_put16(out + rp->o + olen + 6, (uint16_t)*ttl);
+		}
+		rp->o += olen + rl - 2;
+		i += rl;
+		(*count)++;
+	}
+	return true;
+}
+
+static void put_ptr(uint8_t *p, size_t target)
+{
+	mn_put16(p, (uint16_t)(0xc000 | target));
+}
+
+/*
+ * An NSEC and its RRSIGs in the authority section.  The owner, a name inside
+ * the question's zone, is written as its labels above the apex and a pointer
+ * to the apex in the question (the question itself: a pointer to it); the
+ * RRSIGs point at the NSEC's owner.
+ */
+static bool put_nsec(const query_t *qy, reply_t *rp, size_t end, const zset_nsec_t *e, uint16_t apex_len)
+{
+	uint8_t owner[256 + 2];
+	size_t olen;
+	size_t prefix = e->owner_len - apex_len;
+	if (e->owner_len == qy->nlen && memcmp(e->owner, qy->low, qy->nlen) == 0) {
+		put_ptr(owner, 12);
+		olen = 2;
+	} else {
+		memcpy(owner, e->owner, prefix);
+		put_ptr(owner + prefix, 12 + qy->nlen - apex_len);
+		olen = prefix + 2;
+	}
+	size_t at = rp->o;
+	if (!put_run(rp, end, &e->nsec, owner, olen, NULL, &rp->ns))
+		return false;
+	if (olen > 2 && at < 0x4000) {
+		put_ptr(owner, at);
+		olen = 2;
+	}
+	return put_run(rp, end, &e->sig, owner, olen, NULL, &rp->ns);
+}
+
+/*
+ * The DNSSEC records of a DO query in a signed zone (RFC 4035 3.1): the
+ * RRSIGs of the answer; for a negative answer the SOA's RRSIGs (with the
+ * SOA's negative TTL) and the NSEC proofs, for a wildcard answer its NSEC.
+ * False when they do not fit (the caller truncates).
+ */
+static bool render_dnssec(const query_t *qy, reply_t *rp, const zset_result_t *res, const zset_proof_t *pf)
+{
+	size_t end = qy->limit - qy->optlen;
+	if (res->status == ZSET_ANSWER) {
+		uint8_t qptr[2];
+		put_ptr(qptr, 12);
+		if (!put_run(rp, end, &pf->answer_sig, qptr, 2, NULL, &rp->an))
+			return false;
+	} else {
+		uint8_t apex[2];
+		put_ptr(apex, 12 + qy->nlen - res->apex_len);
+		if (!put_run(rp, end, &pf->soa_sig, apex, 2, &res->soa_ttl, &rp->ns))
+			return false;
+	}
+	for (unsigned i = 0; i < pf->nnsec; i++)
+		if (!put_nsec(qy, rp, end, &pf->nsec[i], res->apex_len))
+			return false;
+	return true;
+}
+
+/*
+ * What the zone set found: the pre-rendered RRsets, or the SOA of a negative
+ * answer (NXDOMAIN, NODATA) with the negative TTL, and the DNSSEC records
+ * when pf is not NULL; TC, with no records, when it does not fit.
+ */
+static void render_zone(const query_t *qy, reply_t *rp, const zset_result_t *res, const zset_proof_t *pf)
 {
 	rp->flags |= FLAG_AA;
 	size_t need = res->status == ZSET_ANSWER ? res->rrs_len : 2u + res->soa_len;
@@ -419,11 +509,18 @@ static void render_zone(const query_t *qy, reply_t *rp, const zset_result_t *res
 		if (res->status == ZSET_NXDOMAIN)
 			rp->rcode = RCODE_NXDOMAIN;
 	}
+	if (pf != NULL && (rp->flags & FLAG_TC) == 0 && !render_dnssec(qy, rp, res, pf)) {
+		/* RFC 4035 3.1.1: the signatures and proofs do not fit: TC, no records */
+		rp->o = o;
+		rp->an = rp->ns = 0;
+		rp->rcode = RCODE_NOERROR;
+		rp->flags |= FLAG_TC;
+	}
 }
 
 /* The sections after the question: BADVERS, BADCOOKIE, CHAOS, REFUSED, NOTIMP, or the zone's. */
-static void render(const query_t *qy, reply_t *rp, const zset_result_t *res, const char *chaos,
-		   answer_info_t *info)
+static void render(const query_t *qy, reply_t *rp, const zset_result_t *res, const zset_proof_t *pf,
+		   const char *chaos, answer_info_t *info)
 {
 	uint16_t qtype = qy->qtype;
 	if (qy->edns.present && qy->edns.version > 0) {
@@ -444,7 +541,7 @@ static void render(const query_t *qy, reply_t *rp, const zset_result_t *res, con
 		   qtype == T_MAILB || qtype == T_TKEY || qtype == T_TSIG) {
 		rp->rcode = RCODE_NOTIMP;
 	} else {
-		render_zone(qy, rp, res);
+		render_zone(qy, rp, res, pf);
 	}
 }
 
@@ -493,7 +590,8 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 		return r;
 
 	zset_result_t res = { .status = ZSET_REFUSED };
-	const char *chaos = lookup(zs, ctx, &qy, &res);
+	zset_proof_t proof = { .is_signed = false };
+	const char *chaos = lookup(zs, ctx, &qy, &res, &proof);
 	info->kind = kind_of(res.zone);
 
 	/* header and question; counts and flags are filled in by finish() */
@@ -504,7 +602,7 @@ int answer_query_ctx(const zset_t *zs, const answer_ctx_t *ctx, const uint8_t *q
 		.flags = (uint16_t)(FLAG_QR | (q[2] & 0x01) << 8 | (q[3] & FLAG_CD)),
 		.rcode = RCODE_NOERROR,
 	};
-	render(&qy, &rp, &res, chaos, info);
+	render(&qy, &rp, &res, proof.is_signed ? &proof : NULL, chaos, info);
 	return finish(&qy, &rp, outlen, info);
 }
 

@@ -297,7 +297,7 @@ int zone_add_txt(zone_t *z, const char *owner, uint32_t ttl, const char *text)
 }
 
 /* RFC 4034 6.1 canonical name order: compare labels from the rightmost. */
-static int name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+int zone_name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	uint8_t la[128], lb[128];	/* label offsets */
 	int na = 0, nb = 0;
@@ -326,7 +326,7 @@ static int rr_cmp(const void *x, const void *y)
 	/* the SOA comes first */
 	if ((a->type == ZONE_T_SOA) != (b->type == ZONE_T_SOA))
 		return a->type == ZONE_T_SOA ? -1 : 1;
-	int c = name_cmp(a->owner, a->owner_len, b->owner, b->owner_len);
+	int c = zone_name_cmp(a->owner, a->owner_len, b->owner, b->owner_len);
 	if (c != 0)
 		return c;
 	if (a->type != b->type)
@@ -703,7 +703,7 @@ long zone_find(const zone_t *z, const uint8_t *owner, uint16_t owner_len, uint16
 	for (size_t i = 0; i < z->nrrs; i++) {
 		const zone_rr_t *rr = &z->rrs[i];
 		if (rr->type == type && rr->owner_len == owner_len &&
-		    name_cmp(rr->owner, rr->owner_len, owner, owner_len) == 0)
+		    zone_name_cmp(rr->owner, rr->owner_len, owner, owner_len) == 0)
 			return (long)i;
 	}
 	return -1;

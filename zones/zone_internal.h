@@ -30,3 +30,6 @@ struct zone {
 	uint16_t refs;			/* private: holders besides the first (zone_ref); atomic */
 	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded */
 };
+
+/* RFC 4034 6.1 canonical order of two wire names (case-insensitive): <0, 0, >0. */
+int zone_name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "policy/mn.h"
+#include "policy/wire.h"
+#include "zones/sign.h"
 #include "zones/zone_internal.h"
 
 /*
@@ -305,11 +307,100 @@ static bool node_rrset(const zone_t *z, const struct znode *n, uint16_t qtype, s
 	return true;
 }
 
-void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
-		 zset_result_t *res)
+/* ---- DNSSEC: the signed zone's RRSIGs and NSECs for an answer ---- */
+
+/* Records z->rrs[first..first+count), one RRset or a part of one: one run in answer form. */
+static zset_run_t run_of(const zone_t *z, size_t first, size_t count)
+{
+	const zone_rr_t *a = &z->rrs[first], *b = &z->rrs[first + count - 1];
+	const uint8_t *start = a->rdata - 12;
+	return (zset_run_t){ .rrs = start, .len = (uint32_t)(b->rdata + b->rdlen - start),
+			     .count = (uint16_t)count };
+}
+
+static bool sig_covers(const zone_rr_t *rr, uint16_t type)
+{
+	return rr->rdlen >= 2 && mn_get16(rr->rdata) == type;
+}
+
+/*
+ * The node's RRSIGs covering type: the RRSIG RRset is sorted by RDATA, whose
+ * first two bytes are the type covered, so they are one part of its run.
+ */
+static zset_run_t node_sigs(const zone_t *z, const struct znode *n, uint16_t type)
+{
+	size_t first, count;
+	if (!node_rrset(z, n, ZONE_T_RRSIG, &first, &count))
+		return (zset_run_t){ 0 };
+	size_t k = first, end = first + count;
+	while (k < end && !sig_covers(&z->rrs[k], type))
+		k++;
+	size_t m = k;
+	while (m < end && sig_covers(&z->rrs[m], type))
+		m++;
+	return m > k ? run_of(z, k, m - k) : (zset_run_t){ 0 };
+}
+
+/* Adds the node's NSEC and its RRSIGs to the proof (once; nothing when it has none). */
+static void proof_add(const zone_t *z, const struct znode *n, zset_proof_t *p)
+{
+	if (n == NULL || p->nnsec >= sizeof(p->nsec) / sizeof(p->nsec[0]))
+		return;
+	for (unsigned i = 0; i < p->nnsec; i++)
+		if (p->nsec[i].owner_len == n->name_len && memcmp(p->nsec[i].owner, n->name, n->name_len) == 0)
+			return;
+	size_t first, count;
+	if (!node_rrset(z, n, ZONE_T_NSEC, &first, &count))
+		return;
+	zset_nsec_t *e = &p->nsec[p->nnsec++];
+	e->owner = n->name;
+	e->owner_len = n->name_len;
+	e->nsec = run_of(z, first, count);
+	e->sig = node_sigs(z, n, ZONE_T_NSEC);
+}
+
+/*
+ * The owner whose NSEC covers name (a name without records of its own): the
+ * last owner at or before it in canonical order, found by a binary search over
+ * the zone's records (sorted so, the SOA at the apex first).
+ */
+static const struct znode *covering(const zset_t *zs, const zone_t *z, const uint8_t *name, size_t len)
+{
+	size_t lo = 0, hi = z->nrrs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (zone_name_cmp(z->rrs[mid].owner, z->rrs[mid].owner_len, name, len) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const zone_rr_t *rr = &z->rrs[lo - 1];
+	return find(zs, rr->owner, rr->owner_len, name_hash(rr->owner, rr->owner_len));
+}
+
+static void proof_cover(const zset_t *zs, const zone_t *z, const uint8_t *name, size_t len, zset_proof_t *p)
+{
+	proof_add(z, covering(zs, z, name, len), p);
+}
+
+/* The SOA's RRSIGs, at the apex: none in an unsigned zone. */
+static void proof_start(const zset_t *zs, const zone_t *z, zset_proof_t *p)
+{
+	const struct znode *apex = find(zs, z->apex, z->apex_len, name_hash(z->apex, z->apex_len));
+	if (apex != NULL)
+		p->soa_sig = node_sigs(z, apex, ZONE_T_SOA);
+	p->is_signed = p->soa_sig.rrs != NULL;
+}
+
+static void lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
+		   zset_result_t *res, zset_proof_t *proof)
 {
 	memset(res, 0, sizeof(*res));
 	res->status = ZSET_REFUSED;
+	if (proof != NULL)
+		memset(proof, 0, sizeof(*proof));
 	if (zs == NULL || qname == NULL || qlen == 0 || qlen > 255)
 		return;
 	/* the longest existing suffix of qname: the name itself or its closest encloser */
@@ -334,28 +425,46 @@ void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t q
 	res->soa_len = (uint16_t)(10u + z->rrs[0].rdlen);
 	res->soa_ttl = z->negative_ttl;
 	res->apex_len = z->apex_len;
+	zset_proof_t *dp = NULL;	/* the proof when asked for and the zone is signed */
+	if (proof != NULL) {
+		proof_start(zs, z, proof);
+		if (proof->is_signed)
+			dp = proof;
+	}
 	if (o > 0) {
 		/* RFC 4592: the source of synthesis is *.<closest encloser> */
 		uint8_t wild[256];
 		size_t celen = qlen - o;
-		if (celen + 2 > sizeof(wild)) {
-			res->status = ZSET_NXDOMAIN;
-			return;
+		const struct znode *w = NULL;
+		if (celen + 2 <= sizeof(wild)) {
+			wild[0] = 1;
+			wild[1] = '*';
+			memcpy(wild + 2, qname + o, celen);
+			w = find(zs, wild, celen + 2, name_hash(wild, celen + 2));
 		}
-		wild[0] = 1;
-		wild[1] = '*';
-		memcpy(wild + 2, qname + o, celen);
-		const struct znode *w = find(zs, wild, celen + 2, name_hash(wild, celen + 2));
 		if (w == NULL || w->zone != n->zone) {
 			res->status = ZSET_NXDOMAIN;
+			if (dp != NULL) {	/* RFC 4035 3.1.3.2: no such name, no wildcard */
+				proof_cover(zs, z, qname, qlen, dp);
+				if (celen + 2 <= sizeof(wild))
+					proof_cover(zs, z, wild, celen + 2, dp);
+			}
 			return;
 		}
 		n = w;
 		res->wildcard = true;
+		if (dp != NULL)		/* 3.1.3.3, 3.1.3.4: no closer match */
+			proof_cover(zs, z, qname, qlen, dp);
 	}
 	size_t first, count;
-	if (!node_rrset(z, n, qtype, &first, &count)) {
+	/* a wildcard's own NSEC and RRSIGs are not synthesized */
+	bool own_only = res->wildcard && (qtype == ZONE_T_NSEC || qtype == ZONE_T_RRSIG);
+	if (own_only || !node_rrset(z, n, qtype, &first, &count)) {
 		res->status = ZSET_NODATA;
+		if (dp != NULL && n->nrrs == 0)
+			proof_cover(zs, z, n->name, n->name_len, dp);	/* an empty non-terminal */
+		else if (dp != NULL)
+			proof_add(z, n, dp);		/* 3.1.3.1: the name's (or wildcard's) NSEC */
 		return;
 	}
 	const zone_rr_t *a = &z->rrs[first], *b = &z->rrs[first + count - 1];
@@ -364,4 +473,18 @@ void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t q
 	res->rrs_len = (uint32_t)(b->rdata + b->rdlen - res->rrs);
 	res->rrs_count = (uint16_t)count;
 	res->rrs_type = a->type;
+	if (dp != NULL && a->type != ZONE_T_RRSIG)
+		dp->answer_sig = node_sigs(z, n, a->type);
+}
+
+void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
+		 zset_result_t *res)
+{
+	lookup(zs, qname, qlen, qtype, res, NULL);
+}
+
+void zset_lookup_dnssec(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
+			zset_result_t *res, zset_proof_t *proof)
+{
+	lookup(zs, qname, qlen, qtype, res, proof);
 }

@@ -75,3 +75,46 @@ size_t zset_name_count(const zset_t *zs);	/* names in the table (incl. ENTs) */
  */
 void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
 		 zset_result_t *res);
+
+/*
+ * DNSSEC (RFC 4035 3.1): what a DO query adds to the answer, all of it the
+ * signed zone's own records (nothing is signed at query time).  A run is one
+ * or more records in answer form (zone.h: each record's owner a 2-byte
+ * pointer the caller replaces when the owner is not the question name).
+ */
+typedef struct zset_run {
+	const uint8_t *rrs;	/* NULL: none */
+	uint32_t len;
+	uint16_t count;
+} zset_run_t;
+
+typedef struct zset_nsec {
+	const uint8_t *owner;	/* lowercase wire name, owner_len bytes, ends with the apex */
+	uint16_t owner_len;
+	zset_run_t nsec;	/* the NSEC record */
+	zset_run_t sig;		/* its RRSIG(s) */
+} zset_nsec_t;
+
+typedef struct zset_proof {
+	bool is_signed;		/* the zone has an RRSIG over its SOA; false: nothing below */
+	zset_run_t answer_sig;	/* ANSWER: the RRSIGs covering the answer RRset (owner: the question) */
+	zset_run_t soa_sig;	/* the RRSIGs of the SOA (owner: the apex) */
+	/*
+	 * The NSECs for the authority section, each with its RRSIGs: NODATA:
+	 * the name's; empty non-terminal: the one covering it; NXDOMAIN: the
+	 * one covering the name and the one covering the wildcard at the
+	 * closest encloser (one when they are the same); wildcard answer: the
+	 * one covering the name; wildcard NODATA: that one and the wildcard's.
+	 */
+	unsigned nnsec;
+	zset_nsec_t nsec[2];
+} zset_proof_t;
+
+/*
+ * zset_lookup(), and with proof not NULL the DNSSEC records for the answer
+ * (*proof; is_signed false for an unsigned zone or a REFUSED name).  Types
+ * RRSIG and NSEC are answered as stored, never synthesized from a wildcard
+ * (NODATA).  Binary searches over the zone's canonical order; never allocates.
+ */
+void zset_lookup_dnssec(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
+			zset_result_t *res, zset_proof_t *proof);

@@ -7,6 +7,7 @@
 
 #include "policy/mn.h"
 #include "tests/tap/tap.h"
+#include "zones/sign.h"
 #include "zones/zset.h"
 
 static size_t put_name(uint8_t *p, const char *name)
@@ -294,6 +295,170 @@ static void test_scale(void)
 	zset_unref(set);
 }
 
+/* ---- DNSSEC: the proofs of zset_lookup_dnssec over signed zones ---- */
+
+/* Every zone of zs replaced by its signed form (one P-256 CSK for all). */
+static void sign_all(zones_t *zs, dnskey_set_t *keys)
+{
+	time_t now = time(NULL);
+	sign_opts_t o = { .now = now, .validity = 14 * 86400 };
+	for (size_t i = 0; i < zs->n; i++) {
+		zone_t *s = NULL;
+		if (sign_zone(zs->v[i], keys, &o, &s) != MN_OK)
+			tap_bail("cannot sign %s", zone_name(zs->v[i]));
+		zone_free(zs->v[i]);
+		zs->v[i] = s;
+	}
+}
+
+/* A run's records: every one of type, and (RRSIG) covering covered; the count. */
+static int run_check(const zset_run_t *r, uint16_t type, uint16_t covered)
+{
+	int n = 0;
+	for (size_t o = 0; r->rrs != NULL && o < r->len; n++) {
+		const uint8_t *p = r->rrs + o;
+		uint16_t t = (uint16_t)(p[2] << 8 | p[3]), rdlen = (uint16_t)(p[10] << 8 | p[11]);
+		if (p[0] != 0xc0 || p[1] != 12 || t != type)
+			return -1;
+		if (type == ZONE_T_RRSIG && (p[12] << 8 | p[13]) != covered)
+			return -1;
+		o += 12u + rdlen;
+	}
+	return r->rrs != NULL && n != r->count ? -1 : n;
+}
+
+/* The NSEC owners of a proof, presentation form, space-separated ("" for none). */
+static void proof_owners(const zset_proof_t *p, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	for (unsigned i = 0; i < p->nnsec; i++) {
+		char name[256];
+		size_t o = 0, w = 0;
+		const uint8_t *n = p->nsec[i].owner;
+		while (o < p->nsec[i].owner_len && n[o] != 0) {
+			memcpy(name + w, n + o + 1, n[o]);
+			w += n[o];
+			name[w++] = '.';
+			o += n[o] + 1u;
+		}
+		name[w ? w - 1 : 0] = '\0';
+		/* each NSEC record with one RRSIG over it */
+		if (run_check(&p->nsec[i].nsec, ZONE_T_NSEC, 0) != 1 ||
+		    run_check(&p->nsec[i].sig, ZONE_T_RRSIG, ZONE_T_NSEC) != 1)
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), "(bad)");
+		snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? " " : "", name);
+	}
+}
+
+static void test_dnssec(void)
+{
+	dnskey_set_t keys = { NULL, NULL };
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
+		tap_bail("no key");
+	zones_t *plain = test_zones(), *zs = test_zones();
+	sign_all(zs, &keys);
+	zset_t *set = NULL, *uset = NULL;
+	if (zset_new(zs, &set) != MN_OK || zset_new(plain, &uset) != MN_OK)
+		tap_bail("zset_new failed");
+	static const struct {
+		const char *what, *name;
+		uint16_t type;
+		zset_status_t status;
+		uint16_t rtype;		/* ANSWER: the RRset's type; its RRSIG: sigs (0: none) */
+		int sigs;
+		const char *nsec;	/* the NSEC owners, in order */
+	} t[] = {
+		{ "positive", "_dmarc.example.com", ZONE_T_TXT, ZSET_ANSWER, ZONE_T_TXT, 1, "" },
+		{ "positive NS", "_dmarc.example.com", ZONE_T_NS, ZSET_ANSWER, ZONE_T_NS, 1, "" },
+		{ "DNSKEY", "_dmarc.example.com", ZONE_T_DNSKEY, ZSET_ANSWER, ZONE_T_DNSKEY, 1, "" },
+		{ "NSEC asked for", "_dmarc.example.com", ZONE_T_NSEC, ZSET_ANSWER, ZONE_T_NSEC, 1, "" },
+		{ "RRSIG asked for: as stored, unsigned", "_dmarc.example.com", ZONE_T_RRSIG, ZSET_ANSWER,
+		  ZONE_T_RRSIG, 0, "" },
+		{ "NODATA", "_dmarc.example.com", ZONE_T_A, ZSET_NODATA, 0, 0, "_dmarc.example.com" },
+		{ "NODATA below", "example.net._report._dmarc.example.com", ZONE_T_A, ZSET_NODATA, 0, 0,
+		  "example.net._report._dmarc.example.com" },
+		{ "NXDOMAIN: the name's cover and the wildcard's", "zzz._domainkey.example.com", ZONE_T_TXT,
+		  ZSET_NXDOMAIN, 0, 0, "sel._domainkey.example.com _domainkey.example.com" },
+		{ "NXDOMAIN: one NSEC covers both", "a._domainkey.example.com", ZONE_T_TXT, ZSET_NXDOMAIN, 0, 0,
+		  "_domainkey.example.com" },
+		{ "NXDOMAIN below an owner", "a.sel._domainkey.example.com", ZONE_T_TXT, ZSET_NXDOMAIN, 0, 0,
+		  "sel._domainkey.example.com" },
+		{ "NXDOMAIN beside the wildcards", "7.114.0.203.in-addr._spf.example.org", ZONE_T_A,
+		  ZSET_NXDOMAIN, 0, 0, "*.113.0.203.in-addr._spf.example.org _spf.example.org" },
+		{ "wildcard answer", "7.113.0.203.in-addr._spf.example.org", ZONE_T_A, ZSET_ANSWER, ZONE_T_A, 1,
+		  "*.113.0.203.in-addr._spf.example.org" },
+		{ "wildcard answer, two labels down", "a.b._report._dmarc.example.com", ZONE_T_TXT, ZSET_ANSWER,
+		  ZONE_T_TXT, 1, "*._report._dmarc.example.com" },
+		{ "wildcard NODATA", "7.113.0.203.in-addr._spf.example.org", ZONE_T_TXT, ZSET_NODATA, 0, 0,
+		  "*.113.0.203.in-addr._spf.example.org" },
+		{ "wildcard NODATA, cover and wildcard apart", "zz._report._dmarc.example.com", ZONE_T_A,
+		  ZSET_NODATA, 0, 0, "example.net._report._dmarc.example.com *._report._dmarc.example.com" },
+		{ "NSEC not synthesized from a wildcard", "x._report._dmarc.example.com", ZONE_T_NSEC,
+		  ZSET_NODATA, 0, 0, "example.net._report._dmarc.example.com *._report._dmarc.example.com" },
+		{ "RRSIG not synthesized from a wildcard", "x._report._dmarc.example.com", ZONE_T_RRSIG,
+		  ZSET_NODATA, 0, 0, "example.net._report._dmarc.example.com *._report._dmarc.example.com" },
+		{ "empty non-terminal", "113.0.203.in-addr._spf.example.org", ZONE_T_TXT, ZSET_NODATA, 0, 0,
+		  "_spf.example.org" },
+		{ "empty non-terminal beside a wildcard", "ip6._spf.example.org", ZONE_T_A, ZSET_NODATA, 0, 0,
+		  "*.113.0.203.in-addr._spf.example.org" },
+		{ "empty non-terminal _report", "_report._dmarc.example.com", ZONE_T_TXT, ZSET_NODATA, 0, 0,
+		  "_dmarc.example.com" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint8_t q[256];
+		size_t ql = put_name(q, t[i].name);
+		zset_result_t res, plain_res;
+		zset_proof_t pf;
+		zset_lookup_dnssec(set, q, ql, t[i].type, &res, &pf);
+		is_str(status_name(res.status), status_name(t[i].status), "dnssec %s: %s", t[i].what, t[i].name);
+		ok(pf.is_signed, "dnssec %s: signed zone", t[i].what);
+		is_int(run_check(&pf.soa_sig, ZONE_T_RRSIG, ZONE_T_SOA), 1, "dnssec %s: the SOA's RRSIG", t[i].what);
+		if (t[i].status == ZSET_ANSWER) {
+			is_int(res.rrs_type, t[i].rtype, "dnssec %s: type", t[i].what);
+			is_int(run_check(&pf.answer_sig, ZONE_T_RRSIG, t[i].rtype), t[i].sigs,
+			       "dnssec %s: its RRSIGs", t[i].what);
+			if (res.wildcard && pf.answer_sig.rrs != NULL) {
+				/* labels (RDATA byte 3): the wildcard's, without the '*' */
+				int labels = 0;
+				for (const char *c = t[i].nsec; *c; c++)
+					labels += *c == '.';
+				is_int(pf.answer_sig.rrs[12 + 3], labels, "dnssec %s: labels of the wildcard",
+				       t[i].what);
+			}
+		} else {
+			ok(pf.answer_sig.rrs == NULL, "dnssec %s: no answer RRSIG", t[i].what);
+		}
+		char owners[1024];
+		proof_owners(&pf, owners, sizeof(owners));
+		is_str(owners, t[i].nsec, "dnssec %s: the NSECs", t[i].what);
+		/* without DO: what zset_lookup finds, and the unsigned zone's for the old types */
+		zset_lookup(set, q, ql, t[i].type, &plain_res);
+		ok(memcmp(&plain_res, &res, sizeof(res)) == 0, "dnssec %s: zset_lookup finds the same", t[i].what);
+		if (t[i].type == ZONE_T_TXT || t[i].type == ZONE_T_A || t[i].type == ZONE_T_NS) {
+			zset_result_t u;
+			zset_lookup(uset, q, ql, t[i].type, &u);
+			bool same = u.status == res.status && u.rrs_len == res.rrs_len &&
+				    (u.rrs_len == 0 || memcmp(u.rrs, res.rrs, u.rrs_len) == 0) &&
+				    u.soa_len == res.soa_len && memcmp(u.soa, res.soa, u.soa_len) == 0;
+			ok(same, "dnssec %s: the unsigned zone's answer, byte for byte", t[i].what);
+		}
+	}
+	/* an unsigned zone: nothing */
+	uint8_t q[256];
+	size_t ql = put_name(q, "nope._dmarc.example.com");
+	zset_result_t res;
+	zset_proof_t pf;
+	zset_lookup_dnssec(uset, q, ql, ZONE_T_TXT, &res, &pf);
+	ok(res.status == ZSET_NXDOMAIN && !pf.is_signed && pf.nnsec == 0 && pf.soa_sig.rrs == NULL,
+	   "dnssec: an unsigned zone has no proof");
+	ql = put_name(q, "example.com");
+	zset_lookup_dnssec(set, q, ql, ZONE_T_TXT, &res, &pf);
+	ok(res.status == ZSET_REFUSED && !pf.is_signed, "dnssec: outside every zone, no proof");
+	zset_unref(set);
+	zset_unref(uset);
+	dnskey_set_clear(&keys);
+}
+
 int main(void)
 {
 	zset_t *set = NULL;
@@ -303,6 +468,7 @@ int main(void)
 	test_bytes(set);
 	test_counts(set);
 	zset_unref(set);
+	test_dnssec();
 	test_refs_and_errors();
 	test_scale();
 	return tap_done();

@@ -3,10 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <ldns/ldns.h>
 
 #include "policy/mn.h"
 #include "server/answer.h"
 #include "tests/tap/tap.h"
+#include "zones/sign.h"
 #include "zones/zset.h"
 
 /* ---- a small zone set built by hand ------------------------------------- */
@@ -62,7 +66,8 @@ static zone_t *mkzone(const char *apex, const char *const *txt, size_t ntxt)
 
 static char big_key[1100];
 
-static zset_t *test_set(void)
+/* The test zones; signed with keys when not NULL. */
+static zset_t *test_set(dnskey_set_t *keys)
 {
 	static const char *const dmarc[] = {
 		"_dmarc.example.com", "v=DMARC1; p=reject",
@@ -77,6 +82,16 @@ static zset_t *test_set(void)
 	zs->v = calloc(2, sizeof(*zs->v));
 	zs->v[zs->n++] = mkzone("_dmarc.example.com", dmarc, 4);
 	zs->v[zs->n++] = mkzone("_domainkey.example.com", dkim, 2);
+	if (keys != NULL) {
+		sign_opts_t o = { .now = time(NULL), .validity = 14 * 86400 };
+		for (size_t i = 0; i < zs->n; i++) {
+			zone_t *signed_z = NULL;
+			if (sign_zone(zs->v[i], keys, &o, &signed_z) != MN_OK)
+				tap_bail("cannot sign");
+			zone_free(zs->v[i]);
+			zs->v[i] = signed_z;
+		}
+	}
 	zset_t *set = NULL;
 	if (zset_new(zs, &set) != MN_OK)
 		tap_bail("zset_new failed");
@@ -434,13 +449,162 @@ static void test_fuzzish(const zset_t *set)
 	is_int((long long)bad, 0, "single-byte corruptions: every response well-formed in size");
 }
 
+/* ---- DNSSEC: answers with the DO bit from signed zones -------------------- */
+
+/*
+ * The response parsed by ldns (so every owner and pointer is well-formed):
+ * "RCODE an:TYPE/OWNER... ns:TYPE/OWNER..." with RRSIGs as RRSIG(COVERED).
+ */
+static void describe(char *buf, size_t cap)
+{
+	ldns_pkt *pkt = NULL;
+	if (ldns_wire2pkt(&pkt, out, outlen) != LDNS_STATUS_OK) {
+		snprintf(buf, cap, "unparsable");
+		return;
+	}
+	snprintf(buf, cap, "%s", (out[3] & 0x0f) == 3 ? "NXDOMAIN" : (out[3] & 0x0f) == 0 ? "NOERROR" : "other");
+	ldns_rr_list *sec[2] = { ldns_pkt_answer(pkt), ldns_pkt_authority(pkt) };
+	for (int k = 0; k < 2; k++) {
+		snprintf(buf + strlen(buf), cap - strlen(buf), " %s", k ? "ns:" : "an:");
+		for (size_t i = 0; i < ldns_rr_list_rr_count(sec[k]); i++) {
+			ldns_rr *rr = ldns_rr_list_rr(sec[k], i);
+			char *owner = ldns_rdf2str(ldns_rr_owner(rr));
+			char *type = ldns_rr_type2str(ldns_rr_get_type(rr));
+			char cov[32] = "";
+			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG) {
+				char *c = ldns_rr_type2str(ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)));
+				snprintf(cov, sizeof(cov), "(%s)", c);
+				free(c);
+			}
+			snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s%s/%s", i ? "," : "", type, cov, owner);
+			free(owner);
+			free(type);
+		}
+	}
+	ldns_pkt_free(pkt);
+}
+
+static void test_dnssec(const zset_t *plain)
+{
+	dnskey_set_t keys = { NULL, NULL };
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
+		tap_bail("no key");
+	zset_t *set = test_set(&keys);
+	static const struct {
+		const char *what, *name;
+		uint16_t type;
+		const char *want;
+	} t[] = {
+		{ "positive", "_dmarc.Example.com", 16,
+		  "NOERROR an:TXT/_dmarc.Example.com.,RRSIG(TXT)/_dmarc.Example.com. ns:" },
+		{ "NODATA", "_dmarc.example.com", 1,
+		  "NOERROR an: ns:SOA/_dmarc.example.com.,RRSIG(SOA)/_dmarc.example.com.,"
+		  "NSEC/_dmarc.example.com.,RRSIG(NSEC)/_dmarc.example.com." },
+		{ "NXDOMAIN", "zz._dmarc.Example.com", 16,
+		  "NXDOMAIN an: ns:SOA/_dmarc.Example.com.,RRSIG(SOA)/_dmarc.Example.com.,"
+		  "NSEC/*._report._dmarc.Example.com.,RRSIG(NSEC)/*._report._dmarc.Example.com.,"
+		  "NSEC/_dmarc.Example.com.,RRSIG(NSEC)/_dmarc.Example.com." },
+		{ "wildcard answer", "x.y._report._dmarc.example.com", 16,
+		  "NOERROR an:TXT/x.y._report._dmarc.example.com.,RRSIG(TXT)/x.y._report._dmarc.example.com. "
+		  "ns:NSEC/*._report._dmarc.example.com.,RRSIG(NSEC)/*._report._dmarc.example.com." },
+		{ "wildcard NODATA", "x._report._dmarc.example.com", 1,
+		  "NOERROR an: ns:SOA/_dmarc.example.com.,RRSIG(SOA)/_dmarc.example.com.,"
+		  "NSEC/*._report._dmarc.example.com.,RRSIG(NSEC)/*._report._dmarc.example.com." },
+		{ "empty non-terminal", "_report._dmarc.example.com", 16,
+		  "NOERROR an: ns:SOA/_dmarc.example.com.,RRSIG(SOA)/_dmarc.example.com.,"
+		  "NSEC/_dmarc.example.com.,RRSIG(NSEC)/_dmarc.example.com." },
+		{ "NSEC asked for", "_dmarc.example.com", ZONE_T_NSEC,
+		  "NOERROR an:NSEC/_dmarc.example.com.,RRSIG(NSEC)/_dmarc.example.com. ns:" },
+		{ "DNSKEY", "_domainkey.example.com", ZONE_T_DNSKEY,
+		  "NOERROR an:DNSKEY/_domainkey.example.com.,RRSIG(DNSKEY)/_domainkey.example.com. ns:" },
+	};
+	uint8_t q[600], plain_out[2048], signed_out[2048];
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		qspec_t s = { (uint16_t)(0x4000 + i), 0, 1, 0, 0, t[i].name, t[i].type, 1, 1232, 0, true };
+		size_t n = mkq(&s, q);
+		is_int(ask(set, q, n, false), ANSWER_SEND, "DO %s: answered", t[i].what);
+		char got[2048];
+		describe(got, sizeof(got));
+		is_str(got, t[i].want, "DO %s: the records", t[i].what);
+		ok((out[2] & 0x02) == 0, "DO %s: not truncated", t[i].what);
+		ok(outlen >= 2 && (get16(out + outlen - 4) & 0x8000) == 0x8000 && out[outlen - 11] == 0,
+		   "DO %s: the DO bit echoed in the OPT", t[i].what);
+	}
+	/* the negative SOA's RRSIG has the SOA's negative TTL */
+	qspec_t nd = { 7, 0, 1, 0, 0, "_dmarc.example.com", 1, 1, 1232, 0, true };
+	size_t n = mkq(&nd, q);
+	ask(set, q, n, false);
+	ldns_pkt *pkt = NULL;
+	if (ldns_wire2pkt(&pkt, out, outlen) == LDNS_STATUS_OK && ldns_rr_list_rr_count(ldns_pkt_authority(pkt)) >= 2) {
+		is_int(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_authority(pkt), 1)), 300, "DO NODATA: the SOA's RRSIG with TTL 300");
+		is_int(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_authority(pkt), 0)), 300, "DO NODATA: the SOA with TTL 300");
+	} else {
+		ok(false, "DO NODATA parses");
+	}
+	ldns_pkt_free(pkt);
+
+	/* without DO: byte for byte the unsigned zones' answers (no EDNS, EDNS without DO) */
+	static const char *const names[] = {
+		"_dmarc.example.com", "_DMARC.example.com", "zz._dmarc.example.com", "x._report._dmarc.example.com",
+		"_report._dmarc.example.com", "big._domainkey.example.com", "nope._domainkey.example.com",
+		"example.com",
+	};
+	static const uint16_t types[] = { 16, 1, 2, 6, 255 };
+	int differ = 0, total = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+			for (int e = 0; e < 3; e++) {
+				qspec_t s = { 0x77, 0x0100, 1, 0, 0, names[i], types[k], 1, e == 0 ? 0 : e == 1 ? 1232 : 512,
+					      0, false };
+				n = mkq(&s, q);
+				for (int tcp = 0; tcp < 2; tcp++) {
+					size_t pl, sl;
+					answer_query(plain, q, n, tcp, plain_out, sizeof(plain_out), &pl);
+					answer_query(set, q, n, tcp, signed_out, sizeof(signed_out), &sl);
+					differ += pl != sl || memcmp(plain_out, signed_out, pl) != 0;
+					total++;
+				}
+			}
+	is_int(differ, 0, "without DO: %d answers from the signed zones byte-identical to the unsigned ones'", total);
+	/* with DO from unsigned zones: as without, the DO bit echoed */
+	qspec_t u = { 9, 0, 1, 0, 0, "zz._dmarc.example.com", 16, 1, 1232, 0, true };
+	n = mkq(&u, q);
+	answer_query(plain, q, n, false, out, sizeof(out), &outlen);
+	header_is("DO to an unsigned zone", 9, 0x8403, 1, 0, 1, 1);
+
+	/* TC: the 1000-byte TXT (1071 bytes with the question and the OPT) fits 1150 alone, not with its RRSIG (RFC 4035 3.1.1) */
+	qspec_t big = { 10, 0, 1, 0, 0, "big._domainkey.example.com", 16, 1, 1150, 0, false };
+	n = mkq(&big, q);
+	ask(set, q, n, false);
+	header_is("big TXT without DO over UDP", 10, 0x8400, 1, 1, 0, 1);
+	big.dnssec_ok = true;
+	n = mkq(&big, q);
+	ask(set, q, n, false);
+	header_is("big TXT with DO over UDP: truncated", 10, 0x8600, 1, 0, 0, 1);
+	ask(set, q, n, true);
+	header_is("big TXT with DO over TCP", 10, 0x8400, 1, 2, 0, 1);
+	/* the NXDOMAIN proof does not fit 512 bytes: TC, NOERROR, no records */
+	qspec_t small = { 11, 0, 1, 0, 0, "zz._dmarc.example.com", 16, 1, 512, 0, true };
+	n = mkq(&small, q);
+	ask(set, q, n, false);
+	char got[2048];
+	describe(got, sizeof(got));
+	if (outlen > 512 || (out[2] & 0x02) == 0)
+		ok(false, "NXDOMAIN with DO at 512 bytes: %zu bytes, %s", outlen, got);
+	else
+		header_is("NXDOMAIN with DO at 512 bytes: truncated", 11, 0x8600, 1, 0, 0, 1);
+	zset_unref(set);
+	dnskey_set_clear(&keys);
+}
+
 int main(void)
 {
-	zset_t *set = test_set();
+	zset_t *set = test_set(NULL);
 	test_table(set);
 	test_bytes(set);
 	test_malformed(set);
 	test_fuzzish(set);
+	test_dnssec(set);
 	zset_unref(set);
 	return tap_done();
 }

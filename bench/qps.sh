@@ -26,6 +26,11 @@
 #        (every domain's DKIM records distinct, see gen-policy.sh), NICE=-15 the
 #        niceness of the servers and dnsperf when run as root (0: none), so that other
 #        work on the machine disturbs the figures less.
+#        DNSSEC=1: the policy with `server.dnssec: true`; every server serves the same
+#        signed zones (mailns zone --dir's output: NSD, Knot and PowerDNS load them
+#        as they are, mailnsd signs with the same keys and stored signatures) and
+#        every query has the DO bit (dnsperf -D): the answers carry RRSIGs, the
+#        NXDOMAIN and NODATA ones NSEC proofs.  Use a fresh DATA dir for it.
 # It is a benchmark, not a test: it prints figures and does not fail on a slow
 # machine.  Loopback only; every daemon is stopped by its PID.  Needs dnsperf, nsd,
 # knot, kdig, taskset, python3, cc (Debian: dnsperf nsd knot knot-dnsutils util-linux
@@ -42,6 +47,9 @@ REPS=${REPS:-3}
 LAT_QPS=${LAT_QPS:-20000}
 SERVERS=${SERVERS:-mailnsd nsd knot pdns echo}
 NICE=${NICE:--15}
+DNSSEC=${DNSSEC:-0}
+DO=()
+[ "$DNSSEC" = 1 ] && DO=(-D)
 PRIO=()
 [ "$NICE" != 0 ] && [ "$(id -u)" = 0 ] && PRIO=(nice -n "$NICE")
 for t in "$MAILNSD" "$MAILNS"; do
@@ -126,6 +134,7 @@ if [ -z "${DATA:-}" ]; then
 	log "generating $N domains in $dir"
 	SELECTORS=2 SPF_NETS=20 "$top/bench/gen-policy.sh" "$N" "$dir" 5399
 	sed -i "s|^  state_dir: .*|&\n  tcp_max_per_ip: 1000\n  tcp_max_clients: 2000|" "$dir/policy.yaml"
+	[ "$DNSSEC" = 1 ] && sed -i "s|^  state_dir: .*|&\n  dnssec: true|" "$dir/policy.yaml"
 	cp "$dir/policy.yaml" "$dir/policy-threads.yaml"
 	sed -i "s|^  state_dir: .*|&\n  threads: 2|" "$dir/policy-threads.yaml"
 	t0=$(now)
@@ -265,7 +274,7 @@ perf_run() { # perf_run SERVER MODE: appends one line to RUNS
 	a0=$(all_ticks); c0=$(cpu_ticks "${PID[$s]}"); t0=$(now); k0=$(cpustat)
 	out="$dir/dp.$s.$mode"
 	{ TIMEFORMAT='%U %S'; time "${pin[@]}" dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$dir/queries" \
-		-e -l "$LEN" -t 2 "${args[@]}" > "$out" 2>&1; } 2> "$out.time"
+		-e -l "$LEN" -t 2 "${DO[@]}" "${args[@]}" > "$out" 2>&1; } 2> "$out.time"
 	c1=$(cpu_ticks "${PID[$s]}"); t1=$(now); k1=$(cpustat); a1=$(all_ticks)
 	RUNS["$s $mode"]+=$(awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" \
 		-v tf="$(cat "$out.time")" -v a0="$a0" -v a1="$a1" -v k0="$k0" -v k1="$k1" -v sc="cpu$SRV_CPU" -v gc="cpu$GEN_CPU" '
@@ -294,7 +303,7 @@ perf_run() { # perf_run SERVER MODE: appends one line to RUNS
 declare -A LAT
 lat_run() { # lat_run SERVER: p50/p99 at LAT_QPS over UDP, pinned
 	local s=$1
-	"${PRIO[@]}" taskset -c "$GEN_CPU" dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$dir/queries" -e -l 5 -t 2 \
+	"${PRIO[@]}" taskset -c "$GEN_CPU" dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$dir/queries" -e -l 5 -t 2 "${DO[@]}" \
 		-c 4 -q 500 -Q "$LAT_QPS" -v > "$dir/lat.$s" 2>&1
 	LAT[$s]="${LAT[$s]:+${LAT[$s]} }"$(awk '$1 == ">" { print $NF * 1e6 }' "$dir/lat.$s" | sort -n | awk '
 		{ v[NR] = $1 } END {
@@ -320,7 +329,7 @@ reload_run() { # reload_run SERVER: one domain's DMARC changes under LAT_QPS loa
 	local s=$1 tag=$2 t0 r f zf bg lost
 	local new="v=DMARC1; p=reject; rua=mailto:$tag@d$CH.example"
 	local len=$(( 6 + 2 * ${LOAD[$s]%.*} ))	# long enough to cover a full reload
-	"${PRIO[@]}" taskset -c "$GEN_CPU" dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$dir/queries" -e -l "$len" -t 2 \
+	"${PRIO[@]}" taskset -c "$GEN_CPU" dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$dir/queries" -e -l "$len" -t 2 "${DO[@]}" \
 		-c 4 -q 500 -Q "$LAT_QPS" > "$dir/rl.$s.$tag" 2>&1 & bg=$!
 	sleep 1.5
 	case $s in
@@ -405,7 +414,7 @@ for s in $SERVERS; do
 		"$(echo "${RELOAD[$s]:--}" | tr ' ' ',')"
 done >> "$dir/runs"
 echo
-echo "mailns bench/qps.sh: $N domains ($((3 * N)) zones), $(nproc) cores, dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}'), ${LEN}s per run, $REPS interleaved runs, medians"
+echo "mailns bench/qps.sh: $N domains ($((3 * N)) zones$([ "$DNSSEC" = 1 ] && echo ", signed, DO-bit queries")), $(nproc) cores, dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}'), ${LEN}s per run, $REPS interleaved runs, medians"
 echo "load average before: ${LA0#*load average: }   after: ${LA1#*load average: }   servers and dnsperf at nice ${PRIO[2]:-0}"
 python3 - "$dir/runs" "$SERVERS" "${THREADS_KEY:-no}" "$N" <<'PY'
 import statistics, sys

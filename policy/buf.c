@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rec_buf_add(rec_buf_t *b, const char *s)
+void mn_buf_add(mn_buf_t *b, const char *s)
 {
 	if (b->oom)
 		return;
@@ -28,7 +28,7 @@ void rec_buf_add(rec_buf_t *b, const char *s)
 	b->len += n;
 }
 
-void rec_buf_addf(rec_buf_t *b, const char *fmt, ...)
+void mn_buf_addf(mn_buf_t *b, const char *fmt, ...)
 {
 	char small[256];
 	va_list ap;
@@ -40,7 +40,7 @@ void rec_buf_addf(rec_buf_t *b, const char *fmt, ...)
 		return;
 	}
 	if ((size_t)n < sizeof(small)) {
-		rec_buf_add(b, small);
+		mn_buf_add(b, small);
 		return;
 	}
 	char *big = malloc((size_t)n + 1);
@@ -51,25 +51,25 @@ void rec_buf_addf(rec_buf_t *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(big, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	rec_buf_add(b, big);
+	mn_buf_add(b, big);
 	free(big);
 }
 
-char *rec_buf_take(rec_buf_t *b)
+char *mn_buf_take(mn_buf_t *b)
 {
 	if (b->oom) {
-		rec_buf_free(b);
+		mn_buf_free(b);
 		return NULL;
 	}
 	if (b->s == NULL)
-		rec_buf_add(b, "");
+		mn_buf_add(b, "");
 	char *s = b->s;
 	b->s = NULL;
 	b->len = b->cap = 0;
 	return s;
 }
 
-void rec_buf_free(rec_buf_t *b)
+void mn_buf_free(mn_buf_t *b)
 {
 	free(b->s);
 	b->s = NULL;

@@ -29,12 +29,12 @@ enum { SOA_REFRESH = 3600, SOA_RETRY = 900, SOA_EXPIRE = 1209600 };
 /* prefix + "." + suffix (either may be empty), malloc'd. */
 static char *name_join(const char *prefix, const char *suffix)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_add(&b, prefix);
+	mn_buf_t b = { 0 };
+	mn_buf_add(&b, prefix);
 	if (prefix[0] != '\0' && suffix[0] != '\0')
-		rec_buf_add(&b, ".");
-	rec_buf_add(&b, suffix);
-	return rec_buf_take(&b);
+		mn_buf_add(&b, ".");
+	mn_buf_add(&b, suffix);
+	return mn_buf_take(&b);
 }
 
 /*
@@ -548,9 +548,9 @@ static int domain_inputs(part_t *pt, const policy_domain_t *d, dom_in_t *dm, uin
 	}
 	incr_hash_str(h, "spf cache");
 	if (state != NULL && compile_dirset_maybe(c->spf, d->name)) {
-		rec_buf_t b = { 0 };
-		rec_buf_addf(&b, "%s/spf/%s", state, d->name);
-		char *path = rec_buf_take(&b), *text = NULL;
+		mn_buf_t b = { 0 };
+		mn_buf_addf(&b, "%s/spf/%s", state, d->name);
+		char *path = mn_buf_take(&b), *text = NULL;
 		size_t len = 0;
 		if (path == NULL)
 			return MN_ENOMEM;

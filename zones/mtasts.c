@@ -17,14 +17,14 @@
 
 char *mtasts_dir(const policy_t *p)
 {
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	if (POLICY_SET(p->server.mta_sts_dir) && p->server.mta_sts_dir.v != NULL)
-		rec_buf_add(&b, p->server.mta_sts_dir.v);
+		mn_buf_add(&b, p->server.mta_sts_dir.v);
 	else if (p->server.state_dir.v != NULL)
-		rec_buf_addf(&b, "%s/mta-sts", p->server.state_dir.v);
+		mn_buf_addf(&b, "%s/mta-sts", p->server.state_dir.v);
 	else
 		return NULL;
-	return rec_buf_take(&b);
+	return mn_buf_take(&b);
 }
 
 /* Does name in dirfd (not followed if a link) hold exactly text? */
@@ -55,9 +55,9 @@ static bool same_file(int dirfd, const char *name, const char *text)
 static int write_one(const char *dir, const policy_domain_t *d, diag_t *diag)
 {
 	char *text = rec_mta_sts_policy(&d->mta_sts);
-	rec_buf_t sb = { 0 };
-	rec_buf_addf(&sb, "%s/" WELL_KNOWN, d->name);
-	char *sub = rec_buf_take(&sb);
+	mn_buf_t sb = { 0 };
+	mn_buf_addf(&sb, "%s/" WELL_KNOWN, d->name);
+	char *sub = mn_buf_take(&sb);
 	int r = MN_ENOMEM, dirfd = -1;
 	if (text == NULL || sub == NULL)
 		goto fail;

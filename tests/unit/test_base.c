@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/buf.h"
 #include "policy/diag.h"
 #include "policy/map.h"
 #include "policy/mn.h"
@@ -489,6 +490,39 @@ static void test_map(void)
 	mn_map_free(&m);
 }
 
+static void test_buf(void)
+{
+	mn_buf_t b = { 0 };
+	char *s = mn_buf_take(&b);
+	is_str(s, "", "buf: nothing added takes as \"\"");
+	free(s);
+	mn_buf_add(&b, "v=spf1");
+	mn_buf_addf(&b, " ip4:%s/%u", "192.0.2.0", 24u);
+	mn_buf_add(&b, " -all");
+	is_int((long long)b.len, 28, "buf: len counts what was added");
+	s = mn_buf_take(&b);
+	is_str(s, "v=spf1 ip4:192.0.2.0/24 -all", "buf: add and addf append in order");
+	ok(b.s == NULL && b.len == 0 && b.cap == 0, "buf: take leaves it empty, ready again");
+	free(s);
+	char long_arg[1000];
+	memset(long_arg, 'k', sizeof(long_arg) - 1);
+	long_arg[sizeof(long_arg) - 1] = '\0';
+	mn_buf_add(&b, "p=");
+	mn_buf_addf(&b, "%s;%d", long_arg, 7);	/* over addf's 256-byte first try */
+	s = mn_buf_take(&b);
+	ok(s != NULL && strlen(s) == 2 + 999 + 2 && strncmp(s, "p=kkk", 5) == 0 &&
+	   strcmp(s + 2 + 999, ";7") == 0, "buf: addf of 1003 bytes formats whole");
+	free(s);
+	mn_buf_add(&b, "x");
+	b.oom = true;		/* as after a failed realloc */
+	mn_buf_add(&b, "y");
+	is_int((long long)b.len, 1, "buf: after oom appends do nothing");
+	ok(mn_buf_take(&b) == NULL && b.s == NULL, "buf: after oom take frees and returns NULL");
+	mn_buf_add(&b, "z");
+	mn_buf_free(&b);
+	ok(b.s == NULL && b.len == 0, "buf: free empties it");
+}
+
 typedef struct pool_probe {
 	unsigned char *hits;
 	pthread_t ids[64];
@@ -559,6 +593,7 @@ int main(void)
 	test_hash();
 	test_wire();
 	test_map();
+	test_buf();
 	test_pool();
 	test_durations();
 	test_time();

@@ -102,7 +102,7 @@ static int read_published(const char *state_dir, const char *domain, char **text
 	*text = NULL;
 	int r = mn_file_read(path, text, &len);
 	free(path);
-	if (r == MN_ENOENT || r == -ENOTDIR)
+	if (r == MN_ENOENT || r == MN_ENOTDIR)
 		return MN_OK;
 	if (r != MN_OK)
 		return r;
@@ -475,7 +475,7 @@ int keystore_key_remove(const char *state_dir, const char *domain, const char *s
 	if (dirfd >= 0) {
 		r = unlinkat(dirfd, name, 0) == 0 ? MN_OK : -errno;
 		close(dirfd);
-	} else if (r == -ENOENT) {
+	} else if (r == MN_ENOENT) {
 		r = MN_ENOENT;
 	}
 	free(name);

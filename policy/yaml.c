@@ -414,7 +414,7 @@ static int read_all(const char *path, char **out, size_t *outlen)
 		goto fail;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		ret = -EISDIR;
+		ret = MN_EISDIR;
 		goto fail;
 	}
 	/* a device or a FIFO could be endless (/dev/zero): only regular files */
@@ -423,7 +423,7 @@ static int read_all(const char *path, char **out, size_t *outlen)
 		goto fail;
 	}
 	if ((uint64_t)st.st_size > YDOC_MAX_FILE) {
-		ret = -EFBIG;
+		ret = MN_EFBIG;
 		goto fail;
 	}
 	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
@@ -453,7 +453,7 @@ static int read_all(const char *path, char **out, size_t *outlen)
 			break;
 		len += (size_t)got;
 		if (len > YDOC_MAX_FILE) {	/* grew while we read it */
-			ret = -EFBIG;
+			ret = MN_EFBIG;
 			goto fail;
 		}
 	}

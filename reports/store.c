@@ -128,11 +128,11 @@ static int sq_err(int rc)
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
 	case SQLITE_AUTH:
-		return -EACCES;
+		return MN_EACCES;
 	case SQLITE_CANTOPEN:
-		return -ENOENT;
+		return MN_ENOENT;
 	case SQLITE_FULL:
-		return -ENOSPC;
+		return MN_ENOSPC;
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		return MN_ESTATE;
@@ -141,7 +141,7 @@ static int sq_err(int rc)
 	case SQLITE_RANGE:
 		return MN_ERANGE;
 	default:
-		return -EIO;
+		return MN_EIO;
 	}
 }
 

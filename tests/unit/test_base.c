@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,10 +255,10 @@ static void test_files(void)
 	free(data);
 	snprintf(path, sizeof(path), "%s/missing", dir);
 	data = NULL;
-	is_int(mn_file_read(path, &data, &len), MN_ENOENT, "reading a missing file: -ENOENT");
+	is_int(mn_file_read(path, &data, &len), MN_ENOENT, "reading a missing file: MN_ENOENT");
 	ok(data == NULL, "out-param untouched on failure");
 	snprintf(path, sizeof(path), "%s/a/file", dir);
-	is_int(mn_mkdir_p(path, 0750), -ENOTDIR, "mkdir -p over a file: -ENOTDIR");
+	is_int(mn_mkdir_p(path, 0750), MN_ENOTDIR, "mkdir -p over a file: MN_ENOTDIR");
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		tap_diag("could not remove %s", dir);
@@ -324,7 +325,7 @@ static void test_state_files(void)
 	is_int(mn_dir_open(base, "keys/../keys", 0750, true), MN_EINVAL, "'..' component: EINVAL");
 	is_int(mn_dir_open(base, "keys//x", 0750, true), MN_EINVAL, "empty component: EINVAL");
 	snprintf(p, sizeof(p), "%s/keys/example.com/published", base);
-	is_int(mn_dir_open(base, "keys/example.com/published", 0750, true), -ENOTDIR, "a file component: ENOTDIR");
+	is_int(mn_dir_open(base, "keys/example.com/published", 0750, true), MN_ENOTDIR, "a file component: ENOTDIR");
 
 	/* a link planted for a directory below base: refused, not entered, nothing made in the victim */
 	snprintf(link, sizeof(link), "%s/keys/example.net", base);
@@ -422,6 +423,21 @@ static void test_diag(void)
 	diag_free(d);
 	diag_free(NULL);
 	ok(true, "diag_free(NULL) is a no-op");
+}
+
+static void test_errors(void)
+{
+	/* errno values keep their libc meaning, so strerror-based messages stay */
+	static const struct { int mn, e; } errs[] = {
+		{ MN_EPERM, EPERM }, { MN_EACCES, EACCES }, { MN_EEXIST, EEXIST },
+		{ MN_ENOTDIR, ENOTDIR }, { MN_EISDIR, EISDIR }, { MN_EFBIG, EFBIG },
+		{ MN_ENOSPC, ENOSPC }, { MN_EIO, EIO }, { MN_ENOENT, ENOENT },
+	};
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		is_int(errs[i].mn, -errs[i].e, "errors: MN_ constant %zu is -errno %d", i, errs[i].e);
+		is_str(mn_strerror(errs[i].mn), strerror(errs[i].e), "errors: mn_strerror names %d", errs[i].e);
+	}
+	is_str(mn_strerror(MN_ESYMLINK), "a symbolic link: refused", "errors: ours below -1000 named");
 }
 
 /* FNV-1a 64 (the published test values), fed whole or in pieces */
@@ -590,6 +606,7 @@ static void test_pool(void)
 
 int main(void)
 {
+	test_errors();
 	test_hash();
 	test_wire();
 	test_map();

@@ -287,6 +287,13 @@ incr_entry_t *incr_entry_new(const char *name)
 	return e;
 }
 
+incr_entry_t *incr_entry_ref(incr_entry_t *e)
+{
+	if (e != NULL)
+		e->refs++;
+	return e;
+}
+
 void incr_entry_unref(incr_entry_t *e)
 {
 	if (e == NULL || --e->refs > 0)

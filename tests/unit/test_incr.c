@@ -807,12 +807,40 @@ static void test_digest_fields(void)
 		free(held[--nheld]);
 }
 
+/* Entries are reference counted: the cache holds one, a compile that reuses one takes another. */
+static void test_entry_refs(void)
+{
+	compile_cache_t *c = NULL;
+	is_int(compile_cache_new(&c), MN_OK, "entry: a cache");
+	incr_entry_t *e = incr_entry_new("a.example");
+	ok(e != NULL && e->refs == 1, "entry: new holds one reference");
+	ok(incr_entry_ref(e) == e && e->refs == 2, "entry: ref returns it with one more holder");
+	incr_entry_t *twin = incr_entry_new("a.example");
+	incr_entry_ref(twin);
+	incr_entry_t *v[3] = { e, NULL, twin };
+	uint8_t g[32] = { 0 };
+	is_int(incr_install(c, g, v, 3), MN_OK, "entry: installed, NULL slots skipped");
+	is_int((long long)compile_cache_size(c), 1, "entry: a name twice is held once");
+	ok(incr_find(c, "a.example") == e, "entry: the first of a name is the one found");
+	is_int(twin->refs, 1, "entry: the cache's reference to the second one dropped");
+	incr_entry_unref(twin);
+	incr_entry_t *none[1] = { NULL };
+	is_int(incr_install(c, g, none, 1), MN_OK, "entry: replaced by an empty set");
+	ok(incr_find(c, "a.example") == NULL, "entry: gone from the cache");
+	is_int(e->refs, 1, "entry: the cache's reference dropped, the compile's stays");
+	is_str(e->name, "a.example", "entry: still alive");
+	incr_entry_unref(e);
+	ok(incr_entry_ref(NULL) == NULL, "entry: ref of NULL is NULL");
+	compile_cache_free(c);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
 	snprintf(tmp, sizeof(tmp), "%s/test_incr.XXXXXX", t && *t ? t : "/tmp");
 	if (mkdtemp(tmp) == NULL)
 		tap_bail("mkdtemp");
+	test_entry_refs();
 	test_incr();
 	test_parse_cache();
 	test_digest_fields();

@@ -434,13 +434,13 @@ int keystore_state_save(const char *state_dir, const char *domain, const keystor
 }
 
 int keystore_key_write(const char *state_dir, const char *domain, const char *selector,
-		       const dkim_key_t *k)
+		       const keypair_t *k)
 {
 	if (state_dir == NULL || !domain_ok(domain) || selector == NULL || k == NULL)
 		return MN_EINVAL;
 	char *pem = NULL;
 	size_t len = 0;
-	int r = dkim_key_pem(k, &pem, &len);
+	int r = keypair_pem(k, &pem, &len);
 	if (r != MN_OK)
 		return r;
 	size_t l = strlen(selector) + 8;

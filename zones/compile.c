@@ -593,7 +593,7 @@ static int compile_cached(part_t *pt, size_t i)
 			}
 			pt->zs.n++;
 		}
-		old->refs++;	/* one thread per domain: no other touches it now */
+		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
 		pt->fresh[i] = old;
 		pt->reused++;
 		goto out;
@@ -819,7 +819,7 @@ static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t
 			zone_t *h = incr_zone_hold(zs->v[i]);
 			if (h == NULL)
 				return MN_ENOMEM;
-			zone_free(e->zones[k]);
+			zone_unref(e->zones[k]);
 			e->zones[k] = h;
 		}
 	}
@@ -837,7 +837,7 @@ static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t
 		if (k < e->nzones) {
 			/* the held ones go, the rest stay borrowed: the entry frees none */
 			for (size_t j = 0; j < k; j++)
-				zone_free(e->zones[j]);
+				zone_unref(e->zones[j]);
 			return MN_ENOMEM;
 		}
 		e->borrowed = false;

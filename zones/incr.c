@@ -299,7 +299,7 @@ void incr_entry_unref(incr_entry_t *e)
 	if (e == NULL || --e->refs > 0)
 		return;
 	for (size_t i = 0; !e->borrowed && i < e->nzones; i++)
-		zone_free(e->zones[i]);
+		zone_unref(e->zones[i]);
 	for (size_t i = 0; i < e->ndiags; i++) {
 		free(e->diags[i].file);
 		free(e->diags[i].msg);
@@ -405,12 +405,12 @@ zone_t *incr_zone_copy(const zone_t *z)
 		char owner[256];
 		if (mn_name_from_wire(rr->owner, rr->owner_len, owner, sizeof(owner)) < 0 ||
 		    zone_add_rr(c, owner, rr->type, rr->ttl, rr->rdata, rr->rdlen) != MN_OK) {
-			zone_free(c);
+			zone_unref(c);
 			return NULL;
 		}
 	}
 	if (zone_finish(c) != MN_OK) {
-		zone_free(c);
+		zone_unref(c);
 		return NULL;
 	}
 	return c;

@@ -92,7 +92,7 @@ int incr_entry_add_diag(incr_entry_t *e, const diag_item_t *it, bool keyed, uint
 zone_t *incr_zone_copy(const zone_t *z);
 /*
  * z for one more holder (the cache and a compile's output, each freeing its
- * own with zone_free): a reference, or a copy when z has too many holders;
+ * own with zone_unref): a reference, or a copy when z has too many holders;
  * NULL on ENOMEM.
  */
 zone_t *incr_zone_hold(zone_t *z);

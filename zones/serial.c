@@ -254,7 +254,7 @@ int serial_set(zones_t *zs, size_t i, uint32_t serial)
 		zone_t *c = incr_zone_copy(z);
 		if (c == NULL)
 			return MN_ENOMEM;
-		zone_free(z);
+		zone_unref(z);
 		zs->v[i] = z = c;
 	}
 	zone_set_serial(z, serial);

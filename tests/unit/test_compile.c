@@ -1051,7 +1051,7 @@ static void test_zonefile(void)
 		 255, long_text, 44, long_text);
 	is_str(text, want, "zone file text: SOA first, strings split and quoted, escapes, wildcard owner");
 	free(text);
-	zone_free(z);
+	zone_unref(z);
 }
 
 /* ---- the bundled example policy, loaded from YAML --------------------------------- */

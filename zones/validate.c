@@ -192,16 +192,17 @@ static bool known_clean(validate_t *v, const char *text)
 	return copy != NULL;
 }
 
-/* Remembers a clean record; on ENOMEM it is simply checked again next time. */
+/*
+ * Remembers a clean record known_clean() just missed; on ENOMEM it is simply
+ * checked again next time.
+ */
 static void remember_clean(validate_t *v, const char *text)
 {
-	if (known_clean(v, text))
-		return;
 	char *copy = mn_strdup(text);
 	if (copy == NULL)
 		return;
 	void **slot = mn_map_put(&v->clean, copy, strlen(copy));
-	if (slot == NULL) {
+	if (slot == NULL || *slot != NULL) {
 		free(copy);
 	} else {
 		*slot = copy;

@@ -3,15 +3,19 @@
 #include "policy/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void mn_buf_add(mn_buf_t *b, const char *s)
+void mn_buf_addn(mn_buf_t *b, const char *s, size_t n)
 {
 	if (b->oom)
 		return;
-	size_t n = strlen(s);
+	if (n > SIZE_MAX / 2 - b->len) {
+		b->oom = true;
+		return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
 		while (cap < b->len + n + 1)
@@ -24,8 +28,14 @@ void mn_buf_add(mn_buf_t *b, const char *s)
 		b->s = p;
 		b->cap = cap;
 	}
-	memcpy(b->s + b->len, s, n + 1);
+	memcpy(b->s + b->len, s, n);
 	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void mn_buf_add(mn_buf_t *b, const char *s)
+{
+	mn_buf_addn(b, s, strlen(s));
 }
 
 void mn_buf_addf(mn_buf_t *b, const char *fmt, ...)

@@ -16,6 +16,8 @@ typedef struct mn_buf {
 } mn_buf_t;
 
 void mn_buf_add(mn_buf_t *b, const char *s);
+/* n bytes of s (NUL bytes included); the string stays NUL-terminated after them. */
+void mn_buf_addn(mn_buf_t *b, const char *s, size_t n);
 void mn_buf_addf(mn_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The string (malloc'd, caller frees), or NULL after an allocation failure. */
 char *mn_buf_take(mn_buf_t *b);

@@ -7,30 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/buf.h"
 #include "policy/mn.h"
 #include "reports/read_internal.h"
 
-typedef struct buf {
-	char *p;
-	size_t len, cap;
-} buf_t;
-
-static int buf_put(buf_t *b, const char *s, size_t n)
+/* Appends n bytes of s: MN_OK, or MN_ENOMEM once the buffer could not grow. */
+static int buf_put(mn_buf_t *b, const char *s, size_t n)
 {
-	if (b->cap - b->len < n + 1) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap - b->len < n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL)
-			return MN_ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return MN_OK;
+	mn_buf_addn(b, s, n);
+	return b->oom ? MN_ENOMEM : MN_OK;
 }
 
 static bool name_start(unsigned char c)
@@ -177,7 +162,7 @@ static size_t verbatim(const char *s, size_t end, size_t i, long *line)
 	return 0;
 }
 
-static int repair(const char *s, size_t len, buf_t *out, rd_notes_t *notes)
+static int repair(const char *s, size_t len, mn_buf_t *out, rd_notes_t *notes)
 {
 	size_t i = 0, end = len, nuls = 0, bad8 = 0;
 	int lt = 0, amp = 0, r = MN_OK;
@@ -280,20 +265,22 @@ static int repair(const char *s, size_t len, buf_t *out, rd_notes_t *notes)
 		r = rd_note(notes, "... and %d more unescaped '<' escaped", lt - RD_NOTES_MAX);
 	if (r == MN_OK && amp > RD_NOTES_MAX)
 		r = rd_note(notes, "... and %d more unescaped '&' escaped", amp - RD_NOTES_MAX);
-	if (r == MN_OK && out->p == NULL)
-		r = buf_put(out, "", 0);
 	return r;
 }
 
 int rd_xml_repair(const char *s, size_t len, char **out, size_t *outlen, rd_notes_t *notes)
 {
-	buf_t b = { NULL, 0, 0 };
+	mn_buf_t b = { 0 };
 	int r = repair(s, len, &b, notes);
 	if (r != MN_OK) {
-		free(b.p);
+		mn_buf_free(&b);
 		return r;
 	}
-	*out = b.p;
-	*outlen = b.len;
+	size_t n = b.len;
+	char *text = mn_buf_take(&b);	/* "" when nothing was added */
+	if (text == NULL)
+		return MN_ENOMEM;
+	*out = text;
+	*outlen = n;
 	return MN_OK;
 }

@@ -529,6 +529,10 @@ static void test_buf(void)
 	ok(s != NULL && strlen(s) == 2 + 999 + 2 && strncmp(s, "p=kkk", 5) == 0 &&
 	   strcmp(s + 2 + 999, ";7") == 0, "buf: addf of 1003 bytes formats whole");
 	free(s);
+	mn_buf_addn(&b, "ab\0cd", 5);
+	mn_buf_addn(&b, "efgh", 2);
+	ok(b.len == 7 && memcmp(b.s, "ab\0cdef", 8) == 0, "buf: addn appends n bytes, NUL included, and terminates");
+	mn_buf_free(&b);
 	mn_buf_add(&b, "x");
 	b.oom = true;		/* as after a failed realloc */
 	mn_buf_add(&b, "y");

@@ -202,7 +202,7 @@ typedef struct policy {
  * Loads path and every included file.  Every problem goes into diag with its
  * position (all are reported, not just the first).  Returns MN_OK and *out on
  * success (warnings allowed), MN_EPOLICY when diag has errors (nothing in *out),
- * or another negative code (-ENOENT etc., also described in diag).
+ * or another negative code (MN_ENOENT etc., also described in diag).
  */
 int policy_load(const char *path, diag_t *diag, policy_t **out);
 void policy_free(policy_t *p);	/* NULL is a no-op */

@@ -150,6 +150,31 @@ static const diag_case_t diag_cases[] = {
 	  "p.yaml:9:12: error: aliases are not supported\n", MN_EPOLICY },
 	{ "duplicate key", HEAD "  ttl: 60\n  ttl: 70\n",
 	  "p.yaml:6:3: error: duplicate key 'ttl' (first at 5:3)\n", MN_EPOLICY },
+	{ "duplicate keys in a mapping of more than 16 (found through the map)", HEAD "domains:\n"
+	  "  d0.example: {}\n"
+	  "  d1.example: {}\n"
+	  "  d2.example: {}\n"
+	  "  d3.example: {}\n"
+	  "  d4.example: {}\n"
+	  "  d5.example: {}\n"
+	  "  d6.example: {}\n"
+	  "  d7.example: {}\n"
+	  "  d8.example: {}\n"
+	  "  d9.example: {}\n"
+	  "  d10.example: {}\n"
+	  "  d11.example: {}\n"
+	  "  d12.example: {}\n"
+	  "  d13.example: {}\n"
+	  "  d14.example: {}\n"
+	  "  d15.example: {}\n"
+	  "  d16.example: {}\n"
+	  "  d17.example: {}\n"
+	  "  d18.example: {}\n"
+	  "  d19.example: {}\n"
+	  "  d3.example: {}\n  d17.example: {}\n  d3.example: {}\n",
+	  "p.yaml:26:3: error: duplicate key 'd3.example' (first at 9:3)\n"
+	  "p.yaml:27:3: error: duplicate key 'd17.example' (first at 23:3)\n"
+	  "p.yaml:28:3: error: duplicate key 'd3.example' (first at 9:3)\n", MN_EPOLICY },
 	{ "duplicate domain in one file, after normalization", HEAD "domains:\n  a.example: {}\n  A.Example.: {}\n",
 	  "p.yaml:7:3: error: domain 'a.example' defined twice (first at p.yaml:6:3)\n", MN_EPOLICY },
 	{ "second document", HEAD "---\nversion: 1\n",

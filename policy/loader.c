@@ -461,11 +461,36 @@ static void jobs_merge(loader_t *ld)
 	}
 }
 
+/* Keeps the pattern of item, made absolute, in p->includes (room made by load()). */
+static int keep_include(loader_t *ld, const ynode_t *item)
+{
+	policy_t *p = ld->cv.p;
+	yarena_t *a = ld->cv.ctx.arena;
+	policy_include_t *in = &p->includes[p->nincludes];
+	if (item->str[0] == '/') {
+		in->pattern = yarena_strdup(a, item->str);
+	} else {
+		size_t dl = strlen(p->dir), len = dl + 1 + item->len + 1;
+		if ((in->pattern = yarena_alloc(a, len)) != NULL)
+			snprintf(in->pattern, len, "%s%s%s", p->dir, dl > 0 && p->dir[dl - 1] == '/' ? "" : "/",
+				 item->str);
+	}
+	if (in->pattern == NULL)
+		return MN_ENOMEM;
+	in->pos = schema_pos(&ld->cv.ctx, item);
+	p->nincludes++;
+	return MN_OK;
+}
+
 static void load_include(loader_t *ld, const ynode_t *item)
 {
 	const char *top_file = ld->cv.ctx.file;
 	if (item->kind != YNODE_SCALAR || ynode_is_null(item) || item->len == 0) {
 		item_error(ld, top_file, item, "%s", "expected a string for include");
+		return;
+	}
+	if (keep_include(ld, item) < 0) {
+		ld->cv.ctx.oom = MN_ENOMEM;
 		return;
 	}
 	char *pattern;
@@ -573,7 +598,11 @@ static int load(const char *path, policy_cache_t *cache, diag_t *diag, policy_t 
 	if (ret == MN_OK) {
 		const ynode_t *includes = NULL;
 		policy_conv_file(&ld.cv, doc->root, true, &includes);
-		for (const ynode_t *i = includes != NULL ? includes->first : NULL; i != NULL; i = i->next)
+		if (includes != NULL && includes->n > 0 &&
+		    (p->includes = yarena_alloc(ld.cv.ctx.arena, includes->n * sizeof(*p->includes))) == NULL)
+			ld.cv.ctx.oom = MN_ENOMEM;
+		for (const ynode_t *i = includes != NULL ? includes->first : NULL;
+		     i != NULL && ld.cv.ctx.oom == MN_OK; i = i->next)
 			load_include(&ld, i);
 		if (ld.cv.ctx.oom == MN_OK) {
 			jobs_run(&ld);

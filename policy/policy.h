@@ -167,6 +167,12 @@ typedef struct policy_server {
 	} reports;
 } policy_server_t;
 
+/* One item of the top file's `include:` list. */
+typedef struct policy_include {
+	char *pattern;			/* absolute: as written, or joined to the top file's directory */
+	mn_pos_t pos;			/* of the item */
+} policy_include_t;
+
 typedef struct policy {
 	char *path;			/* the top file, as given */
 	char *dir;			/* its directory (absolute) */
@@ -175,6 +181,8 @@ typedef struct policy {
 	size_t ndomains;
 	char **files;			/* every file read: the policy, then includes */
 	size_t nfiles;
+	policy_include_t *includes;	/* the include patterns in order, matching files or not */
+	size_t nincludes;
 	void *priv;			/* internals (allocation arena) */
 } policy_t;
 

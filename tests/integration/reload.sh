@@ -103,6 +103,43 @@ EOF
 	ok $? "$tag: no sanitizer report"
 }
 
+# An include pattern added by a reload is watched from then on: a new file matching
+# it is loaded by the watcher's next reload (the plan takes the patterns from the
+# policy the reload loaded, not only the files it found).
+added_pattern() {
+	local tag="added include pattern" n0 i
+	rm -rf "$TMP/domains.d" "$TMP/more.d" "$TMP/state"; : > "$TMP/mailnsd.log"
+	mkdir -p "$TMP/more.d"
+	cat > "$TMP/t.tmpl" <<EOF
+version: 1
+server:
+  listen: ["127.0.0.1:@PORT@"]
+  nameservers: [ns1.example.net.]
+  hostmaster: hostmaster.example.net.
+  user: root
+  state_dir: @TMP@/state
+domains:
+  example.com:
+    dmarc: { p: reject }
+EOF
+	printf 'domains:\n  m1.example:\n    dmarc: { p: none }\n' > "$TMP/more.d/m1.yaml"
+	mn_start "$TMP/t.tmpl" || { ok 1 "$tag: mailnsd starts"; return; }
+	is "$(txt _dmarc.m1.example)" "" "$tag: not included yet, not served"
+	is "$(change "$TMP/policy.yaml" 's/^domains:/include: ["more.d\/*.yaml"]\ndomains:/')" \
+		"reloaded: 6 zones (2 domains: 1 compiled, 1 unchanged)" "$tag: the policy adds the pattern"
+	is "$(txt _dmarc.m1.example)" "v=DMARC1; p=none" "$tag: the matching file is served"
+	sleep 1.1
+	n0=$(reloads)
+	printf 'domains:\n  m2.example:\n    dmarc: { p: quarantine }\n' > "$TMP/more.d/m2.yaml.tmp.1"
+	mv "$TMP/more.d/m2.yaml.tmp.1" "$TMP/more.d/m2.yaml"
+	for i in $(seq 1 100); do [ "$(reloads)" -gt "$n0" ] && break; sleep 0.1; done
+	is "$(grep 'reloaded:' "$MN_LOG" | tail -n 1 | sed 's/^.*: reloaded/reloaded/')" \
+		"reloaded: 9 zones (3 domains: 1 compiled, 2 unchanged)" "$tag: a new file matching it reloads by itself"
+	is "$(txt _dmarc.m2.example)" "v=DMARC1; p=quarantine" "$tag: and is served"
+	mn_stop; is "$?" 0 "$tag: SIGTERM: exit 0"
+}
+
 run false
 run true
+added_pattern
 done_testing

@@ -242,6 +242,12 @@ static void test_model(void)
 	is_int((long long)p->nfiles, 3, "three files read");
 	is_str(p->files[1], "d/a.yaml", "includes in sorted glob order (1)");
 	is_str(p->files[2], "d/b.yaml", "includes in sorted glob order (2)");
+	is_int((long long)p->nincludes, 1, "one include pattern kept");
+	snprintf(want, sizeof(want), "%s/d/*.yaml", tmp);
+	is_str(p->nincludes > 0 ? p->includes[0].pattern : NULL, want, "include pattern made absolute");
+	is_str(p->nincludes > 0 ? p->includes[0].pos.file : NULL, "m.yaml", "include pattern's file");
+	is_int(p->nincludes > 0 ? p->includes[0].pos.line * 100 + p->includes[0].pos.col : 0, 1111,
+	       "include pattern's position 11:11");
 
 	is_int((long long)s->listen.n, 2, "two listen addresses");
 	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&s->listen.v[0].addr;

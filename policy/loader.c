@@ -7,27 +7,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "policy/map.h"
 #include "policy/policy_internal.h"
 #include "policy/pool.h"
 
 typedef struct fileid { dev_t dev; ino_t ino; } fileid_t;
 
+enum { PFILE_DIGEST = 32 };
+
 /*
  * One included file's parse, kept by a policy_cache_t and shared by every
  * policy made from it (each holds a reference): its domains as converted,
  * before the defaults are merged (merging copies the structures), the
  * strings and arrays they point to, its messages, and the name positions
- * point to.  It stands for the file while stat() says the same file,
- * unchanged, and the file was last changed a clear second before it was
- * read (git's "racily clean" rule: a change within the clock's granularity
- * of the read would leave the same times).
+ * point to.  It stands for the file at the same path (resolved against the
+ * same directory) while the file's bytes have the same SHA-256: each load
+ * reads every included file once and hashes the bytes it read, so an edit
+ * is seen whatever its size, times or inode (no stat() race), and only the
+ * files whose bytes changed are parsed again.
  */
 typedef struct pfile {
 	char *name;			/* the path as globbed; positions point here */
 	char *dir;			/* relative paths were resolved against it */
-	struct stat st;
-	struct timespec read_at;	/* CLOCK_REALTIME before the read */
+	unsigned char digest[PFILE_DIGEST];	/* SHA-256 of the bytes parsed */
 	yarena_t *arena;
 	policy_domain_t *domains;
 	size_t ndomains;
@@ -77,6 +81,7 @@ typedef struct loader {
 	job_t *jobs;			/* the include list, in order */
 	size_t njobs, jobs_cap;
 	const policy_cache_t *cache;	/* NULL: parse every file */
+	bool only_includes;		/* policy_includes_read(): the top file's patterns, no file read */
 	priv_t *priv;
 } loader_t;
 /* ---- files -------------------------------------------------------------------- */
@@ -135,22 +140,6 @@ static void pfile_unref(pfile_t *f)
 	free(f->name);
 	free(f->dir);
 	free(f);
-}
-
-static bool same_ts(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
-/* The same file, unchanged since f was read, and settled then (see pfile_t). */
-static bool pfile_current(const pfile_t *f, const struct stat *st)
-{
-	const struct stat *o = &f->st;
-	if (o->st_dev != st->st_dev || o->st_ino != st->st_ino || o->st_size != st->st_size ||
-	    o->st_mode != st->st_mode || !same_ts(&o->st_mtim, &st->st_mtim) || !same_ts(&o->st_ctim, &st->st_ctim))
-		return false;
-	return o->st_ctim.tv_sec + 1 < f->read_at.tv_sec ||
-	       (o->st_ctim.tv_sec + 1 == f->read_at.tv_sec && o->st_ctim.tv_nsec < f->read_at.tv_nsec);
 }
 
 int policy_cache_new(policy_cache_t **out)
@@ -225,23 +214,22 @@ static int hold(loader_t *ld, job_t *j)
 }
 
 /*
- * With a cache: true when j's file is the cached parse (j->file then holds
- * it); otherwise j->file is a new entry the parse fills, whose name the
- * positions point to.
+ * With a cache: true when the bytes read for j are those of the cached parse
+ * (j->file then holds it); otherwise j->file is a new entry the parse fills,
+ * whose name the positions point to.
  */
-static bool job_cached(const loader_t *ld, job_t *j)
+static bool job_cached(const loader_t *ld, job_t *j, const char *data, size_t len)
 {
-	struct timespec now;
-	struct stat st;
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (stat(j->path, &st) != 0)
-		return false;	/* reading it reports why */
+	unsigned char md[PFILE_DIGEST];
+	if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1) {
+		j->oom = MN_ENOMEM;	/* OpenSSL fails only on allocation here */
+		return true;
+	}
 	pfile_t *f = mn_map_gets(&ld->cache->files, j->path);
-	if (f != NULL && pfile_current(f, &st) && strcmp(f->dir, ld->cv.ctx.dir) == 0) {
+	if (f != NULL && memcmp(f->digest, md, sizeof(md)) == 0 && strcmp(f->dir, ld->cv.ctx.dir) == 0) {
 		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 		j->file = f;
 		j->reused = true;
-		j->read = MN_OK;
 		return true;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL || (f->name = strdup(j->path)) == NULL ||
@@ -250,10 +238,9 @@ static bool job_cached(const loader_t *ld, job_t *j)
 			free(f->name);
 		free(f);
 		j->oom = MN_ENOMEM;
-		return true;	/* nothing read: the load fails with ENOMEM */
+		return true;	/* nothing parsed: the load fails with ENOMEM */
 	}
-	f->st = st;
-	f->read_at = now;
+	memcpy(f->digest, md, sizeof(md));
 	f->refs = 1;
 	j->file = f;
 	j->name = f->name;
@@ -339,10 +326,18 @@ static void job_run(const loader_t *ld, job_t *j)
 {
 	if (j->path == NULL || j->arena == NULL)
 		return;
-	if (ld->cache != NULL && job_cached(ld, j))
+	char *data = NULL;
+	size_t len = 0;
+	j->read = ydoc_read(j->path, &data, &len);
+	if (j->read != MN_OK)
 		return;
+	if (ld->cache != NULL && job_cached(ld, j, data, len)) {
+		free(data);
+		return;
+	}
 	ydoc_t *doc = NULL;
-	j->read = ydoc_load(j->path, j->name, j->diag, &doc);
+	j->read = ydoc_parse(data, len, j->name, j->diag, &doc);
+	free(data);
 	if (j->read != MN_OK)
 		return;
 	policy_t part = { 0 };
@@ -493,6 +488,8 @@ static void load_include(loader_t *ld, const ynode_t *item)
 		ld->cv.ctx.oom = MN_ENOMEM;
 		return;
 	}
+	if (ld->only_includes)
+		return;
 	char *pattern;
 	if (item->str[0] == '/' || ld->reldir[0] == '\0')
 		pattern = strdup(item->str);
@@ -556,14 +553,14 @@ static int set_dirs(loader_t *ld, const char *path)
 	return p->dir == NULL ? MN_ENOMEM : MN_OK;
 }
 
-static int load(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out)
+static int load(const char *path, policy_cache_t *cache, bool only_includes, diag_t *diag, policy_t **out)
 {
 	if (path == NULL || diag == NULL || out == NULL)
 		return MN_EINVAL;
 	int ret = MN_ENOMEM;
 	size_t errors0 = diag_errors(diag);
 	ydoc_t *doc = NULL;
-	loader_t ld = { .cv.diag = diag, .cache = cache };
+	loader_t ld = { .cv.diag = diag, .cache = cache, .only_includes = only_includes };
 	policy_t *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return MN_ENOMEM;
@@ -604,13 +601,15 @@ static int load(const char *path, policy_cache_t *cache, diag_t *diag, policy_t 
 		for (const ynode_t *i = includes != NULL ? includes->first : NULL;
 		     i != NULL && ld.cv.ctx.oom == MN_OK; i = i->next)
 			load_include(&ld, i);
-		if (ld.cv.ctx.oom == MN_OK) {
+		if (ld.cv.ctx.oom == MN_OK && !only_includes) {
 			jobs_run(&ld);
 			jobs_merge(&ld);
 		}
 	}
 	ret = ld.cv.ctx.oom;
-	if (ret == MN_OK)
+	if (ret == MN_OK && only_includes)
+		ret = doc != NULL ? MN_OK : MN_EPOLICY;
+	else if (ret == MN_OK)
 		ret = policy_conv_finish(&ld.cv, errors0);
 	if (ret < 0)
 		goto fail;
@@ -637,14 +636,24 @@ fail:
 
 int policy_load(const char *path, diag_t *diag, policy_t **out)
 {
-	return load(path, NULL, diag, out);
+	return load(path, NULL, false, diag, out);
 }
 
 int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out)
 {
 	if (cache == NULL)
 		return MN_EINVAL;
-	return load(path, cache, diag, out);
+	return load(path, cache, false, diag, out);
+}
+
+int policy_includes_read(const char *path, policy_t **out)
+{
+	diag_t *d = diag_new();
+	if (d == NULL)
+		return MN_ENOMEM;
+	int r = load(path, NULL, true, d, out);
+	diag_free(d);
+	return r;
 }
 
 void policy_free(policy_t *p)

@@ -303,7 +303,7 @@ int main(int argc, char **argv)
 	diag_t *diag = diag_new();
 	if (diag == NULL)
 		return 1;
-	/* the parse cache is filled by the first load and kept when server.parse_cache says so */
+	/* the parse cache is filled by the first load and kept (server.parse_cache: no effect) */
 	int r = policy_cache_new(&srv.pcache);
 	if (r == MN_OK)
 		r = policy_load_cached(path, srv.pcache, diag, &policy);
@@ -312,10 +312,6 @@ int main(int argc, char **argv)
 	size_t nerrors = diag_errors(diag);
 	diag_free(diag);
 	diag = NULL;
-	if (r == MN_OK && !policy->server.parse_cache.v) {
-		policy_cache_free(srv.pcache);
-		srv.pcache = NULL;
-	}
 	if (r < 0) {
 		if (nerrors == 0)
 			fprintf(stderr, "mailnsd: cannot load %s (%s)\n", path, mn_strerror(r));

@@ -159,7 +159,7 @@ static void plan_add_include(srv_watchplan_t *pl, const char *pattern)
 	free(dirpat);
 }
 
-/* The include patterns of the loaded policy (absolute, as the loader globbed them). */
+/* The include patterns of the policy (absolute, as the loader globbed them). */
 static void plan_add_includes(srv_watchplan_t *pl, const policy_t *p)
 {
 	for (size_t i = 0; i < p->nincludes; i++)
@@ -260,7 +260,16 @@ int srv_watch_plan(const char *policy_path, const policy_t *p, srv_watchplan_t *
 	if (pl == NULL)
 		return MN_ENOMEM;
 	plan_add_path(pl, policy_path, false);
-	if (p != NULL) {
+	if (p == NULL) {
+		/* a failed load: the include patterns of the file as it is now (the set only grows) */
+		policy_t *inc = NULL;
+		int r = policy_includes_read(policy_path, &inc);
+		if (r == MN_OK)
+			plan_add_includes(pl, inc);
+		else if (r == MN_ENOMEM)
+			pl->err = r;
+		policy_free(inc);
+	} else {
 		plan_add_includes(pl, p);
 		for (size_t i = 0; i < p->nfiles; i++)
 			if (p->files[i] != NULL && p->files[i][0] == '/')

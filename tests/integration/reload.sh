@@ -13,16 +13,30 @@
 mn_tmpdir
 
 reloads() { grep -c 'reloaded:\|reload failed' "$MN_LOG"; }
-# change FILE SED-EXPR: an atomic rewrite (as editors and config tools do), then
-# waits (10 s at most) for the watcher's reload; prints its log line
-change() {
+# arrive FILE: FILE.tmp.1 renamed over FILE (an atomic write, as editors and
+# config tools do), then waits (10 s at most) for the watcher's reload; prints the
+# log line of the first reload after the rename (the one that read it)
+arrive() {
 	local n0 i
 	n0=$(reloads)
-	sed "$2" "$1" > "$1.tmp.1"
 	mv "$1.tmp.1" "$1"
 	for i in $(seq 1 100); do [ "$(reloads)" -gt "$n0" ] && break; sleep 0.1; done
-	grep 'reloaded:\|reload failed' "$MN_LOG" | tail -n 1 | sed 's/^.*: \(reload\)/\1/'
+	grep 'reloaded:\|reload failed' "$MN_LOG" | sed -n "$((n0 + 1))p" | sed 's/^.*: \(reload\)/\1/'
 }
+# quiet: waits until no reload has ended for 1.5 s (10 s at most): a reload that
+# starts watching a directory runs one more (mailnsd(8)), which must not be taken
+# for the next step's
+quiet() {
+	local n i stable=0
+	n=$(reloads)
+	for i in $(seq 1 20); do
+		sleep 0.5
+		if [ "$(reloads)" = "$n" ]; then stable=$((stable + 1)); else stable=0; n=$(reloads); fi
+		[ "$stable" -ge 3 ] && break
+	done
+}
+change() { sed "$2" "$1" > "$1.tmp.1"; arrive "$1"; }	# change FILE SED-EXPR
+create() { printf '%b' "$2" > "$1.tmp.1"; arrive "$1"; }	# create FILE TEXT (\n for newlines)
 txt() { mn_dig +short TXT "$1" | tr -d '"'; }
 serial() { mn_dig +short SOA "$1" | awk '{ print $3 }'; }
 
@@ -67,12 +81,8 @@ EOF
 	is "$(serial _dmarc.d8.example)" "$s8" "$tag: the neighbour's serial did not"
 	is "$(txt _spf.d8.example)" "v=spf1 ip4:192.0.2.8 -all" "$tag: the neighbour is served as before"
 
-	printf 'domains:\n  d40.example:\n    dmarc: { p: none }\n' > "$TMP/domains.d/f4.yaml.tmp.1"
 	files="; 4 included files unchanged"	# f0..f3 (f4 is new)
-	local n0; n0=$(reloads)
-	mv "$TMP/domains.d/f4.yaml.tmp.1" "$TMP/domains.d/f4.yaml"
-	for i in $(seq 1 100); do [ "$(reloads)" -gt "$n0" ] && break; sleep 0.1; done
-	is "$(grep 'reloaded:' "$MN_LOG" | tail -n 1 | sed 's/^.*: reloaded/reloaded/')" \
+	is "$(create "$TMP/domains.d/f4.yaml" 'domains:\n  d40.example:\n    dmarc: { p: none }\n')" \
 		"reloaded: 126 zones (42 domains: 1 compiled, 41 unchanged$files)" "$tag: a new file, one domain compiled"
 	is "$(txt _dmarc.d40.example)" "v=DMARC1; p=none" "$tag: the new domain is served"
 
@@ -100,7 +110,7 @@ EOF
 # policy the reload loaded, not only the files it found); after a failed reload, from
 # the policy file as it is (policy_includes_read).
 added_pattern() {
-	local tag="added include pattern" n0 i like
+	local tag="added include pattern" like
 	rm -rf "$TMP/domains.d" "$TMP/more.d" "$TMP/late.d" "$TMP/state"; : > "$TMP/mailnsd.log"
 	mkdir -p "$TMP/more.d"
 	cat > "$TMP/t.tmpl" <<EOF
@@ -118,27 +128,23 @@ EOF
 	printf 'domains:\n  m1.example:\n    dmarc: { p: none }\n' > "$TMP/more.d/m1.yaml"
 	mn_start "$TMP/t.tmpl" || { ok 1 "$tag: mailnsd starts"; return; }
 	is "$(txt _dmarc.m1.example)" "" "$tag: not included yet, not served"
+	quiet
 	is "$(change "$TMP/policy.yaml" 's/^domains:/include: ["more.d\/*.yaml"]\ndomains:/')" \
 		"reloaded: 6 zones (2 domains: 1 compiled, 1 unchanged; 0 included files unchanged)" "$tag: the policy adds the pattern"
 	is "$(txt _dmarc.m1.example)" "v=DMARC1; p=none" "$tag: the matching file is served"
-	n0=$(reloads)
-	printf 'domains:\n  m2.example:\n    dmarc: { p: quarantine }\n' > "$TMP/more.d/m2.yaml.tmp.1"
-	mv "$TMP/more.d/m2.yaml.tmp.1" "$TMP/more.d/m2.yaml"
-	for i in $(seq 1 100); do [ "$(reloads)" -gt "$n0" ] && break; sleep 0.1; done
-	is "$(grep 'reloaded:' "$MN_LOG" | tail -n 1 | sed 's/^.*: reloaded/reloaded/')" \
+	quiet
+	is "$(create "$TMP/more.d/m2.yaml" 'domains:\n  m2.example:\n    dmarc: { p: quarantine }\n')" \
 		"reloaded: 9 zones (3 domains: 1 compiled, 2 unchanged; 1 included files unchanged)" "$tag: a new file matching it reloads by itself"
 	is "$(txt _dmarc.m2.example)" "v=DMARC1; p=quarantine" "$tag: and is served"
 	# a pattern added by a reload that fails (its file is broken) is watched all the same
 	mkdir -p "$TMP/late.d"
 	printf 'domains:\n  l1.example: [\n' > "$TMP/late.d/l1.yaml"
+	quiet
 	like=$(change "$TMP/policy.yaml" 's/^include: \["more.d\/\*.yaml"\]/include: ["more.d\/*.yaml", "late.d\/*.yaml"]/')
 	case $like in "reload failed"*) ok 0 "$tag: a second pattern, its file broken: the reload fails" ;;
 		*) ok 1 "$tag: a second pattern, its file broken: the reload fails (got: $like)" ;; esac
-	n0=$(reloads)
-	printf 'domains:\n  l1.example:\n    dmarc: { p: reject }\n' > "$TMP/late.d/l1.yaml.tmp.1"
-	mv "$TMP/late.d/l1.yaml.tmp.1" "$TMP/late.d/l1.yaml"
-	for i in $(seq 1 100); do [ "$(reloads)" -gt "$n0" ] && break; sleep 0.1; done
-	is "$(grep 'reloaded:\|reload failed' "$MN_LOG" | tail -n 1 | sed 's/^.*: reloaded/reloaded/')" \
+	quiet
+	is "$(create "$TMP/late.d/l1.yaml" 'domains:\n  l1.example:\n    dmarc: { p: reject }\n')" \
 		"reloaded: 12 zones (4 domains: 1 compiled, 3 unchanged; 2 included files unchanged)" \
 		"$tag: its file mended: the watcher reloads"
 	is "$(txt _dmarc.l1.example)" "v=DMARC1; p=reject" "$tag: and serves it"

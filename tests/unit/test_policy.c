@@ -668,6 +668,43 @@ static void test_parse_cache(void)
 	diag_free(d);
 }
 
+/* Sorted by name as strcmp orders them: names sharing their first 8 bytes, names shorter than 8. */
+static void test_sort(void)
+{
+	put("s.yaml", "version: 1\nserver: { nameservers: [ns1.example.net], hostmaster: h.example.net }\n"
+		      "domains:\n"
+		      "  longname-b.example: {}\n"	/* 4 */
+		      "  b.ex: {}\n"			/* 5 */
+		      "  longname-a.example: {}\n"	/* 6 */
+		      "  longname.example: {}\n"	/* 7 */
+		      "  a.ex: {}\n"			/* 8 */
+		      "  longnamf.example: {}\n"	/* 9 */
+		      "  ab.ex: {}\n");			/* 10 */
+	const char *want[] = { "a.ex", "ab.ex", "b.ex", "longname-a.example", "longname-b.example",
+			       "longname.example", "longnamf.example" };
+	int ret;
+	policy_t *p = NULL;
+	char *got = load("s.yaml", &ret, &p);
+	is_str(got, "", "sort: no message");
+	free(got);
+	if (!ok(ret == MN_OK && p != NULL && p->ndomains == 7, "sort: seven domains"))
+		return;
+	for (size_t i = 0; i < 7; i++)
+		is_str(p->domains[i].name, want[i], "sort: domain %zu", i);
+	policy_free(p);
+	put("s.yaml", "version: 1\nserver: { nameservers: [ns1.example.net], hostmaster: h.example.net }\n"
+		      "domains:\n"
+		      "  longname-b.example: {}\n"
+		      "  b.ex: {}\n"
+		      "  LongName-B.Example.: {}\n"
+		      "  B.EX: {}\n");
+	got = load("s.yaml", &ret, NULL);
+	is_str(got, "s.yaml:6:3: error: domain 'longname-b.example' defined twice (first at s.yaml:4:3)\n"
+		    "s.yaml:7:3: error: domain 'b.ex' defined twice (first at s.yaml:5:3)\n",
+	       "sort: names defined twice, short and long");
+	free(got);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -686,6 +723,7 @@ int main(void)
 	test_schema_defaults();
 	test_family();
 	test_parse_cache();
+	test_sort();
 
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

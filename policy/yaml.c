@@ -468,6 +468,13 @@ fail:
 	return ret;
 }
 
+int ydoc_read(const char *path, char **out, size_t *len)
+{
+	if (path == NULL || out == NULL || len == NULL)
+		return MN_EINVAL;
+	return read_all(path, out, len);
+}
+
 int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out)
 {
 	if (path == NULL)

@@ -472,7 +472,7 @@ static int own_like_dir(int dirfd, const char *name)
 static int dir_enter(int parentfd, const char *base, const char *path, const char *leaf, bool create)
 {
 	int fd = mn_dir_open(base, path, 0750, false);
-	if (fd != -ENOENT || !create)
+	if (fd != MN_ENOENT || !create)
 		return fd;
 	if (mkdirat(parentfd, leaf, 0750) != 0 && errno != EEXIST)
 		return -errno;
@@ -622,7 +622,7 @@ int dnskey_zone_keys(const char *state_dir, const char *zone, dnssec_alg_t alg, 
 		close(dfd);
 		r = zfd < 0 ? zfd : MN_OK;
 	}
-	if (r == -ENOENT && !create) {
+	if (r == MN_ENOENT && !create) {
 		*out = s;
 		if (matches != NULL)
 			*matches = true;

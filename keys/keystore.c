@@ -102,7 +102,7 @@ static int read_published(const char *state_dir, const char *domain, char **text
 	*text = NULL;
 	int r = mn_file_read(path, text, &len);
 	free(path);
-	if (r == MN_ENOENT || r == -ENOTDIR)
+	if (r == MN_ENOENT || r == MN_ENOTDIR)
 		return MN_OK;
 	if (r != MN_OK)
 		return r;
@@ -434,13 +434,13 @@ int keystore_state_save(const char *state_dir, const char *domain, const keystor
 }
 
 int keystore_key_write(const char *state_dir, const char *domain, const char *selector,
-		       const dkim_key_t *k)
+		       const keypair_t *k)
 {
 	if (state_dir == NULL || !domain_ok(domain) || selector == NULL || k == NULL)
 		return MN_EINVAL;
 	char *pem = NULL;
 	size_t len = 0;
-	int r = dkim_key_pem(k, &pem, &len);
+	int r = keypair_pem(k, &pem, &len);
 	if (r != MN_OK)
 		return r;
 	size_t l = strlen(selector) + 8;
@@ -475,7 +475,7 @@ int keystore_key_remove(const char *state_dir, const char *domain, const char *s
 	if (dirfd >= 0) {
 		r = unlinkat(dirfd, name, 0) == 0 ? MN_OK : -errno;
 		close(dirfd);
-	} else if (r == -ENOENT) {
+	} else if (r == MN_ENOENT) {
 		r = MN_ENOENT;
 	}
 	free(name);

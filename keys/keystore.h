@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "keys/dkim.h"
+#include "keys/keypair.h"
 
 typedef enum { KEY_PENDING = 0, KEY_ACTIVE, KEY_RETIRED, KEY_REVOKED } key_phase_t;
 
@@ -75,7 +75,7 @@ char *keystore_key_path(const char *state_dir, const char *domain, const char *s
  * symbolic links.  The PEM text is cleansed from memory.  Counts as one step.
  */
 int keystore_key_write(const char *state_dir, const char *domain, const char *selector,
-		       const dkim_key_t *k);
+		       const keypair_t *k);
 /*
  * Destroys keys/DOMAIN/SELECTOR.pem (unlinked relative to the directory,
  * entered without following a link).  MN_OK (one step), MN_ENOENT when it is

@@ -521,7 +521,7 @@ static int create_tmp(int dirfd, const char *name, int mode, char *tmp, size_t s
 		if (fd >= 0 || errno != EEXIST)
 			return fd >= 0 ? fd : -errno;
 	}
-	return -EEXIST;
+	return MN_EEXIST;
 }
 
 int mn_file_replace_at(int dirfd, const char *name, const void *data, size_t len, int mode,
@@ -650,7 +650,7 @@ int mn_mkdir_p(const char *path, int mode)
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return -errno;
-	return S_ISDIR(st.st_mode) ? MN_OK : -ENOTDIR;
+	return S_ISDIR(st.st_mode) ? MN_OK : MN_ENOTDIR;
 }
 
 /* Enters (with create: makes) the component name of dirfd, never through a link. */
@@ -670,7 +670,7 @@ static int enter(int dirfd, const char *name, int mode, bool create)
 		if (mkdirat(dirfd, name, (mode_t)mode) != 0 && errno != EEXIST)
 			return -errno;
 	}
-	return -ENOENT;
+	return MN_ENOENT;
 }
 
 int mn_dir_open(const char *base, const char *sub, int mode, bool create)

@@ -12,12 +12,22 @@
 /*
  * Errors: functions return MN_OK or a negative code: an errno value negated
  * (-ENOMEM, -EINVAL, ...) or one of ours below -1000.  mn_strerror() names both.
+ * Code names an errno value through its MN_E constant below, never as a bare
+ * -EXXX (add the constant here when a new one is needed).
  */
 enum {
 	MN_OK = 0,
 	MN_ENOMEM = -ENOMEM,
 	MN_EINVAL = -EINVAL,
 	MN_ENOENT = -ENOENT,
+	MN_EPERM = -EPERM,	/* not allowed: privileges (set*id, chroot, a user's groups) */
+	MN_EACCES = -EACCES,	/* permission denied: a file or directory mode */
+	MN_EEXIST = -EEXIST,
+	MN_ENOTDIR = -ENOTDIR,
+	MN_EISDIR = -EISDIR,
+	MN_EFBIG = -EFBIG,	/* a file over its size limit */
+	MN_ENOSPC = -ENOSPC,
+	MN_EIO = -EIO,
 	MN_EPOLICY = -1001,	/* the policy has errors; they are in the diag_t */
 	MN_ESYNTAX = -1002,	/* text does not parse */
 	MN_ERANGE = -1003,	/* value out of range */
@@ -108,7 +118,7 @@ enum { MN_WRITE_FSYNC = 1 };	/* mn_file_replace_at: fsync the file and the direc
  * each component of sub ("keys/example.com"; NULL or "" for base itself) is
  * entered with O_NOFOLLOW relative to the one above and, with create, made
  * with mode when missing.  A component that is a symbolic link: MN_ESYMLINK;
- * not a directory: -ENOTDIR; ".", ".." or an empty component: MN_EINVAL.
+ * not a directory: MN_ENOTDIR; ".", ".." or an empty component: MN_EINVAL.
  */
 int mn_dir_open(const char *base, const char *sub, int mode, bool create);
 /*

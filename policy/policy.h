@@ -179,13 +179,19 @@ typedef struct policy_server {
 	policy_str_t metrics;		/* "ADDR:PORT" of the Prometheus endpoint; unset = off */
 	policy_bool_t log_queries;	/* one log line per query; default false */
 	policy_u32_t threads;		/* loop threads (1..64); unset = online CPUs */
-	policy_bool_t parse_cache;	/* mailnsd keeps parsed included files for reloads */
+	policy_bool_t parse_cache;	/* accepted, no effect: mailnsd always keeps the parse cache (policy_cache_t) */
 	/* `mailns reports` retention (issue 14): read by tools/ only */
 	struct {
 		policy_u32_t keep_raw;	/* seconds a report's raw bytes are kept; default 90d */
 		policy_u32_t keep;	/* seconds reports and roll-ups are kept; default 730d */
 	} reports;
 } policy_server_t;
+
+/* One item of the top file's `include:` list. */
+typedef struct policy_include {
+	char *pattern;			/* absolute: as written, or joined to the top file's directory */
+	mn_pos_t pos;			/* of the item */
+} policy_include_t;
 
 typedef struct policy {
 	char *path;			/* the top file, as given */
@@ -195,6 +201,8 @@ typedef struct policy {
 	size_t ndomains;
 	char **files;			/* every file read: the policy, then includes */
 	size_t nfiles;
+	policy_include_t *includes;	/* the include patterns in order, matching files or not */
+	size_t nincludes;
 	void *priv;			/* internals (allocation arena) */
 } policy_t;
 
@@ -202,25 +210,35 @@ typedef struct policy {
  * Loads path and every included file.  Every problem goes into diag with its
  * position (all are reported, not just the first).  Returns MN_OK and *out on
  * success (warnings allowed), MN_EPOLICY when diag has errors (nothing in *out),
- * or another negative code (-ENOENT etc., also described in diag).
+ * or another negative code (MN_ENOENT etc., also described in diag).
  */
 int policy_load(const char *path, diag_t *diag, policy_t **out);
 void policy_free(policy_t *p);	/* NULL is a no-op */
 
 /*
  * A parse cache for reloads: policy_load_cached() is policy_load() that
- * takes each included file whose stat() is unchanged (and was settled when
- * it was read) from the cache instead of parsing it again -- the result,
- * messages included, is the same -- and on success keeps this load's files
- * for the next.  The top file is always parsed.  Policies share the cached
- * memory by reference: each stays valid after the cache or other policies
- * are freed.  One load at a time per cache.
+ * reads each included file once and takes it from the cache instead of
+ * parsing it again when its bytes have the SHA-256 of the cached parse (the
+ * same path, resolved against the same directory) -- the result, messages
+ * included, is the same -- and on success keeps this load's files for the
+ * next.  A file edited in the same second, to the same size, with its times
+ * put back, is still seen.  The top file is always parsed.  Policies share
+ * the cached memory by reference: each stays valid after the cache or other
+ * policies are freed.  One load at a time per cache.
  */
 typedef struct policy_cache policy_cache_t;
 int policy_cache_new(policy_cache_t **out);
 void policy_cache_free(policy_cache_t *c);	/* NULL is a no-op */
 int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out);
 size_t policy_cache_reused(const policy_cache_t *c);	/* files reused by the last successful load */
+/*
+ * For a watcher after a failed load: a policy_t with only path, dir and the
+ * include patterns of the top file at path, as policy_load() makes them (no
+ * included file read, nothing checked, no message).  MN_OK and *out (free it
+ * with policy_free), MN_EPOLICY when the file is not YAML, or another
+ * negative code.
+ */
+int policy_includes_read(const char *path, policy_t **out);
 /* Binary search by normalized name; NULL when absent. */
 const policy_domain_t *policy_domain_find(const policy_t *p, const char *name);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "policy/map.h"
 #include "policy/mn.h"
 #include "policy/yaml.h"
 
@@ -224,14 +225,6 @@ static void report_dup(reader_t *r, ynode_t *k, const ynode_t *first)
 	k->dup = true;
 }
 
-static uint64_t hash_str(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
 /* Marks (and reports) every repeated key of a mapping. */
 static int check_dups(reader_t *r, ynode_t *map)
 {
@@ -248,24 +241,20 @@ static int check_dups(reader_t *r, ynode_t *map)
 		}
 		return MN_OK;
 	}
-	size_t size = 32;
-	while (size < map->n * 2)
-		size *= 2;
-	ynode_t **slots = calloc(size, sizeof(*slots));
-	if (slots == NULL)
+	mn_map_t seen = { 0 };
+	if (mn_map_init(&seen, map->n) != MN_OK)
 		return MN_ENOMEM;
 	for (ynode_t *k = map->first; k != NULL; k = k->next) {
 		if (k->dup)
 			continue;
-		size_t i = hash_str(k->str, k->len) & (size - 1);
-		while (slots[i] != NULL && !key_eq(slots[i], k))
-			i = (i + 1) & (size - 1);
-		if (slots[i] != NULL)
-			report_dup(r, k, slots[i]);
-		else
-			slots[i] = k;
+		/* sized for map->n: no growth, so no failure */
+		void **slot = mn_map_put(&seen, k->str, k->len);
+		if (slot != NULL && *slot != NULL)
+			report_dup(r, k, *slot);
+		else if (slot != NULL)
+			*slot = k;
 	}
-	free(slots);
+	mn_map_free(&seen);
 	return MN_OK;
 }
 
@@ -425,7 +414,7 @@ static int read_all(const char *path, char **out, size_t *outlen)
 		goto fail;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		ret = -EISDIR;
+		ret = MN_EISDIR;
 		goto fail;
 	}
 	/* a device or a FIFO could be endless (/dev/zero): only regular files */
@@ -434,7 +423,7 @@ static int read_all(const char *path, char **out, size_t *outlen)
 		goto fail;
 	}
 	if ((uint64_t)st.st_size > YDOC_MAX_FILE) {
-		ret = -EFBIG;
+		ret = MN_EFBIG;
 		goto fail;
 	}
 	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
@@ -464,7 +453,7 @@ static int read_all(const char *path, char **out, size_t *outlen)
 			break;
 		len += (size_t)got;
 		if (len > YDOC_MAX_FILE) {	/* grew while we read it */
-			ret = -EFBIG;
+			ret = MN_EFBIG;
 			goto fail;
 		}
 	}
@@ -477,6 +466,13 @@ fail:
 	free(buf);
 	close(fd);
 	return ret;
+}
+
+int ydoc_read(const char *path, char **out, size_t *len)
+{
+	if (path == NULL || out == NULL || len == NULL)
+		return MN_EINVAL;
+	return read_all(path, out, len);
 }
 
 int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out)

@@ -65,6 +65,12 @@ int ydoc_parse(const char *data, size_t len, const char *file, diag_t *diag, ydo
  * position to report).
  */
 int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out);
+/*
+ * The bytes ydoc_load() would parse (a regular file, at most its size limit),
+ * NUL-terminated, into *out (the caller frees it) and *len; a negative errno
+ * when it cannot be read.
+ */
+int ydoc_read(const char *path, char **out, size_t *len);
 void ydoc_free(ydoc_t *doc);			/* NULL is a no-op */
 
 /* A plain empty scalar, "~" or "null" (also: a missing value, `key:`). */

@@ -74,6 +74,17 @@ int rd_unpack(const uint8_t *buf, size_t len, const report_limits_t *lim, uint8_
 
 /* ---- the report formats ------------------------------------------------- */
 
+#define RD_NOTES_MAX 20		/* notes of one kind before "... and N more" */
+
+/*
+ * xml_repair.c: the repaired copy of an XML document that does not parse:
+ * NUL bytes dropped, anything before the first '<' and after the root
+ * element's end cut, invalid UTF-8 replaced by '?', a '<' or '&' in text that
+ * starts no markup or reference escaped; each repair noted.  *out (malloc'd,
+ * NUL-terminated, caller frees) and *outlen written on MN_OK only; MN_ENOMEM.
+ */
+int rd_xml_repair(const char *s, size_t len, char **out, size_t *outlen, rd_notes_t *notes);
+
 /*
  * aggregate.c: one DMARC aggregate report from XML.  The notes (from
  * unpacking) go into the report, which takes a copy of xml as its raw bytes.

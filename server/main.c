@@ -306,14 +306,14 @@ static int parse_options(int argc, char **argv, opts_t *o)
 
 /*
  * Loads the policy at path (diagnostics on stderr) into *out, filling
- * srv->pcache, which is kept only when server.parse_cache says so (freed on
- * failure).
+ * srv->pcache, which is kept for the reloads (freed on failure).
  */
 static int load_policy(srv_t *srv, const char *path, policy_t **out)
 {
 	diag_t *diag = diag_new();
 	if (diag == NULL)
 		return MN_ENOMEM;
+	/* the parse cache is filled by the first load and kept (server.parse_cache: no effect) */
 	int r = policy_cache_new(&srv->pcache);
 	if (r == MN_OK)
 		r = policy_load_cached(path, srv->pcache, diag, out);
@@ -321,10 +321,6 @@ static int load_policy(srv_t *srv, const char *path, policy_t **out)
 	diag_print(diag, stderr);
 	size_t nerrors = diag_errors(diag);
 	diag_free(diag);
-	if (r == MN_OK && !(*out)->server.parse_cache.v) {
-		policy_cache_free(srv->pcache);
-		srv->pcache = NULL;
-	}
 	if (r < 0) {
 		if (nerrors == 0)
 			fprintf(stderr, "mailnsd: cannot load %s (%s)\n", path, mn_strerror(r));

@@ -29,13 +29,13 @@ int srv_priv_plan(const policy_t *p, srv_priv_t *out)
 		fprintf(stderr, "mailnsd: refusing to run as root: set server.user in %s to the user "
 			"to run as after binding (e.g. mailns), or server.user: root to stay root\n",
 			p->path);
-		return -EPERM;
+		return MN_EPERM;
 	}
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL) {
 		fprintf(stderr, "%s:%u:%u: error: unknown user '%s' for server.user\n", s->user.pos.file,
 			s->user.pos.line, s->user.pos.col, user);
-		return -EPERM;
+		return MN_EPERM;
 	}
 	out->uid = pw->pw_uid;
 	out->gid = pw->pw_gid;
@@ -45,7 +45,7 @@ int srv_priv_plan(const policy_t *p, srv_priv_t *out)
 		if (gr == NULL) {
 			fprintf(stderr, "%s:%u:%u: error: unknown group '%s' for server.group\n",
 				s->group.pos.file, s->group.pos.line, s->group.pos.col, group);
-			return -EPERM;
+			return MN_EPERM;
 		}
 		out->gid = gr->gr_gid;
 	}
@@ -77,7 +77,7 @@ static int make_state(const srv_priv_t *pv, const char *state_dir)
 	}
 	for (size_t i = 0; i < sizeof(own_dirs) / sizeof(own_dirs[0]); i++) {
 		int fd = mn_dir_open(state_dir, own_dirs[i], 0750, false);
-		if (fd == -ENOENT) {
+		if (fd == MN_ENOENT) {
 			fd = mn_dir_open(state_dir, own_dirs[i], 0750, true);
 			if (fd >= 0 && fchown(fd, pv->uid, pv->gid) < 0) {
 				r = -errno;
@@ -100,7 +100,7 @@ int srv_priv_drop(const srv_priv_t *pv, const char *state_dir)
 	if (!pv->drop)
 		return MN_OK;
 	if (state_dir != NULL && make_state(pv, state_dir) != MN_OK)
-		return -EPERM;
+		return MN_EPERM;
 	if (setgroups(1, &pv->gid) < 0 || setgid(pv->gid) < 0 || setuid(pv->uid) < 0) {
 		int r = -errno;
 		mn_log(MN_LOG_ERR, "cannot switch to user %s (%s)", pv->user, mn_strerror(r));
@@ -110,11 +110,11 @@ int srv_priv_drop(const srv_priv_t *pv, const char *state_dir)
 	if (pv->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0 || getuid() != pv->uid ||
 			     geteuid() != pv->uid)) {
 		mn_log(MN_LOG_ERR, "could regain root after switching to user %s", pv->user);
-		return -EPERM;
+		return MN_EPERM;
 	}
 	if (pv->gid != 0 && (setgid(0) == 0 || getgid() != pv->gid || getegid() != pv->gid)) {
 		mn_log(MN_LOG_ERR, "could regain group root after switching to user %s", pv->user);
-		return -EPERM;
+		return MN_EPERM;
 	}
 	for (size_t i = 0; state_dir != NULL && i < sizeof(own_dirs) / sizeof(own_dirs[0]); i++) {
 		char path[4096];

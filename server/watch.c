@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 
 #include "policy/mn.h"
-#include "policy/yaml.h"
 #include "server/srv.h"
 
 /*
@@ -161,43 +160,11 @@ static void plan_add_include(srv_watchplan_t *pl, const char *pattern)
 	free(dirpat);
 }
 
-/* The include patterns of the top file (read again: the model keeps only the files found). */
-static void plan_add_includes(srv_watchplan_t *pl, const char *policy_path)
+/* The include patterns of the policy (absolute, as the loader globbed them). */
+static void plan_add_includes(srv_watchplan_t *pl, const policy_t *p)
 {
-	diag_t *d = diag_new();
-	ydoc_t *doc = NULL;
-	if (d == NULL) {
-		pl->err = MN_ENOMEM;
-		return;
-	}
-	if (ydoc_load(policy_path, policy_path, d, &doc) != MN_OK || doc->root == NULL ||
-	    doc->root->kind != YNODE_MAP)
-		goto out;
-	const char *slash = strrchr(policy_path, '/');
-	size_t dlen = slash == NULL ? 0 : (size_t)(slash - policy_path);
-	for (const ynode_t *k = doc->root->first; k != NULL; k = k->next) {
-		if (k->dup || strcmp(k->str, "include") != 0 || k->value == NULL ||
-		    k->value->kind != YNODE_SEQ)
-			continue;
-		for (const ynode_t *i = k->value->first; i != NULL; i = i->next) {
-			if (i->kind != YNODE_SCALAR || i->len == 0)
-				continue;
-			char *abs;
-			if (i->str[0] == '/')
-				abs = strdup(i->str);
-			else if (asprintf(&abs, "%.*s/%s", (int)dlen, policy_path, i->str) < 0)
-				abs = NULL;
-			if (abs == NULL) {
-				pl->err = MN_ENOMEM;
-				break;
-			}
-			plan_add_include(pl, abs);
-			free(abs);
-		}
-	}
-out:
-	ydoc_free(doc);
-	diag_free(d);
+	for (size_t i = 0; i < p->nincludes; i++)
+		plan_add_include(pl, p->includes[i].pattern);
 }
 
 static void plan_add_state(srv_watchplan_t *pl, const policy_t *p)
@@ -294,8 +261,17 @@ int srv_watch_plan(const char *policy_path, const policy_t *p, srv_watchplan_t *
 	if (pl == NULL)
 		return MN_ENOMEM;
 	plan_add_path(pl, policy_path, false);
-	plan_add_includes(pl, policy_path);
-	if (p != NULL) {
+	if (p == NULL) {
+		/* a failed load: the include patterns of the file as it is now (the set only grows) */
+		policy_t *inc = NULL;
+		int r = policy_includes_read(policy_path, &inc);
+		if (r == MN_OK)
+			plan_add_includes(pl, inc);
+		else if (r == MN_ENOMEM)
+			pl->err = r;
+		policy_free(inc);
+	} else {
+		plan_add_includes(pl, p);
 		for (size_t i = 0; i < p->nfiles; i++)
 			if (p->files[i] != NULL && p->files[i][0] == '/')
 				plan_add_path(pl, p->files[i], false);

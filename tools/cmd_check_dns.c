@@ -122,13 +122,13 @@ static int check_delegation(ctx_t *c, const policy_domain_t *d, const char *expe
 				theirs++;
 		}
 		found = ours + theirs;
-		rec_buf_t got = { 0 };
+		mn_buf_t got = { 0 };
 		for (size_t i = 0; i < res.n; i++) {
 			if (i > 0 && strcmp(res.v[i], res.v[i - 1]) == 0)
 				continue;
-			rec_buf_addf(&got, "%s%s", got.len ? ", " : "", res.v[i]);
+			mn_buf_addf(&got, "%s%s", got.len ? ", " : "", res.v[i]);
 		}
-		char *g = rec_buf_take(&got);
+		char *g = mn_buf_take(&got);
 		if (g == NULL) {
 			r = MN_ENOMEM;
 		} else if (ours == 0) {
@@ -590,10 +590,10 @@ int cmd_check_dns(const policy_t *p, const zones_t *zs, resolve_t *res, const ch
 	if (p == NULL || zs == NULL || res == NULL || diag == NULL)
 		return MN_EINVAL;
 	ctx_t c = { .p = p, .zs = zs, .res = res, .diag = diag, .ca_file = ca_file };
-	rec_buf_t eb = { 0 };
+	mn_buf_t eb = { 0 };
 	for (size_t i = 0; i < p->server.nameservers.n; i++)
-		rec_buf_addf(&eb, "%s%s", i ? ", " : "", p->server.nameservers.v[i].v);
-	char *expected = rec_buf_take(&eb);
+		mn_buf_addf(&eb, "%s%s", i ? ", " : "", p->server.nameservers.v[i].v);
+	char *expected = mn_buf_take(&eb);
 	if (expected == NULL)
 		return MN_ENOMEM;
 	int r = MN_OK;

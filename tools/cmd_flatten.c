@@ -196,14 +196,14 @@ static bool str_in(char *const *v, size_t n, const char *x)
 /* "example.com: +ip4:198.51.100.0/24 -ip4:192.0.2.0/24"; false when nothing changed. */
 static bool print_diff(const char *domain, const spfcache_t *old, const flat_result_t *res, bool print)
 {
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	bool changed = false;
 	for (size_t i = 0; i < res->nnets; i++) {
 		if (old != NULL && net_in(old->nets, old->nnets, &res->nets[i]))
 			continue;
 		char s[64];
 		mn_net_format(&res->nets[i], s, sizeof(s));
-		rec_buf_addf(&b, " +ip%d:%s", res->nets[i].family, s);
+		mn_buf_addf(&b, " +ip%d:%s", res->nets[i].family, s);
 		changed = true;
 	}
 	for (size_t i = 0; old != NULL && i < old->nnets; i++) {
@@ -211,20 +211,20 @@ static bool print_diff(const char *domain, const spfcache_t *old, const flat_res
 			continue;
 		char s[64];
 		mn_net_format(&old->nets[i], s, sizeof(s));
-		rec_buf_addf(&b, " -ip%d:%s", old->nets[i].family, s);
+		mn_buf_addf(&b, " -ip%d:%s", old->nets[i].family, s);
 		changed = true;
 	}
 	for (size_t i = 0; i < res->nkept; i++)
 		if (old == NULL || !str_in(old->kept, old->nkept, res->kept[i])) {
-			rec_buf_addf(&b, " +%s", res->kept[i]);
+			mn_buf_addf(&b, " +%s", res->kept[i]);
 			changed = true;
 		}
 	for (size_t i = 0; old != NULL && i < old->nkept; i++)
 		if (!str_in(res->kept, res->nkept, old->kept[i])) {
-			rec_buf_addf(&b, " -%s", old->kept[i]);
+			mn_buf_addf(&b, " -%s", old->kept[i]);
 			changed = true;
 		}
-	char *s = rec_buf_take(&b);
+	char *s = mn_buf_take(&b);
 	if (print && s != NULL && (changed || old == NULL))
 		printf("%s:%s\n", domain, changed ? s : " (no networks)");
 	free(s);

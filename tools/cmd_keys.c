@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "keys/dkim.h"
+#include "keys/keypair.h"
 #include "keys/keystore.h"
 #include "keys/rotate.h"
 #include "keys/signer.h"
@@ -301,14 +301,14 @@ static int apply(run_t *r, dom_t *x, rotate_result_t *res)
 		for (size_t i = 0; i < res->nkeys; i++)
 			if (strcmp(res->keys[i].selector, ac->selector) == 0)
 				k = &res->keys[i];
-		dkim_key_t *key = NULL;
+		keypair_t *key = NULL;
 		char *path = keystore_key_path(r->state, dn, ac->selector);
-		int e = path == NULL ? MN_ENOMEM : dkim_key_new(ac->alg, &key);
+		int e = path == NULL ? MN_ENOMEM : keypair_new(ac->alg, &key);
 		if (e == MN_OK)	/* keys/DOMAIN 0750 (never a link), the .pem 0600 */
 			e = keystore_key_write(r->state, dn, ac->selector, key);
 		if (e == MN_OK && k != NULL)
-			e = dkim_key_record(key, &k->record);
-		dkim_key_free(key);
+			e = keypair_record(key, &k->record);
+		keypair_free(key);
 		if (e != MN_OK) {
 			cmd_err("%s: cannot generate %s key %s (%s)", dn, alg_name(ac->alg), path ? path : "",
 				mn_strerror(e));

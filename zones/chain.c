@@ -86,9 +86,9 @@ static int hash8(char *const *terms, size_t n, char hex[9])
 
 static char *part_name(const char *root, size_t i, const char *hex)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "c%zu-%s.%s", i + 1, hex, root);
-	return rec_buf_take(&b);
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "c%zu-%s.%s", i + 1, hex, root);
+	return mn_buf_take(&b);
 }
 
 static int add_rec(chain_t *c, char *owner, char *text)
@@ -114,21 +114,21 @@ static int add_rec(chain_t *c, char *owner, char *text)
 static char *join(char *const *terms, size_t from, size_t to, char *const *incs, size_t ninc,
 		  const char *all_term)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_add(&b, "v=spf1");
+	mn_buf_t b = { 0 };
+	mn_buf_add(&b, "v=spf1");
 	for (size_t i = from; i < to; i++) {
-		rec_buf_add(&b, " ");
-		rec_buf_add(&b, terms[i]);
+		mn_buf_add(&b, " ");
+		mn_buf_add(&b, terms[i]);
 	}
 	for (size_t i = 0; i < ninc; i++) {
-		rec_buf_add(&b, " include:");
-		rec_buf_add(&b, incs[i]);
+		mn_buf_add(&b, " include:");
+		mn_buf_add(&b, incs[i]);
 	}
 	if (all_term != NULL) {
-		rec_buf_add(&b, " ");
-		rec_buf_add(&b, all_term);
+		mn_buf_add(&b, " ");
+		mn_buf_add(&b, all_term);
 	}
-	return rec_buf_take(&b);
+	return mn_buf_take(&b);
 }
 
 int chain_build(const char *root, char *const *terms, size_t nterms, const char *all_term,

@@ -28,12 +28,12 @@ enum { SOA_REFRESH = 3600, SOA_RETRY = 900, SOA_EXPIRE = 1209600 };
 /* prefix + "." + suffix (either may be empty), malloc'd. */
 static char *name_join(const char *prefix, const char *suffix)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_add(&b, prefix);
+	mn_buf_t b = { 0 };
+	mn_buf_add(&b, prefix);
 	if (prefix[0] != '\0' && suffix[0] != '\0')
-		rec_buf_add(&b, ".");
-	rec_buf_add(&b, suffix);
-	return rec_buf_take(&b);
+		mn_buf_add(&b, ".");
+	mn_buf_add(&b, suffix);
+	return mn_buf_take(&b);
 }
 
 /*

@@ -51,9 +51,9 @@ static int domain_inputs(const ctx_t *c, incr_hash_t *h, const policy_domain_t *
 	incr_hash_bytes(h, &wd.until, sizeof(wd.until));
 	incr_hash_str(h, "spf cache");
 	if (state != NULL && compile_dirset_maybe(c->spf, d->name)) {
-		rec_buf_t b = { 0 };
-		rec_buf_addf(&b, "%s/spf/%s", state, d->name);
-		char *path = rec_buf_take(&b), *text = NULL;
+		mn_buf_t b = { 0 };
+		mn_buf_addf(&b, "%s/spf/%s", state, d->name);
+		char *path = mn_buf_take(&b), *text = NULL;
 		size_t len = 0;
 		if (path == NULL)
 			return MN_ENOMEM;
@@ -96,7 +96,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 			}
 			zs->n++;
 		}
-		old->refs++;	/* one thread per domain: no other touches it now */
+		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
 		cp->fresh[i] = old;
 		cp->reused++;
 		goto out;
@@ -177,7 +177,7 @@ static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t
 			zone_t *h = incr_zone_hold(zs->v[i]);
 			if (h == NULL)
 				return MN_ENOMEM;
-			zone_free(e->zones[k]);
+			zone_unref(e->zones[k]);
 			e->zones[k] = h;
 		}
 	}
@@ -195,7 +195,7 @@ static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t
 		if (k < e->nzones) {
 			/* the held ones go, the rest stay borrowed: the entry frees none */
 			for (size_t j = 0; j < k; j++)
-				zone_free(e->zones[j]);
+				zone_unref(e->zones[j]);
 			return MN_ENOMEM;
 		}
 		e->borrowed = false;

@@ -600,15 +600,15 @@ void flat_eval_begin(flat_ctx_t *c, bool limits)
 /* "v=spf1 TERMS ALL" of the original. */
 static char *original_text(const flat_input_t *in)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_add(&b, "v=spf1");
+	mn_buf_t b = { 0 };
+	mn_buf_add(&b, "v=spf1");
 	for (size_t i = 0; i < in->nterms; i++) {
-		rec_buf_add(&b, " ");
-		rec_buf_add(&b, in->terms[i]);
+		mn_buf_add(&b, " ");
+		mn_buf_add(&b, in->terms[i]);
 	}
-	rec_buf_add(&b, " ");
-	rec_buf_add(&b, in->all_term);
-	return rec_buf_take(&b);
+	mn_buf_add(&b, " ");
+	mn_buf_add(&b, in->all_term);
+	return mn_buf_take(&b);
 }
 
 const char *flat_term_text(const flat_input_t *in, const val_t *v)
@@ -618,9 +618,9 @@ const char *flat_term_text(const flat_input_t *in, const val_t *v)
 
 static char *spf_root(const char *domain)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "_spf.%s", domain);
-	return rec_buf_take(&b);
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "_spf.%s", domain);
+	return mn_buf_take(&b);
 }
 
 int flat_eval_original(flat_ctx_t *c, const flat_input_t *in, ipmap_t m[2], char *why, size_t whysize)

@@ -9,14 +9,14 @@
 #include <string.h>
 
 #include "policy/dmarc.h"
+#include "policy/map.h"
 #include "policy/schema.h"
 #include "zones/zone_internal.h"
 
 struct compile_cache {
 	bool valid;		/* global holds a digest */
 	uint8_t global[32];
-	incr_entry_t **slot;	/* open addressing by name; NULL = empty */
-	size_t cap, n;
+	mn_map_t map;		/* name -> incr_entry_t * (one reference each) */
 };
 
 /* ---- digests ------------------------------------------------------------------ */
@@ -288,12 +288,19 @@ incr_entry_t *incr_entry_new(const char *name)
 	return e;
 }
 
+incr_entry_t *incr_entry_ref(incr_entry_t *e)
+{
+	if (e != NULL)
+		e->refs++;
+	return e;
+}
+
 void incr_entry_unref(incr_entry_t *e)
 {
 	if (e == NULL || --e->refs > 0)
 		return;
 	for (size_t i = 0; !e->borrowed && i < e->nzones; i++)
-		zone_free(e->zones[i]);
+		zone_unref(e->zones[i]);
 	for (size_t i = 0; i < e->ndiags; i++) {
 		free(e->diags[i].file);
 		free(e->diags[i].msg);
@@ -334,39 +341,30 @@ int compile_cache_new(compile_cache_t **out)
 	return MN_OK;
 }
 
-static void drop_all(compile_cache_t *c)
+static void drop_all(mn_map_t *m)
 {
-	for (size_t i = 0; i < c->cap; i++)
-		incr_entry_unref(c->slot[i]);
-	free(c->slot);
-	c->slot = NULL;
-	c->cap = c->n = 0;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slot[i].key != NULL)
+			incr_entry_unref(m->slot[i].val);
+	mn_map_free(m);
 }
 
 void compile_cache_free(compile_cache_t *c)
 {
 	if (c == NULL)
 		return;
-	drop_all(c);
+	drop_all(&c->map);
 	free(c);
 }
 
 size_t compile_cache_size(const compile_cache_t *c)
 {
-	return c != NULL ? c->n : 0;
+	return c != NULL ? c->map.n : 0;
 }
 
 incr_entry_t *incr_find(const compile_cache_t *c, const char *name)
 {
-	if (c == NULL || c->cap == 0)
-		return NULL;
-	size_t j = mn_hash_str(name) & (c->cap - 1);
-	while (c->slot[j] != NULL) {
-		if (strcmp(c->slot[j]->name, name) == 0)
-			return c->slot[j];
-		j = (j + 1) & (c->cap - 1);
-	}
-	return NULL;
+	return c != NULL ? mn_map_gets(&c->map, name) : NULL;
 }
 
 bool incr_global_same(const compile_cache_t *c, const uint8_t global[32])
@@ -376,26 +374,21 @@ bool incr_global_same(const compile_cache_t *c, const uint8_t global[32])
 
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n)
 {
-	size_t cap = 16;
-	while (cap < n * 2)
-		cap *= 2;
-	incr_entry_t **slot = calloc(cap, sizeof(*slot));
-	if (slot == NULL)
+	mn_map_t m = { 0 };
+	if (mn_map_init(&m, n) != MN_OK)
 		return MN_ENOMEM;
-	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] == NULL)
 			continue;
-		size_t j = mn_hash_str(v[i]->name) & (cap - 1);
-		while (slot[j] != NULL)
-			j = (j + 1) & (cap - 1);
-		slot[j] = v[i];
-		k++;
+		/* sized for n at once: no growth, so no failure */
+		void **slot = mn_map_put(&m, v[i]->name, strlen(v[i]->name));
+		if (slot == NULL || *slot != NULL)
+			incr_entry_unref(v[i]);	/* a name twice: the first one is kept */
+		else
+			*slot = v[i];
 	}
-	drop_all(c);
-	c->slot = slot;
-	c->cap = cap;
-	c->n = k;
+	drop_all(&c->map);
+	c->map = m;
 	memcpy(c->global, global, 32);
 	c->valid = true;
 	return MN_OK;
@@ -413,12 +406,12 @@ zone_t *incr_zone_copy(const zone_t *z)
 		char owner[256];
 		if (mn_name_from_wire(rr->owner, rr->owner_len, owner, sizeof(owner)) < 0 ||
 		    zone_add_rr(c, owner, rr->type, rr->ttl, rr->rdata, rr->rdlen) != MN_OK) {
-			zone_free(c);
+			zone_unref(c);
 			return NULL;
 		}
 	}
 	if (zone_finish(c) != MN_OK) {
-		zone_free(c);
+		zone_unref(c);
 		return NULL;
 	}
 	return c;

@@ -82,6 +82,8 @@ bool incr_global_same(const compile_cache_t *c, const uint8_t global[32]);
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n);
 
 incr_entry_t *incr_entry_new(const char *name);	/* refs 1 */
+/* One more holder (not atomic: one thread per entry at a time); returns e; NULL is a no-op. */
+incr_entry_t *incr_entry_ref(incr_entry_t *e);
 void incr_entry_unref(incr_entry_t *e);		/* NULL is a no-op */
 /* Appends a copy of it (keyed with key when keyed). */
 int incr_entry_add_diag(incr_entry_t *e, const diag_item_t *it, bool keyed, uint64_t key);
@@ -90,7 +92,7 @@ int incr_entry_add_diag(incr_entry_t *e, const diag_item_t *it, bool keyed, uint
 zone_t *incr_zone_copy(const zone_t *z);
 /*
  * z for one more holder (the cache and a compile's output, each freeing its
- * own with zone_free): a reference, or a copy when z has too many holders;
+ * own with zone_unref): a reference, or a copy when z has too many holders;
  * NULL on ENOMEM.
  */
 zone_t *incr_zone_hold(zone_t *z);

@@ -32,23 +32,23 @@ static void addr_add_bit(uint8_t *addr, unsigned width, unsigned low_bit)
 
 static int name_of(const char *root, int family, const uint8_t *addr, unsigned bound, char **out)
 {
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	unsigned width = family == 4 ? 32 : 128;
 	if (bound < width)
-		rec_buf_add(&b, "*.");
+		mn_buf_add(&b, "*.");
 	if (family == 4) {
 		for (int i = (int)bound / 8 - 1; i >= 0; i--)
-			rec_buf_addf(&b, "%u.", addr[i]);
-		rec_buf_add(&b, "in-addr.");
+			mn_buf_addf(&b, "%u.", addr[i]);
+		mn_buf_add(&b, "in-addr.");
 	} else {
 		for (int i = (int)bound / 4 - 1; i >= 0; i--) {
 			unsigned nib = i % 2 == 0 ? addr[i / 2] >> 4 : addr[i / 2] & 15;
-			rec_buf_addf(&b, "%x.", nib);
+			mn_buf_addf(&b, "%x.", nib);
 		}
-		rec_buf_add(&b, "ip6.");
+		mn_buf_add(&b, "ip6.");
 	}
-	rec_buf_add(&b, root);
-	char *s = rec_buf_take(&b);
+	mn_buf_add(&b, root);
+	char *s = mn_buf_take(&b);
 	if (s == NULL)
 		return MN_ENOMEM;
 	uint8_t wire[256];
@@ -96,13 +96,13 @@ int macro_net_names(const char *root, const mn_net_t *net, char ***out, size_t *
 
 char *macro_record_text(const char *root, char *const *kept, size_t nkept, const char *all_term)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "v=spf1 exists:%%{ir}.%%{v}.%s", root);
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "v=spf1 exists:%%{ir}.%%{v}.%s", root);
 	for (size_t i = 0; i < nkept; i++) {
-		rec_buf_add(&b, " ");
-		rec_buf_add(&b, kept[i]);
+		mn_buf_add(&b, " ");
+		mn_buf_add(&b, kept[i]);
 	}
-	rec_buf_add(&b, " ");
-	rec_buf_add(&b, all_term);
-	return rec_buf_take(&b);
+	mn_buf_add(&b, " ");
+	mn_buf_add(&b, all_term);
+	return mn_buf_take(&b);
 }

@@ -21,14 +21,14 @@
 
 char *mtasts_dir(const policy_t *p)
 {
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	if (POLICY_SET(p->server.mta_sts_dir) && p->server.mta_sts_dir.v != NULL)
-		rec_buf_add(&b, p->server.mta_sts_dir.v);
+		mn_buf_add(&b, p->server.mta_sts_dir.v);
 	else if (p->server.state_dir.v != NULL)
-		rec_buf_addf(&b, "%s/mta-sts", p->server.state_dir.v);
+		mn_buf_addf(&b, "%s/mta-sts", p->server.state_dir.v);
 	else
 		return NULL;
-	return rec_buf_take(&b);
+	return mn_buf_take(&b);
 }
 
 /*
@@ -71,9 +71,9 @@ static bool same_file(int dirfd, const char *name, const char *text)
 static int write_one(const char *dir, const policy_domain_t *d, const policy_mta_sts_t *m, diag_t *diag)
 {
 	char *text = rec_mta_sts_policy(m);
-	rec_buf_t sb = { 0 };
-	rec_buf_addf(&sb, "%s/" WELL_KNOWN, d->name);
-	char *sub = rec_buf_take(&sb);
+	mn_buf_t sb = { 0 };
+	mn_buf_addf(&sb, "%s/" WELL_KNOWN, d->name);
+	char *sub = mn_buf_take(&sb);
 	int r = MN_ENOMEM, dirfd = -1;
 	if (text == NULL || sub == NULL)
 		goto fail;
@@ -136,9 +136,9 @@ int mtasts_withdrawal(const policy_t *p, const policy_domain_t *d, time_t now, m
 	}
 	/* the policy file last written for d (ours: MTA_STS_DIR/D/.well-known) */
 	char *dir = mtasts_dir(p);
-	rec_buf_t sb = { 0 };
-	rec_buf_addf(&sb, "%s/" WELL_KNOWN, d->name);
-	char *sub = rec_buf_take(&sb);
+	mn_buf_t sb = { 0 };
+	mn_buf_addf(&sb, "%s/" WELL_KNOWN, d->name);
+	char *sub = mn_buf_take(&sb);
 	if (dir == NULL || sub == NULL) {
 		free(dir);
 		free(sub);
@@ -172,7 +172,7 @@ static int remove_file(const char *dir, const policy_domain_t *d)
 {
 	int top = mn_dir_open(dir, NULL, 0, false), dom = -1, wk = -1, r = MN_OK;
 	if (top < 0)
-		return top == -ENOENT ? MN_OK : top;
+		return top == MN_ENOENT ? MN_OK : top;
 	dom = openat(top, d->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dom >= 0)
 		wk = openat(dom, WELL_KNOWN, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -257,7 +257,7 @@ static int wdset_list(mtasts_wdset_t *s, const char *base, const char *sub)
 {
 	int fd = mn_dir_open(base, sub, 0, false);
 	if (fd < 0) {
-		s->unknown |= fd != -ENOENT && fd != -ENOTDIR;
+		s->unknown |= fd != MN_ENOENT && fd != MN_ENOTDIR;
 		return MN_OK;
 	}
 	DIR *dir = fdopendir(fd);

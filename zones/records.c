@@ -11,75 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-void rec_buf_add(rec_buf_t *b, const char *s)
-{
-	if (b->oom)
-		return;
-	size_t n = strlen(s);
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->s, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n + 1);
-	b->len += n;
-}
-
-void rec_buf_addf(rec_buf_t *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		rec_buf_add(b, small);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (big == NULL) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	rec_buf_add(b, big);
-	free(big);
-}
-
-char *rec_buf_take(rec_buf_t *b)
-{
-	if (b->oom) {
-		rec_buf_free(b);
-		return NULL;
-	}
-	if (b->s == NULL)
-		rec_buf_add(b, "");
-	char *s = b->s;
-	b->s = NULL;
-	b->len = b->cap = 0;
-	return s;
-}
-
-void rec_buf_free(rec_buf_t *b)
-{
-	free(b->s);
-	b->s = NULL;
-	b->len = b->cap = 0;
-}
-
 static const char *p_name(int p)
 {
 	switch (p) {
@@ -90,55 +21,55 @@ static const char *p_name(int p)
 	return "none";
 }
 
-static void add_uris(rec_buf_t *b, const char *tag, const policy_strs_t *u)
+static void add_uris(mn_buf_t *b, const char *tag, const policy_strs_t *u)
 {
 	if (u->n == 0)
 		return;
-	rec_buf_addf(b, "; %s=", tag);
+	mn_buf_addf(b, "; %s=", tag);
 	for (size_t i = 0; i < u->n; i++) {
 		if (i > 0)
-			rec_buf_add(b, ",");
-		rec_buf_add(b, u->v[i].v);
+			mn_buf_add(b, ",");
+		mn_buf_add(b, u->v[i].v);
 	}
 }
 
 char *rec_dmarc_text(const policy_dmarc_t *d)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "v=DMARC1; p=%s", p_name(d->p.v));
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "v=DMARC1; p=%s", p_name(d->p.v));
 	if (POLICY_SET(d->sp))
-		rec_buf_addf(&b, "; sp=%s", p_name(d->sp.v));
+		mn_buf_addf(&b, "; sp=%s", p_name(d->sp.v));
 	if (POLICY_SET(d->np))
-		rec_buf_addf(&b, "; np=%s", p_name(d->np.v));
+		mn_buf_addf(&b, "; np=%s", p_name(d->np.v));
 	if (POLICY_SET(d->psd))
-		rec_buf_addf(&b, "; psd=%s", d->psd.v == DMARC_PSD_Y ? "y" : d->psd.v == DMARC_PSD_N ? "n" : "u");
+		mn_buf_addf(&b, "; psd=%s", d->psd.v == DMARC_PSD_Y ? "y" : d->psd.v == DMARC_PSD_N ? "n" : "u");
 	if (POLICY_SET(d->t))
-		rec_buf_addf(&b, "; t=%s", d->t.v ? "y" : "n");
+		mn_buf_addf(&b, "; t=%s", d->t.v ? "y" : "n");
 	if (POLICY_SET(d->adkim))
-		rec_buf_addf(&b, "; adkim=%s", d->adkim.v == DMARC_ALIGN_S ? "s" : "r");
+		mn_buf_addf(&b, "; adkim=%s", d->adkim.v == DMARC_ALIGN_S ? "s" : "r");
 	if (POLICY_SET(d->aspf))
-		rec_buf_addf(&b, "; aspf=%s", d->aspf.v == DMARC_ALIGN_S ? "s" : "r");
+		mn_buf_addf(&b, "; aspf=%s", d->aspf.v == DMARC_ALIGN_S ? "s" : "r");
 	if (POLICY_SET(d->fo) && d->fo.v != NULL)
-		rec_buf_addf(&b, "; fo=%s", d->fo.v);
+		mn_buf_addf(&b, "; fo=%s", d->fo.v);
 	add_uris(&b, "rua", &d->rua);
 	add_uris(&b, "ruf", &d->ruf);
 	if (POLICY_SET(d->pct))
-		rec_buf_addf(&b, "; pct=%u", (unsigned)d->pct.v);
+		mn_buf_addf(&b, "; pct=%u", (unsigned)d->pct.v);
 	if (POLICY_SET(d->rf) && d->rf.v != NULL)
-		rec_buf_addf(&b, "; rf=%s", d->rf.v);
+		mn_buf_addf(&b, "; rf=%s", d->rf.v);
 	if (POLICY_SET(d->ri))
-		rec_buf_addf(&b, "; ri=%u", (unsigned)d->ri.v);
-	return rec_buf_take(&b);
+		mn_buf_addf(&b, "; ri=%u", (unsigned)d->ri.v);
+	return mn_buf_take(&b);
 }
 
 char *rec_mta_sts_policy(const policy_mta_sts_t *m)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "version: STSv1\r\nmode: %s\r\n", policy_mta_sts_mode_name((mta_sts_mode_t)m->mode.v));
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "version: STSv1\r\nmode: %s\r\n", policy_mta_sts_mode_name((mta_sts_mode_t)m->mode.v));
 	for (size_t i = 0; i < m->mx.n; i++)
-		rec_buf_addf(&b, "mx: %s\r\n", m->mx.v[i].v);
-	rec_buf_addf(&b, "max_age: %u\r\n", (unsigned)m->max_age.v);
-	return rec_buf_take(&b);
+		mn_buf_addf(&b, "mx: %s\r\n", m->mx.v[i].v);
+	mn_buf_addf(&b, "max_age: %u\r\n", (unsigned)m->max_age.v);
+	return mn_buf_take(&b);
 }
 
 int rec_mta_sts_id(const char *policy_text, char *out, size_t outsize)
@@ -163,26 +94,26 @@ char *rec_mta_sts_text(const policy_mta_sts_t *m)
 		return NULL;
 	}
 	free(policy);
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "v=STSv1; id=%s", id);
-	return rec_buf_take(&b);
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "v=STSv1; id=%s", id);
+	return mn_buf_take(&b);
 }
 
 char *rec_tlsrpt_text(const policy_tls_rpt_t *t)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_add(&b, "v=TLSRPTv1");
+	mn_buf_t b = { 0 };
+	mn_buf_add(&b, "v=TLSRPTv1");
 	add_uris(&b, "rua", &t->rua);
-	return rec_buf_take(&b);
+	return mn_buf_take(&b);
 }
 
 char *rec_bimi_text(const policy_bimi_t *bi)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "v=BIMI1; l=%s", bi->logo.v != NULL ? bi->logo.v : "");
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "v=BIMI1; l=%s", bi->logo.v != NULL ? bi->logo.v : "");
 	if (POLICY_SET(bi->authority) && bi->authority.v != NULL)
-		rec_buf_addf(&b, "; a=%s", bi->authority.v);
-	return rec_buf_take(&b);
+		mn_buf_addf(&b, "; a=%s", bi->authority.v);
+	return mn_buf_take(&b);
 }
 
 const char *rec_spf_all_term(int all)

@@ -178,7 +178,7 @@ static const entry_t *find_next(const entry_t *v, size_t n, size_t *at, const ch
 }
 
 /* "APEX SERIAL DIGESTHEX\n" without printf: 300,000 zones, 33 calls each */
-static void line_of(rec_buf_t *b, const char *apex, uint32_t serial, const uint8_t *digest)
+static void line_of(mn_buf_t *b, const char *apex, uint32_t serial, const uint8_t *digest)
 {
 	static const char hex[] = "0123456789abcdef";
 	char tail[1 + 10 + 1 + 64 + 2], num[10];
@@ -197,15 +197,15 @@ static void line_of(rec_buf_t *b, const char *apex, uint32_t serial, const uint8
 	}
 	tail[k++] = '\n';
 	tail[k] = '\0';
-	rec_buf_add(b, apex);
-	rec_buf_add(b, tail);
+	mn_buf_add(b, apex);
+	mn_buf_add(b, tail);
 }
 
 /* Writes the union of the stored entries and the zones (zones win), sorted. */
 static int save(const char *state_dir, const char *path, const entry_t *v, size_t n,
 		const zones_t *zs, bool legacy, diag_t *diag)
 {
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	size_t i = 0, j = 0;
 	while (i < n || j < zs->n) {
 		int c = i == n ? 1 : j == zs->n ? -1 : strcmp(v[i].apex, zs->v[j]->name);
@@ -219,7 +219,7 @@ static int save(const char *state_dir, const char *path, const entry_t *v, size_
 				i++;
 		}
 	}
-	char *text = rec_buf_take(&b);
+	char *text = mn_buf_take(&b);
 	if (text == NULL)
 		return MN_ENOMEM;
 	int dirfd = mn_dir_open(state_dir, "zones", 0750, true), r = dirfd;
@@ -255,7 +255,7 @@ int serial_set(zones_t *zs, size_t i, uint32_t serial)
 		zone_t *c = incr_zone_copy(z);
 		if (c == NULL)
 			return MN_ENOMEM;
-		zone_free(z);
+		zone_unref(z);
 		zs->v[i] = z = c;
 	}
 	zone_set_serial(z, serial);
@@ -266,10 +266,10 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
 {
 	if (zs == NULL || state_dir == NULL || diag == NULL)
 		return MN_EINVAL;
-	rec_buf_t pb = { 0 }, lb = { 0 };
-	rec_buf_addf(&pb, "%s/zones/serials", state_dir);
-	rec_buf_addf(&lb, "%s/serials", state_dir);
-	char *path = rec_buf_take(&pb), *legacy_path = rec_buf_take(&lb);
+	mn_buf_t pb = { 0 }, lb = { 0 };
+	mn_buf_addf(&pb, "%s/zones/serials", state_dir);
+	mn_buf_addf(&lb, "%s/serials", state_dir);
+	char *path = mn_buf_take(&pb), *legacy_path = mn_buf_take(&lb);
 	entry_t *v = NULL;
 	size_t n = 0;
 	char *text = NULL;

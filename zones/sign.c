@@ -367,7 +367,7 @@ static int unsigned_copy(const zone_t *z, const dnskey_set_t *keys, zone_t **out
 	if (r == MN_OK)
 		r = zone_finish(t);
 	if (r != MN_OK) {
-		zone_free(t);
+		zone_unref(t);
 		return r;
 	}
 	*out = t;
@@ -415,7 +415,7 @@ int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t 
 	pends_free(&nsec);
 	pends_free(&sigs);
 	if (r != MN_OK) {
-		zone_free(t);
+		zone_unref(t);
 		return r;
 	}
 	*out = t;
@@ -516,7 +516,7 @@ int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigne
 	for (size_t i = 0; i < n; i++) {
 		if (j.out[i] == NULL)
 			continue;
-		zone_free(zs->v[i]);
+		zone_unref(zs->v[i]);
 		zs->v[i] = j.out[i];
 		j.out[i] = NULL;
 		if (stats != NULL) {
@@ -526,7 +526,7 @@ int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigne
 	}
 out:
 	for (size_t i = 0; j.out != NULL && i < n; i++)
-		zone_free(j.out[i]);
+		zone_unref(j.out[i]);
 	free(j.out);
 	free(j.err);
 	free(j.mismatch);

@@ -30,7 +30,7 @@ typedef struct sign_opts {
 
 /*
  * The signed form of the finished zone z, a new finished zone (*out, freed
- * with zone_free; z is not changed), with the same serial: z's records; at
+ * with zone_unref; z is not changed), with the same serial: z's records; at
  * the apex the DNSKEY RRset (keys->ksk, and keys->zsk when not NULL; TTL of
  * the SOA), and a CDS (SHA-256) and CDNSKEY for the SEP key (RFC 7344); one
  * NSEC per owner name in canonical order (RFC 4034 §6.1), the last pointing

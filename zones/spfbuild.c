@@ -149,15 +149,15 @@ static int spf_plain(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 	if (r == MN_OK && (map = term_map(d, t4, in->v4, n4, t6, in->v6, n6, in, &nmap)) == NULL)
 		r = MN_ENOMEM;
 	if (r == MN_OK) {
-		rec_buf_t b = { 0 };
-		rec_buf_add(&b, "v=spf1");
+		mn_buf_t b = { 0 };
+		mn_buf_add(&b, "v=spf1");
 		char **all[3] = { t4, t6, in->kept };
 		size_t cnt[3] = { n4, n6, in->nkept };
 		for (int k = 0; k < 3; k++)
 			for (size_t i = 0; i < cnt[k]; i++)
-				rec_buf_addf(&b, " %s", all[k][i]);
-		rec_buf_addf(&b, " %s", rec_spf_all_term(d->spf.all.v));
-		char *text = rec_buf_take(&b);
+				mn_buf_addf(&b, " %s", all[k][i]);
+		mn_buf_addf(&b, " %s", rec_spf_all_term(d->spf.all.v));
+		char *text = mn_buf_take(&b);
 		if (text == NULL) {
 			r = MN_ENOMEM;
 		} else {

@@ -26,9 +26,9 @@ void spfcache_free(spfcache_t *c)
 
 static char *path_of(const char *state_dir, const char *domain)
 {
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "%s/spf/%s", state_dir, domain);
-	return rec_buf_take(&b);
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "%s/spf/%s", state_dir, domain);
+	return mn_buf_take(&b);
 }
 
 static int grow(void **v, size_t n, size_t size)
@@ -148,19 +148,19 @@ int spfcache_save(const char *state_dir, const char *domain, const spfcache_t *c
 {
 	if (state_dir == NULL || domain == NULL || c == NULL || c->source == NULL)
 		return MN_EINVAL;
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "mailns-spf-cache 1\nsource %s\nresolved %lld\nttl %u\n", c->source,
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "mailns-spf-cache 1\nsource %s\nresolved %lld\nttl %u\n", c->source,
 		     (long long)c->resolved, (unsigned)c->ttl);
 	for (size_t i = 0; i < c->nnets; i++) {
 		char s[64];
 		mn_net_format(&c->nets[i], s, sizeof(s));
-		rec_buf_addf(&b, "net %s\n", s);
+		mn_buf_addf(&b, "net %s\n", s);
 	}
 	for (size_t i = 0; i < c->nkept; i++)
-		rec_buf_addf(&b, "kept %s\n", c->kept[i]);
+		mn_buf_addf(&b, "kept %s\n", c->kept[i]);
 	for (size_t i = 0; i < c->nold; i++)
-		rec_buf_addf(&b, "old %lld %s %s\n", (long long)c->old[i].replaced_at, c->old[i].owner, c->old[i].text);
-	char *text = rec_buf_take(&b);
+		mn_buf_addf(&b, "old %lld %s %s\n", (long long)c->old[i].replaced_at, c->old[i].owner, c->old[i].text);
+	char *text = mn_buf_take(&b);
 	int r = MN_ENOMEM;
 	if (text != NULL) {
 		int dirfd = mn_dir_open(state_dir, "spf", 0755, true);	/* never through a link */
@@ -222,11 +222,11 @@ int spfcache_terms(const char *domain, const policy_spf_t *s, char ***out, size_
 
 char *spfcache_source(char *const *terms, size_t n)
 {
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			rec_buf_add(&b, " ");
-		rec_buf_add(&b, terms[i]);
+			mn_buf_add(&b, " ");
+		mn_buf_add(&b, terms[i]);
 	}
-	return rec_buf_take(&b);
+	return mn_buf_take(&b);
 }

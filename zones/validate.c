@@ -11,6 +11,7 @@
 
 #include "policy/dkim_rec.h"
 #include "policy/dmarc.h"
+#include "policy/map.h"
 #include "policy/spf.h"
 #include "zones/zone_internal.h"
 
@@ -23,12 +24,14 @@ struct validate {
 	size_t nseen, cap;
 	bool oom;
 	/*
-	 * DKIM key records already checked and found clean (copies; open
-	 * addressing, NULL = empty): a key shared by many domains is parsed by
-	 * OpenSSL once per compile, not once per domain.
+	 * DKIM key records already checked and found clean (text -> the same
+	 * text, a copy owned here): a key shared by many domains is parsed by
+	 * OpenSSL once per compile, not once per domain.  last_clean is the
+	 * copy found or added last: domains sharing a key come one after the
+	 * other, and one strcmp then spares hashing the whole ~400-byte text.
 	 */
-	char **clean;
-	size_t nclean, cleancap;
+	mn_map_t clean;
+	const char *last_clean;
 	/*
 	 * A part (validate_part): the key of every message it reported at a
 	 * position, with the message's index in its diag, so that
@@ -56,9 +59,9 @@ void validate_free(validate_t *v)
 	if (v == NULL)
 		return;
 	free(v->seen);
-	for (size_t i = 0; i < v->cleancap; i++)
-		free(v->clean[i]);
-	free(v->clean);
+	for (size_t i = 0; i < v->clean.cap; i++)
+		free(v->clean.slot[i].val);
+	mn_map_free(&v->clean);
 	free(v->emitted);
 	free(v);
 }
@@ -180,54 +183,32 @@ bool validate_oom(const validate_t *v)
 	return v->oom;
 }
 
-/* A hash of a long text 8 bytes a step (DKIM key records are ~400 bytes). */
-static uint64_t text_hash(const char *text)
+static bool known_clean(validate_t *v, const char *text)
 {
-	size_t len = strlen(text), i = 0;
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, text + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	return mn_hash(h, text + i, len - i);
+	if (v->last_clean != NULL && strcmp(v->last_clean, text) == 0)
+		return true;
+	const char *copy = mn_map_gets(&v->clean, text);
+	if (copy != NULL)
+		v->last_clean = copy;
+	return copy != NULL;
 }
 
-static size_t text_slot(char **t, size_t cap, const char *text)
-{
-	size_t j = text_hash(text) & (cap - 1);
-	while (t[j] != NULL && strcmp(t[j], text) != 0)
-		j = (j + 1) & (cap - 1);
-	return j;
-}
-
-static bool known_clean(const validate_t *v, const char *text)
-{
-	return v->cleancap > 0 && v->clean[text_slot(v->clean, v->cleancap, text)] != NULL;
-}
-
-/* Remembers a clean record; on ENOMEM it is simply checked again next time. */
+/*
+ * Remembers a clean record known_clean() just missed; on ENOMEM it is simply
+ * checked again next time.
+ */
 static void remember_clean(validate_t *v, const char *text)
 {
-	if ((v->nclean + 1) * 2 > v->cleancap) {
-		size_t cap = v->cleancap ? v->cleancap * 2 : 64;
-		char **t = calloc(cap, sizeof(*t));
-		if (t == NULL)
-			return;
-		for (size_t i = 0; i < v->cleancap; i++)
-			if (v->clean[i] != NULL)
-				t[text_slot(t, cap, v->clean[i])] = v->clean[i];
-		free(v->clean);
-		v->clean = t;
-		v->cleancap = cap;
-	}
-	size_t j = text_slot(v->clean, v->cleancap, text);
-	if (v->clean[j] != NULL)
+	char *copy = mn_strdup(text);
+	if (copy == NULL)
 		return;
-	v->clean[j] = mn_strdup(text);
-	if (v->clean[j] != NULL)
-		v->nclean++;
+	void **slot = mn_map_put(&v->clean, copy, strlen(copy));
+	if (slot == NULL || *slot != NULL) {
+		free(copy);
+	} else {
+		*slot = copy;
+		v->last_clean = copy;
+	}
 }
 
 /* Adds msg at pos unless the same message was already reported there. */
@@ -503,19 +484,17 @@ int validate_dmarc(validate_t *v, const policy_t *p, const policy_domain_t *d, c
  */
 typedef struct apexes {
 	const zones_t *zs;
-	const zone_t **slot;	/* open addressing; NULL = empty */
-	size_t cap;
+	mn_map_t map;		/* apex name -> const zone_t * */
 	/* every apex starts with '_' (_dmarc, _domainkey, _spf): a name that
 	 * does not is none of them, without a lookup */
 	bool underscore;
-	bool built;		/* slot made (NULL after ENOMEM: zones_find) */
+	bool built;		/* map made (empty after ENOMEM: zones_find) */
 } apexes_t;
 
 static void apexes_init(apexes_t *a, const zones_t *zs)
 {
 	a->zs = zs;
-	a->cap = 0;
-	a->slot = NULL;
+	a->map = (mn_map_t){ 0 };
 	a->built = false;
 	a->underscore = true;
 	for (size_t i = 0; i < zs->n && a->underscore; i++)
@@ -527,18 +506,13 @@ static void apexes_build(apexes_t *a)
 {
 	const zones_t *zs = a->zs;
 	a->built = true;
-	size_t cap = 64;
-	while (cap < zs->n * 2)
-		cap *= 2;
-	if ((a->slot = calloc(cap, sizeof(*a->slot))) == NULL)
+	if (mn_map_init(&a->map, zs->n) != MN_OK)
 		return;
-	a->cap = cap;
 	for (size_t i = 0; i < zs->n; i++) {
-		size_t j = mn_hash_str(zs->v[i]->name) & (cap - 1);
-		while (a->slot[j] != NULL && strcmp(a->slot[j]->name, zs->v[i]->name) != 0)
-			j = (j + 1) & (cap - 1);
-		if (a->slot[j] == NULL)
-			a->slot[j] = zs->v[i];
+		/* sized for zs->n: no growth, so no failure */
+		void **slot = mn_map_put(&a->map, zs->v[i]->name, strlen(zs->v[i]->name));
+		if (slot != NULL && *slot == NULL)
+			*slot = (void *)zs->v[i];	/* the first zone of a name */
 	}
 }
 
@@ -548,15 +522,9 @@ static const zone_t *apexes_find(apexes_t *a, const char *name)
 		return NULL;
 	if (!a->built)
 		apexes_build(a);
-	if (a->slot == NULL)
+	if (a->map.cap == 0)
 		return zones_find(a->zs, name);
-	size_t j = mn_hash_str(name) & (a->cap - 1);
-	while (a->slot[j] != NULL) {
-		if (strcmp(a->slot[j]->name, name) == 0)
-			return a->slot[j];
-		j = (j + 1) & (a->cap - 1);
-	}
-	return NULL;
+	return mn_map_gets(&a->map, name);
 }
 
 /* The served zone holding name (the closest enclosing apex), or NULL. */
@@ -736,6 +704,6 @@ int validate_zones(validate_t *v, const policy_t *p, const zones_t *zs)
 		if ((at < zs->n && c == 0) || apexes_find(&ax, apex) != NULL)	/* (unsorted input) */
 			check_targets(v, d, &ax);
 	}
-	free(ax.slot);
+	mn_map_free(&ax.map);
 	return v->oom ? MN_ENOMEM : MN_OK;
 }

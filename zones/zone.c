@@ -180,7 +180,7 @@ bool zone_shared(const zone_t *z)
 	return __atomic_load_n(&z->refs, __ATOMIC_ACQUIRE) > 0;
 }
 
-void zone_free(zone_t *z)
+void zone_unref(zone_t *z)
 {
 	if (z == NULL)
 		return;
@@ -727,7 +727,7 @@ void zones_free(zones_t *zs)
 	if (zs == NULL)
 		return;
 	for (size_t i = 0; i < zs->n; i++)
-		zone_free(zs->v[i]);
+		zone_unref(zs->v[i]);
 	free(zs->v);
 	free(zs);
 }

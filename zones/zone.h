@@ -51,11 +51,11 @@ typedef struct zone_rr {
 typedef struct zone zone_t;
 
 zone_t *zone_new(const char *apex, zone_kind_t kind, const char *domain);	/* NULL on ENOMEM/bad name */
-void zone_free(zone_t *z);	/* NULL is a no-op; with other holders: drops one */
+void zone_unref(zone_t *z);	/* NULL is a no-op; with other holders: drops one */
 /*
  * One more holder of a finished zone (the compile cache and the zone sets
  * built from its output share unchanged zones): each holder frees its own
- * with zone_free().  A shared zone must not change (zone_shared(): a new
+ * with zone_unref().  A shared zone must not change (zone_shared(): a new
  * serial goes into a copy).  NULL when z is NULL or already has 65,535 other
  * holders (the caller copies instead).  Thread-safe.
  */

@@ -49,22 +49,22 @@ int zonefile_render(const zone_t *z, char **out, size_t *len)
 {
 	if (z == NULL || out == NULL)
 		return MN_EINVAL;
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	for (size_t i = 0; i < z->nrrs; i++) {
 		char *s = NULL;
 		int r = rr_text(&z->rrs[i], &s);
 		if (r != MN_OK) {
-			rec_buf_free(&b);
+			mn_buf_free(&b);
 			return r;
 		}
-		rec_buf_add(&b, s);
+		mn_buf_add(&b, s);
 		size_t n = strlen(s);
 		if (n == 0 || s[n - 1] != '\n')
-			rec_buf_add(&b, "\n");
+			mn_buf_add(&b, "\n");
 		free(s);
 	}
 	size_t n = b.len;
-	char *text = rec_buf_take(&b);
+	char *text = mn_buf_take(&b);
 	if (text == NULL)
 		return MN_ENOMEM;
 	*out = text;

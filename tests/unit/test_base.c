@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/buf.h"
 #include "policy/diag.h"
 #include "policy/map.h"
 #include "policy/mn.h"
@@ -253,10 +255,10 @@ static void test_files(void)
 	free(data);
 	snprintf(path, sizeof(path), "%s/missing", dir);
 	data = NULL;
-	is_int(mn_file_read(path, &data, &len), MN_ENOENT, "reading a missing file: -ENOENT");
+	is_int(mn_file_read(path, &data, &len), MN_ENOENT, "reading a missing file: MN_ENOENT");
 	ok(data == NULL, "out-param untouched on failure");
 	snprintf(path, sizeof(path), "%s/a/file", dir);
-	is_int(mn_mkdir_p(path, 0750), -ENOTDIR, "mkdir -p over a file: -ENOTDIR");
+	is_int(mn_mkdir_p(path, 0750), MN_ENOTDIR, "mkdir -p over a file: MN_ENOTDIR");
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		tap_diag("could not remove %s", dir);
@@ -323,7 +325,7 @@ static void test_state_files(void)
 	is_int(mn_dir_open(base, "keys/../keys", 0750, true), MN_EINVAL, "'..' component: EINVAL");
 	is_int(mn_dir_open(base, "keys//x", 0750, true), MN_EINVAL, "empty component: EINVAL");
 	snprintf(p, sizeof(p), "%s/keys/example.com/published", base);
-	is_int(mn_dir_open(base, "keys/example.com/published", 0750, true), -ENOTDIR, "a file component: ENOTDIR");
+	is_int(mn_dir_open(base, "keys/example.com/published", 0750, true), MN_ENOTDIR, "a file component: ENOTDIR");
 
 	/* a link planted for a directory below base: refused, not entered, nothing made in the victim */
 	snprintf(link, sizeof(link), "%s/keys/example.net", base);
@@ -423,6 +425,21 @@ static void test_diag(void)
 	ok(true, "diag_free(NULL) is a no-op");
 }
 
+static void test_errors(void)
+{
+	/* errno values keep their libc meaning, so strerror-based messages stay */
+	static const struct { int mn, e; } errs[] = {
+		{ MN_EPERM, EPERM }, { MN_EACCES, EACCES }, { MN_EEXIST, EEXIST },
+		{ MN_ENOTDIR, ENOTDIR }, { MN_EISDIR, EISDIR }, { MN_EFBIG, EFBIG },
+		{ MN_ENOSPC, ENOSPC }, { MN_EIO, EIO }, { MN_ENOENT, ENOENT },
+	};
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		is_int(errs[i].mn, -errs[i].e, "errors: MN_ constant %zu is -errno %d", i, errs[i].e);
+		is_str(mn_strerror(errs[i].mn), strerror(errs[i].e), "errors: mn_strerror names %d", errs[i].e);
+	}
+	is_str(mn_strerror(MN_ESYMLINK), "a symbolic link: refused", "errors: ours below -1000 named");
+}
+
 /* FNV-1a 64 (the published test values), fed whole or in pieces */
 static void test_hash(void)
 {
@@ -487,6 +504,43 @@ static void test_map(void)
 	ok(m.cap == 0 && mn_map_gets(&m, "key1") == NULL, "map: freed is empty");
 	ok(mn_map_init(&m, 100) == MN_OK && m.cap >= 200, "map: init sizes for n entries");
 	mn_map_free(&m);
+}
+
+static void test_buf(void)
+{
+	mn_buf_t b = { 0 };
+	char *s = mn_buf_take(&b);
+	is_str(s, "", "buf: nothing added takes as \"\"");
+	free(s);
+	mn_buf_add(&b, "v=spf1");
+	mn_buf_addf(&b, " ip4:%s/%u", "192.0.2.0", 24u);
+	mn_buf_add(&b, " -all");
+	is_int((long long)b.len, 28, "buf: len counts what was added");
+	s = mn_buf_take(&b);
+	is_str(s, "v=spf1 ip4:192.0.2.0/24 -all", "buf: add and addf append in order");
+	ok(b.s == NULL && b.len == 0 && b.cap == 0, "buf: take leaves it empty, ready again");
+	free(s);
+	char long_arg[1000];
+	memset(long_arg, 'k', sizeof(long_arg) - 1);
+	long_arg[sizeof(long_arg) - 1] = '\0';
+	mn_buf_add(&b, "p=");
+	mn_buf_addf(&b, "%s;%d", long_arg, 7);	/* over addf's 256-byte first try */
+	s = mn_buf_take(&b);
+	ok(s != NULL && strlen(s) == 2 + 999 + 2 && strncmp(s, "p=kkk", 5) == 0 &&
+	   strcmp(s + 2 + 999, ";7") == 0, "buf: addf of 1003 bytes formats whole");
+	free(s);
+	mn_buf_addn(&b, "ab\0cd", 5);
+	mn_buf_addn(&b, "efgh", 2);
+	ok(b.len == 7 && memcmp(b.s, "ab\0cdef", 8) == 0, "buf: addn appends n bytes, NUL included, and terminates");
+	mn_buf_free(&b);
+	mn_buf_add(&b, "x");
+	b.oom = true;		/* as after a failed realloc */
+	mn_buf_add(&b, "y");
+	is_int((long long)b.len, 1, "buf: after oom appends do nothing");
+	ok(mn_buf_take(&b) == NULL && b.s == NULL, "buf: after oom take frees and returns NULL");
+	mn_buf_add(&b, "z");
+	mn_buf_free(&b);
+	ok(b.s == NULL && b.len == 0, "buf: free empties it");
 }
 
 typedef struct pool_probe {
@@ -556,9 +610,11 @@ static void test_pool(void)
 
 int main(void)
 {
+	test_errors();
 	test_hash();
 	test_wire();
 	test_map();
+	test_buf();
 	test_pool();
 	test_durations();
 	test_time();

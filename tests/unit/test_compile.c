@@ -1051,7 +1051,7 @@ static void test_zonefile(void)
 		 255, long_text, 44, long_text);
 	is_str(text, want, "zone file text: SOA first, strings split and quoted, escapes, wildcard owner");
 	free(text);
-	zone_free(z);
+	zone_unref(z);
 }
 
 /* ---- the bundled example policy, loaded from YAML --------------------------------- */
@@ -1070,42 +1070,42 @@ static char *write_threads_policy(const char *name, bool bad)
 	snprintf(path, sizeof(path), "%s/inc", dir);
 	if (mn_mkdir_p(path, 0755) != MN_OK)
 		tap_bail("mkdir %s", path);
-	rec_buf_t b = { 0 };
-	rec_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net.]\n"
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net.]\n"
 		     "  hostmaster: hostmaster.example.net.\n  state_dir: %s/state\n"
 		     "include: [\"inc/*.yaml\"]\ndefaults:\n", dir);
 	if (bad)
-		rec_buf_add(&b, "  dmarc: { p: reject, sp: none }\n"
+		mn_buf_add(&b, "  dmarc: { p: reject, sp: none }\n"
 			    "  dkim: { selectors: { shared: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
 	else
-		rec_buf_add(&b, "  dmarc: { p: reject }\n");
-	rec_buf_add(&b, "domains:\n  top.example: { spf: { ip4: [192.0.2.0/24] } }\n");
-	char *text = rec_buf_take(&b);
+		mn_buf_add(&b, "  dmarc: { p: reject }\n");
+	mn_buf_add(&b, "domains:\n  top.example: { spf: { ip4: [192.0.2.0/24] } }\n");
+	char *text = mn_buf_take(&b);
 	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
 	write_text(path, text);
 	free(text);
 	for (int f = 0; f < 5; f++) {
-		rec_buf_add(&b, "domains:\n");
+		mn_buf_add(&b, "domains:\n");
 		for (int i = 0; i < 12; i++) {
 			int k = f * 12 + i;
-			rec_buf_addf(&b, "  d%02d.example:\n", k);
+			mn_buf_addf(&b, "  d%02d.example:\n", k);
 			if (bad && i % 3 == 0) {
-				rec_buf_add(&b, "    spf: { mode: plain, include: [");
+				mn_buf_add(&b, "    spf: { mode: plain, include: [");
 				for (int j = 0; j < 11; j++)
-					rec_buf_addf(&b, "%si%d.example.org", j ? ", " : "", j);
-				rec_buf_add(&b, "] }\n");
+					mn_buf_addf(&b, "%si%d.example.org", j ? ", " : "", j);
+				mn_buf_add(&b, "] }\n");
 			} else if (bad && i % 3 == 1) {
-				rec_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
+				mn_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
 			} else if (bad) {
-				rec_buf_add(&b, "    dmarc: { p: reject, rua: [\"mailto:d@outside.example\"] }\n");
+				mn_buf_add(&b, "    dmarc: { p: reject, rua: [\"mailto:d@outside.example\"] }\n");
 			} else {
-				rec_buf_addf(&b, "    spf: { mode: %s, ip4: [10.%d.0.0/16, 10.%d.0.0/16], ip6: [\"2001:db8:%x::/48\"] }\n",
+				mn_buf_addf(&b, "    spf: { mode: %s, ip4: [10.%d.0.0/16, 10.%d.0.0/16], ip6: [\"2001:db8:%x::/48\"] }\n",
 					     k % 2 ? "flatten" : "plain", k, k + 1, k);
 				/* reports to a domain compiled in another part */
-				rec_buf_addf(&b, "    dmarc: { p: quarantine, rua: [\"mailto:r@d%02d.example\"] }\n", 59 - k);
+				mn_buf_addf(&b, "    dmarc: { p: quarantine, rua: [\"mailto:r@d%02d.example\"] }\n", 59 - k);
 			}
 		}
-		text = rec_buf_take(&b);
+		text = mn_buf_take(&b);
 		snprintf(path, sizeof(path), "%s/inc/f%d.yaml", dir, f);
 		write_text(path, text);
 		free(text);
@@ -1126,14 +1126,14 @@ static int compile_threads(const char *path, unsigned threads, char **msgs, char
 		r = zones_compile(p, &co, dg, &zs);
 	}
 	*msgs = diag_join(dg, 100000);
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	*nzones = zs != NULL ? zs->n : 0;
 	for (size_t i = 0; i < *nzones; i++) {
 		char *z = render(zs->v[i]);
-		rec_buf_add(&b, z != NULL ? z : "(none)\n");
+		mn_buf_add(&b, z != NULL ? z : "(none)\n");
 		free(z);
 	}
-	*zones = rec_buf_take(&b);
+	*zones = mn_buf_take(&b);
 	zones_free(zs);
 	policy_free(p);
 	diag_free(dg);

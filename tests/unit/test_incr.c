@@ -71,50 +71,50 @@ typedef struct variant {
  */
 static void write_policy(const variant_t *v)
 {
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	char path[600];
-	rec_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net., ns2.example.net.]\n"
+	mn_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net., ns2.example.net.]\n"
 		     "  hostmaster: hostmaster.example.net.\n  state_dir: %s\n", state);
 	if (v->ttl != 0)
-		rec_buf_addf(&b, "  ttl: %u\n", v->ttl);
-	rec_buf_addf(&b, "include: [\"inc/*.yaml\"]\ndefaults:\n  dmarc: { p: reject, sp: none%s }\n",
+		mn_buf_addf(&b, "  ttl: %u\n", v->ttl);
+	mn_buf_addf(&b, "include: [\"inc/*.yaml\"]\ndefaults:\n  dmarc: { p: reject, sp: none%s }\n",
 		     v->defaults_fo ? ", fo: \"1\"" : "");
 	if (v->bad_defaults)
-		rec_buf_add(&b, "  dkim: { selectors: { shared: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
-	rec_buf_add(&b, "domains: {}\n");
-	char *text = rec_buf_take(&b);
+		mn_buf_add(&b, "  dkim: { selectors: { shared: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
+	mn_buf_add(&b, "domains: {}\n");
+	char *text = mn_buf_take(&b);
 	write_changed(top, text);
 	free(text);
 	for (int f = 0; f < 5; f++) {
 		if (f == 0 && v->shift)
-			rec_buf_add(&b, "# moved one line down\n");
-		rec_buf_add(&b, "domains:\n");
+			mn_buf_add(&b, "# moved one line down\n");
+		mn_buf_add(&b, "domains:\n");
 		for (int k = 0; k < 10 + (f == 4 && v->add_d50); k++) {
 			int i = f * 10 + k;
 			if (i == 49 && v->drop_d49)
 				continue;
-			rec_buf_addf(&b, "  d%02d.example:\n", i);
+			mn_buf_addf(&b, "  d%02d.example:\n", i);
 			if (i % 5 == 2)
-				rec_buf_addf(&b, "    spf: { mode: macro, ip4: [10.%d.0.0/16, 192.0.2.%d] }\n", i, i);
+				mn_buf_addf(&b, "    spf: { mode: macro, ip4: [10.%d.0.0/16, 192.0.2.%d] }\n", i, i);
 			else if (i == 5)
-				rec_buf_add(&b, "    spf: { ip4: [10.5.0.0/16], include: [_spf.prov.test] }\n");
+				mn_buf_add(&b, "    spf: { ip4: [10.5.0.0/16], include: [_spf.prov.test] }\n");
 			else
-				rec_buf_addf(&b, "    spf: { ip4: [10.%d.0.0/16, 192.0.2.%d] }\n", i, i);
+				mn_buf_addf(&b, "    spf: { ip4: [10.%d.0.0/16, 192.0.2.%d] }\n", i, i);
 			if (i == 7 && v->bad)
-				rec_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
+				mn_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=AAAA\" } }\n");
 			else if (i % 5 == 1)
-				rec_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=" GOOGLE_KEY "\" } }\n");
+				mn_buf_add(&b, "    dkim: { selectors: { s1: \"v=DKIM1; k=rsa; p=" GOOGLE_KEY "\" } }\n");
 			const char *p = i == 7 && v->d07_p ? v->d07_p : "reject";
 			if (i == 20 && v->d20_hosted)
-				rec_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@d30.example\"] }\n", p);
+				mn_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@d30.example\"] }\n", p);
 			else if (i % 5 == 3 || i == 20)
-				rec_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@outside.example\"] }\n", p);
+				mn_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@outside.example\"] }\n", p);
 			else if (i % 5 == 4)
-				rec_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@d%02d.example\"] }\n", p, i + 1);
+				mn_buf_addf(&b, "    dmarc: { p: %s, rua: [\"mailto:r@d%02d.example\"] }\n", p, i + 1);
 			else
-				rec_buf_addf(&b, "    dmarc: { p: %s }\n", p);
+				mn_buf_addf(&b, "    dmarc: { p: %s }\n", p);
 		}
-		text = rec_buf_take(&b);
+		text = mn_buf_take(&b);
 		snprintf(path, sizeof(path), "%s/inc/f%d.yaml", tmp, f);
 		write_changed(path, text);
 		free(text);
@@ -192,15 +192,15 @@ static result_t compile(compile_cache_t *cache, time_t now, bool persist, unsign
 		x.r = zones_compile(p, &co, dg, &zs);
 	}
 	x.msgs = diag_join(dg, 100000);
-	rec_buf_t b = { 0 };
+	mn_buf_t b = { 0 };
 	x.nzones = zs != NULL ? zs->n : 0;
 	for (size_t i = 0; i < x.nzones; i++) {
 		char *text = NULL;
 		size_t len = 0;
-		rec_buf_add(&b, zonefile_render(zs->v[i], &text, &len) == MN_OK ? text : "(none)\n");
+		mn_buf_add(&b, zonefile_render(zs->v[i], &text, &len) == MN_OK ? text : "(none)\n");
 		free(text);
 	}
-	x.zones = rec_buf_take(&b);
+	x.zones = mn_buf_take(&b);
 	zones_free(zs);
 	policy_free(p);
 	diag_free(dg);
@@ -814,12 +814,40 @@ static void test_digest_fields(void)
 		free(held[--nheld]);
 }
 
+/* Entries are reference counted: the cache holds one, a compile that reuses one takes another. */
+static void test_entry_refs(void)
+{
+	compile_cache_t *c = NULL;
+	is_int(compile_cache_new(&c), MN_OK, "entry: a cache");
+	incr_entry_t *e = incr_entry_new("a.example");
+	ok(e != NULL && e->refs == 1, "entry: new holds one reference");
+	ok(incr_entry_ref(e) == e && e->refs == 2, "entry: ref returns it with one more holder");
+	incr_entry_t *twin = incr_entry_new("a.example");
+	incr_entry_ref(twin);
+	incr_entry_t *v[3] = { e, NULL, twin };
+	uint8_t g[32] = { 0 };
+	is_int(incr_install(c, g, v, 3), MN_OK, "entry: installed, NULL slots skipped");
+	is_int((long long)compile_cache_size(c), 1, "entry: a name twice is held once");
+	ok(incr_find(c, "a.example") == e, "entry: the first of a name is the one found");
+	is_int(twin->refs, 1, "entry: the cache's reference to the second one dropped");
+	incr_entry_unref(twin);
+	incr_entry_t *none[1] = { NULL };
+	is_int(incr_install(c, g, none, 1), MN_OK, "entry: replaced by an empty set");
+	ok(incr_find(c, "a.example") == NULL, "entry: gone from the cache");
+	is_int(e->refs, 1, "entry: the cache's reference dropped, the compile's stays");
+	is_str(e->name, "a.example", "entry: still alive");
+	incr_entry_unref(e);
+	ok(incr_entry_ref(NULL) == NULL, "entry: ref of NULL is NULL");
+	compile_cache_free(c);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
 	snprintf(tmp, sizeof(tmp), "%s/test_incr.XXXXXX", t && *t ? t : "/tmp");
 	if (mkdtemp(tmp) == NULL)
 		tap_bail("mkdtemp");
+	test_entry_refs();
 	test_incr();
 	test_parse_cache();
 	test_digest_fields();

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_policy.c -- policy_load: every diagnostic with its position, and the typed model */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -150,6 +151,31 @@ static const diag_case_t diag_cases[] = {
 	  "p.yaml:9:12: error: aliases are not supported\n", MN_EPOLICY },
 	{ "duplicate key", HEAD "  ttl: 60\n  ttl: 70\n",
 	  "p.yaml:6:3: error: duplicate key 'ttl' (first at 5:3)\n", MN_EPOLICY },
+	{ "duplicate keys in a mapping of more than 16 (found through the map)", HEAD "domains:\n"
+	  "  d0.example: {}\n"
+	  "  d1.example: {}\n"
+	  "  d2.example: {}\n"
+	  "  d3.example: {}\n"
+	  "  d4.example: {}\n"
+	  "  d5.example: {}\n"
+	  "  d6.example: {}\n"
+	  "  d7.example: {}\n"
+	  "  d8.example: {}\n"
+	  "  d9.example: {}\n"
+	  "  d10.example: {}\n"
+	  "  d11.example: {}\n"
+	  "  d12.example: {}\n"
+	  "  d13.example: {}\n"
+	  "  d14.example: {}\n"
+	  "  d15.example: {}\n"
+	  "  d16.example: {}\n"
+	  "  d17.example: {}\n"
+	  "  d18.example: {}\n"
+	  "  d19.example: {}\n"
+	  "  d3.example: {}\n  d17.example: {}\n  d3.example: {}\n",
+	  "p.yaml:26:3: error: duplicate key 'd3.example' (first at 9:3)\n"
+	  "p.yaml:27:3: error: duplicate key 'd17.example' (first at 23:3)\n"
+	  "p.yaml:28:3: error: duplicate key 'd3.example' (first at 9:3)\n", MN_EPOLICY },
 	{ "duplicate domain in one file, after normalization", HEAD "domains:\n  a.example: {}\n  A.Example.: {}\n",
 	  "p.yaml:7:3: error: domain 'a.example' defined twice (first at p.yaml:6:3)\n", MN_EPOLICY },
 	{ "second document", HEAD "---\nversion: 1\n",
@@ -242,6 +268,12 @@ static void test_model(void)
 	is_int((long long)p->nfiles, 3, "three files read");
 	is_str(p->files[1], "d/a.yaml", "includes in sorted glob order (1)");
 	is_str(p->files[2], "d/b.yaml", "includes in sorted glob order (2)");
+	is_int((long long)p->nincludes, 1, "one include pattern kept");
+	snprintf(want, sizeof(want), "%s/d/*.yaml", tmp);
+	is_str(p->nincludes > 0 ? p->includes[0].pattern : NULL, want, "include pattern made absolute");
+	is_str(p->nincludes > 0 ? p->includes[0].pos.file : NULL, "m.yaml", "include pattern's file");
+	is_int(p->nincludes > 0 ? p->includes[0].pos.line * 100 + p->includes[0].pos.col : 0, 1111,
+	       "include pattern's position 11:11");
 
 	is_int((long long)s->listen.n, 2, "two listen addresses");
 	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&s->listen.v[0].addr;
@@ -649,6 +681,107 @@ static void test_dnssec(void)
 	policy_free(p);
 }
 
+/* Sets name's access and modification times to t (as touch -d does). */
+static void set_mtime(const char *name, time_t t)
+{
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+	if (utimensat(AT_FDCWD, name, ts, 0) != 0)
+		tap_bail("utimensat %s", name);
+}
+
+/* The spf ip4 address of name in p (its last byte), or -1. */
+static int last_byte(const policy_t *p, const char *name)
+{
+	const policy_domain_t *d = policy_domain_find(p, name);
+	return d != NULL && d->spf.ip4.n == 1 ? d->spf.ip4.v[0].net.addr[3] : -1;
+}
+
+/*
+ * The parse cache goes by the bytes: an untouched file is not parsed again,
+ * even right after it was written; a file edited to the same size with its
+ * modification time put back is; the same bytes under a new inode are not.
+ */
+static void test_parse_cache(void)
+{
+	const time_t past = 1700000000;
+	put("c.yaml", "version: 1\nserver: { nameservers: [ns1.example.net], hostmaster: h.example.net }\n"
+		      "include: ['c.d/*.yaml']\n");
+	put("c.d/a.yaml", "domains:\n  a.example:\n    spf: { mode: plain, ip4: [192.0.2.1] }\n");
+	put("c.d/b.yaml", "domains:\n  b.example:\n    spf: { mode: plain, ip4: [192.0.2.7] }\n");
+	set_mtime("c.d/a.yaml", past);
+	set_mtime("c.d/b.yaml", past);
+	policy_cache_t *c = NULL;
+	diag_t *d = diag_new();
+	policy_t *p = NULL;
+	is_int(policy_cache_new(&c), MN_OK, "parse cache made");
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "first load through the cache");
+	is_int((long long)policy_cache_reused(c), 0, "first load: both files parsed");
+	policy_free(p);
+	p = NULL;
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "second load");
+	is_int((long long)policy_cache_reused(c), 2, "untouched files: neither parsed again");
+	is_int(last_byte(p, "a.example"), 1, "a.example as written");
+	policy_free(p);
+	p = NULL;
+
+	put("c.d/a.yaml", "domains:\n  a.example:\n    spf: { mode: plain, ip4: [192.0.2.2] }\n");
+	set_mtime("c.d/a.yaml", past);
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "load after an edit (same size, same mtime)");
+	is_int((long long)policy_cache_reused(c), 1, "the edited file parsed again, the other not");
+	is_int(last_byte(p, "a.example"), 2, "the edit is seen");
+	is_int(last_byte(p, "b.example"), 7, "the untouched file's domain as before");
+	policy_free(p);
+	p = NULL;
+
+	put("c.d/b.yaml.new", "domains:\n  b.example:\n    spf: { mode: plain, ip4: [192.0.2.7] }\n");
+	if (rename("c.d/b.yaml.new", "c.d/b.yaml") != 0)
+		tap_bail("rename");
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "load after a rewrite with the same bytes");
+	is_int((long long)policy_cache_reused(c), 2, "same bytes under a new inode: not parsed again");
+	is_int(last_byte(p, "b.example"), 7, "b.example as before");
+	is_int((long long)diag_count(d), 0, "no message from any load");
+	policy_free(p);
+	policy_cache_free(c);
+	diag_free(d);
+}
+
+/* Sorted by name as strcmp orders them: names sharing their first 8 bytes, names shorter than 8. */
+static void test_sort(void)
+{
+	put("s.yaml", "version: 1\nserver: { nameservers: [ns1.example.net], hostmaster: h.example.net }\n"
+		      "domains:\n"
+		      "  longname-b.example: {}\n"	/* 4 */
+		      "  b.ex: {}\n"			/* 5 */
+		      "  longname-a.example: {}\n"	/* 6 */
+		      "  longname.example: {}\n"	/* 7 */
+		      "  a.ex: {}\n"			/* 8 */
+		      "  longnamf.example: {}\n"	/* 9 */
+		      "  ab.ex: {}\n");			/* 10 */
+	const char *want[] = { "a.ex", "ab.ex", "b.ex", "longname-a.example", "longname-b.example",
+			       "longname.example", "longnamf.example" };
+	int ret;
+	policy_t *p = NULL;
+	char *got = load("s.yaml", &ret, &p);
+	is_str(got, "", "sort: no message");
+	free(got);
+	if (!ok(ret == MN_OK && p != NULL && p->ndomains == 7, "sort: seven domains"))
+		return;
+	for (size_t i = 0; i < 7; i++)
+		is_str(p->domains[i].name, want[i], "sort: domain %zu", i);
+	policy_free(p);
+	put("s.yaml", "version: 1\nserver: { nameservers: [ns1.example.net], hostmaster: h.example.net }\n"
+		      "domains:\n"
+		      "  longname-b.example: {}\n"
+		      "  b.ex: {}\n"
+		      "  LongName-B.Example.: {}\n"
+		      "  B.EX: {}\n");
+	got = load("s.yaml", &ret, NULL);
+	is_str(got, "s.yaml:6:3: error: domain 'longname-b.example' defined twice (first at s.yaml:4:3)\n"
+		    "s.yaml:7:3: error: domain 'b.ex' defined twice (first at s.yaml:5:3)\n",
+	       "sort: names defined twice, short and long");
+	free(got);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -667,6 +800,8 @@ int main(void)
 	test_schema_defaults();
 	test_family();
 	test_dnssec();
+	test_parse_cache();
+	test_sort();
 
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

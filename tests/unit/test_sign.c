@@ -254,10 +254,10 @@ static void test_sign(dnssec_alg_t alg, bool split, const char *what)
 	zone_t *again = NULL;
 	if (is_int(sign_zone(s, &keys, &o, &again), MN_OK, "%s: a signed zone signed again", what)) {
 		is_int(again->nrrs, s->nrrs, "%s: the same number of records", what);
-		zone_free(again);
+		zone_unref(again);
 	}
-	zone_free(s);
-	zone_free(z);
+	zone_unref(s);
+	zone_unref(z);
 	dnskey_set_clear(&keys);
 }
 
@@ -309,7 +309,7 @@ static void test_reuse(void)
 	ok(made == all && reused == 0, "every signature made anew (made %zu, reused %zu)", made, reused);
 	verdict_t v = check_zone_at(c, o.now);
 	ok(v.verified == v.rrsigs && v.rrsigs == all, "and they verify (then)");
-	zone_free(c);
+	zone_unref(c);
 	/* a changed RRset: its signature alone is made (its owner's NSEC stays: same types) */
 	zone_t *z2 = zone_new("_spf.example.com", ZONE_SPF, "example.com");
 	for (size_t i = 0; i < z->nrrs; i++) {
@@ -338,13 +338,13 @@ static void test_reuse(void)
 	zone_t *d = NULL;
 	is_int(sign_zone(z, &other, &o, &d), MN_OK, "another key");
 	ok(reused == 0 && made == all, "nothing reused across keys");
-	zone_free(d);
+	zone_unref(d);
 	dnskey_set_clear(&other);
-	zone_free(z2);
-	zone_free(c);
-	zone_free(a);
-	zone_free(b);
-	zone_free(z);
+	zone_unref(z2);
+	zone_unref(c);
+	zone_unref(a);
+	zone_unref(b);
+	zone_unref(z);
 	sigcache_free(first);
 	sigcache_free(second);
 	sigcache_free(third);
@@ -377,8 +377,8 @@ static void test_sigfile(void)
 			verdict_t v = check_zone(ss);
 			ok(v.rrsigs > 0 && v.verified == v.rrsigs, "%s: ldns verifies all %zu RRSIGs", n2, v.rrsigs);
 		}
-		zone_free(ss);
-		zone_free(zz);
+		zone_unref(ss);
+		zone_unref(zz);
 		dnskey_set_clear(&made);
 		dnskey_set_clear(&read);
 	}
@@ -416,8 +416,8 @@ static void test_sigfile(void)
 	is_int(sigcache_load(state, zn, &back), MN_ESYMLINK, "a link in its place is refused");
 	sigcache_free(keep);
 	sigcache_free(none);
-	zone_free(a);
-	zone_free(z);
+	zone_unref(a);
+	zone_unref(z);
 	dnskey_set_clear(&keys);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
 	if (system(cmd) != 0)
@@ -442,8 +442,8 @@ static void bench(dnssec_alg_t alg, const char *what)
 	if (is_int(r, MN_OK, "%s: a zone of 2005 names signed", what))
 		tap_diag("%s: %zu signatures in %.3f s: %.0f zone signatures/s (one thread, zone copy and NSEC included)",
 			 what, made, sec, (double)made / sec);
-	zone_free(s);
-	zone_free(z);
+	zone_unref(s);
+	zone_unref(z);
 	dnskey_set_clear(&keys);
 }
 
@@ -456,7 +456,7 @@ int main(void)
 	zone_t *z = make_zone("_dmarc.example.com", 0), *s = NULL;
 	sign_opts_t o = { .now = time(NULL), .validity = 3600 };
 	is_int(sign_zone(z, &none, &o, &s), MN_EINVAL, "no key: MN_EINVAL");
-	zone_free(z);
+	zone_unref(z);
 	test_reuse();
 	test_sigfile();
 	bench(DNSSEC_ALG_ECDSAP256SHA256, "p256");

@@ -502,7 +502,7 @@ static void test_journal_ixfr(void)
 	/* IXFR responses */
 	for (size_t i = 0; i + 1 < nk; i++)
 		if (keep[i] != prev)
-			zone_free(keep[i]);
+			zone_unref(keep[i]);
 	zset_t *set = mkset(prev);
 	uint8_t q[512], out[65536];
 	struct sockaddr_storage in = addr("192.0.2.53");

@@ -79,7 +79,7 @@ static void test_threads(void)
 	is_int(same, TZONES, "one TXT RRset per distinct text, across the threads");
 	/* freed in another order than made; the survivors' bytes stay (ASan) */
 	for (int i = 0; i < TZONES; i += 2)
-		zone_free(b[0].v[i]);
+		zone_unref(b[0].v[i]);
 	int good = 0;
 	for (int i = 1; i < TZONES; i += 2)
 		good += zone_rr(b[0].v[i], 2)->rdata[0] > 0 && zone_rr(b[1].v[i - 1], 1)->rdlen == sizeof(ns_rd) &&
@@ -87,8 +87,8 @@ static void test_threads(void)
 	is_int(good, TZONES / 2, "the other zones read their records after half were freed");
 	for (int i = 0; i < TZONES; i++) {
 		if (i % 2)
-			zone_free(b[0].v[i]);
-		zone_free(b[1].v[i]);
+			zone_unref(b[0].v[i]);
+		zone_unref(b[1].v[i]);
 	}
 }
 
@@ -117,7 +117,7 @@ int main(void)
 	/* a finish without SOA fails */
 	is_int(zone_add_rr(z, "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd)), MN_OK, "NS added");
 	is_int(zone_finish(z), MN_EINVAL, "finish without SOA: EINVAL");
-	zone_free(z);
+	zone_unref(z);
 
 	/* records added out of order, with a duplicate */
 	z = base_zone();
@@ -186,7 +186,7 @@ int main(void)
 	zone_add_rr(z2, "_spf.example.com", ZONE_T_SOA, 60, soa2, sizeof(soa2));
 	is_int(zone_finish(z2), MN_OK, "second zone finishes");
 	tap_is_mem(zone_digest(z2), 32, digest0, 32, "same records, another serial: same digest");
-	zone_free(z2);
+	zone_unref(z2);
 
 	z2 = base_zone();
 	zone_add_rr(z2, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd));
@@ -194,15 +194,15 @@ int main(void)
 	zone_add_txt(z2, "_spf.example.com", 60, "v=spf1 ~all");
 	zone_finish(z2);
 	ok(memcmp(zone_digest(z2), digest0, 32) != 0, "different records: different digest");
-	zone_free(z2);
-	zone_free(z);
+	zone_unref(z2);
+	zone_unref(z);
 
 	/* two SOAs */
 	z = base_zone();
 	zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd));
 	zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa2, sizeof(soa2));
 	is_int(zone_finish(z), MN_EINVAL, "two SOAs: EINVAL");
-	zone_free(z);
+	zone_unref(z);
 
 	/* TXT split at 255 */
 	z = base_zone();
@@ -236,12 +236,12 @@ int main(void)
 		if (split[k].len > 0)
 			ok(memcmp(rr->rdata + 1, text, split[k].len < 255 ? split[k].len : 255) == 0,
 			   "TXT %zu: first string is the text's start", split[k].len);
-		zone_free(tz);
+		zone_unref(tz);
 	}
 	static char huge[70000];
 	memset(huge, 'x', sizeof(huge) - 1);
 	is_int(zone_add_txt(z, "_spf.example.com", 60, huge), MN_ERANGE, "TXT over 65535 bytes of RDATA: ERANGE");
-	zone_free(z);
+	zone_unref(z);
 
 	/* finished: records in answer form, RRsets but the SOA shared between zones */
 	zone_t *za = base_zone(), *zb = base_zone();
@@ -278,12 +278,12 @@ int main(void)
 	is_int(zone_serial(za), 7, "the serial kept");
 	is_str(owner_text(zone_rr(za, 3), buf), "x._spf.example.com", "the new record last");
 	ok(zone_rr(za, 1)->rdata == zone_rr(zb, 1)->rdata, "NS shared again");
-	zone_free(za);
-	zone_free(zb);
+	zone_unref(za);
+	zone_unref(zb);
 	tap_is_mem(zone_rr(zc, 1)->rdata, zone_rr(zc, 1)->rdlen, ns_rd, sizeof(ns_rd),
 		   "the last holder still reads the shared NS (ASan: no use after free)");
 	is_str(zone_name(zc), "_spf.example.com", "its name");
-	zone_free(zc);
+	zone_unref(zc);
 
 	/* zones_find */
 	zones_t *zs = calloc(1, sizeof(*zs));
@@ -313,13 +313,13 @@ int main(void)
 	ok(zones_match(&c2, zs->v[2]) == spf_a, "zones_match: _spf.a.example");
 	zones_cursor_t c3 = { .zs = NULL };
 	ok(zones_match(&c3, spf_a) == NULL, "zones_match without a set: NULL");
-	zone_free(dmarc_b);
-	zone_free(spf_a);
+	zone_unref(dmarc_b);
+	zone_unref(spf_a);
 	free(next->v);
 	free(next);
 	zones_free(zs);
 	zones_free(NULL);
-	zone_free(NULL);
+	zone_unref(NULL);
 
 	test_threads();
 

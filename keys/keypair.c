@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* dkim.c -- DKIM key pairs with OpenSSL EVP: generation, private PEM, public DNS record */
-#include "keys/dkim.h"
+/* keypair.c -- DKIM key pairs with OpenSSL EVP: generation, private PEM, public DNS record */
+#include "keys/keypair.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,7 @@ static int rsa_bits(dkim_alg_t alg)
 	}
 }
 
-int dkim_key_new(dkim_alg_t alg, dkim_key_t **out)
+int keypair_new(dkim_alg_t alg, keypair_t **out)
 {
 	if (out == NULL || (alg != DKIM_ALG_ED25519 && rsa_bits(alg) == 0))
 		return MN_EINVAL;
@@ -43,7 +43,7 @@ fail:
 	return r;
 }
 
-void dkim_key_free(dkim_key_t *k)
+void keypair_free(keypair_t *k)
 {
 	EVP_PKEY_free(k);
 }
@@ -66,7 +66,7 @@ static int bio_take(BIO *b, char **out, size_t *len)
 	return MN_OK;
 }
 
-int dkim_key_pem(const dkim_key_t *k, char **pem, size_t *len)
+int keypair_pem(const keypair_t *k, char **pem, size_t *len)
 {
 	if (k == NULL || pem == NULL)
 		return MN_EINVAL;
@@ -83,7 +83,7 @@ int dkim_key_pem(const dkim_key_t *k, char **pem, size_t *len)
 	return r;
 }
 
-int dkim_key_from_pem(const char *pem, size_t len, dkim_key_t **out)
+int keypair_from_pem(const char *pem, size_t len, keypair_t **out)
 {
 	if (pem == NULL || out == NULL || len > (size_t)1 << 20)
 		return MN_EINVAL;
@@ -106,7 +106,7 @@ static char *b64(const unsigned char *data, size_t n)
 	return s;
 }
 
-int dkim_key_record(const dkim_key_t *k, char **record)
+int keypair_record(const keypair_t *k, char **record)
 {
 	if (k == NULL || record == NULL)
 		return MN_EINVAL;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* test_dkim.c -- key generation, private PEM, public record, round trip through the validator */
+/* test_keypair.c -- key generation, private PEM, public record, round trip through the validator */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 
 #include <openssl/evp.h>
 
-#include "keys/dkim.h"
+#include "keys/keypair.h"
 #include "keys/keystore.h"
 #include "policy/dkim_rec.h"
 #include "policy/mn.h"
@@ -30,9 +30,9 @@ static const struct {
 /* keystore_key_write() below tmp never writes through a symbolic link */
 static void test_links(const char *tmp)
 {
-	dkim_key_t *k = NULL;
-	if (dkim_key_new(DKIM_ALG_ED25519, &k) != MN_OK)
-		tap_bail("dkim_key_new");
+	keypair_t *k = NULL;
+	if (keypair_new(DKIM_ALG_ED25519, &k) != MN_OK)
+		tap_bail("keypair_new");
 	char target[400], link[400], away[400], awaykey[400];
 	snprintf(target, sizeof(target), "%s/target", tmp);
 	snprintf(link, sizeof(link), "%s/keys/example.org/planted.pem", tmp);
@@ -58,25 +58,25 @@ static void test_links(const char *tmp)
 	unlink(awaykey);
 	unlink(link);
 	rmdir(away);
-	dkim_key_free(k);
+	keypair_free(k);
 }
 
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
 	char tmp[256];
-	snprintf(tmp, sizeof(tmp), "%s/test_dkim.XXXXXX", t && *t ? t : "/tmp");
+	snprintf(tmp, sizeof(tmp), "%s/test_keypair.XXXXXX", t && *t ? t : "/tmp");
 	if (mkdtemp(tmp) == NULL)
 		tap_bail("mkdtemp");
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *an = policy_dkim_alg_name(cases[i].alg);
-		dkim_key_t *k = NULL;
-		is_int(dkim_key_new(cases[i].alg, &k), MN_OK, "%s: generated", an);
+		keypair_t *k = NULL;
+		is_int(keypair_new(cases[i].alg, &k), MN_OK, "%s: generated", an);
 		if (k == NULL)
 			continue;
 		char *rec = NULL;
-		is_int(dkim_key_record(k, &rec), MN_OK, "%s: record", an);
+		is_int(keypair_record(k, &rec), MN_OK, "%s: record", an);
 		ok(rec != NULL && strncmp(rec, cases[i].prefix, strlen(cases[i].prefix)) == 0,
 		   "%s: record starts '%s'", an, cases[i].prefix);
 		const char *p = rec ? strstr(rec, "p=") : NULL;
@@ -97,13 +97,13 @@ int main(void)
 		/* PEM: header, and it reads back as the same key */
 		char *pem = NULL;
 		size_t len = 0;
-		is_int(dkim_key_pem(k, &pem, &len), MN_OK, "%s: PEM", an);
+		is_int(keypair_pem(k, &pem, &len), MN_OK, "%s: PEM", an);
 		ok(pem != NULL && strncmp(pem, cases[i].pem_head, strlen(cases[i].pem_head)) == 0, "%s: PEM header %s", an, cases[i].pem_head);
-		dkim_key_t *back = NULL;
-		is_int(dkim_key_from_pem(pem, len, &back), MN_OK, "%s: PEM reads back", an);
+		keypair_t *back = NULL;
+		is_int(keypair_from_pem(pem, len, &back), MN_OK, "%s: PEM reads back", an);
 		ok(back != NULL && EVP_PKEY_eq(k, back) == 1, "%s: same key after the round trip", an);
 		char *rec2 = NULL;
-		if (back != NULL && dkim_key_record(back, &rec2) == MN_OK)
+		if (back != NULL && keypair_record(back, &rec2) == MN_OK)
 			is_str(rec2, rec, "%s: same record from the read-back key", an);
 		else
 			ok(0, "%s: record from the read-back key", an);
@@ -123,32 +123,32 @@ int main(void)
 		free(path);
 		free(disk);
 		free(rec2);
-		dkim_key_free(back);
+		keypair_free(back);
 		free(pem);
 		free(rec);
-		dkim_key_free(k);
+		keypair_free(k);
 	}
 
 	/* two keys differ */
-	dkim_key_t *a = NULL, *b = NULL;
+	keypair_t *a = NULL, *b = NULL;
 	char *ra = NULL, *rb = NULL;
-	if (dkim_key_new(DKIM_ALG_ED25519, &a) == MN_OK && dkim_key_new(DKIM_ALG_ED25519, &b) == MN_OK &&
-	    dkim_key_record(a, &ra) == MN_OK && dkim_key_record(b, &rb) == MN_OK)
+	if (keypair_new(DKIM_ALG_ED25519, &a) == MN_OK && keypair_new(DKIM_ALG_ED25519, &b) == MN_OK &&
+	    keypair_record(a, &ra) == MN_OK && keypair_record(b, &rb) == MN_OK)
 		ok(strcmp(ra, rb) != 0, "two generated keys differ");
 	else
 		ok(0, "two generated keys");
 	free(ra);
 	free(rb);
-	dkim_key_free(a);
-	dkim_key_free(b);
+	keypair_free(a);
+	keypair_free(b);
 
 	/* bad arguments */
-	dkim_key_t *k = NULL;
-	is_int(dkim_key_new(DKIM_ALG_COUNT, &k), MN_EINVAL, "unknown algorithm: MN_EINVAL");
-	is_int(dkim_key_from_pem("not a key", 9, &k), MN_ESYNTAX, "garbage PEM: MN_ESYNTAX");
+	keypair_t *k = NULL;
+	is_int(keypair_new(DKIM_ALG_COUNT, &k), MN_EINVAL, "unknown algorithm: MN_EINVAL");
+	is_int(keypair_from_pem("not a key", 9, &k), MN_ESYNTAX, "garbage PEM: MN_ESYNTAX");
 	char *r = NULL;
-	is_int(dkim_key_record(NULL, &r), MN_EINVAL, "NULL key: MN_EINVAL");
-	dkim_key_free(NULL);
+	is_int(keypair_record(NULL, &r), MN_EINVAL, "NULL key: MN_EINVAL");
+	keypair_free(NULL);
 	test_links(tmp);
 	char sub[400];
 	snprintf(sub, sizeof(sub), "%s/keys/example.org", tmp);

@@ -1,29 +1,29 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* dkim.h -- DKIM key pairs with OpenSSL EVP: generation, private PEM, public DNS record */
+/* keypair.h -- DKIM key pairs with OpenSSL EVP: generation, private PEM, public DNS record */
 #pragma once
 
 #include <stddef.h>
 
 #include "policy/policy.h"
 
-typedef struct evp_pkey_st dkim_key_t;	/* an OpenSSL EVP_PKEY */
+typedef struct evp_pkey_st keypair_t;	/* an OpenSSL EVP_PKEY */
 
 /*
  * A new key pair of algorithm alg (RSA 1024..4096 bits with e = 65537, or
- * Ed25519).  Free with dkim_key_free().  MN_EINVAL for an unknown alg,
+ * Ed25519).  Free with keypair_free().  MN_EINVAL for an unknown alg,
  * MN_ESTATE when OpenSSL fails.
  */
-int dkim_key_new(dkim_alg_t alg, dkim_key_t **out);
-void dkim_key_free(dkim_key_t *k);	/* NULL is a no-op */
+int keypair_new(dkim_alg_t alg, keypair_t **out);
+void keypair_free(keypair_t *k);	/* NULL is a no-op */
 
 /*
  * The private key in PEM (RSA: "BEGIN RSA PRIVATE KEY", PKCS#1, which every
  * signer reads; Ed25519: "BEGIN PRIVATE KEY", PKCS#8).  *pem is malloc'd and
  * NUL-terminated, *len without the NUL.
  */
-int dkim_key_pem(const dkim_key_t *k, char **pem, size_t *len);
+int keypair_pem(const keypair_t *k, char **pem, size_t *len);
 /* Reads a PEM private key (either form) from text. */
-int dkim_key_from_pem(const char *pem, size_t len, dkim_key_t **out);
+int keypair_from_pem(const char *pem, size_t len, keypair_t **out);
 
 /*
  * The public half as a DKIM key record (malloc'd): RSA "v=DKIM1; k=rsa; p=" +
@@ -31,4 +31,4 @@ int dkim_key_from_pem(const char *pem, size_t len, dkim_key_t **out);
  * of the raw 32-byte key (RFC 8463).  No string splitting: the zone compiler
  * splits at 255 bytes.
  */
-int dkim_key_record(const dkim_key_t *k, char **record);
+int keypair_record(const keypair_t *k, char **record);

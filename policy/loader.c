@@ -1,0 +1,675 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* loader.c -- reads a policy's top file and its includes (in parallel), with the parse cache for reloads */
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "policy/map.h"
+#include "policy/policy_internal.h"
+#include "policy/pool.h"
+
+typedef struct fileid { dev_t dev; ino_t ino; } fileid_t;
+
+enum { PFILE_DIGEST = 32 };
+
+/*
+ * One included file's parse, kept by a policy_cache_t and shared by every
+ * policy made from it (each holds a reference): its domains as converted,
+ * before the defaults are merged (merging copies the structures), the
+ * strings and arrays they point to, its messages, and the name positions
+ * point to.  It stands for the file at the same path (resolved against the
+ * same directory) while the file's bytes have the same SHA-256: each load
+ * reads every included file once and hashes the bytes it read, so an edit
+ * is seen whatever its size, times or inode (no stat() race), and only the
+ * files whose bytes changed are parsed again.
+ */
+typedef struct pfile {
+	char *name;			/* the path as globbed; positions point here */
+	char *dir;			/* relative paths were resolved against it */
+	unsigned char digest[PFILE_DIGEST];	/* SHA-256 of the bytes parsed */
+	yarena_t *arena;
+	policy_domain_t *domains;
+	size_t ndomains;
+	diag_t *diag;
+	unsigned refs;			/* atomic: policies are freed on any thread */
+} pfile_t;
+
+struct policy_cache {
+	mn_map_t files;			/* name -> pfile_t (one reference each) */
+	size_t reused;			/* files taken from the cache by the last load */
+};
+
+/* What a policy_t's priv holds. */
+typedef struct priv {
+	yarena_t *arena;
+	pfile_t **held;
+	size_t nheld;
+} priv_t;
+
+/*
+ * One entry of the include list: an included file, read, parsed and
+ * converted on its own (on any thread) into its own diag, arena and domains,
+ * then merged into the policy in include order; or (path NULL) just the
+ * entry's own error, kept in its place in that order.
+ */
+typedef struct job {
+	const ynode_t *item;		/* the include entry (for errors) */
+	const char *top_file;
+	char *path;			/* malloc'd */
+	const char *name;		/* the file's name in positions (policy-owned) */
+	diag_t *diag;
+	int read;			/* ydoc_load()'s result */
+	yarena_t *arena;		/* the converted domains' strings and arrays */
+	policy_domain_t *domains;
+	size_t ndomains;
+	int oom;
+	pfile_t *file;			/* with a cache: the parse reused or made (one reference) */
+	bool reused;
+} job_t;
+
+typedef struct loader {
+	policy_conv_t cv;		/* the top file's conversion (p, diag, ctx) */
+	size_t files_cap;
+	fileid_t *ids;			/* of every file read, to read each once */
+	size_t nids;
+	const char *reldir;		/* the top file's directory as given ("" for the cwd) */
+	job_t *jobs;			/* the include list, in order */
+	size_t njobs, jobs_cap;
+	const policy_cache_t *cache;	/* NULL: parse every file */
+	bool only_includes;		/* policy_includes_read(): the top file's patterns, no file read */
+	priv_t *priv;
+} loader_t;
+/* ---- files -------------------------------------------------------------------- */
+
+/* Records a file name; the returned string (owned by the policy) names it in positions. */
+static const char *add_file(loader_t *ld, const char *name)
+{
+	policy_t *p = ld->cv.p;
+	if (p->nfiles == ld->files_cap) {
+		size_t cap = ld->files_cap ? ld->files_cap * 2 : 8;
+		char **v = realloc(p->files, cap * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		p->files = v;
+		ld->files_cap = cap;
+	}
+	char *s = yarena_strdup(ld->cv.ctx.arena, name);
+	if (s == NULL)
+		return NULL;
+	p->files[p->nfiles++] = s;
+	return s;
+}
+
+/* True when path was read already (or cannot be stat'ed: then reading reports it). */
+static int seen_file(loader_t *ld, const char *path, bool *seen)
+{
+	struct stat st;
+	*seen = false;
+	if (stat(path, &st) < 0)
+		return MN_OK;
+	for (size_t i = 0; i < ld->nids; i++) {
+		if (ld->ids[i].dev == st.st_dev && ld->ids[i].ino == st.st_ino) {
+			*seen = true;
+			return MN_OK;
+		}
+	}
+	fileid_t *v = realloc(ld->ids, (ld->nids + 1) * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	ld->ids = v;
+	ld->ids[ld->nids].dev = st.st_dev;
+	ld->ids[ld->nids].ino = st.st_ino;
+	ld->nids++;
+	return MN_OK;
+}
+
+/* ---- the parse cache -------------------------------------------------------------- */
+
+static void pfile_unref(pfile_t *f)
+{
+	if (f == NULL || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	yarena_free(f->arena);
+	free(f->domains);
+	diag_free(f->diag);
+	free(f->name);
+	free(f->dir);
+	free(f);
+}
+
+int policy_cache_new(policy_cache_t **out)
+{
+	if (out == NULL)
+		return MN_EINVAL;
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return MN_ENOMEM;
+	return MN_OK;
+}
+
+static void cache_clear(policy_cache_t *c)
+{
+	for (size_t i = 0; i < c->files.cap; i++)
+		if (c->files.slot[i].key != NULL)
+			pfile_unref(c->files.slot[i].val);
+	mn_map_free(&c->files);
+}
+
+void policy_cache_free(policy_cache_t *c)
+{
+	if (c == NULL)
+		return;
+	cache_clear(c);
+	free(c);
+}
+
+size_t policy_cache_reused(const policy_cache_t *c)
+{
+	return c != NULL ? c->reused : 0;
+}
+
+/* The cache becomes the good files of pv (a reference each); the old entries go. */
+static int cache_install(policy_cache_t *c, const priv_t *pv)
+{
+	mn_map_t m = { 0 };
+	if (mn_map_init(&m, pv->nheld) < 0)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < pv->nheld; i++) {
+		pfile_t *f = pv->held[i];
+		if (f->arena == NULL)
+			continue;	/* not read, or not converted */
+		void **v = mn_map_put(&m, f->name, strlen(f->name));
+		if (v == NULL) {
+			for (size_t k = 0; k < m.cap; k++)
+				if (m.slot[k].key != NULL)
+					pfile_unref(m.slot[k].val);
+			mn_map_free(&m);
+			return MN_ENOMEM;
+		}
+		if (*v != NULL)
+			continue;
+		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+		*v = f;
+	}
+	cache_clear(c);
+	c->files = m;
+	return MN_OK;
+}
+
+/* The policy keeps f (the job's reference moves to it). */
+static int hold(loader_t *ld, job_t *j)
+{
+	priv_t *pv = ld->priv;
+	pfile_t **v = realloc(pv->held, (pv->nheld + 1) * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	pv->held = v;
+	pv->held[pv->nheld++] = j->file;
+	j->file = NULL;
+	return MN_OK;
+}
+
+/*
+ * With a cache: true when the bytes read for j are those of the cached parse
+ * (j->file then holds it); otherwise j->file is a new entry the parse fills,
+ * whose name the positions point to.
+ */
+static bool job_cached(const loader_t *ld, job_t *j, const char *data, size_t len)
+{
+	unsigned char md[PFILE_DIGEST];
+	if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1) {
+		j->oom = MN_ENOMEM;	/* OpenSSL fails only on allocation here */
+		return true;
+	}
+	pfile_t *f = mn_map_gets(&ld->cache->files, j->path);
+	if (f != NULL && memcmp(f->digest, md, sizeof(md)) == 0 && strcmp(f->dir, ld->cv.ctx.dir) == 0) {
+		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+		j->file = f;
+		j->reused = true;
+		return true;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL || (f->name = strdup(j->path)) == NULL ||
+	    (f->dir = strdup(ld->cv.ctx.dir)) == NULL) {
+		if (f != NULL)
+			free(f->name);
+		free(f);
+		j->oom = MN_ENOMEM;
+		return true;	/* nothing parsed: the load fails with ENOMEM */
+	}
+	memcpy(f->digest, md, sizeof(md));
+	f->refs = 1;
+	j->file = f;
+	j->name = f->name;
+	return false;
+}
+
+/* Appends a job for item (with its own diag); NULL on ENOMEM (ctx.oom set). */
+static job_t *job_push(loader_t *ld, const ynode_t *item, const char *top_file)
+{
+	if (ld->njobs == ld->jobs_cap) {
+		size_t cap = ld->jobs_cap ? ld->jobs_cap * 2 : 16;
+		job_t *v = realloc(ld->jobs, cap * sizeof(*v));
+		if (v == NULL) {
+			ld->cv.ctx.oom = MN_ENOMEM;
+			return NULL;
+		}
+		ld->jobs = v;
+		ld->jobs_cap = cap;
+	}
+	job_t *j = &ld->jobs[ld->njobs];
+	memset(j, 0, sizeof(*j));
+	j->item = item;
+	j->top_file = top_file;
+	if ((j->diag = diag_new()) == NULL) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+		return NULL;
+	}
+	ld->njobs++;
+	return j;
+}
+
+static void jobs_free(loader_t *ld)
+{
+	for (size_t i = 0; i < ld->njobs; i++) {
+		pfile_unref(ld->jobs[i].file);
+		free(ld->jobs[i].path);
+		diag_free(ld->jobs[i].diag);
+		yarena_free(ld->jobs[i].arena);
+		free(ld->jobs[i].domains);
+	}
+	free(ld->jobs);
+	ld->jobs = NULL;
+	ld->njobs = ld->jobs_cap = 0;
+}
+
+/* An error of the include entry itself, in its place among the files' messages. */
+static void item_error(loader_t *ld, const char *top_file, const ynode_t *item, const char *fmt, const char *arg)
+{
+	job_t *j = job_push(ld, item, top_file);
+	if (j == NULL)
+		return;
+	diag_t *saved = ld->cv.diag;
+	ld->cv.diag = j->diag;
+	policy_conv_error(&ld->cv, top_file, item, fmt, arg);
+	ld->cv.diag = saved;
+}
+
+/* Queues one included file (once: a file met again is skipped). */
+static void read_included(loader_t *ld, const char *path, const ynode_t *item, const char *top_file)
+{
+	bool seen;
+	if (seen_file(ld, path, &seen) < 0) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+		return;
+	}
+	if (seen)
+		return;
+	const char *name = add_file(ld, path);
+	if (name == NULL) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+		return;
+	}
+	job_t *j = job_push(ld, item, top_file);
+	if (j == NULL)
+		return;
+	j->name = name;
+	if ((j->path = strdup(path)) == NULL || (j->arena = yarena_new()) == NULL)
+		ld->cv.ctx.oom = MN_ENOMEM;
+}
+
+/* Reads, parses and converts one queued file; touches only the job (any thread). */
+static void job_run(const loader_t *ld, job_t *j)
+{
+	if (j->path == NULL || j->arena == NULL)
+		return;
+	char *data = NULL;
+	size_t len = 0;
+	j->read = ydoc_read(j->path, &data, &len);
+	if (j->read != MN_OK)
+		return;
+	if (ld->cache != NULL && job_cached(ld, j, data, len)) {
+		free(data);
+		return;
+	}
+	ydoc_t *doc = NULL;
+	j->read = ydoc_parse(data, len, j->name, j->diag, &doc);
+	free(data);
+	if (j->read != MN_OK)
+		return;
+	policy_t part = { 0 };
+	policy_conv_t cv = { .p = &part, .diag = j->diag };
+	cv.ctx.diag = j->diag;
+	cv.ctx.arena = j->arena;
+	cv.ctx.file = j->name;
+	cv.ctx.dir = ld->cv.ctx.dir;
+	policy_conv_file(&cv, doc->root, false, NULL);
+	j->domains = part.domains;
+	j->ndomains = part.ndomains;
+	j->oom = cv.ctx.oom;
+	ydoc_free(doc);
+}
+
+static void job_item(void *arg, size_t i)
+{
+	const loader_t *ld = arg;
+	job_run(ld, &ld->jobs[i]);
+}
+
+enum { LOAD_THREADS_MAX = 8 };
+
+/*
+ * Runs the queued files on up to one thread per CPU this process may use
+ * (the files are independent: YAML parsing dominates a large policy's load).
+ */
+static void jobs_run(const loader_t *ld)
+{
+	size_t files = 0;
+	for (size_t i = 0; i < ld->njobs; i++)
+		files += ld->jobs[i].path != NULL;
+	unsigned n = mn_cpus();
+	if (n > LOAD_THREADS_MAX)
+		n = LOAD_THREADS_MAX;
+	if (n > files)
+		n = files > 0 ? (unsigned)files : 1;
+	mn_pool_run(ld->njobs, n, job_item, (void *)ld);
+}
+
+/* Appends every message of from to to, in order. */
+static void diag_append(diag_t *to, const diag_t *from)
+{
+	for (size_t i = 0; i < diag_count(from); i++) {
+		const diag_item_t *it = diag_get(from, i);
+		mn_pos_t pos = { it->file, it->line, it->col };
+		diag_add(to, it->level, it->file != NULL ? &pos : NULL, "%s", it->msg);
+	}
+}
+
+/* Merges the jobs into the policy in include order: messages, domains, memory. */
+static void jobs_merge(loader_t *ld)
+{
+	policy_t *p = ld->cv.p;
+	size_t total = p->ndomains;
+	for (size_t i = 0; i < ld->njobs; i++)
+		total += ld->jobs[i].reused ? ld->jobs[i].file->ndomains : ld->jobs[i].ndomains;
+	if (total > ld->cv.cap) {
+		policy_domain_t *v = realloc(p->domains, total * sizeof(*v));
+		if (v == NULL) {
+			ld->cv.ctx.oom = MN_ENOMEM;
+			return;
+		}
+		p->domains = v;
+		ld->cv.cap = total;
+	}
+	for (size_t i = 0; i < ld->njobs; i++) {
+		job_t *j = &ld->jobs[i];
+		if (j->reused) {
+			const pfile_t *f = j->file;
+			diag_append(ld->cv.diag, f->diag);
+			if (f->ndomains > 0)
+				memcpy(p->domains + p->ndomains, f->domains, f->ndomains * sizeof(*f->domains));
+			p->ndomains += f->ndomains;
+			if (hold(ld, j) != MN_OK)
+				ld->cv.ctx.oom = MN_ENOMEM;
+			continue;
+		}
+		if (j->path != NULL && j->read == MN_ENOMEM)
+			ld->cv.ctx.oom = MN_ENOMEM;
+		else if (j->path != NULL && j->read < 0 && j->read != MN_EPOLICY)
+			policy_conv_error(&ld->cv, j->top_file, j->item,
+				   "cannot read include '%s' (%s)", j->path, mn_strerror(j->read));
+		diag_append(ld->cv.diag, j->diag);
+		if (j->oom != MN_OK)
+			ld->cv.ctx.oom = j->oom;
+		if (j->ndomains > 0)
+			memcpy(p->domains + p->ndomains, j->domains, j->ndomains * sizeof(*j->domains));
+		p->ndomains += j->ndomains;
+		if (j->file != NULL) {
+			/* a new parse for the cache: its memory stays with it, shared */
+			pfile_t *f = j->file;
+			if (j->read == MN_OK && j->oom == MN_OK) {
+				f->arena = j->arena;
+				f->domains = j->domains;
+				f->ndomains = j->ndomains;
+				f->diag = j->diag;
+			} else {
+				yarena_adopt(ld->cv.ctx.arena, j->arena);
+				free(j->domains);
+			}
+			j->arena = NULL;
+			j->domains = NULL;
+			j->ndomains = 0;
+			if (f->diag == j->diag)
+				j->diag = NULL;
+			if (hold(ld, j) != MN_OK)
+				ld->cv.ctx.oom = MN_ENOMEM;	/* (jobs_free drops it) */
+			continue;
+		}
+		free(j->domains);
+		j->domains = NULL;
+		j->ndomains = 0;
+		yarena_adopt(ld->cv.ctx.arena, j->arena);
+		j->arena = NULL;
+	}
+}
+
+/* Keeps the pattern of item, made absolute, in p->includes (room made by load()). */
+static int keep_include(loader_t *ld, const ynode_t *item)
+{
+	policy_t *p = ld->cv.p;
+	yarena_t *a = ld->cv.ctx.arena;
+	policy_include_t *in = &p->includes[p->nincludes];
+	if (item->str[0] == '/') {
+		in->pattern = yarena_strdup(a, item->str);
+	} else {
+		size_t dl = strlen(p->dir), len = dl + 1 + item->len + 1;
+		if ((in->pattern = yarena_alloc(a, len)) != NULL)
+			snprintf(in->pattern, len, "%s%s%s", p->dir, dl > 0 && p->dir[dl - 1] == '/' ? "" : "/",
+				 item->str);
+	}
+	if (in->pattern == NULL)
+		return MN_ENOMEM;
+	in->pos = schema_pos(&ld->cv.ctx, item);
+	p->nincludes++;
+	return MN_OK;
+}
+
+static void load_include(loader_t *ld, const ynode_t *item)
+{
+	const char *top_file = ld->cv.ctx.file;
+	if (item->kind != YNODE_SCALAR || ynode_is_null(item) || item->len == 0) {
+		item_error(ld, top_file, item, "%s", "expected a string for include");
+		return;
+	}
+	if (keep_include(ld, item) < 0) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+		return;
+	}
+	if (ld->only_includes)
+		return;
+	char *pattern;
+	if (item->str[0] == '/' || ld->reldir[0] == '\0')
+		pattern = strdup(item->str);
+	else if (asprintf(&pattern, "%s%s%s", ld->reldir, strcmp(ld->reldir, "/") == 0 ? "" : "/",
+			  item->str) < 0)
+		pattern = NULL;
+	if (pattern == NULL) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+		return;
+	}
+	if (strpbrk(item->str, "*?[") == NULL) {
+		read_included(ld, pattern, item, top_file);
+		free(pattern);
+		return;
+	}
+	glob_t g;
+	int r = glob(pattern, 0, NULL, &g);
+	if (r == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			read_included(ld, g.gl_pathv[i], item, top_file);
+	} else if (r == GLOB_NOSPACE) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+	} else if (r == GLOB_ABORTED) {
+		item_error(ld, top_file, item, "cannot read include '%s' (read error)", pattern);
+	}
+	if (r != GLOB_NOMATCH)
+		globfree(&g);
+	free(pattern);
+}
+
+/* ---- load ------------------------------------------------------------------------- */
+
+static int set_dirs(loader_t *ld, const char *path)
+{
+	policy_t *p = ld->cv.p;
+	yarena_t *a = ld->cv.ctx.arena;
+	const char *slash = strrchr(path, '/');
+	char *rel = slash == NULL ? yarena_strdup(a, "") :
+		    yarena_strndup(a, path, slash == path ? 1 : (size_t)(slash - path));
+	if (rel == NULL)
+		return MN_ENOMEM;
+	ld->reldir = rel;
+	if (rel[0] == '/') {
+		p->dir = rel;
+		return MN_OK;
+	}
+	char *cwd = getcwd(NULL, 0);
+	if (cwd == NULL)
+		return -errno;
+	size_t len = strlen(cwd) + strlen(rel) + 2;
+	p->dir = yarena_alloc(a, len);
+	if (p->dir != NULL) {
+		if (rel[0] == '\0' || strcmp(rel, ".") == 0)
+			snprintf(p->dir, len, "%s", cwd);
+		else if (strncmp(rel, "./", 2) == 0)
+			snprintf(p->dir, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, rel + 2);
+		else
+			snprintf(p->dir, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, rel);
+	}
+	free(cwd);
+	return p->dir == NULL ? MN_ENOMEM : MN_OK;
+}
+
+static int load(const char *path, policy_cache_t *cache, bool only_includes, diag_t *diag, policy_t **out)
+{
+	if (path == NULL || diag == NULL || out == NULL)
+		return MN_EINVAL;
+	int ret = MN_ENOMEM;
+	size_t errors0 = diag_errors(diag);
+	ydoc_t *doc = NULL;
+	loader_t ld = { .cv.diag = diag, .cache = cache, .only_includes = only_includes };
+	policy_t *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return MN_ENOMEM;
+	ld.cv.p = p;
+	ld.cv.ctx.diag = diag;
+	if ((ld.priv = calloc(1, sizeof(*ld.priv))) == NULL) {
+		free(p);
+		return MN_ENOMEM;
+	}
+	p->priv = ld.priv;
+	if ((ld.cv.ctx.arena = yarena_new()) == NULL)
+		goto fail;
+	ld.priv->arena = ld.cv.ctx.arena;
+	if ((p->path = yarena_strdup(ld.cv.ctx.arena, path)) == NULL)
+		goto fail;
+	if ((ret = set_dirs(&ld, path)) < 0)
+		goto fail;
+	ld.cv.ctx.dir = p->dir;
+	ret = MN_ENOMEM;
+	if ((ld.cv.ctx.file = add_file(&ld, path)) == NULL)
+		goto fail;
+	bool seen;
+	if (seen_file(&ld, path, &seen) < 0)
+		goto fail;
+
+	ret = ydoc_load(path, ld.cv.ctx.file, diag, &doc);
+	if (ret < 0 && ret != MN_EPOLICY) {
+		if (ret != MN_ENOMEM)
+			diag_error(diag, NULL, "cannot read '%s' (%s)", path, mn_strerror(ret));
+		goto fail;
+	}
+	if (ret == MN_OK) {
+		const ynode_t *includes = NULL;
+		policy_conv_file(&ld.cv, doc->root, true, &includes);
+		if (includes != NULL && includes->n > 0 &&
+		    (p->includes = yarena_alloc(ld.cv.ctx.arena, includes->n * sizeof(*p->includes))) == NULL)
+			ld.cv.ctx.oom = MN_ENOMEM;
+		for (const ynode_t *i = includes != NULL ? includes->first : NULL;
+		     i != NULL && ld.cv.ctx.oom == MN_OK; i = i->next)
+			load_include(&ld, i);
+		if (ld.cv.ctx.oom == MN_OK && !only_includes) {
+			jobs_run(&ld);
+			jobs_merge(&ld);
+		}
+	}
+	ret = ld.cv.ctx.oom;
+	if (ret == MN_OK && only_includes)
+		ret = doc != NULL ? MN_OK : MN_EPOLICY;
+	else if (ret == MN_OK)
+		ret = policy_conv_finish(&ld.cv, errors0);
+	if (ret < 0)
+		goto fail;
+	if (cache != NULL) {
+		size_t reused = 0;
+		for (size_t i = 0; i < ld.njobs; i++)
+			reused += ld.jobs[i].reused;
+		if ((ret = cache_install(cache, ld.priv)) < 0)
+			goto fail;
+		cache->reused = reused;
+	}
+	jobs_free(&ld);
+	ydoc_free(doc);
+	free(ld.ids);
+	*out = p;
+	return MN_OK;
+fail:
+	jobs_free(&ld);
+	ydoc_free(doc);
+	free(ld.ids);
+	policy_free(p);
+	return ret;
+}
+
+int policy_load(const char *path, diag_t *diag, policy_t **out)
+{
+	return load(path, NULL, false, diag, out);
+}
+
+int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out)
+{
+	if (cache == NULL)
+		return MN_EINVAL;
+	return load(path, cache, false, diag, out);
+}
+
+int policy_includes_read(const char *path, policy_t **out)
+{
+	diag_t *d = diag_new();
+	if (d == NULL)
+		return MN_ENOMEM;
+	int r = load(path, NULL, true, d, out);
+	diag_free(d);
+	return r;
+}
+
+void policy_free(policy_t *p)
+{
+	if (p == NULL)
+		return;
+	free(p->domains);
+	free(p->files);
+	priv_t *pv = p->priv;
+	if (pv != NULL) {
+		yarena_free(pv->arena);
+		for (size_t i = 0; i < pv->nheld; i++)
+			pfile_unref(pv->held[i]);
+		free(pv->held);
+		free(pv);
+	}
+	free(p);
+}
+

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* policy_internal.h -- between policy.c (a file's tree into the model) and loader.c (files, includes, cache) */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/policy.h"
+#include "policy/schema.h"
+#include "policy/yaml.h"
+
+/*
+ * One conversion into p: the top file's, or an included file's own into a
+ * part (on any thread, with its own diag and arena).  Zero it, then set p,
+ * diag and ctx.
+ */
+typedef struct policy_conv {
+	policy_t *p;
+	diag_t *diag;
+	schema_ctx_t ctx;
+	policy_domain_t defaults;	/* the top file's `defaults:` */
+	size_t cap;			/* of p->domains */
+} policy_conv_t;
+
+/* An error at n in file (ctx.oom on ENOMEM). */
+void policy_conv_error(policy_conv_t *cv, const char *file, const ynode_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/*
+ * Converts one file's tree: top is false for an included file (only
+ * `domains:` is allowed there); for the top file *includes is set to the
+ * `include:` list when there is one (its items are the caller's to load).
+ */
+void policy_conv_file(policy_conv_t *cv, const ynode_t *root, bool top, const ynode_t **includes);
+/*
+ * After every file: sorts the domains, reports names defined twice and the
+ * checks across keys, fills the built-in defaults and merges `defaults:`
+ * into each domain.  MN_OK, MN_EPOLICY when diag got errors after errors0
+ * were there, or MN_ENOMEM.
+ */
+int policy_conv_finish(policy_conv_t *cv, size_t errors0);

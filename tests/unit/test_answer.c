@@ -88,7 +88,7 @@ static zset_t *test_set(dnskey_set_t *keys)
 			zone_t *signed_z = NULL;
 			if (sign_zone(zs->v[i], keys, &o, &signed_z) != MN_OK)
 				tap_bail("cannot sign");
-			zone_free(zs->v[i]);
+			zone_unref(zs->v[i]);
 			zs->v[i] = signed_z;
 		}
 	}

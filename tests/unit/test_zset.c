@@ -306,7 +306,7 @@ static void sign_all(zones_t *zs, dnskey_set_t *keys)
 		zone_t *s = NULL;
 		if (sign_zone(zs->v[i], keys, &o, &s) != MN_OK)
 			tap_bail("cannot sign %s", zone_name(zs->v[i]));
-		zone_free(zs->v[i]);
+		zone_unref(zs->v[i]);
 		zs->v[i] = s;
 	}
 }

@@ -593,6 +593,29 @@ static void test_dnssec(const zset_t *plain)
 		ok(false, "NXDOMAIN with DO at 512 bytes: %zu bytes, %s", outlen, got);
 	else
 		header_is("NXDOMAIN with DO at 512 bytes: truncated", 11, 0x8600, 1, 0, 0, 1);
+
+	/* hostile variations of DO queries: every response within 1232 bytes and well-formed */
+	static const char *const fuzz[] = { "x.y._report._dmarc.example.com", "zz._dmarc.example.com",
+					    "_report._dmarc.example.com" };
+	int bad = 0, sent = 0;
+	for (size_t f = 0; f < sizeof(fuzz) / sizeof(fuzz[0]); f++) {
+		qspec_t s = { 12, 0, 1, 0, 0, fuzz[f], 16, 1, 1232, 0, true };
+		n = mkq(&s, q);
+		for (size_t i = 0; i < n; i++)
+			for (int v = 0; v < 256; v += 5) {
+				uint8_t c[600];
+				memcpy(c, q, n);
+				c[i] = (uint8_t)v;
+				if (ask(set, c, n, false) != ANSWER_SEND)
+					continue;
+				sent++;
+				ldns_pkt *fp = NULL;
+				bad += outlen < 12 || outlen > 1232 || !(out[2] & 0x80) ||
+				       ldns_wire2pkt(&fp, out, outlen) != LDNS_STATUS_OK;
+				ldns_pkt_free(fp);
+			}
+	}
+	is_int(bad, 0, "DO single-byte corruptions: all %d responses parse, within 1232 bytes", sent);
 	zset_unref(set);
 	dnskey_set_clear(&keys);
 }

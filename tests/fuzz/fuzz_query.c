@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,8 +18,9 @@
 
 /*
  * The zone set is built once, on the first input, from the policy below
- * (written to a private temp directory, loaded, compiled without writing
- * serials, turned into a zset).  Every input is then answered over UDP with
+ * (written to a private temp directory, loaded, compiled and signed -- the
+ * keys made in the temp directory, removed after --, turned into a zset): a
+ * query with the DO bit gets RRSIGs and NSEC proofs.  Every input is then answered over UDP with
  * several output buffer sizes and over TCP, and each response is checked:
  *
  * - ANSWER_SEND only for queries of >= 12 bytes with QR clear; 12 <= outlen
@@ -55,6 +57,7 @@ static const char policy_text[] =
 	"  ttl: 3600\n"
 	"  negative_ttl: 300\n"
 	"  state_dir: state\n"
+	"  dnssec: true\n"
 	"domains:\n"
 	"  example.com:\n"
 	"    spf:\n"
@@ -108,6 +111,15 @@ static void dump(const char *what, const uint8_t *out, size_t len)
 		(unsigned)(out[10] << 8 | out[11]));
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
 static zset_t *build(void)
 {
 	char dir[] = "/tmp/mailns-fuzz-query.XXXXXX", path[64];
@@ -128,11 +140,11 @@ static zset_t *build(void)
 	if (r == MN_OK)
 		r = policy_load(path, diag, &p);
 	if (r == MN_OK) {
-		compile_opts_t opts = { .now = 1893456000, .persist_serials = false };
+		/* persisting: the signing keys are made (in the temp directory) */
+		compile_opts_t opts = { .now = 1893456000, .persist_serials = true };
 		r = zones_compile(p, &opts, diag, &zs);
 	}
-	unlink(path);
-	rmdir(dir);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	if (r != MN_OK)
 		goto fail;
 	r = zset_new(zs, &set);

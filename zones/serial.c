@@ -584,7 +584,8 @@ static int store_apply(store_t *s, const change_t *c, size_t nc)
 			continue;
 		}
 		/* the entries before it, then the new one */
-		memcpy(m + k, s->v + from, (c[i].at - from) * sizeof(*m));
+		if (c[i].at > from)
+			memcpy(m + k, s->v + from, (c[i].at - from) * sizeof(*m));
 		k += c[i].at - from;
 		from = c[i].at;
 		size_t l = strlen(z->name) + 1;
@@ -596,7 +597,8 @@ static int store_apply(store_t *s, const change_t *c, size_t nc)
 		np += l;
 	}
 	if (added > 0) {
-		memcpy(m + k, s->v + from, (s->n - from) * sizeof(*m));
+		if (s->n > from)
+			memcpy(m + k, s->v + from, (s->n - from) * sizeof(*m));
 		k += s->n - from;
 		free(s->v);
 		s->v = m;

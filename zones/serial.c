@@ -335,9 +335,9 @@ static bool sorted(const entry_t *v, size_t n)
 }
 
 /*
- * Fills s (cleared) from state_dir's files: the base (or, when neither it nor
- * the journal exist, the legacy state_dir/serials: *legacy) merged with the
- * journal.  The identities are taken before reading, so a file changed while
+ * Fills s (cleared) from state_dir's files: the base (or, when there is
+ * neither it nor a line in the journal, the legacy state_dir/serials:
+ * *legacy) merged with the journal.  The identities are taken before reading, so a file changed while
  * it is read is read again next time.
  */
 static int store_load(store_t *s, const char *state_dir, const char *base, const char *journal,
@@ -345,7 +345,7 @@ static int store_load(store_t *s, const char *state_dir, const char *base, const
 {
 	entry_t *j = NULL;
 	size_t nj = 0, capj = 0;
-	bool found_base = false, found_journal = false;
+	bool found_base = false, found_journal = false;	/* (an empty journal is none) */
 	*legacy = false;
 	int r = MN_ENOMEM;
 	if ((s->dir = mn_strdup(state_dir)) == NULL)
@@ -357,7 +357,7 @@ static int store_load(store_t *s, const char *state_dir, const char *base, const
 	r = read_lines(s, base, false, diag, &s->v, &s->n, &s->cap, NULL, &found_base);
 	if (r == MN_OK)
 		r = read_lines(s, journal, true, diag, &j, &nj, &capj, &s->journal_lines, &found_journal);
-	if (r == MN_OK && !found_base && !found_journal) {
+	if (r == MN_OK && !found_base && nj == 0) {
 		/* none yet: the file where earlier versions kept it, moved on the next write */
 		r = read_lines(s, legacy_path, false, diag, &s->v, &s->n, &s->cap, NULL, legacy);
 	}
@@ -467,62 +467,56 @@ static int cut_torn(int fd)
 }
 
 /*
- * Appends text to the journal in zones/ (dirfd), under an exclusive lock,
- * after cutting a torn last line; fsynced (and the directory when the
- * journal was created).  Created by root, the journal is given the owner
- * of zones/, the server's, which appends to it next.
+ * Opens (creates: 0640, given the owner of zones/ when run as root, so that
+ * the server can append to what root's `mailns zone` created) and locks the
+ * journal in zones/ (dirfd): every writer of the serials holds this lock.
+ * The journal must still be as expect (what this process read): otherwise
+ * another writer came in between and -EAGAIN says to read again.  *created
+ * tells that the directory must be synced.
  */
-static int journal_append(int dirfd, const char *text, size_t len, fileid_t *id)
+static int journal_lock(int dirfd, const fileid_t *expect, bool *created)
 {
+	*created = false;
 	int fd = openat(dirfd, "serials.journal", O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	bool created = false;
 	if (fd < 0 && errno == ENOENT) {
 		fd = openat(dirfd, "serials.journal",
 			    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-		created = fd >= 0;
+		*created = fd >= 0;
 	}
 	if (fd < 0)
-		return errno == ELOOP ? MN_ESYMLINK : -errno;
+		return errno == ELOOP ? MN_ESYMLINK : errno == EEXIST ? -EAGAIN : -errno;
 	int r = MN_OK;
 	struct stat st;
-	if (created && geteuid() == 0 && fstat(dirfd, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) != 0)
+	if (*created && geteuid() == 0 && fstat(dirfd, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) != 0)
 		r = -errno;
-	if (r == MN_OK && flock(fd, LOCK_EX) != 0)
+	if (r == MN_OK && (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0))
 		r = -errno;
-	if (r == MN_OK)
-		r = cut_torn(fd);
+	if (r == MN_OK) {
+		fileid_t now;
+		fileid_of(&st, &now);
+		if (expect->exists ? !fileid_same(&now, expect) : st.st_size != 0)
+			r = -EAGAIN;
+	}
+	if (r != MN_OK) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Appends text to the locked journal fd, after cutting a torn last line; fsynced. */
+static int journal_append(int fd, const char *text, size_t len)
+{
+	int r = cut_torn(fd);
 	if (r == MN_OK)
 		r = write_all(fd, text, len);
 	if (r == MN_OK && fsync(fd) != 0)
 		r = -errno;
-	if (r == MN_OK && created && fsync(dirfd) != 0)
-		r = -errno;
-	if (r == MN_OK && fstat(fd, &st) == 0)
-		fileid_of(&st, id);
-	close(fd);
 	return r;
 }
 
-/* Empties the journal (after the base took its lines); a missing one stays missing. */
-static int journal_empty(int dirfd, fileid_t *id)
-{
-	int fd = openat(dirfd, "serials.journal", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		*id = (fileid_t){ 0 };
-		return errno == ENOENT ? MN_OK : errno == ELOOP ? MN_ESYMLINK : -errno;
-	}
-	int r = MN_OK;
-	struct stat st;
-	if (flock(fd, LOCK_EX) != 0 || ftruncate(fd, 0) != 0 || fsync(fd) != 0)
-		r = -errno;
-	if (r == MN_OK && fstat(fd, &st) == 0)
-		fileid_of(&st, id);
-	close(fd);
-	return r;
-}
-
-/* Writes s's whole list as the base and empties the journal. */
-static int store_compact(store_t *s, int dirfd)
+/* Writes s's whole list as the base and empties the locked journal fd. */
+static int store_compact(store_t *s, int dirfd, int fd)
 {
 	rec_buf_t b = { 0 };
 	for (size_t i = 0; i < s->n; i++)
@@ -536,8 +530,9 @@ static int store_compact(store_t *s, int dirfd)
 	struct stat st;
 	if (r == MN_OK && fstatat(dirfd, "serials", &st, AT_SYMLINK_NOFOLLOW) == 0)
 		fileid_of(&st, &s->base_id);
-	if (r == MN_OK)
-		r = journal_empty(dirfd, &s->journal_id);
+	/* a crash before this leaves lines the base has already: they change nothing */
+	if (r == MN_OK && (ftruncate(fd, 0) != 0 || fsync(fd) != 0))
+		r = -errno;
 	if (r == MN_OK)
 		s->journal_lines = 0;
 	return r;
@@ -698,23 +693,36 @@ static int persist(store_t *s, const char *state_dir, const change_t *c, size_t 
 		diag_error(diag, NULL, "cannot write %s (%s)", base_path, mn_strerror(r));
 		return r;
 	}
+	bool created = false, compact = false;
+	int fd = journal_lock(dirfd, &s->journal_id, &created);
+	r = fd < 0 ? fd : MN_OK;
 	/* the list in memory is now what is on disk, or it is read again next time */
-	r = store_apply(s, c, nc);
+	if (r == MN_OK)
+		r = store_apply(s, c, nc);
 	/* the journal is kept to at most as many lines as there are entries */
-	bool compact = legacy || !s->base_id.exists || s->journal_lines + nc > s->n;
+	compact = legacy || !s->base_id.exists || s->journal_lines + nc > s->n;
 	if (r == MN_OK && compact) {
-		r = store_compact(s, dirfd);
+		r = store_compact(s, dirfd, fd);
 	} else if (r == MN_OK) {
 		rec_buf_t b = { 0 };
 		for (size_t i = 0; i < nc; i++)
 			line_of(&b, c[i].zone->name, c[i].zone->serial, c[i].zone->digest);
 		char *text = rec_buf_take(&b);
-		r = text != NULL ? journal_append(dirfd, text, strlen(text), &s->journal_id) : MN_ENOMEM;
+		r = text != NULL ? journal_append(fd, text, strlen(text)) : MN_ENOMEM;
 		free(text);
 		if (r == MN_OK)
 			s->journal_lines += nc;
 	}
-	if (r != MN_OK) {
+	if (r == MN_OK && created && fsync(dirfd) != 0)
+		r = -errno;
+	struct stat st;
+	if (r == MN_OK && fstat(fd, &st) == 0)
+		fileid_of(&st, &s->journal_id);
+	if (fd >= 0)
+		close(fd);	/* (the lock with it) */
+	if (r == -EAGAIN) {
+		/* another writer: the caller reads again and assigns anew */
+	} else if (r != MN_OK) {
 		diag_error(diag, NULL, "cannot write %s (%s)", compact ? base_path : journal_path,
 			   mn_strerror(r));
 	} else if (legacy) {
@@ -745,24 +753,35 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_t
 	if (path == NULL || journal == NULL || legacy_path == NULL)
 		goto out;
 	pthread_mutex_lock(&store_lock);
-	r = MN_OK;
-	if (!store_current(&store, state_dir, path, journal)) {
-		store_clear(&store);
-		r = store_load(&store, state_dir, path, journal, legacy_path, diag, &legacy);
-	}
 	/* zs is sorted by apex already; keep the invariant cheap to check */
-	for (size_t i = 1; r == MN_OK && i < zs->n; i++) {
+	for (size_t i = 1; i < zs->n; i++) {
 		if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) > 0) {
 			qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
 			break;
 		}
 	}
-	if (r == MN_OK)
-		r = assign(&store, zs, now, &c, &nc);
-	if (r == MN_OK && persist_them && (nc > 0 || legacy))
-		r = persist(&store, state_dir, c, nc, legacy, path, journal, diag);
-	if (r != MN_OK || (legacy && !persist_them))
-		store_clear(&store);	/* read again next time */
+	/* another writer between reading and writing: read again, a few times */
+	for (int tries = 0; tries < 4; tries++) {
+		r = MN_OK;
+		legacy = false;
+		if (!store_current(&store, state_dir, path, journal)) {
+			store_clear(&store);
+			r = store_load(&store, state_dir, path, journal, legacy_path, diag, &legacy);
+		}
+		free(c);
+		c = NULL;
+		nc = 0;
+		if (r == MN_OK)
+			r = assign(&store, zs, now, &c, &nc);
+		if (r == MN_OK && persist_them && (nc > 0 || legacy))
+			r = persist(&store, state_dir, c, nc, legacy, path, journal, diag);
+		if (r != MN_OK || (legacy && !persist_them))
+			store_clear(&store);	/* read again next time */
+		if (r != -EAGAIN)
+			break;
+	}
+	if (r == -EAGAIN)
+		diag_error(diag, NULL, "cannot write %s (%s)", journal, "changed by another writer each time");
 	pthread_mutex_unlock(&store_lock);
 out:
 	free(c);

@@ -20,16 +20,19 @@ uint32_t serial_date_base(time_t now);
  * state_dir/zones/serials.journal, lines of the same form appended for the
  * zones that changed (a later line wins; an incomplete last line, left by a
  * crash during an append, is ignored and cut off by the next append).
- * With persist the changed serials are appended to the journal (fsynced,
- * under flock; state_dir and zones/ created 0750 when missing, zones/ never
- * through a symbolic link), or, when the journal would outgrow the number of
- * entries (or there is no base file yet), all of them are written as the base
- * file atomically (mn_file_replace_at) and the journal emptied; entries of
- * zones not in zs are kept.  Without either file, state_dir/serials (where
- * earlier versions kept them) is read, and removed once zones/serials is
- * written.  A missing file or directory is an empty list.  The list is kept
- * in memory (one state_dir at a time, serialized by a lock) and read again
- * when a file is not as this process left it.  A malformed line is a diag
+ * With persist the changed serials are appended to the journal (fsynced;
+ * state_dir and zones/ created 0750 when missing, zones/ never through a
+ * symbolic link), or, when the journal would outgrow the number of entries
+ * (or there is no base file yet), all of them are written as the base file
+ * atomically (mn_file_replace_at) and the journal emptied; entries of zones
+ * not in zs are kept.  Every write happens under flock on the journal, and
+ * only when the journal is still as it was read: else the files are read
+ * again and the serials assigned anew (a few times).  Without zones/serials
+ * and without a line in the journal, state_dir/serials (where earlier
+ * versions kept them) is read, and removed once zones/serials is written.
+ * A missing file or directory is an empty list.  The list is kept in memory
+ * (one state_dir at a time, serialized by a mutex) and read again when a
+ * file is not as this process left it.  A malformed line is a diag
  * error at FILE:LINE (MN_EPOLICY); an unreadable or unwritable file a diag
  * error without position and its error code.
  */

@@ -18,7 +18,7 @@
 #        DKIM records distinct: bench/gen-policy.sh; 0 shares them), PIN=1 (mailnsd
 #        and each peer on core 1, dnsperf and the poller on core 0; default: no
 #        pinning, mailnsd with its default threads), KEEP=1 keeps the temp dir, DATA=
-#        that dir reuses its data.
+#        that dir reuses its data, PHASES="idle load" (idle alone: no dnsperf series).
 # A benchmark, not a test: it prints figures and never fails on a slow machine.
 # Loopback only; every daemon is stopped by its PID.  Needs dnsperf, nsd, knot, kdig,
 # python3 (Debian: dnsperf nsd knot knot-dnsutils).
@@ -32,6 +32,7 @@ QPS=${QPS:-20000}
 SERVERS=${SERVERS:-mailnsd nsd knot}
 UNIQUE_DKIM=${UNIQUE_DKIM:-1}
 PIN=${PIN:-0}
+PHASES=${PHASES:-idle load}
 for t in "$MAILNSD" "$MAILNS"; do
 	[ -x "$t" ] || { echo "reload.sh: no $t (set MAILNSD and MAILNS)"; exit 2; }
 done
@@ -128,12 +129,24 @@ change() {
 	fi
 }
 
-# series SERVER WAY PHASE: REPS changes; appends "s way phase t1 .. tREPS" to RES
+# cpu_ticks PID: user+system clock ticks of PID and its children (NSD forks), every thread
+cpu_ticks() {
+	local t=0 p v
+	for p in "$1" $(pgrep -P "$1"); do
+		v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/"$p"/stat 2>/dev/null) || continue
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# series SERVER WAY PHASE: REPS changes; appends "s way phase lost cpu t1 .. tREPS" to RES
+# (cpu: the server's CPU seconds per change, settling included)
 RES="$dir/results"
 declare -A DUR
 series() {
-	local s=$1 way=$2 phase=$3 i t ts="" bg="" len lost=- t0
+	local s=$1 way=$2 phase=$3 i t ts="" bg="" len lost=- t0 c0 cpu
 	t0=$(now)
+	c0=$(cpu_ticks "$PID")
 	if [ "$phase" = load ]; then
 		len=$(awk -v d="${DUR[$s $way]}" 'BEGIN { printf "%d", d * 1.5 + 5 }')
 		"${GENPIN[@]}" dnsperf -s 127.0.0.1 -p "$PORT" -d "$dir/queries" -e -l "$len" -t 2 -c 4 -q 500 \
@@ -152,8 +165,10 @@ series() {
 		[ -n "$lost" ] || lost="?"
 	fi
 	DUR[$s $way]=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')
-	echo "$s $way $phase $lost$ts" >> "$RES"
-	log "$s $way $phase:$ts s (lost ${lost})"
+	cpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$PID")" -v hz="$(getconf CLK_TCK)" -v n="$REPS" \
+		'BEGIN { printf "%.3f", (b - a) / hz / n }')
+	echo "$s $way $phase $lost $cpu$ts" >> "$RES"
+	log "$s $way $phase:$ts s (lost ${lost}, server cpu ${cpu} s a change)"
 }
 
 : > "$RES"
@@ -166,33 +181,37 @@ for s in $SERVERS; do
 	log "$s answers after $LOAD s"
 	case $s in mailnsd) ways="watch hup" ;; *) ways="ctl" ;; esac
 	for way in $ways; do series "$s" "$way" idle; done
-	for way in $ways; do series "$s" "$way" load; done
+	case " $PHASES " in *" load "*)
+		for way in $ways; do series "$s" "$way" load; done ;;
+	esac
 	stop
 done
 LA1=$(uptime)
 
 echo
 echo "mailns bench/reload.sh: $N domains ($((3 * N)) zones), UNIQUE_DKIM=$UNIQUE_DKIM, $(nproc) cores, PIN=$PIN, $REPS changes each"
-echo "load average before: ${LA0#*load average: }   after: ${LA1#*load average: }   commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null)"
-printf '%-8s %-6s %-7s %-9s %-22s %-22s %s\n' server way load_s edited idle_s "at_${QPS}qps_s" lost
+echo "load average before: ${LA0#*load average: }   after: ${LA1#*load average: }   mailnsd: $MAILNSD"
+printf '%-8s %-6s %-7s %-9s %-22s %-7s %-22s %s\n' server way load_s edited idle_s cpu_s "at_${QPS}qps_s" lost
 for s in $SERVERS; do
 	for way in watch hup ctl; do
 		grep -q "^$s $way " "$RES" || continue
 		awk -v s="$s" -v w="$way" -v ld="${LOADS[$s]:--}" '
 		function med(   n, v, i, j, x) {
 			n = 0
-			for (i = 5; i <= NF; i++) { x = $i; sub(/^>/, "", x); v[++n] = x + 0 }
+			for (i = 6; i <= NF; i++) { x = $i; sub(/^>/, "", x); v[++n] = x + 0 }
 			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
 			return sprintf("%.3f (%.3f-%.3f)", v[int((n + 1) / 2)], v[1], v[n])
 		}
-		$1 == s && $2 == w && $3 == "idle" { idle = med() }
+		$1 == s && $2 == w && $3 == "idle" { idle = med(); cpu = $5 }
 		$1 == s && $2 == w && $3 == "load" { load = med(); l = $4 }
 		END {
-			printf "%-8s %-6s %-7s %-9s %-22s %-22s %s\n", s, w, ld, (s == "mailnsd" ? "policy" : "zonefile"), idle, load, l
+			printf "%-8s %-6s %-7s %-9s %-22s %-7s %-22s %s\n", s, w, ld, (s == "mailnsd" ? "policy" : "zonefile"), idle, cpu, load, l
 		}' "$RES"
 	done
 done
 echo "seconds from the file's rename to the first answer with the new text, polled every 1 ms (median of $REPS, min-max);"
 echo " watch: mailnsd's file watcher (its 300 ms debounce included); hup: SIGHUP right after the rename (the watcher's own"
 echo " reload follows 300 ms later, before the next change); ctl: nsd-control reload ZONE / knotc zone-reload ZONE;"
-echo " lost: dnsperf's lost queries over the loaded series (all changes of that row); load_s: exec -> the last zone's answer"
+echo " cpu_s: the server's CPU seconds (user+system, every thread) a change over the idle series, settling included"
+echo " (hup: two reloads a change, SIGHUP's and the watcher's); lost: dnsperf's lost queries over the loaded series"
+echo " (all changes of that row); load_s: exec -> the last zone's answer"

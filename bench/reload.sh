@@ -156,8 +156,8 @@ series() {
 	for i in $(seq 1 "$REPS"); do
 		t=$(change "$s" "$way" "$way$phase$i")
 		ts="$ts $t"
-		# settle: the watcher's reload that follows a SIGHUP, timers
-		sleep "$(awk -v t="${t#>}" 'BEGIN { v = 4 * t; if (v < 1) v = 1; print v }')"
+		# settle (1-20 s): the watcher's reload that follows a SIGHUP, timers
+		sleep "$(awk -v t="${t#>}" 'BEGIN { v = 4 * t; if (v < 1) v = 1; if (v > 20) v = 20; print v }')"
 	done
 	if [ -n "$bg" ]; then
 		wait "$bg"

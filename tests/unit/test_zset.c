@@ -489,7 +489,30 @@ static zones_t *zones_of(zone_t *const *v, size_t n)
 	return zs;
 }
 
-/* Do a and b answer qname/qtype alike (status, zone, answer and SOA bytes)? */
+static bool same_run(const zset_run_t *x, const zset_run_t *y)
+{
+	return x->len == y->len && x->count == y->count && (x->len == 0 || memcmp(x->rrs, y->rrs, x->len) == 0);
+}
+
+/* Do a and b give the same DNSSEC records for the name (none for unsigned zones)? */
+static bool same_proof(const zset_t *a, const zset_t *b, const uint8_t *w, size_t n, uint16_t qtype)
+{
+	zset_result_t ra, rb;
+	zset_proof_t pa, pb;
+	zset_lookup_dnssec(a, w, n, qtype, &ra, &pa);
+	zset_lookup_dnssec(b, w, n, qtype, &rb, &pb);
+	if (pa.is_signed != pb.is_signed || pa.nnsec != pb.nnsec || !same_run(&pa.answer_sig, &pb.answer_sig) ||
+	    !same_run(&pa.soa_sig, &pb.soa_sig))
+		return false;
+	for (unsigned i = 0; i < pa.nnsec; i++)
+		if (pa.nsec[i].owner_len != pb.nsec[i].owner_len ||
+		    memcmp(pa.nsec[i].owner, pb.nsec[i].owner, pa.nsec[i].owner_len) != 0 ||
+		    !same_run(&pa.nsec[i].nsec, &pb.nsec[i].nsec) || !same_run(&pa.nsec[i].sig, &pb.nsec[i].sig))
+			return false;
+	return true;
+}
+
+/* Do a and b answer qname/qtype alike (status, zone, answer and SOA bytes, DNSSEC records)? */
 static bool same_answer(const zset_t *a, const zset_t *b, const char *qname, uint16_t qtype)
 {
 	uint8_t w[256];
@@ -504,7 +527,8 @@ static bool same_answer(const zset_t *a, const zset_t *b, const char *qname, uin
 	if (ra.rrs_len != rb.rrs_len || ra.rrs_count != rb.rrs_count ||
 	    (ra.rrs_len > 0 && memcmp(ra.rrs, rb.rrs, ra.rrs_len) != 0))
 		return false;
-	return ra.soa_len == rb.soa_len && (ra.soa_len == 0 || memcmp(ra.soa, rb.soa, ra.soa_len) == 0);
+	return ra.soa_len == rb.soa_len && (ra.soa_len == 0 || memcmp(ra.soa, rb.soa, ra.soa_len) == 0) &&
+	       same_proof(a, b, w, n, qtype);
 }
 
 /* Every name of zones 0..NZ-1 in any version, and around them: a and b answer alike. */
@@ -634,6 +658,53 @@ static void test_patch(void)
 		zone_unref(cur[k]);
 }
 
+/* Zone k, version ver, signed with keys. */
+static zone_t *spzone(int k, int ver, dnskey_set_t *keys)
+{
+	zone_t *z = pzone(k, ver), *s = NULL;
+	sign_opts_t o = { .now = time(NULL), .validity = 14 * 86400 };
+	if (sign_zone(z, keys, &o, &s) != MN_OK)
+		tap_bail("cannot sign zone %d", k);
+	zone_unref(z);
+	return s;
+}
+
+/* A patched generation of signed zones: the same answers and DNSSEC records as built anew. */
+static void test_patch_signed(void)
+{
+	enum { NZ = 16 };
+	dnskey_set_t keys = { NULL, NULL };
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
+		tap_bail("no key");
+	zone_t *cur[NZ] = { 0 };
+	for (int k = 0; k < NZ; k++)
+		if (k != 5)
+			cur[k] = spzone(k, 0, &keys);
+	zset_t *prev = NULL, *next = NULL, *full = NULL;
+	if (zset_new_from(NULL, zones_of(cur, NZ), &prev) != MN_OK)
+		tap_bail("zset_new_from failed");
+	zone_unref(cur[7]);
+	cur[7] = spzone(7, 1, &keys);
+	cur[5] = spzone(5, 0, &keys);
+	is_int(zset_new_from(prev, zones_of(cur, NZ), &next), MN_OK, "signed: the next generation patched");
+	is_int(zset_new(zones_of(cur, NZ), &full), MN_OK, "signed: and built anew");
+	ok(zset_reused_zones(next) > 0, "signed: zones reused");
+	ok(same_answers(next, full, NZ, 3), "signed: every answer and its DNSSEC records as from the set built anew");
+	uint8_t w[256];
+	size_t n = put_name(w, "v0.b.c._dmarc.d007.example");
+	zset_result_t res;
+	zset_proof_t pf;
+	zset_lookup_dnssec(next, w, n, ZONE_T_TXT, &res, &pf);
+	ok(res.status == ZSET_NXDOMAIN && pf.is_signed && pf.nnsec > 0,
+	   "signed: the replaced zone's old name: NXDOMAIN with its proof");
+	zset_unref(prev);
+	zset_unref(next);
+	zset_unref(full);
+	for (int k = 0; k < NZ; k++)
+		zone_unref(cur[k]);
+	dnskey_set_clear(&keys);
+}
+
 int main(void)
 {
 	zset_t *set = NULL;
@@ -647,5 +718,6 @@ int main(void)
 	test_refs_and_errors();
 	test_scale();
 	test_patch();
+	test_patch_signed();
 	return tap_done();
 }

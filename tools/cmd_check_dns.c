@@ -227,26 +227,26 @@ static int check_ds(ctx_t *c, const policy_domain_t *d)
 		bool match = false;
 		for (size_t i = 0; i < res.n && !match; i++)
 			match = ds_matches(res.v[i], (const uint8_t (*)[DNSKEY_DS_LEN])ours, n);
-		rec_buf_t want = { 0 };
+		mn_buf_t want = { 0 };
 		for (size_t i = 0; i < n; i++)
-			rec_buf_addf(&want, "%s%u %u 2", i ? ", " : "", (unsigned)(ours[i][0] << 8 | ours[i][1]),
+			mn_buf_addf(&want, "%s%u %u 2", i ? ", " : "", (unsigned)(ours[i][0] << 8 | ours[i][1]),
 				     (unsigned)ours[i][2]);
-		char *w = rec_buf_take(&want);
+		char *w = mn_buf_take(&want);
 		if (w == NULL) {
 			r = MN_ENOMEM;
 		} else if (res.status != RESOLVE_ANSWER || res.n == 0) {
 			diag_warn(c->diag, &d->pos, "the parent has no DS for %s: the zone is not validated "
 				  "(publish the DS that mailns delegation prints)", zone);
 		} else if (!match) {
-			rec_buf_t gb = { 0 };
+			mn_buf_t gb = { 0 };
 			for (size_t i = 0; i < res.n; i++) {
 				unsigned tag, alg, type;
 				if (sscanf(res.v[i], "%u %u %u", &tag, &alg, &type) == 3)
-					rec_buf_addf(&gb, "%s%u %u %u", i ? ", " : "", tag, alg, type);
+					mn_buf_addf(&gb, "%s%u %u %u", i ? ", " : "", tag, alg, type);
 				else
-					rec_buf_addf(&gb, "%s%.40s", i ? ", " : "", res.v[i]);
+					mn_buf_addf(&gb, "%s%.40s", i ? ", " : "", res.v[i]);
 			}
-			char *got = rec_buf_take(&gb);
+			char *got = mn_buf_take(&gb);
 			if (got == NULL) {
 				free(w);
 				resolve_result_clear(&res);

@@ -141,37 +141,9 @@ if "$MAILNS" check -c "$dir/policy-threads.yaml" >/dev/null 2>&1; then THREADS_K
 last="_dmarc.d$((N - 1)).example"
 CH=$(( N / 2 ))	# the domain whose DMARC record the reload step changes
 
-nsd_conf() { # nsd_conf WORKERS
-	{
-		printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "${PORT[nsd]}"
-		printf '  zonesdir: "%s/zones"\n  pidfile: "%s/nsd.pid"\n  database: ""\n' "$dir" "$dir"
-		printf '  xfrdfile: "%s/xfrd.state"\n  zonelistfile: "%s/zone.list"\n' "$dir" "$dir"
-		printf '  xfrdir: "%s"\n  server-count: %s\n  reuseport: yes\n  verbosity: 0\n' "$dir" "$1"
-		printf '  logfile: "%s/nsd.log"\n  minimal-responses: yes\n  refuse-any: yes\n' "$dir"
-		printf '  tcp-count: 1000\n'
-		printf 'remote-control:\n  control-enable: no\n'
-		for f in "$dir/zones"/*.zone; do
-			z=${f##*/}; z=${z%.zone}
-			printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"
-		done
-	} > "$dir/nsd.conf"
-}
-knot_conf() { # knot_conf WORKERS
-	mkdir -p "$dir/knot"
-	{
-		printf 'server:\n  listen: 127.0.0.1@%s\n  rundir: "%s/knot"\n' "${PORT[knot]}" "$dir"
-		printf '  udp-workers: %s\n  tcp-workers: %s\n  background-workers: 1\n' "$1" "$1"
-		printf 'control:\n  listen: "%s/knot/knot.sock"\n' "$dir"
-		printf 'log:\n  - target: "%s/knot.log"\n    any: warning\n' "$dir"
-		printf 'database:\n  storage: "%s/knot"\n' "$dir"
-		printf 'template:\n  - id: default\n    storage: "%s/zones"\n    file: "%%s.zone"\n' "$dir"
-		printf '    zonefile-sync: -1\n    journal-content: none\n    semantic-checks: off\n'
-		printf 'zone:\n'
-		for f in "$dir/zones"/*.zone; do
-			z=${f##*/}; printf '  - domain: "%s"\n' "${z%.zone}"
-		done
-	} > "$dir/knot.conf"
-}
+. "$top/bench/peers.sh"
+nsd_conf() { peers_nsd_conf "$dir" "${PORT[nsd]}" "$1"; }	# nsd_conf WORKERS
+knot_conf() { peers_knot_conf "$dir" "${PORT[knot]}" "$1"; }	# knot_conf WORKERS
 pdns_conf() { # pdns_conf WORKERS: the bind backend reading the same zone files
 	mkdir -p "$dir/pdns"
 	{

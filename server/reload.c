@@ -25,8 +25,12 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
 }
 
-int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **zset,
-		srv_conf_t *conf, compile_stats_t *st)
+/*
+ * srv_compile() for the generation after prev (NULL: none): when few zones
+ * changed, the name table is prev's patched (zset_new_from).
+ */
+static int compile_from(const policy_t *p, compile_cache_t *cc, const zset_t *prev, diag_t *diag,
+			zset_t **zset, srv_conf_t *conf, compile_stats_t *st)
 {
 	zones_t *zones = NULL;
 	compile_opts_t opts = { .now = mn_now(), .persist_serials = true, .cache = cc, .stats = st };
@@ -34,7 +38,7 @@ int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **z
 	if (r < 0)
 		return r;
 	zset_t *zs = NULL;
-	r = zset_new(zones, &zs);	/* takes the zones */
+	r = zset_new_from(prev, zones, &zs);	/* takes the zones */
 	if (r < 0) {
 		diag_error(diag, NULL, "cannot build the zone set (%s)", mn_strerror(r));
 		return r;
@@ -63,6 +67,12 @@ int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **z
 	}
 	*zset = zs;
 	return MN_OK;
+}
+
+int srv_compile(const policy_t *p, compile_cache_t *cc, diag_t *diag, zset_t **zset,
+		srv_conf_t *conf, compile_stats_t *st)
+{
+	return compile_from(p, cc, NULL, diag, zset, conf, st);
 }
 
 unsigned int srv_threads(const policy_t *p)
@@ -135,15 +145,16 @@ void srv_gen_unref(srv_gen_t *g, uv_loop_t *loop)
 
 /* ---- loading ---- */
 
-int srv_load(const char *path, policy_cache_t *pc, compile_cache_t *cc, diag_t *diag,
-	     zset_t **zset, srv_conf_t *conf, compile_stats_t *st, size_t *ndomains,
-	     policy_t **policy)
+/* srv_load() for the generation after prev (NULL: none). */
+static int load_from(const char *path, policy_cache_t *pc, compile_cache_t *cc, const zset_t *prev,
+		     diag_t *diag, zset_t **zset, srv_conf_t *conf, compile_stats_t *st,
+		     size_t *ndomains, policy_t **policy)
 {
 	policy_t *p = NULL;
 	int r = pc != NULL ? policy_load_cached(path, pc, diag, &p) : policy_load(path, diag, &p);
 	if (r < 0)
 		return r;
-	r = srv_compile(p, cc, diag, zset, conf, st);
+	r = compile_from(p, cc, prev, diag, zset, conf, st);
 	if (r < 0)
 		goto fail;
 	*ndomains = p->ndomains;
@@ -155,6 +166,13 @@ int srv_load(const char *path, policy_cache_t *pc, compile_cache_t *cc, diag_t *
 fail:
 	policy_free(p);
 	return r;
+}
+
+int srv_load(const char *path, policy_cache_t *pc, compile_cache_t *cc, diag_t *diag,
+	     zset_t **zset, srv_conf_t *conf, compile_stats_t *st, size_t *ndomains,
+	     policy_t **policy)
+{
+	return load_from(path, pc, cc, NULL, diag, zset, conf, st, ndomains, policy);
 }
 
 void srv_log_changes(const zset_t *old, const zset_t *cur)
@@ -198,8 +216,8 @@ static void reload_work(uv_work_t *w)
 	}
 	policy_t *p = NULL;
 	rl->stats = (compile_stats_t){ 0 };
-	rl->err = srv_load(srv->policy_path, srv->pcache, srv->ccache, rl->diag, &rl->zset,
-			   &rl->conf, &rl->stats, &rl->ndomains, &p);
+	rl->err = load_from(srv->policy_path, srv->pcache, srv->ccache, rl->old, rl->diag, &rl->zset,
+			    &rl->conf, &rl->stats, &rl->ndomains, &p);
 	rl->files_reused = rl->err == MN_OK && srv->pcache != NULL ? policy_cache_reused(srv->pcache) : 0;
 	if (rl->err == MN_OK) {
 		rl->err = xfr_conf_new(p, rl->diag, &rl->xfr);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* serial.h -- SOA serials kept in state_dir/zones/serials: stable for unchanged zones */
+/* serial.h -- SOA serials kept in state_dir/zones/serials and its journal: stable for unchanged zones */
 #pragma once
 
 #include <stdbool.h>
@@ -13,16 +13,27 @@
 uint32_t serial_date_base(time_t now);
 
 /*
- * Gives every (finished) zone of zs its serial from state_dir/zones/serials,
- * whose lines are "APEX SERIAL DIGESTHEX" sorted by apex: the same digest keeps
- * the stored serial; a changed or new zone gets max(old + 1, YYYYMMDD00 of now).
- * With persist, the file is rewritten atomically (mn_file_replace_at; state_dir
- * and zones/ created 0750 when missing, zones/ never through a symbolic link)
- * when a serial changed; entries of zones not in zs are kept.  Without
- * zones/serials, state_dir/serials (where earlier versions kept it) is read,
- * and removed once zones/serials is written.  A missing file or directory is an
- * empty list.  A malformed file is a diag
- * error at FILE:LINE (MN_EPOLICY); an unreadable or unwritable one a diag
+ * Gives every (finished) zone of zs its serial from the stored ones: the same
+ * digest keeps the stored serial; a changed or new zone gets max(old + 1,
+ * YYYYMMDD00 of now).  They are stored in state_dir/zones/serials, whose lines
+ * are "APEX SERIAL DIGESTHEX" sorted by apex, and its journal
+ * state_dir/zones/serials.journal, lines of the same form appended for the
+ * zones that changed (a later line wins; an incomplete last line, left by a
+ * crash during an append, is ignored and cut off by the next append).
+ * With persist the changed serials are appended to the journal (fsynced;
+ * state_dir and zones/ created 0750 when missing, zones/ never through a
+ * symbolic link), or, when the journal would outgrow the number of entries
+ * (or there is no base file yet), all of them are written as the base file
+ * atomically (mn_file_replace_at) and the journal emptied; entries of zones
+ * not in zs are kept.  Every write happens under flock on the journal, and
+ * only when the journal is still as it was read: else the files are read
+ * again and the serials assigned anew (a few times).  Without zones/serials
+ * and without a line in the journal, state_dir/serials (where earlier
+ * versions kept them) is read, and removed once zones/serials is written.
+ * A missing file or directory is an empty list.  The list is kept in memory
+ * (one state_dir at a time, serialized by a mutex) and read again when a
+ * file is not as this process left it.  A malformed line is a diag
+ * error at FILE:LINE (MN_EPOLICY); an unreadable or unwritable file a diag
  * error without position and its error code.
  */
 int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, diag_t *diag);
@@ -32,3 +43,5 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
  * the new serial (the shared one released).  MN_OK or MN_ENOMEM.
  */
 int serial_set(zones_t *zs, size_t i, uint32_t serial);
+/* Drops the list kept in memory (the next serial_assign reads the files). */
+void serial_forget(void);

@@ -3,6 +3,7 @@
 #include "zones/zset.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,12 @@ struct zset {
 	size_t nnodes, nodes_cap;
 	uint32_t *table;	/* node index + 1; 0 = empty */
 	size_t table_mask;
+	/* nodes freed by a patch (name NULL), reused first: a list through .first */
+	uint32_t free_head;	/* node index + 1; 0 = none */
+	size_t nfree;
+	/* a name of one zone found as a node of another (nested zones): never patched */
+	bool shared_names;
+	size_t reused;		/* zones whose names came from the previous set */
 };
 
 /* FNV-1a over the (lowercase) wire name. */
@@ -65,6 +72,8 @@ static int table_grow(zset_t *zs)
 	if (t == NULL)
 		return MN_ENOMEM;
 	for (size_t k = 0; k < zs->nnodes; k++) {
+		if (zs->nodes[k].name == NULL)
+			continue;	/* freed by a patch */
 		size_t i = zs->nodes[k].hash & (size - 1);
 		while (t[i] != 0)
 			i = (i + 1) & (size - 1);
@@ -76,6 +85,45 @@ static int table_grow(zset_t *zs)
 	return MN_OK;
 }
 
+/* Puts node k into the table (linear probing). */
+static void table_put(zset_t *zs, size_t k)
+{
+	size_t i = zs->nodes[k].hash & zs->table_mask;
+	while (zs->table[i] != 0)
+		i = (i + 1) & zs->table_mask;
+	zs->table[i] = (uint32_t)(k + 1);
+}
+
+/*
+ * Takes node k out of the table (backward-shift deletion: the entries after
+ * it in its probe run move up, so every lookup still finds its node without
+ * tombstones) and onto the free list.
+ */
+static void node_del(zset_t *zs, size_t k)
+{
+	size_t mask = zs->table_mask, i = zs->nodes[k].hash & mask;
+	while (zs->table[i] != k + 1) {
+		assert(zs->table[i] != 0);
+		i = (i + 1) & mask;
+	}
+	for (size_t j = i;;) {
+		j = (j + 1) & mask;
+		uint32_t v = zs->table[j];
+		if (v == 0)
+			break;
+		size_t home = zs->nodes[v - 1].hash & mask;
+		/* v stays when its home slot lies cyclically in (i, j] */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		zs->table[i] = v;
+		i = j;
+	}
+	zs->table[i] = 0;
+	zs->nodes[k] = (struct znode){ .first = zs->free_head };
+	zs->free_head = (uint32_t)(k + 1);
+	zs->nfree++;
+}
+
 /*
  * Adds a name (no check for duplicates); *idx is the new node's index.  name
  * stays where it is (a zone's block): the node points at it.
@@ -85,10 +133,19 @@ static int node_add(zset_t *zs, const uint8_t *name, size_t len, uint32_t h, uin
 {
 	if (zs->nnodes >= UINT32_MAX - 1)
 		return MN_ERANGE;
-	if ((zs->nnodes + 1) * 4 > (zs->table_mask + 1) * 3) {	/* load <= 3/4 */
+	if ((zs->nnodes - zs->nfree + 1) * 4 > (zs->table_mask + 1) * 3) {	/* load <= 3/4 */
 		int r = table_grow(zs);
 		if (r < 0)
 			return r;
+	}
+	if (zs->free_head != 0) {
+		size_t k = zs->free_head - 1;
+		zs->free_head = zs->nodes[k].first;
+		zs->nfree--;
+		zs->nodes[k] = (struct znode){ .name = name, .hash = h, .zone = zone, .name_len = (uint16_t)len };
+		table_put(zs, k);
+		*idx = k;
+		return MN_OK;
 	}
 	if (zs->nnodes == zs->nodes_cap) {
 		size_t cap = zs->nodes_cap ? zs->nodes_cap * 2 : 1024;
@@ -100,10 +157,7 @@ static int node_add(zset_t *zs, const uint8_t *name, size_t len, uint32_t h, uin
 	}
 	struct znode *n = &zs->nodes[zs->nnodes];
 	*n = (struct znode){ .name = name, .hash = h, .zone = zone, .name_len = (uint16_t)len };
-	size_t i = h & zs->table_mask;
-	while (zs->table[i] != 0)
-		i = (i + 1) & zs->table_mask;
-	zs->table[i] = (uint32_t)(zs->nnodes + 1);
+	table_put(zs, zs->nnodes);
 	*idx = zs->nnodes++;
 	return MN_OK;
 }
@@ -126,6 +180,7 @@ static int add_ents(zset_t *zs, const uint8_t *owner, size_t len, size_t apex_le
 		if (n != NULL) {
 			if (n->zone == zi)
 				return MN_OK;	/* its ancestors are there already */
+			zs->shared_names = true;
 			continue;
 		}
 		size_t idx;
@@ -154,6 +209,8 @@ static int zone_add(zset_t *zs, const zone_t *z, uint32_t zi)
 		struct znode *n = (struct znode *)find(zs, rr->owner, rr->owner_len, h);
 		if (n != NULL && n->nrrs > 0)
 			return MN_EINVAL;	/* data for one name in two places */
+		if (n != NULL && n->zone != zi)
+			zs->shared_names = true;	/* another zone's empty non-terminal */
 		if (j - i > UINT16_MAX)
 			return MN_ERANGE;
 		if (n == NULL) {
@@ -256,6 +313,154 @@ fail:
 	return r;
 }
 
+/* ---- the next generation, patched from the previous one ---- */
+
+/* Takes the nodes of zone zi of zs (owners and empty non-terminals) out of the table. */
+static void zone_del(zset_t *zs, const zone_t *z, uint32_t zi)
+{
+	for (size_t i = 0; i < z->nrrs;) {
+		const zone_rr_t *rr = &z->rrs[i];
+		size_t j = i + 1;
+		while (j < z->nrrs && same_owner(&z->rrs[j], rr))
+			j++;
+		i = j;
+		for (size_t o = 0; rr->owner_len - o >= z->apex_len;) {
+			size_t len = rr->owner_len - o;
+			const struct znode *n = find(zs, rr->owner + o, len, name_hash(rr->owner + o, len));
+			if (n != NULL && n->zone == zi)
+				node_del(zs, (size_t)(n - zs->nodes));
+			if (len == z->apex_len)
+				break;
+			o += rr->owner[o] + 1u;
+		}
+	}
+}
+
+static int copy_of(const zset_t *prev, zset_t *zs)
+{
+	zs->nodes = malloc((prev->nodes_cap ? prev->nodes_cap : 1) * sizeof(*zs->nodes));
+	zs->table = malloc((prev->table_mask + 1) * sizeof(*zs->table));
+	if (zs->nodes == NULL || zs->table == NULL)
+		return MN_ENOMEM;
+	memcpy(zs->nodes, prev->nodes, prev->nnodes * sizeof(*zs->nodes));
+	memcpy(zs->table, prev->table, (prev->table_mask + 1) * sizeof(*zs->table));
+	zs->nnodes = prev->nnodes;
+	zs->nodes_cap = prev->nodes_cap ? prev->nodes_cap : 1;
+	zs->table_mask = prev->table_mask;
+	zs->free_head = prev->free_head;
+	zs->nfree = prev->nfree;
+	return MN_OK;
+}
+
+/*
+ * Patches zs (a copy of prev's table) for zones: the nodes of prev's zones
+ * that are gone or replaced are taken out, the others renumbered to their
+ * index in zones, the new zones added.  -EAGAIN when the zones share names
+ * (build anew instead); the errors of zset_new.
+ */
+static int patch(zset_t *zs, const zset_t *prev, const zones_t *zones)
+{
+	const zones_t *old = prev->zones;
+	uint32_t *map = malloc((old->n ? old->n : 1) * sizeof(*map));	/* old index -> new + 1; 0 gone */
+	uint32_t *fresh = malloc((zones->n ? zones->n : 1) * sizeof(*fresh));
+	int r = MN_ENOMEM;
+	if (map == NULL || fresh == NULL)
+		goto out;
+	size_t nfresh = 0, i = 0, j = 0;
+	bool moved = false;
+	while (i < old->n || j < zones->n) {
+		int c = i == old->n ? 1 : j == zones->n ? -1 : strcmp(old->v[i]->name, zones->v[j]->name);
+		if (c < 0) {
+			map[i++] = 0;
+			continue;
+		}
+		if (c > 0) {
+			fresh[nfresh++] = (uint32_t)j++;
+			continue;
+		}
+		/* the same apex: the same zone object is the same names and records */
+		if (old->v[i] == zones->v[j]) {
+			map[i] = (uint32_t)j + 1;
+			moved |= i != j;
+		} else {
+			map[i] = 0;
+			fresh[nfresh++] = (uint32_t)j;
+		}
+		i++, j++;
+	}
+	if ((r = copy_of(prev, zs)) != MN_OK)
+		goto out;
+	for (i = 0; i < old->n; i++)
+		if (map[i] == 0)
+			zone_del(zs, old->v[i], (uint32_t)i);
+	if (moved) {
+		for (size_t k = 0; k < zs->nnodes; k++)
+			if (zs->nodes[k].name != NULL) {
+				assert(map[zs->nodes[k].zone] != 0);	/* a gone zone's nodes are out */
+				zs->nodes[k].zone = map[zs->nodes[k].zone] - 1;
+			}
+	}
+	for (size_t f = 0; f < nfresh; f++) {
+		const zone_t *z = zones->v[fresh[f]];
+		if ((r = zone_add(zs, z, fresh[f])) != MN_OK)
+			goto out;
+	}
+	r = zs->shared_names ? -EAGAIN : MN_OK;
+	zs->reused = zones->n - nfresh;
+out:
+	free(map);
+	free(fresh);
+	return r;
+}
+
+/* Few enough zones differ for a patch to beat a new table: by apex and object, both sorted. */
+static bool worth_patching(const zset_t *prev, const zones_t *zones)
+{
+	const zones_t *old = prev->zones;
+	if (prev->shared_names || old->n == 0)
+		return false;
+	size_t limit = zones->n / 8, diff = 0, i = 0, j = 0;
+	while ((i < old->n || j < zones->n) && diff <= limit) {
+		int c = i == old->n ? 1 : j == zones->n ? -1 : strcmp(old->v[i]->name, zones->v[j]->name);
+		if (c == 0)
+			diff += old->v[i++] != zones->v[j++];
+		else if (c < 0)
+			diff++, i++;
+		else
+			diff++, j++;
+	}
+	return diff <= limit;
+}
+
+int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out)
+{
+	if (zones == NULL || out == NULL || prev == NULL || zones->n >= UINT32_MAX)
+		return zset_new(zones, out);
+	for (size_t i = 1; i < zones->n; i++)	/* the walks need apex order */
+		if (strcmp(zones->v[i - 1]->name, zones->v[i]->name) >= 0)
+			return zset_new(zones, out);
+	if (!worth_patching(prev, zones))
+		return zset_new(zones, out);
+	zset_t *zs = calloc(1, sizeof(*zs));
+	if (zs == NULL) {
+		zones_free(zones);
+		return MN_ENOMEM;
+	}
+	zs->refs = 1;
+	int r = patch(zs, prev, zones);
+	if (r == MN_OK) {
+		zs->zones = zones;
+		*out = zs;
+		return MN_OK;
+	}
+	zs->zones = NULL;
+	zset_free(zs);
+	if (r == -EAGAIN)
+		return zset_new(zones, out);	/* names shared between zones: built anew */
+	zones_free(zones);
+	return r;
+}
+
 zset_t *zset_ref(zset_t *zs)
 {
 	if (zs != NULL)
@@ -278,7 +483,12 @@ const zones_t *zset_zones(const zset_t *zs)
 
 size_t zset_name_count(const zset_t *zs)
 {
-	return zs->nnodes;
+	return zs->nnodes - zs->nfree;
+}
+
+size_t zset_reused_zones(const zset_t *zs)
+{
+	return zs->reused;
 }
 
 /*

@@ -61,6 +61,20 @@ typedef struct zset_result {
  * two zones).  *out has one reference.
  */
 int zset_new(zones_t *zones, zset_t **out);
+/*
+ * zset_new() for the generation after prev: when at most an eighth of the
+ * zones differ from prev's (by apex, and by zone object: a zone prev holds
+ * too is the same zone), prev's name table is copied and patched -- the
+ * names of the zones gone or replaced taken out, the new zones' added --
+ * instead of built from every name; otherwise, or when zones share names
+ * (one zone's apex another's empty non-terminal), it is built anew.  prev is
+ * only read (it may be answering on other threads) and keeps its zones; the
+ * new set holds its own references.  zones must be sorted by apex.  Results
+ * and ownership as zset_new(); prev NULL is zset_new().
+ */
+int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out);
+/* The zones whose names the set took from the previous one (0: built anew). */
+size_t zset_reused_zones(const zset_t *zs);
 zset_t *zset_ref(zset_t *zs);		/* returns zs; NULL is a no-op */
 void zset_unref(zset_t *zs);		/* frees (with the zones) at 0; NULL is a no-op */
 

@@ -819,7 +819,13 @@ static void test_compile_example(void)
 	for (const char *p = s3; p && *p; p++)
 		lines += *p == '\n';
 	is_int((long long)lines, 12, "only_domain keeps the other 9 lines");
-	ok(s3 && strstr(s3, "\n_dmarc.example.org 2030020101 ") != NULL, "and stores the new serial");
+	free(s3);
+	/* the changed serials are appended to the journal (the base file stays) */
+	char jpath[520];
+	snprintf(jpath, sizeof(jpath), "%s.journal", path);
+	s3 = read_text(jpath);
+	ok(s3 && strstr(s3, "_dmarc.example.org 2030020101 ") != NULL &&
+	   s3[strlen(s3) - 1] == '\n', "and stores the new serial in zones/serials.journal");
 	free(s3);
 	co.only_domain = "nowhere.example";
 	zs = NULL;

@@ -294,6 +294,181 @@ static void test_scale(void)
 	zset_unref(set);
 }
 
+/* ---- the next generation patched from the previous one ---- */
+
+static int zone_cmp_name(const void *x, const void *y)
+{
+	return strcmp(zone_name(*(zone_t *const *)x), zone_name(*(zone_t *const *)y));
+}
+
+/* Zone k of the patch tests, version ver: names at its apex, a wildcard and a deep owner. */
+static zone_t *pzone(int k, int ver)
+{
+	char apex[64], wild[96], deep[96], txt[64];
+	snprintf(apex, sizeof(apex), "_dmarc.d%03d.example", k);
+	snprintf(wild, sizeof(wild), "*._report.%s", apex);
+	snprintf(deep, sizeof(deep), "v%d.b.c.%s", ver, apex);	/* its ENTs b.c and c */
+	snprintf(txt, sizeof(txt), "v=DMARC1; p=none; ver=%d", ver);
+	const char *t[] = { apex, txt, wild, "v=DMARC1", deep, txt };
+	return mkzone(apex, 3600, t, 6, NULL, 0);
+}
+
+/* A zones_t of the given zones (each one more holder: zone_ref), in order. */
+static zones_t *zones_of(zone_t *const *v, size_t n)
+{
+	zones_t *zs = calloc(1, sizeof(*zs));
+	zs->v = calloc(n ? n : 1, sizeof(*zs->v));
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != NULL)
+			zs->v[zs->n++] = zone_ref(v[i]);
+	return zs;
+}
+
+/* Do a and b answer qname/qtype alike (status, zone, answer and SOA bytes)? */
+static bool same_answer(const zset_t *a, const zset_t *b, const char *qname, uint16_t qtype)
+{
+	uint8_t w[256];
+	size_t n = put_name(w, qname);
+	zset_result_t ra, rb;
+	zset_lookup(a, w, n, qtype, &ra);
+	zset_lookup(b, w, n, qtype, &rb);
+	if (ra.status != rb.status || ra.wildcard != rb.wildcard || (ra.zone == NULL) != (rb.zone == NULL))
+		return false;
+	if (ra.zone != NULL && strcmp(zone_name(ra.zone), zone_name(rb.zone)) != 0)
+		return false;
+	if (ra.rrs_len != rb.rrs_len || ra.rrs_count != rb.rrs_count ||
+	    (ra.rrs_len > 0 && memcmp(ra.rrs, rb.rrs, ra.rrs_len) != 0))
+		return false;
+	return ra.soa_len == rb.soa_len && (ra.soa_len == 0 || memcmp(ra.soa, rb.soa, ra.soa_len) == 0);
+}
+
+/* Every name of zones 0..NZ-1 in any version, and around them: a and b answer alike. */
+static bool same_answers(const zset_t *a, const zset_t *b, int nz, int maxver)
+{
+	static const uint16_t types[] = { ZONE_T_TXT, ZONE_T_A, ZONE_T_SOA, ZONE_T_ANY };
+	char q[128];
+	for (int k = 0; k < nz; k++) {
+		for (int v = -5; v <= maxver; v++) {
+			const char *fmt[] = { "_dmarc.d%03d.example", "x._report._dmarc.d%03d.example",
+					      "c._dmarc.d%03d.example", "b.c._dmarc.d%03d.example",
+					      "nx._dmarc.d%03d.example", "v%d.b.c._dmarc.d%03d.example" };
+			for (size_t f = 0; f < sizeof(fmt) / sizeof(*fmt); f++) {
+				if (f == 5)
+					snprintf(q, sizeof(q), fmt[f], v, k);
+				else if (v == -5)
+					snprintf(q, sizeof(q), fmt[f], k);
+				else
+					continue;
+				for (size_t t = 0; t < sizeof(types) / sizeof(*types); t++)
+					if (!same_answer(a, b, q, types[t])) {
+						tap_diag("differs: %s type %u", q, types[t]);
+						return false;
+					}
+			}
+		}
+	}
+	return true;
+}
+
+static void test_patch(void)
+{
+	enum { NZ = 64 };
+	zone_t *cur[NZ] = { 0 };
+	for (int k = 0; k < NZ; k++)
+		if (k % 10 != 5)	/* zones 5, 15, ... added later */
+			cur[k] = pzone(k, 0);
+	zset_t *prev = NULL;
+	is_int(zset_new_from(NULL, zones_of(cur, NZ), &prev), MN_OK, "zset_new_from(NULL): built anew");
+	is_int((long long)zset_reused_zones(prev), 0, "built anew: no zone reused");
+
+	/* one zone replaced, one gone, one added (every later index moves) */
+	zone_t *gone = cur[20];
+	zone_unref(cur[7]);
+	cur[7] = pzone(7, 1);
+	cur[20] = NULL;
+	cur[25] = pzone(25, 0);
+	zset_t *next = NULL, *full = NULL;
+	is_int(zset_new_from(prev, zones_of(cur, NZ), &next), MN_OK, "the next generation patched");
+	is_int(zset_new(zones_of(cur, NZ), &full), MN_OK, "and built anew from the same zones");
+	size_t nzones = zset_zones(full)->n;
+	is_int((long long)zset_reused_zones(next), (long long)nzones - 2,
+	       "every zone but the replaced and the added one reused");
+	is_int((long long)zset_name_count(next), (long long)zset_name_count(full), "as many names as built anew");
+	ok(same_answers(next, full, NZ, 3), "every answer the same as from the set built anew");
+	uint8_t w[256];
+	zset_result_t res;
+	size_t n = put_name(w, "_dmarc.d020.example");
+	zset_lookup(prev, w, n, ZONE_T_TXT, &res);
+	is_int(res.status, ZSET_ANSWER, "the previous set still answers the gone zone");
+	zset_lookup(next, w, n, ZONE_T_TXT, &res);
+	is_int(res.status, ZSET_REFUSED, "the patched one does not");
+	n = put_name(w, "v0.b.c._dmarc.d007.example");
+	zset_lookup(prev, w, n, ZONE_T_TXT, &res);
+	is_int(res.status, ZSET_ANSWER, "the previous set answers the replaced zone's old name");
+	zset_lookup(next, w, n, ZONE_T_TXT, &res);
+	is_int(res.status, ZSET_NXDOMAIN, "the patched one: NXDOMAIN for it");
+	zone_unref(gone);
+	zset_unref(prev);
+	zset_unref(full);
+	prev = next;
+
+	/* churn: 200 generations, one or two zones each, patched from the last */
+	bool alike = true, patched = true;
+	for (int g = 1; g <= 200 && alike && patched; g++) {
+		int k = (g * 37) % NZ;
+		zone_unref(cur[k]);
+		cur[k] = g % 3 == 0 ? NULL : pzone(k, g % 4);	/* replaced, or gone */
+		if (g % 5 == 0) {
+			int a = (g * 11 + 3) % NZ;
+			if (cur[a] == NULL)
+				cur[a] = pzone(a, 2);
+		}
+		next = full = NULL;
+		if (zset_new_from(prev, zones_of(cur, NZ), &next) != MN_OK ||
+		    zset_new(zones_of(cur, NZ), &full) != MN_OK) {
+			alike = false;
+			break;
+		}
+		patched = zset_reused_zones(next) > 0;
+		alike = zset_name_count(next) == zset_name_count(full) && same_answers(next, full, NZ, 3);
+		zset_unref(prev);
+		zset_unref(full);
+		prev = next;
+	}
+	ok(patched, "200 generations of churn: each patched");
+	ok(alike, "and each answering as the set built anew");
+
+	/* many zones changed: built anew */
+	for (int k = 0; k < NZ; k += 2) {
+		zone_unref(cur[k]);
+		cur[k] = pzone(k, 3);
+	}
+	is_int(zset_new_from(prev, zones_of(cur, NZ), &next), MN_OK, "half the zones changed");
+	is_int((long long)zset_reused_zones(next), 0, "built anew");
+	zset_unref(prev);
+	prev = next;
+
+	/* a zone whose apex is another's empty non-terminal: built anew */
+	zone_t *nest[NZ + 1] = { 0 };
+	memcpy(nest, cur, sizeof(cur));
+	const char *t[] = { "c._dmarc.d001.example", "v=nested" };
+	nest[NZ] = mkzone("c._dmarc.d001.example", 3600, t, 2, NULL, 0);
+	zones_t *zn = zones_of(nest, NZ + 1);
+	/* (sorted: the nested apex after _dmarc.d001.example's) */
+	qsort(zn->v, zn->n, sizeof(*zn->v), zone_cmp_name);
+	is_int(zset_new_from(prev, zn, &next), MN_OK, "a nested zone added");
+	is_int((long long)zset_reused_zones(next), 0, "names shared between zones: built anew");
+	n = put_name(w, "c._dmarc.d001.example");
+	zset_lookup(next, w, n, ZONE_T_TXT, &res);
+	is_str(res.status == ZSET_ANSWER && res.zone ? zone_name(res.zone) : NULL, "c._dmarc.d001.example",
+	       "the nested zone answers its apex");
+	zone_unref(nest[NZ]);
+	zset_unref(prev);
+	zset_unref(next);
+	for (int k = 0; k < NZ; k++)
+		zone_unref(cur[k]);
+}
+
 int main(void)
 {
 	zset_t *set = NULL;
@@ -305,5 +480,6 @@ int main(void)
 	zset_unref(set);
 	test_refs_and_errors();
 	test_scale();
+	test_patch();
 	return tap_done();
 }

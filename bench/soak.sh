@@ -1,0 +1,220 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# soak.sh -- issue 17's soak: RELOADS one-domain reloads of mailnsd at N domains under
+# query load.  Each round edits one domain's included file (its DMARC rua gets the
+# round's tag gK), sends SIGHUP and waits until the new record is answered.  Meanwhile
+# dnsperf sends QPS queries a second (issue 7's mix, in back-to-back runs of 30 s) and
+# a checker asks on one socket (one loop thread: SO_REUSEPORT keeps a socket on one)
+# by turns for the edited domain's TXT and SOA and for another domain's TXT: the
+# round K of the TXT and SERIAL - SERIAL0 of the SOA must never go back from one
+# answer to the next (a record and a serial from the same complete generation), and
+# every other domain must answer its own record.  Prints RSS after the first reload
+# and at the end (and every 10 % of the rounds), dnsperf's lost queries, the
+# checker's errors and the reload times.
+#
+# Usage: bench/soak.sh [N]           (default 100000)
+# Env:   RELOADS=2000, QPS=20000, MAILNSD, MAILNS (default: this tree's), UNIQUE_DKIM=1,
+#        DATA=dir of an earlier bench/reload.sh or soak.sh KEEP=1 run of the same N, KEEP=1.
+# A benchmark, not a test: loopback only, mailnsd stopped by its PID, every loop bounded.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+MAILNSD=${MAILNSD:-$top/server/mailnsd}
+N=${1:-100000}
+RELOADS=${RELOADS:-2000}
+QPS=${QPS:-20000}
+UNIQUE_DKIM=${UNIQUE_DKIM:-1}
+for t in dnsperf python3 ss; do
+	command -v "$t" >/dev/null 2>&1 || { echo "soak.sh: $t not installed"; exit 2; }
+done
+[ -x "$MAILNSD" ] || { echo "soak.sh: no $MAILNSD"; exit 2; }
+if [ -n "${DATA:-}" ]; then
+	dir=$DATA; KEEP=1
+else
+	dir=$(mktemp -d /tmp/mailns-soak.XXXXXX)
+	SELECTORS=2 SPF_NETS=20 UNIQUE_DKIM=$UNIQUE_DKIM "$top/bench/gen-policy.sh" "$N" "$dir" 5399
+fi
+[ -f "$dir/queries" ] || python3 "$top/bench/gen-queries.py" "$N" 200000 2 > "$dir/queries"
+PID=""
+cleanup() {
+	[ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
+	[ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+while :; do
+	PORT=$(( 20000 + RANDOM % 40000 ))
+	ss -Hlnut | awk '{print $5}' | grep -qE "[:.]$PORT\$" || break
+done
+sed -i "s|^  listen: .*|  listen: [\"127.0.0.1:$PORT\"]|" "$dir/policy.yaml"
+"$MAILNSD" -f -c "$dir/policy.yaml" > "$dir/soak-mailnsd.log" 2>&1 & PID=$!
+python3 "$top/bench/wait-answer.py" "$PORT" "_dmarc.d$((N - 1)).example" DMARC1 600 "$PID" ||
+	{ echo "soak.sh: mailnsd did not answer"; exit 1; }
+CH=$(( N / 3 ))
+FILE=$(grep -l "^  d$CH.example:" "$dir"/domains.d/*.yaml)
+echo "soak.sh: $N domains, $RELOADS reloads of d$CH.example ($FILE) under $QPS qps, mailnsd pid $PID port $PORT"
+python3 - "$PORT" "$PID" "$N" "$CH" "$FILE" "$RELOADS" "$QPS" "$dir" <<'PY'
+import os, random, re, signal, socket, struct, subprocess, sys, threading, time
+port, pid, n, ch, path, rounds, qps, d = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                                          int(sys.argv[4]), sys.argv[5], int(sys.argv[6]),
+                                          int(sys.argv[7]), sys.argv[8])
+name = "_dmarc.d%d.example" % ch
+
+def wire(q):
+    return b"".join(bytes([len(l)]) + l.encode() for l in q.split(".")) + b"\0"
+
+def rss():
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1])
+    return 0
+
+class Asker:
+    """One UDP socket, one query in flight: (rcode, answer bytes) or None after 1 s."""
+    def __init__(self):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.connect(("127.0.0.1", port))
+        self.s.settimeout(1.0)
+        self.id = random.randrange(65536)
+    def ask(self, qname, qtype):
+        self.id = (self.id + 1) & 0xffff
+        self.s.send(struct.pack(">HHHHHH", self.id, 0x0100, 1, 0, 0, 0) + wire(qname) + struct.pack(">HH", qtype, 1))
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            try:
+                m = self.s.recv(65535)
+            except socket.timeout:
+                return None
+            if len(m) >= 12 and struct.unpack(">H", m[:2])[0] == self.id:
+                return m[3] & 15, m
+        return None
+
+def skip_name(m, o):
+    while True:
+        l = m[o]
+        if l >= 0xc0:
+            return o + 2
+        if l == 0:
+            return o + 1
+        o += l + 1
+
+def soa_serial(m):
+    # the first answer record's SOA RDATA: MNAME, RNAME, then SERIAL
+    o = skip_name(m, 12) + 4
+    o = skip_name(m, o) + 10
+    o = skip_name(m, skip_name(m, o))
+    return struct.unpack(">I", m[o:o + 4])[0]
+
+stop = threading.Event()
+lost = [0, 0]          # dnsperf: lost, sent
+checks = {"asked": 0, "timeouts": 0, "back": 0, "wrong": 0}
+def load():
+    while not stop.is_set():
+        p = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", d + "/queries", "-e",
+                            "-l", "30", "-t", "2", "-c", "4", "-q", "500", "-Q", str(qps)],
+                           capture_output=True, text=True)
+        m1 = re.search(r"Queries sent:\s+(\d+)", p.stdout)
+        m2 = re.search(r"Queries lost:\s+(\d+)", p.stdout)
+        if m1 and m2:
+            lost[1] += int(m1.group(1)); lost[0] += int(m2.group(1))
+state = {"k0": None, "s0": None}
+def check():
+    a = Asker()
+    last = -1
+    i = 0
+    while not stop.is_set():
+        i += 1
+        kind = i % 3
+        if kind == 2:
+            x = random.randrange(n)
+            if x == ch:
+                continue
+            r = a.ask("_dmarc.d%d.example" % x, 16)
+            checks["asked"] += 1
+            if r is None:
+                checks["timeouts"] += 1
+            elif r[0] != 0 or (b"@d%d.example" % x) not in r[1]:
+                checks["wrong"] += 1
+            continue
+        r = a.ask(name, 16 if kind == 0 else 6)
+        checks["asked"] += 1
+        if r is None:
+            checks["timeouts"] += 1
+            continue
+        if r[0] != 0:
+            checks["wrong"] += 1
+            continue
+        if kind == 0:
+            mk = re.search(rb"mailto:g(\d+)@", r[1])
+            g = int(mk.group(1)) if mk else 0
+        else:
+            if state["s0"] is None:
+                continue
+            g = soa_serial(r[1]) - state["s0"]
+        if g < last:
+            checks["back"] += 1
+        last = max(last, g)
+
+text = open(path).read()
+pat = re.compile(r'(  d%d\.example:\n(?:    .*\n)*?    dmarc: \{ p: reject, rua: \["mailto:)[a-z0-9]*(@d%d\.example"\] \})' % (ch, ch))
+if not pat.search(text):
+    sys.exit("soak.sh: cannot find d%d's dmarc line in %s" % (ch, path))
+def edit(k):
+    global text
+    text = pat.sub(lambda m: m.group(1) + "g%d" % k + m.group(2), text)
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.rename(path + ".new", path)
+
+a = Asker()
+def wait_tag(k, timeout=120):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        r = a.ask(name, 16)
+        if r and b"mailto:g%d@" % k in r[1]:
+            return time.monotonic() - t0
+        time.sleep(0.002)
+    return None
+
+# round 0: the tag g0 and its serial are the reference (SERIAL0 = serial - 0)
+edit(0); os.kill(pid, signal.SIGHUP)
+if wait_tag(0) is None:
+    sys.exit("soak.sh: the first reload was not served")
+time.sleep(0.5)
+r = a.ask(name, 6)
+state["s0"] = soa_serial(r[1])
+rss1 = rss()
+print("after the first reload: RSS %d KB, serial %d" % (rss1, state["s0"]), flush=True)
+threads = [threading.Thread(target=load), threading.Thread(target=check)]
+for t in threads:
+    t.start()
+times = []
+marks = []
+t_start = time.monotonic()
+for k in range(1, rounds + 1):
+    time.sleep(0.05)
+    edit(k)
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGHUP)
+    w = wait_tag(k)
+    if w is None:
+        print("round %d: the new record not served within 120 s" % k, flush=True)
+        break
+    times.append(time.monotonic() - t0)
+    if k % max(1, rounds // 10) == 0:
+        marks.append((k, rss()))
+        print("round %d: RSS %d KB (%+.1f %%), reload median so far %.3f s" %
+              (k, marks[-1][1], 100.0 * (marks[-1][1] - rss1) / rss1, sorted(times)[len(times) // 2]), flush=True)
+stop.set()
+for t in threads:
+    t.join()
+rss2 = rss()
+times.sort()
+q = lambda f: times[min(len(times) - 1, int(f * len(times)))] if times else float("nan")
+print()
+print("reloads %d in %.0f s; SIGHUP -> new answer (under load): median %.3f s, p90 %.3f, max %.3f" %
+      (len(times), time.monotonic() - t_start, q(0.5), q(0.9), times[-1] if times else float("nan")))
+print("RSS after the first reload %d KB, at the end %d KB: %+.1f %%" % (rss1, rss2, 100.0 * (rss2 - rss1) / rss1))
+print("dnsperf: %d sent, %d lost" % (lost[1], lost[0]))
+print("checker: %d asked, %d timeouts, %d wrong answers, %d times a generation went back" %
+      (checks["asked"], checks["timeouts"], checks["wrong"], checks["back"]))
+PY

@@ -109,7 +109,7 @@ static int run(const char *const *texts, time_t t, bool persist, uint32_t got[5]
 	for (size_t i = 0, k = 0; i < 5; i++) {
 		got[i] = 0;
 		if (texts[i] != NULL && k < zs->n)
-			got[i] = zs->v[k++]->serial;
+			got[i] = zone_serial(zs->v[k++]);
 	}
 	zones_free(zs);
 	if (dout != NULL)

@@ -233,7 +233,8 @@ static int probe_domain(flat_ctx_t *pc, const policy_domain_t *d)
  * per level of includes, PREFETCH_WAVES at most).  The flatten then finds
  * every answer in the view: the same answers, so the same sets and proofs,
  * as when it asked them itself; whatever a probe did not foresee it still
- * asks.  MN_OK, or MN_ENOMEM.
+ * asks (as it does after a prefetch thread failed: no resolver client, no
+ * socket).  MN_OK, or MN_ENOMEM.
  */
 enum { PREFETCH_WAVES = 12 };
 
@@ -261,7 +262,10 @@ static int prefetch(const policy_t *p, view_t *v, unsigned jobs)
 		progress_grow(v->pr, v->npend);
 		mn_pool_run(v->npend, jobs, prefetch_one, v);
 		v->npend = 0;
-		r = v->err;
+		if (v->err != MN_OK) {	/* the flatten asks what is left itself */
+			r = v->err == MN_ENOMEM ? MN_ENOMEM : MN_OK;
+			break;
+		}
 	}
 	free(todo);
 	return r;

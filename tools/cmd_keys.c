@@ -318,7 +318,7 @@ typedef struct batch {
 	step_t *steps;
 	size_t nsteps;
 	gen_t *gens;
-	size_t ngens;
+	size_t ngens, cap;	/* cap: the room in gens */
 	progress_t *pr;
 } batch_t;
 
@@ -436,6 +436,7 @@ static void batch_step(run_t *r, batch_t *b, dom_t *x, server_t *srv, size_t nsr
 	for (size_t a = 0; st->err == MN_OK && st->res.changed && a < st->res.nacts; a++) {
 		if (st->res.acts[a].op != ROT_GENERATE)
 			continue;
+		assert(b->ngens < b->cap);	/* one GENERATE per algorithm at most */
 		b->gens[b->ngens++] = (gen_t){ .alg = st->res.acts[a].alg, .dom = b->nsteps };
 		st->ngen++;
 	}
@@ -481,7 +482,8 @@ static int do_rotate(run_t *r)
 	unsigned jobs = r->jobs != 0 ? r->jobs : mn_cpus();
 	size_t max_gens = (size_t)jobs * BATCH_KEYS_PER_JOB;
 	batch_t b = { .steps = calloc(BATCH_DOMS, sizeof(*b.steps)),
-		      .gens = calloc(max_gens + DKIM_ALG_COUNT, sizeof(*b.gens)) };
+		      .gens = calloc(max_gens + DKIM_ALG_COUNT, sizeof(*b.gens)),
+		      .cap = max_gens + DKIM_ALG_COUNT };
 	if (b.steps == NULL || b.gens == NULL) {
 		free(b.steps);
 		free(b.gens);

@@ -485,8 +485,7 @@ char *mn_strdup(const char *s)
 	return d;
 }
 
-/* Writes all of data to fd. */
-static int write_all(int fd, const void *data, size_t len)
+int mn_write_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	while (len > 0) {
@@ -542,7 +541,7 @@ int mn_file_replace_at(int dirfd, const char *name, const void *data, size_t len
 		 S_ISREG(old.st_mode) && fchown(fd, old.st_uid, old.st_gid) != 0)
 		r = -errno;
 	if (r == MN_OK)
-		r = write_all(fd, data, len);
+		r = mn_write_all(fd, data, len);
 	if (r == MN_OK && (flags & MN_WRITE_FSYNC) && fsync(fd) != 0)
 		r = -errno;
 	if (close(fd) != 0 && r == MN_OK)

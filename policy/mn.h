@@ -121,6 +121,8 @@ enum { MN_WRITE_FSYNC = 1 };	/* mn_file_replace_at: fsync the file and the direc
  * not a directory: MN_ENOTDIR; ".", ".." or an empty component: MN_EINVAL.
  */
 int mn_dir_open(const char *base, const char *sub, int mode, bool create);
+/* Writes all of data to fd (again after EINTR and short writes); MN_OK or -errno. */
+int mn_write_all(int fd, const void *data, size_t len);
 /*
  * Replaces the file name in the directory dirfd with data: written to a new
  * file "name.tmp.XXXXXX" (O_CREAT | O_EXCL | O_NOFOLLOW, mode; a unique name,

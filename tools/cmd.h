@@ -2,8 +2,10 @@
 /* cmd.h -- the subcommands of the mailns tool and what they share */
 #pragma once
 
+#include <stdint.h>
 #include <stdio.h>
 
+#include "keys/dnskey.h"
 #include "policy/diag.h"
 #include "policy/policy.h"
 
@@ -43,6 +45,15 @@ int cmd_check_dns(const policy_t *p, const struct zones *zs, struct resolve *res
  */
 int cmd_check_reports(const policy_t *p, const char *policy_path, diag_t *diag);
 
+/*
+ * The DS RDATA (SHA-256, keys/dnskey.h) of each published SEP key of the
+ * signed zone (normalized name) of domain d, from state_dir/dnssec (read
+ * only: no key is made): at most max into ds, the count in *n (0: the zone
+ * has no keys yet).  MN_OK, or the error of dnskey_zone_keys.
+ */
+enum { CMD_DS_MAX = 4 };
+int cmd_zone_ds(const policy_t *p, const policy_domain_t *d, const char *zone, uint8_t ds[][DNSKEY_DS_LEN],
+		size_t max, size_t *n);
 /* The policy path: the -c value, else $MAILNS_POLICY, else MN_POLICY_PATH (configure's sysconfdir). */
 const char *cmd_policy_path(const char *opt);
 /*

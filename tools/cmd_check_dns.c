@@ -29,6 +29,11 @@
  *    (the addresses the resolver gives for mta-sts.D, port 443, certificate
  *    and name verified, no redirect followed, 64 KiB at most) missing or
  *    different from the local one: error;
+ *  - a signed zone (dnssec) whose parent has no DS: warning (the zone is not
+ *    validated); DS records at the parent of which none matches a SEP key of
+ *    the zone (state_dir/dnssec): error (validation fails: SERVFAIL for every
+ *    validating resolver).  A DS of another digest type than SHA-256 matches
+ *    on its key tag and algorithm;
  *  - a query that gets no usable answer (timeout, SERVFAIL, ...): error.
  *    After a timeout the resolver is not asked again (every check would wait
  *    for it): one more error says the checks stopped.
@@ -85,18 +90,31 @@ static int str_cmp(const void *x, const void *y)
 
 /* ---- 1. delegations ------------------------------------------------------- */
 
+enum { ZONES_MAX = 6 };
+
+/*
+ * The k-th zone of d (k < ZONES_MAX) into zone: the three zones of every
+ * domain, then those of the keys it has; false when d has no such zone.
+ */
+static bool domain_zone(const policy_domain_t *d, size_t k, char zone[300])
+{
+	static const char *const labels[ZONES_MAX] = { "_domainkey", "_dmarc", "_spf", "_mta-sts", "_smtp._tls",
+						       "_bimi" };
+	const bool has[ZONES_MAX] = { true, true, true, d->mta_sts.present, d->tls_rpt.present, d->bimi.present };
+	if (!has[k])
+		return false;
+	snprintf(zone, 300, "%s.%s", labels[k], d->name);
+	return true;
+}
+
 static int check_delegation(ctx_t *c, const policy_domain_t *d, const char *expected)
 {
-	/* the three zones of every domain, then those of the keys it has */
-	static const char *const labels[] = { "_domainkey", "_dmarc", "_spf", "_mta-sts", "_smtp._tls", "_bimi" };
-	const bool has[] = { true, true, true, d->mta_sts.present, d->tls_rpt.present, d->bimi.present };
 	const policy_strs_t *ns = &c->p->server.nameservers;
 	int r = MN_OK;
-	for (size_t k = 0; r == MN_OK && k < sizeof(labels) / sizeof(labels[0]); k++) {
-		if (!has[k])
-			continue;
+	for (size_t k = 0; r == MN_OK && k < ZONES_MAX; k++) {
 		char zone[300];
-		snprintf(zone, sizeof(zone), "%s.%s", labels[k], d->name);
+		if (!domain_zone(d, k, zone))
+			continue;
 		resolve_result_t res;
 		bool ok;
 		r = ask(c, zone, ZONE_T_NS, &d->pos, &res, &ok);
@@ -139,6 +157,107 @@ static int check_delegation(ctx_t *c, const policy_domain_t *d, const char *expe
 				  zone, g, expected);
 		}
 		free(g);
+		resolve_result_clear(&res);
+	}
+	return r;
+}
+
+/* ---- 1b. the parent's DS ------------------------------------------------------ */
+
+enum { T_DS = 43, DS_DIGEST_SHA256 = 2 };
+
+/* A DS record's text "TAG ALG TYPE HEX" (resolve.h) matches one of the n DS RDATA of ours. */
+static bool ds_matches(const char *text, const uint8_t ours[][DNSKEY_DS_LEN], size_t n)
+{
+	unsigned tag, alg, type;
+	int used = 0;
+	if (sscanf(text, "%u %u %u %n", &tag, &alg, &type, &used) != 3 || used == 0)
+		return false;
+	uint8_t digest[DNSKEY_DS_LEN - 4];
+	size_t len = 0;
+	bool hex_ok = true;
+	for (const char *h = text + used; *h != '\0' && hex_ok; h++) {
+		if (isspace((unsigned char)*h))
+			continue;
+		int v = isdigit((unsigned char)*h) ? *h - '0'
+			: isxdigit((unsigned char)*h) ? tolower((unsigned char)*h) - 'a' + 10 : -1;
+		if (v < 0 || len / 2 >= sizeof(digest)) {
+			hex_ok = false;
+			break;
+		}
+		digest[len / 2] = (uint8_t)(len % 2 ? digest[len / 2] | v : v << 4);
+		len++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (tag != (unsigned)(ours[i][0] << 8 | ours[i][1]) || alg != ours[i][2])
+			continue;
+		if (type != DS_DIGEST_SHA256)
+			return true;	/* SHA-1, SHA-384: not computed here; tag and algorithm agree */
+		if (hex_ok && len == 2 * sizeof(digest) && memcmp(digest, ours[i] + 4, sizeof(digest)) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int check_ds(ctx_t *c, const policy_domain_t *d)
+{
+	if (!d->dnssec.enabled.v)
+		return MN_OK;
+	int r = MN_OK;
+	for (size_t k = 0; r == MN_OK && k < ZONES_MAX && !c->stopped; k++) {
+		char zone[300];
+		if (!domain_zone(d, k, zone))
+			continue;
+		uint8_t ours[CMD_DS_MAX][DNSKEY_DS_LEN];
+		size_t n = 0;
+		r = cmd_zone_ds(c->p, d, zone, ours, CMD_DS_MAX, &n);
+		if (r == MN_ENOMEM)
+			return r;
+		if (r != MN_OK) {
+			diag_error(c->diag, &d->pos, "cannot read the DNSSEC keys of %s in %s/dnssec/%s (%s)", zone,
+				   c->p->server.state_dir.v, zone, mn_strerror(r));
+			r = MN_OK;
+			continue;
+		}
+		resolve_result_t res;
+		bool ok;
+		r = ask(c, zone, T_DS, &d->pos, &res, &ok);
+		if (r != MN_OK || !ok)
+			continue;
+		bool match = false;
+		for (size_t i = 0; i < res.n && !match; i++)
+			match = ds_matches(res.v[i], (const uint8_t (*)[DNSKEY_DS_LEN])ours, n);
+		mn_buf_t want = { 0 };
+		for (size_t i = 0; i < n; i++)
+			mn_buf_addf(&want, "%s%u %u 2", i ? ", " : "", (unsigned)(ours[i][0] << 8 | ours[i][1]),
+				     (unsigned)ours[i][2]);
+		char *w = mn_buf_take(&want);
+		if (w == NULL) {
+			r = MN_ENOMEM;
+		} else if (res.status != RESOLVE_ANSWER || res.n == 0) {
+			diag_warn(c->diag, &d->pos, "the parent has no DS for %s: the zone is not validated "
+				  "(publish the DS that mailns delegation prints)", zone);
+		} else if (!match) {
+			mn_buf_t gb = { 0 };
+			for (size_t i = 0; i < res.n; i++) {
+				unsigned tag, alg, type;
+				if (sscanf(res.v[i], "%u %u %u", &tag, &alg, &type) == 3)
+					mn_buf_addf(&gb, "%s%u %u %u", i ? ", " : "", tag, alg, type);
+				else
+					mn_buf_addf(&gb, "%s%.40s", i ? ", " : "", res.v[i]);
+			}
+			char *got = mn_buf_take(&gb);
+			if (got == NULL) {
+				free(w);
+				resolve_result_clear(&res);
+				return MN_ENOMEM;
+			}
+			diag_error(c->diag, &d->pos, "no DS of the parent matches a key of %s (DS: %s; keys: %s): "
+				   "validation fails, SERVFAIL for every validating resolver", zone, got,
+				   n ? w : "none yet");
+			free(got);
+		}
+		free(w);
 		resolve_result_clear(&res);
 	}
 	return r;
@@ -600,6 +719,8 @@ int cmd_check_dns(const policy_t *p, const zones_t *zs, resolve_t *res, const ch
 	for (size_t i = 0; r == MN_OK && i < p->ndomains && !c.stopped; i++) {
 		const policy_domain_t *d = &p->domains[i];
 		r = check_delegation(&c, d, expected);
+		if (r == MN_OK)
+			r = check_ds(&c, d);
 		if (r == MN_OK)
 			r = check_apex_spf(&c, d);
 		if (r == MN_OK)

@@ -15,12 +15,64 @@ static void usage(FILE *f)
 		   "in its parent zone: NS records delegating _domainkey, _dmarc and _spf\n"
 		   "(and _mta-sts, _smtp._tls and _bimi for a domain with mta_sts, tls_rpt,\n"
 		   "bimi) to the mailns name servers, the apex SPF record that includes\n"
-		   "_spf.DOMAIN, and for MTA-STS the web host mta-sts.DOMAIN to create.\n\n"
+		   "_spf.DOMAIN, for MTA-STS the web host mta-sts.DOMAIN to create, and\n"
+		   "for a domain with dnssec the DS records of each zone (SHA-256, one per\n"
+		   "published SEP key, from the keys in state_dir/dnssec: none is made).\n\n"
 		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "  -h, --help         this help\n");
 }
 
-static void print_domain(const policy_t *p, const policy_domain_t *d, FILE *f)
+int cmd_zone_ds(const policy_t *p, const policy_domain_t *d, const char *zone, uint8_t ds[][DNSKEY_DS_LEN],
+		size_t max, size_t *n)
+{
+	*n = 0;
+	dnskey_set_t keys = { NULL, NULL };
+	uint8_t owner[256];
+	int r = mn_name_to_wire(zone, owner, sizeof(owner));
+	if (r < 0)
+		return r;
+	size_t owner_len = (size_t)r;
+	r = dnskey_zone_keys(p->server.state_dir.v, zone, (dnssec_alg_t)d->dnssec.algorithm.v,
+			     (dnssec_keys_t)d->dnssec.keys.v, false, mn_now(), &keys, NULL);
+	if (r != MN_OK)
+		goto fail;
+	/* the SEP keys the zone publishes: today's key set has one */
+	if (keys.ksk != NULL && *n < max) {
+		r = dnskey_ds(keys.ksk, owner, owner_len, ds[*n]);
+		if (r != MN_OK)
+			goto fail;
+		(*n)++;
+	}
+fail:
+	dnskey_set_clear(&keys);
+	return r;
+}
+
+/* The DS records of a signed zone, or a comment saying why there are none. */
+static int print_ds(const policy_t *p, const policy_domain_t *d, const char *zone, FILE *f)
+{
+	uint8_t ds[CMD_DS_MAX][DNSKEY_DS_LEN];
+	size_t n;
+	int r = cmd_zone_ds(p, d, zone, ds, CMD_DS_MAX, &n);
+	if (r != MN_OK) {
+		cmd_err("cannot read the DNSSEC keys of %s in %s/dnssec/%s (%s)", zone, p->server.state_dir.v, zone,
+			mn_strerror(r));
+		return r;
+	}
+	if (n == 0)
+		fprintf(f, "; %s is signed but has no DNSSEC keys yet: run mailns zone or start mailnsd first\n",
+			zone);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s.\t%u\tIN\tDS\t%u %u %u ", zone, (unsigned)p->server.ttl.v,
+			(unsigned)(ds[i][0] << 8 | ds[i][1]), (unsigned)ds[i][2], (unsigned)ds[i][3]);
+		for (size_t k = 4; k < DNSKEY_DS_LEN; k++)
+			fprintf(f, "%02X", (unsigned)ds[i][k]);
+		fputc('\n', f);
+	}
+	return MN_OK;
+}
+
+static int print_domain(const policy_t *p, const policy_domain_t *d, FILE *f)
 {
 	const struct { const char *label; bool made; } zones[] = {
 		{ "_domainkey", true }, { "_dmarc", true }, { "_spf", true },
@@ -38,6 +90,14 @@ static void print_domain(const policy_t *p, const policy_domain_t *d, FILE *f)
 	if (d->mta_sts.present)
 		fprintf(f, "; MTA-STS: create the web host mta-sts.%s (A/AAAA, a certificate for that name)\n"
 			   ";   serving https://mta-sts.%s/.well-known/mta-sts.txt\n", d->name, d->name);
+	int r = MN_OK;
+	for (size_t k = 0; d->dnssec.enabled.v && k < sizeof(zones) / sizeof(zones[0]); k++) {
+		char zone[300];
+		snprintf(zone, sizeof(zone), "%s.%s", zones[k].label, d->name);
+		if (zones[k].made && print_ds(p, d, zone, f) != MN_OK)
+			r = MN_ESTATE;
+	}
+	return r;
 }
 
 int cmd_delegation(int argc, char **argv)
@@ -82,7 +142,8 @@ int cmd_delegation(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			if (i > 0)
 				fputc('\n', stdout);
-			print_domain(p, nwant ? v[i] : &p->domains[i], stdout);
+			if (print_domain(p, nwant ? v[i] : &p->domains[i], stdout) != MN_OK)
+				status = CMD_ERRORS;
 		}
 		if (fflush(stdout) != 0) {
 			cmd_err("cannot write to standard output");

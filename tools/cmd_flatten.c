@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cmd_flatten.c -- mailns flatten: resolve SPF terms, prove the flattened set equivalent, update the SPF cache */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "policy/pool.h"
 #include "tools/cmd.h"
+#include "tools/progress.h"
 #include "tools/resolve.h"
 #include "zones/chain.h"
 #include "zones/compile.h"
@@ -15,9 +18,13 @@
 #include "zones/records.h"
 #include "zones/spfcache.h"
 
+/* Lookups in flight by default: they wait on the network, not on a CPU. */
+enum { FLATTEN_JOBS = 16 };
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mailns flatten [-c POLICY] [--resolver ADDR[:PORT]] [--dry-run] [--force]\n\n"
+	fprintf(f, "usage: mailns flatten [-c POLICY] [--resolver ADDR[:PORT]] [--dry-run] [--force]\n"
+		   "                      [--jobs N] [--quiet]\n\n"
 		   "Resolves the include, a, mx and redirect terms of every domain in flatten,\n"
 		   "auto and macro mode, proves the flattened set equivalent to the original for\n"
 		   "every address, and updates the SPF cache in state_dir/spf.  Prints what\n"
@@ -26,9 +33,12 @@ static void usage(FILE *f)
 		   "  -r, --resolver ADDR    the recursive resolver (default: /etc/resolv.conf)\n"
 		   "  -n, --dry-run          print what would change, write nothing\n"
 		   "  -f, --force            write a set that shrank by more than half\n"
+		   "  -j, --jobs N           lookups in flight (1..%d, default %d; 1: one at a\n"
+		   "                         time, as the evaluation asks)\n"
+		   "  -q, --quiet            no progress line on a terminal's stderr\n"
 		   "  -h, --help             this help\n\n"
 		   "Exit: 0 done, 1 errors (nothing written for those domains), 3 a resolution\n"
-		   "failed and the last good set was kept.\n");
+		   "failed and the last good set was kept.\n", MN_POOL_MAX, FLATTEN_JOBS);
 }
 
 /* ---- the DNS view: every (name, type) asked once per run ----------------------- */
@@ -37,15 +47,24 @@ typedef struct ventry {
 	struct ventry *next;
 	char *name;
 	uint16_t type;
+	bool pending;		/* found by a probe, not asked yet (rs: FLAT_FAIL) */
 	flat_rrset_t rs;
 } ventry_t;
 
 enum { VIEW_BUCKETS = 8192 };
 
 typedef struct view {
-	resolve_t *res;
+	resolve_t *res;		/* the main thread's */
 	ventry_t *b[VIEW_BUCKETS];
-	unsigned queries;
+	/* the prefetch: the names a probe found, asked by the pool */
+	ventry_t **pend;
+	size_t npend, cpend;
+	const char *resolver;	/* --resolver, for one resolver per thread */
+	pthread_mutex_t lock;	/* free, nfree, err */
+	resolve_t *free[MN_POOL_MAX];
+	size_t nfree;
+	int err;		/* the first failure of a prefetch thread */
+	progress_t *pr;
 } view_t;
 
 static unsigned vhash(const char *s, uint16_t type)
@@ -56,29 +75,39 @@ static unsigned vhash(const char *s, uint16_t type)
 	return h % VIEW_BUCKETS;
 }
 
-static int view_lookup(void *arg, const char *name, uint16_t type, const flat_rrset_t **out)
+static ventry_t *view_find(view_t *v, const char *name, uint16_t type)
 {
-	view_t *v = arg;
-	unsigned h = vhash(name, type);
-	for (ventry_t *e = v->b[h]; e != NULL; e = e->next) {
-		if (e->type == type && strcasecmp(e->name, name) == 0) {
-			*out = &e->rs;
-			return MN_OK;
-		}
-	}
+	for (ventry_t *e = v->b[vhash(name, type)]; e != NULL; e = e->next)
+		if (e->type == type && strcasecmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+/* A new entry for (name, type), in the view (rs zeroed), or NULL on ENOMEM. */
+static ventry_t *view_add(view_t *v, const char *name, uint16_t type)
+{
 	ventry_t *e = calloc(1, sizeof(*e));
 	if (e == NULL || (e->name = mn_strdup(name)) == NULL) {
 		free(e);
-		return MN_ENOMEM;
+		return NULL;
 	}
 	e->type = type;
+	unsigned h = vhash(name, type);
+	e->next = v->b[h];
+	v->b[h] = e;
+	return e;
+}
+
+/* Asks res for e's name and type into e->rs: MN_OK (an answer or a failure) or MN_ENOMEM. */
+static int entry_resolve(resolve_t *res, ventry_t *e)
+{
 	resolve_result_t rr = { 0 };
 	int r = MN_OK;
 	char norm[256];
-	v->queries++;
-	if (mn_name_norm(name, norm, sizeof(norm)) != MN_OK) {
+	memset(&e->rs, 0, sizeof(e->rs));
+	if (mn_name_norm(e->name, norm, sizeof(norm)) != MN_OK) {
 		e->rs.status = FLAT_NXDOMAIN;	/* not a name: nothing there */
-	} else if ((r = resolve_query(v->res, norm, type, &rr)) == MN_EINVAL) {
+	} else if ((r = resolve_query(res, norm, e->type, &rr)) == MN_EINVAL) {
 		e->rs.status = FLAT_NXDOMAIN;
 		r = MN_OK;
 	} else if (r == MN_OK) {
@@ -92,15 +121,154 @@ static int view_lookup(void *arg, const char *name, uint16_t type, const flat_rr
 		e->rs.n = rr.n;
 		e->rs.ttl = rr.ttl;
 	}
-	if (r != MN_OK) {
-		free(e->name);
-		free(e);
-		return r;
+	return r;
+}
+
+/* The flatten's view: each (name, type) asked once, here unless a prefetch asked it. */
+static int view_lookup(void *arg, const char *name, uint16_t type, const flat_rrset_t **out)
+{
+	view_t *v = arg;
+	ventry_t *e = view_find(v, name, type);
+	if (e == NULL) {
+		if ((e = view_add(v, name, type)) == NULL)
+			return MN_ENOMEM;
+		e->pending = true;
 	}
-	e->next = v->b[h];
-	v->b[h] = e;
+	if (e->pending) {
+		int r = entry_resolve(v->res, e);
+		if (r != MN_OK)
+			return r;
+		e->pending = false;
+	}
 	*out = &e->rs;
 	return MN_OK;
+}
+
+/* ---- the prefetch: the lookups of every domain, several in flight ----------------- */
+
+/*
+ * A probe's view: a name not in the view yet is added as pending and
+ * answered as a failed lookup, so the evaluation goes on with the other
+ * terms and finds their names too (a failed include is not followed: its
+ * names are found by the next probe, once it is resolved).
+ */
+static int probe_lookup(void *arg, const char *name, uint16_t type, const flat_rrset_t **out)
+{
+	view_t *v = arg;
+	ventry_t *e = view_find(v, name, type);
+	if (e == NULL) {
+		if (v->npend == v->cpend) {
+			size_t c = v->cpend ? 2 * v->cpend : 256;
+			ventry_t **n = realloc(v->pend, c * sizeof(*n));
+			if (n == NULL)
+				return MN_ENOMEM;
+			v->pend = n;
+			v->cpend = c;
+		}
+		if ((e = view_add(v, name, type)) == NULL)
+			return MN_ENOMEM;
+		e->pending = true;
+		e->rs.status = FLAT_FAIL;
+		v->pend[v->npend++] = e;
+	}
+	*out = &e->rs;
+	return MN_OK;
+}
+
+/* One pending lookup, on a pool thread, with a resolver of its own (kept for the next). */
+static void prefetch_one(void *arg, size_t k)
+{
+	view_t *v = arg;
+	ventry_t *e = v->pend[k];
+	resolve_t *res = NULL;
+	pthread_mutex_lock(&v->lock);
+	int r = v->err;
+	if (v->nfree > 0)
+		res = v->free[--v->nfree];
+	pthread_mutex_unlock(&v->lock);
+	if (r == MN_OK && res == NULL)
+		r = resolve_new(v->resolver, &res, NULL, 0);
+	if (r == MN_OK)
+		r = entry_resolve(res, e);
+	if (r == MN_OK)
+		e->pending = false;	/* only this thread writes e; read after the pool's join */
+	else
+		e->rs.status = FLAT_FAIL;	/* still pending: asked again by view_lookup */
+	pthread_mutex_lock(&v->lock);
+	if (res != NULL)
+		v->free[v->nfree++] = res;	/* at most one per thread: <= MN_POOL_MAX */
+	if (r != MN_OK && v->err == MN_OK)
+		v->err = r;
+	pthread_mutex_unlock(&v->lock);
+	progress_add(v->pr, 1);
+}
+
+/* Does mailns flatten the SPF of d. */
+static bool flattened(const policy_domain_t *d)
+{
+	return d->spf.present && (spf_mode_t)d->spf.mode.v != SPF_MODE_PLAIN;
+}
+
+/* Evaluates d over the probe's view (results dropped): MN_OK, or MN_ENOMEM. */
+static int probe_domain(flat_ctx_t *pc, const policy_domain_t *d)
+{
+	char **terms = NULL;
+	size_t nterms = 0;
+	flat_result_t res = { 0 };
+	int r = spfcache_terms(d->name, &d->spf, &terms, &nterms);
+	if (r == MN_OK) {
+		flat_input_t in = { .domain = d->name, .terms = terms, .nterms = nterms,
+				    .all_term = rec_spf_all_term(d->spf.all.v) };
+		r = flat_domain(pc, &in, &res);
+	}
+	flat_result_clear(&res);
+	rec_terms_free(terms, nterms);
+	return r == MN_ENOMEM ? r : MN_OK;	/* the flatten itself reports the rest */
+}
+
+/*
+ * Before the flatten, which asks one name at a time: each probe evaluates the
+ * domains over what is resolved so far, then the names it found missing are
+ * resolved on `jobs` threads at once; until a probe finds nothing new (a wave
+ * per level of includes, PREFETCH_WAVES at most).  The flatten then finds
+ * every answer in the view: the same answers, so the same sets and proofs,
+ * as when it asked them itself; whatever a probe did not foresee it still
+ * asks (as it does after a prefetch thread failed: no resolver client, no
+ * socket).  MN_OK, or MN_ENOMEM.
+ */
+enum { PREFETCH_WAVES = 12 };
+
+static int prefetch(const policy_t *p, view_t *v, unsigned jobs)
+{
+	bool *todo = calloc(p->ndomains + 1, sizeof(*todo));
+	if (todo == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < p->ndomains; i++)
+		todo[i] = flattened(&p->domains[i]);
+	int r = MN_OK;
+	for (int wave = 0; r == MN_OK && wave < PREFETCH_WAVES; wave++) {
+		flat_ctx_t *pc = NULL;
+		r = flat_ctx_new(probe_lookup, v, &pc);
+		for (size_t i = 0; r == MN_OK && i < p->ndomains; i++) {
+			if (!todo[i])
+				continue;
+			size_t before = v->npend;
+			r = probe_domain(pc, &p->domains[i]);
+			todo[i] = v->npend > before;	/* done when its probe found nothing new */
+		}
+		flat_ctx_free(pc);
+		if (r != MN_OK || v->npend == 0)
+			break;
+		progress_grow(v->pr, v->npend);
+		mn_pool_run(v->npend, jobs, prefetch_one, v);
+		v->npend = 0;
+		if (v->err != MN_OK) {	/* the flatten asks what is left itself */
+			r = v->err == MN_ENOMEM ? MN_ENOMEM : MN_OK;
+			break;
+		}
+	}
+	free(todo);
+	return r;
 }
 
 static void view_free(view_t *v)
@@ -115,6 +283,9 @@ static void view_free(view_t *v)
 			free(e);
 		}
 	}
+	free(v->pend);
+	for (size_t i = 0; i < v->nfree; i++)
+		resolve_free(v->free[i]);
 	resolve_free(v->res);
 }
 
@@ -435,19 +606,30 @@ int cmd_flatten(int argc, char **argv)
 		{ "resolver", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *resolver = NULL;
 	run_t run = { 0 };
+	unsigned jobs = FLATTEN_JOBS;
+	bool quiet = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:r:nfh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:nfj:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'r': resolver = optarg; break;
 		case 'n': run.dry_run = true; break;
 		case 'f': run.force = true; break;
+		case 'j':
+			if (progress_jobs_parse(optarg, MN_POOL_MAX, &jobs) != MN_OK) {
+				cmd_err("bad --jobs '%s' (1 to %d)", optarg, MN_POOL_MAX);
+				return CMD_USAGE;
+			}
+			break;
+		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return CMD_OK;
 		default: usage(stderr); return CMD_USAGE;
 		}
@@ -464,7 +646,7 @@ int cmd_flatten(int argc, char **argv)
 		policy_free(p);
 		return CMD_ERRORS;
 	}
-	view_t v = { 0 };
+	view_t v = { .resolver = resolver, .err = MN_OK };
 	char err[256] = "";
 	int r = resolve_new(resolver, &v.res, err, sizeof(err));
 	if (r != MN_OK) {
@@ -472,20 +654,33 @@ int cmd_flatten(int argc, char **argv)
 		policy_free(p);
 		return r == MN_EINVAL ? CMD_USAGE : CMD_ERRORS;
 	}
+	pthread_mutex_init(&v.lock, NULL);
 	run.p = p;
 	run.now = mn_now();
-	r = flat_ctx_new(view_lookup, &v, &run.fc);
+	size_t ndoms = 0;
+	for (size_t i = 0; i < p->ndomains; i++)
+		ndoms += flattened(&p->domains[i]);
+	v.pr = progress_new("flatten", ndoms, quiet);
+	if (jobs > 1)	/* --jobs 1: one lookup at a time, as the evaluation asks */
+		r = prefetch(p, &v, jobs);
+	if (r == MN_OK)
+		r = flat_ctx_new(view_lookup, &v, &run.fc);
 	for (size_t i = 0; r == MN_OK && i < p->ndomains; i++) {
 		const policy_domain_t *d = &p->domains[i];
-		if (!d->spf.present || (spf_mode_t)d->spf.mode.v == SPF_MODE_PLAIN)
+		if (!flattened(d))
 			continue;
+		progress_hide(v.pr);	/* the domain may print */
 		r = flatten_domain(&run, d);
+		fflush(stdout);
+		progress_add(v.pr, 1);
 	}
+	progress_end(v.pr);
 	fflush(stdout);
 	if (r != MN_OK)
 		cmd_err("flatten failed (%s)", mn_strerror(r));
 	flat_ctx_free(run.fc);
 	view_free(&v);
+	pthread_mutex_destroy(&v.lock);
 	policy_free(p);
 	if (r != MN_OK || run.errors > 0)
 		return CMD_ERRORS;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cmd_keys.c -- mailns keys rotate|list|revoke: DKIM keys from cron (SPEC §5) */
+#include <assert.h>
 #include <getopt.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
@@ -13,19 +14,24 @@
 #include "keys/rotate.h"
 #include "keys/signer.h"
 #include "policy/dkim_rec.h"
+#include "policy/pool.h"
 #include "tools/cmd.h"
+#include "tools/progress.h"
 #include "tools/resolve.h"
 
 enum { LOCK_TIMEOUT_S = 120 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mailns keys rotate [-c POLICY] [--now TIME]\n"
+	fprintf(f, "usage: mailns keys rotate [-c POLICY] [--now TIME] [--jobs N] [--quiet]\n"
 		   "       mailns keys list [-c POLICY] [--now TIME] [--json]\n"
 		   "       mailns keys revoke [-c POLICY] [--now TIME] DOMAIN SELECTOR\n"
 		   "Manages the DKIM keys of every domain whose policy has dkim (SPEC §5).\n"
 		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "      --now TIME     the current time (ISO 8601 UTC or @SECONDS; also MAILNS_NOW)\n"
+		   "  -j, --jobs N       rotate: generate keys on N threads (default: the CPUs\n"
+		   "                     this process may use)\n"
+		   "  -q, --quiet        rotate: no progress line on a terminal's stderr\n"
 		   "      --json         keys list: a JSON array\n"
 		   "  -h, --help         this help\n"
 		   "rotate exits 0 done, 1 errors, 3 a pending key was not confirmed over DNS.\n");
@@ -175,6 +181,8 @@ typedef struct run {
 	int errors;
 	bool kept;
 	bool tables_changed;	/* by this run, on_change not run yet */
+	unsigned jobs;		/* key generation threads (0: the CPUs) */
+	bool quiet;		/* no progress line */
 } run_t;
 
 static void run_free(run_t *r)
@@ -285,14 +293,70 @@ static void print_act(const char *domain, const rotate_action_t *a, time_t now)
 	printf("%s\t%s\t%s\t%s\t%s\n", t, domain, a->selector, alg_name(a->alg), rotate_op_name(a->op));
 }
 
+/* ---- key generation: on every CPU, ahead of the commits ---------------------------- */
+
+/* One key pair to generate: its algorithm in, the key and its record out. */
+typedef struct gen {
+	dkim_alg_t alg;
+	size_t dom;		/* the index in the batch of the domain it is for */
+	keypair_t *key;
+	char *record;
+	int err;
+} gen_t;
+
+/* One domain of a batch: its step computed, its generations counted. */
+typedef struct step {
+	dom_t *x;
+	rotate_result_t res;
+	int err;		/* rotate_step's */
+	char why[300];		/* the last failed confirmation */
+	size_t ngen;		/* keys to generate for it */
+	size_t left;		/* of those not generated yet (atomic) */
+} step_t;
+
+typedef struct batch {
+	step_t *steps;
+	size_t nsteps;
+	gen_t *gens;
+	size_t ngens, cap;	/* cap: the room in gens */
+	progress_t *pr;
+} batch_t;
+
+/* Pure: no file, no output; the key and its record kept for apply(). */
+static void gen_one(void *arg, size_t k)
+{
+	batch_t *b = arg;
+	gen_t *g = &b->gens[k];
+	g->err = keypair_new(g->alg, &g->key);
+	if (g->err == MN_OK)
+		g->err = keypair_record(g->key, &g->record);
+	step_t *st = &b->steps[g->dom];
+	if (__atomic_sub_fetch(&st->left, 1, __ATOMIC_ACQ_REL) == 0)
+		progress_add(b->pr, 1);	/* the domain's last key */
+}
+
+static void batch_clear(batch_t *b)
+{
+	for (size_t i = 0; i < b->ngens; i++) {
+		keypair_free(b->gens[i].key);
+		free(b->gens[i].record);
+	}
+	for (size_t i = 0; i < b->nsteps; i++)
+		rotate_result_clear(&b->steps[i].res);
+	b->ngens = 0;
+	b->nsteps = 0;
+}
+
 /*
- * Carries out a step's result for one domain: private keys first (generated,
- * written, fsynced), then the state (one atomic replace), then the private
- * halves of revoked keys are destroyed.
+ * Carries out a step's result for one domain: private keys first (written,
+ * fsynced; generated beforehand into gens, in the order of the GENERATE
+ * actions), then the state (one atomic replace), then the private halves of
+ * revoked keys are destroyed.  gens NULL: generated here, one after another.
  */
-static int apply(run_t *r, dom_t *x, rotate_result_t *res)
+static int apply(run_t *r, dom_t *x, rotate_result_t *res, gen_t *gens)
 {
 	const char *dn = x->d->name;
+	size_t g = 0;
 	for (size_t a = 0; a < res->nacts; a++) {
 		const rotate_action_t *ac = &res->acts[a];
 		if (ac->op != ROT_GENERATE)
@@ -301,14 +365,24 @@ static int apply(run_t *r, dom_t *x, rotate_result_t *res)
 		for (size_t i = 0; i < res->nkeys; i++)
 			if (strcmp(res->keys[i].selector, ac->selector) == 0)
 				k = &res->keys[i];
-		keypair_t *key = NULL;
+		gen_t here = { .alg = ac->alg };
+		gen_t *gk = gens != NULL ? &gens[g++] : &here;
+		assert(gk->alg == ac->alg);
+		if (gens == NULL) {
+			here.err = keypair_new(ac->alg, &here.key);
+			if (here.err == MN_OK)
+				here.err = keypair_record(here.key, &here.record);
+		}
 		char *path = keystore_key_path(r->state, dn, ac->selector);
-		int e = path == NULL ? MN_ENOMEM : keypair_new(ac->alg, &key);
+		int e = path == NULL ? MN_ENOMEM : gk->err;
 		if (e == MN_OK)	/* keys/DOMAIN 0750 (never a link), the .pem 0600 */
-			e = keystore_key_write(r->state, dn, ac->selector, key);
-		if (e == MN_OK && k != NULL)
-			e = keypair_record(key, &k->record);
-		keypair_free(key);
+			e = keystore_key_write(r->state, dn, ac->selector, gk->key);
+		if (e == MN_OK && k != NULL) {
+			k->record = gk->record;
+			gk->record = NULL;
+		}
+		keypair_free(here.key);
+		free(here.record);
 		if (e != MN_OK) {
 			cmd_err("%s: cannot generate %s key %s (%s)", dn, alg_name(ac->alg), path ? path : "",
 				mn_strerror(e));
@@ -338,6 +412,63 @@ static int apply(run_t *r, dom_t *x, rotate_result_t *res)
 	return MN_OK;
 }
 
+/*
+ * The steps of up to BATCH_DOMS domains in order (their DNS confirmations
+ * asked one after another), then the keys they need generated on all jobs
+ * threads, then each domain committed in order exactly as one domain at a
+ * time would: the same disk writes in the same order (crash.sh), only the
+ * key generation earlier.  Batches bound the memory and keep the work of an
+ * interrupted run: at most one batch of keys is generated and not written.
+ */
+enum { BATCH_DOMS = 1024, BATCH_KEYS_PER_JOB = 16 };
+
+/* Step of one domain into the batch (phase one: no disk write, no output). */
+static void batch_step(run_t *r, batch_t *b, dom_t *x, server_t *srv, size_t nsrv)
+{
+	step_t *st = &b->steps[b->nsteps];
+	memset(st, 0, sizeof(*st));
+	st->x = x;
+	rotate_policy_t pol;
+	rotate_policy_from(&x->d->dkim, &pol);
+	confirm_t c = { .srv = srv, .nsrv = nsrv, .domain = x->d->name, .keys = x->keys, .nkeys = x->n };
+	st->err = rotate_step(x->keys, x->n, &pol, x->d->name, r->now, confirm_key, &c, &st->res);
+	snprintf(st->why, sizeof(st->why), "%s", c.why);
+	for (size_t a = 0; st->err == MN_OK && st->res.changed && a < st->res.nacts; a++) {
+		if (st->res.acts[a].op != ROT_GENERATE)
+			continue;
+		assert(b->ngens < b->cap);	/* one GENERATE per algorithm at most */
+		b->gens[b->ngens++] = (gen_t){ .alg = st->res.acts[a].alg, .dom = b->nsteps };
+		st->ngen++;
+	}
+	st->left = st->ngen;
+	b->nsteps++;
+	if (st->ngen == 0)
+		progress_add(b->pr, 1);
+}
+
+/* Commits one domain of the batch (phase three), gens its generated keys. */
+static void batch_commit(run_t *r, step_t *st, gen_t *gens)
+{
+	dom_t *x = st->x;
+	for (size_t k = 0; k < x->n; k++)
+		if (x->keys[k].removed || x->keys[k].phase == KEY_REVOKED)
+			destroy_private(r, x->d->name, x->keys[k].selector);
+	if (st->err != MN_OK) {
+		cmd_err("%s: %s", x->d->name, mn_strerror(st->err));
+		r->errors++;
+		return;
+	}
+	for (size_t a = 0; a < st->res.nacts; a++) {
+		if (st->res.acts[a].op == ROT_WAIT_DNS) {
+			printf("%s: %s stays pending: not confirmed over DNS (%s)\n", x->d->name,
+			       st->res.acts[a].selector, st->why);
+			r->kept = true;
+		}
+	}
+	if (st->res.changed)
+		apply(r, x, &st->res, gens);
+}
+
 static int do_rotate(run_t *r)
 {
 	server_t srv[64];
@@ -348,34 +479,34 @@ static int do_rotate(run_t *r)
 	for (size_t i = 0; i < s->transfer.notify.n; i++)
 		server_add(srv, &nsrv, 64, s->transfer.notify.v[i].v);
 
+	unsigned jobs = r->jobs != 0 ? r->jobs : mn_cpus();
+	size_t max_gens = (size_t)jobs * BATCH_KEYS_PER_JOB;
+	batch_t b = { .steps = calloc(BATCH_DOMS, sizeof(*b.steps)),
+		      .gens = calloc(max_gens + DKIM_ALG_COUNT, sizeof(*b.gens)),
+		      .cap = max_gens + DKIM_ALG_COUNT };
+	if (b.steps == NULL || b.gens == NULL) {
+		free(b.steps);
+		free(b.gens);
+		cmd_err("%s", mn_strerror(MN_ENOMEM));
+		r->errors++;
+		return MN_ENOMEM;
+	}
 	/* a crash may have left the tables behind the state: catch up before any revocation */
 	run_tables(r, false);
-	for (size_t i = 0; i < r->ndoms; i++) {
-		dom_t *x = &r->doms[i];
-		for (size_t k = 0; k < x->n; k++)
-			if (x->keys[k].removed || x->keys[k].phase == KEY_REVOKED)
-				destroy_private(r, x->d->name, x->keys[k].selector);
-		rotate_policy_t pol;
-		rotate_policy_from(&x->d->dkim, &pol);
-		confirm_t c = { .srv = srv, .nsrv = nsrv, .domain = x->d->name, .keys = x->keys, .nkeys = x->n };
-		rotate_result_t res;
-		int e = rotate_step(x->keys, x->n, &pol, x->d->name, r->now, confirm_key, &c, &res);
-		if (e != MN_OK) {
-			cmd_err("%s: %s", x->d->name, mn_strerror(e));
-			r->errors++;
-			continue;
-		}
-		for (size_t a = 0; a < res.nacts; a++) {
-			if (res.acts[a].op == ROT_WAIT_DNS) {
-				printf("%s: %s stays pending: not confirmed over DNS (%s)\n", x->d->name,
-				       res.acts[a].selector, c.why);
-				r->kept = true;
-			}
-		}
-		if (res.changed)
-			apply(r, x, &res);
-		rotate_result_clear(&res);
+	b.pr = progress_new("keys", r->ndoms, r->quiet);
+	for (size_t i = 0; i < r->ndoms;) {
+		while (i < r->ndoms && b.nsteps < BATCH_DOMS && b.ngens < max_gens)
+			batch_step(r, &b, &r->doms[i++], srv, nsrv);
+		mn_pool_run(b.ngens, jobs, gen_one, &b);
+		progress_hide(b.pr);	/* no update until the next batch: the commits print */
+		for (size_t k = 0, g = 0; k < b.nsteps; g += b.steps[k].ngen, k++)
+			batch_commit(r, &b.steps[k], &b.gens[g]);
+		fflush(stdout);
+		batch_clear(&b);
 	}
+	progress_end(b.pr);
+	free(b.steps);
+	free(b.gens);
 	for (size_t i = 0; i < nsrv; i++)
 		resolve_free(srv[i].res);
 	run_tables(r, true);
@@ -497,7 +628,7 @@ static int do_revoke(run_t *r, const char *domain, const char *selector)
 	if (again)
 		res.nacts--;	/* already on disk; its private key is destroyed below */
 	if (!again || res.changed)
-		apply(r, x, &res);
+		apply(r, x, &res, NULL);
 	rotate_result_clear(&res);
 	destroy_private(r, dn, selector);
 	run_tables(r, true);
@@ -523,28 +654,39 @@ int cmd_keys(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'c' },
 		{ "now", required_argument, NULL, 'N' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *popt = NULL, *nowopt = NULL;
-	bool json = false;
+	bool json = false, quiet = false, rotate_only = false;
+	unsigned jobs = 0;
 	int c;
 	argc--;
 	argv++;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:j:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': popt = optarg; break;
 		case 'N': nowopt = optarg; break;
-		case 'j': json = true; break;
+		case 'J': json = true; break;
+		case 'j':
+			if (progress_jobs_parse(optarg, MN_POOL_MAX, &jobs) != MN_OK) {
+				cmd_err("bad --jobs '%s' (1 to %d)", optarg, MN_POOL_MAX);
+				return CMD_USAGE;
+			}
+			rotate_only = true;
+			break;
+		case 'q': quiet = rotate_only = true; break;
 		case 'h': usage(stdout); return CMD_OK;
 		default: usage(stderr); return CMD_USAGE;
 		}
 	}
 	bool revoke = strcmp(sub, "revoke") == 0;
 	if ((revoke && argc - optind != 2) || (!revoke && argc != optind) ||
-	    (json && strcmp(sub, "list") != 0)) {
+	    (json && strcmp(sub, "list") != 0) || (rotate_only && strcmp(sub, "rotate") != 0)) {
 		usage(stderr);
 		return CMD_USAGE;
 	}
@@ -556,7 +698,7 @@ int cmd_keys(int argc, char **argv)
 	policy_t *p = cmd_policy_load(popt, false);
 	if (p == NULL)
 		return CMD_ERRORS;
-	run_t r = { .p = p, .state = p->server.state_dir.v, .now = now };
+	run_t r = { .p = p, .state = p->server.state_dir.v, .now = now, .jobs = jobs, .quiet = quiet };
 	int rc = CMD_ERRORS, lock = -1;
 	if (r.state == NULL) {
 		cmd_err("the policy has no server.state_dir");

@@ -430,21 +430,6 @@ static void line_of(mn_buf_t *b, const char *apex, uint32_t serial, const uint8_
 	mn_buf_add(b, tail);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return MN_OK;
-}
-
 /* Cuts a torn last line (no '\n' at the end) off the journal open at fd. */
 static int cut_torn(int fd)
 {
@@ -510,7 +495,7 @@ static int journal_append(int fd, const char *text, size_t len)
 {
 	int r = cut_torn(fd);
 	if (r == MN_OK)
-		r = write_all(fd, text, len);
+		r = mn_write_all(fd, text, len);
 	if (r == MN_OK && fsync(fd) != 0)
 		r = -errno;
 	return r;

@@ -5,8 +5,9 @@
 # the real mailnsd (the delegated _domainkey/_dmarc/_spf zones) by stub zones:
 # a good domain prints nothing; a wrong apex SPF record, missing report
 # authorizations, a missing delegation, changed and unpublished DKIM keys each
-# print their diagnostic at its policy position; a dead resolver times out,
-# bounded.  Everything on 127.0.0.1/::1; every daemon stopped by PID.
+# print their diagnostic at its policy position; with dnssec, the parent's DS
+# (good: nothing; a wrong one: error; none: warning); a dead resolver times
+# out, bounded.  Everything on 127.0.0.1/::1; every daemon stopped by PID.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 command -v nsd >/dev/null || skip_all "nsd is not installed"
 command -v unbound >/dev/null || skip_all "unbound is not installed"
@@ -182,6 +183,51 @@ $P:9:3: error: cannot resolve _domainkey.example.com NS (timeout)"
 is "$(printf '%s\n' "$OUT" | grep -v ': warning: ')" "$want" "dead resolver: the timeout names the query, then the checks stop"
 is "$RC" 1 "dead resolver: exit 1"
 [ $((t1 - t0)) -le 15 ]; ok $? "dead resolver: done in $((t1 - t0)) s (<= 15)"
+
+# --- DNSSEC: the parent's DS against the zone's keys --------------------------------
+# example.com signed (keys made by mailns zone in a state_dir of its own); NSD, the
+# parent, publishes the DS records, reloaded on SIGHUP, and unbound is restarted (an
+# empty cache): first the three good ones, then a wrong one and none.
+sed -e "s|state_dir: $TMP/state\$|state_dir: $TMP/state3\n  dnssec: true|" "$TMP/good.yaml" >"$TMP/signed.yaml"
+S="$TMP/signed.yaml"
+cp -a "$TMP/state" "$TMP/state3"
+"$MAILNS" zone -c "$S" --dir "$TMP/signed" >/dev/null; ok $? "mailns zone makes the keys of the signed example.com"
+DS=$("$MAILNS" delegation -c "$S" | awk '$4 == "DS"')
+is "$(echo "$DS" | grep -c .)" 3 "mailns delegation: a DS for each of the three zones"
+# parent_ds SERIAL LINES: example.com again with these DS records, NSD reloaded and serving them
+parent_ds() {
+	{ soa example.com | sed "s/ 1 3600 / $1 3600 /"; deleg; echo '@ TXT "v=spf1 include:_spf.example.com -all"'
+	  printf '%s\n' "$2"; } >"$TMP/nsd/example.com.zone"
+	kill -HUP "$NSD_PID"
+	local i
+	for i in $(seq 1 100); do
+		[ "$(kdig @127.0.0.1 -p "$NSD_PORT" +time=1 +retry=0 +short example.com SOA | awk '{print $3}')" = "$1" ] && break
+		sleep 0.1
+	done
+	[ "$i" -lt 100 ] || return 1
+	kill -TERM "$UB_PID"; wait "$UB_PID" 2>/dev/null
+	unbound -d -c "$TMP/unbound.conf" >>"$TMP/unbound.out" 2>&1 &
+	UB_PID=$!
+	mn_wait_answer "$UB_PORT" example.com $UB_PID
+}
+parent_ds 2 "$DS"; ok $? "NSD publishes the three good DS records"
+is "$(kdig @127.0.0.1 -p "$UB_PORT" +time=2 +retry=0 +short _dmarc.example.com DS | wc -l)" 1 "unbound asks the parent for the DS"
+OFF=$("$MAILNS" check -c "$S" 2>&1)
+check_dns "$S" --resolver "127.0.0.1:$UB_PORT"
+is "$OUT" "$OFF" "the parent's DS match the keys: check --dns adds nothing"
+is "$RC" 0 "and exits 0"
+
+# _domainkey: its DS and a stale one (a double-DS rollover's); _dmarc: a DS with another
+# digest; _spf: none
+bad=$(echo "$DS" | awk '$1 == "_dmarc.example.com." { d = $NF; c = substr(d, 1, 1); $NF = (c == "A" ? "B" : "A") substr(d, 2) } $1 != "_spf.example.com." { print }')
+bad=$(printf '%s\n_domainkey.example.com. 0 IN DS 1 13 2 %s' "$bad" "$(printf '0%.0s' $(seq 64))")
+parent_ds 3 "$bad"; ok $? "NSD publishes a wrong DS for _dmarc, none for _spf"
+check_dns "$S" --resolver "127.0.0.1:$UB_PORT"
+dmarc_key=$(echo "$DS" | awk '$1 == "_dmarc.example.com." { print $5, $6, $7 }')
+want="$S:10:3: error: no DS of the parent matches a key of _dmarc.example.com (DS: $dmarc_key; keys: $dmarc_key): validation fails, SERVFAIL for every validating resolver
+$S:10:3: warning: the parent has no DS for _spf.example.com: the zone is not validated (publish the DS that mailns delegation prints)"
+lines_is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: a wrong DS is an error, none a warning, a stale one beside the good one nothing"
+is "$RC" 1 "exits 1 on the wrong DS"
 
 # Usage
 "$MAILNS" check -c "$P" --resolver "127.0.0.1:$UB_PORT" >/dev/null 2>&1

@@ -39,8 +39,40 @@ EOF
 # mailns check compiles but writes no key
 "$MAILNS" check -c "$POL" >/dev/null 2>&1; ok $? "mailns check accepts the policy"
 [ ! -e "$TMP/state/dnssec" ]; ok $? "mailns check made no DNSSEC key"
+# mailns delegation reads keys, never makes them: before any, it says so
+out=$("$MAILNS" delegation -c "$POL" 2>&1); ok $? "mailns delegation before any key"
+is "$(echo "$out" | grep -c '^; _[a-z_.-]*\.example\.\(com\|org\) is signed but has no DNSSEC keys yet: run mailns zone or start mailnsd first$')" 8 \
+	"a comment for each of the eight signed zones: no keys yet"
+is "$(echo "$out" | grep -cE 'IN[[:space:]]+DS')" 0 "no DS without keys"
+[ ! -e "$TMP/state/dnssec" ]; ok $? "mailns delegation made no DNSSEC key"
 
 "$MAILNS" zone -c "$POL" --dir "$TMP/zones"; ok $? "mailns zone --dir with dnssec on"
+# the DS records mailns delegation prints: those ldns-key2ds and dnssec-dsfromkey compute
+# from the DNSKEY records mailns zone printed (one per SEP key, none for a ZSK or example.net)
+out=$("$MAILNS" delegation -c "$POL" 2>&1); ok $? "mailns delegation with keys"
+is "$(echo "$out" | grep -cE 'IN[[:space:]]+DS')" 8 "a DS for each signed zone's SEP key"
+echo "$out" | grep -q 'no DNSSEC keys yet'; is "$?" 1 "no 'no keys' comment any more"
+# owner, key tag, algorithm, digest type, digest: whatever the TTL, class and case
+ds_norm() {
+	awk '{ for (k = 2; k < NF && $k != "DS"; k++); if ($k != "DS") next
+		d = ""; for (i = k + 4; i <= NF; i++) d = d $i
+		print tolower($1), $(k + 1), $(k + 2), $(k + 3), tolower(d) }' | sort
+}
+mine=$(echo "$out" | ds_norm)
+ldns="" bind=""
+for f in "$TMP/zones"/*.zone; do
+	z=$(basename "$f" .zone)
+	case "$z" in *.example.net) continue ;; esac
+	awk -v z="$z." '$1 == z && $4 == "DNSKEY" && $5 == 257' "$f" >"$TMP/$z.ksk"
+	ldns=$(printf '%s\n%s' "$ldns" "$(cd "$TMP" && ldns-key2ds -n -2 "$z.ksk")")
+	bind=$(printf '%s\n%s' "$bind" "$(dnssec-dsfromkey -2 -f "$TMP/$z.ksk" "$z")")
+done
+is "$mine" "$(echo "$ldns" | ds_norm)" "the DS records are those ldns-key2ds computes"
+is "$mine" "$(echo "$bind" | ds_norm)" "and those dnssec-dsfromkey computes"
+echo "$out" | grep -q '^_domainkey.example.net.*DS'; is "$?" 1 "no DS for example.net (dnssec: false)"
+"$MAILNS" delegation -c "$POL" example.org | grep -cE 'IN[[:space:]]+DS' | grep -qx 3
+ok $? "mailns delegation example.org: its three DS records"
+
 signed=0
 for f in "$TMP/zones"/*.zone; do
 	z=$(basename "$f" .zone)

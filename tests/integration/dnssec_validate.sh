@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# dnssec_validate.sh -- a real validating resolver over mailnsd's signed zones:
+# unbound (validator + iterator) with the trust anchor of the parent example.com,
+# which NSD serves signed by ldns-signzone with the DS records `mailns delegation`
+# prints; every kind of answer of our zones validates (AD): a TXT, NXDOMAIN,
+# NODATA, a wildcard answer and a wildcard NODATA (the SPF macro zone), an empty
+# non-terminal, a DKIM key; with every stored signature corrupted, mailnsd
+# restarted serves them and unbound answers SERVFAIL.  Needs the RRSIGs and NSEC
+# proofs in answers with DO: runs only with MAILNS_TEST_DNSSEC_ANSWERS=1.
+# Everything on 127.0.0.1; every daemon stopped by PID.
+. "${top_srcdir:?}/tests/tap/tap.sh"
+[ "${MAILNS_TEST_DNSSEC_ANSWERS:-0}" = 1 ] || skip_all "MAILNS_TEST_DNSSEC_ANSWERS=1 not set (answers with DO not signed yet)"
+for t in nsd unbound ldns-keygen ldns-signzone python3; do
+	command -v "$t" >/dev/null || skip_all "$t is not installed"
+done
+mn_tmpdir
+NSD_PID=""
+UB_PID=""
+stop_all() {
+	local p
+	for p in $UB_PID $NSD_PID; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	UB_PID=""
+	NSD_PID=""
+	mn_cleanup
+}
+trap stop_all EXIT
+
+cat >"$TMP/validate.tmpl" <<'EOF'
+version: 1
+server:
+  listen: ["127.0.0.1:@PORT@"]
+  nameservers: [ns1.example.net., ns2.example.net.]
+  hostmaster: hostmaster.example.net.
+  user: root
+  state_dir: @TMP@/state
+  dnssec: true
+  transfer: { allow: [127.0.0.1/32] }
+domains:
+  example.com:
+    spf: { mode: macro, ip4: [192.0.2.0/24], all: fail }
+    dkim:
+      selectors:
+        s1: "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+    dmarc: { p: reject }
+EOF
+mn_start "$TMP/validate.tmpl" || { ok 1 "mailnsd starts"; done_testing; exit 1; }
+ok 0 "mailnsd serves the signed zones on port $MN_PORT"
+POLICY=$TMP/policy.yaml
+DS=$("$MAILNS" delegation -c "$POLICY" | awk '$4 == "DS"')
+is "$(echo "$DS" | grep -c .)" 3 "mailns delegation: the DS of the three zones"
+
+NSD_PORT=$(mn_free_port "$MN_PORT")
+UB_PORT=$(mn_free_port "$MN_PORT" "$NSD_PORT")
+
+# ---- the parent: example.com, signed by ldns-signzone, in NSD -----------------
+mkdir -p "$TMP/nsd"
+{
+	printf '$ORIGIN example.com.\n$TTL 300\n'
+	printf '@ SOA ns1.example.net. hostmaster.example.net. 1 3600 900 1209600 300\n@ NS ns1.example.net.\n'
+	for l in _domainkey _dmarc _spf; do printf '%s NS ns1.example.net.\n%s NS ns2.example.net.\n' "$l" "$l"; done
+	echo '@ TXT "v=spf1 include:_spf.example.com -all"'
+	echo "$DS"
+} >"$TMP/example.com.zone"
+KEY=$(cd "$TMP" && ldns-keygen -a ECDSAP256SHA256 -k example.com 2>/dev/null)
+[ -n "$KEY" ] && [ -f "$TMP/$KEY.key" ]; ok $? "ldns-keygen: the parent's KSK ($KEY)"
+(cd "$TMP" && ldns-signzone -f "$TMP/nsd/example.com.zone" "$TMP/example.com.zone" "$KEY") 2>&1
+ok $? "ldns-signzone signs the parent with our DS records in it"
+{
+	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
+	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
+	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/xfrd.state" "$TMP/zone.list" "$TMP"
+	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 1\n' "$TMP/nsd.log"
+	printf 'remote-control:\n  control-enable: no\n'
+	printf 'zone:\n  name: "example.com"\n  zonefile: "example.com.zone"\n'
+} >"$TMP/nsd.conf"
+nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
+NSD_PID=$!
+mn_wait_answer "$NSD_PORT" example.com $NSD_PID; up=$?
+ok $up "nsd serves the signed parent on port $NSD_PORT"
+[ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+
+# ---- the resolver: unbound validating, the parent's key as trust anchor ------------
+stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"; }
+{
+	printf 'server:\n  interface: 127.0.0.1\n  port: %s\n' "$UB_PORT"
+	printf '  do-ip4: yes\n  do-ip6: no\n  do-udp: yes\n  do-tcp: yes\n'
+	printf '  access-control: 127.0.0.0/8 allow\n'
+	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
+	printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n  val-log-level: 2\n' "$TMP/unbound.log"
+	printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
+	printf '  do-not-query-localhost: no\n  module-config: "validator iterator"\n'
+	printf '  trust-anchor-file: "%s"\n' "$TMP/$KEY.key"
+	printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
+	printf '  prefetch: no\n  aggressive-nsec: no\n'
+	printf 'remote-control:\n  control-enable: no\n'
+	stub . "$NSD_PORT"
+	stub example.com "$NSD_PORT"
+	for l in _domainkey _dmarc _spf; do stub "$l.example.com" "$MN_PORT"; done
+} >"$TMP/unbound.conf"
+ub_start() {
+	unbound -d -c "$TMP/unbound.conf" >>"$TMP/unbound.out" 2>&1 &
+	UB_PID=$!
+	mn_wait_answer "$UB_PORT" example.com $UB_PID
+}
+ub_start; up=$?
+ok $up "unbound validates on port $UB_PORT"
+[ $up -eq 0 ] || { diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+
+# ask NAME TYPE: "RCODE ad|-" then the answer's records of type TYPE (rdata), sorted
+ask() {
+	local out
+	out=$(kdig @127.0.0.1 -p "$UB_PORT" +time=3 +retry=1 +dnssec "$1" "$2" 2>/dev/null)
+	printf '%s %s\n' "$(echo "$out" | sed -n 's/^;; ->>HEADER<<- opcode: QUERY; status: \([A-Z]*\);.*/\1/p')" \
+		"$(echo "$out" | grep -q '^;; Flags: .* ad' && echo ad || echo -)"
+	kdig @127.0.0.1 -p "$UB_PORT" +time=3 +retry=1 +noall +answer "$1" "$2" 2>/dev/null |
+		awk -v t="$2" '$4 == t { $1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print }' | sort
+}
+uberr() { diag "$(grep -iE 'validat|bogus|fail' "$TMP/unbound.log" | tail -8)"; }
+
+# the chain of trust: the parent itself validates (trust anchor, ldns-signzone)
+is "$(ask example.com TXT)" 'NOERROR ad
+"v=spf1 include:_spf.example.com -all"' "the parent validates (AD)" || uberr
+is "$(ask _dmarc.example.com DS | head -1)" "NOERROR ad" "our DS at the parent validates" || uberr
+
+# every kind of answer of our zones
+is "$(ask _dmarc.example.com TXT)" 'NOERROR ad
+"v=DMARC1; p=reject"' "TXT: validated (AD)" || uberr
+is "$(ask s1._domainkey.example.com TXT | head -1)" "NOERROR ad" "a DKIM key: validated" || uberr
+is "$(ask _dmarc.example.com DNSKEY | head -1)" "NOERROR ad" "the DNSKEY RRset: validated" || uberr
+is "$(ask x._dmarc.example.com TXT)" "NXDOMAIN ad" "NXDOMAIN: proven (NSEC, AD)" || uberr
+is "$(ask _dmarc.example.com A)" "NOERROR ad" "NODATA: proven (AD)" || uberr
+is "$(ask 5.2.0.192.in-addr._spf.example.com A)" 'NOERROR ad
+127.0.0.2' "a wildcard answer (SPF macro zone): validated" || uberr
+is "$(ask 5.2.0.192.in-addr._spf.example.com TXT)" "NOERROR ad" "a wildcard NODATA: proven" || uberr
+is "$(ask 2.0.192.in-addr._spf.example.com A)" "NOERROR ad" "an empty non-terminal: proven" || uberr
+is "$(ask 5.3.0.192.in-addr._spf.example.com A)" "NXDOMAIN ad" "NXDOMAIN beside the wildcard: proven" || uberr
+
+# ---- negative: every stored signature corrupted, served after a restart: SERVFAIL ------
+axfr() { kdig @127.0.0.1 -p "$MN_PORT" +time=3 +retry=0 +noall +answer AXFR _dmarc.example.com 2>/dev/null | awk '!seen[$0]++'; }
+axfr >"$TMP/good.zone"
+ldns-verify-zone "$TMP/good.zone" >/dev/null 2>&1; ok $? "before: the zone mailnsd transfers verifies"
+# sigs: "MNSIG1\n", then per entry a 32-byte key, a 16-bit length and the RRSIG RDATA
+n=$(python3 - "$TMP/state/dnssec" <<'PY'
+import os, sys
+n = 0
+for zone in os.listdir(sys.argv[1]):
+    p = os.path.join(sys.argv[1], zone, "sigs")
+    if not os.path.isfile(p):
+        continue
+    b = bytearray(open(p, "rb").read())
+    i = 7
+    while i + 34 <= len(b):
+        ln = b[i + 32] << 8 | b[i + 33]
+        i += 34 + ln
+        b[i - 1] ^= 0x01
+        n += 1
+    open(p, "wb").write(b)
+print(n)
+PY
+)
+[ "${n:-0}" -gt 0 ]; ok $? "every stored signature corrupted ($n)"
+mn_stop; ok $? "mailnsd stops"
+"$MAILNSD" -f -c "$POLICY" >>"$MN_LOG" 2>&1 &
+MN_PID=$!
+mn_wait_answer "$MN_PORT" _dmarc.example.com $MN_PID; ok $? "mailnsd restarts on port $MN_PORT with the stored signatures"
+kill -TERM "$UB_PID"; wait "$UB_PID" 2>/dev/null
+ub_start; ok $? "unbound restarted (an empty cache)"
+axfr >"$TMP/bad.zone"
+is "$(diff "$TMP/good.zone" "$TMP/bad.zone" | grep -cE '^>.*RRSIG[[:space:]]+(TXT|NSEC|DNSKEY) ')" 3 \
+	"mailnsd serves the corrupted signatures of the TXT, NSEC and DNSKEY RRsets (reused as stored)"
+ldns-verify-zone "$TMP/bad.zone" >/dev/null 2>&1; [ $? -ne 0 ]; ok $? "and ldns-verify-zone rejects them"
+is "$(ask _dmarc.example.com TXT | head -1)" "SERVFAIL -" "a corrupted signature: SERVFAIL"
+is "$(ask x._dmarc.example.com TXT | head -1)" "SERVFAIL -" "a corrupted NSEC signature: SERVFAIL"
+is "$(ask example.com TXT | head -1)" "NOERROR ad" "the parent still validates"
+
+for p in $UB_PID $NSD_PID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+UB_PID=""; NSD_PID=""
+mn_stop; ok $? "mailnsd stops cleanly"
+done_testing

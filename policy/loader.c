@@ -317,7 +317,7 @@ static void read_included(loader_t *ld, const char *path, const ynode_t *item, c
 	if (j == NULL)
 		return;
 	j->name = name;
-	if ((j->path = strdup(path)) == NULL || (j->arena = yarena_new()) == NULL)
+	if ((j->path = strdup(path)) == NULL || yarena_new(&j->arena) != MN_OK)
 		ld->cv.ctx.oom = MN_ENOMEM;
 }
 
@@ -571,7 +571,7 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 		return MN_ENOMEM;
 	}
 	p->priv = ld.priv;
-	if ((ld.cv.ctx.arena = yarena_new()) == NULL)
+	if (yarena_new(&ld.cv.ctx.arena) != MN_OK)
 		goto fail;
 	ld.priv->arena = ld.cv.ctx.arena;
 	if ((p->path = yarena_strdup(ld.cv.ctx.arena, path)) == NULL)

@@ -819,10 +819,16 @@ static void test_entry_refs(void)
 {
 	compile_cache_t *c = NULL;
 	is_int(compile_cache_new(&c), MN_OK, "entry: a cache");
-	incr_entry_t *e = incr_entry_new("a.example");
+	incr_entry_t *e = NULL;
+	is_int(incr_entry_new("a.example", &e), MN_OK, "entry: new");
 	ok(e != NULL && e->refs == 1, "entry: new holds one reference");
+	incr_entry_t *keep = e;
+	is_int(incr_entry_new(NULL, &e), MN_EINVAL, "entry: no name is MN_EINVAL");
+	is_int(incr_entry_new("a.example", NULL), MN_EINVAL, "entry: no out is MN_EINVAL");
+	ok(e == keep, "entry: out untouched on failure");
 	ok(incr_entry_ref(e) == e && e->refs == 2, "entry: ref returns it with one more holder");
-	incr_entry_t *twin = incr_entry_new("a.example");
+	incr_entry_t *twin = NULL;
+	is_int(incr_entry_new("a.example", &twin), MN_OK, "entry: a second one of the name");
 	incr_entry_ref(twin);
 	incr_entry_t *v[3] = { e, NULL, twin };
 	uint8_t g[32] = { 0 };

@@ -401,8 +401,8 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 
 zone_t *incr_zone_copy(const zone_t *z)
 {
-	zone_t *c = zone_new(z->name, z->kind, z->domain);
-	if (c == NULL)
+	zone_t *c = NULL;
+	if (zone_new(z->name, z->kind, z->domain, &c) != MN_OK)
 		return NULL;
 	for (size_t i = 0; i < z->nrrs; i++) {
 		const zone_rr_t *rr = &z->rrs[i];

@@ -1033,7 +1033,9 @@ static void test_errors(void)
 
 static void test_zonefile(void)
 {
-	zone_t *z = zone_new("_domainkey.example.com", ZONE_DKIM, "example.com");
+	zone_t *z = NULL;
+	if (zone_new("_domainkey.example.com", ZONE_DKIM, "example.com", &z) != MN_OK)
+		tap_bail("zone_new");
 	static const uint8_t soa[] = {
 		3, 'n', 's', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'n', 'e', 't', 0,
 		1, 'h', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'n', 'e', 't', 0,

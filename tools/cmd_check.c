@@ -75,8 +75,8 @@ int cmd_check(int argc, char **argv)
 		}
 	}
 
-	diag_t *d = diag_new();
-	if (d == NULL) {
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK) {
 		cmd_err("out of memory");
 		resolve_free(res);
 		return CMD_ERRORS;

@@ -525,8 +525,8 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 		if (nd > 0 && (pt[k].zs.v = calloc(nd * ZONE_KINDS, sizeof(*pt[k].zs.v))) == NULL)
 			r = MN_ENOMEM;
 		if ((k > 0 || fresh != NULL) && r == MN_OK) {
-			pt[k].c.diag = diag_new();
-			if (pt[k].c.diag == NULL || validate_part(pt[k].c.diag, &pt[k].c.val) != MN_OK) {
+			pt[k].c.diag = NULL;
+			if (diag_new(&pt[k].c.diag) != MN_OK || validate_part(pt[k].c.diag, &pt[k].c.val) != MN_OK) {
 				pt[k].c.val = NULL;
 				r = MN_ENOMEM;
 			}

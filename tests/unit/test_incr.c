@@ -182,7 +182,9 @@ static policy_cache_t *pcache;
 static result_t compile(compile_cache_t *cache, time_t now, bool persist, unsigned threads)
 {
 	result_t x = { 0 };
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	zones_t *zs = NULL;
 	x.r = cache != NULL ? policy_load_cached(top, pcache, dg, &p) : policy_load(top, dg, &p);
@@ -240,7 +242,9 @@ static void test_incr(void)
 	variant_t v = { 0 };
 	write_policy(&v);
 	write_keys(false);
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	if (policy_load(top, dg, &p) != MN_OK) {
 		diag_print(dg, stderr);
@@ -306,7 +310,8 @@ static void test_incr(void)
 	write_keys(false);
 	check(cache, now, MN_OK, 49, 1, "d03's key store back");
 
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	if (policy_load(top, dg, &p) != MN_OK)
 		tap_bail("policy");
 	write_spf_cache(p, "198.51.100.0/25");
@@ -443,7 +448,9 @@ static void test_parse_cache(void)
 	result_free(&x);
 
 	/* a policy outlives the cache and the policies it shares files with */
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p1 = NULL, *p2 = NULL;
 	is_int(policy_load_cached(top, pcache, dg, &p1), MN_OK, "load 1");
 	is_int(policy_load_cached(top, pcache, dg, &p2), MN_OK, "load 2");

@@ -106,7 +106,9 @@ static const char *const names[] = { "_dmarc.a.example", "_dmarc.b.example", "_d
 static int run(const char *const *texts, time_t t, bool persist, uint32_t got[5], diag_t **dout)
 {
 	zones_t *zs = mkzones(names, texts, 5);
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	int r = serial_assign(zs, state, t, persist, d);
 	for (size_t i = 0, k = 0; i < 5; i++) {
 		got[i] = 0;

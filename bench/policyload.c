@@ -59,11 +59,11 @@ int main(int argc, char **argv)
 	/* wall time, and CPU time of every thread (steadier on a shared machine) */
 	double *cached = calloc(runs, sizeof(double)), *cold = calloc(runs, sizeof(double));
 	double *cached_cpu = calloc(runs, sizeof(double)), *cold_cpu = calloc(runs, sizeof(double));
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
 	policy_cache_t *c = NULL;
 	policy_t *p = NULL;
 	size_t h0 = heap();
-	if (policy_cache_new(&c) != MN_OK || policy_load_cached(argv[1], c, d, &p) != MN_OK) {
+	if (diag_new(&d) != MN_OK || policy_cache_new(&c) != MN_OK || policy_load_cached(argv[1], c, d, &p) != MN_OK) {
 		diag_print(d, stderr);
 		return 1;
 	}

@@ -14,9 +14,15 @@ struct diag {
 	bool oom;		/* a message could not be stored */
 };
 
-diag_t *diag_new(void)
+int diag_new(diag_t **out)
 {
-	return calloc(1, sizeof(diag_t));
+	if (out == NULL)
+		return MN_EINVAL;
+	diag_t *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return MN_ENOMEM;
+	*out = d;
+	return MN_OK;
 }
 
 void diag_free(diag_t *d)

@@ -30,7 +30,8 @@ typedef struct diag_item {
 
 typedef struct diag diag_t;
 
-diag_t *diag_new(void);
+/* *out is a new empty list (diag_free); MN_EINVAL, MN_ENOMEM. */
+int diag_new(diag_t **out);
 void diag_free(diag_t *d);	/* NULL is a no-op */
 /* Adds one message; copies everything.  pos may be NULL. */
 void diag_add(diag_t *d, diag_level_t level, const mn_pos_t *pos, const char *fmt, ...)

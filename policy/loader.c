@@ -264,7 +264,7 @@ static job_t *job_push(loader_t *ld, const ynode_t *item, const char *top_file)
 	memset(j, 0, sizeof(*j));
 	j->item = item;
 	j->top_file = top_file;
-	if ((j->diag = diag_new()) == NULL) {
+	if (diag_new(&j->diag) != MN_OK) {
 		ld->cv.ctx.oom = MN_ENOMEM;
 		return NULL;
 	}
@@ -317,7 +317,7 @@ static void read_included(loader_t *ld, const char *path, const ynode_t *item, c
 	if (j == NULL)
 		return;
 	j->name = name;
-	if ((j->path = strdup(path)) == NULL || (j->arena = yarena_new()) == NULL)
+	if ((j->path = strdup(path)) == NULL || yarena_new(&j->arena) != MN_OK)
 		ld->cv.ctx.oom = MN_ENOMEM;
 }
 
@@ -571,7 +571,7 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 		return MN_ENOMEM;
 	}
 	p->priv = ld.priv;
-	if ((ld.cv.ctx.arena = yarena_new()) == NULL)
+	if (yarena_new(&ld.cv.ctx.arena) != MN_OK)
 		goto fail;
 	ld.priv->arena = ld.cv.ctx.arena;
 	if ((p->path = yarena_strdup(ld.cv.ctx.arena, path)) == NULL)
@@ -648,10 +648,11 @@ int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, po
 
 int policy_includes_read(const char *path, policy_t **out)
 {
-	diag_t *d = diag_new();
-	if (d == NULL)
-		return MN_ENOMEM;
-	int r = load(path, NULL, true, d, out);
+	diag_t *d = NULL;
+	int r = diag_new(&d);
+	if (r != MN_OK)
+		return r;
+	r = load(path, NULL, true, d, out);
 	diag_free(d);
 	return r;
 }

@@ -28,12 +28,16 @@ struct yarena {
 #define ARENA_FIRST (64 * 1024)
 #define ARENA_MAX (4 * 1024 * 1024)
 
-yarena_t *yarena_new(void)
+int yarena_new(yarena_t **out)
 {
+	if (out == NULL)
+		return MN_EINVAL;
 	yarena_t *a = calloc(1, sizeof(*a));
-	if (a != NULL)
-		a->next_size = ARENA_FIRST;
-	return a;
+	if (a == NULL)
+		return MN_ENOMEM;
+	a->next_size = ARENA_FIRST;
+	*out = a;
+	return MN_OK;
 }
 
 void yarena_free(yarena_t *a)
@@ -344,7 +348,7 @@ int ydoc_parse(const char *data, size_t len, const char *file, diag_t *diag, ydo
 	yaml_parser_t parser;
 	reader_t *r = calloc(1, sizeof(*r));
 	ydoc_t *doc = calloc(1, sizeof(*doc));
-	if (r == NULL || doc == NULL || (doc->arena = yarena_new()) == NULL) {
+	if (r == NULL || doc == NULL || yarena_new(&doc->arena) != MN_OK) {
 		free(r);
 		ydoc_free(doc);
 		return MN_ENOMEM;

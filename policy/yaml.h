@@ -14,7 +14,8 @@
  */
 typedef struct yarena yarena_t;
 
-yarena_t *yarena_new(void);
+/* *out is the new empty arena; MN_EINVAL, MN_ENOMEM. */
+int yarena_new(yarena_t **out);
 void yarena_free(yarena_t *a);			/* NULL is a no-op */
 /* Zeroed, aligned to 16 bytes; NULL on ENOMEM. */
 void *yarena_alloc(yarena_t *a, size_t size);

@@ -452,8 +452,8 @@ static int parse_pass(agg_t *a, const char *xml, size_t len, xml_err_t *x)
 {
 	int rc = MN_OK, ret;
 
-	if ((a->r = rd_report_new(REPORT_DMARC)) == NULL)
-		return MN_ENOMEM;
+	if ((rc = rd_report_new(REPORT_DMARC, &a->r)) != MN_OK)
+		return rc;
 	xmlStructuredErrorFunc oldfn = xmlStructuredError;
 	void *oldctx = xmlStructuredErrorContext;
 	xmlSetStructuredErrorFunc(x, on_xml_error);

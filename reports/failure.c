@@ -273,8 +273,9 @@ int rd_failure(const rd_arf_t *arf, report_t **out, char *why, size_t whylen)
 		goto fail;
 	}
 	free(t);
-	if ((rep = rd_report_new(REPORT_FAILURE)) == NULL ||
-	    (rep->failure = calloc(1, sizeof(*rep->failure))) == NULL) {
+	if ((r = rd_report_new(REPORT_FAILURE, &rep)) != MN_OK)
+		goto fail;
+	if ((rep->failure = calloc(1, sizeof(*rep->failure))) == NULL) {
 		r = MN_ENOMEM;
 		goto fail;
 	}

@@ -72,11 +72,13 @@ void rd_why(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
-report_t *rd_report_new(report_kind_t k)
+int rd_report_new(report_kind_t k, report_t **out)
 {
+	if (out == NULL)
+		return MN_EINVAL;
 	report_t *r = calloc(1, sizeof(*r));
 	if (r == NULL)
-		return NULL;
+		return MN_ENOMEM;
 	r->kind = k;
 	r->org = strdup("");
 	r->email = strdup("");
@@ -84,9 +86,10 @@ report_t *rd_report_new(report_kind_t k)
 	r->domain = strdup("");
 	if (r->org == NULL || r->email == NULL || r->report_id == NULL || r->domain == NULL) {
 		report_free(r);
-		return NULL;
+		return MN_ENOMEM;
 	}
-	return r;
+	*out = r;
+	return MN_OK;
 }
 
 char *rd_strndup(const char *s, size_t len)

@@ -30,8 +30,9 @@ void rd_notes_clear(rd_notes_t *n);
 /* Writes the reason into why. */
 void rd_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* A new, zeroed report of kind k whose strings are all "" (so never NULL). */
-report_t *rd_report_new(report_kind_t k);
+/* *out is a new, zeroed report of kind k whose strings are all "" (so never NULL);
+ * the caller frees it with report_free.  MN_EINVAL, MN_ENOMEM. */
+int rd_report_new(report_kind_t k, report_t **out);
 /* A copy of s[0..len) with a NUL, or NULL on ENOMEM. */
 char *rd_strndup(const char *s, size_t len);
 /* s trimmed of ASCII white space into a fresh string; lower-cased when lower. */

@@ -270,10 +270,8 @@ int rd_tlsrpt(const uint8_t *json, size_t len, rd_notes_t *notes, report_t **out
 		r = MN_ESYNTAX;
 		goto fail;
 	}
-	if ((rep = rd_report_new(REPORT_TLSRPT)) == NULL) {
-		r = MN_ENOMEM;
+	if ((r = rd_report_new(REPORT_TLSRPT, &rep)) != MN_OK)
 		goto fail;
-	}
 	if ((r = header_read(root, rep, notes, json, len, why, whylen)) != MN_OK)
 		goto fail;
 	size_t np = json_array_size(pols);

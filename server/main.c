@@ -310,8 +310,8 @@ static int parse_options(int argc, char **argv, opts_t *o)
  */
 static int load_policy(srv_t *srv, const char *path, policy_t **out)
 {
-	diag_t *diag = diag_new();
-	if (diag == NULL)
+	diag_t *diag = NULL;
+	if (diag_new(&diag) != MN_OK)
 		return MN_ENOMEM;
 	/* the parse cache is filled by the first load and kept (server.parse_cache: no effect) */
 	int r = policy_cache_new(&srv->pcache);
@@ -374,8 +374,8 @@ static bool open_listeners(srv_t *srv, const policy_t *p)
  */
 static bool first_generation(srv_t *srv, const policy_t *p, const srv_priv_t *priv, const char *path)
 {
-	diag_t *diag = diag_new();
-	if (diag == NULL)
+	diag_t *diag = NULL;
+	if (diag_new(&diag) != MN_OK)
 		return false;
 	xfr_conf_t *xfr = NULL;
 	int r = xfr_conf_new(p, diag, &xfr);

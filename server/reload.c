@@ -209,11 +209,9 @@ static void reload_work(uv_work_t *w)
 {
 	srv_t *srv = w->data;
 	srv_reload_t *rl = &srv->reload;
-	rl->diag = diag_new();
-	if (rl->diag == NULL) {
-		rl->err = MN_ENOMEM;
+	rl->diag = NULL;
+	if ((rl->err = diag_new(&rl->diag)) != MN_OK)
 		return;
-	}
 	policy_t *p = NULL;
 	rl->stats = (compile_stats_t){ 0 };
 	rl->err = load_from(srv->policy_path, srv->pcache, srv->ccache, rl->old, rl->diag, &rl->zset,
@@ -253,8 +251,8 @@ static void reload_work(uv_work_t *w)
 /* "FILE:LINE:COL: error: msg; ..." of the errors only (warnings do not fail a reload). */
 static char *errors_join(const diag_t *d)
 {
-	diag_t *e = diag_new();
-	if (e == NULL)
+	diag_t *e = NULL;
+	if (diag_new(&e) != MN_OK)
 		return NULL;
 	for (size_t i = 0; i < diag_count(d); i++) {
 		const diag_item_t *it = diag_get(d, i);

@@ -68,15 +68,15 @@ int cmd_check(int argc, char **argv)
 	resolve_t *res = NULL;
 	if (dns) {
 		char err[300];
-		int rr = resolve_new(resolver, &res, err, sizeof(err));
+		int rr = resolve_new(resolver, err, sizeof(err), &res);
 		if (rr != MN_OK) {
 			cmd_err("%s", rr == MN_ENOMEM ? "out of memory" : err);
 			return rr == MN_EINVAL ? CMD_USAGE : CMD_ERRORS;
 		}
 	}
 
-	diag_t *d = diag_new();
-	if (d == NULL) {
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK) {
 		cmd_err("out of memory");
 		resolve_free(res);
 		return CMD_ERRORS;

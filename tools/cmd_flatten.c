@@ -187,7 +187,7 @@ static void prefetch_one(void *arg, size_t k)
 		res = v->free[--v->nfree];
 	pthread_mutex_unlock(&v->lock);
 	if (r == MN_OK && res == NULL)
-		r = resolve_new(v->resolver, &res, NULL, 0);
+		r = resolve_new(v->resolver, NULL, 0, &res);
 	if (r == MN_OK)
 		r = entry_resolve(res, e);
 	if (r == MN_OK)
@@ -648,7 +648,7 @@ int cmd_flatten(int argc, char **argv)
 	}
 	view_t v = { .resolver = resolver, .err = MN_OK };
 	char err[256] = "";
-	int r = resolve_new(resolver, &v.res, err, sizeof(err));
+	int r = resolve_new(resolver, err, sizeof(err), &v.res);
 	if (r != MN_OK) {
 		cmd_err("%s", err[0] ? err : mn_strerror(r));
 		policy_free(p);

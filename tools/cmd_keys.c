@@ -133,7 +133,7 @@ static bool confirm_key(const char *selector, void *arg)
 		server_t *s = &c->srv[i];
 		if (s->res == NULL) {
 			char err[160];
-			if (resolve_new_tcp(s->addr, &s->res, err, sizeof(err)) != MN_OK) {
+			if (resolve_new_tcp(s->addr, err, sizeof(err), &s->res) != MN_OK) {
 				snprintf(c->why, sizeof(c->why), "%s: %s", s->addr, err);
 				ok = false;
 				break;

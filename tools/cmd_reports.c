@@ -577,7 +577,7 @@ static int reports_summary(int argc, char **argv)
 		goto oom;
 	if (resolve) {
 		char why[256] = "";
-		if (resolve_new(resolver, &res, why, sizeof(why)) < 0) {
+		if (resolve_new(resolver, why, sizeof(why), &res) < 0) {
 			cmd_err("--resolve: %s", why);
 			goto out;
 		}

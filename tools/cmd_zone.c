@@ -92,9 +92,9 @@ int cmd_zone(int argc, char **argv)
 
 	int status = CMD_ERRORS;
 	zones_t *zs = NULL;
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
 	policy_t *p = cmd_policy_load(path, true);
-	if (p == NULL || d == NULL)
+	if (p == NULL || diag_new(&d) != MN_OK)
 		goto out;
 	compile_opts_t co = { .now = mn_now(), .persist_serials = true };
 	int r = zones_compile(p, &co, d, &zs);

@@ -19,8 +19,8 @@ const char *cmd_policy_path(const char *opt)
 
 policy_t *cmd_policy_load(const char *opt, bool print_warnings)
 {
-	diag_t *d = diag_new();
-	if (d == NULL) {
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK) {
 		cmd_err("out of memory");
 		return NULL;
 	}

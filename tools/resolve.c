@@ -78,7 +78,7 @@ static int parse_server(const char *s, char *addr, size_t addrsize, uint16_t *po
 	return MN_OK;
 }
 
-static int resolve_open(const char *server, bool tcp, resolve_t **out, char *err, size_t errsize)
+static int resolve_open(const char *server, bool tcp, char *err, size_t errsize, resolve_t **out)
 {
 	if (out == NULL)
 		return MN_EINVAL;
@@ -178,14 +178,14 @@ fail:
 	return ret;
 }
 
-int resolve_new(const char *server, resolve_t **out, char *err, size_t errsize)
+int resolve_new(const char *server, char *err, size_t errsize, resolve_t **out)
 {
-	return resolve_open(server, false, out, err, errsize);
+	return resolve_open(server, false, err, errsize, out);
 }
 
-int resolve_new_tcp(const char *server, resolve_t **out, char *err, size_t errsize)
+int resolve_new_tcp(const char *server, char *err, size_t errsize, resolve_t **out)
 {
-	return resolve_open(server, true, out, err, errsize);
+	return resolve_open(server, true, err, errsize, out);
 }
 
 static void tcp_close(resolve_t *r)

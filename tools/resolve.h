@@ -20,7 +20,7 @@ typedef struct resolve resolve_t;
  * /etc/resolv.conf.  On failure returns MN_EINVAL (bad text) or another
  * negative code, and writes why into err (may be NULL).
  */
-int resolve_new(const char *server, resolve_t **out, char *err, size_t errsize);
+int resolve_new(const char *server, char *err, size_t errsize, resolve_t **out);
 /*
  * The same, but every query goes over ONE TCP connection to the server kept
  * open between queries (RFC 7766), one query after another: for a tool that
@@ -29,7 +29,7 @@ int resolve_new(const char *server, resolve_t **out, char *err, size_t errsize);
  * it (its idle timeout) or it fails, a new one is opened and the query sent
  * again, RESOLVE_TRIES times at most, each try bounded by RESOLVE_TIMEOUT_MS.
  */
-int resolve_new_tcp(const char *server, resolve_t **out, char *err, size_t errsize);
+int resolve_new_tcp(const char *server, char *err, size_t errsize, resolve_t **out);
 void resolve_free(resolve_t *r);	/* NULL is a no-op (closes the connection) */
 /* The server asked, "127.0.0.1#5399" style (owned by r). */
 const char *resolve_server(const resolve_t *r);

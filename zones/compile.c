@@ -413,12 +413,13 @@ int compile_domain(const ctx_t *c, const policy_domain_t *d, zones_t *zs)
 			free(apex);
 			continue;
 		}
-		zone_t *z = zone_new(apex, kinds[k].kind, d->name);
+		zone_t *z = NULL;
+		int r = zone_new(apex, kinds[k].kind, d->name, &z);
 		free(apex);
-		if (z == NULL)
-			return MN_ENOMEM;
+		if (r != MN_OK)
+			return r;
 		zs->v[zs->n++] = z;
-		int r = add_soa_ns(c, z);
+		r = add_soa_ns(c, z);
 		if (r == MN_OK && wd.active)	/* mode none under its own id */
 			r = add_text(c, z, NULL, rec_mta_sts_text(&wd.policy), &d->pos);
 		else if (r == MN_OK)
@@ -524,8 +525,8 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 		if (nd > 0 && (pt[k].zs.v = calloc(nd * ZONE_KINDS, sizeof(*pt[k].zs.v))) == NULL)
 			r = MN_ENOMEM;
 		if ((k > 0 || fresh != NULL) && r == MN_OK) {
-			pt[k].c.diag = diag_new();
-			if (pt[k].c.diag == NULL || validate_part(pt[k].c.diag, &pt[k].c.val) != MN_OK) {
+			pt[k].c.diag = NULL;
+			if (diag_new(&pt[k].c.diag) != MN_OK || validate_part(pt[k].c.diag, &pt[k].c.val) != MN_OK) {
 				pt[k].c.val = NULL;
 				r = MN_ENOMEM;
 			}

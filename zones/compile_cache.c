@@ -101,10 +101,8 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		cp->reused++;
 		goto out;
 	}
-	if ((dd = diag_new()) == NULL || (e = incr_entry_new(d->name)) == NULL) {
-		r = MN_ENOMEM;
+	if ((r = diag_new(&dd)) != MN_OK || (r = incr_entry_new(d->name, &e)) != MN_OK)
 		goto out;
-	}
 	if ((r = validate_scope(pc->val, dd)) != MN_OK)
 		goto out;
 	ctx_t c = *pc;

@@ -275,17 +275,20 @@ int incr_hash_final(incr_hash_t *h, uint8_t key[32], uint8_t pos[32])
 
 /* ---- entries ------------------------------------------------------------------ */
 
-incr_entry_t *incr_entry_new(const char *name)
+int incr_entry_new(const char *name, incr_entry_t **out)
 {
+	if (name == NULL || out == NULL)
+		return MN_EINVAL;
 	incr_entry_t *e = calloc(1, sizeof(*e));
 	if (e == NULL)
-		return NULL;
+		return MN_ENOMEM;
 	if ((e->name = mn_strdup(name)) == NULL) {
 		free(e);
-		return NULL;
+		return MN_ENOMEM;
 	}
 	e->refs = 1;
-	return e;
+	*out = e;
+	return MN_OK;
 }
 
 incr_entry_t *incr_entry_ref(incr_entry_t *e)
@@ -398,8 +401,8 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 
 zone_t *incr_zone_copy(const zone_t *z)
 {
-	zone_t *c = zone_new(z->name, z->kind, z->domain);
-	if (c == NULL)
+	zone_t *c = NULL;
+	if (zone_new(z->name, z->kind, z->domain, &c) != MN_OK)
 		return NULL;
 	for (size_t i = 0; i < z->nrrs; i++) {
 		const zone_rr_t *rr = &z->rrs[i];

@@ -81,7 +81,8 @@ bool incr_global_same(const compile_cache_t *c, const uint8_t global[32]);
  */
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n);
 
-incr_entry_t *incr_entry_new(const char *name);	/* refs 1 */
+/* *out is a new entry for name holding one reference (incr_entry_unref); MN_EINVAL, MN_ENOMEM. */
+int incr_entry_new(const char *name, incr_entry_t **out);
 /* One more holder (not atomic: one thread per entry at a time); returns e; NULL is a no-op. */
 incr_entry_t *incr_entry_ref(incr_entry_t *e);
 void incr_entry_unref(incr_entry_t *e);		/* NULL is a no-op */

@@ -351,10 +351,10 @@ static int apex_keys(zone_t *t, const dnskey_set_t *keys, uint32_t ttl)
 /* The records of z (finished) and the apex keys into a new zone, finished (sorted). */
 static int unsigned_copy(const zone_t *z, const dnskey_set_t *keys, zone_t **out)
 {
-	zone_t *t = zone_new(z->name, z->kind, z->domain);
-	if (t == NULL)
-		return MN_ENOMEM;
-	int r = MN_OK;
+	zone_t *t = NULL;
+	int r = zone_new(z->name, z->kind, z->domain, &t);
+	if (r != MN_OK)
+		return r;
 	for (size_t i = 0; r == MN_OK && i < z->nrrs; i++) {
 		const zone_rr_t *rr = &z->rrs[i];
 		if (rr->type == ZONE_T_RRSIG || rr->type == ZONE_T_NSEC || rr->type == ZONE_T_DNSKEY ||

@@ -249,7 +249,8 @@ static void emitf(validate_t *v, diag_level_t level, const mn_pos_t *pos, const 
 /* A scratch diag for a validator; NULL on ENOMEM. */
 static diag_t *scratch(void)
 {
-	return diag_new();
+	diag_t *d = NULL;
+	return diag_new(&d) == MN_OK ? d : NULL;
 }
 
 /* ---- SPF ------------------------------------------------------------------------ */

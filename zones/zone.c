@@ -103,26 +103,26 @@ static void mem_free(zone_t *z)
 		free(z->mem);
 }
 
-zone_t *zone_new(const char *apex, zone_kind_t kind, const char *domain)
+int zone_new(const char *apex, zone_kind_t kind, const char *domain, zone_t **out)
 {
-	if (apex == NULL || domain == NULL)
-		return NULL;
+	if (apex == NULL || domain == NULL || out == NULL)
+		return MN_EINVAL;
 	uint8_t wire[256];
 	int len = mn_name_to_wire(apex, wire, sizeof(wire));
 	if (len < 0)
-		return NULL;
+		return MN_EINVAL;
 	size_t nl = strlen(apex) + 1, dl = strlen(domain) + 1;
 	/* "_dmarc." + domain: the domain string is the tail of the name, not a copy */
 	bool tail = dl < nl && apex[nl - dl - 1] == '.' && memcmp(apex + nl - dl, domain, dl) == 0;
 	size_t strs = nl + (tail ? 0 : dl);
 	if (strs > UINT16_MAX)
-		return NULL;
+		return MN_EINVAL;
 	zone_t *z = slab_alloc(SLAB_ZONES, sizeof(*z));
 	uint8_t *mem = malloc((size_t)len + strs);
 	if (z == NULL || mem == NULL) {
 		slab_free(z);
 		free(mem);
-		return NULL;
+		return MN_ENOMEM;
 	}
 	memset(z, 0, sizeof(*z));
 	memcpy(mem, wire, (size_t)len);
@@ -136,7 +136,8 @@ zone_t *zone_new(const char *apex, zone_kind_t kind, const char *domain)
 	z->strs_len = (uint16_t)strs;
 	z->mem = mem;
 	z->kind = kind;
-	return z;
+	*out = z;
+	return MN_OK;
 }
 
 static void shared_release(zone_t *z);

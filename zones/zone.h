@@ -50,7 +50,12 @@ typedef struct zone_rr {
 /* Opaque outside zones/ (its fields: zones/zone_internal.h); read through the accessors below. */
 typedef struct zone zone_t;
 
-zone_t *zone_new(const char *apex, zone_kind_t kind, const char *domain);	/* NULL on ENOMEM/bad name */
+/*
+ * *out is a new empty zone apex (of the policy domain domain) holding one
+ * reference (zone_unref).  MN_EINVAL for no apex, domain or out, a bad apex
+ * name or names over 65,535 bytes together; MN_ENOMEM.
+ */
+int zone_new(const char *apex, zone_kind_t kind, const char *domain, zone_t **out);
 void zone_unref(zone_t *z);	/* NULL is a no-op; with other holders: drops one */
 /*
  * One more holder of a finished zone (the compile cache and the zone sets

@@ -11,12 +11,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (text == NULL)
 		return 0;
 	mn_pos_t pos = { "fuzz.yaml", 1, 1 };
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK) {
+		free(text);
+		return 0;
+	}
 	dkim_key_info_t info;
 	fuzz_check_result(dkim_key_record_check(text, &pos, d, &info), d);
 	diag_free(d);
 
-	d = diag_new();
+	if (diag_new(&d) != MN_OK) {
+		free(text);
+		return 0;
+	}
 	dkim_tags_t *tags = NULL;
 	int r = dkim_tags_parse(text, "DKIM", &pos, d, &tags);
 	fuzz_check_result(r, d);

@@ -11,7 +11,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (text == NULL)
 		return 0;
 	mn_pos_t pos = { "fuzz.yaml", 1, 1 };
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK) {
+		free(text);
+		return 0;
+	}
 	dmarc_info_t info;
 	memset(&info, 0, sizeof(info));
 	int r = dmarc_record_check(text, &pos, d, &info);
@@ -24,7 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	diag_free(d);
 
 	/* the same text as one rua URI */
-	d = diag_new();
+	if (diag_new(&d) != MN_OK) {
+		free(text);
+		return 0;
+	}
 	dmarc_dest_t dest;
 	memset(&dest, 0, sizeof(dest));
 	r = dmarc_uri_check(text, "rua", &pos, d, &dest);

@@ -134,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	setup();
 	write_input(data, size);
 
-	diag_t *diag = diag_new();
-	if (diag == NULL)
+	diag_t *diag = NULL;
+	if (diag_new(&diag) != MN_OK)
 		return 0;
 	policy_t *p = NULL;
 	int r = policy_load(path, diag, &p);
@@ -148,8 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.persist_serials = false,
 			.only_domain = NULL,
 		};
-		diag_t *cd = diag_new();
-		if (cd != NULL) {
+		diag_t *cd = NULL;
+		if (diag_new(&cd) == MN_OK) {
 			r = zones_compile(p, &opts, cd, &zs);
 			if (r == MN_OK && zs == NULL)
 				abort();

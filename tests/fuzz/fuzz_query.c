@@ -123,13 +123,13 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static zset_t *build(void)
 {
 	char dir[] = "/tmp/mailns-fuzz-query.XXXXXX", path[64];
-	diag_t *diag = diag_new();
+	diag_t *diag = NULL;
 	policy_t *p = NULL;
 	zones_t *zs = NULL;
 	zset_t *set = NULL;
 	int r = MN_ENOMEM;
 
-	if (diag == NULL)
+	if (diag_new(&diag) != MN_OK)
 		goto fail;
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");

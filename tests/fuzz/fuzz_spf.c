@@ -11,7 +11,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (text == NULL)
 		return 0;
 	mn_pos_t pos = { "fuzz.yaml", 1, 1 };
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK) {
+		free(text);
+		return 0;
+	}
 	spf_info_t info;
 	int r = spf_record_check(text, &pos, d, &info);
 	fuzz_check_result(r, d);

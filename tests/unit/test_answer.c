@@ -45,7 +45,9 @@ static size_t soa_rdlen;
 
 static zone_t *mkzone(const char *apex, const char *const *txt, size_t ntxt)
 {
-	zone_t *z = zone_new(apex, ZONE_DMARC, "example.com");
+	zone_t *z = NULL;
+	if (zone_new(apex, ZONE_DMARC, "example.com", &z) != MN_OK)
+		tap_bail("zone_new");
 	size_t o = put_name(soa_rdata, "ns1.example.net");
 	o += put_name(soa_rdata + o, "hostmaster.example.net");
 	static const uint32_t v[] = { 2030010101, 3600, 600, 1209600, 300 };

@@ -388,7 +388,12 @@ static void test_state_files(void)
 
 static void test_diag(void)
 {
-	diag_t *d = diag_new();
+	is_int(diag_new(NULL), MN_EINVAL, "diag_new without out: MN_EINVAL");
+	diag_t *d = NULL;
+	is_int(diag_new(&d), MN_OK, "diag_new");
+	if (d == NULL)
+		tap_bail("diag_new");
+	is_int(diag_count(d), 0, "a new list is empty");
 	mn_pos_t b = { "b.yaml", 3, 5 }, a1 = { "a.yaml", 10, 1 }, a2 = { "a.yaml", 2, 7 };
 	diag_error(d, &b, "unknown key '%s'", "tll");
 	diag_warn(d, &a1, "pct is removed");

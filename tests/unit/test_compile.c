@@ -684,7 +684,9 @@ static void test_compile_example(void)
 	write_text(path, "mn20300101r active v=DKIM1; k=rsa; p=" STORE_KEY "\n");
 
 	example_policy(state);
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	zones_t *zs = NULL;
 	compile_opts_t co = { .now = T_2030_01_01, .persist_serials = true };
 	int r = zones_compile(&pol, &co, dg, &zs);
@@ -834,7 +836,9 @@ static void test_compile_example(void)
 
 	/* a broken serials file */
 	write_text(path, "_dmarc.example.com 2030010100 00\n_dmarc.example.org x y\n");
-	diag_t *d2 = diag_new();
+	diag_t *d2 = NULL;
+	if (diag_new(&d2) != MN_OK)
+		tap_bail("diag_new");
 	zs = NULL;
 	is_int(zones_compile(&pol, &co, d2, &zs), MN_EPOLICY, "malformed serials file: EPOLICY");
 	ok(zs == NULL, "nothing returned");
@@ -916,7 +920,9 @@ static void test_errors(void)
 	}
 	d->spf.include = strs(inc, 10, 14);
 	pol_done();
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	zones_t *zs = NULL;
 	compile_opts_t co = { .now = T_2030_01_01 };
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_EPOLICY, "11 lookups in flatten mode: EPOLICY");
@@ -928,7 +934,8 @@ static void test_errors(void)
 
 	/* the same in plain mode */
 	pol.domains[0].spf.mode.v = SPF_MODE_PLAIN;
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_EPOLICY, "11 lookups in plain mode: EPOLICY");
 	it = first_error(dg);
 	is_str(it ? it->msg : "", "SPF for example.com needs 11 DNS lookups (limit 10)", "plain: same message");
@@ -937,7 +944,8 @@ static void test_errors(void)
 	/* auto with 9 includes fits flatten (10 lookups) */
 	pol.domains[0].spf.mode.v = SPF_MODE_AUTO;
 	pol.domains[0].spf.include.n = 9;
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "auto with 10 lookups compiles");
 	ok(zs && strncmp(txt(zones_find(zs, "_spf.example.com"), "_spf.example.com"), "v=spf1 include:_spf0", 20) == 0,
 	   "auto within the limits: flattened");
@@ -956,7 +964,8 @@ static void test_errors(void)
 	pol.domains[0].spf.ip4 = nets(addrs, 2000, 16);
 	free(addrs);
 	free(ab);
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_OK, "auto with 2000 addresses compiles");
 	const zone_t *z = zones_find(zs, "_spf.example.com");
 	is_str(txt(z, "_spf.example.com"), "v=spf1 exists:%{ir}.%{v}._spf.example.com -all", "auto over the limits: macro");
@@ -969,7 +978,8 @@ static void test_errors(void)
 
 	/* flatten with 2000 addresses: an error */
 	pol.domains[0].spf.mode.v = SPF_MODE_FLATTEN;
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_EPOLICY, "flatten with 2000 addresses: EPOLICY");
 	it = first_error(dg);
 	ok(it && strncmp(it->msg, "SPF for example.com needs ", 26) == 0 && strstr(it->msg, "DNS lookups (limit 10)") != NULL,
@@ -991,7 +1001,8 @@ static void test_errors(void)
 	mn_mkdir_p(dir, 0700);
 	snprintf(path, sizeof(path), "%s/published", dir);
 	write_text(path, "mn20300101r active v=DKIM1; k=rsa; p=" STORE_KEY "\n");
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_EPOLICY, "duplicate selector: EPOLICY");
 	it = first_error(dg);
 	is_str(it ? it->msg : "", "selector 'mn20300101r' of example.com is also in the key store",
@@ -1003,7 +1014,8 @@ static void test_errors(void)
 	/* a malformed key store */
 	write_text(path, "mn20300101r sleeping v=DKIM1; p=X\n");
 	d->dkim.selectors.n = 1;
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_EPOLICY, "malformed key store: EPOLICY");
 	it = first_error(dg);
 	ok(it && strstr(it->msg, "key store of example.com") != NULL && it->line == 10, "reported at the domain (%s)",
@@ -1021,7 +1033,8 @@ static void test_errors(void)
 	static const char *const v6[] = { "2001:db8::/32" };
 	d->spf.ip6 = nets(v6, 1, 14);
 	pol_done();
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	is_int(zones_compile(&pol, &co, dg, &zs), MN_EPOLICY, "macro names over 253 bytes: EPOLICY");
 	it = first_error(dg);
 	ok(it && strstr(it->msg, "(limit 253)") != NULL && it->line == 14, "reported at the ip6 entry (%s)",
@@ -1033,7 +1046,9 @@ static void test_errors(void)
 
 static void test_zonefile(void)
 {
-	zone_t *z = zone_new("_domainkey.example.com", ZONE_DKIM, "example.com");
+	zone_t *z = NULL;
+	if (zone_new("_domainkey.example.com", ZONE_DKIM, "example.com", &z) != MN_OK)
+		tap_bail("zone_new");
 	static const uint8_t soa[] = {
 		3, 'n', 's', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'n', 'e', 't', 0,
 		1, 'h', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'n', 'e', 't', 0,
@@ -1123,7 +1138,9 @@ static char *write_threads_policy(const char *name, bool bad)
 /* Compiles path on `threads` threads: the messages (joined) and zones (rendered). */
 static int compile_threads(const char *path, unsigned threads, char **msgs, char **zones, size_t *nzones)
 {
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	zones_t *zs = NULL;
 	int r = policy_load(path, dg, &p);
@@ -1195,7 +1212,9 @@ static void test_example_yaml(void)
 	const char *top = getenv("top_srcdir");
 	char path[600];
 	snprintf(path, sizeof(path), "%s/examples/policy.yaml", top && *top ? top : ".");
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	int r = policy_load(path, dg, &p);
 	is_int(r, MN_OK, "examples/policy.yaml loads");
@@ -1345,7 +1364,9 @@ static void test_family(void)
 	b->bimi.present = true;
 	b->bimi.logo = str("https://b.example/logo.svg", 22);
 	pol_done();
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	zones_t *zs = NULL;
 	compile_opts_t co = { .now = T_2030_01_01 };
 	int r = zones_compile(&pol, &co, dg, &zs);

@@ -195,7 +195,9 @@ static const dkim_case_t cases[] = {
 static void run_case(const dkim_case_t *c)
 {
 	char *text = expand(c->text);
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	dkim_key_info_t info = { .type = 99, .bits = 99 };
 	int rc = dkim_key_record_check(text, &POS, d, &info);
 	char *got = NULL;
@@ -240,7 +242,9 @@ static void test_tags(void)
 	dkim_tags_free(t);
 	dkim_tags_free(NULL);
 
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	t = NULL;
 	is_int(dkim_tags_parse("a=1;a=2;;x", "DMARC", &POS, d, &t), MN_OK, "bad tags still parse");
 	is_int(t != NULL ? (long long)t->bad : -1, 3, "three bad tag-specs");
@@ -269,7 +273,9 @@ static void test_fast_rsa(void)
 		char *k = spki_b64(pk);
 		char rec[1024];
 		snprintf(rec, sizeof(rec), "v=DKIM1; k=rsa; p=%s", k);
-		diag_t *d = diag_new();
+		diag_t *d = NULL;
+		if (diag_new(&d) != MN_OK)
+			tap_bail("diag_new");
 		dkim_key_info_t info = { 0 };
 		dkim_key_record_check(rec, NULL, d, &info);
 		tap_is_int(info.bits, EVP_PKEY_get_bits(pk), "RSA-%d: the size OpenSSL gives", sizes[i]);
@@ -282,7 +288,8 @@ static void test_fast_rsa(void)
 		more[len] = 0;
 		char *b = b64(more, len + 1);
 		snprintf(rec, sizeof(rec), "v=DKIM1; k=rsa; p=%s", b);
-		d = diag_new();
+		if (diag_new(&d) != MN_OK)
+			tap_bail("diag_new");
 		dkim_key_record_check(rec, NULL, d, &info);
 		tap_ok(diag_errors(d) == 1, "RSA-%d with a trailing byte: an error", sizes[i]);
 		diag_free(d);

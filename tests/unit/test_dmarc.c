@@ -136,7 +136,9 @@ static char *dump(const dmarc_info_t *in)
 
 static void run_case(const dmarc_case_t *c)
 {
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	dmarc_info_t info = { .p = 99 };
 	int rc = dmarc_record_check(c->text, &POS, d, &info);
 	char *got = NULL;
@@ -175,7 +177,9 @@ static void test_uri(void)
 	dmarc_dest_clear(NULL);
 	dmarc_info_clear(NULL);
 
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	is_int(dmarc_uri_check("mailto:x", "ruf", &POS, d, NULL), MN_ESYNTAX, "bad uri");
 	const diag_item_t *it = diag_get(d, 0);
 	ok(it != NULL && it->line == 12 && it->col == 3 && it->level == DIAG_ERROR, "error at the given position");

@@ -182,7 +182,9 @@ static policy_cache_t *pcache;
 static result_t compile(compile_cache_t *cache, time_t now, bool persist, unsigned threads)
 {
 	result_t x = { 0 };
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	zones_t *zs = NULL;
 	x.r = cache != NULL ? policy_load_cached(top, pcache, dg, &p) : policy_load(top, dg, &p);
@@ -240,7 +242,9 @@ static void test_incr(void)
 	variant_t v = { 0 };
 	write_policy(&v);
 	write_keys(false);
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	if (policy_load(top, dg, &p) != MN_OK) {
 		diag_print(dg, stderr);
@@ -306,7 +310,8 @@ static void test_incr(void)
 	write_keys(false);
 	check(cache, now, MN_OK, 49, 1, "d03's key store back");
 
-	dg = diag_new();
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	if (policy_load(top, dg, &p) != MN_OK)
 		tap_bail("policy");
 	write_spf_cache(p, "198.51.100.0/25");
@@ -443,7 +448,9 @@ static void test_parse_cache(void)
 	result_free(&x);
 
 	/* a policy outlives the cache and the policies it shares files with */
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p1 = NULL, *p2 = NULL;
 	is_int(policy_load_cached(top, pcache, dg, &p1), MN_OK, "load 1");
 	is_int(policy_load_cached(top, pcache, dg, &p2), MN_OK, "load 2");
@@ -819,10 +826,16 @@ static void test_entry_refs(void)
 {
 	compile_cache_t *c = NULL;
 	is_int(compile_cache_new(&c), MN_OK, "entry: a cache");
-	incr_entry_t *e = incr_entry_new("a.example");
+	incr_entry_t *e = NULL;
+	is_int(incr_entry_new("a.example", &e), MN_OK, "entry: new");
 	ok(e != NULL && e->refs == 1, "entry: new holds one reference");
+	incr_entry_t *keep = e;
+	is_int(incr_entry_new(NULL, &e), MN_EINVAL, "entry: no name is MN_EINVAL");
+	is_int(incr_entry_new("a.example", NULL), MN_EINVAL, "entry: no out is MN_EINVAL");
+	ok(e == keep, "entry: out untouched on failure");
 	ok(incr_entry_ref(e) == e && e->refs == 2, "entry: ref returns it with one more holder");
-	incr_entry_t *twin = incr_entry_new("a.example");
+	incr_entry_t *twin = NULL;
+	is_int(incr_entry_new("a.example", &twin), MN_OK, "entry: a second one of the name");
 	incr_entry_ref(twin);
 	incr_entry_t *v[3] = { e, NULL, twin };
 	uint8_t g[32] = { 0 };

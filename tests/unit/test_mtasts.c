@@ -52,7 +52,9 @@ static void write_policy(bool with_mta_sts)
 /* The TXT text of _mta-sts.a.example compiled at now ("" without the zone; "error" on failure). */
 static char *compile_at(compile_cache_t *cache, time_t now)
 {
-	diag_t *dg = diag_new();
+	diag_t *dg = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	zones_t *zs = NULL;
 	char *out = NULL;

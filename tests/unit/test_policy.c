@@ -38,7 +38,9 @@ static void put(const char *name, const char *text)
 /* Loads name; returns the sorted diagnostics as `mailns check` prints them (malloc'd). */
 static char *load(const char *name, int *ret, policy_t **out)
 {
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	*ret = policy_load(name, d, &p);
 	diag_sort(d);
@@ -205,7 +207,9 @@ static void test_diag_cases(void)
 		put("p.yaml", c->yaml);
 		int ret;
 		policy_t *p = (policy_t *)&ret;	/* must stay untouched on failure */
-		diag_t *d = diag_new();
+		diag_t *d = NULL;
+		if (diag_new(&d) != MN_OK)
+			tap_bail("diag_new");
 		ret = policy_load("p.yaml", d, &p);
 		diag_free(d);
 		if (ret == MN_OK)
@@ -711,7 +715,9 @@ static void test_parse_cache(void)
 	set_mtime("c.d/a.yaml", past);
 	set_mtime("c.d/b.yaml", past);
 	policy_cache_t *c = NULL;
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 	is_int(policy_cache_new(&c), MN_OK, "parse cache made");
 	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "first load through the cache");

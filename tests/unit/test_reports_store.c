@@ -141,7 +141,9 @@ static const char policy_yaml[] =
 static void test_authorize(const char *dir)
 {
 	char path[300], state[300];
-	diag_t *diag = diag_new();
+	diag_t *diag = NULL;
+	if (diag_new(&diag) != MN_OK)
+		tap_bail("diag_new");
 	policy_t *p = NULL;
 
 	snprintf(path, sizeof(path), "%s/policy.yaml", dir);

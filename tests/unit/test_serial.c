@@ -28,7 +28,9 @@ static void put32(uint8_t *p, uint32_t v)
 /* A finished zone: SOA, one NS, one TXT at the apex with text (its digest follows it). */
 static zone_t *mkzone(const char *apex, const char *text)
 {
-	zone_t *z = zone_new(apex, ZONE_DMARC, "example.com");
+	zone_t *z = NULL;
+	if (zone_new(apex, ZONE_DMARC, "example.com", &z) != MN_OK)
+		tap_bail("zone_new");
 	uint8_t rd[600];
 	int n = mn_name_to_wire("ns1.example.net", rd, 256);
 	size_t o = (size_t)n;
@@ -104,7 +106,9 @@ static const char *const names[] = { "_dmarc.a.example", "_dmarc.b.example", "_d
 static int run(const char *const *texts, time_t t, bool persist, uint32_t got[5], diag_t **dout)
 {
 	zones_t *zs = mkzones(names, texts, 5);
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	int r = serial_assign(zs, state, t, persist, d);
 	for (size_t i = 0, k = 0; i < 5; i++) {
 		got[i] = 0;

@@ -193,7 +193,9 @@ static char *dump(const spf_record_t *r)
 
 static void run_case(const spf_case_t *c)
 {
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	spf_info_t info = { .lookups = 99 };
 	int rc = spf_record_check(c->text, &POS, d, &info);
 	char *got = NULL;
@@ -228,7 +230,9 @@ static void run_case(const spf_case_t *c)
 
 static void test_info(void)
 {
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	spf_info_t in;
 	int rc = spf_record_check("v=spf1 ptr exists:%{i}.example.com redirect=x.example ~all exp=e.example", &POS, d,
 				  &in);
@@ -240,7 +244,8 @@ static void test_info(void)
 	is_int((long long)diag_warnings(d), 2, "info: two warnings (ptr, redirect beside all)");
 	diag_free(d);
 
-	d = diag_new();
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	rc = spf_record_check("v=spf1 ip4:192.0.2.0/24", &POS, d, &in);
 	ok(rc == MN_OK && !in.has_all && in.all_qual == 0 && !in.has_macro && in.terms == 1, "info: no all");
 	is_int(spf_record_check(NULL, &POS, d, &in), MN_EINVAL, "NULL text");
@@ -276,7 +281,8 @@ static void test_info(void)
 	for (int i = 0; i < 5; i++)
 		strcat(big, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.");
 	strcat(big, "example");
-	d = diag_new();
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	spf_record_check(big, &POS, d, NULL);
 	is_int((long long)diag_errors(d), 1, "name > 253 is an error");
 	const diag_item_t *it = diag_get(d, 0);

@@ -116,7 +116,9 @@ static void test_cases(void)
 	if (chdir(tmp) != 0)
 		tap_bail("chdir %s", tmp);
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
-		diag_t *d = diag_new();
+		diag_t *d = NULL;
+		if (diag_new(&d) != MN_OK)
+			tap_bail("diag_new");
 		policy_t *p = NULL;
 		zones_t *zs = NULL;
 		write_policy(cases[i].yaml);
@@ -148,7 +150,9 @@ static void test_cases(void)
 /* The validator API directly: term positions, lookups left to the caller, dedup. */
 static void test_spf_record(void)
 {
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	validate_t *v = NULL;
 	is_int(validate_new(d, &v), MN_OK, "validate_new");
 	policy_domain_t dom = { .name = "example.com", .pos = { "p.yaml", 3, 3 } };
@@ -167,7 +171,9 @@ static void test_spf_record(void)
 	ok(b && b->line == 8 && b->col == 12 && b->level == DIAG_ERROR, "+all at the all value");
 
 	/* 11 lookup terms in one record: the record's own count is not reported (compile counts from the apex) */
-	diag_t *d2 = diag_new();
+	diag_t *d2 = NULL;
+	if (diag_new(&d2) != MN_OK)
+		tap_bail("diag_new");
 	validate_t *v2 = NULL;
 	validate_new(d2, &v2);
 	validate_spf_record(v2, &dom,
@@ -199,7 +205,9 @@ static void test_spf_record(void)
 
 static void test_dkim_store(void)
 {
-	diag_t *d = diag_new();
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
 	validate_t *v = NULL;
 	validate_new(d, &v);
 	keystore_pub_t keys[] = {

@@ -39,7 +39,9 @@ static void put32(uint8_t *p, uint32_t v)
 /* _dmarc.example.com: SOA (serial), NS, TXT, and ntxt more TXT of 200 bytes each. */
 static zone_t *mkzone(uint32_t serial, const char *policy, size_t ntxt)
 {
-	zone_t *z = zone_new("_dmarc.example.com", ZONE_DMARC, "example.com");
+	zone_t *z = NULL;
+	if (zone_new("_dmarc.example.com", ZONE_DMARC, "example.com", &z) != MN_OK)
+		tap_bail("zone_new");
 	uint8_t rd[600];
 	int o = mn_name_to_wire("ns1.example.net", rd, 256);
 	o += mn_name_to_wire("hostmaster.example.net", rd + o, 256);

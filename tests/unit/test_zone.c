@@ -23,8 +23,8 @@ static const uint8_t a_rd[] = { 127, 0, 0, 2 };
 
 static zone_t *base_zone(void)
 {
-	zone_t *z = zone_new("_spf.example.com", ZONE_SPF, "example.com");
-	if (z == NULL)
+	zone_t *z = NULL;
+	if (zone_new("_spf.example.com", ZONE_SPF, "example.com", &z) != MN_OK)
 		tap_bail("zone_new");
 	return z;
 }
@@ -48,9 +48,10 @@ static void *finish_batch(void *arg)
 	struct tbatch *b = arg;
 	char txt[64];
 	for (int i = 0; i < TZONES; i++) {
-		zone_t *z = zone_new("_spf.example.com", ZONE_SPF, "example.com");
+		zone_t *z = NULL;
 		snprintf(txt, sizeof(txt), "v=spf1 ip4:10.0.%d.%d -all", i / 250, i % 250);
-		if (z == NULL || zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd)) ||
+		if (zone_new("_spf.example.com", ZONE_SPF, "example.com", &z) != MN_OK ||
+		    zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd)) ||
 		    zone_add_rr(z, "_spf.example.com", ZONE_T_NS, 60, ns_rd, sizeof(ns_rd)) ||
 		    zone_add_txt(z, "_spf.example.com", 60, txt) || zone_finish(z))
 			b->failed++;
@@ -103,7 +104,16 @@ int main(void)
 	is_int(zone_kind(z), ZONE_SPF, "zone kind");
 	static const uint8_t apex_wire[] = "\x04_spf\x07" "example\x03" "com";
 	tap_is_mem(zone_apex(z), zone_apex_len(z), apex_wire, sizeof(apex_wire), "apex wire form");
-	ok(zone_new("bad..name", ZONE_SPF, "x") == NULL, "zone_new rejects a bad name");
+	zone_t *keep = z;
+	is_int(zone_new("bad..name", ZONE_SPF, "x", &z), MN_EINVAL, "zone_new rejects a bad name: MN_EINVAL");
+	is_int(zone_new(NULL, ZONE_SPF, "x", &z), MN_EINVAL, "zone_new without an apex: MN_EINVAL");
+	is_int(zone_new("_spf.example.com", ZONE_SPF, NULL, &z), MN_EINVAL, "zone_new without a domain: MN_EINVAL");
+	is_int(zone_new("_spf.example.com", ZONE_SPF, "example.com", NULL), MN_EINVAL, "zone_new without out: MN_EINVAL");
+	static char long_domain[66000];
+	memset(long_domain, 'x', sizeof(long_domain) - 1);
+	is_int(zone_new("_spf.example.com", ZONE_SPF, long_domain, &z), MN_EINVAL,
+	       "zone_new with names over 65,535 bytes: MN_EINVAL");
+	ok(z == keep, "zone_new leaves out untouched on failure");
 	is_str(zone_kind_name(ZONE_DKIM), "dkim", "kind name dkim");
 	is_str(zone_kind_name(ZONE_DMARC), "dmarc", "kind name dmarc");
 	is_str(zone_kind_name(ZONE_SPF), "spf", "kind name spf");
@@ -245,7 +255,9 @@ int main(void)
 
 	/* finished: records in answer form, RRsets but the SOA shared between zones */
 	zone_t *za = base_zone(), *zb = base_zone();
-	zone_t *zc = zone_new("_spf.example.com", ZONE_SPF, "other.example");
+	zone_t *zc = NULL;
+	if (zone_new("_spf.example.com", ZONE_SPF, "other.example", &zc) != MN_OK)
+		tap_bail("zone_new");
 	zone_t *zv[] = { za, zb, zc };
 	for (int i = 0; i < 3; i++) {
 		zone_add_rr(zv[i], "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd));
@@ -289,8 +301,9 @@ int main(void)
 	zones_t *zs = calloc(1, sizeof(*zs));
 	zs->v = calloc(3, sizeof(*zs->v));
 	const char *names[] = { "_dmarc.a.example", "_domainkey.a.example", "_spf.a.example" };
-	for (int i = 0; i < 3; i++)
-		zs->v[zs->n++] = zone_new(names[i], (zone_kind_t)i, "a.example");
+	for (int i = 0; i < 3; i++, zs->n++)
+		if (zone_new(names[i], (zone_kind_t)i, "a.example", &zs->v[i]) != MN_OK)
+			tap_bail("zone_new");
 	for (int i = 0; i < 3; i++)
 		ok(zones_find(zs, names[i]) == zs->v[i], "zones_find %s", names[i]);
 	ok(zones_find(zs, "_spf.b.example") == NULL, "zones_find of an absent zone: NULL");
@@ -298,8 +311,12 @@ int main(void)
 	/* zones_match: a second set sharing _dmarc.a, without _domainkey.a, with _dmarc.b */
 	zones_t *next = calloc(1, sizeof(*next));
 	next->v = calloc(4, sizeof(*next->v));
-	zone_t *dmarc_b = zone_new("_dmarc.b.example", ZONE_DMARC, "b.example");
-	zone_t *spf_a = zone_new("_spf.a.example", ZONE_SPF, "a.example");
+	zone_t *dmarc_b = NULL;
+	if (zone_new("_dmarc.b.example", ZONE_DMARC, "b.example", &dmarc_b) != MN_OK)
+		tap_bail("zone_new");
+	zone_t *spf_a = NULL;
+	if (zone_new("_spf.a.example", ZONE_SPF, "a.example", &spf_a) != MN_OK)
+		tap_bail("zone_new");
 	next->v[next->n++] = zs->v[0];	/* the same object: borrowed, not freed with next */
 	next->v[next->n++] = dmarc_b;
 	next->v[next->n++] = spf_a;

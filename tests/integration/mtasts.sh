@@ -90,20 +90,9 @@ serial1=$(mn_dig +short _mta-sts.example.com SOA | awk '{print $3}')
 ok "$([ "$serial1" -gt "$serial0" ]; echo $?)" "the zone's serial grew ($serial0 -> $serial1)"
 
 # a file that cannot be written: the reload fails, the old id stays served.
-# The edits above also woke the file watcher: let its reloads (300 ms after the
-# last event) finish first, or one of them recreates .well-known under the link.
-settled() {
-	local n m i
-	n=$(grep -c 'reload' "$MN_LOG")
-	for i in $(seq 1 50); do
-		sleep 1
-		m=$(grep -c 'reload' "$MN_LOG")
-		[ "$m" = "$n" ] && return 0
-		n=$m
-	done
-	return 1
-}
-settled; ok $? "no reload pending"
+# The edits above also woke the file watcher: let its reloads finish first, or one
+# of them recreates .well-known under the link.
+mn_reloads_settled; ok $? "no reload pending"
 WK="$TMP/state/mta-sts/example.com/.well-known"
 mv "$WK" "$TMP/wk.real"
 mkdir "$TMP/elsewhere"

@@ -202,6 +202,8 @@ grep -q 'GET /.well-known/mta-sts.txt HTTP/1.1" 200' "$TMP/nginx/access.log"; ok
 
 # --- mailns check --dns: the MX hosts against the patterns, the file served over HTTPS ----
 P="$TMP/policy.yaml"
+# the watcher's reloads (woken by the edit above) settled: none rewrites the file under the web server below
+mn_reloads_settled; ok $? "no reload pending"
 OFF=$("$MAILNS" check -c "$P" 2>&1)
 is "$?" 0 "the policy passes the offline checks"
 check_dns() { OUT=$("$MAILNS" check -c "$P" --dns --resolver 127.0.0.1:53 "$@" 2>&1); RC=$?; }

@@ -88,6 +88,25 @@ mn_wait_answer() {
 # mn_start TEMPLATE [MAILNSD-ARGS]: writes $TMP/policy.yaml from TEMPLATE with
 # @PORT@ and @TMP@ replaced, starts mailnsd -f on a free loopback port, waits
 # until it answers.  Sets MN_PID, MN_PORT, MN_LOG.  Returns 1 if it never came up.
+# mn_reloads_settled: waits (up to 50 s) until mailnsd has no reload running or
+# pending: every "reloading" logged has ended ("reloaded" or "reload failed") and the
+# log has not grown for a second (longer than the file watcher's 300 ms debounce, so
+# a change it saw has started its reload by then).  Tests that change files mailnsd
+# writes call it first: the watcher's reloads, woken by the test's own edits, would
+# otherwise rewrite them under the test.  Returns 1 when it never settles.
+mn_reloads_settled() {
+	local i size last=-1 started ended
+	for i in $(seq 1 50); do
+		size=$(wc -c <"$MN_LOG")
+		started=$(grep -c 'reloading /' "$MN_LOG")
+		ended=$(grep -cE 'reloaded: |reload failed' "$MN_LOG")
+		[ "$size" = "$last" ] && [ "$started" -le "$ended" ] && return 0
+		last=$size
+		sleep 1
+	done
+	return 1
+}
+
 mn_start() {
 	local template=$1 try port i
 	shift

@@ -10,17 +10,24 @@
 # answer to the next (a record and a serial from the same complete generation), and
 # every other domain must answer its own record.  Prints RSS after the first reload
 # and at the end (and every 10 % of the rounds), dnsperf's lost queries, the
-# checker's errors and the reload times.
+# checker's errors and the reload times.  The resident sizes are taken once no reload
+# runs or waits (the log's "reloading" lines all ended, then 0.5 s): after the first
+# reload, at every 10 % of the rounds and at the end; a sampler reads VmRSS every
+# 0.1 s besides, for the peaks while two generations live side by side.  Also
+# printed: mailnsd's CPU seconds over the rounds and the load average.
 #
 # Usage: bench/soak.sh [N]           (default 100000)
-# Env:   RELOADS=2000, QPS=20000, MAILNSD, MAILNS (default: this tree's), UNIQUE_DKIM=1,
-#        DATA=dir of an earlier bench/reload.sh or soak.sh KEEP=1 run of the same N, KEEP=1.
+# Env:   ROUNDS=2000 (RELOADS too), QPS=20000 (0: no load), MAX_S=7200 (stops after
+#        the round that passes it), MAILNSD, UNIQUE_DKIM=1, DATA=dir of an earlier
+#        bench/reload.sh or soak.sh KEEP=1 run of the same N (used in place: copy a
+#        shared one first), KEEP=1.
 # A benchmark, not a test: loopback only, mailnsd stopped by its PID, every loop bounded.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 MAILNSD=${MAILNSD:-$top/server/mailnsd}
 N=${1:-100000}
-RELOADS=${RELOADS:-2000}
+RELOADS=${ROUNDS:-${RELOADS:-2000}}
+MAX_S=${MAX_S:-7200}
 QPS=${QPS:-20000}
 UNIQUE_DKIM=${UNIQUE_DKIM:-1}
 for t in dnsperf python3 ss; do
@@ -51,12 +58,13 @@ python3 "$top/bench/wait-answer.py" "$PORT" "_dmarc.d$((N - 1)).example" DMARC1 
 	{ echo "soak.sh: mailnsd did not answer"; exit 1; }
 CH=$(( N / 3 ))
 FILE=$(grep -l "^  d$CH.example:" "$dir"/domains.d/*.yaml)
-echo "soak.sh: $N domains, $RELOADS reloads of d$CH.example ($FILE) under $QPS qps, mailnsd pid $PID port $PORT"
-python3 - "$PORT" "$PID" "$N" "$CH" "$FILE" "$RELOADS" "$QPS" "$dir" <<'PY'
+echo "soak.sh: $N domains, $RELOADS reloads of d$CH.example ($FILE) under $QPS qps, mailnsd pid $PID port $PORT; $(uptime | sed 's/.*\(load average\)/\1/')"
+python3 - "$PORT" "$PID" "$N" "$CH" "$FILE" "$RELOADS" "$QPS" "$dir" "$MAX_S" <<'PY'
 import os, random, re, signal, socket, struct, subprocess, sys, threading, time
-port, pid, n, ch, path, rounds, qps, d = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
-                                          int(sys.argv[4]), sys.argv[5], int(sys.argv[6]),
-                                          int(sys.argv[7]), sys.argv[8])
+port, pid, n, ch, path, rounds, qps, d, max_s = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                                                 int(sys.argv[4]), sys.argv[5], int(sys.argv[6]),
+                                                 int(sys.argv[7]), sys.argv[8], float(sys.argv[9]))
+log = d + "/soak-mailnsd.log"
 name = "_dmarc.d%d.example" % ch
 
 def wire(q):
@@ -88,6 +96,32 @@ class Asker:
                 return m[3] & 15, m
         return None
 
+def cpu_s():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+def settled(timeout=120):
+    """RSS once every reload logged has ended and the log is still for 0.5 s."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        text = open(log, errors="replace").read()
+        started = text.count("reloading /")
+        ended = text.count("reloaded: ") + text.count("reload failed")
+        if started <= ended and len(text) == last:
+            return rss()
+        last = len(text)
+        time.sleep(0.5)
+    return rss()
+
+peak = [0, 1 << 62]    # the sampler's max and min along the rounds
+def sampler():
+    while not stop.is_set():
+        r = rss()
+        peak[0] = max(peak[0], r)
+        peak[1] = min(peak[1], r)
+        time.sleep(0.1)
+
 def skip_name(m, o):
     while True:
         l = m[o]
@@ -108,7 +142,7 @@ stop = threading.Event()
 lost = [0, 0]          # dnsperf: lost, sent
 checks = {"asked": 0, "timeouts": 0, "back": 0, "wrong": 0}
 def load():
-    while not stop.is_set():
+    while qps > 0 and not stop.is_set():
         p = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", d + "/queries", "-e",
                             "-l", "30", "-t", "2", "-c", "4", "-q", "500", "-Q", str(qps)],
                            capture_output=True, text=True)
@@ -179,18 +213,21 @@ def wait_tag(k, timeout=120):
 edit(0); os.kill(pid, signal.SIGHUP)
 if wait_tag(0) is None:
     sys.exit("soak.sh: the first reload was not served")
-time.sleep(0.5)
+rss1 = settled()
 r = a.ask(name, 6)
 state["s0"] = soa_serial(r[1])
-rss1 = rss()
 print("after the first reload: RSS %d KB, serial %d" % (rss1, state["s0"]), flush=True)
-threads = [threading.Thread(target=load), threading.Thread(target=check)]
+threads = [threading.Thread(target=load), threading.Thread(target=check), threading.Thread(target=sampler)]
 for t in threads:
     t.start()
 times = []
 marks = []
 t_start = time.monotonic()
+cpu0 = cpu_s()
 for k in range(1, rounds + 1):
+    if time.monotonic() - t_start > max_s:
+        print("stopped after %d rounds: MAX_S=%.0f s passed" % (k - 1, max_s), flush=True)
+        break
     time.sleep(0.05)
     edit(k)
     t0 = time.monotonic()
@@ -201,19 +238,30 @@ for k in range(1, rounds + 1):
         break
     times.append(time.monotonic() - t0)
     if k % max(1, rounds // 10) == 0:
-        marks.append((k, rss()))
-        print("round %d: RSS %d KB (%+.1f %%), reload median so far %.3f s" %
-              (k, marks[-1][1], 100.0 * (marks[-1][1] - rss1) / rss1, sorted(times)[len(times) // 2]), flush=True)
+        marks.append((k, settled()))
+        print("round %d: RSS %d KB (%+.1f %%), reload median so far %.3f s, %s" %
+              (k, marks[-1][1], 100.0 * (marks[-1][1] - rss1) / rss1, sorted(times)[len(times) // 2],
+               open("/proc/loadavg").read().split(" ")[0]), flush=True)
+cpu1 = cpu_s()
+t_rounds = time.monotonic() - t_start
 stop.set()
 for t in threads:
     t.join()
-rss2 = rss()
+rss2 = settled()
 times.sort()
 q = lambda f: times[min(len(times) - 1, int(f * len(times)))] if times else float("nan")
 print()
 print("reloads %d in %.0f s; SIGHUP -> new answer (under load): median %.3f s, p90 %.3f, max %.3f" %
-      (len(times), time.monotonic() - t_start, q(0.5), q(0.9), times[-1] if times else float("nan")))
+      (len(times), t_rounds, q(0.5), q(0.9), times[-1] if times else float("nan")))
+print("mailnsd CPU over the rounds: %.1f s (%.3f s a round, queries included)" %
+      (cpu1 - cpu0, (cpu1 - cpu0) / max(1, len(times))))
 print("RSS after the first reload %d KB, at the end %d KB: %+.1f %%" % (rss1, rss2, 100.0 * (rss2 - rss1) / rss1))
+if marks:
+    lo, hi = min(m[1] for m in marks), max(m[1] for m in marks)
+    print("RSS at every 10 %% (settled): %d-%d KB (%+.1f %% to %+.1f %%); sampled every 0.1 s: %d-%d KB (%+.1f %% to %+.1f %%)" %
+          (lo, hi, 100.0 * (lo - rss1) / rss1, 100.0 * (hi - rss1) / rss1,
+           peak[1], peak[0], 100.0 * (peak[1] - rss1) / rss1, 100.0 * (peak[0] - rss1) / rss1))
+print("load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
 print("dnsperf: %d sent, %d lost" % (lost[1], lost[0]))
 print("checker: %d asked, %d timeouts, %d wrong answers, %d times a generation went back" %
       (checks["asked"], checks["timeouts"], checks["wrong"], checks["back"]))

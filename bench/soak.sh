@@ -3,7 +3,8 @@
 # soak.sh -- issue 17's soak: RELOADS one-domain reloads of mailnsd at N domains under
 # query load.  Each round edits one domain's included file (its DMARC rua gets the
 # round's tag gK), sends SIGHUP and waits until the new record is answered.  Meanwhile
-# dnsperf sends QPS queries a second (issue 7's mix, in back-to-back runs of 30 s) and
+# dnsperf sends QPS queries a second (issue 7's mix, in back-to-back runs of 30 s, 4 MB
+# socket buffers; the drops ss counts at its sockets and at mailnsd's say who lost) and
 # a checker asks on one socket (one loop thread: SO_REUSEPORT keeps a socket on one)
 # by turns for the edited domain's TXT and SOA and for another domain's TXT: the
 # round K of the TXT and SERIAL - SERIAL0 of the SOA must never go back from one
@@ -114,12 +115,31 @@ def settled(timeout=120):
         time.sleep(0.5)
     return rss()
 
+def sock_drops(filt, proc=None):
+    """{local address: drops} of the UDP sockets ss shows for filt (skmem's d), of proc's only."""
+    out = subprocess.run(["ss", "-Huamnp", filt], capture_output=True, text=True).stdout
+    drops, local = {}, None
+    for l in out.splitlines():
+        f = l.split()
+        if len(f) >= 4 and not l[0].isspace():
+            local = f[3] if proc is None or ('(("%s"' % proc) in l else None
+        m = re.search(r"skmem:\(.*,d(\d+)\)", l)
+        if m and local is not None:
+            drops[local] = int(m.group(1))
+    return drops
+
 peak = [0, 1 << 62]    # the sampler's max and min along the rounds
+client_drops = {}      # dnsperf's sockets (by local address): the most drops seen
 def sampler():
+    i = 0
     while not stop.is_set():
         r = rss()
         peak[0] = max(peak[0], r)
         peak[1] = min(peak[1], r)
+        i += 1
+        if i % 10 == 0:
+            for k, v in sock_drops("src 0.0.0.0", "dnsperf").items():
+                client_drops[k] = max(client_drops.get(k, 0), v)
         time.sleep(0.1)
 
 def skip_name(m, o):
@@ -143,7 +163,7 @@ lost = [0, 0]          # dnsperf: lost, sent
 checks = {"asked": 0, "timeouts": 0, "back": 0, "wrong": 0}
 def load():
     while qps > 0 and not stop.is_set():
-        p = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", d + "/queries", "-e",
+        p = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", d + "/queries", "-e", "-b", "4096",
                             "-l", "30", "-t", "2", "-c", "4", "-q", "500", "-Q", str(qps)],
                            capture_output=True, text=True)
         m1 = re.search(r"Queries sent:\s+(\d+)", p.stdout)
@@ -224,6 +244,7 @@ times = []
 marks = []
 t_start = time.monotonic()
 cpu0 = cpu_s()
+srv0 = sum(sock_drops("sport = :%d" % port).values())
 for k in range(1, rounds + 1):
     if time.monotonic() - t_start > max_s:
         print("stopped after %d rounds: MAX_S=%.0f s passed" % (k - 1, max_s), flush=True)
@@ -243,6 +264,7 @@ for k in range(1, rounds + 1):
               (k, marks[-1][1], 100.0 * (marks[-1][1] - rss1) / rss1, sorted(times)[len(times) // 2],
                open("/proc/loadavg").read().split(" ")[0]), flush=True)
 cpu1 = cpu_s()
+srv1 = sum(sock_drops("sport = :%d" % port).values())
 t_rounds = time.monotonic() - t_start
 stop.set()
 for t in threads:
@@ -262,7 +284,8 @@ if marks:
           (lo, hi, 100.0 * (lo - rss1) / rss1, 100.0 * (hi - rss1) / rss1,
            peak[1], peak[0], 100.0 * (peak[1] - rss1) / rss1, 100.0 * (peak[0] - rss1) / rss1))
 print("load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
-print("dnsperf: %d sent, %d lost" % (lost[1], lost[0]))
+print("dnsperf: %d sent, %d lost; dropped by a full receive buffer: %d at mailnsd's sockets, %d at dnsperf's (its 1 s samples)" %
+      (lost[1], lost[0], srv1 - srv0, sum(client_drops.values())))
 print("checker: %d asked, %d timeouts, %d wrong answers, %d times a generation went back" %
       (checks["asked"], checks["timeouts"], checks["wrong"], checks["back"]))
 PY

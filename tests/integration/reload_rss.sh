@@ -7,6 +7,7 @@
 # stays within 0-2 %; with glibc's sliding malloc thresholds it grew by 10-24 %: the
 # thread arenas kept the free memory of the old generations).  glibc only; skipped in
 # a sanitizer build, whose allocator keeps freed memory in quarantine on purpose.
+# Afterwards the reloads' thread runs 10 below the loop threads (nice 10, Linux).
 . "${top_srcdir:?}/tests/tap/tap.sh"
 
 getconf GNU_LIBC_VERSION >/dev/null 2>&1 || skip_all "not glibc"
@@ -80,5 +81,10 @@ mn_reloads_settled; ok $? "the reloads settle"
 rss2=$(rss)
 diag "VmRSS after the first reload $rss1 KB, after $ROUNDS more $rss2 KB ($(( (rss2 - rss1) * 100 / rss1 )) %)"
 ok $((rss2 * 100 > rss1 * 105)) "VmRSS within 5 % of after the first reload ($rss1 -> $rss2 KB)"
+# nice of each thread: field 19 of /proc/PID/task/TID/stat (after the command's ")")
+nices() { for t in /proc/"$MN_PID"/task/*; do sed 's/.*) //' "$t/stat" | awk -v t="${t##*/}" '{ print t, $17 }'; done; }
+diag "thread nice values: $(nices | tr '\n' ' ')"
+is "$(nices | awk -v p="$MN_PID" '$1 == p { print $2 }')" 0 "the main loop thread keeps nice 0"
+ok $(nices | awk '$2 == 10 { n++ } END { exit !n }'; echo $?) "the pool thread that reloaded runs at nice 10"
 mn_stop; is $? 0 "mailnsd stops cleanly"
 done_testing

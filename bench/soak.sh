@@ -116,13 +116,13 @@ def settled(timeout=120):
     return rss()
 
 def sock_drops(filt, proc=None):
-    """{local address: drops} of the UDP sockets ss shows for filt (skmem's d), of proc's only."""
+    """{local address: drops} of the UDP sockets ss shows for filt (skmem's d), of process proc only."""
     out = subprocess.run(["ss", "-Huamnp", filt], capture_output=True, text=True).stdout
     drops, local = {}, None
     for l in out.splitlines():
         f = l.split()
         if len(f) >= 4 and not l[0].isspace():
-            local = f[3] if proc is None or ('(("%s"' % proc) in l else None
+            local = f[3] if proc is None or (",pid=%d," % proc) in l else None
         m = re.search(r"skmem:\(.*,d(\d+)\)", l)
         if m and local is not None:
             drops[local] = int(m.group(1))
@@ -138,8 +138,9 @@ def sampler():
         peak[1] = min(peak[1], r)
         i += 1
         if i % 10 == 0:
-            for k, v in sock_drops("src 0.0.0.0", "dnsperf").items():
-                client_drops[k] = max(client_drops.get(k, 0), v)
+            if perf[0] is not None:
+                for k, v in sock_drops("src 0.0.0.0", perf[0]).items():
+                    client_drops[(perf[0], k)] = max(client_drops.get((perf[0], k), 0), v)
         time.sleep(0.1)
 
 def skip_name(m, o):
@@ -160,14 +161,18 @@ def soa_serial(m):
 
 stop = threading.Event()
 lost = [0, 0]          # dnsperf: lost, sent
+perf = [None]          # the running dnsperf's pid
 checks = {"asked": 0, "timeouts": 0, "back": 0, "wrong": 0}
 def load():
     while qps > 0 and not stop.is_set():
-        p = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", d + "/queries", "-e", "-b", "4096",
-                            "-l", "30", "-t", "2", "-c", "4", "-q", "500", "-Q", str(qps)],
-                           capture_output=True, text=True)
-        m1 = re.search(r"Queries sent:\s+(\d+)", p.stdout)
-        m2 = re.search(r"Queries lost:\s+(\d+)", p.stdout)
+        p = subprocess.Popen(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", d + "/queries", "-e", "-b", "4096",
+                              "-l", "30", "-t", "2", "-c", "4", "-q", "500", "-Q", str(qps)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        perf[0] = p.pid
+        out = p.communicate()[0]
+        perf[0] = None
+        m1 = re.search(r"Queries sent:\s+(\d+)", out)
+        m2 = re.search(r"Queries lost:\s+(\d+)", out)
         if m1 and m2:
             lost[1] += int(m1.group(1)); lost[0] += int(m2.group(1))
 state = {"k0": None, "s0": None}

@@ -2,7 +2,6 @@
 /* reload.c -- load and compile the policy; SIGHUP or a change reloads off the loop and hands the new set to every worker */
 #include "server/srv.h"
 
-#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +11,6 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#ifdef __linux__
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#endif
 
 #include "policy/mn.h"
 #include "policy/pool.h"
@@ -23,32 +18,7 @@
 #include "server/worker.h"
 #include "zones/compile.h"
 
-enum { LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20, RELOAD_NICE = 10 };
-
-/*
- * The calling thread (a libuv pool thread about to reload or free a
- * generation) RELOAD_NICE below the loop threads, once: on a busy machine the
- * scheduler then gives the CPU to the queries first, and the compile's
- * threads, started from this one, inherit it.  Linux: the nice value of one
- * thread (POSIX has it per process); elsewhere nothing.
- */
-static void background(void)
-{
-#ifdef __linux__
-	static __thread bool done;
-	if (done)
-		return;
-	done = true;
-	id_t tid = (id_t)syscall(SYS_gettid);
-	errno = 0;
-	int cur = getpriority(PRIO_PROCESS, tid);
-	if (cur == -1 && errno != 0)
-		return;
-	int want = cur + RELOAD_NICE > 19 ? 19 : cur + RELOAD_NICE;
-	if (want > cur)
-		(void)setpriority(PRIO_PROCESS, tid, want);
-#endif
-}
+enum { LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20 };
 
 static int hexval(char c)
 {
@@ -138,9 +108,9 @@ srv_gen_t *srv_gen_ref(srv_gen_t *g)
 	return g;
 }
 
-/* Frees what g holds (not g itself). */
-static void gen_free(srv_gen_t *g)
+static void gen_free_work(uv_work_t *w)
 {
+	srv_gen_t *g = w->data;
 	zset_unref(g->zset);
 	xfr_conf_free(g->xfr);
 	g->zset = NULL;
@@ -150,17 +120,11 @@ static void gen_free(srv_gen_t *g)
 #endif
 }
 
-static void gen_free_work(uv_work_t *w)
-{
-	background();
-	gen_free(w->data);
-}
-
 static void gen_free_done(uv_work_t *w, int status)
 {
 	srv_gen_t *g = w->data;
 	if (status < 0)
-		gen_free(g);	/* cancelled: free here */
+		gen_free_work(w);	/* cancelled: free here */
 	free(g);
 }
 
@@ -175,7 +139,7 @@ void srv_gen_unref(srv_gen_t *g, uv_loop_t *loop)
 	g->work.data = g;
 	if (loop != NULL && uv_queue_work(loop, &g->work, gen_free_work, gen_free_done) == 0)
 		return;
-	gen_free(g);
+	gen_free_work(&g->work);
 	free(g);
 }
 
@@ -245,7 +209,6 @@ static void reload_work(uv_work_t *w)
 {
 	srv_t *srv = w->data;
 	srv_reload_t *rl = &srv->reload;
-	background();
 	rl->diag = NULL;
 	if ((rl->err = diag_new(&rl->diag)) != MN_OK)
 		return;

@@ -7,7 +7,6 @@
 # stays within 0-2 %; with glibc's sliding malloc thresholds it grew by 10-24 %: the
 # thread arenas kept the free memory of the old generations).  glibc only; the size
 # is not judged in a sanitizer build, whose allocator keeps freed memory in quarantine.
-# Afterwards the reloads' thread runs at a nice value 10 above the loop threads' (Linux).
 . "${top_srcdir:?}/tests/tap/tap.sh"
 
 getconf GNU_LIBC_VERSION >/dev/null 2>&1 || skip_all "not glibc"
@@ -84,18 +83,6 @@ if [ "$san" = 1 ]; then
 	ok 0 "VmRSS within 5 % of after the first reload # SKIP sanitizer build"
 else
 	ok $((rss2 * 100 > rss1 * 105)) "VmRSS within 5 % of after the first reload ($rss1 -> $rss2 KB)"
-fi
-# nice of each thread: field 19 of /proc/PID/task/TID/stat (after the command's ")")
-nices() { for t in /proc/"$MN_PID"/task/*; do sed 's/.*) //' "$t/stat" | awk -v t="${t##*/}" '{ print t, $17 }'; done; }
-diag "thread nice values: $(nices | tr '\n' ' ')"
-base=$(nices | awk -v p="$MN_PID" '$1 == p { print $2 }')	# the test's own nice value
-is "$base" "$(nice)" "the main loop thread keeps the nice value it was started with"
-want=$((base + 10 > 19 ? 19 : base + 10))
-if [ "$want" = "$base" ]; then
-	ok 0 "the pool thread that reloaded runs at nice +10 # SKIP started at nice $base"
-else
-	ok $(nices | awk -v w="$want" '$2 == w { n++ } END { exit !n }'; echo $?) \
-		"the pool thread that reloaded runs at nice +10 ($want)"
 fi
 mn_stop; is $? 0 "mailnsd stops cleanly"
 grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$MN_LOG"; ok $((! $?)) "no sanitizer report in the server log"

@@ -667,9 +667,12 @@ static void lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t
 			proof_cover(zs, z, qname, qlen, dp);
 	}
 	size_t first, count;
-	/* a wildcard's own NSEC and RRSIGs are not synthesized */
-	bool own_only = res->wildcard && (qtype == ZONE_T_NSEC || qtype == ZONE_T_RRSIG);
-	if (own_only || !node_rrset(z, n, qtype, &first, &count)) {
+	/*
+	 * Every type is synthesized from the wildcard, NSEC and RRSIG too (as
+	 * Knot does): a NODATA for them cannot be proved, the wildcard's own
+	 * NSEC lists both types.
+	 */
+	if (!node_rrset(z, n, qtype, &first, &count)) {
 		res->status = ZSET_NODATA;
 		if (dp != NULL && n->nrrs == 0)
 			proof_cover(zs, z, n->name, n->name_len, dp);	/* an empty non-terminal */

@@ -4,7 +4,10 @@
 # 127.0.0.1 (the zones' DNSKEYs as trust anchors, stub zones to mailnsd, every other
 # name to mailnsd too, so nothing leaves the machine) gets the AD bit for a DMARC
 # TXT, a DKIM TXT, an NXDOMAIN, a NODATA, an empty non-terminal, an SPF macro
-# wildcard answer and a wildcard NODATA; corrupted stored signatures make it SERVFAIL.
+# wildcard answer and a wildcard NODATA, NSEC/RRSIG/ANY/a missing type under the
+# wildcard and at an empty non-terminal, ANY/NSEC/DNSKEY/CDS/CDNSKEY/RRSIG at the apex;
+# DS at the apex is checked straight at mailnsd (the parent's type, RFC 4035 B.8);
+# corrupted stored signatures make it SERVFAIL.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 command -v unbound >/dev/null || skip_all "unbound not installed"
 mn_tmpdir
@@ -67,6 +70,7 @@ server:
   harden-referral-path: no
   target-fetch-policy: "0 0 0 0 0"
   outgoing-interface: 127.0.0.1
+  aggressive-nsec: no
 EOF
 	for z in $ZONES; do
 		mn_dig +short DNSKEY "$z" | grep '^257 ' | sed "s|^|  trust-anchor: \"$z. DNSKEY |; s|\$|\"|"
@@ -124,6 +128,40 @@ validated 1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._s
 validated 1.2.3.4.nosuch._spf.example.com A NXDOMAIN "an NXDOMAIN beside the wildcards validates (AD)"
 is "$(kdig @127.0.0.1 -p "$UB_PORT" +time=5 +retry=1 +short 5.1.2.0.192.in-addr._spf.example.com A 2>/dev/null)" \
 	127.0.0.2 "the wildcard's address through unbound"
+# RFC 4035 3.1.3 beyond TXT and A: under the SPF wildcard every type is synthesized,
+# NSEC and RRSIG too (a NODATA for them cannot be proved: the wildcard's NSEC lists
+# both); types the zone lacks at the wildcard and at an empty non-terminal; the apex's
+W=5.1.2.0.192.in-addr._spf.example.com
+ENT=2.0.192.in-addr._spf.example.com
+validated "$W" NSEC NOERROR "NSEC under the wildcard: synthesized, validates (AD)"
+validated "$W" ANY NOERROR "ANY under the wildcard validates (AD)"
+validated "$W" AAAA NOERROR "a type the zone lacks, under the wildcard: NODATA validates (AD)"
+validated "$ENT" AAAA NOERROR "a type the zone lacks, at an empty non-terminal: NODATA validates (AD)"
+validated "$ENT" NSEC NOERROR "NSEC at an empty non-terminal: NODATA validates (AD)"
+validated "$ENT" RRSIG NOERROR "RRSIG at an empty non-terminal: NODATA validates (AD)"
+validated _spf.example.com ANY NOERROR "ANY at the apex validates (AD)"
+validated _spf.example.com NSEC NOERROR "NSEC at the apex validates (AD)"
+for t in DNSKEY CDS CDNSKEY; do validated _spf.example.com $t NOERROR "$t at the apex validates (AD)"; done
+# type RRSIG: unbound passes the records on unvalidated (never AD), but a response it
+# finds bogus is SERVFAIL; the old NODATA under the wildcard was
+rrsigs() { # rrsigs NAME: "STATUS N" (N: the RRSIGs owned by NAME in unbound's answer)
+	local out
+	out=$(kdig @127.0.0.1 -p "$UB_PORT" +time=5 +retry=1 +dnssec "$1" RRSIG 2>/dev/null)
+	printf '%s %s\n' "$(echo "$out" | sed -n 's/^;; ->>HEADER<<-.* status: \([A-Z]*\);.*/\1/p')" \
+		"$(echo "$out" | grep -cE "^$1\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+RRSIG[[:space:]]")"
+}
+is "$(rrsigs "$W")" "NOERROR 2" "RRSIG under the wildcard: not bogus, the wildcard's RRSIGs (A, NSEC)"
+is "$(rrsigs _spf.example.com)" "NOERROR 7" "RRSIG at the apex: not bogus, its 7 RRSIGs"
+# DS at the apex is the parent's (none here: unbound would ask it); mailnsd answers as
+# the child must (RFC 4035 3.1.4.1, B.8): NODATA, the SOA and the apex NSEC (SOA set,
+# no DS), each with its RRSIG
+out=$(mn_dig +dnssec +norec _spf.example.com DS)
+echo "$out" | grep -qE '^;; Flags: .*aa.*; ANSWER: 0; AUTHORITY: 4;' &&
+	echo "$out" | grep -q 'status: NOERROR' &&
+	echo "$out" | grep -qE '^_spf\.example\.com\.[[:space:]].*IN[[:space:]]+NSEC[[:space:]].* SOA ' &&
+	! echo "$out" | grep -qE 'IN[[:space:]]+NSEC[[:space:]].* DS( |$)' &&
+	[ "$(echo "$out" | grep -cE 'IN[[:space:]]+RRSIG[[:space:]]+(SOA|NSEC) ')" = 2 ]
+ok $? "DS at the apex: NODATA with the SOA and the apex NSEC, signed (RFC 4035 B.8)" || diag "$out"
 grep -i 'validation failure' "$TMP/unbound.log" | head -n 5 | while read -r l; do diag "$l"; done
 
 # --- a broken signature: every stored signature of the DMARC zone corrupted --

@@ -10,7 +10,12 @@
 # depend on the machine's load (unlike qps), so figures from a busy machine hold.
 # Usage: bench/answer-ir.sh [N [COUNT]]     (default 1000 domains, 5000 queries a phase)
 # Env: MAILNSD, MAILNS, BUILD as in qps.sh; UNSIGNED=1 leaves dnssec off (the DO
-# queries then measure the unsigned path); KEEP=1 keeps the temp dir.
+# queries then measure the unsigned path); KEEP=1 keeps the temp dir; WHOLE=1 counts
+# every instruction of the server process (event loop, receive and send included)
+# instead of answer_query_ctx's; SERVER=knot runs knotd instead (WHOLE, one UDP
+# worker, bench/peers.sh's configuration) on `mailns zone --dir`'s signed zone files,
+# as qps.sh DNSSEC=1 does: the same queries, user-space instructions a query of the
+# two servers (the kernel's share is not counted).
 # Needs valgrind (callgrind_control), dnsperf, python3, openssl.  Loopback only.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +24,9 @@ MAILNSD=${MAILNSD:-$BUILD/server/mailnsd}
 MAILNS=${MAILNS:-$BUILD/tools/mailns}
 N=${1:-1000}
 COUNT=${2:-5000}
+SERVER=${SERVER:-mailnsd}
+WHOLE=${WHOLE:-}
+[ "$SERVER" = knot ] && WHOLE=1
 for t in valgrind callgrind_control dnsperf python3 openssl; do
 	command -v "$t" >/dev/null 2>&1 || { echo "answer-ir.sh: $t not installed (apt-get install valgrind dnsperf)"; exit 2; }
 done
@@ -44,12 +52,33 @@ grep '^_dmarc\.d[0-9]*\.example TXT$' "$dir/all" | head -n "$COUNT" > "$dir/dmar
 grep '^_spf\.d[0-9]*\.example TXT$' "$dir/all" | head -n "$COUNT" > "$dir/spf"
 grep '^nx' "$dir/all" | head -n "$COUNT" > "$dir/nxdomain"
 grep -E ' (A|AAAA)$' "$dir/all" | head -n "$COUNT" > "$dir/nodata"
-valgrind --tool=callgrind --compress-strings=no --collect-atstart=no --toggle-collect=answer_query_ctx \
-	--callgrind-out-file="$dir/cg.out.%p" "$MAILNSD" -f -c "$dir/policy.yaml" > "$dir/mailnsd.log" 2>&1 &
+# what is counted: inside answer_query_ctx, or (WHOLE) every instruction of the
+# process, all threads, between a phase's zeroing and its dump
+collect=(--collect-atstart=no --toggle-collect=answer_query_ctx)
+[ -n "$WHOLE" ] && collect=(--collect-atstart=yes)
+cmd=("$MAILNSD" -f -c "$dir/policy.yaml")
+if [ "$SERVER" = knot ]; then
+	"$MAILNS" zone -c "$dir/policy.yaml" --dir "$dir/zones" > /dev/null || { echo "answer-ir.sh: mailns zone --dir failed"; exit 1; }
+	. "$top/bench/peers.sh"
+	peers_knot_conf "$dir" "$port" 1
+	cmd=(knotd -c "$dir/knot.conf")
+fi
+valgrind --tool=callgrind --compress-strings=no "${collect[@]}" \
+	--callgrind-out-file="$dir/cg.out.%p" "${cmd[@]}" > "$dir/$SERVER.log" 2>&1 &
 pid=$!
-python3 "$top/bench/wait-answer.py" "$port" "_dmarc.d$((N - 1)).example" DMARC1 600 "$pid" ||
-	{ echo "answer-ir.sh: mailnsd did not answer"; tail "$dir/mailnsd.log"; exit 1; }
-# phase NAME FILE [-D]: instructions a completed query inside answer_query_ctx
+python3 "$top/bench/wait-answer.py" "$port" "_dmarc.d$((N - 1)).example" DMARC1 900 "$pid" ||
+	{ echo "answer-ir.sh: $SERVER did not answer"; tail "$dir/$SERVER.log"; exit 1; }
+# settle: wait (up to 300 s) until the server's CPU time stands still for 2 s (Knot
+# answers its zones while its background workers still load others)
+ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/"$pid"/stat 2>/dev/null; }
+last=-1
+for i in $(seq 1 150); do
+	t=$(ticks)
+	[ "$t" = "$last" ] && break
+	last=$t
+	sleep 2
+done
+# phase NAME FILE [-D]: instructions a completed query (answer_query_ctx, or WHOLE)
 phase() {
 	local name=$1 file=$2 do=${3:-} done ir
 	callgrind_control --zero "$pid" > /dev/null 2>&1
@@ -61,8 +90,9 @@ phase() {
 	awk -v n="$name" -v d="${done:-0}" -v ir="${ir:-0}" 'BEGIN {
 		printf "%-16s %7d queries  %12d Ir  %7.0f Ir/query\n", n, d, ir, d ? ir / d : 0 }'
 }
-echo "mailns bench/answer-ir.sh: $N domains$([ -z "${UNSIGNED:-}" ] && echo ", signed"), $COUNT queries a phase,"
-echo "instructions inside answer_query_ctx (callgrind, valgrind $(valgrind --version | sed 's/valgrind-//'))"
+echo "mailns bench/answer-ir.sh: $SERVER, $N domains$([ -z "${UNSIGNED:-}" ] && echo ", signed"), $COUNT queries a phase,"
+echo "instructions $([ -n "$WHOLE" ] && echo "of the whole process (every thread)" || echo "inside answer_query_ctx")" \
+	"(callgrind, valgrind $(valgrind --version | sed 's/valgrind-//'))"
 phase mix "$dir/mix"
 phase mix+DO "$dir/mix" -D
 for k in dkim dmarc spf nxdomain nodata; do

@@ -171,10 +171,20 @@ pdns_conf() { # pdns_conf WORKERS: the bind backend reading the same zone files
 }
 pdns_ctl() { pdns_control --config-dir="$dir/pdns" --socket-dir="$dir/pdns" "$@"; }
 
-# start SERVER WORKERS CPUSET: exec under taskset (CPUSET "" = no pinning), wait
+# start_once SERVER WORKERS CPUSET: exec under taskset (CPUSET "" = no pinning), wait
 # for the last zone's answer; sets LOAD[s] (s) and MEM[s] ("RSS PSS" KB)
 declare -A LOAD MEM
-start() {
+start() { # start SERVER WORKERS CPUSET: start_once, again on another port (3 tries) when
+	# the port was taken meanwhile (other benchmarks on the machine pick ports too)
+	local try
+	for try in 1 2 3; do
+		start_once "$@" && return 0
+		grep -qi 'in use' "$dir/$1".{log,out} 2>/dev/null || return 1
+		log "$1: its port was taken, another one"
+	done
+	return 1
+}
+start_once() {
 	local s=$1 w=$2 cpus=$3 t0 up="" pin=() f
 	PORT[$s]=$(free_port)	# chosen now: loading the data can take minutes
 	[ "$s" = mailnsd ] && for f in "$dir/policy.yaml" "$dir/policy-threads.yaml"; do

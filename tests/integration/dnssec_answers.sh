@@ -49,64 +49,24 @@ is "$(echo "$out" | grep -cE 'IN[[:space:]]+NSEC[[:space:]]')" 2 "kdig +dnssec: 
 # --- unbound, validating -----------------------------------------------------
 UB_PORT=$(mn_free_port "$MN_PORT") || { ok 1 "a port for unbound"; done_testing; exit 1; }
 ub_conf() { # the configuration, the anchors from mailnsd's DNSKEY answers
-	cat <<EOF
-server:
-  interface: 127.0.0.1
-  port: $UB_PORT
-  do-ip6: no
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$TMP"
-  pidfile: "$TMP/unbound.pid"
-  use-syslog: no
-  logfile: "$TMP/unbound.log"
-  verbosity: 1
-  val-log-level: 2
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "validator iterator"
-  qname-minimisation: no
-  harden-referral-path: no
-  target-fetch-policy: "0 0 0 0 0"
-  outgoing-interface: 127.0.0.1
-  aggressive-nsec: no
-EOF
+	mn_unbound_server "$TMP/ub" "$UB_PORT" "validator iterator"
+	printf '  val-log-level: 2\n  aggressive-nsec: no\n'
 	for z in $ZONES; do
 		mn_dig +short DNSKEY "$z" | grep '^257 ' | sed "s|^|  trust-anchor: \"$z. DNSKEY |; s|\$|\"|"
 	done
-	for z in $ZONES .; do
-		printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$z" "$MN_PORT"
-	done
+	for z in $ZONES .; do mn_stub "$z" "$MN_PORT"; done
 }
+mkdir -p "$TMP/ub"
 UB_PID=""
 ub_start() {
-	ub_conf >"$TMP/unbound.conf"
-	unbound -d -c "$TMP/unbound.conf" >>"$TMP/unbound.out" 2>&1 &
-	UB_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		kdig @127.0.0.1 -p "$UB_PORT" +time=1 +retry=0 _dmarc.example.com SOA 2>/dev/null | grep -q 'status:' && return 0
-		kill -0 "$UB_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
+	ub_conf >"$TMP/ub/unbound.conf"
+	mn_unbound_start "$TMP/ub" "$TMP/ub/unbound.conf"
+	mn_wait_answer "$UB_PORT" _domainkey.example.com "$UB_PID"	# (the DMARC zone is broken later)
 }
-ub_stop() {
-	[ -n "$UB_PID" ] || return 0
-	kill -TERM "$UB_PID" 2>/dev/null
-	local i
-	for i in $(seq 1 100); do
-		kill -0 "$UB_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$UB_PID" 2>/dev/null && kill -KILL "$UB_PID"
-	wait "$UB_PID" 2>/dev/null
-	UB_PID=""
-}
+ub_stop() { mn_stop_pids "$UB_PID"; UB_PID=""; }
 trap 'ub_stop; mn_cleanup' EXIT
 is "$(ub_conf | grep -c 'trust-anchor:')" 3 "a trust anchor for each zone"
-ub_start; ok $? "unbound starts" || diag "$(tail -n 20 "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null)"
+ub_start; ok $? "unbound starts" || diag "$(tail -n 20 "$TMP/ub/unbound.out" "$TMP/ub/unbound.log" 2>/dev/null)"
 
 # ub NAME TYPE: "STATUS FLAGS..." of unbound's answer with DO
 ub() { kdig @127.0.0.1 -p "$UB_PORT" +time=5 +retry=1 +dnssec "$1" "$2" 2>/dev/null |
@@ -162,7 +122,7 @@ echo "$out" | grep -qE '^;; Flags: .*aa.*; ANSWER: 0; AUTHORITY: 4;' &&
 	! echo "$out" | grep -qE 'IN[[:space:]]+NSEC[[:space:]].* DS( |$)' &&
 	[ "$(echo "$out" | grep -cE 'IN[[:space:]]+RRSIG[[:space:]]+(SOA|NSEC) ')" = 2 ]
 ok $? "DS at the apex: NODATA with the SOA and the apex NSEC, signed (RFC 4035 B.8)" || diag "$out"
-grep -i 'validation failure' "$TMP/unbound.log" | head -n 5 | while read -r l; do diag "$l"; done
+grep -i 'validation failure' "$TMP/ub/unbound.log" | head -n 5 | while read -r l; do diag "$l"; done
 
 # --- a broken signature: every stored signature of the DMARC zone corrupted --
 ub_stop

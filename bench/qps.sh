@@ -171,10 +171,20 @@ pdns_conf() { # pdns_conf WORKERS: the bind backend reading the same zone files
 }
 pdns_ctl() { pdns_control --config-dir="$dir/pdns" --socket-dir="$dir/pdns" "$@"; }
 
-# start SERVER WORKERS CPUSET: exec under taskset (CPUSET "" = no pinning), wait
+# start_once SERVER WORKERS CPUSET: exec under taskset (CPUSET "" = no pinning), wait
 # for the last zone's answer; sets LOAD[s] (s) and MEM[s] ("RSS PSS" KB)
 declare -A LOAD MEM
-start() {
+start() { # start SERVER WORKERS CPUSET: start_once, again on another port (3 tries) when
+	# the port was taken meanwhile (other benchmarks on the machine pick ports too)
+	local try
+	for try in 1 2 3; do
+		start_once "$@" && return 0
+		grep -qi 'in use' "$dir/$1".{log,out} 2>/dev/null || return 1
+		log "$1: its port was taken, another one"
+	done
+	return 1
+}
+start_once() {
 	local s=$1 w=$2 cpus=$3 t0 up="" pin=() f
 	PORT[$s]=$(free_port)	# chosen now: loading the data can take minutes
 	[ "$s" = mailnsd ] && for f in "$dir/policy.yaml" "$dir/policy-threads.yaml"; do
@@ -273,10 +283,18 @@ perf_run() { # perf_run SERVER MODE: appends one line to RUNS
 
 # ------------------------------------------------------------- latency
 declare -A LAT
-lat_run() { # lat_run SERVER: p50/p99 at LAT_QPS over UDP, pinned
-	local s=$1
+declare -A CPUQ
+lat_run() { # lat_run SERVER: p50/p99 at LAT_QPS over UDP, pinned; the server's CPU a query
+	local s=$1 c0 c1
+	c0=$(cpu_ticks "${PID[$s]}")
 	"${PRIO[@]}" taskset -c "$GEN_CPU" dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$dir/queries" -e -l 5 -t 2 "${DO[@]}" \
 		-c 4 -q 500 -Q "$LAT_QPS" -v > "$dir/lat.$s" 2>&1
+	c1=$(cpu_ticks "${PID[$s]}")
+	# microseconds of server CPU (user + system) a completed query, at a rate below
+	# saturation: what the other work on the machine changes least (it takes cores
+	# away, it adds little to the cost of one query)
+	CPUQ[$s]="${CPUQ[$s]:+${CPUQ[$s]} }"$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" \
+		'/Queries completed:/ { if ($3 > 0) printf "%.2f", c / hz / $3 * 1e6; else printf "-" }' "$dir/lat.$s")
 	LAT[$s]="${LAT[$s]:+${LAT[$s]} }"$(awk '$1 == ">" { print $NF * 1e6 }' "$dir/lat.$s" | sort -n | awk '
 		{ v[NR] = $1 } END {
 			if (NR == 0) { print "-/-"; exit }
@@ -285,7 +303,7 @@ lat_run() { # lat_run SERVER: p50/p99 at LAT_QPS over UDP, pinned
 			if (b < 1) b = 1
 			printf "%d/%d", v[a], v[b]
 		}')
-	log "$s latency p50/p99 us at $LAT_QPS qps: ${LAT[$s]##* }"
+	log "$s latency p50/p99 us at $LAT_QPS qps: ${LAT[$s]##* }, CPU ${CPUQ[$s]##* } us a query"
 }
 
 # ------------------------------------------------------------- reload
@@ -380,10 +398,10 @@ log "load after: $LA1"
 	done
 } > "$dir/runs"
 for s in $SERVERS; do
-	printf 'info %s %s %s %s %s\n' "$s" "${LOAD[$s]:--}" "${MEM[$s]:-- -}" \
+	printf 'info %s %s %s %s %s %s\n' "$s" "${LOAD[$s]:--}" "${MEM[$s]:-- -}" \
 		"$(med() { tr ' ' '\n' | cut -d/ -f"$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 			echo "$(echo "${LAT[$s]:--/-}" | med 1)/$(echo "${LAT[$s]:--/-}" | med 2)")" \
-		"$(echo "${RELOAD[$s]:--}" | tr ' ' ',')"
+		"$(echo "${RELOAD[$s]:--}" | tr ' ' ',')" "$(echo "${CPUQ[$s]:--}" | tr ' ' ',')"
 done >> "$dir/runs"
 echo
 echo "mailns bench/qps.sh: $N domains ($((3 * N)) zones$([ "$DNSSEC" = 1 ] && echo ", signed, DO-bit queries")), $(nproc) cores, dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}'), ${LEN}s per run, $REPS interleaved runs, medians"
@@ -420,7 +438,7 @@ for mode in ("udp1", "tcp1", "udp2"):
             out.append("%.2f" % (q[(s, mode)] / q[(p, mode)]) if (p, mode) in q and q[(p, mode)] else "-")
         i = info.get(s)
         if mode == "udp1" and i:
-            load, rss, pss, lat, rel = i
+            load, rss, pss, lat, rel = i[:5]
             out += [lat, "%.1f" % (int(rss) / 1024) if rss != "-" else "-",
                     "%.1f" % (int(pss) / 1024) if pss != "-" else "-",
                     "%.2f" % (int(rss) / ndom) if rss != "-" else "-", load, rel]
@@ -431,6 +449,18 @@ for mode in ("udp2",):
     for s in servers:
         if (s, mode) in q and (s, "udp1") in q:
             print("scaling %s: udp2/udp1 = %.2f" % (s, q[(s, mode)] / q[(s, "udp1")]))
+cpuq = {}
+for s in servers:
+    v = [float(x) for x in (info.get(s, [""] * 6)[5] if len(info.get(s, [])) > 5 else "").split(",") if x not in ("", "-")]
+    if v:
+        cpuq[s] = statistics.median(v)
+if cpuq:
+    print("server CPU a query at the latency run's rate, us (median): " +
+          ", ".join("%s %.2f" % (s, c) for s, c in cpuq.items()))
+    first = servers[0]
+    for s in cpuq:
+        if s != first and first in cpuq and cpuq[first]:
+            print("  %s/%s = %.2f (how much more CPU a query %s uses)" % (s, first, cpuq[s] / cpuq[first], s))
 if sys.argv[3] != "yes":
     print("note: mailnsd has no server.threads key yet: its udp2 row is one loop thread, unpinned")
 PY

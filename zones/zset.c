@@ -23,7 +23,14 @@ struct znode {
 	uint32_t zone;		/* index into zones->v */
 	uint32_t first;		/* first record in the zone's rrs[] */
 	uint16_t nrrs;
-	uint16_t name_len;
+	uint8_t name_len;	/* at most 255 */
+	uint8_t sig;		/* its first RRSIG: rrs[first + sig - 1]; 0: none (or too far) */
+};
+
+/* Where a zone's SOA RRSIGs are: z->rrs[first..first+count); count 0: the zone is unsigned. */
+struct zsig {
+	uint32_t first;
+	uint16_t count;
 };
 
 struct zset {
@@ -39,6 +46,7 @@ struct zset {
 	/* a name of one zone found as a node of another (nested zones): never patched */
 	bool shared_names;
 	size_t reused;		/* zones whose names came from the previous set */
+	struct zsig *zsig;	/* per zone (zones->v order): its SOA RRSIGs, for DO answers */
 };
 
 /* FNV-1a over the (lowercase) wire name. */
@@ -144,7 +152,7 @@ static int node_add(zset_t *zs, const uint8_t *name, size_t len, uint32_t h, uin
 		size_t k = zs->free_head - 1;
 		zs->free_head = zs->nodes[k].first;
 		zs->nfree--;
-		zs->nodes[k] = (struct znode){ .name = name, .hash = h, .zone = zone, .name_len = (uint16_t)len };
+		zs->nodes[k] = (struct znode){ .name = name, .hash = h, .zone = zone, .name_len = (uint8_t)len };
 		table_put(zs, k);
 		*idx = k;
 		return MN_OK;
@@ -158,15 +166,17 @@ static int node_add(zset_t *zs, const uint8_t *name, size_t len, uint32_t h, uin
 		zs->nodes_cap = cap;
 	}
 	struct znode *n = &zs->nodes[zs->nnodes];
-	*n = (struct znode){ .name = name, .hash = h, .zone = zone, .name_len = (uint16_t)len };
+	*n = (struct znode){ .name = name, .hash = h, .zone = zone, .name_len = (uint8_t)len };
 	table_put(zs, zs->nnodes);
 	*idx = zs->nnodes++;
 	return MN_OK;
 }
 
+/* A finished zone's records of one owner share its bytes: the pointers match first. */
 static bool same_owner(const zone_rr_t *a, const zone_rr_t *b)
 {
-	return a->owner_len == b->owner_len && memcmp(a->owner, b->owner, a->owner_len) == 0;
+	return a->owner == b->owner ||
+	       (a->owner_len == b->owner_len && memcmp(a->owner, b->owner, a->owner_len) == 0);
 }
 
 /* Adds the empty non-terminals between owner (exclusive) and the apex (exclusive). */
@@ -225,6 +235,12 @@ static int zone_add(zset_t *zs, const zone_t *z, uint32_t zi)
 		n->zone = zi;
 		n->first = (uint32_t)i;
 		n->nrrs = (uint16_t)(j - i);
+		n->sig = 0;
+		for (size_t k = i; k < j && k - i < UINT8_MAX - 1; k++)
+			if (rr[k - i].type == ZONE_T_RRSIG) {
+				n->sig = (uint8_t)(k - i + 1);
+				break;
+			}
 		r = add_ents(zs, rr->owner, rr->owner_len, z->apex_len, zi);
 		if (r < 0)
 			return r;
@@ -271,6 +287,46 @@ static void trim(zset_t *zs)
 	}
 }
 
+/*
+ * Where the zone's SOA RRSIGs are: the apex's records come first (the SOA,
+ * then the others by type; zone.c), so a scan from the start finds them.
+ */
+static struct zsig zsig_of(const zone_t *z)
+{
+	const zone_rr_t *soa = &z->rrs[0];
+	size_t k = 1;
+	while (k < z->nrrs && same_owner(&z->rrs[k], soa) &&
+	       (z->rrs[k].type < ZONE_T_RRSIG ||
+		(z->rrs[k].type == ZONE_T_RRSIG && z->rrs[k].rdlen >= 2 && mn_get16(z->rrs[k].rdata) < ZONE_T_SOA)))
+		k++;
+	size_t e = k;
+	while (e < z->nrrs && same_owner(&z->rrs[e], soa) && z->rrs[e].type == ZONE_T_RRSIG &&
+	       z->rrs[e].rdlen >= 2 && mn_get16(z->rrs[e].rdata) == ZONE_T_SOA && e - k < UINT16_MAX)
+		e++;
+	return (struct zsig){ .first = (uint32_t)k, .count = (uint16_t)(e - k) };
+}
+
+/* The zones' zsig entries: each zone's own, or (map not NULL) prev's for a zone kept. */
+static int zsig_fill(zset_t *zs, const zones_t *zones, const zset_t *prev, const uint32_t *map)
+{
+	zs->zsig = malloc((zones->n ? zones->n : 1) * sizeof(*zs->zsig));
+	if (zs->zsig == NULL)
+		return MN_ENOMEM;
+	bool *done = NULL;
+	if (map != NULL && (done = calloc(zones->n ? zones->n : 1, sizeof(*done))) == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; map != NULL && i < prev->zones->n; i++)
+		if (map[i] != 0) {
+			zs->zsig[map[i] - 1] = prev->zsig[i];
+			done[map[i] - 1] = true;
+		}
+	for (size_t i = 0; i < zones->n; i++)
+		if (done == NULL || !done[i])
+			zs->zsig[i] = zsig_of(zones->v[i]);
+	free(done);
+	return MN_OK;
+}
+
 static void zset_free(zset_t *zs)
 {
 	if (zs == NULL)
@@ -278,6 +334,7 @@ static void zset_free(zset_t *zs)
 	zones_free(zs->zones);
 	free(zs->nodes);
 	free(zs->table);
+	free(zs->zsig);
 	free(zs);
 }
 
@@ -307,6 +364,9 @@ int zset_new(zones_t *zones, zset_t **out)
 		if (r < 0)
 			goto fail;
 	}
+	r = zsig_fill(zs, zones, NULL, NULL);
+	if (r < 0)
+		goto fail;
 	trim(zs);
 	*out = zs;
 	return MN_OK;
@@ -407,7 +467,12 @@ static int patch(zset_t *zs, const zset_t *prev, const zones_t *zones)
 		if ((r = zone_add(zs, z, fresh[f])) != MN_OK)
 			goto out;
 	}
-	r = zs->shared_names ? -EAGAIN : MN_OK;
+	if (zs->shared_names) {
+		r = -EAGAIN;
+		goto out;
+	}
+	if ((r = zsig_fill(zs, zones, prev, map)) != MN_OK)
+		goto out;
 	zs->reused = zones->n - nfresh;
 out:
 	free(map);
@@ -519,6 +584,16 @@ static bool node_rrset(const zone_t *z, const struct znode *n, uint16_t qtype, s
 
 /* ---- DNSSEC: the signed zone's RRSIGs and NSECs for an answer ---- */
 
+/*
+ * A DO query must cost little more than one without: no hash lookup beyond
+ * the name's own, no scan of a whole RRset list.  A signed owner's records
+ * are sorted by type (zone.c), so its RRSIGs (46) and its NSEC (47) sit
+ * together at the end, followed only by the apex's DNSKEY, CDS and CDNSKEY:
+ * they are found from the owner's last record backwards.  The covering NSEC
+ * of a name without records is found by one binary search over the zone's
+ * records, comparing only the labels above the apex.
+ */
+
 /* Records z->rrs[first..first+count), one RRset or a part of one: one run in answer form. */
 static zset_run_t run_of(const zone_t *z, size_t first, size_t count)
 {
@@ -533,75 +608,191 @@ static bool sig_covers(const zone_rr_t *rr, uint16_t type)
 	return rr->rdlen >= 2 && mn_get16(rr->rdata) == type;
 }
 
+/* An owner's DNSSEC records: its RRSIG RRset z->rrs[sig..sig_end), its NSEC (index, or SIZE_MAX). */
+typedef struct owner_sec {
+	size_t sig, sig_end, nsec;
+} owner_sec_t;
+
 /*
- * The node's RRSIGs covering type: the RRSIG RRset is sorted by RDATA, whose
- * first two bytes are the type covered, so they are one part of its run.
+ * The NSEC and RRSIGs among the owner's records z->rrs[first..end): from the
+ * end back over the types above NSEC (at most the apex's three), the NSEC,
+ * the RRSIGs before it.
  */
-static zset_run_t node_sigs(const zone_t *z, const struct znode *n, uint16_t type)
+static owner_sec_t owner_sec(const zone_t *z, size_t first, size_t end)
 {
-	size_t first, count;
-	if (!node_rrset(z, n, ZONE_T_RRSIG, &first, &count))
-		return (zset_run_t){ 0 };
-	size_t k = first, end = first + count;
-	while (k < end && !sig_covers(&z->rrs[k], type))
+	owner_sec_t o = { .nsec = SIZE_MAX };
+	size_t k = end;
+	while (k > first && z->rrs[k - 1].type > ZONE_T_NSEC)
+		k--;
+	if (k > first && z->rrs[k - 1].type == ZONE_T_NSEC)
+		o.nsec = --k;
+	o.sig_end = k;
+	while (k > first && z->rrs[k - 1].type == ZONE_T_RRSIG)
+		k--;
+	o.sig = k;
+	return o;
+}
+
+/*
+ * The owner's RRSIGs covering type: the RRSIG RRset is sorted by RDATA, whose
+ * first two bytes are the type covered, so they are one part of it.
+ */
+static zset_run_t owner_sigs(const zone_t *z, const owner_sec_t *o, uint16_t type)
+{
+	size_t k = o->sig;
+	while (k < o->sig_end && !sig_covers(&z->rrs[k], type))
 		k++;
 	size_t m = k;
-	while (m < end && sig_covers(&z->rrs[m], type))
+	while (m < o->sig_end && sig_covers(&z->rrs[m], type))
 		m++;
 	return m > k ? run_of(z, k, m - k) : (zset_run_t){ 0 };
 }
 
-/* Adds the node's NSEC and its RRSIGs to the proof (once; nothing when it has none). */
-static void proof_add(const zone_t *z, const struct znode *n, zset_proof_t *p)
+/* The proof has the NSEC of owner already. */
+static bool proof_has(const zset_proof_t *p, const uint8_t *owner, size_t olen)
 {
-	if (n == NULL || p->nnsec >= sizeof(p->nsec) / sizeof(p->nsec[0]))
-		return;
 	for (unsigned i = 0; i < p->nnsec; i++)
-		if (p->nsec[i].owner_len == n->name_len && memcmp(p->nsec[i].owner, n->name, n->name_len) == 0)
-			return;
-	size_t first, count;
-	if (!node_rrset(z, n, ZONE_T_NSEC, &first, &count))
+		if (p->nsec[i].owner == owner ||
+		    (p->nsec[i].owner_len == olen && memcmp(p->nsec[i].owner, owner, olen) == 0))
+			return true;
+	return false;
+}
+
+/* Adds the owner's NSEC and its RRSIGs to the proof (once; nothing when it has none). */
+static void proof_add(const zone_t *z, const uint8_t *owner, size_t olen, size_t first, size_t end,
+		      zset_proof_t *p)
+{
+	if (p->nnsec >= sizeof(p->nsec) / sizeof(p->nsec[0]))
+		return;
+	if (proof_has(p, owner, olen))
+		return;
+	owner_sec_t o = owner_sec(z, first, end);
+	if (o.nsec == SIZE_MAX)
+		return;
+	zset_nsec_t *e = &p->nsec[p->nnsec++];
+	e->owner = owner;
+	e->owner_len = (uint16_t)olen;
+	e->nsec = run_of(z, o.nsec, 1);
+	e->sig = owner_sigs(z, &o, ZONE_T_NSEC);
+}
+
+/* owner_sec() of a node, from its first RRSIG when the table knows it (no scan from the end). */
+static owner_sec_t node_sec(const zone_t *z, const struct znode *n)
+{
+	size_t end = n->first + n->nrrs;
+	if (n->sig == 0)
+		return owner_sec(z, n->first, end);
+	owner_sec_t o = { .sig = n->first + n->sig - 1u, .nsec = SIZE_MAX };
+	size_t k = o.sig;
+	while (k < end && z->rrs[k].type == ZONE_T_RRSIG)
+		k++;
+	o.sig_end = k;
+	if (k < end && z->rrs[k].type == ZONE_T_NSEC)
+		o.nsec = k;
+	return o;
+}
+
+/*
+ * The node's RRSIGs covering type: from its first RRSIG on, in the order of
+ * the type covered (the RRSIG RRset is sorted by RDATA).
+ */
+static zset_run_t node_sigs(const zone_t *z, const struct znode *n, uint16_t type)
+{
+	if (n->sig == 0) {
+		owner_sec_t o = owner_sec(z, n->first, n->first + n->nrrs);
+		return owner_sigs(z, &o, type);
+	}
+	size_t end = n->first + n->nrrs, k = n->first + n->sig - 1u;
+	while (k < end && z->rrs[k].type == ZONE_T_RRSIG && z->rrs[k].rdlen >= 2 &&
+	       mn_get16(z->rrs[k].rdata) < type)
+		k++;
+	size_t m = k;
+	while (m < end && z->rrs[m].type == ZONE_T_RRSIG && sig_covers(&z->rrs[m], type))
+		m++;
+	return m > k ? run_of(z, k, m - k) : (zset_run_t){ 0 };
+}
+
+/* Adds the NSEC of node n, and its RRSIGs, to the proof. */
+static void proof_node(const zone_t *z, const struct znode *n, zset_proof_t *p)
+{
+	if (p->nnsec >= sizeof(p->nsec) / sizeof(p->nsec[0]))
+		return;
+	if (proof_has(p, n->name, n->name_len))
+		return;
+	owner_sec_t o = node_sec(z, n);
+	if (o.nsec == SIZE_MAX)
 		return;
 	zset_nsec_t *e = &p->nsec[p->nnsec++];
 	e->owner = n->name;
 	e->owner_len = n->name_len;
-	e->nsec = run_of(z, first, count);
-	e->sig = node_sigs(z, n, ZONE_T_NSEC);
+	e->nsec = run_of(z, o.nsec, 1);
+	e->sig = owner_sigs(z, &o, ZONE_T_NSEC);
+}
+
+/* A name's labels above the apex: their offsets, last (nearest the apex) at off[n - 1]. */
+typedef struct above {
+	const uint8_t *name;
+	unsigned n;
+	uint8_t off[128];
+} above_t;
+
+static void above_init(above_t *a, const uint8_t *name, size_t len, size_t apex_len)
+{
+	a->name = name;
+	a->n = 0;
+	for (size_t o = 0; o + apex_len < len && a->n < 128; o += name[o] + 1u)
+		a->off[a->n++] = (uint8_t)o;
 }
 
 /*
- * The owner whose NSEC covers name (a name without records of its own): the
- * last owner at or before it in canonical order, found by a binary search over
- * the zone's records (sorted so, the SOA at the apex first).
+ * RFC 4034 6.1 canonical order of an owner of the zone against the name in q
+ * (both lowercase, both ending with the apex): their labels above the apex,
+ * from the apex down.  <0, 0, >0.
  */
-static const struct znode *covering(const zset_t *zs, const zone_t *z, const uint8_t *name, size_t len)
+static int above_cmp(const uint8_t *owner, size_t olen, size_t apex_len, const above_t *q)
 {
+	uint8_t off[128];
+	unsigned n = 0;
+	for (size_t o = 0; o + apex_len < olen && n < 128; o += owner[o] + 1u)
+		off[n++] = (uint8_t)o;
+	unsigned i = n, j = q->n;
+	while (i > 0 && j > 0) {
+		const uint8_t *a = owner + off[--i], *b = q->name + q->off[--j];
+		size_t m = a[0] < b[0] ? a[0] : b[0];
+		int c = memcmp(a + 1, b + 1, m);
+		if (c != 0)
+			return c;
+		if (a[0] != b[0])
+			return a[0] - b[0];
+	}
+	return (int)i - (int)j;
+}
+
+/*
+ * Adds the NSEC covering name (a name without records of its own): the last
+ * owner at or before it in canonical order, found by a binary search over the
+ * zone's records (sorted so, the SOA at the apex first), its records the ones
+ * sharing that record's owner.
+ */
+static void proof_cover(const zone_t *z, const uint8_t *name, size_t len, zset_proof_t *p)
+{
+	above_t q;
+	above_init(&q, name, len, z->apex_len);
 	size_t lo = 0, hi = z->nrrs;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (zone_name_cmp(z->rrs[mid].owner, z->rrs[mid].owner_len, name, len) <= 0)
+		if (above_cmp(z->rrs[mid].owner, z->rrs[mid].owner_len, z->apex_len, &q) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == 0)
-		return NULL;
+		return;
 	const zone_rr_t *rr = &z->rrs[lo - 1];
-	return find(zs, rr->owner, rr->owner_len, name_hash(rr->owner, rr->owner_len));
-}
-
-static void proof_cover(const zset_t *zs, const zone_t *z, const uint8_t *name, size_t len, zset_proof_t *p)
-{
-	proof_add(z, covering(zs, z, name, len), p);
-}
-
-/* The SOA's RRSIGs, at the apex: none in an unsigned zone. */
-static void proof_start(const zset_t *zs, const zone_t *z, zset_proof_t *p)
-{
-	const struct znode *apex = find(zs, z->apex, z->apex_len, name_hash(z->apex, z->apex_len));
-	if (apex != NULL)
-		p->soa_sig = node_sigs(z, apex, ZONE_T_SOA);
-	p->is_signed = p->soa_sig.rrs != NULL;
+	size_t first = lo - 1;
+	while (first > 0 && same_owner(&z->rrs[first - 1], rr))
+		first--;
+	proof_add(z, rr->owner, rr->owner_len, first, lo, p);
 }
 
 static void lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
@@ -609,8 +800,11 @@ static void lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t
 {
 	memset(res, 0, sizeof(*res));
 	res->status = ZSET_REFUSED;
-	if (proof != NULL)
-		memset(proof, 0, sizeof(*proof));
+	if (proof != NULL) {	/* the fields a caller reads (nsec[]: up to nnsec) */
+		proof->is_signed = false;
+		proof->answer_sig = proof->soa_sig = (zset_run_t){ 0 };
+		proof->nnsec = 0;
+	}
 	if (zs == NULL || qname == NULL || qlen == 0 || qlen > 255)
 		return;
 	/* the longest existing suffix of qname: the name itself or its closest encloser */
@@ -636,10 +830,11 @@ static void lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t
 	res->soa_ttl = z->negative_ttl;
 	res->apex_len = z->apex_len;
 	zset_proof_t *dp = NULL;	/* the proof when asked for and the zone is signed */
-	if (proof != NULL) {
-		proof_start(zs, z, proof);
-		if (proof->is_signed)
-			dp = proof;
+	if (proof != NULL && zs->zsig[n->zone].count > 0) {
+		const struct zsig *g = &zs->zsig[n->zone];
+		proof->soa_sig = run_of(z, g->first, g->count);
+		proof->is_signed = true;
+		dp = proof;
 	}
 	if (o > 0) {
 		/* RFC 4592: the source of synthesis is *.<closest encloser> */
@@ -655,26 +850,29 @@ static void lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t
 		if (w == NULL || w->zone != n->zone) {
 			res->status = ZSET_NXDOMAIN;
 			if (dp != NULL) {	/* RFC 4035 3.1.3.2: no such name, no wildcard */
-				proof_cover(zs, z, qname, qlen, dp);
+				proof_cover(z, qname, qlen, dp);
 				if (celen + 2 <= sizeof(wild))
-					proof_cover(zs, z, wild, celen + 2, dp);
+					proof_cover(z, wild, celen + 2, dp);
 			}
 			return;
 		}
 		n = w;
 		res->wildcard = true;
 		if (dp != NULL)		/* 3.1.3.3, 3.1.3.4: no closer match */
-			proof_cover(zs, z, qname, qlen, dp);
+			proof_cover(z, qname, qlen, dp);
 	}
 	size_t first, count;
-	/* a wildcard's own NSEC and RRSIGs are not synthesized */
-	bool own_only = res->wildcard && (qtype == ZONE_T_NSEC || qtype == ZONE_T_RRSIG);
-	if (own_only || !node_rrset(z, n, qtype, &first, &count)) {
+	/*
+	 * Every type is synthesized from the wildcard, NSEC and RRSIG too (as
+	 * Knot does): a NODATA for them cannot be proved, the wildcard's own
+	 * NSEC lists both types.
+	 */
+	if (!node_rrset(z, n, qtype, &first, &count)) {
 		res->status = ZSET_NODATA;
 		if (dp != NULL && n->nrrs == 0)
-			proof_cover(zs, z, n->name, n->name_len, dp);	/* an empty non-terminal */
+			proof_cover(z, n->name, n->name_len, dp);	/* an empty non-terminal */
 		else if (dp != NULL)
-			proof_add(z, n, dp);		/* 3.1.3.1: the name's (or wildcard's) NSEC */
+			proof_node(z, n, dp);		/* 3.1.3.1: the name's (or wildcard's) NSEC */
 		return;
 	}
 	const zone_rr_t *a = &z->rrs[first], *b = &z->rrs[first + count - 1];
@@ -683,8 +881,9 @@ static void lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t
 	res->rrs_len = (uint32_t)(b->rdata + b->rdlen - res->rrs);
 	res->rrs_count = (uint16_t)count;
 	res->rrs_type = a->type;
-	if (dp != NULL && a->type != ZONE_T_RRSIG)
+	if (dp != NULL && a->type != ZONE_T_RRSIG) {
 		dp->answer_sig = node_sigs(z, n, a->type);
+	}
 }
 
 void zset_lookup(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,

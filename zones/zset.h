@@ -126,9 +126,10 @@ typedef struct zset_proof {
 
 /*
  * zset_lookup(), and with proof not NULL the DNSSEC records for the answer
- * (*proof; is_signed false for an unsigned zone or a REFUSED name).  Types
- * RRSIG and NSEC are answered as stored, never synthesized from a wildcard
- * (NODATA).  Binary searches over the zone's canonical order; never allocates.
+ * (*proof; is_signed false for an unsigned zone or a REFUSED name).  A
+ * wildcard answers every type it has, RRSIG and NSEC too (their NODATA could
+ * not be proved: the wildcard's NSEC lists both).  Binary searches over the
+ * zone's canonical order; never allocates.
  */
 void zset_lookup_dnssec(const zset_t *zs, const uint8_t *qname, size_t qlen, uint16_t qtype,
 			zset_result_t *res, zset_proof_t *proof);

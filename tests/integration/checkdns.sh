@@ -15,11 +15,7 @@ mn_tmpdir
 NSD_PID=""
 UB_PID=""
 stop_all() {
-	local p
-	for p in $UB_PID $NSD_PID; do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mn_stop_pids $UB_PID $NSD_PID
 	UB_PID=""
 	NSD_PID=""
 	mn_cleanup
@@ -68,50 +64,33 @@ deleg() { local l; for l in _domainkey _dmarc _spf; do printf '%s NS ns1.example
 	echo 'example.org._report._dmarc.reports TXT "not a dmarc record"'
 } > "$TMP/nsd/example.net.zone"
 {
-	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
-	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
-	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/xfrd.state" "$TMP/zone.list" "$TMP"
-	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 1\n' "$TMP/nsd.log"
-	printf 'remote-control:\n  control-enable: no\n'
+	mn_nsd_server "$TMP/nsd" "$NSD_PORT"
 	for z in example.com example.org example.net _dmarc.other.example.org _spf.other.example.org; do
 		printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"
 	done
 } > "$TMP/nsd.conf"
-nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
-NSD_PID=$!
-mn_wait_answer "$NSD_PORT" example.com $NSD_PID; up=$?
-ok $up "nsd serves the parent zones on port $NSD_PORT"
-[ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+mn_nsd_start "$TMP/nsd" "$TMP/nsd.conf"
+mn_peer_up "$NSD_PORT" example.com "$NSD_PID" "nsd serves the parent zones on port $NSD_PORT" \
+	"$TMP/nsd/nsd.out" "$TMP/nsd/nsd.log"
 
 # --- the resolver: unbound, iterator only, stub zones on loopback -----------------
-stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"; }
+mkdir -p "$TMP/ub"
 {
-	printf 'server:\n  interface: 127.0.0.1\n  interface: ::1\n  port: %s\n' "$UB_PORT"
-	printf '  do-ip4: yes\n  do-ip6: yes\n  do-udp: yes\n  do-tcp: yes\n'
-	printf '  access-control: 127.0.0.0/8 allow\n  access-control: ::1/128 allow\n'
-	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
-	printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n' "$TMP/unbound.log"
-	printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
-	printf '  do-not-query-localhost: no\n  module-config: "iterator"\n'
-	printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
-	printf '  prefetch: no\n  minimal-responses: yes\n'
-	printf 'remote-control:\n  control-enable: no\n'
+	mn_unbound_server "$TMP/ub" "$UB_PORT"
+	printf '  interface: ::1\n  do-ip6: yes\n  access-control: ::1/128 allow\n  minimal-responses: yes\n'
 	# the root and the parents go to NSD (nothing leaves loopback), our zones to mailnsd
-	stub . "$NSD_PORT"
+	mn_stub . "$NSD_PORT"
 	for z in example.com example.org example.net _dmarc.other.example.org _spf.other.example.org; do
-		stub "$z" "$NSD_PORT"
+		mn_stub "$z" "$NSD_PORT"
 	done
 	for d in example.com example.org other.example.org spf1.example.org spf2.example.org; do
 		for l in _domainkey _dmarc _spf; do
-			case $l.$d in _dmarc.other.* | _spf.other.*) ;; *) stub "$l.$d" "$MN_PORT" ;; esac
+			case $l.$d in _dmarc.other.* | _spf.other.*) ;; *) mn_stub "$l.$d" "$MN_PORT" ;; esac
 		done
 	done
-} > "$TMP/unbound.conf"
-unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
-UB_PID=$!
-mn_wait_answer "$UB_PORT" example.com $UB_PID; up=$?
-ok $up "unbound resolves on port $UB_PORT"
-[ $up -eq 0 ] || { diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+} > "$TMP/ub/unbound.conf"
+mn_unbound_start "$TMP/ub" "$TMP/ub/unbound.conf"
+mn_peer_up "$UB_PORT" example.com "$UB_PID" "unbound resolves on port $UB_PORT" "$TMP/ub/unbound.out" "$TMP/ub/unbound.log"
 is "$(kdig @127.0.0.1 -p "$UB_PORT" +time=2 +retry=0 +short _dmarc.example.com TXT)" \
 	'"v=DMARC1; p=reject; rua=mailto:d@example.com,mailto:agg@reports.example.net,mailto:d@example.org"' \
 	"unbound reaches mailnsd through the stub"
@@ -205,10 +184,9 @@ parent_ds() {
 		sleep 0.1
 	done
 	[ "$i" -lt 100 ] || return 1
-	kill -TERM "$UB_PID"; wait "$UB_PID" 2>/dev/null
-	unbound -d -c "$TMP/unbound.conf" >>"$TMP/unbound.out" 2>&1 &
-	UB_PID=$!
-	mn_wait_answer "$UB_PORT" example.com $UB_PID
+	mn_stop_pids "$UB_PID"
+	mn_unbound_start "$TMP/ub" "$TMP/ub/unbound.conf"
+	mn_wait_answer "$UB_PORT" example.com "$UB_PID"
 }
 parent_ds 2 "$DS"; ok $? "NSD publishes the three good DS records"
 is "$(kdig @127.0.0.1 -p "$UB_PORT" +time=2 +retry=0 +short _dmarc.example.com DS | wc -l)" 1 "unbound asks the parent for the DS"
@@ -239,7 +217,7 @@ is "$?" 2 "a bad --resolver: exit 2"
 # Without --dns nothing is asked.
 is "$("$MAILNS" check -c "$P" 2>&1 | grep -c -e 'delegated' -e 'does not authorize' -e 'SPF record' -e 'cannot resolve')" 0 "check without --dns prints no DNS finding"
 
-for p in $UB_PID $NSD_PID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+mn_stop_pids $UB_PID $NSD_PID
 UB_PID=""; NSD_PID=""
 mn_stop; ok $? "mailnsd stops cleanly"
 done_testing

@@ -4,7 +4,10 @@
 # 127.0.0.1 (the zones' DNSKEYs as trust anchors, stub zones to mailnsd, every other
 # name to mailnsd too, so nothing leaves the machine) gets the AD bit for a DMARC
 # TXT, a DKIM TXT, an NXDOMAIN, a NODATA, an empty non-terminal, an SPF macro
-# wildcard answer and a wildcard NODATA; corrupted stored signatures make it SERVFAIL.
+# wildcard answer and a wildcard NODATA, NSEC/RRSIG/ANY/a missing type under the
+# wildcard and at an empty non-terminal, ANY/NSEC/DNSKEY/CDS/CDNSKEY/RRSIG at the apex;
+# DS at the apex is checked straight at mailnsd (the parent's type, RFC 4035 B.8);
+# corrupted stored signatures make it SERVFAIL.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 command -v unbound >/dev/null || skip_all "unbound not installed"
 mn_tmpdir
@@ -46,63 +49,24 @@ is "$(echo "$out" | grep -cE 'IN[[:space:]]+NSEC[[:space:]]')" 2 "kdig +dnssec: 
 # --- unbound, validating -----------------------------------------------------
 UB_PORT=$(mn_free_port "$MN_PORT") || { ok 1 "a port for unbound"; done_testing; exit 1; }
 ub_conf() { # the configuration, the anchors from mailnsd's DNSKEY answers
-	cat <<EOF
-server:
-  interface: 127.0.0.1
-  port: $UB_PORT
-  do-ip6: no
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$TMP"
-  pidfile: "$TMP/unbound.pid"
-  use-syslog: no
-  logfile: "$TMP/unbound.log"
-  verbosity: 1
-  val-log-level: 2
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "validator iterator"
-  qname-minimisation: no
-  harden-referral-path: no
-  target-fetch-policy: "0 0 0 0 0"
-  outgoing-interface: 127.0.0.1
-EOF
+	mn_unbound_server "$TMP/ub" "$UB_PORT" "validator iterator"
+	printf '  val-log-level: 2\n  aggressive-nsec: no\n'
 	for z in $ZONES; do
 		mn_dig +short DNSKEY "$z" | grep '^257 ' | sed "s|^|  trust-anchor: \"$z. DNSKEY |; s|\$|\"|"
 	done
-	for z in $ZONES .; do
-		printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$z" "$MN_PORT"
-	done
+	for z in $ZONES .; do mn_stub "$z" "$MN_PORT"; done
 }
+mkdir -p "$TMP/ub"
 UB_PID=""
 ub_start() {
-	ub_conf >"$TMP/unbound.conf"
-	unbound -d -c "$TMP/unbound.conf" >>"$TMP/unbound.out" 2>&1 &
-	UB_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		kdig @127.0.0.1 -p "$UB_PORT" +time=1 +retry=0 _dmarc.example.com SOA 2>/dev/null | grep -q 'status:' && return 0
-		kill -0 "$UB_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
+	ub_conf >"$TMP/ub/unbound.conf"
+	mn_unbound_start "$TMP/ub" "$TMP/ub/unbound.conf"
+	mn_wait_answer "$UB_PORT" _domainkey.example.com "$UB_PID"	# (the DMARC zone is broken later)
 }
-ub_stop() {
-	[ -n "$UB_PID" ] || return 0
-	kill -TERM "$UB_PID" 2>/dev/null
-	local i
-	for i in $(seq 1 100); do
-		kill -0 "$UB_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$UB_PID" 2>/dev/null && kill -KILL "$UB_PID"
-	wait "$UB_PID" 2>/dev/null
-	UB_PID=""
-}
+ub_stop() { mn_stop_pids "$UB_PID"; UB_PID=""; }
 trap 'ub_stop; mn_cleanup' EXIT
 is "$(ub_conf | grep -c 'trust-anchor:')" 3 "a trust anchor for each zone"
-ub_start; ok $? "unbound starts" || diag "$(tail -n 20 "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null)"
+ub_start; ok $? "unbound starts" || diag "$(tail -n 20 "$TMP/ub/unbound.out" "$TMP/ub/unbound.log" 2>/dev/null)"
 
 # ub NAME TYPE: "STATUS FLAGS..." of unbound's answer with DO
 ub() { kdig @127.0.0.1 -p "$UB_PORT" +time=5 +retry=1 +dnssec "$1" "$2" 2>/dev/null |
@@ -124,7 +88,41 @@ validated 1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._s
 validated 1.2.3.4.nosuch._spf.example.com A NXDOMAIN "an NXDOMAIN beside the wildcards validates (AD)"
 is "$(kdig @127.0.0.1 -p "$UB_PORT" +time=5 +retry=1 +short 5.1.2.0.192.in-addr._spf.example.com A 2>/dev/null)" \
 	127.0.0.2 "the wildcard's address through unbound"
-grep -i 'validation failure' "$TMP/unbound.log" | head -n 5 | while read -r l; do diag "$l"; done
+# RFC 4035 3.1.3 beyond TXT and A: under the SPF wildcard every type is synthesized,
+# NSEC and RRSIG too (a NODATA for them cannot be proved: the wildcard's NSEC lists
+# both); types the zone lacks at the wildcard and at an empty non-terminal; the apex's
+W=5.1.2.0.192.in-addr._spf.example.com
+ENT=2.0.192.in-addr._spf.example.com
+validated "$W" NSEC NOERROR "NSEC under the wildcard: synthesized, validates (AD)"
+validated "$W" ANY NOERROR "ANY under the wildcard validates (AD)"
+validated "$W" AAAA NOERROR "a type the zone lacks, under the wildcard: NODATA validates (AD)"
+validated "$ENT" AAAA NOERROR "a type the zone lacks, at an empty non-terminal: NODATA validates (AD)"
+validated "$ENT" NSEC NOERROR "NSEC at an empty non-terminal: NODATA validates (AD)"
+validated "$ENT" RRSIG NOERROR "RRSIG at an empty non-terminal: NODATA validates (AD)"
+validated _spf.example.com ANY NOERROR "ANY at the apex validates (AD)"
+validated _spf.example.com NSEC NOERROR "NSEC at the apex validates (AD)"
+for t in DNSKEY CDS CDNSKEY; do validated _spf.example.com $t NOERROR "$t at the apex validates (AD)"; done
+# type RRSIG: unbound passes the records on unvalidated (never AD), but a response it
+# finds bogus is SERVFAIL; the old NODATA under the wildcard was
+rrsigs() { # rrsigs NAME: "STATUS N" (N: the RRSIGs owned by NAME in unbound's answer)
+	local out
+	out=$(kdig @127.0.0.1 -p "$UB_PORT" +time=5 +retry=1 +dnssec "$1" RRSIG 2>/dev/null)
+	printf '%s %s\n' "$(echo "$out" | sed -n 's/^;; ->>HEADER<<-.* status: \([A-Z]*\);.*/\1/p')" \
+		"$(echo "$out" | grep -cE "^$1\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+RRSIG[[:space:]]")"
+}
+is "$(rrsigs "$W")" "NOERROR 2" "RRSIG under the wildcard: not bogus, the wildcard's RRSIGs (A, NSEC)"
+is "$(rrsigs _spf.example.com)" "NOERROR 7" "RRSIG at the apex: not bogus, its 7 RRSIGs"
+# DS at the apex is the parent's (none here: unbound would ask it); mailnsd answers as
+# the child must (RFC 4035 3.1.4.1, B.8): NODATA, the SOA and the apex NSEC (SOA set,
+# no DS), each with its RRSIG
+out=$(mn_dig +dnssec +norec _spf.example.com DS)
+echo "$out" | grep -qE '^;; Flags: .*aa.*; ANSWER: 0; AUTHORITY: 4;' &&
+	echo "$out" | grep -q 'status: NOERROR' &&
+	echo "$out" | grep -qE '^_spf\.example\.com\.[[:space:]].*IN[[:space:]]+NSEC[[:space:]].* SOA ' &&
+	! echo "$out" | grep -qE 'IN[[:space:]]+NSEC[[:space:]].* DS( |$)' &&
+	[ "$(echo "$out" | grep -cE 'IN[[:space:]]+RRSIG[[:space:]]+(SOA|NSEC) ')" = 2 ]
+ok $? "DS at the apex: NODATA with the SOA and the apex NSEC, signed (RFC 4035 B.8)" || diag "$out"
+grep -i 'validation failure' "$TMP/ub/unbound.log" | head -n 5 | while read -r l; do diag "$l"; done
 
 # --- a broken signature: every stored signature of the DMARC zone corrupted --
 ub_stop

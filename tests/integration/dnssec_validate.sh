@@ -16,11 +16,7 @@ mn_tmpdir
 NSD_PID=""
 UB_PID=""
 stop_all() {
-	local p
-	for p in $UB_PID $NSD_PID; do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mn_stop_pids $UB_PID $NSD_PID
 	UB_PID=""
 	NSD_PID=""
 	mn_cleanup
@@ -68,45 +64,29 @@ KEY=$(cd "$TMP" && ldns-keygen -a ECDSAP256SHA256 -k example.com 2>/dev/null)
 (cd "$TMP" && ldns-signzone -f "$TMP/nsd/example.com.zone" "$TMP/example.com.zone" "$KEY") 2>&1
 ok $? "ldns-signzone signs the parent with our DS records in it"
 {
-	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
-	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
-	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/xfrd.state" "$TMP/zone.list" "$TMP"
-	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 1\n' "$TMP/nsd.log"
-	printf 'remote-control:\n  control-enable: no\n'
+	mn_nsd_server "$TMP/nsd" "$NSD_PORT"
 	printf 'zone:\n  name: "example.com"\n  zonefile: "example.com.zone"\n'
 } >"$TMP/nsd.conf"
-nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
-NSD_PID=$!
-mn_wait_answer "$NSD_PORT" example.com $NSD_PID; up=$?
-ok $up "nsd serves the signed parent on port $NSD_PORT"
-[ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+mn_nsd_start "$TMP/nsd" "$TMP/nsd.conf"
+mn_peer_up "$NSD_PORT" example.com "$NSD_PID" "nsd serves the signed parent on port $NSD_PORT" \
+	"$TMP/nsd/nsd.out" "$TMP/nsd/nsd.log"
 
 # ---- the resolver: unbound validating, the parent's key as trust anchor ------------
-stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"; }
+mkdir -p "$TMP/ub"
 {
-	printf 'server:\n  interface: 127.0.0.1\n  port: %s\n' "$UB_PORT"
-	printf '  do-ip4: yes\n  do-ip6: no\n  do-udp: yes\n  do-tcp: yes\n'
-	printf '  access-control: 127.0.0.0/8 allow\n'
-	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
-	printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n  val-log-level: 2\n' "$TMP/unbound.log"
-	printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
-	printf '  do-not-query-localhost: no\n  module-config: "validator iterator"\n'
-	printf '  trust-anchor-file: "%s"\n' "$TMP/$KEY.key"
-	printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
-	printf '  prefetch: no\n  aggressive-nsec: no\n'
-	printf 'remote-control:\n  control-enable: no\n'
-	stub . "$NSD_PORT"
-	stub example.com "$NSD_PORT"
-	for l in _domainkey _dmarc _spf; do stub "$l.example.com" "$MN_PORT"; done
-} >"$TMP/unbound.conf"
+	mn_unbound_server "$TMP/ub" "$UB_PORT" "validator iterator"
+	printf '  val-log-level: 2\n  trust-anchor-file: "%s"\n  aggressive-nsec: no\n' "$TMP/$KEY.key"
+	mn_stub . "$NSD_PORT"
+	mn_stub example.com "$NSD_PORT"
+	for l in _domainkey _dmarc _spf; do mn_stub "$l.example.com" "$MN_PORT"; done
+} >"$TMP/ub/unbound.conf"
 ub_start() {
-	unbound -d -c "$TMP/unbound.conf" >>"$TMP/unbound.out" 2>&1 &
-	UB_PID=$!
-	mn_wait_answer "$UB_PORT" example.com $UB_PID
+	mn_unbound_start "$TMP/ub" "$TMP/ub/unbound.conf"
+	mn_wait_answer "$UB_PORT" example.com "$UB_PID"
 }
 ub_start; up=$?
 ok $up "unbound validates on port $UB_PORT"
-[ $up -eq 0 ] || { diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+[ $up -eq 0 ] || { diag "$(cat "$TMP/ub/unbound.out" "$TMP/ub/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
 
 # ask NAME TYPE: "RCODE ad|-" then the answer's records of type TYPE (rdata), sorted
 ask() {
@@ -117,7 +97,7 @@ ask() {
 	kdig @127.0.0.1 -p "$UB_PORT" +time=3 +retry=1 +noall +answer "$1" "$2" 2>/dev/null |
 		awk -v t="$2" '$4 == t { $1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print }' | sort
 }
-uberr() { diag "$(grep -iE 'validat|bogus|fail' "$TMP/unbound.log" | tail -8)"; }
+uberr() { diag "$(grep -iE 'validat|bogus|fail' "$TMP/ub/unbound.log" | tail -8)"; }
 
 # the chain of trust: the parent itself validates (trust anchor, ldns-signzone)
 is "$(ask example.com TXT)" 'NOERROR ad
@@ -165,7 +145,7 @@ mn_stop; ok $? "mailnsd stops"
 "$MAILNSD" -f -c "$POLICY" >>"$MN_LOG" 2>&1 &
 MN_PID=$!
 mn_wait_answer "$MN_PORT" _dmarc.example.com $MN_PID; ok $? "mailnsd restarts on port $MN_PORT with the stored signatures"
-kill -TERM "$UB_PID"; wait "$UB_PID" 2>/dev/null
+mn_stop_pids "$UB_PID"
 ub_start; ok $? "unbound restarted (an empty cache)"
 axfr >"$TMP/bad.zone"
 is "$(diff "$TMP/good.zone" "$TMP/bad.zone" | grep -cE '^>.*RRSIG[[:space:]]+(TXT|NSEC|DNSKEY) ')" 3 \
@@ -175,7 +155,7 @@ is "$(ask _dmarc.example.com TXT | head -1)" "SERVFAIL -" "a corrupted signature
 is "$(ask x._dmarc.example.com TXT | head -1)" "SERVFAIL -" "a corrupted NSEC signature: SERVFAIL"
 is "$(ask example.com TXT | head -1)" "NOERROR ad" "the parent still validates"
 
-for p in $UB_PID $NSD_PID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+mn_stop_pids $UB_PID $NSD_PID
 UB_PID=""; NSD_PID=""
 mn_stop; ok $? "mailnsd stops cleanly"
 done_testing

@@ -51,11 +51,8 @@ ok $? "mailnsd's AXFR carries the RRSIGs"
 
 mkdir -p "$TMP/nsd" "$TMP/knot"
 {
-	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
-	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
-	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/nsd/xfrd.state" "$TMP/nsd/zone.list" "$TMP/nsd"
-	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 2\n' "$TMP/nsd.log"
-	printf '  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\n'
+	mn_nsd_server "$TMP/nsd" "$NSD_PORT" 2
+	printf '  rrl-ratelimit: 0\n'
 	for z in $ZONES; do
 		printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"
 		printf '  request-xfr: 127.0.0.1@%s NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n' "$MN_PORT"
@@ -63,9 +60,7 @@ mkdir -p "$TMP/nsd" "$TMP/knot"
 	done
 } >"$TMP/nsd.conf"
 {
-	printf 'server:\n  listen: 127.0.0.1@%s\n  rundir: "%s"\n' "$KNOT_PORT" "$TMP/knot"
-	printf 'log:\n  - target: "%s"\n    any: info\n' "$TMP/knot.log"
-	printf 'database:\n  storage: "%s"\n' "$TMP/knot"
+	mn_knot_server "$TMP/knot" "$KNOT_PORT"
 	printf 'remote:\n  - id: primary\n    address: 127.0.0.1@%s\n' "$MN_PORT"
 	printf 'acl:\n  - id: from_primary\n    address: 127.0.0.1\n    action: notify\n'
 	printf '  - id: local_xfr\n    address: 127.0.0.1\n    action: transfer\n'
@@ -74,33 +69,14 @@ mkdir -p "$TMP/nsd" "$TMP/knot"
 	printf 'zone:\n'
 	for z in $ZONES; do printf '  - domain: %s\n' "$z"; done
 } >"$TMP/knot.conf"
-nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
-NSD_PID=$!
-knotd -c "$TMP/knot.conf" >"$TMP/knot.out" 2>&1 &
-KNOT_PID=$!
-stop_peers() {
-	kill -TERM $NSD_PID $KNOT_PID 2>/dev/null
-	wait $NSD_PID $KNOT_PID 2>/dev/null
-}
+mn_nsd_start "$TMP/nsd" "$TMP/nsd.conf"
+mn_knot_start "$TMP/knot" "$TMP/knot.conf"
+stop_peers() { mn_stop_pids $NSD_PID $KNOT_PID; }
 trap 'stop_peers; mn_cleanup' EXIT
 
-serial() { kdig @127.0.0.1 -p "$1" +time=1 +retry=0 +short SOA "$2" 2>/dev/null | awk '{print $3}'; }
-# synced PORT: every zone served with mailnsd's serial (polls up to 15 s)
-synced() {
-	local i z ok
-	for i in $(seq 1 150); do
-		ok=0
-		for z in $ZONES; do
-			[ "$(serial "$1" "$z")" = "$(serial "$MN_PORT" "$z")" ] || { ok=1; break; }
-		done
-		[ $ok -eq 0 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-peer_logs() { diag "$(tail -n 15 "$TMP/nsd.log" "$TMP/knot.log" "$TMP/nsd.out" "$TMP/knot.out" 2>/dev/null)"; diag "$(tail -n 15 "$MN_LOG")"; }
-synced "$NSD_PORT"; ok $? "NSD transferred every signed zone" || peer_logs
-synced "$KNOT_PORT"; ok $? "Knot transferred every signed zone" || peer_logs
+peer_logs() { diag "$(tail -n 15 "$TMP/nsd/nsd.log" "$TMP/knot/knot.log" "$TMP/nsd/nsd.out" "$TMP/knot/knot.out" 2>/dev/null)"; diag "$(tail -n 15 "$MN_LOG")"; }
+mn_synced "$NSD_PORT" $ZONES; ok $? "NSD transferred every signed zone" || peer_logs
+mn_synced "$KNOT_PORT" $ZONES; ok $? "Knot transferred every signed zone" || peer_logs
 
 # rrsig_for PORT NAME TYPE: the types the RRSIGs of the answer cover (kdig +dnssec)
 rrsig_for() {
@@ -124,22 +100,14 @@ for peer in "NSD $NSD_PORT" "Knot $KNOT_PORT"; do
 done
 
 # ---- a change reaches both by NOTIFY + IXFR, signed --------------------------
-served() { # served PORT NAME TYPE WANT: polls up to 10 s
-	local i
-	for i in $(seq 1 100); do
-		[ "$(kdig @127.0.0.1 -p "$1" +time=1 +retry=0 +short "$2" "$3" 2>/dev/null)" = "$4" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 ixfrs=$(grep -c 'info: ixfr of _dmarc.example.org' "$MN_LOG")
 old_sig=$(kdig @127.0.0.1 -p "$MN_PORT" +time=2 +retry=0 +noall +answer AXFR _dmarc.example.org | awk '$4 == "RRSIG" && $5 == "TXT"')
 sed -i 's/      p: none/      p: quarantine/' "$POLICY"
 WANT='"v=DMARC1; p=quarantine"'
-served "$MN_PORT" _dmarc.example.org TXT "$WANT"; ok $? "mailnsd reloads the change"
-served "$NSD_PORT" _dmarc.example.org TXT "$WANT"; ok $? "NSD serves the change (NOTIFY)" || peer_logs
-served "$KNOT_PORT" _dmarc.example.org TXT "$WANT"; ok $? "Knot serves the change (NOTIFY)" || peer_logs
-synced "$NSD_PORT" && synced "$KNOT_PORT"; ok $? "both at mailnsd's serials"
+mn_served "$MN_PORT" _dmarc.example.org TXT "$WANT"; ok $? "mailnsd reloads the change"
+mn_served "$NSD_PORT" _dmarc.example.org TXT "$WANT"; ok $? "NSD serves the change (NOTIFY)" || peer_logs
+mn_served "$KNOT_PORT" _dmarc.example.org TXT "$WANT"; ok $? "Knot serves the change (NOTIFY)" || peer_logs
+mn_synced "$NSD_PORT" $ZONES && mn_synced "$KNOT_PORT" $ZONES; ok $? "both at mailnsd's serials"
 is "$(( $(grep -c 'info: ixfr of _dmarc.example.org' "$MN_LOG") - ixfrs ))" 2 "both fetched it by IXFR from the journal"
 new_sig=$(axfr "$MN_PORT" _dmarc.example.org | awk '$4 == "RRSIG" && $5 == "TXT"')
 [ -n "$new_sig" ] && [ "$new_sig" != "$old_sig" ]; ok $? "the changed TXT has a new signature"

@@ -16,11 +16,7 @@ mn_tmpdir
 NSD_PID=""
 UB_PID=""
 stop_all() {
-	local p
-	for p in $UB_PID $NSD_PID; do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mn_stop_pids $UB_PID $NSD_PID
 	mn_cleanup
 }
 trap stop_all EXIT
@@ -104,41 +100,24 @@ prov_zone 1 203.0.113.64/27 > "$TMP/nsd/prov.test.zone"
 { soa example.net; echo 'ns1 A 127.0.0.1'; echo 'ns2 A 127.0.0.1'; } > "$TMP/nsd/example.net.zone"
 ZONES="prov.test example.com example.net"
 {
-	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
-	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
-	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/xfrd.state" "$TMP/zone.list" "$TMP"
-	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 1\n' "$TMP/nsd.log"
-	printf 'remote-control:\n  control-enable: no\n'
+	mn_nsd_server "$TMP/nsd" "$NSD_PORT"
 	for z in $ZONES; do printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"; done
 } > "$TMP/nsd.conf"
-nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
-NSD_PID=$!
-mn_wait_answer "$NSD_PORT" prov.test $NSD_PID; up=$?
-ok $up "nsd serves the provider zones on port $NSD_PORT"
-[ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+mn_nsd_start "$TMP/nsd" "$TMP/nsd.conf"
+mn_peer_up "$NSD_PORT" prov.test "$NSD_PID" "nsd serves the provider zones on port $NSD_PORT" \
+	"$TMP/nsd/nsd.out" "$TMP/nsd/nsd.log"
 
 # --- unbound: iterator only, no cache to speak of, stub zones on loopback ------------
-stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"; }
+mkdir -p "$TMP/ub"
 {
-	printf 'server:\n  interface: 127.0.0.1\n  port: %s\n' "$UB_PORT"
-	printf '  do-ip4: yes\n  do-ip6: no\n  do-udp: yes\n  do-tcp: yes\n'
-	printf '  access-control: 127.0.0.0/8 allow\n'
-	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
-	printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n' "$TMP/unbound.log"
-	printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
-	printf '  do-not-query-localhost: no\n  module-config: "iterator"\n'
-	printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
-	printf '  prefetch: no\n  minimal-responses: yes\n  cache-max-ttl: 1\n  cache-max-negative-ttl: 1\n  local-zone: "test." nodefault\n'
-	printf 'remote-control:\n  control-enable: no\n'
-	stub . "$NSD_PORT"
-	for z in $ZONES; do stub "$z" "$NSD_PORT"; done
-	for c in $CASES; do stub "_spf.$c.example.com" "$MN_PORT"; done
-} > "$TMP/unbound.conf"
-unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
-UB_PID=$!
-mn_wait_answer "$UB_PORT" prov.test $UB_PID; up=$?
-ok $up "unbound resolves on port $UB_PORT"
-[ $up -eq 0 ] || { diag "$(kdig @127.0.0.1 -p "$UB_PORT" +time=1 +retry=0 SOA prov.test 2>&1)"; diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+	mn_unbound_server "$TMP/ub" "$UB_PORT"
+	printf '  minimal-responses: yes\n  cache-max-ttl: 1\n  cache-max-negative-ttl: 1\n  local-zone: "test." nodefault\n'
+	mn_stub . "$NSD_PORT"
+	for z in $ZONES; do mn_stub "$z" "$NSD_PORT"; done
+	for c in $CASES; do mn_stub "_spf.$c.example.com" "$MN_PORT"; done
+} > "$TMP/ub/unbound.conf"
+mn_unbound_start "$TMP/ub" "$TMP/ub/unbound.conf"
+mn_peer_up "$UB_PORT" prov.test "$UB_PID" "unbound resolves on port $UB_PORT" "$TMP/ub/unbound.out" "$TMP/ub/unbound.log"
 R="127.0.0.1:$UB_PORT"
 CACHE="$TMP/state/spf"
 

@@ -26,11 +26,7 @@ NSD_PID=""
 UB_PID=""
 NG_PID=""
 stop_all() {
-	local p
-	for p in $NG_PID $UB_PID $NSD_PID; do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mn_stop_pids $NG_PID $UB_PID $NSD_PID
 	NG_PID=""
 	UB_PID=""
 	NSD_PID=""
@@ -74,49 +70,33 @@ soa() { printf '$ORIGIN %s.\n$TTL 1\n@ SOA ns1.example.net. hostmaster.example.n
 } > "$TMP/nsd/example.com.zone"
 { soa example.net; echo 'ns1 A 127.0.0.1'; echo 'ns2 A 127.0.0.1'; echo 'mx2.mail A 127.0.0.1'; } > "$TMP/nsd/example.net.zone"
 {
-	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
-	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
-	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/xfrd.state" "$TMP/zone.list" "$TMP"
-	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 1\n' "$TMP/nsd.log"
-	printf 'remote-control:\n  control-enable: no\n'
+	mn_nsd_server "$TMP/nsd" "$NSD_PORT"
 	for z in example.com example.net; do printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"; done
 } > "$TMP/nsd.conf"
-nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
-NSD_PID=$!
-mn_wait_answer "$NSD_PORT" example.com $NSD_PID; up=$?
-ok $up "nsd serves the parent zones on port $NSD_PORT"
-[ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+mn_nsd_start "$TMP/nsd" "$TMP/nsd.conf"
+mn_peer_up "$NSD_PORT" example.com "$NSD_PID" "nsd serves the parent zones on port $NSD_PORT" \
+	"$TMP/nsd/nsd.out" "$TMP/nsd/nsd.log"
 
 # --- the resolver: unbound on 127.0.0.1:53, the namespace's /etc/resolv.conf -------
-stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"; }
 # ub_start [ZONE...]: unbound with stub zones to mailnsd for our zones of example.com
 # but ZONE... (those it must find through NSD's delegations)
 ub_start() {
 	local z
+	mkdir -p "$TMP/ub"
 	{
-		printf 'server:\n  interface: 127.0.0.1\n  port: 53\n  do-ip6: no\n'
-		printf '  access-control: 127.0.0.0/8 allow\n'
-		printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
-		printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n' "$TMP/unbound.log"
-		printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
-		printf '  do-not-query-localhost: no\n  module-config: "iterator"\n'
-		printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
-		printf '  prefetch: no\n  minimal-responses: yes\n  cache-max-ttl: 0\n  cache-max-negative-ttl: 0\n'
-		printf 'remote-control:\n  control-enable: no\n'
-		stub . "$NSD_PORT"
-		stub example.com "$NSD_PORT"
-		stub example.net "$NSD_PORT"
+		mn_unbound_server "$TMP/ub" 53
+		printf '  minimal-responses: yes\n  cache-max-ttl: 0\n  cache-max-negative-ttl: 0\n'
+		mn_stub . "$NSD_PORT"
+		mn_stub example.com "$NSD_PORT"
+		mn_stub example.net "$NSD_PORT"
 		for z in _domainkey _dmarc _spf _mta-sts _smtp._tls _bimi; do
-			case " $* " in *" $z "*) ;; *) stub "$z.example.com" "$MN_PORT" ;; esac
+			case " $* " in *" $z "*) ;; *) mn_stub "$z.example.com" "$MN_PORT" ;; esac
 		done
-	} > "$TMP/unbound.conf"
-	unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.out" 2>&1 &
-	UB_PID=$!
+	} > "$TMP/ub/unbound.conf"
+	mn_unbound_start "$TMP/ub" "$TMP/ub/unbound.conf"
 }
 ub_start
-mn_wait_answer 53 example.com $UB_PID; up=$?
-ok $up "unbound resolves on 127.0.0.1:53"
-[ $up -eq 0 ] || { diag "$(cat "$TMP/unbound.out" "$TMP/unbound.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+mn_peer_up 53 example.com "$UB_PID" "unbound resolves on 127.0.0.1:53" "$TMP/ub/unbound.out" "$TMP/ub/unbound.log"
 echo "nameserver 127.0.0.1" > "$TMP/resolv.conf"
 mount --bind "$TMP/resolv.conf" /etc/resolv.conf; ok $? "the namespace's /etc/resolv.conf names it"
 rs() { kdig @127.0.0.1 +time=2 +retry=0 +short "$@" | tr -d '"'; }
@@ -262,7 +242,7 @@ is "$OUT" "$(printf '%s\n%s' "$OFF" "$want" | grep .)" "check --dns: no web serv
 # named like the other zones
 sed -i '/^_bimi NS/d' "$TMP/nsd/example.com.zone"
 kill -HUP "$NSD_PID"
-kill -TERM "$UB_PID"; wait "$UB_PID" 2>/dev/null
+mn_stop_pids "$UB_PID"
 for i in $(seq 1 50); do mn_port_free 53 && break; sleep 0.1; done
 ub_start _bimi
 mn_wait_answer 53 example.com $UB_PID; ok $? "unbound restarted without the _bimi stub zone"
@@ -288,7 +268,7 @@ is "$(rs _mta-sts.example.com TXT)" "v=STSv1; id=$IDN" "mta_sts removed: the res
 is "$(query "$ID2")" "(<STSFetchResult.VALID: 1>, ('$IDN', {'mx': [], 'version': 'STSv1', 'mode': 'none', 'max_age': 172800}))" \
 	"the client that knew the last id fetches mode none with the old max_age"
 
-for p in $NG_PID $UB_PID $NSD_PID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+mn_stop_pids $NG_PID $UB_PID $NSD_PID
 NG_PID=""; UB_PID=""; NSD_PID=""
 mn_stop; ok $? "mailnsd stops cleanly"
 done_testing

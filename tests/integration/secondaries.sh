@@ -28,11 +28,8 @@ is "$(echo "$ZONES" | wc -l)" 12 "twelve zones to transfer (with _mta-sts, _smtp
 # ---- NSD: transfers without TSIG, NOTIFY signed with xfr1 --------------------
 mkdir -p "$TMP/nsd" "$TMP/knot"
 {
-	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
-	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
-	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/nsd/xfrd.state" "$TMP/nsd/zone.list" "$TMP/nsd"
-	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 2\n  minimal-responses: yes\n' "$TMP/nsd.log"
-	printf '  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\n'
+	mn_nsd_server "$TMP/nsd" "$NSD_PORT" 2
+	printf '  minimal-responses: yes\n  rrl-ratelimit: 0\n'
 	printf 'key:\n  name: xfr1\n  algorithm: hmac-sha256\n  secret: "%s"\n' "$SECRET"
 	for z in $ZONES; do
 		printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"
@@ -41,9 +38,7 @@ mkdir -p "$TMP/nsd" "$TMP/knot"
 } > "$TMP/nsd.conf"
 # ---- Knot: transfers with TSIG ------------------------------------------------
 {
-	printf 'server:\n  listen: 127.0.0.1@%s\n  rundir: "%s"\n' "$KNOT_PORT" "$TMP/knot"
-	printf 'log:\n  - target: "%s"\n    any: info\n' "$TMP/knot.log"
-	printf 'database:\n  storage: "%s"\n' "$TMP/knot"
+	mn_knot_server "$TMP/knot" "$KNOT_PORT"
 	printf 'key:\n  - id: xfr1\n    algorithm: hmac-sha256\n    secret: %s\n' "$SECRET"
 	printf 'remote:\n  - id: primary\n    address: 127.0.0.1@%s\n    key: xfr1\n' "$MN_PORT"
 	printf 'acl:\n  - id: from_primary\n    address: 127.0.0.1\n    key: xfr1\n    action: notify\n'
@@ -53,33 +48,14 @@ mkdir -p "$TMP/nsd" "$TMP/knot"
 	for z in $ZONES; do printf '  - domain: %s\n' "$z"; done
 } > "$TMP/knot.conf"
 
-nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
-NSD_PID=$!
-knotd -c "$TMP/knot.conf" >"$TMP/knot.out" 2>&1 &
-KNOT_PID=$!
-stop_peers() {
-	kill -TERM $NSD_PID $KNOT_PID 2>/dev/null
-	wait $NSD_PID $KNOT_PID 2>/dev/null
-}
+mn_nsd_start "$TMP/nsd" "$TMP/nsd.conf"
+mn_knot_start "$TMP/knot" "$TMP/knot.conf"
+stop_peers() { mn_stop_pids $NSD_PID $KNOT_PID; }
 trap 'stop_peers; mn_cleanup' EXIT
 
-serial() { kdig @127.0.0.1 -p "$1" +time=1 +retry=0 +short SOA "$2" 2>/dev/null | awk '{print $3}'; }
-# synced PORT: every zone served with mailnsd's serial (polls up to 15 s)
-synced() {
-	local i z ok
-	for i in $(seq 1 150); do
-		ok=0
-		for z in $ZONES; do
-			[ "$(serial "$1" "$z")" = "$(serial "$MN_PORT" "$z")" ] || { ok=1; break; }
-		done
-		[ $ok -eq 0 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-peer_logs() { diag "$(tail -n 15 "$TMP/nsd.log" "$TMP/knot.log" "$TMP/nsd.out" "$TMP/knot.out" 2>/dev/null)"; diag "$(tail -n 15 "$MN_LOG")"; }
-synced "$NSD_PORT"; ok $? "NSD transferred every zone (no TSIG)" || peer_logs
-synced "$KNOT_PORT"; ok $? "Knot transferred every zone (TSIG xfr1)" || peer_logs
+peer_logs() { diag "$(tail -n 15 "$TMP/nsd/nsd.log" "$TMP/knot/knot.log" "$TMP/nsd/nsd.out" "$TMP/knot/knot.out" 2>/dev/null)"; diag "$(tail -n 15 "$MN_LOG")"; }
+mn_synced "$NSD_PORT" $ZONES; ok $? "NSD transferred every zone (no TSIG)" || peer_logs
+mn_synced "$KNOT_PORT" $ZONES; ok $? "Knot transferred every zone (TSIG xfr1)" || peer_logs
 
 # view PORT NAME TYPE [ARGS]: rcode + AA, then the answer and authority sections, sorted
 view() {
@@ -132,26 +108,18 @@ done <<< "$NAMES"
 # ---- a policy change reaches both by NOTIFY + IXFR ----------------------------
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # served PORT NAME TYPE WANT: polls up to 10 s
-served() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(kdig @127.0.0.1 -p "$1" +time=1 +retry=0 +short "$2" "$3" 2>/dev/null)" = "$4" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 ixfrs=$(grep -c 'info: ixfr of _dmarc.example.org' "$MN_LOG")
 t0=$(ms)
 sed -i 's/      p: none/      p: quarantine/' "$POLICY"
 WANT='"v=DMARC1; p=quarantine"'
-served "$MN_PORT" _dmarc.example.org TXT "$WANT"; ok $? "mailnsd reloads the change"
-served "$NSD_PORT" _dmarc.example.org TXT "$WANT"; ok $? "NSD serves the change (NOTIFY)" || peer_logs
-served "$KNOT_PORT" _dmarc.example.org TXT "$WANT"; ok $? "Knot serves the change (NOTIFY)" || peer_logs
+mn_served "$MN_PORT" _dmarc.example.org TXT "$WANT"; ok $? "mailnsd reloads the change"
+mn_served "$NSD_PORT" _dmarc.example.org TXT "$WANT"; ok $? "NSD serves the change (NOTIFY)" || peer_logs
+mn_served "$KNOT_PORT" _dmarc.example.org TXT "$WANT"; ok $? "Knot serves the change (NOTIFY)" || peer_logs
 diag "change to both secondaries in $(( $(ms) - t0 )) ms"
 is "$(( $(grep -c 'info: ixfr of _dmarc.example.org' "$MN_LOG") - ixfrs ))" 2 "both fetched it by IXFR from the journal"
 test -s "$TMP/state/journal/_dmarc.example.org.jnl"; ok $? "the journal is on disk"
 grep -q 'notify: 1 zones queued for 2 secondaries, key xfr1' "$MN_LOG"; ok $? "one zone notified to two secondaries, signed"
-synced "$NSD_PORT" && synced "$KNOT_PORT"; ok $? "both at mailnsd's serials"
+mn_synced "$NSD_PORT" $ZONES && mn_synced "$KNOT_PORT" $ZONES; ok $? "both at mailnsd's serials"
 is "$(view "$KNOT_PORT" _dmarc.example.org TXT)" "$(view "$MN_PORT" _dmarc.example.org TXT)" "Knot answers the changed name as mailnsd"
 is "$(view "$NSD_PORT" _dmarc.example.org TXT)" "$(view "$MN_PORT" _dmarc.example.org TXT)" "NSD answers the changed name as mailnsd"
 
@@ -165,11 +133,11 @@ for i in $(seq 1 100); do
 done
 case $new_id in '"v=STSv1; id='*) [ "$new_id" != "$old_id" ] ;; *) false ;; esac
 ok $? "mailnsd serves the new MTA-STS id ($old_id -> $new_id)"
-served "$NSD_PORT" _mta-sts.example.com TXT "$new_id"; ok $? "NSD serves the new id (NOTIFY)" || peer_logs
-served "$KNOT_PORT" _mta-sts.example.com TXT "$new_id"; ok $? "Knot serves the new id (NOTIFY)" || peer_logs
+mn_served "$NSD_PORT" _mta-sts.example.com TXT "$new_id"; ok $? "NSD serves the new id (NOTIFY)" || peer_logs
+mn_served "$KNOT_PORT" _mta-sts.example.com TXT "$new_id"; ok $? "Knot serves the new id (NOTIFY)" || peer_logs
 
 # IXFR by hand: from the old serial (journal) and from one it never had (full)
-cur=$(serial "$MN_PORT" _dmarc.example.org)
+cur=$(mn_serial "$MN_PORT" _dmarc.example.org)
 out=$(kdig @127.0.0.1 -p "$MN_PORT" +time=2 +retry=0 IXFR=$((cur - 1)) _dmarc.example.org)
 is "$(echo "$out" | awk '$4 == "SOA" {print $7}' | tr '\n' ' ')" "$cur $((cur - 1)) $cur $cur " "IXFR from the previous serial: the difference"
 out=$(kdig @127.0.0.1 -p "$MN_PORT" +time=2 +retry=0 IXFR=1000 _dmarc.example.org)
@@ -182,13 +150,13 @@ touch "$TMP/state/journal"	# a file where the directory should be: not written
 full=$(grep -c 'info: ixfr (full) of _dmarc.example.org' "$MN_LOG")
 sed -i 's/      p: quarantine/      p: reject/' "$POLICY"
 WANT='"v=DMARC1; p=reject"'
-served "$NSD_PORT" _dmarc.example.org TXT "$WANT"; ok $? "NSD serves the next change" || peer_logs
-served "$KNOT_PORT" _dmarc.example.org TXT "$WANT"; ok $? "Knot serves the next change" || peer_logs
+mn_served "$NSD_PORT" _dmarc.example.org TXT "$WANT"; ok $? "NSD serves the next change" || peer_logs
+mn_served "$KNOT_PORT" _dmarc.example.org TXT "$WANT"; ok $? "Knot serves the next change" || peer_logs
 grep -q 'cannot write the transfer journal' "$MN_LOG"; ok $? "the journal could not be written (logged)"
 is "$(( $(grep -c 'info: ixfr (full) of _dmarc.example.org' "$MN_LOG") - full ))" 2 "both fell back to a full transfer"
-synced "$NSD_PORT" && synced "$KNOT_PORT"; ok $? "both at mailnsd's serials after the full transfer"
+mn_synced "$NSD_PORT" $ZONES && mn_synced "$KNOT_PORT" $ZONES; ok $? "both at mailnsd's serials after the full transfer"
 rm -f "$TMP/state/journal"
-cur=$(serial "$MN_PORT" _dmarc.example.org)
+cur=$(mn_serial "$MN_PORT" _dmarc.example.org)
 out=$(kdig @127.0.0.1 -p "$MN_PORT" +time=2 +retry=0 IXFR=$((cur - 1)) _dmarc.example.org)
 is "$(echo "$out" | awk '$4 == "SOA"' | wc -l)" 2 "no journal: IXFR answered with a full transfer"
 
@@ -196,7 +164,7 @@ is "$(echo "$out" | awk '$4 == "SOA"' | wc -l)" 2 "no journal: IXFR answered wit
 # Knot is stopped; `mailns keys rotate` publishes a first key for rot.example,
 # mailnsd and NSD serve it, Knot does not: the key stays pending.  Knot comes
 # back, catches up (IXFR), and the next run activates the key.
-kill -TERM $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null
+mn_stop_pids $KNOT_PID
 out=$("$MAILNS" keys rotate -c "$POLICY" 2>&1); rc=$?
 sel=$("$MAILNS" keys list -c "$POLICY" 2>/dev/null | awk -F'\t' '$1 == "rot.example" && $4 == "pending" { print $2; exit }')
 ok $(( rc != 0 && rc != 3 )) "keys rotate publishes a first key (exit $rc)" || diag "$out"
@@ -214,8 +182,7 @@ key_served "$NSD_PORT"; ok $? "NSD serves $sel (NOTIFY + IXFR)" || peer_logs
 out=$("$MAILNS" keys rotate -c "$POLICY" 2>&1)
 echo "$out" | grep -q "$sel stays pending"; ok $? "with Knot down, $sel stays pending" || diag "$out"
 is "$("$MAILNS" keys list -c "$POLICY" | awk -F'\t' -v s="$sel" '$2 == s { print $4 }')" pending "keys list: pending"
-knotd -c "$TMP/knot.conf" >>"$TMP/knot.out" 2>&1 &
-KNOT_PID=$!
+mn_knot_start "$TMP/knot" "$TMP/knot.conf"
 key_served "$KNOT_PORT"; ok $? "Knot restarted catches up and serves $sel" || peer_logs
 # as cron would: a run that could not confirm (exit 3, e.g. a query timed out on a
 # loaded machine) is followed by another; at most 3 runs

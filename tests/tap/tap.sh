@@ -156,3 +156,117 @@ mn_stop() {
 	MN_PID=""
 	return $rc
 }
+
+# ---- peer daemons: NSD, Knot and unbound on loopback ------------------------
+# The *_server helpers print the common part of a configuration, everything the
+# daemon writes kept under DIR (its log: DIR/nsd.log, DIR/knot.log, DIR/unbound.log);
+# the caller appends its own options and zones.  The *_start helpers run the daemon
+# in the foreground as a job of the calling shell (its output in DIR/NAME.out) and
+# put its PID in the variable named VAR (default NSD_PID, KNOT_PID, UB_PID); the
+# caller stops it by that PID (mn_stop_pids).  Ports come from mn_free_port.
+
+# mn_nsd_server DIR PORT [VERBOSITY]: NSD's remote-control: section (off: parallel
+# NSDs would all want its port) and its server: section on 127.0.0.1:PORT, zone files
+# in DIR (zonesdir), last, for the caller's server options and zones to follow
+mn_nsd_server() {
+	printf 'remote-control:\n  control-enable: no\n'
+	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$2"
+	printf '  zonesdir: "%s"\n  pidfile: "%s/nsd.pid"\n  database: ""\n' "$1" "$1"
+	printf '  xfrdfile: "%s/xfrd.state"\n  zonelistfile: "%s/zone.list"\n  xfrdir: "%s"\n' "$1" "$1" "$1"
+	printf '  logfile: "%s/nsd.log"\n  server-count: 1\n  verbosity: %s\n' "$1" "${3:-1}"
+}
+mn_nsd_start() { # mn_nsd_start DIR CONF [VAR]
+	nsd -d -c "$2" >>"$1/nsd.out" 2>&1 &
+	printf -v "${3:-NSD_PID}" '%s' $!
+}
+
+# mn_knot_server DIR PORT: Knot's server, log and database sections on 127.0.0.1:PORT
+mn_knot_server() {
+	printf 'server:\n  listen: 127.0.0.1@%s\n  rundir: "%s"\n' "$2" "$1"
+	printf 'log:\n  - target: "%s/knot.log"\n    any: info\n' "$1"
+	printf 'database:\n  storage: "%s"\n' "$1"
+}
+mn_knot_start() { # mn_knot_start DIR CONF [VAR]
+	knotd -c "$2" >>"$1/knot.out" 2>&1 &
+	printf -v "${3:-KNOT_PID}" '%s' $!
+}
+
+# mn_unbound_server DIR PORT [MODULES]: unbound's server: section, a resolver on
+# 127.0.0.1:PORT that asks only loopback (stub zones, mn_stub), one thread, no
+# prefetch; MODULES: module-config (default "iterator"); remote control off, first
+mn_unbound_server() {
+	printf 'remote-control:\n  control-enable: no\n'
+	printf 'server:\n  interface: 127.0.0.1\n  port: %s\n  do-ip6: no\n' "$2"
+	printf '  access-control: 127.0.0.0/8 allow\n'
+	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s/unbound.pid"\n' "$1" "$1"
+	printf '  use-syslog: no\n  logfile: "%s/unbound.log"\n  verbosity: 1\n' "$1"
+	printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
+	printf '  do-not-query-localhost: no\n  module-config: "%s"\n' "${3:-iterator}"
+	printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
+	printf '  prefetch: no\n'
+}
+mn_stub() { # mn_stub ZONE PORT: a stub zone to 127.0.0.1@PORT
+	printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"
+}
+mn_unbound_start() { # mn_unbound_start DIR CONF [VAR]
+	unbound -d -c "$2" >>"$1/unbound.out" 2>&1 &
+	printf -v "${3:-UB_PID}" '%s' $!
+}
+
+# mn_peer_up PORT NAME PID DESCRIPTION LOG...: one test point, that the daemon PID
+# answers SOA NAME on PORT (mn_wait_answer); when it does not, the tails of LOG...
+# and the end of the test (exit 1)
+mn_peer_up() {
+	local port=$1 name=$2 pid=$3 what=$4 up
+	shift 4
+	mn_wait_answer "$port" "$name" "$pid"; up=$?
+	ok $up "$what"
+	[ $up -eq 0 ] && return 0
+	diag "$(cat "$@" 2>/dev/null | tail -20)"
+	done_testing
+	exit 1
+}
+
+# mn_stop_pids PID...: SIGTERM, a bounded wait (10 s) for each, then SIGKILL; reaped
+mn_stop_pids() {
+	local p i
+	for p in "$@"; do
+		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+	done
+	for p in "$@"; do
+		[ -n "$p" ] || continue
+		for i in $(seq 1 100); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# mn_serial PORT ZONE: the SOA serial 127.0.0.1#PORT serves for ZONE (empty: none)
+mn_serial() { kdig @127.0.0.1 -p "$1" +time=1 +retry=0 +short SOA "$2" 2>/dev/null | awk '{print $3}'; }
+# mn_synced PORT ZONE...: every ZONE served on PORT with mailnsd's serial (polls up to 15 s)
+mn_synced() {
+	local port=$1 i z ok
+	shift
+	for i in $(seq 1 150); do
+		ok=0
+		for z in "$@"; do
+			[ "$(mn_serial "$port" "$z")" = "$(mn_serial "$MN_PORT" "$z")" ] || { ok=1; break; }
+		done
+		[ $ok -eq 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# mn_served PORT NAME TYPE WANT: polls (up to 10 s) until kdig +short NAME TYPE on PORT prints WANT
+mn_served() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(kdig @127.0.0.1 -p "$1" +time=1 +retry=0 +short "$2" "$3" 2>/dev/null)" = "$4" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

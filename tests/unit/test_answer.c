@@ -519,6 +519,36 @@ static void test_dnssec(const zset_t *plain)
 		  "NOERROR an:NSEC/_dmarc.example.com.,RRSIG(NSEC)/_dmarc.example.com. ns:" },
 		{ "DNSKEY", "_domainkey.example.com", ZONE_T_DNSKEY,
 		  "NOERROR an:DNSKEY/_domainkey.example.com.,RRSIG(DNSKEY)/_domainkey.example.com. ns:" },
+		/*
+		 * RRSIG and NSEC under a wildcard: synthesized like every other
+		 * type (a NODATA cannot be proved: the wildcard's NSEC lists
+		 * both), with the NSEC that shows no closer name exists
+		 */
+		{ "RRSIG under a wildcard", "x.y._report._dmarc.example.com", ZONE_T_RRSIG,
+		  "NOERROR an:RRSIG(TXT)/x.y._report._dmarc.example.com.,RRSIG(NSEC)/x.y._report._dmarc.example.com. "
+		  "ns:NSEC/*._report._dmarc.example.com.,RRSIG(NSEC)/*._report._dmarc.example.com." },
+		{ "NSEC under a wildcard", "x.y._report._dmarc.example.com", ZONE_T_NSEC,
+		  "NOERROR an:NSEC/x.y._report._dmarc.example.com.,RRSIG(NSEC)/x.y._report._dmarc.example.com. "
+		  "ns:NSEC/*._report._dmarc.example.com.,RRSIG(NSEC)/*._report._dmarc.example.com." },
+		{ "ANY under a wildcard", "x.y._report._dmarc.example.com", 255,
+		  "NOERROR an:TXT/x.y._report._dmarc.example.com.,RRSIG(TXT)/x.y._report._dmarc.example.com. "
+		  "ns:NSEC/*._report._dmarc.example.com.,RRSIG(NSEC)/*._report._dmarc.example.com." },
+		{ "RRSIG at the wildcard itself", "*._report._dmarc.example.com", ZONE_T_RRSIG,
+		  "NOERROR an:RRSIG(TXT)/*._report._dmarc.example.com.,RRSIG(NSEC)/*._report._dmarc.example.com. ns:" },
+		{ "RRSIG at an empty non-terminal", "_report._dmarc.example.com", ZONE_T_RRSIG,
+		  "NOERROR an: ns:SOA/_dmarc.example.com.,RRSIG(SOA)/_dmarc.example.com.,"
+		  "NSEC/_dmarc.example.com.,RRSIG(NSEC)/_dmarc.example.com." },
+		{ "NSEC at an empty non-terminal", "_report._dmarc.example.com", ZONE_T_NSEC,
+		  "NOERROR an: ns:SOA/_dmarc.example.com.,RRSIG(SOA)/_dmarc.example.com.,"
+		  "NSEC/_dmarc.example.com.,RRSIG(NSEC)/_dmarc.example.com." },
+		/* RFC 4035 3.1.4.1 and B.8: DS at the apex of a child-only zone, NODATA and the apex NSEC */
+		{ "DS at the apex", "_dmarc.example.com", 43 /* DS */,
+		  "NOERROR an: ns:SOA/_dmarc.example.com.,RRSIG(SOA)/_dmarc.example.com.,"
+		  "NSEC/_dmarc.example.com.,RRSIG(NSEC)/_dmarc.example.com." },
+		{ "CDS at the apex", "_domainkey.example.com", ZONE_T_CDS,
+		  "NOERROR an:CDS/_domainkey.example.com.,RRSIG(CDS)/_domainkey.example.com. ns:" },
+		{ "CDNSKEY at the apex", "_domainkey.example.com", ZONE_T_CDNSKEY,
+		  "NOERROR an:CDNSKEY/_domainkey.example.com.,RRSIG(CDNSKEY)/_domainkey.example.com. ns:" },
 	};
 	uint8_t q[600], plain_out[2048], signed_out[2048];
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

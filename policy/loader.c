@@ -69,6 +69,8 @@ typedef struct priv {
 	yarena_t *arena;
 	pfile_t **held;
 	size_t nheld;
+	policy_domain_t defaults;	/* `defaults:` with the built-in ones, as merged (strings in arena) */
+	bool has_defaults;
 } priv_t;
 
 /*
@@ -698,6 +700,10 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 		ret = policy_conv_finish(&ld.cv, errors0);
 	if (ret < 0)
 		goto fail;
+	if (!only_includes) {
+		ld.priv->defaults = ld.cv.defaults;
+		ld.priv->has_defaults = true;
+	}
 	if (cache != NULL) {
 		size_t reused = 0, read = 0;
 		for (size_t i = 0; i < ld.njobs; i++) {
@@ -720,6 +726,25 @@ fail:
 	free(ld.ids);
 	policy_free(p);
 	return ret;
+}
+
+bool policy_file_digest(const policy_t *p, const char *file, unsigned char digest[32])
+{
+	const priv_t *pv = p != NULL ? p->priv : NULL;
+	for (size_t i = 0; pv != NULL && file != NULL && i < pv->nheld; i++) {
+		const pfile_t *f = pv->held[i];
+		if (f->name == file && f->arena != NULL) {
+			memcpy(digest, f->digest, PFILE_DIGEST);
+			return true;
+		}
+	}
+	return false;
+}
+
+const policy_domain_t *policy_defaults(const policy_t *p)
+{
+	const priv_t *pv = p != NULL ? p->priv : NULL;
+	return pv != NULL && pv->has_defaults ? &pv->defaults : NULL;
 }
 
 int policy_load(const char *path, diag_t *diag, policy_t **out)

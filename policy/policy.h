@@ -235,6 +235,16 @@ int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, po
 size_t policy_cache_reused(const policy_cache_t *c);	/* files reused by the last successful load */
 size_t policy_cache_read(const policy_cache_t *c);	/* included files it read (the others: same stat) */
 /*
+ * For a policy loaded through a cache: when file is the name string an
+ * included file's positions point to (pos.file, the same pointer), the
+ * SHA-256 of the bytes its domains were converted from (against p->dir), and
+ * true; false for the top file, a policy loaded without a cache, any other
+ * string.  Equal digests and names: equal domains before the defaults merge.
+ */
+bool policy_file_digest(const policy_t *p, const char *file, unsigned char digest[32]);
+/* The `defaults:` every domain was merged with (built-in ones filled), or NULL. */
+const policy_domain_t *policy_defaults(const policy_t *p);
+/*
  * For a watcher after a failed load: a policy_t with only path, dir and the
  * include patterns of the top file at path, as policy_load() makes them (no
  * included file read, nothing checked, no message).  MN_OK and *out (free it

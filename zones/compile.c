@@ -508,8 +508,10 @@ static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
  * its entry in fresh[i], its messages replayed from there.
  */
 static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts, zones_t *zs,
-			 const compile_cache_t *prev, incr_entry_t **fresh, compile_stats_t *st)
+			 const cache_run_t *cr, compile_stats_t *st)
 {
+	const compile_cache_t *prev = cr->prev;
+	incr_entry_t **fresh = cr->fresh;
 	const policy_t *p = c->p;
 	part_t pt[PARTS_MAX];
 	int r = MN_OK;
@@ -519,6 +521,7 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 		pt[k].only = only;
 		pt[k].cache.prev = prev;
 		pt[k].cache.fresh = fresh;
+		pt[k].cache.run = cr;
 		pt[k].lo = p->ndomains * k / nparts;
 		pt[k].hi = p->ndomains * (k + 1) / nparts;
 		size_t nd = only != NULL ? 1 : pt[k].hi - pt[k].lo;
@@ -540,10 +543,11 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 		r = validate_join(c->val, pt[k].c.val);
 	if (fresh != NULL && r == MN_OK) {
 		compile_cache_replay(c, fresh, p->ndomains);
-		st->reused = st->compiled = 0;
+		st->reused = st->compiled = st->digested = 0;
 		for (unsigned k = 0; k < nparts; k++) {
 			st->reused += pt[k].cache.reused;
 			st->compiled += pt[k].cache.compiled;
+			st->digested += pt[k].cache.digested;
 		}
 	}
 	/* every part's zones move into zs (freed with it, also on failure) */
@@ -662,7 +666,7 @@ static int run_prepare(run_t *u)
 static int run_compile(run_t *u, size_t errors)
 {
 	unsigned nparts = u->only != NULL ? 1 : parts_wanted(u->opts, u->nd);
-	int r = compile_parts(&u->c, u->only, nparts, u->zs, u->cache.prev, u->cache.fresh, &u->st);
+	int r = compile_parts(&u->c, u->only, nparts, u->zs, &u->cache, &u->st);
 	if (u->cache.fresh == NULL)
 		u->st.compiled = u->nd;
 	if (r == MN_OK)

@@ -101,12 +101,18 @@ size_t compile_reports_first(const ctx_t *c, const char *name);
 
 /* ---- compile_cache.c: the incremental compile ---- */
 
+struct cache_run;
+
 /* One part's view of the cache: the entries to reuse, this compile's entry of each domain. */
 typedef struct cache_part {
 	const compile_cache_t *prev;	/* NULL: nothing reused */
 	incr_entry_t **fresh;		/* by domain index */
+	const struct cache_run *run;	/* the compile's (olds, context digest) */
 	incr_hash_t h;			/* the part's digest buffers */
-	size_t reused, compiled;
+	const char *src_file;		/* the file of the last source digest made (pos.file) */
+	bool src_known;
+	uint8_t src[32];		/* its source digest (incr_part_t) */
+	size_t reused, compiled, digested;
 } cache_part_t;
 
 /* Domain i through the cache: its entry's zones, or compiled (and finished) into a new entry; zones into zs. */
@@ -118,7 +124,11 @@ void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n);
 /* One incremental compile from start to end: zero-initialize. */
 typedef struct cache_run {
 	const compile_cache_t *prev;	/* the cache when its server digest matches */
+	compile_cache_t *cache;		/* the same, to invalidate its parts on failure */
 	incr_entry_t **fresh;		/* this compile's entries, by domain index */
+	incr_entry_t **olds;		/* prev's entry of each domain (NULL: none), by domain index */
+	bool parts_ok;			/* prev's parts usable: its name set is this policy's, and valid */
+	uint8_t context[32];		/* incr_hash_context() */
 	zone_t **before;		/* zs->v before the serials */
 	uint8_t global[32];		/* digest of the server settings */
 } cache_run_t;

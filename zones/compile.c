@@ -671,6 +671,8 @@ static int run_compile(run_t *u, size_t errors)
 		u->st.compiled = u->nd;
 	if (r == MN_OK)
 		r = zones_sort(u->zs);
+	if (r == MN_OK && u->cache.fresh != NULL && compile_cache_names_known(&u->cache, u->nd))
+		validate_names_known(u->c.val);
 	if (r == MN_OK)
 		r = validate_zones(u->c.val, u->c.p, u->zs);
 	if (r == MN_OK && diag_errors(u->c.diag) > errors)

@@ -294,8 +294,26 @@ int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, ca
 	size_t found = 0;
 	for (size_t i = 0; i < nd; i++)
 		found += (cr->olds[i] = incr_find(cr->prev, p->domains[i].name)) != NULL;
-	cr->parts_ok = incr_parts_valid(cr->prev) && found == nd && compile_cache_size(cr->prev) == nd;
+	cr->names_same = found == nd && compile_cache_size(cr->prev) == nd;
+	cr->parts_ok = cr->names_same && incr_parts_valid(cr->prev);
 	return MN_OK;
+}
+
+bool compile_cache_names_known(const cache_run_t *cr, size_t nd)
+{
+	if (cr->prev == NULL || cr->olds == NULL || !cr->names_same)
+		return false;
+	for (size_t i = 0; i < nd; i++) {
+		const incr_entry_t *e = cr->fresh[i], *o = cr->olds[i];
+		if (e == o)
+			continue;	/* reused: its zones */
+		if (e == NULL || o == NULL || e->nzones != o->nzones)
+			return false;
+		for (size_t k = 0; k < e->nzones; k++)
+			if (strcmp(e->zones[k]->name, o->zones[k]->name) != 0)
+				return false;
+	}
+	return true;
 }
 
 int compile_cache_mark(cache_run_t *cr, const zones_t *zs)

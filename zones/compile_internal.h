@@ -127,7 +127,8 @@ typedef struct cache_run {
 	compile_cache_t *cache;		/* the same, to invalidate its parts on failure */
 	incr_entry_t **fresh;		/* this compile's entries, by domain index */
 	incr_entry_t **olds;		/* prev's entry of each domain (NULL: none), by domain index */
-	bool parts_ok;			/* prev's parts usable: its name set is this policy's, and valid */
+	bool names_same;		/* prev's domain names are this policy's */
+	bool parts_ok;			/* prev's parts usable: names_same, and valid */
 	uint8_t context[32];		/* incr_hash_context() */
 	zone_t **before;		/* zs->v before the serials */
 	uint8_t global[32];		/* digest of the server settings */
@@ -135,6 +136,11 @@ typedef struct cache_run {
 
 /* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */
 int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, cache_run_t *cr);
+/*
+ * After the domains went through the cache: are the zones' apexes those of
+ * prev (the set of the last compile that passed validate_zones)?
+ */
+bool compile_cache_names_known(const cache_run_t *cr, size_t nd);
 /* Notes the zones before the serials are set. */
 int compile_cache_mark(cache_run_t *cr, const zones_t *zs);
 /* After the serials: the entries follow the zones, and the cache takes them (cr emptied). */

@@ -887,6 +887,63 @@ static void test_entry_refs(void)
 	compile_cache_free(c);
 }
 
+/* nest/: c.example (nest/c.yaml), with MTA-STS or not, and x._mta-sts.c.example (nest/x.yaml). */
+static void write_nest(bool mta_sts)
+{
+	char path[600];
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net.]\n  hostmaster: hostmaster.example.net.\n"
+		     "  state_dir: %s/nest/state\ninclude: [\"*.yaml\"]\n", tmp);
+	char *text = mn_buf_take(&b);
+	snprintf(path, sizeof(path), "%s/nest/top/policy.yaml", tmp);
+	write_changed(path, text);
+	free(text);
+	snprintf(path, sizeof(path), "%s/nest/top/c.yaml", tmp);
+	write_changed(path, mta_sts ? "domains:\n  c.example:\n    dmarc: { p: reject }\n"
+				      "    mta_sts: { mode: enforce, mx: [mx.c.example] }\n"
+				    : "domains:\n  c.example:\n    dmarc: { p: reject }\n");
+	snprintf(path, sizeof(path), "%s/nest/top/x.yaml", tmp);
+	write_changed(path, "domains:\n  x._mta-sts.c.example:\n    dmarc: { p: reject }\n");
+}
+
+/*
+ * The checks over the whole set with the cache: a domain whose own file did
+ * not change becomes invalid by another's edit (its zones would be inside
+ * c.example's new _mta-sts zone), and valid again when the edit is undone,
+ * while the set's apexes stay those of the last good compile.
+ */
+static void test_whole_set(void)
+{
+	char path[600], saved[400];
+	snprintf(path, sizeof(path), "%s/nest/top", tmp);
+	if (mn_mkdir_p(path, 0755) != MN_OK)
+		tap_bail("mkdir");
+	snprintf(saved, sizeof(saved), "%s", top);
+	snprintf(top, sizeof(top), "%s/nest/top/policy.yaml", tmp);
+	write_nest(false);
+	compile_cache_t *cache = NULL;
+	if (compile_cache_new(&cache) != MN_OK || policy_cache_new(&pcache) != MN_OK)
+		tap_bail("caches");
+	time_t now = T0;
+	check(cache, now, MN_OK, 0, 2, "nest: first compile");
+	check(cache, now, MN_OK, 2, 0, "nest: nothing changed");
+	write_nest(true);
+	check(cache, now, MN_EPOLICY, 0, 0, "nest: c.example gets MTA-STS");
+	result_t x = compile(cache, now, false, 0);
+	ok(x.r == MN_EPOLICY && count_of(x.msgs, "x.yaml:2:3: error: domain x._mta-sts.c.example would be served "
+						 "inside zone _mta-sts.c.example") == 1,
+	   "nest: x._mta-sts.c.example, its file untouched, is inside c.example's new zone");
+	result_free(&x);
+	write_nest(false);
+	check(cache, now, MN_OK, 2, 0, "nest: MTA-STS gone again: valid, nothing compiled");
+	write_nest(true);
+	check(cache, now, MN_EPOLICY, 0, 0, "nest: and again");
+	compile_cache_free(cache);
+	policy_cache_free(pcache);
+	pcache = NULL;
+	snprintf(top, sizeof(top), "%s", saved);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -895,6 +952,7 @@ int main(void)
 		tap_bail("mkdtemp");
 	test_entry_refs();
 	test_incr();
+	test_whole_set();
 	test_parse_cache();
 	test_digest_fields();
 	char cmd[600];

@@ -489,6 +489,13 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 	w->applied = true;
 }
 
+void srv_watch_settled(srv_t *srv)
+{
+	srv_watch_t *w = srv->watch;
+	if (w != NULL && !w->closing && uv_is_active((uv_handle_t *)&w->timer))
+		uv_timer_stop(&w->timer);
+}
+
 size_t srv_watch_count(const srv_t *srv)
 {
 	return srv->watch != NULL ? srv->watch->ndirs : 0;

@@ -652,13 +652,16 @@ static int run_prepare(run_t *u)
 	if ((r = apex_rd_make(&p->server, &u->rd)) != MN_OK)
 		return r;
 	u->c.rd = &u->rd;
-	if ((r = validate_new(u->c.diag, &u->c.val)) != MN_OK || (r = compile_reports_collect(&u->c)) != MN_OK)
+	/* (the cache first: the report list takes what did not change from it) */
+	if (u->opts->cache != NULL && u->only == NULL &&
+	    (r = compile_cache_begin(p, u->opts->cache, u->nd, &u->cache)) != MN_OK)
+		return r;
+	if ((r = validate_new(u->c.diag, &u->c.val)) != MN_OK ||
+	    (r = compile_reports_collect(&u->c, u->cache.fresh != NULL ? &u->cache : NULL)) != MN_OK)
 		return r;
 	u->zs = calloc(1, sizeof(*u->zs));
 	if (u->zs == NULL || (u->nd > 0 && (u->zs->v = calloc(u->nd * ZONE_KINDS, sizeof(*u->zs->v))) == NULL))
 		return MN_ENOMEM;
-	if (u->opts->cache != NULL && u->only == NULL)
-		return compile_cache_begin(p, u->opts->cache, u->nd, &u->cache);
 	return MN_OK;
 }
 

@@ -12,14 +12,14 @@
 #include "zones/zone_internal.h"
 
 /* The source digest of the domains whose positions name file (incr_part_t); false: unknown. */
-static bool part_src(const ctx_t *c, cache_part_t *cp, const char *file, uint8_t src[32])
+static bool part_src_of(const policy_t *p, cache_part_t *cp, const char *file, uint8_t src[32])
 {
 	if (file == NULL)
 		return false;
 	if (file != cp->src_file) {
 		uint8_t md[32];
 		cp->src_file = file;
-		cp->src_known = policy_file_digest(c->p, file, md);
+		cp->src_known = policy_file_digest(p, file, md);
 		if (cp->src_known) {
 			incr_hash_t *h = &cp->h;
 			incr_hash_reset(h);
@@ -33,6 +33,11 @@ static bool part_src(const ctx_t *c, cache_part_t *cp, const char *file, uint8_t
 	}
 	memcpy(src, cp->src, 32);
 	return cp->src_known;
+}
+
+static bool part_src(const ctx_t *c, cache_part_t *cp, const char *file, uint8_t src[32])
+{
+	return part_src_of(c->p, cp, file, src);
 }
 
 /*
@@ -156,6 +161,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		 * (a failed compile invalidates the cache's parts).
 		 */
 		old->part = pt;
+		old->reports_none = !cp->run->reports_from[i];
 		cp->fresh[i] = old;
 		cp->reused++;
 		goto out;
@@ -186,6 +192,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	memcpy(e->key, key, 32);
 	memcpy(e->pos, pos, 32);
 	e->part = pt;
+	e->reports_none = !cp->run->reports_from[i];
 	e->since = pc->now;
 	e->until = dm.until;
 	cp->fresh[i] = e;
@@ -280,7 +287,8 @@ int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, ca
 	/* other server settings: nothing is reused */
 	if (incr_global_same(cache, cr->global))
 		cr->prev = cache;
-	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL)
+	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL ||
+	    (cr->reports_from = calloc(nd > 0 ? nd : 1, sizeof(*cr->reports_from))) == NULL)
 		return MN_ENOMEM;
 	if (cr->prev == NULL)
 		return MN_OK;
@@ -296,6 +304,20 @@ int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, ca
 		found += (cr->olds[i] = incr_find(cr->prev, p->domains[i].name)) != NULL;
 	cr->names_same = found == nd && compile_cache_size(cr->prev) == nd;
 	cr->parts_ok = cr->names_same && incr_parts_valid(cr->prev);
+	if (!cr->parts_ok)
+		return MN_OK;
+	/* whose part is its old entry's (compile_reports_collect() skips them) */
+	if ((cr->part_same = calloc(nd > 0 ? nd : 1, sizeof(*cr->part_same))) == NULL)
+		return MN_ENOMEM;
+	cache_part_t cp = { .run = cr };
+	for (size_t i = 0; i < nd; i++) {
+		const policy_domain_t *d = &p->domains[i];
+		const incr_entry_t *o = cr->olds[i];
+		uint8_t src[32];
+		cr->part_same[i] = o->part.known && o->part.line == d->pos.line && o->part.col == d->pos.col &&
+				   part_src_of(p, &cp, d->pos.file, src) && memcmp(o->part.src, src, 32) == 0;
+	}
+	incr_hash_clear(&cp.h);
 	return MN_OK;
 }
 
@@ -336,9 +358,13 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 	free(cr->fresh);	/* the entries are the cache's now */
 	free(cr->before);
 	free(cr->olds);
+	free(cr->part_same);
+	free(cr->reports_from);
 	cr->fresh = NULL;
 	cr->before = NULL;
 	cr->olds = NULL;
+	cr->part_same = NULL;
+	cr->reports_from = NULL;
 	return MN_OK;
 }
 
@@ -352,7 +378,11 @@ void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 	free(cr->fresh);
 	free(cr->before);
 	free(cr->olds);
+	free(cr->part_same);
+	free(cr->reports_from);
 	cr->fresh = NULL;
 	cr->before = NULL;
 	cr->olds = NULL;
+	cr->part_same = NULL;
+	cr->reports_from = NULL;
 }

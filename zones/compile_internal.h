@@ -93,8 +93,15 @@ int compile_mta_sts_withdrawal(const ctx_t *c, const policy_domain_t *d, struct 
 
 /* ---- compile_reports.c ---- */
 
-/* c->reports: every hosted domain's mailto: rua/ruf at another hosted domain, sorted. */
-int compile_reports_collect(ctx_t *c);
+struct cache_run;
+/*
+ * c->reports: every hosted domain's mailto: rua/ruf at another hosted domain,
+ * sorted.  With cr (a compile cache run): a domain whose policy part is the
+ * one its entry was made from (cr->part_same) and which reported to no other
+ * hosted domain then (its entry's reports_none) is not looked at; cr->reports_from
+ * records which domains report.
+ */
+int compile_reports_collect(ctx_t *c, struct cache_run *cr);
 void compile_reports_free(ctx_t *c);
 /* The first of c->reports (sorted by target) whose reports go to domain name. */
 size_t compile_reports_first(const ctx_t *c, const char *name);
@@ -128,6 +135,8 @@ typedef struct cache_run {
 	incr_entry_t **fresh;		/* this compile's entries, by domain index */
 	incr_entry_t **olds;		/* prev's entry of each domain (NULL: none), by domain index */
 	bool names_same;		/* prev's domain names are this policy's */
+	bool *part_same;		/* by domain index: its part is its old entry's (NULL: none is) */
+	bool *reports_from;		/* by domain index: it reports to another hosted domain */
 	bool parts_ok;			/* prev's parts usable: names_same, and valid */
 	uint8_t context[32];		/* incr_hash_context() */
 	zone_t **before;		/* zs->v before the serials */

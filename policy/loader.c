@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -15,7 +16,16 @@
 
 typedef struct fileid { dev_t dev; ino_t ino; } fileid_t;
 
-enum { PFILE_DIGEST = 32 };
+enum { PFILE_DIGEST = 32, STAT_SETTLED_S = 1 };
+
+/* What stat() says of a file, compared to skip reading it (see pfile_t). */
+typedef struct pfile_stat {
+	bool valid;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+} pfile_stat_t;
 
 /*
  * One included file's parse, kept by a policy_cache_t and shared by every
@@ -23,15 +33,24 @@ enum { PFILE_DIGEST = 32 };
  * before the defaults are merged (merging copies the structures), the
  * strings and arrays they point to, its messages, and the name positions
  * point to.  It stands for the file at the same path (resolved against the
- * same directory) while the file's bytes have the same SHA-256: each load
- * reads every included file once and hashes the bytes it read, so an edit
- * is seen whatever its size, times or inode (no stat() race), and only the
- * files whose bytes changed are parsed again.
+ * same directory) while the file's bytes have the same SHA-256.
+ *
+ * A load first stat()s each included file: when its identity (device, inode,
+ * size, modification and status-change times in ns) is the one recorded when
+ * its bytes were last read, it is not read at all.  The status-change time
+ * cannot be set by a user and moves with every write, rename or utimensat(),
+ * so an edit that keeps the size and puts the modification time back is
+ * still read.  Otherwise the file is read and hashed, and parsed again only
+ * when the digest changed.  An identity is recorded only when the file's
+ * times are at least STAT_SETTLED_S older than the load's start: a write
+ * in the same clock tick as the one read (file times are coarse) would keep
+ * every field, so a file that recent is read and hashed again next time.
  */
 typedef struct pfile {
 	char *name;			/* the path as globbed; positions point here */
 	char *dir;			/* relative paths were resolved against it */
 	unsigned char digest[PFILE_DIGEST];	/* SHA-256 of the bytes parsed */
+	pfile_stat_t st;		/* when valid: the file's identity when those bytes were read */
 	yarena_t *arena;
 	policy_domain_t *domains;
 	size_t ndomains;
@@ -42,6 +61,7 @@ typedef struct pfile {
 struct policy_cache {
 	mn_map_t files;			/* name -> pfile_t (one reference each) */
 	size_t reused;			/* files taken from the cache by the last load */
+	size_t read;			/* included files read (and hashed) by the last load */
 };
 
 /* What a policy_t's priv holds. */
@@ -49,6 +69,8 @@ typedef struct priv {
 	yarena_t *arena;
 	pfile_t **held;
 	size_t nheld;
+	policy_domain_t defaults;	/* `defaults:` with the built-in ones, as merged (strings in arena) */
+	bool has_defaults;
 } priv_t;
 
 /*
@@ -70,6 +92,7 @@ typedef struct job {
 	int oom;
 	pfile_t *file;			/* with a cache: the parse reused or made (one reference) */
 	bool reused;
+	bool was_read;			/* its bytes were read (not known unchanged by stat alone) */
 } job_t;
 
 typedef struct loader {
@@ -81,6 +104,7 @@ typedef struct loader {
 	job_t *jobs;			/* the include list, in order */
 	size_t njobs, jobs_cap;
 	const policy_cache_t *cache;	/* NULL: parse every file */
+	struct timespec start;		/* CLOCK_REALTIME at the load's start (file times are realtime) */
 	bool only_includes;		/* policy_includes_read(): the top file's patterns, no file read */
 	priv_t *priv;
 } loader_t;
@@ -172,6 +196,56 @@ size_t policy_cache_reused(const policy_cache_t *c)
 	return c != NULL ? c->reused : 0;
 }
 
+size_t policy_cache_read(const policy_cache_t *c)
+{
+	return c != NULL ? c->read : 0;
+}
+
+/* Is t at least STAT_SETTLED_S before start? */
+static bool settled(const struct timespec *t, const struct timespec *start)
+{
+	time_t s = t->tv_sec + STAT_SETTLED_S;
+	return s < start->tv_sec || (s == start->tv_sec && t->tv_nsec < start->tv_nsec);
+}
+
+/* path's identity into *st (st->valid false when it cannot be stat'ed or is too recent to trust). */
+static void pfile_stat(const loader_t *ld, const char *path, pfile_stat_t *st)
+{
+	struct stat sb;
+	memset(st, 0, sizeof(*st));
+	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return;
+	st->dev = sb.st_dev;
+	st->ino = sb.st_ino;
+	st->size = sb.st_size;
+	st->mtime = sb.st_mtim;
+	st->ctime = sb.st_ctim;
+	/* (a modification time in the future, set by hand, is not trusted either) */
+	st->valid = settled(&sb.st_ctim, &ld->start) && settled(&sb.st_mtim, &ld->start);
+}
+
+static bool pfile_stat_same(const pfile_stat_t *a, const pfile_stat_t *b)
+{
+	return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* The cached parse of j's file when it is usable for this load's directory, or NULL. */
+static pfile_t *cache_get(const loader_t *ld, const job_t *j)
+{
+	pfile_t *f = mn_map_gets(&ld->cache->files, j->path);
+	return f != NULL && strcmp(f->dir, ld->cv.ctx.dir) == 0 ? f : NULL;
+}
+
+/* j takes the cached parse f (one more reference). */
+static void job_reuse(job_t *j, pfile_t *f)
+{
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+	j->file = f;
+	j->reused = true;
+}
+
 /* The cache becomes the good files of pv (a reference each); the old entries go. */
 static int cache_install(policy_cache_t *c, const priv_t *pv)
 {
@@ -218,18 +292,18 @@ static int hold(loader_t *ld, job_t *j)
  * (j->file then holds it); otherwise j->file is a new entry the parse fills,
  * whose name the positions point to.
  */
-static bool job_cached(const loader_t *ld, job_t *j, const char *data, size_t len)
+static bool job_cached(const loader_t *ld, job_t *j, const char *data, size_t len, const pfile_stat_t *st)
 {
 	unsigned char md[PFILE_DIGEST];
 	if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1) {
 		j->oom = MN_ENOMEM;	/* OpenSSL fails only on allocation here */
 		return true;
 	}
-	pfile_t *f = mn_map_gets(&ld->cache->files, j->path);
-	if (f != NULL && memcmp(f->digest, md, sizeof(md)) == 0 && strcmp(f->dir, ld->cv.ctx.dir) == 0) {
-		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
-		j->file = f;
-		j->reused = true;
+	pfile_t *f = cache_get(ld, j);
+	if (f != NULL && memcmp(f->digest, md, sizeof(md)) == 0) {
+		/* the same bytes (touched, or rewritten as they were): its identity now (one job per file) */
+		f->st = *st;
+		job_reuse(j, f);
 		return true;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL || (f->name = strdup(j->path)) == NULL ||
@@ -241,6 +315,7 @@ static bool job_cached(const loader_t *ld, job_t *j, const char *data, size_t le
 		return true;	/* nothing parsed: the load fails with ENOMEM */
 	}
 	memcpy(f->digest, md, sizeof(md));
+	f->st = *st;
 	f->refs = 1;
 	j->file = f;
 	j->name = f->name;
@@ -328,10 +403,21 @@ static void job_run(const loader_t *ld, job_t *j)
 		return;
 	char *data = NULL;
 	size_t len = 0;
+	pfile_stat_t st = { .valid = false };
+	if (ld->cache != NULL) {
+		/* stat before reading: a change after the stat moves ctime, seen next time */
+		pfile_stat(ld, j->path, &st);
+		pfile_t *f = cache_get(ld, j);
+		if (f != NULL && pfile_stat_same(&f->st, &st)) {
+			job_reuse(j, f);
+			return;
+		}
+	}
+	j->was_read = true;
 	j->read = ydoc_read(j->path, &data, &len);
 	if (j->read != MN_OK)
 		return;
-	if (ld->cache != NULL && job_cached(ld, j, data, len)) {
+	if (ld->cache != NULL && job_cached(ld, j, data, len, &st)) {
 		free(data);
 		return;
 	}
@@ -561,6 +647,7 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 	size_t errors0 = diag_errors(diag);
 	ydoc_t *doc = NULL;
 	loader_t ld = { .cv.diag = diag, .cache = cache, .only_includes = only_includes };
+	clock_gettime(CLOCK_REALTIME, &ld.start);
 	policy_t *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return MN_ENOMEM;
@@ -613,13 +700,20 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 		ret = policy_conv_finish(&ld.cv, errors0);
 	if (ret < 0)
 		goto fail;
+	if (!only_includes) {
+		ld.priv->defaults = ld.cv.defaults;
+		ld.priv->has_defaults = true;
+	}
 	if (cache != NULL) {
-		size_t reused = 0;
-		for (size_t i = 0; i < ld.njobs; i++)
+		size_t reused = 0, read = 0;
+		for (size_t i = 0; i < ld.njobs; i++) {
 			reused += ld.jobs[i].reused;
+			read += ld.jobs[i].was_read;
+		}
 		if ((ret = cache_install(cache, ld.priv)) < 0)
 			goto fail;
 		cache->reused = reused;
+		cache->read = read;
 	}
 	jobs_free(&ld);
 	ydoc_free(doc);
@@ -632,6 +726,25 @@ fail:
 	free(ld.ids);
 	policy_free(p);
 	return ret;
+}
+
+bool policy_file_digest(const policy_t *p, const char *file, unsigned char digest[32])
+{
+	const priv_t *pv = p != NULL ? p->priv : NULL;
+	for (size_t i = 0; pv != NULL && file != NULL && i < pv->nheld; i++) {
+		const pfile_t *f = pv->held[i];
+		if (f->name == file && f->arena != NULL) {
+			memcpy(digest, f->digest, PFILE_DIGEST);
+			return true;
+		}
+	}
+	return false;
+}
+
+const policy_domain_t *policy_defaults(const policy_t *p)
+{
+	const priv_t *pv = p != NULL ? p->priv : NULL;
+	return pv != NULL && pv->has_defaults ? &pv->defaults : NULL;
 }
 
 int policy_load(const char *path, diag_t *diag, policy_t **out)

@@ -217,12 +217,14 @@ void policy_free(policy_t *p);	/* NULL is a no-op */
 
 /*
  * A parse cache for reloads: policy_load_cached() is policy_load() that
- * reads each included file once and takes it from the cache instead of
- * parsing it again when its bytes have the SHA-256 of the cached parse (the
- * same path, resolved against the same directory) -- the result, messages
- * included, is the same -- and on success keeps this load's files for the
- * next.  A file edited in the same second, to the same size, with its times
- * put back, is still seen.  The top file is always parsed.  Policies share
+ * takes an included file from the cache instead of parsing it again when its
+ * bytes have the SHA-256 of the cached parse (the same path, resolved against
+ * the same directory) -- the result, messages included, is the same -- and on
+ * success keeps this load's files for the next.  A file whose stat() identity
+ * (device, inode, size, modification and status-change times) is the one
+ * recorded when it was last read is not even read; the status-change time
+ * moves with any write, so a file edited in the same second, to the same
+ * size, with its times put back, is still seen.  The top file is always parsed.  Policies share
  * the cached memory by reference: each stays valid after the cache or other
  * policies are freed.  One load at a time per cache.
  */
@@ -231,6 +233,17 @@ int policy_cache_new(policy_cache_t **out);
 void policy_cache_free(policy_cache_t *c);	/* NULL is a no-op */
 int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out);
 size_t policy_cache_reused(const policy_cache_t *c);	/* files reused by the last successful load */
+size_t policy_cache_read(const policy_cache_t *c);	/* included files it read (the others: same stat) */
+/*
+ * For a policy loaded through a cache: when file is the name string an
+ * included file's positions point to (pos.file, the same pointer), the
+ * SHA-256 of the bytes its domains were converted from (against p->dir), and
+ * true; false for the top file, a policy loaded without a cache, any other
+ * string.  Equal digests and names: equal domains before the defaults merge.
+ */
+bool policy_file_digest(const policy_t *p, const char *file, unsigned char digest[32]);
+/* The `defaults:` every domain was merged with (built-in ones filled), or NULL. */
+const policy_domain_t *policy_defaults(const policy_t *p);
 /*
  * For a watcher after a failed load: a policy_t with only path, dir and the
  * include patterns of the top file at path, as policy_load() makes them (no

@@ -412,6 +412,8 @@ void srv_reload_start(srv_t *srv)
 	srv_reload_t *rl = &srv->reload;
 	if (srv->stopping)
 		return;
+	/* this reload (or the one queued) reads every file after the changes the watcher saw */
+	srv_watch_settled(srv);
 	if (rl->running || srv->handing) {
 		/* one at a time: the next starts when every worker has the last one */
 		rl->again = true;

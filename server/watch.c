@@ -2,6 +2,7 @@
 /* watch.c -- reload by itself when the policy, its includes, the key store or the SPF cache change */
 #include "server/watch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <glob.h>
@@ -180,15 +181,28 @@ static void plan_add_state(srv_watchplan_t *pl, const policy_t *p)
 		pl->err = MN_ENOMEM;
 		return;
 	}
-	snprintf(buf, sl + 300, "%s/keys", s);
-	plan_add(pl, buf, strlen(buf), "*", true);	/* a domain's directory created */
 	snprintf(buf, sl + 300, "%s/spf", s);
 	plan_add(pl, buf, strlen(buf), "*", true);
-	for (size_t i = 0; i < p->ndomains; i++) {
-		snprintf(buf, sl + 300, "%s/keys/%s", s, p->domains[i].name);
-		if (is_dir(buf))	/* else: its creation is seen in keys/ */
+	snprintf(buf, sl + 300, "%s/keys", s);
+	plan_add(pl, buf, strlen(buf), "*", true);	/* a domain's directory created */
+	/*
+	 * The key directories of the policy's domains: keys/ listed once and each
+	 * name looked up among the domains (not a stat per domain: 100,000 of
+	 * them at every reload); one missing now is seen in keys/ when made.
+	 */
+	DIR *dir = opendir(buf);
+	struct dirent *e;
+	while (dir != NULL && pl->err == MN_OK && (e = readdir(dir)) != NULL) {
+		const policy_domain_t *d = e->d_name[0] != '.' ? policy_domain_find(p, e->d_name) : NULL;
+		if (d == NULL || strcmp(d->name, e->d_name) != 0)
+			continue;	/* (the directory of a domain is its name as the policy has it) */
+		snprintf(buf, sl + 300, "%s/keys/%s", s, e->d_name);
+		/* (a symbolic link to a directory too, as stat() follows it) */
+		if (e->d_type == DT_DIR || ((e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) && is_dir(buf)))
 			plan_add(pl, buf, strlen(buf), "published", false);
 	}
+	if (dir != NULL)
+		closedir(dir);
 	free(buf);
 }
 
@@ -473,6 +487,13 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 		uv_timer_start(&w->timer, on_timer, DEBOUNCE_MS, 0);
 	}
 	w->applied = true;
+}
+
+void srv_watch_settled(srv_t *srv)
+{
+	srv_watch_t *w = srv->watch;
+	if (w != NULL && !w->closing && uv_is_active((uv_handle_t *)&w->timer))
+		uv_timer_stop(&w->timer);
 }
 
 size_t srv_watch_count(const srv_t *srv)

@@ -30,4 +30,9 @@ void srv_watch_plan_free(srv_watchplan_t *plan);
 int srv_watch_start(srv_t *srv);
 void srv_watch_apply(srv_t *srv, srv_watchplan_t *plan, bool replace);
 size_t srv_watch_count(const srv_t *srv);	/* directories watched */
+/*
+ * A reload starts or is queued (SIGHUP): it reads every file after the events
+ * seen so far, so the reload they were going to start (debounced) is dropped.
+ */
+void srv_watch_settled(srv_t *srv);
 void srv_watch_close(srv_t *srv);

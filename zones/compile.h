@@ -29,6 +29,8 @@ size_t compile_cache_size(const compile_cache_t *c);	/* domains held */
 typedef struct compile_stats {
 	size_t reused;			/* domains taken from the cache */
 	size_t compiled;		/* domains compiled */
+	size_t digested;		/* domains whose policy part was digested (the others': by
+					 * their file's identity, incr_part_t) */
 } compile_stats_t;
 
 typedef struct compile_opts {

@@ -11,16 +11,71 @@
 #include "zones/validate.h"
 #include "zones/zone_internal.h"
 
+/* The source digest of the domains whose positions name file (incr_part_t); false: unknown. */
+static bool part_src_of(const policy_t *p, cache_part_t *cp, const char *file, uint8_t src[32])
+{
+	if (file == NULL)
+		return false;
+	if (file != cp->src_file) {
+		uint8_t md[32];
+		cp->src_file = file;
+		cp->src_known = policy_file_digest(p, file, md);
+		if (cp->src_known) {
+			incr_hash_t *h = &cp->h;
+			incr_hash_reset(h);
+			incr_hash_bytes(h, cp->run->context, 32);
+			incr_hash_bytes(h, md, sizeof(md));
+			incr_hash_str(h, file);
+			uint8_t unused[32];
+			if (incr_hash_final(h, cp->src, unused) != MN_OK)
+				cp->src_known = false;	/* (digested instead) */
+		}
+	}
+	memcpy(src, cp->src, 32);
+	return cp->src_known;
+}
+
+static bool part_src(const ctx_t *c, cache_part_t *cp, const char *file, uint8_t src[32])
+{
+	return part_src_of(c->p, cp, file, src);
+}
+
+/*
+ * d's policy part into *pt: its digests taken from old when its source and
+ * position are old's (under the same name set), else digested.
+ */
+static int part_inputs(const ctx_t *c, cache_part_t *cp, const policy_domain_t *d, const incr_entry_t *old,
+		       incr_part_t *pt)
+{
+	memset(pt, 0, sizeof(*pt));
+	pt->line = d->pos.line;
+	pt->col = d->pos.col;
+	pt->known = part_src(c, cp, d->pos.file, pt->src);
+	if (pt->known && cp->run->parts_ok && old != NULL && old->part.known && old->part.line == pt->line &&
+	    old->part.col == pt->col && memcmp(old->part.src, pt->src, 32) == 0) {
+		memcpy(pt->key, old->part.key, 32);
+		memcpy(pt->pos, old->part.pos, 32);
+		return MN_OK;
+	}
+	cp->digested++;
+	incr_hash_t *h = &cp->h;
+	incr_hash_reset(h);
+	incr_hash_domain(h, c->p, d);
+	return incr_hash_final(h, pt->key, pt->pos);
+}
+
 /*
  * Reads what d's zones depend on besides the policy (its key store, kept in
  * dm for build_dkim; its SPF cache file; the hosted domains reporting to it)
- * and digests it all with d's policy subtree.
+ * and digests it all with d's policy part (pt).
  */
-static int domain_inputs(const ctx_t *c, incr_hash_t *h, const policy_domain_t *d, dom_in_t *dm, uint8_t key[32],
-			 uint8_t pos[32])
+static int domain_inputs(const ctx_t *c, incr_hash_t *h, const policy_domain_t *d, const incr_part_t *pt,
+			 dom_in_t *dm, uint8_t key[32], uint8_t pos[32])
 {
 	incr_hash_reset(h);
-	incr_hash_domain(h, c->p, d);
+	incr_hash_str(h, "domain part");
+	incr_hash_bytes(h, pt->key, 32);
+	incr_hash_pos_bytes(h, pt->pos, 32);
 	size_t lo = compile_reports_first(c, d->name);
 	for (size_t i = lo; i < c->nreports && strcmp(c->reports[i].target, d->name) == 0; i++) {
 		incr_hash_str(h, c->reports[i].source);
@@ -81,13 +136,16 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	const policy_domain_t *d = &pc->p->domains[i];
 	dom_in_t dm = { .until = TIME_END };
 	uint8_t key[32], pos[32];
+	incr_part_t pt;
 	diag_t *dd = NULL;
 	incr_entry_t *e = NULL;
 	size_t z0 = zs->n;
-	int r = domain_inputs(pc, &cp->h, d, &dm, key, pos);
+	incr_entry_t *old = cp->run->olds != NULL ? cp->run->olds[i] : incr_find(cp->prev, d->name);
+	int r = part_inputs(pc, cp, d, old, &pt);
+	if (r == MN_OK)
+		r = domain_inputs(pc, &cp->h, d, &pt, &dm, key, pos);
 	if (r != MN_OK)
 		goto out;
-	incr_entry_t *old = incr_find(cp->prev, d->name);
 	if (reusable(old, key, pos, pc->now)) {
 		for (size_t k = 0; k < old->nzones; k++) {
 			if ((zs->v[zs->n] = incr_zone_hold(old->zones[k])) == NULL) {
@@ -97,6 +155,13 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 			zs->n++;
 		}
 		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
+		/*
+		 * Its part as identified now (another file digest or position, the
+		 * same part): true for the old cache too, but under this name set
+		 * (a failed compile invalidates the cache's parts).
+		 */
+		old->part = pt;
+		old->reports_none = !cp->run->reports_from[i];
 		cp->fresh[i] = old;
 		cp->reused++;
 		goto out;
@@ -126,6 +191,8 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		goto out;
 	memcpy(e->key, key, 32);
 	memcpy(e->pos, pos, 32);
+	e->part = pt;
+	e->reports_none = !cp->run->reports_from[i];
 	e->since = pc->now;
 	e->until = dm.until;
 	cp->fresh[i] = e;
@@ -210,12 +277,65 @@ int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, ca
 	incr_hash_clear(&gh);
 	if (r != MN_OK)
 		return r;
+	incr_hash_t ch = { 0 };
+	incr_hash_context(&ch, p);
+	r = incr_hash_final(&ch, cr->context, pos);
+	incr_hash_clear(&ch);
+	if (r != MN_OK)
+		return r;
+	cr->cache = cache;
 	/* other server settings: nothing is reused */
 	if (incr_global_same(cache, cr->global))
 		cr->prev = cache;
-	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL)
+	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL ||
+	    (cr->reports_from = calloc(nd > 0 ? nd : 1, sizeof(*cr->reports_from))) == NULL)
 		return MN_ENOMEM;
+	if (cr->prev == NULL)
+		return MN_OK;
+	/*
+	 * prev's entry of each domain, looked up once; when every name is one of
+	 * prev's and as many, the hosted names are the same set: the parts of
+	 * entries (the hosted-ness of report destinations) hold.
+	 */
+	if ((cr->olds = calloc(nd > 0 ? nd : 1, sizeof(*cr->olds))) == NULL)
+		return MN_ENOMEM;
+	size_t found = 0;
+	for (size_t i = 0; i < nd; i++)
+		found += (cr->olds[i] = incr_find(cr->prev, p->domains[i].name)) != NULL;
+	cr->names_same = found == nd && compile_cache_size(cr->prev) == nd;
+	cr->parts_ok = cr->names_same && incr_parts_valid(cr->prev);
+	if (!cr->parts_ok)
+		return MN_OK;
+	/* whose part is its old entry's (compile_reports_collect() skips them) */
+	if ((cr->part_same = calloc(nd > 0 ? nd : 1, sizeof(*cr->part_same))) == NULL)
+		return MN_ENOMEM;
+	cache_part_t cp = { .run = cr };
+	for (size_t i = 0; i < nd; i++) {
+		const policy_domain_t *d = &p->domains[i];
+		const incr_entry_t *o = cr->olds[i];
+		uint8_t src[32];
+		cr->part_same[i] = o->part.known && o->part.line == d->pos.line && o->part.col == d->pos.col &&
+				   part_src_of(p, &cp, d->pos.file, src) && memcmp(o->part.src, src, 32) == 0;
+	}
+	incr_hash_clear(&cp.h);
 	return MN_OK;
+}
+
+bool compile_cache_names_known(const cache_run_t *cr, size_t nd)
+{
+	if (cr->prev == NULL || cr->olds == NULL || !cr->names_same)
+		return false;
+	for (size_t i = 0; i < nd; i++) {
+		const incr_entry_t *e = cr->fresh[i], *o = cr->olds[i];
+		if (e == o)
+			continue;	/* reused: its zones */
+		if (e == NULL || o == NULL || e->nzones != o->nzones)
+			return false;
+		for (size_t k = 0; k < e->nzones; k++)
+			if (strcmp(e->zones[k]->name, o->zones[k]->name) != 0)
+				return false;
+	}
+	return true;
 }
 
 int compile_cache_mark(cache_run_t *cr, const zones_t *zs)
@@ -237,8 +357,14 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 		return r;
 	free(cr->fresh);	/* the entries are the cache's now */
 	free(cr->before);
+	free(cr->olds);
+	free(cr->part_same);
+	free(cr->reports_from);
 	cr->fresh = NULL;
 	cr->before = NULL;
+	cr->olds = NULL;
+	cr->part_same = NULL;
+	cr->reports_from = NULL;
 	return MN_OK;
 }
 
@@ -246,8 +372,17 @@ void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 {
 	for (size_t i = 0; cr->fresh != NULL && i < p->ndomains; i++)	/* (fresh: all domains) */
 		incr_entry_unref(cr->fresh[i]);
+	/* reused entries took this compile's parts, maybe under another name set */
+	if (cr->prev != NULL)
+		incr_parts_invalidate(cr->cache);
 	free(cr->fresh);
 	free(cr->before);
+	free(cr->olds);
+	free(cr->part_same);
+	free(cr->reports_from);
 	cr->fresh = NULL;
 	cr->before = NULL;
+	cr->olds = NULL;
+	cr->part_same = NULL;
+	cr->reports_from = NULL;
 }

@@ -93,20 +93,33 @@ int compile_mta_sts_withdrawal(const ctx_t *c, const policy_domain_t *d, struct 
 
 /* ---- compile_reports.c ---- */
 
-/* c->reports: every hosted domain's mailto: rua/ruf at another hosted domain, sorted. */
-int compile_reports_collect(ctx_t *c);
+struct cache_run;
+/*
+ * c->reports: every hosted domain's mailto: rua/ruf at another hosted domain,
+ * sorted.  With cr (a compile cache run): a domain whose policy part is the
+ * one its entry was made from (cr->part_same) and which reported to no other
+ * hosted domain then (its entry's reports_none) is not looked at; cr->reports_from
+ * records which domains report.
+ */
+int compile_reports_collect(ctx_t *c, struct cache_run *cr);
 void compile_reports_free(ctx_t *c);
 /* The first of c->reports (sorted by target) whose reports go to domain name. */
 size_t compile_reports_first(const ctx_t *c, const char *name);
 
 /* ---- compile_cache.c: the incremental compile ---- */
 
+struct cache_run;
+
 /* One part's view of the cache: the entries to reuse, this compile's entry of each domain. */
 typedef struct cache_part {
 	const compile_cache_t *prev;	/* NULL: nothing reused */
 	incr_entry_t **fresh;		/* by domain index */
+	const struct cache_run *run;	/* the compile's (olds, context digest) */
 	incr_hash_t h;			/* the part's digest buffers */
-	size_t reused, compiled;
+	const char *src_file;		/* the file of the last source digest made (pos.file) */
+	bool src_known;
+	uint8_t src[32];		/* its source digest (incr_part_t) */
+	size_t reused, compiled, digested;
 } cache_part_t;
 
 /* Domain i through the cache: its entry's zones, or compiled (and finished) into a new entry; zones into zs. */
@@ -118,13 +131,25 @@ void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n);
 /* One incremental compile from start to end: zero-initialize. */
 typedef struct cache_run {
 	const compile_cache_t *prev;	/* the cache when its server digest matches */
+	compile_cache_t *cache;		/* the same, to invalidate its parts on failure */
 	incr_entry_t **fresh;		/* this compile's entries, by domain index */
+	incr_entry_t **olds;		/* prev's entry of each domain (NULL: none), by domain index */
+	bool names_same;		/* prev's domain names are this policy's */
+	bool *part_same;		/* by domain index: its part is its old entry's (NULL: none is) */
+	bool *reports_from;		/* by domain index: it reports to another hosted domain */
+	bool parts_ok;			/* prev's parts usable: names_same, and valid */
+	uint8_t context[32];		/* incr_hash_context() */
 	zone_t **before;		/* zs->v before the serials */
 	uint8_t global[32];		/* digest of the server settings */
 } cache_run_t;
 
 /* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */
 int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, cache_run_t *cr);
+/*
+ * After the domains went through the cache: are the zones' apexes those of
+ * prev (the set of the last compile that passed validate_zones)?
+ */
+bool compile_cache_names_known(const cache_run_t *cr, size_t nd);
 /* Notes the zones before the serials are set. */
 int compile_cache_mark(cache_run_t *cr, const zones_t *zs);
 /* After the serials: the entries follow the zones, and the cache takes them (cr emptied). */

@@ -38,18 +38,23 @@ static int reports_collect_uris(const policy_t *p, const policy_domain_t *d, con
 	return MN_OK;
 }
 
-int compile_reports_collect(ctx_t *c)
+int compile_reports_collect(ctx_t *c, cache_run_t *cr)
 {
 	size_t cap = 0;
 	for (size_t i = 0; i < c->p->ndomains; i++) {
 		const policy_domain_t *d = &c->p->domains[i];
 		if (!d->dmarc.present)
 			continue;
+		if (cr != NULL && cr->part_same != NULL && cr->part_same[i] && cr->olds[i]->reports_none)
+			continue;	/* the same rua/ruf, the same hosted names: none again */
+		size_t n0 = c->nreports;
 		int r = reports_collect_uris(c->p, d, &d->dmarc.rua, &c->reports, &c->nreports, &cap);
 		if (r == MN_OK)
 			r = reports_collect_uris(c->p, d, &d->dmarc.ruf, &c->reports, &c->nreports, &cap);
 		if (r != MN_OK)
 			return r;
+		if (cr != NULL && cr->reports_from != NULL)
+			cr->reports_from[i] = c->nreports > n0;
 	}
 	if (c->nreports > 1)
 		qsort(c->reports, c->nreports, sizeof(*c->reports), report_cmp);

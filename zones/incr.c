@@ -15,6 +15,7 @@
 
 struct compile_cache {
 	bool valid;		/* global holds a digest */
+	bool parts_stale;	/* incr_parts_valid() */
 	uint8_t global[32];
 	mn_map_t map;		/* name -> incr_entry_t * (one reference each) */
 };
@@ -109,6 +110,11 @@ void incr_hash_pos(incr_hash_t *h, const mn_pos_t *pos)
 	}
 	put(h, 1, &pos->line, sizeof(pos->line));
 	put(h, 1, &pos->col, sizeof(pos->col));
+}
+
+void incr_hash_pos_bytes(incr_hash_t *h, const void *p, size_t n)
+{
+	put(h, 1, p, n);
 }
 
 static void h_str(incr_hash_t *h, const policy_str_t *v)
@@ -239,6 +245,17 @@ void incr_hash_domain(incr_hash_t *h, const policy_t *p, const policy_domain_t *
 		h_dests(h, p, &d->dmarc.rua, "rua");
 		h_dests(h, p, &d->dmarc.ruf, "ruf");
 	}
+}
+
+void incr_hash_context(incr_hash_t *h, const policy_t *p)
+{
+	incr_hash_str(h, "context");
+	incr_hash_str(h, p->dir);
+	const policy_domain_t *d = policy_defaults(p);
+	incr_hash_u32(h, d != NULL);
+	if (d != NULL)
+		h_table(h, schema_domain, d, true);
+	h_table(h, schema_dnssec, &p->server.dnssec, true);
 }
 
 void incr_hash_server(incr_hash_t *h, const policy_server_t *s)
@@ -375,6 +392,17 @@ bool incr_global_same(const compile_cache_t *c, const uint8_t global[32])
 	return c != NULL && c->valid && memcmp(c->global, global, 32) == 0;
 }
 
+bool incr_parts_valid(const compile_cache_t *c)
+{
+	return c != NULL && !c->parts_stale;
+}
+
+void incr_parts_invalidate(compile_cache_t *c)
+{
+	if (c != NULL)
+		c->parts_stale = true;
+}
+
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n)
 {
 	mn_map_t m = { 0 };
@@ -394,6 +422,7 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 	c->map = m;
 	memcpy(c->global, global, 32);
 	c->valid = true;
+	c->parts_stale = false;	/* every entry's part recorded by this compile */
 	return MN_OK;
 }
 

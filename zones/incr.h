@@ -35,9 +35,26 @@ typedef struct incr_diag {
 	uint64_t key;
 } incr_diag_t;
 
+/*
+ * The policy part of a domain's inputs (incr_hash_domain: its subtree with
+ * the defaults merged, its report destinations' hosted-ness), digested on its
+ * own and kept with the entry under the identity of where it came from: the
+ * source digest (the context digest, the included file's SHA-256 and name)
+ * and the domain's position in that file.  The same identity, under the same
+ * set of hosted names, is the same part: not digested again.
+ */
+typedef struct incr_part {
+	bool known;		/* src and the position identify the part */
+	uint32_t line, col;	/* of the domain's key in its file */
+	uint8_t src[32];
+	uint8_t key[32], pos[32];	/* the part's digests */
+} incr_part_t;
+
 typedef struct incr_entry {
 	char *name;		/* the domain */
 	uint8_t key[32], pos[32];
+	incr_part_t part;
+	bool reports_none;	/* under that part: no report destination at another hosted domain */
 	time_t since, until;	/* the output holds for now in [since, until) */
 	zone_t *zones[ZONE_KINDS];	/* held (zone_ref), or borrowed from the output until it has its serials */
 	size_t nzones;
@@ -61,6 +78,12 @@ void incr_hash_bytes(incr_hash_t *h, const void *p, size_t n);
 void incr_hash_u32(incr_hash_t *h, uint32_t v);
 void incr_hash_str(incr_hash_t *h, const char *s);	/* NULL differs from "" */
 void incr_hash_pos(incr_hash_t *h, const mn_pos_t *pos);	/* "set" to key, the rest to pos */
+void incr_hash_pos_bytes(incr_hash_t *h, const void *p, size_t n);	/* raw bytes to pos */
+/*
+ * What every domain of p takes besides its own subtree: p->dir (relative
+ * paths), the merged `defaults:` and server.dnssec, values and positions.
+ */
+void incr_hash_context(incr_hash_t *h, const policy_t *p);
 /*
  * d's name, position and every key of schema_domain (defaults merged), each
  * by its type, and the hosted-ness of its DMARC report destinations (p).
@@ -75,6 +98,13 @@ int incr_hash_final(incr_hash_t *h, uint8_t key[32], uint8_t pos[32]);
 incr_entry_t *incr_find(const compile_cache_t *c, const char *name);
 /* Global settings digest: entries are usable only under the same one. */
 bool incr_global_same(const compile_cache_t *c, const uint8_t global[32]);
+/*
+ * The entries' parts (incr_part_t) were recorded under the current entries'
+ * name set: false after a compile that failed once it may have updated some
+ * in place under another set (the next one digests every part again).
+ */
+bool incr_parts_valid(const compile_cache_t *c);
+void incr_parts_invalidate(compile_cache_t *c);
 /*
  * Replaces the cache's entries by v[0..n) (NULL slots skipped; each already
  * holds a reference for the cache) and drops the old ones.

@@ -40,6 +40,7 @@ struct validate {
 	bool part;
 	struct emitted { size_t idx; uint64_t key; } *emitted;
 	size_t nemitted, emittedcap;
+	bool names_known;	/* validate_names_known() */
 };
 
 int validate_new(diag_t *diag, validate_t **out)
@@ -608,9 +609,11 @@ static void check_nesting(validate_t *v, const policy_t *p, apexes_t *ax)
 	}
 }
 
-static void check_one_per_name(validate_t *v, const policy_t *p, const zone_t *z)
+/* False when z has a name with two SPF (DMARC) records (reported). */
+static bool check_one_per_name(validate_t *v, const policy_t *p, const zone_t *z)
 {
 	static const char *const versions[] = { "v=spf1", "v=DMARC1" };
+	bool good = true;
 	for (size_t i = 0; i < z->nrrs;) {
 		size_t j = i;
 		unsigned cnt[2] = { 0, 0 };
@@ -623,6 +626,7 @@ static void check_one_per_name(validate_t *v, const policy_t *p, const zone_t *z
 		for (int k = 0; k < 2; k++) {
 			if (cnt[k] < 2)
 				continue;
+			good = false;
 			char owner[256];
 			if (mn_name_from_wire(z->rrs[i].owner, z->rrs[i].owner_len, owner, sizeof(owner)) < 0)
 				snprintf(owner, sizeof(owner), "?");
@@ -633,6 +637,7 @@ static void check_one_per_name(validate_t *v, const policy_t *p, const zone_t *z
 		}
 		i = j;
 	}
+	return good;
 }
 
 /* The include/a/mx targets of d that lie in the served zones. */
@@ -674,16 +679,29 @@ static void check_targets(validate_t *v, const policy_domain_t *d, apexes_t *zs)
 		      "SPF for %s has %u void lookups (limit %d, RFC 7208 §4.6.4)", d->name, nvoid, SPF_VOID_LIMIT);
 }
 
+void validate_names_known(validate_t *v)
+{
+	if (v != NULL)
+		v->names_known = true;
+}
+
 int validate_zones(validate_t *v, const policy_t *p, const zones_t *zs)
 {
 	if (v == NULL || p == NULL || zs == NULL)
 		return MN_EINVAL;
 	apexes_t ax;
 	apexes_init(&ax, zs);
-	check_nesting(v, p, &ax);
-	for (size_t i = 0; i < zs->n; i++)
-		if (zs->v[i]->kind != ZONE_DKIM)
-			check_one_per_name(v, p, zs->v[i]);
+	/* (the set that passed had no zone inside another: nor has one with its apexes) */
+	if (!v->names_known)
+		check_nesting(v, p, &ax);
+	for (size_t i = 0; i < zs->n; i++) {
+		zone_t *z = zs->v[i];
+		if (z->kind == ZONE_DKIM || __atomic_load_n(&z->one_per_name, __ATOMIC_RELAXED))
+			continue;
+		/* (atomic: a zone reused by a compile may be shared with another one, on another thread) */
+		if (check_one_per_name(v, p, z))
+			__atomic_store_n(&z->one_per_name, true, __ATOMIC_RELAXED);
+	}
 	/*
 	 * "_spf.D" for the sorted domains comes in zs order: one forward walk
 	 * finds each (zs is sorted by strcmp, as the domains are); the table
@@ -692,7 +710,8 @@ int validate_zones(validate_t *v, const policy_t *p, const zones_t *zs)
 	size_t at = 0;
 	for (size_t i = 0; i < p->ndomains; i++) {
 		const policy_domain_t *d = &p->domains[i];
-		if (!d->spf.present)
+		/* (nothing to check without a target: most domains, skipped without a walk) */
+		if (!d->spf.present || (d->spf.a.n == 0 && !d->spf.mx.v && d->spf.include.n == 0))
 			continue;
 		char apex[300] = "_spf.";
 		size_t len = strlen(d->name);

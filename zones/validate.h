@@ -90,5 +90,13 @@ int validate_dmarc(validate_t *v, const policy_t *p, const policy_domain_t *d, c
  * the served zones: an include without an SPF record there is an error, a
  * name without the records an a/mx needs is a void lookup (warning; more than
  * 2 in one domain's evaluation: error).
+ *
+ * Limited to what can have changed: a zone checked once for one record per
+ * name is not checked again (its records are fixed once finished, and the
+ * compile cache hands the same zone to the next compile), and the nesting of
+ * zones is not checked when validate_names_known() said the apexes are those
+ * of the last compile that passed.
  */
 int validate_zones(validate_t *v, const policy_t *p, const zones_t *zs);
+/* The apexes of the set given to validate_zones() are those of a set that passed it. */
+void validate_names_known(validate_t *v);

@@ -27,6 +27,7 @@ struct zone {
 	uint16_t strs_len;		/* private: bytes of the name and domain strings */
 	bool frozen;			/* private: finished, everything in mem and the pool */
 	bool mem_big;			/* private: mem from malloc, not a slab (zone.c) */
+	bool one_per_name;		/* validate.c: found with one SPF and one DMARC record per name */
 	uint16_t refs;			/* private: holders besides the first (zone_ref); atomic */
 	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded */
 };

@@ -56,6 +56,7 @@ typedef struct variant {
 	bool defaults_fo;	/* defaults add fo: "1" */
 	const char *d07_p;	/* d07's DMARC p (NULL: reject) */
 	bool add_d50, drop_d49;
+	bool drop_d10;		/* d09 (inc/f0.yaml, untouched) reports to d10 (inc/f1.yaml) */
 	bool d20_hosted;	/* d20 sends its reports to d30 (hosted) instead of outside */
 	bool shift;		/* a comment line at the top of inc/f0.yaml */
 	bool bad;		/* d07 gets a DKIM record that does not parse: an error */
@@ -91,7 +92,7 @@ static void write_policy(const variant_t *v)
 		mn_buf_add(&b, "domains:\n");
 		for (int k = 0; k < 10 + (f == 4 && v->add_d50); k++) {
 			int i = f * 10 + k;
-			if (i == 49 && v->drop_d49)
+			if ((i == 49 && v->drop_d49) || (i == 10 && v->drop_d10))
 				continue;
 			mn_buf_addf(&b, "  d%02d.example:\n", i);
 			if (i % 5 == 2)
@@ -209,11 +210,16 @@ static result_t compile(compile_cache_t *cache, time_t now, bool persist, unsign
 	return x;
 }
 
+enum { ANY = -1 };
+
 /*
  * The same input without the cache (serials not written, so that both see
- * the same serials file) and with it: same result, and the counters.
+ * the same serials file) and with it: same result, and the counters; digested
+ * (unless ANY): the domains whose policy part was digested, not taken by the
+ * identity of their file.
  */
-static void check(compile_cache_t *cache, time_t now, int want_r, size_t reused, size_t compiled, const char *what)
+static void check_dig(compile_cache_t *cache, time_t now, int want_r, size_t reused, size_t compiled, int digested,
+		      const char *what)
 {
 	result_t full = compile(NULL, now, false, 0);
 	result_t inc = compile(cache, now, true, 0);
@@ -226,9 +232,17 @@ static void check(compile_cache_t *cache, time_t now, int want_r, size_t reused,
 	if (want_r == MN_OK) {
 		is_int((long long)inc.st.reused, (long long)reused, "%s: %zu domains reused", what, reused);
 		is_int((long long)inc.st.compiled, (long long)compiled, "%s: %zu compiled", what, compiled);
+		if (digested != ANY)
+			is_int((long long)inc.st.digested, digested, "%s: %d policy parts digested", what,
+			       digested);
 	}
 	result_free(&full);
 	result_free(&inc);
+}
+
+static void check(compile_cache_t *cache, time_t now, int want_r, size_t reused, size_t compiled, const char *what)
+{
+	check_dig(cache, now, want_r, reused, compiled, ANY, what);
 }
 
 static void test_incr(void)
@@ -274,11 +288,30 @@ static void test_incr(void)
 	ok(count_of(x.zones, "c1-0123abcd._spf.d05.example.") == 1, "d05's old part served until T0 + 3000");
 	result_free(&x);
 
-	check(cache, now, MN_OK, 50, 0, "nothing changed");
+	check_dig(cache, now, MN_OK, 50, 0, 0, "nothing changed");
 
 	v.d07_p = "quarantine";
 	write_policy(&v);
-	check(cache, now, MN_OK, 49, 1, "d07's DMARC p changed");
+	/* (the parts of f0's ten domains: their file's digest changed) */
+	check_dig(cache, now, MN_OK, 49, 1, 10, "d07's DMARC p changed");
+	check_dig(cache, now, MN_OK, 50, 0, 0, "the same again");
+
+	/*
+	 * d10 goes: d09's file is untouched, but its reports now go outside (a
+	 * warning): another set of hosted names digests every part again.
+	 */
+	v.drop_d10 = true;
+	write_policy(&v);
+	/* (and f1's nine, at new lines, and d20, whose authorization of d19 has its position) */
+	check_dig(cache, now, MN_OK, 38, 11, 49, "d10 removed (d09 in its untouched file recompiled)");
+	x = compile(cache, now, false, 0);
+	ok(count_of(x.msgs, "destination d10.example is outside d09.example") == 1,
+	   "d09's reports to d10 now warned about");
+	result_free(&x);
+	v.drop_d10 = false;
+	write_policy(&v);
+	check_dig(cache, now, MN_OK, 38, 12, 50, "d10 back (d09, d10 and the others recompiled)");
+	check_dig(cache, now, MN_OK, 50, 0, 0, "and again: nothing digested");
 	x = compile(NULL, now, false, 0);
 	ok(count_of(x.zones, "\"v=DMARC1; p=quarantine; sp=none\"") == 1, "d07 publishes p=quarantine");
 	result_free(&x);
@@ -854,6 +887,63 @@ static void test_entry_refs(void)
 	compile_cache_free(c);
 }
 
+/* nest/: c.example (nest/c.yaml), with MTA-STS or not, and x._mta-sts.c.example (nest/x.yaml). */
+static void write_nest(bool mta_sts)
+{
+	char path[600];
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net.]\n  hostmaster: hostmaster.example.net.\n"
+		     "  state_dir: %s/nest/state\ninclude: [\"*.yaml\"]\n", tmp);
+	char *text = mn_buf_take(&b);
+	snprintf(path, sizeof(path), "%s/nest/top/policy.yaml", tmp);
+	write_changed(path, text);
+	free(text);
+	snprintf(path, sizeof(path), "%s/nest/top/c.yaml", tmp);
+	write_changed(path, mta_sts ? "domains:\n  c.example:\n    dmarc: { p: reject }\n"
+				      "    mta_sts: { mode: enforce, mx: [mx.c.example] }\n"
+				    : "domains:\n  c.example:\n    dmarc: { p: reject }\n");
+	snprintf(path, sizeof(path), "%s/nest/top/x.yaml", tmp);
+	write_changed(path, "domains:\n  x._mta-sts.c.example:\n    dmarc: { p: reject }\n");
+}
+
+/*
+ * The checks over the whole set with the cache: a domain whose own file did
+ * not change becomes invalid by another's edit (its zones would be inside
+ * c.example's new _mta-sts zone), and valid again when the edit is undone,
+ * while the set's apexes stay those of the last good compile.
+ */
+static void test_whole_set(void)
+{
+	char path[600], saved[400];
+	snprintf(path, sizeof(path), "%s/nest/top", tmp);
+	if (mn_mkdir_p(path, 0755) != MN_OK)
+		tap_bail("mkdir");
+	snprintf(saved, sizeof(saved), "%s", top);
+	snprintf(top, sizeof(top), "%s/nest/top/policy.yaml", tmp);
+	write_nest(false);
+	compile_cache_t *cache = NULL;
+	if (compile_cache_new(&cache) != MN_OK || policy_cache_new(&pcache) != MN_OK)
+		tap_bail("caches");
+	time_t now = T0;
+	check(cache, now, MN_OK, 0, 2, "nest: first compile");
+	check(cache, now, MN_OK, 2, 0, "nest: nothing changed");
+	write_nest(true);
+	check(cache, now, MN_EPOLICY, 0, 0, "nest: c.example gets MTA-STS");
+	result_t x = compile(cache, now, false, 0);
+	ok(x.r == MN_EPOLICY && count_of(x.msgs, "x.yaml:2:3: error: domain x._mta-sts.c.example would be served "
+						 "inside zone _mta-sts.c.example") == 1,
+	   "nest: x._mta-sts.c.example, its file untouched, is inside c.example's new zone");
+	result_free(&x);
+	write_nest(false);
+	check(cache, now, MN_OK, 2, 0, "nest: MTA-STS gone again: valid, nothing compiled");
+	write_nest(true);
+	check(cache, now, MN_EPOLICY, 0, 0, "nest: and again");
+	compile_cache_free(cache);
+	policy_cache_free(pcache);
+	pcache = NULL;
+	snprintf(top, sizeof(top), "%s", saved);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -862,6 +952,7 @@ int main(void)
 		tap_bail("mkdtemp");
 	test_entry_refs();
 	test_incr();
+	test_whole_set();
 	test_parse_cache();
 	test_digest_fields();
 	char cmd[600];

@@ -704,6 +704,9 @@ static int last_byte(const policy_t *p, const char *name)
  * The parse cache goes by the bytes: an untouched file is not parsed again,
  * even right after it was written; a file edited to the same size with its
  * modification time put back is; the same bytes under a new inode are not.
+ * A file whose stat() identity did not change is not even read: its
+ * status-change time catches the edit that keeps size and modification time,
+ * and a file written less than a second before a load is read again at the next.
  */
 static void test_parse_cache(void)
 {
@@ -714,6 +717,9 @@ static void test_parse_cache(void)
 	put("c.d/b.yaml", "domains:\n  b.example:\n    spf: { mode: plain, ip4: [192.0.2.7] }\n");
 	set_mtime("c.d/a.yaml", past);
 	set_mtime("c.d/b.yaml", past);
+	/* (older than a load's settling second: their identity is recorded by the first load) */
+	struct timespec settle = { 1, 200000000 };
+	nanosleep(&settle, NULL);
 	policy_cache_t *c = NULL;
 	diag_t *d = NULL;
 	if (diag_new(&d) != MN_OK)
@@ -726,16 +732,50 @@ static void test_parse_cache(void)
 	p = NULL;
 	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "second load");
 	is_int((long long)policy_cache_reused(c), 2, "untouched files: neither parsed again");
+	is_int((long long)policy_cache_read(c), 0, "untouched files, same stat: neither read");
 	is_int(last_byte(p, "a.example"), 1, "a.example as written");
 	policy_free(p);
 	p = NULL;
 
 	put("c.d/a.yaml", "domains:\n  a.example:\n    spf: { mode: plain, ip4: [192.0.2.2] }\n");
 	set_mtime("c.d/a.yaml", past);
+	nanosleep(&settle, NULL);	/* its ctime alone tells the edit */
 	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "load after an edit (same size, same mtime)");
 	is_int((long long)policy_cache_reused(c), 1, "the edited file parsed again, the other not");
+	is_int((long long)policy_cache_read(c), 1, "only the edited file read (its ctime moved)");
 	is_int(last_byte(p, "a.example"), 2, "the edit is seen");
 	is_int(last_byte(p, "b.example"), 7, "the untouched file's domain as before");
+	policy_free(p);
+	p = NULL;
+
+	put("c.d/a.yaml", "domains:\n  a.example:\n    spf: { mode: plain, ip4: [192.0.2.3] }\n");
+	set_mtime("c.d/a.yaml", past);
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "load right after an edit");
+	is_int((long long)policy_cache_read(c), 1, "the edited file read");
+	is_int(last_byte(p, "a.example"), 3, "the edit is seen");
+	policy_free(p);
+	p = NULL;
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "load right after that");
+	is_int((long long)policy_cache_read(c), 1, "a file written within the second before a load: read again");
+	is_int((long long)policy_cache_reused(c), 2, "and not parsed again (same bytes)");
+	policy_free(p);
+	p = NULL;
+
+	nanosleep(&settle, NULL);
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "load a second later");
+	is_int((long long)policy_cache_read(c), 1, "the edited file read once more, its identity recorded");
+	policy_free(p);
+	p = NULL;
+	set_mtime("c.d/b.yaml", past + 10);	/* touched: the same bytes, other times */
+	nanosleep(&settle, NULL);
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "load after a touch");
+	is_int((long long)policy_cache_read(c), 1, "the touched file read");
+	is_int((long long)policy_cache_reused(c), 2, "the touched file not parsed again (same bytes)");
+	policy_free(p);
+	p = NULL;
+	is_int(policy_load_cached("c.yaml", c, d, &p), MN_OK, "load after that");
+	is_int((long long)policy_cache_read(c), 0, "no file read: their new identities recorded");
+	is_int(last_byte(p, "a.example"), 3, "a.example as last edited");
 	policy_free(p);
 	p = NULL;
 

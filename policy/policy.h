@@ -231,6 +231,8 @@ int policy_cache_new(policy_cache_t **out);
 void policy_cache_free(policy_cache_t *c);	/* NULL is a no-op */
 int policy_load_cached(const char *path, policy_cache_t *cache, diag_t *diag, policy_t **out);
 size_t policy_cache_reused(const policy_cache_t *c);	/* files reused by the last successful load */
+/* Bytes the cache holds for its domains' fields (their strings and arrays not counted). */
+size_t policy_cache_bytes(const policy_cache_t *c);
 /*
  * For a watcher after a failed load: a policy_t with only path, dir and the
  * include patterns of the top file at path, as policy_load() makes them (no

@@ -428,6 +428,10 @@ static void job_run(const loader_t *ld, job_t *j)
 	j->ndomains = part.ndomains;
 	j->oom = cv.ctx.oom;
 	ydoc_free(doc);
+	/* a new parse for the cache: packed here, on the job's thread */
+	if (j->file != NULL && j->oom == MN_OK &&
+	    domains_pack(j->domains, j->ndomains, &j->file->packed, &j->file->packed_len) != MN_OK)
+		j->oom = MN_ENOMEM;
 }
 
 static void job_item(void *arg, size_t i)
@@ -506,14 +510,11 @@ static void jobs_merge(loader_t *ld)
 		if (j->file != NULL) {
 			/* a new parse for the cache: its memory stays with it, shared */
 			pfile_t *f = j->file;
-			if (j->read == MN_OK && j->oom == MN_OK &&
-			    domains_pack(j->domains, j->ndomains, &f->packed, &f->packed_len) == MN_OK) {
+			if (j->read == MN_OK && j->oom == MN_OK) {
 				f->arena = j->arena;
 				f->ndomains = j->ndomains;
 				f->diag = j->diag;
 			} else {
-				if (j->read == MN_OK && j->oom == MN_OK)
-					ld->cv.ctx.oom = MN_ENOMEM;	/* the pack failed */
 				yarena_adopt(ld->cv.ctx.arena, j->arena);
 			}
 			free(j->domains);

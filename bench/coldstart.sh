@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # coldstart.sh -- mailnsd's cold start: exec -> the last domain's answer, median of REPS
 # runs on both cores and on one (taskset -c 1), with the CPU seconds the process used
-# until then (user+sys from /proc/PID/stat) and its resident size at that moment.
+# until then (user+sys from /proc/PID/stat) and its resident size 2 s later.
 # Usage: bench/coldstart.sh N [DIR [REPS]]   (default DIR: a new temp dir, REPS 5)
 # DIR holding a policy.yaml (as made by gen-policy.sh) is used as is, except that its
 # listen line is rewritten to a free 127.0.0.1 port and state is kept there between
@@ -54,6 +54,8 @@ one() {
 	t1=$(date +%s.%N)
 	# utime + stime of the process (its threads included), at the answer
 	cpu=$(awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$pid/stat")
+	# resident size once settled (the policy is freed on a pool thread after the first answer)
+	sleep 2
 	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
 	kill -TERM "$pid"
 	wait "$pid"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* loader.c -- reads a policy's top file and its includes (in parallel), with the parse cache for reloads */
+#include <assert.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,8 @@ typedef struct pfile {
 	unsigned char digest[PFILE_DIGEST];	/* SHA-256 of the bytes parsed */
 	pfile_stat_t st;		/* when valid: the file's identity when those bytes were read */
 	yarena_t *arena;
-	policy_domain_t *domains;
+	uint8_t *packed;		/* the domains, packed (domains_pack) */
+	size_t packed_len;
 	size_t ndomains;
 	diag_t *diag;
 	unsigned refs;			/* atomic: policies are freed on any thread */
@@ -63,6 +65,81 @@ struct policy_cache {
 	size_t reused;			/* files taken from the cache by the last load */
 	size_t read;			/* included files read (and hashed) by the last load */
 };
+
+/*
+ * The cache keeps a file's converted domains packed: a policy_domain_t is
+ * about 1 KB, mostly the zero bytes of keys the domain does not set (and
+ * their positions).  Each domain is stored as a bitmap of its non-zero
+ * 8-byte words followed by those words; the strings and arrays they point
+ * to stay in the file's arena, shared.  Unpacking gives the same bytes back.
+ */
+enum { DOM_WORDS = sizeof(policy_domain_t) / 8, DOM_MAP = (DOM_WORDS + 7) / 8 };
+static_assert(sizeof(policy_domain_t) % 8 == 0, "policy_domain_t in whole words");
+
+/* Packs v[0..n) into *out (malloc'd, *len bytes); MN_ENOMEM. */
+static int domains_pack(const policy_domain_t *v, size_t n, uint8_t **out, size_t *len)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *d = (const uint8_t *)&v[i];
+		total += DOM_MAP;
+		for (size_t w = 0; w < DOM_WORDS; w++) {
+			uint64_t x;
+			memcpy(&x, d + 8 * w, 8);
+			total += x != 0 ? 8 : 0;
+		}
+	}
+	uint8_t *buf = malloc(total > 0 ? total : 1), *o = buf;
+	if (buf == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *d = (const uint8_t *)&v[i];
+		uint8_t *map = o;
+		memset(map, 0, DOM_MAP);
+		o += DOM_MAP;
+		for (size_t w = 0; w < DOM_WORDS; w++) {
+			uint64_t x;
+			memcpy(&x, d + 8 * w, 8);
+			if (x == 0)
+				continue;
+			map[w / 8] |= (uint8_t)(1u << (w % 8));
+			memcpy(o, &x, 8);
+			o += 8;
+		}
+	}
+	assert((size_t)(o - buf) == total);
+	*out = buf;
+	*len = total;
+	return MN_OK;
+}
+
+/* The n domains packed in p, back into v[0..n). */
+static void domains_unpack(const uint8_t *p, size_t n, policy_domain_t *v)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *d = (uint8_t *)&v[i];
+		const uint8_t *map = p;
+		p += DOM_MAP;
+		memset(d, 0, sizeof(v[i]));
+		for (size_t w = 0; w < DOM_WORDS; w++) {
+			if (map[w / 8] & (1u << (w % 8))) {
+				memcpy(d + 8 * w, p, 8);
+				p += 8;
+			}
+		}
+	}
+}
+
+size_t policy_cache_bytes(const policy_cache_t *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; c != NULL && i < c->files.cap; i++) {
+		const pfile_t *f = c->files.slot[i].val;
+		if (c->files.slot[i].key != NULL)
+			n += f->packed_len;
+	}
+	return n;
+}
 
 /* What a policy_t's priv holds. */
 typedef struct priv {
@@ -159,7 +236,7 @@ static void pfile_unref(pfile_t *f)
 	if (f == NULL || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	yarena_free(f->arena);
-	free(f->domains);
+	free(f->packed);
 	diag_free(f->diag);
 	free(f->name);
 	free(f->dir);
@@ -437,6 +514,10 @@ static void job_run(const loader_t *ld, job_t *j)
 	j->ndomains = part.ndomains;
 	j->oom = cv.ctx.oom;
 	ydoc_free(doc);
+	/* a new parse for the cache: packed here, on the job's thread */
+	if (j->file != NULL && j->oom == MN_OK &&
+	    domains_pack(j->domains, j->ndomains, &j->file->packed, &j->file->packed_len) != MN_OK)
+		j->oom = MN_ENOMEM;
 }
 
 static void job_item(void *arg, size_t i)
@@ -495,8 +576,7 @@ static void jobs_merge(loader_t *ld)
 		if (j->reused) {
 			const pfile_t *f = j->file;
 			diag_append(ld->cv.diag, f->diag);
-			if (f->ndomains > 0)
-				memcpy(p->domains + p->ndomains, f->domains, f->ndomains * sizeof(*f->domains));
+			domains_unpack(f->packed, f->ndomains, p->domains + p->ndomains);
 			p->ndomains += f->ndomains;
 			if (hold(ld, j) != MN_OK)
 				ld->cv.ctx.oom = MN_ENOMEM;
@@ -518,13 +598,12 @@ static void jobs_merge(loader_t *ld)
 			pfile_t *f = j->file;
 			if (j->read == MN_OK && j->oom == MN_OK) {
 				f->arena = j->arena;
-				f->domains = j->domains;
 				f->ndomains = j->ndomains;
 				f->diag = j->diag;
 			} else {
 				yarena_adopt(ld->cv.ctx.arena, j->arena);
-				free(j->domains);
 			}
+			free(j->domains);
 			j->arena = NULL;
 			j->domains = NULL;
 			j->ndomains = 0;

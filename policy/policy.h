@@ -244,6 +244,8 @@ size_t policy_cache_read(const policy_cache_t *c);	/* included files it read (th
 bool policy_file_digest(const policy_t *p, const char *file, unsigned char digest[32]);
 /* The `defaults:` every domain was merged with (built-in ones filled), or NULL. */
 const policy_domain_t *policy_defaults(const policy_t *p);
+/* Bytes the cache holds for its domains' fields (their strings and arrays not counted). */
+size_t policy_cache_bytes(const policy_cache_t *c);
 /*
  * For a watcher after a failed load: a policy_t with only path, dir and the
  * include patterns of the top file at path, as policy_load() makes them (no

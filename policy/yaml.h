@@ -49,6 +49,7 @@ struct ynode {
 typedef struct ydoc {
 	yarena_t *arena;		/* owns every node */
 	ynode_t *root;			/* NULL for an empty file */
+	bool fast;			/* read by the fast reader (yaml.c), not libyaml */
 } ydoc_t;
 
 /*
@@ -60,6 +61,12 @@ typedef struct ydoc {
  * can be reported; the caller fails when diag has errors.  Free with ydoc_free.
  */
 int ydoc_parse(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out);
+/*
+ * ydoc_parse() always through libyaml.  ydoc_parse() reads the common shapes
+ * of policy files itself (about ten times faster) and everything else with
+ * libyaml; both give the same tree and messages (the tests compare them).
+ */
+int ydoc_parse_libyaml(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out);
 /*
  * Reads path and parses it as ydoc_parse() does.  A file that cannot be read
  * returns its negative errno with nothing in diag (the caller knows the

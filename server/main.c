@@ -533,6 +533,22 @@ static int shut_down(srv_t *srv, int rc)
 	return rc;
 }
 
+/* The policy once the first generation is made, and the compile's scratch memory, back to the system. */
+static void policy_free_work(uv_work_t *w)
+{
+	policy_free(w->data);
+	w->data = NULL;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+static void policy_free_done(uv_work_t *w, int status)
+{
+	if (status < 0)
+		policy_free_work(w);	/* cancelled: freed here */
+}
+
 int main(int argc, char **argv)
 {
 	opts_t o = { 0 };
@@ -580,11 +596,11 @@ int main(int argc, char **argv)
 		start_watch(&srv, path, policy);
 		start_notify(&srv, policy);
 	}
-	policy_free(policy);
+	/* freed off the loop: the answers need not wait for it */
+	uv_work_t free_work = { .data = policy };
+	if (!ok || uv_queue_work(&loop, &free_work, policy_free_work, policy_free_done) != 0)
+		policy_free_work(&free_work);
 	policy = NULL;
-#ifdef __GLIBC__
-	malloc_trim(0);	/* the policy and the compile's scratch memory back to the system */
-#endif
 	signals_init(&srv);
 	ok = ok && threads_start(&srv);
 	rc = 1;

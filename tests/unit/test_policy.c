@@ -791,6 +791,109 @@ static void test_parse_cache(void)
 	diag_free(d);
 }
 
+static bool same_str(const policy_str_t *a, const policy_str_t *b)
+{
+	if ((a->v == NULL) != (b->v == NULL) || (a->v != NULL && strcmp(a->v, b->v) != 0))
+		return false;
+	return (a->pos.file == NULL) == (b->pos.file == NULL) && a->pos.line == b->pos.line && a->pos.col == b->pos.col;
+}
+
+static bool same_strs(const policy_strs_t *a, const policy_strs_t *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!same_str(&a->v[i], &b->v[i]))
+			return false;
+	return true;
+}
+
+static bool same_nets(const policy_nets_t *a, const policy_nets_t *b)
+{
+	if (a->n != b->n || a->pos.line != b->pos.line)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (mn_net_cmp(&a->v[i].net, &b->v[i].net) != 0 || a->v[i].pos.col != b->v[i].pos.col)
+			return false;
+	return true;
+}
+
+/* What a file sets in a domain, compared key by key (defaults are each policy's own copies). */
+static bool same_domain(const policy_domain_t *a, const policy_domain_t *b)
+{
+	bool same = strcmp(a->name, b->name) == 0 && a->pos.line == b->pos.line && a->pos.col == b->pos.col &&
+		    strcmp(a->pos.file, b->pos.file) == 0 &&
+		    a->spf.present == b->spf.present && a->spf.mode.v == b->spf.mode.v &&
+		    same_nets(&a->spf.ip4, &b->spf.ip4) && same_nets(&a->spf.ip6, &b->spf.ip6) &&
+		    same_strs(&a->spf.include, &b->spf.include) && a->spf.all.v == b->spf.all.v &&
+		    a->dkim.selectors.n == b->dkim.selectors.n &&
+		    a->dmarc.present == b->dmarc.present && a->dmarc.p.v == b->dmarc.p.v &&
+		    a->dmarc.p.pos.line == b->dmarc.p.pos.line && same_strs(&a->dmarc.rua, &b->dmarc.rua) &&
+		    a->mta_sts.present == b->mta_sts.present && a->mta_sts.mode.v == b->mta_sts.mode.v &&
+		    same_strs(&a->mta_sts.mx, &b->mta_sts.mx) && a->mta_sts.max_age.v == b->mta_sts.max_age.v &&
+		    a->tls_rpt.present == b->tls_rpt.present && same_strs(&a->tls_rpt.rua, &b->tls_rpt.rua) &&
+		    a->bimi.present == b->bimi.present && same_str(&a->bimi.logo, &b->bimi.logo);
+	for (size_t i = 0; same && i < a->dkim.selectors.n; i++)
+		same = same_str(&a->dkim.selectors.v[i].name, &b->dkim.selectors.v[i].name) &&
+		       same_str(&a->dkim.selectors.v[i].record, &b->dkim.selectors.v[i].record);
+	return same;
+}
+
+/*
+ * The parse cache keeps a file's domains packed, not as whole policy_domain_t
+ * structures (about 1 KB each, mostly keys a domain does not set): a policy
+ * made from the cache has every domain as parsed.
+ */
+static void test_parse_cache_packed(void)
+{
+	enum { N = 200 };
+	put("k.yaml", "version: 1\nserver: { nameservers: [ns1.example.net], hostmaster: h.example.net }\n"
+		      "include: ['k.d/*.yaml']\n");
+	put("k.d/a.yaml", "");
+	FILE *f = fopen("k.d/a.yaml", "w");
+	if (f == NULL)
+		tap_bail("k.d/a.yaml");
+	fprintf(f, "domains:\n");
+	for (int i = 0; i < N; i++) {
+		fprintf(f, "  d%d.example:\n", i);
+		fprintf(f, "    spf: { mode: flatten, ip4: [10.0.%d.0/24, 192.0.2.%d], ip6: ['2001:db8:%x::/48'],"
+			   " include: [spf.example.net], all: %s }\n", i % 256, i % 250, i, i % 2 ? "softfail" : "fail");
+		fprintf(f, "    dkim: { selectors: { s%d: 'v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=' } }\n", i);
+		fprintf(f, "    dmarc: { p: %s, rua: ['mailto:r%d@example.net'] }\n", i % 3 ? "reject" : "quarantine", i);
+		if (i % 4 == 0)
+			fprintf(f, "    mta_sts: { mode: enforce, mx: [mx%d.example.net], max_age: %dd }\n"
+				   "    tls_rpt: { rua: ['mailto:tls@example.net'] }\n"
+				   "    bimi: { logo: 'https://d%d.example/l.svg' }\n", i, 1 + i % 9, i);
+	}
+	fclose(f);
+	policy_cache_t *c = NULL;
+	diag_t *d = NULL;
+	policy_t *p1 = NULL, *p2 = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
+	is_int(policy_cache_new(&c), MN_OK, "parse cache made");
+	is_int(policy_load_cached("k.yaml", c, d, &p1), MN_OK, "parsed into the cache");
+	is_int(policy_load_cached("k.yaml", c, d, &p2), MN_OK, "loaded from the cache");
+	is_int((long long)policy_cache_reused(c), 1, "the file was reused");
+	is_int((long long)diag_count(d), 0, "no message");
+	size_t bytes = policy_cache_bytes(c);
+	ok(bytes > 0 && bytes < N * sizeof(policy_domain_t) / 2,
+	   "cached domains take %zu bytes each, not %zu", bytes / N, sizeof(policy_domain_t));
+	bool same = p1 != NULL && p2 != NULL && p1->ndomains == N && p2->ndomains == N;
+	size_t bad = 0;
+	for (size_t i = 0; same && i < N; i++)
+		if (!same_domain(&p1->domains[i], &p2->domains[i]))
+			same = false, bad = i;
+	ok(same, "every domain from the cache as parsed (first difference at %zu)", bad);
+	policy_free(p1);
+	policy_cache_free(c);
+	ok(p2 != NULL && p2->ndomains == N && p2->domains[N - 1].dkim.selectors.n == 1 &&
+	   strncmp(p2->domains[N - 1].dkim.selectors.v[0].record.v, "v=DKIM1", 7) == 0,
+	   "a policy made from the cache outlives the cache");
+	policy_free(p2);
+	diag_free(d);
+}
+
 /* Sorted by name as strcmp orders them: names sharing their first 8 bytes, names shorter than 8. */
 static void test_sort(void)
 {
@@ -847,6 +950,7 @@ int main(void)
 	test_family();
 	test_dnssec();
 	test_parse_cache();
+	test_parse_cache_packed();
 	test_sort();
 
 	char cmd[PATH_MAX + 16];

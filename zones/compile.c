@@ -544,6 +544,11 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned nparts,
 		for (unsigned k = 0; k < nparts; k++) {
 			st->reused += pt[k].cache.reused;
 			st->compiled += pt[k].cache.compiled;
+			st->signed_zones += pt[k].cache.signed_zones;
+			st->signed_reused += pt[k].cache.signed_reused;
+			time_t at = pt[k].cache.resign_at;
+			if (at != 0 && (st->resign_at == 0 || at < st->resign_at))
+				st->resign_at = at;
 		}
 	}
 	/* every part's zones move into zs (freed with it, also on failure) */
@@ -610,6 +615,8 @@ typedef struct run {
 	zones_t *zs;
 	cache_run_t cache;		/* fresh == NULL: no compile cache */
 	compile_stats_t st;
+	zone_t **resigned;		/* zones sign_settle replaced, released at the end */
+	size_t nresigned;
 } run_t;
 
 /* The server settings every zone needs; the domain named by only_domain (MN_ENOENT: none). */
@@ -669,6 +676,14 @@ static int run_compile(run_t *u, size_t errors)
 		r = zones_sort(u->zs);
 	if (r == MN_OK)
 		r = validate_zones(u->c.val, u->c.p, u->zs);
+	/* DNSSEC before the serials, which follow the signed content (the cache's entries are signed already) */
+	sign_stats_t ss = { 0 };
+	if (r == MN_OK && u->cache.fresh == NULL)
+		r = sign_zones(u->c.p, u->zs, u->opts->now, u->opts->persist_serials, u->opts->threads, u->c.diag, &ss);
+	if (u->cache.fresh == NULL) {
+		u->st.signed_zones = ss.zones;
+		u->st.resign_at = ss.refresh_at;
+	}
 	if (r == MN_OK && diag_errors(u->c.diag) > errors)
 		r = MN_EPOLICY;
 	return r;
@@ -683,8 +698,12 @@ static int run_publish(run_t *u)
 		return r;
 	if (u->opts->persist_serials && (r = mtasts_write(p, u->only, u->opts->now, u->wdset, u->c.diag)) != MN_OK)
 		return r;
-	if (p->server.state_dir.v != NULL)
-		return serial_assign(u->zs, p->server.state_dir.v, u->opts->now, u->opts->persist_serials, u->c.diag);
+	if (p->server.state_dir.v != NULL) {
+		r = serial_assign(u->zs, p->server.state_dir.v, u->opts->now, u->opts->persist_serials, u->c.diag);
+		if (r == MN_OK)	/* (a signed SOA whose serial another writer moved) */
+			r = sign_settle(p, u->zs, u->opts->now, u->c.diag, &u->resigned, &u->nresigned);
+		return r;
+	}
 	uint32_t base = serial_date_base(u->opts->now);
 	for (size_t i = 0; r == MN_OK && i < u->zs->n; i++)
 		r = serial_set(u->zs, i, base);
@@ -700,6 +719,9 @@ static void run_free(run_t *u)
 	apex_rd_free(&u->rd);
 	compile_reports_free(&u->c);
 	validate_free(u->c.val);
+	for (size_t i = 0; i < u->nresigned; i++)
+		zone_unref(u->resigned[i]);
+	free(u->resigned);
 }
 
 int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out)
@@ -708,7 +730,8 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		return MN_EINVAL;
 	compile_opts_t defaults = { .now = mn_now() };
 	run_t u = {
-		.c = { .p = p, .diag = diag, .ttl = p->server.ttl.v, .now = opts != NULL ? opts->now : defaults.now },
+		.c = { .p = p, .diag = diag, .ttl = p->server.ttl.v, .now = opts != NULL ? opts->now : defaults.now,
+		       .persist = opts != NULL && opts->persist_serials },
 		.opts = opts != NULL ? opts : &defaults,
 		.keys = { .unknown = true },
 		.spf = { .unknown = true },
@@ -721,10 +744,6 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	    (r = run_publish(&u)) != MN_OK)
 		goto fail;
 	if (u.cache.fresh != NULL && (r = compile_cache_end(p, u.opts->cache, &u.cache, u.zs, u.nd)) != MN_OK)
-		goto fail;
-	/* DNSSEC after the serials (the SOA's signature covers one); the cache keeps the unsigned zones */
-	r = sign_zones(p, u.zs, u.opts->now, u.opts->persist_serials, u.opts->threads, diag, NULL);
-	if (r != MN_OK)
 		goto fail;
 	if (u.opts->stats != NULL)
 		*u.opts->stats = u.st;

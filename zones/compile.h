@@ -29,6 +29,9 @@ size_t compile_cache_size(const compile_cache_t *c);	/* domains held */
 typedef struct compile_stats {
 	size_t reused;			/* domains taken from the cache */
 	size_t compiled;		/* domains compiled */
+	size_t signed_zones;		/* DNSSEC: zones signed (stored signatures reused or made) */
+	size_t signed_reused;		/* DNSSEC: signed zones taken from the cache as they were */
+	time_t resign_at;		/* DNSSEC: when the first signature needs refresh (0: none) */
 } compile_stats_t;
 
 typedef struct compile_opts {

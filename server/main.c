@@ -392,6 +392,8 @@ static bool first_generation(srv_t *srv, const policy_t *p, const srv_priv_t *pr
 		if (r == MN_OK)
 			r = srv_compile(p, srv->ccache, diag, &zs, &conf, &st);
 		srv->resign_at = st.resign_at;	/* (the DNSSEC refresh timer: run()) */
+		if (r == MN_OK && st.signed_zones + st.signed_reused > 0)
+			mn_log(MN_LOG_INFO, "DNSSEC: signed %zu zones, reused %zu", st.signed_zones, st.signed_reused);
 		if (r == MN_OK)
 			r = srv_gen_new(zs, &conf, xfr, 1, &srv->gen);
 		if (r == MN_OK)

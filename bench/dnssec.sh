@@ -1,11 +1,86 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# dnssec.sh -- time `mailns zone` for N domains (default 2000) with dnssec on: the
-# first run (every key made, every RRset signed), a second run (every signature
-# reused from state_dir) and a run 8 days later (every signature made anew, keys
-# kept); prints signatures per second of the first and last runs.
-# Usage: bench/dnssec.sh [BUILDDIR] [N] [ALGORITHM]     No network, no daemon.
+# dnssec.sh -- DNSSEC signing costs.
+#   bench/dnssec.sh [BUILDDIR] [N] [ALGORITHM]
+#     times `mailns zone` for N domains (default 2000) with dnssec on: the first run
+#     (every key made, every RRset signed), a second run (every signature reused
+#     from state_dir) and a run 8 days later (every signature made anew, keys kept).
+#   bench/dnssec.sh start [BUILDDIR] [N]
+#     mailnsd's start-up at N domains (default 10000; bench/gen-policy.sh's shape, as
+#     bench/qps.sh): exec -> the last domain answered, its CPU seconds then (user +
+#     system, /proc/PID/stat: what load does not change) and RSS, for the policy
+#     unsigned, signed on a first start (every key made, every RRset signed) and
+#     signed again from the stored signatures and keys (a restart); the ratio of the
+#     stored-signature start to the unsigned one, RSS per signed domain, load average.
+#     PROFILE=1: the stored-signature start once more under callgrind (slow).
+# No network but 127.0.0.1, daemons stopped by PID.
 set -u
+if [ "${1:-}" = start ]; then
+	shift
+	B=${1:-.}
+	N=${2:-10000}
+	MAILNSD="$B/server/mailnsd"
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	[ -x "$MAILNSD" ] || { echo "no $MAILNSD (give the build dir)"; exit 2; }
+	TMP=$(mktemp -d /tmp/mailns-bench-dnssec.XXXXXX)
+	PID=""
+	trap '[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+	free_port() {
+		local p
+		for p in $(shuf -i 20000-60000 -n 50); do
+			ss -Hlnu "sport = :$p" | grep -q . || ss -Hlnt "sport = :$p" | grep -q . || { echo "$p"; return; }
+		done
+		return 1
+	}
+	PORT=$(free_port)
+	bash "$top/bench/gen-policy.sh" "$N" "$TMP/u" "$PORT" >/dev/null
+	mkdir -p "$TMP/s"
+	cp -r "$TMP/u/domains.d" "$TMP/s/"
+	sed -e "s|$TMP/u/state|$TMP/s/state|" -e 's|^  state_dir: .*|&\n  dnssec: true|' "$TMP/u/policy.yaml" >"$TMP/s/policy.yaml"
+	ticks=$(getconf CLK_TCK)
+	last="_dmarc.d$((N - 1)).example"
+	# run LABEL DIR: starts mailnsd, waits for the last domain, prints a row, stops it
+	run() {
+		local t0 t1 cpu rss
+		t0=$(date +%s.%N)
+		"$MAILNSD" -f -c "$2/policy.yaml" >"$2/mailnsd.log" 2>&1 &
+		PID=$!
+		python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 3600 "$PID" ||
+			{ echo "$1: no answer: $(tail -n 3 "$2/mailnsd.log")"; exit 1; }
+		t1=$(date +%s.%N)
+		cpu=$(awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$PID/stat")
+		rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
+		kill -TERM "$PID"
+		wait "$PID"
+		PID=""
+		WALL[$1]=$(echo "$t1 - $t0" | bc)
+		CPU[$1]=$cpu
+		RSS[$1]=$rss
+		printf '%-30s %8.2f s %8.2f s %9d KB   %s\n' "$1" "${WALL[$1]}" "$cpu" "$rss" \
+			"$(grep -o 'signed [0-9]* zones, reused [0-9]*' "$2/mailnsd.log" | tail -n 1)"
+	}
+	declare -A WALL CPU RSS
+	echo "mailns bench/dnssec.sh start: $N domains ($((N * 3)) zones), $(nproc) cores, $(uptime | sed 's/.*load/load/')"
+	printf '%-30s %10s %10s %12s\n' "start" "wall" "cpu" "RSS"
+	run unsigned "$TMP/u"
+	run "signed, first start" "$TMP/s"
+	run "signed, stored signatures" "$TMP/s"
+	run "signed, stored (again)" "$TMP/s"
+	awk -v u="${CPU[unsigned]}" -v s="${CPU[signed, stored signatures]}" -v uw="${WALL[unsigned]}" \
+		-v sw="${WALL[signed, stored signatures]}" -v ur="${RSS[unsigned]}" -v sr="${RSS[signed, stored signatures]}" -v n="$N" \
+		'BEGIN { printf "stored-signature start / unsigned: %.2f x cpu, %.2f x wall; RSS per signed domain: %.1f KB (%.1f KB unsigned)\n",
+			s / u, sw / uw, (sr - ur) / n, ur / n }'
+	echo "after: $(uptime | sed 's/.*load/load/')"
+	if [ "${PROFILE:-0}" = 1 ]; then
+		valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" "$MAILNSD" -f -c "$TMP/s/policy.yaml" \
+			>"$TMP/s/cg.log" 2>&1 &
+		PID=$!
+		python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 3600 "$PID"
+		kill -TERM "$PID"; wait "$PID"; PID=""
+		callgrind_annotate --inclusive=yes "$TMP/cg.out" 2>/dev/null | head -n 60
+	fi
+	exit 0
+fi
 B=${1:-.}
 N=${2:-2000}
 ALG=${3:-ecdsap256sha256}

@@ -25,7 +25,9 @@
 #include "policy/wire.h"
 
 struct dnskey {
-	EVP_PKEY *pkey;
+	EVP_PKEY *pkey;		/* NULL while lazy */
+	bool lazy;		/* read from a PKCS#8 P-256 key: pkey made from priv at the first signature */
+	uint8_t priv[32];	/* lazy: the private scalar (cleansed once pkey is made) */
 	EVP_PKEY_CTX *pctx;	/* ECDSA: sign_init done once, reused for every signature */
 	EVP_MD_CTX *mctx;	/* Ed25519: one-shot DigestSign, re-initialized per signature */
 	dnssec_alg_t alg;
@@ -33,6 +35,8 @@ struct dnskey {
 	time_t created;
 	uint8_t rdata[DNSKEY_RDATA_MAX];
 };
+
+static int key_ready(dnskey_t *k);
 
 /* EVP_sha256() looks the implementation up at every use (OpenSSL 3): once is enough. */
 static EVP_MD *sha256;
@@ -144,6 +148,7 @@ void dnskey_free(dnskey_t *k)
 {
 	if (k == NULL)
 		return;
+	OPENSSL_cleanse(k->priv, sizeof(k->priv));
 	EVP_PKEY_CTX_free(k->pctx);
 	EVP_MD_CTX_free(k->mctx);
 	EVP_PKEY_free(k->pkey);
@@ -215,6 +220,9 @@ int dnskey_sign(dnskey_t *k, const uint8_t *data, size_t len, uint8_t sig[DNSKEY
 {
 	if (k == NULL || (data == NULL && len > 0) || sig == NULL || siglen == NULL)
 		return MN_EINVAL;
+	int lr = key_ready(k);
+	if (lr != MN_OK)
+		return lr;
 	if (k->alg == DNSSEC_ALG_ED25519) {
 		size_t n = DNSKEY_SIG_MAX;
 		if (EVP_DigestSignInit(k->mctx, NULL, NULL, NULL, k->pkey) <= 0 ||
@@ -239,6 +247,10 @@ int dnskey_pem(const dnskey_t *k, char **pem, size_t *len)
 {
 	if (k == NULL || pem == NULL)
 		return MN_EINVAL;
+	/* a lazy key is made here (what a signature does; one thread per key all the same) */
+	int lr = key_ready((dnskey_t *)k);
+	if (lr != MN_OK)
+		return lr;
 	BIO *b = BIO_new(BIO_s_mem());
 	if (b == NULL)
 		return MN_ENOMEM;
@@ -300,25 +312,32 @@ static bool pem_der(const char *pem, size_t len, uint8_t *der, size_t size, size
  * about 0.5 ms a key (100,000 zones load their keys at each start); NULL for
  * any other form (the caller decodes it the slow way).
  */
-static EVP_PKEY *pkcs8_fast(const uint8_t *der, size_t len)
+static const uint8_t pkcs8_ed[] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+				   0x04, 0x22, 0x04, 0x20 };
+static const uint8_t pkcs8_ec[] = { 0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86,
+				   0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+				   0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20 };
+static const uint8_t pkcs8_ec_pub[] = { 0xa1, 0x44, 0x03, 0x42, 0x00, 0x04 };
+
+/* The P-256 private scalar and public point (04 || x || y) of the PKCS#8 DER mailns writes, or NULL. */
+static const uint8_t *pkcs8_ec_parts(const uint8_t *der, size_t len, const uint8_t **pub)
 {
-	static const uint8_t ed[] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
-				      0x04, 0x22, 0x04, 0x20 };
-	static const uint8_t ec[] = { 0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86,
-				      0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-				      0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20 };
-	static const uint8_t ec_pub[] = { 0xa1, 0x44, 0x03, 0x42, 0x00, 0x04 };
-	if (len == sizeof(ed) + 32 && memcmp(der, ed, sizeof(ed)) == 0)
-		return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, der + sizeof(ed), 32);
-	if (len != sizeof(ec) + 32 + sizeof(ec_pub) + 64 || memcmp(der, ec, sizeof(ec)) != 0 ||
-	    memcmp(der + sizeof(ec) + 32, ec_pub, sizeof(ec_pub)) != 0)
+	if (len != sizeof(pkcs8_ec) + 32 + sizeof(pkcs8_ec_pub) + 64 || memcmp(der, pkcs8_ec, sizeof(pkcs8_ec)) != 0 ||
+	    memcmp(der + sizeof(pkcs8_ec) + 32, pkcs8_ec_pub, sizeof(pkcs8_ec_pub)) != 0)
 		return NULL;
+	*pub = der + sizeof(pkcs8_ec) + 32 + sizeof(pkcs8_ec_pub) - 1;
+	return der + sizeof(pkcs8_ec);
+}
+
+/* The P-256 key of a private scalar and its public point (65 bytes), or NULL. */
+static EVP_PKEY *ec_pkey(const uint8_t priv_be[32], const uint8_t pub[65])
+{
 	EVP_PKEY *pkey = NULL;
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	BIGNUM *priv = BN_bin2bn(der + sizeof(ec), 32, NULL);
+	BIGNUM *priv = BN_bin2bn(priv_be, 32, NULL);
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
-		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)(der + sizeof(ec) + 32 + sizeof(ec_pub) - 1), 65),
+		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, 65),
 		OSSL_PARAM_BN(OSSL_PKEY_PARAM_PRIV_KEY, NULL, 0),
 		OSSL_PARAM_END,
 	};
@@ -335,13 +354,70 @@ static EVP_PKEY *pkcs8_fast(const uint8_t *der, size_t len)
 	return pkey;
 }
 
+static EVP_PKEY *pkcs8_fast(const uint8_t *der, size_t len)
+{
+	if (len == sizeof(pkcs8_ed) + 32 && memcmp(der, pkcs8_ed, sizeof(pkcs8_ed)) == 0)
+		return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, der + sizeof(pkcs8_ed), 32);
+	const uint8_t *pub = NULL, *priv = pkcs8_ec_parts(der, len, &pub);
+	return priv != NULL ? ec_pkey(priv, pub) : NULL;
+}
+
+/*
+ * A P-256 key as mailns writes it, lazy: its DNSKEY RDATA and tag from the
+ * public point at once, its OpenSSL key (the costly part: most of a start
+ * with stored signatures, which reuses them all) only at its first signature.
+ */
+static int key_lazy(const uint8_t *priv, const uint8_t *pub, uint16_t flags, time_t created, dnskey_t **out)
+{
+	dnskey_t *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return MN_ENOMEM;
+	k->lazy = true;
+	memcpy(k->priv, priv, 32);
+	k->alg = DNSSEC_ALG_ECDSAP256SHA256;
+	k->flags = flags;
+	k->created = created;
+	mn_put16(k->rdata, flags);
+	k->rdata[2] = 3;	/* protocol */
+	k->rdata[3] = (uint8_t)k->alg;
+	memcpy(k->rdata + 4, pub + 1, 64);	/* x || y (RFC 6605 §4) */
+	k->rdlen = 4 + 64;
+	k->tag = dnskey_rdata_tag(k->rdata, k->rdlen);
+	*out = k;
+	return MN_OK;
+}
+
+/* A lazy key's OpenSSL key and signing context, made now. */
+static int key_ready(dnskey_t *k)
+{
+	if (k->pkey != NULL || !k->lazy)
+		return k->pkey != NULL ? MN_OK : MN_ESTATE;
+	uint8_t pub[65];
+	pub[0] = 0x04;
+	memcpy(pub + 1, k->rdata + 4, 64);
+	k->pkey = ec_pkey(k->priv, pub);
+	if (k->pkey == NULL)
+		return MN_ESTATE;
+	OPENSSL_cleanse(k->priv, sizeof(k->priv));
+	uint16_t tag = k->tag;
+	int r = key_setup(k);	/* (the same RDATA again, from OpenSSL's key) */
+	return r == MN_OK && k->tag != tag ? MN_ESTATE : r;
+}
+
 int dnskey_from_pem(const char *pem, size_t len, uint16_t flags, time_t created, dnskey_t **out)
 {
 	if (pem == NULL || out == NULL || len > INT32_MAX)
 		return MN_EINVAL;
 	uint8_t der[192];
 	size_t dl = 0;
-	EVP_PKEY *pkey = pem_der(pem, len, der, sizeof(der), &dl) ? pkcs8_fast(der, dl) : NULL;
+	bool fast = pem_der(pem, len, der, sizeof(der), &dl);
+	const uint8_t *pub = NULL, *priv = fast ? pkcs8_ec_parts(der, dl, &pub) : NULL;
+	if (priv != NULL) {
+		int r = args_ok(DNSSEC_ALG_ECDSAP256SHA256, flags) ? key_lazy(priv, pub, flags, created, out) : MN_EINVAL;
+		OPENSSL_cleanse(der, sizeof(der));
+		return r;
+	}
+	EVP_PKEY *pkey = fast ? pkcs8_fast(der, dl) : NULL;
 	OPENSSL_cleanse(der, sizeof(der));
 	BIO *b = pkey == NULL ? BIO_new_mem_buf(pem, (int)len) : NULL;
 	if (pkey == NULL && b == NULL)

@@ -48,7 +48,8 @@ void mn_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /*
  * Time.  mn_now() is the current time, or MAILNS_NOW when set (ISO 8601 UTC
- * "2030-01-01T00:00:00Z" or "@UNIXSECONDS"); every time-dependent decision uses it.
+ * "2030-01-01T00:00:00Z" or "@UNIXSECONDS"; "+SECONDS" or "-SECONDS": the
+ * running clock moved by that much); every time-dependent decision uses it.
  */
 time_t mn_now(void);
 int mn_time_parse(const char *s, time_t *out);	/* ISO 8601 UTC or @SECONDS */

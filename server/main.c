@@ -203,6 +203,8 @@ static void stop(srv_t *srv)
 	if (srv->acked_ready)
 		uv_close((uv_handle_t *)&srv->acked, NULL);
 	uv_close((uv_handle_t *)&srv->sig_hup, NULL);
+	if (srv->resign_ready)
+		uv_close((uv_handle_t *)&srv->resign, NULL);
 	uv_close((uv_handle_t *)&srv->sig_term, NULL);
 	uv_close((uv_handle_t *)&srv->sig_int, NULL);
 }
@@ -407,8 +409,12 @@ static bool first_generation(srv_t *srv, const policy_t *p, const srv_priv_t *pr
 	if (ok) {
 		zset_t *zs = NULL;
 		srv_conf_t conf;
+		compile_stats_t st = { 0 };
 		if (r == MN_OK)
-			r = srv_compile(p, srv->ccache, diag, &zs, &conf, NULL);
+			r = srv_compile(p, srv->ccache, diag, &zs, &conf, &st);
+		srv->resign_at = st.resign_at;	/* (the DNSSEC refresh timer: run()) */
+		if (r == MN_OK && st.signed_zones + st.signed_reused > 0)
+			mn_log(MN_LOG_INFO, "DNSSEC: signed %zu zones, reused %zu", st.signed_zones, st.signed_reused);
 		if (r == MN_OK)
 			r = srv_gen_new(zs, &conf, xfr, 1, &srv->gen);
 		if (r == MN_OK)
@@ -501,6 +507,7 @@ static void run(srv_t *srv, const char *path, int ready_fd)
 	uv_signal_start(&srv->sig_hup, on_hup, SIGHUP);
 	uv_signal_start(&srv->sig_term, on_stop, SIGTERM);
 	uv_signal_start(&srv->sig_int, on_stop, SIGINT);
+	srv_resign_init(srv);
 	mn_log(MN_LOG_NOTICE, "loaded %zu zones (%zu domains, %zu names) from %s",
 	       zset_zones(srv->gen->zset)->n, srv->ndomains, zset_name_count(srv->gen->zset), path);
 	mn_log(MN_LOG_INFO, "answering on %zu loop thread%s (udp batching %s)", srv->nworkers,

@@ -18,7 +18,11 @@
 #include "server/worker.h"
 #include "zones/compile.h"
 
-enum { LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20 };
+enum {
+	LOG_CHANGES_MAX = 20, LOG_DIAG_MAX = 20,
+	RESIGN_CHECK_MAX = 3600,	/* s: the wall clock is looked at again at least this often */
+	RESIGN_RETRY = 300,		/* s: after a failed reload while signatures are due */
+};
 
 static int hexval(char c)
 {
@@ -284,6 +288,12 @@ static void reload_done(uv_work_t *w, int status)
 		if (rl->err == MN_OK)
 			rl->zset = NULL, rl->xfr = NULL;	/* the generation's now */
 	}
+	if (!srv->stopping && status >= 0 && rl->err == MN_OK) {
+		srv->resign_at = rl->stats.resign_at;
+		srv_resign_arm(srv, 0);
+	} else if (!srv->stopping && status >= 0) {
+		srv_resign_arm(srv, RESIGN_RETRY);	/* (the signatures due are not refreshed yet) */
+	}
 	if (!srv->stopping && status >= 0) {
 		srv->stats.last_reload_ok = rl->err == MN_OK;
 		srv->stats.last_reload_time = (uint64_t)time(NULL);
@@ -361,9 +371,13 @@ void srv_reload_handed(srv_t *srv)
 	char files[64] = "";
 	if (srv->pcache != NULL)
 		snprintf(files, sizeof(files), "; %zu included files unchanged", srv->handed_files);
-	mn_log(MN_LOG_NOTICE, "reloaded: %zu zones (%zu domains: %zu compiled, %zu unchanged%s)",
-	       zset_zones(srv->gen->zset)->n, srv->handed_domains, srv->handed_stats.compiled,
-	       srv->handed_stats.reused, files);
+	const compile_stats_t *st = &srv->handed_stats;
+	char dnssec[96] = "";
+	if (st->signed_zones + st->signed_reused > 0)
+		snprintf(dnssec, sizeof(dnssec), "; DNSSEC: signed %zu zones, reused %zu", st->signed_zones,
+			 st->signed_reused);
+	mn_log(MN_LOG_NOTICE, "reloaded: %zu zones (%zu domains: %zu compiled, %zu unchanged%s%s)",
+	       zset_zones(srv->gen->zset)->n, srv->handed_domains, st->compiled, st->reused, files, dnssec);
 	srv_reload_t *rl = &srv->reload;
 	if (rl->again && !srv->stopping && !rl->running) {
 		rl->again = false;
@@ -436,4 +450,48 @@ void srv_reload_start(srv_t *srv)
 	}
 	rl->running = true;
 	mn_log(MN_LOG_INFO, "reloading %s", srv->policy_path);
+}
+
+/* ---- the DNSSEC refresh timer ---- */
+
+static void on_resign(uv_timer_t *t)
+{
+	srv_t *srv = t->data;
+	if (srv->stopping || srv->resign_at == 0)
+		return;
+	if (mn_now() < srv->resign_at) {	/* woken to look at the clock again */
+		srv_resign_arm(srv, 0);
+		return;
+	}
+	mn_log(MN_LOG_INFO, "DNSSEC signatures need refresh: the policy is compiled again to sign them");
+	srv_reload_start(srv);
+}
+
+void srv_resign_init(srv_t *srv)
+{
+	if (uv_timer_init(srv->loop, &srv->resign) < 0)
+		return;
+	srv->resign.data = srv;
+	srv->resign_ready = true;
+	srv_resign_arm(srv, 0);
+}
+
+void srv_resign_arm(srv_t *srv, uint64_t min_delay_s)
+{
+	if (!srv->resign_ready || srv->stopping)
+		return;
+	if (srv->resign_at == 0) {
+		uv_timer_stop(&srv->resign);
+		return;
+	}
+	/* due (or nearly): at once, but for a second of slack; never more than an hour without a look */
+	time_t now = mn_now();
+	uint64_t delay = srv->resign_at > now ? (uint64_t)(srv->resign_at - now) : 0;
+	if (delay < 1)
+		delay = 1;
+	if (delay < min_delay_s)
+		delay = min_delay_s;
+	if (delay > RESIGN_CHECK_MAX)
+		delay = RESIGN_CHECK_MAX;
+	uv_timer_start(&srv->resign, on_resign, delay * 1000u, 0);
 }

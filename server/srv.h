@@ -103,6 +103,11 @@ struct srv {
 	bool metrics_on;		/* set at start: reloads compute domstats */
 	srv_domstats_t *domstats;	/* per-domain values (NULL when metrics are off) */
 	size_t ndomains;
+
+	/* DNSSEC: a reload when the first served signature needs refresh (reload.c) */
+	uv_timer_t resign;
+	bool resign_ready;		/* resign initialized (closed by stop()) */
+	time_t resign_at;		/* compile_stats_t.resign_at of the serving set (0: none) */
 };
 
 /*
@@ -195,6 +200,14 @@ void srv_reload_handed(srv_t *srv);
 
 /* reload.c: SIGHUP handling; srv_reload_start() queues one reload. */
 void srv_reload_start(srv_t *srv);
+/*
+ * reload.c: the DNSSEC refresh timer: srv_resign_init() once the loop runs
+ * handles; srv_resign_arm() after each compile (srv->resign_at): at that
+ * time the policy is reloaded as it is, which signs the zones due again
+ * (their serials move, secondaries are notified).
+ */
+void srv_resign_init(srv_t *srv);
+void srv_resign_arm(srv_t *srv, uint64_t min_delay_s);
 /* Logs what changed between two zone sets (serials). */
 void srv_log_changes(const zset_t *old, const zset_t *cur);
 

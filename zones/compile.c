@@ -556,6 +556,11 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 			st->reused += pt[k].cache.reused;
 			st->compiled += pt[k].cache.compiled;
 			st->digested += pt[k].cache.digested;
+			st->signed_zones += pt[k].cache.signed_zones;
+			st->signed_reused += pt[k].cache.signed_reused;
+			time_t at = pt[k].cache.resign_at;
+			if (at != 0 && (st->resign_at == 0 || at < st->resign_at))
+				st->resign_at = at;
 		}
 	}
 	/* every part's zones move into zs (freed with it, also on failure) */
@@ -622,6 +627,8 @@ typedef struct run {
 	zones_t *zs;
 	cache_run_t cache;		/* fresh == NULL: no compile cache */
 	compile_stats_t st;
+	zone_t **resigned;		/* zones sign_settle replaced, released at the end */
+	size_t nresigned;
 } run_t;
 
 /* The server settings every zone needs; the domain named by only_domain (MN_ENOENT: none). */
@@ -673,6 +680,18 @@ static int run_prepare(run_t *u)
 	return MN_OK;
 }
 
+/*
+ * Does any domain sign?  (sign_zones() finds out by looking every zone's
+ * domain up, 300,000 binary searches at 100,000 domains, to do nothing.)
+ */
+static bool any_signed(const policy_t *p)
+{
+	for (size_t i = 0; i < p->ndomains; i++)
+		if (p->domains[i].dnssec.enabled.v)
+			return true;
+	return false;
+}
+
 /* Every domain's zones, sorted; the checks over the whole set; MN_EPOLICY when errors came up. */
 static int run_compile(run_t *u, size_t errors)
 {
@@ -686,6 +705,14 @@ static int run_compile(run_t *u, size_t errors)
 		validate_names_known(u->c.val);
 	if (r == MN_OK)
 		r = validate_zones(u->c.val, u->c.p, u->zs);
+	/* DNSSEC before the serials, which follow the signed content (the cache's entries are signed already) */
+	sign_stats_t ss = { 0 };
+	if (r == MN_OK && u->cache.fresh == NULL && any_signed(u->c.p))
+		r = sign_zones(u->c.p, u->zs, u->opts->now, u->opts->persist_serials, u->opts->threads, u->c.diag, &ss);
+	if (u->cache.fresh == NULL) {
+		u->st.signed_zones = ss.zones;
+		u->st.resign_at = ss.refresh_at;
+	}
 	if (r == MN_OK && diag_errors(u->c.diag) > errors)
 		r = MN_EPOLICY;
 	return r;
@@ -700,24 +727,16 @@ static int run_publish(run_t *u)
 		return r;
 	if (u->opts->persist_serials && (r = mtasts_write(p, u->only, u->opts->now, u->wdset, u->c.diag)) != MN_OK)
 		return r;
-	if (p->server.state_dir.v != NULL)
-		return serial_assign(u->zs, p->server.state_dir.v, u->opts->now, u->opts->persist_serials, u->c.diag);
+	if (p->server.state_dir.v != NULL) {
+		r = serial_assign(u->zs, p->server.state_dir.v, u->opts->now, u->opts->persist_serials, u->c.diag);
+		if (r == MN_OK)	/* (a signed SOA whose serial another writer moved) */
+			r = sign_settle(p, u->zs, u->opts->now, u->c.diag, &u->resigned, &u->nresigned);
+		return r;
+	}
 	uint32_t base = serial_date_base(u->opts->now);
 	for (size_t i = 0; r == MN_OK && i < u->zs->n; i++)
 		r = serial_set(u->zs, i, base);
 	return r;
-}
-
-/*
- * Does any domain sign?  (sign_zones() finds out by looking every zone's
- * domain up, 300,000 binary searches at 100,000 domains, to do nothing.)
- */
-static bool any_signed(const policy_t *p)
-{
-	for (size_t i = 0; i < p->ndomains; i++)
-		if (p->domains[i].dnssec.enabled.v)
-			return true;
-	return false;
 }
 
 /* Frees what the run holds but the zones and the cache entries. */
@@ -729,18 +748,9 @@ static void run_free(run_t *u)
 	apex_rd_free(&u->rd);
 	compile_reports_free(&u->c);
 	validate_free(u->c.val);
-}
-
-/*
- * Does any domain sign its zones?  (sign_zones() looks every zone's domain
- * up to know: 300,000 searches at 100,000 domains for nothing when none does.)
- */
-static bool any_signed(const policy_t *p)
-{
-	for (size_t i = 0; i < p->ndomains; i++)
-		if (p->domains[i].dnssec.enabled.v)
-			return true;
-	return false;
+	for (size_t i = 0; i < u->nresigned; i++)
+		zone_unref(u->resigned[i]);
+	free(u->resigned);
 }
 
 int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out)
@@ -749,7 +759,8 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 		return MN_EINVAL;
 	compile_opts_t defaults = { .now = mn_now() };
 	run_t u = {
-		.c = { .p = p, .diag = diag, .ttl = p->server.ttl.v, .now = opts != NULL ? opts->now : defaults.now },
+		.c = { .p = p, .diag = diag, .ttl = p->server.ttl.v, .now = opts != NULL ? opts->now : defaults.now,
+		       .persist = opts != NULL && opts->persist_serials },
 		.opts = opts != NULL ? opts : &defaults,
 		.keys = { .unknown = true },
 		.spf = { .unknown = true },
@@ -762,11 +773,6 @@ int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, z
 	    (r = run_publish(&u)) != MN_OK)
 		goto fail;
 	if (u.cache.fresh != NULL && (r = compile_cache_end(p, u.opts->cache, &u.cache, u.zs, u.nd)) != MN_OK)
-		goto fail;
-	/* DNSSEC after the serials (the SOA's signature covers one); the cache keeps the unsigned zones */
-	r = any_signed(p) ? sign_zones(p, u.zs, u.opts->now, u.opts->persist_serials, u.opts->threads, diag, NULL)
-			  : MN_OK;
-	if (r != MN_OK)
 		goto fail;
 	if (u.opts->stats != NULL)
 		*u.opts->stats = u.st;

@@ -31,6 +31,9 @@ typedef struct compile_stats {
 	size_t compiled;		/* domains compiled */
 	size_t digested;		/* domains whose policy part was digested (the others': by
 					 * their file's identity, incr_part_t) */
+	size_t signed_zones;		/* DNSSEC: zones signed (stored signatures reused or made) */
+	size_t signed_reused;		/* DNSSEC: signed zones taken from the cache as they were */
+	time_t resign_at;		/* DNSSEC: when the first signature needs refresh (0: none) */
 } compile_stats_t;
 
 typedef struct compile_opts {

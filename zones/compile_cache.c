@@ -8,6 +8,7 @@
 #include "zones/incr.h"
 #include "zones/mtasts.h"
 #include "zones/records.h"
+#include "zones/sign.h"
 #include "zones/validate.h"
 #include "zones/zone_internal.h"
 
@@ -124,10 +125,22 @@ static int domain_inputs(const ctx_t *c, incr_hash_t *h, const policy_domain_t *
 	return incr_hash_final(h, key, pos);
 }
 
-static bool reusable(const incr_entry_t *e, const uint8_t key[32], const uint8_t pos[32], time_t now)
+static bool reusable(const ctx_t *c, const incr_entry_t *e, const uint8_t key[32], const uint8_t pos[32],
+		     time_t now)
 {
-	return e != NULL && memcmp(e->key, key, 32) == 0 && (e->ndiags == 0 || memcmp(e->pos, pos, 32) == 0) &&
-	       now >= e->since && now < e->until;
+	if (e == NULL || memcmp(e->key, key, 32) != 0 || (e->ndiags > 0 && memcmp(e->pos, pos, 32) != 0) ||
+	    now < e->since || now >= e->until)
+		return false;
+	/* signed zones: the keys (or the stored signatures) changed on disk */
+	uint8_t ks[32];
+	return !e->has_keystate ||
+	       (sign_keys_state(c->p, e->zones, e->nzones, ks) == MN_OK && memcmp(ks, e->keystate, 32) == 0);
+}
+
+/* The earlier of two times, 0 being none. */
+static time_t earliest(time_t a, time_t b)
+{
+	return a == 0 ? b : b == 0 || a < b ? a : b;
 }
 
 /* Domain i through the cache: its entry's zones, or compiled into a new entry. */
@@ -146,7 +159,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		r = domain_inputs(pc, &cp->h, d, &pt, &dm, key, pos);
 	if (r != MN_OK)
 		goto out;
-	if (reusable(old, key, pos, pc->now)) {
+	if (reusable(pc, old, key, pos, pc->now)) {
 		for (size_t k = 0; k < old->nzones; k++) {
 			if ((zs->v[zs->n] = incr_zone_hold(old->zones[k])) == NULL) {
 				r = MN_ENOMEM;
@@ -164,6 +177,8 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		old->reports_none = !cp->run->reports_from[i];
 		cp->fresh[i] = old;
 		cp->reused++;
+		cp->signed_reused += old->nsigned;
+		cp->resign_at = earliest(cp->resign_at, old->resign_at);
 		goto out;
 	}
 	if ((r = diag_new(&dd)) != MN_OK || (r = incr_entry_new(d->name, &e)) != MN_OK)
@@ -176,6 +191,14 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	r = compile_domain(&c, d, zs);
 	for (size_t k = z0; r == MN_OK && k < zs->n; k++)
 		r = zone_finish(zs->v[k]);
+	/* DNSSEC: signed here, once per change (the entry keeps them signed) */
+	sign_stats_t ss = { 0 };
+	if (r == MN_OK && d->dnssec.enabled.v) {
+		r = sign_domain(pc->p, &zs->v[z0], zs->n - z0, pc->now, pc->persist, dd, &ss);
+		if (r == MN_OK)
+			r = sign_keys_state(pc->p, &zs->v[z0], zs->n - z0, e->keystate);
+		e->has_keystate = r == MN_OK;
+	}
 	/* held once they have their serials (entries_follow) */
 	e->borrowed = true;
 	for (size_t k = z0; r == MN_OK && k < zs->n; k++)
@@ -194,10 +217,14 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	e->part = pt;
 	e->reports_none = !cp->run->reports_from[i];
 	e->since = pc->now;
-	e->until = dm.until;
+	e->nsigned = ss.zones;
+	e->resign_at = ss.refresh_at;
+	e->until = ss.refresh_at != 0 && ss.refresh_at < dm.until ? ss.refresh_at : dm.until;
 	cp->fresh[i] = e;
 	e = NULL;
 	cp->compiled++;
+	cp->signed_zones += ss.zones;
+	cp->resign_at = earliest(cp->resign_at, ss.refresh_at);
 out:
 	incr_entry_unref(e);
 	diag_free(dd);
@@ -227,7 +254,9 @@ void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n)
  * (serial_set replaced it in zs by a copy: it was shared) is replaced in its
  * entry by that copy, so that the next compile does not copy it again.  (The
  * entry may be the old cache's too: the same records, another serial, which
- * every compile sets anyway.)  before: zs->v as it was before the serials.
+ * every compile sets anyway.)  A zone compiled now and replaced after the
+ * serials (sign_settle) is replaced in its entry too.  before: zs->v as it
+ * was before the serials.
  */
 static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t *zs, zone_t *const *before)
 {
@@ -236,6 +265,10 @@ static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t
 			continue;
 		const policy_domain_t *d = compile_domain_find(p, zs->v[i]->domain);
 		incr_entry_t *e = d != NULL ? fresh[d - p->domains] : NULL;
+		/* (a zone compiled now whose SOA was signed again: sign_settle kept before[i] alive) */
+		for (size_t k = 0; e != NULL && e->borrowed && k < e->nzones; k++)
+			if (e->zones[k] == before[i])
+				e->zones[k] = zs->v[i];
 		for (size_t k = 0; e != NULL && !e->borrowed && k < e->nzones; k++) {
 			if (strcmp(e->zones[k]->name, zs->v[i]->name) != 0)
 				continue;

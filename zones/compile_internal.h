@@ -71,6 +71,7 @@ typedef struct ctx {
 	size_t nreports;
 	validate_t *val;	/* the publishing rules */
 	time_t now;
+	bool persist;		/* compile_opts_t.persist_serials (DNSSEC keys and signatures too) */
 } ctx_t;
 
 /* "has a 64-byte label (limit 63)" into why when name is not a valid owner name. */
@@ -120,6 +121,8 @@ typedef struct cache_part {
 	bool src_known;
 	uint8_t src[32];		/* its source digest (incr_part_t) */
 	size_t reused, compiled, digested;
+	size_t signed_zones, signed_reused;	/* zones signed; signed zones reused */
+	time_t resign_at;		/* the earliest signature refresh of the part's zones (0: none) */
 } cache_part_t;
 
 /* Domain i through the cache: its entry's zones, or compiled (and finished) into a new entry; zones into zs. */

@@ -18,7 +18,9 @@
  * settings every zone uses, its key store and SPF cache files, the hosted
  * domains whose reports go to it, whether its own report destinations are
  * hosted, and -- for the previous SPF generation's parts -- the time, up to
- * the moment the next part expires.  Two digests describe the inputs: `key`
+ * the moment the next part expires; a signed domain's zones are kept signed,
+ * with its DNSSEC key directories' state, until its first signature needs
+ * refresh.  Two digests describe the inputs: `key`
  * over the values, `pos` over their positions, which only the diagnostics
  * carry: an entry without diagnostics is reused when the values match, one
  * with diagnostics only when the positions match too.
@@ -62,6 +64,17 @@ typedef struct incr_entry {
 	incr_diag_t *diags;
 	size_t ndiags;
 	unsigned refs;		/* the caches (old and new) holding it */
+	/*
+	 * DNSSEC: the zones are signed ones (nsigned of them); until is no
+	 * later than resign_at, when the first of their signatures needs
+	 * refresh; and they hold while the key directories are as keystate
+	 * digests them (sign_keys_state: new keys, or signatures stored by
+	 * another process).
+	 */
+	size_t nsigned;
+	time_t resign_at;
+	bool has_keystate;
+	uint8_t keystate[32];
 } incr_entry_t;
 
 /* The byte streams the two digests are made of; reused from domain to domain. */

@@ -57,6 +57,7 @@ typedef struct store {
 	size_t journal_lines;		/* complete lines in the journal */
 	char **blocks;			/* the apex strings' memory */
 	size_t nblocks, blocks_cap;
+	bool legacy;			/* read from state_dir/serials by serial_peek: not moved yet */
 } store_t;
 
 /* This process's copy of the stored serials (reloads run one at a time; the lock is for tests and tools). */
@@ -753,6 +754,8 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_t
 		if (!store_current(&store, state_dir, path, journal)) {
 			store_clear(&store);
 			r = store_load(&store, state_dir, path, journal, legacy_path, diag, &legacy);
+		} else {
+			legacy = store.legacy;	/* (loaded by serial_peek) */
 		}
 		free(c);
 		c = NULL;
@@ -761,6 +764,8 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_t
 			r = assign(&store, zs, now, &c, &nc);
 		if (r == MN_OK && persist_them && (nc > 0 || legacy))
 			r = persist(&store, state_dir, c, nc, legacy, path, journal, diag);
+		if (r == MN_OK && persist_them)
+			store.legacy = false;	/* moved */
 		if (r != MN_OK || (legacy && !persist_them))
 			store_clear(&store);	/* read again next time */
 		if (r != -EAGAIN)
@@ -771,6 +776,59 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_t
 	pthread_mutex_unlock(&store_lock);
 out:
 	free(c);
+	free(path);
+	free(journal);
+	free(legacy_path);
+	return r;
+}
+
+int serial_peek(const char *state_dir, const char *apex, const uint8_t digest[32], time_t now, uint32_t *out)
+{
+	if (state_dir == NULL || apex == NULL || digest == NULL || out == NULL)
+		return MN_EINVAL;
+	mn_buf_t pb = { 0 }, jb = { 0 }, lb = { 0 };
+	mn_buf_addf(&pb, "%s/zones/serials", state_dir);
+	mn_buf_addf(&jb, "%s/zones/serials.journal", state_dir);
+	mn_buf_addf(&lb, "%s/serials", state_dir);
+	char *path = mn_buf_take(&pb), *journal = mn_buf_take(&jb), *legacy_path = mn_buf_take(&lb);
+	diag_t *scratch = NULL;
+	int r = path != NULL && journal != NULL && legacy_path != NULL ? diag_new(&scratch) : MN_ENOMEM;
+	if (r != MN_OK)
+		goto out;
+	pthread_mutex_lock(&store_lock);
+	bool legacy = false;
+	if (!store_current(&store, state_dir, path, journal)) {
+		store_clear(&store);
+		r = store_load(&store, state_dir, path, journal, legacy_path, scratch, &legacy);
+		if (r != MN_OK)
+			store_clear(&store);	/* (serial_assign reads it again and reports) */
+	}
+	if (r == MN_OK) {
+		size_t lo = 0, hi = store.n;
+		const entry_t *e = NULL;
+		while (lo < hi && e == NULL) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = strcmp(store.v[mid].apex, apex);
+			if (c == 0)
+				e = &store.v[mid];
+			else if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		/* what assign() gives */
+		uint32_t sn = serial_date_base(now);
+		if (e != NULL && memcmp(e->digest, digest, 32) == 0)
+			sn = e->serial;
+		else if (e != NULL && e->serial + 1u > sn && e->serial != UINT32_MAX)
+			sn = e->serial + 1u;
+		*out = sn;
+	}
+	if (legacy)
+		store.legacy = true;	/* serial_assign moves it */
+	pthread_mutex_unlock(&store_lock);
+out:
+	diag_free(scratch);
 	free(path);
 	free(journal);
 	free(legacy_path);

@@ -43,5 +43,13 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, 
  * the new serial (the shared one released).  MN_OK or MN_ENOMEM.
  */
 int serial_set(zones_t *zs, size_t i, uint32_t serial);
+/*
+ * The serial serial_assign would give now to the zone apex whose digest is
+ * digest (the stored one when the digests match), read from the same list
+ * (loaded when not current); nothing is written.  The signing step uses it:
+ * the SOA's signature covers the serial, which follows the signed content.
+ * MN_OK, MN_ENOMEM, or the error reading the files.
+ */
+int serial_peek(const char *state_dir, const char *apex, const uint8_t digest[32], time_t now, uint32_t *out);
 /* Drops the list kept in memory (the next serial_assign reads the files). */
 void serial_forget(void);

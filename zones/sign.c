@@ -3,15 +3,20 @@
 #include "zones/sign.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <openssl/evp.h>
 
+#include "policy/buf.h"
 #include "policy/mn.h"
 #include "policy/pool.h"
 #include "policy/wire.h"
+#include "zones/serial.h"
 #include "zones/zone_internal.h"
 
 /* A record to add to the zone being signed (RDATA owned). */
@@ -165,6 +170,8 @@ typedef struct signer {
 	uint8_t *buf;		/* the signed data */
 	size_t cap;
 	size_t made, reused;
+	bool any;		/* a signature was made or reused: first_exp holds */
+	uint32_t first_exp;	/* the earliest expiration of them (serial arithmetic from now) */
 	EVP_MD_CTX *md;		/* the reuse key's SHA-256 */
 	EVP_MD *sha256;
 } signer_t;
@@ -193,6 +200,15 @@ typedef struct rrset {
 	const uint8_t *const *rdata;
 	const uint16_t *rdlen;
 } rrset_t;
+
+/* Notes the expiration of a signature the zone carries. */
+static void note_exp(signer_t *s, uint32_t exp)
+{
+	uint32_t now = (uint32_t)s->o->now;
+	if (!s->any || exp - now < s->first_exp - now)	/* (every one is after now) */
+		s->first_exp = exp;
+	s->any = true;
+}
 
 /* The RRSIG RDATA over set (RFC 4034 §3.1.8.1), by the key for its type. */
 static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *outlen)
@@ -232,9 +248,16 @@ static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *ou
 	uint8_t key[32];
 	unsigned int kl = 0;
 	bool keyed = s->o->keep != NULL || s->o->old != NULL;
-	if (keyed && (!EVP_DigestInit_ex(s->md, s->sha256, NULL) || !EVP_DigestUpdate(s->md, b, 8) ||
-		      !EVP_DigestUpdate(s->md, b + 16, need - 16) || !EVP_DigestFinal_ex(s->md, key, &kl)))
-		return MN_ESTATE;
+	if (keyed) {
+		/* b[0..8) || b[16..need) in one call: the first 8 bytes moved over the times for it */
+		uint8_t times[8];
+		memcpy(times, b + 8, 8);
+		memcpy(b + 8, b, 8);
+		int ok = EVP_Digest(b + 8, need - 8, key, &kl, s->sha256, NULL);
+		memcpy(b + 8, times, 8);
+		if (!ok || kl != 32)
+			return MN_ESTATE;
+	}
 	uint16_t ol = 0;
 	const uint8_t *old = keyed ? sigcache_find(s->o->old, key, &ol) : NULL;
 	if (old != NULL && ol > head && memcmp(old, b, 8) == 0 && memcmp(old + 16, b + 16, head - 16) == 0 &&
@@ -250,6 +273,7 @@ static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *ou
 			return r;
 		}
 		s->reused++;
+		note_exp(s, mn_get32(old + 8));
 		*out = rd;
 		*outlen = ol;
 		return MN_OK;
@@ -269,6 +293,7 @@ static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *ou
 		return r;
 	}
 	s->made++;
+	note_exp(s, s->expiration);
 	*out = rd;
 	*outlen = head + sl;
 	return MN_OK;
@@ -276,7 +301,27 @@ static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *ou
 
 enum { SET_MAX = 4096 };	/* records per RRset signed at once (a zone's RRsets are small) */
 
-/* Signs each RRset of t (finished) and each NSEC of nsec (one per owner). */
+/* The RRSIG over t's RRset rrs[i..j) into out. */
+static int sign_set(signer_t *s, const zone_t *t, size_t i, size_t j, const uint8_t **rdv, uint16_t *rlv,
+		    pends_t *out)
+{
+	for (size_t k = i; k < j; k++) {
+		rdv[k - i] = t->rrs[k].rdata;
+		rlv[k - i] = t->rrs[k].rdlen;
+	}
+	rrset_t set = { t->rrs[i].owner, t->rrs[i].owner_len, t->rrs[i].type, t->rrs[i].ttl, j - i, rdv, rlv };
+	uint8_t *sig = NULL;
+	size_t sl = 0;
+	int r = rrsig_make(s, &set, &sig, &sl);
+	if (r == MN_OK)
+		r = pends_add(out, &t->rrs[i], ZONE_T_RRSIG, t->rrs[i].ttl, sig, sl);
+	return r;
+}
+
+/*
+ * Signs each RRset of t (finished) but its SOA (rrs[0]: it is signed once
+ * the serial is known) and each NSEC of nsec (one per owner).
+ */
 static int sign_all(signer_t *s, const zone_t *t, const pends_t *nsec, pends_t *out)
 {
 	const uint8_t **rdv = malloc(SET_MAX * sizeof(*rdv));
@@ -286,7 +331,7 @@ static int sign_all(signer_t *s, const zone_t *t, const pends_t *nsec, pends_t *
 		r = MN_ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; r == MN_OK && i < t->nrrs;) {
+	for (size_t i = 1; r == MN_OK && i < t->nrrs;) {	/* (rrs[0], the SOA, is an RRset alone) */
 		size_t j = i + 1;
 		while (j < t->nrrs && same_owner(&t->rrs[j], &t->rrs[i]) && t->rrs[j].type == t->rrs[i].type)
 			j++;
@@ -294,17 +339,7 @@ static int sign_all(signer_t *s, const zone_t *t, const pends_t *nsec, pends_t *
 			r = MN_ERANGE;
 			break;
 		}
-		for (size_t k = i; k < j; k++) {
-			rdv[k - i] = t->rrs[k].rdata;
-			rlv[k - i] = t->rrs[k].rdlen;
-		}
-		rrset_t set = { t->rrs[i].owner, t->rrs[i].owner_len, t->rrs[i].type, t->rrs[i].ttl, j - i,
-				rdv, rlv };
-		uint8_t *sig = NULL;
-		size_t sl = 0;
-		r = rrsig_make(s, &set, &sig, &sl);
-		if (r == MN_OK)
-			r = pends_add(out, &t->rrs[i], ZONE_T_RRSIG, t->rrs[i].ttl, sig, sl);
+		r = sign_set(s, t, i, j, rdv, rlv, out);
 		i = j;
 	}
 	for (size_t i = 0; r == MN_OK && i < nsec->n; i++) {
@@ -374,37 +409,79 @@ static int unsigned_copy(const zone_t *z, const dnskey_set_t *keys, zone_t **out
 	return MN_OK;
 }
 
-int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t **out)
+/*
+ * The digest the zone's serial follows (zone_t.digest of a signed zone): its
+ * unsigned records and apex keys (t's, the SOA serial excluded), its NSEC
+ * records and every RRSIG but the SOA's -- which covers the serial, so it is
+ * made once the serial is known.  A signature made anew changes it.
+ */
+static int signed_digest(signer_t *s, const zone_t *t, const pends_t *nsec, const pends_t *sigs, uint8_t out[32])
 {
-	if (z == NULL || keys == NULL || keys->ksk == NULL || o == NULL || out == NULL || z->nrrs == 0 ||
-	    z->rrs[0].type != ZONE_T_SOA)
-		return MN_EINVAL;
-	zone_t *t = NULL;
-	pends_t nsec = { 0 }, sigs = { 0 };
-	signer_t s = { .keys = keys, .z = NULL, .o = o, .inception = (uint32_t)(o->now - 3600),
-		       .expiration = (uint32_t)(o->now + (time_t)o->validity) };
-	s.md = EVP_MD_CTX_new();
-	s.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	int r = s.md != NULL && s.sha256 != NULL ? unsigned_copy(z, keys, &t) : MN_ENOMEM;
-	if (r != MN_OK) {
-		EVP_MD_CTX_free(s.md);
-		EVP_MD_free(s.sha256);
+	static const char tag[] = "mailns signed zone 1";
+	/* one buffer, one update: OpenSSL 3 spends more on a call than on a record's bytes */
+	const pends_t *adds[2] = { nsec, sigs };
+	size_t need = sizeof(tag) + sizeof(t->digest);
+	for (size_t a = 0; a < 2; a++)
+		for (size_t i = 0; i < adds[a]->n; i++)
+			need += 9u + adds[a]->v[i].owner_len + adds[a]->v[i].rdlen;
+	int r = buf_reserve(s, need);
+	if (r != MN_OK)
 		return r;
-	}
-	s.z = t;
-	r = nsec_chain(t, &nsec);
-	if (r == MN_OK)
-		r = sign_all(&s, t, &nsec, &sigs);
-	free(s.buf);
-	EVP_MD_CTX_free(s.md);
-	EVP_MD_free(s.sha256);
-	if (o->signatures != NULL && r == MN_OK)
-		*o->signatures += s.made;
-	if (o->reused != NULL && r == MN_OK)
-		*o->reused += s.reused;
-	/* t's records were read above; adding copies them back out of the finished block */
-	const pends_t *adds[2] = { &nsec, &sigs };
+	uint8_t *b = s->buf;
+	memcpy(b, tag, sizeof(tag));
+	memcpy(b + sizeof(tag), t->digest, sizeof(t->digest));
+	size_t o = sizeof(tag) + sizeof(t->digest);
 	for (size_t a = 0; a < 2; a++) {
+		for (size_t i = 0; i < adds[a]->n; i++) {
+			const pend_t *e = &adds[a]->v[i];
+			b[o] = e->owner_len;
+			mn_put16(b + o + 1, e->type);
+			mn_put32(b + o + 3, e->ttl);
+			mn_put16(b + o + 7, e->rdlen);
+			memcpy(b + o + 9, e->owner, e->owner_len);
+			memcpy(b + o + 9 + e->owner_len, e->rdata, e->rdlen);
+			o += 9u + e->owner_len + e->rdlen;
+		}
+	}
+	unsigned int len = 0;
+	return EVP_Digest(b, o, out, &len, s->sha256, NULL) && len == 32 ? MN_OK : MN_ESTATE;
+}
+
+static int signer_open(signer_t *s, dnskey_set_t *keys, const sign_opts_t *o)
+{
+	*s = (signer_t){ .keys = keys, .o = o, .inception = (uint32_t)(o->now - 3600),
+			 .expiration = (uint32_t)(o->now + (time_t)o->validity) };
+	s->md = EVP_MD_CTX_new();
+	s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return s->md != NULL && s->sha256 != NULL ? MN_OK : MN_ENOMEM;
+}
+
+/* Frees s's buffers; on success, its counts into o. */
+static void signer_close(signer_t *s, int r)
+{
+	free(s->buf);
+	EVP_MD_CTX_free(s->md);
+	EVP_MD_free(s->sha256);
+	const sign_opts_t *o = s->o;
+	if (r != MN_OK)
+		return;
+	if (o->signatures != NULL)
+		*o->signatures += s->made;
+	if (o->reused != NULL)
+		*o->reused += s->reused;
+	if (o->refresh_at != NULL && s->any) {
+		time_t at = o->now + (time_t)(s->first_exp - (uint32_t)o->now) - (time_t)o->refresh;
+		if (*o->refresh_at == 0 || at < *o->refresh_at)
+			*o->refresh_at = at;
+	}
+}
+
+/* The records of adds into t, finished again, with digest and the serial its SOA's RRSIG covers. */
+static int signed_finish(zone_t *t, const pends_t *const *adds, size_t nadds, const uint8_t digest[32])
+{
+	int r = MN_OK;
+	/* t's records were read above; adding copies them back out of the finished block */
+	for (size_t a = 0; a < nadds; a++) {
 		for (size_t i = 0; r == MN_OK && i < adds[a]->n; i++) {
 			const pend_t *e = &adds[a]->v[i];
 			r = add_wire(t, e->owner, e->owner_len, e->type, e->ttl, e->rdata, e->rdlen);
@@ -412,7 +489,103 @@ int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t 
 	}
 	if (r == MN_OK)
 		r = zone_finish(t);
+	if (r == MN_OK) {
+		memcpy(t->digest, digest, sizeof(t->digest));
+		t->signed_serial = t->serial;
+	}
+	return r;
+}
+
+int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t **out)
+{
+	if (z == NULL || keys == NULL || keys->ksk == NULL || o == NULL || out == NULL || z->nrrs == 0 ||
+	    z->rrs[0].type != ZONE_T_SOA)
+		return MN_EINVAL;
+	zone_t *t = NULL;
+	pends_t nsec = { 0 }, sigs = { 0 };
+	signer_t s;
+	uint8_t digest[32];
+	uint32_t serial = z->serial;
+	const uint8_t *rd1[1];
+	uint16_t rl1[1];
+	int r = signer_open(&s, keys, o);
+	if (r == MN_OK)
+		r = unsigned_copy(z, keys, &t);
+	s.z = t;
+	if (r == MN_OK)
+		r = nsec_chain(t, &nsec);
+	if (r == MN_OK)
+		r = sign_all(&s, t, &nsec, &sigs);
+	if (r == MN_OK)
+		r = signed_digest(&s, t, &nsec, &sigs, digest);
+	/* the serial follows the signed content; then the SOA is signed */
+	if (r == MN_OK && o->serial_dir != NULL)
+		r = serial_peek(o->serial_dir, t->name, digest, o->now, &serial);
+	if (r == MN_OK) {
+		zone_set_serial(t, serial);
+		r = sign_set(&s, t, 0, 1, rd1, rl1, &sigs);
+	}
+	signer_close(&s, r);
+	const pends_t *adds[2] = { &nsec, &sigs };
+	if (r == MN_OK)
+		r = signed_finish(t, adds, 2, digest);
 	pends_free(&nsec);
+	pends_free(&sigs);
+	if (r != MN_OK) {
+		zone_unref(t);
+		return r;
+	}
+	*out = t;
+	return MN_OK;
+}
+
+/* Is rr the RRSIG of the SOA (at the apex: rrs[0]'s owner)? */
+static bool soa_rrsig(const zone_t *z, const zone_rr_t *rr)
+{
+	return rr->type == ZONE_T_RRSIG && rr->rdlen >= 2 && mn_get16(rr->rdata) == ZONE_T_SOA &&
+	       same_owner(rr, &z->rrs[0]);
+}
+
+bool sign_zone_is_signed(const zone_t *z)
+{
+	for (size_t i = 1; z != NULL && i < z->nrrs && same_owner(&z->rrs[i], &z->rrs[0]); i++)
+		if (soa_rrsig(z, &z->rrs[i]))
+			return true;
+	return false;
+}
+
+bool sign_zone_stale(const zone_t *z)
+{
+	return sign_zone_is_signed(z) && z->signed_serial != z->serial;
+}
+
+int sign_zone_soa(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t **out)
+{
+	if (z == NULL || keys == NULL || keys->ksk == NULL || o == NULL || out == NULL || z->nrrs == 0 ||
+	    z->rrs[0].type != ZONE_T_SOA)
+		return MN_EINVAL;
+	zone_t *t = NULL;
+	pends_t sigs = { 0 };
+	signer_t s;
+	const uint8_t *rd1[1];
+	uint16_t rl1[1];
+	int r = signer_open(&s, keys, o);
+	if (r == MN_OK)
+		r = zone_new(z->name, z->kind, z->domain, &t);
+	for (size_t i = 0; r == MN_OK && i < z->nrrs; i++) {
+		const zone_rr_t *rr = &z->rrs[i];
+		if (!soa_rrsig(z, rr))
+			r = add_wire(t, rr->owner, rr->owner_len, rr->type, rr->ttl, rr->rdata, rr->rdlen);
+	}
+	if (r == MN_OK)
+		r = zone_finish(t);
+	s.z = t;
+	if (r == MN_OK)
+		r = sign_set(&s, t, 0, 1, rd1, rl1, &sigs);
+	signer_close(&s, r);
+	const pends_t *adds[1] = { &sigs };
+	if (r == MN_OK)
+		r = signed_finish(t, adds, 1, z->digest);
 	pends_free(&sigs);
 	if (r != MN_OK) {
 		zone_unref(t);
@@ -424,52 +597,96 @@ int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t 
 
 /* ---- the compile's step ----------------------------------------------------------- */
 
-typedef struct job {
-	const policy_t *p;
-	zones_t *zs;
-	zone_t **out;		/* per zone: its signed form, or NULL */
-	int *err;		/* per zone: MN_OK or why its keys failed */
-	bool *mismatch;		/* per zone: keys of another algorithm or shape */
-	size_t *made, *reused;	/* per zone: signatures */
-	time_t now;
-	bool persist;
-} job_t;
-
 static const policy_domain_t *signed_domain(const policy_t *p, const zone_t *z)
 {
 	const policy_domain_t *d = policy_domain_find(p, z->domain);
 	return d != NULL && d->dnssec.enabled.v ? d : NULL;
 }
 
-static void sign_one(void *arg, size_t k)
+/* What signing one zone of the compile gave. */
+typedef struct one {
+	zone_t *out;		/* its signed form, or NULL */
+	int err;		/* MN_OK or why its keys failed */
+	bool mismatch;		/* keys of another algorithm or shape */
+	size_t made, reused;	/* signatures */
+	time_t refresh_at;	/* the earliest refresh of its signatures (0: none) */
+} one_t;
+
+/* z signed with its keys and stored signatures (above: sign_zones), its serial from state_dir. */
+static void sign_compiled(const policy_t *p, const zone_t *z, time_t now, bool persist, one_t *j)
 {
-	job_t *j = arg;
-	const zone_t *z = j->zs->v[k];
-	const policy_domain_t *d = signed_domain(j->p, z);
+	const policy_domain_t *d = signed_domain(p, z);
 	if (d == NULL)
 		return;
+	const char *state = p->server.state_dir.v;
 	dnskey_set_t keys = { NULL, NULL };
-	int r = dnskey_zone_keys(j->p->server.state_dir.v, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,
-				 (dnssec_keys_t)d->dnssec.keys.v, j->persist, j->now, &keys, &j->mismatch[k]);
-	j->mismatch[k] = r == MN_OK && keys.ksk != NULL && !j->mismatch[k];
+	int r = dnskey_zone_keys(state, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,
+				 (dnssec_keys_t)d->dnssec.keys.v, persist, now, &keys, &j->mismatch);
+	j->mismatch = r == MN_OK && keys.ksk != NULL && !j->mismatch;
 	sigcache_t *old = NULL, *keep = NULL;
 	if (r == MN_OK && keys.ksk != NULL) {
-		r = sigcache_load(j->p->server.state_dir.v, z->name, &old);
+		r = sigcache_load(state, z->name, &old);
 		if (r == MN_OK)
 			r = sigcache_new(&keep);
 	}
 	if (r == MN_OK && keys.ksk != NULL) {
-		sign_opts_t o = { .now = j->now, .validity = j->p->server.dnssec_validity.v,
-				  .refresh = j->p->server.dnssec_refresh.v, .old = old, .keep = keep,
-				  .signatures = &j->made[k], .reused = &j->reused[k] };
-		r = sign_zone(z, &keys, &o, &j->out[k]);
-		if (r == MN_OK && j->persist)
-			r = sigcache_save(keep, old, j->p->server.state_dir.v, z->name);
+		sign_opts_t o = { .now = now, .validity = p->server.dnssec_validity.v,
+				  .refresh = p->server.dnssec_refresh.v, .old = old, .keep = keep,
+				  .signatures = &j->made, .reused = &j->reused, .serial_dir = state,
+				  .refresh_at = &j->refresh_at };
+		r = sign_zone(z, &keys, &o, &j->out);
+		if (r == MN_OK && persist)
+			r = sigcache_save(keep, old, state, z->name);
 	}
 	sigcache_free(old);
 	sigcache_free(keep);
 	dnskey_set_clear(&keys);
-	j->err[k] = r;
+	j->err = r;
+}
+
+/* j's messages about z into diag; MN_EPOLICY for a key error, MN_ENOMEM. */
+static int sign_report(const policy_t *p, const zone_t *z, const one_t *j, bool persist, diag_t *diag)
+{
+	const policy_domain_t *d = signed_domain(p, z);
+	if (d == NULL)
+		return MN_OK;
+	if (j->err == MN_ENOMEM)
+		return MN_ENOMEM;
+	if (j->err != MN_OK) {
+		diag_error(diag, &d->pos, "cannot %s the DNSSEC keys of %s in %s/dnssec/%s (%s)",
+			   persist ? "read or make" : "read", z->name, p->server.state_dir.v, z->name,
+			   mn_strerror(j->err));
+		return MN_EPOLICY;
+	}
+	if (j->mismatch)
+		diag_warn(diag, &d->pos, "the DNSSEC keys of %s are not those dnssec asks for "
+			  "(algorithm or keys): they sign until a rollover replaces them", z->name);
+	return MN_OK;
+}
+
+static void stats_add(sign_stats_t *st, const one_t *j)
+{
+	if (st == NULL || j->out == NULL)
+		return;
+	st->made += j->made;
+	st->reused += j->reused;
+	st->zones++;
+	if (j->refresh_at != 0 && (st->refresh_at == 0 || j->refresh_at < st->refresh_at))
+		st->refresh_at = j->refresh_at;
+}
+
+typedef struct job {
+	const policy_t *p;
+	zones_t *zs;
+	one_t *one;		/* per zone */
+	time_t now;
+	bool persist;
+} job_t;
+
+static void sign_one(void *arg, size_t k)
+{
+	job_t *j = arg;
+	sign_compiled(j->p, j->zs->v[k], j->now, j->persist, &j->one[k]);
 }
 
 int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigned threads, diag_t *diag,
@@ -485,52 +702,133 @@ int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigne
 	if (p->server.state_dir.v == NULL)
 		return MN_EINVAL;
 	job_t j = { .p = p, .zs = zs, .now = now, .persist = persist };
-	j.out = calloc(n, sizeof(*j.out));
-	j.err = calloc(n, sizeof(*j.err));
-	j.mismatch = calloc(n, sizeof(*j.mismatch));
-	j.made = calloc(n, sizeof(*j.made));
-	j.reused = calloc(n, sizeof(*j.reused));
 	int r = MN_OK;
-	if (j.out == NULL || j.err == NULL || j.mismatch == NULL || j.made == NULL || j.reused == NULL) {
-		r = MN_ENOMEM;
-		goto out;
-	}
+	if ((j.one = calloc(n, sizeof(*j.one))) == NULL)
+		return MN_ENOMEM;
 	mn_pool_run(n, threads, sign_one, &j);
 	for (size_t i = 0; i < n; i++) {
-		const policy_domain_t *d = signed_domain(p, zs->v[i]);
-		if (j.err[i] == MN_ENOMEM) {
-			r = MN_ENOMEM;
-		} else if (j.err[i] != MN_OK) {
-			diag_error(diag, &d->pos, "cannot %s the DNSSEC keys of %s in %s/dnssec/%s (%s)",
-				   persist ? "read or make" : "read", zs->v[i]->name, p->server.state_dir.v,
-				   zs->v[i]->name, mn_strerror(j.err[i]));
-			if (r == MN_OK)
-				r = MN_EPOLICY;
-		} else if (j.mismatch[i]) {
-			diag_warn(diag, &d->pos, "the DNSSEC keys of %s are not those dnssec asks for "
-				  "(algorithm or keys): they sign until a rollover replaces them", zs->v[i]->name);
-		}
+		int e = sign_report(p, zs->v[i], &j.one[i], persist, diag);
+		if (e == MN_ENOMEM || (e != MN_OK && r == MN_OK))
+			r = e;
 	}
-	if (r != MN_OK)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (j.out[i] == NULL)
+	for (size_t i = 0; r == MN_OK && i < n; i++) {
+		if (j.one[i].out == NULL)
 			continue;
 		zone_unref(zs->v[i]);
-		zs->v[i] = j.out[i];
-		j.out[i] = NULL;
-		if (stats != NULL) {
-			stats->made += j.made[i];
-			stats->reused += j.reused[i];
-		}
+		zs->v[i] = j.one[i].out;
+		stats_add(stats, &j.one[i]);
+		j.one[i].out = NULL;
 	}
-out:
-	for (size_t i = 0; j.out != NULL && i < n; i++)
-		zone_unref(j.out[i]);
-	free(j.out);
-	free(j.err);
-	free(j.mismatch);
-	free(j.made);
-	free(j.reused);
+	for (size_t i = 0; i < n; i++)
+		zone_unref(j.one[i].out);
+	free(j.one);
 	return r;
+}
+
+int sign_domain(const policy_t *p, zone_t **v, size_t n, time_t now, bool persist, diag_t *diag,
+		sign_stats_t *stats)
+{
+	if (p == NULL || (v == NULL && n > 0) || diag == NULL)
+		return MN_EINVAL;
+	int r = MN_OK;
+	for (size_t i = 0; i < n; i++) {
+		if (signed_domain(p, v[i]) == NULL)
+			continue;
+		if (p->server.state_dir.v == NULL)
+			return MN_EINVAL;
+		one_t j = { .out = NULL };
+		sign_compiled(p, v[i], now, persist, &j);
+		int e = sign_report(p, v[i], &j, persist, diag);
+		if (e == MN_ENOMEM)
+			r = e;
+		if (j.out != NULL) {
+			zone_unref(v[i]);
+			v[i] = j.out;
+			stats_add(stats, &j);
+		}
+		if (r == MN_ENOMEM)
+			break;
+	}
+	return r;
+}
+
+int sign_settle(const policy_t *p, zones_t *zs, time_t now, diag_t *diag, zone_t ***replaced, size_t *nreplaced)
+{
+	if (p == NULL || zs == NULL || diag == NULL || replaced == NULL || nreplaced == NULL)
+		return MN_EINVAL;
+	int r = MN_OK;
+	for (size_t i = 0; r == MN_OK && i < zs->n; i++) {
+		zone_t *z = zs->v[i];
+		const policy_domain_t *d = signed_domain(p, z);
+		if (d == NULL || !sign_zone_stale(z))
+			continue;
+		dnskey_set_t keys = { NULL, NULL };
+		bool matches = true;
+		zone_t *t = NULL;
+		r = dnskey_zone_keys(p->server.state_dir.v, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,
+				     (dnssec_keys_t)d->dnssec.keys.v, false, now, &keys, &matches);
+		if (r == MN_OK && keys.ksk == NULL)
+			r = MN_ENOENT;
+		if (r == MN_OK) {
+			sign_opts_t o = { .now = now, .validity = p->server.dnssec_validity.v,
+					  .refresh = p->server.dnssec_refresh.v };
+			r = sign_zone_soa(z, &keys, &o, &t);
+		}
+		dnskey_set_clear(&keys);
+		zone_t **nv = r == MN_OK ? realloc(*replaced, (*nreplaced + 1) * sizeof(*nv)) : NULL;
+		if (r == MN_OK && nv == NULL)
+			r = MN_ENOMEM;
+		if (r != MN_OK) {
+			zone_unref(t);
+			if (r != MN_ENOMEM)
+				diag_error(diag, &d->pos, "cannot sign the SOA of %s again (%s)", z->name,
+					   mn_strerror(r));
+			return r == MN_ENOMEM ? r : MN_EPOLICY;
+		}
+		*replaced = nv;
+		nv[(*nreplaced)++] = z;
+		zs->v[i] = t;
+	}
+	return r;
+}
+
+int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[32])
+{
+	if (p == NULL || (v == NULL && n > 0) || out == NULL)
+		return MN_EINVAL;
+	static const char tag[] = "mailns dnssec key directories 1";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, tag, sizeof(tag));
+	const char *state = p->server.state_dir.v;
+	for (size_t i = 0; ok && state != NULL && i < n; i++) {
+		if (signed_domain(p, v[i]) == NULL)
+			continue;
+		mn_buf_t b = { 0 };
+		mn_buf_addf(&b, "%s/dnssec/%s", state, v[i]->name);
+		char *path = mn_buf_take(&b);
+		if (path == NULL) {
+			ok = 0;
+			break;
+		}
+		struct stat st;
+		int64_t f[9] = { 0 };
+		if (lstat(path, &st) == 0) {
+			f[0] = (int64_t)st.st_dev;
+			f[1] = (int64_t)st.st_ino;
+			f[2] = (int64_t)st.st_mode;
+			f[3] = (int64_t)st.st_mtim.tv_sec;
+			f[4] = (int64_t)st.st_mtim.tv_nsec;
+			f[5] = (int64_t)st.st_ctim.tv_sec;
+			f[6] = (int64_t)st.st_ctim.tv_nsec;
+			f[7] = (int64_t)st.st_nlink;
+		} else {
+			f[8] = errno;
+		}
+		free(path);
+		ok = EVP_DigestUpdate(md, v[i]->name, strlen(v[i]->name) + 1) && EVP_DigestUpdate(md, f, sizeof(f));
+	}
+	unsigned int len = 0;
+	ok = ok && EVP_DigestFinal_ex(md, out, &len) && len == 32;
+	EVP_MD_CTX_free(md);
+	return ok ? MN_OK : MN_ENOMEM;
 }

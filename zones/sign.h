@@ -26,41 +26,80 @@ typedef struct sign_opts {
 	sigcache_t *keep;
 	uint32_t refresh;
 	size_t *reused;		/* NULL, or increased by the number of signatures reused */
+	/*
+	 * NULL: the signed zone keeps z's serial; else the serial is the one
+	 * serial_assign would give (serial_peek in this state_dir) for the
+	 * signed content: a signature made anew moves it.
+	 */
+	const char *serial_dir;
+	time_t *refresh_at;	/* NULL, or lowered (set when 0) to when the first signature needs refresh */
 } sign_opts_t;
 
 /*
  * The signed form of the finished zone z, a new finished zone (*out, freed
- * with zone_unref; z is not changed), with the same serial: z's records; at
- * the apex the DNSKEY RRset (keys->ksk, and keys->zsk when not NULL; TTL of
- * the SOA), and a CDS (SHA-256) and CDNSKEY for the SEP key (RFC 7344); one
- * NSEC per owner name in canonical order (RFC 4034 §6.1), the last pointing
- * back to the apex, its bitmap the owner's types with RRSIG and NSEC, TTL
- * z->negative_ttl (RFC 9077); and an RRSIG for every RRset (RFC 4034 §3.1.8.1:
- * labels without a wildcard's `*`, original TTL, signer the apex), made by
- * the SEP key for DNSKEY, CDS and CDNSKEY and by keys->zsk (the SEP key when
- * NULL) for the others; or taken from o->old (above).  A zone must get its serial before it is signed: the
- * SOA's signature covers it.  MN_EINVAL without a SEP key or for an
+ * with zone_unref; z is not changed): z's records; at the apex the DNSKEY
+ * RRset (keys->ksk, and keys->zsk when not NULL; TTL of the SOA), and a CDS
+ * (SHA-256) and CDNSKEY for the SEP key (RFC 7344); one NSEC per owner name
+ * in canonical order (RFC 4034 §6.1), the last pointing back to the apex,
+ * its bitmap the owner's types with RRSIG and NSEC, TTL z->negative_ttl (RFC
+ * 9077); and an RRSIG for every RRset (RFC 4034 §3.1.8.1: labels without a
+ * wildcard's `*`, original TTL, signer the apex), made by the SEP key for
+ * DNSKEY, CDS and CDNSKEY and by keys->zsk (the SEP key when NULL) for the
+ * others; or taken from o->old (above).  The SOA is signed last, with the
+ * serial o->serial_dir gives (above).  The signed zone's digest (zone_digest,
+ * what serials follow) is over all that but the SOA serial and the SOA's
+ * RRSIG: it changes when a signature is made anew, not when the SOA is
+ * signed again for the same content.  MN_EINVAL without a SEP key or for an
  * unfinished zone, MN_ESTATE when OpenSSL fails, MN_ENOMEM.
  */
 int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t **out);
 
 /*
- * The compile's step: every zone of zs whose domain has dnssec on is replaced
- * by its signed form (sign_zone, validity server.dnssec_validity), with the
- * keys of state_dir/dnssec/ZONE (dnskey_zone_keys; made when missing only
+ * The compile's step, after the zones are built and before serial_assign:
+ * every zone of zs whose domain has dnssec on is replaced by its signed form
+ * (sign_zone, validity server.dnssec_validity, serial from state_dir), with
+ * the keys of state_dir/dnssec/ZONE (dnskey_zone_keys; made when missing only
  * with persist: `mailns check` writes nothing and leaves a zone without keys
  * unsigned) and the signatures stored beside them reused while more than
  * server.dnssec_refresh of them remains (with persist, the zone's signatures
- * are stored again when they changed).  Zones are signed on up to threads threads (0: one per CPU).
- * Keys that differ from the policy's algorithm or shape are used, with a
- * warning (changing them is a rollover).  A key that cannot be read or made
- * is an error at the domain: MN_EPOLICY, zs unchanged; MN_ENOMEM.  stats
- * (NULL: not counted) is increased by the signatures made and reused.
+ * are stored again when they changed).  Zones are signed on up to threads
+ * threads (0: one per CPU).  Keys that differ from the policy's algorithm or
+ * shape are used, with a warning (changing them is a rollover).  A key that
+ * cannot be read or made is an error at the domain: MN_EPOLICY, zs unchanged;
+ * MN_ENOMEM.  stats (NULL: not counted) is increased by the signatures made
+ * and reused and the zones signed, its refresh_at lowered to the earliest time
+ * a signature made or reused needs refresh (dnssec_refresh before it expires).
  */
 typedef struct sign_stats {
 	size_t made, reused;	/* signatures */
+	size_t zones;		/* zones signed */
+	time_t refresh_at;	/* 0: none signed */
 } sign_stats_t;
 int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigned threads, diag_t *diag,
 	       sign_stats_t *stats);
+/* The same for the zones v[0..n) of one domain, on this thread (the compile cache's parts). */
+int sign_domain(const policy_t *p, zone_t **v, size_t n, time_t now, bool persist, diag_t *diag,
+		sign_stats_t *stats);
+/*
+ * After serial_assign: a signed zone whose serial is not the one its SOA was
+ * signed with (another writer of state_dir's serials came between) gets its
+ * SOA signed again (sign_zone_soa).  The zone replaced in zs is appended to
+ * *replaced (realloc'd, *nreplaced of them), for the caller to release once
+ * nothing compares against it.  MN_EPOLICY (a diag error) when its keys are
+ * gone, MN_ENOMEM.
+ */
+int sign_settle(const policy_t *p, zones_t *zs, time_t now, diag_t *diag, zone_t ***replaced, size_t *nreplaced);
+/* Does z carry an RRSIG of its SOA?  Is it signed for another serial than its SOA's? */
+bool sign_zone_is_signed(const zone_t *z);
+bool sign_zone_stale(const zone_t *z);
+/* A copy of the signed zone z with its SOA signed anew for its serial, the digest z's. */
+int sign_zone_soa(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t **out);
+/*
+ * A digest of the key directories (state_dir/dnssec/ZONE: inode and times,
+ * which every atomic write of a key or of the stored signatures changes) of
+ * the zones of v whose domain has dnssec on: the compile cache reuses a signed
+ * domain only while it is the same.
+ */
+int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[32]);
 
 enum { ZONE_T_RRSIG = 46, ZONE_T_NSEC = 47, ZONE_T_DNSKEY = 48, ZONE_T_CDS = 59, ZONE_T_CDNSKEY = 60 };

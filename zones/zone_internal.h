@@ -29,7 +29,8 @@ struct zone {
 	bool mem_big;			/* private: mem from malloc, not a slab (zone.c) */
 	bool one_per_name;		/* validate.c: found with one SPF and one DMARC record per name */
 	uint16_t refs;			/* private: holders besides the first (zone_ref); atomic */
-	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded */
+	uint32_t signed_serial;		/* sign.c: the serial the SOA's RRSIG covers (0: not signed there) */
+	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded (signed: sign.c's) */
 };
 
 /* RFC 4034 6.1 canonical order of two wire names (case-insensitive): <0, 0, >0. */

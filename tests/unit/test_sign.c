@@ -8,8 +8,13 @@
 
 #include <ldns/ldns.h>
 
+#include "policy/buf.h"
 #include "policy/mn.h"
+#include "policy/policy.h"
+#include "policy/wire.h"
 #include "tests/tap/tap.h"
+#include "zones/compile.h"
+#include "zones/serial.h"
 #include "zones/sign.h"
 #include "zones/zone_internal.h"	/* white-box: flips signature bytes */
 #include "zones/zonefile.h"
@@ -428,6 +433,175 @@ static void test_sigfile(void)
 		tap_diag("could not remove %s", state);
 }
 
+/* ---- the compile cache keeps signed zones ---------------------------------------------- */
+
+enum { CACHE_DOMAINS = 1000, CACHE_T0 = 1900000000 };
+
+/* The policy of test_cache: CACHE_DOMAINS signed domains, d<changed> with p: reject. */
+static void cache_policy(const char *state, const char *path, int changed)
+{
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net.]\n"
+		    "  hostmaster: hostmaster.example.net.\n  state_dir: %s\n  dnssec: true\n"
+		    "  dnssec_validity: 2h\n  dnssec_refresh: 1h\ndomains:\n", state);
+	for (int i = 0; i < CACHE_DOMAINS; i++)
+		mn_buf_addf(&b, "  d%04d.example: { dmarc: { p: %s } }\n", i, i == changed ? "reject" : "none");
+	char *text = mn_buf_take(&b);
+	FILE *f = fopen(path, "w");
+	if (text == NULL || f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		tap_bail("write %s", path);
+	free(text);
+}
+
+/* Compiles path with the cache at now: the stats, the zones (*out, freed by the caller). */
+static int cache_compile(const char *path, compile_cache_t *cc, time_t now, compile_stats_t *st, zones_t **out)
+{
+	diag_t *dg = NULL;
+	policy_t *p = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag");
+	int r = policy_load(path, dg, &p);
+	compile_opts_t co = { .now = now, .persist_serials = true, .cache = cc, .stats = st };
+	*st = (compile_stats_t){ 0 };
+	if (r == MN_OK)
+		r = zones_compile(p, &co, dg, out);
+	if (r != MN_OK) {
+		char *m = diag_join(dg, 2000);
+		tap_diag("compile: %s: %s", mn_strerror(r), m != NULL ? m : "");
+		free(m);
+	}
+	policy_free(p);
+	diag_free(dg);
+	return r;
+}
+
+static const zone_t *find_zone(const zones_t *zs, const char *name)
+{
+	for (size_t i = 0; zs != NULL && i < zs->n; i++)
+		if (strcmp(zone_name(zs->v[i]), name) == 0)
+			return zs->v[i];
+	return NULL;
+}
+
+/* The expiration of the RRSIG over the apex's TXT (0: none). */
+static uint32_t txt_rrsig_exp(const zone_t *z)
+{
+	for (size_t i = 0; z != NULL && i < z->nrrs; i++)
+		if (z->rrs[i].type == ZONE_T_RRSIG && mn_get16(z->rrs[i].rdata) == 16 &&
+		    z->rrs[i].owner_len == z->apex_len)
+			return mn_get32(z->rrs[i].rdata + 8);
+	return 0;
+}
+
+static void test_cache(void)
+{
+	char state[] = "/tmp/test_sign_cache.XXXXXX", path[300], cmd[700];
+	if (mkdtemp(state) == NULL)
+		tap_bail("mkdtemp");
+	snprintf(path, sizeof(path), "%s/policy.yaml", state);
+	serial_forget();
+	compile_cache_t *cc = NULL;
+	if (compile_cache_new(&cc) != MN_OK)
+		tap_bail("cache");
+	compile_stats_t st;
+	zones_t *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+	const size_t nz = 3 * CACHE_DOMAINS;	/* _domainkey, _dmarc, _spf each */
+	time_t t = CACHE_T0;
+
+	cache_policy(state, path, -1);
+	is_int(cache_compile(path, cc, t, &st, &a), MN_OK, "1,000 signed domains compiled");
+	is_int(st.signed_zones, nz, "every zone signed: %zu", st.signed_zones);
+	is_int(st.signed_reused, 0, "none reused");
+	is_int(st.resign_at, t + 3600, "the first refresh: validity 2 h - refresh 1 h from now");
+	tap_diag("first compile: signed %zu zones, reused %zu", st.signed_zones, st.signed_reused);
+
+	is_int(cache_compile(path, cc, t + 60, &st, &b), MN_OK, "compiled again, unchanged");
+	is_int(st.signed_zones, 0, "nothing signed");
+	is_int(st.signed_reused, nz, "every signed zone reused from the cache");
+	ok(find_zone(b, "_dmarc.d0001.example") == find_zone(a, "_dmarc.d0001.example") ||
+	   zone_serial(find_zone(b, "_dmarc.d0001.example")) == zone_serial(find_zone(a, "_dmarc.d0001.example")),
+	   "the same zone, the same serial");
+
+	/* another zone's stored signatures damaged in place: read, it would be signed anew */
+	snprintf(cmd, sizeof(cmd), "truncate -s 10 '%s/dnssec/_dmarc.d0001.example/sigs'", state);
+	if (system(cmd) != 0)
+		tap_bail("truncate");
+	cache_policy(state, path, 500);
+	is_int(cache_compile(path, cc, t + 120, &st, &c), MN_OK, "one domain changed");
+	tap_diag("one domain changed: signed %zu zones, reused %zu", st.signed_zones, st.signed_reused);
+	is_int(st.signed_zones, 3, "its three zones signed, no other");
+	is_int(st.signed_reused, nz - 3, "the others reused, their signature files not read");
+	const zone_t *o1 = find_zone(a, "_dmarc.d0500.example"), *n1 = find_zone(c, "_dmarc.d0500.example");
+	ok(o1 != NULL && n1 != NULL && zone_serial(n1) > zone_serial(o1), "the changed zone's serial moved");
+	o1 = find_zone(a, "_spf.d0500.example");
+	n1 = find_zone(c, "_spf.d0500.example");
+	ok(o1 != NULL && n1 != NULL && zone_serial(n1) == zone_serial(o1) &&
+	   memcmp(zone_digest(n1), zone_digest(o1), 32) == 0,
+	   "its unchanged zone signed with the stored signatures: same content, same serial");
+	verdict_t v = check_zone_at(find_zone(c, "_dmarc.d0500.example"), t + 120);
+	ok(v.rrsigs > 0 && v.verified == v.rrsigs, "the changed zone verifies (%zu of %zu)", v.verified, v.rrsigs);
+
+	/* a key directory changed (a key added by a rollover): that domain signed again */
+	snprintf(cmd, sizeof(cmd), "touch '%s/dnssec/_spf.d0002.example/new' && rm '%s/dnssec/_spf.d0002.example/new'",
+		 state, state);
+	if (system(cmd) != 0)
+		tap_bail("touch");
+	is_int(cache_compile(path, cc, t + 180, &st, &d), MN_OK, "a key directory changed");
+	is_int(st.signed_zones, 3, "that domain's zones signed again, no other");
+
+	/* the refresh time: everything is due, signed anew, the serials move */
+	uint32_t exp0 = txt_rrsig_exp(find_zone(a, "_dmarc.d0001.example"));
+	is_int(cache_compile(path, cc, t + 3601, &st, &e), MN_OK, "compiled when the signatures need refresh");
+	is_int(st.signed_zones, nz, "every zone signed again");
+	const zone_t *z0 = find_zone(a, "_dmarc.d0007.example"), *z1 = find_zone(e, "_dmarc.d0007.example");
+	ok(z0 != NULL && z1 != NULL && zone_serial(z1) > zone_serial(z0), "the serial moved: %u -> %u",
+	   z0 ? zone_serial(z0) : 0, z1 ? zone_serial(z1) : 0);
+	uint32_t exp1 = txt_rrsig_exp(find_zone(e, "_dmarc.d0001.example"));
+	is_int(exp0, t + 7200, "the first signatures expired at t + 2 h");
+	is_int(exp1, t + 3601 + 7200, "the new ones at the refresh + 2 h");
+	/* (the signatures d0500's change made at t + 120 were not due: reused, the first to refresh next) */
+	is_int(st.resign_at, t + 120 + 3600, "the next refresh: the change's signatures, an hour after it");
+
+	/* a serial moved under a signed zone (another writer of the serials): its SOA is signed again */
+	diag_t *dg = NULL;
+	policy_t *p = NULL;
+	if (diag_new(&dg) != MN_OK || policy_load(path, dg, &p) != MN_OK)
+		tap_bail("policy");
+	size_t at = 0;
+	while (at < e->n && strcmp(zone_name(e->v[at]), "_spf.d0009.example") != 0)
+		at++;
+	if (at == e->n)
+		tap_bail("no _spf.d0009.example");
+	ok(!sign_zone_stale(e->v[at]), "signed for its serial");
+	is_int(serial_set(e, at, zone_serial(e->v[at]) + 7), MN_OK, "its serial moved");
+	ok(sign_zone_stale(e->v[at]), "stale: the SOA's RRSIG is for another serial");
+	v = check_zone_at(e->v[at], t + 3601);
+	ok(v.verified + 1 == v.rrsigs, "ldns rejects the SOA's RRSIG (%zu of %zu verify)", v.verified, v.rrsigs);
+	zone_t **old = NULL;
+	size_t nold = 0;
+	is_int(sign_settle(p, e, t + 3601, dg, &old, &nold), MN_OK, "settled");
+	is_int(nold, 1, "one zone signed again");
+	ok(!sign_zone_stale(e->v[at]), "signed for its serial now");
+	v = check_zone_at(e->v[at], t + 3601);
+	ok(v.rrsigs > 0 && v.verified == v.rrsigs, "ldns verifies all %zu RRSIGs", v.rrsigs);
+	for (size_t i = 0; i < nold; i++)
+		zone_unref(old[i]);
+	free(old);
+	policy_free(p);
+	diag_free(dg);
+
+	zones_free(a);
+	zones_free(b);
+	zones_free(c);
+	zones_free(d);
+	zones_free(e);
+	compile_cache_free(cc);
+	serial_forget();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", state);
+}
+
 /* Signatures per second for a zone of n names (a figure, not an assertion). */
 static void bench(dnssec_alg_t alg, const char *what)
 {
@@ -463,6 +637,7 @@ int main(void)
 	zone_unref(z);
 	test_reuse();
 	test_sigfile();
+	test_cache();
 	bench(DNSSEC_ALG_ECDSAP256SHA256, "p256");
 	bench(DNSSEC_ALG_ED25519, "ed25519");
 	return tap_done();

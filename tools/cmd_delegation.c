@@ -26,7 +26,7 @@ int cmd_zone_ds(const policy_t *p, const policy_domain_t *d, const char *zone, u
 		size_t max, size_t *n)
 {
 	*n = 0;
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	uint8_t owner[256];
 	int r = mn_name_to_wire(zone, owner, sizeof(owner));
 	if (r < 0)

@@ -194,11 +194,9 @@ typedef struct rrset {
 	const uint16_t *rdlen;
 } rrset_t;
 
-/* The RRSIG RDATA over set (RFC 4034 §3.1.8.1), by the key for its type. */
-static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *outlen)
+/* The RRSIG RDATA over set (RFC 4034 §3.1.8.1) by key k. */
+static int rrsig_make(signer_t *s, const rrset_t *set, dnskey_t *k, uint8_t **out, size_t *outlen)
 {
-	bool sep = set->type == ZONE_T_DNSKEY || set->type == ZONE_T_CDS || set->type == ZONE_T_CDNSKEY;
-	dnskey_t *k = sep || s->keys->zsk == NULL ? s->keys->ksk : s->keys->zsk;
 	const uint8_t *apex = s->z->apex;
 	size_t head = 18u + s->z->apex_len, need = head;
 	for (size_t i = 0; i < set->n; i++)
@@ -276,6 +274,16 @@ static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *ou
 
 enum { SET_MAX = 4096 };	/* records per RRset signed at once (a zone's RRsets are small) */
 
+/*
+ * The keys that sign an RRset of type (dnskey_set_keys: during a rollover,
+ * every algorithm of the DNSKEY RRset signs, RFC 6781 §4.1.4).
+ */
+static size_t signers(const signer_t *s, uint16_t type, dnskey_t *kv[DNSKEY_SET_MAX])
+{
+	bool sep = type == ZONE_T_DNSKEY || type == ZONE_T_CDS || type == ZONE_T_CDNSKEY;
+	return dnskey_set_keys(s->keys, sep ? DNSKEY_USE_SIGN_KEYS : DNSKEY_USE_SIGN_DATA, kv, DNSKEY_SET_MAX);
+}
+
 /* Signs each RRset of t (finished) and each NSEC of nsec (one per owner). */
 static int sign_all(signer_t *s, const zone_t *t, const pends_t *nsec, pends_t *out)
 {
@@ -300,23 +308,31 @@ static int sign_all(signer_t *s, const zone_t *t, const pends_t *nsec, pends_t *
 		}
 		rrset_t set = { t->rrs[i].owner, t->rrs[i].owner_len, t->rrs[i].type, t->rrs[i].ttl, j - i,
 				rdv, rlv };
-		uint8_t *sig = NULL;
-		size_t sl = 0;
-		r = rrsig_make(s, &set, &sig, &sl);
-		if (r == MN_OK)
-			r = pends_add(out, &t->rrs[i], ZONE_T_RRSIG, t->rrs[i].ttl, sig, sl);
+		dnskey_t *kv[DNSKEY_SET_MAX];
+		size_t nk = signers(s, set.type, kv);
+		for (size_t q = 0; r == MN_OK && q < nk; q++) {
+			uint8_t *sig = NULL;
+			size_t sl = 0;
+			r = rrsig_make(s, &set, kv[q], &sig, &sl);
+			if (r == MN_OK)
+				r = pends_add(out, &t->rrs[i], ZONE_T_RRSIG, t->rrs[i].ttl, sig, sl);
+		}
 		i = j;
 	}
 	for (size_t i = 0; r == MN_OK && i < nsec->n; i++) {
 		const pend_t *e = &nsec->v[i];
 		const uint8_t *one = e->rdata;
 		rrset_t set = { e->owner, e->owner_len, ZONE_T_NSEC, e->ttl, 1, &one, &e->rdlen };
-		uint8_t *sig = NULL;
-		size_t sl = 0;
-		r = rrsig_make(s, &set, &sig, &sl);
 		zone_rr_t at = { .owner = (uint8_t *)e->owner, .owner_len = e->owner_len };
-		if (r == MN_OK)
-			r = pends_add(out, &at, ZONE_T_RRSIG, e->ttl, sig, sl);
+		dnskey_t *kv[DNSKEY_SET_MAX];
+		size_t nk = signers(s, ZONE_T_NSEC, kv);
+		for (size_t q = 0; r == MN_OK && q < nk; q++) {
+			uint8_t *sig = NULL;
+			size_t sl = 0;
+			r = rrsig_make(s, &set, kv[q], &sig, &sl);
+			if (r == MN_OK)
+				r = pends_add(out, &at, ZONE_T_RRSIG, e->ttl, sig, sl);
+		}
 	}
 out:
 	free(rdv);
@@ -326,25 +342,28 @@ out:
 
 /* ---- the signed zone ------------------------------------------------------------ */
 
-/* DNSKEY (each key), CDS and CDNSKEY (the SEP key) at t's apex. */
+/* DNSKEY (each published key), CDS and CDNSKEY (the SEP keys not replaced) at t's apex. */
 static int apex_keys(zone_t *t, const dnskey_set_t *keys, uint32_t ttl)
 {
-	const dnskey_t *kv[2] = { keys->ksk, keys->zsk };
-	for (int i = 0; i < 2; i++) {
-		if (kv[i] == NULL)
-			continue;
+	dnskey_t *kv[DNSKEY_SET_MAX];
+	size_t n = dnskey_set_keys(keys, DNSKEY_USE_DNSKEY, kv, DNSKEY_SET_MAX);
+	int r = MN_OK;
+	for (size_t i = 0; r == MN_OK && i < n; i++) {
 		uint16_t len;
 		const uint8_t *rd = dnskey_rdata(kv[i], &len);
-		int r = zone_add_rr(t, t->name, ZONE_T_DNSKEY, ttl, rd, len);
-		if (r == MN_OK && i == 0)
-			r = zone_add_rr(t, t->name, ZONE_T_CDNSKEY, ttl, rd, len);
-		if (r != MN_OK)
-			return r;
+		r = zone_add_rr(t, t->name, ZONE_T_DNSKEY, ttl, rd, len);
 	}
-	uint8_t ds[DNSKEY_DS_LEN];
-	int r = dnskey_ds(keys->ksk, t->apex, t->apex_len, ds);
-	if (r == MN_OK)
-		r = zone_add_rr(t, t->name, ZONE_T_CDS, ttl, ds, sizeof(ds));
+	n = dnskey_set_keys(keys, DNSKEY_USE_CDS, kv, DNSKEY_SET_MAX);
+	for (size_t i = 0; r == MN_OK && i < n; i++) {
+		uint16_t len;
+		const uint8_t *rd = dnskey_rdata(kv[i], &len);
+		uint8_t ds[DNSKEY_DS_LEN];
+		r = zone_add_rr(t, t->name, ZONE_T_CDNSKEY, ttl, rd, len);
+		if (r == MN_OK)
+			r = dnskey_ds(kv[i], t->apex, t->apex_len, ds);
+		if (r == MN_OK)
+			r = zone_add_rr(t, t->name, ZONE_T_CDS, ttl, ds, sizeof(ds));
+	}
 	return r;
 }
 
@@ -448,7 +467,7 @@ static void sign_one(void *arg, size_t k)
 	const policy_domain_t *d = signed_domain(j->p, z);
 	if (d == NULL)
 		return;
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	int r = dnskey_zone_keys(j->p->server.state_dir.v, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,
 				 (dnssec_keys_t)d->dnssec.keys.v, j->persist, j->now, &keys, &j->mismatch[k]);
 	j->mismatch[k] = r == MN_OK && keys.ksk != NULL && !j->mismatch[k];

@@ -202,8 +202,10 @@ is "$RC" 0 "rotate --dnssec-roll $C: exit 0"
 CSK1=$(list_tags $C published | tr -d ' ')
 ZSK1=$(list_tags $Z published | tr -d ' ')
 [ -n "$CSK1" ] && [ -n "$ZSK1" ]; ok $? "the new CSK $CSK1 and ZSK $ZSK1 published"
+want="$(echo $CSK0 $CSK1 | tr ' ' '\n' | sort -n | tr '\n' ' ')"
+for i in $(seq 1 100); do [ "$(served_tags $C)" = "$want" ] && break; sleep 0.1; done
+is "$(served_tags $C)" "$want" "both CSKs in DNSKEY, without SIGHUP (mailnsd watches the key states)"
 reload; ok $? "mailnsd reloads"
-is "$(served_tags $C)" "$(echo $CSK0 $CSK1 | tr ' ' '\n' | sort -n | tr '\n' ' ')" "both CSKs in DNSKEY"
 is "$(rrsig_tags $C)" "$CSK0 " "the TXT still signed by the old CSK alone"
 is "$("$MAILNS" delegation -c "$POLICY" csk.example.com | awk -v z="$C." '$1 == z && $4 == "DS"' | wc -l)" 2 \
 	"mailns delegation: both DS of $C (double-DS)"

@@ -229,6 +229,10 @@ is "$(list_tags $C active)" "$CSK0 " "the old CSK still active"
 is "$(list_tags $C ready)" "$CSK1 " "the new one ready, not active"
 reload
 is "$(rrsig_tags $C)" "$CSK0 " "the old CSK still signs"
+"$MAILNS" check -c "$POLICY" --dns --resolver "127.0.0.1:$UB_PORT" >"$TMP/check.out" 2>&1
+grep -q "warning: a key rollover of $C waits for the DS of key $CSK1 at the parent" "$TMP/check.out"
+ok $? "mailns check --dns warns that the rollover waits for the DS" || diag "$(grep -i ds "$TMP/check.out")"
+is "$(grep -c 'no DS of the parent matches' "$TMP/check.out")" 0 "and finds the old DS matching"
 OLDZSK=$(list_tags $Z removed | tr -d ' ')
 [ -n "$OLDZSK" ] && [ "$OLDZSK" != "$ZSK1" ]; ok $? "the old ZSK ($OLDZSK) removed once the zone's TTL + propagation passed"
 is "$(ls "$TMP/state/dnssec/$Z" | grep -c "^0*$OLDZSK-.*\.pem$")" 0 "its private key destroyed"
@@ -252,6 +256,9 @@ is "$(rrsig_tags $C)" "$CSK1 " "the TXT signed by the new CSK"
 "$MAILNS" delegation -c "$POLICY" csk.example.com >"$TMP/deleg.out"
 grep -q "^; key $CSK0 is retired" "$TMP/deleg.out"; ok $? "mailns delegation: the old DS to remove, commented out"
 validated "new CSK signs, old DS still at the parent"
+"$MAILNS" check -c "$POLICY" --dns --resolver "127.0.0.1:$UB_PORT" >"$TMP/check.out" 2>&1
+is "$(grep -cE 'no DS of the parent matches|waits for the DS' "$TMP/check.out")" 0 \
+	"mailns check --dns: both DS at the parent match published keys, nothing waits"
 
 # ---- 4. the operator removes the old DS ---------------------------------------------------
 nsd_start; ok $? "the parent re-signed without the old DS"

@@ -21,6 +21,7 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
+#include "keys/keystore.h"
 #include "policy/mn.h"
 #include "policy/wire.h"
 
@@ -439,9 +440,90 @@ void dnskey_set_clear(dnskey_set_t *s)
 {
 	if (s == NULL)
 		return;
-	dnskey_free(s->ksk);
-	dnskey_free(s->zsk);
-	s->ksk = s->zsk = NULL;
+	if (s->n == 0) {	/* a set built by hand */
+		dnskey_free(s->ksk);
+		dnskey_free(s->zsk);
+	}
+	for (size_t i = 0; i < s->n; i++)
+		dnskey_free(s->v[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- roles, states, what each key does --------------------------------------------- */
+
+static const char *const state_names[DNSKEY_STATE_COUNT] = {
+	"presign", "published", "ready", "active", "retired", "postsign", "removed",
+};
+static const char *const ds_names[DNSKEY_DS_COUNT] = { "none", "submitted", "seen", "withdrawn", "gone" };
+static const char *const role_names[] = { "csk", "ksk", "zsk" };
+
+const char *dnskey_state_name(dnskey_state_t s)
+{
+	return (unsigned)s < DNSKEY_STATE_COUNT ? state_names[s] : "?";
+}
+
+const char *dnskey_ds_name(dnskey_ds_t d)
+{
+	return (unsigned)d < DNSKEY_DS_COUNT ? ds_names[d] : "?";
+}
+
+const char *dnskey_role_name(dnskey_role_t r)
+{
+	return (unsigned)r < 3 ? role_names[r] : "?";
+}
+
+static bool signs_keys_role(dnskey_role_t r)
+{
+	return r != DNSKEY_ROLE_ZSK;
+}
+
+static bool signs_data_role(dnskey_role_t r)
+{
+	return r != DNSKEY_ROLE_KSK;
+}
+
+unsigned dnskey_meta_use(const dnskey_meta_t *metas, size_t n, size_t i)
+{
+	const dnskey_meta_t *m = &metas[i];
+	if (m->state == DNSKEY_REMOVED)
+		return 0;
+	bool active_keys = false, active_data = false;	/* an ACTIVE key of m's algorithm does it */
+	for (size_t j = 0; j < n; j++) {
+		if (metas[j].state != DNSKEY_ACTIVE || metas[j].alg != m->alg)
+			continue;
+		active_keys |= signs_keys_role(metas[j].role);
+		active_data |= signs_data_role(metas[j].role);
+	}
+	bool in_dnskey = m->state >= DNSKEY_PUBLISHED && m->state <= DNSKEY_RETIRED;
+	unsigned use = in_dnskey ? DNSKEY_USE_DNSKEY : 0;
+	if (signs_keys_role(m->role)) {
+		if (m->state >= DNSKEY_PUBLISHED && m->state <= DNSKEY_ACTIVE)
+			use |= DNSKEY_USE_CDS;
+		if (m->state == DNSKEY_ACTIVE || (in_dnskey && !active_keys))
+			use |= DNSKEY_USE_SIGN_KEYS;
+	}
+	if (signs_data_role(m->role) && (m->state == DNSKEY_ACTIVE || !active_data))
+		use |= DNSKEY_USE_SIGN_DATA;
+	return use;
+}
+
+size_t dnskey_set_keys(const dnskey_set_t *s, unsigned use, dnskey_t **out, size_t max)
+{
+	size_t k = 0;
+	if (s->n == 0) {	/* by hand: the SEP key published and signing DNSKEY, the ZSK the rest */
+		unsigned sep = DNSKEY_USE_DNSKEY | DNSKEY_USE_CDS | DNSKEY_USE_SIGN_KEYS;
+		if (s->zsk == NULL)
+			sep |= DNSKEY_USE_SIGN_DATA;
+		if (s->ksk != NULL && (use & sep) && k < max)
+			out[k++] = s->ksk;
+		if (s->zsk != NULL && (use & (DNSKEY_USE_DNSKEY | DNSKEY_USE_SIGN_DATA)) && k < max)
+			out[k++] = s->zsk;
+		return k;
+	}
+	for (size_t i = 0; i < s->n && k < max; i++)
+		if (s->use[i] & use)
+			out[k++] = s->v[i];
+	return k;
 }
 
 /* ---- state_dir/dnssec/ZONE ------------------------------------------------------ */
@@ -496,36 +578,85 @@ fail:
 	return r;
 }
 
-/* The metadata of one key: "algorithm 13\nflags 257\ncreated 1700000000\nstate active\n". */
-typedef struct meta {
-	unsigned alg, flags;
-	long long created;
-	char state[16];
-} meta_t;
+static int name_index(const char *v, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
 
-static int meta_parse(const char *text, meta_t *m)
+int dnskey_meta_parse(const char *text, dnskey_meta_t *m, bool *has_role)
 {
 	int got = 0;
+	bool changed = false;
 	memset(m, 0, sizeof(*m));
+	*has_role = false;
 	for (const char *line = text; line != NULL && *line != '\0';) {
 		const char *nl = strchr(line, '\n');
-		char buf[64];
+		char buf[64], word[16];
+		unsigned u;
+		long long t;
 		size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
 		if (n < sizeof(buf)) {
 			memcpy(buf, line, n);
 			buf[n] = '\0';
-			if (sscanf(buf, "algorithm %u", &m->alg) == 1)
+			int i;
+			if (sscanf(buf, "algorithm %u", &u) == 1) {
+				m->alg = (dnssec_alg_t)u;
 				got |= 1;
-			else if (sscanf(buf, "flags %u", &m->flags) == 1)
+			} else if (sscanf(buf, "flags %u", &u) == 1 && u <= UINT16_MAX) {
+				m->flags = (uint16_t)u;
 				got |= 2;
-			else if (sscanf(buf, "created %lld", &m->created) == 1)
+			} else if (sscanf(buf, "created %lld", &t) == 1) {
+				m->created = (time_t)t;
 				got |= 4;
-			else if (sscanf(buf, "state %15s", m->state) == 1)
+			} else if (sscanf(buf, "state %15s", word) == 1) {
+				if ((i = name_index(word, state_names, DNSKEY_STATE_COUNT)) < 0)
+					return MN_ESTATE;
+				m->state = (dnskey_state_t)i;
 				got |= 8;
+			} else if (sscanf(buf, "role %15s", word) == 1) {
+				if ((i = name_index(word, role_names, 3)) < 0)
+					return MN_ESTATE;
+				m->role = (dnskey_role_t)i;
+				*has_role = true;
+			} else if (sscanf(buf, "changed %lld", &t) == 1) {
+				m->changed = (time_t)t;
+				changed = true;
+			} else if (sscanf(buf, "ds_changed %lld", &t) == 1) {
+				m->ds_changed = (time_t)t;
+			} else if (sscanf(buf, "ds_ttl %u", &u) == 1) {
+				m->ds_ttl = u;
+			} else if (sscanf(buf, "ds %15s", word) == 1) {
+				if ((i = name_index(word, ds_names, DNSKEY_DS_COUNT)) < 0)
+					return MN_ESTATE;
+				m->ds = (dnskey_ds_t)i;
+			}
 		}
 		line = nl != NULL ? nl + 1 : NULL;
 	}
-	return got == 15 ? MN_OK : MN_ESTATE;
+	if (got != 15)
+		return MN_ESTATE;
+	if (!changed)
+		m->changed = m->created;
+	if (!*has_role)
+		m->role = m->flags == DNSKEY_FLAGS_SEP ? DNSKEY_ROLE_CSK : DNSKEY_ROLE_ZSK;
+	return MN_OK;
+}
+
+char *dnskey_meta_text(const dnskey_meta_t *m)
+{
+	char *s = malloc(320);
+	if (s == NULL)
+		return NULL;
+	snprintf(s, 320,
+		 "algorithm %u\nflags %u\ncreated %lld\nstate %s\nrole %s\nchanged %lld\n"
+		 "ds %s\nds_changed %lld\nds_ttl %u\n",
+		 (unsigned)m->alg, (unsigned)m->flags, (long long)m->created, dnskey_state_name(m->state),
+		 dnskey_role_name(m->role), (long long)m->changed, dnskey_ds_name(m->ds), (long long)m->ds_changed,
+		 (unsigned)m->ds_ttl);
+	return s;
 }
 
 /* The name's owner and group become those of the directory dirfd (as root only). */
@@ -558,34 +689,44 @@ static int dir_enter(int parentfd, const char *base, const char *path, const cha
 	return mn_dir_open(base, path, 0750, false);
 }
 
-/* Loads the key whose metadata file is name ("K.key") in dirfd. */
-static int key_load(int dirfd, const char *name, meta_t *m, dnskey_t **out)
+/* The metadata of the key whose file is name ("K.key") in dirfd; id and tag from K. */
+static int meta_read(int dirfd, const char *name, dnskey_meta_t *m, bool *has_role)
 {
-	char *text = NULL, *pem = NULL;
-	size_t len = 0, plen = 0;
+	char *text = NULL;
+	size_t len = 0;
 	int r = read_at(dirfd, name, FILE_MAX, &text, &len);
 	if (r != MN_OK)
 		return r;
-	r = meta_parse(text, m);
+	r = dnskey_meta_parse(text, m, has_role);
 	free(text);
+	size_t bl = strlen(name) - 4;	/* without ".key" */
+	unsigned tag;
+	if (r == MN_OK && (bl >= sizeof(m->id) || sscanf(name, "%u-", &tag) != 1 || tag > UINT16_MAX))
+		r = MN_ESTATE;
 	if (r != MN_OK)
 		return r;
-	char pname[NAME_MAX + 1];
-	size_t bl = strlen(name) - 4;	/* without ".key" */
-	if (bl + 5 > sizeof(pname))
-		return MN_ESTATE;
-	memcpy(pname, name, bl);
-	memcpy(pname + bl, ".pem", 5);
-	r = read_at(dirfd, pname, FILE_MAX, &pem, &plen);
+	memcpy(m->id, name, bl);
+	m->id[bl] = '\0';
+	m->tag = (uint16_t)tag;
+	return MN_OK;
+}
+
+/* Loads the private key of m (K.pem) and checks it against m. */
+static int pem_load(int dirfd, const dnskey_meta_t *m, dnskey_t **out)
+{
+	char pname[sizeof(m->id) + 8], *pem = NULL;
+	size_t plen = 0;
+	snprintf(pname, sizeof(pname), "%s.pem", m->id);
+	int r = read_at(dirfd, pname, FILE_MAX, &pem, &plen);
 	if (r != MN_OK)
 		return r == MN_ENOENT ? MN_ESTATE : r;
 	dnskey_t *k = NULL;
-	r = dnskey_from_pem(pem, plen, (uint16_t)m->flags, (time_t)m->created, &k);
+	r = dnskey_from_pem(pem, plen, m->flags, m->created, &k);
 	OPENSSL_cleanse(pem, plen);
 	free(pem);
 	if (r != MN_OK)
 		return MN_ESTATE;
-	if ((unsigned)k->alg != m->alg) {
+	if (k->alg != m->alg) {
 		dnskey_free(k);
 		return MN_ESTATE;
 	}
@@ -593,17 +734,38 @@ static int key_load(int dirfd, const char *name, meta_t *m, dnskey_t **out)
 	return MN_OK;
 }
 
-/* Writes k as K.pem, then K.key (the key exists once K.key does). */
-static int key_store(int dirfd, const dnskey_t *k)
+/* Replaces K.key with m's text; one step when step. */
+static int meta_write(int dirfd, const dnskey_meta_t *m, bool step)
 {
-	char base[64], name[80], meta[128];
-	snprintf(base, sizeof(base), "%05u-%lld", (unsigned)k->tag, (long long)k->created);
+	char name[sizeof(m->id) + 8];
+	char *text = dnskey_meta_text(m);
+	if (text == NULL)
+		return MN_ENOMEM;
+	snprintf(name, sizeof(name), "%s.key", m->id);
+	int r = mn_file_replace_at(dirfd, name, text, strlen(text), 0640, MN_WRITE_FSYNC);
+	free(text);
+	if (r == MN_OK)
+		r = own_like_dir(dirfd, name);
+	if (r == MN_OK && step)
+		keystore_step();
+	return r;
+}
+
+/* Writes k as K.pem, then its metadata m as K.key (the key exists once K.key does). */
+static int key_store(int dirfd, const dnskey_t *k, dnskey_meta_t *m, bool step)
+{
+	char name[sizeof(m->id) + 8];
+	snprintf(m->id, sizeof(m->id), "%05u-%lld", (unsigned)k->tag, (long long)k->created);
+	m->tag = k->tag;
+	m->alg = k->alg;
+	m->flags = k->flags;
+	m->created = k->created;
 	char *pem = NULL;
 	size_t plen = 0;
 	int r = dnskey_pem(k, &pem, &plen);
 	if (r != MN_OK)
 		return r;
-	snprintf(name, sizeof(name), "%s.pem", base);
+	snprintf(name, sizeof(name), "%s.pem", m->id);
 	r = mn_file_replace_at(dirfd, name, pem, plen, 0640, MN_WRITE_FSYNC);
 	OPENSSL_cleanse(pem, plen);
 	free(pem);
@@ -611,29 +773,21 @@ static int key_store(int dirfd, const dnskey_t *k)
 		r = own_like_dir(dirfd, name);
 	if (r != MN_OK)
 		return r;
-	int n = snprintf(meta, sizeof(meta), "algorithm %u\nflags %u\ncreated %lld\nstate active\n",
-			 (unsigned)k->alg, (unsigned)k->flags, (long long)k->created);
-	snprintf(name, sizeof(name), "%s.key", base);
-	r = mn_file_replace_at(dirfd, name, meta, (size_t)n, 0640, MN_WRITE_FSYNC);
-	if (r == MN_OK)
-		r = own_like_dir(dirfd, name);
-	return r;
+	if (step)
+		keystore_step();
+	return meta_write(dirfd, m, step);
 }
 
-/* Keeps k in *slot when it is newer than the key there (frees the older). */
-static void keep_newest(dnskey_t **slot, dnskey_t *k)
+static int meta_order(const void *x, const void *y)
 {
-	if (*slot == NULL || k->created > (*slot)->created ||
-	    (k->created == (*slot)->created && k->tag > (*slot)->tag)) {
-		dnskey_free(*slot);
-		*slot = k;
-	} else {
-		dnskey_free(k);
-	}
+	const dnskey_meta_t *a = x, *b = y;
+	if (a->created != b->created)
+		return a->created < b->created ? -1 : 1;
+	return (int)a->tag - (int)b->tag;
 }
 
-/* The active keys in dirfd: the newest SEP key, the newest ZSK. */
-static int keys_read(int dirfd, dnskey_set_t *s)
+/* The metadata of every key in dirfd, sorted; a SEP key without a role beside a ZSK is a KSK. */
+static int list_read(int dirfd, dnskey_meta_t **out, size_t *nout)
 {
 	int dfd = dup(dirfd);
 	if (dfd < 0)
@@ -643,61 +797,159 @@ static int keys_read(int dirfd, dnskey_set_t *s)
 		close(dfd);
 		return -errno;
 	}
+	dnskey_meta_t *v = NULL;
+	bool *legacy = NULL;
+	size_t n = 0, cap = 0;
 	int r = MN_OK;
 	struct dirent *e;
 	while (r == MN_OK && (e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-		if (n < 5 || strcmp(e->d_name + n - 4, ".key") != 0 || strchr(e->d_name, '.') != e->d_name + n - 4)
+		size_t len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 4, ".key") != 0 || strchr(e->d_name, '.') != e->d_name + len - 4)
 			continue;	/* (also the temporary files of a write under way) */
-		meta_t m;
-		dnskey_t *k = NULL;
-		r = key_load(dirfd, e->d_name, &m, &k);
-		if (r != MN_OK)
-			break;
-		if (strcmp(m.state, "active") != 0) {
-			dnskey_free(k);
-			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			dnskey_meta_t *nv = realloc(v, cap * sizeof(*v));
+			bool *nl = nv != NULL ? realloc(legacy, cap * sizeof(*legacy)) : NULL;
+			if (nv != NULL)
+				v = nv;
+			if (nl != NULL)
+				legacy = nl;
+			if (nv == NULL || nl == NULL) {
+				r = MN_ENOMEM;
+				break;
+			}
 		}
-		keep_newest(k->flags == DNSKEY_FLAGS_SEP ? &s->ksk : &s->zsk, k);
+		bool has_role = false;
+		r = meta_read(dirfd, e->d_name, &v[n], &has_role);
+		if (r == MN_OK)
+			legacy[n++] = !has_role;
 	}
 	closedir(d);
-	return r;
+	bool zsk = false;
+	for (size_t i = 0; r == MN_OK && i < n; i++)
+		zsk |= v[i].flags == DNSKEY_FLAGS_ZSK && v[i].state != DNSKEY_REMOVED;
+	for (size_t i = 0; r == MN_OK && i < n; i++)
+		if (legacy[i] && v[i].flags == DNSKEY_FLAGS_SEP && zsk)
+			v[i].role = DNSKEY_ROLE_KSK;
+	free(legacy);
+	if (r != MN_OK) {
+		free(v);
+		return r;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), meta_order);
+	*out = v;
+	*nout = n;
+	return MN_OK;
 }
 
-/* A new key of alg and flags whose tag differs from avoid's. */
-static int key_fresh(dnssec_alg_t alg, uint16_t flags, time_t now, const dnskey_t *avoid, dnskey_t **out)
+/* A new key of alg and flags whose tag differs from those of avoid[0..n). */
+static int key_fresh(dnssec_alg_t alg, uint16_t flags, time_t now, const dnskey_meta_t *avoid, size_t n,
+		     dnskey_t **out)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
 		int r = dnskey_new(alg, flags, now, out);
-		if (r != MN_OK || avoid == NULL || (*out)->tag != avoid->tag)
+		if (r != MN_OK)
 			return r;
+		bool clash = false;
+		for (size_t i = 0; i < n; i++)
+			clash |= avoid[i].tag == (*out)->tag;
+		if (!clash)
+			return MN_OK;
 		dnskey_free(*out);
+		*out = NULL;
 	}
 	return MN_ESTATE;
+}
+
+/*
+ * The zone's key directory entered (*zfd); with create, made as needed.
+ * MN_ENOENT when it is missing and not create.
+ */
+static int zone_dir_enter(const char *state_dir, const char *zone, bool create, int *zfd)
+{
+	char sub[300];
+	if (snprintf(sub, sizeof(sub), "dnssec/%s", zone) >= (int)sizeof(sub))
+		return MN_EINVAL;
+	int r;
+	if (create && (r = mn_mkdir_p(state_dir, 0750)) != MN_OK)
+		return r;
+	int top = mn_dir_open(state_dir, NULL, 0750, false);
+	int dfd = top < 0 ? top : dir_enter(top, state_dir, "dnssec", "dnssec", create);
+	if (top >= 0)
+		close(top);
+	if (dfd < 0)
+		return dfd;
+	int fd = dir_enter(dfd, state_dir, sub, zone, create);
+	close(dfd);
+	if (fd < 0)
+		return fd;
+	*zfd = fd;
+	return MN_OK;
+}
+
+static bool zone_ok(const char *state_dir, const char *zone)
+{
+	return state_dir != NULL && zone != NULL && zone[0] != '\0' && strchr(zone, '/') == NULL && zone[0] != '.';
+}
+
+/* Loads every key of v[0..n) not removed into s (ksk, zsk: the newest active ones). */
+static int set_fill(int zfd, const dnskey_meta_t *v, size_t n, dnskey_set_t *s)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].state == DNSKEY_REMOVED)
+			continue;
+		if (s->n == DNSKEY_SET_MAX)
+			return MN_ERANGE;
+		int r = pem_load(zfd, &v[i], &s->v[s->n]);
+		if (r != MN_OK)
+			return r;
+		s->meta[s->n++] = v[i];
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		s->use[i] = dnskey_meta_use(s->meta, s->n, i);
+		if (s->meta[i].state != DNSKEY_ACTIVE)
+			continue;	/* sorted by creation: the newest last */
+		if (s->meta[i].role == DNSKEY_ROLE_ZSK)
+			s->zsk = s->v[i];
+		else
+			s->ksk = s->v[i];
+	}
+	return MN_OK;
+}
+
+/* A zone's first keys (alg, shape), written: the ZSK first (a KSK alone would be taken for a CSK). */
+static int keys_first(int zfd, dnssec_alg_t alg, dnssec_keys_t shape, time_t now, dnskey_meta_t *v, size_t *n)
+{
+	dnskey_t *ksk = NULL, *zsk = NULL;
+	dnskey_meta_t km = { .state = DNSKEY_ACTIVE, .changed = now,
+			     .role = shape == DNSSEC_KEYS_CSK ? DNSKEY_ROLE_CSK : DNSKEY_ROLE_KSK };
+	dnskey_meta_t zm = { .state = DNSKEY_ACTIVE, .changed = now, .role = DNSKEY_ROLE_ZSK };
+	int r = key_fresh(alg, DNSKEY_FLAGS_SEP, now, v, *n, &ksk);
+	if (r == MN_OK && shape == DNSSEC_KEYS_KSK_ZSK) {
+		dnskey_meta_t avoid = { .tag = ksk->tag };
+		r = key_fresh(alg, DNSKEY_FLAGS_ZSK, now, &avoid, 1, &zsk);
+	}
+	if (r == MN_OK && zsk != NULL && (r = key_store(zfd, zsk, &zm, false)) == MN_OK)
+		v[(*n)++] = zm;
+	if (r == MN_OK && (r = key_store(zfd, ksk, &km, false)) == MN_OK)
+		v[(*n)++] = km;
+	dnskey_free(ksk);
+	dnskey_free(zsk);
+	return r;
 }
 
 int dnskey_zone_keys(const char *state_dir, const char *zone, dnssec_alg_t alg, dnssec_keys_t shape,
 		     bool create, time_t now, dnskey_set_t *out, bool *matches)
 {
-	if (state_dir == NULL || zone == NULL || zone[0] == '\0' || strchr(zone, '/') != NULL ||
-	    zone[0] == '.' || out == NULL || !args_ok(alg, DNSKEY_FLAGS_SEP))
+	if (!zone_ok(state_dir, zone) || out == NULL || !args_ok(alg, DNSKEY_FLAGS_SEP))
 		return MN_EINVAL;
-	dnskey_set_t s = { NULL, NULL };
-	int top, zfd = -1, r;
-	char sub[300];
-	snprintf(sub, sizeof(sub), "dnssec/%s", zone);
-	if (create && (r = mn_mkdir_p(state_dir, 0750)) != MN_OK)
-		return r;
-	top = mn_dir_open(state_dir, NULL, 0750, false);
-	int dfd = top < 0 ? top : dir_enter(top, state_dir, "dnssec", "dnssec", create);
-	if (top >= 0)
-		close(top);
-	r = dfd;
-	if (dfd >= 0) {
-		zfd = dir_enter(dfd, state_dir, sub, zone, create);
-		close(dfd);
-		r = zfd < 0 ? zfd : MN_OK;
-	}
+	dnskey_set_t s;
+	memset(&s, 0, sizeof(s));
+	dnskey_meta_t *v = NULL;
+	size_t n = 0;
+	int zfd = -1;
+	int r = zone_dir_enter(state_dir, zone, create, &zfd);
 	if (r == MN_ENOENT && !create) {
 		*out = s;
 		if (matches != NULL)
@@ -706,35 +958,108 @@ int dnskey_zone_keys(const char *state_dir, const char *zone, dnssec_alg_t alg, 
 	}
 	if (r != MN_OK)
 		return r;
-	r = keys_read(zfd, &s);
+	r = list_read(zfd, &v, &n);
 	if (r != MN_OK)
 		goto fail;
-	if (s.ksk == NULL && s.zsk != NULL) {	/* a ZSK alone signs nothing here */
-		dnskey_free(s.zsk);
-		s.zsk = NULL;
-	}
-	if (s.ksk == NULL && create) {
-		r = key_fresh(alg, DNSKEY_FLAGS_SEP, now, NULL, &s.ksk);
-		if (r == MN_OK && shape == DNSSEC_KEYS_KSK_ZSK)
-			r = key_fresh(alg, DNSKEY_FLAGS_ZSK, now, s.ksk, &s.zsk);
-		/* the ZSK first: a KSK on disk alone would be taken for a CSK */
-		if (r == MN_OK && s.zsk != NULL)
-			r = key_store(zfd, s.zsk);
-		if (r == MN_OK)
-			r = key_store(zfd, s.ksk);
+	size_t live = 0;
+	for (size_t i = 0; i < n; i++)
+		live += v[i].state != DNSKEY_REMOVED;
+	if (live == 0 && create) {
+		dnskey_meta_t *nv = realloc(v, (n + 2) * sizeof(*v));
+		if (nv == NULL) {
+			r = MN_ENOMEM;
+			goto fail;
+		}
+		v = nv;
+		r = keys_first(zfd, alg, shape, now, v, &n);
 		if (r != MN_OK)
 			goto fail;
 	}
+	r = set_fill(zfd, v, n, &s);
+	if (r != MN_OK)
+		goto fail;
+	if (s.ksk == NULL) {	/* no active SEP key: nothing signs here */
+		dnskey_set_clear(&s);
+		memset(&s, 0, sizeof(s));
+	}
 	close(zfd);
+	free(v);
 	if (matches != NULL)
-		*matches = s.ksk == NULL || (s.ksk->alg == alg && (s.zsk == NULL || s.zsk->alg == alg) &&
+		*matches = s.ksk == NULL || (dnskey_alg(s.ksk) == alg && (s.zsk == NULL || dnskey_alg(s.zsk) == alg) &&
 					     (s.zsk != NULL) == (shape == DNSSEC_KEYS_KSK_ZSK));
 	*out = s;
 	return MN_OK;
 fail:
 	if (zfd >= 0)
 		close(zfd);
+	free(v);
 	dnskey_set_clear(&s);
+	return r;
+}
+
+int dnskey_zone_list(const char *state_dir, const char *zone, dnskey_meta_t **out, size_t *n)
+{
+	if (!zone_ok(state_dir, zone) || out == NULL || n == NULL)
+		return MN_EINVAL;
+	int zfd = -1;
+	int r = zone_dir_enter(state_dir, zone, false, &zfd);
+	if (r == MN_ENOENT) {
+		*out = NULL;
+		*n = 0;
+		return MN_OK;
+	}
+	if (r != MN_OK)
+		return r;
+	r = list_read(zfd, out, n);
+	close(zfd);
+	return r;
+}
+
+int dnskey_zone_add(const char *state_dir, const char *zone, const dnskey_t *k, dnskey_meta_t *m)
+{
+	if (!zone_ok(state_dir, zone) || k == NULL || m == NULL)
+		return MN_EINVAL;
+	int zfd = -1;
+	int r = zone_dir_enter(state_dir, zone, true, &zfd);
+	if (r != MN_OK)
+		return r;
+	r = key_store(zfd, k, m, true);
+	close(zfd);
+	return r;
+}
+
+int dnskey_zone_update(const char *state_dir, const char *zone, const dnskey_meta_t *m)
+{
+	if (!zone_ok(state_dir, zone) || m == NULL || m->id[0] == '\0' || strchr(m->id, '/') != NULL)
+		return MN_EINVAL;
+	int zfd = -1;
+	int r = zone_dir_enter(state_dir, zone, false, &zfd);
+	if (r != MN_OK)
+		return r;
+	r = meta_write(zfd, m, true);
+	close(zfd);
+	return r;
+}
+
+int dnskey_zone_destroy(const char *state_dir, const char *zone, const char *id)
+{
+	if (!zone_ok(state_dir, zone) || id == NULL || id[0] == '\0' || strchr(id, '/') != NULL ||
+	    strlen(id) > 32)
+		return MN_EINVAL;
+	int zfd = -1;
+	int r = zone_dir_enter(state_dir, zone, false, &zfd);
+	if (r != MN_OK)
+		return r == MN_ENOENT ? MN_OK : r;
+	char name[48];
+	snprintf(name, sizeof(name), "%s.pem", id);
+	if (unlinkat(zfd, name, 0) == 0) {
+		if (fsync(zfd) != 0)
+			r = -errno;
+		keystore_step();
+	} else if (errno != ENOENT) {
+		r = -errno;
+	}
+	close(zfd);
 	return r;
 }
 

@@ -108,7 +108,8 @@ typedef struct policy_bimi {
 } policy_bimi_t;
 
 /*
- * DNSSEC (issue 18): `dnssec: true | false` or a map { algorithm, keys } (a map
+ * DNSSEC (issue 18): `dnssec: true | false` or a map { algorithm, keys,
+ * zsk_lifetime, ksk_lifetime } (a map
  * means on), in server (every domain), defaults or a domain; a domain takes
  * each value it does not set from defaults, then from server.  The DNSSEC
  * algorithm numbers of RFC 8624.
@@ -121,6 +122,8 @@ typedef struct policy_dnssec {
 	policy_bool_t enabled;		/* default false */
 	policy_enum_t algorithm;	/* dnssec_alg_t; default ecdsap256sha256 */
 	policy_enum_t keys;		/* dnssec_keys_t; default csk */
+	policy_u32_t zsk_lifetime;	/* seconds; a ZSK rolls after; default 90d, 0 = by hand only */
+	policy_u32_t ksk_lifetime;	/* seconds, the KSK or CSK; default 0 = by hand only */
 } policy_dnssec_t;
 
 typedef struct policy_domain {

@@ -492,6 +492,11 @@ const schema_item_t schema_dnssec[] = {
 	  .values = schema_dnssec_algs, .def = SCHEMA_DEF(DNSSEC_ALG_ECDSAP256SHA256) },
 	{ .name = "keys", .type = SCHEMA_ENUM, .offset = offsetof(policy_dnssec_t, keys),
 	  .values = dnssec_keys, .def = SCHEMA_DEF(DNSSEC_KEYS_CSK) },
+	/* rollovers by `mailns keys rotate` (keys/dnsroll.c); 0: only when asked (--dnssec-roll) */
+	{ .name = "zsk_lifetime", .type = SCHEMA_DURATION, .offset = offsetof(policy_dnssec_t, zsk_lifetime),
+	  .def = SCHEMA_DEF(90 * DAY) },
+	{ .name = "ksk_lifetime", .type = SCHEMA_DURATION, .offset = offsetof(policy_dnssec_t, ksk_lifetime),
+	  .def = SCHEMA_DEF(0) },
 	{ .name = NULL },
 };
 

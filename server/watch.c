@@ -203,6 +203,14 @@ static void plan_add_state(srv_watchplan_t *pl, const policy_t *p)
 	}
 	if (dir != NULL)
 		closedir(dir);
+	/* DNSSEC key states (mailns keys rotate, keys/dnsroll.c): each zone's K.key files */
+	snprintf(buf, sl + 300, "%s/dnssec/*", s);
+	glob_t g;
+	if (glob(buf, GLOB_ONLYDIR, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			plan_add(pl, g.gl_pathv[i], strlen(g.gl_pathv[i]), "*.key", true);
+		globfree(&g);
+	}
 	free(buf);
 }
 

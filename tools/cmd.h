@@ -2,8 +2,10 @@
 /* cmd.h -- the subcommands of the mailns tool and what they share */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "keys/dnskey.h"
 #include "policy/diag.h"
@@ -51,9 +53,37 @@ int cmd_check_reports(const policy_t *p, const char *policy_path, diag_t *diag);
  * only: no key is made): at most max into ds, the count in *n (0: the zone
  * has no keys yet).  MN_OK, or the error of dnskey_zone_keys.
  */
-enum { CMD_DS_MAX = 4 };
+enum { CMD_DS_MAX = DNSKEY_SET_MAX };
 int cmd_zone_ds(const policy_t *p, const policy_domain_t *d, const char *zone, uint8_t ds[][DNSKEY_DS_LEN],
-		size_t max, size_t *n);
+		bool *withdraw, size_t max, size_t *n);
+/*
+ * The published SEP keys above are those in the DNSKEY RRset (published to
+ * retired); withdraw[i] (withdraw may be NULL) is true for a retired one,
+ * whose DS is to leave the parent.  A DS record's text "TAG ALG TYPE HEX"
+ * (resolve.h) matches one of ours[0..n) (cmd_ds_matches: another digest type
+ * than SHA-256 matches on tag and algorithm).
+ */
+bool cmd_ds_matches(const char *text, const uint8_t ours[][DNSKEY_DS_LEN], size_t n);
+/* The k-th zone of d (k < CMD_ZONES_MAX): _domainkey, _dmarc, _spf, then those of its keys; false: none. */
+enum { CMD_ZONES_MAX = 6 };
+bool cmd_domain_zone(const policy_domain_t *d, size_t k, char zone[300]);
+
+/*
+ * mailns keys rotate, DNSSEC (cmd_keys_dnssec.c): the rollovers of every
+ * signed zone at now (keys/dnsroll.c), each write as dnsroll_step orders
+ * them; the parent's DS asked at resolver (NULL: /etc/resolv.conf).  roll:
+ * NULL, a zone or "all": start a rollover now (ksk/zsk: of that key only).
+ * dry_run: prints the plan ("plan " lines), writes nothing.  *waiting set
+ * when a zone waits for its DS at the parent (or for it to leave); errors
+ * counted in *errors.
+ */
+typedef struct cmd_dnsroll {
+	time_t now;
+	const char *resolver;
+	const char *roll;
+	bool ksk, zsk, dry_run;
+} cmd_dnsroll_t;
+int cmd_keys_dnssec(const policy_t *p, const cmd_dnsroll_t *o, bool *waiting, int *errors);
 /* The policy path: the -c value, else $MAILNS_POLICY, else MN_POLICY_PATH (configure's sysconfdir). */
 const char *cmd_policy_path(const char *opt);
 /*

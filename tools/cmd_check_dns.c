@@ -33,7 +33,9 @@
  *    validated); DS records at the parent of which none matches a SEP key of
  *    the zone (state_dir/dnssec): error (validation fails: SERVFAIL for every
  *    validating resolver).  A DS of another digest type than SHA-256 matches
- *    on its key tag and algorithm;
+ *    on its key tag and algorithm; any published SEP key matches (both during
+ *    a KSK/CSK rollover); a rollover waiting for the DS of its new key at the
+ *    parent: warning;
  *  - a query that gets no usable answer (timeout, SERVFAIL, ...): error.
  *    After a timeout the resolver is not asked again (every check would wait
  *    for it): one more error says the checks stopped.
@@ -90,21 +92,11 @@ static int str_cmp(const void *x, const void *y)
 
 /* ---- 1. delegations ------------------------------------------------------- */
 
-enum { ZONES_MAX = 6 };
+enum { ZONES_MAX = CMD_ZONES_MAX };
 
-/*
- * The k-th zone of d (k < ZONES_MAX) into zone: the three zones of every
- * domain, then those of the keys it has; false when d has no such zone.
- */
 static bool domain_zone(const policy_domain_t *d, size_t k, char zone[300])
 {
-	static const char *const labels[ZONES_MAX] = { "_domainkey", "_dmarc", "_spf", "_mta-sts", "_smtp._tls",
-						       "_bimi" };
-	const bool has[ZONES_MAX] = { true, true, true, d->mta_sts.present, d->tls_rpt.present, d->bimi.present };
-	if (!has[k])
-		return false;
-	snprintf(zone, 300, "%s.%s", labels[k], d->name);
-	return true;
+	return cmd_domain_zone(d, k, zone);
 }
 
 static int check_delegation(ctx_t *c, const policy_domain_t *d, const char *expected)
@@ -164,39 +156,36 @@ static int check_delegation(ctx_t *c, const policy_domain_t *d, const char *expe
 
 /* ---- 1b. the parent's DS ------------------------------------------------------ */
 
-enum { T_DS = 43, DS_DIGEST_SHA256 = 2 };
+enum { T_DS = 43 };
 
-/* A DS record's text "TAG ALG TYPE HEX" (resolve.h) matches one of the n DS RDATA of ours. */
 static bool ds_matches(const char *text, const uint8_t ours[][DNSKEY_DS_LEN], size_t n)
 {
-	unsigned tag, alg, type;
-	int used = 0;
-	if (sscanf(text, "%u %u %u %n", &tag, &alg, &type, &used) != 3 || used == 0)
-		return false;
-	uint8_t digest[DNSKEY_DS_LEN - 4];
-	size_t len = 0;
-	bool hex_ok = true;
-	for (const char *h = text + used; *h != '\0' && hex_ok; h++) {
-		if (isspace((unsigned char)*h))
+	return cmd_ds_matches(text, ours, n);
+}
+
+/* A rollover of zone waiting for the DS of a ready SEP key that res (the parent's DS) lacks: a warning. */
+static void check_roll_wait(ctx_t *c, const policy_domain_t *d, const char *zone, const resolve_result_t *res,
+			    const uint8_t ours[][DNSKEY_DS_LEN], size_t n)
+{
+	dnskey_meta_t *keys = NULL;
+	size_t nk = 0;
+	if (dnskey_zone_list(c->p->server.state_dir.v, zone, &keys, &nk) != MN_OK)
+		return;
+	for (size_t k = 0; k < nk; k++) {
+		if (keys[k].role == DNSKEY_ROLE_ZSK || keys[k].state != DNSKEY_READY || keys[k].ds == DNSKEY_DS_SEEN)
 			continue;
-		int v = isdigit((unsigned char)*h) ? *h - '0'
-			: isxdigit((unsigned char)*h) ? tolower((unsigned char)*h) - 'a' + 10 : -1;
-		if (v < 0 || len / 2 >= sizeof(digest)) {
-			hex_ok = false;
-			break;
+		bool at_parent = false;
+		for (size_t i = 0; i < n; i++) {
+			if ((unsigned)(ours[i][0] << 8 | ours[i][1]) != keys[k].tag)
+				continue;
+			for (size_t j = 0; res->status == RESOLVE_ANSWER && j < res->n && !at_parent; j++)
+				at_parent = ds_matches(res->v[j], &ours[i], 1);
 		}
-		digest[len / 2] = (uint8_t)(len % 2 ? digest[len / 2] | v : v << 4);
-		len++;
+		if (!at_parent)
+			diag_warn(c->diag, &d->pos, "a key rollover of %s waits for the DS of key %u at the parent "
+				  "(publish the DS that mailns delegation prints)", zone, (unsigned)keys[k].tag);
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (tag != (unsigned)(ours[i][0] << 8 | ours[i][1]) || alg != ours[i][2])
-			continue;
-		if (type != DS_DIGEST_SHA256)
-			return true;	/* SHA-1, SHA-384: not computed here; tag and algorithm agree */
-		if (hex_ok && len == 2 * sizeof(digest) && memcmp(digest, ours[i] + 4, sizeof(digest)) == 0)
-			return true;
-	}
-	return false;
+	free(keys);
 }
 
 static int check_ds(ctx_t *c, const policy_domain_t *d)
@@ -210,7 +199,7 @@ static int check_ds(ctx_t *c, const policy_domain_t *d)
 			continue;
 		uint8_t ours[CMD_DS_MAX][DNSKEY_DS_LEN];
 		size_t n = 0;
-		r = cmd_zone_ds(c->p, d, zone, ours, CMD_DS_MAX, &n);
+		r = cmd_zone_ds(c->p, d, zone, ours, NULL, CMD_DS_MAX, &n);
 		if (r == MN_ENOMEM)
 			return r;
 		if (r != MN_OK) {
@@ -257,6 +246,8 @@ static int check_ds(ctx_t *c, const policy_domain_t *d)
 				   n ? w : "none yet");
 			free(got);
 		}
+		if (match)
+			check_roll_wait(c, d, zone, &res, (const uint8_t (*)[DNSKEY_DS_LEN])ours, n);
 		free(w);
 		resolve_result_clear(&res);
 	}

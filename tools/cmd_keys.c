@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* cmd_keys.c -- mailns keys rotate|list|revoke: DKIM keys from cron (SPEC §5) */
+/* cmd_keys.c -- mailns keys rotate|list|revoke: DKIM keys from cron (SPEC §5), DNSSEC rollovers (cmd_keys_dnssec.c) */
 #include <assert.h>
 #include <getopt.h>
 #include <ldns/ldns.h>
@@ -23,18 +23,27 @@ enum { LOCK_TIMEOUT_S = 120 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mailns keys rotate [-c POLICY] [--now TIME] [--jobs N] [--quiet]\n"
+	fprintf(f, "usage: mailns keys rotate [-c POLICY] [--now TIME] [--jobs N] [--quiet] [--dry-run]\n"
+		   "                         [--dnssec-roll ZONE|all [--ksk|--zsk]] [--resolver ADDR[:PORT]]\n"
 		   "       mailns keys list [-c POLICY] [--now TIME] [--json]\n"
 		   "       mailns keys revoke [-c POLICY] [--now TIME] DOMAIN SELECTOR\n"
-		   "Manages the DKIM keys of every domain whose policy has dkim (SPEC §5).\n"
+		   "Manages the DKIM keys of every domain whose policy has dkim, and rolls the\n"
+		   "DNSSEC keys of every signed zone.\n"
 		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "      --now TIME     the current time (ISO 8601 UTC or @SECONDS; also MAILNS_NOW)\n"
 		   "  -j, --jobs N       rotate: generate keys on N threads (default: the CPUs\n"
 		   "                     this process may use)\n"
 		   "  -q, --quiet        rotate: no progress line on a terminal's stderr\n"
 		   "      --json         keys list: a JSON array\n"
+		   "      --dry-run      rotate: print the plan (\"plan\" lines), change nothing\n"
+		   "      --dnssec-roll ZONE|all  rotate: start a DNSSEC key rollover of ZONE\n"
+		   "                     (or every signed zone) now: the KSK or CSK and the ZSK,\n"
+		   "                     or with --ksk / --zsk that key only\n"
+		   "      --resolver ADDR[:PORT]  rotate: where the parent's DS records are asked\n"
+		   "                     (default: the first nameserver of /etc/resolv.conf)\n"
 		   "  -h, --help         this help\n"
-		   "rotate exits 0 done, 1 errors, 3 a pending key was not confirmed over DNS.\n");
+		   "rotate exits 0 done, 1 errors, 3 a pending key was not confirmed over DNS\n"
+		   "or a DNSSEC rollover waits for a DS to appear at (or leave) the parent.\n");
 }
 
 /* A domain whose keys mailns manages: dkim present, with an algorithm or no
@@ -183,6 +192,7 @@ typedef struct run {
 	bool tables_changed;	/* by this run, on_change not run yet */
 	unsigned jobs;		/* key generation threads (0: the CPUs) */
 	bool quiet;		/* no progress line */
+	bool dry;		/* --dry-run: the plan printed, nothing written */
 } run_t;
 
 static void run_free(run_t *r)
@@ -286,11 +296,12 @@ static int destroy_private(run_t *r, const char *domain, const char *selector)
 	return e;
 }
 
-static void print_act(const char *domain, const rotate_action_t *a, time_t now)
+static void print_act(const char *domain, const rotate_action_t *a, time_t now, bool plan)
 {
 	char t[32];
 	mn_time_format(now, t, sizeof(t));
-	printf("%s\t%s\t%s\t%s\t%s\n", t, domain, a->selector, alg_name(a->alg), rotate_op_name(a->op));
+	printf("%s%s\t%s\t%s\t%s\t%s\n", plan ? "plan " : "", t, domain, a->selector, alg_name(a->alg),
+	       rotate_op_name(a->op));
 }
 
 /* ---- key generation: on every CPU, ahead of the commits ---------------------------- */
@@ -403,7 +414,7 @@ static int apply(run_t *r, dom_t *x, rotate_result_t *res, gen_t *gens)
 			destroy_private(r, dn, res->acts[a].selector);
 	for (size_t a = 0; a < res->nacts; a++)
 		if (res->acts[a].op != ROT_WAIT_DNS)
-			print_act(dn, &res->acts[a], r->now);
+			print_act(dn, &res->acts[a], r->now, false);
 	keystore_keys_free(x->keys, x->n);
 	x->keys = res->keys;
 	x->n = res->nkeys;
@@ -433,7 +444,7 @@ static void batch_step(run_t *r, batch_t *b, dom_t *x, server_t *srv, size_t nsr
 	confirm_t c = { .srv = srv, .nsrv = nsrv, .domain = x->d->name, .keys = x->keys, .nkeys = x->n };
 	st->err = rotate_step(x->keys, x->n, &pol, x->d->name, r->now, confirm_key, &c, &st->res);
 	snprintf(st->why, sizeof(st->why), "%s", c.why);
-	for (size_t a = 0; st->err == MN_OK && st->res.changed && a < st->res.nacts; a++) {
+	for (size_t a = 0; st->err == MN_OK && st->res.changed && !r->dry && a < st->res.nacts; a++) {
 		if (st->res.acts[a].op != ROT_GENERATE)
 			continue;
 		assert(b->ngens < b->cap);	/* one GENERATE per algorithm at most */
@@ -450,7 +461,7 @@ static void batch_step(run_t *r, batch_t *b, dom_t *x, server_t *srv, size_t nsr
 static void batch_commit(run_t *r, step_t *st, gen_t *gens)
 {
 	dom_t *x = st->x;
-	for (size_t k = 0; k < x->n; k++)
+	for (size_t k = 0; !r->dry && k < x->n; k++)
 		if (x->keys[k].removed || x->keys[k].phase == KEY_REVOKED)
 			destroy_private(r, x->d->name, x->keys[k].selector);
 	if (st->err != MN_OK) {
@@ -465,8 +476,13 @@ static void batch_commit(run_t *r, step_t *st, gen_t *gens)
 			r->kept = true;
 		}
 	}
-	if (st->res.changed)
+	if (st->res.changed && r->dry) {
+		for (size_t a = 0; a < st->res.nacts; a++)
+			if (st->res.acts[a].op != ROT_WAIT_DNS)
+				print_act(x->d->name, &st->res.acts[a], r->now, true);
+	} else if (st->res.changed) {
 		apply(r, x, &st->res, gens);
+	}
 }
 
 static int do_rotate(run_t *r)
@@ -492,7 +508,8 @@ static int do_rotate(run_t *r)
 		return MN_ENOMEM;
 	}
 	/* a crash may have left the tables behind the state: catch up before any revocation */
-	run_tables(r, false);
+	if (!r->dry)
+		run_tables(r, false);
 	b.pr = progress_new("keys", r->ndoms, r->quiet);
 	for (size_t i = 0; i < r->ndoms;) {
 		while (i < r->ndoms && b.nsteps < BATCH_DOMS && b.ngens < max_gens)
@@ -509,7 +526,8 @@ static int do_rotate(run_t *r)
 	free(b.gens);
 	for (size_t i = 0; i < nsrv; i++)
 		resolve_free(srv[i].res);
-	run_tables(r, true);
+	if (!r->dry)
+		run_tables(r, true);
 	return MN_OK;
 }
 
@@ -657,11 +675,17 @@ int cmd_keys(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "dnssec-roll", required_argument, NULL, 'D' },
+		{ "ksk", no_argument, NULL, 'K' },
+		{ "zsk", no_argument, NULL, 'Z' },
+		{ "resolver", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *popt = NULL, *nowopt = NULL;
 	bool json = false, quiet = false, rotate_only = false;
+	cmd_dnsroll_t dns = { .roll = NULL };
 	unsigned jobs = 0;
 	int c;
 	argc--;
@@ -680,13 +704,19 @@ int cmd_keys(int argc, char **argv)
 			rotate_only = true;
 			break;
 		case 'q': quiet = rotate_only = true; break;
+		case 'n': dns.dry_run = rotate_only = true; break;
+		case 'D': dns.roll = optarg; rotate_only = true; break;
+		case 'K': dns.ksk = rotate_only = true; break;
+		case 'Z': dns.zsk = rotate_only = true; break;
+		case 'R': dns.resolver = optarg; rotate_only = true; break;
 		case 'h': usage(stdout); return CMD_OK;
 		default: usage(stderr); return CMD_USAGE;
 		}
 	}
 	bool revoke = strcmp(sub, "revoke") == 0;
 	if ((revoke && argc - optind != 2) || (!revoke && argc != optind) ||
-	    (json && strcmp(sub, "list") != 0) || (rotate_only && strcmp(sub, "rotate") != 0)) {
+	    (json && strcmp(sub, "list") != 0) || (rotate_only && strcmp(sub, "rotate") != 0) ||
+	    ((dns.ksk || dns.zsk) && dns.roll == NULL) || (dns.ksk && dns.zsk)) {
 		usage(stderr);
 		return CMD_USAGE;
 	}
@@ -698,7 +728,18 @@ int cmd_keys(int argc, char **argv)
 	policy_t *p = cmd_policy_load(popt, false);
 	if (p == NULL)
 		return CMD_ERRORS;
-	run_t r = { .p = p, .state = p->server.state_dir.v, .now = now, .jobs = jobs, .quiet = quiet };
+	run_t r = { .p = p, .state = p->server.state_dir.v, .now = now, .jobs = jobs, .quiet = quiet,
+		    .dry = dns.dry_run };
+	dns.now = now;
+	if (dns.roll != NULL && strcmp(dns.roll, "all") != 0) {	/* a zone name as the keys store it */
+		static char norm[256];
+		if (mn_name_norm(dns.roll, norm, sizeof(norm)) != MN_OK) {
+			cmd_err("bad zone name '%s'", dns.roll);
+			policy_free(p);
+			return CMD_USAGE;
+		}
+		dns.roll = norm;
+	}
 	int rc = CMD_ERRORS, lock = -1;
 	if (r.state == NULL) {
 		cmd_err("the policy has no server.state_dir");
@@ -720,7 +761,9 @@ int cmd_keys(int argc, char **argv)
 		rc = do_revoke(&r, argv[optind], argv[optind + 1]);
 	} else {
 		do_rotate(&r);
-		rc = r.errors ? CMD_ERRORS : r.kept ? CMD_KEPT : CMD_OK;
+		bool waiting = false;
+		cmd_keys_dnssec(p, &dns, &waiting, &r.errors);
+		rc = r.errors ? CMD_ERRORS : r.kept || waiting ? CMD_KEPT : CMD_OK;
 	}
 out:
 	fflush(stdout);

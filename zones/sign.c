@@ -210,11 +210,9 @@ static void note_exp(signer_t *s, uint32_t exp)
 	s->any = true;
 }
 
-/* The RRSIG RDATA over set (RFC 4034 §3.1.8.1), by the key for its type. */
-static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *outlen)
+/* The RRSIG RDATA over set (RFC 4034 §3.1.8.1) by key k. */
+static int rrsig_make(signer_t *s, const rrset_t *set, dnskey_t *k, uint8_t **out, size_t *outlen)
 {
-	bool sep = set->type == ZONE_T_DNSKEY || set->type == ZONE_T_CDS || set->type == ZONE_T_CDNSKEY;
-	dnskey_t *k = sep || s->keys->zsk == NULL ? s->keys->ksk : s->keys->zsk;
 	const uint8_t *apex = s->z->apex;
 	size_t head = 18u + s->z->apex_len, need = head;
 	for (size_t i = 0; i < set->n; i++)
@@ -301,7 +299,17 @@ static int rrsig_make(signer_t *s, const rrset_t *set, uint8_t **out, size_t *ou
 
 enum { SET_MAX = 4096 };	/* records per RRset signed at once (a zone's RRsets are small) */
 
-/* The RRSIG over t's RRset rrs[i..j) into out. */
+/*
+ * The keys that sign an RRset of type (dnskey_set_keys: during a rollover,
+ * every algorithm of the DNSKEY RRset signs, RFC 6781 §4.1.4).
+ */
+static size_t signers(const signer_t *s, uint16_t type, dnskey_t *kv[DNSKEY_SET_MAX])
+{
+	bool sep = type == ZONE_T_DNSKEY || type == ZONE_T_CDS || type == ZONE_T_CDNSKEY;
+	return dnskey_set_keys(s->keys, sep ? DNSKEY_USE_SIGN_KEYS : DNSKEY_USE_SIGN_DATA, kv, DNSKEY_SET_MAX);
+}
+
+/* The RRSIGs over t's RRset rrs[i..j) into out, one by each of its signing keys. */
 static int sign_set(signer_t *s, const zone_t *t, size_t i, size_t j, const uint8_t **rdv, uint16_t *rlv,
 		    pends_t *out)
 {
@@ -310,11 +318,16 @@ static int sign_set(signer_t *s, const zone_t *t, size_t i, size_t j, const uint
 		rlv[k - i] = t->rrs[k].rdlen;
 	}
 	rrset_t set = { t->rrs[i].owner, t->rrs[i].owner_len, t->rrs[i].type, t->rrs[i].ttl, j - i, rdv, rlv };
-	uint8_t *sig = NULL;
-	size_t sl = 0;
-	int r = rrsig_make(s, &set, &sig, &sl);
-	if (r == MN_OK)
-		r = pends_add(out, &t->rrs[i], ZONE_T_RRSIG, t->rrs[i].ttl, sig, sl);
+	dnskey_t *kv[DNSKEY_SET_MAX];
+	size_t nk = signers(s, set.type, kv);
+	int r = MN_OK;
+	for (size_t q = 0; r == MN_OK && q < nk; q++) {
+		uint8_t *sig = NULL;
+		size_t sl = 0;
+		r = rrsig_make(s, &set, kv[q], &sig, &sl);
+		if (r == MN_OK)
+			r = pends_add(out, &t->rrs[i], ZONE_T_RRSIG, t->rrs[i].ttl, sig, sl);
+	}
 	return r;
 }
 
@@ -346,12 +359,16 @@ static int sign_all(signer_t *s, const zone_t *t, const pends_t *nsec, pends_t *
 		const pend_t *e = &nsec->v[i];
 		const uint8_t *one = e->rdata;
 		rrset_t set = { e->owner, e->owner_len, ZONE_T_NSEC, e->ttl, 1, &one, &e->rdlen };
-		uint8_t *sig = NULL;
-		size_t sl = 0;
-		r = rrsig_make(s, &set, &sig, &sl);
 		zone_rr_t at = { .owner = (uint8_t *)e->owner, .owner_len = e->owner_len };
-		if (r == MN_OK)
-			r = pends_add(out, &at, ZONE_T_RRSIG, e->ttl, sig, sl);
+		dnskey_t *kv[DNSKEY_SET_MAX];
+		size_t nk = signers(s, ZONE_T_NSEC, kv);
+		for (size_t q = 0; r == MN_OK && q < nk; q++) {
+			uint8_t *sig = NULL;
+			size_t sl = 0;
+			r = rrsig_make(s, &set, kv[q], &sig, &sl);
+			if (r == MN_OK)
+				r = pends_add(out, &at, ZONE_T_RRSIG, e->ttl, sig, sl);
+		}
 	}
 out:
 	free(rdv);
@@ -361,25 +378,28 @@ out:
 
 /* ---- the signed zone ------------------------------------------------------------ */
 
-/* DNSKEY (each key), CDS and CDNSKEY (the SEP key) at t's apex. */
+/* DNSKEY (each published key), CDS and CDNSKEY (the SEP keys not replaced) at t's apex. */
 static int apex_keys(zone_t *t, const dnskey_set_t *keys, uint32_t ttl)
 {
-	const dnskey_t *kv[2] = { keys->ksk, keys->zsk };
-	for (int i = 0; i < 2; i++) {
-		if (kv[i] == NULL)
-			continue;
+	dnskey_t *kv[DNSKEY_SET_MAX];
+	size_t n = dnskey_set_keys(keys, DNSKEY_USE_DNSKEY, kv, DNSKEY_SET_MAX);
+	int r = MN_OK;
+	for (size_t i = 0; r == MN_OK && i < n; i++) {
 		uint16_t len;
 		const uint8_t *rd = dnskey_rdata(kv[i], &len);
-		int r = zone_add_rr(t, t->name, ZONE_T_DNSKEY, ttl, rd, len);
-		if (r == MN_OK && i == 0)
-			r = zone_add_rr(t, t->name, ZONE_T_CDNSKEY, ttl, rd, len);
-		if (r != MN_OK)
-			return r;
+		r = zone_add_rr(t, t->name, ZONE_T_DNSKEY, ttl, rd, len);
 	}
-	uint8_t ds[DNSKEY_DS_LEN];
-	int r = dnskey_ds(keys->ksk, t->apex, t->apex_len, ds);
-	if (r == MN_OK)
-		r = zone_add_rr(t, t->name, ZONE_T_CDS, ttl, ds, sizeof(ds));
+	n = dnskey_set_keys(keys, DNSKEY_USE_CDS, kv, DNSKEY_SET_MAX);
+	for (size_t i = 0; r == MN_OK && i < n; i++) {
+		uint16_t len;
+		const uint8_t *rd = dnskey_rdata(kv[i], &len);
+		uint8_t ds[DNSKEY_DS_LEN];
+		r = zone_add_rr(t, t->name, ZONE_T_CDNSKEY, ttl, rd, len);
+		if (r == MN_OK)
+			r = dnskey_ds(kv[i], t->apex, t->apex_len, ds);
+		if (r == MN_OK)
+			r = zone_add_rr(t, t->name, ZONE_T_CDS, ttl, ds, sizeof(ds));
+	}
 	return r;
 }
 
@@ -619,7 +639,7 @@ static void sign_compiled(const policy_t *p, const zone_t *z, time_t now, bool p
 	if (d == NULL)
 		return;
 	const char *state = p->server.state_dir.v;
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	int r = dnskey_zone_keys(state, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,
 				 (dnssec_keys_t)d->dnssec.keys.v, persist, now, &keys, &j->mismatch);
 	j->mismatch = r == MN_OK && keys.ksk != NULL && !j->mismatch;
@@ -762,7 +782,7 @@ int sign_settle(const policy_t *p, zones_t *zs, time_t now, diag_t *diag, zone_t
 		const policy_domain_t *d = signed_domain(p, z);
 		if (d == NULL || !sign_zone_stale(z))
 			continue;
-		dnskey_set_t keys = { NULL, NULL };
+		dnskey_set_t keys = { 0 };
 		bool matches = true;
 		zone_t *t = NULL;
 		r = dnskey_zone_keys(p->server.state_dir.v, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,

@@ -38,18 +38,20 @@ typedef struct sign_opts {
 /*
  * The signed form of the finished zone z, a new finished zone (*out, freed
  * with zone_unref; z is not changed): z's records; at the apex the DNSKEY
- * RRset (keys->ksk, and keys->zsk when not NULL; TTL of the SOA), and a CDS
- * (SHA-256) and CDNSKEY for the SEP key (RFC 7344); one NSEC per owner name
- * in canonical order (RFC 4034 §6.1), the last pointing back to the apex,
- * its bitmap the owner's types with RRSIG and NSEC, TTL z->negative_ttl (RFC
- * 9077); and an RRSIG for every RRset (RFC 4034 §3.1.8.1: labels without a
- * wildcard's `*`, original TTL, signer the apex), made by the SEP key for
- * DNSKEY, CDS and CDNSKEY and by keys->zsk (the SEP key when NULL) for the
- * others; or taken from o->old (above).  The SOA is signed last, with the
- * serial o->serial_dir gives (above).  The signed zone's digest (zone_digest,
- * what serials follow) is over all that but the SOA serial and the SOA's
- * RRSIG: it changes when a signature is made anew, not when the SOA is
- * signed again for the same content.  MN_EINVAL without a SEP key or for an
+ * RRset (every key with DNSKEY_USE_DNSKEY, dnskey_set_keys; TTL of the SOA),
+ * and a CDS (SHA-256) and CDNSKEY for each SEP key with DNSKEY_USE_CDS (RFC
+ * 7344); one NSEC per owner name in canonical order (RFC 4034 §6.1), the
+ * last pointing back to the apex, its bitmap the owner's types with RRSIG and
+ * NSEC, TTL z->negative_ttl (RFC 9077); and an RRSIG for every RRset (RFC
+ * 4034 §3.1.8.1: labels without a wildcard's `*`, original TTL, signer the
+ * apex), one by each key with DNSKEY_USE_SIGN_KEYS for DNSKEY, CDS and
+ * CDNSKEY and by each with DNSKEY_USE_SIGN_DATA for the others (two
+ * algorithms during an algorithm rollover, RFC 6781 §4.1.4); or taken from
+ * o->old (above).  The SOA is signed last, with the serial o->serial_dir
+ * gives (above).  The signed zone's digest (zone_digest, what serials follow)
+ * is over all that but the SOA serial and the SOA's RRSIG: it changes when a
+ * signature is made anew, not when the SOA is signed again for the same
+ * content.  MN_EINVAL without a SEP key or for an
  * unfinished zone, MN_ESTATE when OpenSSL fails, MN_ENOMEM.
  */
 int sign_zone(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zone_t **out);

@@ -12,6 +12,7 @@
 # generated may be confirmed by the next run already; a domain the stopped run
 # had done is then one run ahead of the others, and one more run evens it).  A real mailnsd on loopback serves the state throughout
 # (activation needs its DNS confirmation).
+# DNSSEC: a ZSK and a KSK rollover stopped at every write (below).
 # Needs a build configured with --enable-fault-injection (.ci/run builds so).
 . "${top_srcdir:?}/tests/tap/tap.sh"
 grep -qx '#define MN_FAULT_INJECTION 1' "${top_builddir:?}/config.h" ||
@@ -170,6 +171,127 @@ is "$(awk -F'\t' '$1 == "dual.example" && $3 == "rsa-2048" && $4 == "pending"' "
 is "$(awk -F'\t' '$1 == "dual.example" && $3 == "rsa-2048" && $4 == "active"' "$TMP/list.ref" | wc -l)" 1 "the next run activates it (no publish_ahead wait without an active key)"
 # after a stop, the user runs the same revoke again
 crash_run "revoke" "wait_served; \"\$MAILNS\" keys revoke -c \"\$P\" --now \"@\$NOW\" dual.example \"\$sel\"" "$MAILNS" keys revoke -c "$P" --now "@$NOW" dual.example "$sel"
+
+# ---- DNSSEC rollovers (keys/dnsroll.c): a ZSK and a KSK rollover at once -------------
+# stopped at every write of every run that writes.  The parent (NSD, unsigned
+# zones: only its DS records are asked) publishes the DS the way an operator
+# does, from `mailns delegation`.  After each stop: every zone still compiles
+# and signs (`mailns zone`) and verifies (ldns-verify-zone), a DS at the parent
+# matches a key of its zone's DNSKEY RRset; the same command run again exits 0
+# or 3 (waiting for a DS) and the roles, states and DS states end as in the run
+# never stopped.
+dnssec_crash() {
+	local D="$TMP/dnssec.yaml" DS_ST="$TMP/dstate" NSD_PORT NSD_PID="" t label n rc out
+	NSD_PORT=$(mn_free_port "$MN_PORT")
+	cat >"$D" <<EOT
+version: 1
+server:
+  listen: ["127.0.0.1:$MN_PORT"]
+  nameservers: [ns1.example.net.]
+  hostmaster: hostmaster.example.net.
+  user: root
+  ttl: 300
+  negative_ttl: 300
+  state_dir: $DS_ST
+  dnssec: true
+domains:
+  zsk.example:
+    dnssec: { keys: ksk+zsk }
+    dmarc: { p: reject }
+EOT
+	"$MAILNS" zone -c "$D" >/dev/null 2>&1; ok $? "DNSSEC: the zones' first keys made (mailns zone)"
+	mkdir -p "$TMP/pz"
+	parent() { # the parent zones with the DS records mailns delegation prints now; NSD restarted
+		local d
+		[ -z "$NSD_PID" ] || { kill -TERM "$NSD_PID"; wait "$NSD_PID" 2>/dev/null; NSD_PID=""; }
+		for d in zsk.example; do
+			{
+				printf '$ORIGIN %s.\n$TTL 300\n@ SOA ns1.example.net. h.example.net. %s 3600 900 1209600 300\n' "$d" "$(date +%s)"
+				printf '@ NS ns1.example.net.\n_dmarc NS ns1.example.net.\n'
+				"$MAILNS" delegation -c "$D" "$d" | awk -v z="_dmarc.$d." '$1 == z && $4 == "DS"'
+			} >"$TMP/pz/$d.zone"
+		done
+		{
+			printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
+			printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/pz" "$TMP/pz/nsd.pid"
+			printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/pz/xfrd" "$TMP/pz/zl" "$TMP/pz"
+			printf '  logfile: "%s"\n  server-count: 1\n' "$TMP/pz/nsd.log"
+			printf 'remote-control:\n  control-enable: no\n'
+			for d in zsk.example; do printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$d" "$d"; done
+		} >"$TMP/pz/nsd.conf"
+		nsd -d -c "$TMP/pz/nsd.conf" >>"$TMP/pz/nsd.out" 2>&1 &
+		NSD_PID=$!
+		mn_wait_answer "$NSD_PORT" zsk.example $NSD_PID
+	}
+	drotate() { "$MAILNS" keys rotate -c "$D" --quiet --now "@$1" --resolver "127.0.0.1:$NSD_PORT" "${@:2}"; }
+	# the state of the keys without their tags (new keys differ from run to run)
+	dstate() { for f in "$DS_ST"/dnssec/*/*.key; do
+		printf '%s %s %s %s\n' "$(basename "$(dirname "$f")")" "$(sed -n 's/^role //p' "$f")" \
+			"$(sed -n 's/^state //p' "$f")" "$(sed -n 's/^ds //p' "$f")"; done | sort; }
+	dinvariants() {
+		local z bad=0 tags ds
+		mkdir -p "$TMP/dz" && rm -f "$TMP/dz"/*
+		"$MAILNS" zone -c "$D" -d "$TMP/dz" >/dev/null 2>&1 || { echo "mailns zone fails"; return 1; }
+		for z in _dmarc.zsk.example; do
+			ldns-verify-zone "$TMP/dz/$z.zone" >/dev/null 2>&1 || { echo "$z does not verify"; bad=1; }
+			tags=$(kdig @127.0.0.1 -p "$NSD_PORT" +short "$z" DS 2>/dev/null | awk '{ print $1 }')
+			for ds in $tags; do
+				grep -q "DNSKEY.*257 3 13" "$TMP/dz/$z.zone" || { echo "$z: no SEP key"; bad=1; }
+			done
+			# some DS at the parent matches a SEP key whose signature covers DNSKEY
+			if [ -n "$tags" ]; then
+				local signed=0 t
+				for t in $tags; do
+					awk -v t="$t" '$4 == "RRSIG" && $5 == "DNSKEY" && $11 == t' "$TMP/dz/$z.zone" | grep -q . && signed=1
+				done
+				[ $signed -eq 1 ] || { echo "$z: no DS ($tags) matches a key signing DNSKEY"; bad=1; }
+			fi
+		done
+		return $bad
+	}
+	parent || { ok 1 "DNSSEC: nsd serves the parents"; return; }
+	T=$(date +%s)
+	local -a steps=("0 --dnssec-roll all" "3900" "PARENT" "3960" "4300" "PARENT" "4400" "12000")
+	local dstops=0 dbad_inv=0 dbad_next=0 dbad_same=0 dkinds=0
+	for st in "${steps[@]}"; do
+		if [ "$st" = PARENT ]; then parent || diag "nsd did not restart"; continue; fi
+		read -r t label <<<"$st"
+		rm -rf "$TMP/dbefore" "$TMP/dafter"
+		cp -a "$DS_ST" "$TMP/dbefore"
+		out=$(drotate $((T + t)) $label 2>&1)
+		rc=$?
+		[ $rc -eq 0 ] || [ $rc -eq 3 ] || diag "DNSSEC reference run at +$t: exit $rc: $out"
+		dstate >"$TMP/dref"
+		cp -a "$DS_ST" "$TMP/dafter"
+		grep -q '	dnssec	' <<<"$out" || continue
+		dkinds=$((dkinds + 1))
+		for n in $(seq 1 40); do
+			rm -rf "$DS_ST"; cp -a "$TMP/dbefore" "$DS_ST"
+			MAILNS_FAULT_STEP=$n drotate $((T + t)) $label >/dev/null 2>&1
+			[ $? -eq 137 ] || break
+			dstops=$((dstops + 1))
+			out=$(dinvariants) || { diag "DNSSEC +$t, stopped after write $n: $out"; dbad_inv=$((dbad_inv + 1)); }
+			out=$(drotate $((T + t)) $label 2>&1); rc=$?	# the same command again
+			[ $rc -eq 0 ] || [ $rc -eq 3 ] || { diag "DNSSEC +$t, stop $n: next run exit $rc: $out"; dbad_next=$((dbad_next + 1)); }
+			out=$(dinvariants) || { diag "DNSSEC +$t, after the run following stop $n: $out"; dbad_inv=$((dbad_inv + 1)); }
+			dstate >"$TMP/dgot"
+			cmp -s "$TMP/dgot" "$TMP/dref" || { diag "DNSSEC +$t, stop $n: $(diff "$TMP/dref" "$TMP/dgot" | tr '\n' ' ')"; dbad_same=$((dbad_same + 1)); }
+		done
+		diag "DNSSEC run at +$t: stopped at each of $((n - 1)) writes"
+		rm -rf "$DS_ST"; cp -a "$TMP/dafter" "$DS_ST"
+	done
+	kill -TERM "$NSD_PID" 2>/dev/null; wait "$NSD_PID" 2>/dev/null
+	is "$(dstate | awk '$1 == "_dmarc.zsk.example" && $3 == "removed"' | wc -l)" 2 "DNSSEC: the ZSK and KSK rollovers ran to their end (two keys removed)"
+	ok $([ "$dkinds" -ge 5 ] && [ "$dstops" -ge 15 ]; echo $?) "DNSSEC: $dkinds runs, $dstops stops"
+	is "$dbad_inv" 0 "DNSSEC: after every stop and the run after it, every zone compiles, verifies, and a DS at the parent matches a key signing DNSKEY"
+	is "$dbad_next" 0 "DNSSEC: the run after every stop exits 0 or 3"
+	is "$dbad_same" 0 "DNSSEC: and ends with the roles, states and DS states of an uninterrupted run"
+}
+if command -v nsd >/dev/null && command -v ldns-verify-zone >/dev/null; then
+	dnssec_crash
+else
+	diag "nsd or ldns-verify-zone missing: the DNSSEC rollovers are not stopped"
+fi
 
 diag "kinds of runs stopped:$kinds; $caught stops needed one more run to even out"
 # each kind exactly as a run printed it (activate+ is not activate+retire+)

@@ -488,7 +488,7 @@ static void describe(char *buf, size_t cap)
 
 static void test_dnssec(const zset_t *plain)
 {
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
 		tap_bail("no key");
 	zset_t *set = test_set(&keys);

@@ -124,7 +124,7 @@ static void test_store(void)
 	char state[PATH_MAX + 16], zdir[PATH_MAX + 64];
 	snprintf(state, sizeof(state), "%s/state", tmp);
 	snprintf(zdir, sizeof(zdir), "%s/dnssec/_dmarc.example.com", state);
-	dnskey_set_t s = { NULL, NULL };
+	dnskey_set_t s = { 0 };
 	bool match = false;
 	is_int(dnskey_zone_keys(state, "_dmarc.example.com", DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_CSK, false, 1000,
 				&s, &match), MN_OK, "no state_dir, no create: MN_OK");
@@ -191,6 +191,113 @@ static void test_store(void)
 	       MN_EINVAL, "a zone name with a slash: MN_EINVAL");
 }
 
+/* Writes a key file in the format of before rollovers (no role, no changed, no ds). */
+static void write_legacy(const char *zdir, const dnskey_t *k)
+{
+	char path[PATH_MAX + 128], *pem = NULL;
+	size_t plen = 0;
+	if (dnskey_pem(k, &pem, &plen) != MN_OK)
+		tap_bail("pem");
+	snprintf(path, sizeof(path), "%s/%05u-%lld.pem", zdir, (unsigned)dnskey_tag(k), (long long)dnskey_created(k));
+	FILE *f = fopen(path, "w");
+	if (f == NULL || fwrite(pem, 1, plen, f) != plen || fclose(f) != 0)
+		tap_bail("write %s", path);
+	free(pem);
+	snprintf(path, sizeof(path), "%s/%05u-%lld.key", zdir, (unsigned)dnskey_tag(k), (long long)dnskey_created(k));
+	f = fopen(path, "w");
+	if (f == NULL || fprintf(f, "algorithm %u\nflags %u\ncreated %lld\nstate active\n", (unsigned)dnskey_alg(k),
+				 (unsigned)dnskey_flags(k), (long long)dnskey_created(k)) < 0 || fclose(f) != 0)
+		tap_bail("write %s", path);
+}
+
+/* Keys of before rollovers read as active; a zone's keys in every state: published, what each signs. */
+static void test_states(void)
+{
+	char state[PATH_MAX + 16], zdir[PATH_MAX + 64], cmd[PATH_MAX + 80];
+	snprintf(state, sizeof(state), "%s/st2", tmp);
+	snprintf(zdir, sizeof(zdir), "%s/dnssec/_dmarc.example.org", state);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", zdir);
+	if (system(cmd) != 0)
+		tap_bail("mkdir");
+	dnskey_t *ksk = NULL, *zsk = NULL;
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, 100, &ksk) != MN_OK ||
+	    dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_ZSK, 100, &zsk) != MN_OK)
+		tap_bail("keys");
+	write_legacy(zdir, ksk);
+	dnskey_meta_t *v = NULL;
+	size_t n = 0;
+	is_int(dnskey_zone_list(state, "_dmarc.example.org", &v, &n), MN_OK, "migration: a CSK of before rollovers lists");
+	ok(n == 1 && v[0].state == DNSKEY_ACTIVE && v[0].role == DNSKEY_ROLE_CSK && v[0].changed == 100 &&
+	   v[0].ds == DNSKEY_DS_NONE && v[0].tag == dnskey_tag(ksk), "read as an active CSK, changed = created, ds none");
+	free(v);
+	write_legacy(zdir, zsk);
+	is_int(dnskey_zone_list(state, "_dmarc.example.org", &v, &n), MN_OK, "migration: KSK + ZSK list");
+	ok(n == 2 && v[0].state == DNSKEY_ACTIVE && v[1].state == DNSKEY_ACTIVE &&
+	   ((v[0].role == DNSKEY_ROLE_KSK && v[1].role == DNSKEY_ROLE_ZSK) ||
+	    (v[1].role == DNSKEY_ROLE_KSK && v[0].role == DNSKEY_ROLE_ZSK)), "the SEP key beside a ZSK is a KSK");
+	free(v);
+	dnskey_set_t s = { 0 };
+	bool match = false;
+	is_int(dnskey_zone_keys(state, "_dmarc.example.org", DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_KSK_ZSK, true, 200,
+				&s, &match), MN_OK, "migration: the old files sign");
+	ok(s.ksk != NULL && s.zsk != NULL && dnskey_tag(s.ksk) == dnskey_tag(ksk) && dnskey_tag(s.zsk) == dnskey_tag(zsk) &&
+	   match && s.n == 2, "the same two keys, nothing made");
+	dnskey_set_clear(&s);
+
+	/* a new ZSK published beside them, then the old one retired: every key published */
+	dnskey_t *z2 = NULL, *k2 = NULL;
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_ZSK, 300, &z2) != MN_OK ||
+	    dnskey_new(DNSSEC_ALG_ED25519, DNSKEY_FLAGS_SEP, 400, &k2) != MN_OK)
+		tap_bail("keys");
+	dnskey_meta_t zm = { .role = DNSKEY_ROLE_ZSK, .state = DNSKEY_PUBLISHED, .changed = 300 };
+	is_int(dnskey_zone_add(state, "_dmarc.example.org", z2, &zm), MN_OK, "a published ZSK added");
+	ok(zm.tag == dnskey_tag(z2) && zm.id[0] != '\0', "its id and tag filled in");
+	is_int(dnskey_zone_keys(state, "_dmarc.example.org", DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_KSK_ZSK, false, 300,
+				&s, &match), MN_OK, "three keys load");
+	dnskey_t *kv[DNSKEY_SET_MAX];
+	is_int((long long)dnskey_set_keys(&s, DNSKEY_USE_DNSKEY, kv, DNSKEY_SET_MAX), 3, "all three in DNSKEY");
+	ok(dnskey_set_keys(&s, DNSKEY_USE_SIGN_DATA, kv, DNSKEY_SET_MAX) == 1 && dnskey_tag(kv[0]) == dnskey_tag(zsk),
+	   "the active ZSK alone signs the data (pre-publish)");
+	ok(dnskey_set_keys(&s, DNSKEY_USE_SIGN_KEYS, kv, DNSKEY_SET_MAX) == 1 && dnskey_tag(kv[0]) == dnskey_tag(ksk),
+	   "the KSK alone signs DNSKEY");
+	ok(s.zsk != NULL && dnskey_tag(s.zsk) == dnskey_tag(zsk), "zsk: the active one");
+	dnskey_set_clear(&s);
+
+	/* an algorithm rollover's presign: the new algorithm's key signs the data, not in DNSKEY */
+	dnskey_meta_t km = { .role = DNSKEY_ROLE_CSK, .state = DNSKEY_PRESIGN, .changed = 400 };
+	is_int(dnskey_zone_add(state, "_dmarc.example.org", k2, &km), MN_OK, "an ed25519 CSK in presign added");
+	is_int(dnskey_zone_keys(state, "_dmarc.example.org", DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_KSK_ZSK, false, 400,
+				&s, &match), MN_OK, "four keys load");
+	is_int((long long)dnskey_set_keys(&s, DNSKEY_USE_DNSKEY, kv, DNSKEY_SET_MAX), 3, "presign: not in DNSKEY");
+	is_int((long long)dnskey_set_keys(&s, DNSKEY_USE_SIGN_DATA, kv, DNSKEY_SET_MAX), 2,
+	       "both algorithms sign the data");
+	is_int((long long)dnskey_set_keys(&s, DNSKEY_USE_SIGN_KEYS, kv, DNSKEY_SET_MAX), 1, "DNSKEY: the old KSK only");
+	dnskey_set_clear(&s);
+	km.state = DNSKEY_PUBLISHED;
+	is_int(dnskey_zone_update(state, "_dmarc.example.org", &km), MN_OK, "published");
+	is_int(dnskey_zone_keys(state, "_dmarc.example.org", DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_KSK_ZSK, false, 400,
+				&s, &match), MN_OK, "loads");
+	is_int((long long)dnskey_set_keys(&s, DNSKEY_USE_SIGN_KEYS, kv, DNSKEY_SET_MAX), 2,
+	       "DNSKEY signed by both algorithms' SEP keys");
+	is_int((long long)dnskey_set_keys(&s, DNSKEY_USE_CDS, kv, DNSKEY_SET_MAX), 2, "CDS: both SEP keys");
+	dnskey_set_clear(&s);
+	km.state = DNSKEY_REMOVED;
+	is_int(dnskey_zone_update(state, "_dmarc.example.org", &km), MN_OK, "removed");
+	is_int(dnskey_zone_destroy(state, "_dmarc.example.org", km.id), MN_OK, "its private key destroyed");
+	is_int(dnskey_zone_destroy(state, "_dmarc.example.org", km.id), MN_OK, "again: nothing to do");
+	is_int(dnskey_zone_keys(state, "_dmarc.example.org", DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_KSK_ZSK, false, 400,
+				&s, &match), MN_OK, "a removed key without its private half: loads");
+	is_int((long long)s.n, 3, "the tombstone is not loaded");
+	dnskey_set_clear(&s);
+	is_int(dnskey_zone_list(state, "_dmarc.example.org", &v, &n), MN_OK, "listed");
+	ok(n == 4 && v[3].state == DNSKEY_REMOVED && v[3].role == DNSKEY_ROLE_CSK, "the tombstone listed, its role kept");
+	free(v);
+	dnskey_free(ksk);
+	dnskey_free(zsk);
+	dnskey_free(z2);
+	dnskey_free(k2);
+}
+
 int main(void)
 {
 	char templ[] = "/tmp/test_dnskey.XXXXXX";
@@ -205,6 +312,7 @@ int main(void)
 	const uint8_t rd[] = { 1, 0, 3, 5, 1, 2 };
 	is_int(dnskey_rdata_tag(rd, sizeof(rd)), (0x0100 + 0x0305 + 0x0102) & 0xffff, "key tag: the sum of 16-bit words");
 	test_store();
+	test_states();
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)

@@ -522,7 +522,7 @@ static void test_parse_cache(void)
 #define MTA_STS_MEMBERS(S, M) S(present) M(mode) M(mx) M(max_age)
 #define TLS_RPT_MEMBERS(S, M) S(present) M(rua)
 #define BIMI_MEMBERS(S, M) S(present) M(logo) M(authority)
-#define DNSSEC_MEMBERS(S, M) S(present) M(enabled) M(algorithm) M(keys)
+#define DNSSEC_MEMBERS(S, M) S(present) M(enabled) M(algorithm) M(keys) M(zsk_lifetime) M(ksk_lifetime)
 #define SELECTOR_MEMBERS(S, M) M(name) M(record)
 #define SCALAR_INIT(m) 0,
 #define AGGREGATE_INIT(m) { 0 },

@@ -216,7 +216,7 @@ static verdict_t check_zone(const zone_t *z)
 static void test_sign(dnssec_alg_t alg, bool split, const char *what)
 {
 	zone_t *z = make_zone("_spf.example.com", 3);
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	time_t now = time(NULL);
 	if (dnskey_new(alg, DNSKEY_FLAGS_SEP, now, &keys.ksk) != MN_OK ||
 	    (split && dnskey_new(alg, DNSKEY_FLAGS_ZSK, now, &keys.zsk) != MN_OK))
@@ -281,7 +281,7 @@ static char *render(const zone_t *z)
 static void test_reuse(void)
 {
 	zone_t *z = make_zone("_spf.example.com", 3);
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	time_t now = time(NULL);
 	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, now, &keys.ksk) != MN_OK)
 		tap_bail("key");
@@ -367,7 +367,7 @@ static void test_sigfile(void)
 	if (mkdtemp(state) == NULL)
 		tap_bail("mkdtemp");
 	const char *zn = "_spf.example.com";
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	bool match;
 	if (dnskey_zone_keys(state, zn, DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_CSK, true, time(NULL), &keys, &match) != MN_OK)
 		tap_bail("keys");
@@ -606,7 +606,7 @@ static void test_cache(void)
 static void bench(dnssec_alg_t alg, const char *what)
 {
 	zone_t *z = make_zone("_domainkey.example.com", 2000);
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	if (dnskey_new(alg, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
 		tap_bail("key");
 	size_t made = 0;

@@ -340,7 +340,7 @@ static void test_reuse(void)
 	v = check_zone_at(c, o.now);
 	ok(v.verified == v.rrsigs && v.rrsigs == all, "and all verify (then)");
 	/* a signature of another key is not taken */
-	dnskey_set_t other = { NULL, NULL };
+	dnskey_set_t other = { 0 };
 	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, now, &other.ksk) != MN_OK)
 		tap_bail("key");
 	made = reused = 0;
@@ -375,7 +375,7 @@ static void test_sigfile(void)
 	for (int alg = 0; alg < 2; alg++) {
 		const char *n2 = alg ? "_dmarc.example.com" : "_domainkey.example.com";
 		dnssec_alg_t al = alg ? DNSSEC_ALG_ED25519 : DNSSEC_ALG_ECDSAP256SHA256;
-		dnskey_set_t made = { NULL, NULL }, read = { NULL, NULL };
+		dnskey_set_t made = { 0 }, read = { 0 };
 		if (dnskey_zone_keys(state, n2, al, DNSSEC_KEYS_KSK_ZSK, true, time(NULL), &made, &match) != MN_OK ||
 		    dnskey_zone_keys(state, n2, al, DNSSEC_KEYS_KSK_ZSK, false, time(NULL), &read, &match) != MN_OK ||
 		    read.ksk == NULL || read.zsk == NULL)
@@ -630,7 +630,7 @@ int main(void)
 	test_sign(DNSSEC_ALG_ECDSAP256SHA256, false, "p256 csk");
 	test_sign(DNSSEC_ALG_ED25519, false, "ed25519 csk");
 	test_sign(DNSSEC_ALG_ECDSAP256SHA256, true, "p256 ksk+zsk");
-	dnskey_set_t none = { NULL, NULL };
+	dnskey_set_t none = { 0 };
 	zone_t *z = make_zone("_dmarc.example.com", 0), *s = NULL;
 	sign_opts_t o = { .now = time(NULL), .validity = 3600 };
 	is_int(sign_zone(z, &none, &o, &s), MN_EINVAL, "no key: MN_EINVAL");

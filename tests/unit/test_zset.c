@@ -356,7 +356,7 @@ static void proof_owners(const zset_proof_t *p, char *buf, size_t cap)
 
 static void test_dnssec(void)
 {
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
 		tap_bail("no key");
 	zones_t *plain = test_zones(), *zs = test_zones();
@@ -678,7 +678,7 @@ static zone_t *spzone(int k, int ver, dnskey_set_t *keys)
 static void test_patch_signed(void)
 {
 	enum { NZ = 16 };
-	dnskey_set_t keys = { NULL, NULL };
+	dnskey_set_t keys = { 0 };
 	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
 		tap_bail("no key");
 	zone_t *cur[NZ] = { 0 };

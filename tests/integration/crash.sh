@@ -15,6 +15,7 @@
 # DNSSEC: a ZSK and a KSK rollover stopped at every write (below).
 # Needs a build configured with --enable-fault-injection (.ci/run builds so).
 . "${top_srcdir:?}/tests/tap/tap.sh"
+. "$top_srcdir/tests/integration/dnssec_lib.sh"
 grep -qx '#define MN_FAULT_INJECTION 1' "${top_builddir:?}/config.h" ||
 	skip_all "built without --enable-fault-injection (MAILNS_FAULT_STEP is ignored)"
 command -v kdig >/dev/null || skip_all "kdig is not installed"
@@ -211,14 +212,7 @@ EOT
 				"$MAILNS" delegation -c "$D" "$d" | awk -v z="_dmarc.$d." '$1 == z && $4 == "DS"'
 			} >"$TMP/pz/$d.zone"
 		done
-		{
-			printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
-			printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/pz" "$TMP/pz/nsd.pid"
-			printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/pz/xfrd" "$TMP/pz/zl" "$TMP/pz"
-			printf '  logfile: "%s"\n  server-count: 1\n' "$TMP/pz/nsd.log"
-			printf 'remote-control:\n  control-enable: no\n'
-			for d in zsk.example; do printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$d" "$d"; done
-		} >"$TMP/pz/nsd.conf"
+		mn_nsd_conf "$TMP/pz/nsd.conf" "$TMP/pz" "$NSD_PORT" zsk.example
 		nsd -d -c "$TMP/pz/nsd.conf" >>"$TMP/pz/nsd.out" 2>&1 &
 		NSD_PID=$!
 		mn_wait_answer "$NSD_PORT" zsk.example $NSD_PID

@@ -11,6 +11,7 @@
 # however much time passes, and the resolver stays happy.
 # Everything on 127.0.0.1; every daemon stopped by PID.
 . "${top_srcdir:?}/tests/tap/tap.sh"
+. "$top_srcdir/tests/integration/dnssec_lib.sh"
 for t in nsd unbound ldns-keygen ldns-signzone kdig; do
 	command -v "$t" >/dev/null || skip_all "$t is not installed"
 done
@@ -75,14 +76,7 @@ parent_sign() {
 	} >"$TMP/example.com.zone"
 	(cd "$TMP" && ldns-signzone -f "$TMP/nsd/example.com.zone" "$TMP/example.com.zone" "$KEY") >/dev/null 2>&1
 }
-{
-	printf 'server:\n  ip-address: 127.0.0.1\n  port: %s\n  username: ""\n  chroot: ""\n' "$NSD_PORT"
-	printf '  zonesdir: "%s"\n  pidfile: "%s"\n  database: ""\n' "$TMP/nsd" "$TMP/nsd.pid"
-	printf '  xfrdfile: "%s"\n  zonelistfile: "%s"\n  xfrdir: "%s"\n' "$TMP/xfrd.state" "$TMP/zone.list" "$TMP"
-	printf '  logfile: "%s"\n  server-count: 1\n  verbosity: 1\n' "$TMP/nsd.log"
-	printf 'remote-control:\n  control-enable: no\n'
-	printf 'zone:\n  name: "example.com"\n  zonefile: "example.com.zone"\n'
-} >"$TMP/nsd.conf"
+mn_nsd_conf "$TMP/nsd.conf" "$TMP/nsd" "$NSD_PORT" example.com
 SERIAL=1
 nsd_start() { # the parent re-signed with the DS records of now, NSD (re)started
 	[ -z "$NSD_PID" ] || { kill -TERM "$NSD_PID"; wait "$NSD_PID" 2>/dev/null; NSD_PID=""; }
@@ -94,26 +88,12 @@ nsd_start() { # the parent re-signed with the DS records of now, NSD (re)started
 }
 nsd_start; up=$?
 ok $up "nsd serves the signed parent with our DS records on port $NSD_PORT"
-[ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
+[ $up -eq 0 ] || { diag "$(cat "$TMP/nsd.out" "$TMP/nsd/nsd.log" 2>/dev/null | tail -20)"; done_testing; exit 1; }
 
 # ---- unbound: validating, the parent's key as trust anchor ----------------------------
-stub() { printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$1" "$2"; }
-{
-	printf 'server:\n  interface: 127.0.0.1\n  port: %s\n' "$UB_PORT"
-	printf '  do-ip4: yes\n  do-ip6: no\n  do-udp: yes\n  do-tcp: yes\n'
-	printf '  access-control: 127.0.0.0/8 allow\n'
-	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: "%s"\n' "$TMP" "$TMP/unbound.pid"
-	printf '  use-syslog: no\n  logfile: "%s"\n  verbosity: 1\n  val-log-level: 2\n' "$TMP/unbound.log"
-	printf '  num-threads: 1\n  so-reuseport: no\n  outgoing-interface: 127.0.0.1\n'
-	printf '  do-not-query-localhost: no\n  module-config: "validator iterator"\n'
-	printf '  trust-anchor-file: "%s"\n' "$TMP/$KEY.key"
-	printf '  harden-referral-path: no\n  qname-minimisation: no\n  target-fetch-policy: "0 0 0 0 0"\n'
-	printf '  prefetch: no\n  aggressive-nsec: no\n'
-	printf 'remote-control:\n  control-enable: no\n'
-	stub . "$NSD_PORT"
-	stub example.com "$NSD_PORT"
-	for z in _domainkey _dmarc _spf _domainkey.csk _dmarc.csk _spf.csk; do stub "$z.example.com" "$MN_PORT"; done
-} >"$TMP/unbound.conf"
+mn_unbound_conf "$TMP/unbound.conf" "$TMP" "$UB_PORT" "$TMP/$KEY.key" "$NSD_PORT" example.com "$MN_PORT" \
+	_domainkey.example.com _dmarc.example.com _spf.example.com \
+	_domainkey.csk.example.com _dmarc.csk.example.com _spf.csk.example.com
 # (re)started when the simulated time has passed the TTLs its cache holds
 ub_start() {
 	[ -z "$UB_PID" ] || { kill -TERM "$UB_PID"; wait "$UB_PID" 2>/dev/null; UB_PID=""; }

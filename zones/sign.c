@@ -172,8 +172,7 @@ typedef struct signer {
 	size_t made, reused;
 	bool any;		/* a signature was made or reused: first_exp holds */
 	uint32_t first_exp;	/* the earliest expiration of them (serial arithmetic from now) */
-	EVP_MD_CTX *md;		/* the reuse key's SHA-256 */
-	EVP_MD *sha256;
+	EVP_MD *sha256;		/* fetched once per zone: the reuse keys and the signed digest */
 } signer_t;
 
 static int buf_reserve(signer_t *s, size_t n)
@@ -471,16 +470,14 @@ static int signer_open(signer_t *s, dnskey_set_t *keys, const sign_opts_t *o)
 {
 	*s = (signer_t){ .keys = keys, .o = o, .inception = (uint32_t)(o->now - 3600),
 			 .expiration = (uint32_t)(o->now + (time_t)o->validity) };
-	s->md = EVP_MD_CTX_new();
 	s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	return s->md != NULL && s->sha256 != NULL ? MN_OK : MN_ENOMEM;
+	return s->sha256 != NULL ? MN_OK : MN_ENOMEM;
 }
 
 /* Frees s's buffers; on success, its counts into o. */
 static void signer_close(signer_t *s, int r)
 {
 	free(s->buf);
-	EVP_MD_CTX_free(s->md);
 	EVP_MD_free(s->sha256);
 	const sign_opts_t *o = s->o;
 	if (r != MN_OK)

@@ -128,13 +128,19 @@ static void test_long_keys(void)
 			tap_bail("malloc");
 		memset(key, 'k', lens[i]);
 		key[lens[i]] = '\0';
-		mn_buf_t b = { 0 };
-		mn_buf_addf(&b, "%s: 1\na: { %s: 2 }\n", key, key);
-		char *text = mn_buf_take(&b);
-		if (text == NULL)
-			tap_bail("out of memory");
-		ok(agree(text, strlen(text), NULL), "a %zu-character key: the same result as libyaml", lens[i]);
-		free(text);
+		for (int flow = 0; flow < 2; flow++) {
+			mn_buf_t b = { 0 };
+			if (flow)
+				mn_buf_addf(&b, "a: { %s: 2 }\n", key);
+			else
+				mn_buf_addf(&b, "%s: 1\n", key);
+			char *text = mn_buf_take(&b);
+			if (text == NULL)
+				tap_bail("out of memory");
+			ok(agree(text, strlen(text), NULL), "a %zu-character %s key: the same result as libyaml",
+			   lens[i], flow ? "flow" : "block");
+			free(text);
+		}
 		free(key);
 	}
 }

@@ -409,8 +409,8 @@ static ynode_t *fast_flow(fast_t *f, bool *oom)
 			if (f->p >= f->end || !fast_plain_first((unsigned char)*f->p))
 				return NULL;
 			ynode_t *k = fast_scalar(f, oom);
-			/* the key, then ": " */
-			if (k == NULL || f->p + 1 >= f->end || f->p[0] != ':' || f->p[1] != ' ')
+			/* the key (libyaml's simple-key limit), then ": " */
+			if (k == NULL || k->len > FAST_KEY_MAX || f->p + 1 >= f->end || f->p[0] != ':' || f->p[1] != ' ')
 				return NULL;
 			f->p += 2;
 			fast_spaces(f);

@@ -118,6 +118,33 @@ static const char *others[] = {
 	"[a, b]\n", "a: {\n", "a: [\n", "a: 'x\n", "a: \"x\n", "a: }\n", " a: 1\n", "a: 1\n b: 2\n",
 };
 
+/* Keys near libyaml's limit for a simple key (1024 characters), in block and flow mappings. */
+static void test_long_keys(void)
+{
+	static const size_t lens[] = { 999, 1000, 1001, 1023, 1024, 1025, 1100 };
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		char *key = malloc(lens[i] + 1);
+		if (key == NULL)
+			tap_bail("malloc");
+		memset(key, 'k', lens[i]);
+		key[lens[i]] = '\0';
+		for (int flow = 0; flow < 2; flow++) {
+			mn_buf_t b = { 0 };
+			if (flow)
+				mn_buf_addf(&b, "a: { %s: 2 }\n", key);
+			else
+				mn_buf_addf(&b, "%s: 1\n", key);
+			char *text = mn_buf_take(&b);
+			if (text == NULL)
+				tap_bail("out of memory");
+			ok(agree(text, strlen(text), NULL), "a %zu-character %s key: the same result as libyaml",
+			   lens[i], flow ? "flow" : "block");
+			free(text);
+		}
+		free(key);
+	}
+}
+
 static void test_shapes(void)
 {
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -225,6 +252,7 @@ int main(void)
 	if (realpath(top != NULL ? top : ".", srcdir) == NULL)
 		tap_bail("top_srcdir");
 	test_shapes();
+	test_long_keys();
 	test_mutations();
 	test_files();
 	return tap_done();

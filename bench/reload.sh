@@ -210,8 +210,9 @@ for s in $SERVERS; do
 	done
 done
 echo "seconds from the file's rename to the first answer with the new text, polled every 1 ms (median of $REPS, min-max);"
-echo " watch: mailnsd's file watcher (its 300 ms debounce included); hup: SIGHUP right after the rename (the watcher's own"
-echo " reload follows 300 ms later, before the next change); ctl: nsd-control reload ZONE / knotc zone-reload ZONE;"
+echo " watch: mailnsd's file watcher (its 300 ms debounce included); hup: SIGHUP right after the rename (it replaces the"
+echo " watcher's reload when the watcher saw the rename first, else that one follows); ctl: nsd-control reload ZONE /"
+echo " knotc zone-reload ZONE;"
 echo " cpu_s: the server's CPU seconds (user+system, every thread) a change over the idle series, settling included"
-echo " (hup: two reloads a change, SIGHUP's and the watcher's); lost: dnsperf's lost queries over the loaded series"
+echo " (hup: one or two reloads a change, see above); lost: dnsperf's lost queries over the loaded series"
 echo " (all changes of that row); load_s: exec -> the last zone's answer"

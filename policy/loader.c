@@ -148,6 +148,7 @@ typedef struct priv {
 	size_t nheld;
 	policy_domain_t defaults;	/* `defaults:` with the built-in ones, as merged (strings in arena) */
 	bool has_defaults;
+	mn_map_t byname;		/* held parses by name (policy_file_digest) */
 } priv_t;
 
 /*
@@ -783,6 +784,18 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 		ld.priv->defaults = ld.cv.defaults;
 		ld.priv->has_defaults = true;
 	}
+	if (ld.priv->nheld > 0) {
+		ret = MN_ENOMEM;
+		if (mn_map_init(&ld.priv->byname, ld.priv->nheld) != MN_OK)
+			goto fail;
+		for (size_t i = 0; i < ld.priv->nheld; i++) {
+			pfile_t *f = ld.priv->held[i];
+			/* sized for nheld: no growth, so no failure */
+			void **v = f->arena != NULL ? mn_map_put(&ld.priv->byname, f->name, strlen(f->name)) : NULL;
+			if (v != NULL && *v == NULL)
+				*v = f;
+		}
+	}
 	if (cache != NULL) {
 		size_t reused = 0, read = 0;
 		for (size_t i = 0; i < ld.njobs; i++) {
@@ -810,14 +823,14 @@ fail:
 bool policy_file_digest(const policy_t *p, const char *file, unsigned char digest[32])
 {
 	const priv_t *pv = p != NULL ? p->priv : NULL;
-	for (size_t i = 0; pv != NULL && file != NULL && i < pv->nheld; i++) {
-		const pfile_t *f = pv->held[i];
-		if (f->name == file && f->arena != NULL) {
-			memcpy(digest, f->digest, PFILE_DIGEST);
-			return true;
-		}
-	}
-	return false;
+	if (pv == NULL || file == NULL || pv->byname.cap == 0)
+		return false;
+	const pfile_t *f = mn_map_gets(&pv->byname, file);
+	/* (the same pointer: a string of the same text elsewhere is not the parse's) */
+	if (f == NULL || f->name != file)
+		return false;
+	memcpy(digest, f->digest, PFILE_DIGEST);
+	return true;
 }
 
 const policy_domain_t *policy_defaults(const policy_t *p)
@@ -861,6 +874,7 @@ void policy_free(policy_t *p)
 		for (size_t i = 0; i < pv->nheld; i++)
 			pfile_unref(pv->held[i]);
 		free(pv->held);
+		mn_map_free(&pv->byname);
 		free(pv);
 	}
 	free(p);

@@ -46,8 +46,9 @@ static bool part_src(const ctx_t *c, cache_part_t *cp, const char *file, uint8_t
  * position are old's (under the same name set), else digested.
  */
 static int part_inputs(const ctx_t *c, cache_part_t *cp, const policy_domain_t *d, const incr_entry_t *old,
-		       incr_part_t *pt)
+		       incr_part_t *pt, bool *same)
 {
+	*same = false;
 	memset(pt, 0, sizeof(*pt));
 	pt->line = d->pos.line;
 	pt->col = d->pos.col;
@@ -56,6 +57,7 @@ static int part_inputs(const ctx_t *c, cache_part_t *cp, const policy_domain_t *
 	    old->part.col == pt->col && memcmp(old->part.src, pt->src, 32) == 0) {
 		memcpy(pt->key, old->part.key, 32);
 		memcpy(pt->pos, old->part.pos, 32);
+		*same = true;
 		return MN_OK;
 	}
 	cp->digested++;
@@ -125,6 +127,25 @@ static int domain_inputs(const ctx_t *c, incr_hash_t *h, const policy_domain_t *
 	return incr_hash_final(h, key, pos);
 }
 
+/*
+ * Has d nothing besides its part among its inputs (no hosted domain
+ * reporting to it, no key store, no SPF cache, no MTA-STS withdrawal)?  Then
+ * its digests are a function of its part alone (domain_inputs()).
+ */
+static int rest_empty(const ctx_t *c, const policy_domain_t *d, bool *empty)
+{
+	const char *state = c->p->server.state_dir.v;
+	size_t lo = compile_reports_first(c, d->name);
+	*empty = (lo >= c->nreports || strcmp(c->reports[lo].target, d->name) != 0) &&
+		 (state == NULL || (!compile_dirset_maybe(c->keys, d->name) && !compile_dirset_maybe(c->spf, d->name)));
+	if (!*empty)
+		return MN_OK;
+	mtasts_wd_t wd;
+	int r = compile_mta_sts_withdrawal(c, d, &wd);
+	*empty = r == MN_OK && !wd.active && wd.max_age == 0 && wd.until == 0;
+	return r;
+}
+
 static bool reusable(const ctx_t *c, const incr_entry_t *e, const uint8_t key[32], const uint8_t pos[32],
 		     time_t now)
 {
@@ -154,9 +175,17 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	incr_entry_t *e = NULL;
 	size_t z0 = zs->n;
 	incr_entry_t *old = cp->run->olds != NULL ? cp->run->olds[i] : incr_find(cp->prev, d->name);
-	int r = part_inputs(pc, cp, d, old, &pt);
+	bool same = false, empty = false;
+	int r = part_inputs(pc, cp, d, old, &pt, &same);
 	if (r == MN_OK)
+		r = rest_empty(pc, d, &empty);
+	if (r == MN_OK && same && empty && old->rest_empty) {
+		/* the same part, nothing else then and now: the same digests, not made again */
+		memcpy(key, old->key, 32);
+		memcpy(pos, old->pos, 32);
+	} else if (r == MN_OK) {
 		r = domain_inputs(pc, &cp->h, d, &pt, &dm, key, pos);
+	}
 	if (r != MN_OK)
 		goto out;
 	if (reusable(pc, old, key, pos, pc->now)) {
@@ -175,6 +204,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		 */
 		old->part = pt;
 		old->reports_none = !cp->run->reports_from[i];
+		old->rest_empty = empty;
 		cp->fresh[i] = old;
 		cp->reused++;
 		cp->signed_reused += old->nsigned;
@@ -216,6 +246,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	memcpy(e->pos, pos, 32);
 	e->part = pt;
 	e->reports_none = !cp->run->reports_from[i];
+	e->rest_empty = empty;
 	e->since = pc->now;
 	e->nsigned = ss.zones;
 	e->resign_at = ss.refresh_at;

@@ -57,6 +57,7 @@ typedef struct incr_entry {
 	uint8_t key[32], pos[32];
 	incr_part_t part;
 	bool reports_none;	/* under that part: no report destination at another hosted domain */
+	bool rest_empty;	/* key and pos were made from the part alone (compile_cache.c) */
 	time_t since, until;	/* the output holds for now in [since, until) */
 	zone_t *zones[ZONE_KINDS];	/* held (zone_ref), or borrowed from the output until it has its serials */
 	size_t nzones;

@@ -486,12 +486,17 @@ int keystore_key_remove(const char *state_dir, const char *domain, const char *s
 
 int keystore_lock(const char *state_dir, int timeout_s, int *fd)
 {
-	if (state_dir == NULL || fd == NULL)
+	return keystore_lock_in(state_dir, "keys", timeout_s, fd);
+}
+
+int keystore_lock_in(const char *state_dir, const char *sub, int timeout_s, int *fd)
+{
+	if (state_dir == NULL || sub == NULL || fd == NULL)
 		return MN_EINVAL;
 	int r = mn_mkdir_p(state_dir, 0755);
 	if (r != MN_OK)
 		return r;
-	int dirfd = mn_dir_open(state_dir, "keys", 0750, true);
+	int dirfd = mn_dir_open(state_dir, sub, 0750, true);
 	if (dirfd < 0)
 		return dirfd;
 	/* never through a link, never a FIFO or a device (O_NONBLOCK: not stuck opening one) */

@@ -91,6 +91,9 @@ int keystore_key_remove(const char *state_dir, const char *domain, const char *s
  * that is not a regular file is MN_ENOTFILE.  *fd is released by keystore_unlock.
  */
 int keystore_lock(const char *state_dir, int timeout_s, int *fd);
+/* The same on STATE/SUB/.lock (SUB 0750 created if missing): "dnssec" serializes
+ * the DNSSEC rollovers, which a user other than the key store's owner may run. */
+int keystore_lock_in(const char *state_dir, const char *sub, int timeout_s, int *fd);
 void keystore_unlock(int fd);
 
 /*

@@ -75,7 +75,8 @@ bool cmd_domain_zone(const policy_domain_t *d, size_t k, char zone[300]);
  * NULL, a zone or "all": start a rollover now (ksk/zsk: of that key only).
  * dry_run: prints the plan ("plan " lines), writes nothing.  *waiting set
  * when a zone waits for its DS at the parent (or for it to leave); errors
- * counted in *errors.
+ * counted in *errors.  When a zone is signed, runs under the lock
+ * state_dir/dnssec/.lock (keystore_lock_in; none with dry_run).
  */
 typedef struct cmd_dnsroll {
 	time_t now;

@@ -25,6 +25,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mailns keys rotate [-c POLICY] [--now TIME] [--jobs N] [--quiet] [--dry-run]\n"
 		   "                         [--dnssec-roll ZONE|all [--ksk|--zsk]] [--resolver ADDR[:PORT]]\n"
+		   "                         [--only dkim|dnssec]\n"
 		   "       mailns keys list [-c POLICY] [--now TIME] [--json]\n"
 		   "       mailns keys revoke [-c POLICY] [--now TIME] DOMAIN SELECTOR\n"
 		   "Manages the DKIM keys of every domain whose policy has dkim, and rolls the\n"
@@ -41,6 +42,9 @@ static void usage(FILE *f)
 		   "                     or with --ksk / --zsk that key only\n"
 		   "      --resolver ADDR[:PORT]  rotate: where the parent's DS records are asked\n"
 		   "                     (default: the first nameserver of /etc/resolv.conf)\n"
+		   "      --only dkim|dnssec  rotate: the DKIM keys only (state_dir/keys, written\n"
+		   "                     by the key store's owner) or the DNSSEC rollovers only\n"
+		   "                     (state_dir/dnssec, the server's user); default both\n"
 		   "  -h, --help         this help\n"
 		   "rotate exits 0 done, 1 errors, 3 a pending key was not confirmed over DNS\n"
 		   "or a DNSSEC rollover waits for a DS to appear at (or leave) the parent.\n");
@@ -680,11 +684,12 @@ int cmd_keys(int argc, char **argv)
 		{ "ksk", no_argument, NULL, 'K' },
 		{ "zsk", no_argument, NULL, 'Z' },
 		{ "resolver", required_argument, NULL, 'R' },
+		{ "only", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *popt = NULL, *nowopt = NULL;
-	bool json = false, quiet = false, rotate_only = false;
+	bool json = false, quiet = false, rotate_only = false, dkim = true, dnssec = true;
 	cmd_dnsroll_t dns = { .roll = NULL };
 	unsigned jobs = 0;
 	int c;
@@ -709,6 +714,15 @@ int cmd_keys(int argc, char **argv)
 		case 'K': dns.ksk = rotate_only = true; break;
 		case 'Z': dns.zsk = rotate_only = true; break;
 		case 'R': dns.resolver = optarg; rotate_only = true; break;
+		case 'O':
+			if (strcmp(optarg, "dkim") != 0 && strcmp(optarg, "dnssec") != 0) {
+				cmd_err("bad --only '%s' (dkim or dnssec)", optarg);
+				return CMD_USAGE;
+			}
+			dkim = strcmp(optarg, "dkim") == 0;
+			dnssec = !dkim;
+			rotate_only = true;
+			break;
 		case 'h': usage(stdout); return CMD_OK;
 		default: usage(stderr); return CMD_USAGE;
 		}
@@ -716,7 +730,8 @@ int cmd_keys(int argc, char **argv)
 	bool revoke = strcmp(sub, "revoke") == 0;
 	if ((revoke && argc - optind != 2) || (!revoke && argc != optind) ||
 	    (json && strcmp(sub, "list") != 0) || (rotate_only && strcmp(sub, "rotate") != 0) ||
-	    ((dns.ksk || dns.zsk) && dns.roll == NULL) || (dns.ksk && dns.zsk)) {
+	    ((dns.ksk || dns.zsk) && dns.roll == NULL) || (dns.ksk && dns.zsk) ||
+	    (!dnssec && dns.roll != NULL)) {
 		usage(stderr);
 		return CMD_USAGE;
 	}
@@ -745,14 +760,14 @@ int cmd_keys(int argc, char **argv)
 		cmd_err("the policy has no server.state_dir");
 		goto out;
 	}
-	if (strcmp(sub, "list") != 0) {
+	if (strcmp(sub, "list") != 0 && dkim) {	/* --only dnssec: keys/ is not this user's */
 		int e = keystore_lock(r.state, LOCK_TIMEOUT_S, &lock);
 		if (e != MN_OK) {
 			cmd_err("cannot lock %s/keys/.lock (%s)", r.state, mn_strerror(e));
 			goto out;
 		}
 	}
-	if (run_load(&r) != MN_OK)
+	if (dkim && run_load(&r) != MN_OK)
 		goto out;
 	if (strcmp(sub, "list") == 0) {
 		do_list(&r, json);
@@ -760,9 +775,11 @@ int cmd_keys(int argc, char **argv)
 	} else if (revoke) {
 		rc = do_revoke(&r, argv[optind], argv[optind + 1]);
 	} else {
-		do_rotate(&r);
 		bool waiting = false;
-		cmd_keys_dnssec(p, &dns, &waiting, &r.errors);
+		if (dkim)
+			do_rotate(&r);
+		if (dnssec)
+			cmd_keys_dnssec(p, &dns, &waiting, &r.errors);
 		rc = r.errors ? CMD_ERRORS : r.kept || waiting ? CMD_KEPT : CMD_OK;
 	}
 out:

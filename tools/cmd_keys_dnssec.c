@@ -6,10 +6,11 @@
 
 #include "keys/dnskey.h"
 #include "keys/dnsroll.h"
+#include "keys/keystore.h"
 #include "tools/cmd.h"
 #include "tools/resolve.h"
 
-enum { T_DS = 43, PASSES_MAX = 16 };
+enum { T_DS = 43, PASSES_MAX = 16, LOCK_TIMEOUT_S = 120 };
 
 /* What the DS question of one zone needs: the zone's keys (their DS) and the resolver. */
 typedef struct zctx {
@@ -229,6 +230,16 @@ int cmd_keys_dnssec(const policy_t *p, const cmd_dnsroll_t *o, bool *waiting, in
 		any = p->domains[i].dnssec.enabled.v;
 	if (!any && o->roll == NULL)
 		return MN_OK;
+	/* two runs (the DNSSEC job as the server's user, another by hand) one after the other */
+	int lock = -1;
+	if (any && !o->dry_run) {
+		int e = keystore_lock_in(p->server.state_dir.v, "dnssec", LOCK_TIMEOUT_S, &lock);
+		if (e != MN_OK) {
+			cmd_err("cannot lock %s/dnssec/.lock (%s)", p->server.state_dir.v, mn_strerror(e));
+			(*errors)++;
+			return e;
+		}
+	}
 	char err[160];
 	if (any && resolve_new(o->resolver, err, sizeof(err), &res) != MN_OK) {
 		cmd_err("the parent's DS cannot be asked: %s", err);
@@ -248,6 +259,7 @@ int cmd_keys_dnssec(const policy_t *p, const cmd_dnsroll_t *o, bool *waiting, in
 		}
 	}
 	resolve_free(res);
+	keystore_unlock(lock);
 	if (!found) {
 		cmd_err("--dnssec-roll: no signed zone '%s'", o->roll);
 		(*errors)++;

@@ -106,7 +106,8 @@ for f in /usr/share/man/man8/mailnsd.8.gz /usr/share/man/man1/mailns.1.gz \
 	/usr/share/doc/mailns/examples/policy.yaml \
 	/lib/systemd/system/mailnsd.service /lib/systemd/system/mailns-rotate.timer \
 	/lib/systemd/system/mailns-rotate.service /lib/systemd/system/mailns-flatten.timer \
-	/lib/systemd/system/mailns-flatten.service; do
+	/lib/systemd/system/mailns-flatten.service /lib/systemd/system/mailns-dnssec.timer \
+	/lib/systemd/system/mailns-dnssec.service; do
 	[ -f "$f" ]; ok $? "$f installed"
 done
 [ -d /etc/mailns/domains.d ]; ok $? "/etc/mailns/domains.d exists"
@@ -143,16 +144,27 @@ as_mailns ln -s /tmp /var/lib/mailns/planted 2>/dev/null
 [ $? -ne 0 ] && [ ! -L /var/lib/mailns/planted ]; ok $? "nor plant a link in /var/lib/mailns"
 is "$(grep -E '^(User|Group|UMask)=' /lib/systemd/system/mailns-rotate.service | tr '\n' ' ')" \
 	"User=mailns-keys Group=mailns UMask=0027 " "mailns-rotate.service runs as mailns-keys:mailns, umask 0027"
+is "$(grep -E '^(User|Group|UMask|SuccessExitStatus)=' /lib/systemd/system/mailns-dnssec.service | tr '\n' ' ')" \
+	"User=mailns Group=mailns SuccessExitStatus=3 UMask=0027 " \
+	"mailns-dnssec.service runs as mailns:mailns, umask 0027, exit 3 (waiting for a DS) not a failure"
+is "$(grep -h '^ExecStart=' /lib/systemd/system/mailns-rotate.service /lib/systemd/system/mailns-dnssec.service | tr '\n' ' ')" \
+	"ExecStart=/usr/bin/mailns keys rotate --only dkim -c /etc/mailns/policy.yaml ExecStart=/usr/bin/mailns keys rotate --only dnssec -c /etc/mailns/policy.yaml " \
+	"the DKIM job runs --only dkim, the DNSSEC one --only dnssec"
+for t in mailns-rotate mailns-dnssec mailns-flatten; do
+	is "$(systemctl is-enabled $t.timer 2>&1)" enabled "$t.timer enabled"
+done
 is "$(grep '^ExecStart=' /lib/systemd/system/mailnsd.service)" \
 	"ExecStart=/usr/sbin/mailnsd -f -c /etc/mailns/policy.yaml" "mailnsd.service command line"
 is "$(grep '^User=' /lib/systemd/system/mailnsd.service)" "User=mailns" "mailnsd.service runs as mailns"
 is "$(grep -h '^StateDirectory=\|^ReadWritePaths=' /lib/systemd/system/mailnsd.service \
-	/lib/systemd/system/mailns-flatten.service /lib/systemd/system/mailns-rotate.service | tr '\n' ' ')" \
-	"StateDirectory=mailns/zones mailns/journal StateDirectory=mailns/spf ReadWritePaths=/var/lib/mailns/keys /var/lib/mailns/opendkim /var/lib/mailns/rspamd " \
+	/lib/systemd/system/mailns-flatten.service /lib/systemd/system/mailns-rotate.service \
+	/lib/systemd/system/mailns-dnssec.service | tr '\n' ' ')" \
+	"StateDirectory=mailns/zones mailns/journal StateDirectory=mailns/spf ReadWritePaths=/var/lib/mailns/keys /var/lib/mailns/opendkim /var/lib/mailns/rspamd ReadWritePaths=/var/lib/mailns/dnssec " \
 	"units: each writes only its own directories (no StateDirectory=mailns: it would chown the key store)"
 if command -v systemd-analyze >/dev/null; then
 	out=$(cd /lib/systemd/system && systemd-analyze verify --man=no mailnsd.service \
-		mailns-rotate.service mailns-rotate.timer mailns-flatten.service mailns-flatten.timer 2>&1)
+		mailns-rotate.service mailns-rotate.timer mailns-flatten.service mailns-flatten.timer \
+		mailns-dnssec.service mailns-dnssec.timer 2>&1)
 	is "$?:$out" "0:" "systemd-analyze verify of the installed units"
 fi
 out=$(setpriv --reuid=mailns --regid=mailns --init-groups /usr/bin/mailns check 2>&1)
@@ -176,6 +188,9 @@ domains:
   example.net:
     spf: { mode: flatten, ip4: [198.51.100.0/24], all: fail }
     dkim: { algorithm: ed25519 }
+  example.org:
+    dnssec: { keys: ksk+zsk }
+    dmarc: { p: none }
 EOF
 printf '#!/bin/sh\nexec setpriv --reuid=mailns --regid=mailns --init-groups /usr/sbin/mailnsd "$@"\n' \
 	>"$TMP/mailnsd-as-mailns"
@@ -188,21 +203,40 @@ if mn_start "$TMP/policy.tmpl"; then
 		"kdig TXT _dmarc.example.com"
 	is "$(mn_dig +short TXT _spf.example.com)" '"v=spf1 ip4:192.0.2.0/24 -all"' "kdig TXT _spf.example.com"
 	is "$(stat -c '%U %a' /var/lib/mailns/zones/serials 2>&1)" "mailns 640" "serials written to /var/lib/mailns/zones by mailns"
+	is "$(stat -c '%U' /var/lib/mailns/dnssec/_dmarc.example.org/*.key 2>&1 | sort -u)" mailns \
+		"mailnsd made the DNSSEC keys of _dmarc.example.org as mailns"
 	mn_stop; ok $? "SIGTERM: mailnsd exits 0"
 else
 	ok 1 "/usr/sbin/mailnsd -f -c POLICY started as mailns"
 fi
 
 # The timers' commands as their users: flatten as mailns (literal networks only: no
-# DNS query), a rotation step as mailns-keys
+# DNS query), a DKIM rotation step as mailns-keys (nothing written under dnssec/), a
+# DNSSEC one (a ZSK rollover started: no DS asked) as mailns (nothing under keys/)
 as_mailns /usr/bin/mailns flatten -c "$TMP/policy.yaml" --resolver "127.0.0.1:$(mn_free_port)" \
 	>"$TMP/flatten.out" 2>&1
 ok $? "mailns flatten as mailns" || diag "$(cat "$TMP/flatten.out")"
 is "$(stat -c '%U %a' /var/lib/mailns/spf/example.net 2>&1)" "mailns 644" "it wrote spf/example.net"
-setpriv --reuid=mailns-keys --regid=mailns --init-groups /usr/bin/mailns keys rotate \
+tree() { find "$1" -printf '%P %U %s %T@\n' 2>&1 | sort; }
+dnssec_before=$(tree /var/lib/mailns/dnssec)
+setpriv --reuid=mailns-keys --regid=mailns --init-groups /usr/bin/mailns keys rotate --only dkim \
 	-c "$TMP/policy.yaml" >"$TMP/rotate.out" 2>&1
-rc=$?; [ $rc -eq 0 ] || [ $rc -eq 3 ]; ok $? "mailns keys rotate as mailns-keys (exit $rc)" ||
+rc=$?; [ $rc -eq 0 ] || [ $rc -eq 3 ]; ok $? "mailns keys rotate --only dkim as mailns-keys (exit $rc)" ||
 	diag "$(cat "$TMP/rotate.out")"
+is "$(tree /var/lib/mailns/dnssec)" "$dnssec_before" "it wrote nothing under dnssec/"
+keys_before=$(tree /var/lib/mailns/keys)
+zsk=$(grep -l '^role zsk$' /var/lib/mailns/dnssec/_dmarc.example.org/*.key 2>/dev/null | wc -l)
+runuser -u mailns -- /usr/bin/mailns keys rotate --only dnssec --dnssec-roll _dmarc.example.org --zsk \
+	--resolver "127.0.0.1:$(mn_free_port)" -c "$TMP/policy.yaml" >"$TMP/dnssec.out" 2>&1
+ok $? "runuser -u mailns -- mailns keys rotate --only dnssec: a ZSK rollover started" ||
+	diag "$(cat "$TMP/dnssec.out")"
+is "$(grep -l '^role zsk$' /var/lib/mailns/dnssec/_dmarc.example.org/*.key 2>/dev/null | wc -l)" $((zsk + 1)) \
+	"a new ZSK of _dmarc.example.org in dnssec/" || diag "$(cat "$TMP/dnssec.out")"
+is "$(stat -c '%U' /var/lib/mailns/dnssec/_dmarc.example.org/* | sort -u)" mailns "owned by mailns, mailnsd's user"
+is "$(tree /var/lib/mailns/keys)" "$keys_before" "it wrote nothing under keys/"
+setpriv --reuid=mailns-keys --regid=mailns --init-groups /usr/bin/mailns keys rotate --only dnssec \
+	-c "$TMP/policy.yaml" >"$TMP/rotate.out" 2>&1
+is "$?" 1 "the DNSSEC part as mailns-keys fails (dnssec/ is not its): why it has its own unit"
 is "$(stat -c '%U:%G %a' /var/lib/mailns/keys/example.net /var/lib/mailns/keys/example.net/published \
 	/var/lib/mailns/keys/example.net/*.pem 2>&1 | tr '\n' ' ')" \
 	"mailns-keys:mailns 2750 mailns-keys:mailns 640 mailns-keys:mailns 600 " \

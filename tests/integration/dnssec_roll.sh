@@ -153,6 +153,23 @@ reload() { # SIGHUP, then the reload it started done
 	done
 	return 1
 }
+soa_serial() { kdig @127.0.0.1 -p "$MN_PORT" +time=3 +retry=1 +short "$1" SOA 2>/dev/null | awk '{ print $3 }'; }
+declare -A SERIAL_OF
+# serial ZONE grew|same LABEL: after a reload (what the watcher may not have picked up
+# yet is loaded; NORELOAD=1: none), the SOA serial mailnsd serves for ZONE, against the one seen last:
+# it grew (RFC 1982, a step of less than 2^31) or it stayed
+serial() {
+	local z=$1 how=$2 before=${SERIAL_OF[$1]} now d
+	[ -n "$NORELOAD" ] || reload || diag "mailnsd did not reload"
+	now=$(soa_serial "$z")
+	SERIAL_OF[$z]=$now
+	d=$(( (now - before + 4294967296) % 4294967296 ))
+	case $how in
+	grew) [ -n "$now" ] && [ "$d" -gt 0 ] && [ "$d" -lt 2147483648 ] ;;
+	same) [ -n "$now" ] && [ "$now" = "$before" ] ;;
+	esac
+	ok $? "$3: the SOA serial of $z $how ($before -> $now)"
+}
 rotate() { # rotate SECONDS-FROM-START [ARGS]: keys rotate at that time; output in $OUT, status in $RC
 	local at=$1
 	shift
@@ -169,6 +186,12 @@ CSK0=$(list_tags $C | tr -d " ")
 is "$(echo $CSK0 | wc -w)" 1 "csk.example.com: one CSK ($CSK0)"
 is "$(echo $ZSK0 | wc -w)" 2 "example.com: a KSK and a ZSK ($ZSK0)"
 is "$(served_tags $C)" "$CSK0 " "its DNSKEY RRset: the CSK"
+SERIAL_OF[$Z]=$(soa_serial $Z)
+SERIAL_OF[$C]=$(soa_serial $C)
+[ -n "${SERIAL_OF[$Z]}" ] && [ -n "${SERIAL_OF[$C]}" ]; ok $? "SOA serials served (${SERIAL_OF[$Z]}, ${SERIAL_OF[$C]})"
+rotate 0
+serial $Z same "a run with nothing to do"
+serial $C same "a run with nothing to do"
 
 # ---- 1. the rollovers start ---------------------------------------------------------------
 rotate 0 --dnssec-roll "$Z" --zsk
@@ -185,10 +208,13 @@ ZSK1=$(list_tags $Z published | tr -d ' ')
 want="$(echo $CSK0 $CSK1 | tr ' ' '\n' | sort -n | tr '\n' ' ')"
 for i in $(seq 1 100); do [ "$(served_tags $C)" = "$want" ] && break; sleep 0.1; done
 is "$(served_tags $C)" "$want" "both CSKs in DNSKEY, without SIGHUP (mailnsd watches the key states)"
+NORELOAD=1 serial $C grew "the new CSK served without SIGHUP"
 reload; ok $? "mailnsd reloads"
 is "$(rrsig_tags $C)" "$CSK0 " "the TXT still signed by the old CSK alone"
 is "$("$MAILNS" delegation -c "$POLICY" csk.example.com | awk -v z="$C." '$1 == z && $4 == "DS"' | wc -l)" 2 \
 	"mailns delegation: both DS of $C (double-DS)"
+serial $Z grew "a new ZSK published"
+serial $C same "a reload after the watcher's (nothing more changed)"
 validated "new keys published"
 
 # ---- 2. DNSKEY TTL + propagation later (300 + 3600 s) -------------------------------------
@@ -200,6 +226,8 @@ grep -q "	$Z	$ZSK1	zsk	ecdsap256sha256	active" <<<"$OUT"; ok $? "the new ZSK act
 reload; ok $? "mailnsd reloads"
 is "$(rrsig_tags $Z)" "$ZSK1 " "example.com's TXT signed by the new ZSK"
 is "$(echo "$(served_tags $Z)" | wc -w)" 3 "the old ZSK still in DNSKEY (retired)"
+serial $Z grew "the new ZSK active, the old one retired"
+serial $C same "the new CSK ready (nothing served changes)"
 validated "ZSK active, CSK ready"
 # negative: the DS not at the parent, 30 days on: nothing withdrawn
 rotate $((30 * 86400))
@@ -217,6 +245,8 @@ OLDZSK=$(list_tags $Z removed | tr -d ' ')
 [ -n "$OLDZSK" ] && [ "$OLDZSK" != "$ZSK1" ]; ok $? "the old ZSK ($OLDZSK) removed once the zone's TTL + propagation passed"
 is "$(ls "$TMP/state/dnssec/$Z" | grep -c "^0*$OLDZSK-.*\.pem$")" 0 "its private key destroyed"
 is "$(echo "$(served_tags $Z)" | wc -w)" 2 "example.com's DNSKEY: the KSK and the new ZSK"
+serial $Z grew "the old ZSK removed"
+serial $C same "the CSK rollover waits for its DS"
 validated "ZSK rollover done; CSK waits for its DS"
 
 # ---- 3. the operator publishes the new DS at the parent ----------------------------------
@@ -224,6 +254,7 @@ nsd_start; ok $? "the parent re-signed with both DS of $C"
 rotate $((30 * 86400 + 60))
 grep -q "	$C	$CSK1	csk	ecdsap256sha256	ds seen" <<<"$OUT"; ok $? "the new DS seen at the parent" || diag "$OUT"
 is "$(list_tags $C active)" "$CSK0 " "not active before the DS TTL"
+serial $C same "the new DS seen (nothing served changes)"
 validated "both DS at the parent"
 # the DS TTL (300 s) passes: resolvers' caches hold both DS now
 rotate $((30 * 86400 + 400))
@@ -233,6 +264,7 @@ grep -q "^$C: key $CSK0 (csk) retired, waiting for its DS to leave the parent" <
 is "$RC" 3 "exit 3"
 reload; ok $? "mailnsd reloads"
 is "$(rrsig_tags $C)" "$CSK1 " "the TXT signed by the new CSK"
+serial $C grew "the new CSK active, the old one retired"
 "$MAILNS" delegation -c "$POLICY" csk.example.com >"$TMP/deleg.out"
 grep -q "^; key $CSK0 is retired" "$TMP/deleg.out"; ok $? "mailns delegation: the old DS to remove, commented out"
 validated "new CSK signs, old DS still at the parent"
@@ -245,16 +277,20 @@ nsd_start; ok $? "the parent re-signed without the old DS"
 rotate $((30 * 86400 + 500))
 grep -q "	$C	$CSK0	csk	ecdsap256sha256	ds gone" <<<"$OUT"; ok $? "the old DS seen gone" || diag "$OUT"
 is "$(list_tags $C removed)" "" "the old DNSKEY stays for the DS TTL"
+serial $C same "the old DS seen gone (nothing served changes)"
 validated "old DS gone"
 rotate $((30 * 86400 + 8000))
 is "$RC" 0 "then: exit 0"
 grep -q "	$C	$CSK0	csk	ecdsap256sha256	removed" <<<"$OUT"; ok $? "the old CSK removed" || diag "$OUT"
 reload; ok $? "mailnsd reloads"
 is "$(served_tags $C)" "$CSK1 " "the DNSKEY RRset: the new CSK alone"
+serial $C grew "the old CSK removed"
 validated "CSK rollover done"
 rotate $((31 * 86400))
 is "$RC" 0 "a later run: nothing to do, exit 0"
 is "$(grep -c dnssec <<<"$OUT")" 0 "and nothing done"
+serial $Z same "nothing changed"
+serial $C same "nothing changed"
 
 for p in $UB_PID $NSD_PID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 UB_PID=""; NSD_PID=""

@@ -42,12 +42,19 @@ if make -C "$build" -s install DESTDIR="$TMP/inst" prefix=/usr sysconfdir=/etc \
 	systemdunitdir=/lib/systemd/system >"$TMP/install.log" 2>&1; then
 	ok 0 "make install DESTDIR=..."
 	got=$(cd "$TMP/inst" && find . -type f | sort | tr '\n' ' ')
-	want="./etc/mailns/policy.yaml.example ./lib/systemd/system/mailns-flatten.service ./lib/systemd/system/mailns-flatten.timer ./lib/systemd/system/mailns-rotate.service ./lib/systemd/system/mailns-rotate.timer ./lib/systemd/system/mailnsd.service ./usr/bin/mailns ./usr/sbin/mailnsd ./usr/share/doc/mailns/examples/cron.d/mailns ./usr/share/doc/mailns/examples/domains.d/hosted.yaml ./usr/share/doc/mailns/examples/policy.yaml ./usr/share/doc/mailns/examples/xfr1.key ./usr/share/man/man1/mailns.1 ./usr/share/man/man5/mailns-policy.5 ./usr/share/man/man8/mailnsd.8 "
+	want="./etc/mailns/policy.yaml.example ./lib/systemd/system/mailns-dnssec.service ./lib/systemd/system/mailns-dnssec.timer ./lib/systemd/system/mailns-flatten.service ./lib/systemd/system/mailns-flatten.timer ./lib/systemd/system/mailns-rotate.service ./lib/systemd/system/mailns-rotate.timer ./lib/systemd/system/mailnsd.service ./usr/bin/mailns ./usr/sbin/mailnsd ./usr/share/doc/mailns/examples/cron.d/mailns ./usr/share/doc/mailns/examples/domains.d/hosted.yaml ./usr/share/doc/mailns/examples/policy.yaml ./usr/share/doc/mailns/examples/xfr1.key ./usr/share/man/man1/mailns.1 ./usr/share/man/man5/mailns-policy.5 ./usr/share/man/man8/mailnsd.8 "
 	is "$got" "$want" "installed files"
 	is "$(grep '^ExecStart=' "$TMP/inst/lib/systemd/system/mailnsd.service")" \
 		"ExecStart=/usr/sbin/mailnsd -f -c /etc/mailns/policy.yaml" "mailnsd.service runs the installed mailnsd"
-	is "$(grep -o '/usr/bin/mailns ' "$TMP/inst/usr/share/doc/mailns/examples/cron.d/mailns" | wc -l)" 4 \
+	is "$(grep -o '/usr/bin/mailns ' "$TMP/inst/usr/share/doc/mailns/examples/cron.d/mailns" | wc -l)" 6 \
 		"the cron file names the installed mailns"
+	is "$(grep -o 'mailns-keys .*keys rotate --only dkim \|mailns .*keys rotate --only dnssec ' \
+		"$TMP/inst/usr/share/doc/mailns/examples/cron.d/mailns" | awk '{print $1, $NF}' | tr '\n' ' ')" \
+		"mailns-keys dkim mailns dnssec " "cron: the DKIM keys as mailns-keys, the DNSSEC rollovers as mailns"
+	is "$(grep -h '^ExecStart=\|^SuccessExitStatus=\|^User=' "$TMP/inst/lib/systemd/system/mailns-dnssec.service" \
+		"$TMP/inst/lib/systemd/system/mailns-rotate.service" | tr '\n' ' ')" \
+		"User=mailns ExecStart=/usr/bin/mailns keys rotate --only dnssec -c /etc/mailns/policy.yaml SuccessExitStatus=3 User=mailns-keys ExecStart=/usr/bin/mailns keys rotate --only dkim -c /etc/mailns/policy.yaml " \
+		"units: DNSSEC rollovers as mailns (exit 3 not a failure), DKIM as mailns-keys"
 	# the starter policy loads and serves no domain
 	sed 's|/var/lib/mailns|'"$TMP"'/state|' "$TMP/inst/etc/mailns/policy.yaml.example" >"$TMP/starter.yaml"
 	out=$("$MAILNS" check -c "$TMP/starter.yaml" 2>&1)

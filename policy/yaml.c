@@ -360,16 +360,6 @@ static ynode_t *fast_scalar(fast_t *f, bool *oom)
 	return n;
 }
 
-static void fast_append(ynode_t *parent, ynode_t *child)
-{
-	if (parent->last != NULL)
-		parent->last->next = child;
-	else
-		parent->first = child;
-	parent->last = child;
-	parent->n++;
-}
-
 static ynode_t *fast_flow(fast_t *f, bool *oom);
 
 /* A value in a flow collection or after a key: a scalar or a flow collection. */
@@ -418,12 +408,12 @@ static ynode_t *fast_flow(fast_t *f, bool *oom)
 			if (v == NULL)
 				return NULL;
 			k->value = v;
-			fast_append(n, k);
+			append(n, k);
 		} else {
 			ynode_t *v = fast_value(f, oom);
 			if (v == NULL)
 				return NULL;
-			fast_append(n, v);
+			append(n, v);
 		}
 		fast_spaces(f);
 		if (f->p >= f->end)
@@ -515,7 +505,7 @@ static ynode_t *fast_block(fast_t *f, size_t indent, bool *more, size_t *next, b
 				if (v == NULL || !fast_line_end(f))
 					return NULL;
 				k->value = v;
-				fast_append(map, k);
+				append(map, k);
 				have = fast_next_line(f, &ind);
 				goto next_key;
 			}
@@ -532,7 +522,7 @@ static ynode_t *fast_block(fast_t *f, size_t indent, bool *more, size_t *next, b
 		if (v == NULL)
 			return NULL;
 		k->value = v;
-		fast_append(map, k);
+		append(map, k);
 next_key:
 		if (!have || ind < indent) {
 			*more = have;

@@ -724,15 +724,24 @@ static int persist(store_t *s, const char *state_dir, const change_t *c, size_t 
 	return r;
 }
 
-int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_them, diag_t *diag)
+/* The list, its journal and the list's old place (before zones/), each NULL when out of memory. */
+static void store_paths(const char *state_dir, char **path, char **journal, char **legacy_path)
 {
-	if (zs == NULL || state_dir == NULL || diag == NULL)
-		return MN_EINVAL;
 	mn_buf_t pb = { 0 }, jb = { 0 }, lb = { 0 };
 	mn_buf_addf(&pb, "%s/zones/serials", state_dir);
 	mn_buf_addf(&jb, "%s/zones/serials.journal", state_dir);
 	mn_buf_addf(&lb, "%s/serials", state_dir);
-	char *path = mn_buf_take(&pb), *journal = mn_buf_take(&jb), *legacy_path = mn_buf_take(&lb);
+	*path = mn_buf_take(&pb);
+	*journal = mn_buf_take(&jb);
+	*legacy_path = mn_buf_take(&lb);
+}
+
+int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_them, diag_t *diag)
+{
+	if (zs == NULL || state_dir == NULL || diag == NULL)
+		return MN_EINVAL;
+	char *path = NULL, *journal = NULL, *legacy_path = NULL;
+	store_paths(state_dir, &path, &journal, &legacy_path);
 	change_t *c = NULL;
 	size_t nc = 0;
 	bool legacy = false;
@@ -786,11 +795,8 @@ int serial_peek(const char *state_dir, const char *apex, const uint8_t digest[32
 {
 	if (state_dir == NULL || apex == NULL || digest == NULL || out == NULL)
 		return MN_EINVAL;
-	mn_buf_t pb = { 0 }, jb = { 0 }, lb = { 0 };
-	mn_buf_addf(&pb, "%s/zones/serials", state_dir);
-	mn_buf_addf(&jb, "%s/zones/serials.journal", state_dir);
-	mn_buf_addf(&lb, "%s/serials", state_dir);
-	char *path = mn_buf_take(&pb), *journal = mn_buf_take(&jb), *legacy_path = mn_buf_take(&lb);
+	char *path = NULL, *journal = NULL, *legacy_path = NULL;
+	store_paths(state_dir, &path, &journal, &legacy_path);
 	diag_t *scratch = NULL;
 	int r = path != NULL && journal != NULL && legacy_path != NULL ? diag_new(&scratch) : MN_ENOMEM;
 	if (r != MN_OK)

@@ -729,7 +729,7 @@ static int run_publish(run_t *u)
 		return r;
 	if (p->server.state_dir.v != NULL) {
 		r = serial_assign(u->zs, p->server.state_dir.v, u->opts->now, u->opts->persist_serials, u->c.diag);
-		if (r == MN_OK)	/* (a signed SOA whose serial another writer moved) */
+		if (r == MN_OK && any_signed(p))	/* (a signed SOA whose serial another writer moved) */
 			r = sign_settle(p, u->zs, u->opts->now, u->c.diag, &u->resigned, &u->nresigned);
 		return r;
 	}

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,21 +37,6 @@ struct dnskey {
 };
 
 static int key_ready(dnskey_t *k);
-
-/* EVP_sha256() looks the implementation up at every use (OpenSSL 3): once is enough. */
-static EVP_MD *sha256;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static const EVP_MD *md_sha256(void)
-{
-	pthread_once(&sha256_once, sha256_fetch);
-	return sha256;
-}
 
 uint16_t dnskey_rdata_tag(const uint8_t *rdata, size_t len)
 {
@@ -99,7 +83,7 @@ static int key_setup(dnskey_t *k)
 	if (ec) {
 		k->pctx = EVP_PKEY_CTX_new(k->pkey, NULL);
 		if (k->pctx == NULL || EVP_PKEY_sign_init(k->pctx) <= 0 ||
-		    EVP_PKEY_CTX_set_signature_md(k->pctx, md_sha256()) <= 0)
+		    EVP_PKEY_CTX_set_signature_md(k->pctx, mn_sha256()) <= 0)
 			return MN_ESTATE;
 	} else if ((k->mctx = EVP_MD_CTX_new()) == NULL) {
 		return MN_ENOMEM;
@@ -191,7 +175,7 @@ int dnskey_ds(const dnskey_t *k, const uint8_t *owner, size_t owner_len, uint8_t
 		lower[i] = owner[i] >= 'A' && owner[i] <= 'Z' ? owner[i] + 32 : owner[i];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int dl = 0;
-	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, md_sha256(), NULL) &&
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, mn_sha256(), NULL) &&
 		 EVP_DigestUpdate(ctx, lower, owner_len) && EVP_DigestUpdate(ctx, k->rdata, k->rdlen) &&
 		 EVP_DigestFinal_ex(ctx, ds + 4, &dl) && dl == 32;
 	EVP_MD_CTX_free(ctx);
@@ -235,7 +219,7 @@ int dnskey_sign(dnskey_t *k, const uint8_t *data, size_t len, uint8_t sig[DNSKEY
 	uint8_t hash[32], der[80];
 	unsigned int hl = 0;
 	size_t dl = sizeof(der);
-	if (!EVP_Digest(data, len, hash, &hl, md_sha256(), NULL) || hl != 32 ||
+	if (!EVP_Digest(data, len, hash, &hl, mn_sha256(), NULL) || hl != 32 ||
 	    EVP_PKEY_sign(k->pctx, der, &dl, hash, sizeof(hash)) <= 0)
 		return MN_ESTATE;
 	int r = der_to_rs(der, dl, sig);

@@ -373,7 +373,7 @@ static int hold(loader_t *ld, job_t *j)
 static bool job_cached(const loader_t *ld, job_t *j, const char *data, size_t len, const pfile_stat_t *st)
 {
 	unsigned char md[PFILE_DIGEST];
-	if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1) {
+	if (EVP_Digest(data, len, md, NULL, mn_sha256(), NULL) != 1) {
 		j->oom = MN_ENOMEM;	/* OpenSSL fails only on allocation here */
 		return true;
 	}

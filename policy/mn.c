@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* mn.c -- shared base: error codes, logging, time, durations, names, networks, files */
 #include <assert.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
@@ -711,4 +713,18 @@ int mn_dir_open(const char *base, const char *sub, int mode, bool create)
 			p++;
 	}
 	return fd;
+}
+
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *mn_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256;
 }

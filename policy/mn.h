@@ -51,6 +51,14 @@ void mn_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * "2030-01-01T00:00:00Z" or "@UNIXSECONDS"; "+SECONDS" or "-SECONDS": the
  * running clock moved by that much); every time-dependent decision uses it.
  */
+/*
+ * SHA-256 for EVP_Digest*: fetched once for the process (EVP_sha256() looks
+ * the implementation up again at every use under OpenSSL 3); NULL when
+ * OpenSSL cannot give it.  Never freed.
+ */
+struct evp_md_st;
+const struct evp_md_st *mn_sha256(void);
+
 time_t mn_now(void);
 int mn_time_parse(const char *s, time_t *out);	/* ISO 8601 UTC or @SECONDS */
 /* "2030-01-01T00:00:00Z" into buf (>= 21 bytes). */

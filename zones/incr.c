@@ -4,7 +4,6 @@
 
 #include <assert.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,20 +263,11 @@ void incr_hash_server(incr_hash_t *h, const policy_server_t *s)
 	h_table(h, schema_server, s, false);
 }
 
-/* EVP_sha256() looks the implementation up at every digest (OpenSSL 3): once is enough. */
-static EVP_MD *sha256;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
 int incr_hash_final(incr_hash_t *h, uint8_t key[32], uint8_t pos[32])
 {
 	if (h->oom)
 		return MN_ENOMEM;
-	pthread_once(&sha256_once, sha256_fetch);
+	const EVP_MD *sha256 = mn_sha256();
 	if (sha256 == NULL)
 		return MN_ENOMEM;
 	uint8_t *out[2] = { key, pos };

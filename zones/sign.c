@@ -172,7 +172,7 @@ typedef struct signer {
 	size_t made, reused;
 	bool any;		/* a signature was made or reused: first_exp holds */
 	uint32_t first_exp;	/* the earliest expiration of them (serial arithmetic from now) */
-	EVP_MD *sha256;		/* fetched once per zone: the reuse keys and the signed digest */
+	const EVP_MD *sha256;	/* mn_sha256(): the reuse keys and the signed digest */
 } signer_t;
 
 static int buf_reserve(signer_t *s, size_t n)
@@ -470,7 +470,7 @@ static int signer_open(signer_t *s, dnskey_set_t *keys, const sign_opts_t *o)
 {
 	*s = (signer_t){ .keys = keys, .o = o, .inception = (uint32_t)(o->now - 3600),
 			 .expiration = (uint32_t)(o->now + (time_t)o->validity) };
-	s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	s->sha256 = mn_sha256();
 	return s->sha256 != NULL ? MN_OK : MN_ENOMEM;
 }
 
@@ -478,7 +478,6 @@ static int signer_open(signer_t *s, dnskey_set_t *keys, const sign_opts_t *o)
 static void signer_close(signer_t *s, int r)
 {
 	free(s->buf);
-	EVP_MD_free(s->sha256);
 	const sign_opts_t *o = s->o;
 	if (r != MN_OK)
 		return;
@@ -815,7 +814,7 @@ int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[3
 		return MN_EINVAL;
 	static const char tag[] = "mailns dnssec key directories 1";
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, tag, sizeof(tag));
+	int ok = md != NULL && EVP_DigestInit_ex(md, mn_sha256(), NULL) && EVP_DigestUpdate(md, tag, sizeof(tag));
 	const char *state = p->server.state_dir.v;
 	for (size_t i = 0; ok && state != NULL && i < n; i++) {
 		if (signed_domain(p, v[i]) == NULL)

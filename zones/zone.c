@@ -628,15 +628,6 @@ static int freeze(zone_t *z)
 	return MN_OK;
 }
 
-/* EVP_sha256() looks the implementation up at every use (OpenSSL 3): once for every zone. */
-static EVP_MD *sha256;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
 int zone_finish(zone_t *z)
 {
 	if (z == NULL)
@@ -671,7 +662,7 @@ int zone_finish(zone_t *z)
 	uint32_t minimum = mn_get32(z->rrs[0].rdata + so + 16);
 	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;
 
-	pthread_once(&sha256_once, sha256_fetch);
+	const EVP_MD *sha256 = mn_sha256();
 	EVP_MD_CTX *ctx = sha256 != NULL ? EVP_MD_CTX_new() : NULL;
 	if (ctx == NULL)
 		return MN_ENOMEM;

@@ -29,3 +29,11 @@ mn_unbound_conf() {
 		for z in "$@"; do mn_stub "$z" "$cport"; done
 	} >"$file"
 }
+
+# mn_ub_status PORT NAME TYPE: "RCODE ad|-" of a DO query to the resolver at 127.0.0.1:PORT
+mn_ub_status() {
+	local out
+	out=$(kdig @127.0.0.1 -p "$1" +time=3 +retry=1 +dnssec "$2" "$3" 2>/dev/null)
+	printf '%s %s\n' "$(echo "$out" | sed -n 's/^;; ->>HEADER<<- opcode: QUERY; status: \([A-Z]*\);.*/\1/p')" \
+		"$(echo "$out" | grep -q '^;; Flags: .* ad' && echo ad || echo -)"
+}

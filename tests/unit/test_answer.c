@@ -652,6 +652,178 @@ static void test_dnssec(const zset_t *plain)
 	dnskey_set_clear(&keys);
 }
 
+/* ---- a reload that patches the zone set: every zone's SOA RRSIG still its own ---- */
+
+/*
+ * Zone k of the layout tests, version ver, signed with keys: domains of
+ * different layouts at the apex (the SOA RRSIG at a different position):
+ * _domainkey.dNN.example with k % 3 selectors below the apex and none at it,
+ * _dmarc.dNN.example with 1 + k % 3 TXT at the apex (ver adds more).
+ */
+static zone_t *lzone(const char *kind, int k, int ver, dnskey_set_t *keys)
+{
+	char apex[64], names[6][96], txts[6][64];
+	const char *t[12];
+	size_t nt = 0;
+	snprintf(apex, sizeof(apex), "%s.d%02d.example", kind, k);
+	bool dkim = strcmp(kind, "_domainkey") == 0;
+	int n = dkim ? k % 3 + ver : 1 + k % 3 + ver;
+	for (int i = 0; i < n && i < 6; i++, nt += 2) {
+		if (dkim)
+			snprintf(names[i], sizeof(names[i]), "s%d.%s", i, apex);
+		else
+			snprintf(names[i], sizeof(names[i]), "%s", apex);
+		snprintf(txts[i], sizeof(txts[i]), "v=%s%d; ver=%d", dkim ? "DKIM1; p=" : "DMARC1; p=none; n=", i, ver);
+		t[nt] = names[i];
+		t[nt + 1] = txts[i];
+	}
+	zone_t *z = mkzone(apex, t, nt), *sz = NULL;
+	sign_opts_t o = { .now = time(NULL), .validity = 14 * 86400 };
+	if (sign_zone(z, keys, &o, &sz) != MN_OK)
+		tap_bail("cannot sign %s", apex);
+	zone_unref(z);
+	return sz;
+}
+
+/* A zones_t of v[0..n) without the NULL ones (each one more holder). */
+static zones_t *lzones(zone_t *const *v, size_t n)
+{
+	zones_t *zs = calloc(1, sizeof(*zs));
+	zs->v = calloc(n ? n : 1, sizeof(*zs->v));
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != NULL)
+			zs->v[zs->n++] = zone_ref(v[i]);
+	return zs;
+}
+
+/* The zone's DNSKEY RRset as served (NULL when none). */
+static ldns_rr_list *served_dnskeys(const zset_t *set, const char *apex)
+{
+	uint8_t q[300];
+	qspec_t s = { 0x51, 0, 1, 0, 0, apex, ZONE_T_DNSKEY, 1, 1232, 0, true };
+	size_t n = mkq(&s, q);
+	ldns_pkt *pkt = NULL;
+	if (ask(set, q, n, true) != ANSWER_SEND || ldns_wire2pkt(&pkt, out, outlen) != LDNS_STATUS_OK)
+		return NULL;
+	ldns_rr_list *keys = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_DNSKEY, LDNS_SECTION_ANSWER);
+	ldns_pkt_free(pkt);
+	return keys;
+}
+
+/*
+ * With DO, zone apex's SOA asked for (answer) and a name that does not exist
+ * (authority): the SOA comes with exactly the RRSIGs that cover SOA, are signed
+ * by apex, and verify over that SOA with the zone's DNSKEY.  "" or what is wrong.
+ */
+static const char *soa_sig_wrong(const zset_t *set, const char *apex)
+{
+	static char why[200];
+	char nx[160];
+	snprintf(nx, sizeof(nx), "zz-nx.%s", apex);
+	ldns_rr_list *keys = served_dnskeys(set, apex);
+	if (keys == NULL || ldns_rr_list_rr_count(keys) == 0) {
+		ldns_rr_list_deep_free(keys);
+		return "no DNSKEY";
+	}
+	ldns_rdf *zone = ldns_dname_new_frm_str(apex);
+	why[0] = '\0';
+	for (int k = 0; k < 2 && why[0] == '\0'; k++) {
+		uint8_t q[300];
+		qspec_t s = { (uint16_t)(0x52 + k), 0, 1, 0, 0, k ? nx : apex, k ? ZONE_T_TXT : ZONE_T_SOA, 1, 1232, 0,
+			      true };
+		size_t n = mkq(&s, q);
+		ldns_pkt *pkt = NULL;
+		ldns_pkt_section sec = k ? LDNS_SECTION_AUTHORITY : LDNS_SECTION_ANSWER;
+		if (ask(set, q, n, true) != ANSWER_SEND || ldns_wire2pkt(&pkt, out, outlen) != LDNS_STATUS_OK) {
+			snprintf(why, sizeof(why), "%s: no answer", s.name);
+			break;
+		}
+		ldns_rr_list *soa = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_SOA, sec);
+		ldns_rr_list *sigs = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_RRSIG, sec);
+		size_t nsoa_sig = 0;
+		for (size_t i = 0; sigs != NULL && i < ldns_rr_list_rr_count(sigs) && why[0] == '\0'; i++) {
+			ldns_rr *sig = ldns_rr_list_rr(sigs, i);
+			if (ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(sig)) != LDNS_RR_TYPE_SOA)
+				continue;
+			nsoa_sig++;
+			if (ldns_dname_compare(ldns_rr_rrsig_signame(sig), zone) != 0 ||
+			    ldns_dname_compare(ldns_rr_owner(sig), zone) != 0)
+				snprintf(why, sizeof(why), "%s: an RRSIG(SOA) of another zone", s.name);
+			else if (soa == NULL || ldns_verify_rrsig_keylist_notime(soa, sig, keys, NULL) != LDNS_STATUS_OK)
+				snprintf(why, sizeof(why), "%s: the RRSIG(SOA) does not verify", s.name);
+		}
+		if (why[0] == '\0' && (soa == NULL || ldns_rr_list_rr_count(soa) != 1 || nsoa_sig != 1))
+			snprintf(why, sizeof(why), "%s: %zu SOA, %zu RRSIG(SOA)", s.name,
+				 soa ? ldns_rr_list_rr_count(soa) : 0, nsoa_sig);
+		ldns_rr_list_deep_free(soa);
+		ldns_rr_list_deep_free(sigs);
+		ldns_pkt_free(pkt);
+	}
+	ldns_rdf_deep_free(zone);
+	ldns_rr_list_deep_free(keys);
+	return why;
+}
+
+/* Every zone of v[0..n) (NULL: not in the set) has its own SOA RRSIG in set; the wrong ones in bad. */
+static int soa_sigs_wrong(const zset_t *set, zone_t *const *v, size_t n, char *bad, size_t cap)
+{
+	int wrong = 0;
+	bad[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == NULL)
+			continue;
+		const char *w = soa_sig_wrong(set, zone_name(v[i]));
+		if (*w != '\0' && wrong++ < 3)
+			snprintf(bad + strlen(bad), cap - strlen(bad), "%s%s", *bad ? "; " : "", w);
+	}
+	return wrong;
+}
+
+static void test_reload_layouts(void)
+{
+	enum { ND = 9, NZ = 2 * (ND - 1) };	/* cur[d]: _dmarc.dNN, cur[ND - 1 + d]: _domainkey.dNN (name order) */
+	dnskey_set_t keys = { 0 };
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
+		tap_bail("no key");
+	zone_t *cur[NZ + 1] = { 0 };	/* cur[0]: a zone that sorts first, added by the second reload */
+	for (int d = 1; d < ND; d++) {
+		cur[d] = lzone("_dmarc", d, 0, &keys);
+		cur[ND - 1 + d] = lzone("_domainkey", d, 0, &keys);
+	}
+	char bad[700];
+	zset_t *prev = NULL, *next = NULL;
+	if (zset_new_from(NULL, lzones(cur, NZ + 1), &prev) != MN_OK)
+		tap_bail("zset_new_from failed");
+	int w = soa_sigs_wrong(prev, cur, NZ + 1, bad, sizeof(bad));
+	is_int(w, 0, "layouts: built anew, every zone's SOA RRSIG its own %s", bad);
+
+	/* 1. one zone changes its layout (two more TXT at its apex) */
+	zone_unref(cur[3]);
+	cur[3] = lzone("_dmarc", 3, 2, &keys);
+	is_int(zset_new_from(prev, lzones(cur, NZ + 1), &next), MN_OK, "layouts: a reload changes %s",
+	       zone_name(cur[3]));
+	ok(zset_reused_zones(next) > 0, "layouts: the set patched (%zu zones reused)", zset_reused_zones(next));
+	w = soa_sigs_wrong(next, cur, NZ + 1, bad, sizeof(bad));
+	is_int(w, 0, "layouts: after it, every zone's SOA RRSIG with DO its own %s", bad);
+	zset_unref(prev);
+	prev = next;
+
+	/* 2. a zone added before all (every other one moves by one) and one removed */
+	cur[0] = lzone("_dmarc", 0, 1, &keys);
+	zone_unref(cur[10]);
+	cur[10] = NULL;
+	is_int(zset_new_from(prev, lzones(cur, NZ + 1), &next), MN_OK, "layouts: a reload adds %s, removes one",
+	       zone_name(cur[0]));
+	ok(zset_reused_zones(next) > 0, "layouts: the set patched (%zu zones reused)", zset_reused_zones(next));
+	w = soa_sigs_wrong(next, cur, NZ + 1, bad, sizeof(bad));
+	is_int(w, 0, "layouts: after it, every zone's SOA RRSIG with DO its own %s", bad);
+	zset_unref(prev);
+	zset_unref(next);
+	for (int i = 0; i <= NZ; i++)
+		zone_unref(cur[i]);
+	dnskey_set_clear(&keys);
+}
+
 int main(void)
 {
 	zset_t *set = test_set(NULL);
@@ -661,5 +833,6 @@ int main(void)
 	test_fuzzish(set);
 	test_dnssec(set);
 	zset_unref(set);
+	test_reload_layouts();
 	return tap_done();
 }

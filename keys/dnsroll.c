@@ -33,6 +33,7 @@ void dnsroll_result_clear(dnsroll_result_t *res)
 		return;
 	free(res->keys);
 	free(res->acts);
+	free(res->key_next);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -43,6 +44,7 @@ typedef struct step {
 	time_t now;
 	dnsroll_result_t *res;
 	size_t kcap, acap;
+	size_t cur;			/* the input key whose rules are read, or n: none */
 	int err;
 } step_t;
 
@@ -66,13 +68,15 @@ static void act(step_t *s, dnsroll_op_t op, size_t key, dnskey_state_t from)
 		r->changed = true;
 }
 
-/* Due at t: true when now >= t, else t noted as the next time. */
+/* Due at t: true when now >= t, else t noted as the next time (of the key s->cur too). */
 static bool due(step_t *s, time_t t)
 {
 	if (s->now >= t)
 		return true;
 	if (s->res->next == 0 || t < s->res->next)
 		s->res->next = t;
+	if (s->cur < s->n && (s->res->key_next[s->cur] == 0 || t < s->res->key_next[s->cur]))
+		s->res->key_next[s->cur] = t;
 	return false;
 }
 
@@ -277,8 +281,10 @@ static void roles_step(step_t *s)
 		}
 		bool zsk = roles[r] == DNSKEY_ROLE_ZSK;
 		uint32_t life = zsk ? p->zsk_lifetime : p->ksk_lifetime;
+		s->cur = (size_t)(active - s->in);
 		if ((zsk ? p->roll_zsk : p->roll_ksk) || (life != 0 && due(s, active->changed + (time_t)life)))
 			generate(s, roles[r], DNSKEY_PUBLISHED);
+		s->cur = s->n;
 	}
 }
 
@@ -297,19 +303,24 @@ int dnsroll_step(const dnskey_meta_t *keys, size_t n, const dnsroll_policy_t *po
 	if ((keys == NULL && n > 0) || pol == NULL || res == NULL)
 		return MN_EINVAL;
 	memset(res, 0, sizeof(*res));
-	step_t s = { .in = keys, .n = n, .pol = pol, .now = now, .res = res, .err = MN_OK };
+	step_t s = { .in = keys, .n = n, .pol = pol, .now = now, .res = res, .cur = n, .err = MN_OK };
 	s.kcap = n + 2;
 	res->keys = malloc(s.kcap * sizeof(*res->keys));
-	if (res->keys == NULL)
+	res->key_next = calloc(n ? n : 1, sizeof(*res->key_next));
+	if (res->keys == NULL || res->key_next == NULL) {
+		dnsroll_result_clear(res);
 		return MN_ENOMEM;
+	}
 	if (n > 0)
 		memcpy(res->keys, keys, n * sizeof(*keys));
 	res->nkeys = n;
 	size_t live = 0;
 	for (size_t i = 0; i < n; i++) {
 		live += keys[i].state != DNSKEY_REMOVED;
+		s.cur = i;
 		key_step(&s, i, ds, arg);
 	}
+	s.cur = n;
 	if (live > 0)
 		roles_step(&s);
 	if (s.err != MN_OK) {

@@ -52,6 +52,9 @@ typedef struct dnsroll_result {
 	size_t nacts;
 	bool changed;		/* any action but a wait */
 	time_t next;		/* the earliest later time something becomes due, or 0 */
+	time_t *key_next;	/* per input key: the earliest later time a rule of that key (its
+				 * next state, or its successor for an active key with a lifetime)
+				 * becomes due, 0: none or it waits for the parent (see acts) */
 } dnsroll_result_t;
 
 /*

@@ -85,6 +85,16 @@ typedef struct cmd_dnsroll {
 	bool ksk, zsk, dry_run;
 } cmd_dnsroll_t;
 int cmd_keys_dnssec(const policy_t *p, const cmd_dnsroll_t *o, bool *waiting, int *errors);
+/*
+ * mailns keys list, DNSSEC: row() called for each key not removed of every
+ * signed zone (state_dir/dnssec, read only), in the zones' order then the
+ * keys' (created, tag): next is when its next step is due at now (0: none),
+ * wait "ds" or "ds-gone" when it waits for the parent (else NULL).  Errors
+ * reading a zone's keys printed and counted in *errors.
+ */
+typedef void (*cmd_dnskey_row_fn)(const char *zone, const dnskey_meta_t *k, time_t next, const char *wait,
+				  void *arg);
+void cmd_keys_dnssec_list(const policy_t *p, time_t now, cmd_dnskey_row_fn row, void *arg, int *errors);
 /* The policy path: the -c value, else $MAILNS_POLICY, else MN_POLICY_PATH (configure's sysconfdir). */
 const char *cmd_policy_path(const char *opt);
 /*

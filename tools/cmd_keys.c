@@ -549,6 +549,43 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+typedef struct list_out {
+	bool json, first;
+} list_out_t;
+
+/* A DNSSEC key of keys list: ZONE TAG ALGORITHM STATE CREATED NEXT ROLE DS (as the DKIM keys' columns, then two). */
+static void list_dnskey(const char *zone, const dnskey_meta_t *k, time_t next, const char *wait, void *arg)
+{
+	list_out_t *o = arg;
+	const char *alg = k->alg == DNSSEC_ALG_ED25519 ? "ed25519" : "ecdsap256sha256";
+	char c[32], nx[32] = "-";
+	mn_time_format(k->created, c, sizeof(c));
+	if (next != 0)
+		mn_time_format(next, nx, sizeof(nx));
+	else if (wait != NULL)
+		snprintf(nx, sizeof(nx), "wait-%s", wait);
+	if (!o->json) {
+		printf("%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\n", zone, (unsigned)k->tag, alg, dnskey_state_name(k->state), c,
+		       nx, dnskey_role_name(k->role), dnskey_ds_name(k->ds));
+		return;
+	}
+	printf("%s\n  {\"zone\": ", o->first ? "" : ",");
+	json_str(zone);
+	printf(", \"key_tag\": %u, \"algorithm\": \"%s\", \"state\": \"%s\", \"created\": \"%s\", \"next_change\": ",
+	       (unsigned)k->tag, alg, dnskey_state_name(k->state), c);
+	if (next != 0)
+		printf("\"%s\"", nx);
+	else
+		printf("null");
+	printf(", \"waits_for\": ");
+	if (wait != NULL)
+		printf("\"%s\"", wait);
+	else
+		printf("null");
+	printf(", \"role\": \"%s\", \"ds\": \"%s\"}", dnskey_role_name(k->role), dnskey_ds_name(k->ds));
+	o->first = false;
+}
+
 static int do_list(run_t *r, bool json)
 {
 	bool first = true;
@@ -585,8 +622,10 @@ static int do_list(run_t *r, bool json)
 			first = false;
 		}
 	}
+	list_out_t o = { .json = json, .first = first };
+	cmd_keys_dnssec_list(r->p, r->now, list_dnskey, &o, &r->errors);
 	if (json)
-		printf("%s]\n", first ? "" : "\n");
+		printf("%s]\n", o.first ? "" : "\n");
 	return MN_OK;
 }
 

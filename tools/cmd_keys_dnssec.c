@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* cmd_keys_dnssec.c -- mailns keys rotate: the DNSSEC rollovers of every signed zone (keys/dnsroll.c) */
+/* cmd_keys_dnssec.c -- mailns keys rotate|list: the DNSSEC rollovers and keys of every signed zone (keys/dnsroll.c) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,4 +265,45 @@ int cmd_keys_dnssec(const policy_t *p, const cmd_dnsroll_t *o, bool *waiting, in
 		(*errors)++;
 	}
 	return MN_OK;
+}
+
+void cmd_keys_dnssec_list(const policy_t *p, time_t now, cmd_dnskey_row_fn row, void *arg, int *errors)
+{
+	const char *state = p->server.state_dir.v;
+	for (size_t i = 0; i < p->ndomains; i++) {
+		const policy_domain_t *d = &p->domains[i];
+		char zone[300];
+		for (size_t k = 0; d->dnssec.enabled.v && k < CMD_ZONES_MAX; k++) {
+			if (!cmd_domain_zone(d, k, zone))
+				continue;
+			dnskey_meta_t *keys = NULL;
+			size_t n = 0;
+			int r = dnskey_zone_list(state, zone, &keys, &n);
+			dnsroll_policy_t pol;
+			dnsroll_result_t step = { 0 };
+			dnsroll_policy_from(p, d, &pol);
+			if (r == MN_OK)	/* what is due when: the step at now, without asking the parent */
+				r = dnsroll_step(keys, n, &pol, now, NULL, NULL, &step);
+			if (r != MN_OK) {
+				cmd_err("%s: cannot read the DNSSEC keys in %s/dnssec/%s (%s)", zone, state, zone,
+					mn_strerror(r));
+				(*errors)++;
+				free(keys);
+				continue;
+			}
+			for (size_t j = 0; j < n; j++) {
+				if (keys[j].state == DNSKEY_REMOVED)
+					continue;
+				const char *wait = NULL;
+				for (size_t a = 0; a < step.nacts; a++)
+					if (step.acts[a].key == j && step.acts[a].op == DNSROLL_WAIT_DS)
+						wait = "ds";
+					else if (step.acts[a].key == j && step.acts[a].op == DNSROLL_WAIT_DS_GONE)
+						wait = "ds-gone";
+				row(zone, &keys[j], step.key_next[j], wait, arg);
+			}
+			dnsroll_result_clear(&step);
+			free(keys);
+		}
+	}
 }

@@ -191,6 +191,35 @@ state_line() { # the keys of the _dmarc zone of every domain, one line
 	for d in $DOMAINS; do printf '%s: %s; ' "$d" "$(keys "_dmarc.$d")"; done
 }
 
+# mailns keys list at the simulated time: the DNSSEC rows of zone (ZONE TAG ALGORITHM STATE
+# CREATED NEXT ROLE DS) without the zone, tag and created columns, sorted
+list_rows() {
+	"$MAILNS" keys list -c "$POLICY" --now "@$((T0 + t))" | awk -F'\t' -v z="$1" 'NF == 8 && $1 == z {
+		print $3, $4, $6, $7, $8 }' | sort
+}
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+list_step1() { # the new ED25519 CSK presigns, due to be published at max_ttl + propagation
+	is "$(list_rows _dmarc.alg.example.com | tr '\n' '|')" \
+		"ecdsap256sha256 active - csk none|ed25519 presign $(iso $((T0 + t + 3900))) csk none|" \
+		"keys list: the old CSK active, the new ED25519 one presigning, its next step due in 3900 s"
+	"$MAILNS" keys list -c "$POLICY" --now "@$((T0 + t))" --json >"$TMP/list.json"
+	check "keys list --json: the same DNSSEC keys as the text list" -- python3 - "$TMP/list.json" \
+		"$("$MAILNS" keys list -c "$POLICY" --now "@$((T0 + t))" | awk -F'\t' 'NF == 8' | wc -l)" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+d = [o for o in v if "zone" in o]
+k = [o for o in d if o["zone"] == "_dmarc.alg.example.com" and o["state"] == "presign"]
+sys.exit(0 if len(d) == int(sys.argv[2]) and len(k) == 1 and k[0]["algorithm"] == "ed25519" and
+         k[0]["role"] == "csk" and k[0]["ds"] == "none" and k[0]["next_change"] and k[0]["waits_for"] is None and
+         isinstance(k[0]["key_tag"], int) and all("selector" in o for o in v if "zone" not in o) else 1)
+PY
+}
+list_step3() { # the old KSK of join retired, its DS still at the parent (the operator a step behind)
+	is "$(list_rows _dmarc.join.example.com | tr '\n' '|')" \
+		"ecdsap256sha256 active - csk seen|ecdsap256sha256 retired $(iso $((T0 + t + 300 + 3600))) zsk none|ecdsap256sha256 retired wait-ds-gone ksk withdrawn|" \
+		"keys list: join's new CSK active, the old KSK waiting for its DS to leave, the old ZSK removed after the zone's TTL"
+}
+
 T0=$(date +%s)
 validated "start"
 verified "start"
@@ -231,6 +260,8 @@ for step in $(seq 1 12); do
 	diag "step $step (+$t s, rotate exit $RC): $(state_line)"
 	validated "step $step"
 	verified "step $step"
+	[ "$step" = 1 ] && list_step1
+	[ "$step" = 3 ] && list_step3
 	steps=$step
 	all_final && break
 done

@@ -406,6 +406,39 @@ static void test_reentry(void)
 	is_str(dnsroll_op_name(DNSROLL_WAIT_DS), "wait-ds", "op names");
 }
 
+/* key_next: when each key's own next step is due (what mailns keys list shows) */
+static void test_key_next(void)
+{
+	world_t w;
+	time_t t0 = 1900000000;
+	first_keys(&w, DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_KSK_ZSK, t0, true);	/* ZSK 100, KSK 101 */
+	w.k[w.n++] = (dnskey_meta_t){ .alg = DNSSEC_ALG_ECDSAP256SHA256, .flags = 256, .tag = 200,
+				      .role = DNSKEY_ROLE_ZSK, .state = DNSKEY_PUBLISHED, .created = t0 + 10 * D,
+				      .changed = t0 + 10 * D };
+	w.k[w.n++] = (dnskey_meta_t){ .alg = DNSSEC_ALG_ECDSAP256SHA256, .flags = 257, .tag = 201,
+				      .role = DNSKEY_ROLE_KSK, .state = DNSKEY_READY, .ds = DNSKEY_DS_SUBMITTED,
+				      .created = t0 + 10 * D, .changed = t0 + 10 * D };
+	dnsroll_policy_t pol = policy(DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_KSK_ZSK);
+	dnsroll_result_t res;
+	is_int(dnsroll_step(w.k, w.n, &pol, t0 + 10 * D + 60, NULL, NULL, &res), MN_OK, "key_next: a step");
+	ok(res.key_next != NULL, "key_next: filled");
+	if (res.key_next != NULL) {
+		is_int((long long)res.key_next[2], (long long)(t0 + 10 * D + 2 * H), "key_next: published ZSK: DNSKEY TTL + propagation");
+		is_int((long long)res.key_next[3], 0, "key_next: ready KSK without its DS: no time (it waits)");
+		ok(res.nacts == 1 && res.acts[0].op == DNSROLL_WAIT_DS && res.acts[0].key == 3, "key_next: which a wait says");
+		is_int((long long)res.key_next[0], 0, "key_next: the active ZSK with a successor on its way: none");
+		is_int((long long)res.key_next[1], 0, "key_next: the active KSK without a lifetime: none");
+		is_int((long long)res.next, (long long)(t0 + 10 * D + 2 * H), "next: the earliest of them");
+	}
+	dnsroll_result_clear(&res);
+	/* the active ZSK alone: its successor at its lifetime */
+	first_keys(&w, DNSSEC_ALG_ECDSAP256SHA256, DNSSEC_KEYS_KSK_ZSK, t0, true);
+	dnsroll_step(w.k, w.n, &pol, t0 + D, NULL, NULL, &res);
+	is_int((long long)res.key_next[0], (long long)(t0 + 90 * D), "key_next: the active ZSK: replaced at its lifetime");
+	dnsroll_result_clear(&res);
+	ok(res.key_next == NULL, "dnsroll_result_clear frees key_next");
+}
+
 int main(void)
 {
 	test_zsk();
@@ -415,5 +448,6 @@ int main(void)
 	test_crash(DNSSEC_KEYS_CSK, "crash, CSK rollover");
 	test_crash(DNSSEC_KEYS_KSK_ZSK, "crash, KSK and ZSK rollovers");
 	test_reentry();
+	test_key_next();
 	return tap_done();
 }

@@ -37,3 +37,15 @@ mn_ub_status() {
 	printf '%s %s\n' "$(echo "$out" | sed -n 's/^;; ->>HEADER<<- opcode: QUERY; status: \([A-Z]*\);.*/\1/p')" \
 		"$(echo "$out" | grep -q '^;; Flags: .* ad' && echo ad || echo -)"
 }
+
+# mn_verify_zones POLICY DIR ZONE...: `mailns zone` writes every zone into DIR (emptied
+# first) and ldns-verify-zone accepts each ZONE; prints what is wrong (nothing: all good)
+mn_verify_zones() {
+	local policy=$1 dir=$2 z
+	shift 2
+	rm -rf "$dir" && mkdir -p "$dir"
+	"$MAILNS" zone -c "$policy" -d "$dir" >"$dir.out" 2>&1 || echo "mailns zone fails: $(head -3 "$dir.out")"
+	for z in "$@"; do
+		ldns-verify-zone "$dir/$z.zone" >"$dir.verify" 2>&1 || echo "$z: $(tr '\n' ' ' <"$dir.verify" | cut -c1-300)"
+	done
+}

@@ -3,10 +3,11 @@
 # dnssec_roll2.sh -- DNSSEC rollovers started by a policy change, against a running
 # mailnsd, a parent example.com signed by ldns-signzone and served by NSD (its DS
 # records set at each step from `mailns delegation`, as an operator would) and
-# unbound validating from the parent's trust anchor: an ALGORITHM rollover
-# (alg.example.com, a CSK, ECDSAP256SHA256 -> ED25519, RFC 6781 §4.1.4) and the
+# unbound validating from the parent's trust anchor: ALGORITHM rollovers
+# (ECDSAP256SHA256 -> ED25519, RFC 6781 §4.1.4) of a CSK (alg.example.com) and
+# of a KSK and a ZSK (algz.example.com), and the
 # SHAPE changes csk -> ksk+zsk (split.example.com) and ksk+zsk -> csk
-# (join.example.com), all three at once, time moved with --now.  At every step:
+# (join.example.com), all four at once, time moved with --now.  At every step:
 # unbound answers a DMARC TXT, a DKIM TXT and an NXDOMAIN of each domain with AD,
 # from its cache of the step before and freshly started, and ldns-verify-zone
 # accepts every zone `mailns zone` prints.  In the end each zone has the keys the
@@ -32,7 +33,7 @@ stop_all() {
 }
 trap stop_all EXIT
 
-DOMAINS="alg.example.com split.example.com join.example.com"
+DOMAINS="alg.example.com algz.example.com split.example.com join.example.com"
 ZONES=""
 for d in $DOMAINS; do ZONES="$ZONES _domainkey.$d _dmarc.$d _spf.$d"; done
 cat >"$TMP/roll.tmpl" <<'EOT'
@@ -49,6 +50,12 @@ server:
 domains:
   alg.example.com:
     dnssec: { algorithm: ECDSAP256SHA256 }
+    dkim:
+      selectors:
+        s1: "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+    dmarc: { p: reject }
+  algz.example.com:
+    dnssec: { keys: ksk+zsk, algorithm: ECDSAP256SHA256 }
     dkim:
       selectors:
         s1: "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -127,8 +134,8 @@ answers() {
 	local d got=""
 	NX=$((NX + 1))
 	for d in $DOMAINS; do
-		got="$got$(mn_ub_status "$UB_PORT" _dmarc.$d TXT)|$(mn_ub_status "$UB_PORT" s1._domainkey.$d TXT)|"
-		got="$got$(mn_ub_status "$UB_PORT" nx$NX._dmarc.$d TXT)|$(mn_ub_status "$UB_PORT" nx$NX._domainkey.$d TXT)|"
+		got="$got$(mn_ub_status "$UB_PORT" "_dmarc.$d" TXT)|$(mn_ub_status "$UB_PORT" "s1._domainkey.$d" TXT)|"
+		got="$got$(mn_ub_status "$UB_PORT" "nx$NX._dmarc.$d" TXT)|$(mn_ub_status "$UB_PORT" "nx$NX._domainkey.$d" TXT)|"
 	done
 	echo "$got"
 }
@@ -145,7 +152,7 @@ validated() {
 # verified LABEL: ldns-verify-zone accepts every zone `mailns zone` prints (its stderr in $TMP/dz.out)
 verified() {
 	# shellcheck disable=SC2086
-	is "$(mn_verify_zones "$POLICY" "$TMP/dz" $ZONES)" "" "$1: ldns-verify-zone accepts the 9 zones mailns zone prints"
+	is "$(mn_verify_zones "$POLICY" "$TMP/dz" $ZONES)" "" "$1: ldns-verify-zone accepts the 12 zones mailns zone prints"
 }
 reload() { # SIGHUP, then the reload it started done
 	local before i
@@ -170,6 +177,7 @@ keys() {
 final() {
 	case $1 in
 	alg.*) echo "csk/15/active " ;;
+	algz.*) echo "ksk/15/active zsk/15/active " ;;
 	split.*) echo "ksk/13/active zsk/13/active " ;;
 	join.*) echo "csk/13/active " ;;
 	esac
@@ -218,19 +226,20 @@ T0=$(date +%s)
 validated "start"
 verified "start"
 is "$(keys _dmarc.alg.example.com)" "csk/13/active " "alg.example.com: an ECDSAP256SHA256 CSK"
+is "$(keys _dmarc.algz.example.com)" "ksk/13/active zsk/13/active " "algz.example.com: an ECDSAP256SHA256 KSK and ZSK"
 is "$(keys _dmarc.split.example.com)" "csk/13/active " "split.example.com: a CSK"
 is "$(keys _dmarc.join.example.com)" "ksk/13/active zsk/13/active " "join.example.com: a KSK and a ZSK"
 
 # ---- the policy changes: ED25519 for alg, ksk+zsk for split, csk for join -----------------
 sed -i -e 's/algorithm: ECDSAP256SHA256/algorithm: ED25519/' -e '/join.example.com:/,/dmarc:/s/keys: ksk+zsk/keys: csk/' \
 	-e '/split.example.com:/,/dmarc:/s/keys: csk/keys: ksk+zsk/' "$POLICY"
-grep -q 'algorithm: ED25519' "$POLICY" && [ "$(grep -c 'keys: ksk+zsk' "$POLICY")" = 1 ] &&
+[ "$(grep -c 'algorithm: ED25519' "$POLICY")" = 2 ] && [ "$(grep -c 'keys: ksk+zsk' "$POLICY")" = 2 ] &&
 	[ "$(grep -c 'keys: csk' "$POLICY")" = 1 ]; ok $? "the policy asks for the new algorithm and shapes"
 reload; ok $? "mailnsd reloads the new policy"
 validated "policy changed, nothing rolled"
 verified "policy changed, nothing rolled"
-is "$(grep -c "are not those dnssec asks for" "$TMP/dz.out")" 9 \
-	"mailns zone warns that the keys of the 9 zones are not those asked for (until rolled)"
+is "$(grep -c "are not those dnssec asks for" "$TMP/dz.out")" 12 \
+	"mailns zone warns that the keys of the 12 zones are not those asked for (until rolled)"
 
 # ---- the rollovers, one `mailns keys rotate` per step, each step 3900 s later ---------------
 # (DNSKEY TTL / zone TTL 300 + propagation 3600).  The operator is a step behind: before
@@ -239,17 +248,20 @@ is "$(grep -c "are not those dnssec asks for" "$TMP/dz.out")" 9 \
 # each, mailnsd reloads
 t=0
 steps=0
-seen_presign=0 seen_postsign=0 seen_both_alg=0
+declare -A seen_presign seen_postsign seen_both_alg
 for step in $(seq 1 12); do
 	t=$((t + 3900))
 	[ "$(delegation_ds)" = "$PARENT_DS" ] || nsd_start || diag "nsd did not restart"
 	OUT=$("$MAILNS" keys rotate -c "$POLICY" --quiet --now "@$((T0 + t))" --resolver "127.0.0.1:$NSD_PORT" 2>&1)
 	RC=$?
 	[ "$RC" = 0 ] || [ "$RC" = 3 ] || { ok 1 "step $step: keys rotate exits $RC"; diag "$OUT"; break; }
-	grep -q "state presign" "$TMP/state/dnssec/_dmarc.alg.example.com"/*.key && seen_presign=1
-	grep -q "state postsign" "$TMP/state/dnssec/_dmarc.alg.example.com"/*.key && seen_postsign=1
-	[ "$(grep -l '^state \(published\|ready\|active\|retired\)$' "$TMP/state/dnssec/_dmarc.alg.example.com"/*.key |
-		xargs grep -h '^algorithm ' | sort -u | wc -l)" = 2 ] && seen_both_alg=1
+	for a in alg algz; do # the algorithm rollovers' phases, as seen in the keys of their _dmarc zone
+		k=$TMP/state/dnssec/_dmarc.$a.example.com
+		grep -q "^state presign$" "$k"/*.key && seen_presign[$a]=1
+		grep -q "^state postsign$" "$k"/*.key && seen_postsign[$a]=1
+		[ "$(grep -l '^state \(published\|ready\|active\|retired\)$' "$k"/*.key |
+			xargs grep -h '^algorithm ' | sort -u | wc -l)" = 2 ] && seen_both_alg[$a]=1
+	done
 	reload || diag "mailnsd did not reload"
 	diag "step $step (+$t s, rotate exit $RC): $(state_line)"
 	validated "step $step"
@@ -260,14 +272,16 @@ for step in $(seq 1 12); do
 	all_final && break
 done
 all_final; ok $? "after $steps steps every zone has the keys the policy asks for, and only those: $(state_line)"
-is "$seen_presign$seen_both_alg$seen_postsign" 111 \
-	"the algorithm rollover went through presign, both algorithms in DNSKEY, postsign"
-is "$(delegation_ds | awk '$1 ~ /alg\.example\.com\.$/ { print $6 }' | sort -u | tr '\n' ' ')" "15 " \
-	"mailns delegation: the DS of alg.example.com's zones are ED25519 ones alone"
-for z in _dmarc.alg.example.com _dmarc.split.example.com _dmarc.join.example.com; do
+for d in alg algz; do
+	is "${seen_presign[$d]}${seen_both_alg[$d]}${seen_postsign[$d]}" 111 \
+		"$d.example.com: the algorithm rollover went through presign, both algorithms in DNSKEY, postsign"
+	is "$(delegation_ds | awk -v d="$d" '$1 ~ "\\." d "\\.example\\.com\\.$" { print $6 }' | sort -u | tr '\n' ' ')" "15 " \
+		"mailns delegation: the DS of $d.example.com's zones are ED25519 ones alone"
+done
+for z in _dmarc.alg.example.com _dmarc.algz.example.com _dmarc.split.example.com _dmarc.join.example.com; do
 	is "$(kdig @127.0.0.1 -p "$MN_PORT" +time=3 +retry=1 +dnssec +noall +answer "$z" TXT 2>/dev/null |
 		awk '$4 == "RRSIG" { print $6 }' | sort -u | tr '\n' ' ')" \
-		"$(case $z in *alg*) echo "15 " ;; *) echo "13 " ;; esac)" "$z's TXT signed by the new keys' algorithm alone"
+		"$(case $z in *.alg*) echo "15 " ;; *) echo "13 " ;; esac)" "$z's TXT signed by the new keys' algorithm alone"
 done
 is "$(grep -c "are not those dnssec asks for" "$TMP/dz.out")" 0 "mailns zone: no more warning that the keys differ"
 OUT=$("$MAILNS" keys rotate -c "$POLICY" --quiet --now "@$((T0 + t + 86400))" --resolver "127.0.0.1:$NSD_PORT" 2>&1)

@@ -116,6 +116,8 @@ ok $up "nsd serves the signed parent with our DS records on port $NSD_PORT"
 # ---- unbound: validating, the parent's key as trust anchor ----------------------------
 # shellcheck disable=SC2086
 mn_unbound_conf "$TMP/unbound.conf" "$TMP" "$UB_PORT" "$TMP/$KEY.key" "$NSD_PORT" example.com "$MN_PORT" $ZONES
+# strict about algorithms: every algorithm of the DS RRset must sign (RFC 4035 §2.2, §5.2)
+printf 'server:\n  harden-algo-downgrade: yes\n' >>"$TMP/unbound.conf"
 ub_start() {
 	[ -z "$UB_PID" ] || { kill -TERM "$UB_PID"; wait "$UB_PID" 2>/dev/null; UB_PID=""; }
 	unbound -d -c "$TMP/unbound.conf" >>"$TMP/unbound.out" 2>&1 &

@@ -95,6 +95,7 @@ int cmd_keys_dnssec(const policy_t *p, const cmd_dnsroll_t *o, bool *waiting, in
 typedef void (*cmd_dnskey_row_fn)(const char *zone, const dnskey_meta_t *k, time_t next, const char *wait,
 				  void *arg);
 void cmd_keys_dnssec_list(const policy_t *p, time_t now, cmd_dnskey_row_fn row, void *arg, int *errors);
+const char *cmd_dnssec_alg_name(dnssec_alg_t alg);	/* "ecdsap256sha256", "ed25519" (as the policy spells them) */
 /* The policy path: the -c value, else $MAILNS_POLICY, else MN_POLICY_PATH (configure's sysconfdir). */
 const char *cmd_policy_path(const char *opt);
 /*

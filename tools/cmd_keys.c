@@ -29,13 +29,13 @@ static void usage(FILE *f)
 		   "       mailns keys list [-c POLICY] [--now TIME] [--json]\n"
 		   "       mailns keys revoke [-c POLICY] [--now TIME] DOMAIN SELECTOR\n"
 		   "Manages the DKIM keys of every domain whose policy has dkim, and rolls the\n"
-		   "DNSSEC keys of every signed zone.\n"
+		   "DNSSEC keys of every signed zone; list shows both.\n"
 		   "  -c, --policy FILE  the policy (default $MAILNS_POLICY, " MN_POLICY_PATH ")\n"
 		   "      --now TIME     the current time (ISO 8601 UTC or @SECONDS; also MAILNS_NOW)\n"
 		   "  -j, --jobs N       rotate: generate keys on N threads (default: the CPUs\n"
 		   "                     this process may use)\n"
 		   "  -q, --quiet        rotate: no progress line on a terminal's stderr\n"
-		   "      --json         keys list: a JSON array\n"
+		   "      --json         keys list: a JSON array (DKIM keys, then DNSSEC keys)\n"
 		   "      --dry-run      rotate: print the plan (\"plan\" lines), change nothing\n"
 		   "      --dnssec-roll ZONE|all  rotate: start a DNSSEC key rollover of ZONE\n"
 		   "                     (or every signed zone) now: the KSK or CSK and the ZSK,\n"
@@ -557,7 +557,7 @@ typedef struct list_out {
 static void list_dnskey(const char *zone, const dnskey_meta_t *k, time_t next, const char *wait, void *arg)
 {
 	list_out_t *o = arg;
-	const char *alg = k->alg == DNSSEC_ALG_ED25519 ? "ed25519" : "ecdsap256sha256";
+	const char *alg = cmd_dnssec_alg_name(k->alg);
 	char c[32], nx[32] = "-";
 	mn_time_format(k->created, c, sizeof(c));
 	if (next != 0)

@@ -70,11 +70,16 @@ static void print_ds(const char *zone, const uint8_t ds[DNSKEY_DS_LEN])
 		printf("%02X", (unsigned)ds[k]);
 }
 
+const char *cmd_dnssec_alg_name(dnssec_alg_t alg)
+{
+	return alg == DNSSEC_ALG_ED25519 ? "ed25519" : "ecdsap256sha256";
+}
+
 static void print_act(time_t now, const char *zone, const dnsroll_action_t *a, const dnskey_meta_t *k, bool dry)
 {
 	char t[32];
 	mn_time_format(now, t, sizeof(t));
-	const char *alg = k->alg == DNSSEC_ALG_ED25519 ? "ed25519" : "ecdsap256sha256";
+	const char *alg = cmd_dnssec_alg_name(k->alg);
 	char tag[8];
 	snprintf(tag, sizeof(tag), "%u", (unsigned)k->tag);
 	printf("%s%s\tdnssec\t%s\t%s\t%s\t%s\t", dry ? "plan " : "", t, zone, a->op == DNSROLL_GENERATE && dry ? "new" : tag,

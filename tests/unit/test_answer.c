@@ -711,8 +711,8 @@ static ldns_rr_list *served_dnskeys(const zset_t *set, const char *apex)
 }
 
 /*
- * With DO, zone apex's SOA asked for (answer) and a name that does not exist
- * (authority): the SOA comes with exactly the RRSIGs that cover SOA, are signed
+ * With DO, the SOA of the zone at apex asked for (answer) and a name that does not exist
+ * there (authority): the SOA comes with exactly the RRSIGs that cover SOA, are signed
  * by apex, and verify over that SOA with the zone's DNSKEY.  "" or what is wrong.
  */
 static const char *soa_sig_wrong(const zset_t *set, const char *apex)

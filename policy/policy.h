@@ -206,6 +206,24 @@ typedef struct policy {
 	size_t nfiles;
 	policy_include_t *includes;	/* the include patterns in order, matching files or not */
 	size_t nincludes;
+	/*
+	 * Which domains a reload can have changed (issue 17), for the compile.
+	 * Loads through a policy_cache_t are numbered (gen, from 1).  When
+	 * changed_known, this load was made by patching the cache's previous
+	 * successful load (gen - 1): domains[changed[k]] for k < nchanged
+	 * (ascending indexes) are the only domains whose values can differ from
+	 * that load's (they came from an included file whose bytes changed and
+	 * were merged again), and removed[0..nremoved) are the names that load
+	 * had and this one has not; every other domain is field for field the
+	 * one of that load (the same pointers).  When false (a load without a
+	 * cache, the first, or a full rebuild), any domain may have changed.
+	 */
+	uint64_t gen;
+	bool changed_known;
+	const size_t *changed;
+	size_t nchanged;
+	char *const *removed;
+	size_t nremoved;
 	void *priv;			/* internals (allocation arena) */
 } policy_t;
 

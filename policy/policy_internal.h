@@ -37,4 +37,14 @@ void policy_conv_file(policy_conv_t *cv, const ynode_t *root, bool top, const yn
  * into each domain.  MN_OK, MN_EPOLICY when diag got errors after errors0
  * were there, or MN_ENOMEM.
  */
-int policy_conv_finish(policy_conv_t *cv, size_t errors0);
+int policy_conv_finish(policy_conv_t *cv, size_t errors0, bool patched);
+/*
+ * (patched: p->domains were already sorted, checked for names defined twice
+ * and merged, by the loader's patch of the previous load: only the checks
+ * and the built-in defaults of server and defaults are done.)
+ */
+/* Merges defaults, then server.dnssec, into what each of v[0..n) does not set. */
+void policy_merge_defaults(policy_domain_t *v, size_t n, const policy_domain_t *defaults,
+			   const policy_dnssec_t *dnssec);
+/* The checks across keys of v[0..n) (MTA-STS, TLS-RPT, BIMI), after the merge, in order. */
+void policy_check_family(const policy_domain_t *v, size_t n, diag_t *diag);

@@ -882,16 +882,22 @@ out:
 /*
  * After a full load through cache c: p's domains and its arena become a new
  * set of the cache (p keeps a reference), replacing the old one.  Without
- * memory, or when a file is not held, the cache keeps the old set (still the
- * merge of its own files).
+ * memory the load fails and the cache keeps the old set (still the merge of
+ * its own files, which a failed load's parses never are: the next patch lists
+ * them as changed).
  */
 static int dset_make(loader_t *ld, policy_cache_t *c, const unsigned char *top)
 {
 	policy_t *p = ld->cv.p;
 	priv_t *pv = ld->priv;
-	for (size_t i = 0; i < pv->nheld; i++)
-		if (pv->held[i]->arena == NULL || pv->held[i]->packed == NULL)
+	for (size_t i = 0; i < pv->nheld; i++) {
+		if (pv->held[i]->arena == NULL || pv->held[i]->packed == NULL) {
+			/* (cannot be after a success) no set: the next load is a full one */
+			dset_unref(c->set);
+			c->set = NULL;
 			return MN_OK;
+		}
+	}
 	dset_t *s = calloc(1, sizeof(*s));
 	if (s == NULL || (s->dir = strdup(p->dir)) == NULL ||
 	    (s->files = malloc((pv->nheld + 1) * sizeof(*s->files))) == NULL) {

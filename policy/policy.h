@@ -217,6 +217,9 @@ typedef struct policy {
 	 * had and this one has not; every other domain is field for field the
 	 * one of that load (the same pointers).  When false (a load without a
 	 * cache, the first, or a full rebuild), any domain may have changed.
+	 * Generations count successful loads only: a consumer may use the list
+	 * only when it took in generation gen - 1 itself (a policy that loaded
+	 * but failed to compile was not).
 	 */
 	uint64_t gen;
 	bool changed_known;

@@ -84,6 +84,8 @@ typedef struct dset {
 	char *dir;
 	pfile_t **files;		/* a reference each */
 	size_t nfiles;
+	const char **family;		/* names (in v) of the domains the family checks have messages for, sorted */
+	size_t nfamily;
 } dset_t;
 
 struct policy_cache {
@@ -282,6 +284,7 @@ static void dset_unref(dset_t *s)
 	for (size_t i = 0; i < s->nfiles; i++)
 		pfile_unref(s->files[i]);
 	free(s->files);
+	free(s->family);
 	free(s->dir);
 	free(s);
 }
@@ -761,6 +764,8 @@ static int dset_patch(loader_t *ld, dset_t *s)
 	size_t *ch = NULL, *rm = NULL, *idx = NULL;
 	policy_domain_t *od = NULL, *nd = NULL;
 	char **removed = NULL;
+	const char **fam = NULL;
+	size_t nfam = 0;
 	diag_t *scratch = NULL;
 	if (pv->nheld != s->nfiles)
 		return 1;
@@ -801,7 +806,22 @@ static int dset_patch(loader_t *ld, dset_t *s)
 			goto out;
 	}
 	policy_merge_defaults(nd, nnew, &s->defaults, &s->dnssec);
-	policy_check_family(nd, nnew, scratch);
+	/* the new family list: the old one but for the names going out, and the new domains with messages */
+	if ((fam = malloc((s->nfamily + nnew + 1) * sizeof(*fam))) == NULL)
+		goto out;
+	for (size_t i = 0, j = 0; i < s->nfamily || j < nnew;) {
+		if (j == nnew || (i < s->nfamily && strcmp(s->family[i], nd[j].name) < 0)) {
+			if (dom_find(od, nold, s->family[i]) == nold)
+				fam[nfam++] = s->family[i];
+			i++;
+			continue;
+		}
+		size_t c0 = diag_count(scratch);
+		policy_check_family(&nd[j], 1, scratch);
+		if (diag_count(scratch) > c0)
+			fam[nfam++] = nd[j].name;
+		j++;
+	}
 	if (diag_errors(scratch) > 0)
 		goto out;
 	ret = MN_ENOMEM;
@@ -859,6 +879,12 @@ static int dset_patch(loader_t *ld, dset_t *s)
 		pfile_unref(s->files[ch[k]]);
 		s->files[ch[k]] = now;
 	}
+	free(s->family);
+	s->family = fam;
+	s->nfamily = nfam;
+	fam = NULL;
+	ld->cv.family = s->family;
+	ld->cv.nfamily = s->nfamily;
 	free(p->domains);	/* the top file's, converted again: s has them */
 	p->domains = s->v;
 	p->ndomains = s->n;
@@ -871,6 +897,7 @@ static int dset_patch(loader_t *ld, dset_t *s)
 	p->nremoved = nrem;
 	ret = MN_OK;
 out:
+	free(fam);
 	free(ch);
 	free(od);
 	free(nd);
@@ -899,13 +926,37 @@ static int dset_make(loader_t *ld, policy_cache_t *c, const unsigned char *top)
 		}
 	}
 	dset_t *s = calloc(1, sizeof(*s));
+	diag_t *scratch = NULL;
 	if (s == NULL || (s->dir = strdup(p->dir)) == NULL ||
-	    (s->files = malloc((pv->nheld + 1) * sizeof(*s->files))) == NULL) {
-		if (s != NULL)
+	    (s->files = malloc((pv->nheld + 1) * sizeof(*s->files))) == NULL || diag_new(&scratch) != MN_OK) {
+		if (s != NULL) {
+			free(s->files);
 			free(s->dir);
+		}
 		free(s);
 		return MN_ENOMEM;
 	}
+	/* (the domains the family checks had messages for: the same checks, one domain at a time) */
+	size_t famcap = 0;
+	for (size_t i = 0; i < p->ndomains; i++) {
+		size_t c0 = diag_count(scratch);
+		policy_check_family(&p->domains[i], 1, scratch);
+		if (diag_count(scratch) == c0)
+			continue;
+		const char **v = s->nfamily < famcap ? s->family :
+				  realloc(s->family, (famcap = famcap ? 2 * famcap : 16) * sizeof(*v));
+		if (v == NULL) {
+			diag_free(scratch);
+			free(s->family);
+			free(s->files);
+			free(s->dir);
+			free(s);
+			return MN_ENOMEM;
+		}
+		s->family = v;
+		s->family[s->nfamily++] = p->domains[i].name;
+	}
+	diag_free(scratch);
 	for (size_t i = 0; i < pv->nheld; i++) {
 		s->files[i] = pv->held[i];
 		__atomic_add_fetch(&s->files[i]->refs, 1, __ATOMIC_RELAXED);

@@ -323,6 +323,12 @@ int policy_conv_finish(policy_conv_t *cv, size_t errors0, bool patched)
 		diag_error(cv->diag, POLICY_SET(*dr) ? &dr->pos : &dv->pos,
 			   "dnssec_refresh (%u s) must be shorter than dnssec_validity (%u s)",
 			   (unsigned)dr->v, (unsigned)dv->v);
-	policy_check_family(p->domains, p->ndomains, cv->diag);
+	if (!patched)
+		policy_check_family(p->domains, p->ndomains, cv->diag);
+	for (size_t i = 0; patched && i < cv->nfamily; i++) {
+		const policy_domain_t *d = policy_domain_find(p, cv->family[i]);
+		if (d != NULL)
+			policy_check_family(d, 1, cv->diag);
+	}
 	return diag_errors(cv->diag) > errors0 ? MN_EPOLICY : MN_OK;
 }

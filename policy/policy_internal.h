@@ -20,6 +20,9 @@ typedef struct policy_conv {
 	schema_ctx_t ctx;
 	policy_domain_t defaults;	/* the top file's `defaults:` */
 	size_t cap;			/* of p->domains */
+	/* patched finish: the names of the domains the family checks have messages for, sorted */
+	const char *const *family;
+	size_t nfamily;
 } policy_conv_t;
 
 /* An error at n in file (ctx.oom on ENOMEM). */
@@ -41,7 +44,8 @@ int policy_conv_finish(policy_conv_t *cv, size_t errors0, bool patched);
 /*
  * (patched: p->domains were already sorted, checked for names defined twice
  * and merged, by the loader's patch of the previous load: only the checks
- * and the built-in defaults of server and defaults are done.)
+ * and the built-in defaults of server and defaults are done, the family
+ * checks only for the domains cv->family names: the others have no message.)
  */
 /* Merges defaults, then server.dnssec, into what each of v[0..n) does not set. */
 void policy_merge_defaults(policy_domain_t *v, size_t n, const policy_domain_t *defaults,

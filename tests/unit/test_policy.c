@@ -950,6 +950,7 @@ static void test_patch(void)
 	put("t.d/b.yaml", PB);	/* rewritten as it was */
 	p = patch_load(c, "t.yaml", "nothing changed", MN_OK, &m);
 	ok(p != NULL && p->changed_known && p->nchanged == 0 && p->nremoved == 0, "nothing changed: patched, nothing listed");
+	free(m);
 	/* the previous policy still held: the set is not the cache's alone */
 	put("t.d/b.yaml", "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: none } }\n");
 	policy_t *q = patch_load(c, "t.yaml", "previous policy held", MN_OK, &m);
@@ -1008,6 +1009,21 @@ static void test_patch(void)
 	ok(strstr(m, "under one day") != NULL, "fixed, with a warning: the warning");
 	changed_list(p, ch, sizeof(ch));
 	is_str(ch, "a0.example@0 a1.example@1 -a3.example -zz.example", "fixed: listed against the last good load");
+	policy_free(p);
+	free(m);
+	/* an unchanged domain's warning kept, in name order with a changed one's */
+	put("t.d/b.yaml", "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: quarantine } }\n"
+			  "  b9.example: { mta_sts: { mode: enforce, mx: [mx.b9.example], max_age: 60 } }\n");
+	p = patch_load(c, "t.yaml", "another file with a warning", MN_OK, &m);
+	ok(p != NULL && p->changed_known, "another file with a warning: patched");
+	const char *w0 = strstr(m, "MTA-STS of a0.example"), *w9 = strstr(m, "MTA-STS of b9.example");
+	ok(w0 != NULL && w9 != NULL && w0 < w9, "another file with a warning: both warnings, in name order");
+	policy_free(p);
+	free(m);
+	put("t.d/b.yaml", "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: quarantine } }\n");
+	p = patch_load(c, "t.yaml", "a warning gone", MN_OK, &m);
+	ok(p != NULL && p->changed_known && strstr(m, "b9.example") == NULL && strstr(m, "a0.example") != NULL,
+	   "a warning gone: patched, the unchanged file's warning still there");
 	policy_free(p);
 	free(m);
 	policy_cache_free(c);

@@ -700,7 +700,11 @@ static void held_gather(loader_t *ld)
 
 /* ---- the patch of the cache's set (issue 17) ------------------------------------- */
 
-/* Can this load patch s?  The same top file bytes and directory, no error in it, the same included files in the same order, each read and converted without error. */
+/*
+ * Can this load patch s?  The same top file bytes and directory, no error
+ * in it, the same included files in the same order, each read and
+ * converted without error, and s held by the cache alone.
+ */
 static bool dset_fits(const loader_t *ld, const dset_t *s, const unsigned char *top, size_t errors0)
 {
 	if (s == NULL || __atomic_load_n(&s->refs, __ATOMIC_ACQUIRE) != 1 ||

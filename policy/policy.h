@@ -251,6 +251,12 @@ void policy_free(policy_t *p);	/* NULL is a no-op */
  * size, with its times put back, is still seen.  The top file is always parsed.  Policies share
  * the cached memory by reference: each stays valid after the cache or other
  * policies are freed.  One load at a time per cache.
+ * The cache also keeps the last successful load's domains (sorted, defaults
+ * merged; the policy's domains array is that one): when the top file has the
+ * same bytes, the included files are the same in the same order and no policy
+ * still uses the array, the next load patches it in place with the domains of
+ * the files parsed again (see policy_t.changed) instead of rebuilding it; a
+ * name defined twice or an error in a changed domain makes it a full load.
  */
 typedef struct policy_cache policy_cache_t;
 int policy_cache_new(policy_cache_t **out);

@@ -60,8 +60,38 @@ typedef struct pfile {
 	unsigned refs;			/* atomic: policies are freed on any thread */
 } pfile_t;
 
+/*
+ * The domains of a cache's last successful load, sorted by name and merged
+ * with its defaults (issue 17), so that a reload patches in the domains of
+ * the included files whose parse changed instead of unpacking, sorting and
+ * merging every domain again.  It stands for a load whose top file had the
+ * bytes of SHA-256 `top` (against dir) and whose include list was files[]
+ * in that order; v is exactly the top file's domains and those files'
+ * domains, merged with defaults and dnssec, whose strings (with the top
+ * file's domains') live in arena.  Policies use v by reference
+ * (priv_t.set); a load patches v in place only when the cache holds the one
+ * reference left (the previous policy was freed, as mailnsd does after each
+ * compile), otherwise it rebuilds in full.
+ */
+typedef struct dset {
+	unsigned refs;			/* atomic: the cache and each policy using v */
+	policy_domain_t *v;
+	size_t n, cap;
+	yarena_t *arena;		/* the top file's conversion the set was built from */
+	policy_domain_t defaults;	/* `defaults:` as merged (built-in ones filled) */
+	policy_dnssec_t dnssec;		/* server.dnssec as merged */
+	unsigned char top[PFILE_DIGEST];
+	char *dir;
+	pfile_t **files;		/* a reference each */
+	size_t nfiles;
+	const char **family;		/* names (in v) of the domains the family checks have messages for, sorted */
+	size_t nfamily;
+} dset_t;
+
 struct policy_cache {
 	mn_map_t files;			/* name -> pfile_t (one reference each) */
+	dset_t *set;			/* the last successful load's domains (one reference), or NULL */
+	uint64_t gen;			/* successful loads */
 	size_t reused;			/* files taken from the cache by the last load */
 	size_t read;			/* included files read (and hashed) by the last load */
 };
@@ -149,6 +179,7 @@ typedef struct priv {
 	policy_domain_t defaults;	/* `defaults:` with the built-in ones, as merged (strings in arena) */
 	bool has_defaults;
 	mn_map_t byname;		/* held parses by name (policy_file_digest) */
+	dset_t *set;			/* when set: p->domains are set->v (a reference; arena is then the set's) */
 } priv_t;
 
 /*
@@ -244,6 +275,20 @@ static void pfile_unref(pfile_t *f)
 	free(f);
 }
 
+static void dset_unref(dset_t *s)
+{
+	if (s == NULL || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	free(s->v);
+	yarena_free(s->arena);
+	for (size_t i = 0; i < s->nfiles; i++)
+		pfile_unref(s->files[i]);
+	free(s->files);
+	free(s->family);
+	free(s->dir);
+	free(s);
+}
+
 int policy_cache_new(policy_cache_t **out)
 {
 	if (out == NULL)
@@ -266,6 +311,7 @@ void policy_cache_free(policy_cache_t *c)
 	if (c == NULL)
 		return;
 	cache_clear(c);
+	dset_unref(c->set);
 	free(c);
 }
 
@@ -556,12 +602,16 @@ static void diag_append(diag_t *to, const diag_t *from)
 	}
 }
 
-/* Merges the jobs into the policy in include order: messages, domains, memory. */
-static void jobs_merge(loader_t *ld)
+/*
+ * Merges the jobs into the policy in include order: messages, domains,
+ * memory.  Without gather, the domains are left out (the patch of the
+ * cache's set, or held_gather(), takes them from the held parses).
+ */
+static void jobs_merge(loader_t *ld, bool gather)
 {
 	policy_t *p = ld->cv.p;
 	size_t total = p->ndomains;
-	for (size_t i = 0; i < ld->njobs; i++)
+	for (size_t i = 0; i < ld->njobs && gather; i++)
 		total += ld->jobs[i].reused ? ld->jobs[i].file->ndomains : ld->jobs[i].ndomains;
 	if (total > ld->cv.cap) {
 		policy_domain_t *v = realloc(p->domains, total * sizeof(*v));
@@ -577,8 +627,10 @@ static void jobs_merge(loader_t *ld)
 		if (j->reused) {
 			const pfile_t *f = j->file;
 			diag_append(ld->cv.diag, f->diag);
-			domains_unpack(f->packed, f->ndomains, p->domains + p->ndomains);
-			p->ndomains += f->ndomains;
+			if (gather) {
+				domains_unpack(f->packed, f->ndomains, p->domains + p->ndomains);
+				p->ndomains += f->ndomains;
+			}
 			if (hold(ld, j) != MN_OK)
 				ld->cv.ctx.oom = MN_ENOMEM;
 			continue;
@@ -591,9 +643,10 @@ static void jobs_merge(loader_t *ld)
 		diag_append(ld->cv.diag, j->diag);
 		if (j->oom != MN_OK)
 			ld->cv.ctx.oom = j->oom;
-		if (j->ndomains > 0)
+		if (j->ndomains > 0 && gather)
 			memcpy(p->domains + p->ndomains, j->domains, j->ndomains * sizeof(*j->domains));
-		p->ndomains += j->ndomains;
+		if (gather)
+			p->ndomains += j->ndomains;
 		if (j->file != NULL) {
 			/* a new parse for the cache: its memory stays with it, shared */
 			pfile_t *f = j->file;
@@ -620,6 +673,312 @@ static void jobs_merge(loader_t *ld)
 		yarena_adopt(ld->cv.ctx.arena, j->arena);
 		j->arena = NULL;
 	}
+}
+
+/* After jobs_merge(ld, false) of jobs that all hold a parse: their domains, in order, after the top file's. */
+static void held_gather(loader_t *ld)
+{
+	policy_t *p = ld->cv.p;
+	const priv_t *pv = ld->priv;
+	size_t total = p->ndomains;
+	for (size_t i = 0; i < pv->nheld; i++)
+		total += pv->held[i]->ndomains;
+	if (total > ld->cv.cap) {
+		policy_domain_t *v = realloc(p->domains, total * sizeof(*v));
+		if (v == NULL) {
+			ld->cv.ctx.oom = MN_ENOMEM;
+			return;
+		}
+		p->domains = v;
+		ld->cv.cap = total;
+	}
+	for (size_t i = 0; i < pv->nheld; i++) {
+		domains_unpack(pv->held[i]->packed, pv->held[i]->ndomains, p->domains + p->ndomains);
+		p->ndomains += pv->held[i]->ndomains;
+	}
+}
+
+/* ---- the patch of the cache's set (issue 17) ------------------------------------- */
+
+/*
+ * Can this load patch s?  The same top file bytes and directory, no error
+ * in it, the same included files in the same order, each read and
+ * converted without error, and s held by the cache alone.
+ */
+static bool dset_fits(const loader_t *ld, const dset_t *s, const unsigned char *top, size_t errors0)
+{
+	if (s == NULL || __atomic_load_n(&s->refs, __ATOMIC_ACQUIRE) != 1 ||
+	    memcmp(s->top, top, PFILE_DIGEST) != 0 || strcmp(s->dir, ld->cv.p->dir) != 0 ||
+	    diag_errors(ld->cv.diag) > errors0 || ld->njobs != s->nfiles)
+		return false;
+	for (size_t i = 0; i < ld->njobs; i++) {
+		const job_t *j = &ld->jobs[i];
+		if (j->path == NULL || j->file == NULL || j->oom != MN_OK || strcmp(j->path, s->files[i]->name) != 0)
+			return false;
+		if (j->reused ? diag_errors(j->file->diag) > 0 : j->read != MN_OK || diag_errors(j->diag) > 0)
+			return false;
+	}
+	return true;
+}
+
+static int cmp_dom_name(const void *a, const void *b)
+{
+	return strcmp(((const policy_domain_t *)a)->name, ((const policy_domain_t *)b)->name);
+}
+
+/* The first index in v[0..n) (sorted) whose name is not before name. */
+static size_t dom_bound(const policy_domain_t *v, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The index of name in v[0..n) (sorted), or n. */
+static size_t dom_find(const policy_domain_t *v, size_t n, const char *name)
+{
+	size_t i = dom_bound(v, n, name);
+	return i < n && strcmp(v[i].name, name) == 0 ? i : n;
+}
+
+/*
+ * Patches s (which the cache alone holds) with the included files whose
+ * parse differs from its own (by pointer: a reused parse is the very one):
+ * their old domains out, their new ones, merged with s's defaults, in, each
+ * place found by binary search.  MN_OK when p's domains are now s's, 1 when
+ * a full rebuild must decide (a name defined twice, an error in a new
+ * domain: the full load reports it in its place and order), MN_ENOMEM.
+ * Nothing that can fail comes after the first change to s, and s stays the
+ * merge of its files, which it then lists.
+ */
+static int dset_patch(loader_t *ld, dset_t *s)
+{
+	policy_t *p = ld->cv.p;
+	priv_t *pv = ld->priv;
+	yarena_t *a = ld->cv.ctx.arena;
+	const size_t sz = sizeof(policy_domain_t);
+	int ret = MN_ENOMEM;
+	size_t nold = 0, nnew = 0, nch = 0, nrem = 0;
+	size_t *ch = NULL, *rm = NULL, *idx = NULL;
+	policy_domain_t *od = NULL, *nd = NULL;
+	char **removed = NULL;
+	const char **fam = NULL;
+	size_t nfam = 0;
+	diag_t *scratch = NULL;
+	if (pv->nheld != s->nfiles)
+		return 1;
+	if ((ch = malloc((s->nfiles + 1) * sizeof(*ch))) == NULL)
+		goto out;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		if (pv->held[i] == s->files[i])
+			continue;
+		ch[nch++] = i;
+		nold += s->files[i]->ndomains;
+		nnew += pv->held[i]->ndomains;
+	}
+	if ((od = malloc((nold + 1) * sz)) == NULL || (nd = malloc((nnew + 1) * sz)) == NULL ||
+	    (rm = malloc((nold + 1) * sizeof(*rm))) == NULL || diag_new(&scratch) != MN_OK)
+		goto out;
+	for (size_t k = 0, o = 0, n = 0; k < nch; k++) {
+		const pfile_t *was = s->files[ch[k]], *now = pv->held[ch[k]];
+		domains_unpack(was->packed, was->ndomains, od + o);
+		domains_unpack(now->packed, now->ndomains, nd + n);
+		o += was->ndomains;
+		n += now->ndomains;
+	}
+	qsort(od, nold, sz, cmp_dom_name);
+	qsort(nd, nnew, sz, cmp_dom_name);
+	ret = 1;
+	for (size_t i = 1; i < nnew; i++)
+		if (strcmp(nd[i - 1].name, nd[i].name) == 0)
+			goto out;	/* defined twice among the changed files */
+	for (size_t i = 0; i < nold; i++) {
+		size_t at = dom_find(s->v, s->n, od[i].name);
+		if (at == s->n || s->v[at].pos.file != od[i].pos.file)
+			goto out;	/* (cannot be: s is the merge of its files) */
+		rm[i] = at;
+	}
+	for (size_t i = 0; i < nnew; i++) {
+		/* a name already in s must be one of those going out */
+		if (dom_find(s->v, s->n, nd[i].name) != s->n && dom_find(od, nold, nd[i].name) == nold)
+			goto out;
+	}
+	policy_merge_defaults(nd, nnew, &s->defaults, &s->dnssec);
+	/* the new family list: the old one but for the names going out, and the new domains with messages */
+	if ((fam = malloc((s->nfamily + nnew + 1) * sizeof(*fam))) == NULL)
+		goto out;
+	for (size_t i = 0, j = 0; i < s->nfamily || j < nnew;) {
+		if (j == nnew || (i < s->nfamily && strcmp(s->family[i], nd[j].name) < 0)) {
+			if (dom_find(od, nold, s->family[i]) == nold)
+				fam[nfam++] = s->family[i];
+			i++;
+			continue;
+		}
+		size_t c0 = diag_count(scratch);
+		policy_check_family(&nd[j], 1, scratch);
+		if (diag_count(scratch) > c0)
+			fam[nfam++] = nd[j].name;
+		j++;
+	}
+	if (diag_errors(scratch) > 0)
+		goto out;
+	ret = MN_ENOMEM;
+	for (size_t i = 0; i < nold; i++)
+		nrem += dom_find(nd, nnew, od[i].name) == nnew;
+	if ((idx = yarena_alloc(a, (nnew + 1) * sizeof(*idx))) == NULL ||
+	    (removed = yarena_alloc(a, (nrem + 1) * sizeof(*removed))) == NULL)
+		goto out;
+	for (size_t i = 0, r = 0; i < nold; i++)
+		if (dom_find(nd, nnew, od[i].name) == nnew && (removed[r++] = yarena_strdup(a, od[i].name)) == NULL)
+			goto out;
+	size_t n2 = s->n - nold + nnew;
+	if (n2 > s->cap) {
+		size_t cap = n2 + n2 / 8 + 16;
+		policy_domain_t *v = realloc(s->v, cap * sz);
+		if (v == NULL)
+			goto out;
+		s->v = v;
+		s->cap = cap;
+	}
+	/* ---- nothing fails from here on */
+	bool same = nold == nnew;
+	for (size_t i = 0; i < nold && same; i++)
+		same = strcmp(od[i].name, nd[i].name) == 0;
+	if (same) {
+		for (size_t i = 0; i < nnew; i++)
+			s->v[rm[i]] = nd[i];
+	} else {
+		if (nold > 0) {
+			/* out: the runs between the removed ones move down (rm is ascending, as od) */
+			size_t w = rm[0];
+			for (size_t k = 0; k < nold; k++) {
+				size_t from = rm[k] + 1, to = k + 1 < nold ? rm[k + 1] : s->n;
+				memmove(&s->v[w], &s->v[from], (to - from) * sz);
+				w += to - from;
+			}
+			s->n = w;
+		}
+		/* in: from the last, each run after its place moves up */
+		size_t i = s->n, w = s->n + nnew;
+		for (size_t j = nnew; j > 0; j--) {
+			size_t at = dom_bound(s->v, i, nd[j - 1].name), run = i - at;
+			w -= run;
+			memmove(&s->v[w], &s->v[at], run * sz);
+			i = at;
+			s->v[--w] = nd[j - 1];
+		}
+		s->n += nnew;
+	}
+	for (size_t i = 0; i < nnew; i++)
+		idx[i] = dom_find(s->v, s->n, nd[i].name);
+	for (size_t k = 0; k < nch; k++) {
+		pfile_t *now = pv->held[ch[k]];
+		__atomic_add_fetch(&now->refs, 1, __ATOMIC_RELAXED);
+		pfile_unref(s->files[ch[k]]);
+		s->files[ch[k]] = now;
+	}
+	free(s->family);
+	s->family = fam;
+	s->nfamily = nfam;
+	fam = NULL;
+	ld->cv.family = s->family;
+	ld->cv.nfamily = s->nfamily;
+	free(p->domains);	/* the top file's, converted again: s has them */
+	p->domains = s->v;
+	p->ndomains = s->n;
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	pv->set = s;
+	p->changed_known = true;
+	p->changed = idx;
+	p->nchanged = nnew;
+	p->removed = removed;
+	p->nremoved = nrem;
+	ret = MN_OK;
+out:
+	free(fam);
+	free(ch);
+	free(od);
+	free(nd);
+	free(rm);
+	diag_free(scratch);
+	return ret;
+}
+
+/*
+ * After a full load through cache c: p's domains and its arena become a new
+ * set of the cache (p keeps a reference), replacing the old one.  Without
+ * memory the load fails and the cache keeps the old set (still the merge of
+ * its own files, which a failed load's parses never are: the next patch lists
+ * them as changed).
+ */
+static int dset_make(loader_t *ld, policy_cache_t *c, const unsigned char *top)
+{
+	policy_t *p = ld->cv.p;
+	priv_t *pv = ld->priv;
+	for (size_t i = 0; i < pv->nheld; i++) {
+		if (pv->held[i]->arena == NULL || pv->held[i]->packed == NULL) {
+			/* (cannot be after a success) no set: the next load is a full one */
+			dset_unref(c->set);
+			c->set = NULL;
+			return MN_OK;
+		}
+	}
+	dset_t *s = calloc(1, sizeof(*s));
+	diag_t *scratch = NULL;
+	if (s == NULL || (s->dir = strdup(p->dir)) == NULL ||
+	    (s->files = malloc((pv->nheld + 1) * sizeof(*s->files))) == NULL || diag_new(&scratch) != MN_OK) {
+		if (s != NULL) {
+			free(s->files);
+			free(s->dir);
+		}
+		free(s);
+		return MN_ENOMEM;
+	}
+	/* (the domains the family checks had messages for: the same checks, one domain at a time) */
+	size_t famcap = 0;
+	for (size_t i = 0; i < p->ndomains; i++) {
+		size_t c0 = diag_count(scratch);
+		policy_check_family(&p->domains[i], 1, scratch);
+		if (diag_count(scratch) == c0)
+			continue;
+		const char **v = s->nfamily < famcap ? s->family :
+				  realloc(s->family, (famcap = famcap ? 2 * famcap : 16) * sizeof(*v));
+		if (v == NULL) {
+			diag_free(scratch);
+			free(s->family);
+			free(s->files);
+			free(s->dir);
+			free(s);
+			return MN_ENOMEM;
+		}
+		s->family = v;
+		s->family[s->nfamily++] = p->domains[i].name;
+	}
+	diag_free(scratch);
+	for (size_t i = 0; i < pv->nheld; i++) {
+		s->files[i] = pv->held[i];
+		__atomic_add_fetch(&s->files[i]->refs, 1, __ATOMIC_RELAXED);
+	}
+	s->nfiles = pv->nheld;
+	s->v = p->domains;
+	s->n = p->ndomains;
+	s->cap = ld->cv.cap;
+	s->arena = pv->arena;
+	pv->arena = NULL;
+	s->defaults = pv->defaults;
+	s->dnssec = p->server.dnssec;
+	memcpy(s->top, top, PFILE_DIGEST);
+	s->refs = 2;
+	pv->set = s;
+	dset_unref(c->set);
+	c->set = s;
+	return MN_OK;
 }
 
 /* Keeps the pattern of item, made absolute, in p->includes (room made by load()). */
@@ -753,7 +1112,21 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 	if (seen_file(&ld, path, &seen) < 0)
 		goto fail;
 
-	ret = ydoc_load(path, ld.cv.ctx.file, diag, &doc);
+	unsigned char top[PFILE_DIGEST] = { 0 };
+	if (cache != NULL) {
+		/* the top file's bytes hashed too: the same ones let the cache's set be patched */
+		char *data = NULL;
+		size_t len = 0;
+		ret = ydoc_read(path, &data, &len);
+		if (ret == MN_OK && EVP_Digest(data, len, top, NULL, mn_sha256(), NULL) != 1)
+			ret = MN_ENOMEM;
+		if (ret == MN_OK)
+			ret = ydoc_parse(data, len, ld.cv.ctx.file, diag, &doc);
+		free(data);
+	} else {
+		ret = ydoc_load(path, ld.cv.ctx.file, diag, &doc);
+	}
+	bool patched = false;
 	if (ret < 0 && ret != MN_EPOLICY) {
 		if (ret != MN_ENOMEM)
 			diag_error(diag, NULL, "cannot read '%s' (%s)", path, mn_strerror(ret));
@@ -770,14 +1143,21 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 			load_include(&ld, i);
 		if (ld.cv.ctx.oom == MN_OK && !only_includes) {
 			jobs_run(&ld);
-			jobs_merge(&ld);
+			bool fits = cache != NULL && dset_fits(&ld, cache->set, top, errors0);
+			jobs_merge(&ld, !fits);
+			int r = fits && ld.cv.ctx.oom == MN_OK ? dset_patch(&ld, cache->set) : MN_OK;
+			if (r < 0)
+				ld.cv.ctx.oom = r;
+			patched = fits && r == MN_OK;
+			if (fits && r == 1)
+				held_gather(&ld);
 		}
 	}
 	ret = ld.cv.ctx.oom;
 	if (ret == MN_OK && only_includes)
 		ret = doc != NULL ? MN_OK : MN_EPOLICY;
 	else if (ret == MN_OK)
-		ret = policy_conv_finish(&ld.cv, errors0);
+		ret = policy_conv_finish(&ld.cv, errors0, patched);
 	if (ret < 0)
 		goto fail;
 	if (!only_includes) {
@@ -804,6 +1184,9 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 		}
 		if ((ret = cache_install(cache, ld.priv)) < 0)
 			goto fail;
+		if (!patched && (ret = dset_make(&ld, cache, top)) < 0)
+			goto fail;
+		p->gen = ++cache->gen;
 		cache->reused = reused;
 		cache->read = read;
 	}
@@ -866,10 +1249,12 @@ void policy_free(policy_t *p)
 {
 	if (p == NULL)
 		return;
-	free(p->domains);
-	free(p->files);
 	priv_t *pv = p->priv;
+	if (pv == NULL || pv->set == NULL)
+		free(p->domains);
+	free(p->files);
 	if (pv != NULL) {
+		dset_unref(pv->set);
 		yarena_free(pv->arena);
 		for (size_t i = 0; i < pv->nheld; i++)
 			pfile_unref(pv->held[i]);

@@ -59,10 +59,10 @@ static const mn_pos_t *pos_or(const mn_pos_t *pos, const policy_domain_t *d)
 	return pos->file != NULL ? pos : &d->pos;
 }
 
-static void check_family(const policy_t *p, diag_t *diag)
+void policy_check_family(const policy_domain_t *v, size_t n, diag_t *diag)
 {
-	for (size_t i = 0; i < p->ndomains; i++) {
-		const policy_domain_t *d = &p->domains[i];
+	for (size_t i = 0; i < n; i++) {
+		const policy_domain_t *d = &v[i];
 		const policy_mta_sts_t *m = &d->mta_sts;
 		if (m->present && m->mode.v != MTA_STS_NONE && m->mx.n == 0)
 			diag_error(diag, pos_or(&m->mode.pos, d), "MTA-STS of %s: mode %s needs at least one mx pattern",
@@ -294,10 +294,18 @@ void policy_conv_file(policy_conv_t *cv, const ynode_t *root, bool top, const yn
 }
 
 
-int policy_conv_finish(policy_conv_t *cv, size_t errors0)
+void policy_merge_defaults(policy_domain_t *v, size_t n, const policy_domain_t *defaults,
+			   const policy_dnssec_t *dnssec)
+{
+	schema_merge(schema_domain, v, n, sizeof(*v), defaults);
+	if (n > 0)	/* then what neither sets from server.dnssec */
+		schema_merge(schema_dnssec, &v[0].dnssec, n, sizeof(*v), dnssec);
+}
+
+int policy_conv_finish(policy_conv_t *cv, size_t errors0, bool patched)
 {
 	policy_t *p = cv->p;
-	int ret = sort_domains(cv);
+	int ret = patched ? MN_OK : sort_domains(cv);
 	if (ret < 0)
 		return ret;
 	check_allow_keys(cv);
@@ -308,15 +316,19 @@ int policy_conv_finish(policy_conv_t *cv, size_t errors0)
 	schema_defaults(&cv->ctx, schema_domain, &cv->defaults);
 	if (cv->ctx.oom < 0)
 		return cv->ctx.oom;
-	schema_merge(schema_domain, p->domains, p->ndomains, sizeof(*p->domains), &cv->defaults);
-	if (p->ndomains > 0)	/* then what neither sets from server.dnssec */
-		schema_merge(schema_dnssec, &p->domains[0].dnssec, p->ndomains, sizeof(*p->domains),
-			     &p->server.dnssec);
+	if (!patched)
+		policy_merge_defaults(p->domains, p->ndomains, &cv->defaults, &p->server.dnssec);
 	const policy_u32_t *dv = &p->server.dnssec_validity, *dr = &p->server.dnssec_refresh;
 	if (dr->v >= dv->v)
 		diag_error(cv->diag, POLICY_SET(*dr) ? &dr->pos : &dv->pos,
 			   "dnssec_refresh (%u s) must be shorter than dnssec_validity (%u s)",
 			   (unsigned)dr->v, (unsigned)dv->v);
-	check_family(p, cv->diag);
+	if (!patched)
+		policy_check_family(p->domains, p->ndomains, cv->diag);
+	for (size_t i = 0; patched && i < cv->nfamily; i++) {
+		const policy_domain_t *d = policy_domain_find(p, cv->family[i]);
+		if (d != NULL)
+			policy_check_family(d, 1, cv->diag);
+	}
 	return diag_errors(cv->diag) > errors0 ? MN_EPOLICY : MN_OK;
 }

@@ -206,6 +206,27 @@ typedef struct policy {
 	size_t nfiles;
 	policy_include_t *includes;	/* the include patterns in order, matching files or not */
 	size_t nincludes;
+	/*
+	 * Which domains a reload can have changed (issue 17), for the compile.
+	 * Loads through a policy_cache_t are numbered (gen, from 1).  When
+	 * changed_known, this load was made by patching the cache's previous
+	 * successful load (gen - 1): domains[changed[k]] for k < nchanged
+	 * (ascending indexes) are the only domains whose values can differ from
+	 * that load's (they came from an included file whose bytes changed and
+	 * were merged again), and removed[0..nremoved) are the names that load
+	 * had and this one has not; every other domain is field for field the
+	 * one of that load (the same pointers).  When false (a load without a
+	 * cache, the first, or a full rebuild), any domain may have changed.
+	 * Generations count successful loads only: a consumer may use the list
+	 * only when it took in generation gen - 1 itself (a policy that loaded
+	 * but failed to compile was not).
+	 */
+	uint64_t gen;
+	bool changed_known;
+	const size_t *changed;
+	size_t nchanged;
+	char *const *removed;
+	size_t nremoved;
 	void *priv;			/* internals (allocation arena) */
 } policy_t;
 
@@ -230,6 +251,12 @@ void policy_free(policy_t *p);	/* NULL is a no-op */
  * size, with its times put back, is still seen.  The top file is always parsed.  Policies share
  * the cached memory by reference: each stays valid after the cache or other
  * policies are freed.  One load at a time per cache.
+ * The cache also keeps the last successful load's domains (sorted, defaults
+ * merged; the policy's domains array is that one): when the top file has the
+ * same bytes, the included files are the same in the same order and no policy
+ * still uses the array, the next load patches it in place with the domains of
+ * the files parsed again (see policy_t.changed) instead of rebuilding it; a
+ * name defined twice or an error in a changed domain makes it a full load.
  */
 typedef struct policy_cache policy_cache_t;
 int policy_cache_new(policy_cache_t **out);

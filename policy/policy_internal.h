@@ -20,6 +20,9 @@ typedef struct policy_conv {
 	schema_ctx_t ctx;
 	policy_domain_t defaults;	/* the top file's `defaults:` */
 	size_t cap;			/* of p->domains */
+	/* patched finish: the names of the domains the family checks have messages for, sorted */
+	const char *const *family;
+	size_t nfamily;
 } policy_conv_t;
 
 /* An error at n in file (ctx.oom on ENOMEM). */
@@ -37,4 +40,15 @@ void policy_conv_file(policy_conv_t *cv, const ynode_t *root, bool top, const yn
  * into each domain.  MN_OK, MN_EPOLICY when diag got errors after errors0
  * were there, or MN_ENOMEM.
  */
-int policy_conv_finish(policy_conv_t *cv, size_t errors0);
+int policy_conv_finish(policy_conv_t *cv, size_t errors0, bool patched);
+/*
+ * (patched: p->domains were already sorted, checked for names defined twice
+ * and merged, by the loader's patch of the previous load: only the checks
+ * and the built-in defaults of server and defaults are done, the family
+ * checks only for the domains cv->family names: the others have no message.)
+ */
+/* Merges defaults, then server.dnssec, into what each of v[0..n) does not set. */
+void policy_merge_defaults(policy_domain_t *v, size_t n, const policy_domain_t *defaults,
+			   const policy_dnssec_t *dnssec);
+/* The checks across keys of v[0..n) (MTA-STS, TLS-RPT, BIMI), after the merge, in order. */
+void policy_check_family(const policy_domain_t *v, size_t n, diag_t *diag);

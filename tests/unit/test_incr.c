@@ -178,6 +178,7 @@ static void result_free(result_t *x)
 }
 
 static policy_cache_t *pcache;
+static size_t patched_loads;	/* cached loads that patched the one before (policy_t.changed_known) */
 
 /* Loads the policy and compiles it (with the compile and the parse cache when cache is not NULL). */
 static result_t compile(compile_cache_t *cache, time_t now, bool persist, unsigned threads)
@@ -189,6 +190,8 @@ static result_t compile(compile_cache_t *cache, time_t now, bool persist, unsign
 	policy_t *p = NULL;
 	zones_t *zs = NULL;
 	x.r = cache != NULL ? policy_load_cached(top, pcache, dg, &p) : policy_load(top, dg, &p);
+	if (x.r == MN_OK && p->changed_known)
+		patched_loads++;
 	if (x.r == MN_OK) {
 		compile_opts_t co = { .now = now, .persist_serials = persist, .threads = threads, .cache = cache,
 				      .stats = &x.st };
@@ -439,6 +442,8 @@ static void test_incr(void)
 	compile_cache_free(c3);
 	compile_cache_free(cache);
 	compile_cache_free(NULL);
+	/* (every check above compares the zones with a full compile's: so those of patched loads too) */
+	ok(patched_loads >= 10, "%zu of the cached loads patched the previous one's domains", patched_loads);
 	policy_cache_free(pcache);
 	pcache = NULL;
 }

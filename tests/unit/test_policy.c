@@ -839,6 +839,196 @@ static bool same_domain(const policy_domain_t *a, const policy_domain_t *b)
 	return same;
 }
 
+/* The messages of d as `mailns check` prints them, unsorted (malloc'd). */
+static char *messages(diag_t *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	diag_print(d, f);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * One load of top through c, compared with a full load of the same files
+ * without a cache: the same result, messages (in order) and domains.
+ * Returns the cached load's policy (NULL on failure); *msgs its messages.
+ */
+static policy_t *patch_load(policy_cache_t *c, const char *top, const char *what, int want, char **msgs)
+{
+	diag_t *d1 = NULL, *d2 = NULL;
+	if (diag_new(&d1) != MN_OK || diag_new(&d2) != MN_OK)
+		tap_bail("diag_new");
+	policy_t *p = NULL, *full = NULL;
+	int r1 = policy_load_cached(top, c, d1, &p), r2 = policy_load(top, d2, &full);
+	is_int(r1, want, "%s: cached load returns %d", what, want);
+	is_int(r2, r1, "%s: as a full load", what);
+	char *m1 = messages(d1), *m2 = messages(d2);
+	ok(strcmp(m1, m2) == 0, "%s: the messages of a full load, in order", what);
+	if (strcmp(m1, m2) != 0)
+		tap_diag("cached:\n%s\nfull:\n%s", m1, m2);
+	if (p != NULL && full != NULL) {
+		bool same = p->ndomains == full->ndomains;
+		size_t bad = 0;
+		for (size_t i = 0; same && i < p->ndomains; i++)
+			if (!(same = same_domain(&p->domains[i], &full->domains[i]) &&
+				     p->domains[i].dmarc.p.v == full->domains[i].dmarc.p.v &&
+				     p->domains[i].dmarc.p.pos.col == full->domains[i].dmarc.p.pos.col))
+				bad = i;
+		ok(same, "%s: %zu domains as a full load's (first difference at %zu)", what, p->ndomains, bad);
+	}
+	policy_free(full);
+	diag_free(d1);
+	diag_free(d2);
+	free(m2);
+	*msgs = m1;
+	return p;
+}
+
+/* "name@index" of p's changed domains, then "-name" of the removed ones, space-separated. */
+static void changed_list(const policy_t *p, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->nchanged && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s@%zu", o ? " " : "", p->domains[p->changed[i]].name,
+				      p->changed[i]);
+	for (size_t i = 0; i < p->nremoved && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s-%s", o ? " " : "", p->removed[i]);
+}
+
+#define PTOP "version: 1\nserver: { nameservers: [ns1.example.net], hostmaster: h.example.net }\n" \
+	     "include: ['t.d/*.yaml']\ndomains:\n  top.example: { spf: { mode: plain, ip4: [192.0.2.9] } }\n"
+#define PDEF(p) "defaults:\n  dmarc: { p: " p ", rua: ['mailto:r@top.example'] }\n"
+#define PA "domains:\n  a1.example: { spf: { mode: plain, ip4: [192.0.2.1] } }\n" \
+	   "  a3.example: { spf: { mode: plain, ip4: [192.0.2.3] } }\n  a5.example: {}\n"
+#define PB "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: reject } }\n"
+
+/*
+ * A reload through the cache patches the previous load's sorted, merged
+ * domains with the domains of the files whose bytes changed (issue 17):
+ * each result is the full load's, and the patch is taken only when it may
+ * be (the main file's bytes and the include list unchanged, the previous
+ * policy freed, no name defined twice, no error in a changed domain).
+ */
+static void test_patch(void)
+{
+	put("t.yaml", PTOP PDEF("quarantine"));
+	put("t.d/a.yaml", PA);
+	put("t.d/b.yaml", PB);
+	policy_cache_t *c = NULL;
+	char *m = NULL, ch[512];
+	if (policy_cache_new(&c) != MN_OK)
+		tap_bail("policy_cache_new");
+	policy_t *p = patch_load(c, "t.yaml", "first load", MN_OK, &m);
+	ok(p != NULL && !p->changed_known && p->gen == 1, "first load: a full one, generation 1");
+	policy_free(p);
+	free(m);
+
+	put("t.d/a.yaml", "domains:\n  a1.example: { spf: { mode: plain, ip4: [192.0.2.1] } }\n"
+			  "  a3.example: { spf: { mode: plain, ip4: [192.0.2.33] } }\n  a5.example: {}\n");
+	p = patch_load(c, "t.yaml", "a value edited", MN_OK, &m);
+	ok(p != NULL && p->changed_known && p->gen == 2, "a value edited: patched, generation 2");
+	changed_list(p, ch, sizeof(ch));
+	is_str(ch, "a1.example@0 a3.example@1 a5.example@2", "a value edited: the changed file's domains listed");
+	is_int(last_byte(p, "a3.example"), 33, "a value edited: the edit is seen");
+	is_int(policy_domain_find(p, "a5.example")->dmarc.p.v, DMARC_P_QUARANTINE, "a value edited: defaults merged again");
+	policy_free(p);
+	free(m);
+
+	put("t.d/a.yaml", "domains:\n  a0.example: {}\n  a3.example: { spf: { mode: plain, ip4: [192.0.2.34] } }\n"
+			  "  zz.example: {}\n  a1.example: { spf: { mode: plain, ip4: [192.0.2.1] } }\n");
+	p = patch_load(c, "t.yaml", "names added and removed", MN_OK, &m);
+	ok(p != NULL && p->changed_known, "names added and removed: patched");
+	changed_list(p, ch, sizeof(ch));
+	is_str(ch, "a0.example@0 a1.example@1 a3.example@2 zz.example@6 -a5.example",
+	       "names added and removed: the changed file's domains and the removed name");
+	policy_free(p);
+	free(m);
+
+	put("t.d/b.yaml", PB);	/* rewritten as it was */
+	p = patch_load(c, "t.yaml", "nothing changed", MN_OK, &m);
+	ok(p != NULL && p->changed_known && p->nchanged == 0 && p->nremoved == 0, "nothing changed: patched, nothing listed");
+	free(m);
+	/* the previous policy still held: the set is not the cache's alone */
+	put("t.d/b.yaml", "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: none } }\n");
+	policy_t *q = patch_load(c, "t.yaml", "previous policy held", MN_OK, &m);
+	ok(q != NULL && !q->changed_known, "previous policy held: a full rebuild");
+	is_int(policy_domain_find(p, "b4.example")->dmarc.p.v, DMARC_P_REJECT, "previous policy held: it is unchanged");
+	policy_free(p);
+	policy_free(q);
+	free(m);
+
+	put("t.yaml", PTOP PDEF("reject"));
+	p = patch_load(c, "t.yaml", "defaults changed", MN_OK, &m);
+	ok(p != NULL && !p->changed_known, "defaults changed in the main file: a full rebuild");
+	is_int(policy_domain_find(p, "b2.example")->dmarc.p.v, DMARC_P_REJECT, "defaults changed: merged into an unchanged file's domain");
+	policy_free(p);
+	free(m);
+
+	put("t.d/c.yaml", "domains:\n  c1.example: {}\n");
+	p = patch_load(c, "t.yaml", "include added", MN_OK, &m);
+	ok(p != NULL && !p->changed_known, "include added: a full rebuild");
+	ok(p != NULL && policy_domain_find(p, "c1.example") != NULL, "include added: its domain is there");
+	policy_free(p);
+	free(m);
+	if (unlink("t.d/c.yaml") != 0)
+		tap_bail("unlink");
+	p = patch_load(c, "t.yaml", "include removed", MN_OK, &m);
+	ok(p != NULL && !p->changed_known && policy_domain_find(p, "c1.example") == NULL,
+	   "include removed: a full rebuild, its domain gone");
+	policy_free(p);
+	free(m);
+
+	put("t.d/b.yaml", "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: none } }\n  a1.example: {}\n");
+	p = patch_load(c, "t.yaml", "a duplicate across files", MN_EPOLICY, &m);
+	ok(strstr(m, "domain 'a1.example' defined twice") != NULL, "a duplicate across files: reported");
+	free(m);
+	put("t.d/b.yaml", "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: quarantine } }\n");
+	p = patch_load(c, "t.yaml", "the duplicate fixed", MN_OK, &m);
+	ok(p != NULL && p->changed_known, "the duplicate fixed: patched from the last good load");
+	is_int(policy_domain_find(p, "a1.example")->spf.ip4.n, 1, "the duplicate fixed: a1.example is a.yaml's");
+	policy_free(p);
+	free(m);
+
+	put("t.d/a.yaml", "domains:\n  a0.example: {}\n  b2.example: {}\n");
+	p = patch_load(c, "t.yaml", "an edit moving a name onto another file's", MN_EPOLICY, &m);
+	free(m);
+	put("t.d/a.yaml", "domains:\n  a0.example: [\n");
+	p = patch_load(c, "t.yaml", "a file that fails to parse", MN_EPOLICY, &m);
+	free(m);
+	put("t.d/a.yaml", "domains:\n  a0.example: { tls_rpt: {} }\n  a1.example: {}\n");
+	p = patch_load(c, "t.yaml", "an error in a changed domain", MN_EPOLICY, &m);
+	ok(strstr(m, "missing required key 'rua' in tls_rpt") != NULL, "an error in a changed domain: reported");
+	free(m);
+	put("t.d/a.yaml", "domains:\n  a0.example: { mta_sts: { mode: enforce, mx: [mx.a0.example], max_age: 3600 } }\n"
+			  "  a1.example: {}\n");
+	p = patch_load(c, "t.yaml", "fixed, with a warning", MN_OK, &m);
+	ok(p != NULL && p->changed_known, "fixed, with a warning: patched");
+	ok(strstr(m, "under one day") != NULL, "fixed, with a warning: the warning");
+	changed_list(p, ch, sizeof(ch));
+	is_str(ch, "a0.example@0 a1.example@1 -a3.example -zz.example", "fixed: listed against the last good load");
+	policy_free(p);
+	free(m);
+	/* an unchanged domain's warning kept, in name order with a changed one's */
+	put("t.d/b.yaml", "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: quarantine } }\n"
+			  "  b9.example: { mta_sts: { mode: enforce, mx: [mx.b9.example], max_age: 60 } }\n");
+	p = patch_load(c, "t.yaml", "another file with a warning", MN_OK, &m);
+	ok(p != NULL && p->changed_known, "another file with a warning: patched");
+	const char *w0 = strstr(m, "MTA-STS of a0.example"), *w9 = strstr(m, "MTA-STS of b9.example");
+	ok(w0 != NULL && w9 != NULL && w0 < w9, "another file with a warning: both warnings, in name order");
+	policy_free(p);
+	free(m);
+	put("t.d/b.yaml", "domains:\n  b2.example: {}\n  b4.example: { dmarc: { p: quarantine } }\n");
+	p = patch_load(c, "t.yaml", "a warning gone", MN_OK, &m);
+	ok(p != NULL && p->changed_known && strstr(m, "b9.example") == NULL && strstr(m, "a0.example") != NULL,
+	   "a warning gone: patched, the unchanged file's warning still there");
+	policy_free(p);
+	free(m);
+	policy_cache_free(c);
+}
+
 /*
  * The parse cache keeps a file's domains packed, not as whole policy_domain_t
  * structures (about 1 KB each, mostly keys a domain does not set): a policy
@@ -951,6 +1141,7 @@ int main(void)
 	test_dnssec();
 	test_parse_cache();
 	test_parse_cache_packed();
+	test_patch();
 	test_sort();
 
 	char cmd[PATH_MAX + 16];

@@ -31,52 +31,86 @@ enum { SLAB = 65536, SLAB_BIG = SLAB / 8, SLAB_HDR = 16 };
 typedef enum { SLAB_ZONES = 0, SLAB_POOL = 1 } slab_kind_t;
 
 typedef struct slab {
-	uint32_t live, used;
+	uint32_t live;		/* __atomic: objects, plus one while a thread fills it */
+	uint32_t used;		/* under its filler's lock */
 	slab_kind_t kind;
 } slab_t;
 
-/* Compile threads finish zones side by side: a lock per kind. */
-static pthread_mutex_t slab_lock[2] = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER };
-static slab_t *slab_cur[2];	/* the slab each kind fills now */
-
 static_assert(sizeof(slab_t) <= SLAB_HDR, "slab header");
+
+/*
+ * Compile threads finish zones side by side.  One lock for all of them had
+ * both threads waiting on each other (and the futex) for every zone and
+ * every new RRset; so each thread fills slabs of its own, and keeps the
+ * pool's RRsets it met more than once at hand (pool_get).  That state is
+ * a slot of locals[], picked once per thread; its lock is its thread's
+ * alone unless more threads than slots run.  (A global array rather than
+ * thread-local storage: what a slot holds stays reachable after its
+ * thread ends, and the next thread in the slot takes it over.)
+ */
+enum { LOCALS = 16, HOT = 64, HOT_CREDIT = 1024 };
+typedef struct zshared zshared_t;
+typedef struct hot {
+	zshared_t *e;		/* a pooled RRset seen more than once, or NULL */
+	uint32_t credit;	/* references to e taken in advance (>= 1 while e is set) */
+} hot_t;
+typedef struct local {
+	pthread_mutex_t lock;
+	slab_t *cur[2];		/* the slab of each kind this slot fills */
+	hot_t hot[HOT];
+} __attribute__((aligned(64))) local_t;
+static local_t locals[LOCALS] = {
+	[0 ... LOCALS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+};
+static unsigned locals_next;		/* __atomic */
+static _Thread_local local_t *local_mine;
+
+/* This thread's slot, locked. */
+static local_t *local_lock(void)
+{
+	local_t *l = local_mine;
+	if (l == NULL)
+		l = local_mine = &locals[__atomic_fetch_add(&locals_next, 1, __ATOMIC_RELAXED) % LOCALS];
+	pthread_mutex_lock(&l->lock);
+	return l;
+}
+
+/* Drops one reference to slab s; the last frees it. */
+static void slab_drop(slab_t *s)
+{
+	if (__atomic_sub_fetch(&s->live, 1, __ATOMIC_ACQ_REL) == 0)
+		free(s);
+}
 
 /* n <= SLAB_BIG bytes, 8-aligned, or NULL. */
 static void *slab_alloc(slab_kind_t k, size_t n)
 {
 	assert(n <= SLAB_BIG);
 	n = (n + 7) & ~(size_t)7;
-	pthread_mutex_lock(&slab_lock[k]);
-	slab_t *cur = slab_cur[k];
+	local_t *l = local_lock();
+	slab_t *cur = l->cur[k];
 	if (cur == NULL || cur->used + n > SLAB) {
 		slab_t *s = aligned_alloc(SLAB, SLAB);
 		if (s == NULL) {
-			pthread_mutex_unlock(&slab_lock[k]);
+			pthread_mutex_unlock(&l->lock);
 			return NULL;
 		}
-		*s = (slab_t){ .live = 0, .used = SLAB_HDR, .kind = k };
-		if (cur != NULL && cur->live == 0)
-			free(cur);
-		cur = slab_cur[k] = s;
+		*s = (slab_t){ .live = 1, .used = SLAB_HDR, .kind = k };
+		if (cur != NULL)
+			slab_drop(cur);	/* the filler's reference */
+		cur = l->cur[k] = s;
 	}
 	void *p = (uint8_t *)cur + cur->used;
 	cur->used += (uint32_t)n;
-	cur->live++;
-	pthread_mutex_unlock(&slab_lock[k]);
+	__atomic_add_fetch(&cur->live, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&l->lock);
 	return p;
 }
 
 static void slab_free(void *p)
 {
-	if (p == NULL)
-		return;
-	slab_t *s = (slab_t *)((uintptr_t)p & ~(uintptr_t)(SLAB - 1));
-	slab_kind_t k = s->kind;	/* set before the slab was shared, never changed */
-	pthread_mutex_lock(&slab_lock[k]);
-	assert(s->live > 0);
-	if (--s->live == 0 && s != slab_cur[k])
-		free(s);
-	pthread_mutex_unlock(&slab_lock[k]);
+	if (p != NULL)
+		slab_drop((slab_t *)((uintptr_t)p & ~(uintptr_t)(SLAB - 1)));
 }
 
 /* A finished piece: from a slab when small; *big says where it came from. */
@@ -462,22 +496,52 @@ static int pool_grow(shard_t *sh)
 	return MN_OK;
 }
 
-/* The pooled copy of rrs[i..j) (hash h) with one more reference, or NULL. */
-static zshared_t *pool_get(const zone_rr_t *rrs, size_t i, size_t j, uint32_t h)
+/* Drops n references; the last frees the run (and an empty shard's table). */
+static void pool_put_n(zshared_t *e, uint32_t n)
 {
-	size_t len = run_len(rrs, i, j);
-	if (len > UINT32_MAX)
-		return NULL;
+	shard_t *sh = shard_of(e->hash);
+	pthread_mutex_lock(&sh->lock);
+	assert(e->refs >= n);
+	e->refs -= n;
+	if (e->refs == 0) {
+		zshared_t **pp = &sh->t[e->hash & (sh->size - 1)];
+		while (*pp != e)
+			pp = &(*pp)->next;
+		*pp = e->next;
+		piece_free(e, e->big);
+		if (--sh->n == 0) {
+			free(sh->t);
+			sh->t = NULL;
+			sh->size = 0;
+		}
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void pool_put(zshared_t *e)
+{
+	pool_put_n(e, 1);
+}
+
+/*
+ * The pooled copy of rrs[i..j) (hash h) in the shard, with 1 + extra more
+ * references, or NULL; *found: it was there already.  Shard unlocked.
+ */
+static zshared_t *pool_find_add(const zone_rr_t *rrs, size_t i, size_t j, uint32_t h, size_t len,
+				uint32_t extra, bool *found)
+{
 	shard_t *sh = shard_of(h);
 	pthread_mutex_lock(&sh->lock);
 	for (zshared_t *e = sh->size ? sh->t[h & (sh->size - 1)] : NULL; e != NULL; e = e->next) {
 		if (e->hash == h && e->len == len && run_equal(e->bytes, rrs, i, j)) {
-			assert(e->refs < UINT32_MAX);
-			e->refs++;
+			assert(e->refs < UINT32_MAX - 1 - extra);
+			e->refs += 1 + extra;
 			pthread_mutex_unlock(&sh->lock);
+			*found = true;
 			return e;
 		}
 	}
+	*found = false;
 	zshared_t *e = NULL;
 	bool big;
 	if (sh->n >= sh->size && pool_grow(sh) < 0)
@@ -503,25 +567,47 @@ out:
 	return e;
 }
 
-/* Drops one reference; the last frees the run (and an empty shard's table). */
-static void pool_put(zshared_t *e)
+/*
+ * The pooled copy of rrs[i..j) (hash h) with one more reference, or NULL.
+ * An RRset found in the pool (every zone's NS set, a DMARC record many
+ * domains share) is kept in the thread's slot with HOT_CREDIT references
+ * taken at once: the next ones come from there, without the shard's lock or
+ * its cache line going back and forth between the threads.  The slot always
+ * holds at least one of them, so its entry cannot go meanwhile.
+ */
+static zshared_t *pool_get(const zone_rr_t *rrs, size_t i, size_t j, uint32_t h)
 {
-	shard_t *sh = shard_of(e->hash);
-	pthread_mutex_lock(&sh->lock);
-	assert(e->refs > 0);
-	if (--e->refs == 0) {
-		zshared_t **pp = &sh->t[e->hash & (sh->size - 1)];
-		while (*pp != e)
-			pp = &(*pp)->next;
-		*pp = e->next;
-		piece_free(e, e->big);
-		if (--sh->n == 0) {
-			free(sh->t);
-			sh->t = NULL;
-			sh->size = 0;
+	size_t len = run_len(rrs, i, j);
+	if (len > UINT32_MAX)
+		return NULL;
+	local_t *l = local_lock();
+	hot_t *c = &l->hot[(h ^ h >> 16) & (HOT - 1)];
+	zshared_t *e = c->e;
+	if (e != NULL && e->hash == h && e->len == len && run_equal(e->bytes, rrs, i, j)) {
+		if (c->credit == 1) {	/* the last one is the slot's own */
+			bool found;
+			if (pool_find_add(rrs, i, j, h, len, HOT_CREDIT - 1, &found) != e)
+				abort();	/* held by the slot: it is there */
+			c->credit += HOT_CREDIT;
 		}
+		c->credit--;
+		pthread_mutex_unlock(&l->lock);
+		return e;
 	}
-	pthread_mutex_unlock(&sh->lock);
+	pthread_mutex_unlock(&l->lock);
+	bool found;
+	e = pool_find_add(rrs, i, j, h, len, HOT_CREDIT, &found);
+	if (e == NULL || !found)
+		return e;
+	/* seen before: to the slot, with the credit taken (the one it held goes back) */
+	l = local_lock();
+	c = &l->hot[(h ^ h >> 16) & (HOT - 1)];
+	hot_t old = *c;
+	*c = (hot_t){ .e = e, .credit = HOT_CREDIT };
+	pthread_mutex_unlock(&l->lock);
+	if (old.e != NULL)
+		pool_put_n(old.e, old.credit);
+	return e;
 }
 
 /* A frozen zone's references into the pool: right after its rrs[] in the block. */

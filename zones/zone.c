@@ -58,6 +58,7 @@ typedef struct local {
 	pthread_mutex_t lock;
 	slab_t *cur[2];		/* the slab of each kind this slot fills */
 	hot_t hot[HOT];
+	EVP_MD_CTX *md;		/* digest_of()'s, made once */
 } __attribute__((aligned(64))) local_t;
 static local_t locals[LOCALS] = {
 	[0 ... LOCALS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
@@ -714,6 +715,66 @@ static int freeze(zone_t *z)
 	return MN_OK;
 }
 
+/*
+ * The bytes digest_of() hashes, gathered into a buffer: one update a
+ * buffer rather than three for each record (300,000 zones at 100,000 domains).
+ */
+typedef struct dbuf {
+	EVP_MD_CTX *md;
+	size_t n;
+	bool ok;
+	uint8_t b[2048];
+} dbuf_t;
+
+static void dbuf_add(dbuf_t *d, const void *p, size_t len)
+{
+	if (d->n + len > sizeof(d->b)) {
+		d->ok = d->ok && EVP_DigestUpdate(d->md, d->b, d->n);
+		d->n = 0;
+	}
+	if (len > sizeof(d->b)) {
+		d->ok = d->ok && EVP_DigestUpdate(d->md, p, len);
+		return;
+	}
+	memcpy(d->b + d->n, p, len);
+	d->n += len;
+}
+
+/*
+ * z->digest: SHA-256 of each record's owner, type, TTL, rdlength (32 bits)
+ * and RDATA, the SOA's without its serial (at so).  The context is the
+ * thread's slot's, made once.
+ */
+static int digest_of(zone_t *z, size_t so)
+{
+	const EVP_MD *sha256 = mn_sha256();
+	if (sha256 == NULL)
+		return MN_ENOMEM;
+	local_t *l = local_lock();
+	if (l->md == NULL)
+		l->md = EVP_MD_CTX_new();
+	dbuf_t d = { .md = l->md, .ok = l->md != NULL && EVP_DigestInit_ex(l->md, sha256, NULL) };
+	for (size_t i = 0; d.ok && i < z->nrrs; i++) {
+		const zone_rr_t *rr = &z->rrs[i];
+		uint8_t hdr[10];
+		mn_put16(hdr, rr->type);
+		mn_put32(hdr + 2, rr->ttl);
+		mn_put32(hdr + 6, rr->rdlen);
+		dbuf_add(&d, rr->owner, rr->owner_len);
+		dbuf_add(&d, hdr, sizeof(hdr));
+		if (i == 0) {	/* the SOA without its serial */
+			dbuf_add(&d, rr->rdata, so);
+			dbuf_add(&d, rr->rdata + so + 4, rr->rdlen - so - 4);
+		} else {
+			dbuf_add(&d, rr->rdata, rr->rdlen);
+		}
+	}
+	unsigned int dlen = 0;
+	d.ok = d.ok && EVP_DigestUpdate(d.md, d.b, d.n) && EVP_DigestFinal_ex(d.md, z->digest, &dlen);
+	pthread_mutex_unlock(&l->lock);
+	return d.ok && dlen == sizeof(z->digest) ? MN_OK : MN_ENOMEM;
+}
+
 int zone_finish(zone_t *z)
 {
 	if (z == NULL)
@@ -747,34 +808,7 @@ int zone_finish(zone_t *z)
 	z->serial = mn_get32(z->rrs[0].rdata + so);
 	uint32_t minimum = mn_get32(z->rrs[0].rdata + so + 16);
 	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;
-
-	const EVP_MD *sha256 = mn_sha256();
-	EVP_MD_CTX *ctx = sha256 != NULL ? EVP_MD_CTX_new() : NULL;
-	if (ctx == NULL)
-		return MN_ENOMEM;
-	int ok = EVP_DigestInit_ex(ctx, sha256, NULL);
-	for (size_t i = 0; ok && i < z->nrrs; i++) {
-		const zone_rr_t *rr = &z->rrs[i];
-		uint8_t hdr[10];
-		mn_put16(hdr, rr->type);
-		mn_put32(hdr + 2, rr->ttl);
-		mn_put32(hdr + 6, rr->rdlen);
-		ok = EVP_DigestUpdate(ctx, rr->owner, rr->owner_len) &&
-		     EVP_DigestUpdate(ctx, hdr, sizeof(hdr));
-		if (!ok)
-			break;
-		if (i == 0) {	/* the SOA without its serial */
-			ok = EVP_DigestUpdate(ctx, rr->rdata, (size_t)so) &&
-			     EVP_DigestUpdate(ctx, rr->rdata + so + 4, rr->rdlen - (size_t)so - 4);
-		} else {
-			ok = EVP_DigestUpdate(ctx, rr->rdata, rr->rdlen);
-		}
-	}
-	unsigned int dlen = 0;
-	if (ok)
-		ok = EVP_DigestFinal_ex(ctx, z->digest, &dlen);
-	EVP_MD_CTX_free(ctx);
-	return ok && dlen == sizeof(z->digest) ? MN_OK : MN_ENOMEM;
+	return digest_of(z, (size_t)so);
 }
 
 void zone_set_serial(zone_t *z, uint32_t serial)

@@ -394,7 +394,6 @@ static bool same_owner(const zone_rr_t *a, const zone_rr_t *b)
 /* ---- the shared RRset pool ---------------------------------------------------- */
 
 typedef struct zshared {
-	struct zshared *next;	/* hash chain */
 	uint32_t hash, refs, len;
 	bool big;		/* from malloc, not a slab */
 	uint8_t bytes[];	/* the RRset in answer form */
@@ -405,9 +404,19 @@ typedef struct zshared {
  * the set last; the pool is split by hash so that they seldom wait.
  */
 enum { SHARDS = 16 };
+/*
+ * Open addressing (linear probing, at most half full), each slot with its
+ * entry's hash: a look-up touches an entry only when the hashes match, and
+ * growing touches none (300,000 RRsets at 100,000 domains, most of them
+ * new at a cold start: with hash chains every step was a cache miss).
+ */
+typedef struct pslot {
+	zshared_t *e;		/* NULL: empty */
+	uint32_t hash;
+} pslot_t;
 typedef struct shard {
 	pthread_mutex_t lock;
-	zshared_t **t;		/* chains, size a power of two */
+	pslot_t *t;		/* size a power of two, or NULL */
 	size_t size, n;
 } shard_t;
 static shard_t pool[SHARDS] = {
@@ -476,25 +485,46 @@ static bool run_equal(const uint8_t *p, const zone_rr_t *rrs, size_t i, size_t j
 	return true;
 }
 
+/* The first empty slot from hash h's place in t (size slots, not full). */
+static size_t slot_free(const pslot_t *t, size_t size, uint32_t h)
+{
+	size_t i = h & (size - 1);
+	while (t[i].e != NULL)
+		i = (i + 1) & (size - 1);
+	return i;
+}
+
 /* Shard locked. */
 static int pool_grow(shard_t *sh)
 {
 	size_t size = sh->size ? sh->size * 2 : 1024;
-	zshared_t **t = calloc(size, sizeof(*t));
+	pslot_t *t = calloc(size, sizeof(*t));
 	if (t == NULL)
 		return MN_ENOMEM;
-	for (size_t i = 0; i < sh->size; i++) {
-		zshared_t *nx;
-		for (zshared_t *e = sh->t[i]; e != NULL; e = nx) {
-			nx = e->next;
-			e->next = t[e->hash & (size - 1)];
-			t[e->hash & (size - 1)] = e;
-		}
-	}
+	for (size_t i = 0; i < sh->size; i++)
+		if (sh->t[i].e != NULL)
+			t[slot_free(t, size, sh->t[i].hash)] = sh->t[i];
 	free(sh->t);
 	sh->t = t;
 	sh->size = size;
 	return MN_OK;
+}
+
+/* Takes e out of its shard's table (locked): the slots after it that may move back do. */
+static void slot_remove(shard_t *sh, const zshared_t *e)
+{
+	size_t mask = sh->size - 1, i = e->hash & mask;
+	while (sh->t[i].e != e)
+		i = (i + 1) & mask;
+	for (size_t j = (i + 1) & mask; sh->t[j].e != NULL; j = (j + 1) & mask) {
+		size_t k = sh->t[j].hash & mask;	/* where slot j's entry belongs */
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			sh->t[i] = sh->t[j];
+			i = j;
+		}
+	}
+	sh->t[i].e = NULL;
 }
 
 /* Drops n references; the last frees the run (and an empty shard's table). */
@@ -505,10 +535,7 @@ static void pool_put_n(zshared_t *e, uint32_t n)
 	assert(e->refs >= n);
 	e->refs -= n;
 	if (e->refs == 0) {
-		zshared_t **pp = &sh->t[e->hash & (sh->size - 1)];
-		while (*pp != e)
-			pp = &(*pp)->next;
-		*pp = e->next;
+		slot_remove(sh, e);
 		piece_free(e, e->big);
 		if (--sh->n == 0) {
 			free(sh->t);
@@ -533,8 +560,9 @@ static zshared_t *pool_find_add(const zone_rr_t *rrs, size_t i, size_t j, uint32
 {
 	shard_t *sh = shard_of(h);
 	pthread_mutex_lock(&sh->lock);
-	for (zshared_t *e = sh->size ? sh->t[h & (sh->size - 1)] : NULL; e != NULL; e = e->next) {
-		if (e->hash == h && e->len == len && run_equal(e->bytes, rrs, i, j)) {
+	for (size_t k = h & (sh->size - 1); sh->size > 0 && sh->t[k].e != NULL; k = (k + 1) & (sh->size - 1)) {
+		zshared_t *e = sh->t[k].e;
+		if (sh->t[k].hash == h && e->len == len && run_equal(e->bytes, rrs, i, j)) {
 			assert(e->refs < UINT32_MAX - 1 - extra);
 			e->refs += 1 + extra;
 			pthread_mutex_unlock(&sh->lock);
@@ -545,7 +573,7 @@ static zshared_t *pool_find_add(const zone_rr_t *rrs, size_t i, size_t j, uint32
 	*found = false;
 	zshared_t *e = NULL;
 	bool big;
-	if (sh->n >= sh->size && pool_grow(sh) < 0)
+	if ((sh->n + 1) * 2 > sh->size && pool_grow(sh) < 0)
 		goto out;
 	e = piece_alloc(SLAB_POOL, sizeof(*e) + len, &big);
 	if (e == NULL)
@@ -560,8 +588,7 @@ static zshared_t *pool_find_add(const zone_rr_t *rrs, size_t i, size_t j, uint32
 		memcpy(p + 12, rrs[k].rdata, rrs[k].rdlen);
 		p += 12u + rrs[k].rdlen;
 	}
-	e->next = sh->t[h & (sh->size - 1)];
-	sh->t[h & (sh->size - 1)] = e;
+	sh->t[slot_free(sh->t, sh->size, h)] = (pslot_t){ .e = e, .hash = h };
 	sh->n++;
 out:
 	pthread_mutex_unlock(&sh->lock);

@@ -18,9 +18,19 @@ typedef struct ctx {
 	const mn_pos_t *pos;
 	unsigned errors;
 	unsigned grammar;	/* terms that failed the grammar */
-	spf_record_t *rec;	/* terms parsed so far */
+	spf_record_t *rec;	/* terms parsed so far (keep) */
 	spf_info_t info;
 	unsigned nredirect, nexp;
+	/*
+	 * !keep (spf_record_check): the terms are checked one by one and not
+	 * kept; each term's text goes to buf (no copy of it or its parts per
+	 * term: flattened records have hundreds of terms), the first
+	 * redirect= term's to redirect, for report_record().
+	 */
+	bool keep;
+	char *buf;
+	size_t bufcap;
+	char *redirect;
 } ctx_t;
 
 __attribute__((format(printf, 3, 4)))
@@ -301,6 +311,12 @@ static bool parse_ip(ctx_t *c, const char *T, const char *r, size_t rl, spf_term
 	return true;
 }
 
+/* A term's part, copied when the record is kept (ctx keep); else NULL. */
+static char *part(const ctx_t *c, const char *s, size_t n)
+{
+	return c->keep ? strndup(s, n) : NULL;
+}
+
 /* a/mx: [ ":" domain-spec ] [ dual-cidr-length ] (RFC 7208 §5.3, §5.4, §5.6). */
 static bool parse_dual(ctx_t *c, const char *T, const char *r, size_t rl, spf_term_t *t)
 {
@@ -330,7 +346,7 @@ static bool parse_dual(ctx_t *c, const char *T, const char *r, size_t rl, spf_te
 	}
 	if (!check_domain_spec(c, T, r + 1, rl - 1, false, &t->has_macro))
 		return false;
-	t->domain = strndup(r + 1, rl - 1);
+	t->domain = part(c, r + 1, rl - 1);
 	return true;
 }
 
@@ -381,7 +397,7 @@ static bool parse_directive(ctx_t *c, const char *T, size_t len, spf_term_t *t)
 		}
 		if (!check_domain_spec(c, T, r + 1, rl - 1, false, &t->has_macro))
 			return false;
-		t->domain = strndup(r + 1, rl - 1);
+		t->domain = part(c, r + 1, rl - 1);
 		return true;
 	case SPF_A:
 	case SPF_MX:
@@ -415,14 +431,14 @@ static bool parse_modifier(ctx_t *c, const char *T, size_t len, size_t eq, spf_t
 		size_t tail;
 		if (!check_macro_string(c, T, v, vl, true, &t->has_macro, &tail))
 			return false;
-		t->name = strndup(T, eq);
-		t->domain = strndup(v, vl);
-		return t->name != NULL && t->domain != NULL;
+		t->name = part(c, T, eq);
+		t->domain = part(c, v, vl);
+		return !c->keep || (t->name != NULL && t->domain != NULL);
 	}
 	/* exp= may use c, r and t (RFC 7208 §7.2, as this project reads it) */
 	if (!check_domain_spec(c, T, v, vl, t->kind == SPF_EXP, &t->has_macro))
 		return false;
-	t->domain = strndup(v, vl);
+	t->domain = part(c, v, vl);
 	return true;
 }
 
@@ -527,7 +543,20 @@ static int parse(ctx_t *c, const char *text)
 		if (*p == '\0')
 			break;
 		size_t len = strcspn(p, " ");
-		char *T = strndup(p, len);
+		char *T = c->keep ? strndup(p, len) : NULL;
+		if (!c->keep && len >= c->bufcap) {
+			free(c->buf);
+			c->bufcap = len + 64;
+			if ((c->buf = malloc(c->bufcap)) == NULL) {
+				c->bufcap = 0;
+				return MN_ENOMEM;
+			}
+		}
+		if (!c->keep) {
+			memcpy(c->buf, p, len);
+			c->buf[len] = '\0';
+			T = c->buf;
+		}
 		if (T == NULL)
 			return MN_ENOMEM;
 		p += len;
@@ -541,9 +570,19 @@ static int parse(ctx_t *c, const char *text)
 				eq = 0;
 		}
 		bool good = eq > 0 ? parse_modifier(c, T, len, eq, &t) : parse_directive(c, T, len, &t);
+		if (!c->keep) {
+			t.text = NULL;	/* (c->buf) */
+			if (good && t.kind == SPF_REDIRECT && c->redirect == NULL && (c->redirect = strdup(T)) == NULL)
+				return MN_ENOMEM;
+		}
 		if (!good) {
 			c->grammar++;
 			term_clear(&t);
+			continue;
+		}
+		if (!c->keep) {
+			t.text = T;
+			check_term(c, &t);
 			continue;
 		}
 		spf_term_t *nt = c->rec->terms;
@@ -566,7 +605,7 @@ int spf_record_parse(const char *text, spf_record_t **out)
 {
 	if (text == NULL || out == NULL)
 		return MN_EINVAL;
-	ctx_t c = { 0 };
+	ctx_t c = { .keep = true };
 	c.rec = calloc(1, sizeof(*c.rec));
 	if (c.rec == NULL)
 		return MN_ENOMEM;
@@ -587,12 +626,7 @@ static void report_record(ctx_t *c)
 {
 	const spf_info_t *in = &c->info;
 	if (in->has_redirect && in->has_all) {
-		const char *r = "redirect=";
-		for (size_t i = 0; i < c->rec->n; i++)
-			if (c->rec->terms[i].kind == SPF_REDIRECT) {
-				r = c->rec->terms[i].text;
-				break;
-			}
+		const char *r = c->redirect != NULL ? c->redirect : "redirect=";
 		WARN(c, "'%s' is ignored because the record has 'all' (RFC 7208 §6.1)", r);
 	}
 	if (in->lookups > MAX_LOOKUPS)
@@ -609,14 +643,13 @@ int spf_record_check(const char *text, const mn_pos_t *pos, diag_t *diag, spf_in
 	if (c.rec == NULL)
 		return MN_ENOMEM;
 	int rc = parse(&c, text);
-	if (rc != MN_OK)
-		goto fail;
-	report_record(&c);
-	if (info != NULL)
-		*info = c.info;
+	if (rc == MN_OK) {
+		report_record(&c);
+		if (info != NULL)
+			*info = c.info;
+	}
 	spf_record_free(c.rec);
-	return MN_OK;
-fail:
-	spf_record_free(c.rec);
+	free(c.buf);
+	free(c.redirect);
 	return rc;
 }

@@ -692,6 +692,28 @@ static bool any_signed(const policy_t *p)
 	return false;
 }
 
+/* The zones sorted and checked as a whole (k 0) while the stored serials are read for run_publish (k 1). */
+typedef struct checks {
+	run_t *u;
+	int r;
+} checks_t;
+
+static void checks_run(void *arg, size_t k)
+{
+	checks_t *t = arg;
+	run_t *u = t->u;
+	if (k == 1) {
+		serial_preload(u->c.p->server.state_dir.v);
+		return;
+	}
+	int r = zones_sort(u->zs);
+	if (r == MN_OK && u->cache.fresh != NULL && compile_cache_names_known(&u->cache, u->nd))
+		validate_names_known(u->c.val);
+	if (r == MN_OK)
+		r = validate_zones(u->c.val, u->c.p, u->zs);
+	t->r = r;
+}
+
 /* Every domain's zones, sorted; the checks over the whole set; MN_EPOLICY when errors came up. */
 static int run_compile(run_t *u, size_t errors)
 {
@@ -699,12 +721,11 @@ static int run_compile(run_t *u, size_t errors)
 	int r = compile_parts(&u->c, u->only, threads, u->zs, &u->cache, &u->st);
 	if (u->cache.fresh == NULL)
 		u->st.compiled = u->nd;
-	if (r == MN_OK)
-		r = zones_sort(u->zs);
-	if (r == MN_OK && u->cache.fresh != NULL && compile_cache_names_known(&u->cache, u->nd))
-		validate_names_known(u->c.val);
-	if (r == MN_OK)
-		r = validate_zones(u->c.val, u->c.p, u->zs);
+	if (r == MN_OK) {
+		checks_t t = { .u = u };
+		mn_pool_run(u->c.p->server.state_dir.v != NULL ? 2 : 1, threads > 1 ? 2 : 1, checks_run, &t);
+		r = t.r;
+	}
 	/* DNSSEC before the serials, which follow the signed content (the cache's entries are signed already) */
 	sign_stats_t ss = { 0 };
 	if (r == MN_OK && u->cache.fresh == NULL && any_signed(u->c.p))

@@ -63,6 +63,7 @@ typedef struct store {
 /* This process's copy of the stored serials (reloads run one at a time; the lock is for tests and tools). */
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 static store_t store;
+static size_t store_loads;	/* times the files were read (store_lock) */
 
 uint32_t serial_date_base(time_t now)
 {
@@ -350,6 +351,7 @@ static int store_load(store_t *s, const char *state_dir, const char *base, const
 	bool found_base = false, found_journal = false;	/* (an empty journal is none) */
 	*legacy = false;
 	int r = MN_ENOMEM;
+	store_loads++;
 	if ((s->dir = mn_strdup(state_dir)) == NULL)
 		goto fail;
 	if ((r = fileid_get(base, &s->base_id)) != MN_OK || (r = fileid_get(journal, &s->journal_id)) != MN_OK) {
@@ -791,6 +793,43 @@ out:
 	return r;
 }
 
+/*
+ * The store as state_dir's files hold it, read unless held already; store_lock
+ * held.  On failure nothing is held (serial_assign reads again and reports).
+ */
+static int store_ensure(const char *state_dir, const char *path, const char *journal, const char *legacy_path,
+			diag_t *scratch)
+{
+	if (store_current(&store, state_dir, path, journal))
+		return MN_OK;
+	bool legacy = false;
+	store_clear(&store);
+	int r = store_load(&store, state_dir, path, journal, legacy_path, scratch, &legacy);
+	if (r != MN_OK)
+		store_clear(&store);
+	else if (legacy)
+		store.legacy = true;	/* serial_assign moves it */
+	return r;
+}
+
+void serial_preload(const char *state_dir)
+{
+	if (state_dir == NULL)
+		return;
+	char *path = NULL, *journal = NULL, *legacy_path = NULL;
+	store_paths(state_dir, &path, &journal, &legacy_path);
+	diag_t *scratch = NULL;
+	if (path != NULL && journal != NULL && legacy_path != NULL && diag_new(&scratch) == MN_OK) {
+		pthread_mutex_lock(&store_lock);
+		(void)store_ensure(state_dir, path, journal, legacy_path, scratch);
+		pthread_mutex_unlock(&store_lock);
+	}
+	diag_free(scratch);
+	free(path);
+	free(journal);
+	free(legacy_path);
+}
+
 int serial_peek(const char *state_dir, const char *apex, const uint8_t digest[32], time_t now, uint32_t *out)
 {
 	if (state_dir == NULL || apex == NULL || digest == NULL || out == NULL)
@@ -802,13 +841,7 @@ int serial_peek(const char *state_dir, const char *apex, const uint8_t digest[32
 	if (r != MN_OK)
 		goto out;
 	pthread_mutex_lock(&store_lock);
-	bool legacy = false;
-	if (!store_current(&store, state_dir, path, journal)) {
-		store_clear(&store);
-		r = store_load(&store, state_dir, path, journal, legacy_path, scratch, &legacy);
-		if (r != MN_OK)
-			store_clear(&store);	/* (serial_assign reads it again and reports) */
-	}
+	r = store_ensure(state_dir, path, journal, legacy_path, scratch);
 	if (r == MN_OK) {
 		size_t lo = 0, hi = store.n;
 		const entry_t *e = NULL;
@@ -830,8 +863,6 @@ int serial_peek(const char *state_dir, const char *apex, const uint8_t digest[32
 			sn = e->serial + 1u;
 		*out = sn;
 	}
-	if (legacy)
-		store.legacy = true;	/* serial_assign moves it */
 	pthread_mutex_unlock(&store_lock);
 out:
 	diag_free(scratch);
@@ -839,6 +870,14 @@ out:
 	free(journal);
 	free(legacy_path);
 	return r;
+}
+
+size_t serial_loads(void)
+{
+	pthread_mutex_lock(&store_lock);
+	size_t n = store_loads;
+	pthread_mutex_unlock(&store_lock);
+	return n;
 }
 
 void serial_forget(void)

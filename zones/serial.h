@@ -51,5 +51,12 @@ int serial_set(zones_t *zs, size_t i, uint32_t serial);
  * MN_OK, MN_ENOMEM, or the error reading the files.
  */
 int serial_peek(const char *state_dir, const char *apex, const uint8_t digest[32], time_t now, uint32_t *out);
+/*
+ * Reads the serials stored in state_dir into memory now, unless they are held
+ * already, for the next serial_assign (which reports any error reading them).
+ */
+void serial_preload(const char *state_dir);
+/* How many times this process has read the stored serials (for tests). */
+size_t serial_loads(void);
 /* Drops the list kept in memory (the next serial_assign reads the files). */
 void serial_forget(void);

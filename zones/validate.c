@@ -18,20 +18,23 @@
 #define SPF_VOID_LIMIT 2	/* RFC 7208 §4.6.4 */
 #define TXT_STRING_MAX 255
 
+enum { CLEAN_SLOTS = 256 };
+
 struct validate {
 	diag_t *diag;
 	uint64_t *seen;		/* open addressing; 0 = empty */
 	size_t nseen, cap;
 	bool oom;
 	/*
-	 * DKIM key records already checked and found clean (text -> the same
-	 * text, a copy owned here): a key shared by many domains is parsed by
-	 * OpenSSL once per compile, not once per domain.  last_clean is the
-	 * copy found or added last: domains sharing a key come one after the
-	 * other, and one strcmp then spares hashing the whole ~400-byte text.
+	 * DKIM key records found clean lately (NULL until the first): each of
+	 * CLEAN_SLOTS slots, picked by a few words of the text, holds a copy
+	 * of the last clean record that fell there.  A key shared by many
+	 * domains (a selector of the defaults) is parsed by OpenSSL once per
+	 * compile, not once per domain, and a key of one domain alone costs
+	 * one copy into its slot (a map of them all hashed every ~400-byte
+	 * record twice, a byte at a time, and grew to 100,000s of copies).
 	 */
-	mn_map_t clean;
-	const char *last_clean;
+	struct clean_slot { char *text; size_t cap; } *clean;
 	/*
 	 * A part (validate_part): the key of every message it reported at a
 	 * position, with the message's index in its diag, so that
@@ -60,9 +63,9 @@ void validate_free(validate_t *v)
 	if (v == NULL)
 		return;
 	free(v->seen);
-	for (size_t i = 0; i < v->clean.cap; i++)
-		free(v->clean.slot[i].val);
-	mn_map_free(&v->clean);
+	for (size_t i = 0; v->clean != NULL && i < CLEAN_SLOTS; i++)
+		free(v->clean[i].text);
+	free(v->clean);
 	free(v->emitted);
 	free(v);
 }
@@ -184,32 +187,47 @@ bool validate_oom(const validate_t *v)
 	return v->oom;
 }
 
+/* The clean-record slot of text (len bytes): from four words spread over it, or its bytes when short. */
+static struct clean_slot *clean_slot(validate_t *v, const char *text, size_t len)
+{
+	uint64_t h = len;
+	for (size_t k = 1; k <= 4 && len >= 8; k++) {
+		uint64_t w;
+		memcpy(&w, text + (len - 8) * k / 4, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15u;
+	}
+	for (size_t i = 0; len < 8 && i < len; i++)
+		h = (h ^ (unsigned char)text[i]) * 0x9e3779b97f4a7c15u;
+	return &v->clean[(h >> 32) % CLEAN_SLOTS];
+}
+
 static bool known_clean(validate_t *v, const char *text)
 {
-	if (v->last_clean != NULL && strcmp(v->last_clean, text) == 0)
-		return true;
-	const char *copy = mn_map_gets(&v->clean, text);
-	if (copy != NULL)
-		v->last_clean = copy;
-	return copy != NULL;
+	if (v->clean == NULL)
+		return false;
+	const struct clean_slot *c = clean_slot(v, text, strlen(text));
+	return c->text != NULL && strcmp(c->text, text) == 0;
 }
 
 /*
- * Remembers a clean record known_clean() just missed; on ENOMEM it is simply
- * checked again next time.
+ * Remembers a clean record known_clean() just missed, in place of its slot's;
+ * on ENOMEM it is simply checked again next time.
  */
 static void remember_clean(validate_t *v, const char *text)
 {
-	char *copy = mn_strdup(text);
-	if (copy == NULL)
+	if (v->clean == NULL && (v->clean = calloc(CLEAN_SLOTS, sizeof(*v->clean))) == NULL)
 		return;
-	void **slot = mn_map_put(&v->clean, copy, strlen(copy));
-	if (slot == NULL || *slot != NULL) {
-		free(copy);
-	} else {
-		*slot = copy;
-		v->last_clean = copy;
+	size_t len = strlen(text);
+	struct clean_slot *c = clean_slot(v, text, len);
+	if (c->cap <= len) {
+		char *t = malloc(len + 1);
+		if (t == NULL)
+			return;
+		free(c->text);
+		c->text = t;
+		c->cap = len + 1;
 	}
+	memcpy(c->text, text, len + 1);
 }
 
 /* Adds msg at pos unless the same message was already reported there. */

@@ -31,52 +31,87 @@ enum { SLAB = 65536, SLAB_BIG = SLAB / 8, SLAB_HDR = 16 };
 typedef enum { SLAB_ZONES = 0, SLAB_POOL = 1 } slab_kind_t;
 
 typedef struct slab {
-	uint32_t live, used;
+	uint32_t live;		/* __atomic: objects, plus one while a thread fills it */
+	uint32_t used;		/* under its filler's lock */
 	slab_kind_t kind;
 } slab_t;
 
-/* Compile threads finish zones side by side: a lock per kind. */
-static pthread_mutex_t slab_lock[2] = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER };
-static slab_t *slab_cur[2];	/* the slab each kind fills now */
-
 static_assert(sizeof(slab_t) <= SLAB_HDR, "slab header");
+
+/*
+ * Compile threads finish zones side by side.  One lock for all of them had
+ * both threads waiting on each other (and the futex) for every zone and
+ * every new RRset; so each thread fills slabs of its own, and keeps the
+ * pool's RRsets it met more than once at hand (pool_get).  That state is
+ * a slot of locals[], picked once per thread; its lock is its thread's
+ * alone unless more threads than slots run.  (A global array rather than
+ * thread-local storage: what a slot holds stays reachable after its
+ * thread ends, and the next thread in the slot takes it over.)
+ */
+enum { LOCALS = 16, HOT = 64, HOT_CREDIT = 1024 };
+typedef struct zshared zshared_t;
+typedef struct hot {
+	zshared_t *e;		/* a pooled RRset seen more than once, or NULL */
+	uint32_t credit;	/* references to e taken in advance (>= 1 while e is set) */
+} hot_t;
+typedef struct local {
+	pthread_mutex_t lock;
+	slab_t *cur[2];		/* the slab of each kind this slot fills */
+	hot_t hot[HOT];
+	EVP_MD_CTX *md;		/* digest_of()'s, made once */
+} __attribute__((aligned(64))) local_t;
+static local_t locals[LOCALS] = {
+	[0 ... LOCALS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+};
+static unsigned locals_next;		/* __atomic */
+static _Thread_local local_t *local_mine;
+
+/* This thread's slot, locked. */
+static local_t *local_lock(void)
+{
+	local_t *l = local_mine;
+	if (l == NULL)
+		l = local_mine = &locals[__atomic_fetch_add(&locals_next, 1, __ATOMIC_RELAXED) % LOCALS];
+	pthread_mutex_lock(&l->lock);
+	return l;
+}
+
+/* Drops one reference to slab s; the last frees it. */
+static void slab_drop(slab_t *s)
+{
+	if (__atomic_sub_fetch(&s->live, 1, __ATOMIC_ACQ_REL) == 0)
+		free(s);
+}
 
 /* n <= SLAB_BIG bytes, 8-aligned, or NULL. */
 static void *slab_alloc(slab_kind_t k, size_t n)
 {
 	assert(n <= SLAB_BIG);
 	n = (n + 7) & ~(size_t)7;
-	pthread_mutex_lock(&slab_lock[k]);
-	slab_t *cur = slab_cur[k];
+	local_t *l = local_lock();
+	slab_t *cur = l->cur[k];
 	if (cur == NULL || cur->used + n > SLAB) {
 		slab_t *s = aligned_alloc(SLAB, SLAB);
 		if (s == NULL) {
-			pthread_mutex_unlock(&slab_lock[k]);
+			pthread_mutex_unlock(&l->lock);
 			return NULL;
 		}
-		*s = (slab_t){ .live = 0, .used = SLAB_HDR, .kind = k };
-		if (cur != NULL && cur->live == 0)
-			free(cur);
-		cur = slab_cur[k] = s;
+		*s = (slab_t){ .live = 1, .used = SLAB_HDR, .kind = k };
+		if (cur != NULL)
+			slab_drop(cur);	/* the filler's reference */
+		cur = l->cur[k] = s;
 	}
 	void *p = (uint8_t *)cur + cur->used;
 	cur->used += (uint32_t)n;
-	cur->live++;
-	pthread_mutex_unlock(&slab_lock[k]);
+	__atomic_add_fetch(&cur->live, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&l->lock);
 	return p;
 }
 
 static void slab_free(void *p)
 {
-	if (p == NULL)
-		return;
-	slab_t *s = (slab_t *)((uintptr_t)p & ~(uintptr_t)(SLAB - 1));
-	slab_kind_t k = s->kind;	/* set before the slab was shared, never changed */
-	pthread_mutex_lock(&slab_lock[k]);
-	assert(s->live > 0);
-	if (--s->live == 0 && s != slab_cur[k])
-		free(s);
-	pthread_mutex_unlock(&slab_lock[k]);
+	if (p != NULL)
+		slab_drop((slab_t *)((uintptr_t)p & ~(uintptr_t)(SLAB - 1)));
 }
 
 /* A finished piece: from a slab when small; *big says where it came from. */
@@ -359,7 +394,6 @@ static bool same_owner(const zone_rr_t *a, const zone_rr_t *b)
 /* ---- the shared RRset pool ---------------------------------------------------- */
 
 typedef struct zshared {
-	struct zshared *next;	/* hash chain */
 	uint32_t hash, refs, len;
 	bool big;		/* from malloc, not a slab */
 	uint8_t bytes[];	/* the RRset in answer form */
@@ -370,9 +404,19 @@ typedef struct zshared {
  * the set last; the pool is split by hash so that they seldom wait.
  */
 enum { SHARDS = 16 };
+/*
+ * Open addressing (linear probing, at most half full), each slot with its
+ * entry's hash: a look-up touches an entry only when the hashes match, and
+ * growing touches none (300,000 RRsets at 100,000 domains, most of them
+ * new at a cold start: with hash chains every step was a cache miss).
+ */
+typedef struct pslot {
+	zshared_t *e;		/* NULL: empty */
+	uint32_t hash;
+} pslot_t;
 typedef struct shard {
 	pthread_mutex_t lock;
-	zshared_t **t;		/* chains, size a power of two */
+	pslot_t *t;		/* size a power of two, or NULL */
 	size_t size, n;
 } shard_t;
 static shard_t pool[SHARDS] = {
@@ -441,46 +485,95 @@ static bool run_equal(const uint8_t *p, const zone_rr_t *rrs, size_t i, size_t j
 	return true;
 }
 
+/* The first empty slot from hash h's place in t (size slots, not full). */
+static size_t slot_free(const pslot_t *t, size_t size, uint32_t h)
+{
+	size_t i = h & (size - 1);
+	while (t[i].e != NULL)
+		i = (i + 1) & (size - 1);
+	return i;
+}
+
 /* Shard locked. */
 static int pool_grow(shard_t *sh)
 {
 	size_t size = sh->size ? sh->size * 2 : 1024;
-	zshared_t **t = calloc(size, sizeof(*t));
+	pslot_t *t = calloc(size, sizeof(*t));
 	if (t == NULL)
 		return MN_ENOMEM;
-	for (size_t i = 0; i < sh->size; i++) {
-		zshared_t *nx;
-		for (zshared_t *e = sh->t[i]; e != NULL; e = nx) {
-			nx = e->next;
-			e->next = t[e->hash & (size - 1)];
-			t[e->hash & (size - 1)] = e;
-		}
-	}
+	for (size_t i = 0; i < sh->size; i++)
+		if (sh->t[i].e != NULL)
+			t[slot_free(t, size, sh->t[i].hash)] = sh->t[i];
 	free(sh->t);
 	sh->t = t;
 	sh->size = size;
 	return MN_OK;
 }
 
-/* The pooled copy of rrs[i..j) (hash h) with one more reference, or NULL. */
-static zshared_t *pool_get(const zone_rr_t *rrs, size_t i, size_t j, uint32_t h)
+/* Takes e out of its shard's table (locked): the slots after it that may move back do. */
+static void slot_remove(shard_t *sh, const zshared_t *e)
 {
-	size_t len = run_len(rrs, i, j);
-	if (len > UINT32_MAX)
-		return NULL;
+	size_t mask = sh->size - 1, i = e->hash & mask;
+	while (sh->t[i].e != e)
+		i = (i + 1) & mask;
+	for (size_t j = (i + 1) & mask; sh->t[j].e != NULL; j = (j + 1) & mask) {
+		size_t k = sh->t[j].hash & mask;	/* where slot j's entry belongs */
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			sh->t[i] = sh->t[j];
+			i = j;
+		}
+	}
+	sh->t[i].e = NULL;
+}
+
+/* Drops n references; the last frees the run (and an empty shard's table). */
+static void pool_put_n(zshared_t *e, uint32_t n)
+{
+	shard_t *sh = shard_of(e->hash);
+	pthread_mutex_lock(&sh->lock);
+	assert(e->refs >= n);
+	e->refs -= n;
+	if (e->refs == 0) {
+		slot_remove(sh, e);
+		piece_free(e, e->big);
+		if (--sh->n == 0) {
+			free(sh->t);
+			sh->t = NULL;
+			sh->size = 0;
+		}
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void pool_put(zshared_t *e)
+{
+	pool_put_n(e, 1);
+}
+
+/*
+ * The pooled copy of rrs[i..j) (hash h) in the shard, with 1 + extra more
+ * references, or NULL; *found: it was there already.  Shard unlocked.
+ */
+static zshared_t *pool_find_add(const zone_rr_t *rrs, size_t i, size_t j, uint32_t h, size_t len,
+				uint32_t extra, bool *found)
+{
 	shard_t *sh = shard_of(h);
 	pthread_mutex_lock(&sh->lock);
-	for (zshared_t *e = sh->size ? sh->t[h & (sh->size - 1)] : NULL; e != NULL; e = e->next) {
-		if (e->hash == h && e->len == len && run_equal(e->bytes, rrs, i, j)) {
-			assert(e->refs < UINT32_MAX);
-			e->refs++;
+	for (size_t k = h & (sh->size - 1); sh->size > 0 && sh->t[k].e != NULL; k = (k + 1) & (sh->size - 1)) {
+		zshared_t *e = sh->t[k].e;
+		if (sh->t[k].hash == h && e->len == len && run_equal(e->bytes, rrs, i, j)) {
+			assert(e->refs < UINT32_MAX - 1 - extra);
+			e->refs += 1 + extra;
 			pthread_mutex_unlock(&sh->lock);
+			*found = true;
 			return e;
 		}
 	}
+	*found = false;
 	zshared_t *e = NULL;
 	bool big;
-	if (sh->n >= sh->size && pool_grow(sh) < 0)
+	if ((sh->n + 1) * 2 > sh->size && pool_grow(sh) < 0)
 		goto out;
 	e = piece_alloc(SLAB_POOL, sizeof(*e) + len, &big);
 	if (e == NULL)
@@ -495,33 +588,54 @@ static zshared_t *pool_get(const zone_rr_t *rrs, size_t i, size_t j, uint32_t h)
 		memcpy(p + 12, rrs[k].rdata, rrs[k].rdlen);
 		p += 12u + rrs[k].rdlen;
 	}
-	e->next = sh->t[h & (sh->size - 1)];
-	sh->t[h & (sh->size - 1)] = e;
+	sh->t[slot_free(sh->t, sh->size, h)] = (pslot_t){ .e = e, .hash = h };
 	sh->n++;
 out:
 	pthread_mutex_unlock(&sh->lock);
 	return e;
 }
 
-/* Drops one reference; the last frees the run (and an empty shard's table). */
-static void pool_put(zshared_t *e)
+/*
+ * The pooled copy of rrs[i..j) (hash h) with one more reference, or NULL.
+ * An RRset found in the pool (every zone's NS set, a DMARC record many
+ * domains share) is kept in the thread's slot with HOT_CREDIT references
+ * taken at once: the next ones come from there, without the shard's lock or
+ * its cache line going back and forth between the threads.  The slot always
+ * holds at least one of them, so its entry cannot go meanwhile.
+ */
+static zshared_t *pool_get(const zone_rr_t *rrs, size_t i, size_t j, uint32_t h)
 {
-	shard_t *sh = shard_of(e->hash);
-	pthread_mutex_lock(&sh->lock);
-	assert(e->refs > 0);
-	if (--e->refs == 0) {
-		zshared_t **pp = &sh->t[e->hash & (sh->size - 1)];
-		while (*pp != e)
-			pp = &(*pp)->next;
-		*pp = e->next;
-		piece_free(e, e->big);
-		if (--sh->n == 0) {
-			free(sh->t);
-			sh->t = NULL;
-			sh->size = 0;
+	size_t len = run_len(rrs, i, j);
+	if (len > UINT32_MAX)
+		return NULL;
+	local_t *l = local_lock();
+	hot_t *c = &l->hot[(h ^ h >> 16) & (HOT - 1)];
+	zshared_t *e = c->e;
+	if (e != NULL && e->hash == h && e->len == len && run_equal(e->bytes, rrs, i, j)) {
+		if (c->credit == 1) {	/* the last one is the slot's own */
+			bool found;
+			if (pool_find_add(rrs, i, j, h, len, HOT_CREDIT - 1, &found) != e)
+				abort();	/* held by the slot: it is there */
+			c->credit += HOT_CREDIT;
 		}
+		c->credit--;
+		pthread_mutex_unlock(&l->lock);
+		return e;
 	}
-	pthread_mutex_unlock(&sh->lock);
+	pthread_mutex_unlock(&l->lock);
+	bool found;
+	e = pool_find_add(rrs, i, j, h, len, HOT_CREDIT, &found);
+	if (e == NULL || !found)
+		return e;
+	/* seen before: to the slot, with the credit taken (the one it held goes back) */
+	l = local_lock();
+	c = &l->hot[(h ^ h >> 16) & (HOT - 1)];
+	hot_t old = *c;
+	*c = (hot_t){ .e = e, .credit = HOT_CREDIT };
+	pthread_mutex_unlock(&l->lock);
+	if (old.e != NULL)
+		pool_put_n(old.e, old.credit);
+	return e;
 }
 
 /* A frozen zone's references into the pool: right after its rrs[] in the block. */
@@ -628,6 +742,66 @@ static int freeze(zone_t *z)
 	return MN_OK;
 }
 
+/*
+ * The bytes digest_of() hashes, gathered into a buffer: one update a
+ * buffer rather than three for each record (300,000 zones at 100,000 domains).
+ */
+typedef struct dbuf {
+	EVP_MD_CTX *md;
+	size_t n;
+	bool ok;
+	uint8_t b[2048];
+} dbuf_t;
+
+static void dbuf_add(dbuf_t *d, const void *p, size_t len)
+{
+	if (d->n + len > sizeof(d->b)) {
+		d->ok = d->ok && EVP_DigestUpdate(d->md, d->b, d->n);
+		d->n = 0;
+	}
+	if (len > sizeof(d->b)) {
+		d->ok = d->ok && EVP_DigestUpdate(d->md, p, len);
+		return;
+	}
+	memcpy(d->b + d->n, p, len);
+	d->n += len;
+}
+
+/*
+ * z->digest: SHA-256 of each record's owner, type, TTL, rdlength (32 bits)
+ * and RDATA, the SOA's without its serial (at so).  The context is the
+ * thread's slot's, made once.
+ */
+static int digest_of(zone_t *z, size_t so)
+{
+	const EVP_MD *sha256 = mn_sha256();
+	if (sha256 == NULL)
+		return MN_ENOMEM;
+	local_t *l = local_lock();
+	if (l->md == NULL)
+		l->md = EVP_MD_CTX_new();
+	dbuf_t d = { .md = l->md, .ok = l->md != NULL && EVP_DigestInit_ex(l->md, sha256, NULL) };
+	for (size_t i = 0; d.ok && i < z->nrrs; i++) {
+		const zone_rr_t *rr = &z->rrs[i];
+		uint8_t hdr[10];
+		mn_put16(hdr, rr->type);
+		mn_put32(hdr + 2, rr->ttl);
+		mn_put32(hdr + 6, rr->rdlen);
+		dbuf_add(&d, rr->owner, rr->owner_len);
+		dbuf_add(&d, hdr, sizeof(hdr));
+		if (i == 0) {	/* the SOA without its serial */
+			dbuf_add(&d, rr->rdata, so);
+			dbuf_add(&d, rr->rdata + so + 4, rr->rdlen - so - 4);
+		} else {
+			dbuf_add(&d, rr->rdata, rr->rdlen);
+		}
+	}
+	unsigned int dlen = 0;
+	d.ok = d.ok && EVP_DigestUpdate(d.md, d.b, d.n) && EVP_DigestFinal_ex(d.md, z->digest, &dlen);
+	pthread_mutex_unlock(&l->lock);
+	return d.ok && dlen == sizeof(z->digest) ? MN_OK : MN_ENOMEM;
+}
+
 int zone_finish(zone_t *z)
 {
 	if (z == NULL)
@@ -661,34 +835,7 @@ int zone_finish(zone_t *z)
 	z->serial = mn_get32(z->rrs[0].rdata + so);
 	uint32_t minimum = mn_get32(z->rrs[0].rdata + so + 16);
 	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;
-
-	const EVP_MD *sha256 = mn_sha256();
-	EVP_MD_CTX *ctx = sha256 != NULL ? EVP_MD_CTX_new() : NULL;
-	if (ctx == NULL)
-		return MN_ENOMEM;
-	int ok = EVP_DigestInit_ex(ctx, sha256, NULL);
-	for (size_t i = 0; ok && i < z->nrrs; i++) {
-		const zone_rr_t *rr = &z->rrs[i];
-		uint8_t hdr[10];
-		mn_put16(hdr, rr->type);
-		mn_put32(hdr + 2, rr->ttl);
-		mn_put32(hdr + 6, rr->rdlen);
-		ok = EVP_DigestUpdate(ctx, rr->owner, rr->owner_len) &&
-		     EVP_DigestUpdate(ctx, hdr, sizeof(hdr));
-		if (!ok)
-			break;
-		if (i == 0) {	/* the SOA without its serial */
-			ok = EVP_DigestUpdate(ctx, rr->rdata, (size_t)so) &&
-			     EVP_DigestUpdate(ctx, rr->rdata + so + 4, rr->rdlen - (size_t)so - 4);
-		} else {
-			ok = EVP_DigestUpdate(ctx, rr->rdata, rr->rdlen);
-		}
-	}
-	unsigned int dlen = 0;
-	if (ok)
-		ok = EVP_DigestFinal_ex(ctx, z->digest, &dlen);
-	EVP_MD_CTX_free(ctx);
-	return ok && dlen == sizeof(z->digest) ? MN_OK : MN_ENOMEM;
+	return digest_of(z, (size_t)so);
 }
 
 void zone_set_serial(zone_t *z, uint32_t serial)

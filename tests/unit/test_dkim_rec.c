@@ -139,6 +139,14 @@ static const dkim_case_t cases[] = {
 	{ "v=DKIM1; p={ed-spki}", E("p= holds a ED25519 key, not RSA"), MN_OK, DKIM_KEY_RSA, 0, false, false },
 	{ "v=DKIM1; p={ec}", E("p= holds a id-ecPublicKey key, not RSA"), MN_OK, DKIM_KEY_RSA, 0, false, false },
 	{ "v=DKIM1; p={rsa2048}AAAA", E("p= has 3 bytes after the RSA key"), MN_OK, DKIM_KEY_RSA, 0, false, false },
+	/* the padding, written or left out, and whitespace among it */
+	{ "v=DKIM1; p={rsa2048}AAA", E("p= has 2 bytes after the RSA key"), MN_OK, DKIM_KEY_RSA, 0, false, false },
+	{ "v=DKIM1; p={rsa2048}AA", E("p= has 1 bytes after the RSA key"), MN_OK, DKIM_KEY_RSA, 0, false, false },
+	{ "v=DKIM1; p={rsa2048}AAA=", E("p= has 2 bytes after the RSA key"), MN_OK, DKIM_KEY_RSA, 0, false, false },
+	{ "v=DKIM1; p={rsa2048}A A = =", E("p= has 1 bytes after the RSA key"), MN_OK, DKIM_KEY_RSA, 0, false, false },
+	{ "v=DKIM1; p={rsa2048}AA=", E("p= has 1 bytes after the RSA key"), MN_OK, DKIM_KEY_RSA, 0, false, false },
+	{ "v=DKIM1; p={rsa2048}A===", E("p= is not valid base64"), MN_OK, DKIM_KEY_RSA, 0, false, false },
+	{ "v=DKIM1; p={rsa2048}AAAA=", E("p= is not valid base64"), MN_OK, DKIM_KEY_RSA, 0, false, false },
 	/* base64 */
 	{ "v=DKIM1; p=MIIB!IjAN", E("p= is not valid base64"), MN_OK, DKIM_KEY_RSA, 0, false, false },
 	{ "v=DKIM1; p=QUJD=RA==", E("p= is not valid base64"), MN_OK, DKIM_KEY_RSA, 0, false, false },

@@ -250,6 +250,21 @@ static void test_journal(void)
 	is_int(run(texts, t + 2220, false, s, NULL), MN_OK, "again without persist");
 	is_int(s[4], DAY0 + 1, "still from the stored serial");
 
+	/* read ahead (a compile does it while it checks the zones): the same serials */
+	uint32_t s2[5];
+	serial_forget();
+	is_int(run(texts, t + 2240, false, s, NULL), MN_OK, "read from the files");
+	serial_forget();
+	size_t loads = serial_loads();
+	serial_preload(state);
+	serial_preload(NULL);	/* (nothing) */
+	is_int((long)(serial_loads() - loads), 1, "serial_preload reads the files");
+	is_int(run(texts, t + 2240, false, s2, NULL), MN_OK, "read ahead by serial_preload");
+	is_int((long)(serial_loads() - loads), 1, "serial_assign does not read them again");
+	ok(memcmp(s, s2, sizeof(s)) == 0, "the same serials");
+	serial_preload(state);
+	is_int((long)(serial_loads() - loads), 1, "nor serial_preload, while they are current");
+
 	/* a malformed complete line: an error at its position */
 	append_raw(journal, "_dmarc.a.example x y\n");
 	diag_t *d = NULL;
@@ -258,6 +273,15 @@ static void test_journal(void)
 	long at = lines_of(journal);
 	ok(it != NULL && it->file != NULL && strcmp(it->file, journal) == 0 && it->line == (uint32_t)at &&
 	   strstr(it->msg, "serials journal") != NULL, "names the journal and line %ld", at);
+	diag_free(d);
+	/* read ahead, it is not kept: serial_assign reads again and reports it */
+	serial_forget();
+	serial_preload(state);
+	d = NULL;
+	is_int(run(texts, t + 2340, true, s, &d), MN_EPOLICY, "read ahead, a malformed journal line: EPOLICY");
+	it = diag_count(d) > 0 ? diag_get(d, 0) : NULL;
+	ok(it != NULL && it->file != NULL && strcmp(it->file, journal) == 0 && it->line == (uint32_t)at,
+	   "from serial_assign, at the journal's line %ld", at);
 	diag_free(d);
 }
 

@@ -93,6 +93,55 @@ static void test_threads(void)
 	}
 }
 
+/* One zone with the TXT "v=spf1 ip4:10.1.N.0/24 -all" (N < 65536), or NULL. */
+static zone_t *txt_zone(int n)
+{
+	zone_t *z = NULL;
+	char txt[64];
+	snprintf(txt, sizeof(txt), "v=spf1 ip4:10.%d.%d.0/24 -all", n / 256, n % 256);
+	if (zone_new("_spf.example.com", ZONE_SPF, "example.com", &z) != MN_OK ||
+	    zone_add_rr(z, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd)) ||
+	    zone_add_txt(z, "_spf.example.com", 60, txt) || zone_finish(z))
+		return NULL;
+	return z;
+}
+
+/*
+ * The pool's table through growing and many removals in another order than
+ * the additions: every RRset still there is found again (the same bytes,
+ * not a second copy), and what was freed is made anew.
+ */
+static void test_pool_churn(void)
+{
+	enum { N = 6000 };
+	static zone_t *v[N], *again[N];
+	int made = 0;
+	for (int i = 0; i < N; i++)
+		made += (v[i] = txt_zone(i)) != NULL;
+	is_int(made, N, "%d zones of distinct TXT RRsets", N);
+	for (int i = 0; i < N; i++)
+		if (i % 3 != 1 && v[i] != NULL) {
+			zone_unref(v[i]);
+			v[i] = NULL;
+		}
+	int found = 0, fresh = 0;
+	for (int i = N - 1; i >= 0; i--) {
+		again[i] = txt_zone(i);
+		if (again[i] == NULL)
+			continue;
+		if (v[i] != NULL)
+			found += zone_rr(again[i], 1)->rdata == zone_rr(v[i], 1)->rdata;
+		else
+			fresh += memcmp(zone_rr(again[i], 1)->rdata + 1, "v=spf1 ip4:10.", 14) == 0;
+	}
+	is_int(found, N / 3, "each RRset left after 2/3 were freed is found again");
+	is_int(fresh, N - N / 3, "and the freed ones are made anew");
+	for (int i = 0; i < N; i++) {
+		zone_unref(v[i]);
+		zone_unref(again[i]);
+	}
+}
+
 int main(void)
 {
 	char buf[256];
@@ -339,6 +388,7 @@ int main(void)
 	zone_unref(NULL);
 
 	test_threads();
+	test_pool_churn();
 
 	return tap_done();
 }

@@ -580,36 +580,52 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 
 /*
  * Sorts zs by apex.  The zones come in domain order, and for each kind the
- * apexes share their first label, so each kind alone is sorted already and
- * the kinds, by label, go _bimi < _dmarc < _domainkey < _mta-sts < _smtp < _spf:
- * a stable split by kind sorts them.  (Checked; qsort if that ever stops being true.)
+ * apexes are the kind's label + "." + the domain's name, so each kind alone
+ * is in the domains' order, and the kinds, by label, go _bimi < _dmarc <
+ * _domainkey < _mta-sts < _smtp < _spf: a stable split by kind sorts them.
+ * The policy's domains are in strict name order (the loader sorts them and
+ * refuses duplicates; compile_domain_find() relies on it too), so the result
+ * is not checked with a strcmp per zone: each zone's kind is read once.
+ * (qsort if a zone is of no kind listed.)
  */
 static int zones_sort(zones_t *zs)
 {
 	static const zone_kind_t order[] = { ZONE_BIMI, ZONE_DMARC, ZONE_DKIM, ZONE_MTA_STS, ZONE_TLSRPT, ZONE_SPF };
+	enum { NORDER = sizeof(order) / sizeof(order[0]) };
 	if (zs->n < 2)
 		return MN_OK;
 	zone_t **v = malloc(zs->n * sizeof(*v));
-	if (v == NULL)
-		return MN_ENOMEM;
-	size_t k = 0;
-	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
-		for (size_t i = 0; i < zs->n; i++)
-			if (zs->v[i]->kind == order[o])
-				v[k++] = zs->v[i];
-	if (k != zs->n) {
+	uint8_t *rank = malloc(zs->n);
+	if (v == NULL || rank == NULL) {
 		free(v);
+		free(rank);
+		return MN_ENOMEM;
+	}
+	size_t count[NORDER + 1] = { 0 };
+	for (size_t i = 0; i < zs->n; i++) {
+		zone_kind_t kind = zs->v[i]->kind;
+		uint8_t o = 0;
+		while (o < NORDER && order[o] != kind)
+			o++;
+		rank[i] = o;
+		count[o]++;
+	}
+	if (count[NORDER] > 0) {
+		free(v);
+		free(rank);
 		qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
 		return MN_OK;
 	}
+	size_t at[NORDER], k = 0;
+	for (size_t o = 0; o < NORDER; o++) {
+		at[o] = k;
+		k += count[o];
+	}
+	for (size_t i = 0; i < zs->n; i++)
+		v[at[rank[i]]++] = zs->v[i];
+	free(rank);
 	free(zs->v);
 	zs->v = v;
-	for (size_t i = 1; i < zs->n; i++) {
-		if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) > 0) {
-			qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
-			break;
-		}
-	}
 	return MN_OK;
 }
 

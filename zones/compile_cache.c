@@ -194,6 +194,8 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 				r = MN_ENOMEM;
 				goto out;
 			}
+			if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
+				cp->known[zs->n] = true;
 			zs->n++;
 		}
 		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
@@ -417,6 +419,7 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 	int r = entries_follow(p, cr->fresh, zs, cr->before);
 	if (r == MN_OK)
 		r = incr_install(cache, cr->global, cr->fresh, nd);
+	incr_serial_token_set(cache, r == MN_OK ? cr->serial_token : 0);
 	if (r != MN_OK)
 		return r;
 	free(cr->fresh);	/* the entries are the cache's now */
@@ -439,6 +442,7 @@ void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 	/* reused entries took this compile's parts, maybe under another name set */
 	if (cr->prev != NULL)
 		incr_parts_invalidate(cr->cache);
+	incr_serial_token_set(cr->cache, 0);	/* (the serials may have moved on without the entries) */
 	free(cr->fresh);
 	free(cr->before);
 	free(cr->olds);

@@ -17,6 +17,7 @@ struct compile_cache {
 	bool parts_stale;	/* incr_parts_valid() */
 	uint8_t global[32];
 	mn_map_t map;		/* name -> incr_entry_t * (one reference each) */
+	uint64_t serial_token;	/* incr_serial_token() */
 };
 
 /* ---- digests ------------------------------------------------------------------ */
@@ -391,6 +392,17 @@ void incr_parts_invalidate(compile_cache_t *c)
 {
 	if (c != NULL)
 		c->parts_stale = true;
+}
+
+uint64_t incr_serial_token(const compile_cache_t *c)
+{
+	return c != NULL ? c->serial_token : 0;
+}
+
+void incr_serial_token_set(compile_cache_t *c, uint64_t token)
+{
+	if (c != NULL)
+		c->serial_token = token;
 }
 
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n)

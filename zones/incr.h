@@ -124,6 +124,12 @@ void incr_parts_invalidate(compile_cache_t *c);
  * holds a reference for the cache) and drops the old ones.
  */
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n);
+/*
+ * The serials token (serial_assign_known) under which the entries' zones got
+ * their serials: set by the compile once the cache holds them; 0: none.
+ */
+uint64_t incr_serial_token(const compile_cache_t *c);
+void incr_serial_token_set(compile_cache_t *c, uint64_t token);
 
 /* *out is a new entry for name holding one reference (incr_entry_unref); MN_EINVAL, MN_ENOMEM. */
 int incr_entry_new(const char *name, incr_entry_t **out);

@@ -742,6 +742,8 @@ static int run_compile(run_t *u, size_t errors)
 		r = zones_sort(u->zs, u->known);
 	if (r == MN_OK && u->cache.fresh != NULL && compile_cache_names_known(&u->cache, u->nd))
 		validate_names_known(u->c.val);
+	if (r == MN_OK && u->cache.prev != NULL)
+		validate_known_zones(u->c.val, u->known);	/* (the zones reused from the cache) */
 	if (r == MN_OK)
 		r = validate_zones(u->c.val, u->c.p, u->zs);
 	/* DNSSEC before the serials, which follow the signed content (the cache's entries are signed already) */

@@ -417,7 +417,9 @@ int compile_cache_mark(cache_run_t *cr, const zones_t *zs)
 int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, const zones_t *zs, size_t nd)
 {
 	int r = entries_follow(p, cr->fresh, zs, cr->before);
-	if (r == MN_OK)
+	if (r == MN_OK && cr->prev != NULL && cr->names_same)
+		r = incr_install_same(cache, cr->global, cr->fresh, cr->olds, nd);	/* (the map patched) */
+	else if (r == MN_OK)
 		r = incr_install(cache, cr->global, cr->fresh, nd);
 	incr_serial_token_set(cache, r == MN_OK ? cr->serial_token : 0);
 	if (r != MN_OK)

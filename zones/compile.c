@@ -773,7 +773,9 @@ static int run_publish(run_t *u)
 		u->cache.serial_token = incr_serial_token(u->cache.prev);
 		r = serial_assign_known(u->zs, u->known, &u->cache.serial_token, p->server.state_dir.v, u->opts->now,
 					u->opts->persist_serials, u->c.diag);
-		if (r == MN_OK && any_signed(p))	/* (a signed SOA whose serial another writer moved) */
+		/* (with the cache, its counts say whether any zone is signed: no walk over every domain) */
+		bool sign = u->cache.fresh != NULL ? u->st.signed_zones + u->st.signed_reused > 0 : any_signed(p);
+		if (r == MN_OK && sign)	/* (a signed SOA whose serial another writer moved) */
 			r = sign_settle(p, u->zs, u->opts->now, u->c.diag, &u->resigned, &u->nresigned);
 		return r;
 	}

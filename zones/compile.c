@@ -511,10 +511,11 @@ static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
  * c->diag in the same order (what one pass over all domains reports).
  * With fresh (a compile cache), every domain goes through compile_cached():
  * its entry in fresh[i], its messages replayed from there; and with known
- * (beside zs->v, false), a zone reused from the cache is marked true there.
+ * (beside zs->v, false), a zone reused from the cache is marked true there,
+ * and each zone's kind is noted in zkinds (beside zs->v too; with known).
  */
 static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads, zones_t *zs, bool *known,
-			 const cache_run_t *cr, compile_stats_t *st)
+			 uint8_t *zkinds, const cache_run_t *cr, compile_stats_t *st)
 {
 	const compile_cache_t *prev = cr->prev;
 	incr_entry_t **fresh = cr->fresh;
@@ -537,7 +538,8 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 		if (nd > 0 && (pt[k].zs.v = calloc(nd * ZONE_KINDS, sizeof(*pt[k].zs.v))) == NULL)
 			r = MN_ENOMEM;
 		if (known != NULL && nd > 0 && r == MN_OK &&
-		    (pt[k].cache.known = calloc(nd * ZONE_KINDS, sizeof(*pt[k].cache.known))) == NULL)
+		    ((pt[k].cache.known = calloc(nd * ZONE_KINDS, sizeof(*pt[k].cache.known))) == NULL ||
+		     (pt[k].cache.kind = malloc(nd * ZONE_KINDS)) == NULL))
 			r = MN_ENOMEM;
 		if ((k > 0 || fresh != NULL) && r == MN_OK) {
 			pt[k].c.diag = NULL;
@@ -571,10 +573,13 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 	for (unsigned k = 0; k < nparts; k++) {
 		if (known != NULL && pt[k].cache.known != NULL)
 			memcpy(known + zs->n, pt[k].cache.known, pt[k].zs.n * sizeof(*known));
+		if (zkinds != NULL && pt[k].cache.kind != NULL)
+			memcpy(zkinds + zs->n, pt[k].cache.kind, pt[k].zs.n);
 		for (size_t i = 0; i < pt[k].zs.n; i++)
 			zs->v[zs->n++] = pt[k].zs.v[i];
 		free(pt[k].zs.v);
 		free(pt[k].cache.known);
+		free(pt[k].cache.kind);
 		incr_hash_clear(&pt[k].cache.h);
 		/* (a part whose set-up was not reached still has the caller's) */
 		if (pt[k].c.val != c->val)
@@ -593,10 +598,11 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
  * The policy's domains are in strict name order (the loader sorts them and
  * refuses duplicates; compile_domain_find() relies on it too), so the result
  * is not checked with a strcmp per zone: each zone's kind is read once.
- * known (beside zs->v, or NULL) moves with the zones.  (qsort if a zone is
- * of no kind listed: then none is known.)
+ * known (beside zs->v, or NULL) moves with the zones; zkinds (beside
+ * zs->v, or NULL: read from the zones) are their kinds as the compile noted
+ * them.  (qsort if a zone is of no kind listed: then none is known.)
  */
-static int zones_sort(zones_t *zs, bool *known)
+static int zones_sort(zones_t *zs, bool *known, const uint8_t *zkinds)
 {
 	static const zone_kind_t order[] = { ZONE_BIMI, ZONE_DMARC, ZONE_DKIM, ZONE_MTA_STS, ZONE_TLSRPT, ZONE_SPF };
 	enum { NORDER = sizeof(order) / sizeof(order[0]) };
@@ -613,7 +619,7 @@ static int zones_sort(zones_t *zs, bool *known)
 	}
 	size_t count[NORDER + 1] = { 0 };
 	for (size_t i = 0; i < zs->n; i++) {
-		zone_kind_t kind = zs->v[i]->kind;
+		zone_kind_t kind = zkinds != NULL ? (zone_kind_t)zkinds[i] : zs->v[i]->kind;
 		uint8_t o = 0;
 		while (o < NORDER && order[o] != kind)
 			o++;
@@ -662,6 +668,7 @@ typedef struct run {
 	apex_rd_t rd;
 	zones_t *zs;
 	bool *known;			/* beside zs->v: reused from the cache, serial known (NULL: no cache) */
+	uint8_t *zkinds;		/* beside zs->v: the zones' kinds as compiled (NULL: no cache) */
 	cache_run_t cache;		/* fresh == NULL: no compile cache */
 	compile_stats_t st;
 	zone_t **resigned;		/* zones sign_settle replaced, released at the end */
@@ -714,7 +721,9 @@ static int run_prepare(run_t *u)
 	u->zs = calloc(1, sizeof(*u->zs));
 	if (u->zs == NULL || (u->nd > 0 && (u->zs->v = calloc(u->nd * ZONE_KINDS, sizeof(*u->zs->v))) == NULL))
 		return MN_ENOMEM;
-	if (u->cache.fresh != NULL && u->nd > 0 && (u->known = calloc(u->nd * ZONE_KINDS, sizeof(*u->known))) == NULL)
+	if (u->cache.fresh != NULL && u->nd > 0 &&
+	    ((u->known = calloc(u->nd * ZONE_KINDS, sizeof(*u->known))) == NULL ||
+	     (u->zkinds = malloc(u->nd * ZONE_KINDS)) == NULL))
 		return MN_ENOMEM;
 	return MN_OK;
 }
@@ -735,11 +744,11 @@ static bool any_signed(const policy_t *p)
 static int run_compile(run_t *u, size_t errors)
 {
 	unsigned threads = u->only != NULL ? 1 : parts_wanted(u->opts, u->nd);
-	int r = compile_parts(&u->c, u->only, threads, u->zs, u->known, &u->cache, &u->st);
+	int r = compile_parts(&u->c, u->only, threads, u->zs, u->known, u->zkinds, &u->cache, &u->st);
 	if (u->cache.fresh == NULL)
 		u->st.compiled = u->nd;
 	if (r == MN_OK)
-		r = zones_sort(u->zs, u->known);
+		r = zones_sort(u->zs, u->known, u->zkinds);
 	if (r == MN_OK && u->cache.fresh != NULL && compile_cache_names_known(&u->cache, u->nd))
 		validate_names_known(u->c.val);
 	if (r == MN_OK && u->cache.prev != NULL)
@@ -798,6 +807,7 @@ static void run_free(run_t *u)
 		zone_unref(u->resigned[i]);
 	free(u->resigned);
 	free(u->known);
+	free(u->zkinds);
 }
 
 int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out)

@@ -196,6 +196,8 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 			}
 			if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
 				cp->known[zs->n] = true;
+			if (cp->kind != NULL)	/* (read beside the reference count just written) */
+				cp->kind[zs->n] = (uint8_t)zs->v[zs->n]->kind;
 			zs->n++;
 		}
 		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
@@ -221,6 +223,8 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	c.diag = dd;
 	c.dom = &dm;
 	r = compile_domain(&c, d, zs);
+	for (size_t k = z0; cp->kind != NULL && k < zs->n; k++)
+		cp->kind[k] = (uint8_t)zs->v[k]->kind;
 	for (size_t k = z0; r == MN_OK && k < zs->n; k++)
 		r = zone_finish(zs->v[k]);
 	/* DNSSEC: signed here, once per change (the entry keeps them signed) */

@@ -116,6 +116,7 @@ typedef struct cache_part {
 	const compile_cache_t *prev;	/* NULL: nothing reused */
 	incr_entry_t **fresh;		/* by domain index */
 	bool *known;			/* beside the part's zones: true for a reused one (NULL: not kept) */
+	uint8_t *kind;			/* beside the part's zones: each one's zone_kind_t (NULL: not kept) */
 	const struct cache_run *run;	/* the compile's (olds, context digest) */
 	incr_hash_t h;			/* the part's digest buffers */
 	const char *src_file;		/* the file of the last source digest made (pos.file) */

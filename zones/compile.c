@@ -510,10 +510,12 @@ static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
  * gathers the zones into zs in domain order and the parts' messages into
  * c->diag in the same order (what one pass over all domains reports).
  * With fresh (a compile cache), every domain goes through compile_cached():
- * its entry in fresh[i], its messages replayed from there.
+ * its entry in fresh[i], its messages replayed from there; and with known
+ * (beside zs->v, false), a zone reused from the cache is marked true there,
+ * and each zone's kind is noted in zkinds (beside zs->v too; with known).
  */
-static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads, zones_t *zs,
-			 const cache_run_t *cr, compile_stats_t *st)
+static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads, zones_t *zs, bool *known,
+			 uint8_t *zkinds, const cache_run_t *cr, compile_stats_t *st)
 {
 	const compile_cache_t *prev = cr->prev;
 	incr_entry_t **fresh = cr->fresh;
@@ -534,6 +536,10 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 		pt[k].hi = p->ndomains * (k + 1) / nparts;
 		size_t nd = only != NULL ? 1 : pt[k].hi - pt[k].lo;
 		if (nd > 0 && (pt[k].zs.v = calloc(nd * ZONE_KINDS, sizeof(*pt[k].zs.v))) == NULL)
+			r = MN_ENOMEM;
+		if (known != NULL && nd > 0 && r == MN_OK &&
+		    ((pt[k].cache.known = calloc(nd * ZONE_KINDS, sizeof(*pt[k].cache.known))) == NULL ||
+		     (pt[k].cache.kind = malloc(nd * ZONE_KINDS)) == NULL))
 			r = MN_ENOMEM;
 		if ((k > 0 || fresh != NULL) && r == MN_OK) {
 			pt[k].c.diag = NULL;
@@ -565,9 +571,15 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 	}
 	/* every part's zones move into zs (freed with it, also on failure) */
 	for (unsigned k = 0; k < nparts; k++) {
+		if (known != NULL && pt[k].cache.known != NULL)
+			memcpy(known + zs->n, pt[k].cache.known, pt[k].zs.n * sizeof(*known));
+		if (zkinds != NULL && pt[k].cache.kind != NULL)
+			memcpy(zkinds + zs->n, pt[k].cache.kind, pt[k].zs.n);
 		for (size_t i = 0; i < pt[k].zs.n; i++)
 			zs->v[zs->n++] = pt[k].zs.v[i];
 		free(pt[k].zs.v);
+		free(pt[k].cache.known);
+		free(pt[k].cache.kind);
 		incr_hash_clear(&pt[k].cache.h);
 		/* (a part whose set-up was not reached still has the caller's) */
 		if (pt[k].c.val != c->val)
@@ -580,36 +592,66 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 
 /*
  * Sorts zs by apex.  The zones come in domain order, and for each kind the
- * apexes share their first label, so each kind alone is sorted already and
- * the kinds, by label, go _bimi < _dmarc < _domainkey < _mta-sts < _smtp < _spf:
- * a stable split by kind sorts them.  (Checked; qsort if that ever stops being true.)
+ * apexes are the kind's label + "." + the domain's name, so each kind alone
+ * is in the domains' order, and the kinds, by label, go _bimi < _dmarc <
+ * _domainkey < _mta-sts < _smtp < _spf: a stable split by kind sorts them.
+ * The policy's domains are in strict name order (the loader sorts them and
+ * refuses duplicates; compile_domain_find() relies on it too), so the result
+ * is not checked with a strcmp per zone: each zone's kind is read once.
+ * known (beside zs->v, or NULL) moves with the zones; zkinds (beside
+ * zs->v, or NULL: read from the zones) are their kinds as the compile noted
+ * them.  (qsort if a zone is of no kind listed: then none is known.)
  */
-static int zones_sort(zones_t *zs)
+static int zones_sort(zones_t *zs, bool *known, const uint8_t *zkinds)
 {
 	static const zone_kind_t order[] = { ZONE_BIMI, ZONE_DMARC, ZONE_DKIM, ZONE_MTA_STS, ZONE_TLSRPT, ZONE_SPF };
+	enum { NORDER = sizeof(order) / sizeof(order[0]) };
 	if (zs->n < 2)
 		return MN_OK;
 	zone_t **v = malloc(zs->n * sizeof(*v));
-	if (v == NULL)
-		return MN_ENOMEM;
-	size_t k = 0;
-	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
-		for (size_t i = 0; i < zs->n; i++)
-			if (zs->v[i]->kind == order[o])
-				v[k++] = zs->v[i];
-	if (k != zs->n) {
+	uint8_t *rank = malloc(zs->n);
+	bool *kv = known != NULL ? malloc(zs->n * sizeof(*kv)) : NULL;
+	if (v == NULL || rank == NULL || (known != NULL && kv == NULL)) {
 		free(v);
+		free(rank);
+		free(kv);
+		return MN_ENOMEM;
+	}
+	size_t count[NORDER + 1] = { 0 };
+	for (size_t i = 0; i < zs->n; i++) {
+		zone_kind_t kind = zkinds != NULL ? (zone_kind_t)zkinds[i] : zs->v[i]->kind;
+		uint8_t o = 0;
+		while (o < NORDER && order[o] != kind)
+			o++;
+		rank[i] = o;
+		count[o]++;
+	}
+	if (count[NORDER] > 0) {
+		free(v);
+		free(rank);
+		free(kv);
 		qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
+		if (known != NULL)
+			memset(known, 0, zs->n * sizeof(*known));	/* (moved: none known) */
 		return MN_OK;
 	}
+	size_t at[NORDER], k = 0;
+	for (size_t o = 0; o < NORDER; o++) {
+		at[o] = k;
+		k += count[o];
+	}
+	for (size_t i = 0; i < zs->n; i++) {
+		size_t to = at[rank[i]]++;
+		v[to] = zs->v[i];
+		if (kv != NULL)
+			kv[to] = known[i];
+	}
+	if (kv != NULL)
+		memcpy(known, kv, zs->n * sizeof(*known));
+	free(kv);
+	free(rank);
 	free(zs->v);
 	zs->v = v;
-	for (size_t i = 1; i < zs->n; i++) {
-		if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) > 0) {
-			qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
-			break;
-		}
-	}
 	return MN_OK;
 }
 
@@ -625,6 +667,8 @@ typedef struct run {
 	mtasts_wdset_t *wdset;		/* domains that may have MTA-STS files */
 	apex_rd_t rd;
 	zones_t *zs;
+	bool *known;			/* beside zs->v: reused from the cache, serial known (NULL: no cache) */
+	uint8_t *zkinds;		/* beside zs->v: the zones' kinds as compiled (NULL: no cache) */
 	cache_run_t cache;		/* fresh == NULL: no compile cache */
 	compile_stats_t st;
 	zone_t **resigned;		/* zones sign_settle replaced, released at the end */
@@ -677,6 +721,10 @@ static int run_prepare(run_t *u)
 	u->zs = calloc(1, sizeof(*u->zs));
 	if (u->zs == NULL || (u->nd > 0 && (u->zs->v = calloc(u->nd * ZONE_KINDS, sizeof(*u->zs->v))) == NULL))
 		return MN_ENOMEM;
+	if (u->cache.fresh != NULL && u->nd > 0 &&
+	    ((u->known = calloc(u->nd * ZONE_KINDS, sizeof(*u->known))) == NULL ||
+	     (u->zkinds = malloc(u->nd * ZONE_KINDS)) == NULL))
+		return MN_ENOMEM;
 	return MN_OK;
 }
 
@@ -706,9 +754,11 @@ static void checks_run(void *arg, size_t k)
 		serial_preload(u->c.p->server.state_dir.v);
 		return;
 	}
-	int r = zones_sort(u->zs);
+	int r = zones_sort(u->zs, u->known, u->zkinds);
 	if (r == MN_OK && u->cache.fresh != NULL && compile_cache_names_known(&u->cache, u->nd))
 		validate_names_known(u->c.val);
+	if (r == MN_OK && u->cache.prev != NULL)
+		validate_known_zones(u->c.val, u->known);	/* (the zones reused from the cache) */
 	if (r == MN_OK)
 		r = validate_zones(u->c.val, u->c.p, u->zs);
 	t->r = r;
@@ -718,7 +768,7 @@ static void checks_run(void *arg, size_t k)
 static int run_compile(run_t *u, size_t errors)
 {
 	unsigned threads = u->only != NULL ? 1 : parts_wanted(u->opts, u->nd);
-	int r = compile_parts(&u->c, u->only, threads, u->zs, &u->cache, &u->st);
+	int r = compile_parts(&u->c, u->only, threads, u->zs, u->known, u->zkinds, &u->cache, &u->st);
 	if (u->cache.fresh == NULL)
 		u->st.compiled = u->nd;
 	if (r == MN_OK) {
@@ -749,8 +799,13 @@ static int run_publish(run_t *u)
 	if (u->opts->persist_serials && (r = mtasts_write(p, u->only, u->opts->now, u->wdset, u->c.diag)) != MN_OK)
 		return r;
 	if (p->server.state_dir.v != NULL) {
-		r = serial_assign(u->zs, p->server.state_dir.v, u->opts->now, u->opts->persist_serials, u->c.diag);
-		if (r == MN_OK && any_signed(p))	/* (a signed SOA whose serial another writer moved) */
+		/* O(changed): the zones reused from the cache have their serials when it was left as they were */
+		u->cache.serial_token = incr_serial_token(u->cache.prev);
+		r = serial_assign_known(u->zs, u->known, &u->cache.serial_token, p->server.state_dir.v, u->opts->now,
+					u->opts->persist_serials, u->c.diag);
+		/* (with the cache, its counts say whether any zone is signed: no walk over every domain) */
+		bool sign = u->cache.fresh != NULL ? u->st.signed_zones + u->st.signed_reused > 0 : any_signed(p);
+		if (r == MN_OK && sign)	/* (a signed SOA whose serial another writer moved) */
 			r = sign_settle(p, u->zs, u->opts->now, u->c.diag, &u->resigned, &u->nresigned);
 		return r;
 	}
@@ -772,6 +827,8 @@ static void run_free(run_t *u)
 	for (size_t i = 0; i < u->nresigned; i++)
 		zone_unref(u->resigned[i]);
 	free(u->resigned);
+	free(u->known);
+	free(u->zkinds);
 }
 
 int zones_compile(const policy_t *p, const compile_opts_t *opts, diag_t *diag, zones_t **out)

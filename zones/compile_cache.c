@@ -194,6 +194,10 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 				r = MN_ENOMEM;
 				goto out;
 			}
+			if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
+				cp->known[zs->n] = true;
+			if (cp->kind != NULL)	/* (read beside the reference count just written) */
+				cp->kind[zs->n] = (uint8_t)zs->v[zs->n]->kind;
 			zs->n++;
 		}
 		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
@@ -219,6 +223,8 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	c.diag = dd;
 	c.dom = &dm;
 	r = compile_domain(&c, d, zs);
+	for (size_t k = z0; cp->kind != NULL && k < zs->n; k++)
+		cp->kind[k] = (uint8_t)zs->v[k]->kind;
 	for (size_t k = z0; r == MN_OK && k < zs->n; k++)
 		r = zone_finish(zs->v[k]);
 	/* DNSSEC: signed here, once per change (the entry keeps them signed) */
@@ -415,8 +421,11 @@ int compile_cache_mark(cache_run_t *cr, const zones_t *zs)
 int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, const zones_t *zs, size_t nd)
 {
 	int r = entries_follow(p, cr->fresh, zs, cr->before);
-	if (r == MN_OK)
+	if (r == MN_OK && cr->prev != NULL && cr->names_same)
+		r = incr_install_same(cache, cr->global, cr->fresh, cr->olds, nd);	/* (the map patched) */
+	else if (r == MN_OK)
 		r = incr_install(cache, cr->global, cr->fresh, nd);
+	incr_serial_token_set(cache, r == MN_OK ? cr->serial_token : 0);
 	if (r != MN_OK)
 		return r;
 	free(cr->fresh);	/* the entries are the cache's now */
@@ -439,6 +448,7 @@ void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 	/* reused entries took this compile's parts, maybe under another name set */
 	if (cr->prev != NULL)
 		incr_parts_invalidate(cr->cache);
+	incr_serial_token_set(cr->cache, 0);	/* (the serials may have moved on without the entries) */
 	free(cr->fresh);
 	free(cr->before);
 	free(cr->olds);

@@ -115,6 +115,8 @@ struct cache_run;
 typedef struct cache_part {
 	const compile_cache_t *prev;	/* NULL: nothing reused */
 	incr_entry_t **fresh;		/* by domain index */
+	bool *known;			/* beside the part's zones: true for a reused one (NULL: not kept) */
+	uint8_t *kind;			/* beside the part's zones: each one's zone_kind_t (NULL: not kept) */
 	const struct cache_run *run;	/* the compile's (olds, context digest) */
 	incr_hash_t h;			/* the part's digest buffers */
 	const char *src_file;		/* the file of the last source digest made (pos.file) */
@@ -144,6 +146,7 @@ typedef struct cache_run {
 	uint8_t context[32];		/* incr_hash_context() */
 	zone_t **before;		/* zs->v before the serials */
 	uint8_t global[32];		/* digest of the server settings */
+	uint64_t serial_token;		/* serial_assign_known()'s, for the cache at the end (0: none) */
 } cache_run_t;
 
 /* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */

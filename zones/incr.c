@@ -3,6 +3,7 @@
 #include "zones/incr.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct compile_cache {
 	bool parts_stale;	/* incr_parts_valid() */
 	uint8_t global[32];
 	mn_map_t map;		/* name -> incr_entry_t * (one reference each) */
+	uint64_t serial_token;	/* incr_serial_token() */
 };
 
 /* ---- digests ------------------------------------------------------------------ */
@@ -393,6 +395,17 @@ void incr_parts_invalidate(compile_cache_t *c)
 		c->parts_stale = true;
 }
 
+uint64_t incr_serial_token(const compile_cache_t *c)
+{
+	return c != NULL ? c->serial_token : 0;
+}
+
+void incr_serial_token_set(compile_cache_t *c, uint64_t token)
+{
+	if (c != NULL)
+		c->serial_token = token;
+}
+
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n)
 {
 	mn_map_t m = { 0 };
@@ -412,6 +425,32 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 	c->map = m;
 	memcpy(c->global, global, 32);
 	c->valid = true;
+	c->parts_stale = false;	/* every entry's part recorded by this compile */
+	return MN_OK;
+}
+
+int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, incr_entry_t *const *olds,
+		      size_t n)
+{
+	if (!incr_global_same(c, global) || c->map.n != n)
+		return incr_install(c, global, v, n);
+	/* (an entry made now must replace the map's entry of its name: checked first, nothing changed yet) */
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == NULL || (v[i] != olds[i] && (olds[i] == NULL || strcmp(v[i]->name, olds[i]->name) != 0 ||
+							  mn_map_gets(&c->map, olds[i]->name) != olds[i])))
+			return incr_install(c, global, v, n);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == olds[i]) {
+			incr_entry_unref(v[i]);	/* (the compile's reference: the map keeps its own) */
+			continue;
+		}
+		void **val = mn_map_put(&c->map, olds[i]->name, strlen(olds[i]->name));	/* (found: no growth) */
+		/* the slot's key is the entry's name: the new one's from now on */
+		mn_map_slot_t *slot = (mn_map_slot_t *)((char *)val - offsetof(mn_map_slot_t, val));
+		slot->key = v[i]->name;
+		*val = v[i];
+		incr_entry_unref(olds[i]);
+	}
 	c->parts_stale = false;	/* every entry's part recorded by this compile */
 	return MN_OK;
 }

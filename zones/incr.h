@@ -124,6 +124,21 @@ void incr_parts_invalidate(compile_cache_t *c);
  * holds a reference for the cache) and drops the old ones.
  */
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n);
+/*
+ * incr_install() in O(changed) when the cache holds entries of the same
+ * names (olds[i]: its entry of v[i]'s name, found before the compile, under
+ * the same global digest): a reused entry (v[i] == olds[i]) gives back the
+ * compile's reference, an entry made now takes its old one's place in the
+ * map.  Otherwise incr_install().
+ */
+int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, incr_entry_t *const *olds,
+		      size_t n);
+/*
+ * The serials token (serial_assign_known) under which the entries' zones got
+ * their serials: set by the compile once the cache holds them; 0: none.
+ */
+uint64_t incr_serial_token(const compile_cache_t *c);
+void incr_serial_token_set(compile_cache_t *c, uint64_t token);
 
 /* *out is a new entry for name holding one reference (incr_entry_unref); MN_EINVAL, MN_ENOMEM. */
 int incr_entry_new(const char *name, incr_entry_t **out);

@@ -58,12 +58,14 @@ typedef struct store {
 	char **blocks;			/* the apex strings' memory */
 	size_t nblocks, blocks_cap;
 	bool legacy;			/* read from state_dir/serials by serial_peek: not moved yet */
+	uint64_t token;			/* changes with the entries (serial_assign_known) */
 } store_t;
 
 /* This process's copy of the stored serials (reloads run one at a time; the lock is for tests and tools). */
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 static store_t store;
 static size_t store_loads;	/* times the files were read (store_lock) */
+static uint64_t token_seq;	/* the last token given out (under store_lock) */
 
 uint32_t serial_date_base(time_t now)
 {
@@ -84,6 +86,7 @@ static void store_clear(store_t *s)
 	free(s->v);
 	free(s->dir);
 	memset(s, 0, sizeof(*s));
+	s->token = ++token_seq;	/* (what is read into it next is not what any caller saw) */
 }
 
 static int block_keep(store_t *s, char *b)
@@ -560,6 +563,8 @@ static int store_apply(store_t *s, const change_t *c, size_t nc)
 	}
 	char *np = names;
 	size_t k = 0, from = 0;
+	if (nc > 0)
+		s->token = ++token_seq;
 	for (size_t i = 0; i < nc; i++) {
 		const zone_t *z = c[i].zone;
 		if (c[i].found) {
@@ -624,52 +629,109 @@ static bool store_current(const store_t *s, const char *state_dir, const char *b
 	       fileid_same(&b, &s->base_id) && fileid_same(&j, &s->journal_id);
 }
 
+/* The changed zones of one assign, in apex order. */
+typedef struct changes {
+	change_t *v;
+	size_t n, cap;
+} changes_t;
+
 /*
- * Gives each zone its serial from s and lists the changed ones in *changes
- * (apex order; the caller frees it).
+ * Gives zs->v[i] its serial from s, at being its entry's index in s->v (or
+ * where it would go: found false); a changed zone is listed in ch.
  */
-static int assign(store_t *s, zones_t *zs, time_t now, change_t **changes, size_t *nchanges)
+static int assign_one(const store_t *s, zones_t *zs, size_t i, size_t at, bool found, uint32_t base,
+		      changes_t *ch)
 {
-	change_t *c = NULL;
-	size_t nc = 0, capc = 0;
+	const zone_t *z = zs->v[i];
+	const entry_t *e = found ? &s->v[at] : NULL;
+	uint32_t sn;
+	bool changed = false;
+	if (e != NULL && memcmp(e->digest, z->digest, sizeof(z->digest)) == 0) {
+		sn = e->serial;
+	} else {
+		sn = base;
+		if (e != NULL && e->serial + 1u > sn && e->serial != UINT32_MAX)
+			sn = e->serial + 1u;
+		if (ch->n == ch->cap) {
+			size_t cc = ch->cap ? ch->cap * 2 : 16;
+			change_t *nv = realloc(ch->v, cc * sizeof(*nv));
+			if (nv == NULL)
+				return MN_ENOMEM;
+			ch->v = nv;
+			ch->cap = cc;
+		}
+		changed = true;
+	}
+	int r = serial_set(zs, i, sn);
+	if (r == MN_OK && changed)
+		ch->v[ch->n++] = (change_t){ .zone = zs->v[i], .at = at, .found = found };	/* (it may be a copy) */
+	return r;
+}
+
+/* Gives each zone its serial from s and lists the changed ones in ch (apex order). */
+static int assign(store_t *s, zones_t *zs, time_t now, changes_t *ch)
+{
 	uint32_t base = serial_date_base(now);
-	int r = MN_OK;
 	size_t from = 0;
 	for (size_t i = 0; i < zs->n; i++) {
-		const zone_t *z = zs->v[i];
 		bool found;
-		size_t at = store_next(s, &from, z->name, &found);
-		const entry_t *e = found ? &s->v[at] : NULL;
-		uint32_t sn;
-		if (e != NULL && memcmp(e->digest, z->digest, sizeof(z->digest)) == 0) {
-			sn = e->serial;
-		} else {
-			sn = base;
-			if (e != NULL && e->serial + 1u > sn && e->serial != UINT32_MAX)
-				sn = e->serial + 1u;
-			if (nc == capc) {
-				size_t cc = capc ? capc * 2 : 16;
-				change_t *nv = realloc(c, cc * sizeof(*nv));
-				if (nv == NULL) {
-					r = MN_ENOMEM;
-					break;
-				}
-				c = nv;
-				capc = cc;
-			}
-			c[nc++] = (change_t){ .at = at, .found = found };
+		size_t at = store_next(s, &from, zs->v[i]->name, &found);
+		int r = assign_one(s, zs, i, at, found, base, ch);
+		if (r != MN_OK)
+			return r;
+	}
+	return MN_OK;
+}
+
+/* The index of apex in s->v, or where it would go (*found false): a binary search. */
+static size_t store_find(const store_t *s, const char *apex, bool *found)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->v[mid].apex, apex);
+		if (c == 0) {
+			*found = true;
+			return mid;
 		}
-		if ((r = serial_set(zs, i, sn)) != MN_OK)
-			break;
-		if (nc > 0 && c[nc - 1].zone == NULL)
-			c[nc - 1].zone = zs->v[i];	/* (after serial_set: it may be a copy) */
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	if (r != MN_OK) {
-		free(c);
-		return r;
+	*found = false;
+	return lo;
+}
+
+/*
+ * assign() of the zones not known (known[i] false), each looked up by a
+ * binary search: a known zone has the serial and digest of its entry in s
+ * already.  *ordered false (nothing assigned) when the zones to look up are
+ * not in strict apex order.
+ */
+static int assign_some(store_t *s, zones_t *zs, const bool *known, time_t now, changes_t *ch, bool *ordered)
+{
+	uint32_t base = serial_date_base(now);
+	const char *last = NULL;
+	*ordered = true;
+	for (size_t i = 0; i < zs->n; i++) {
+		if (known[i])
+			continue;
+		if (last != NULL && strcmp(last, zs->v[i]->name) >= 0) {
+			*ordered = false;
+			return MN_OK;
+		}
+		last = zs->v[i]->name;
 	}
-	*changes = c;
-	*nchanges = nc;
+	for (size_t i = 0; i < zs->n; i++) {
+		if (known[i])
+			continue;
+		bool found;
+		size_t at = store_find(s, zs->v[i]->name, &found);
+		int r = assign_one(s, zs, i, at, found, base, ch);
+		if (r != MN_OK)
+			return r;
+	}
 	return MN_OK;
 }
 
@@ -738,26 +800,22 @@ static void store_paths(const char *state_dir, char **path, char **journal, char
 	*legacy_path = mn_buf_take(&lb);
 }
 
-int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_them, diag_t *diag)
+int serial_assign_known(zones_t *zs, const bool *known, uint64_t *token, const char *state_dir, time_t now,
+			bool persist_them, diag_t *diag)
 {
 	if (zs == NULL || state_dir == NULL || diag == NULL)
 		return MN_EINVAL;
+	uint64_t seen = token != NULL ? *token : 0;
+	if (token != NULL)
+		*token = 0;
 	char *path = NULL, *journal = NULL, *legacy_path = NULL;
 	store_paths(state_dir, &path, &journal, &legacy_path);
-	change_t *c = NULL;
-	size_t nc = 0;
-	bool legacy = false;
+	changes_t ch = { 0 };
+	bool legacy = false, checked = false;
 	int r = MN_ENOMEM;
 	if (path == NULL || journal == NULL || legacy_path == NULL)
 		goto out;
 	pthread_mutex_lock(&store_lock);
-	/* zs is sorted by apex already; keep the invariant cheap to check */
-	for (size_t i = 1; i < zs->n; i++) {
-		if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) > 0) {
-			qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
-			break;
-		}
-	}
 	/* another writer between reading and writing: read again, a few times */
 	for (int tries = 0; tries < 4; tries++) {
 		r = MN_OK;
@@ -768,13 +826,25 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_t
 		} else {
 			legacy = store.legacy;	/* (loaded by serial_peek) */
 		}
-		free(c);
-		c = NULL;
-		nc = 0;
-		if (r == MN_OK)
-			r = assign(&store, zs, now, &c, &nc);
-		if (r == MN_OK && persist_them && (nc > 0 || legacy))
-			r = persist(&store, state_dir, c, nc, legacy, path, journal, diag);
+		ch.n = 0;
+		/* the list as the caller's known zones left it: only the others looked up */
+		bool some = false;
+		if (r == MN_OK && known != NULL && seen != 0 && store.token == seen && !checked)
+			r = assign_some(&store, zs, known, now, &ch, &some);
+		if (r == MN_OK && !some && !checked) {
+			/* zs is sorted by apex already; keep the invariant cheap to check */
+			for (size_t i = 1; i < zs->n; i++) {
+				if (strcmp(zs->v[i - 1]->name, zs->v[i]->name) > 0) {
+					qsort(zs->v, zs->n, sizeof(*zs->v), zone_cmp);
+					break;
+				}
+			}
+			checked = true;
+		}
+		if (r == MN_OK && !some)
+			r = assign(&store, zs, now, &ch);
+		if (r == MN_OK && persist_them && (ch.n > 0 || legacy))
+			r = persist(&store, state_dir, ch.v, ch.n, legacy, path, journal, diag);
 		if (r == MN_OK && persist_them)
 			store.legacy = false;	/* moved */
 		if (r != MN_OK || (legacy && !persist_them))
@@ -784,9 +854,12 @@ int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_t
 	}
 	if (r == -EAGAIN)
 		diag_error(diag, NULL, "cannot write %s (%s)", journal, "changed by another writer each time");
+	/* the zones are the list's entries now (unless changes were not kept) */
+	if (r == MN_OK && token != NULL && (persist_them || ch.n == 0))
+		*token = store.token;
 	pthread_mutex_unlock(&store_lock);
 out:
-	free(c);
+	free(ch.v);
 	free(path);
 	free(journal);
 	free(legacy_path);
@@ -828,6 +901,11 @@ void serial_preload(const char *state_dir)
 	free(path);
 	free(journal);
 	free(legacy_path);
+}
+
+int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist_them, diag_t *diag)
+{
+	return serial_assign_known(zs, NULL, NULL, state_dir, now, persist_them, diag);
 }
 
 int serial_peek(const char *state_dir, const char *apex, const uint8_t digest[32], time_t now, uint32_t *out)

@@ -38,6 +38,19 @@ uint32_t serial_date_base(time_t now);
  */
 int serial_assign(zones_t *zs, const char *state_dir, time_t now, bool persist, diag_t *diag);
 /*
+ * serial_assign() in O(changed): *token (0: none) is what the last call gave
+ * out; when the stored list is still as that call left it (this process's
+ * copy unchanged, the files as it left them), a zone with known[i] true is
+ * taken to be one that call gave its serial (the same object, or one with the
+ * same apex, serial and digest) and is not looked at, and only the others are
+ * looked up (a binary search each).  Otherwise, or known NULL, every zone is
+ * walked as serial_assign() does.  *token is set to the list's token after
+ * the call (0 on failure, or when changes were not persisted): pass it with
+ * the next call's known.  token may be NULL.
+ */
+int serial_assign_known(zones_t *zs, const bool *known, uint64_t *token, const char *state_dir, time_t now,
+			bool persist, diag_t *diag);
+/*
  * Sets the serial of zs->v[i]; a zone held elsewhere too (the compile cache,
  * a served set) is not written in place but replaced in zs by a copy with
  * the new serial (the shared one released).  MN_OK or MN_ENOMEM.

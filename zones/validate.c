@@ -44,6 +44,7 @@ struct validate {
 	struct emitted { size_t idx; uint64_t key; } *emitted;
 	size_t nemitted, emittedcap;
 	bool names_known;	/* validate_names_known() */
+	const bool *known;	/* validate_known_zones() */
 };
 
 int validate_new(diag_t *diag, validate_t **out)
@@ -506,8 +507,8 @@ typedef struct apexes {
 	const zones_t *zs;
 	mn_map_t map;		/* apex name -> const zone_t * */
 	/* every apex starts with '_' (_dmarc, _domainkey, _spf): a name that
-	 * does not is none of them, without a lookup */
-	bool underscore;
+	 * does not is none of them, without a lookup (found out at the first) */
+	bool underscore, underscore_set;
 	bool built;		/* map made (empty after ENOMEM: zones_find) */
 } apexes_t;
 
@@ -516,9 +517,7 @@ static void apexes_init(apexes_t *a, const zones_t *zs)
 	a->zs = zs;
 	a->map = (mn_map_t){ 0 };
 	a->built = false;
-	a->underscore = true;
-	for (size_t i = 0; i < zs->n && a->underscore; i++)
-		a->underscore = zs->v[i]->name[0] == '_';
+	a->underscore_set = false;
 }
 
 /* The table, made at the first lookup that needs it (most policies need none). */
@@ -538,6 +537,13 @@ static void apexes_build(apexes_t *a)
 
 static const zone_t *apexes_find(apexes_t *a, const char *name)
 {
+	if (!a->underscore_set) {
+		/* (a walk over every zone: not made when nothing is looked up) */
+		a->underscore_set = true;
+		a->underscore = true;
+		for (size_t i = 0; i < a->zs->n && a->underscore; i++)
+			a->underscore = a->zs->v[i]->name[0] == '_';
+	}
 	if (a->underscore && name[0] != '_')
 		return NULL;
 	if (!a->built)
@@ -703,6 +709,12 @@ void validate_names_known(validate_t *v)
 		v->names_known = true;
 }
 
+void validate_known_zones(validate_t *v, const bool *known)
+{
+	if (v != NULL)
+		v->known = known;
+}
+
 int validate_zones(validate_t *v, const policy_t *p, const zones_t *zs)
 {
 	if (v == NULL || p == NULL || zs == NULL)
@@ -713,6 +725,8 @@ int validate_zones(validate_t *v, const policy_t *p, const zones_t *zs)
 	if (!v->names_known)
 		check_nesting(v, p, &ax);
 	for (size_t i = 0; i < zs->n; i++) {
+		if (v->known != NULL && v->known[i])
+			continue;	/* (checked by the compile that passed with it: not read again) */
 		zone_t *z = zs->v[i];
 		if (z->kind == ZONE_DKIM || __atomic_load_n(&z->one_per_name, __ATOMIC_RELAXED))
 			continue;

@@ -100,3 +100,10 @@ int validate_dmarc(validate_t *v, const policy_t *p, const policy_domain_t *d, c
 int validate_zones(validate_t *v, const policy_t *p, const zones_t *zs);
 /* The apexes of the set given to validate_zones() are those of a set that passed it. */
 void validate_names_known(validate_t *v);
+/*
+ * Beside the zones given to validate_zones() (zs->v order, kept by the
+ * caller until then): known[i] true says zs->v[i] passed the per-zone rules
+ * in a compile that passed (a zone reused from the compile cache), so it is
+ * not read again.  NULL: every zone is looked at.
+ */
+void validate_known_zones(validate_t *v, const bool *known);

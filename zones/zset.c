@@ -45,6 +45,7 @@ struct zset {
 	size_t nfree;
 	/* a name of one zone found as a node of another (nested zones): never patched */
 	bool shared_names;
+	bool sorted;		/* zones->v in strict apex order (checked, or patched from a sorted set) */
 	size_t reused;		/* zones whose names came from the previous set */
 	struct zsig *zsig;	/* per zone (zones->v order): its SOA RRSIGs, for DO answers */
 };
@@ -415,44 +416,69 @@ static int copy_of(const zset_t *prev, zset_t *zs)
 }
 
 /*
- * Patches zs (a copy of prev's table) for zones: the nodes of prev's zones
- * that are gone or replaced are taken out, the others renumbered to their
- * index in zones, the new zones added.  -EAGAIN when the zones share names
- * (build anew instead); the errors of zset_new.
+ * prev's zones against zones, both by apex, in one merge walk: map (old
+ * index -> new index + 1, 0 gone), fresh (the new indexes of zones not
+ * taken from prev), *diff (zones gone, replaced or added), *moved (a kept
+ * zone's index changed).  A zone that is the same object in both is the same
+ * apex: no strcmp.  zones' order is checked on the way, with strcmp only
+ * where a pair of neighbours is not two zones of prev (which is sorted: two
+ * zones of prev met in the walk are in prev's order); all pairs, and prev's
+ * too, when check_all.  False when either is not in strict apex order.
  */
-static int patch(zset_t *zs, const zset_t *prev, const zones_t *zones)
+static bool diff_walk(const zones_t *old, const zones_t *zones, bool check_all, uint32_t *map, uint32_t *fresh,
+		      size_t *nfresh, size_t *diff, bool *moved)
 {
-	const zones_t *old = prev->zones;
-	uint32_t *map = malloc((old->n ? old->n : 1) * sizeof(*map));	/* old index -> new + 1; 0 gone */
-	uint32_t *fresh = malloc((zones->n ? zones->n : 1) * sizeof(*fresh));
-	int r = MN_ENOMEM;
-	if (map == NULL || fresh == NULL)
-		goto out;
-	size_t nfresh = 0, i = 0, j = 0;
-	bool moved = false;
+	size_t i = 0, j = 0, nf = 0, d = 0, i_seen = 0;
+	bool last_kept = false;
+	*moved = false;
 	while (i < old->n || j < zones->n) {
-		int c = i == old->n ? 1 : j == zones->n ? -1 : strcmp(old->v[i]->name, zones->v[j]->name);
+		const zone_t *a = i < old->n ? old->v[i] : NULL, *b = j < zones->n ? zones->v[j] : NULL;
+		if (check_all && a != NULL && i > 0 && i_seen < i) {
+			if (strcmp(old->v[i - 1]->name, a->name) >= 0)
+				return false;
+			i_seen = i;
+		}
+		int c = a == b ? 0 : a == NULL ? 1 : b == NULL ? -1 : strcmp(a->name, b->name);
 		if (c < 0) {
 			map[i++] = 0;
+			d++;
 			continue;
 		}
-		if (c > 0) {
-			fresh[nfresh++] = (uint32_t)j++;
-			continue;
-		}
-		/* the same apex: the same zone object is the same names and records */
-		if (old->v[i] == zones->v[j]) {
+		bool kept = c == 0 && a == b;
+		if (j > 0 && (check_all || !kept || !last_kept) && strcmp(zones->v[j - 1]->name, b->name) >= 0)
+			return false;
+		if (kept) {
 			map[i] = (uint32_t)j + 1;
-			moved |= i != j;
+			*moved |= i != j;
 		} else {
-			map[i] = 0;
-			fresh[nfresh++] = (uint32_t)j;
+			fresh[nf++] = (uint32_t)j;
+			d++;
+			if (c == 0)
+				map[i] = 0;	/* replaced */
 		}
-		i++, j++;
+		i += c == 0;
+		j++;
+		last_kept = kept;
 	}
-	if ((r = copy_of(prev, zs)) != MN_OK)
-		goto out;
-	for (i = 0; i < old->n; i++)
+	*nfresh = nf;
+	*diff = d;
+	return true;
+}
+
+/*
+ * Patches zs (a copy of prev's table) for zones, given diff_walk's map and
+ * fresh: the nodes of prev's zones that are gone or replaced are taken out,
+ * the others renumbered to their index in zones, the new zones added.
+ * -EAGAIN when the zones share names (build anew instead); the errors of zset_new.
+ */
+static int patch(zset_t *zs, const zset_t *prev, const zones_t *zones, const uint32_t *map,
+		 const uint32_t *fresh, size_t nfresh, bool moved)
+{
+	const zones_t *old = prev->zones;
+	int r = copy_of(prev, zs);
+	if (r != MN_OK)
+		return r;
+	for (size_t i = 0; i < old->n; i++)
 		if (map[i] == 0)
 			zone_del(zs, old->v[i], (uint32_t)i);
 	if (moved) {
@@ -465,66 +491,73 @@ static int patch(zset_t *zs, const zset_t *prev, const zones_t *zones)
 	for (size_t f = 0; f < nfresh; f++) {
 		const zone_t *z = zones->v[fresh[f]];
 		if ((r = zone_add(zs, z, fresh[f])) != MN_OK)
-			goto out;
+			return r;
 	}
-	if (zs->shared_names) {
-		r = -EAGAIN;
-		goto out;
-	}
+	if (zs->shared_names)
+		return -EAGAIN;
 	if ((r = zsig_fill(zs, zones, prev, map)) != MN_OK)
-		goto out;
+		return r;
 	zs->reused = zones->n - nfresh;
-out:
-	free(map);
-	free(fresh);
-	return r;
+	return MN_OK;
 }
 
-/* Few enough zones differ for a patch to beat a new table: by apex and object, both sorted. */
-static bool worth_patching(const zset_t *prev, const zones_t *zones)
+/* zset_new() of zones, noting whether they are known to be in strict apex order. */
+static int new_noting(zones_t *zones, bool sorted, zset_t **out)
 {
-	const zones_t *old = prev->zones;
-	if (prev->shared_names || old->n == 0)
-		return false;
-	size_t limit = zones->n / 8, diff = 0, i = 0, j = 0;
-	while ((i < old->n || j < zones->n) && diff <= limit) {
-		int c = i == old->n ? 1 : j == zones->n ? -1 : strcmp(old->v[i]->name, zones->v[j]->name);
-		if (c == 0)
-			diff += old->v[i++] != zones->v[j++];
-		else if (c < 0)
-			diff++, i++;
-		else
-			diff++, j++;
-	}
-	return diff <= limit;
+	int r = zset_new(zones, out);
+	if (r == MN_OK)
+		(*out)->sorted = sorted;
+	return r;
 }
 
 int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out)
 {
-	if (zones == NULL || out == NULL || prev == NULL || zones->n >= UINT32_MAX)
+	if (zones == NULL || out == NULL || zones->n >= UINT32_MAX)
 		return zset_new(zones, out);
-	for (size_t i = 1; i < zones->n; i++)	/* the walks need apex order */
-		if (strcmp(zones->v[i - 1]->name, zones->v[i]->name) >= 0)
-			return zset_new(zones, out);
-	if (!worth_patching(prev, zones))
-		return zset_new(zones, out);
-	zset_t *zs = calloc(1, sizeof(*zs));
-	if (zs == NULL) {
+	if (prev == NULL || prev->shared_names || prev->zones->n == 0)
+		return new_noting(zones, false, out);	/* (checked by the first patch) */
+	const zones_t *old = prev->zones;
+	uint32_t *map = malloc((old->n ? old->n : 1) * sizeof(*map));	/* old index -> new + 1; 0 gone */
+	uint32_t *fresh = malloc((zones->n ? zones->n : 1) * sizeof(*fresh));
+	zset_t *zs = NULL;
+	size_t nfresh = 0, diff = 0;
+	bool moved = false;
+	int r = MN_ENOMEM;
+	if (map == NULL || fresh == NULL) {
 		zones_free(zones);
-		return MN_ENOMEM;
+		goto out;
+	}
+	/* (the walks need apex order; prev's own is checked once, on the first patch) */
+	if (!diff_walk(old, zones, !prev->sorted, map, fresh, &nfresh, &diff, &moved)) {
+		r = new_noting(zones, false, out);
+		goto out;
+	}
+	/* few enough zones differ for a patch to beat a new table */
+	if (diff > zones->n / 8) {
+		r = new_noting(zones, true, out);
+		goto out;
+	}
+	if ((zs = calloc(1, sizeof(*zs))) == NULL) {
+		zones_free(zones);
+		goto out;
 	}
 	zs->refs = 1;
-	int r = patch(zs, prev, zones);
+	zs->sorted = true;
+	r = patch(zs, prev, zones, map, fresh, nfresh, moved);
 	if (r == MN_OK) {
 		zs->zones = zones;
 		*out = zs;
-		return MN_OK;
+		goto out;
 	}
 	zs->zones = NULL;
 	zset_free(zs);
 	if (r == -EAGAIN)
-		return zset_new(zones, out);	/* names shared between zones: built anew */
-	zones_free(zones);
+		r = new_noting(zones, true, out);	/* names shared between zones: built anew */
+	else
+		zones_free(zones);
+out:
+	free(map);
+	free(fresh);
 	return r;
 }
 

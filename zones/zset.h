@@ -69,8 +69,11 @@ int zset_new(zones_t *zones, zset_t **out);
  * instead of built from every name; otherwise, or when zones share names
  * (one zone's apex another's empty non-terminal), it is built anew.  prev is
  * only read (it may be answering on other threads) and keeps its zones; the
- * new set holds its own references.  zones must be sorted by apex.  Results
- * and ownership as zset_new(); prev NULL is zset_new().
+ * new set holds its own references.  Only zones in strict apex order are
+ * patched (else built anew); the order is checked in the same walk, with a
+ * strcmp only next to a zone prev does not hold (a zone held by both is
+ * matched by its object), every pair on the first patch after a set built
+ * anew.  Results and ownership as zset_new(); prev NULL is zset_new().
  */
 int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out);
 /* The zones whose names the set took from the previous one (0: built anew). */

@@ -285,6 +285,125 @@ static void test_journal(void)
 	diag_free(d);
 }
 
+/* zs of the zones v[0..n) (NULL: left out), each one more reference. */
+static zones_t *zones_ref(zone_t *const *v, size_t n, const bool *known, bool *known_out)
+{
+	zones_t *zs = calloc(1, sizeof(*zs));
+	if (zs == NULL || (zs->v = calloc(n, sizeof(*zs->v))) == NULL)
+		tap_bail("ENOMEM");
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != NULL) {
+			known_out[zs->n] = known[i];
+			zs->v[zs->n++] = zone_ref(v[i]);
+		}
+	return zs;
+}
+
+/*
+ * One serial_assign_known() over the zones v[0..n) (kept by the caller, as
+ * the compile cache keeps them) with known[i]; each zone's serial into got[i]
+ * (0: left out), v[i] replaced by what zs holds (serial_set may copy).
+ */
+static int run_known(zone_t **v, size_t n, const bool *known, uint64_t *token, time_t t, uint32_t *got)
+{
+	bool kz[8] = { false };
+	zones_t *zs = zones_ref(v, n, known, kz);
+	diag_t *d = NULL;
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
+	int r = serial_assign_known(zs, kz, token, state, t, true, d);
+	for (size_t i = 0, k = 0; i < n; i++) {
+		got[i] = 0;
+		if (v[i] == NULL)
+			continue;
+		if (zs->v[k] != v[i]) {
+			zone_unref(v[i]);
+			v[i] = zone_ref(zs->v[k]);
+		}
+		got[i] = zone_serial(zs->v[k++]);
+	}
+	zones_free(zs);
+	diag_free(d);
+	return r;
+}
+
+/*
+ * serial_assign_known(): the zones the last assign gave their serials (known)
+ * are not looked at while the list is as that assign left it; the others are
+ * looked up, in the middle of the order too; a stale token or another
+ * writer's line: every zone walked again.
+ */
+static void test_known(void)
+{
+	enum { N = 5 };
+	zone_t *v[N] = { 0 };
+	uint32_t s[N];
+	bool none[N] = { false }, all[N] = { true, true, true, true, true };
+	uint64_t tok = 0;
+	time_t t = T_2030_01_01 + 10 * 86400;	/* 2030-01-11 */
+	unlink(journal);	/* (a list of its own) */
+	unlink(base);
+	serial_forget();
+	v[0] = mkzone(names[0], "v=DMARC1; p=none");
+	v[2] = mkzone(names[2], "v=DMARC1; p=none");
+	v[4] = mkzone(names[4], "v=DMARC1; p=none");
+	is_int(run_known(v, N, none, &tok, t, s), MN_OK, "known: the first assignment");
+	ok(tok != 0, "a token given out");
+	uint32_t a0 = s[0], c0 = s[2], e0 = s[4];
+
+	/* a day later: one zone added and one changed in the middle, the rest known */
+	t += 86400;
+	uint64_t tok1 = tok;
+	v[1] = mkzone(names[1], "v=DMARC1; p=none");
+	zone_unref(v[2]);
+	v[2] = mkzone(names[2], "v=DMARC1; p=reject");
+	bool k1[N] = { true, false, false, false, true };
+	is_int(run_known(v, N, k1, &tok, t, s), MN_OK, "known: one added, one changed");
+	is_int(s[0], a0, "an unchanged zone keeps its serial");
+	is_int(s[4], e0, "the last one too");
+	is_int(s[1], DAY0 + 1100, "the added zone: the day's serial");
+	is_int(s[2], DAY0 + 1100, "the changed zone's serial moved to the day's");
+	ok(s[2] > c0, "(forward)");
+	ok(tok != 0 && tok != tok1, "a new token: the list changed");
+	uint32_t b1 = s[1], c1 = s[2];
+
+	/* the removed zone back with the same records: its stored serial */
+	zone_t *b = v[1];
+	v[1] = NULL;
+	bool k2[N] = { true, false, true, false, true };
+	is_int(run_known(v, N, k2, &tok, t + 86400, s), MN_OK, "known: one removed");
+	v[1] = mkzone(names[1], "v=DMARC1; p=none");
+	zone_unref(b);
+	is_int(run_known(v, N, k2, &tok, t + 2 * 86400, s), MN_OK, "known: the removed one back");
+	is_int(s[1], b1, "back with the same records: the serial it had");
+	is_int(s[2], c1, "a known zone: unchanged");
+
+	/* known with the token current: not looked at (a caller's word is taken) */
+	zone_t *a = v[0];
+	v[0] = mkzone(names[0], "v=DMARC1; p=quarantine");
+	zone_unref(a);
+	uint64_t keep = tok;
+	is_int(run_known(v, N, all, &tok, t + 3 * 86400, s), MN_OK, "every zone said known");
+	is_int(s[0], 1, "with the token current a known zone is not looked at (its SOA's serial 1 kept)");
+	ok(tok == keep, "nothing changed: the same token");
+	/* a stale token: every zone walked */
+	uint64_t stale = tok1;
+	is_int(run_known(v, N, all, &stale, t + 3 * 86400, s), MN_OK, "known with a stale token");
+	is_int(s[0], DAY0 + 1400, "every zone walked: the changed one moved");
+	ok(stale != 0 && stale != keep, "the list changed: a new token");
+	tok = stale;
+
+	/* another writer's line in the journal: read again, every zone walked */
+	char line[200];
+	snprintf(line, sizeof(line), "%s 77 %064d\n", names[4], 0);
+	append_raw(journal, line);
+	is_int(run_known(v, N, all, &tok, t + 4 * 86400, s), MN_OK, "known after another writer");
+	is_int(s[4], DAY0 + 1500, "the zone the other writer's line is of: walked, moved");
+	is_int(s[0], DAY0 + 1400, "an unchanged zone as stored");
+	for (size_t i = 0; i < N; i++)
+		zone_unref(v[i]);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmp) == NULL)
@@ -293,6 +412,7 @@ int main(void)
 	snprintf(base, sizeof(base), "%s/zones/serials", state);
 	snprintf(journal, sizeof(journal), "%s/zones/serials.journal", state);
 	test_journal();
+	test_known();
 	serial_forget();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);

@@ -10,6 +10,7 @@
 #include "tests/tap/tap.h"
 #include "zones/compile.h"
 #include "zones/validate.h"
+#include "zones/zone.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define ED_KEY "l3GF7d54mh6z+4YMVI32gDp5ovICkdUaS8tSlDg8Kes="
@@ -229,6 +230,65 @@ static void test_dkim_store(void)
 	is_int(validate_new(NULL, &v), MN_EINVAL, "validate_new(NULL)");
 }
 
+/* Errors validate_zones() reports for zs with known (NULL: none given). */
+static size_t errors_with(const policy_t *p, const zones_t *zs, const bool *known)
+{
+	diag_t *d = NULL;
+	validate_t *v = NULL;
+	if (diag_new(&d) != MN_OK || validate_new(d, &v) != MN_OK)
+		tap_bail("validate_new");
+	validate_known_zones(v, known);
+	if (validate_zones(v, p, zs) != MN_OK)
+		tap_bail("validate_zones");
+	size_t n = diag_errors(d);
+	validate_free(v);
+	diag_free(d);
+	return n;
+}
+
+/*
+ * validate_known_zones(): a zone said known (reused from the compile cache,
+ * checked by the compile that passed with it) is not read again; the others
+ * are, before and after it in the order.
+ */
+static void test_known_zones(void)
+{
+	diag_t *d = NULL;
+	policy_t *p = NULL;
+	if (diag_new(&d) != MN_OK || chdir(tmp) != 0)
+		tap_bail("setup");
+	write_policy(HEAD "  a.example:\n    dmarc: { p: reject }\n  b.example:\n    dmarc: { p: reject }\n"
+		     "  c.example:\n    dmarc: { p: reject }\n");
+	if (policy_load("test.yaml", d, &p) != MN_OK)
+		tap_bail("policy_load");
+	static const char *const apex[] = { "_dmarc.a.example", "_dmarc.b.example", "_dmarc.c.example" };
+	zone_t *z[3] = { NULL };
+	for (int i = 0; i < 3; i++) {
+		/* two DMARC records at each apex: against the one-per-name rule */
+		uint8_t soa[300];
+		int n1 = mn_name_to_wire("ns1.example.net", soa, 256);
+		int n2 = n1 < 0 ? -1 : mn_name_to_wire("h.example.net", soa + n1, 256);
+		if (n2 < 0)
+			tap_bail("SOA names");
+		memset(soa + n1 + n2, 0, 20);
+		if (zone_new(apex[i], ZONE_DMARC, apex[i] + 7, &z[i]) != MN_OK ||
+		    zone_add_rr(z[i], apex[i], ZONE_T_SOA, 3600, soa, (uint16_t)(n1 + n2 + 20)) != MN_OK ||
+		    zone_add_txt(z[i], apex[i], 3600, "v=DMARC1; p=none") != MN_OK ||
+		    zone_add_txt(z[i], apex[i], 3600, "v=DMARC1; p=reject") != MN_OK || zone_finish(z[i]) != MN_OK)
+			tap_bail("zone %s", apex[i]);
+	}
+	zones_t zs = { .v = z, .n = 3 };
+	bool none[3] = { false, false, false }, mid[3] = { false, true, false }, all[3] = { true, true, true };
+	is_int((long long)errors_with(p, &zs, NULL), 3, "no zone known: each one's two DMARC records an error");
+	is_int((long long)errors_with(p, &zs, none), 3, "none known: the same");
+	is_int((long long)errors_with(p, &zs, mid), 2, "the middle one known: not read, the others are");
+	is_int((long long)errors_with(p, &zs, all), 0, "all known: none read");
+	for (int i = 0; i < 3; i++)
+		zone_unref(z[i]);
+	policy_free(p);
+	diag_free(d);
+}
+
 int main(void)
 {
 	snprintf(tmp, sizeof(tmp), "/tmp/mailns-test-validate.XXXXXX");
@@ -237,6 +297,7 @@ int main(void)
 	test_cases();
 	test_spf_record();
 	test_dkim_store();
+	test_known_zones();
 	char path[300];
 	snprintf(path, sizeof(path), "%s/test.yaml", tmp);
 	unlink(path);

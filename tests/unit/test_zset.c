@@ -663,6 +663,80 @@ static void test_patch(void)
 		zone_unref(cur[k]);
 }
 
+/*
+ * The order check of zset_new_from's walk: a pair of zones the previous set
+ * holds too is matched by object, without strcmp; out of order anywhere (the
+ * previous set's zones too, on the first patch after a set built anew) is
+ * built anew, never patched.
+ */
+static void test_patch_order(void)
+{
+	enum { NZ = 40 };
+	zone_t *cur[NZ];
+	for (int k = 0; k < NZ; k++)
+		cur[k] = pzone(k, 0);
+	zset_t *a = NULL, *b = NULL, *c = NULL, *full = NULL;
+	if (zset_new_from(NULL, zones_of(cur, NZ), &a) != MN_OK || zset_new_from(a, zones_of(cur, NZ), &b) != MN_OK)
+		tap_bail("zset_new_from failed");
+	/* (b, patched from a, is known in order: its next generations are checked next to new zones only) */
+	zset_unref(a);
+	a = b;
+
+	/* two neighbours the previous set holds, swapped: built anew */
+	zone_t *sw[NZ];
+	memcpy(sw, cur, sizeof(sw));
+	sw[20] = cur[21];
+	sw[21] = cur[20];
+	is_int(zset_new_from(a, zones_of(sw, NZ), &b), MN_OK, "two held zones swapped");
+	is_int((long long)zset_reused_zones(b), 0, "out of order: built anew, not patched");
+	zset_unref(b);
+
+	/* a new zone out of place among held ones: built anew */
+	zone_t *nw[NZ];
+	memcpy(nw, cur, sizeof(nw));
+	nw[10] = pzone(50, 1);	/* (an apex after every other) */
+	is_int(zset_new_from(a, zones_of(nw, NZ), &b), MN_OK, "a new zone out of place");
+	is_int((long long)zset_reused_zones(b), 0, "built anew");
+	zone_unref(nw[10]);
+	zset_unref(b);
+
+	/* in order, zones replaced, added and removed in the middle: patched, and answering alike */
+	zone_t *mid[NZ];
+	memcpy(mid, cur, sizeof(mid));
+	mid[13] = pzone(13, 2);	/* replaced */
+	mid[14] = NULL;		/* removed */
+	is_int(zset_new_from(a, zones_of(mid, NZ), &b), MN_OK, "one replaced, one removed in the middle");
+	is_int((long long)zset_reused_zones(b), NZ - 2, "patched: the others reused");
+	mid[14] = pzone(14, 3);	/* re-added, another version */
+	is_int(zset_new_from(b, zones_of(mid, NZ), &c), MN_OK, "the removed one back");
+	is_int((long long)zset_reused_zones(c), NZ - 1, "patched: only it new");
+	is_int(zset_new(zones_of(mid, NZ), &full), MN_OK, "and built anew from the same zones");
+	ok(same_answers(c, full, NZ, 3), "every answer as from the set built anew");
+	zone_unref(mid[13]);
+	zone_unref(mid[14]);
+	zset_unref(b);
+	zset_unref(c);
+	zset_unref(full);
+	zset_unref(a);
+
+	/* a set built anew from zones out of order: its next generation is built anew too */
+	if (zset_new_from(NULL, zones_of(sw, NZ), &a) != MN_OK)
+		tap_bail("zset_new_from failed");
+	is_int(zset_new_from(a, zones_of(sw, NZ), &b), MN_OK, "the same zones out of order again");
+	is_int((long long)zset_reused_zones(b), 0, "the previous set's order unchecked before: built anew");
+	is_int(zset_new_from(b, zones_of(cur, NZ), &c), MN_OK, "then in order");
+	is_int((long long)zset_reused_zones(c), 0, "built anew (the previous set is out of order)");
+	zset_unref(a);
+	zset_unref(b);
+	a = c;
+	is_int(zset_new_from(a, zones_of(cur, NZ), &b), MN_OK, "in order after in order");
+	is_int((long long)zset_reused_zones(b), NZ, "patched: every zone reused");
+	zset_unref(a);
+	zset_unref(b);
+	for (int k = 0; k < NZ; k++)
+		zone_unref(cur[k]);
+}
+
 /* Zone k, version ver, signed with keys. */
 static zone_t *spzone(int k, int ver, dnskey_set_t *keys)
 {
@@ -723,6 +797,7 @@ int main(void)
 	test_refs_and_errors();
 	test_scale();
 	test_patch();
+	test_patch_order();
 	test_patch_signed();
 	return tap_done();
 }

@@ -679,15 +679,31 @@ static void dir_state(const char *state, const char *zone, int64_t f[8], bool *s
 		   (now.tv_sec - st.st_mtim.tv_sec == 1 && now.tv_nsec > st.st_mtim.tv_nsec);
 }
 
-/* A digest of the metadata of keys metas[0..n) (not removed), what the zone was signed with. */
-static int keys_digest(const dnskey_meta_t *metas, size_t n, bool skip_removed, uint8_t out[32])
+static int meta_id_cmp(const void *a, const void *b)
 {
+	return strcmp(((const dnskey_meta_t *)a)->id, ((const dnskey_meta_t *)b)->id);
+}
+
+/*
+ * A digest of the metadata of keys metas[0..n) (the removed ones skipped), in
+ * the order of their ids (a set made now lists them as made, a listing sorted).
+ */
+static int keys_digest(const dnskey_meta_t *metas, size_t n, uint8_t out[32])
+{
+	dnskey_meta_t v[DNSKEY_SET_MAX];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (metas[i].state == DNSKEY_REMOVED)
+			continue;
+		if (k == DNSKEY_SET_MAX)
+			return MN_ERANGE;
+		v[k++] = metas[i];
+	}
+	qsort(v, k, sizeof(*v), meta_id_cmp);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int ok = md != NULL && EVP_DigestInit_ex(md, mn_sha256(), NULL);
-	for (size_t i = 0; ok && i < n; i++) {
-		if (skip_removed && metas[i].state == DNSKEY_REMOVED)
-			continue;
-		char *t = dnskey_meta_text(&metas[i]);
+	for (size_t i = 0; ok && i < k; i++) {
+		char *t = dnskey_meta_text(&v[i]);
 		ok = t != NULL && EVP_DigestUpdate(md, t, strlen(t) + 1);
 		free(t);
 	}
@@ -801,7 +817,7 @@ static void pending_add(const char *state, const zone_t *z, const zone_t *out, c
 	memcpy(e.m.unsigned_digest, z->digest, 32);
 	memcpy(e.signed_digest, out->digest, 32);
 	dir_state(state, z->name, e.m.keystate, &e.settled);
-	if (keys_digest(keys->meta, keys->n, false, e.keys) != MN_OK || (e.name = strdup(z->name)) == NULL)
+	if (keys_digest(keys->meta, keys->n, e.keys) != MN_OK || (e.name = strdup(z->name)) == NULL)
 		return;	/* (not stored: signed from its signatures next time) */
 	pthread_mutex_lock(&g.lock);
 	if (g.n == g.cap) {
@@ -866,7 +882,7 @@ static bool pending_settle(const char *state, pending_t *e)
 	dnskey_meta_t *metas = NULL;
 	size_t n = 0;
 	uint8_t d[32];
-	bool same = dnskey_zone_list(state, e->name, &metas, &n) == MN_OK && keys_digest(metas, n, true, d) == MN_OK &&
+	bool same = dnskey_zone_list(state, e->name, &metas, &n) == MN_OK && keys_digest(metas, n, d) == MN_OK &&
 		    memcmp(d, e->keys, 32) == 0;
 	free(metas);
 	if (same) {
@@ -1210,39 +1226,36 @@ int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[3
 {
 	if (p == NULL || (v == NULL && n > 0) || out == NULL)
 		return MN_EINVAL;
-	static const char tag[] = "mailns dnssec key directories 1";
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int ok = md != NULL && EVP_DigestInit_ex(md, mn_sha256(), NULL) && EVP_DigestUpdate(md, tag, sizeof(tag));
+	static const char tag[] = "mailns dnssec key directories 2";
+	static uint64_t unsettled;	/* a directory changed this second: never the same state */
+	/* one buffer, one digest call (a domain has at most ZONE_KINDS zones; more: a second round) */
+	uint8_t buf[sizeof(tag) + 32 + ZONE_KINDS * (256 + 8 * 9)];
+	memcpy(buf, tag, sizeof(tag));
+	memset(buf + sizeof(tag), 0, 32);
+	size_t o = sizeof(tag) + 32;
 	const char *state = p->server.state_dir.v;
-	for (size_t i = 0; ok && state != NULL && i < n; i++) {
+	for (size_t i = 0; state != NULL && i <= n; i++) {
+		if (i == n || o + 256 + 8 * 9 > sizeof(buf)) {
+			unsigned int len = 0;
+			if (!EVP_Digest(buf, o, out, &len, mn_sha256(), NULL) || len != 32)
+				return MN_ENOMEM;
+			if (i == n)
+				return MN_OK;
+			memcpy(buf + sizeof(tag), out, 32);	/* chained */
+			o = sizeof(tag) + 32;
+		}
 		if (signed_domain(p, v[i]) == NULL)
 			continue;
-		mn_buf_t b = { 0 };
-		mn_buf_addf(&b, "%s/dnssec/%s", state, v[i]->name);
-		char *path = mn_buf_take(&b);
-		if (path == NULL) {
-			ok = 0;
-			break;
-		}
-		struct stat st;
 		int64_t f[9] = { 0 };
-		if (lstat(path, &st) == 0) {
-			f[0] = (int64_t)st.st_dev;
-			f[1] = (int64_t)st.st_ino;
-			f[2] = (int64_t)st.st_mode;
-			f[3] = (int64_t)st.st_mtim.tv_sec;
-			f[4] = (int64_t)st.st_mtim.tv_nsec;
-			f[5] = (int64_t)st.st_ctim.tv_sec;
-			f[6] = (int64_t)st.st_ctim.tv_nsec;
-			f[7] = (int64_t)st.st_nlink;
-		} else {
-			f[8] = errno;
-		}
-		free(path);
-		ok = EVP_DigestUpdate(md, v[i]->name, strlen(v[i]->name) + 1) && EVP_DigestUpdate(md, f, sizeof(f));
+		bool settled;
+		dir_state(state, v[i]->name, f, &settled);
+		if (!settled)
+			f[8] = (int64_t)__atomic_add_fetch(&unsettled, 1, __ATOMIC_RELAXED);
+		size_t nl = strlen(v[i]->name) + 1;
+		memcpy(buf + o, v[i]->name, nl);
+		memcpy(buf + o + nl, f, sizeof(f));
+		o += nl + sizeof(f);
 	}
 	unsigned int len = 0;
-	ok = ok && EVP_DigestFinal_ex(md, out, &len) && len == 32;
-	EVP_MD_CTX_free(md);
-	return ok ? MN_OK : MN_ENOMEM;
+	return EVP_Digest(buf, o, out, &len, mn_sha256(), NULL) && len == 32 ? MN_OK : MN_ENOMEM;
 }

@@ -733,6 +733,7 @@ static struct {
 	char *state_dir;
 	held_t *cur;
 	time_t checked;		/* monotonic second the file was last looked at */
+	bool written;		/* a compile of this process flushed (store_flush) */
 	pending_t *v;
 	size_t n, cap;
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -898,6 +899,7 @@ static bool pending_settle(const char *state, pending_t *e)
  * its entry there already) when at least an eighth of it would change, the
  * entries of zones no longer there dropped.  Else the zones signed anew wait
  * for a later write (a restart signs them from their signatures meanwhile).
+ * (One compile at a time: the compile's last step, single-threaded.)
  * Errors are not the compile's: the store is only a shortcut.
  */
 static void store_flush(const policy_t *p, const zones_t *zs)
@@ -945,6 +947,16 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 		zv[m++] = z;
 	}
 	bool write = zv != NULL && mv != NULL && pv != NULL && (m - kept) * 8 >= m && fresh > 0;
+	/*
+	 * Zones signed within the second (their key directories just written): the
+	 * first write of the process (a start, `mailns zone`) waits for that second
+	 * to pass; a reload does not wait, and leaves them for a later write.
+	 */
+	bool first = !g.written;
+	g.written = true;
+	for (size_t k = 0; write && !first && k < m; k++)
+		if (pv[k] != NULL && !pv[k]->settled)
+			write = false;
 	if (write) {
 		/* the directories of zones signed this second: once a second has passed, their keys read again */
 		bool waited = false;

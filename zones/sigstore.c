@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/mman.h>
@@ -31,7 +32,7 @@
  */
 static const char NAME[] = ".signed-zones";
 static const uint8_t MAGIC[8] = { 'M', 'N', 'Z', 'S', 'T', 'O', 'R', '1' };
-enum { HDR = 40, EHDR = 188, RRHDR = 10 };
+enum { HDR = 40, EHDR = 188, RRHDR = 10, STALE_S = 600 };
 
 struct sigstore {
 	const uint8_t *map;	/* NULL: empty */
@@ -360,7 +361,7 @@ int sigstore_write(const char *state_dir, const zone_t *const *zones, const sigs
 	if (state_dir == NULL || (n > 0 && (zones == NULL || metas == NULL)) || n > UINT32_MAX)
 		return MN_EINVAL;
 	char tmp[64];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", NAME, (long)getpid());
+	snprintf(tmp, sizeof(tmp), "%s.tmp", NAME);
 	byname_t *v = malloc((n ? n : 1) * sizeof(*v));
 	uint8_t *index = malloc((n ? n : 1) * 8);
 	out_t w = { .fd = -1, .cap = 1 << 20 };
@@ -377,10 +378,21 @@ int sigstore_write(const char *state_dir, const zone_t *const *zones, const sigs
 		r = dfd;
 		goto out;
 	}
-	unlinkat(dfd, tmp, 0);	/* (one of a process of the same id that died) */
-	if ((w.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640)) < 0) {
-		r = -errno;
-		goto out;
+	/*
+	 * One name for the new file: another writer's (mailnsd and `mailns zone`)
+	 * is left alone; one older than STALE_S was left by a writer that died
+	 * (no file of hundreds of MB accumulates per crash): removed.
+	 */
+	for (int tries = 0; w.fd < 0; tries++) {
+		w.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+		if (w.fd >= 0)
+			break;
+		struct stat ts;
+		if (errno != EEXIST || tries > 0 || fstatat(dfd, tmp, &ts, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    time(NULL) - ts.st_mtim.tv_sec < STALE_S || unlinkat(dfd, tmp, 0) != 0) {
+			r = errno == EEXIST ? -EEXIST : -errno;
+			goto out;
+		}
 	}
 	memset(w.buf, 0, HDR);	/* the header last, over these */
 	w.n = HDR;
@@ -435,7 +447,7 @@ out:
 	if (w.fd >= 0) {
 		close(w.fd);
 		if (r != MN_OK)
-			unlinkat(dfd, tmp, 0);
+			unlinkat(dfd, tmp, 0);	/* (ours: opened above) */
 	}
 	if (dfd >= 0)
 		close(dfd);

@@ -132,4 +132,5 @@ old_max=$(exp <"$TMP/a5" | tail -n 1)
 new_min=$(exp <"$TMP/a6" | head -n 1)
 [ -n "$new_min" ] && [ "$new_min" -gt "$old_max" ]; ok $? "8 days later: every signature made anew (expirations after all the stored ones)"
 mn_stop
+! grep -qE 'Sanitizer|runtime error' "$MN_LOG"; ok $? "no sanitizer report in mailnsd's log"
 done_testing

@@ -871,26 +871,26 @@ static pending_t *pending_find(pending_t *v, size_t n, const zone_t *z)
 /*
  * e's key state taken again once settled, kept when the keys are still those
  * it was signed with (read after the state: a change after that moves the
- * mtime); false: not stored.
+ * mtime): 1; 0: not settled yet; -1: the keys changed (not to be stored).
  */
-static bool pending_settle(const char *state, pending_t *e)
+static int pending_settle(const char *state, pending_t *e)
 {
 	int64_t f[8];
 	bool settled;
 	dir_state(state, e->name, f, &settled);
 	if (!settled)
-		return false;
+		return 0;
 	dnskey_meta_t *metas = NULL;
 	size_t n = 0;
 	uint8_t d[32];
 	bool same = dnskey_zone_list(state, e->name, &metas, &n) == MN_OK && keys_digest(metas, n, d) == MN_OK &&
 		    memcmp(d, e->keys, 32) == 0;
 	free(metas);
-	if (same) {
-		memcpy(e->m.keystate, f, sizeof(f));
-		e->settled = true;
-	}
-	return same;
+	if (!same)
+		return -1;
+	memcpy(e->m.keystate, f, sizeof(f));
+	e->settled = true;
+	return 1;
 }
 
 /*
@@ -954,25 +954,31 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 	 */
 	bool first = !g.written;
 	g.written = true;
-	for (size_t k = 0; write && !first && k < m; k++)
-		if (pv[k] != NULL && !pv[k]->settled)
-			write = false;
 	if (write) {
-		/* the directories of zones signed this second: once a second has passed, their keys read again */
+		/*
+		 * Zones whose key directories were written within the second: the
+		 * first write of a process (a start, `mailns zone`) waits for that
+		 * second to pass and reads their keys again; a reload takes those
+		 * settled by now and leaves the others for a later write.
+		 */
 		bool waited = false;
 		size_t w = 0;
 		for (size_t k = 0; k < m; k++) {
 			pending_t *e = pv[k];
 			if (e != NULL && !e->settled) {
-				if (!waited) {
+				if (first && !waited) {
 					struct timespec ts = { 1, 50000000 };
 					nanosleep(&ts, NULL);
 					waited = true;
 				}
-				if (!pending_settle(state, e))
-					continue;
+				int st = pending_settle(state, e);
+				if (st < 0)
+					pv[k] = NULL;	/* its keys changed: not stored */
+				if (st <= 0)
+					continue;	/* (not settled yet: pending still) */
 				mv[k] = e->m;
 			}
+			pv[k] = NULL;	/* written */
 			zv[w] = zv[k];
 			mv[w++] = mv[k];
 		}
@@ -981,8 +987,8 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 			mn_log(MN_LOG_WARNING, "DNSSEC: cannot write the signed zones to %s/dnssec (%s)", state,
 			       mn_strerror(r));
 	}
-	if (!write && pv != NULL) {
-		/* the ones still served wait for the next write; the rest go */
+	if (pv != NULL) {
+		/* the ones served and not written wait for the next write; the rest go */
 		pthread_mutex_lock(&g.lock);
 		for (size_t k = 0; k < m; k++) {
 			if (pv[k] == NULL)

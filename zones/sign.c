@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
@@ -17,6 +22,7 @@
 #include "policy/pool.h"
 #include "policy/wire.h"
 #include "zones/serial.h"
+#include "zones/sigstore.h"
 #include "zones/zone_internal.h"
 
 /* A record to add to the zone being signed (RDATA owned). */
@@ -628,6 +634,421 @@ typedef struct one {
 	time_t refresh_at;	/* the earliest refresh of its signatures (0: none) */
 } one_t;
 
+/* ---- the key directories' state and the signed-zone store (sigstore.h) ------------- */
+
+/* The wall clock (file times are on it), whatever MAILNS_NOW says. */
+static struct timespec wall_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t;
+}
+
+/*
+ * state_dir/dnssec/ZONE's lstat fields into f (inode and times: every
+ * atomic write of a key or of the stored signatures changes them; f[7] the
+ * errno when it is missing).  *settled: its mtime is more than a second
+ * before now, so that a change after this look cannot leave the same mtime on
+ * a file system of coarse timestamps (policy/loader.c's settle).
+ */
+static void dir_state(const char *state, const char *zone, int64_t f[8], bool *settled)
+{
+	char path[4096];
+	memset(f, 0, 8 * sizeof(*f));
+	*settled = false;
+	if (snprintf(path, sizeof(path), "%s/dnssec/%s", state, zone) >= (int)sizeof(path)) {
+		f[7] = ENAMETOOLONG;
+		return;
+	}
+	struct stat st;
+	if (lstat(path, &st) != 0) {
+		f[7] = errno;
+		*settled = true;	/* (a directory made later has a new inode) */
+		return;
+	}
+	f[0] = (int64_t)st.st_dev;
+	f[1] = (int64_t)st.st_ino;
+	f[2] = (int64_t)st.st_mode;
+	f[3] = (int64_t)st.st_mtim.tv_sec;
+	f[4] = (int64_t)st.st_mtim.tv_nsec;
+	f[5] = (int64_t)st.st_ctim.tv_sec;
+	f[6] = (int64_t)st.st_ctim.tv_nsec;
+	f[7] = -(int64_t)st.st_nlink;
+	struct timespec now = wall_now();
+	*settled = now.tv_sec - st.st_mtim.tv_sec > 1 ||
+		   (now.tv_sec - st.st_mtim.tv_sec == 1 && now.tv_nsec > st.st_mtim.tv_nsec);
+}
+
+static int meta_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const dnskey_meta_t *)a)->id, ((const dnskey_meta_t *)b)->id);
+}
+
+/*
+ * A digest of the metadata of keys metas[0..n) (the removed ones skipped), in
+ * the order of their ids (a set made now lists them as made, a listing sorted).
+ */
+static int keys_digest(const dnskey_meta_t *metas, size_t n, uint8_t out[32])
+{
+	dnskey_meta_t v[DNSKEY_SET_MAX];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (metas[i].state == DNSKEY_REMOVED)
+			continue;
+		if (k == DNSKEY_SET_MAX)
+			return MN_ERANGE;
+		v[k++] = metas[i];
+	}
+	qsort(v, k, sizeof(*v), meta_id_cmp);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md != NULL && EVP_DigestInit_ex(md, mn_sha256(), NULL);
+	for (size_t i = 0; ok && i < k; i++) {
+		char *t = dnskey_meta_text(&v[i]);
+		ok = t != NULL && EVP_DigestUpdate(md, t, strlen(t) + 1);
+		free(t);
+	}
+	unsigned int len = 0;
+	ok = ok && EVP_DigestFinal_ex(md, out, &len) && len == 32;
+	EVP_MD_CTX_free(md);
+	return ok ? MN_OK : MN_ENOMEM;
+}
+
+/* A zone signed anew by this process, for the store's next write. */
+typedef struct pending {
+	char *name;
+	uint8_t signed_digest[32];
+	uint8_t keys[32];	/* keys_digest of what it was signed with */
+	bool settled;		/* m.keystate was taken settled */
+	sigstore_meta_t m;
+} pending_t;
+
+typedef struct held {
+	sigstore_t *s;
+	unsigned refs;
+} held_t;
+
+/* The store as last opened (one state_dir a process) and the zones signed since it was written. */
+static struct {
+	pthread_mutex_t lock;
+	char *state_dir;
+	held_t *cur;
+	time_t checked;		/* monotonic second the file was last looked at */
+	bool written;		/* a compile of this process flushed (store_flush) */
+	pending_t *v;
+	size_t n, cap;
+} g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void held_drop(held_t *h)
+{
+	if (h != NULL && h->refs == 0 && h != g.cur) {
+		sigstore_free(h->s);
+		free(h);
+	}
+}
+
+/* The store of state (opened again when the file was replaced since); NULL on ENOMEM. Lock held. */
+static held_t *store_get_locked(const char *state)
+{
+	struct timespec mt;
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	bool same_dir = g.state_dir != NULL && strcmp(g.state_dir, state) == 0;
+	if (g.cur != NULL && same_dir && (mt.tv_sec == g.checked || sigstore_same_file(g.cur->s, state))) {
+		g.checked = mt.tv_sec;
+		g.cur->refs++;
+		return g.cur;
+	}
+	held_t *h = calloc(1, sizeof(*h));
+	char *dir = same_dir ? g.state_dir : strdup(state);
+	if (h == NULL || dir == NULL || sigstore_open(state, &h->s) != MN_OK) {
+		free(h);
+		if (dir != g.state_dir)
+			free(dir);
+		return NULL;
+	}
+	if (!same_dir) {
+		free(g.state_dir);
+		g.state_dir = dir;
+	}
+	held_t *old = g.cur;
+	g.cur = h;
+	held_drop(old);
+	g.checked = mt.tv_sec;
+	h->refs++;
+	return h;
+}
+
+static held_t *store_get(const char *state)
+{
+	pthread_mutex_lock(&g.lock);
+	held_t *h = store_get_locked(state);
+	pthread_mutex_unlock(&g.lock);
+	return h;
+}
+
+static void store_put(held_t *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&g.lock);
+	h->refs--;
+	held_drop(h);
+	pthread_mutex_unlock(&g.lock);
+}
+
+/* The compile is over: the mapping goes (its pages are not the zones'), opened again by the next. */
+static void store_close_locked(void)
+{
+	held_t *h = g.cur;
+	g.cur = NULL;
+	held_drop(h);
+}
+
+static void pending_free(pending_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* Notes that z was signed anew as out with keys (its meta m but the key state, taken here). */
+static void pending_add(const char *state, const zone_t *z, const zone_t *out, const dnskey_set_t *keys,
+			sigstore_meta_t *m)
+{
+	pending_t e = { .m = *m };
+	memcpy(e.m.unsigned_digest, z->digest, 32);
+	memcpy(e.signed_digest, out->digest, 32);
+	dir_state(state, z->name, e.m.keystate, &e.settled);
+	if (keys_digest(keys->meta, keys->n, e.keys) != MN_OK || (e.name = strdup(z->name)) == NULL)
+		return;	/* (not stored: signed from its signatures next time) */
+	pthread_mutex_lock(&g.lock);
+	if (g.n == g.cap) {
+		size_t cap = g.cap ? g.cap * 2 : 64;
+		pending_t *v = realloc(g.v, cap * sizeof(*v));
+		if (v == NULL) {
+			pthread_mutex_unlock(&g.lock);
+			free(e.name);
+			return;
+		}
+		g.v = v;
+		g.cap = cap;
+	}
+	g.v[g.n++] = e;
+	pthread_mutex_unlock(&g.lock);
+}
+
+/* RRSIGs in z (the signatures a zone from the store reuses). */
+static size_t count_rrsigs(const zone_t *z)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < z->nrrs; i++)
+		n += z->rrs[i].type == ZONE_T_RRSIG;
+	return n;
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+	return strcmp(((const pending_t *)a)->name, ((const pending_t *)b)->name);
+}
+
+/* The pending entry of z's name and signed digest in v[0..n) (sorted), or NULL. */
+static pending_t *pending_find(pending_t *v, size_t n, const zone_t *z)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(v[mid].name, z->name);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && strcmp(v[lo].name, z->name) == 0; lo++)
+		if (memcmp(v[lo].signed_digest, z->digest, 32) == 0)
+			return &v[lo];
+	return NULL;
+}
+
+/*
+ * e's key state taken again once settled, kept when the keys are still those
+ * it was signed with (read after the state: a change after that moves the
+ * mtime): 1; 0: not settled yet; -1: the keys changed (not to be stored).
+ */
+static int pending_settle(const char *state, pending_t *e)
+{
+	int64_t f[8];
+	bool settled;
+	dir_state(state, e->name, f, &settled);
+	if (!settled)
+		return 0;
+	dnskey_meta_t *metas = NULL;
+	size_t n = 0;
+	uint8_t d[32];
+	bool same = dnskey_zone_list(state, e->name, &metas, &n) == MN_OK && keys_digest(metas, n, d) == MN_OK &&
+		    memcmp(d, e->keys, 32) == 0;
+	free(metas);
+	if (!same)
+		return -1;
+	memcpy(e->m.keystate, f, sizeof(f));
+	e->settled = true;
+	return 1;
+}
+
+/*
+ * After a compile that signed zones anew (and its serials): the store written
+ * again with every signed zone of zs whose making is known (signed now, or
+ * its entry there already) when at least an eighth of it would change, the
+ * entries of zones no longer there dropped.  Else the zones signed anew wait
+ * for a later write (a restart signs them from their signatures meanwhile).
+ * (One compile at a time: the compile's last step, single-threaded.)
+ * Errors are not the compile's: the store is only a shortcut.
+ */
+static void store_flush(const policy_t *p, const zones_t *zs)
+{
+	const char *state = p->server.state_dir.v;
+	pthread_mutex_lock(&g.lock);
+	held_t *h = g.n > 0 ? store_get_locked(state) : NULL;
+	size_t have = h != NULL ? sigstore_count(h->s) : 0;
+	if (h == NULL || g.n * 8 < have) {	/* (most of it the same: not looked at) */
+		if (h != NULL)
+			h->refs--;
+		store_close_locked();
+		pthread_mutex_unlock(&g.lock);
+		return;
+	}
+	pending_t *v = g.v;
+	size_t n = g.n;
+	g.v = NULL;
+	g.n = g.cap = 0;
+	pthread_mutex_unlock(&g.lock);
+	qsort(v, n, sizeof(*v), pending_cmp);
+	const zone_t **zv = calloc(zs->n ? zs->n : 1, sizeof(*zv));
+	sigstore_meta_t *mv = calloc(zs->n ? zs->n : 1, sizeof(*mv));
+	pending_t **pv = calloc(zs->n ? zs->n : 1, sizeof(*pv));
+	size_t m = 0, fresh = 0, kept = 0;
+	for (size_t i = 0; zv != NULL && mv != NULL && pv != NULL && i < zs->n; i++) {
+		const zone_t *z = zs->v[i];
+		if (signed_domain(p, z) == NULL || !sign_zone_is_signed(z))
+			continue;
+		pending_t *e = pending_find(v, n, z);
+		const uint8_t *ent;
+		uint8_t sd[32];
+		uint32_t serial;
+		if (e != NULL) {
+			pv[m] = e;
+			mv[m] = e->m;
+			fresh++;
+		} else if (sigstore_find(h->s, z->name, &ent, &mv[m], sd, &serial) == MN_OK &&
+			   memcmp(sd, z->digest, 32) == 0) {
+			pv[m] = NULL;
+			kept += serial == z->signed_serial;
+		} else {
+			continue;	/* made elsewhere: not known here */
+		}
+		zv[m++] = z;
+	}
+	bool write = zv != NULL && mv != NULL && pv != NULL && (m - kept) * 8 >= m && fresh > 0;
+	/*
+	 * Zones signed within the second (their key directories just written): the
+	 * first write of the process (a start, `mailns zone`) waits for that second
+	 * to pass; a reload does not wait, and leaves them for a later write.
+	 */
+	bool first = !g.written;
+	g.written = true;
+	if (write) {
+		/*
+		 * Zones whose key directories were written within the second: the
+		 * first write of a process (a start, `mailns zone`) waits for that
+		 * second to pass and reads their keys again; a reload takes those
+		 * settled by now and leaves the others for a later write.
+		 */
+		bool waited = false;
+		size_t w = 0;
+		for (size_t k = 0; k < m; k++) {
+			pending_t *e = pv[k];
+			if (e != NULL && !e->settled) {
+				if (first && !waited) {
+					struct timespec ts = { 1, 50000000 };
+					nanosleep(&ts, NULL);
+					waited = true;
+				}
+				int st = pending_settle(state, e);
+				if (st < 0)
+					pv[k] = NULL;	/* its keys changed: not stored */
+				if (st <= 0)
+					continue;	/* (not settled yet: pending still) */
+				mv[k] = e->m;
+			}
+			pv[k] = NULL;	/* written */
+			zv[w] = zv[k];
+			mv[w++] = mv[k];
+		}
+		int r = sigstore_write(state, zv, mv, w);
+		if (r != MN_OK)
+			mn_log(MN_LOG_WARNING, "DNSSEC: cannot write the signed zones to %s/dnssec (%s)", state,
+			       mn_strerror(r));
+	}
+	if (pv != NULL) {
+		/* the ones served and not written wait for the next write; the rest go */
+		pthread_mutex_lock(&g.lock);
+		for (size_t k = 0; k < m; k++) {
+			if (pv[k] == NULL)
+				continue;
+			if (g.n == g.cap) {
+				size_t cap = g.cap ? g.cap * 2 : 64;
+				pending_t *nv = realloc(g.v, cap * sizeof(*nv));
+				if (nv == NULL)
+					break;
+				g.v = nv;
+				g.cap = cap;
+			}
+			g.v[g.n++] = *pv[k];
+			pv[k]->name = NULL;	/* (moved) */
+		}
+		pthread_mutex_unlock(&g.lock);
+	}
+	pthread_mutex_lock(&g.lock);
+	h->refs--;
+	store_close_locked();
+	pthread_mutex_unlock(&g.lock);
+	pending_free(v, n);
+	free(zv);
+	free(mv);
+	free(pv);
+}
+
+/*
+ * z's signed form from the store into j when its entry was made from what
+ * makes it now: the same unsigned zone, key directory, dnssec settings, and
+ * its signatures not yet due for refresh.
+ */
+static bool from_store(const policy_t *p, const policy_domain_t *d, const zone_t *z, time_t now, one_t *j)
+{
+	const char *state = p->server.state_dir.v;
+	held_t *h = store_get(state);
+	const uint8_t *ent = NULL;
+	sigstore_meta_t m;
+	uint8_t sd[32];
+	uint32_t serial;
+	int64_t f[8];
+	bool settled, ok = false;
+	if (h != NULL && sigstore_find(h->s, z->name, &ent, &m, sd, &serial) == MN_OK &&
+	    memcmp(m.unsigned_digest, z->digest, 32) == 0 && m.alg == (uint8_t)d->dnssec.algorithm.v &&
+	    m.shape == (uint8_t)d->dnssec.keys.v && m.validity == p->server.dnssec_validity.v &&
+	    m.refresh == p->server.dnssec_refresh.v && (int64_t)now >= m.since && (int64_t)now < m.refresh_at) {
+		dir_state(state, z->name, f, &settled);
+		zone_t *out = NULL;
+		if (memcmp(f, m.keystate, sizeof(f)) == 0 && sigstore_zone(h->s, ent, &out) == MN_OK) {
+			j->out = out;
+			j->mismatch = m.mismatch;
+			j->reused = count_rrsigs(out);
+			j->refresh_at = (time_t)m.refresh_at;
+			ok = true;
+		}
+	}
+	store_put(h);
+	return ok;
+}
+
 /* z signed with its keys and stored signatures (above: sign_zones), its serial from state_dir. */
 static void sign_compiled(const policy_t *p, const zone_t *z, time_t now, bool persist, one_t *j)
 {
@@ -635,6 +1056,8 @@ static void sign_compiled(const policy_t *p, const zone_t *z, time_t now, bool p
 	if (d == NULL)
 		return;
 	const char *state = p->server.state_dir.v;
+	if (from_store(p, d, z, now, j))
+		return;
 	dnskey_set_t keys = { 0 };
 	int r = dnskey_zone_keys(state, z->name, (dnssec_alg_t)d->dnssec.algorithm.v,
 				 (dnssec_keys_t)d->dnssec.keys.v, persist, now, &keys, &j->mismatch);
@@ -653,6 +1076,13 @@ static void sign_compiled(const policy_t *p, const zone_t *z, time_t now, bool p
 		r = sign_zone(z, &keys, &o, &j->out);
 		if (r == MN_OK && persist)
 			r = sigcache_save(keep, old, state, z->name);
+		if (r == MN_OK && persist) {
+			sigstore_meta_t m = { .since = now, .refresh_at = j->refresh_at,
+					      .validity = o.validity, .refresh = o.refresh,
+					      .alg = (uint8_t)d->dnssec.algorithm.v, .shape = (uint8_t)d->dnssec.keys.v,
+					      .mismatch = j->mismatch };
+			pending_add(state, z, j->out, &keys, &m);
+		}
 	}
 	sigcache_free(old);
 	sigcache_free(keep);
@@ -805,6 +1235,8 @@ int sign_settle(const policy_t *p, zones_t *zs, time_t now, diag_t *diag, zone_t
 		nv[(*nreplaced)++] = z;
 		zs->v[i] = t;
 	}
+	if (r == MN_OK)
+		store_flush(p, zs);
 	return r;
 }
 
@@ -812,39 +1244,36 @@ int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[3
 {
 	if (p == NULL || (v == NULL && n > 0) || out == NULL)
 		return MN_EINVAL;
-	static const char tag[] = "mailns dnssec key directories 1";
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int ok = md != NULL && EVP_DigestInit_ex(md, mn_sha256(), NULL) && EVP_DigestUpdate(md, tag, sizeof(tag));
+	static const char tag[] = "mailns dnssec key directories 2";
+	static uint64_t unsettled;	/* a directory changed this second: never the same state */
+	/* one buffer, one digest call (a domain has at most ZONE_KINDS zones; more: a second round) */
+	uint8_t buf[sizeof(tag) + 32 + ZONE_KINDS * (256 + 8 * 9)];
+	memcpy(buf, tag, sizeof(tag));
+	memset(buf + sizeof(tag), 0, 32);
+	size_t o = sizeof(tag) + 32;
 	const char *state = p->server.state_dir.v;
-	for (size_t i = 0; ok && state != NULL && i < n; i++) {
+	for (size_t i = 0; state != NULL && i <= n; i++) {
+		if (i == n || o + 256 + 8 * 9 > sizeof(buf)) {
+			unsigned int len = 0;
+			if (!EVP_Digest(buf, o, out, &len, mn_sha256(), NULL) || len != 32)
+				return MN_ENOMEM;
+			if (i == n)
+				return MN_OK;
+			memcpy(buf + sizeof(tag), out, 32);	/* chained */
+			o = sizeof(tag) + 32;
+		}
 		if (signed_domain(p, v[i]) == NULL)
 			continue;
-		mn_buf_t b = { 0 };
-		mn_buf_addf(&b, "%s/dnssec/%s", state, v[i]->name);
-		char *path = mn_buf_take(&b);
-		if (path == NULL) {
-			ok = 0;
-			break;
-		}
-		struct stat st;
 		int64_t f[9] = { 0 };
-		if (lstat(path, &st) == 0) {
-			f[0] = (int64_t)st.st_dev;
-			f[1] = (int64_t)st.st_ino;
-			f[2] = (int64_t)st.st_mode;
-			f[3] = (int64_t)st.st_mtim.tv_sec;
-			f[4] = (int64_t)st.st_mtim.tv_nsec;
-			f[5] = (int64_t)st.st_ctim.tv_sec;
-			f[6] = (int64_t)st.st_ctim.tv_nsec;
-			f[7] = (int64_t)st.st_nlink;
-		} else {
-			f[8] = errno;
-		}
-		free(path);
-		ok = EVP_DigestUpdate(md, v[i]->name, strlen(v[i]->name) + 1) && EVP_DigestUpdate(md, f, sizeof(f));
+		bool settled;
+		dir_state(state, v[i]->name, f, &settled);
+		if (!settled)
+			f[8] = (int64_t)__atomic_add_fetch(&unsettled, 1, __ATOMIC_RELAXED);
+		size_t nl = strlen(v[i]->name) + 1;
+		memcpy(buf + o, v[i]->name, nl);
+		memcpy(buf + o + nl, f, sizeof(f));
+		o += nl + sizeof(f);
 	}
 	unsigned int len = 0;
-	ok = ok && EVP_DigestFinal_ex(md, out, &len) && len == 32;
-	EVP_MD_CTX_free(md);
-	return ok ? MN_OK : MN_ENOMEM;
+	return EVP_Digest(buf, o, out, &len, mn_sha256(), NULL) && len == 32 ? MN_OK : MN_ENOMEM;
 }

@@ -100,7 +100,9 @@ int sign_zone_soa(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zon
  * A digest of the key directories (state_dir/dnssec/ZONE: inode and times,
  * which every atomic write of a key or of the stored signatures changes) of
  * the zones of v whose domain has dnssec on: the compile cache reuses a signed
- * domain only while it is the same.
+ * domain only while it is the same.  A directory whose mtime is within a second
+ * of now (a change in the same tick of a coarse clock would leave it the
+ * same) makes a state that never compares equal: looked at again next time.
  */
 int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[32]);
 

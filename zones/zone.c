@@ -663,7 +663,7 @@ static bool set_start(const zone_rr_t *rrs, size_t i)
  * the SOA in answer form, the distinct owners, the apex (unless it is the
  * first owner), the strings.  The other RRsets go to the pool.
  */
-static int freeze(zone_t *z)
+static int freeze(zone_t *z, bool borrowed)
 {
 	size_t n = z->nrrs, owners = 0, nsets = 0;
 	assert(n > 0);
@@ -729,7 +729,10 @@ static int freeze(zone_t *z)
 	size_t doff = (size_t)(z->domain - z->name);
 	memcpy(q, z->name, z->strs_len);
 	assert(q + z->strs_len == blk + total);
-	rrs_free(z->rrs, n);
+	if (borrowed)
+		free(z->rrs);	/* (the records' bytes are the caller's) */
+	else
+		rrs_free(z->rrs, n);
 	free(z->mem);
 	z->mem = blk;
 	z->mem_big = big;
@@ -829,13 +832,64 @@ int zone_finish(zone_t *z)
 	long so = soa_serial_off(&z->rrs[0]);
 	if (so < 0)
 		return MN_EINVAL;
-	int r = freeze(z);
+	int r = freeze(z, false);
 	if (r < 0)
 		return r;
 	z->serial = mn_get32(z->rrs[0].rdata + so);
 	uint32_t minimum = mn_get32(z->rrs[0].rdata + so + 16);
 	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;
 	return digest_of(z, (size_t)so);
+}
+
+/* Is the wire name n[0..len) well formed, ending in the root label exactly at len? */
+static bool wire_name_ok(const uint8_t *n, size_t len)
+{
+	size_t o = 0;
+	while (o < len && n[o] != 0) {
+		if (n[o] > 63)
+			return false;
+		o += n[o] + 1u;
+	}
+	return o + 1 == len;
+}
+
+int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32])
+{
+	if (z == NULL || z->frozen || z->nrrs != 0 || rrs == NULL || n == 0 || n > UINT32_MAX ||
+	    rrs[0].type != ZONE_T_SOA)
+		return MN_EINVAL;
+	long so = soa_serial_off(&rrs[0]);
+	if (so < 0)
+		return MN_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const zone_rr_t *rr = &rrs[i];
+		/* (the order is the caller's word: a finished zone's, its bytes checksummed) */
+		if (rr->owner_len > 255 || rr->owner_len < z->apex_len || (i > 0 && rr->type == ZONE_T_SOA) ||
+		    memcmp(rr->owner + rr->owner_len - z->apex_len, z->apex, z->apex_len) != 0 ||
+		    !wire_name_ok(rr->owner, rr->owner_len))
+			return MN_EINVAL;
+	}
+	zone_rr_t *v = malloc(n * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	memcpy(v, rrs, n * sizeof(*v));
+	rrs_free(z->rrs, 0);
+	z->rrs = v;
+	z->nrrs = n;
+	z->cap = (uint32_t)n;
+	int r = freeze(z, true);
+	if (r < 0) {
+		z->rrs = NULL;
+		z->nrrs = 0;
+		z->cap = 0;
+		free(v);
+		return r;
+	}
+	z->serial = mn_get32(z->rrs[0].rdata + so);
+	uint32_t minimum = mn_get32(z->rrs[0].rdata + so + 16);
+	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;
+	memcpy(z->digest, digest, sizeof(z->digest));
+	return MN_OK;
 }
 
 void zone_set_serial(zone_t *z, uint32_t serial)

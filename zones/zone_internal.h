@@ -35,3 +35,13 @@ struct zone {
 
 /* RFC 4034 6.1 canonical order of two wire names (case-insensitive): <0, 0, >0. */
 int zone_name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+/*
+ * Finishes the new, empty zone z from rrs[0..n) (the caller's memory, copied):
+ * already in canonical order without duplicates, as a finished zone's records
+ * are (not checked); the SOA first and once, every owner a wire name at or
+ * below the apex (checked: MN_EINVAL otherwise); digest is taken as the
+ * zone's (not computed).
+ * What zone_finish() does without the sort and the hashing (sigstore.c).
+ */
+int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32]);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_sign.c -- signed zones: every RRSIG verified by ldns, the NSEC chain closed and exact */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,6 +516,14 @@ static void test_cache(void)
 	is_int(st.resign_at, t + 3600, "the first refresh: validity 2 h - refresh 1 h from now");
 	tap_diag("first compile: signed %zu zones, reused %zu", st.signed_zones, st.signed_reused);
 
+	/* the key directories were written within the second (the signatures): looked at again */
+	is_int(cache_compile(path, cc, t + 30, &st, &b), MN_OK, "compiled again, unchanged");
+	is_int(st.signed_zones, nz, "every domain looked at again (its key directory had just changed)");
+	ok(find_zone(b, "_dmarc.d0001.example") != NULL &&
+	   memcmp(zone_digest(find_zone(b, "_dmarc.d0001.example")), zone_digest(find_zone(a, "_dmarc.d0001.example")),
+		  32) == 0, "the same signed content (from the store)");
+	zones_free(b);
+	b = NULL;
 	is_int(cache_compile(path, cc, t + 60, &st, &b), MN_OK, "compiled again, unchanged");
 	is_int(st.signed_zones, 0, "nothing signed");
 	is_int(st.signed_reused, nz, "every signed zone reused from the cache");
@@ -547,7 +556,8 @@ static void test_cache(void)
 	if (system(cmd) != 0)
 		tap_bail("touch");
 	is_int(cache_compile(path, cc, t + 180, &st, &d), MN_OK, "a key directory changed");
-	is_int(st.signed_zones, 3, "that domain's zones signed again, no other");
+	is_int(st.signed_zones, 6, "that domain's zones signed again, and those of d0500 signed the last time "
+	       "(its directory then changed within the second: looked at again), no other");
 
 	/* the refresh time: everything is due, signed anew, the serials move */
 	uint32_t exp0 = txt_rrsig_exp(find_zone(a, "_dmarc.d0001.example"));
@@ -628,6 +638,55 @@ static void test_cache(void)
 		tap_diag("could not remove %s", state);
 }
 
+/* sign_keys_state: a key directory whose mtime is within the second is not trusted (coarse timestamps) */
+static void test_settle(void)
+{
+	char state[] = "/tmp/test_sign_settle.XXXXXX", path[300], dir[400], cmd[700];
+	if (mkdtemp(state) == NULL)
+		tap_bail("mkdtemp");
+	snprintf(path, sizeof(path), "%s/policy.yaml", state);
+	snprintf(dir, sizeof(dir), "%s/dnssec/_dmarc.d0003.example", state);
+	serial_forget();
+	cache_policy(state, path, -1);
+	compile_stats_t st;
+	zones_t *a = NULL;
+	if (cache_compile(path, NULL, time(NULL), &st, &a) != MN_OK)
+		tap_bail("compile");
+	diag_t *dg = NULL;
+	policy_t *p = NULL;
+	if (diag_new(&dg) != MN_OK || policy_load(path, dg, &p) != MN_OK)
+		tap_bail("policy");
+	zone_t *v[1] = { (zone_t *)find_zone(a, "_dmarc.d0003.example") };
+	if (v[0] == NULL)
+		tap_bail("no zone");
+	uint8_t s1[32], s2[32];
+	struct timespec ts[2];
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[1] = ts[0];	/* mtime: now */
+	is_int(utimensat(AT_FDCWD, dir, ts, 0), 0, "the key directory's mtime set to now");
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "its state");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "its state again, nothing changed");
+	ok(memcmp(s1, s2, 32) != 0, "not trusted: a change in the same tick would not show (never the same)");
+	ts[0].tv_sec -= 10;
+	ts[1] = ts[0];	/* mtime: 10 s ago */
+	is_int(utimensat(AT_FDCWD, dir, ts, 0), 0, "the mtime set 10 s back");
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "its state");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "its state again");
+	ok(memcmp(s1, s2, 32) == 0, "settled: the same state");
+	snprintf(cmd, sizeof(cmd), "touch '%s/x'", dir);
+	if (system(cmd) != 0)
+		tap_bail("touch");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "a file added");
+	ok(memcmp(s1, s2, 32) != 0, "another state");
+	policy_free(p);
+	diag_free(dg);
+	zones_free(a);
+	serial_forget();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", state);
+}
+
 /* Signatures per second for a zone of n names (a figure, not an assertion). */
 static void bench(dnssec_alg_t alg, const char *what)
 {
@@ -664,6 +723,7 @@ int main(void)
 	test_reuse();
 	test_sigfile();
 	test_cache();
+	test_settle();
 	bench(DNSSEC_ALG_ECDSAP256SHA256, "p256");
 	bench(DNSSEC_ALG_ED25519, "ed25519");
 	return tap_done();

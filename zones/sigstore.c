@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* sigstore.c -- the signed zones of the last generation kept in one file, state_dir/dnssec/.signed-zones */
+#include "zones/sigstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "policy/mn.h"
+#include "policy/wire.h"
+#include "zones/zone_internal.h"
+
+/*
+ * The file (integers big-endian):
+ *   header (HDR bytes): "MNZSTOR1", u32 count, u32 0, u64 file length,
+ *     u64 offset of the index, u64 checksum of the index
+ *   entries, each: u32 length (all of it), u32 0, u64 checksum of the rest,
+ *     unsigned digest[32], signed digest[32], keystate 8 x i64, since i64,
+ *     refresh_at i64, validity u32, refresh u32, serial u32, nrrs u32, kind u16,
+ *     alg u8, shape u8, mismatch u8, name length u8, domain length u8, 0,
+ *     name, domain (no NUL), then per record: owner length u16, type u16,
+ *     TTL u32, RDATA length u16, owner (wire), RDATA
+ *   index: u64 offset of each entry, in name order (strcmp)
+ * The dot keeps the name from ever being a zone's directory (dnskey.c).
+ */
+static const char NAME[] = ".signed-zones";
+static const uint8_t MAGIC[8] = { 'M', 'N', 'Z', 'S', 'T', 'O', 'R', '1' };
+enum { HDR = 40, EHDR = 188, RRHDR = 10, STALE_S = 600 };
+
+struct sigstore {
+	const uint8_t *map;	/* NULL: empty */
+	size_t len;
+	uint32_t count;
+	const uint8_t *index;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+};
+
+static uint64_t get64(const uint8_t *p)
+{
+	return mn_getn(p, 8);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	mn_put32(p, (uint32_t)(v >> 32));
+	mn_put32(p + 4, (uint32_t)v);
+}
+
+/* A checksum against damage (not against an adversary: the file is the server's own, 0640). */
+static uint64_t check(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0x6d61696c6e73ULL ^ n;
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	uint64_t w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w ^ n) * 0x9e3779b97f4a7c15ULL;
+	return h ^ h >> 31;
+}
+
+size_t sigstore_count(const sigstore_t *s)
+{
+	return s != NULL ? s->count : 0;
+}
+
+void sigstore_free(sigstore_t *s)
+{
+	if (s == NULL)
+		return;
+	if (s->map != NULL)
+		munmap((void *)s->map, s->len);
+	free(s);
+}
+
+/* Is the mapping's header whole and its index in bounds and intact? */
+static bool header_ok(const uint8_t *m, size_t len, uint32_t *count, const uint8_t **index)
+{
+	if (len < HDR || memcmp(m, MAGIC, 8) != 0 || get64(m + 16) != len)
+		return false;
+	uint32_t n = mn_get32(m + 8);
+	uint64_t io = get64(m + 24);
+	if (io < HDR || io > len || (len - io) / 8 < n || (len - io) != (uint64_t)n * 8 ||
+	    check(m + io, (size_t)n * 8) != get64(m + 32))
+		return false;
+	*count = n;
+	*index = m + io;
+	return true;
+}
+
+int sigstore_open(const char *state_dir, sigstore_t **out)
+{
+	sigstore_t *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return MN_ENOMEM;
+	*out = s;
+	if (state_dir == NULL)
+		return MN_OK;
+	int dfd = mn_dir_open(state_dir, "dnssec", 0750, false);
+	if (dfd < 0)
+		return MN_OK;
+	int fd = openat(dfd, NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0)
+		return MN_OK;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= HDR) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			if (header_ok(m, (size_t)st.st_size, &s->count, &s->index)) {
+				s->map = m;
+				s->len = (size_t)st.st_size;
+				s->dev = st.st_dev;
+				s->ino = st.st_ino;
+				s->mtime = st.st_mtim;
+			} else {
+				munmap(m, (size_t)st.st_size);
+			}
+		}
+	}
+	close(fd);
+	return MN_OK;
+}
+
+bool sigstore_same_file(const sigstore_t *s, const char *state_dir)
+{
+	if (state_dir == NULL)
+		return s->map == NULL;
+	int dfd = mn_dir_open(state_dir, "dnssec", 0750, false);
+	struct stat st;
+	bool there = dfd >= 0 && fstatat(dfd, NAME, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (dfd >= 0)
+		close(dfd);
+	if (!there)
+		return s->map == NULL;
+	return s->map != NULL && st.st_dev == s->dev && st.st_ino == s->ino && (size_t)st.st_size == s->len &&
+	       st.st_mtim.tv_sec == s->mtime.tv_sec && st.st_mtim.tv_nsec == s->mtime.tv_nsec;
+}
+
+/* The entry at index position i, bounds and checksum checked, or NULL. */
+static const uint8_t *entry_at(const sigstore_t *s, uint32_t i, uint32_t *elen)
+{
+	uint64_t o = get64(s->index + (size_t)i * 8);
+	if (o < HDR || o + EHDR > (uint64_t)(s->index - s->map))
+		return NULL;
+	const uint8_t *e = s->map + o;
+	uint32_t n = mn_get32(e);
+	if (n < EHDR || n > (uint64_t)(s->index - s->map) - o)
+		return NULL;
+	if ((size_t)EHDR + e[185] + e[186] > n)
+		return NULL;
+	*elen = n;
+	return e;
+}
+
+static int name_cmp(const uint8_t *e, const char *name, size_t nl)
+{
+	size_t el = e[185];
+	int c = memcmp(e + EHDR, name, el < nl ? el : nl);
+	return c != 0 ? c : el < nl ? -1 : el > nl ? 1 : 0;
+}
+
+int sigstore_find(const sigstore_t *s, const char *name, const uint8_t **ent, sigstore_meta_t *m,
+		  uint8_t signed_digest[32], uint32_t *serial)
+{
+	if (s == NULL || s->map == NULL || name == NULL)
+		return MN_ENOENT;
+	size_t nl = strlen(name), lo = 0, hi = s->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t elen = 0;
+		const uint8_t *e = entry_at(s, (uint32_t)mid, &elen);
+		if (e == NULL)
+			return MN_ENOENT;
+		int c = name_cmp(e, name, nl);
+		if (c < 0) {
+			lo = mid + 1;
+			continue;
+		}
+		if (c > 0) {
+			hi = mid;
+			continue;
+		}
+		if (check(e + 16, elen - 16u) != get64(e + 8))
+			return MN_ENOENT;	/* damaged: signed from its signatures */
+		memcpy(m->unsigned_digest, e + 16, 32);
+		memcpy(signed_digest, e + 48, 32);
+		for (int k = 0; k < 8; k++)
+			m->keystate[k] = (int64_t)get64(e + 80 + 8 * k);
+		m->since = (int64_t)get64(e + 144);
+		m->refresh_at = (int64_t)get64(e + 152);
+		m->validity = mn_get32(e + 160);
+		m->refresh = mn_get32(e + 164);
+		*serial = mn_get32(e + 168);
+		m->alg = e[182];
+		m->shape = e[183];
+		m->mismatch = e[184] != 0;
+		*ent = e;
+		return MN_OK;
+	}
+	return MN_ENOENT;
+}
+
+int sigstore_zone(const sigstore_t *s, const uint8_t *e, zone_t **out)
+{
+	(void)s;
+	uint32_t elen = mn_get32(e), nrrs = mn_get32(e + 176);
+	char name[256], domain[256];
+	memcpy(name, e + EHDR, e[185]);
+	name[e[185]] = '\0';
+	memcpy(domain, e + EHDR + e[185], e[186]);
+	domain[e[186]] = '\0';
+	uint16_t kind = mn_get16(e + 180);
+	if (nrrs == 0 || kind >= ZONE_KINDS || nrrs > elen / RRHDR)
+		return MN_EINVAL;
+	zone_rr_t *v = malloc(nrrs * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	size_t o = (size_t)EHDR + e[185] + e[186];
+	int r = MN_OK;
+	for (uint32_t i = 0; i < nrrs; i++) {
+		if (elen - o < RRHDR) {
+			r = MN_EINVAL;
+			break;
+		}
+		zone_rr_t *rr = &v[i];
+		rr->owner_len = mn_get16(e + o);
+		rr->type = mn_get16(e + o + 2);
+		rr->ttl = mn_get32(e + o + 4);
+		rr->rdlen = mn_get16(e + o + 8);
+		o += RRHDR;
+		if (elen - o < (size_t)rr->owner_len + rr->rdlen) {
+			r = MN_EINVAL;
+			break;
+		}
+		rr->owner = (uint8_t *)(uintptr_t)(e + o);	/* read only: zone_finish_sorted copies */
+		rr->rdata = rr->owner + rr->owner_len;
+		o += (size_t)rr->owner_len + rr->rdlen;
+	}
+	if (r == MN_OK && o != elen)
+		r = MN_EINVAL;
+	zone_t *z = NULL;
+	if (r == MN_OK)
+		r = zone_new(name, (zone_kind_t)kind, domain, &z);
+	if (r == MN_OK)
+		r = zone_finish_sorted(z, v, nrrs, e + 48);
+	free(v);
+	if (r != MN_OK) {
+		zone_unref(z);
+		return r == MN_ENOMEM ? r : MN_EINVAL;
+	}
+	z->signed_serial = mn_get32(e + 168);
+	*out = z;
+	return MN_OK;
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+typedef struct out {
+	int fd;
+	uint8_t *buf;
+	size_t n, cap;
+	uint64_t off;		/* bytes written before buf */
+	int err;
+} out_t;
+
+static void out_flush(out_t *w)
+{
+	if (w->err == MN_OK && w->n > 0)
+		w->err = mn_write_all(w->fd, w->buf, w->n);
+	w->off += w->n;
+	w->n = 0;
+}
+
+/* Room for n bytes at the buffer's end (grown for one big entry). */
+static uint8_t *out_room(out_t *w, size_t n)
+{
+	if (w->cap - w->n < n)
+		out_flush(w);
+	if (w->cap < n) {
+		uint8_t *b = realloc(w->buf, n);
+		if (b == NULL) {
+			w->err = MN_ENOMEM;
+			return NULL;
+		}
+		w->buf = b;
+		w->cap = n;
+	}
+	return w->buf + w->n;
+}
+
+static size_t entry_len(const zone_t *z)
+{
+	size_t n = (size_t)EHDR + strlen(z->name) + strlen(z->domain);
+	for (size_t i = 0; i < z->nrrs; i++)
+		n += RRHDR + (size_t)z->rrs[i].owner_len + z->rrs[i].rdlen;
+	return n;
+}
+
+static void entry_put(uint8_t *e, size_t len, const zone_t *z, const sigstore_meta_t *m)
+{
+	memset(e, 0, EHDR);
+	mn_put32(e, (uint32_t)len);
+	memcpy(e + 16, m->unsigned_digest, 32);
+	memcpy(e + 48, z->digest, 32);
+	for (int k = 0; k < 8; k++)
+		put64(e + 80 + 8 * k, (uint64_t)m->keystate[k]);
+	put64(e + 144, (uint64_t)m->since);
+	put64(e + 152, (uint64_t)m->refresh_at);
+	mn_put32(e + 160, m->validity);
+	mn_put32(e + 164, m->refresh);
+	mn_put32(e + 168, z->signed_serial);
+	mn_put32(e + 176, (uint32_t)z->nrrs);
+	mn_put16(e + 180, (uint16_t)z->kind);
+	e[182] = m->alg;
+	e[183] = m->shape;
+	e[184] = m->mismatch;
+	size_t nl = strlen(z->name), dl = strlen(z->domain);
+	e[185] = (uint8_t)nl;
+	e[186] = (uint8_t)dl;
+	memcpy(e + EHDR, z->name, nl);
+	memcpy(e + EHDR + nl, z->domain, dl);
+	size_t o = EHDR + nl + dl;
+	for (size_t i = 0; i < z->nrrs; i++) {
+		const zone_rr_t *rr = &z->rrs[i];
+		mn_put16(e + o, rr->owner_len);
+		mn_put16(e + o + 2, rr->type);
+		mn_put32(e + o + 4, rr->ttl);
+		mn_put16(e + o + 8, rr->rdlen);
+		memcpy(e + o + RRHDR, rr->owner, rr->owner_len);
+		memcpy(e + o + RRHDR + rr->owner_len, rr->rdata, rr->rdlen);
+		o += RRHDR + (size_t)rr->owner_len + rr->rdlen;
+	}
+	put64(e + 8, check(e + 16, len - 16));
+}
+
+typedef struct byname {
+	const zone_t *z;
+	size_t i;
+} byname_t;
+
+static int byname_cmp(const void *a, const void *b)
+{
+	return strcmp(((const byname_t *)a)->z->name, ((const byname_t *)b)->z->name);
+}
+
+int sigstore_write(const char *state_dir, const zone_t *const *zones, const sigstore_meta_t *metas, size_t n)
+{
+	if (state_dir == NULL || (n > 0 && (zones == NULL || metas == NULL)) || n > UINT32_MAX)
+		return MN_EINVAL;
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", NAME);
+	byname_t *v = malloc((n ? n : 1) * sizeof(*v));
+	uint8_t *index = malloc((n ? n : 1) * 8);
+	out_t w = { .fd = -1, .cap = 1 << 20 };
+	w.buf = malloc(w.cap);
+	int dfd = -1, r = MN_OK;
+	if (v == NULL || index == NULL || w.buf == NULL) {
+		r = MN_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = (byname_t){ zones[i], i };
+	qsort(v, n, sizeof(*v), byname_cmp);
+	if ((dfd = mn_dir_open(state_dir, "dnssec", 0750, false)) < 0) {
+		r = dfd;
+		goto out;
+	}
+	/*
+	 * One name for the new file: another writer's (mailnsd and `mailns zone`)
+	 * is left alone; one older than STALE_S was left by a writer that died
+	 * (no file of hundreds of MB accumulates per crash): removed.
+	 */
+	for (int tries = 0; w.fd < 0; tries++) {
+		w.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+		if (w.fd >= 0)
+			break;
+		struct stat ts;
+		if (errno != EEXIST || tries > 0 || fstatat(dfd, tmp, &ts, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    time(NULL) - ts.st_mtim.tv_sec < STALE_S || unlinkat(dfd, tmp, 0) != 0) {
+			r = errno == EEXIST ? -EEXIST : -errno;
+			goto out;
+		}
+	}
+	memset(w.buf, 0, HDR);	/* the header last, over these */
+	w.n = HDR;
+	uint32_t count = 0;
+	for (size_t k = 0; k < n && w.err == MN_OK; k++) {
+		const zone_t *z = v[k].z;
+		if (k > 0 && strcmp(v[k - 1].z->name, z->name) == 0)
+			continue;
+		size_t len = entry_len(z);
+		if (len > UINT32_MAX || strlen(z->name) > 255 || strlen(z->domain) > 255)
+			continue;
+		uint8_t *e = out_room(&w, len);
+		if (e == NULL)
+			break;
+		put64(index + (size_t)count * 8, w.off + w.n);
+		entry_put(e, len, z, &metas[v[k].i]);
+		w.n += len;
+		count++;
+	}
+	uint64_t io = w.off + w.n;
+	uint8_t *ix = out_room(&w, (size_t)count * 8);
+	if (ix != NULL) {
+		memcpy(ix, index, (size_t)count * 8);
+		w.n += (size_t)count * 8;
+	}
+	out_flush(&w);
+	if ((r = w.err) != MN_OK)
+		goto out;
+	uint8_t hdr[HDR] = { 0 };
+	memcpy(hdr, MAGIC, 8);
+	mn_put32(hdr + 8, count);
+	put64(hdr + 16, w.off);
+	put64(hdr + 24, io);
+	put64(hdr + 32, check(index, (size_t)count * 8));
+	if (pwrite(w.fd, hdr, HDR, 0) != HDR || fsync(w.fd) != 0) {
+		r = errno != 0 ? -errno : MN_ESTATE;
+		goto out;
+	}
+	/* owned like the directory (root writing the server's state) */
+	struct stat ds;
+	if (geteuid() == 0 && fstat(dfd, &ds) == 0 && fchown(w.fd, ds.st_uid, ds.st_gid) != 0) {
+		r = -errno;
+		goto out;
+	}
+	if (renameat(dfd, tmp, dfd, NAME) != 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fsync(dfd) != 0)
+		r = -errno;
+out:
+	if (w.fd >= 0) {
+		close(w.fd);
+		if (r != MN_OK)
+			unlinkat(dfd, tmp, 0);	/* (ours: opened above) */
+	}
+	if (dfd >= 0)
+		close(dfd);
+	free(w.buf);
+	free(index);
+	free(v);
+	return r;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* sigstore.h -- the signed zones of the last generation kept in one file, state_dir/dnssec/.signed-zones */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "zones/zone.h"
+
+/*
+ * A restart takes a signed zone from this store as it was served (one check,
+ * one copy) instead of signing it again from its stored signatures
+ * (sigcache.h): an entry holds the zone's finished records and what they
+ * were made from, which must all be the same now for the entry to be used.
+ * The file is written whole and atomically (a new file fsynced, renamed, the
+ * directory fsynced; 0640 like the keys); a file that is missing, of another
+ * version, torn or damaged (bounds and a checksum per entry) is not used:
+ * the zones are signed from their signatures as without it.
+ */
+typedef struct sigstore_meta {
+	uint8_t unsigned_digest[32];	/* zone_digest() of the zone before signing */
+	int64_t keystate[8];		/* state_dir/dnssec/ZONE: sign_dir_state() */
+	int64_t since;			/* signed at (now of that compile) */
+	int64_t refresh_at;		/* the first of its signatures needs refresh then */
+	uint32_t validity, refresh;	/* server.dnssec_validity, dnssec_refresh then */
+	uint8_t alg, shape;		/* the domain's dnssec algorithm and keys then */
+	bool mismatch;			/* its keys were not those (a warning) */
+} sigstore_meta_t;
+
+typedef struct sigstore sigstore_t;
+
+/*
+ * The store of state_dir, mapped (read-only); *out is an empty store when
+ * there is none or it cannot be used (above).  MN_ENOMEM only.
+ */
+int sigstore_open(const char *state_dir, sigstore_t **out);
+void sigstore_free(sigstore_t *s);	/* NULL: no-op */
+size_t sigstore_count(const sigstore_t *s);
+/* The file's identity when opened (device, inode, size, mtime), to see it replaced. */
+bool sigstore_same_file(const sigstore_t *s, const char *state_dir);
+/*
+ * The entry of zone name: *ent (an opaque handle into s) and its meta, its
+ * signed zone's digest and serial; MN_ENOENT when there is none or it is
+ * damaged.  Thread-safe (s does not change).
+ */
+int sigstore_find(const sigstore_t *s, const char *name, const uint8_t **ent, sigstore_meta_t *m,
+		  uint8_t signed_digest[32], uint32_t *serial);
+/* The zone of entry ent as a new finished zone (zone_unref); MN_EINVAL for a damaged entry, MN_ENOMEM. */
+int sigstore_zone(const sigstore_t *s, const uint8_t *ent, zone_t **out);
+/*
+ * Writes the store of state_dir anew: zones[i] (signed, finished) with
+ * metas[i], n of them, any order (a name once).  MN_OK or a negative errno.
+ */
+int sigstore_write(const char *state_dir, const zone_t *const *zones, const sigstore_meta_t *metas, size_t n);

@@ -175,8 +175,8 @@ crash_run "revoke" "wait_served; \"\$MAILNS\" keys revoke -c \"\$P\" --now \"@\$
 
 # ---- DNSSEC rollovers (keys/dnsroll.c) ------------------------------------------------
 # dnssec_crash NAME DOMAINS STEP...: each run of `mailns keys rotate` that writes is
-# stopped at every write.  DOMAINS: the policy's domains (YAML, each with dmarc only, so
-# one zone _dmarc.DOMAIN each).  STEP: "SECONDS [ARGS]" a run at T+SECONDS; PARENT: the
+# stopped at every write.  DOMAINS: the policy's domains (YAML; each has its three
+# signed zones _domainkey, _dmarc and _spf, each with its own keys).  STEP: "SECONDS [ARGS]" a run at T+SECONDS; PARENT: the
 # parent republished; "POLICY SED": the policy edited with sed.  The parent (NSD,
 # unsigned zones: only its DS records are asked) publishes the DS the way an operator
 # does, from `mailns delegation`.  After each stop: every zone still compiles and signs
@@ -186,9 +186,10 @@ crash_run "revoke" "wait_served; \"\$MAILNS\" keys revoke -c \"\$P\" --now \"@\$
 # algorithms, states and DS states end as in the run never stopped.
 DNSSEC_NSD_PID=""
 dnssec_crash() {
-	local name=$1 doms=$2 D="$TMP/$1.yaml" DS_ST="$TMP/$1.st" NSD_PORT t label n rc out rout st zones="" d
+	local name=$1 doms=$2 D="$TMP/$1.yaml" DS_ST="$TMP/$1.st" NSD_PORT t label n rc out rout st zones="" names d
 	shift 2
-	for d in $(awk '/^  [a-z]/ { sub(":", ""); print $1 }' <<<"$doms"); do zones="${zones:+$zones }_dmarc.$d"; done
+	names=$(awk '/^  [a-z]/ { sub(":", ""); print $1 }' <<<"$doms")
+	for d in $names; do zones="$zones _domainkey.$d _dmarc.$d _spf.$d"; done
 	NSD_PORT=$(mn_free_port "$MN_PORT")
 	cat >"$D" <<EOT
 version: 1
@@ -209,20 +210,18 @@ EOT
 	parent() { # the parent zones with the DS records mailns delegation prints now; NSD restarted
 		local z
 		[ -z "$DNSSEC_NSD_PID" ] || { kill -TERM "$DNSSEC_NSD_PID"; wait "$DNSSEC_NSD_PID" 2>/dev/null; DNSSEC_NSD_PID=""; }
-		for z in $zones; do
-			d=${z#_dmarc.}
+		for d in $names; do
 			{
 				printf '$ORIGIN %s.\n$TTL 300\n@ SOA ns1.example.net. h.example.net. %s 3600 900 1209600 300\n' "$d" "$(date +%s)"
-				printf '@ NS ns1.example.net.\n_dmarc NS ns1.example.net.\n'
-				"$MAILNS" delegation -c "$D" "$d" | awk -v z="$z." '$1 == z && $4 == "DS"'
+				printf '@ NS ns1.example.net.\n'
+				"$MAILNS" delegation -c "$D" "$d" | awk '$4 == "NS" || $4 == "DS"'
 			} >"$TMP/pz/$d.zone"
 		done
 		# shellcheck disable=SC2086
-		mn_nsd_conf "$TMP/pz/nsd.conf" "$TMP/pz" "$NSD_PORT" ${zones//_dmarc./}
+		mn_nsd_conf "$TMP/pz/nsd.conf" "$TMP/pz" "$NSD_PORT" $names
 		nsd -d -c "$TMP/pz/nsd.conf" >>"$TMP/pz/nsd.out" 2>&1 &
 		DNSSEC_NSD_PID=$!
-		d=${zones%% *}
-		mn_wait_answer "$NSD_PORT" "${d#_dmarc.}" $DNSSEC_NSD_PID
+		mn_wait_answer "$NSD_PORT" "${names%%$'\n'*}" $DNSSEC_NSD_PID
 	}
 	drotate() { "$MAILNS" keys rotate -c "$D" --quiet --now "@$1" --resolver "127.0.0.1:$NSD_PORT" "${@:2}"; }
 	# the state of the keys without their tags (new keys differ from run to run)

@@ -12,7 +12,9 @@
 # generated may be confirmed by the next run already; a domain the stopped run
 # had done is then one run ahead of the others, and one more run evens it).  A real mailnsd on loopback serves the state throughout
 # (activation needs its DNS confirmation).
-# DNSSEC: a ZSK and a KSK rollover stopped at every write (below).
+# DNSSEC: a ZSK and a KSK rollover, and an algorithm rollover (CSK
+# ECDSAP256SHA256 -> ED25519) with a shape change (csk -> ksk+zsk), stopped at
+# every write (below).
 # Needs a build configured with --enable-fault-injection (.ci/run builds so).
 . "${top_srcdir:?}/tests/tap/tap.sh"
 . "$top_srcdir/tests/integration/dnssec_lib.sh"
@@ -234,7 +236,7 @@ EOT
 		rm -rf "$TMP/dz" && mkdir -p "$TMP/dz/k"
 		"$MAILNS" zone -c "$D" -d "$TMP/dz" >/dev/null 2>&1 || { echo "mailns zone fails"; return 1; }
 		# the parent's SHA-256 DS records of every zone, one query each, "ZONE. TAG ALG DIGEST"
-		# shellcheck disable=SC2046
+		# shellcheck disable=SC2046,SC2086
 		kdig @127.0.0.1 -p "$NSD_PORT" +noall +answer $(printf '%s DS ' $zones) 2>/dev/null |
 			awk '$4 == "DS" && $7 == 2 { d = ""; for (i = 8; i <= NF; i++) d = d $i; print $1, $5, $6, toupper(d) }' >"$TMP/dz/ds"
 		for z in $zones; do

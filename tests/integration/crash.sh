@@ -12,7 +12,9 @@
 # generated may be confirmed by the next run already; a domain the stopped run
 # had done is then one run ahead of the others, and one more run evens it).  A real mailnsd on loopback serves the state throughout
 # (activation needs its DNS confirmation).
-# DNSSEC: a ZSK and a KSK rollover stopped at every write (below).
+# DNSSEC: a ZSK and a KSK rollover, and an algorithm rollover (CSK
+# ECDSAP256SHA256 -> ED25519) with a shape change (csk -> ksk+zsk), stopped at
+# every write (below).
 # Needs a build configured with --enable-fault-injection (.ci/run builds so).
 . "${top_srcdir:?}/tests/tap/tap.sh"
 . "$top_srcdir/tests/integration/dnssec_lib.sh"
@@ -173,16 +175,23 @@ is "$(awk -F'\t' '$1 == "dual.example" && $3 == "rsa-2048" && $4 == "active"' "$
 # after a stop, the user runs the same revoke again
 crash_run "revoke" "wait_served; \"\$MAILNS\" keys revoke -c \"\$P\" --now \"@\$NOW\" dual.example \"\$sel\"" "$MAILNS" keys revoke -c "$P" --now "@$NOW" dual.example "$sel"
 
-# ---- DNSSEC rollovers (keys/dnsroll.c): a ZSK and a KSK rollover at once -------------
-# stopped at every write of every run that writes.  The parent (NSD, unsigned
-# zones: only its DS records are asked) publishes the DS the way an operator
-# does, from `mailns delegation`.  After each stop: every zone still compiles
-# and signs (`mailns zone`) and verifies (ldns-verify-zone), a DS at the parent
-# matches a key of its zone's DNSKEY RRset; the same command run again exits 0
-# or 3 (waiting for a DS) and the roles, states and DS states end as in the run
-# never stopped.
+# ---- DNSSEC rollovers (keys/dnsroll.c) ------------------------------------------------
+# dnssec_crash NAME DOMAINS STEP...: each run of `mailns keys rotate` that writes is
+# stopped at every write.  DOMAINS: the policy's domains (YAML; each has its three
+# signed zones _domainkey, _dmarc and _spf, each with its own keys).  STEP: "SECONDS [ARGS]" a run at T+SECONDS; PARENT: the
+# parent republished; "POLICY SED": the policy edited with sed.  The parent (NSD,
+# unsigned zones: only its DS records are asked) publishes the DS the way an operator
+# does, from `mailns delegation`.  After each stop: every zone still compiles and signs
+# (`mailns zone`) and verifies (ldns-verify-zone), a DS at the parent is the DS of a SEP
+# key of its zone's DNSKEY RRset (digest compared, ldns-key2ds) whose signature covers
+# DNSKEY; the same command run again exits 0 or 3 (waiting for a DS) and the roles,
+# algorithms, states and DS states end as in the run never stopped.
+DNSSEC_NSD_PID=""
 dnssec_crash() {
-	local D="$TMP/dnssec.yaml" DS_ST="$TMP/dstate" NSD_PORT NSD_PID="" t label n rc out
+	local name=$1 doms=$2 D="$TMP/$1.yaml" DS_ST="$TMP/$1.st" NSD_PORT t label n rc out rout st zones="" names d
+	shift 2
+	names=$(awk '/^  [a-z]/ { sub(":", ""); print $1 }' <<<"$doms")
+	for d in $names; do zones="$zones _domainkey.$d _dmarc.$d _spf.$d"; done
 	NSD_PORT=$(mn_free_port "$MN_PORT")
 	cat >"$D" <<EOT
 version: 1
@@ -196,95 +205,130 @@ server:
   state_dir: $DS_ST
   dnssec: true
 domains:
-  zsk.example:
-    dnssec: { keys: ksk+zsk }
-    dmarc: { p: reject }
+$doms
 EOT
-	"$MAILNS" zone -c "$D" >/dev/null 2>&1; ok $? "DNSSEC: the zones' first keys made (mailns zone)"
-	mkdir -p "$TMP/pz"
+	"$MAILNS" zone -c "$D" >/dev/null 2>&1; ok $? "DNSSEC $name: the zones' first keys made (mailns zone)"
+	rm -rf "$TMP/pz"; mkdir -p "$TMP/pz"
 	parent() { # the parent zones with the DS records mailns delegation prints now; NSD restarted
-		local d
-		[ -z "$NSD_PID" ] || { kill -TERM "$NSD_PID"; wait "$NSD_PID" 2>/dev/null; NSD_PID=""; }
-		for d in zsk.example; do
+		local z
+		[ -z "$DNSSEC_NSD_PID" ] || { kill -TERM "$DNSSEC_NSD_PID"; wait "$DNSSEC_NSD_PID" 2>/dev/null; DNSSEC_NSD_PID=""; }
+		for d in $names; do
 			{
 				printf '$ORIGIN %s.\n$TTL 300\n@ SOA ns1.example.net. h.example.net. %s 3600 900 1209600 300\n' "$d" "$(date +%s)"
-				printf '@ NS ns1.example.net.\n_dmarc NS ns1.example.net.\n'
-				"$MAILNS" delegation -c "$D" "$d" | awk -v z="_dmarc.$d." '$1 == z && $4 == "DS"'
+				printf '@ NS ns1.example.net.\n'
+				"$MAILNS" delegation -c "$D" "$d" | awk '$4 == "NS" || $4 == "DS"'
 			} >"$TMP/pz/$d.zone"
 		done
-		mn_nsd_conf "$TMP/pz/nsd.conf" "$TMP/pz" "$NSD_PORT" zsk.example
+		# shellcheck disable=SC2086
+		mn_nsd_conf "$TMP/pz/nsd.conf" "$TMP/pz" "$NSD_PORT" $names
 		nsd -d -c "$TMP/pz/nsd.conf" >>"$TMP/pz/nsd.out" 2>&1 &
-		NSD_PID=$!
-		mn_wait_answer "$NSD_PORT" zsk.example $NSD_PID
+		DNSSEC_NSD_PID=$!
+		mn_wait_answer "$NSD_PORT" "${names%%$'\n'*}" $DNSSEC_NSD_PID
 	}
 	drotate() { "$MAILNS" keys rotate -c "$D" --quiet --now "@$1" --resolver "127.0.0.1:$NSD_PORT" "${@:2}"; }
 	# the state of the keys without their tags (new keys differ from run to run)
-	dstate() { for f in "$DS_ST"/dnssec/*/*.key; do
-		printf '%s %s %s %s\n' "$(basename "$(dirname "$f")")" "$(sed -n 's/^role //p' "$f")" \
-			"$(sed -n 's/^state //p' "$f")" "$(sed -n 's/^ds //p' "$f")"; done | sort; }
+	# (one awk for all the key files: this runs twice at each stop)
+	dstate() { awk 'FNR == 1 { if (NR > 1) print z, v["role"], v["algorithm"], v["state"], v["ds"]
+			n = split(FILENAME, p, "/"); z = p[n - 1]; split("", v) }
+		$1 ~ /^(role|algorithm|state|ds)$/ { k = $1; sub(/^[a-z]+ /, ""); v[k] = $0 }
+		END { if (NR > 0) print z, v["role"], v["algorithm"], v["state"], v["ds"] }' "$DS_ST"/dnssec/*/*.key | sort; }
 	dinvariants() {
-		local z bad=0 tags ds
-		mkdir -p "$TMP/dz" && rm -f "$TMP/dz"/*
+		local z bad=0 ds tag match k
+		rm -rf "$TMP/dz" && mkdir -p "$TMP/dz/k"
 		"$MAILNS" zone -c "$D" -d "$TMP/dz" >/dev/null 2>&1 || { echo "mailns zone fails"; return 1; }
-		for z in _dmarc.zsk.example; do
+		# the parent's SHA-256 DS records of every zone, one query each, "ZONE. TAG ALG DIGEST"
+		# shellcheck disable=SC2046,SC2086
+		kdig @127.0.0.1 -p "$NSD_PORT" +noall +answer $(printf '%s DS ' $zones) 2>/dev/null |
+			awk '$4 == "DS" && $7 == 2 { d = ""; for (i = 8; i <= NF; i++) d = d $i; print $1, $5, $6, toupper(d) }' >"$TMP/dz/ds"
+		for z in $zones; do
 			ldns-verify-zone "$TMP/dz/$z.zone" >/dev/null 2>&1 || { echo "$z does not verify"; bad=1; }
-			tags=$(kdig @127.0.0.1 -p "$NSD_PORT" +short "$z" DS 2>/dev/null | awk '{ print $1 }')
-			for ds in $tags; do
-				grep -q "DNSKEY.*257 3 13" "$TMP/dz/$z.zone" || { echo "$z: no SEP key"; bad=1; }
-			done
-			# some DS at the parent matches a SEP key whose signature covers DNSKEY
-			if [ -n "$tags" ]; then
-				local signed=0 t
-				for t in $tags; do
-					awk -v t="$t" '$4 == "RRSIG" && $5 == "DNSKEY" && $11 == t' "$TMP/dz/$z.zone" | grep -q . && signed=1
-				done
-				[ $signed -eq 1 ] || { echo "$z: no DS ($tags) matches a key signing DNSKEY"; bad=1; }
-			fi
+			# the DS of each SEP key the zone publishes (ldns-key2ds, SHA-256), "TAG ALG DIGEST"
+			rm -f "$TMP/dz/k"/*
+			awk '$4 == "DNSKEY" && $5 == 257' "$TMP/dz/$z.zone" | while read -r k; do
+				printf '%s\n' "$k" >"$TMP/dz/k/key"
+				(cd "$TMP/dz/k" && ldns-key2ds -n -2 key) 2>/dev/null
+			done | awk '$4 == "DS" { d = ""; for (i = 8; i <= NF; i++) d = d $i; print $5, $6, toupper(d) }' >"$TMP/dz/sep"
+			match=0
+			while read -r tag ds; do
+				[ -n "$tag" ] || continue
+				# the DS at the parent is a SEP key's and that key signs the DNSKEY RRset
+				grep -qx "$tag $ds" "$TMP/dz/sep" &&
+					awk -v t="$tag" '$4 == "RRSIG" && $5 == "DNSKEY" && $11 == t' "$TMP/dz/$z.zone" | grep -q . &&
+					match=1
+			done < <(awk -v z="$z." '$1 == z { print $2, $3, $4 }' "$TMP/dz/ds")
+			[ $match -eq 1 ] || { echo "$z: no SHA-256 DS at the parent is a SEP key's signing DNSKEY"; bad=1; }
 		done
 		return $bad
 	}
-	parent || { ok 1 "DNSSEC: nsd serves the parents"; return; }
+	parent || { ok 1 "DNSSEC $name: nsd serves the parents"; return; }
 	T=$(date +%s)
-	local -a steps=("0 --dnssec-roll all" "3900" "PARENT" "3960" "4300" "PARENT" "4400" "12000")
 	local dstops=0 dbad_inv=0 dbad_next=0 dbad_same=0 dkinds=0
-	for st in "${steps[@]}"; do
-		if [ "$st" = PARENT ]; then parent || diag "nsd did not restart"; continue; fi
+	for st in "$@"; do
+		case $st in
+		PARENT) parent || diag "nsd did not restart"; continue ;;
+		"POLICY "*) sed -i -e "${st#POLICY }" "$D"; continue ;;
+		esac
 		read -r t label <<<"$st"
 		rm -rf "$TMP/dbefore" "$TMP/dafter"
 		cp -a "$DS_ST" "$TMP/dbefore"
-		out=$(drotate $((T + t)) $label 2>&1)
+		# shellcheck disable=SC2086
+		rout=$(drotate $((T + t)) $label 2>&1)
 		rc=$?
-		[ $rc -eq 0 ] || [ $rc -eq 3 ] || diag "DNSSEC reference run at +$t: exit $rc: $out"
+		[ $rc -eq 0 ] || [ $rc -eq 3 ] || diag "DNSSEC $name: reference run at +$t: exit $rc: $rout"
 		dstate >"$TMP/dref"
 		cp -a "$DS_ST" "$TMP/dafter"
-		grep -q '	dnssec	' <<<"$out" || continue
+		out=$(dinvariants) || { diag "DNSSEC $name +$t, the reference run: $out"; dbad_inv=$((dbad_inv + 1)); }
+		grep -q '	dnssec	' <<<"$rout" || continue
 		dkinds=$((dkinds + 1))
-		for n in $(seq 1 40); do
+		for n in $(seq 1 100); do
 			rm -rf "$DS_ST"; cp -a "$TMP/dbefore" "$DS_ST"
+			# shellcheck disable=SC2086
 			MAILNS_FAULT_STEP=$n drotate $((T + t)) $label >/dev/null 2>&1
 			[ $? -eq 137 ] || break
 			dstops=$((dstops + 1))
-			out=$(dinvariants) || { diag "DNSSEC +$t, stopped after write $n: $out"; dbad_inv=$((dbad_inv + 1)); }
+			out=$(dinvariants) || { diag "DNSSEC $name +$t, stopped after write $n: $out"; dbad_inv=$((dbad_inv + 1)); }
+			# shellcheck disable=SC2086
 			out=$(drotate $((T + t)) $label 2>&1); rc=$?	# the same command again
-			[ $rc -eq 0 ] || [ $rc -eq 3 ] || { diag "DNSSEC +$t, stop $n: next run exit $rc: $out"; dbad_next=$((dbad_next + 1)); }
-			out=$(dinvariants) || { diag "DNSSEC +$t, after the run following stop $n: $out"; dbad_inv=$((dbad_inv + 1)); }
+			[ $rc -eq 0 ] || [ $rc -eq 3 ] || { diag "DNSSEC $name +$t, stop $n: next run exit $rc: $out"; dbad_next=$((dbad_next + 1)); }
+			out=$(dinvariants) || { diag "DNSSEC $name +$t, after the run following stop $n: $out"; dbad_inv=$((dbad_inv + 1)); }
 			dstate >"$TMP/dgot"
-			cmp -s "$TMP/dgot" "$TMP/dref" || { diag "DNSSEC +$t, stop $n: $(diff "$TMP/dref" "$TMP/dgot" | tr '\n' ' ')"; dbad_same=$((dbad_same + 1)); }
+			cmp -s "$TMP/dgot" "$TMP/dref" || { diag "DNSSEC $name +$t, stop $n: $(diff "$TMP/dref" "$TMP/dgot" | tr '\n' ' ')"; dbad_same=$((dbad_same + 1)); }
 		done
-		diag "DNSSEC run at +$t: stopped at each of $((n - 1)) writes"
+		diag "DNSSEC $name run at +$t: stopped at each of $((n - 1)) writes"
 		rm -rf "$DS_ST"; cp -a "$TMP/dafter" "$DS_ST"
 	done
-	kill -TERM "$NSD_PID" 2>/dev/null; wait "$NSD_PID" 2>/dev/null
-	is "$(dstate | awk '$1 == "_dmarc.zsk.example" && $3 == "removed"' | wc -l)" 2 "DNSSEC: the ZSK and KSK rollovers ran to their end (two keys removed)"
-	ok $([ "$dkinds" -ge 5 ] && [ "$dstops" -ge 15 ]; echo $?) "DNSSEC: $dkinds runs, $dstops stops"
-	is "$dbad_inv" 0 "DNSSEC: after every stop and the run after it, every zone compiles, verifies, and a DS at the parent matches a key signing DNSKEY"
-	is "$dbad_next" 0 "DNSSEC: the run after every stop exits 0 or 3"
-	is "$dbad_same" 0 "DNSSEC: and ends with the roles, states and DS states of an uninterrupted run"
+	kill -TERM "$DNSSEC_NSD_PID" 2>/dev/null; wait "$DNSSEC_NSD_PID" 2>/dev/null; DNSSEC_NSD_PID=""
+	DSTOPS=$dstops DKINDS=$dkinds
+	dstate >"$TMP/$name.final"
+	is "$dbad_inv" 0 "DNSSEC $name: after every stop and the run after it, every zone compiles, verifies, and a DS at the parent is a SEP key's signing DNSKEY"
+	is "$dbad_next" 0 "DNSSEC $name: the run after every stop exits 0 or 3"
+	is "$dbad_same" 0 "DNSSEC $name: and ends with the roles, algorithms, states and DS states of an uninterrupted run"
 }
-if command -v nsd >/dev/null && command -v ldns-verify-zone >/dev/null; then
-	dnssec_crash
+if command -v nsd >/dev/null && command -v ldns-verify-zone >/dev/null && command -v ldns-key2ds >/dev/null; then
+	# a ZSK and a KSK rollover at once (--dnssec-roll)
+	dnssec_crash zsk "  zsk.example:
+    dnssec: { keys: ksk+zsk }
+    dmarc: { p: reject }" "0 --dnssec-roll all" 3900 PARENT 3960 4300 PARENT 4400 12000
+	is "$(awk '$1 == "_dmarc.zsk.example" && $4 == "removed"' "$TMP/zsk.final" | wc -l)" 2 "DNSSEC zsk: the ZSK and KSK rollovers ran to their end (two keys removed)"
+	ok $([ "$DKINDS" -ge 5 ] && [ "$DSTOPS" -ge 15 ]; echo $?) "DNSSEC zsk: $DKINDS runs, $DSTOPS stops"
+	# an algorithm rollover of a CSK (ECDSAP256SHA256 -> ED25519) and a shape change
+	# csk -> ksk+zsk at once, started by a policy change; a run every 3900 s (TTL 300 +
+	# propagation 3600), the parent republished before each (the operator a step behind)
+	roll=()
+	for i in $(seq 1 10); do roll+=(PARENT "$((i * 3900))"); done
+	dnssec_crash alg "  alg.example:
+    dnssec: { keys: csk, algorithm: ECDSAP256SHA256 }
+    dmarc: { p: reject }
+  split.example:
+    dnssec: { keys: csk }
+    dmarc: { p: reject }" "POLICY s/ECDSAP256SHA256 }/ED25519 }/; /split.example:/,/dmarc:/s/keys: csk/keys: ksk+zsk/" "${roll[@]}"
+	is "$(awk '$1 == "_dmarc.alg.example" && $4 != "removed" { print $2 "/" $3 "/" $4 }' "$TMP/alg.final" | tr '\n' ' ')" "csk/15/active " \
+		"DNSSEC alg: the algorithm rollover ran to its end (one ED25519 CSK left)"
+	is "$(awk '$1 == "_dmarc.split.example" && $4 != "removed" { print $2 "/" $3 "/" $4 }' "$TMP/alg.final" | tr '\n' ' ')" "ksk/13/active zsk/13/active " \
+		"DNSSEC alg: the shape change csk -> ksk+zsk ran to its end (a KSK and a ZSK left)"
+	ok $([ "$DKINDS" -ge 4 ] && [ "$DSTOPS" -ge 20 ]; echo $?) "DNSSEC alg: $DKINDS runs, $DSTOPS stops"
 else
-	diag "nsd or ldns-verify-zone missing: the DNSSEC rollovers are not stopped"
+	diag "nsd, ldns-verify-zone or ldns-key2ds missing: the DNSSEC rollovers are not stopped"
 fi
 
 diag "kinds of runs stopped:$kinds; $caught stops needed one more run to even out"

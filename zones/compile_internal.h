@@ -143,6 +143,12 @@ typedef struct cache_run {
 	bool *part_same;		/* by domain index: its part is its old entry's (NULL: none is) */
 	bool *reports_from;		/* by domain index: it reports to another hosted domain */
 	bool parts_ok;			/* prev's parts usable: names_same, and valid */
+	/*
+	 * By domain index (NULL: none): not in the policy's changed list, which
+	 * holds against prev (its part is its old entry's, not looked at), and
+	 * nothing outside the policy names it (compile_cache_outside()).
+	 */
+	bool *quick;
 	uint8_t context[32];		/* incr_hash_context() */
 	zone_t **before;		/* zs->v before the serials */
 	uint8_t global[32];		/* digest of the server settings */
@@ -151,6 +157,13 @@ typedef struct cache_run {
 
 /* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */
 int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, cache_run_t *cr);
+/*
+ * After the report list (c->reports) is made: a domain that a key store, an
+ * SPF cache file, an MTA-STS file or a hosted domain's reports name is not
+ * quick (each set walked once: it names few domains); every domain is not,
+ * when one of the state_dir listings failed.
+ */
+int compile_cache_outside(const ctx_t *c, cache_run_t *cr);
 /*
  * After the domains went through the cache: are the zones' apexes those of
  * prev (the set of the last compile that passed validate_zones)?

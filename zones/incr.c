@@ -19,6 +19,9 @@ struct compile_cache {
 	uint8_t global[32];
 	mn_map_t map;		/* name -> incr_entry_t * (one reference each) */
 	uint64_t serial_token;	/* incr_serial_token() */
+	incr_entry_t **order;	/* incr_order(): the map's entries by domain index (not held) */
+	size_t norder;
+	uint64_t gen;		/* the policy generation they were compiled from (0: none) */
 };
 
 /* ---- digests ------------------------------------------------------------------ */
@@ -366,6 +369,7 @@ void compile_cache_free(compile_cache_t *c)
 	if (c == NULL)
 		return;
 	drop_all(&c->map);
+	free(c->order);
 	free(c);
 }
 
@@ -406,9 +410,30 @@ void incr_serial_token_set(compile_cache_t *c, uint64_t token)
 		c->serial_token = token;
 }
 
+void incr_order_set(compile_cache_t *c, uint64_t gen, incr_entry_t **v, size_t n)
+{
+	if (c == NULL) {
+		free(v);
+		return;
+	}
+	free(c->order);
+	c->order = v;
+	c->norder = v != NULL ? n : 0;
+	c->gen = v != NULL ? gen : 0;
+}
+
+incr_entry_t *const *incr_order(const compile_cache_t *c, uint64_t gen, size_t *n)
+{
+	if (c == NULL || c->order == NULL || gen == 0 || c->gen != gen)
+		return NULL;
+	*n = c->norder;
+	return c->order;
+}
+
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n)
 {
 	mn_map_t m = { 0 };
+	incr_order_set(c, 0, NULL, 0);	/* (the entries it points to may go) */
 	if (mn_map_init(&m, n) != MN_OK)
 		return MN_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -434,6 +459,7 @@ int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t
 {
 	if (!incr_global_same(c, global) || c->map.n != n)
 		return incr_install(c, global, v, n);
+	incr_order_set(c, 0, NULL, 0);	/* (the old entries replaced below go) */
 	/* (an entry made now must replace the map's entry of its name: checked first, nothing changed yet) */
 	for (size_t i = 0; i < n; i++)
 		if (v[i] == NULL || (v[i] != olds[i] && (olds[i] == NULL || strcmp(v[i]->name, olds[i]->name) != 0 ||

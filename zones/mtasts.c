@@ -318,6 +318,15 @@ bool mtasts_wdset_maybe(const mtasts_wdset_t *s, const char *name)
 	return s == NULL || s->unknown || mn_map_gets(&s->names, name) != NULL;
 }
 
+bool mtasts_wdset_names(const mtasts_wdset_t *s, const mn_map_t **names)
+{
+	*names = NULL;
+	if (s == NULL || s->unknown)
+		return false;
+	*names = &s->names;
+	return true;
+}
+
 void mtasts_wdset_free(mtasts_wdset_t *s)
 {
 	if (s == NULL)

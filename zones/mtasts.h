@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "policy/diag.h"
+#include "policy/map.h"
 #include "policy/policy.h"
 
 /*
@@ -52,6 +53,8 @@ int mtasts_withdrawal(const policy_t *p, const policy_domain_t *d, time_t now, m
 typedef struct mtasts_wdset mtasts_wdset_t;
 int mtasts_wdset_load(const policy_t *p, mtasts_wdset_t **out);	/* MN_OK, MN_EINVAL, MN_ENOMEM */
 bool mtasts_wdset_maybe(const mtasts_wdset_t *s, const char *name);
+/* The names in s (*names: a map whose values are the names; NULL for none); false when any name may be. */
+bool mtasts_wdset_names(const mtasts_wdset_t *s, const mn_map_t **names);
 void mtasts_wdset_free(mtasts_wdset_t *s);	/* NULL is a no-op */
 
 /*

@@ -122,16 +122,22 @@ static void write_policy(const variant_t *v)
 	}
 }
 
-static void write_keys(bool second)
+/* dom's key store: k1 published, and k2 pending too when second. */
+static void write_store(const char *dom, bool second)
 {
 	char path[600];
-	snprintf(path, sizeof(path), "%s/keys/d03.example", state);
+	snprintf(path, sizeof(path), "%s/keys/%s", state, dom);
 	if (mn_mkdir_p(path, 0700) != MN_OK)
 		tap_bail("mkdir %s", path);
-	snprintf(path, sizeof(path), "%s/keys/d03.example/published", state);
+	snprintf(path, sizeof(path), "%s/keys/%s/published", state, dom);
 	write_text(path, second ? "k1 active v=DKIM1; k=rsa; p=" STORE_KEY "\n"
 				  "k2 pending v=DKIM1; k=rsa; p=" GOOGLE_KEY "\n"
 				: "k1 active v=DKIM1; k=rsa; p=" STORE_KEY "\n");
+}
+
+static void write_keys(bool second)
+{
+	write_store("d03.example", second);
 }
 
 /* d05's SPF cache: the include resolved to net, an old part replaced at T0 - 600. */
@@ -345,6 +351,33 @@ static void test_incr(void)
 	check(cache, now, MN_OK, 49, 1, "d03's key store published file changed");
 	write_keys(false);
 	check(cache, now, MN_OK, 49, 1, "d03's key store back");
+
+	/*
+	 * Inputs outside the policy of a domain its reload did not change (the
+	 * policy's changed list is empty): a key store appears for d12, which
+	 * had none, its key rotates, and the store goes.
+	 */
+	patched_loads = 0;
+	write_store("d12.example", false);
+	check(cache, now, MN_OK, 49, 1, "d12's key store appeared, its policy unchanged");
+	x = compile(cache, now, false, 0);
+	ok(count_of(x.zones, "k1._domainkey.d12.example.") == 1, "d12's key store selector served");
+	result_free(&x);
+	write_store("d12.example", true);
+	check(cache, now, MN_OK, 49, 1, "d12's key rotated (k2 published), its policy unchanged");
+	x = compile(cache, now, false, 0);
+	ok(count_of(x.zones, "k2._domainkey.d12.example.") == 1, "d12's new key served");
+	result_free(&x);
+	snprintf(path, sizeof(path), "%s/keys/d12.example/published", state);
+	is_int(unlink(path), 0, "d12's published file removed");
+	snprintf(path, sizeof(path), "%s/keys/d12.example", state);
+	is_int(rmdir(path), 0, "d12's key store removed");
+	check(cache, now, MN_OK, 49, 1, "d12's key store gone, its policy unchanged");
+	x = compile(cache, now, false, 0);
+	ok(count_of(x.zones, "k1._domainkey.d12.example.") == 0 && count_of(x.zones, "k2._domainkey.d12.example.") == 0,
+	   "d12's key store selectors gone");
+	result_free(&x);
+	ok(patched_loads >= 6, "those loads patched the one before (%zu)", patched_loads);
 
 	if (diag_new(&dg) != MN_OK)
 		tap_bail("diag_new");

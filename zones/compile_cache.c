@@ -358,8 +358,9 @@ static int begin_known(const policy_t *p, cache_run_t *cr, size_t nd)
 {
 	size_t no = 0;
 	incr_entry_t *const *order = NULL;
+	const bool *from = NULL;
 	if (p->changed_known && p->gen > 1 && p->nremoved == 0 && nd == p->ndomains)
-		order = incr_order(cr->prev, p->gen - 1, &no);
+		order = incr_order(cr->prev, p->gen - 1, &no, &from);
 	if (order == NULL || no != nd || compile_cache_size(cr->prev) != nd || !incr_parts_valid(cr->prev))
 		return MN_OK;
 	for (size_t k = 0; k < p->nchanged; k++) {
@@ -379,6 +380,7 @@ static int begin_known(const policy_t *p, cache_run_t *cr, size_t nd)
 	memset(cr->quick, 1, nd * sizeof(*cr->quick));
 	cr->names_same = true;
 	cr->parts_ok = true;
+	cr->prev_from = from;
 	cache_part_t cp = { .run = cr };
 	for (size_t k = 0; k < p->nchanged; k++) {
 		size_t i = p->changed[k];
@@ -526,12 +528,12 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 	incr_serial_token_set(cache, r == MN_OK ? cr->serial_token : 0);
 	if (r != MN_OK)
 		return r;
-	incr_order_set(cache, p->gen, cr->fresh, nd);	/* (the entries are the cache's now) */
+	cr->prev_from = NULL;	/* (the cache's, replaced now) */
+	incr_order_set(cache, p->gen, cr->fresh, nd, cr->reports_from);	/* (the entries are the cache's now) */
 	free(cr->before);
 	free(cr->olds);
 	free(cr->part_same);
 	free(cr->quick);
-	free(cr->reports_from);
 	cr->quick = NULL;
 	cr->fresh = NULL;
 	cr->before = NULL;
@@ -549,7 +551,8 @@ void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 	if (cr->prev != NULL)
 		incr_parts_invalidate(cr->cache);
 	incr_serial_token_set(cr->cache, 0);	/* (the serials may have moved on without the entries) */
-	incr_order_set(cr->cache, 0, NULL, 0);
+	cr->prev_from = NULL;
+	incr_order_set(cr->cache, 0, NULL, 0, NULL);
 	free(cr->fresh);
 	free(cr->before);
 	free(cr->olds);

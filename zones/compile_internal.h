@@ -142,6 +142,7 @@ typedef struct cache_run {
 	bool names_same;		/* prev's domain names are this policy's */
 	bool *part_same;		/* by domain index: its part is its old entry's (NULL: none is) */
 	bool *reports_from;		/* by domain index: it reports to another hosted domain */
+	const bool *prev_from;		/* with quick: reports_from of the compile prev's entries came from (NULL: unknown) */
 	bool parts_ok;			/* prev's parts usable: names_same, and valid */
 	/*
 	 * By domain index (NULL: none): not in the policy's changed list, which

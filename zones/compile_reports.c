@@ -42,6 +42,8 @@ int compile_reports_collect(ctx_t *c, cache_run_t *cr)
 {
 	size_t cap = 0;
 	for (size_t i = 0; i < c->p->ndomains; i++) {
+		if (cr != NULL && cr->quick != NULL && cr->prev_from != NULL && cr->quick[i] && !cr->prev_from[i])
+			continue;	/* unchanged, and reported to no hosted domain last time: not read */
 		const policy_domain_t *d = &c->p->domains[i];
 		if (!d->dmarc.present)
 			continue;

@@ -20,6 +20,7 @@ struct compile_cache {
 	mn_map_t map;		/* name -> incr_entry_t * (one reference each) */
 	uint64_t serial_token;	/* incr_serial_token() */
 	incr_entry_t **order;	/* incr_order(): the map's entries by domain index (not held) */
+	bool *order_from;	/* beside them: the domain reported to another hosted domain */
 	size_t norder;
 	uint64_t gen;		/* the policy generation they were compiled from (0: none) */
 };
@@ -370,6 +371,7 @@ void compile_cache_free(compile_cache_t *c)
 		return;
 	drop_all(&c->map);
 	free(c->order);
+	free(c->order_from);
 	free(c);
 }
 
@@ -410,30 +412,34 @@ void incr_serial_token_set(compile_cache_t *c, uint64_t token)
 		c->serial_token = token;
 }
 
-void incr_order_set(compile_cache_t *c, uint64_t gen, incr_entry_t **v, size_t n)
+void incr_order_set(compile_cache_t *c, uint64_t gen, incr_entry_t **v, size_t n, bool *from)
 {
 	if (c == NULL) {
 		free(v);
+		free(from);
 		return;
 	}
 	free(c->order);
+	free(c->order_from);
 	c->order = v;
+	c->order_from = v != NULL ? from : (free(from), NULL);
 	c->norder = v != NULL ? n : 0;
 	c->gen = v != NULL ? gen : 0;
 }
 
-incr_entry_t *const *incr_order(const compile_cache_t *c, uint64_t gen, size_t *n)
+incr_entry_t *const *incr_order(const compile_cache_t *c, uint64_t gen, size_t *n, const bool **from)
 {
 	if (c == NULL || c->order == NULL || gen == 0 || c->gen != gen)
 		return NULL;
 	*n = c->norder;
+	*from = c->order_from;
 	return c->order;
 }
 
 int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, size_t n)
 {
 	mn_map_t m = { 0 };
-	incr_order_set(c, 0, NULL, 0);	/* (the entries it points to may go) */
+	incr_order_set(c, 0, NULL, 0, NULL);	/* (the entries it points to may go) */
 	if (mn_map_init(&m, n) != MN_OK)
 		return MN_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -459,7 +465,7 @@ int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t
 {
 	if (!incr_global_same(c, global) || c->map.n != n)
 		return incr_install(c, global, v, n);
-	incr_order_set(c, 0, NULL, 0);	/* (the old entries replaced below go) */
+	incr_order_set(c, 0, NULL, 0, NULL);	/* (the old entries replaced below go) */
 	/* (an entry made now must replace the map's entry of its name: checked first, nothing changed yet) */
 	for (size_t i = 0; i < n; i++)
 		if (v[i] == NULL || (v[i] != olds[i] && (olds[i] == NULL || strcmp(v[i]->name, olds[i]->name) != 0 ||

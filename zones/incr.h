@@ -138,10 +138,12 @@ int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t
  * the cache takes), with the generation (policy_t.gen) of the policy it
  * compiled: incr_order() gives them back for that generation only (NULL
  * otherwise, and after any install, which clears them; gen 0: none).  The
- * entries are the map's, not held again.
+ * entries are the map's, not held again.  from (taken too, NULL: not known):
+ * by domain index, whether the domain reported to another hosted domain in
+ * that compile; incr_order() gives it back in *from.
  */
-void incr_order_set(compile_cache_t *c, uint64_t gen, incr_entry_t **v, size_t n);
-incr_entry_t *const *incr_order(const compile_cache_t *c, uint64_t gen, size_t *n);
+void incr_order_set(compile_cache_t *c, uint64_t gen, incr_entry_t **v, size_t n, bool *from);
+incr_entry_t *const *incr_order(const compile_cache_t *c, uint64_t gen, size_t *n, const bool **from);
 /*
  * The serials token (serial_assign_known) under which the entries' zones got
  * their serials: set by the compile once the cache holds them; 0: none.

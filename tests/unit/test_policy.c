@@ -1123,7 +1123,8 @@ static void test_sort(void)
 
 /*
  * 12,000 domains in a scrambled order (enough for the sort's two halves on two
- * threads, merged): sorted strictly, each with its own values and position;
+ * threads, merged, and the defaults merged in two halves): sorted strictly,
+ * each with its own values, position and the defaults;
  * then a name of the file's start defined again in an included file (the
  * other half): reported there, naming the first.
  */
@@ -1136,7 +1137,8 @@ static void test_sort_halves(void)
 		if (f == NULL)
 			tap_bail("cannot write halves.yaml");
 		fputs(HEAD, f);
-		fputs(dup ? "include: ['halvesinc/*.yaml']\ndomains:\n" : "domains:\n", f);
+		fputs(dup ? "include: ['halvesinc/*.yaml']\ndomains:\n"
+			  : "defaults:\n  dmarc: { p: quarantine }\ndomains:\n", f);
 		for (int k = 0; k < N; k++) {
 			int i = (int)(((long)k * 7919) % N);	/* 7919 is prime: a permutation */
 			fprintf(f, "  h%d.example: { spf: { ip4: [10.%d.%d.0/24] } }\n", i, i / 256, i % 256);
@@ -1163,10 +1165,11 @@ static void test_sort_halves(void)
 			sorted = sorted && (i == 0 || strcmp(p->domains[i - 1].name, d->name) < 0);
 			values = values && d->spf.ip4.n == 1 && d->spf.ip4.v[0].net.addr[1] == num / 256 &&
 				 d->spf.ip4.v[0].net.addr[2] == num % 256 &&
-				 d->pos.line == (uint32_t)(6 + (long)num * 1679 % N);	/* 1679 = 7919^-1 mod 12000 */
+				 d->pos.line == (uint32_t)(8 + (long)num * 1679 % N) &&	/* 1679 = 7919^-1 mod 12000 */
+				 d->dmarc.p.v == DMARC_P_QUARANTINE && d->dmarc.p.pos.line == 6;
 		}
 		ok(sorted, "12,000 domains sorted strictly by name");
-		ok(values, "each domain with its own values and position");
+		ok(values, "each domain with its own values and position, and the defaults (both halves)");
 		policy_free(p);
 	}
 }

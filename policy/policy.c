@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy/policy_internal.h"
+#include "policy/pool.h"
 
 void policy_conv_error(policy_conv_t *cv, const char *file, const ynode_t *n, const char *fmt, ...)
 {
@@ -146,6 +147,40 @@ static int cmp_skey(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* The two halves of a key array, sorted on a thread each (sort_domains). */
+typedef struct halves {
+	skey_t *key;
+	size_t n;
+} halves_t;
+
+static void sort_half(void *arg, size_t k)
+{
+	halves_t *h = arg;
+	size_t mid = h->n / 2;
+	if (k == 0)
+		qsort(h->key, mid, sizeof(*h->key), cmp_skey);
+	else
+		qsort(h->key + mid, h->n - mid, sizeof(*h->key), cmp_skey);
+}
+
+/*
+ * Sorts key[0..n) by cmp_skey: its two halves on two threads (when the
+ * process has two CPUs and n is large), then merged into out.  cmp_skey is a total order
+ * (the index decides between equal names), so the result is a whole qsort's.
+ */
+static void sort_keys(skey_t *key, size_t n, skey_t *out)
+{
+	halves_t h = { key, n };
+	mn_pool_run(2, n >= 10000 ? 0 : 1, sort_half, &h);	/* a thread only when it pays */
+	size_t mid = n / 2, a = 0, b = mid, o = 0;
+	while (a < mid && b < n)
+		out[o++] = cmp_skey(&key[a], &key[b]) <= 0 ? key[a++] : key[b++];
+	while (a < mid)
+		out[o++] = key[a++];
+	while (b < n)
+		out[o++] = key[b++];
+}
+
 /* Sorts p->domains by name in place and reports names defined twice. */
 static int sort_domains(policy_conv_t *cv)
 {
@@ -153,10 +188,10 @@ static int sort_domains(policy_conv_t *cv)
 	size_t n = p->ndomains;
 	if (n < 2)
 		return MN_OK;
-	skey_t *key = malloc(n * sizeof(*key));
+	skey_t *all = malloc(2 * n * sizeof(*all)), *key = all + n;
 	size_t *perm = malloc(n * sizeof(*perm));
-	if (key == NULL || perm == NULL) {
-		free(key);
+	if (all == NULL || perm == NULL) {
+		free(all);
 		free(perm);
 		return MN_ENOMEM;
 	}
@@ -170,7 +205,8 @@ static int sort_domains(policy_conv_t *cv)
 		key[i].name = s;
 		key[i].i = i;
 	}
-	qsort(key, n, sizeof(*key), cmp_skey);
+	sort_keys(key, n, all);
+	key = all;
 	for (size_t i = 1; i < n; i++) {
 		if (key[i].head != key[i - 1].head || strcmp(key[i].name, key[i - 1].name) != 0)
 			continue;
@@ -184,7 +220,7 @@ static int sort_domains(policy_conv_t *cv)
 	/* apply the permutation in place: slot i receives element perm[i] */
 	for (size_t i = 0; i < n; i++)
 		perm[i] = key[i].i;
-	free(key);
+	free(all);
 	for (size_t i = 0; i < n; i++) {
 		if (perm[i] == i || perm[i] == SIZE_MAX)
 			continue;
@@ -294,12 +330,31 @@ void policy_conv_file(policy_conv_t *cv, const ynode_t *root, bool top, const yn
 }
 
 
+/* policy_merge_defaults' domains, in two halves (one a thread). */
+typedef struct merge_job {
+	policy_domain_t *v;
+	size_t n;
+	const policy_domain_t *defaults;
+	const policy_dnssec_t *dnssec;
+} merge_job_t;
+
+static void merge_half(void *arg, size_t k)
+{
+	const merge_job_t *j = arg;
+	size_t lo = k == 0 ? 0 : j->n / 2, hi = k == 0 ? j->n / 2 : j->n;
+	if (lo == hi)
+		return;
+	schema_merge(schema_domain, &j->v[lo], hi - lo, sizeof(*j->v), j->defaults);
+	/* then what neither sets from server.dnssec */
+	schema_merge(schema_dnssec, &j->v[lo].dnssec, hi - lo, sizeof(*j->v), j->dnssec);
+}
+
 void policy_merge_defaults(policy_domain_t *v, size_t n, const policy_domain_t *defaults,
 			   const policy_dnssec_t *dnssec)
 {
-	schema_merge(schema_domain, v, n, sizeof(*v), defaults);
-	if (n > 0)	/* then what neither sets from server.dnssec */
-		schema_merge(schema_dnssec, &v[0].dnssec, n, sizeof(*v), dnssec);
+	/* each domain on its own: a second thread only for many (the first load's 100 MB) */
+	merge_job_t j = { v, n, defaults, dnssec };
+	mn_pool_run(2, n >= 10000 ? 0 : 1, merge_half, &j);
 }
 
 int policy_conv_finish(policy_conv_t *cv, size_t errors0, bool patched)

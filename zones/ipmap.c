@@ -61,8 +61,19 @@ size_t ipmap_ranges_merge(ipmap_range_t *r, size_t n, int family)
 	if (n == 0)
 		return 0;
 	ipmap_addr_t max = ipmap_max(family);
-	if (n > 1)
+	if (n <= 32) {
+		/* a domain's few networks (every domain's at each compile): insertion
+		 * sort, no qsort call; equal ranges are alike, so the order is qsort's */
+		for (size_t i = 1; i < n; i++) {
+			ipmap_range_t x = r[i];
+			size_t j = i;
+			for (; j > 0 && range_cmp(&r[j - 1], &x) > 0; j--)
+				r[j] = r[j - 1];
+			r[j] = x;
+		}
+	} else {
 		qsort(r, n, sizeof(*r), range_cmp);
+	}
 	size_t m = 0;
 	for (size_t i = 1; i < n; i++) {
 		if (r[i].lo <= r[m].hi || (r[m].hi != max && r[i].lo == r[m].hi + 1)) {

@@ -68,24 +68,6 @@ static char **concat(char **a, size_t na, char **b, size_t nb, char **c, size_t 
 	return v;
 }
 
-/* The position of the policy entry a generated network came from: the widest
- * entry inside it (the first of equals). */
-static const mn_pos_t *net_pos(const policy_domain_t *d, const mn_net_t *net)
-{
-	const policy_nets_t *in = net->family == 4 ? &d->spf.ip4 : &d->spf.ip6;
-	const policy_net_t *best = NULL;
-	for (size_t i = 0; i < in->n; i++) {
-		if (mn_net_inside(net, &in->v[i].net) && (best == NULL || in->v[i].net.prefix < best->net.prefix)) {
-			best = &in->v[i];
-			if (best->net.prefix == net->prefix)
-				break;	/* the network itself: nothing inside it is wider */
-		}
-	}
-	if (best != NULL && best->pos.file != NULL)
-		return &best->pos;
-	return POLICY_SET(*in) ? &in->pos : spf_pos(d);
-}
-
 /*
  * Term -> policy position for the validator: the network terms t4/t6 (made
  * from n4/n6), the kept terms (a..., mx, include..., in rec_spf_kept_terms'
@@ -100,9 +82,9 @@ static validate_term_t *term_map(const policy_domain_t *d, char **t4, const mn_n
 		return NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < c4; i++)
-		v[k++] = (validate_term_t){ t4[i], net_pos(d, &n4[i]) };
+		v[k++] = (validate_term_t){ t4[i], NULL, &n4[i] };
 	for (size_t i = 0; i < c6; i++)
-		v[k++] = (validate_term_t){ t6[i], net_pos(d, &n6[i]) };
+		v[k++] = (validate_term_t){ t6[i], NULL, &n6[i] };
 	size_t nmx = s->mx.v ? 1 : 0;
 	for (size_t i = 0; i < in->nkept; i++) {
 		const mn_pos_t *pos = spf_pos(d);
@@ -114,9 +96,9 @@ static validate_term_t *term_map(const policy_domain_t *d, char **t4, const mn_n
 			pos = &s->mx.pos;
 		else if (i - s->a.n - nmx < s->include.n)
 			pos = &s->include.v[i - s->a.n - nmx].pos;
-		v[k++] = (validate_term_t){ in->kept[i], pos->file ? pos : spf_pos(d) };
+		v[k++] = (validate_term_t){ in->kept[i], pos->file ? pos : spf_pos(d), NULL };
 	}
-	v[k++] = (validate_term_t){ rec_spf_all_term(s->all.v), POLICY_SET(s->all) ? &s->all.pos : spf_pos(d) };
+	v[k++] = (validate_term_t){ rec_spf_all_term(s->all.v), POLICY_SET(s->all) ? &s->all.pos : spf_pos(d), NULL };
 	*n = k;
 	return v;
 }
@@ -300,7 +282,7 @@ static int macro_nets(const ctx_t *c, const policy_domain_t *d, zone_t *z, const
 		if (r == MN_ERANGE) {
 			char buf[64];
 			mn_net_format(&v[i], buf, sizeof(buf));
-			diag_error(c->diag, net_pos(d, &v[i]), "SPF macro name for %s in %s passes 253 bytes",
+			diag_error(c->diag, validate_net_pos(d, &v[i]), "SPF macro name for %s in %s passes 253 bytes",
 				   buf, d->name);
 			return MN_OK;
 		}
@@ -321,7 +303,7 @@ static int spf_macro(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 		size_t n = fam == 4 ? in->nm4 : in->nm6;
 		size_t len = macro_query_len(z->name, fam);
 		if (n > 0 && len > 253) {
-			diag_error(c->diag, net_pos(d, fam == 4 ? &in->m4[0] : &in->m6[0]),
+			diag_error(c->diag, validate_net_pos(d, fam == 4 ? &in->m4[0] : &in->m6[0]),
 				   "SPF macro names of %s would be %zu bytes for IPv%d clients (limit 253)",
 				   d->name, len, fam);
 			return MN_OK;

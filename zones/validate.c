@@ -288,24 +288,48 @@ const mn_pos_t *validate_spf_pos(const policy_domain_t *d)
 	return &d->pos;
 }
 
-/* The position of the term quoted in msg ("'ip4:0.0.0.0/0' passes ..."), or NULL. */
-static const mn_pos_t *term_of(const char *msg, const validate_term_t *terms, size_t n)
+const mn_pos_t *validate_net_pos(const policy_domain_t *d, const mn_net_t *net)
 {
-	const mn_pos_t *best = NULL;
+	const policy_nets_t *in = net->family == 4 ? &d->spf.ip4 : &d->spf.ip6;
+	const policy_net_t *best = NULL;
+	for (size_t i = 0; i < in->n; i++) {
+		if (mn_net_inside(net, &in->v[i].net) && (best == NULL || in->v[i].net.prefix < best->net.prefix)) {
+			best = &in->v[i];
+			if (best->net.prefix == net->prefix)
+				break;	/* the network itself: nothing inside it is wider */
+		}
+	}
+	if (best != NULL && best->pos.file != NULL)
+		return &best->pos;
+	return POLICY_SET(*in) ? &in->pos : validate_spf_pos(d);
+}
+
+/* A term's position (a network term's found now: only messages need it). */
+static const mn_pos_t *term_pos(const policy_domain_t *d, const validate_term_t *t)
+{
+	if (t->pos != NULL)
+		return t->pos;
+	return t->net != NULL ? validate_net_pos(d, t->net) : validate_spf_pos(d);
+}
+
+/* The position of the term quoted in msg ("'ip4:0.0.0.0/0' passes ..."), or NULL. */
+static const mn_pos_t *term_of(const policy_domain_t *d, const char *msg, const validate_term_t *terms, size_t n)
+{
+	const validate_term_t *best = NULL;
 	size_t bestlen = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(terms[i].text);
 		for (const char *q = strchr(msg, '\''); q != NULL; q = strchr(q + 1, '\'')) {
 			if (strncmp(q + 1, terms[i].text, len) == 0 && q[1 + len] == '\'') {
 				if (best == NULL || len > bestlen) {
-					best = terms[i].pos;
+					best = &terms[i];
 					bestlen = len;
 				}
 				break;
 			}
 		}
 	}
-	return best;
+	return best != NULL ? term_pos(d, best) : NULL;
 }
 
 int validate_spf_record(validate_t *v, const policy_domain_t *d, const char *text,
@@ -316,7 +340,7 @@ int validate_spf_record(validate_t *v, const policy_domain_t *d, const char *tex
 	for (size_t i = 0; i < nterms; i++) {
 		size_t len = strlen(terms[i].text);
 		if (len > TXT_STRING_MAX)
-			emitf(v, DIAG_ERROR, terms[i].pos ? terms[i].pos : validate_spf_pos(d),
+			emitf(v, DIAG_ERROR, term_pos(d, &terms[i]),
 			      "SPF: term '%s' is %zu bytes, more than one TXT string holds (%d)",
 			      terms[i].text, len, TXT_STRING_MAX);
 	}
@@ -332,7 +356,7 @@ int validate_spf_record(validate_t *v, const policy_domain_t *d, const char *tex
 		const diag_item_t *it = diag_get(tmp, i);
 		if (strstr(it->msg, "DNS lookup terms") != NULL)
 			continue;	/* counted from the apex by compile.c */
-		const mn_pos_t *pos = term_of(it->msg, terms, nterms);
+		const mn_pos_t *pos = term_of(d, it->msg, terms, nterms);
 		emit(v, it->level, pos ? pos : validate_spf_pos(d), it->msg);
 	}
 	diag_free(tmp);

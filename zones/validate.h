@@ -51,10 +51,15 @@ bool validate_oom(const validate_t *v);
  * spf.mode, else the first spf key set, else the domain. */
 const mn_pos_t *validate_spf_pos(const policy_domain_t *d);
 
+/* The position of the policy entry a generated network came from: the widest
+ * entry of d inside it (the first of equals), else spf.ip4/ip6, else validate_spf_pos(d). */
+const mn_pos_t *validate_net_pos(const policy_domain_t *d, const mn_net_t *net);
+
 /* One generated SPF term and the policy value it came from. */
 typedef struct validate_term {
 	const char *text;	/* "ip4:192.0.2.0/24", "include:x.example", "-all" */
-	const mn_pos_t *pos;	/* borrowed */
+	const mn_pos_t *pos;	/* borrowed; when NULL, validate_net_pos(d, net) */
+	const mn_net_t *net;	/* borrowed: found only when a message needs it */
 } validate_term_t;
 
 /*

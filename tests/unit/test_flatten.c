@@ -321,6 +321,41 @@ static const struct {
 	{ 6, "2001:db8:1::/48 2001:db8::/48 2001:db8:3::/48", "2001:db8::/47 2001:db8:3::/48" },
 };
 
+/* Random ranges, few (the insertion sort) and many (qsort): the merge is ascending, disjoint,
+ * not adjacent, covers every input range, and each merged range's ends lie in an input range. */
+static void test_ipmap_merge_random(void)
+{
+	static const size_t sizes[] = { 2, 7, 32, 33, 200 };
+	unsigned seed = 17;
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s];
+		ipmap_range_t in[200], r[200];
+		for (size_t i = 0; i < n; i++) {
+			ipmap_addr_t lo = rand_r(&seed) % 1000, len = rand_r(&seed) % 20;
+			in[i] = (ipmap_range_t){ lo, lo + len };
+			r[i] = in[i];
+		}
+		size_t m = ipmap_ranges_merge(r, n, 4);
+		bool good = m >= 1 && m <= n;
+		for (size_t k = 0; good && k < m; k++) {
+			good = r[k].lo <= r[k].hi && (k == 0 || r[k].lo > r[k - 1].hi + 1);
+			bool lo_in = false, hi_in = false;
+			for (size_t i = 0; i < n; i++) {
+				lo_in = lo_in || (in[i].lo <= r[k].lo && r[k].lo <= in[i].hi);
+				hi_in = hi_in || (in[i].lo <= r[k].hi && r[k].hi <= in[i].hi);
+			}
+			good = good && lo_in && hi_in;
+		}
+		for (size_t i = 0; good && i < n; i++) {
+			bool covered = false;
+			for (size_t k = 0; k < m && !covered; k++)
+				covered = r[k].lo <= in[i].lo && in[i].hi <= r[k].hi;
+			good = covered;
+		}
+		ok(good, "merge of %zu random ranges: %zu ascending, disjoint, covering", n, m);
+	}
+}
+
 static void test_ipmap_merge(void)
 {
 	for (size_t i = 0; i < sizeof(merges) / sizeof(merges[0]); i++) {
@@ -438,6 +473,7 @@ static void test_ipmap_maps(void)
 int main(void)
 {
 	test_ipmap_merge();
+	test_ipmap_merge_random();
 	test_ipmap_maps();
 	test_cases();
 	test_addrs();

@@ -1121,6 +1121,59 @@ static void test_sort(void)
 	free(got);
 }
 
+/*
+ * 12,000 domains in a scrambled order (enough for the sort's two halves on two
+ * threads, merged, and the defaults merged in two halves): sorted strictly,
+ * each with its own values, position and the defaults;
+ * then a name of the file's start defined again in an included file (the
+ * other half): reported there, naming the first.
+ */
+static void test_sort_halves(void)
+{
+	enum { N = 12000 };
+	put("halvesinc/z.yaml", "domains:\n  H7919.example.: {}\n");
+	for (int dup = 0; dup < 2; dup++) {
+		FILE *f = fopen("halves.yaml", "w");
+		if (f == NULL)
+			tap_bail("cannot write halves.yaml");
+		fputs(HEAD, f);
+		fputs(dup ? "include: ['halvesinc/*.yaml']\ndomains:\n"
+			  : "defaults:\n  dmarc: { p: quarantine }\ndomains:\n", f);
+		for (int k = 0; k < N; k++) {
+			int i = (int)(((long)k * 7919) % N);	/* 7919 is prime: a permutation */
+			fprintf(f, "  h%d.example: { spf: { ip4: [10.%d.%d.0/24] } }\n", i, i / 256, i % 256);
+		}
+		fclose(f);
+		int ret;
+		policy_t *p = NULL;
+		char *got = load("halves.yaml", &ret, dup ? NULL : &p);
+		if (dup) {
+			/* h7919 is the top file's second domain, line 8 after the include line */
+			is_str(got, "halvesinc/z.yaml:2:3: error: domain 'h7919.example' defined twice (first at halves.yaml:8:3)\n",
+			       "12,000 domains: a name in both halves reported once, at the second");
+			free(got);
+			continue;
+		}
+		is_str(got, "", "12,000 scrambled domains load cleanly");
+		free(got);
+		if (!ok(ret == MN_OK && p != NULL && p->ndomains == N, "12,000 domains"))
+			return;
+		bool sorted = true, values = true;
+		for (size_t i = 0; i < p->ndomains; i++) {
+			const policy_domain_t *d = &p->domains[i];
+			int num = atoi(d->name + 1);
+			sorted = sorted && (i == 0 || strcmp(p->domains[i - 1].name, d->name) < 0);
+			values = values && d->spf.ip4.n == 1 && d->spf.ip4.v[0].net.addr[1] == num / 256 &&
+				 d->spf.ip4.v[0].net.addr[2] == num % 256 &&
+				 d->pos.line == (uint32_t)(8 + (long)num * 1679 % N) &&	/* 1679 = 7919^-1 mod 12000 */
+				 d->dmarc.p.v == DMARC_P_QUARANTINE && d->dmarc.p.pos.line == 6;
+		}
+		ok(sorted, "12,000 domains sorted strictly by name");
+		ok(values, "each domain with its own values and position, and the defaults (both halves)");
+		policy_free(p);
+	}
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -1143,6 +1196,7 @@ int main(void)
 	test_parse_cache_packed();
 	test_patch();
 	test_sort();
+	test_sort_halves();
 
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

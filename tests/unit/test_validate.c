@@ -160,7 +160,7 @@ static void test_spf_record(void)
 	dom.spf.mode.pos = (mn_pos_t){ "p.yaml", 5, 13 };
 	mn_pos_t p4 = { "p.yaml", 6, 14 }, pinc = { "p.yaml", 7, 18 }, pall = { "p.yaml", 8, 12 };
 	validate_term_t terms[] = {
-		{ "ip4:0.0.0.0/0", &p4 }, { "include:a.example", &pinc }, { "+all", &pall },
+		{ "ip4:0.0.0.0/0", &p4, NULL }, { "include:a.example", &pinc, NULL }, { "+all", &pall, NULL },
 	};
 	is_int(validate_spf_record(v, &dom, "v=spf1 ip4:0.0.0.0/0 include:a.example +all", terms, 3), MN_OK,
 	       "validate_spf_record");
@@ -170,6 +170,27 @@ static void test_spf_record(void)
 	const diag_item_t *a = diag_get(d, 0), *b = diag_get(d, 1);
 	ok(a && a->line == 6 && a->col == 14 && a->level == DIAG_ERROR, "ip4:0.0.0.0/0 at its entry");
 	ok(b && b->line == 8 && b->col == 12 && b->level == DIAG_ERROR, "+all at the all value");
+
+	/* a network term without a position: found when its message is made, at the widest
+	 * policy network inside it (the /0, not the /24 before it) */
+	policy_net_t nets[2] = { { .pos = { "p.yaml", 9, 14 } }, { .pos = { "p.yaml", 10, 14 } } };
+	mn_net_t gen;
+	if (mn_net_parse("192.0.2.0/24", 4, false, &nets[0].net) != MN_OK ||
+	    mn_net_parse("0.0.0.0/0", 4, false, &nets[1].net) != MN_OK || mn_net_parse("0.0.0.0/0", 4, false, &gen) != MN_OK)
+		tap_bail("mn_net_parse");
+	policy_domain_t dn = dom;
+	dn.spf.ip4 = (policy_nets_t){ nets, 2, { "p.yaml", 9, 7 } };
+	validate_term_t nt[] = { { "ip4:0.0.0.0/0", NULL, &gen } };
+	diag_t *d3 = NULL;
+	validate_t *v3 = NULL;
+	if (diag_new(&d3) != MN_OK || validate_new(d3, &v3) != MN_OK)
+		tap_bail("validate_new");
+	validate_spf_record(v3, &dn, "v=spf1 ip4:0.0.0.0/0 -all", nt, 1);
+	a = diag_count(d3) == 1 ? diag_get(d3, 0) : NULL;
+	ok(a && a->line == 10 && a->col == 14 && a->level == DIAG_ERROR,
+	   "a network term's position found for its message (got %u:%u)", a ? a->line : 0, a ? a->col : 0);
+	validate_free(v3);
+	diag_free(d3);
 
 	/* 11 lookup terms in one record: the record's own count is not reported (compile counts from the apex) */
 	diag_t *d2 = NULL;
@@ -186,7 +207,7 @@ static void test_spf_record(void)
 	while (strlen(longterm) < 8 + 240)
 		strcat(longterm, "abcdefghi.");
 	strcat(longterm, "abcdefghij");
-	validate_term_t lt[] = { { longterm, &pinc } };
+	validate_term_t lt[] = { { longterm, &pinc, NULL } };
 	char rec[400];
 	snprintf(rec, sizeof(rec), "v=spf1 %s ptr:x.example -all", longterm);
 	validate_spf_record(v2, &dom, rec, lt, 1);

@@ -27,6 +27,9 @@ typedef struct srv_watchplan srv_watchplan_t;
  */
 int srv_watch_plan(const char *policy_path, const policy_t *p, srv_watchplan_t **plan);
 void srv_watch_plan_free(srv_watchplan_t *plan);
+/* Does plan watch directory dir for name (a file name or pattern, as added)? (tests) */
+bool srv_watch_plan_has(const srv_watchplan_t *plan, const char *dir, const char *name);
+size_t srv_watch_plan_count(const srv_watchplan_t *plan);	/* rules: (directory, name) pairs */
 int srv_watch_start(srv_t *srv);
 void srv_watch_apply(srv_t *srv, srv_watchplan_t *plan, bool replace);
 size_t srv_watch_count(const srv_t *srv);	/* directories watched */

@@ -71,6 +71,33 @@ static uint64_t check(const uint8_t *p, size_t n)
 	return h ^ h >> 31;
 }
 
+void sigstore_sum(const uint8_t *p, size_t n, uint8_t out[32])
+{
+	static const uint64_t seed[4] = { 0x6d61696c6e73ULL, 0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
+					  0x165667b19e3779f9ULL };
+	uint64_t h[4];
+	for (int k = 0; k < 4; k++)
+		h[k] = seed[k] ^ n;
+	size_t len = n;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		for (int k = 0; k < 4; k++) {
+			h[k] = (h[k] ^ w) * (0x9e3779b97f4a7c15ULL + 2 * (uint64_t)k);
+			h[k] ^= h[k] >> (29 + k);
+		}
+	}
+	uint64_t w = 0;
+	memcpy(&w, p, len);
+	for (int k = 0; k < 4; k++) {
+		h[k] = (h[k] ^ w ^ len) * 0x9e3779b97f4a7c15ULL;
+		h[k] ^= h[k] >> 31;
+		h[k] = (h[k] ^ h[(k + 1) % 4]) * 0xff51afd7ed558ccdULL;
+		h[k] ^= h[k] >> 33;
+		put64(out + 8 * k, h[k]);
+	}
+}
+
 size_t sigstore_count(const sigstore_t *s)
 {
 	return s != NULL ? s->count : 0;

@@ -32,6 +32,14 @@ typedef struct sigstore_meta {
 typedef struct sigstore sigstore_t;
 
 /*
+ * A 256-bit sum of p[0..n) against damage and change (four lanes of a
+ * multiply-xorshift mix, eight bytes a step: not against an adversary), for
+ * what the server compares with its own earlier state: sign_keys_state()'s
+ * key-directory state (a SHA-256 was most of its cost).
+ */
+void sigstore_sum(const uint8_t *p, size_t n, uint8_t out[32]);
+
+/*
  * The store of state_dir, mapped (read-only); *out is an empty store when
  * there is none or it cannot be used (above).  MN_ENOMEM only.
  */

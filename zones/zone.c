@@ -661,23 +661,29 @@ static bool set_start(const zone_rr_t *rrs, size_t i)
 /*
  * Moves a sorted zone (SOA first) into one block: rrs[], the pool references,
  * the SOA in answer form, the distinct owners, the apex (unless it is the
- * first owner), the strings.  The other RRsets go to the pool.
+ * first owner), the strings.  The other RRsets go to the pool, or when not
+ * pooled into the block too (after the owners, in answer form like the
+ * pool's): a zone taken whole from the signed store (sigstore.c), whose
+ * RRsets another zone seldom has (its RRSIGs are its own), is not hashed.
  */
-static int freeze(zone_t *z, bool borrowed)
+static int freeze(zone_t *z, bool borrowed, bool pooled)
 {
-	size_t n = z->nrrs, owners = 0, nsets = 0;
+	size_t n = z->nrrs, owners = 0, nsets = 0, sets_len = 0;
 	assert(n > 0);
 	for (size_t i = 0; i < n; i++) {
 		if (i == 0 || !same_owner(&z->rrs[i], &z->rrs[i - 1]))
 			owners += z->rrs[i].owner_len;
-		nsets += set_start(z->rrs, i);
+		if (pooled)
+			nsets += set_start(z->rrs, i);
+		else if (i > 0)
+			sets_len += 12u + z->rrs[i].rdlen;
 	}
 	if (nsets > UINT32_MAX)
 		return MN_ERANGE;
 	size_t soa_len = 12u + z->rrs[0].rdlen;
 	bool apex_first = z->rrs[0].owner_len == z->apex_len &&
 			  memcmp(z->rrs[0].owner, z->apex, z->apex_len) == 0;
-	size_t total = n * sizeof(zone_rr_t) + nsets * sizeof(zshared_t *) + soa_len + owners +
+	size_t total = n * sizeof(zone_rr_t) + nsets * sizeof(zshared_t *) + soa_len + owners + sets_len +
 		       (apex_first ? 0 : z->apex_len) + z->strs_len;
 	bool big;
 	uint8_t *blk = piece_alloc(SLAB_ZONES, total, &big);
@@ -701,7 +707,13 @@ static int freeze(zone_t *z, bool borrowed)
 	memcpy(p + 12, z->rrs[0].rdata, z->rrs[0].rdlen);
 	v[0].rdata = p + 12;
 	size_t ns = 0;
-	for (size_t i = 1; i < n;) {
+	for (size_t i = 1; !pooled && i < n; i++) {
+		hdr_put(q, &z->rrs[i]);
+		memcpy(q + 12, z->rrs[i].rdata, z->rrs[i].rdlen);
+		v[i].rdata = q + 12;
+		q += 12u + z->rrs[i].rdlen;
+	}
+	for (size_t i = 1; pooled && i < n;) {
 		size_t j = i + 1;
 		while (j < n && !set_start(z->rrs, j))
 			j++;
@@ -832,7 +844,7 @@ int zone_finish(zone_t *z)
 	long so = soa_serial_off(&z->rrs[0]);
 	if (so < 0)
 		return MN_EINVAL;
-	int r = freeze(z, false);
+	int r = freeze(z, false, true);
 	if (r < 0)
 		return r;
 	z->serial = mn_get32(z->rrs[0].rdata + so);
@@ -877,7 +889,7 @@ int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t 
 	z->rrs = v;
 	z->nrrs = n;
 	z->cap = (uint32_t)n;
-	int r = freeze(z, true);
+	int r = freeze(z, true, false);
 	if (r < 0) {
 		z->rrs = NULL;
 		z->nrrs = 0;

@@ -41,7 +41,8 @@ int zone_name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
  * already in canonical order without duplicates, as a finished zone's records
  * are (not checked); the SOA first and once, every owner a wire name at or
  * below the apex (checked: MN_EINVAL otherwise); digest is taken as the
- * zone's (not computed).
+ * zone's (not computed).  Its RRsets are not put in the shared pool: the
+ * zone holds its own copy (a signed zone's RRsets are rarely another's).
  * What zone_finish() does without the sort and the hashing (sigstore.c).
  */
 int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32]);

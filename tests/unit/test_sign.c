@@ -673,6 +673,13 @@ static void test_settle(void)
 	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "its state");
 	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "its state again");
 	ok(memcmp(s1, s2, 32) == 0, "settled: the same state");
+	ts[0].tv_nsec = (ts[0].tv_nsec + 1) % 1000000000;
+	ts[1] = ts[0];	/* only the mtime's nanoseconds differ */
+	is_int(utimensat(AT_FDCWD, dir, ts, 0), 0, "the mtime moved by a nanosecond");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "its state");
+	ok(memcmp(s1, s2, 32) != 0, "another state (every field counts)");
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "and again: the same state");
+	ok(memcmp(s1, s2, 32) == 0, "the same");
 	snprintf(cmd, sizeof(cmd), "touch '%s/x'", dir);
 	if (system(cmd) != 0)
 		tap_bail("touch");

@@ -602,6 +602,21 @@ static void diag_append(diag_t *to, const diag_t *from)
 	}
 }
 
+/* Room for total domains in the policy's array; false (and the load's oom set) without it. */
+static bool domains_reserve(loader_t *ld, size_t total)
+{
+	if (total <= ld->cv.cap)
+		return true;
+	policy_domain_t *v = realloc(ld->cv.p->domains, total * sizeof(*v));
+	if (v == NULL) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+		return false;
+	}
+	ld->cv.p->domains = v;
+	ld->cv.cap = total;
+	return true;
+}
+
 /*
  * Merges the jobs into the policy in include order: messages, domains,
  * memory.  Without gather, the domains are left out (the patch of the
@@ -613,15 +628,8 @@ static void jobs_merge(loader_t *ld, bool gather)
 	size_t total = p->ndomains;
 	for (size_t i = 0; i < ld->njobs && gather; i++)
 		total += ld->jobs[i].reused ? ld->jobs[i].file->ndomains : ld->jobs[i].ndomains;
-	if (total > ld->cv.cap) {
-		policy_domain_t *v = realloc(p->domains, total * sizeof(*v));
-		if (v == NULL) {
-			ld->cv.ctx.oom = MN_ENOMEM;
-			return;
-		}
-		p->domains = v;
-		ld->cv.cap = total;
-	}
+	if (!domains_reserve(ld, total))
+		return;
 	for (size_t i = 0; i < ld->njobs; i++) {
 		job_t *j = &ld->jobs[i];
 		if (j->reused) {
@@ -683,15 +691,8 @@ static void held_gather(loader_t *ld)
 	size_t total = p->ndomains;
 	for (size_t i = 0; i < pv->nheld; i++)
 		total += pv->held[i]->ndomains;
-	if (total > ld->cv.cap) {
-		policy_domain_t *v = realloc(p->domains, total * sizeof(*v));
-		if (v == NULL) {
-			ld->cv.ctx.oom = MN_ENOMEM;
-			return;
-		}
-		p->domains = v;
-		ld->cv.cap = total;
-	}
+	if (!domains_reserve(ld, total))
+		return;
 	for (size_t i = 0; i < pv->nheld; i++) {
 		domains_unpack(pv->held[i]->packed, pv->held[i]->ndomains, p->domains + p->ndomains);
 		p->ndomains += pv->held[i]->ndomains;

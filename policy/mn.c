@@ -483,6 +483,21 @@ uint64_t mn_hash_str(const char *s)
 	return mn_hash(MN_HASH_INIT, s, strlen(s));
 }
 
+uint64_t mn_hash64(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	uint64_t w = 0;
+	memcpy(&w, p, len);
+	h = (h ^ w ^ len) * 0x9e3779b97f4a7c15ULL;
+	return h ^ h >> 29;
+}
+
 char *mn_strdup(const char *s)
 {
 	if (s == NULL)

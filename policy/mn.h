@@ -109,6 +109,11 @@ char *mn_strdup(const char *s);	/* NULL on ENOMEM */
 uint64_t mn_hash(uint64_t h, const void *data, size_t len);
 uint64_t mn_hash_str(const char *s);
 /*
+ * A faster 64-bit mix, eight bytes a step, for bulk data (not names, not
+ * against an adversary): h from the previous piece or any seed.
+ */
+uint64_t mn_hash64(uint64_t h, const void *data, size_t len);
+/*
  * Files in state_dir.  The rule: the path the administrator gives (state_dir,
  * `mailns zone --dir`) is resolved as usual and may contain symbolic links;
  * nothing mailns creates or enters below it may be one.  So below such a path

@@ -58,17 +58,7 @@ static void put64(uint8_t *p, uint64_t v)
 /* A checksum against damage (not against an adversary: the file is the server's own, 0640). */
 static uint64_t check(const uint8_t *p, size_t n)
 {
-	uint64_t h = 0x6d61696c6e73ULL ^ n;
-	for (; n >= 8; p += 8, n -= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	uint64_t w = 0;
-	memcpy(&w, p, n);
-	h = (h ^ w ^ n) * 0x9e3779b97f4a7c15ULL;
-	return h ^ h >> 31;
+	return mn_hash64(0x6d61696c6e73ULL ^ n, p, n);
 }
 
 void sigstore_sum(const uint8_t *p, size_t n, uint8_t out[32])

@@ -439,20 +439,6 @@ static void hdr_put(uint8_t *p, const zone_rr_t *rr)
 	mn_put16(p + 10, rr->rdlen);
 }
 
-/* Eight bytes a step: the pool hashes every RRset of every zone at load. */
-static uint64_t mix(uint64_t h, const uint8_t *p, size_t n)
-{
-	for (; n >= 8; p += 8, n -= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15u;
-		h ^= h >> 29;
-	}
-	uint64_t w = 0;
-	memcpy(&w, p, n);
-	h = (h ^ w ^ n) * 0x9e3779b97f4a7c15u;
-	return h ^ h >> 29;
-}
 
 static size_t run_len(const zone_rr_t *rrs, size_t i, size_t j)
 {
@@ -468,7 +454,7 @@ static uint32_t run_hash(const zone_rr_t *rrs, size_t i, size_t j)
 	uint8_t hdr[12];
 	for (size_t k = i; k < j; k++) {
 		hdr_put(hdr, &rrs[k]);
-		h = mix(mix(h, hdr, sizeof(hdr)), rrs[k].rdata, rrs[k].rdlen);
+		h = mn_hash64(mn_hash64(h, hdr, sizeof(hdr)), rrs[k].rdata, rrs[k].rdlen);	/* (8 bytes a step: every RRset at load) */
 	}
 	return (uint32_t)(h ^ h >> 32);
 }

@@ -66,7 +66,7 @@ static int hash8(char *const *terms, size_t n, char hex[9])
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (ctx == NULL)
 		return MN_ENOMEM;
-	int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	int ok = EVP_DigestInit_ex(ctx, mn_sha256(), NULL);
 	for (size_t i = 0; ok && i < n; i++) {
 		if (i > 0)
 			ok = EVP_DigestUpdate(ctx, " ", 1);

@@ -78,7 +78,7 @@ int rec_mta_sts_id(const char *policy_text, char *out, size_t outsize)
 	unsigned int mdlen = 0;
 	if (outsize < 33)
 		return MN_EINVAL;
-	if (EVP_Digest(policy_text, strlen(policy_text), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+	if (EVP_Digest(policy_text, strlen(policy_text), md, &mdlen, mn_sha256(), NULL) != 1 || mdlen < 16)
 		return MN_ENOMEM;
 	for (size_t i = 0; i < 16; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);

@@ -284,6 +284,8 @@ typedef struct fast {
 	uint32_t line;		/* 0-based, as libyaml's marks */
 	yarena_t *arena;
 	int depth;
+	bool dups;		/* a mapping repeats a key: fast_dups() reports them at the end */
+	bool oom;		/* (of the dups check) */
 } fast_t;
 
 /* Characters of a plain scalar this reader accepts (and may start one). */
@@ -328,14 +330,9 @@ static ynode_t *fast_scalar(fast_t *f, bool *oom)
 	if (at < f->end && (*at == '"' || *at == '\'')) {
 		char q = *at;
 		s = at + 1;
-		e = s;
-		while (e < f->end && *e != q) {
-			unsigned char c = (unsigned char)*e;
-			if (c < 0x20 || c > 0x7e || c == '\\')
-				return NULL;
-			e++;
-		}
-		if (e == f->end)
+		/* (fast_bytes_ok() let only printable ASCII and newlines through) */
+		e = memchr(s, q, (size_t)(f->end - s));
+		if (e == NULL || memchr(s, '\n', (size_t)(e - s)) != NULL || memchr(s, '\\', (size_t)(e - s)) != NULL)
 			return NULL;
 		if (q == '\'' && e + 1 < f->end && e[1] == '\'')
 			return NULL;	/* '' inside */
@@ -361,6 +358,41 @@ static ynode_t *fast_scalar(fast_t *f, bool *oom)
 }
 
 static ynode_t *fast_flow(fast_t *f, bool *oom);
+
+/*
+ * A mapping just read: is a key repeated in it?  Only noted, while its keys
+ * are at hand: fast_dups() reports them once the whole file is known to be in
+ * the subset (a file left to libyaml gets its messages from there).
+ */
+static void fast_map_done(fast_t *f, const ynode_t *map)
+{
+	if (f->dups || map->n < 2)
+		return;
+	if (map->n <= 16) {
+		for (const ynode_t *k = map->first->next; k != NULL; k = k->next)
+			for (const ynode_t *j = map->first; j != k; j = j->next)
+				if (key_eq(j, k)) {
+					f->dups = true;
+					return;
+				}
+		return;
+	}
+	mn_map_t seen = { 0 };
+	if (mn_map_init(&seen, map->n) != MN_OK) {
+		f->oom = true;
+		return;
+	}
+	for (const ynode_t *k = map->first; k != NULL && !f->dups; k = k->next) {
+		/* sized for map->n: no growth, so no failure */
+		void **slot = mn_map_put(&seen, k->str, k->len);
+		if (slot != NULL && *slot != NULL)
+			f->dups = true;
+		else if (slot != NULL)
+			*slot = (void *)k;
+	}
+	mn_map_free(&seen);
+}
+
 
 /* A value in a flow collection or after a key: a scalar or a flow collection. */
 static ynode_t *fast_value(fast_t *f, bool *oom)
@@ -392,7 +424,7 @@ static ynode_t *fast_flow(fast_t *f, bool *oom)
 	if (f->p < f->end && *f->p == close) {
 		f->p++;
 		f->depth--;
-		return n;
+		return n;	/* (empty: no key repeated) */
 	}
 	for (;;) {
 		if (map) {
@@ -421,6 +453,8 @@ static ynode_t *fast_flow(fast_t *f, bool *oom)
 		if (*f->p == close) {
 			f->p++;
 			f->depth--;
+			if (map)
+				fast_map_done(f, n);
 			return n;
 		}
 		if (*f->p != ',')
@@ -528,6 +562,7 @@ next_key:
 			*more = have;
 			*next = ind;
 			f->depth--;
+			fast_map_done(f, map);
 			return map;
 		}
 		if (ind != indent)
@@ -548,6 +583,32 @@ static int fast_dups(reader_t *r, ynode_t *n)
 	return n->kind == YNODE_MAP ? check_dups(r, n) : MN_OK;
 }
 
+/* Only printable ASCII and newlines in data[0..len)?  Eight bytes a step. */
+static bool fast_bytes_ok(const char *data, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x;
+		memcpy(&x, data + i, 8);
+		/* a byte over 0x7e (+1 sets its high bit, or it was set), or under 0x20 (exact for "any") */
+		uint64_t over = ((x + ones) | x) & highs, under = (x - 0x20 * ones) & ~x & highs;
+		if ((over | under) == 0)
+			continue;
+		for (size_t k = i; k < i + 8; k++) {
+			unsigned char c = (unsigned char)data[k];
+			if ((c < 0x20 && c != '\n') || c > 0x7e)
+				return false;
+		}
+	}
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)data[i];
+		if ((c < 0x20 && c != '\n') || c > 0x7e)
+			return false;
+	}
+	return true;
+}
+
 /*
  * The fast reader over data into r (r->arena): MN_OK with r->root set, or
  * MN_ESYNTAX when the data is outside its subset (nothing reported, the
@@ -555,11 +616,8 @@ static int fast_dups(reader_t *r, ynode_t *n)
  */
 static int fast_parse(const char *data, size_t len, reader_t *r)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)data[i];
-		if ((c < 0x20 && c != '\n') || c > 0x7e)
-			return MN_ESYNTAX;	/* tabs, CR, NUL, non-ASCII: libyaml's */
-	}
+	if (!fast_bytes_ok(data, len))
+		return MN_ESYNTAX;	/* tabs, CR, NUL, non-ASCII: libyaml's */
 	fast_t f = { .p = data, .end = data + len, .line_start = data, .arena = r->arena };
 	size_t indent = 0;
 	bool more = false, oom = false;
@@ -567,12 +625,13 @@ static int fast_parse(const char *data, size_t len, reader_t *r)
 	if (!fast_next_line(&f, &indent) || indent != 0 || *f.p == '-' || *f.p == '.' || *f.p == '%')
 		return MN_ESYNTAX;
 	ynode_t *root = fast_block(&f, 0, &more, &indent, &oom);
-	if (oom)
+	if (oom || f.oom)
 		return MN_ENOMEM;
 	if (root == NULL || more)
 		return MN_ESYNTAX;
 	r->root = root;
-	return fast_dups(r, root) < 0 ? MN_ENOMEM : MN_OK;
+	/* the tree walked again only when a mapping repeats a key */
+	return f.dups && fast_dups(r, root) < 0 ? MN_ENOMEM : MN_OK;
 }
 
 static void offset_to_mark(const char *data, size_t len, size_t off, yaml_mark_t *m)

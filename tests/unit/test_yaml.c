@@ -234,6 +234,62 @@ static void walk(const char *dir, size_t *files, size_t *bad, size_t *fast_n)
 	closedir(d);
 }
 
+/*
+ * A byte outside printable ASCII and newlines (the fast reader checks eight
+ * at a time) at each place of a word and of the tail, in a plain and a quoted
+ * value: left to libyaml, with its result.
+ */
+static void test_bytes(void)
+{
+	static const unsigned char bad[] = { 0x00, 0x09, 0x0d, 0x1f, 0x7f, 0x80, 0xc3, 0xff };
+	static const char *lines[] = { "a: xxxxxxxxxxxxxxxxxxxxxxx\nb: 1\n", "a: \"xxxxxxxxxxxxxxxxxxxxxxx\"\n" };
+	size_t tried = 0, wrong = 0, clean_fast = 0;
+	for (size_t l = 0; l < sizeof(lines) / sizeof(lines[0]); l++) {
+		size_t len = strlen(lines[l]);
+		bool fast = false;
+		clean_fast += agree(lines[l], len, &fast) && fast;
+		char buf[64];
+		/* every byte of the value (within a word, at its edges and in the tail) */
+		for (size_t at = 4; at < 26; at++) {
+			for (size_t b = 0; b < sizeof(bad); b++) {
+				memcpy(buf, lines[l], len + 1);
+				buf[at] = (char)bad[b];
+				fast = true;
+				tried++;
+				if ((!agree(buf, len, &fast) || fast) && wrong++ < 3)
+					tap_diag("line %zu: byte 0x%02x at %zu %s", l, bad[b], at,
+						  fast ? "taken by the fast reader" : "read otherwise than by libyaml");
+			}
+		}
+	}
+	is_int((long long)clean_fast, 2, "the clean lines: read by the fast reader");
+	is_int((long long)wrong, 0, "%zu lines with a control or non-ASCII byte: each left to libyaml", tried);
+}
+
+/* Repeated keys in mappings of more than 16 keys (looked up by hash), block and flow, nested. */
+static void test_big_dups(void)
+{
+	for (int dup = 0; dup < 4; dup++) {
+		mn_buf_t b = { 0 };
+		mn_buf_addf(&b, "domains:\n");
+		for (int i = 0; i < 20; i++) {
+			mn_buf_addf(&b, "  d%d.example: {", dup == 1 && i == 19 ? 3 : i);
+			for (int k = 0; k < 18; k++)
+				mn_buf_addf(&b, "%s k%d: %d", k > 0 ? "," : "", dup == 2 && i == 7 && k == 17 ? 0 : k, k);
+			mn_buf_addf(&b, " }\n");
+		}
+		if (dup == 3)
+			mn_buf_addf(&b, "other: 1\ndomains: {}\n");
+		char *text = mn_buf_take(&b);
+		if (text == NULL)
+			tap_bail("out of memory");
+		bool fast = false;
+		ok(agree(text, strlen(text), &fast) && fast, "20 x 18 keys, repeated: %s: the same tree and messages, fast",
+		   (const char *[]){ "none", "a domain", "a key in a flow map", "the top key" }[dup]);
+		free(text);
+	}
+}
+
 static void test_files(void)
 {
 	size_t files = 0, bad = 0, fast_n = 0;
@@ -254,6 +310,8 @@ int main(void)
 	test_shapes();
 	test_long_keys();
 	test_mutations();
+	test_bytes();
+	test_big_dups();
 	test_files();
 	return tap_done();
 }

@@ -130,8 +130,14 @@ bool ynode_is_null(const ynode_t *n)
 		return true;
 	if (n->kind != YNODE_SCALAR || !n->plain)
 		return false;
-	return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
-	       strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+	if (n->len == 0)
+		return true;
+	/* (most scalars are neither: one look at the first byte) */
+	char c = n->str[0];
+	if (c != '~' && c != 'n' && c != 'N')
+		return false;
+	return strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 || strcmp(n->str, "Null") == 0 ||
+	       strcmp(n->str, "NULL") == 0;
 }
 
 const char *ynode_kind_name(const ynode_t *n)

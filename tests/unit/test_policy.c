@@ -123,6 +123,13 @@ static const diag_case_t diag_cases[] = {
 	  "p.yaml:7:18: error: invalid network '192.0.2.1/24' for ip4 (host bits set)\n", MN_EPOLICY },
 	{ "wrong family", HEAD "domains:\n  a.example:\n    spf: { ip6: [192.0.2.0/24] }\n",
 	  "p.yaml:7:18: error: invalid network '192.0.2.0/24' for ip6 (not IPv6)\n", MN_EPOLICY },
+	/* the family is told before the host bits; the good networks around the bad ones are kept */
+	{ "wrong family, host bits", HEAD "domains:\n  a.example:\n    spf: { ip6: ['2001:db8::/32', 192.0.2.1/24], ip4: [2001:db8::1/32, 192.0.2.0/24] }\n",
+	  "p.yaml:7:35: error: invalid network '192.0.2.1/24' for ip6 (not IPv6)\n"
+	  "p.yaml:7:56: error: invalid network '2001:db8::1/32' for ip4 (not IPv4)\n", MN_EPOLICY },
+	{ "host bits, v6", HEAD "domains:\n  a.example:\n    spf: { ip6: ['2001:db8::1/32', 'x:y'] }\n",
+	  "p.yaml:7:18: error: invalid network '2001:db8::1/32' for ip6 (host bits set)\n"
+	  "p.yaml:7:36: error: invalid network 'x:y' for ip6\n", MN_EPOLICY },
 	{ "bad domain name key", HEAD "domains:\n  a..b: {}\n",
 	  "p.yaml:6:3: error: invalid domain name 'a..b'\n", MN_EPOLICY },
 	{ "bad name in a list", HEAD "domains:\n  a.example:\n    spf: { include: [ok.example, 'x y'] }\n",

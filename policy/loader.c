@@ -618,26 +618,49 @@ static bool domains_reserve(loader_t *ld, size_t total)
 }
 
 /*
- * Merges the jobs into the policy in include order: messages, domains,
- * memory.  Without gather, the domains are left out (the patch of the
- * cache's set, or held_gather(), takes them from the held parses).
+ * The top file's domains and every job's, sorted by name into the policy,
+ * each copied once to its place (policy_domains_gather); the jobs' arrays
+ * are then freed.
+ */
+static void jobs_gather(loader_t *ld)
+{
+	policy_t *p = ld->cv.p;
+	policy_run_t *runs = malloc((ld->njobs + 1) * sizeof(*runs));
+	if (runs == NULL) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+		return;
+	}
+	size_t nr = 0;
+	runs[nr++] = (policy_run_t){ p->domains, p->ndomains };
+	for (size_t i = 0; i < ld->njobs; i++)
+		if (ld->jobs[i].ndomains > 0)
+			runs[nr++] = (policy_run_t){ ld->jobs[i].domains, ld->jobs[i].ndomains };
+	if (policy_domains_gather(&ld->cv, runs, nr) != MN_OK)
+		ld->cv.ctx.oom = MN_ENOMEM;
+	free(runs);
+}
+
+/*
+ * Merges the jobs into the policy in include order: messages, domains
+ * (sorted: jobs_gather), memory.  Without gather, the domains are left out
+ * (the patch of the cache's set, or held_gather(), takes them from the held
+ * parses).
  */
 static void jobs_merge(loader_t *ld, bool gather)
 {
-	policy_t *p = ld->cv.p;
-	size_t total = p->ndomains;
-	for (size_t i = 0; i < ld->njobs && gather; i++)
-		total += ld->jobs[i].reused ? ld->jobs[i].file->ndomains : ld->jobs[i].ndomains;
-	if (!domains_reserve(ld, total))
-		return;
 	for (size_t i = 0; i < ld->njobs; i++) {
 		job_t *j = &ld->jobs[i];
 		if (j->reused) {
 			const pfile_t *f = j->file;
 			diag_append(ld->cv.diag, f->diag);
-			if (gather) {
-				domains_unpack(f->packed, f->ndomains, p->domains + p->ndomains);
-				p->ndomains += f->ndomains;
+			if (gather && f->ndomains > 0) {
+				/* unpacked for the gather, like a new parse's domains */
+				if ((j->domains = malloc(f->ndomains * sizeof(*j->domains))) == NULL) {
+					ld->cv.ctx.oom = MN_ENOMEM;
+				} else {
+					domains_unpack(f->packed, f->ndomains, j->domains);
+					j->ndomains = f->ndomains;
+				}
 			}
 			if (hold(ld, j) != MN_OK)
 				ld->cv.ctx.oom = MN_ENOMEM;
@@ -651,10 +674,6 @@ static void jobs_merge(loader_t *ld, bool gather)
 		diag_append(ld->cv.diag, j->diag);
 		if (j->oom != MN_OK)
 			ld->cv.ctx.oom = j->oom;
-		if (j->ndomains > 0 && gather)
-			memcpy(p->domains + p->ndomains, j->domains, j->ndomains * sizeof(*j->domains));
-		if (gather)
-			p->ndomains += j->ndomains;
 		if (j->file != NULL) {
 			/* a new parse for the cache: its memory stays with it, shared */
 			pfile_t *f = j->file;
@@ -665,21 +684,22 @@ static void jobs_merge(loader_t *ld, bool gather)
 			} else {
 				yarena_adopt(ld->cv.ctx.arena, j->arena);
 			}
-			free(j->domains);
 			j->arena = NULL;
-			j->domains = NULL;
-			j->ndomains = 0;
 			if (f->diag == j->diag)
 				j->diag = NULL;
 			if (hold(ld, j) != MN_OK)
 				ld->cv.ctx.oom = MN_ENOMEM;	/* (jobs_free drops it) */
 			continue;
 		}
-		free(j->domains);
-		j->domains = NULL;
-		j->ndomains = 0;
 		yarena_adopt(ld->cv.ctx.arena, j->arena);
 		j->arena = NULL;
+	}
+	if (gather && ld->cv.ctx.oom == MN_OK)
+		jobs_gather(ld);
+	for (size_t i = 0; i < ld->njobs; i++) {
+		free(ld->jobs[i].domains);
+		ld->jobs[i].domains = NULL;
+		ld->jobs[i].ndomains = 0;
 	}
 }
 

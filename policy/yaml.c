@@ -17,11 +17,14 @@
 struct chunk {
 	struct chunk *next;
 	size_t size, used;
+	bool dirty;		/* reused (yarena_reset): allocations are zeroed one by one */
+	bool big;		/* one block's own chunk */
 	_Alignas(16) unsigned char data[];
 };
 
 struct yarena {
 	struct chunk *head;
+	struct chunk *spare;	/* emptied by yarena_reset, taken before new ones */
 	size_t next_size;
 };
 
@@ -40,17 +43,42 @@ int yarena_new(yarena_t **out)
 	return MN_OK;
 }
 
+static void chunks_free(struct chunk *c)
+{
+	while (c != NULL) {
+		struct chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
 void yarena_free(yarena_t *a)
+{
+	if (a == NULL)
+		return;
+	chunks_free(a->head);
+	chunks_free(a->spare);
+	free(a);
+}
+
+void yarena_reset(yarena_t *a)
 {
 	if (a == NULL)
 		return;
 	struct chunk *c = a->head;
 	while (c != NULL) {
 		struct chunk *next = c->next;
-		free(c);
+		if (c->big) {
+			free(c);
+		} else {
+			c->dirty = c->dirty || c->used > 0;
+			c->used = 0;
+			c->next = a->spare;
+			a->spare = c;
+		}
 		c = next;
 	}
-	free(a);
+	a->head = NULL;
 }
 
 void yarena_adopt(yarena_t *a, yarena_t *b)
@@ -69,6 +97,7 @@ void yarena_adopt(yarena_t *a, yarena_t *b)
 			a->head = b->head;
 		}
 	}
+	chunks_free(b->spare);
 	free(b);
 }
 
@@ -85,6 +114,7 @@ void *yarena_alloc(yarena_t *a, size_t size)
 			if (big == NULL)
 				return NULL;
 			big->size = big->used = size;
+			big->big = true;
 			if (c != NULL) {
 				big->next = c->next;
 				c->next = big;
@@ -93,17 +123,27 @@ void *yarena_alloc(yarena_t *a, size_t size)
 			}
 			return big->data;
 		}
-		c = calloc(1, sizeof(*c) + a->next_size);
-		if (c == NULL)
-			return NULL;
-		c->size = a->next_size;
+		/* an emptied chunk big enough, if there is one: its pages are there already */
+		struct chunk **sp = &a->spare;
+		while (*sp != NULL && (*sp)->size < size)
+			sp = &(*sp)->next;
+		if (*sp != NULL) {
+			c = *sp;
+			*sp = c->next;
+		} else {
+			if ((c = calloc(1, sizeof(*c) + a->next_size)) == NULL)
+				return NULL;
+			c->size = a->next_size;
+			if (a->next_size < ARENA_MAX)
+				a->next_size *= 2;
+		}
 		c->next = a->head;
 		a->head = c;
-		if (a->next_size < ARENA_MAX)
-			a->next_size *= 2;
 	}
 	void *p = c->data + c->used;
 	c->used += size;
+	if (c->dirty)
+		memset(p, 0, size);
 	return p;
 }
 
@@ -718,7 +758,19 @@ static int on_event(reader_t *r, const yaml_event_t *ev, int *docs)
 	}
 }
 
-static int parse(const char *data, size_t len, const char *file, diag_t *diag, bool fast, ydoc_t **out)
+/* A document's arena: a new one, or the caller's (emptied). */
+static int doc_arena(ydoc_t *doc, yarena_t *reuse)
+{
+	if (reuse == NULL)
+		return yarena_new(&doc->arena);
+	yarena_reset(reuse);
+	doc->arena = reuse;
+	doc->borrowed = true;
+	return MN_OK;
+}
+
+static int parse(const char *data, size_t len, const char *file, diag_t *diag, bool fast, yarena_t *reuse,
+		 ydoc_t **out)
 {
 	if (data == NULL || file == NULL || diag == NULL || out == NULL)
 		return MN_EINVAL;
@@ -726,7 +778,7 @@ static int parse(const char *data, size_t len, const char *file, diag_t *diag, b
 	yaml_parser_t parser;
 	reader_t *r = calloc(1, sizeof(*r));
 	ydoc_t *doc = calloc(1, sizeof(*doc));
-	if (r == NULL || doc == NULL || yarena_new(&doc->arena) != MN_OK) {
+	if (r == NULL || doc == NULL || doc_arena(doc, reuse) != MN_OK) {
 		free(r);
 		ydoc_free(doc);
 		return MN_ENOMEM;
@@ -744,10 +796,12 @@ static int parse(const char *data, size_t len, const char *file, diag_t *diag, b
 			return MN_OK;
 		}
 		/* outside the subset: libyaml reads it, into a fresh tree */
-		yarena_free(doc->arena);
-		doc->arena = NULL;
+		if (!doc->borrowed) {
+			yarena_free(doc->arena);
+			doc->arena = NULL;
+		}
 		memset(r, 0, sizeof(*r));
-		if (ret == MN_ENOMEM || yarena_new(&doc->arena) != MN_OK) {
+		if (ret == MN_ENOMEM || doc_arena(doc, doc->borrowed ? doc->arena : NULL) != MN_OK) {
 			free(r);
 			ydoc_free(doc);
 			return MN_ENOMEM;
@@ -804,25 +858,32 @@ fail_noparser:
 
 int ydoc_parse(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out)
 {
-	return parse(data, len, file, diag, true, out);
+	return parse(data, len, file, diag, true, NULL, out);
+}
+
+int ydoc_parse_into(const char *data, size_t len, const char *file, diag_t *diag, yarena_t *arena, ydoc_t **out)
+{
+	if (arena == NULL)
+		return MN_EINVAL;
+	return parse(data, len, file, diag, true, arena, out);
 }
 
 int ydoc_parse_libyaml(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out)
 {
-	return parse(data, len, file, diag, false, out);
+	return parse(data, len, file, diag, false, NULL, out);
 }
 
 /* Larger policy files are refused (100,000 domains take about 25 MB). */
 #define YDOC_MAX_FILE ((uint64_t)256 << 20)
 
-static int read_all(const char *path, char **out, size_t *outlen)
+/* Reads path into *bufp (*capp bytes, grown as needed: the caller's either way), *outlen the bytes. */
+static int read_all(const char *path, char **bufp, size_t *capp, size_t *outlen)
 {
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	int ret;
-	char *buf = NULL;
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
@@ -841,23 +902,28 @@ static int read_all(const char *path, char **out, size_t *outlen)
 		ret = MN_EFBIG;
 		goto fail;
 	}
-	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
-	buf = malloc(cap);
-	if (buf == NULL) {
-		ret = MN_ENOMEM;
-		goto fail;
+	size_t want = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
+	if (*bufp == NULL || *capp < want) {
+		/* (nothing in it to keep) */
+		free(*bufp);
+		*capp = 0;
+		if ((*bufp = malloc(want)) == NULL) {
+			ret = MN_ENOMEM;
+			goto fail;
+		}
+		*capp = want;
 	}
 	for (;;) {
-		if (len + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
+		if (len + 1 >= *capp) {
+			char *nb = realloc(*bufp, *capp * 2);
 			if (nb == NULL) {
 				ret = MN_ENOMEM;
 				goto fail;
 			}
-			buf = nb;
-			cap *= 2;
+			*bufp = nb;
+			*capp *= 2;
 		}
-		ssize_t got = read(fd, buf + len, cap - len - 1);
+		ssize_t got = read(fd, *bufp + len, *capp - len - 1);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
@@ -872,13 +938,11 @@ static int read_all(const char *path, char **out, size_t *outlen)
 			goto fail;
 		}
 	}
-	buf[len] = '\0';
+	(*bufp)[len] = '\0';
 	close(fd);
-	*out = buf;
 	*outlen = len;
 	return MN_OK;
 fail:
-	free(buf);
 	close(fd);
 	return ret;
 }
@@ -887,7 +951,22 @@ int ydoc_read(const char *path, char **out, size_t *len)
 {
 	if (path == NULL || out == NULL || len == NULL)
 		return MN_EINVAL;
-	return read_all(path, out, len);
+	char *buf = NULL;
+	size_t cap = 0;
+	int ret = read_all(path, &buf, &cap, len);
+	if (ret != MN_OK) {
+		free(buf);
+		return ret;
+	}
+	*out = buf;
+	return MN_OK;
+}
+
+int ydoc_read_into(const char *path, char **buf, size_t *cap, size_t *len)
+{
+	if (path == NULL || buf == NULL || cap == NULL || len == NULL)
+		return MN_EINVAL;
+	return read_all(path, buf, cap, len);
 }
 
 int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out)
@@ -895,10 +974,12 @@ int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out)
 	if (path == NULL)
 		return MN_EINVAL;
 	char *data = NULL;
-	size_t len = 0;
-	int ret = read_all(path, &data, &len);
-	if (ret < 0)
+	size_t len = 0, cap = 0;
+	int ret = read_all(path, &data, &cap, &len);
+	if (ret < 0) {
+		free(data);
 		return ret;
+	}
 	ret = ydoc_parse(data, len, file, diag, out);
 	free(data);
 	return ret;
@@ -908,6 +989,9 @@ void ydoc_free(ydoc_t *doc)
 {
 	if (doc == NULL)
 		return;
-	yarena_free(doc->arena);
+	if (doc->borrowed)
+		yarena_reset(doc->arena);
+	else
+		yarena_free(doc->arena);
 	free(doc);
 }

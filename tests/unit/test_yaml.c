@@ -33,13 +33,17 @@ static void dump(mn_buf_t *b, const ynode_t *n, int depth)
 }
 
 /* Result, messages and tree of one reader, as text (malloc'd); *fast: the fast reader took it. */
+static yarena_t *reuse;	/* when set: the fast reader's tree goes there (ydoc_parse_into) */
+
 static char *read_with(const char *data, size_t len, bool libyaml, bool *fast)
 {
 	diag_t *d = NULL;
 	if (diag_new(&d) != MN_OK)
 		tap_bail("diag_new");
 	ydoc_t *doc = NULL;
-	int r = libyaml ? ydoc_parse_libyaml(data, len, "f.yaml", d, &doc) : ydoc_parse(data, len, "f.yaml", d, &doc);
+	int r = libyaml ? ydoc_parse_libyaml(data, len, "f.yaml", d, &doc) :
+		reuse != NULL ? ydoc_parse_into(data, len, "f.yaml", d, reuse, &doc) :
+		ydoc_parse(data, len, "f.yaml", d, &doc);
 	mn_buf_t b = { 0 };
 	mn_buf_addf(&b, "r=%d\n", r);
 	for (size_t i = 0; i < diag_count(d); i++) {
@@ -290,6 +294,61 @@ static void test_big_dups(void)
 	}
 }
 
+/*
+ * One arena for every tree in turn (ydoc_parse_into, as the loader reads its
+ * files): each the tree a new arena gets, its nodes zeroed where the memory
+ * held another tree (large trees, small ones, ones left to libyaml, in
+ * turn), and the same for libyaml's result when the text is outside the subset.
+ */
+static void test_reuse(void)
+{
+	if (yarena_new(&reuse) != MN_OK)
+		tap_bail("yarena_new");
+	/* a large tree first: its chunks (the arena's largest) are then reused by the others */
+	mn_buf_t b = { 0 };
+	mn_buf_add(&b, "domains:\n");
+	for (int i = 0; i < 3000; i++)
+		mn_buf_addf(&b, "  d%d.example: { spf: { ip4: [10.0.%d.0/24], all: fail }, dmarc: { p: reject, pct: %d } }\n",
+			    i, i % 256, i % 100);
+	char *big = mn_buf_take(&b);
+	if (big == NULL)
+		tap_bail("out of memory");
+	size_t tried = 0, bad = 0;
+	for (int round = 0; round < 2; round++) {
+		const char *texts[sizeof(shapes) / sizeof(shapes[0]) + sizeof(others) / sizeof(others[0]) + 1];
+		size_t n = 0;
+		texts[n++] = big;
+		for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+			texts[n++] = shapes[i];
+			if (i < sizeof(others) / sizeof(others[0]))
+				texts[n++] = others[i];
+		}
+		for (size_t i = 0; i < n; i++) {
+			yarena_t *keep = reuse;
+			reuse = NULL;
+			char *want = read_with(texts[i], strlen(texts[i]), false, NULL);
+			reuse = keep;
+			char *got = read_with(texts[i], strlen(texts[i]), false, NULL);
+			tried++;
+			if (strcmp(want, got) != 0 && bad++ < 2)
+				tap_diag("round %d, text %zu:\n%.300s\nwant:\n%.300s", round, i, got, want);
+			free(want);
+			free(got);
+		}
+	}
+	is_int((long long)bad, 0, "%zu trees made in one arena in turn: each as in a new arena", tried);
+	/* the arena is still the caller's, usable for anything after a reset */
+	yarena_reset(reuse);
+	unsigned char *z = yarena_alloc(reuse, 100000);
+	bool zero = z != NULL;
+	for (size_t i = 0; zero && i < 100000; i++)
+		zero = z[i] == 0;
+	ok(zero, "an allocation after a reset is zeroed");
+	yarena_free(reuse);
+	reuse = NULL;
+	free(big);
+}
+
 static void test_files(void)
 {
 	size_t files = 0, bad = 0, fast_n = 0;
@@ -312,6 +371,7 @@ int main(void)
 	test_mutations();
 	test_bytes();
 	test_big_dups();
+	test_reuse();
 	test_files();
 	return tap_done();
 }

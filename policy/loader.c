@@ -2,6 +2,7 @@
 /* loader.c -- reads a policy's top file and its includes (in parallel), with the parse cache for reloads */
 #include <assert.h>
 #include <glob.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,12 +521,53 @@ static void read_included(loader_t *ld, const char *path, const ynode_t *item, c
 		ld->cv.ctx.oom = MN_ENOMEM;
 }
 
-/* Reads, parses and converts one queued file; touches only the job (any thread). */
-static void job_run(const loader_t *ld, job_t *j)
+/*
+ * A reader's memory, reused file after file (by one thread at a time): the
+ * bytes read and the tree's arena.  Memory a file's parse used already
+ * need not be faulted in again for the next (fresh pages are a large part of
+ * reading a big policy).
+ */
+typedef struct spare {
+	struct spare *next;
+	yarena_t *arena;
+	char *buf;
+	size_t cap;
+} spare_t;
+
+/* The spares of one jobs_run(), taken and given back under lock. */
+typedef struct spares {
+	pthread_mutex_t lock;
+	spare_t *free;
+} spares_t;
+
+/* A spare (a new one when none is free); NULL on ENOMEM. */
+static spare_t *spare_take(spares_t *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	spare_t *s = sp->free;
+	if (s != NULL)
+		sp->free = s->next;
+	pthread_mutex_unlock(&sp->lock);
+	if (s == NULL && (s = calloc(1, sizeof(*s))) != NULL && yarena_new(&s->arena) != MN_OK) {
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+static void spare_give(spares_t *sp, spare_t *s)
+{
+	pthread_mutex_lock(&sp->lock);
+	s->next = sp->free;
+	sp->free = s;
+	pthread_mutex_unlock(&sp->lock);
+}
+
+/* Reads, parses and converts one queued file; touches only the job and a spare (any thread). */
+static void job_run(const loader_t *ld, spares_t *spares, job_t *j)
 {
 	if (j->path == NULL || j->arena == NULL)
 		return;
-	char *data = NULL;
 	size_t len = 0;
 	pfile_stat_t st = { .valid = false };
 	if (ld->cache != NULL) {
@@ -538,18 +580,22 @@ static void job_run(const loader_t *ld, job_t *j)
 		}
 	}
 	j->was_read = true;
-	j->read = ydoc_read(j->path, &data, &len);
-	if (j->read != MN_OK)
+	spare_t *sp = spare_take(spares);
+	if (sp == NULL) {
+		j->read = MN_ENOMEM;
 		return;
-	if (ld->cache != NULL && job_cached(ld, j, data, len, &st)) {
-		free(data);
+	}
+	j->read = ydoc_read_into(j->path, &sp->buf, &sp->cap, &len);
+	if (j->read != MN_OK || (ld->cache != NULL && job_cached(ld, j, sp->buf, len, &st))) {
+		spare_give(spares, sp);
 		return;
 	}
 	ydoc_t *doc = NULL;
-	j->read = ydoc_parse(data, len, j->name, j->diag, &doc);
-	free(data);
-	if (j->read != MN_OK)
+	j->read = ydoc_parse_into(sp->buf, len, j->name, j->diag, sp->arena, &doc);
+	if (j->read != MN_OK) {
+		spare_give(spares, sp);
 		return;
+	}
 	policy_t part = { 0 };
 	policy_conv_t cv = { .p = &part, .diag = j->diag };
 	cv.ctx.diag = j->diag;
@@ -561,16 +607,23 @@ static void job_run(const loader_t *ld, job_t *j)
 	j->ndomains = part.ndomains;
 	j->oom = cv.ctx.oom;
 	ydoc_free(doc);
+	spare_give(spares, sp);
 	/* a new parse for the cache: packed here, on the job's thread */
 	if (j->file != NULL && j->oom == MN_OK &&
 	    domains_pack(j->domains, j->ndomains, &j->file->packed, &j->file->packed_len) != MN_OK)
 		j->oom = MN_ENOMEM;
 }
 
+/* What each pool thread of jobs_run() reads. */
+typedef struct jobs_arg {
+	const loader_t *ld;
+	spares_t *spares;
+} jobs_arg_t;
+
 static void job_item(void *arg, size_t i)
 {
-	const loader_t *ld = arg;
-	job_run(ld, &ld->jobs[i]);
+	const jobs_arg_t *a = arg;
+	job_run(a->ld, a->spares, &a->ld->jobs[i]);
 }
 
 enum { LOAD_THREADS_MAX = 8 };
@@ -589,7 +642,18 @@ static void jobs_run(const loader_t *ld)
 		n = LOAD_THREADS_MAX;
 	if (n > files)
 		n = files > 0 ? (unsigned)files : 1;
-	mn_pool_run(ld->njobs, n, job_item, (void *)ld);
+	spares_t spares = { .free = NULL };
+	pthread_mutex_init(&spares.lock, NULL);
+	jobs_arg_t a = { ld, &spares };
+	mn_pool_run(ld->njobs, n, job_item, &a);
+	while (spares.free != NULL) {
+		spare_t *s = spares.free;
+		spares.free = s->next;
+		yarena_free(s->arena);
+		free(s->buf);
+		free(s);
+	}
+	pthread_mutex_destroy(&spares.lock);
 }
 
 /* Appends every message of from to to, in order. */
@@ -618,26 +682,49 @@ static bool domains_reserve(loader_t *ld, size_t total)
 }
 
 /*
- * Merges the jobs into the policy in include order: messages, domains,
- * memory.  Without gather, the domains are left out (the patch of the
- * cache's set, or held_gather(), takes them from the held parses).
+ * The top file's domains and every job's, sorted by name into the policy,
+ * each copied once to its place (policy_domains_gather); the jobs' arrays
+ * are then freed.
+ */
+static void jobs_gather(loader_t *ld)
+{
+	policy_t *p = ld->cv.p;
+	policy_run_t *runs = malloc((ld->njobs + 1) * sizeof(*runs));
+	if (runs == NULL) {
+		ld->cv.ctx.oom = MN_ENOMEM;
+		return;
+	}
+	size_t nr = 0;
+	runs[nr++] = (policy_run_t){ p->domains, p->ndomains };
+	for (size_t i = 0; i < ld->njobs; i++)
+		if (ld->jobs[i].ndomains > 0)
+			runs[nr++] = (policy_run_t){ ld->jobs[i].domains, ld->jobs[i].ndomains };
+	if (policy_domains_gather(&ld->cv, runs, nr) != MN_OK)
+		ld->cv.ctx.oom = MN_ENOMEM;
+	free(runs);
+}
+
+/*
+ * Merges the jobs into the policy in include order: messages, domains
+ * (sorted: jobs_gather), memory.  Without gather, the domains are left out
+ * (the patch of the cache's set, or held_gather(), takes them from the held
+ * parses).
  */
 static void jobs_merge(loader_t *ld, bool gather)
 {
-	policy_t *p = ld->cv.p;
-	size_t total = p->ndomains;
-	for (size_t i = 0; i < ld->njobs && gather; i++)
-		total += ld->jobs[i].reused ? ld->jobs[i].file->ndomains : ld->jobs[i].ndomains;
-	if (!domains_reserve(ld, total))
-		return;
 	for (size_t i = 0; i < ld->njobs; i++) {
 		job_t *j = &ld->jobs[i];
 		if (j->reused) {
 			const pfile_t *f = j->file;
 			diag_append(ld->cv.diag, f->diag);
-			if (gather) {
-				domains_unpack(f->packed, f->ndomains, p->domains + p->ndomains);
-				p->ndomains += f->ndomains;
+			if (gather && f->ndomains > 0) {
+				/* unpacked for the gather, like a new parse's domains */
+				if ((j->domains = malloc(f->ndomains * sizeof(*j->domains))) == NULL) {
+					ld->cv.ctx.oom = MN_ENOMEM;
+				} else {
+					domains_unpack(f->packed, f->ndomains, j->domains);
+					j->ndomains = f->ndomains;
+				}
 			}
 			if (hold(ld, j) != MN_OK)
 				ld->cv.ctx.oom = MN_ENOMEM;
@@ -651,10 +738,6 @@ static void jobs_merge(loader_t *ld, bool gather)
 		diag_append(ld->cv.diag, j->diag);
 		if (j->oom != MN_OK)
 			ld->cv.ctx.oom = j->oom;
-		if (j->ndomains > 0 && gather)
-			memcpy(p->domains + p->ndomains, j->domains, j->ndomains * sizeof(*j->domains));
-		if (gather)
-			p->ndomains += j->ndomains;
 		if (j->file != NULL) {
 			/* a new parse for the cache: its memory stays with it, shared */
 			pfile_t *f = j->file;
@@ -665,21 +748,22 @@ static void jobs_merge(loader_t *ld, bool gather)
 			} else {
 				yarena_adopt(ld->cv.ctx.arena, j->arena);
 			}
-			free(j->domains);
 			j->arena = NULL;
-			j->domains = NULL;
-			j->ndomains = 0;
 			if (f->diag == j->diag)
 				j->diag = NULL;
 			if (hold(ld, j) != MN_OK)
 				ld->cv.ctx.oom = MN_ENOMEM;	/* (jobs_free drops it) */
 			continue;
 		}
-		free(j->domains);
-		j->domains = NULL;
-		j->ndomains = 0;
 		yarena_adopt(ld->cv.ctx.arena, j->arena);
 		j->arena = NULL;
+	}
+	if (gather && ld->cv.ctx.oom == MN_OK)
+		jobs_gather(ld);
+	for (size_t i = 0; i < ld->njobs; i++) {
+		free(ld->jobs[i].domains);
+		ld->jobs[i].domains = NULL;
+		ld->jobs[i].ndomains = 0;
 	}
 }
 

@@ -293,21 +293,27 @@ int mn_net_parse(const char *s, int family, bool allow_host_bits, mn_net_t *out)
 	if (s == NULL || out == NULL)
 		return MN_EINVAL;
 	char buf[INET6_ADDRSTRLEN + 8];
-	size_t len = strlen(s);
-	if (len == 0 || len >= sizeof(buf))
-		return MN_ESYNTAX;
-	memcpy(buf, s, len + 1);
-	char *slash = strchr(buf, '/');
-	long prefix = -1;
-	if (slash != NULL) {
-		*slash = '\0';
-		char *end;
-		if (!isdigit((unsigned char)slash[1]) || strlen(slash + 1) > 3)
+	/* the address up to the first '/' into buf, then the prefix: 1 to 3 digits to the end (one pass) */
+	size_t len = 0;
+	while (s[len] != '\0' && s[len] != '/') {
+		if (len + 1 >= sizeof(buf))
 			return MN_ESYNTAX;
-		prefix = strtol(slash + 1, &end, 10);
-		if (*end != '\0')
+		buf[len] = s[len];
+		len++;
+	}
+	buf[len] = '\0';
+	long prefix = -1;
+	if (s[len] == '/') {
+		const char *d = s + len + 1;
+		size_t nd = 0;
+		prefix = 0;
+		for (; d[nd] >= '0' && d[nd] <= '9' && nd < 4; nd++)
+			prefix = prefix * 10 + (d[nd] - '0');
+		if (nd == 0 || nd > 3 || d[nd] != '\0' || len + 1 + nd >= sizeof(buf))
 			return MN_ESYNTAX;
 	}
+	if (len == 0)
+		return MN_ESYNTAX;
 	mn_net_t n = { 0 };
 	if ((family == 0 || family == 4) && (quad_fast(buf, n.addr) || inet_pton(AF_INET, buf, n.addr) == 1)) {
 		n.family = 4;

@@ -132,7 +132,8 @@ static void convert_domains(policy_conv_t *cv, const ynode_t *key, const ynode_t
 typedef struct skey {
 	uint64_t head;
 	const char *name;
-	size_t i;			/* index in p->domains: file order among equal names */
+	size_t i;			/* index in the runs, one after another: file order among equal names */
+	const policy_domain_t *d;	/* the domain */
 } skey_t;
 
 static int cmp_skey(const void *a, const void *b)
@@ -145,6 +146,22 @@ static int cmp_skey(const void *a, const void *b)
 	if (c != 0)
 		return c;
 	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The keys of v[0..n) into key[0..n), their indexes from base. */
+static void keys_fill(skey_t *key, const policy_domain_t *v, size_t n, size_t base)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *s = v[i].name;
+		uint64_t h = 0;
+		size_t k = 0;
+		for (; k < 8 && s[k] != '\0'; k++)
+			h = h << 8 | (unsigned char)s[k];
+		key[i].head = k == 0 ? 0 : h << (8 * (8 - k));
+		key[i].name = s;
+		key[i].i = base + i;
+		key[i].d = &v[i];
+	}
 }
 
 /* The two halves of a key array, sorted on a thread each (sort_domains). */
@@ -181,6 +198,21 @@ static void sort_keys(skey_t *key, size_t n, skey_t *out)
 		out[o++] = key[b++];
 }
 
+/* Every name defined twice in the sorted key[0..n), at each later definition, naming the first. */
+static void report_twice(policy_conv_t *cv, const skey_t *key, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (key[i].head != key[i - 1].head || strcmp(key[i].name, key[i - 1].name) != 0)
+			continue;
+		size_t f = i - 1;
+		while (f > 0 && strcmp(key[f - 1].name, key[i].name) == 0)
+			f--;
+		const mn_pos_t *first = &key[f].d->pos;
+		diag_error(cv->diag, &key[i].d->pos, "domain '%s' defined twice (first at %s:%u:%u)",
+			   key[i].name, first->file, (unsigned)first->line, (unsigned)first->col);
+	}
+}
+
 /* Sorts p->domains by name in place and reports names defined twice. */
 static int sort_domains(policy_conv_t *cv)
 {
@@ -195,28 +227,10 @@ static int sort_domains(policy_conv_t *cv)
 		free(perm);
 		return MN_ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const char *s = p->domains[i].name;
-		uint64_t h = 0;
-		size_t k = 0;
-		for (; k < 8 && s[k] != '\0'; k++)
-			h = h << 8 | (unsigned char)s[k];
-		key[i].head = k == 0 ? 0 : h << (8 * (8 - k));
-		key[i].name = s;
-		key[i].i = i;
-	}
+	keys_fill(key, p->domains, n, 0);
 	sort_keys(key, n, all);
 	key = all;
-	for (size_t i = 1; i < n; i++) {
-		if (key[i].head != key[i - 1].head || strcmp(key[i].name, key[i - 1].name) != 0)
-			continue;
-		size_t f = i - 1;
-		while (f > 0 && strcmp(key[f - 1].name, key[i].name) == 0)
-			f--;
-		const mn_pos_t *first = &p->domains[key[f].i].pos;
-		diag_error(cv->diag, &p->domains[key[i].i].pos, "domain '%s' defined twice (first at %s:%u:%u)",
-			   key[i].name, first->file, (unsigned)first->line, (unsigned)first->col);
-	}
+	report_twice(cv, key, n);
 	/* apply the permutation in place: slot i receives element perm[i] */
 	for (size_t i = 0; i < n; i++)
 		perm[i] = key[i].i;
@@ -238,6 +252,52 @@ static int sort_domains(policy_conv_t *cv)
 		}
 	}
 	free(perm);
+	return MN_OK;
+}
+
+/* policy_domains_gather()'s copies: out[i] is key[i]'s domain, in two halves (one a thread). */
+typedef struct place {
+	policy_domain_t *out;
+	const skey_t *key;
+	size_t n;
+} place_t;
+
+static void place_half(void *arg, size_t k)
+{
+	const place_t *pl = arg;
+	size_t lo = k == 0 ? 0 : pl->n / 2, hi = k == 0 ? pl->n / 2 : pl->n;
+	for (size_t i = lo; i < hi; i++)
+		memcpy(&pl->out[i], pl->key[i].d, sizeof(pl->out[i]));
+}
+
+int policy_domains_gather(policy_conv_t *cv, const policy_run_t *runs, size_t nruns)
+{
+	policy_t *p = cv->p;
+	size_t n = 0;
+	for (size_t r = 0; r < nruns; r++)
+		n += runs[r].n;
+	skey_t *all = malloc((2 * n + 1) * sizeof(*all)), *key = all + n;
+	policy_domain_t *out = malloc((n + 1) * sizeof(*out));
+	if (all == NULL || out == NULL) {
+		free(all);
+		free(out);
+		return MN_ENOMEM;
+	}
+	for (size_t r = 0, at = 0; r < nruns; r++) {
+		keys_fill(key + at, runs[r].v, runs[r].n, at);
+		at += runs[r].n;
+	}
+	sort_keys(key, n, all);
+	report_twice(cv, all, n);
+	/* each domain copied once, to its place (fresh memory: its pages fault in on both threads) */
+	place_t pl = { out, all, n };
+	mn_pool_run(2, n >= 10000 ? 0 : 1, place_half, &pl);
+	free(all);
+	free(p->domains);
+	p->domains = out;
+	p->ndomains = n;
+	cv->cap = n + 1;
+	cv->sorted = true;
 	return MN_OK;
 }
 
@@ -360,7 +420,7 @@ void policy_merge_defaults(policy_domain_t *v, size_t n, const policy_domain_t *
 int policy_conv_finish(policy_conv_t *cv, size_t errors0, bool patched)
 {
 	policy_t *p = cv->p;
-	int ret = patched ? MN_OK : sort_domains(cv);
+	int ret = patched || cv->sorted ? MN_OK : sort_domains(cv);
 	if (ret < 0)
 		return ret;
 	check_allow_keys(cv);

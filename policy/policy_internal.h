@@ -20,6 +20,7 @@ typedef struct policy_conv {
 	schema_ctx_t ctx;
 	policy_domain_t defaults;	/* the top file's `defaults:` */
 	size_t cap;			/* of p->domains */
+	bool sorted;			/* p->domains sorted and names defined twice reported (policy_domains_gather) */
 	/* patched finish: the names of the domains the family checks have messages for, sorted */
 	const char *const *family;
 	size_t nfamily;
@@ -34,6 +35,21 @@ void policy_conv_error(policy_conv_t *cv, const char *file, const ynode_t *n, co
  * `include:` list when there is one (its items are the caller's to load).
  */
 void policy_conv_file(policy_conv_t *cv, const ynode_t *root, bool top, const ynode_t **includes);
+/* A run of domains (one file's, in its order) for policy_domains_gather(). */
+typedef struct policy_run {
+	const policy_domain_t *v;
+	size_t n;
+} policy_run_t;
+/*
+ * Puts the domains of runs[0..nruns) (the top file's, then each included
+ * file's, in include order) into cv->p->domains sorted by name, in a new
+ * array of their total (the old one freed; the runs are only read), each
+ * copied once, straight to its place (on two threads from 10,000 domains).
+ * The order and the messages are policy_conv_finish()'s sort's (a name
+ * defined twice is reported at each later definition, naming the first),
+ * which then sorts no more (cv->sorted).  MN_OK, or MN_ENOMEM with p unchanged.
+ */
+int policy_domains_gather(policy_conv_t *cv, const policy_run_t *runs, size_t nruns);
 /*
  * After every file: sorts the domains, reports names defined twice and the
  * checks across keys, fills the built-in defaults and merges `defaults:`

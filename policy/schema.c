@@ -279,20 +279,23 @@ static bool item_net(schema_ctx_t *ctx, const schema_item_t *it, const ynode_t *
 		return false;
 	int family = it->type == SCHEMA_NET4S ? 4 : 6;
 	policy_net_t *e = elem;
-	mn_net_t any;
-	if (mn_net_parse(s, 0, true, &any) != MN_OK) {
+	mn_net_t net;
+	/* one parse for a good network; a second only to tell which message a bad one gets */
+	bool good = mn_net_parse(s, 0, false, &net) == MN_OK;
+	if (!good && mn_net_parse(s, 0, true, &net) != MN_OK) {
 		SCHEMA_ERR(ctx, item, "invalid network '%s' for %s", s, it->name);
 		return false;
 	}
-	if (any.family != family) {
+	if (net.family != family) {
 		SCHEMA_ERR(ctx, item, "invalid network '%s' for %s (not %s)", s, it->name,
 			   family == 4 ? "IPv4" : "IPv6");
 		return false;
 	}
-	if (mn_net_parse(s, family, false, &e->net) != MN_OK) {
+	if (!good) {
 		SCHEMA_ERR(ctx, item, "invalid network '%s' for %s (host bits set)", s, it->name);
 		return false;
 	}
+	e->net = net;
 	e->pos = schema_pos(ctx, item);
 	return true;
 }

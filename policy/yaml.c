@@ -17,11 +17,14 @@
 struct chunk {
 	struct chunk *next;
 	size_t size, used;
+	bool dirty;		/* reused (yarena_reset): allocations are zeroed one by one */
+	bool big;		/* one block's own chunk */
 	_Alignas(16) unsigned char data[];
 };
 
 struct yarena {
 	struct chunk *head;
+	struct chunk *spare;	/* emptied by yarena_reset, taken before new ones */
 	size_t next_size;
 };
 
@@ -40,17 +43,42 @@ int yarena_new(yarena_t **out)
 	return MN_OK;
 }
 
+static void chunks_free(struct chunk *c)
+{
+	while (c != NULL) {
+		struct chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
 void yarena_free(yarena_t *a)
+{
+	if (a == NULL)
+		return;
+	chunks_free(a->head);
+	chunks_free(a->spare);
+	free(a);
+}
+
+void yarena_reset(yarena_t *a)
 {
 	if (a == NULL)
 		return;
 	struct chunk *c = a->head;
 	while (c != NULL) {
 		struct chunk *next = c->next;
-		free(c);
+		if (c->big) {
+			free(c);
+		} else {
+			c->dirty = c->dirty || c->used > 0;
+			c->used = 0;
+			c->next = a->spare;
+			a->spare = c;
+		}
 		c = next;
 	}
-	free(a);
+	a->head = NULL;
 }
 
 void yarena_adopt(yarena_t *a, yarena_t *b)
@@ -69,6 +97,7 @@ void yarena_adopt(yarena_t *a, yarena_t *b)
 			a->head = b->head;
 		}
 	}
+	chunks_free(b->spare);
 	free(b);
 }
 
@@ -85,6 +114,7 @@ void *yarena_alloc(yarena_t *a, size_t size)
 			if (big == NULL)
 				return NULL;
 			big->size = big->used = size;
+			big->big = true;
 			if (c != NULL) {
 				big->next = c->next;
 				c->next = big;
@@ -93,17 +123,27 @@ void *yarena_alloc(yarena_t *a, size_t size)
 			}
 			return big->data;
 		}
-		c = calloc(1, sizeof(*c) + a->next_size);
-		if (c == NULL)
-			return NULL;
-		c->size = a->next_size;
+		/* an emptied chunk big enough, if there is one: its pages are there already */
+		struct chunk **sp = &a->spare;
+		while (*sp != NULL && (*sp)->size < size)
+			sp = &(*sp)->next;
+		if (*sp != NULL) {
+			c = *sp;
+			*sp = c->next;
+		} else {
+			if ((c = calloc(1, sizeof(*c) + a->next_size)) == NULL)
+				return NULL;
+			c->size = a->next_size;
+			if (a->next_size < ARENA_MAX)
+				a->next_size *= 2;
+		}
 		c->next = a->head;
 		a->head = c;
-		if (a->next_size < ARENA_MAX)
-			a->next_size *= 2;
 	}
 	void *p = c->data + c->used;
 	c->used += size;
+	if (c->dirty)
+		memset(p, 0, size);
 	return p;
 }
 
@@ -130,8 +170,14 @@ bool ynode_is_null(const ynode_t *n)
 		return true;
 	if (n->kind != YNODE_SCALAR || !n->plain)
 		return false;
-	return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
-	       strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+	if (n->len == 0)
+		return true;
+	/* (most scalars are neither: one look at the first byte) */
+	char c = n->str[0];
+	if (c != '~' && c != 'n' && c != 'N')
+		return false;
+	return strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 || strcmp(n->str, "Null") == 0 ||
+	       strcmp(n->str, "NULL") == 0;
 }
 
 const char *ynode_kind_name(const ynode_t *n)
@@ -284,6 +330,8 @@ typedef struct fast {
 	uint32_t line;		/* 0-based, as libyaml's marks */
 	yarena_t *arena;
 	int depth;
+	bool dups;		/* a mapping repeats a key: fast_dups() reports them at the end */
+	bool oom;		/* (of the dups check) */
 } fast_t;
 
 /* Characters of a plain scalar this reader accepts (and may start one). */
@@ -328,14 +376,9 @@ static ynode_t *fast_scalar(fast_t *f, bool *oom)
 	if (at < f->end && (*at == '"' || *at == '\'')) {
 		char q = *at;
 		s = at + 1;
-		e = s;
-		while (e < f->end && *e != q) {
-			unsigned char c = (unsigned char)*e;
-			if (c < 0x20 || c > 0x7e || c == '\\')
-				return NULL;
-			e++;
-		}
-		if (e == f->end)
+		/* (fast_bytes_ok() let only printable ASCII and newlines through) */
+		e = memchr(s, q, (size_t)(f->end - s));
+		if (e == NULL || memchr(s, '\n', (size_t)(e - s)) != NULL || memchr(s, '\\', (size_t)(e - s)) != NULL)
 			return NULL;
 		if (q == '\'' && e + 1 < f->end && e[1] == '\'')
 			return NULL;	/* '' inside */
@@ -361,6 +404,41 @@ static ynode_t *fast_scalar(fast_t *f, bool *oom)
 }
 
 static ynode_t *fast_flow(fast_t *f, bool *oom);
+
+/*
+ * A mapping just read: is a key repeated in it?  Only noted, while its keys
+ * are at hand: fast_dups() reports them once the whole file is known to be in
+ * the subset (a file left to libyaml gets its messages from there).
+ */
+static void fast_map_done(fast_t *f, const ynode_t *map)
+{
+	if (f->dups || map->n < 2)
+		return;
+	if (map->n <= 16) {
+		for (const ynode_t *k = map->first->next; k != NULL; k = k->next)
+			for (const ynode_t *j = map->first; j != k; j = j->next)
+				if (key_eq(j, k)) {
+					f->dups = true;
+					return;
+				}
+		return;
+	}
+	mn_map_t seen = { 0 };
+	if (mn_map_init(&seen, map->n) != MN_OK) {
+		f->oom = true;
+		return;
+	}
+	for (const ynode_t *k = map->first; k != NULL && !f->dups; k = k->next) {
+		/* sized for map->n: no growth, so no failure */
+		void **slot = mn_map_put(&seen, k->str, k->len);
+		if (slot != NULL && *slot != NULL)
+			f->dups = true;
+		else if (slot != NULL)
+			*slot = (void *)k;
+	}
+	mn_map_free(&seen);
+}
+
 
 /* A value in a flow collection or after a key: a scalar or a flow collection. */
 static ynode_t *fast_value(fast_t *f, bool *oom)
@@ -392,7 +470,7 @@ static ynode_t *fast_flow(fast_t *f, bool *oom)
 	if (f->p < f->end && *f->p == close) {
 		f->p++;
 		f->depth--;
-		return n;
+		return n;	/* (empty: no key repeated) */
 	}
 	for (;;) {
 		if (map) {
@@ -421,6 +499,8 @@ static ynode_t *fast_flow(fast_t *f, bool *oom)
 		if (*f->p == close) {
 			f->p++;
 			f->depth--;
+			if (map)
+				fast_map_done(f, n);
 			return n;
 		}
 		if (*f->p != ',')
@@ -528,6 +608,7 @@ next_key:
 			*more = have;
 			*next = ind;
 			f->depth--;
+			fast_map_done(f, map);
 			return map;
 		}
 		if (ind != indent)
@@ -548,6 +629,32 @@ static int fast_dups(reader_t *r, ynode_t *n)
 	return n->kind == YNODE_MAP ? check_dups(r, n) : MN_OK;
 }
 
+/* Only printable ASCII and newlines in data[0..len)?  Eight bytes a step. */
+static bool fast_bytes_ok(const char *data, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x;
+		memcpy(&x, data + i, 8);
+		/* a byte over 0x7e (+1 sets its high bit, or it was set), or under 0x20 (exact for "any") */
+		uint64_t over = ((x + ones) | x) & highs, under = (x - 0x20 * ones) & ~x & highs;
+		if ((over | under) == 0)
+			continue;
+		for (size_t k = i; k < i + 8; k++) {
+			unsigned char c = (unsigned char)data[k];
+			if ((c < 0x20 && c != '\n') || c > 0x7e)
+				return false;
+		}
+	}
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)data[i];
+		if ((c < 0x20 && c != '\n') || c > 0x7e)
+			return false;
+	}
+	return true;
+}
+
 /*
  * The fast reader over data into r (r->arena): MN_OK with r->root set, or
  * MN_ESYNTAX when the data is outside its subset (nothing reported, the
@@ -555,11 +662,8 @@ static int fast_dups(reader_t *r, ynode_t *n)
  */
 static int fast_parse(const char *data, size_t len, reader_t *r)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)data[i];
-		if ((c < 0x20 && c != '\n') || c > 0x7e)
-			return MN_ESYNTAX;	/* tabs, CR, NUL, non-ASCII: libyaml's */
-	}
+	if (!fast_bytes_ok(data, len))
+		return MN_ESYNTAX;	/* tabs, CR, NUL, non-ASCII: libyaml's */
 	fast_t f = { .p = data, .end = data + len, .line_start = data, .arena = r->arena };
 	size_t indent = 0;
 	bool more = false, oom = false;
@@ -567,12 +671,13 @@ static int fast_parse(const char *data, size_t len, reader_t *r)
 	if (!fast_next_line(&f, &indent) || indent != 0 || *f.p == '-' || *f.p == '.' || *f.p == '%')
 		return MN_ESYNTAX;
 	ynode_t *root = fast_block(&f, 0, &more, &indent, &oom);
-	if (oom)
+	if (oom || f.oom)
 		return MN_ENOMEM;
 	if (root == NULL || more)
 		return MN_ESYNTAX;
 	r->root = root;
-	return fast_dups(r, root) < 0 ? MN_ENOMEM : MN_OK;
+	/* the tree walked again only when a mapping repeats a key */
+	return f.dups && fast_dups(r, root) < 0 ? MN_ENOMEM : MN_OK;
 }
 
 static void offset_to_mark(const char *data, size_t len, size_t off, yaml_mark_t *m)
@@ -653,7 +758,19 @@ static int on_event(reader_t *r, const yaml_event_t *ev, int *docs)
 	}
 }
 
-static int parse(const char *data, size_t len, const char *file, diag_t *diag, bool fast, ydoc_t **out)
+/* A document's arena: a new one, or the caller's (emptied). */
+static int doc_arena(ydoc_t *doc, yarena_t *reuse)
+{
+	if (reuse == NULL)
+		return yarena_new(&doc->arena);
+	yarena_reset(reuse);
+	doc->arena = reuse;
+	doc->borrowed = true;
+	return MN_OK;
+}
+
+static int parse(const char *data, size_t len, const char *file, diag_t *diag, bool fast, yarena_t *reuse,
+		 ydoc_t **out)
 {
 	if (data == NULL || file == NULL || diag == NULL || out == NULL)
 		return MN_EINVAL;
@@ -661,7 +778,7 @@ static int parse(const char *data, size_t len, const char *file, diag_t *diag, b
 	yaml_parser_t parser;
 	reader_t *r = calloc(1, sizeof(*r));
 	ydoc_t *doc = calloc(1, sizeof(*doc));
-	if (r == NULL || doc == NULL || yarena_new(&doc->arena) != MN_OK) {
+	if (r == NULL || doc == NULL || doc_arena(doc, reuse) != MN_OK) {
 		free(r);
 		ydoc_free(doc);
 		return MN_ENOMEM;
@@ -679,10 +796,12 @@ static int parse(const char *data, size_t len, const char *file, diag_t *diag, b
 			return MN_OK;
 		}
 		/* outside the subset: libyaml reads it, into a fresh tree */
-		yarena_free(doc->arena);
-		doc->arena = NULL;
+		if (!doc->borrowed) {
+			yarena_free(doc->arena);
+			doc->arena = NULL;
+		}
 		memset(r, 0, sizeof(*r));
-		if (ret == MN_ENOMEM || yarena_new(&doc->arena) != MN_OK) {
+		if (ret == MN_ENOMEM || doc_arena(doc, doc->borrowed ? doc->arena : NULL) != MN_OK) {
 			free(r);
 			ydoc_free(doc);
 			return MN_ENOMEM;
@@ -739,25 +858,32 @@ fail_noparser:
 
 int ydoc_parse(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out)
 {
-	return parse(data, len, file, diag, true, out);
+	return parse(data, len, file, diag, true, NULL, out);
+}
+
+int ydoc_parse_into(const char *data, size_t len, const char *file, diag_t *diag, yarena_t *arena, ydoc_t **out)
+{
+	if (arena == NULL)
+		return MN_EINVAL;
+	return parse(data, len, file, diag, true, arena, out);
 }
 
 int ydoc_parse_libyaml(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out)
 {
-	return parse(data, len, file, diag, false, out);
+	return parse(data, len, file, diag, false, NULL, out);
 }
 
 /* Larger policy files are refused (100,000 domains take about 25 MB). */
 #define YDOC_MAX_FILE ((uint64_t)256 << 20)
 
-static int read_all(const char *path, char **out, size_t *outlen)
+/* Reads path into *bufp (*capp bytes, grown as needed: the caller's either way), *outlen the bytes. */
+static int read_all(const char *path, char **bufp, size_t *capp, size_t *outlen)
 {
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	int ret;
-	char *buf = NULL;
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
@@ -776,23 +902,28 @@ static int read_all(const char *path, char **out, size_t *outlen)
 		ret = MN_EFBIG;
 		goto fail;
 	}
-	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
-	buf = malloc(cap);
-	if (buf == NULL) {
-		ret = MN_ENOMEM;
-		goto fail;
+	size_t want = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
+	if (*bufp == NULL || *capp < want) {
+		/* (nothing in it to keep) */
+		free(*bufp);
+		*capp = 0;
+		if ((*bufp = malloc(want)) == NULL) {
+			ret = MN_ENOMEM;
+			goto fail;
+		}
+		*capp = want;
 	}
 	for (;;) {
-		if (len + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
+		if (len + 1 >= *capp) {
+			char *nb = realloc(*bufp, *capp * 2);
 			if (nb == NULL) {
 				ret = MN_ENOMEM;
 				goto fail;
 			}
-			buf = nb;
-			cap *= 2;
+			*bufp = nb;
+			*capp *= 2;
 		}
-		ssize_t got = read(fd, buf + len, cap - len - 1);
+		ssize_t got = read(fd, *bufp + len, *capp - len - 1);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
@@ -807,13 +938,11 @@ static int read_all(const char *path, char **out, size_t *outlen)
 			goto fail;
 		}
 	}
-	buf[len] = '\0';
+	(*bufp)[len] = '\0';
 	close(fd);
-	*out = buf;
 	*outlen = len;
 	return MN_OK;
 fail:
-	free(buf);
 	close(fd);
 	return ret;
 }
@@ -822,7 +951,22 @@ int ydoc_read(const char *path, char **out, size_t *len)
 {
 	if (path == NULL || out == NULL || len == NULL)
 		return MN_EINVAL;
-	return read_all(path, out, len);
+	char *buf = NULL;
+	size_t cap = 0;
+	int ret = read_all(path, &buf, &cap, len);
+	if (ret != MN_OK) {
+		free(buf);
+		return ret;
+	}
+	*out = buf;
+	return MN_OK;
+}
+
+int ydoc_read_into(const char *path, char **buf, size_t *cap, size_t *len)
+{
+	if (path == NULL || buf == NULL || cap == NULL || len == NULL)
+		return MN_EINVAL;
+	return read_all(path, buf, cap, len);
 }
 
 int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out)
@@ -830,10 +974,12 @@ int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out)
 	if (path == NULL)
 		return MN_EINVAL;
 	char *data = NULL;
-	size_t len = 0;
-	int ret = read_all(path, &data, &len);
-	if (ret < 0)
+	size_t len = 0, cap = 0;
+	int ret = read_all(path, &data, &cap, &len);
+	if (ret < 0) {
+		free(data);
 		return ret;
+	}
 	ret = ydoc_parse(data, len, file, diag, out);
 	free(data);
 	return ret;
@@ -843,6 +989,9 @@ void ydoc_free(ydoc_t *doc)
 {
 	if (doc == NULL)
 		return;
-	yarena_free(doc->arena);
+	if (doc->borrowed)
+		yarena_reset(doc->arena);
+	else
+		yarena_free(doc->arena);
 	free(doc);
 }

@@ -23,6 +23,12 @@ char *yarena_strndup(yarena_t *a, const char *s, size_t n);
 char *yarena_strdup(yarena_t *a, const char *s);
 /* Moves every block of b into a (they are freed with a) and frees b; NULL b is a no-op. */
 void yarena_adopt(yarena_t *a, yarena_t *b);
+/*
+ * Empties a for reuse (its allocations are no longer valid): its chunks are
+ * kept for the next allocations, which stay zeroed, so that memory already
+ * touched is not faulted in again (a parse per file of a large policy).
+ */
+void yarena_reset(yarena_t *a);
 
 typedef enum { YNODE_SCALAR = 1, YNODE_SEQ, YNODE_MAP } ynode_kind_t;
 
@@ -50,6 +56,7 @@ typedef struct ydoc {
 	yarena_t *arena;		/* owns every node */
 	ynode_t *root;			/* NULL for an empty file */
 	bool fast;			/* read by the fast reader (yaml.c), not libyaml */
+	bool borrowed;			/* arena is the caller's (ydoc_parse_into): ydoc_free empties it */
 } ydoc_t;
 
 /*
@@ -61,6 +68,12 @@ typedef struct ydoc {
  * can be reported; the caller fails when diag has errors.  Free with ydoc_free.
  */
 int ydoc_parse(const char *data, size_t len, const char *file, diag_t *diag, ydoc_t **out);
+/*
+ * ydoc_parse() with the tree in arena (the caller's, emptied first, and
+ * emptied again by ydoc_free, which leaves it to the caller): a loader reading
+ * many files reuses one arena's memory for each file's tree in turn.
+ */
+int ydoc_parse_into(const char *data, size_t len, const char *file, diag_t *diag, yarena_t *arena, ydoc_t **out);
 /*
  * ydoc_parse() always through libyaml.  ydoc_parse() reads the common shapes
  * of policy files itself (about ten times faster) and everything else with
@@ -79,6 +92,11 @@ int ydoc_load(const char *path, const char *file, diag_t *diag, ydoc_t **out);
  * when it cannot be read.
  */
 int ydoc_read(const char *path, char **out, size_t *len);
+/*
+ * ydoc_read() into *buf, of *cap bytes (grown, or made when NULL: the
+ * caller keeps it for the next file and frees it); *len the bytes read.
+ */
+int ydoc_read_into(const char *path, char **buf, size_t *cap, size_t *len);
 void ydoc_free(ydoc_t *doc);			/* NULL is a no-op */
 
 /* A plain empty scalar, "~" or "null" (also: a missing value, `key:`). */

@@ -716,7 +716,8 @@ static int run_prepare(run_t *u)
 	    (r = compile_cache_begin(p, u->opts->cache, u->nd, &u->cache)) != MN_OK)
 		return r;
 	if ((r = validate_new(u->c.diag, &u->c.val)) != MN_OK ||
-	    (r = compile_reports_collect(&u->c, u->cache.fresh != NULL ? &u->cache : NULL)) != MN_OK ||
+	    (r = compile_reports_collect(&u->c, u->cache.fresh != NULL ? &u->cache : NULL,
+					 u->only != NULL ? 1 : parts_wanted(u->opts, u->nd))) != MN_OK ||
 	    (r = compile_cache_outside(&u->c, &u->cache)) != MN_OK)
 		return r;
 	u->zs = calloc(1, sizeof(*u->zs));

@@ -100,9 +100,11 @@ struct cache_run;
  * sorted.  With cr (a compile cache run): a domain whose policy part is the
  * one its entry was made from (cr->part_same) and which reported to no other
  * hosted domain then (its entry's reports_none) is not looked at; cr->reports_from
- * records which domains report.
+ * records which domains report.  When every domain is read (no cr, or a
+ * first compile) and there are many, two halves are read on two threads
+ * (threads > 1); the list is the same.
  */
-int compile_reports_collect(ctx_t *c, struct cache_run *cr);
+int compile_reports_collect(ctx_t *c, struct cache_run *cr, unsigned threads);
 void compile_reports_free(ctx_t *c);
 /* The first of c->reports (sorted by target) whose reports go to domain name. */
 size_t compile_reports_first(const ctx_t *c, const char *name);

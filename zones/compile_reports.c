@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* compile_reports.c -- the hosted domains' report destinations at other hosted domains, collected once per compile */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/pool.h"
 #include "zones/compile_internal.h"
 #include "zones/records.h"
 
@@ -38,10 +40,22 @@ static int reports_collect_uris(const policy_t *p, const policy_domain_t *d, con
 	return MN_OK;
 }
 
-int compile_reports_collect(ctx_t *c, cache_run_t *cr)
+/* One half of the domains' destinations (compile_reports_collect), on a thread of its own. */
+typedef struct rhalf {
+	ctx_t *c;
+	cache_run_t *cr;
+	size_t lo, hi;
+	report_t *v;
+	size_t n, cap;
+	int ret;
+} rhalf_t;
+
+static void collect_range(void *arg, size_t k)
 {
-	size_t cap = 0;
-	for (size_t i = 0; i < c->p->ndomains; i++) {
+	rhalf_t *h = &((rhalf_t *)arg)[k];
+	ctx_t *c = h->c;
+	cache_run_t *cr = h->cr;
+	for (size_t i = h->lo; i < h->hi; i++) {
 		if (cr != NULL && cr->quick != NULL && cr->prev_from != NULL && cr->quick[i] && !cr->prev_from[i])
 			continue;	/* unchanged, and reported to no hosted domain last time: not read */
 		const policy_domain_t *d = &c->p->domains[i];
@@ -49,15 +63,52 @@ int compile_reports_collect(ctx_t *c, cache_run_t *cr)
 			continue;
 		if (cr != NULL && cr->part_same != NULL && cr->part_same[i] && cr->olds[i]->reports_none)
 			continue;	/* the same rua/ruf, the same hosted names: none again */
-		size_t n0 = c->nreports;
-		int r = reports_collect_uris(c->p, d, &d->dmarc.rua, &c->reports, &c->nreports, &cap);
+		size_t n0 = h->n;
+		int r = reports_collect_uris(c->p, d, &d->dmarc.rua, &h->v, &h->n, &h->cap);
 		if (r == MN_OK)
-			r = reports_collect_uris(c->p, d, &d->dmarc.ruf, &c->reports, &c->nreports, &cap);
-		if (r != MN_OK)
-			return r;
+			r = reports_collect_uris(c->p, d, &d->dmarc.ruf, &h->v, &h->n, &h->cap);
+		if (r != MN_OK) {
+			h->ret = r;
+			return;
+		}
 		if (cr != NULL && cr->reports_from != NULL)
-			cr->reports_from[i] = c->nreports > n0;
+			cr->reports_from[i] = h->n > n0;
 	}
+}
+
+int compile_reports_collect(ctx_t *c, cache_run_t *cr, unsigned threads)
+{
+	size_t nd = c->p->ndomains;
+	/* every domain read (a first compile): its two halves on two threads, one after the other in c->reports */
+	bool two = threads > 1 && nd >= 10000 && (cr == NULL || cr->quick == NULL);
+	rhalf_t h[2] = { { .c = c, .cr = cr, .lo = 0, .hi = two ? nd / 2 : nd },
+			 { .c = c, .cr = cr, .lo = two ? nd / 2 : nd, .hi = nd } };
+	mn_pool_run(two ? 2 : 1, two ? 2 : 1, collect_range, h);
+	int ret = h[0].ret != MN_OK ? h[0].ret : h[1].ret;
+	report_t *v = h[0].v;
+	if (ret == MN_OK && h[1].n > 0) {
+		if ((v = realloc(h[0].v, (h[0].n + h[1].n) * sizeof(*v))) == NULL) {
+			ret = MN_ENOMEM;
+			v = h[0].v;
+		} else {
+			memcpy(v + h[0].n, h[1].v, h[1].n * sizeof(*v));
+			h[0].v = v;
+			h[0].n += h[1].n;
+			h[1].n = 0;
+		}
+	}
+	if (ret != MN_OK) {
+		for (int k = 0; k < 2; k++) {
+			for (size_t i = 0; i < h[k].n; i++)
+				free(h[k].v[i].target);
+			free(h[k].v);
+		}
+		return ret;
+	}
+	free(h[1].v);
+	assert(c->reports == NULL && c->nreports == 0);
+	c->reports = v;
+	c->nreports = h[0].n;
 	if (c->nreports > 1)
 		qsort(c->reports, c->nreports, sizeof(*c->reports), report_cmp);
 	return MN_OK;

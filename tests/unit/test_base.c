@@ -122,6 +122,18 @@ static void test_nets(void)
 		{ "0.0.0.0/0", 4, false, MN_OK, "0.0.0.0/0" },
 		{ "10.0.0.0/", 4, false, MN_ESYNTAX, NULL },
 		{ "10.0.0.0/+8", 4, false, MN_ESYNTAX, NULL },
+		/* the prefix: 1 to 3 digits to the end; the address before the first '/' */
+		{ "10.0.0.0/008", 4, false, MN_OK, "10.0.0.0/8" },
+		{ "10.0.0.0/0008", 4, false, MN_ESYNTAX, NULL },
+		{ "10.0.0.0/8/8", 4, false, MN_ESYNTAX, NULL },
+		{ "10.0.0.0/8 ", 4, false, MN_ESYNTAX, NULL },
+		{ "10.0.0.0/ 8", 4, false, MN_ESYNTAX, NULL },
+		{ "/8", 0, false, MN_ESYNTAX, NULL },
+		{ "", 0, false, MN_ESYNTAX, NULL },
+		/* 53 characters in all at most (INET6_ADDRSTRLEN + 7) */
+		{ "0000:0000:0000:0000:0000:ffff:192.168.100.228/128", 6, false, MN_OK, "::ffff:192.168.100.228" },
+		{ "0000:0000:0000:0000:0000:ffff:192.168.100.228/00128", 6, false, MN_ESYNTAX, NULL },
+		{ "0000:0000:0000:0000:0000:0000:0000:0000:0000:00000001", 6, false, MN_ESYNTAX, NULL },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		mn_net_t n;

@@ -1207,6 +1207,53 @@ static void test_threads(void)
 	free(good);
 }
 
+/*
+ * 10,000 domains (enough for the report list's two halves on two threads),
+ * each reporting to another hosted domain across the halves (some to
+ * themselves, some twice to one): on two threads the same zones as on one,
+ * with every authorization.
+ */
+static void test_reports_halves(void)
+{
+	enum { N = 10000 };
+	char dir[400], path[500];
+	snprintf(dir, sizeof(dir), "%s/reports-halves", tmp);
+	if (mn_mkdir_p(dir, 0755) != MN_OK)
+		tap_bail("mkdir %s", dir);
+	mn_buf_t b = { 0 };
+	mn_buf_addf(&b, "version: 1\nserver:\n  nameservers: [ns1.example.net.]\n"
+		     "  hostmaster: hostmaster.example.net.\n  state_dir: %s/state\ndomains:\n", dir);
+	size_t want = 0;
+	for (int k = 0; k < N; k++) {
+		int t = (int)(((long)k * 7 + 1) % N);
+		mn_buf_addf(&b, "  d%05d.example: { dmarc: { p: reject, rua: [\"mailto:r@d%05d.example\"", k, t);
+		if (k % 3 == 0)
+			mn_buf_addf(&b, ", \"mailto:s@D%05d.Example\"", t);	/* the same target again */
+		if (k % 5 == 0)
+			mn_buf_addf(&b, ", \"mailto:me@d%05d.example\"", k);	/* itself: no authorization */
+		mn_buf_add(&b, "] } }\n");
+		want++;
+	}
+	char *text = mn_buf_take(&b);
+	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	write_text(path, text);
+	free(text);
+	char *m1, *m2, *z1, *z2;
+	size_t n1, n2;
+	is_int(compile_threads(path, 1, &m1, &z1, &n1), MN_OK, "10,000 domains reporting to each other, one thread: compiles");
+	is_int(compile_threads(path, 2, &m2, &z2, &n2), MN_OK, "two threads: compiles");
+	ok(z1 != NULL && z2 != NULL && n1 == n2 && strcmp(z1, z2) == 0, "the same zones on two threads (%zu)", n2);
+	is_str(m2, m1, "the same messages");
+	is_int((long long)count_of(z2, "._report._dmarc.d"), (long long)want, "every authorization, once");
+	ok(count_of(z2, "\nd08572.example._report._dmarc.d00005.example.") == 1 &&
+	   count_of(z2, "\nd00000.example._report._dmarc.d00001.example.") == 1,
+	   "from the second half to the first and within the first");
+	free(m1);
+	free(m2);
+	free(z1);
+	free(z2);
+}
+
 static void test_example_yaml(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -1420,6 +1467,7 @@ int main(void)
 	test_errors();
 	test_zonefile();
 	test_threads();
+	test_reports_halves();
 	test_example_yaml();
 	test_family();
 	arena_free();

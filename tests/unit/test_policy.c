@@ -123,6 +123,13 @@ static const diag_case_t diag_cases[] = {
 	  "p.yaml:7:18: error: invalid network '192.0.2.1/24' for ip4 (host bits set)\n", MN_EPOLICY },
 	{ "wrong family", HEAD "domains:\n  a.example:\n    spf: { ip6: [192.0.2.0/24] }\n",
 	  "p.yaml:7:18: error: invalid network '192.0.2.0/24' for ip6 (not IPv6)\n", MN_EPOLICY },
+	/* the family is told before the host bits; the good networks around the bad ones are kept */
+	{ "wrong family, host bits", HEAD "domains:\n  a.example:\n    spf: { ip6: ['2001:db8::/32', 192.0.2.1/24], ip4: [2001:db8::1/32, 192.0.2.0/24] }\n",
+	  "p.yaml:7:35: error: invalid network '192.0.2.1/24' for ip6 (not IPv6)\n"
+	  "p.yaml:7:56: error: invalid network '2001:db8::1/32' for ip4 (not IPv4)\n", MN_EPOLICY },
+	{ "host bits, v6", HEAD "domains:\n  a.example:\n    spf: { ip6: ['2001:db8::1/32', 'x:y'] }\n",
+	  "p.yaml:7:18: error: invalid network '2001:db8::1/32' for ip6 (host bits set)\n"
+	  "p.yaml:7:36: error: invalid network 'x:y' for ip6\n", MN_EPOLICY },
 	{ "bad domain name key", HEAD "domains:\n  a..b: {}\n",
 	  "p.yaml:6:3: error: invalid domain name 'a..b'\n", MN_EPOLICY },
 	{ "bad name in a list", HEAD "domains:\n  a.example:\n    spf: { include: [ok.example, 'x y'] }\n",
@@ -1174,6 +1181,124 @@ static void test_sort_halves(void)
 	}
 }
 
+/*
+ * 12,000 domains scrambled across the top file and four included files:
+ * placed straight at their sorted slots when the files are merged
+ * (policy_domains_gather), each with its own values, file and line; the same
+ * through a cache, first parsed, then reused (unpacked) by a full load after
+ * the top file changed.  Then a name of the top file defined again at the
+ * end of the first and of the third included file: reported at each, in
+ * file order, naming the top file's.
+ */
+enum { SF_N = 12000, SF_FILES = 5 };
+static const char *sf_names[SF_FILES] = { "sf.yaml", "sfinc/a.yaml", "sfinc/b.yaml", "sfinc/c.yaml", "sfinc/d.yaml" };
+static int sf_file[SF_N];
+static uint32_t sf_line[SF_N];
+
+static void sf_check(const policy_t *p, const char *what)
+{
+	if (!ok(p != NULL && p->ndomains == SF_N, "%s: 12,000 domains", what))
+		return;
+	size_t unsorted = 0, wrong = 0;
+	for (size_t i = 0; i < p->ndomains; i++) {
+		const policy_domain_t *d = &p->domains[i];
+		int num = atoi(d->name + 2);
+		unsorted += i > 0 && strcmp(p->domains[i - 1].name, d->name) >= 0;
+		bool good = num >= 0 && num < SF_N && d->spf.ip4.n == 1 && d->spf.ip4.v[0].net.addr[1] == num / 256 &&
+			    d->spf.ip4.v[0].net.addr[2] == num % 256 && d->pos.file != NULL &&
+			    strcmp(d->pos.file, sf_names[sf_file[num]]) == 0 && d->pos.line == sf_line[num] &&
+			    d->pos.col == 3 && d->dmarc.p.v == DMARC_P_QUARANTINE;
+		if (!good && wrong++ < 3)
+			tap_diag("%s: %s at %s:%u", what, d->name, d->pos.file ? d->pos.file : "?", (unsigned)d->pos.line);
+	}
+	is_int((long long)unsorted, 0, "%s: sorted strictly by name", what);
+	is_int((long long)wrong, 0, "%s: each with its own values, file and line, and the defaults", what);
+}
+
+static void test_sort_files(void)
+{
+	FILE *f[SF_FILES];
+	uint32_t line[SF_FILES];
+	for (int r = 0; r < SF_FILES; r++) {
+		if (r > 0)
+			put(sf_names[r], "");
+		if ((f[r] = fopen(sf_names[r], "w")) == NULL)
+			tap_bail("cannot write %s", sf_names[r]);
+	}
+	fputs(HEAD "include: ['sfinc/*.yaml']\ndefaults:\n  dmarc: { p: quarantine }\ndomains:\n", f[0]);
+	line[0] = 9;
+	for (int r = 1; r < SF_FILES; r++) {
+		fputs("domains:\n", f[r]);
+		line[r] = 2;
+	}
+	for (int k = 0; k < SF_N; k++) {
+		int i = (int)(((long)k * 7919) % SF_N), r = k % SF_FILES;
+		fprintf(f[r], "  sf%d.example: { spf: { ip4: [10.%d.%d.0/24] } }\n", i, i / 256, i % 256);
+		sf_file[i] = r;
+		sf_line[i] = line[r]++;
+	}
+	for (int r = 0; r < SF_FILES; r++)
+		fclose(f[r]);
+	int ret;
+	policy_t *p = NULL;
+	char *got = load("sf.yaml", &ret, &p);
+	is_str(got, "", "across files: no message");
+	free(got);
+	sf_check(p, "across files");
+	policy_free(p);
+
+	policy_cache_t *c = NULL;
+	diag_t *d = NULL;
+	if (policy_cache_new(&c) != MN_OK || diag_new(&d) != MN_OK)
+		tap_bail("policy_cache_new");
+	p = NULL;
+	is_int(policy_load_cached("sf.yaml", c, d, &p), MN_OK, "across files, cached: loads");
+	sf_check(p, "across files, cached (parsed)");
+	policy_free(p);
+	FILE *t = fopen("sf.yaml", "a");
+	if (t == NULL)
+		tap_bail("cannot append to sf.yaml");
+	fputs("# the top file changed: a full load\n", t);
+	fclose(t);
+	p = NULL;
+	is_int(policy_load_cached("sf.yaml", c, d, &p), MN_OK, "across files, cached again: loads");
+	is_int((long long)policy_cache_reused(c), 4, "across files, cached again: the four included files reused");
+	ok(p == NULL || !p->changed_known, "across files, cached again: a full load (not a patch)");
+	sf_check(p, "across files, cached (reused)");
+	char *m = messages(d);
+	is_str(m, "", "across files, cached: no message");
+	free(m);
+	policy_free(p);
+	diag_free(d);
+	policy_cache_free(c);
+
+	/* x, a domain of the top file, is defined again at the end of a.yaml and of c.yaml */
+	int x = 0;
+	while (sf_file[x] != 0)
+		x++;
+	for (int r = 1; r <= 3; r += 2) {
+		t = fopen(sf_names[r], "a");
+		if (t == NULL)
+			tap_bail("cannot append to %s", sf_names[r]);
+		fprintf(t, "  SF%d.Example.: {}\n", x);
+		fclose(t);
+	}
+	if (diag_new(&d) != MN_OK)
+		tap_bail("diag_new");
+	p = NULL;
+	is_int(policy_load("sf.yaml", d, &p), MN_EPOLICY, "a name in three files: refused");
+	m = messages(d);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "sfinc/a.yaml:%u:3: error: domain 'sf%d.example' defined twice (first at sf.yaml:%u:3)\n"
+		 "sfinc/c.yaml:%u:3: error: domain 'sf%d.example' defined twice (first at sf.yaml:%u:3)\n",
+		 (unsigned)line[1], x, (unsigned)sf_line[x], (unsigned)line[3], x, (unsigned)sf_line[x]);
+	is_str(m, want, "a name in three files: reported at the second and the third, in file order, naming the first");
+	free(m);
+	diag_free(d);
+	policy_free(p);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -1197,6 +1322,7 @@ int main(void)
 	test_patch();
 	test_sort();
 	test_sort_halves();
+	test_sort_files();
 
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

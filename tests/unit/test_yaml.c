@@ -33,13 +33,17 @@ static void dump(mn_buf_t *b, const ynode_t *n, int depth)
 }
 
 /* Result, messages and tree of one reader, as text (malloc'd); *fast: the fast reader took it. */
+static yarena_t *reuse;	/* when set: the fast reader's tree goes there (ydoc_parse_into) */
+
 static char *read_with(const char *data, size_t len, bool libyaml, bool *fast)
 {
 	diag_t *d = NULL;
 	if (diag_new(&d) != MN_OK)
 		tap_bail("diag_new");
 	ydoc_t *doc = NULL;
-	int r = libyaml ? ydoc_parse_libyaml(data, len, "f.yaml", d, &doc) : ydoc_parse(data, len, "f.yaml", d, &doc);
+	int r = libyaml ? ydoc_parse_libyaml(data, len, "f.yaml", d, &doc) :
+		reuse != NULL ? ydoc_parse_into(data, len, "f.yaml", d, reuse, &doc) :
+		ydoc_parse(data, len, "f.yaml", d, &doc);
 	mn_buf_t b = { 0 };
 	mn_buf_addf(&b, "r=%d\n", r);
 	for (size_t i = 0; i < diag_count(d); i++) {
@@ -234,6 +238,117 @@ static void walk(const char *dir, size_t *files, size_t *bad, size_t *fast_n)
 	closedir(d);
 }
 
+/*
+ * A byte outside printable ASCII and newlines (the fast reader checks eight
+ * at a time) at each place of a word and of the tail, in a plain and a quoted
+ * value: left to libyaml, with its result.
+ */
+static void test_bytes(void)
+{
+	static const unsigned char bad[] = { 0x00, 0x09, 0x0d, 0x1f, 0x7f, 0x80, 0xc3, 0xff };
+	static const char *lines[] = { "a: xxxxxxxxxxxxxxxxxxxxxxx\nb: 1\n", "a: \"xxxxxxxxxxxxxxxxxxxxxxx\"\n" };
+	size_t tried = 0, wrong = 0, clean_fast = 0;
+	for (size_t l = 0; l < sizeof(lines) / sizeof(lines[0]); l++) {
+		size_t len = strlen(lines[l]);
+		bool fast = false;
+		clean_fast += agree(lines[l], len, &fast) && fast;
+		char buf[64];
+		/* every byte of the value (within a word, at its edges and in the tail) */
+		for (size_t at = 4; at < 26; at++) {
+			for (size_t b = 0; b < sizeof(bad); b++) {
+				memcpy(buf, lines[l], len + 1);
+				buf[at] = (char)bad[b];
+				fast = true;
+				tried++;
+				if ((!agree(buf, len, &fast) || fast) && wrong++ < 3)
+					tap_diag("line %zu: byte 0x%02x at %zu %s", l, bad[b], at,
+						  fast ? "taken by the fast reader" : "read otherwise than by libyaml");
+			}
+		}
+	}
+	is_int((long long)clean_fast, 2, "the clean lines: read by the fast reader");
+	is_int((long long)wrong, 0, "%zu lines with a control or non-ASCII byte: each left to libyaml", tried);
+}
+
+/* Repeated keys in mappings of more than 16 keys (looked up by hash), block and flow, nested. */
+static void test_big_dups(void)
+{
+	for (int dup = 0; dup < 4; dup++) {
+		mn_buf_t b = { 0 };
+		mn_buf_addf(&b, "domains:\n");
+		for (int i = 0; i < 20; i++) {
+			mn_buf_addf(&b, "  d%d.example: {", dup == 1 && i == 19 ? 3 : i);
+			for (int k = 0; k < 18; k++)
+				mn_buf_addf(&b, "%s k%d: %d", k > 0 ? "," : "", dup == 2 && i == 7 && k == 17 ? 0 : k, k);
+			mn_buf_addf(&b, " }\n");
+		}
+		if (dup == 3)
+			mn_buf_addf(&b, "other: 1\ndomains: {}\n");
+		char *text = mn_buf_take(&b);
+		if (text == NULL)
+			tap_bail("out of memory");
+		bool fast = false;
+		ok(agree(text, strlen(text), &fast) && fast, "20 x 18 keys, repeated: %s: the same tree and messages, fast",
+		   (const char *[]){ "none", "a domain", "a key in a flow map", "the top key" }[dup]);
+		free(text);
+	}
+}
+
+/*
+ * One arena for every tree in turn (ydoc_parse_into, as the loader reads its
+ * files): each the tree a new arena gets, its nodes zeroed where the memory
+ * held another tree (large trees, small ones, ones left to libyaml, in
+ * turn), and the same for libyaml's result when the text is outside the subset.
+ */
+static void test_reuse(void)
+{
+	if (yarena_new(&reuse) != MN_OK)
+		tap_bail("yarena_new");
+	/* a large tree first: its chunks (the arena's largest) are then reused by the others */
+	mn_buf_t b = { 0 };
+	mn_buf_add(&b, "domains:\n");
+	for (int i = 0; i < 3000; i++)
+		mn_buf_addf(&b, "  d%d.example: { spf: { ip4: [10.0.%d.0/24], all: fail }, dmarc: { p: reject, pct: %d } }\n",
+			    i, i % 256, i % 100);
+	char *big = mn_buf_take(&b);
+	if (big == NULL)
+		tap_bail("out of memory");
+	size_t tried = 0, bad = 0;
+	for (int round = 0; round < 2; round++) {
+		const char *texts[sizeof(shapes) / sizeof(shapes[0]) + sizeof(others) / sizeof(others[0]) + 1];
+		size_t n = 0;
+		texts[n++] = big;
+		for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+			texts[n++] = shapes[i];
+			if (i < sizeof(others) / sizeof(others[0]))
+				texts[n++] = others[i];
+		}
+		for (size_t i = 0; i < n; i++) {
+			yarena_t *keep = reuse;
+			reuse = NULL;
+			char *want = read_with(texts[i], strlen(texts[i]), false, NULL);
+			reuse = keep;
+			char *got = read_with(texts[i], strlen(texts[i]), false, NULL);
+			tried++;
+			if (strcmp(want, got) != 0 && bad++ < 2)
+				tap_diag("round %d, text %zu:\n%.300s\nwant:\n%.300s", round, i, got, want);
+			free(want);
+			free(got);
+		}
+	}
+	is_int((long long)bad, 0, "%zu trees made in one arena in turn: each as in a new arena", tried);
+	/* the arena is still the caller's, usable for anything after a reset */
+	yarena_reset(reuse);
+	unsigned char *z = yarena_alloc(reuse, 100000);
+	bool zero = z != NULL;
+	for (size_t i = 0; zero && i < 100000; i++)
+		zero = z[i] == 0;
+	ok(zero, "an allocation after a reset is zeroed");
+	yarena_free(reuse);
+	reuse = NULL;
+	free(big);
+}
+
 static void test_files(void)
 {
 	size_t files = 0, bad = 0, fast_n = 0;
@@ -254,6 +369,9 @@ int main(void)
 	test_shapes();
 	test_long_keys();
 	test_mutations();
+	test_bytes();
+	test_big_dups();
+	test_reuse();
 	test_files();
 	return tap_done();
 }

@@ -59,7 +59,8 @@ typedef struct pfile {
 	yarena_t *arena;
 	size_t ndomains;
 	const char **names;		/* the domains' names in file order (strings in arena) */
-	uint8_t *own;			/* per domain, in file order: the SCHEMA_PRESENT maps it sets itself (a bit each) */
+	struct pfile_own *odd;		/* the domains whose present maps are not those they set keys in */
+	size_t nodd;			/* (sorted by the name's address; usually none) */
 	policy_domain_t *conv;		/* during the load that parsed it: its domains as converted */
 	uint64_t set_id;		/* the id of the cache's set holding its domains, 0 when none */
 	diag_t *diag;
@@ -111,45 +112,59 @@ struct policy_cache {
  * its set.  What schema_merge() changed in a domain is undone from the
  * positions: a value whose position is not in the domain's own file came
  * from `defaults:`, server.dnssec or a built-in default (zeroed again), and
- * each SCHEMA_PRESENT map is present as the file had it (pfile_t.own).
+ * a SCHEMA_PRESENT map is present when the domain sets a key in it, but for
+ * the few domains pfile_t.odd lists (an empty map written: `spf: {}`).
  */
 typedef struct ukey {
 	size_t off, size, pos;		/* size 0: a present flag */
+	uint8_t maps;			/* the present flags (bits) of the maps it is in */
 } ukey_t;
 
 enum { UKEYS_MAX = 128, OWN_BITS = 8 };
 
+typedef struct pfile_own {
+	const char *name;
+	uint8_t own;			/* its present maps, a bit each */
+} pfile_own_t;
+
 /* The keys of table (a struct at base) that the merge looks at, in its order. */
-static size_t ukeys(const schema_item_t *table, size_t base, ukey_t *v, size_t n)
+static size_t ukeys(const schema_item_t *table, size_t base, uint8_t maps, unsigned *bit, ukey_t *v, size_t n)
 {
 	static const max_align_t any;
 	for (const schema_item_t *it = table; it->name != NULL; it++) {
 		size_t off = base + it->offset;
 		if (it->type == SCHEMA_MAP) {
+			uint8_t in = maps;
 			if (it->flags & SCHEMA_PRESENT) {
-				assert(n < UKEYS_MAX);
-				v[n++] = (ukey_t){ off, 0, 0 };
+				assert(n < UKEYS_MAX && *bit < OWN_BITS);
+				v[n++] = (ukey_t){ off, 0, 0, 0 };
+				in |= (uint8_t)(1u << (*bit)++);
 			}
-			n = ukeys(it->sub, off, v, n);
+			n = ukeys(it->sub, off, in, bit, v, n);
 			continue;
 		}
 		assert(n < UKEYS_MAX);
 		const char *f = (const char *)&any;
 		v[n++] = (ukey_t){ off, schema_type_size(it->type),
-				   (size_t)((const char *)schema_field_pos(it->type, f) - f) };
+				   (size_t)((const char *)schema_field_pos(it->type, f) - f), maps };
 	}
 	return n;
 }
 
-/* The maps d sets itself (before the merge), a bit each in ukeys() order. */
-static uint8_t own_bits(const policy_domain_t *d, const ukey_t *k, size_t nk)
+static size_t domain_keys(ukey_t *v)
+{
+	unsigned bit = 0;
+	return ukeys(schema_domain, 0, 0, &bit, v, 0);
+}
+
+/* The present maps of d, a bit each in ukeys() order. */
+static uint8_t present_bits(const policy_domain_t *d, const ukey_t *k, size_t nk)
 {
 	uint8_t own = 0;
 	unsigned bit = 0;
 	for (size_t i = 0; i < nk; i++) {
 		if (k[i].size != 0)
 			continue;
-		assert(bit < OWN_BITS);
 		if (*(const bool *)((const char *)d + k[i].off))
 			own |= (uint8_t)(1u << bit);
 		bit++;
@@ -157,34 +172,76 @@ static uint8_t own_bits(const policy_domain_t *d, const ukey_t *k, size_t nk)
 	return own;
 }
 
-/* f's per-domain names and own maps, from its n converted domains; MN_ENOMEM. */
+/* The maps d sets a key of file in (merged or not). */
+static uint8_t keyed_maps(const policy_domain_t *d, const char *file, const ukey_t *k, size_t nk)
+{
+	uint8_t maps = 0;
+	for (size_t i = 0; i < nk; i++)
+		if (k[i].size != 0 && ((const mn_pos_t *)((const char *)d + k[i].off + k[i].pos))->file == file)
+			maps |= k[i].maps;
+	return maps;
+}
+
+static int cmp_own(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const pfile_own_t *)a)->name, y = (uintptr_t)((const pfile_own_t *)b)->name;
+	return (x > y) - (x < y);
+}
+
+/* f's domain names and odd present maps, from its n converted domains; MN_ENOMEM. */
 static int pfile_index(pfile_t *f, const policy_domain_t *v, size_t n)
 {
 	ukey_t k[UKEYS_MAX];
-	size_t nk = ukeys(schema_domain, 0, k, 0);
-	if ((f->names = malloc((n + 1) * sizeof(*f->names))) == NULL || (f->own = malloc(n + 1)) == NULL)
+	size_t nk = domain_keys(k);
+	if ((f->names = malloc((n + 1) * sizeof(*f->names))) == NULL)
 		return MN_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		f->names[i] = v[i].name;
-		f->own[i] = own_bits(&v[i], k, nk);
+		uint8_t own = present_bits(&v[i], k, nk);
+		if (own == keyed_maps(&v[i], f->name, k, nk))
+			continue;
+		pfile_own_t *o = realloc(f->odd, (f->nodd + 1) * sizeof(*o));
+		if (o == NULL)
+			return MN_ENOMEM;
+		f->odd = o;
+		f->odd[f->nodd++] = (pfile_own_t){ v[i].name, own };
 	}
+	qsort(f->odd, f->nodd, sizeof(*f->odd), cmp_own);
 	return MN_OK;
 }
 
-/* d (merged, of file) as converted, with own its own maps. */
-static void unmerge(policy_domain_t *d, const char *file, uint8_t own, const ukey_t *k, size_t nk)
+/* d (merged, of file f) as converted into out. */
+static void unmerge(policy_domain_t *out, const policy_domain_t *d, const pfile_t *f, const ukey_t *k, size_t nk)
 {
-	char *b = (char *)d;
-	unsigned bit = 0;
+	const char *from = (const char *)d;
+	char *to = (char *)out;
+	uint8_t own = 0;
+	memset(out, 0, sizeof(*out));
+	out->name = d->name;
+	out->pos = d->pos;
 	for (size_t i = 0; i < nk; i++) {
-		if (k[i].size == 0) {
-			*(bool *)(b + k[i].off) = (own >> bit++) & 1u;
+		if (k[i].size == 0)
 			continue;
-		}
-		const mn_pos_t *pos = (const mn_pos_t *)(b + k[i].off + k[i].pos);
-		if (pos->file != file)
-			memset(b + k[i].off, 0, k[i].size);
+		const mn_pos_t *pos = (const mn_pos_t *)(from + k[i].off + k[i].pos);
+		if (pos->file != f->name)
+			continue;	/* from `defaults:`, server.dnssec or built in */
+		own |= k[i].maps;
+		/* (8-byte words: every key's storage holds a pointer) */
+		uint64_t *t = (uint64_t *)(void *)(to + k[i].off);
+		const uint64_t *w = (const uint64_t *)(const void *)(from + k[i].off);
+		for (size_t x = 0; x < k[i].size / 8; x++)
+			t[x] = w[x];
 	}
+	if (f->nodd > 0) {
+		pfile_own_t key = { d->name, 0 };
+		const pfile_own_t *o = bsearch(&key, f->odd, f->nodd, sizeof(*f->odd), cmp_own);
+		if (o != NULL)
+			own = o->own;
+	}
+	unsigned bit = 0;
+	for (size_t i = 0; i < nk; i++)
+		if (k[i].size == 0)
+			*(bool *)(to + k[i].off) = (own >> bit++) & 1u;
 }
 
 size_t policy_cache_bytes(const policy_cache_t *c)
@@ -193,7 +250,7 @@ size_t policy_cache_bytes(const policy_cache_t *c)
 	for (size_t i = 0; c != NULL && i < c->files.cap; i++) {
 		const pfile_t *f = c->files.slot[i].val;
 		if (c->files.slot[i].key != NULL && f->names != NULL)
-			n += f->ndomains * (sizeof(*f->names) + sizeof(*f->own));
+			n += f->ndomains * sizeof(*f->names) + f->nodd * sizeof(*f->odd);
 	}
 	return n;
 }
@@ -296,7 +353,7 @@ static void pfile_unref(pfile_t *f)
 		return;
 	yarena_free(f->arena);
 	free(f->names);
-	free(f->own);
+	free(f->odd);
 	free(f->conv);
 	diag_free(f->diag);
 	free(f->name);
@@ -437,58 +494,96 @@ typedef struct want {
 	policy_domain_t *dest;
 } want_t;
 
-static size_t ptr_slot(const void *p, size_t mask)
+/* A file name's slot in a table of 1 << bits (by its address). */
+static size_t ptr_slot(const void *p, unsigned bits)
 {
-	return (size_t)mn_hash64(0, &p, sizeof(p)) & mask;
+	return (size_t)(((uint64_t)(uintptr_t)p * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - bits));
+}
+
+typedef struct unmerge_job {
+	const dset_t *s;
+	const want_t *w;
+	const uint32_t *h;		/* want index + 1 by file name (0: empty) */
+	unsigned bits;
+	size_t *next[2];		/* per want: the first half's next slot up, the second's down */
+	ukey_t k[UKEYS_MAX];
+	size_t nk;
+	bool over[2];
+} unmerge_job_t;
+
+/*
+ * One half of the set (a thread each at 10,000 domains and more, as the
+ * merge): the first half fills each file's slots from its start, the second
+ * from its end, so each file's domains end up in name order.
+ */
+static void unmerge_half(void *arg, size_t half)
+{
+	unmerge_job_t *j = arg;
+	size_t lo = half == 0 ? 0 : j->s->n / 2, hi = half == 0 ? j->s->n / 2 : j->s->n;
+	const size_t mask = ((size_t)1 << j->bits) - 1;
+	size_t *next = j->next[half];
+	for (size_t i = lo; i < hi; i++) {
+		const policy_domain_t *d = &j->s->v[i];
+		size_t at = ptr_slot(d->pos.file, j->bits);
+		while (j->h[at] != 0 && j->w[j->h[at] - 1].f->name != d->pos.file)
+			at = (at + 1) & mask;
+		if (j->h[at] == 0)
+			continue;	/* the top file's, or a file not wanted */
+		size_t wi = j->h[at] - 1;
+		const pfile_t *f = j->w[wi].f;
+		if (half == 0 ? next[wi] >= f->ndomains : next[wi] == 0) {
+			j->over[half] = true;	/* (cannot be: the set holds each once) */
+			continue;
+		}
+		policy_domain_t *dest = j->w[wi].dest + (half == 0 ? next[wi]++ : --next[wi]);
+		unmerge(dest, d, f, j->k, j->nk);
+	}
 }
 
 /*
- * The domains of the files w[0..nw) as converted, each file's in its order at
- * its dest, from s (the cache's set, which holds them all, merged): one pass
- * over s, each domain found by its name's address.  MN_OK, MN_ENOMEM, or
- * MN_ESTATE when s lacks one (cannot be: cache_get() reuses only a parse whose
- * domains s holds).
+ * The domains of the files w[0..nw) as converted, each file's (in name order)
+ * at its dest, from s (the cache's set, which holds them all, merged): one
+ * pass over s, each domain's file found by the address of its name (the one
+ * positions point to).  MN_OK, MN_ENOMEM, or MN_ESTATE when s has not exactly
+ * a file's domains (cannot be: cache_get() reuses only a parse whose domains
+ * s holds).
  */
 static int set_unmerge(const dset_t *s, const want_t *w, size_t nw)
 {
-	typedef struct { const char *name, *file; policy_domain_t *dest; uint8_t own; } slot_t;
-	size_t total = 0, cap = 16, found = 0;
-	for (size_t i = 0; i < nw; i++) {
-		if (s == NULL || w[i].f->set_id != s->id || (w[i].f->names == NULL && w[i].f->ndomains > 0))
+	int ret = MN_ENOMEM;
+	unsigned bits = 4;
+	for (size_t i = 0; i < nw; i++)
+		if (s == NULL || w[i].f->set_id != s->id || i >= UINT32_MAX)
 			return MN_ESTATE;
-		total += w[i].f->ndomains;
-	}
-	if (total == 0)
+	if (nw == 0)
 		return MN_OK;
-	while (cap < 2 * total)
-		cap *= 2;
-	slot_t *h = calloc(cap, sizeof(*h));
-	if (h == NULL)
-		return MN_ENOMEM;
+	while (((size_t)1 << bits) < 2 * nw)
+		bits++;
+	const size_t mask = ((size_t)1 << bits) - 1;
+	uint32_t *h = calloc(mask + 1, sizeof(*h));
+	unmerge_job_t *j = calloc(1, sizeof(*j));
+	size_t *next = calloc(2 * nw, sizeof(*next));
+	if (h == NULL || j == NULL || next == NULL)
+		goto out;
 	for (size_t i = 0; i < nw; i++) {
-		const pfile_t *f = w[i].f;
-		for (size_t k = 0; k < f->ndomains; k++) {
-			size_t at = ptr_slot(f->names[k], cap - 1);
-			while (h[at].name != NULL)
-				at = (at + 1) & (cap - 1);
-			h[at] = (slot_t){ f->names[k], f->name, w[i].dest + k, f->own[k] };
-		}
+		size_t at = ptr_slot(w[i].f->name, bits);
+		while (h[at] != 0)
+			at = (at + 1) & mask;
+		h[at] = (uint32_t)i + 1;
+		next[nw + i] = w[i].f->ndomains;
 	}
-	ukey_t k[UKEYS_MAX];
-	size_t nk = ukeys(schema_domain, 0, k, 0);
-	for (size_t i = 0; i < s->n && found < total; i++) {
-		const policy_domain_t *d = &s->v[i];
-		size_t at = ptr_slot(d->name, cap - 1);
-		while (h[at].name != NULL && h[at].name != d->name)
-			at = (at + 1) & (cap - 1);
-		if (h[at].name == NULL || h[at].file != d->pos.file)
-			continue;	/* the top file's, or another file's */
-		*h[at].dest = *d;
-		unmerge(h[at].dest, h[at].file, h[at].own, k, nk);
-		found++;
-	}
+	*j = (unmerge_job_t){ .s = s, .w = w, .h = h, .bits = bits, .next = { next, next + nw } };
+	j->nk = domain_keys(j->k);
+	mn_pool_run(2, s->n >= 10000 ? 0 : 1, unmerge_half, j);
+	ret = j->over[0] || j->over[1] ? MN_ESTATE : MN_OK;
+	for (size_t i = 0; i < nw && ret == MN_OK; i++)
+		if (next[i] != next[nw + i])
+			ret = MN_ESTATE;	/* a slot left empty */
+out:
 	free(h);
-	return found == total ? MN_OK : MN_ESTATE;
+	free(j);
+	free(next);
+	return ret;
 }
 
 /* Frees the converted domains the parses of this load kept for it (pfile_t.conv). */

@@ -206,7 +206,8 @@ static int pfile_index(pfile_t *f, const policy_domain_t *v, size_t n)
 		f->odd = o;
 		f->odd[f->nodd++] = (pfile_own_t){ v[i].name, own };
 	}
-	qsort(f->odd, f->nodd, sizeof(*f->odd), cmp_own);
+	if (f->nodd > 1)
+		qsort(f->odd, f->nodd, sizeof(*f->odd), cmp_own);
 	return MN_OK;
 }
 

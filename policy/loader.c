@@ -32,8 +32,9 @@ typedef struct pfile_stat {
 /*
  * One included file's parse, kept by a policy_cache_t and shared by every
  * policy made from it (each holds a reference): the strings and arrays its
- * domains point to, its messages, the name positions point to, and per
- * domain its name and the maps it sets itself.  The domains themselves are
+ * domains point to, its messages, the name positions point to, its
+ * domains' names and the few whose present maps differ from the maps they
+ * set keys in (pfile_t.odd).  The domains themselves are
  * kept once, merged, in the cache's set (dset_t): a load that needs them as
  * converted takes them from there (set_unmerge).  It stands for the file at
  * the same path (resolved against the same directory) while the file's bytes

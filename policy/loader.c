@@ -15,6 +15,7 @@
 #include "policy/map.h"
 #include "policy/policy_internal.h"
 #include "policy/pool.h"
+#include "policy/schema.h"
 
 typedef struct fileid { dev_t dev; ino_t ino; } fileid_t;
 
@@ -31,11 +32,15 @@ typedef struct pfile_stat {
 
 /*
  * One included file's parse, kept by a policy_cache_t and shared by every
- * policy made from it (each holds a reference): its domains as converted,
- * before the defaults are merged (merging copies the structures), the
- * strings and arrays they point to, its messages, and the name positions
- * point to.  It stands for the file at the same path (resolved against the
- * same directory) while the file's bytes have the same SHA-256.
+ * policy made from it (each holds a reference): the strings and arrays its
+ * domains point to, its messages, the name positions point to, its
+ * domains' names and the few whose present maps differ from the maps they
+ * set keys in (pfile_t.odd).  The domains themselves are
+ * kept once, merged, in the cache's set (dset_t): a load that needs them as
+ * converted takes them from there (set_unmerge).  It stands for the file at
+ * the same path (resolved against the same directory) while the file's bytes
+ * have the same SHA-256, and may be reused only while the cache's set holds
+ * its domains (set_id).
  *
  * A load first stat()s each included file: when its identity (device, inode,
  * size, modification and status-change times in ns) is the one recorded when
@@ -54,9 +59,12 @@ typedef struct pfile {
 	unsigned char digest[PFILE_DIGEST];	/* SHA-256 of the bytes parsed */
 	pfile_stat_t st;		/* when valid: the file's identity when those bytes were read */
 	yarena_t *arena;
-	uint8_t *packed;		/* the domains, packed (domains_pack) */
-	size_t packed_len;
 	size_t ndomains;
+	const char **names;		/* the domains' names in file order (strings in arena) */
+	struct pfile_own *odd;		/* the domains whose present maps are not those they set keys in */
+	size_t nodd;			/* (sorted by the name's address; usually none) */
+	policy_domain_t *conv;		/* during the load that parsed it: its domains as converted */
+	uint64_t set_id;		/* the id of the cache's set holding its domains, 0 when none */
 	diag_t *diag;
 	unsigned refs;			/* atomic: policies are freed on any thread */
 } pfile_t;
@@ -64,8 +72,10 @@ typedef struct pfile {
 /*
  * The domains of a cache's last successful load, sorted by name and merged
  * with its defaults (issue 17), so that a reload patches in the domains of
- * the included files whose parse changed instead of unpacking, sorting and
- * merging every domain again.  It stands for a load whose top file had the
+ * the included files whose parse changed instead of gathering, sorting and
+ * merging every domain again.  It is the cache's only copy of the included
+ * files' domains: a full rebuild takes an unchanged file's from v, the merge
+ * undone (set_unmerge).  It stands for a load whose top file had the
  * bytes of SHA-256 `top` (against dir) and whose include list was files[]
  * in that order; v is exactly the top file's domains and those files'
  * domains, merged with defaults and dnssec, whose strings (with the top
@@ -76,6 +86,7 @@ typedef struct pfile {
  */
 typedef struct dset {
 	unsigned refs;			/* atomic: the cache and each policy using v */
+	uint64_t id;			/* the cache's number for it, from 1 (pfile_t.set_id) */
 	policy_domain_t *v;
 	size_t n, cap;
 	yarena_t *arena;		/* the top file's conversion the set was built from */
@@ -92,82 +103,157 @@ typedef struct dset {
 struct policy_cache {
 	mn_map_t files;			/* name -> pfile_t (one reference each) */
 	dset_t *set;			/* the last successful load's domains (one reference), or NULL */
+	uint64_t sets;			/* sets made (their ids) */
 	uint64_t gen;			/* successful loads */
 	size_t reused;			/* files taken from the cache by the last load */
 	size_t read;			/* included files read (and hashed) by the last load */
 };
 
 /*
- * The cache keeps a file's converted domains packed: a policy_domain_t is
- * about 1 KB, mostly the zero bytes of keys the domain does not set (and
- * their positions).  Each domain is stored as a bitmap of its non-zero
- * 8-byte words followed by those words; the strings and arrays they point
- * to stay in the file's arena, shared.  Unpacking gives the same bytes back.
+ * The cache keeps each domain once (issue 17): merged with the defaults, in
+ * its set.  What schema_merge() changed in a domain is undone from the
+ * positions: a value whose position is not in the domain's own file came
+ * from `defaults:`, server.dnssec or a built-in default (zeroed again), and
+ * a SCHEMA_PRESENT map is present when the domain sets a key in it, but for
+ * the few domains pfile_t.odd lists (an empty map written: `spf: {}`).
  */
-enum { DOM_WORDS = sizeof(policy_domain_t) / 8, DOM_MAP = (DOM_WORDS + 7) / 8 };
-static_assert(sizeof(policy_domain_t) % 8 == 0, "policy_domain_t in whole words");
+typedef struct ukey {
+	size_t off, size, pos;		/* size 0: a present flag */
+	uint8_t maps;			/* the present flags (bits) of the maps it is in */
+} ukey_t;
 
-/* Packs v[0..n) into *out (malloc'd, *len bytes); MN_ENOMEM. */
-static int domains_pack(const policy_domain_t *v, size_t n, uint8_t **out, size_t *len)
+enum { UKEYS_MAX = 128, OWN_BITS = 8 };
+
+typedef struct pfile_own {
+	const char *name;
+	uint8_t own;			/* its present maps, a bit each */
+} pfile_own_t;
+
+/* The keys of table (a struct at base) that the merge looks at, in its order. */
+static size_t ukeys(const schema_item_t *table, size_t base, uint8_t maps, unsigned *bit, ukey_t *v, size_t n)
 {
-	size_t total = 0;
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *d = (const uint8_t *)&v[i];
-		total += DOM_MAP;
-		for (size_t w = 0; w < DOM_WORDS; w++) {
-			uint64_t x;
-			memcpy(&x, d + 8 * w, 8);
-			total += x != 0 ? 8 : 0;
+	static const max_align_t any;
+	for (const schema_item_t *it = table; it->name != NULL; it++) {
+		size_t off = base + it->offset;
+		if (it->type == SCHEMA_MAP) {
+			uint8_t in = maps;
+			if (it->flags & SCHEMA_PRESENT) {
+				assert(n < UKEYS_MAX && *bit < OWN_BITS);
+				v[n++] = (ukey_t){ off, 0, 0, 0 };
+				in |= (uint8_t)(1u << (*bit)++);
+			}
+			n = ukeys(it->sub, off, in, bit, v, n);
+			continue;
 		}
+		assert(n < UKEYS_MAX);
+		const char *f = (const char *)&any;
+		v[n++] = (ukey_t){ off, schema_type_size(it->type),
+				   (size_t)((const char *)schema_field_pos(it->type, f) - f), maps };
 	}
-	uint8_t *buf = malloc(total > 0 ? total : 1), *o = buf;
-	if (buf == NULL)
+	return n;
+}
+
+static size_t domain_keys(ukey_t *v)
+{
+	unsigned bit = 0;
+	return ukeys(schema_domain, 0, 0, &bit, v, 0);
+}
+
+/* The present maps of d, a bit each in ukeys() order. */
+static uint8_t present_bits(const policy_domain_t *d, const ukey_t *k, size_t nk)
+{
+	uint8_t own = 0;
+	unsigned bit = 0;
+	for (size_t i = 0; i < nk; i++) {
+		if (k[i].size != 0)
+			continue;
+		if (*(const bool *)((const char *)d + k[i].off))
+			own |= (uint8_t)(1u << bit);
+		bit++;
+	}
+	return own;
+}
+
+/* The maps d sets a key of file in (merged or not). */
+static uint8_t keyed_maps(const policy_domain_t *d, const char *file, const ukey_t *k, size_t nk)
+{
+	uint8_t maps = 0;
+	for (size_t i = 0; i < nk; i++)
+		if (k[i].size != 0 && ((const mn_pos_t *)((const char *)d + k[i].off + k[i].pos))->file == file)
+			maps |= k[i].maps;
+	return maps;
+}
+
+static int cmp_own(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const pfile_own_t *)a)->name, y = (uintptr_t)((const pfile_own_t *)b)->name;
+	return (x > y) - (x < y);
+}
+
+/* f's domain names and odd present maps, from its n converted domains; MN_ENOMEM. */
+static int pfile_index(pfile_t *f, const policy_domain_t *v, size_t n)
+{
+	ukey_t k[UKEYS_MAX];
+	size_t nk = domain_keys(k);
+	if ((f->names = malloc((n + 1) * sizeof(*f->names))) == NULL)
 		return MN_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *d = (const uint8_t *)&v[i];
-		uint8_t *map = o;
-		memset(map, 0, DOM_MAP);
-		o += DOM_MAP;
-		for (size_t w = 0; w < DOM_WORDS; w++) {
-			uint64_t x;
-			memcpy(&x, d + 8 * w, 8);
-			if (x == 0)
-				continue;
-			map[w / 8] |= (uint8_t)(1u << (w % 8));
-			memcpy(o, &x, 8);
-			o += 8;
-		}
+		f->names[i] = v[i].name;
+		uint8_t own = present_bits(&v[i], k, nk);
+		if (own == keyed_maps(&v[i], f->name, k, nk))
+			continue;
+		pfile_own_t *o = realloc(f->odd, (f->nodd + 1) * sizeof(*o));
+		if (o == NULL)
+			return MN_ENOMEM;
+		f->odd = o;
+		f->odd[f->nodd++] = (pfile_own_t){ v[i].name, own };
 	}
-	assert((size_t)(o - buf) == total);
-	*out = buf;
-	*len = total;
+	if (f->nodd > 1)
+		qsort(f->odd, f->nodd, sizeof(*f->odd), cmp_own);
 	return MN_OK;
 }
 
-/* The n domains packed in p, back into v[0..n). */
-static void domains_unpack(const uint8_t *p, size_t n, policy_domain_t *v)
+/* d (merged, of file f) as converted into out. */
+static void unmerge(policy_domain_t *out, const policy_domain_t *d, const pfile_t *f, const ukey_t *k, size_t nk)
 {
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *d = (uint8_t *)&v[i];
-		const uint8_t *map = p;
-		p += DOM_MAP;
-		memset(d, 0, sizeof(v[i]));
-		for (size_t w = 0; w < DOM_WORDS; w++) {
-			if (map[w / 8] & (1u << (w % 8))) {
-				memcpy(d + 8 * w, p, 8);
-				p += 8;
-			}
-		}
+	const char *from = (const char *)d;
+	char *to = (char *)out;
+	uint8_t own = 0;
+	memset(out, 0, sizeof(*out));
+	out->name = d->name;
+	out->pos = d->pos;
+	for (size_t i = 0; i < nk; i++) {
+		if (k[i].size == 0)
+			continue;
+		const mn_pos_t *pos = (const mn_pos_t *)(from + k[i].off + k[i].pos);
+		if (pos->file != f->name)
+			continue;	/* from `defaults:`, server.dnssec or built in */
+		own |= k[i].maps;
+		/* (8-byte words: every key's storage holds a pointer) */
+		uint64_t *t = (uint64_t *)(void *)(to + k[i].off);
+		const uint64_t *w = (const uint64_t *)(const void *)(from + k[i].off);
+		for (size_t x = 0; x < k[i].size / 8; x++)
+			t[x] = w[x];
 	}
+	if (f->nodd > 0) {
+		pfile_own_t key = { d->name, 0 };
+		const pfile_own_t *o = bsearch(&key, f->odd, f->nodd, sizeof(*f->odd), cmp_own);
+		if (o != NULL)
+			own = o->own;
+	}
+	unsigned bit = 0;
+	for (size_t i = 0; i < nk; i++)
+		if (k[i].size == 0)
+			*(bool *)(to + k[i].off) = (own >> bit++) & 1u;
 }
 
 size_t policy_cache_bytes(const policy_cache_t *c)
 {
-	size_t n = 0;
+	size_t n = c != NULL && c->set != NULL ? c->set->cap * sizeof(policy_domain_t) : 0;
 	for (size_t i = 0; c != NULL && i < c->files.cap; i++) {
 		const pfile_t *f = c->files.slot[i].val;
-		if (c->files.slot[i].key != NULL)
-			n += f->packed_len;
+		if (c->files.slot[i].key != NULL && f->names != NULL)
+			n += f->ndomains * sizeof(*f->names) + f->nodd * sizeof(*f->odd);
 	}
 	return n;
 }
@@ -269,7 +355,9 @@ static void pfile_unref(pfile_t *f)
 	if (f == NULL || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	yarena_free(f->arena);
-	free(f->packed);
+	free(f->names);
+	free(f->odd);
+	free(f->conv);
 	diag_free(f->diag);
 	free(f->name);
 	free(f->dir);
@@ -356,11 +444,15 @@ static bool pfile_stat_same(const pfile_stat_t *a, const pfile_stat_t *b)
 	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* The cached parse of j's file when it is usable for this load's directory, or NULL. */
+/*
+ * The cached parse of j's file when it is usable for this load's directory
+ * (and its domains are in the cache's set), or NULL.
+ */
 static pfile_t *cache_get(const loader_t *ld, const job_t *j)
 {
+	const dset_t *s = ld->cache->set;
 	pfile_t *f = mn_map_gets(&ld->cache->files, j->path);
-	return f != NULL && strcmp(f->dir, ld->cv.ctx.dir) == 0 ? f : NULL;
+	return f != NULL && s != NULL && f->set_id == s->id && strcmp(f->dir, ld->cv.ctx.dir) == 0 ? f : NULL;
 }
 
 /* j takes the cached parse f (one more reference). */
@@ -397,6 +489,113 @@ static int cache_install(policy_cache_t *c, const priv_t *pv)
 	cache_clear(c);
 	c->files = m;
 	return MN_OK;
+}
+
+/* A reused file's domains, wanted as converted at dest (set_unmerge). */
+typedef struct want {
+	const pfile_t *f;
+	policy_domain_t *dest;
+} want_t;
+
+/* A file name's slot in a table of 1 << bits (by its address). */
+static size_t ptr_slot(const void *p, unsigned bits)
+{
+	return (size_t)(((uint64_t)(uintptr_t)p * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - bits));
+}
+
+typedef struct unmerge_job {
+	const dset_t *s;
+	const want_t *w;
+	const uint32_t *h;		/* want index + 1 by file name (0: empty) */
+	unsigned bits;
+	size_t *next[2];		/* per want: the first half's next slot up, the second's down */
+	ukey_t k[UKEYS_MAX];
+	size_t nk;
+	bool over[2];
+} unmerge_job_t;
+
+/*
+ * One half of the set (a thread each at 10,000 domains and more, as the
+ * merge): the first half fills each file's slots from its start, the second
+ * from its end, so each file's domains end up in name order.
+ */
+static void unmerge_half(void *arg, size_t half)
+{
+	unmerge_job_t *j = arg;
+	size_t lo = half == 0 ? 0 : j->s->n / 2, hi = half == 0 ? j->s->n / 2 : j->s->n;
+	const size_t mask = ((size_t)1 << j->bits) - 1;
+	size_t *next = j->next[half];
+	for (size_t i = lo; i < hi; i++) {
+		const policy_domain_t *d = &j->s->v[i];
+		size_t at = ptr_slot(d->pos.file, j->bits);
+		while (j->h[at] != 0 && j->w[j->h[at] - 1].f->name != d->pos.file)
+			at = (at + 1) & mask;
+		if (j->h[at] == 0)
+			continue;	/* the top file's, or a file not wanted */
+		size_t wi = j->h[at] - 1;
+		const pfile_t *f = j->w[wi].f;
+		if (half == 0 ? next[wi] >= f->ndomains : next[wi] == 0) {
+			j->over[half] = true;	/* (cannot be: the set holds each once) */
+			continue;
+		}
+		policy_domain_t *dest = j->w[wi].dest + (half == 0 ? next[wi]++ : --next[wi]);
+		unmerge(dest, d, f, j->k, j->nk);
+	}
+}
+
+/*
+ * The domains of the files w[0..nw) as converted, each file's (in name order)
+ * at its dest, from s (the cache's set, which holds them all, merged): one
+ * pass over s, each domain's file found by the address of its name (the one
+ * positions point to).  MN_OK, MN_ENOMEM, or MN_ESTATE when s has not exactly
+ * a file's domains (cannot be: cache_get() reuses only a parse whose domains
+ * s holds).
+ */
+static int set_unmerge(const dset_t *s, const want_t *w, size_t nw)
+{
+	int ret = MN_ENOMEM;
+	unsigned bits = 4;
+	for (size_t i = 0; i < nw; i++)
+		if (s == NULL || w[i].f->set_id != s->id || i >= UINT32_MAX)
+			return MN_ESTATE;
+	if (nw == 0)
+		return MN_OK;
+	while (((size_t)1 << bits) < 2 * nw)
+		bits++;
+	const size_t mask = ((size_t)1 << bits) - 1;
+	uint32_t *h = calloc(mask + 1, sizeof(*h));
+	unmerge_job_t *j = calloc(1, sizeof(*j));
+	size_t *next = calloc(2 * nw, sizeof(*next));
+	if (h == NULL || j == NULL || next == NULL)
+		goto out;
+	for (size_t i = 0; i < nw; i++) {
+		size_t at = ptr_slot(w[i].f->name, bits);
+		while (h[at] != 0)
+			at = (at + 1) & mask;
+		h[at] = (uint32_t)i + 1;
+		next[nw + i] = w[i].f->ndomains;
+	}
+	*j = (unmerge_job_t){ .s = s, .w = w, .h = h, .bits = bits, .next = { next, next + nw } };
+	j->nk = domain_keys(j->k);
+	mn_pool_run(2, s->n >= 10000 ? 0 : 1, unmerge_half, j);
+	ret = j->over[0] || j->over[1] ? MN_ESTATE : MN_OK;
+	for (size_t i = 0; i < nw && ret == MN_OK; i++)
+		if (next[i] != next[nw + i])
+			ret = MN_ESTATE;	/* a slot left empty */
+out:
+	free(h);
+	free(j);
+	free(next);
+	return ret;
+}
+
+/* Frees the converted domains the parses of this load kept for it (pfile_t.conv). */
+static void held_conv_free(priv_t *pv)
+{
+	for (size_t i = 0; i < pv->nheld; i++) {
+		free(pv->held[i]->conv);
+		pv->held[i]->conv = NULL;
+	}
 }
 
 /* The policy keeps f (the job's reference moves to it). */
@@ -608,9 +807,8 @@ static void job_run(const loader_t *ld, spares_t *spares, job_t *j)
 	j->oom = cv.ctx.oom;
 	ydoc_free(doc);
 	spare_give(spares, sp);
-	/* a new parse for the cache: packed here, on the job's thread */
-	if (j->file != NULL && j->oom == MN_OK &&
-	    domains_pack(j->domains, j->ndomains, &j->file->packed, &j->file->packed_len) != MN_OK)
+	/* a new parse for the cache: its names and own maps, here on the job's thread */
+	if (j->file != NULL && j->oom == MN_OK && pfile_index(j->file, j->domains, j->ndomains) != MN_OK)
 		j->oom = MN_ENOMEM;
 }
 
@@ -712,17 +910,21 @@ static void jobs_gather(loader_t *ld)
  */
 static void jobs_merge(loader_t *ld, bool gather)
 {
+	size_t nw = 0;
+	want_t *w = malloc((ld->njobs + 1) * sizeof(*w));
+	if (w == NULL)
+		ld->cv.ctx.oom = MN_ENOMEM;
 	for (size_t i = 0; i < ld->njobs; i++) {
 		job_t *j = &ld->jobs[i];
 		if (j->reused) {
 			const pfile_t *f = j->file;
 			diag_append(ld->cv.diag, f->diag);
-			if (gather && f->ndomains > 0) {
-				/* unpacked for the gather, like a new parse's domains */
+			if (gather && f->ndomains > 0 && w != NULL) {
+				/* rebuilt from the cache's set for the gather (set_unmerge), like a new parse's domains */
 				if ((j->domains = malloc(f->ndomains * sizeof(*j->domains))) == NULL) {
 					ld->cv.ctx.oom = MN_ENOMEM;
 				} else {
-					domains_unpack(f->packed, f->ndomains, j->domains);
+					w[nw++] = (want_t){ f, j->domains };
 					j->ndomains = f->ndomains;
 				}
 			}
@@ -745,6 +947,11 @@ static void jobs_merge(loader_t *ld, bool gather)
 				f->arena = j->arena;
 				f->ndomains = j->ndomains;
 				f->diag = j->diag;
+				if (!gather) {
+					/* for the patch or held_gather(), until the load ends */
+					f->conv = j->domains;
+					j->domains = NULL;
+				}
 			} else {
 				yarena_adopt(ld->cv.ctx.arena, j->arena);
 			}
@@ -758,6 +965,10 @@ static void jobs_merge(loader_t *ld, bool gather)
 		yarena_adopt(ld->cv.ctx.arena, j->arena);
 		j->arena = NULL;
 	}
+	int r = nw > 0 ? set_unmerge(ld->cache->set, w, nw) : MN_OK;
+	if (r < 0)
+		ld->cv.ctx.oom = r;
+	free(w);
 	if (gather && ld->cv.ctx.oom == MN_OK)
 		jobs_gather(ld);
 	for (size_t i = 0; i < ld->njobs; i++) {
@@ -775,12 +986,28 @@ static void held_gather(loader_t *ld)
 	size_t total = p->ndomains;
 	for (size_t i = 0; i < pv->nheld; i++)
 		total += pv->held[i]->ndomains;
-	if (!domains_reserve(ld, total))
+	size_t nw = 0;
+	want_t *w = malloc((pv->nheld + 1) * sizeof(*w));
+	if (w == NULL)
+		ld->cv.ctx.oom = MN_ENOMEM;
+	if (w == NULL || !domains_reserve(ld, total)) {
+		free(w);
 		return;
-	for (size_t i = 0; i < pv->nheld; i++) {
-		domains_unpack(pv->held[i]->packed, pv->held[i]->ndomains, p->domains + p->ndomains);
-		p->ndomains += pv->held[i]->ndomains;
 	}
+	for (size_t i = 0; i < pv->nheld; i++) {
+		const pfile_t *f = pv->held[i];
+		if (f->ndomains == 0)
+			continue;
+		if (f->conv != NULL)	/* parsed by this load */
+			memcpy(p->domains + p->ndomains, f->conv, f->ndomains * sizeof(*f->conv));
+		else
+			w[nw++] = (want_t){ f, p->domains + p->ndomains };
+		p->ndomains += f->ndomains;
+	}
+	int r = nw > 0 ? set_unmerge(ld->cache->set, w, nw) : MN_OK;
+	if (r < 0)
+		ld->cv.ctx.oom = r;
+	free(w);
 }
 
 /* ---- the patch of the cache's set (issue 17) ------------------------------------- */
@@ -832,6 +1059,30 @@ static size_t dom_find(const policy_domain_t *v, size_t n, const char *name)
 	return i < n && strcmp(v[i].name, name) == 0 ? i : n;
 }
 
+/* A domain of a file going out of the set: its name and the file's. */
+typedef struct dref {
+	const char *name, *file;
+} dref_t;
+
+static int cmp_dref(const void *a, const void *b)
+{
+	return strcmp(((const dref_t *)a)->name, ((const dref_t *)b)->name);
+}
+
+/* The index of name in v[0..n) (sorted), or n. */
+static size_t dref_find(const dref_t *v, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(v[lo].name, name) == 0 ? lo : n;
+}
+
 /*
  * Patches s (which the cache alone holds) with the included files whose
  * parse differs from its own (by pointer: a reused parse is the very one):
@@ -851,7 +1102,8 @@ static int dset_patch(loader_t *ld, dset_t *s)
 	int ret = MN_ENOMEM;
 	size_t nold = 0, nnew = 0, nch = 0, nrem = 0;
 	size_t *ch = NULL, *rm = NULL, *idx = NULL;
-	policy_domain_t *od = NULL, *nd = NULL;
+	dref_t *od = NULL;
+	policy_domain_t *nd = NULL;
 	char **removed = NULL;
 	const char **fam = NULL;
 	size_t nfam = 0;
@@ -863,21 +1115,27 @@ static int dset_patch(loader_t *ld, dset_t *s)
 	for (size_t i = 0; i < s->nfiles; i++) {
 		if (pv->held[i] == s->files[i])
 			continue;
+		if (pv->held[i]->conv == NULL && pv->held[i]->ndomains > 0) {
+			ret = 1;	/* (cannot be: a parse not in s is one of this load's) */
+			goto out;
+		}
 		ch[nch++] = i;
 		nold += s->files[i]->ndomains;
 		nnew += pv->held[i]->ndomains;
 	}
-	if ((od = malloc((nold + 1) * sz)) == NULL || (nd = malloc((nnew + 1) * sz)) == NULL ||
+	if ((od = malloc((nold + 1) * sizeof(*od))) == NULL || (nd = malloc((nnew + 1) * sz)) == NULL ||
 	    (rm = malloc((nold + 1) * sizeof(*rm))) == NULL || diag_new(&scratch) != MN_OK)
 		goto out;
 	for (size_t k = 0, o = 0, n = 0; k < nch; k++) {
 		const pfile_t *was = s->files[ch[k]], *now = pv->held[ch[k]];
-		domains_unpack(was->packed, was->ndomains, od + o);
-		domains_unpack(now->packed, now->ndomains, nd + n);
+		for (size_t i = 0; i < was->ndomains; i++)
+			od[o + i] = (dref_t){ was->names[i], was->name };
+		if (now->ndomains > 0)
+			memcpy(nd + n, now->conv, now->ndomains * sz);
 		o += was->ndomains;
 		n += now->ndomains;
 	}
-	qsort(od, nold, sz, cmp_dom_name);
+	qsort(od, nold, sizeof(*od), cmp_dref);
 	qsort(nd, nnew, sz, cmp_dom_name);
 	ret = 1;
 	for (size_t i = 1; i < nnew; i++)
@@ -885,13 +1143,13 @@ static int dset_patch(loader_t *ld, dset_t *s)
 			goto out;	/* defined twice among the changed files */
 	for (size_t i = 0; i < nold; i++) {
 		size_t at = dom_find(s->v, s->n, od[i].name);
-		if (at == s->n || s->v[at].pos.file != od[i].pos.file)
+		if (at == s->n || s->v[at].pos.file != od[i].file)
 			goto out;	/* (cannot be: s is the merge of its files) */
 		rm[i] = at;
 	}
 	for (size_t i = 0; i < nnew; i++) {
 		/* a name already in s must be one of those going out */
-		if (dom_find(s->v, s->n, nd[i].name) != s->n && dom_find(od, nold, nd[i].name) == nold)
+		if (dom_find(s->v, s->n, nd[i].name) != s->n && dref_find(od, nold, nd[i].name) == nold)
 			goto out;
 	}
 	policy_merge_defaults(nd, nnew, &s->defaults, &s->dnssec);
@@ -900,7 +1158,7 @@ static int dset_patch(loader_t *ld, dset_t *s)
 		goto out;
 	for (size_t i = 0, j = 0; i < s->nfamily || j < nnew;) {
 		if (j == nnew || (i < s->nfamily && strcmp(s->family[i], nd[j].name) < 0)) {
-			if (dom_find(od, nold, s->family[i]) == nold)
+			if (dref_find(od, nold, s->family[i]) == nold)
 				fam[nfam++] = s->family[i];
 			i++;
 			continue;
@@ -965,6 +1223,8 @@ static int dset_patch(loader_t *ld, dset_t *s)
 	for (size_t k = 0; k < nch; k++) {
 		pfile_t *now = pv->held[ch[k]];
 		__atomic_add_fetch(&now->refs, 1, __ATOMIC_RELAXED);
+		now->set_id = s->id;
+		s->files[ch[k]]->set_id = 0;	/* (its domains are out) */
 		pfile_unref(s->files[ch[k]]);
 		s->files[ch[k]] = now;
 	}
@@ -1007,7 +1267,7 @@ static int dset_make(loader_t *ld, policy_cache_t *c, const unsigned char *top)
 	policy_t *p = ld->cv.p;
 	priv_t *pv = ld->priv;
 	for (size_t i = 0; i < pv->nheld; i++) {
-		if (pv->held[i]->arena == NULL || pv->held[i]->packed == NULL) {
+		if (pv->held[i]->arena == NULL || (pv->held[i]->names == NULL && pv->held[i]->ndomains > 0)) {
 			/* (cannot be after a success) no set: the next load is a full one */
 			dset_unref(c->set);
 			c->set = NULL;
@@ -1046,8 +1306,10 @@ static int dset_make(loader_t *ld, policy_cache_t *c, const unsigned char *top)
 		s->family[s->nfamily++] = p->domains[i].name;
 	}
 	diag_free(scratch);
+	s->id = ++c->sets;
 	for (size_t i = 0; i < pv->nheld; i++) {
 		s->files[i] = pv->held[i];
+		s->files[i]->set_id = s->id;
 		__atomic_add_fetch(&s->files[i]->refs, 1, __ATOMIC_RELAXED);
 	}
 	s->nfiles = pv->nheld;
@@ -1275,12 +1537,14 @@ static int load(const char *path, policy_cache_t *cache, bool only_includes, dia
 		cache->reused = reused;
 		cache->read = read;
 	}
+	held_conv_free(ld.priv);
 	jobs_free(&ld);
 	ydoc_free(doc);
 	free(ld.ids);
 	*out = p;
 	return MN_OK;
 fail:
+	held_conv_free(ld.priv);
 	jobs_free(&ld);
 	ydoc_free(doc);
 	free(ld.ids);

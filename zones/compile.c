@@ -484,10 +484,20 @@ static int compile_range(part_t *pt)
 	return MN_OK;
 }
 
+/* The parts, after the stored serials' read (item 0) when preload names the state dir. */
+typedef struct parts_run {
+	part_t *pt;
+	const char *preload;
+} parts_run_t;
+
 static void part_run(void *arg, size_t k)
 {
-	part_t *pt = arg;
-	pt[k].r = compile_range(&pt[k]);
+	parts_run_t *pr = arg;
+	if (pr->preload != NULL && k-- == 0) {
+		serial_preload(pr->preload);
+		return;
+	}
+	pr->pt[k].r = compile_range(&pr->pt[k]);
 }
 
 static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
@@ -513,9 +523,12 @@ static unsigned parts_wanted(const compile_opts_t *opts, size_t nd)
  * its entry in fresh[i], its messages replayed from there; and with known
  * (beside zs->v, false), a zone reused from the cache is marked true there,
  * and each zone's kind is noted in zkinds (beside zs->v too; with known).
+ * preload (a state dir, or NULL): the stored serials are read first, by one
+ * of the threads while the others compile (serial_preload()): the read,
+ * about 0.1 s at 100,000 domains, no longer runs after the compile.
  */
 static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads, zones_t *zs, bool *known,
-			 uint8_t *zkinds, const cache_run_t *cr, compile_stats_t *st)
+			 uint8_t *zkinds, const cache_run_t *cr, compile_stats_t *st, const char *preload)
 {
 	const compile_cache_t *prev = cr->prev;
 	incr_entry_t **fresh = cr->fresh;
@@ -549,8 +562,9 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 			}
 		}
 	}
+	parts_run_t pr = { .pt = pt, .preload = preload };
 	if (r == MN_OK)
-		mn_pool_run(nparts, threads, part_run, pt);
+		mn_pool_run(nparts + (preload != NULL), threads, part_run, &pr);
 	for (unsigned k = 0; r == MN_OK && k < nparts; k++)
 		r = pt[k].r;
 	for (unsigned k = 1; fresh == NULL && r == MN_OK && k < nparts; k++)
@@ -668,6 +682,7 @@ typedef struct run {
 	apex_rd_t rd;
 	zones_t *zs;
 	bool *known;			/* beside zs->v: reused from the cache, serial known (NULL: no cache) */
+	bool preloaded;			/* the stored serials read beside the compile */
 	uint8_t *zkinds;		/* beside zs->v: the zones' kinds as compiled (NULL: no cache) */
 	cache_run_t cache;		/* fresh == NULL: no compile cache */
 	compile_stats_t st;
@@ -753,7 +768,8 @@ static void checks_run(void *arg, size_t k)
 	checks_t *t = arg;
 	run_t *u = t->u;
 	if (k == 1) {
-		serial_preload(u->c.p->server.state_dir.v);
+		if (!u->preloaded)
+			serial_preload(u->c.p->server.state_dir.v);
 		return;
 	}
 	int r = zones_sort(u->zs, u->known, u->zkinds);
@@ -770,12 +786,15 @@ static void checks_run(void *arg, size_t k)
 static int run_compile(run_t *u, size_t errors)
 {
 	unsigned threads = u->only != NULL ? 1 : parts_wanted(u->opts, u->nd);
-	int r = compile_parts(&u->c, u->only, threads, u->zs, u->known, u->zkinds, &u->cache, &u->st);
+	const char *state = u->c.p->server.state_dir.v;
+	u->preloaded = state != NULL && threads > 1;
+	int r = compile_parts(&u->c, u->only, threads, u->zs, u->known, u->zkinds, &u->cache, &u->st,
+			      u->preloaded ? state : NULL);
 	if (u->cache.fresh == NULL)
 		u->st.compiled = u->nd;
 	if (r == MN_OK) {
 		checks_t t = { .u = u };
-		mn_pool_run(u->c.p->server.state_dir.v != NULL ? 2 : 1, threads > 1 ? 2 : 1, checks_run, &t);
+		mn_pool_run(state != NULL && !u->preloaded ? 2 : 1, threads > 1 ? 2 : 1, checks_run, &t);
 		r = t.r;
 	}
 	/* DNSSEC before the serials, which follow the signed content (the cache's entries are signed already) */

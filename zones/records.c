@@ -238,6 +238,22 @@ int rec_spf_kept_terms(const char *domain, const policy_spf_t *s, char ***out, s
 	return MN_OK;
 }
 
+char **rec_spf_net_block(const mn_net_t *nets, size_t n)
+{
+	enum { TERM_MAX = 4 + 64 };	/* "ip4:"/"ip6:" and what mn_net_format() writes into 64 bytes */
+	char **v = malloc((n ? n : 1) * (sizeof(*v) + TERM_MAX));
+	if (v == NULL)
+		return NULL;
+	char *p = (char *)(v + n);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = p;
+		memcpy(p, nets[i].family == 4 ? "ip4:" : "ip6:", 4);
+		mn_net_format(&nets[i], p + 4, TERM_MAX - 4);
+		p += 4 + strlen(p + 4) + 1;
+	}
+	return v;
+}
+
 int rec_spf_net_terms(const mn_net_t *nets, size_t n, char ***out, size_t *nout)
 {
 	char **v = NULL;

@@ -57,4 +57,9 @@ int rec_nets_merge(const mn_net_t *in, size_t n, mn_net_t **out, size_t *nout);
 int rec_spf_kept_terms(const char *domain, const policy_spf_t *s, char ***out, size_t *n);
 /* Networks as "ip4:..."/"ip6:..." terms, in the order given. */
 int rec_spf_net_terms(const mn_net_t *nets, size_t n, char ***out, size_t *nout);
+/*
+ * The same terms in one block: the n pointers, then the strings (a compile
+ * makes them for every domain's networks); one free().  NULL: no memory.
+ */
+char **rec_spf_net_block(const mn_net_t *nets, size_t n);
 void rec_terms_free(char **v, size_t n);

@@ -125,9 +125,10 @@ static int spf_plain(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 	char **t4 = NULL, **t6 = NULL;
 	size_t n4 = 0, n6 = 0, nmap = 0;
 	validate_term_t *map = NULL;
-	int r = rec_spf_net_terms(in->v4, in->n4, &t4, &n4);
-	if (r == MN_OK)
-		r = rec_spf_net_terms(in->v6, in->n6, &t6, &n6);
+	int r = MN_OK;
+	if ((t4 = rec_spf_net_block(in->v4, n4 = in->n4)) == NULL ||
+	    (t6 = rec_spf_net_block(in->v6, n6 = in->n6)) == NULL)
+		r = MN_ENOMEM;
 	if (r == MN_OK && (map = term_map(d, t4, in->v4, n4, t6, in->v6, n6, in, &nmap)) == NULL)
 		r = MN_ENOMEM;
 	if (r == MN_OK) {
@@ -153,8 +154,8 @@ static int spf_plain(const ctx_t *c, const policy_domain_t *d, zone_t *z, const 
 		}
 	}
 	free(map);
-	rec_terms_free(t4, n4);
-	rec_terms_free(t6, n6);
+	free(t4);	/* (blocks) */
+	free(t6);
 	return r;
 }
 
@@ -223,10 +224,9 @@ static int spf_flatten(const ctx_t *c, const policy_domain_t *d, zone_t *z, cons
 	validate_term_t *map = NULL;
 	spf_plan_t pl = { 0 };
 	*fits = true;
-	int r = rec_spf_net_terms(in->m4, in->nm4, &t4, &n4);
-	if (r == MN_OK)
-		r = rec_spf_net_terms(in->m6, in->nm6, &t6, &n6);
-	if (r != MN_OK)
+	int r = MN_ENOMEM;
+	if ((t4 = rec_spf_net_block(in->m4, n4 = in->nm4)) == NULL ||
+	    (t6 = rec_spf_net_block(in->m6, n6 = in->nm6)) == NULL)
 		goto out;
 	terms = concat(t4, n4, t6, n6, in->kept, in->nkept);
 	if (terms == NULL) {
@@ -268,8 +268,8 @@ out:
 	free(map);
 	chain_free(&pl.chain);
 	free(terms);
-	rec_terms_free(t4, n4);
-	rec_terms_free(t6, n6);
+	free(t4);	/* (blocks) */
+	free(t6);
 	return r;
 }
 

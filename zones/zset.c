@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "policy/mn.h"
+#include "policy/pool.h"
 #include "policy/wire.h"
 #include "zones/sign.h"
 #include "zones/zone_internal.h"
@@ -339,7 +340,292 @@ static void zset_free(zset_t *zs)
 	free(zs);
 }
 
-int zset_new(zones_t *zones, zset_t **out)
+/* The names of every zone, one zone after the other (the table sized for the owners first). */
+static int build_whole(zset_t *zs, const zones_t *zones)
+{
+	int r = presize(zs, zones);
+	for (size_t i = 0; r == MN_OK && i < zones->n; i++)
+		r = zone_add(zs, zones->v[i], (uint32_t)i);
+	if (r == MN_OK)
+		r = zsig_fill(zs, zones, NULL, NULL);
+	return r;
+}
+
+/*
+ * ---- the first table on several threads ----
+ *
+ * At a cold start the table takes every name of every zone (400,000 at
+ * 100,000 domains), a cache miss in the table each, on one thread while the
+ * other core idles.  build_split() does it in parts: (1) each part of the
+ * zones counts its names (each owner, and every name between an owner and
+ * its apex: the empty non-terminals it may need) and finds its zones' SOA
+ * signatures, (2) writes them as nodes at its place in one array, in the
+ * order zone_add() meets them, (3) each part of the table takes the nodes
+ * whose hash starts in its slot range, in node order, probing no further
+ * than the range's end (those it would probe past are left for (4), on one
+ * thread, after the others), and (4) drops the nodes found twice (an empty
+ * non-terminal of a zone met again, or one its owner takes over).  A name's
+ * nodes all start at one slot, so one part sees them all, in order: each
+ * decides as zone_add() would.  What zone_add() would refuse or remember
+ * (a zone it refuses, a name of two zones) makes the parts give up, and
+ * build_whole() decides.  The result is build_whole()'s but for the table's
+ * size and slots.
+ */
+enum { SPLIT_MAX = 8, SPLIT_MIN_ZONES = 20000 };
+static size_t split_spilled;	/* __atomic: nodes step 4 placed (zset_spilled(), for the tests) */
+
+typedef struct split {
+	zset_t *zs;
+	const zones_t *zones;
+	unsigned parts, phase;
+	size_t zlo[SPLIT_MAX + 1];	/* part k's zones: [zlo[k], zlo[k + 1]) */
+	size_t nlo[SPLIT_MAX + 1];	/* its nodes (step 2): [nlo[k], nlo[k + 1]) */
+	size_t nnodes;
+	uint32_t *spill[SPLIT_MAX];	/* step 3: nodes probing past part k's range, in order */
+	size_t nspill[SPLIT_MAX], spill_cap[SPLIT_MAX];
+	size_t dead[SPLIT_MAX];		/* nodes found there already (name NULL) */
+	bool odd[SPLIT_MAX];		/* build_whole() decides */
+	int r[SPLIT_MAX];
+} split_t;
+
+/* Step 1 for one zone: zone_add()'s checks, its names (owners and what lies between them and the apex). */
+static bool zone_count(const zone_t *z, size_t *names)
+{
+	if (!z->frozen || z->nrrs == 0 || z->rrs[0].type != ZONE_T_SOA || z->rrs[0].owner_len != z->apex_len)
+		return false;
+	for (size_t i = 0; i < z->nrrs;) {
+		const zone_rr_t *rr = &z->rrs[i];
+		if (rr->owner_len < z->apex_len ||
+		    memcmp(rr->owner + rr->owner_len - z->apex_len, z->apex, z->apex_len) != 0)
+			return false;
+		size_t j = i + 1;
+		while (j < z->nrrs && same_owner(&z->rrs[j], rr))
+			j++;
+		if (j - i > UINT16_MAX)
+			return false;
+		(*names)++;
+		for (size_t o = rr->owner[0] + 1u; rr->owner_len - o > z->apex_len; o += rr->owner[o] + 1u)
+			(*names)++;
+		i = j;
+	}
+	return true;
+}
+
+/* Step 2 for one zone: its nodes from n on, as zone_add() meets them; returns the next. */
+static struct znode *zone_nodes(const zone_t *z, uint32_t zi, struct znode *n)
+{
+	for (size_t i = 0; i < z->nrrs;) {
+		const zone_rr_t *rr = &z->rrs[i];
+		size_t j = i + 1;
+		while (j < z->nrrs && same_owner(&z->rrs[j], rr))
+			j++;
+		*n = (struct znode){ .name = rr->owner, .hash = name_hash(rr->owner, rr->owner_len), .zone = zi,
+				     .first = (uint32_t)i, .nrrs = (uint16_t)(j - i), .name_len = (uint8_t)rr->owner_len };
+		for (size_t k = i; k < j && k - i < UINT8_MAX - 1; k++)
+			if (z->rrs[k].type == ZONE_T_RRSIG) {
+				n->sig = (uint8_t)(k - i + 1);
+				break;
+			}
+		n++;
+		for (size_t o = rr->owner[0] + 1u; rr->owner_len - o > z->apex_len; o += rr->owner[o] + 1u) {
+			size_t len = rr->owner_len - o;
+			*n++ = (struct znode){ .name = rr->owner + o, .hash = name_hash(rr->owner + o, len), .zone = zi,
+					       .name_len = (uint8_t)len };
+		}
+		i = j;
+	}
+	return n;
+}
+
+/*
+ * Node c met at node v already in the table (the same name): as zone_add()
+ * would, an owner takes over its zone's empty non-terminal, and a name met
+ * again in its zone adds nothing (c is dropped: name NULL).  false: what
+ * zone_add() refuses or remembers (data twice, a name of two zones).
+ */
+static bool node_again(struct znode *nodes, uint32_t v, size_t c)
+{
+	struct znode *n = &nodes[v - 1], *m = &nodes[c];
+	if (n->zone != m->zone || (m->nrrs > 0 && n->nrrs > 0))
+		return false;
+	if (m->nrrs > 0) {
+		n->first = m->first;
+		n->nrrs = m->nrrs;
+		n->sig = m->sig;
+	}
+	m->name = NULL;
+	return true;
+}
+
+/* Step 3 for node c in slots [lo, hi): 1 put (or another part's), 2 dropped, 0 past hi (spilled), -1 odd. */
+static int node_place(zset_t *zs, size_t c, size_t lo, size_t hi)
+{
+	const struct znode *m = &zs->nodes[c];
+	size_t i = m->hash & zs->table_mask;
+	if (i < lo || i >= hi)
+		return 1;	/* another part's */
+	for (; i < hi; i++) {
+		uint32_t v = zs->table[i];
+		if (v == 0) {
+			zs->table[i] = (uint32_t)(c + 1);
+			return 1;
+		}
+		const struct znode *n = &zs->nodes[v - 1];
+		if (n->hash == m->hash && n->name_len == m->name_len && memcmp(n->name, m->name, m->name_len) == 0)
+			return node_again(zs->nodes, v, c) ? 2 : -1;
+	}
+	return 0;
+}
+
+static int spill_add(split_t *s, unsigned k, size_t c)
+{
+	if (s->nspill[k] == s->spill_cap[k]) {
+		size_t cap = s->spill_cap[k] ? s->spill_cap[k] * 2 : 256;
+		uint32_t *v = realloc(s->spill[k], cap * sizeof(*v));
+		if (v == NULL)
+			return MN_ENOMEM;
+		s->spill[k] = v;
+		s->spill_cap[k] = cap;
+	}
+	s->spill[k][s->nspill[k]++] = (uint32_t)c;
+	return MN_OK;
+}
+
+static void split_run(void *arg, size_t k)
+{
+	split_t *s = arg;
+	zset_t *zs = s->zs;
+	if (s->phase == 1) {
+		size_t names = 0;
+		for (size_t i = s->zlo[k]; i < s->zlo[k + 1]; i++) {
+			const zone_t *z = s->zones->v[i];
+			if (!zone_count(z, &names)) {
+				s->odd[k] = true;
+				return;
+			}
+			zs->zsig[i] = zsig_of(z);
+		}
+		s->nlo[k + 1] = names;	/* (made offsets after the step) */
+	} else if (s->phase == 2) {
+		struct znode *n = &zs->nodes[s->nlo[k]];
+		for (size_t i = s->zlo[k]; i < s->zlo[k + 1]; i++)
+			n = zone_nodes(s->zones->v[i], (uint32_t)i, n);
+		assert(n == &zs->nodes[s->nlo[k + 1]]);
+	} else {
+		size_t size = zs->table_mask + 1, lo = size * k / s->parts, hi = size * (k + 1) / s->parts;
+		for (size_t c = 0; c < s->nnodes; c++) {
+			int r = node_place(zs, c, lo, hi);
+			if (r < 0) {
+				s->odd[k] = true;
+				return;
+			}
+			if (r == 0 && (s->r[k] = spill_add(s, k, c)) != MN_OK)
+				return;
+			s->dead[k] += r == 2;
+		}
+	}
+}
+
+/* Step 4: the spilled nodes, probing the whole table; false: odd. */
+static bool split_spills(split_t *s, size_t *dead)
+{
+	zset_t *zs = s->zs;
+	for (unsigned k = 0; k < s->parts; k++)
+		__atomic_add_fetch(&split_spilled, s->nspill[k], __ATOMIC_RELAXED);
+	for (unsigned k = 0; k < s->parts; k++)
+		for (size_t x = 0; x < s->nspill[k]; x++) {
+			size_t c = s->spill[k][x];
+			const struct znode *m = &zs->nodes[c];
+			const struct znode *n = find(zs, m->name, m->name_len, m->hash);
+			if (n == NULL)
+				table_put(zs, c);
+			else if (!node_again(zs->nodes, (uint32_t)(n - zs->nodes + 1), c))
+				return false;
+			else
+				(*dead)++;
+		}
+	return true;
+}
+
+/* Step 4: the dropped nodes out of the array, the table's indices moved with the others. */
+static int split_compact(zset_t *zs)
+{
+	uint32_t *to = malloc(zs->nnodes * sizeof(*to));	/* old index -> new + 1 */
+	if (to == NULL)
+		return MN_ENOMEM;
+	size_t w = 0;
+	for (size_t c = 0; c < zs->nnodes; c++) {
+		to[c] = zs->nodes[c].name != NULL ? (uint32_t)(w + 1) : 0;
+		if (zs->nodes[c].name != NULL)
+			zs->nodes[w++] = zs->nodes[c];
+	}
+	for (size_t i = 0; i <= zs->table_mask; i++)
+		if (zs->table[i] != 0)
+			zs->table[i] = to[zs->table[i] - 1];
+	free(to);
+	zs->nnodes = w;
+	return MN_OK;
+}
+
+/* The table in parts (as above); -EAGAIN: build_whole() decides (zs as calloc left it). */
+static int build_split(zset_t *zs, const zones_t *zones, unsigned parts)
+{
+	split_t s = { .zs = zs, .zones = zones, .parts = parts, .phase = 1 };
+	int r = MN_ENOMEM;
+	bool odd = false;
+	for (unsigned k = 0; k <= parts; k++)
+		s.zlo[k] = zones->n * k / parts;
+	if ((zs->zsig = malloc(zones->n * sizeof(*zs->zsig))) == NULL)
+		goto out;
+	mn_pool_run(parts, parts, split_run, &s);
+	for (unsigned k = 0; k < parts; k++) {
+		odd = odd || s.odd[k];
+		s.nlo[k + 1] += s.nlo[k];
+	}
+	s.nnodes = s.nlo[parts];
+	if (odd || s.nnodes >= UINT32_MAX - 1)
+		goto out;
+	size_t size = 1024;
+	while (size * 3 < s.nnodes * 4)
+		size *= 2;
+	if ((zs->nodes = malloc((s.nnodes ? s.nnodes : 1) * sizeof(*zs->nodes))) == NULL ||
+	    (zs->table = calloc(size, sizeof(*zs->table))) == NULL)
+		goto out;
+	zs->nodes_cap = s.nnodes ? s.nnodes : 1;
+	zs->nnodes = s.nnodes;
+	zs->table_mask = size - 1;
+	s.phase = 2;
+	mn_pool_run(parts, parts, split_run, &s);
+	s.phase = 3;
+	mn_pool_run(parts, parts, split_run, &s);
+	size_t dead = 0;
+	for (unsigned k = 0; k < parts; k++) {
+		odd = odd || s.odd[k];
+		dead += s.dead[k];
+		if (s.r[k] != MN_OK)
+			goto out;
+	}
+	if (odd || !split_spills(&s, &dead)) {
+		odd = true;
+		goto out;
+	}
+	r = dead > 0 ? split_compact(zs) : MN_OK;
+out:
+	for (unsigned k = 0; k < parts; k++)
+		free(s.spill[k]);
+	if (r != MN_OK || odd) {
+		free(zs->nodes);
+		free(zs->table);
+		free(zs->zsig);
+		zs->nodes = NULL;
+		zs->table = NULL;
+		zs->zsig = NULL;
+		zs->nnodes = zs->nodes_cap = zs->table_mask = 0;
+	}
+	return odd ? -EAGAIN : r;
+}
+
+int zset_new_parts(zones_t *zones, unsigned parts, zset_t **out)
 {
 	if (zones == NULL || out == NULL) {
 		zones_free(zones);
@@ -357,15 +643,13 @@ int zset_new(zones_t *zones, zset_t **out)
 		r = MN_ERANGE;
 		goto fail;
 	}
-	r = presize(zs, zones);
-	if (r < 0)
-		goto fail;
-	for (size_t i = 0; i < zones->n; i++) {
-		r = zone_add(zs, zones->v[i], (uint32_t)i);
-		if (r < 0)
-			goto fail;
-	}
-	r = zsig_fill(zs, zones, NULL, NULL);
+	if (parts > SPLIT_MAX)
+		parts = SPLIT_MAX;
+	if (parts > zones->n)
+		parts = (unsigned)zones->n;
+	r = parts > 1 ? build_split(zs, zones, parts) : -EAGAIN;
+	if (r == -EAGAIN)
+		r = build_whole(zs, zones);
 	if (r < 0)
 		goto fail;
 	trim(zs);
@@ -374,6 +658,34 @@ int zset_new(zones_t *zones, zset_t **out)
 fail:
 	zset_free(zs);
 	return r;
+}
+
+int zset_new(zones_t *zones, zset_t **out)
+{
+	unsigned parts = zones != NULL && zones->n >= SPLIT_MIN_ZONES ? mn_cpus() : 1;
+	return zset_new_parts(zones, parts, out);
+}
+
+size_t zset_spilled(void)
+{
+	return __atomic_load_n(&split_spilled, __ATOMIC_RELAXED);
+}
+
+bool zset_same_names(const zset_t *a, const zset_t *b)
+{
+	if (a->nnodes != b->nnodes || a->shared_names != b->shared_names || a->zones->n != b->zones->n)
+		return false;
+	for (size_t k = 0; k < a->nnodes; k++) {
+		const struct znode *x = &a->nodes[k], *y = &b->nodes[k];
+		if (x->name != y->name || x->hash != y->hash || x->zone != y->zone || x->first != y->first ||
+		    x->nrrs != y->nrrs || x->name_len != y->name_len || x->sig != y->sig ||
+		    find(a, x->name, x->name_len, x->hash) != x || find(b, y->name, y->name_len, y->hash) != y)
+			return false;
+	}
+	for (size_t i = 0; i < a->zones->n; i++)
+		if (a->zsig[i].first != b->zsig[i].first || a->zsig[i].count != b->zsig[i].count)
+			return false;
+	return true;
 }
 
 /* ---- the next generation, patched from the previous one ---- */

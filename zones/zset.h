@@ -62,6 +62,16 @@ typedef struct zset_result {
  */
 int zset_new(zones_t *zones, zset_t **out);
 /*
+ * zset_new() with the name table built on parts threads (1: on this one);
+ * zset_new() takes one a CPU from 20,000 zones.  The same set (names, nodes
+ * in the same order) either way, but for the table's size and slots.
+ */
+int zset_new_parts(zones_t *zones, unsigned parts, zset_t **out);
+/* Do a and b (of the same zones) hold the same names, nodes and SOA signatures, each found in its table?  (tests) */
+bool zset_same_names(const zset_t *a, const zset_t *b);
+/* Names zset_new_parts() placed after the parts, probing past a part's slots (tests). */
+size_t zset_spilled(void);
+/*
  * zset_new() for the generation after prev: when at most an eighth of the
  * zones differ from prev's (by apex, and by zone object: a zone prev holds
  * too is the same zone), prev's name table is copied and patched -- the

@@ -1451,9 +1451,34 @@ static void test_family(void)
 	diag_free(dg);
 }
 
+/* rec_spf_net_block(): the terms rec_spf_net_terms() makes, in one block (the longest IPv6 text too). */
+static void test_net_block(void)
+{
+	static const char *const in[] = { "192.0.2.0/24", "10.0.0.1/32", "2001:db8::/32",
+					  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "0.0.0.0/0",
+					  "1234:5678:9abc:def0:1234:5678:9abc:def0/128", "198.51.100.128/25" };
+	enum { N = sizeof(in) / sizeof(in[0]) };
+	mn_net_t v[N];
+	for (size_t i = 0; i < N; i++)
+		v[i] = net(in[i]);
+	char **terms = NULL, **block = rec_spf_net_block(v, N);
+	size_t nt = 0;
+	is_int(rec_spf_net_terms(v, N, &terms, &nt), MN_OK, "net terms");
+	ok(block != NULL && nt == N, "a block of %d terms", N);
+	for (size_t i = 0; block != NULL && i < nt; i++)
+		is_str(block[i], terms[i], "block term %zu: %s", i, terms[i]);
+	is_str(block != NULL ? block[3] : NULL, "ip6:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "the longest term whole");
+	rec_terms_free(terms, nt);
+	free(block);
+	block = rec_spf_net_block(v, 0);
+	ok(block != NULL, "a block of none");
+	free(block);
+}
+
 int main(void)
 {
 	test_spf_plan();
+	test_net_block();
 	const char *t = getenv("TMPDIR");
 	snprintf(tmp, sizeof(tmp), "%s/test_compile.XXXXXX", t && *t ? t : "/tmp");
 	if (mkdtemp(tmp) == NULL)

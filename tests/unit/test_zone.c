@@ -108,6 +108,52 @@ static zone_t *txt_zone(int n)
 }
 
 /*
+ * A zone's records while it is built share the thread's building slab with
+ * the zones built and finished meanwhile: the slab starts over only when
+ * nothing in it is held, so a zone left half-built (records small and over
+ * the slab's piece size) keeps its bytes through thousands of others, and
+ * one freed unfinished gives its pieces back.
+ */
+static void test_build_memory(void)
+{
+	static char big[9000];	/* a TXT over 8 KB: from malloc */
+	memset(big, 'b', sizeof(big) - 1);
+	zone_t *held = base_zone(), *dropped = base_zone();
+	bool added = zone_add_rr(held, "_spf.example.com", ZONE_T_SOA, 60, soa_rd, sizeof(soa_rd)) == MN_OK &&
+		     zone_add_txt(held, "_spf.example.com", 60, "v=spf1 -all") == MN_OK &&
+		     zone_add_txt(held, "big._spf.example.com", 60, big) == MN_OK &&
+		     zone_add_txt(dropped, "_spf.example.com", 60, "v=spf1 a -all") == MN_OK;
+	ok(added, "two zones half-built");
+	bool all = true;
+	for (int i = 0; i < 5000 && all; i++) {
+		zone_t *z = txt_zone(i);
+		all = z != NULL;
+		zone_unref(z);
+		if (i == 2500) {
+			zone_unref(dropped);	/* (freed unfinished, between the others) */
+			all = all && zone_add_rr(held, "x._spf.example.com", ZONE_T_A, 60, a_rd, 4) == MN_OK;
+		}
+	}
+	ok(all, "5,000 zones built and freed meanwhile");
+	is_int(zone_finish(held), MN_OK, "the half-built zone finished after them");
+	char buf[300];
+	const zone_rr_t *rr = zone_rr(held, 0);
+	is_int(zone_nrrs(held), 4, "its 4 records");
+	ok(rr != NULL && rr->type == ZONE_T_SOA && rr->rdlen == sizeof(soa_rd) &&
+	   memcmp(rr->rdata, soa_rd, sizeof(soa_rd)) == 0, "its SOA's bytes kept");
+	rr = zone_rr(held, 1);
+	ok(rr != NULL && rr->type == ZONE_T_TXT && rr->rdlen == 12 && memcmp(rr->rdata, "\x0bv=spf1 -all", 12) == 0,
+	   "its TXT's bytes kept");
+	rr = zone_rr(held, 2);
+	is_str(rr != NULL ? owner_text(rr, buf) : NULL, "big._spf.example.com", "the big TXT's owner kept");
+	ok(rr != NULL && rr->rdlen == 8999 + 36 && rr->rdata[0] == 255 && rr->rdata[1] == 'b' &&
+	   rr->rdata[rr->rdlen - 1] == 'b', "the big TXT's bytes kept");
+	rr = zone_rr(held, 3);
+	is_str(rr != NULL ? owner_text(rr, buf) : NULL, "x._spf.example.com", "the A added later kept");
+	zone_unref(held);
+}
+
+/*
  * The pool's table through growing and many removals in another order than
  * the additions: every RRset still there is found again (the same bytes,
  * not a second copy), and what was freed is made anew.
@@ -445,6 +491,7 @@ int main(void)
 
 	test_threads();
 	test_pool_churn();
+	test_build_memory();
 	test_finish_sorted_private();
 
 	return tap_done();

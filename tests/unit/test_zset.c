@@ -784,6 +784,95 @@ static void test_patch_signed(void)
 	dnskey_set_clear(&keys);
 }
 
+/* ---- the first table built in parts: the same as built whole ---- */
+
+/* Zone k of the split tests: an apex, a wildcard (its ENT), a deep owner (two ENTs) and an owner below it. */
+static zone_t *szone(int k, bool with_deep)
+{
+	char apex[64], wild[96], deep[96], mid[96];
+	snprintf(apex, sizeof(apex), "_dmarc.s%05d.example", k);
+	snprintf(wild, sizeof(wild), "*._report.%s", apex);
+	snprintf(deep, sizeof(deep), "x.b.c.%s", apex);	/* ENTs b.c and c ... */
+	snprintf(mid, sizeof(mid), "b.c.%s", apex);	/* ... b.c taken over by this owner (after x.b.c) */
+	const char *t[] = { apex, "v=DMARC1; p=none", wild, "v=DMARC1", deep, "x", mid, "m" };
+	return mkzone(apex, 3600, t, with_deep && k % 3 == 0 ? 8 : 4, NULL, 0);
+}
+
+/* zset_new_parts(zones, parts) beside zset_new_parts(zones, 1) of the same zone objects. */
+static void split_same(zone_t *const *v, size_t n, unsigned parts, const char *what)
+{
+	zset_t *whole = NULL, *split = NULL;
+	int rw = zset_new_parts(zones_of(v, n), 1, &whole);
+	int rs = zset_new_parts(zones_of(v, n), parts, &split);
+	is_int(rs, rw, "%s, %u parts: the result of the whole build (%d)", what, parts, rw);
+	if (rw == MN_OK && rs == MN_OK) {
+		ok(zset_same_names(whole, split), "%s, %u parts: the same names, nodes and order", what, parts);
+		is_int((long long)zset_name_count(split), (long long)zset_name_count(whole), "%s, %u parts: %zu names",
+		       what, parts, zset_name_count(whole));
+	}
+	zset_unref(whole);
+	zset_unref(split);
+}
+
+static void test_split(void)
+{
+	enum { N = 6000 };
+	zone_t **v = calloc(N + 2, sizeof(*v));
+	size_t spilled = zset_spilled();
+	/* 8,000 zones of three names: the table 3/4 full, runs of names across the parts' slots */
+	zone_t **flat = calloc(8000, sizeof(*flat));
+	for (int k = 0; k < 8000; k++)
+		flat[k] = szone(k, false);
+	for (unsigned parts = 2; parts <= 8; parts += 3)
+		split_same(flat, 8000, parts, "8000 zones");
+	for (int k = 0; k < 8000; k++)
+		zone_unref(flat[k]);
+	free(flat);
+	ok(zset_spilled() > spilled + 10, "names probing past a part's slots were placed after (%zu)",
+	   zset_spilled() - spilled);
+	for (int k = 0; k < N; k++)
+		v[k] = szone(k, true);
+	for (unsigned parts = 2; parts <= 8; parts += 3)
+		split_same(v, N, parts, "6000 zones");
+	split_same(v, 2, 2, "2 zones");
+	split_same(v, 777, 2, "777 zones");
+	/* a signed zone in each half: their SOA signatures found alike */
+	dnskey_set_t keys = { 0 };
+	if (dnskey_new(DNSSEC_ALG_ECDSAP256SHA256, DNSKEY_FLAGS_SEP, time(NULL), &keys.ksk) != MN_OK)
+		tap_bail("no key");
+	zones_t *two = zones_of((zone_t *[]){ v[10], v[N - 10] }, 2);
+	sign_all(two, &keys);
+	zone_t *plain[2] = { v[10], v[N - 10] };
+	v[10] = two->v[0];
+	v[N - 10] = two->v[1];
+	split_same(v, N, 2, "2 signed zones among 6000");
+	v[10] = plain[0];
+	v[N - 10] = plain[1];
+	zones_free(two);
+	dnskey_set_clear(&keys);
+	/* the first half's zone again in the second: data for one name in two zones */
+	v[N] = zone_ref(v[5]);
+	split_same(v, N + 1, 2, "a zone in both halves");
+	zone_unref(v[N]);
+	/* a zone whose apex is an empty non-terminal of a zone in the other half: shared names */
+	zone_t *nested = NULL;
+	{
+		const char *t[] = { "c._dmarc.s00003.example", "nested" };
+		nested = mkzone("c._dmarc.s00003.example", 3600, t, 2, NULL, 0);
+	}
+	v[N] = nested;
+	split_same(v, N + 1, 2, "a zone at another's empty non-terminal");
+	/* one zone unfinished, in the second half */
+	zone_t *raw = NULL;
+	if (zone_new("_dmarc.raw.example", ZONE_DMARC, "raw.example", &raw) != MN_OK)
+		tap_bail("zone_new");
+	v[N + 1] = raw;
+	split_same(v, N + 2, 2, "an unfinished zone");
+	for (int k = 0; k < N + 2; k++)
+		zone_unref(v[k]);
+	free(v);
+}
+
 int main(void)
 {
 	zset_t *set = NULL;
@@ -799,5 +888,6 @@ int main(void)
 	test_patch();
 	test_patch_order();
 	test_patch_signed();
+	test_split();
 	return tap_done();
 }

@@ -41,7 +41,8 @@ for t in dnsperf nsd nsd-control knotd knotc python3 ss; do
 done
 . "$top/bench/peers.sh"
 SRVPIN=() GENPIN=()
-if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ]; then SRVPIN=(taskset -c 1); GENPIN=(taskset -c 0); fi
+KNOT_BG=$(nproc)	# Knot's background workers (they load the zones): its default, one a core
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ]; then SRVPIN=(taskset -c 1); GENPIN=(taskset -c 0); KNOT_BG=1; fi
 
 if [ -n "${DATA:-}" ]; then
 	dir=$DATA; KEEP=1
@@ -89,7 +90,7 @@ start() { # start SERVER: sets PID, PORT, LOAD (exec -> the last zone's answer)
 		peers_nsd_conf "$dir" "$PORT" 1 "$dir/nsd.ctl"
 		t0=$(now); "${SRVPIN[@]}" nsd -d -c "$dir/nsd.conf" > "$dir/nsd.out" 2>&1 & PID=$! ;;
 	knot)
-		peers_knot_conf "$dir" "$PORT" 1
+		peers_knot_conf "$dir" "$PORT" 1 "$KNOT_BG"
 		t0=$(now); "${SRVPIN[@]}" knotd -c "$dir/knot.conf" > "$dir/knot.out" 2>&1 & PID=$! ;;
 	esac
 	if ! python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 600 "$PID"; then
@@ -129,14 +130,31 @@ change() {
 	fi
 }
 
-# cpu_ticks PID: user+system clock ticks of PID and its children (NSD forks), every thread
+# tree_pids PID: PID and its descendants (NSD forks xfrd, its main and server processes)
+tree_pids() {
+	local p c
+	for p in "$@"; do
+		echo "$p"
+		for c in $(pgrep -P "$p"); do tree_pids "$c"; done
+	done
+}
+# cpu_ticks PID: user+system clock ticks of PID's process tree, every thread, with the
+# reaped children's (an NSD reload forks a process that becomes the new main one, and
+# the old main and server processes exit: their time is in their reaper's cutime)
 cpu_ticks() {
 	local t=0 p v
-	for p in "$1" $(pgrep -P "$1"); do
-		v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/"$p"/stat 2>/dev/null) || continue
+	for p in $(tree_pids "$1"); do
+		v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' /proc/"$p"/stat 2>/dev/null) || continue
 		t=$((t + ${v:-0}))
 	done
 	echo "$t"
+}
+# mem_mb PID: "RSS PSS" in MB summed over the tree (PSS counts the pages NSD's forked
+# processes share once)
+mem_mb() {
+	local p
+	for p in $(tree_pids "$1"); do cat /proc/"$p"/smaps_rollup 2>/dev/null; done |
+		awk '/^Rss:/ { r += $2 } /^Pss:/ { s += $2 } END { printf "%.0f/%.0f", r / 1024, s / 1024 }'
 }
 
 # series SERVER WAY PHASE: REPS changes; appends "s way phase lost cpu t1 .. tREPS" to RES
@@ -173,29 +191,36 @@ series() {
 
 : > "$RES"
 LA0=$(uptime)
-declare -A LOADS
+T0=$(now)
+declare -A LOADS MEM0 MEM1
 for s in $SERVERS; do
 	log "starting $s"
 	start "$s" || continue
 	LOADS[$s]=$LOAD
-	log "$s answers after $LOAD s"
+	MEM0[$s]=$(mem_mb "$PID")
+	log "$s answers after $LOAD s, RSS/PSS ${MEM0[$s]} MB"
 	case $s in mailnsd) ways="watch hup" ;; *) ways="ctl" ;; esac
 	for way in $ways; do series "$s" "$way" idle; done
 	case " $PHASES " in *" load "*)
 		for way in $ways; do series "$s" "$way" load; done ;;
 	esac
+	MEM1[$s]=$(mem_mb "$PID")
+	log "$s RSS/PSS after the changes ${MEM1[$s]} MB"
 	stop
 done
 LA1=$(uptime)
+T1=$(now)
 
 echo
 echo "mailns bench/reload.sh: $N domains ($((3 * N)) zones), UNIQUE_DKIM=$UNIQUE_DKIM, $(nproc) cores, PIN=$PIN, $REPS changes each"
 echo "load average before: ${LA0#*load average: }   after: ${LA1#*load average: }   mailnsd: $MAILNSD"
-printf '%-8s %-6s %-7s %-9s %-22s %-7s %-22s %s\n' server way load_s edited idle_s cpu_s "at_${QPS}qps_s" lost
+echo "whole run: $(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.0f", b - a }') s (data generation not included)"
+printf '%-8s %-6s %-7s %-9s %-22s %-7s %-22s %-7s %-11s %s\n' server way load_s edited idle_s cpu_s "at_${QPS}qps_s" \
+	lost rss/pss_MB "after_MB"
 for s in $SERVERS; do
 	for way in watch hup ctl; do
 		grep -q "^$s $way " "$RES" || continue
-		awk -v s="$s" -v w="$way" -v ld="${LOADS[$s]:--}" '
+		awk -v s="$s" -v w="$way" -v ld="${LOADS[$s]:--}" -v m0="${MEM0[$s]:--}" -v m1="${MEM1[$s]:--}" '
 		function med(   n, v, i, j, x) {
 			n = 0
 			for (i = 6; i <= NF; i++) { x = $i; sub(/^>/, "", x); v[++n] = x + 0 }
@@ -205,7 +230,8 @@ for s in $SERVERS; do
 		$1 == s && $2 == w && $3 == "idle" { idle = med(); cpu = $5 }
 		$1 == s && $2 == w && $3 == "load" { load = med(); l = $4 }
 		END {
-			printf "%-8s %-6s %-7s %-9s %-22s %-7s %-22s %s\n", s, w, ld, (s == "mailnsd" ? "policy" : "zonefile"), idle, cpu, load, l
+			printf "%-8s %-6s %-7s %-9s %-22s %-7s %-22s %-7s %-11s %s\n", s, w, ld, (s == "mailnsd" ? "policy" : "zonefile"),
+				idle, cpu, (load == "" ? "-" : load), (l == "" ? "-" : l), m0, m1
 		}' "$RES"
 	done
 done
@@ -215,4 +241,6 @@ echo " watcher's reload when the watcher saw the rename first, else that one fol
 echo " knotc zone-reload ZONE;"
 echo " cpu_s: the server's CPU seconds (user+system, every thread) a change over the idle series, settling included"
 echo " (hup: one or two reloads a change, see above); lost: dnsperf's lost queries over the loaded series"
-echo " (all changes of that row); load_s: exec -> the last zone's answer"
+echo " (all changes of that row); load_s: exec -> the last zone's answer; rss/pss_MB: resident and proportional set"
+echo " of the server's process tree 1 s after that answer (NSD: xfrd, main and server processes; PSS counts their"
+echo " shared pages once), after_MB: the same after every change of the run"

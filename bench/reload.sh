@@ -15,9 +15,10 @@
 # after the changes.  NSD and Knot are configured by bench/peers.sh as for many small
 # zones (NSD: a pattern and the zone list file, no database, no rate limiting; Knot: a
 # template, no zone file sync or journal, background workers one a core, or one with
-# PIN=1); at 100,000 domains (300,000 zones) the whole run, idle and load, takes about
-# 5 minutes on 2 quiet cores (NSD loads in ~15 s and reloads a zone in ~1 s, Knot loads
-# in ~45 s), plus about 5 minutes to write the zone files when DATA= is not given.
+# PIN=1); at 100,000 domains (300,000 zones) the whole run, idle and load, took 5
+# minutes on 2 cores at a load average of 12-19 (NSD loads in ~14 s and reloads a zone
+# in ~1 s, Knot loads in 45-80 s), plus about 5 minutes to write the zone files when
+# DATA= is not given.
 #
 # Usage: bench/reload.sh [N]          (default 10000)
 # Env:   MAILNSD, MAILNS  (default: the binaries of the tree holding this script),
@@ -167,7 +168,7 @@ cpu_ticks() {
 	done
 	echo "$t"
 }
-# mem_mb PID: "RSS PSS" in MB summed over the tree (PSS counts the pages NSD's forked
+# mem_mb PID: "RSS/PSS" in MB summed over the tree (PSS counts the pages NSD's forked
 # processes share once)
 mem_mb() {
 	local p

@@ -1,14 +1,24 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # peers.sh -- NSD and Knot DNS configurations serving the zone files of `mailns zone
 # --dir DIR/zones`, for the benchmarks that run them beside mailnsd (sourced by
-# bench/qps.sh and bench/reload.sh; defines functions only).  Both are set up as an
-# operator of many small zones would: NSD with one pattern and its zones in the zone
-# list file (DIR/zone.list: nsd.conf stays small, so nsd-control does not parse 300,000
-# zone clauses for every command), no database, no zone file writes, no response rate
-# limiting (mailnsd runs with rate_limit: 0 too: the benchmarks query from 127.0.0.1
-# alone, and NSD's default of 200 answers a second to one source would throttle the
-# pollers, which ask every millisecond); Knot with one template, no zone file sync, no
-# journal, no semantic checks.
+# bench/qps.sh and bench/reload.sh; defines functions only, tree_pids for both too).
+# Both are set up as an operator of many small zones would: NSD with one pattern and
+# its zones in the zone list file (DIR/zone.list: nsd.conf stays small, so nsd-control
+# does not parse 300,000 zone clauses for every command), no database, no zone file
+# writes, no response rate limiting (mailnsd runs with rate_limit: 0 too: the
+# benchmarks query from 127.0.0.1 alone, and NSD's default of 200 answers a second to
+# one source would throttle the pollers, which ask every millisecond); Knot with one
+# template, no zone file sync, no journal, no semantic checks.
+
+# tree_pids PID...: each PID and its descendants (NSD forks xfrd, its main and server
+# processes), for the benchmarks' CPU and memory sums
+tree_pids() {
+	local p c
+	for p in "$@"; do
+		echo "$p"
+		for c in $(pgrep -P "$p"); do tree_pids "$c"; done
+	done
+}
 
 # peers_zone_names DIR: the zone names of DIR/zones/*.zone, one a line
 peers_zone_names() {

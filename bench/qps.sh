@@ -99,14 +99,6 @@ now() { date +%s.%N; }
 cpustat() { awk '/^cpu[0-9]/ { b = 0; for (i = 2; i <= 9; i++) if (i != 5 && i != 6) b += $i; t = 0; for (i = 2; i <= 9; i++) t += $i; printf "%s:%d:%d ", $1, b, t }' /proc/stat; }
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
-# tree_pids PID: PID and its descendants (NSD forks xfrd and its servers)
-tree_pids() {
-	local p c
-	for p in "$@"; do
-		echo "$p"
-		for c in $(pgrep -P "$p"); do tree_pids "$c"; done
-	done
-}
 # cpu_ticks PID: user+system clock ticks of a process tree, every thread
 cpu_ticks() {
 	local t=0 p v

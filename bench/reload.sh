@@ -149,14 +149,6 @@ change() {
 	fi
 }
 
-# tree_pids PID: PID and its descendants (NSD forks xfrd, its main and server processes)
-tree_pids() {
-	local p c
-	for p in "$@"; do
-		echo "$p"
-		for c in $(pgrep -P "$p"); do tree_pids "$c"; done
-	done
-}
 # cpu_ticks PID: user+system clock ticks of PID's process tree, every thread, with the
 # reaped children's (an NSD reload forks a process that becomes the new main one, and
 # the old main and server processes exit: their time is in their reaper's cutime)

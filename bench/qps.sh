@@ -99,14 +99,6 @@ now() { date +%s.%N; }
 cpustat() { awk '/^cpu[0-9]/ { b = 0; for (i = 2; i <= 9; i++) if (i != 5 && i != 6) b += $i; t = 0; for (i = 2; i <= 9; i++) t += $i; printf "%s:%d:%d ", $1, b, t }' /proc/stat; }
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
-# tree_pids PID: PID and its descendants (NSD forks xfrd and its servers)
-tree_pids() {
-	local p c
-	for p in "$@"; do
-		echo "$p"
-		for c in $(pgrep -P "$p"); do tree_pids "$c"; done
-	done
-}
 # cpu_ticks PID: user+system clock ticks of a process tree, every thread
 cpu_ticks() {
 	local t=0 p v
@@ -308,40 +300,36 @@ lat_run() { # lat_run SERVER: p50/p99 at LAT_QPS over UDP, pinned; the server's 
 
 # ------------------------------------------------------------- reload
 declare -A RELOAD
-want_seen() { # want_seen PORT TEXT T0: seconds until TXT _dmarc.d$CH answers with TEXT
-	if python3 "$top/bench/wait-answer.py" "$1" "_dmarc.d$CH.example" "$2" 300; then
-		awk -v a="$3" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
-	else
-		echo ">300"
-	fi
-}
-reload_run() { # reload_run SERVER: one domain's DMARC changes under LAT_QPS load
-	local s=$1 tag=$2 t0 r f zf bg lost
+# reload_run SERVER TAG [hup]: one domain's DMARC changes under LAT_QPS load; timed by
+# bench/reload-poll.py as in bench/reload.sh: the poller renames the new file over the
+# old one, signals the server or runs its reload command, and asks every millisecond;
+# the seconds from the rename to the first answer with the new text (the clock starts
+# in the running poller: an interpreter's start-up is not part of the figure)
+reload_run() {
+	local s=$1 tag=$2 r f zf bg lost how=() name="_dmarc.d$CH.example"
 	local new="v=DMARC1; p=reject; rua=mailto:$tag@d$CH.example"
 	local len=$(( 6 + 2 * ${LOAD[$s]%.*} ))	# long enough to cover a full reload
 	"${PRIO[@]}" taskset -c "$GEN_CPU" dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$dir/queries" -e -l "$len" -t 2 "${DO[@]}" \
 		-c 4 -q 500 -Q "$LAT_QPS" > "$dir/rl.$s.$tag" 2>&1 & bg=$!
 	sleep 1.5
 	case $s in
-	mailnsd)
+	mailnsd)	# the included file replaced by rename, as an editor or a config tool writes
 		f=$(grep -l "^  d$CH.example:" "$dir"/domains.d/*.yaml)
 		sed "s|rua: \[\"mailto:[a-z0-9]*@d$CH.example\"\]|rua: [\"mailto:$tag@d$CH.example\"]|" "$f" > "$f.tmp"
-		t0=$(now); mv "$f.tmp" "$f"	# atomic, as an editor or a config tool writes
-		[ "${3:-}" = hup ] && kill -HUP "${PID[$s]}"
-		r=$(want_seen "${PORT[$s]}" "mailto:$tag@d$CH.example" "$t0") ;;
+		[ "${3:-}" = hup ] && how=(hup "${PID[$s]}") ;;
 	nsd|knot|pdns)
-		zf="$dir/zones/_dmarc.d$CH.example.zone"
+		zf="$dir/zones/$name.zone" f="$dir/zones/$name.zone.tmp"
 		awk -v new="$new" '$4 == "SOA" { $7 = $7 + 1 } $4 == "TXT" { $0 = $1 "\t" $2 "\t" $3 "\tTXT\t\"" new "\"" } { print }' \
-			"$zf" > "$zf.tmp"
-		t0=$(now); mv "$zf.tmp" "$zf"
-		if [ "$s" = nsd ]; then kill -HUP "${PID[$s]}"
-		elif [ "$s" = pdns ]; then
-			pdns_ctl bind-reload-now "_dmarc.d$CH.example" >/dev/null 2>&1
-			pdns_ctl purge "_dmarc.d$CH.example\$" >/dev/null 2>&1	# its packet cache
-		else knotc -c "$dir/knot.conf" -s "$dir/knot/knot.sock" zone-reload "_dmarc.d$CH.example" >/dev/null 2>&1
-		fi
-		r=$(want_seen "${PORT[$s]}" "mailto:$tag@d$CH.example" "$t0") ;;
+			"$zf" > "$f"
+		case $s in
+		nsd) how=(hup "${PID[$s]}") ;;
+		knot) how=(cmd knotc -c "$dir/knot.conf" -s "$dir/knot/knot.sock" zone-reload "$name") ;;
+		pdns) how=(cmd sh -c 'pdns_control --config-dir="$1" --socket-dir="$1" bind-reload-now "$2";
+			pdns_control --config-dir="$1" --socket-dir="$1" purge "$2\$"' sh "$dir/pdns" "$name") ;;	# and its packet cache
+		esac ;;
 	esac
+	if [ "$s" = mailnsd ]; then zf=$f; f=$f.tmp; fi
+	r=$(python3 "$top/bench/reload-poll.py" "${PORT[$s]}" "$name" "mailto:$tag@d$CH.example" 300 "$f" "$zf" "${how[@]}")
 	wait "$bg"
 	lost=$(awk '/Queries lost:/ { print $3 }' "$dir/rl.$s.$tag")
 	RELOAD[$s]="${RELOAD[$s]:+${RELOAD[$s]},}${r}/${lost:-?}"
@@ -471,6 +459,7 @@ echo " lost% worst run; other = worst run's cores used by every other process on
 echo " high values mean a disturbed row; the load average includes the bench's own threads;"
 echo " xS = this row's qps / S's qps in the same mode; p50/p99 from dnsperf -v at $LAT_QPS qps, UDP, pinned, 5 s, median of REPS; RSS/PSS after load"
 echo " (1 worker, summed over the process tree); load_s exec -> first answer for the last zone; reload_s one domain's DMARC"
-echo " changed -> the new answer, under $LAT_QPS qps (mailnsd: file replaced, watcher; then file replaced + SIGHUP;"
+echo " changed -> the new answer (bench/reload-poll.py: from the rename, asked every 1 ms), under $LAT_QPS qps, the server"
+echo " pinned to core $SRV_CPU with its answering thread (mailnsd: file replaced, watcher; then file replaced + SIGHUP;"
 echo " NSD: zone file + SIGHUP; Knot: zone file + knotc zone-reload; PowerDNS: zone file + pdns_control bind-reload-now"
 echo " and purge), with dnsperf's lost queries of that run.  echo: bench/echo.c, no DNS work (the generator's ceiling)."

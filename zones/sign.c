@@ -179,6 +179,10 @@ typedef struct signer {
 	bool any;		/* a signature was made or reused: first_exp holds */
 	uint32_t first_exp;	/* the earliest expiration of them (serial arithmetic from now) */
 	const EVP_MD *sha256;	/* mn_sha256(): the reuse keys and the signed digest */
+	/* per signing key: a digest of its DNSKEY RDATA, mixed into its reuse keys */
+	const dnskey_t *kd_key[DNSKEY_SET_MAX];
+	uint8_t kd[DNSKEY_SET_MAX][32];
+	size_t nkd;
 } signer_t;
 
 static int buf_reserve(signer_t *s, size_t n)
@@ -213,6 +217,32 @@ static void note_exp(signer_t *s, uint32_t exp)
 	if (!s->any || exp - now < s->first_exp - now)	/* (every one is after now) */
 		s->first_exp = exp;
 	s->any = true;
+}
+
+/*
+ * Binds a reuse key to the whole key k, not its 16-bit tag and algorithm
+ * alone: another key of the same tag (a signature file of another key set)
+ * never finds its signatures.  The key XORed with a digest of k's DNSKEY RDATA.
+ */
+static int key_bind(signer_t *s, const dnskey_t *k, uint8_t key[32])
+{
+	size_t i = 0;
+	while (i < s->nkd && s->kd_key[i] != k)
+		i++;
+	if (i == s->nkd) {
+		if (i == DNSKEY_SET_MAX)
+			return MN_ERANGE;
+		uint16_t len = 0;
+		const uint8_t *rd = dnskey_rdata(k, &len);
+		unsigned int dl = 0;
+		if (!EVP_Digest(rd, len, s->kd[i], &dl, s->sha256, NULL) || dl != 32)
+			return MN_ESTATE;
+		s->kd_key[i] = k;
+		s->nkd++;
+	}
+	for (size_t b = 0; b < 32; b++)
+		key[b] ^= s->kd[i][b];
+	return MN_OK;
 }
 
 /* The RRSIG RDATA over set (RFC 4034 §3.1.8.1) by key k. */
@@ -260,6 +290,8 @@ static int rrsig_make(signer_t *s, const rrset_t *set, dnskey_t *k, uint8_t **ou
 		memcpy(b + 8, times, 8);
 		if (!ok || kl != 32)
 			return MN_ESTATE;
+		if ((r = key_bind(s, k, key)) != MN_OK)
+			return r;
 	}
 	uint16_t ol = 0;
 	const uint8_t *old = keyed ? sigcache_find(s->o->old, key, &ol) : NULL;

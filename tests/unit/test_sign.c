@@ -413,6 +413,42 @@ static void test_sigfile(void)
 	ok(stat(path, &st) == 0 && st.st_ino == ino && st.st_mtime == before, "an unchanged cache is not written again");
 	sigcache_free(back);
 	back = NULL;
+	/* damaged in place, its structure intact: a byte of the last RRSIG's signature flipped */
+	FILE *f = fopen(path, "r+b");
+	if (f == NULL || fseek(f, st.st_size - 32 - 1, SEEK_SET) != 0)
+		tap_bail("open sigs");
+	int byte = fgetc(f);
+	if (byte == EOF || fseek(f, st.st_size - 32 - 1, SEEK_SET) != 0 || fputc(byte ^ 0x5a, f) == EOF ||
+	    fclose(f) != 0)
+		tap_bail("damage sigs");
+	is_int(sigcache_load(state, zn, &back), MN_OK, "a signature damaged in place: the file loads");
+	is_int(sigcache_count(back), 0, "as empty (its checksum): no signature of it is reused");
+	zone_t *a2 = NULL;
+	size_t reused = 0, made = 0;
+	sign_opts_t o3 = { .now = time(NULL), .validity = 86400, .refresh = 3600, .old = back,
+			   .reused = &reused, .signatures = &made };
+	if (is_int(sign_zone(z, &keys, &o3, &a2), MN_OK, "signed with it")) {
+		verdict_t v = check_zone(a2);
+		ok(reused == 0 && made > 0 && v.verified == v.rrsigs, "every signature made anew (%zu), all verify",
+		   made);
+	}
+	zone_unref(a2);
+	sigcache_free(back);
+	back = NULL;
+	/* another zone's file (valid for it) copied over this one's */
+	const char *other = "_domainkey.example.com";
+	is_int(sigcache_save(keep, NULL, state, other), MN_OK, "the same signatures saved as another zone's");
+	snprintf(cmd, sizeof(cmd), "cp '%s/dnssec/%s/sigs' '%s'", state, other, path);
+	if (system(cmd) != 0)
+		tap_bail("cp");
+	is_int(sigcache_load(state, other, &back), MN_OK, "loaded as that zone's");
+	is_int(sigcache_count(back), sigcache_count(keep), "every entry");
+	sigcache_free(back);
+	back = NULL;
+	is_int(sigcache_load(state, zn, &back), MN_OK, "copied into this zone's directory");
+	is_int(sigcache_count(back), 0, "another zone's file: none of it is reused");
+	sigcache_free(back);
+	back = NULL;
 	snprintf(cmd, sizeof(cmd), "truncate -s -5 '%s'", path);
 	if (system(cmd) != 0)
 		tap_bail("truncate");

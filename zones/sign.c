@@ -21,6 +21,7 @@
 #include "policy/mn.h"
 #include "policy/pool.h"
 #include "policy/wire.h"
+#include "zones/keydirs.h"
 #include "zones/serial.h"
 #include "zones/sigstore.h"
 #include "zones/zone_internal.h"
@@ -711,6 +712,34 @@ static void dir_state(const char *state, const char *zone, int64_t f[8], bool *s
 		   (now.tv_sec - st.st_mtim.tv_sec == 1 && now.tv_nsec > st.st_mtim.tv_nsec);
 }
 
+/*
+ * dir_state() through the watched directories' table (keydirs.h): a settled
+ * state of a directory whose watch has reported nothing since is taken from
+ * there (no lstat: a reload looks again only at the directories that changed);
+ * else looked at, and kept when it is a settled directory under a watch.
+ */
+static void dir_state_known(const char *state, const char *zone, int64_t f[8], bool *settled)
+{
+	char path[4096];
+	uint64_t gen = 0;
+	if (snprintf(path, sizeof(path), "%s/dnssec/%s", state, zone) < (int)sizeof(path) &&
+	    keydirs_get(path, f, &gen)) {
+		*settled = true;	/* (only settled states are kept) */
+		return;
+	}
+	dir_state(state, zone, f, settled);
+	if (gen != 0 && *settled && f[7] < 0 && S_ISDIR((mode_t)f[2]))
+		keydirs_put(path, gen, f);
+}
+
+/* This process wrote in zone's key directory: its kept state goes (keydirs_event). */
+static void dir_forget(const char *state, const char *zone)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s/dnssec/%s", state, zone) < (int)sizeof(path))
+		keydirs_event(path);
+}
+
 static int meta_id_cmp(const void *a, const void *b)
 {
 	return strcmp(((const dnskey_meta_t *)a)->id, ((const dnskey_meta_t *)b)->id);
@@ -1216,6 +1245,8 @@ int sign_domain(const policy_t *p, zone_t **v, size_t n, time_t now, bool persis
 			return MN_EINVAL;
 		one_t j = { .out = NULL };
 		sign_compiled(p, v[i], now, persist, &j);
+		if (persist)	/* (its directory written, maybe: looked at again, before its event comes) */
+			dir_forget(p->server.state_dir.v, v[i]->name);
 		int e = sign_report(p, v[i], &j, persist, diag);
 		if (e == MN_ENOMEM)
 			r = e;
@@ -1296,7 +1327,7 @@ int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[3
 			continue;
 		int64_t f[9] = { 0 };
 		bool settled;
-		dir_state(state, v[i]->name, f, &settled);
+		dir_state_known(state, v[i]->name, f, &settled);
 		if (!settled)
 			f[8] = (int64_t)__atomic_add_fetch(&unsettled, 1, __ATOMIC_RELAXED);
 		size_t nl = strlen(v[i]->name) + 1;

@@ -103,6 +103,8 @@ int sign_zone_soa(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zon
  * domain only while it is the same.  A directory whose mtime is within a second
  * of now (a change in the same tick of a coarse clock would leave it the
  * same) makes a state that never compares equal: looked at again next time.
+ * A directory the server watches (zones/keydirs.h) is looked at only when its
+ * watch reported a change since its last settled state: O(changed) a reload.
  */
 int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[32]);
 

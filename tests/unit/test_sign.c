@@ -16,6 +16,7 @@
 #include "tests/tap/tap.h"
 #include "zones/compile.h"
 #include "zones/serial.h"
+#include "zones/keydirs.h"
 #include "zones/sign.h"
 #include "zones/zone_internal.h"	/* white-box: flips signature bytes */
 #include "zones/zonefile.h"
@@ -721,6 +722,65 @@ static void test_settle(void)
 		tap_bail("touch");
 	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "a file added");
 	ok(memcmp(s1, s2, 32) != 0, "another state");
+	/*
+	 * Watched (keydirs.h, as mailnsd's watcher does): the state is looked at
+	 * once, then kept while the watch reports nothing -- a change without an
+	 * event (which a real watch would have reported) is not looked at.
+	 */
+	uint8_t s3[32];
+	uint64_t nw = 0, h0 = 0, h1 = 0;
+	ts[0].tv_sec -= 10;
+	ts[1] = ts[0];
+	is_int(utimensat(AT_FDCWD, dir, ts, 0), 0, "the mtime set 10 s back again");
+	keydirs_watch(dir, true);
+	keydirs_counts(&nw, &h0);
+	is_int((int)nw, 1, "one directory watched");
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "watched: its state (looked at)");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "its state again");
+	keydirs_counts(&nw, &h1);
+	ok(memcmp(s1, s2, 32) == 0 && h1 == h0 + 1, "the same, the second from the table (%llu hit)",
+	   (unsigned long long)(h1 - h0));
+	snprintf(cmd, sizeof(cmd), "touch '%s/y'", dir);
+	if (system(cmd) != 0)
+		tap_bail("touch");
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, dir, ts, 0);	/* (settled, and not reported) */
+	is_int(sign_keys_state(p, v, 1, s3), MN_OK, "a file added, no event");
+	ok(memcmp(s1, s3, 32) == 0, "not looked at: the state kept (O(changed): only reported directories)");
+	keydirs_event(dir);
+	is_int(sign_keys_state(p, v, 1, s3), MN_OK, "the event reported");
+	ok(memcmp(s1, s3, 32) != 0, "looked at again: another state");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "and again");
+	ok(memcmp(s2, s3, 32) == 0, "kept: the same");
+	/* a state taken within the second is never kept, watched or not */
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, dir, ts, 0);
+	keydirs_event(dir);
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "changed now (reported)");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "and again, unreported");
+	ok(memcmp(s1, s2, 32) != 0, "not settled: never the same, not kept");
+	/* an event between the look and the keeping: not kept */
+	ts[0].tv_sec -= 10;
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, dir, ts, 0);
+	int64_t f[8] = { 0 };
+	uint64_t gen = 0;
+	ok(!keydirs_get(dir, f, &gen) && gen != 0, "a ticket for the look");
+	keydirs_event(dir);
+	keydirs_put(dir, gen, f);
+	ok(!keydirs_get(dir, f, &gen), "an event came before the put: nothing kept");
+	keydirs_watch(dir, false);
+	keydirs_counts(&nw, &h1);
+	is_int((int)nw, 0, "no longer watched");
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "its state");
+	snprintf(cmd, sizeof(cmd), "touch '%s/z'", dir);
+	if (system(cmd) != 0)
+		tap_bail("touch");
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, dir, ts, 0);
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "a file added, unwatched");
+	ok(memcmp(s1, s2, 32) != 0, "unwatched: looked at every time");
 	policy_free(p);
 	diag_free(dg);
 	zones_free(a);

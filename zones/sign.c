@@ -720,24 +720,14 @@ static void dir_state(const char *state, const char *zone, int64_t f[8], bool *s
  */
 static void dir_state_known(const char *state, const char *zone, int64_t f[8], bool *settled)
 {
-	char path[4096];
 	uint64_t gen = 0;
-	if (snprintf(path, sizeof(path), "%s/dnssec/%s", state, zone) < (int)sizeof(path) &&
-	    keydirs_get(path, f, &gen)) {
+	if (keydirs_get(state, zone, f, &gen)) {
 		*settled = true;	/* (only settled states are kept) */
 		return;
 	}
 	dir_state(state, zone, f, settled);
 	if (gen != 0 && *settled && f[7] < 0 && S_ISDIR((mode_t)f[2]))
-		keydirs_put(path, gen, f);
-}
-
-/* This process wrote in zone's key directory: its kept state goes (keydirs_event). */
-static void dir_forget(const char *state, const char *zone)
-{
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s/dnssec/%s", state, zone) < (int)sizeof(path))
-		keydirs_event(path);
+		keydirs_put(state, zone, gen, f);
 }
 
 static int meta_id_cmp(const void *a, const void *b)
@@ -1246,7 +1236,7 @@ int sign_domain(const policy_t *p, zone_t **v, size_t n, time_t now, bool persis
 		one_t j = { .out = NULL };
 		sign_compiled(p, v[i], now, persist, &j);
 		if (persist)	/* (its directory written, maybe: looked at again, before its event comes) */
-			dir_forget(p->server.state_dir.v, v[i]->name);
+			keydirs_forget(p->server.state_dir.v, v[i]->name);
 		int e = sign_report(p, v[i], &j, persist, diag);
 		if (e == MN_ENOMEM)
 			r = e;
@@ -1337,4 +1327,30 @@ int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[3
 	}
 	sigstore_sum(buf, o, out);
 	return MN_OK;
+}
+
+/* The names of v[0..n) (one domain's, at most ZONE_KINDS) into names; false when not (check: or not signed). */
+static bool zone_names(const policy_t *p, zone_t *const *v, size_t n, bool check, const char *names[ZONE_KINDS])
+{
+	if (p == NULL || p->server.state_dir.v == NULL || n == 0 || n > ZONE_KINDS ||
+	    (check && signed_domain(p, v[0]) == NULL))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->domain != v[0]->domain && strcmp(v[i]->domain, v[0]->domain) != 0)
+			return false;	/* (one domain's zones: all signed or none) */
+		names[i] = v[i]->name;
+	}
+	return true;
+}
+
+uint64_t sign_keys_seq(const policy_t *p, zone_t *const *v, size_t n)
+{
+	const char *names[ZONE_KINDS];
+	return zone_names(p, v, n, true, names) ? keydirs_seq(p->server.state_dir.v, names, n) : 0;
+}
+
+bool sign_keys_unchanged(const policy_t *p, zone_t *const *v, size_t n, uint64_t seq)
+{
+	const char *names[ZONE_KINDS];
+	return seq != 0 && zone_names(p, v, n, false, names) && keydirs_unchanged(p->server.state_dir.v, names, n, seq);
 }

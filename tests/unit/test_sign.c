@@ -766,11 +766,29 @@ static void test_settle(void)
 	utimensat(AT_FDCWD, dir, ts, 0);
 	int64_t f[8] = { 0 };
 	uint64_t gen = 0;
-	ok(!keydirs_get(dir, f, &gen) && gen != 0, "a ticket for the look");
+	const char *zn = "_dmarc.d0003.example";
+	ok(!keydirs_get(state, zn, f, &gen) && gen != 0, "a ticket for the look");
 	keydirs_event(dir);
-	keydirs_put(dir, gen, f);
-	ok(!keydirs_get(dir, f, &gen), "an event came before the put: nothing kept");
+	keydirs_put(state, zn, gen, f);
+	ok(!keydirs_get(state, zn, f, &gen), "an event came before the put: nothing kept");
+	/* no look at all while nothing changed since a number (the compile cache's reuse) */
+	uint64_t seq = sign_keys_seq(p, v, 1);
+	ok(seq != 0, "watched: a number (%llu)", (unsigned long long)seq);
+	ok(sign_keys_unchanged(p, v, 1, seq), "unchanged since");
+	keydirs_event("/elsewhere/dnssec/x");	/* (another state_dir's: nothing) */
+	ok(sign_keys_unchanged(p, v, 1, seq), "an event elsewhere: still unchanged");
+	keydirs_watch(dir, true);
+	ok(!sign_keys_unchanged(p, v, 1, seq), "its watch started again: changed");
+	seq = sign_keys_seq(p, v, 1);
+	keydirs_forget(state, zn);
+	ok(!sign_keys_unchanged(p, v, 1, seq), "written by this process: changed");
+	seq = sign_keys_seq(p, v, 1);
+	keydirs_event(dir);
+	ok(!sign_keys_unchanged(p, v, 1, seq), "an event: changed");
+	seq = sign_keys_seq(p, v, 1);
 	keydirs_watch(dir, false);
+	ok(!sign_keys_unchanged(p, v, 1, seq), "its watch stopped: changed");
+	is_int((int)sign_keys_seq(p, v, 1), 0, "unwatched: no number");
 	keydirs_counts(&nw, &h1);
 	is_int((int)nw, 0, "no longer watched");
 	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "its state");

@@ -12,6 +12,7 @@
 
 #include "policy/mn.h"
 #include "server/srv.h"
+#include "zones/keydirs.h"
 
 /*
  * Directories are watched, not files: an editor that saves by rename (vim,
@@ -47,6 +48,7 @@ typedef struct rule {
 	char *name;		/* a file name, or a pattern when glob */
 	bool glob;
 	bool listed;		/* dir was just listed as a directory: not looked up again */
+	bool keydir;		/* dir is a DNSSEC key directory (its events go to keydirs.h too) */
 } rule_t;
 
 struct srv_watchplan {
@@ -66,6 +68,7 @@ typedef struct wdir {
 	pat_t *pats;
 	size_t npats;
 	bool stale;		/* the directory itself was deleted or moved: watch it anew */
+	bool keydir;		/* a DNSSEC key directory: keydirs_watch()ed while watched */
 } wdir_t;
 
 struct srv_watch {
@@ -98,6 +101,7 @@ static void plan_add(srv_watchplan_t *pl, const char *dir, size_t dlen, const ch
 	r->name = strdup(name);
 	r->glob = glob && strpbrk(name, "*?[") != NULL;
 	r->listed = false;
+	r->keydir = false;
 	if (r->dir == NULL || r->name == NULL) {
 		free(r->dir);
 		free(r->name);
@@ -226,7 +230,7 @@ static void plan_add_state(srv_watchplan_t *pl, const policy_t *p)
 			if (isdir) {
 				plan_add(pl, buf, bl + 1 + nl, "*.key", true);
 				if (pl->err == MN_OK)
-					pl->v[pl->n - 1].listed = true;
+					pl->v[pl->n - 1].listed = pl->v[pl->n - 1].keydir = true;
 			}
 		}
 		closedir(dir);
@@ -381,6 +385,19 @@ static void on_event(uv_fs_event_t *h, const char *name, int events, int status)
 {
 	srv_watch_t *w = h->data;
 	wdir_t *d = (wdir_t *)h;
+	if (d->keydir && !w->closing) {
+		/*
+		 * Any event (a name ignored for reloading too: a file written in
+		 * the directory changes its state): its state is looked at again.
+		 * The directory itself gone: no longer watched (a new one there is
+		 * not), until it is watched anew.
+		 */
+		const char *base = strrchr(d->dir, '/');
+		if (name != NULL && base != NULL && strcmp(base + 1, name) == 0 && (events & UV_RENAME))
+			keydirs_watch(d->dir, false);
+		else
+			keydirs_event(d->dir);
+	}
 	if (w->closing || status < 0 || !wanted(d, name, events))
 		return;
 	if (!uv_is_active((uv_handle_t *)&w->timer))
@@ -403,6 +420,14 @@ static void wdir_closed(uv_handle_t *h)
 	pats_free(d->pats, d->npats);
 	free(d->dir);
 	free(d);
+}
+
+/* Closes d's handle (memory freed in the close callback); a key directory is no longer watched. */
+static void wdir_close(wdir_t *d)
+{
+	if (d->keydir)
+		keydirs_watch(d->dir, false);
+	uv_close((uv_handle_t *)&d->h, wdir_closed);
 }
 
 /* Moves the rules v[0..n) (one directory) into a pattern list; "*" alone when present. */
@@ -437,8 +462,11 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 	if (!replace) {	/* add only: the current rules join the plan */
 		for (size_t i = 0; i < w->ndirs; i++) {
 			const wdir_t *d = w->dirs[i];
-			for (size_t j = 0; j < d->npats; j++)
+			for (size_t j = 0; j < d->npats; j++) {
 				plan_add(pl, d->dir, strlen(d->dir), d->pats[j].name, d->pats[j].glob);
+				if (pl->err == MN_OK)
+					pl->v[pl->n - 1].keydir = d->keydir;
+			}
 		}
 		plan_finish(pl);
 		if (pl->err < 0) {
@@ -463,8 +491,11 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 		for (j = i + 1; j < pl->n && strcmp(pl->v[j].dir, pl->v[i].dir) == 0; j++)
 			;
 		const char *dir = pl->v[i].dir;
+		bool kd = false;
+		for (size_t q = i; q < j; q++)
+			kd = kd || pl->v[q].keydir;
 		while (oi < w->ndirs && strcmp(w->dirs[oi]->dir, dir) < 0)
-			uv_close((uv_handle_t *)&w->dirs[oi++]->h, wdir_closed);
+			wdir_close(w->dirs[oi++]);
 		pat_t *pats;
 		size_t npats;
 		if (pats_take(&pl->v[i], j - i, &pats, &npats) < 0) {
@@ -474,9 +505,12 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 		}
 		wdir_t *same = oi < w->ndirs && strcmp(w->dirs[oi]->dir, dir) == 0 ? w->dirs[oi++] : NULL;
 		if (same != NULL && same->stale) {
-			uv_close((uv_handle_t *)&same->h, wdir_closed);	/* started anew below */
+			wdir_close(same);	/* started anew below */
 		} else if (same != NULL) {
 			wdir_t *d = same;	/* still wanted: same handle, new names */
+			if (d->keydir != kd)
+				keydirs_watch(d->dir, kd);
+			d->keydir = kd;
 			pats_free(d->pats, d->npats);
 			d->pats = pats;
 			d->npats = npats;
@@ -508,11 +542,14 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 			uv_close((uv_handle_t *)&d->h, wdir_closed);
 			continue;
 		}
+		if (kd)	/* (from now on its events are seen: a state looked at after this holds until one) */
+			keydirs_watch(d->dir, true);
+		d->keydir = kd;
 		nv[k++] = d;
 		added++;
 	}
 	while (oi < w->ndirs)
-		uv_close((uv_handle_t *)&w->dirs[oi++]->h, wdir_closed);
+		wdir_close(w->dirs[oi++]);
 	if (failed > 1)
 		mn_log(MN_LOG_WARNING, "cannot watch %zu directories (first: %s)", failed,
 		       first_err == MN_ENOMEM ? mn_strerror(first_err) : uv_strerror(first_err));
@@ -573,7 +610,7 @@ void srv_watch_close(srv_t *srv)
 	srv->watch = NULL;
 	w->closing = true;
 	for (size_t i = 0; i < w->ndirs; i++)
-		uv_close((uv_handle_t *)&w->dirs[i]->h, wdir_closed);
+		wdir_close(w->dirs[i]);
 	w->ndirs = 0;
 	uv_close((uv_handle_t *)&w->timer, timer_closed);
 }

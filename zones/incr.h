@@ -76,6 +76,7 @@ typedef struct incr_entry {
 	time_t resign_at;
 	bool has_keystate;
 	uint8_t keystate[32];
+	uint64_t keys_seq;	/* sign_keys_seq() before keystate was taken (0: none) */
 } incr_entry_t;
 
 /* The byte streams the two digests are made of; reused from domain to domain. */

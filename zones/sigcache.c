@@ -5,12 +5,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "keys/dnskey.h"
 #include "policy/mn.h"
 #include "policy/wire.h"
 
-static const char MAGIC[] = "MNSIG1\n";
-enum { MAGIC_LEN = sizeof(MAGIC) - 1, FILE_MAX = 64 << 20 };
+static const char MAGIC[] = "MNSIG2\n";
+enum { MAGIC_LEN = sizeof(MAGIC) - 1, SUM_LEN = 32, FILE_MAX = 64 << 20 };
+
+/*
+ * The file's checksum: SHA-256 of the zone's name (and a NUL) and the file
+ * but its last 32 bytes (which hold it).  A file damaged in place, or one of
+ * another zone copied over it, does not match: none of it is reused.
+ */
+static int checksum(const char *zone, const uint8_t *b, size_t len, uint8_t out[SUM_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int ol = 0;
+	int ok = md != NULL && mn_sha256() != NULL && EVP_DigestInit_ex(md, mn_sha256(), NULL) &&
+		 EVP_DigestUpdate(md, zone, strlen(zone) + 1) && EVP_DigestUpdate(md, b, len) &&
+		 EVP_DigestFinal_ex(md, out, &ol) && ol == SUM_LEN;
+	EVP_MD_CTX_free(md);
+	return ok ? MN_OK : MN_ENOMEM;
+}
 
 typedef struct entry {
 	uint8_t key[32];
@@ -141,14 +159,21 @@ int sigcache_load(const char *state_dir, const char *zone, sigcache_t **out)
 	}
 	c->raw = buf;
 	c->rawlen = len;
-	bool good = len >= MAGIC_LEN && memcmp(buf, MAGIC, MAGIC_LEN) == 0;
-	for (size_t o = MAGIC_LEN; good && o < len;) {
-		if (len - o < 34) {
+	uint8_t sum[SUM_LEN];
+	bool good = len >= MAGIC_LEN + SUM_LEN && memcmp(buf, MAGIC, MAGIC_LEN) == 0;
+	if (good && (r = checksum(zone, buf, len - SUM_LEN, sum)) != MN_OK) {
+		sigcache_free(c);
+		return r;
+	}
+	good = good && memcmp(sum, buf + len - SUM_LEN, SUM_LEN) == 0;
+	size_t end = good ? len - SUM_LEN : 0;
+	for (size_t o = MAGIC_LEN; good && o < end;) {
+		if (end - o < 34) {
 			good = false;
 			break;
 		}
 		uint16_t l = mn_get16(buf + o + 32);
-		if (len - o - 34 < l || l < 18) {
+		if (end - o - 34 < l || l < 18) {
 			good = false;
 			break;
 		}
@@ -159,8 +184,12 @@ int sigcache_load(const char *state_dir, const char *zone, sigcache_t **out)
 		}
 		o += 34u + l;
 	}
-	if (!good)	/* damaged: sign everything anew */
+	if (!good) {	/* damaged, another zone's, or of an older format: sign everything anew */
+		if (len > 0 && !(len >= MAGIC_LEN && memcmp(buf, "MNSIG1\n", MAGIC_LEN) == 0))
+			mn_log(MN_LOG_WARNING, "DNSSEC: %s/dnssec/%s/sigs is damaged or not the zone's: its "
+			       "signatures are made anew", state_dir, zone);
 		c->n = 0;
+	}
 	sort(c);
 	*out = c;
 	return MN_OK;
@@ -171,7 +200,7 @@ int sigcache_save(sigcache_t *c, const sigcache_t *old, const char *state_dir, c
 	if (c == NULL || state_dir == NULL || zone == NULL)
 		return MN_EINVAL;
 	sort(c);
-	size_t len = MAGIC_LEN;
+	size_t len = MAGIC_LEN + SUM_LEN;
 	for (size_t i = 0; i < c->n; i++)
 		len += 34u + c->v[i].len;
 	uint8_t *buf = malloc(len);
@@ -185,8 +214,9 @@ int sigcache_save(sigcache_t *c, const sigcache_t *old, const char *state_dir, c
 		memcpy(buf + o + 34, c->v[i].rrsig, c->v[i].len);
 		o += 34u + c->v[i].len;
 	}
-	int r = MN_OK;
-	if (old == NULL || old->raw == NULL || old->rawlen != len || memcmp(old->raw, buf, len) != 0) {
+	int r = checksum(zone, buf, o, buf + o);
+	if (r == MN_OK &&
+	    (old == NULL || old->raw == NULL || old->rawlen != len || memcmp(old->raw, buf, len) != 0)) {
 		r = dnskey_dir_write(state_dir, zone, "sigs", buf, len);
 	}
 	free(buf);

@@ -10,8 +10,10 @@
  * The signatures of one zone, keyed by a SHA-256 of what an RRSIG signs
  * except its inception and expiration (covered type, algorithm, labels,
  * original TTL, key tag, signer, the RRset): an unchanged RRset signed by
- * the same key finds its signature.  The file is "MNSIG1\n" then per entry
- * the 32-byte key, a 16-bit length and the RRSIG RDATA.  Freed with
+ * the same key finds its signature (sign.c mixes a digest of the whole
+ * DNSKEY into the key: another key of the same tag finds none).  The file is
+ * "MNSIG2\n", per entry the 32-byte key, a 16-bit length and the RRSIG RDATA,
+ * then SHA-256 over the zone's name, a NUL and all that.  Freed with
  * sigcache_free (NULL: no-op).  One thread at a time.
  */
 typedef struct sigcache sigcache_t;
@@ -20,8 +22,10 @@ int sigcache_new(sigcache_t **out);
 void sigcache_free(sigcache_t *c);
 /*
  * The signatures stored for zone (empty when there are none yet, or the
- * zone's directory does not exist).  A file that does not parse is taken as
- * empty (everything is signed anew); MN_ESYMLINK and read errors are returned.
+ * zone's directory does not exist).  A file that does not parse or fails its
+ * checksum (damaged in place, another zone's, an older format) is taken as
+ * empty (everything is signed anew, a warning logged but for an older format);
+ * MN_ESYMLINK and read errors are returned.
  */
 int sigcache_load(const char *state_dir, const char *zone, sigcache_t **out);
 /* The RRSIG RDATA stored under key, or NULL. */

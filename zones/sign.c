@@ -21,6 +21,7 @@
 #include "policy/mn.h"
 #include "policy/pool.h"
 #include "policy/wire.h"
+#include "zones/keydirs.h"
 #include "zones/serial.h"
 #include "zones/sigstore.h"
 #include "zones/zone_internal.h"
@@ -179,6 +180,10 @@ typedef struct signer {
 	bool any;		/* a signature was made or reused: first_exp holds */
 	uint32_t first_exp;	/* the earliest expiration of them (serial arithmetic from now) */
 	const EVP_MD *sha256;	/* mn_sha256(): the reuse keys and the signed digest */
+	/* per signing key: a digest of its DNSKEY RDATA, mixed into its reuse keys */
+	const dnskey_t *kd_key[DNSKEY_SET_MAX];
+	uint8_t kd[DNSKEY_SET_MAX][32];
+	size_t nkd;
 } signer_t;
 
 static int buf_reserve(signer_t *s, size_t n)
@@ -213,6 +218,32 @@ static void note_exp(signer_t *s, uint32_t exp)
 	if (!s->any || exp - now < s->first_exp - now)	/* (every one is after now) */
 		s->first_exp = exp;
 	s->any = true;
+}
+
+/*
+ * Binds a reuse key to the whole key k, not its 16-bit tag and algorithm
+ * alone: another key of the same tag (a signature file of another key set)
+ * never finds its signatures.  The key XORed with a digest of k's DNSKEY RDATA.
+ */
+static int key_bind(signer_t *s, const dnskey_t *k, uint8_t key[32])
+{
+	size_t i = 0;
+	while (i < s->nkd && s->kd_key[i] != k)
+		i++;
+	if (i == s->nkd) {
+		if (i == DNSKEY_SET_MAX)
+			return MN_ERANGE;
+		uint16_t len = 0;
+		const uint8_t *rd = dnskey_rdata(k, &len);
+		unsigned int dl = 0;
+		if (!EVP_Digest(rd, len, s->kd[i], &dl, s->sha256, NULL) || dl != 32)
+			return MN_ESTATE;
+		s->kd_key[i] = k;
+		s->nkd++;
+	}
+	for (size_t b = 0; b < 32; b++)
+		key[b] ^= s->kd[i][b];
+	return MN_OK;
 }
 
 /* The RRSIG RDATA over set (RFC 4034 §3.1.8.1) by key k. */
@@ -260,6 +291,8 @@ static int rrsig_make(signer_t *s, const rrset_t *set, dnskey_t *k, uint8_t **ou
 		memcpy(b + 8, times, 8);
 		if (!ok || kl != 32)
 			return MN_ESTATE;
+		if ((r = key_bind(s, k, key)) != MN_OK)
+			return r;
 	}
 	uint16_t ol = 0;
 	const uint8_t *old = keyed ? sigcache_find(s->o->old, key, &ol) : NULL;
@@ -677,6 +710,24 @@ static void dir_state(const char *state, const char *zone, int64_t f[8], bool *s
 	struct timespec now = wall_now();
 	*settled = now.tv_sec - st.st_mtim.tv_sec > 1 ||
 		   (now.tv_sec - st.st_mtim.tv_sec == 1 && now.tv_nsec > st.st_mtim.tv_nsec);
+}
+
+/*
+ * dir_state() through the watched directories' table (keydirs.h): a settled
+ * state of a directory whose watch has reported nothing since is taken from
+ * there (no lstat: a reload looks again only at the directories that changed);
+ * else looked at, and kept when it is a settled directory under a watch.
+ */
+static void dir_state_known(const char *state, const char *zone, int64_t f[8], bool *settled)
+{
+	uint64_t gen = 0;
+	if (keydirs_get(state, zone, f, &gen)) {
+		*settled = true;	/* (only settled states are kept) */
+		return;
+	}
+	dir_state(state, zone, f, settled);
+	if (gen != 0 && *settled && f[7] < 0 && S_ISDIR((mode_t)f[2]))
+		keydirs_put(state, zone, gen, f);
 }
 
 static int meta_id_cmp(const void *a, const void *b)
@@ -1184,6 +1235,8 @@ int sign_domain(const policy_t *p, zone_t **v, size_t n, time_t now, bool persis
 			return MN_EINVAL;
 		one_t j = { .out = NULL };
 		sign_compiled(p, v[i], now, persist, &j);
+		if (persist)	/* (its directory written, maybe: looked at again, before its event comes) */
+			keydirs_forget(p->server.state_dir.v, v[i]->name);
 		int e = sign_report(p, v[i], &j, persist, diag);
 		if (e == MN_ENOMEM)
 			r = e;
@@ -1264,7 +1317,7 @@ int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[3
 			continue;
 		int64_t f[9] = { 0 };
 		bool settled;
-		dir_state(state, v[i]->name, f, &settled);
+		dir_state_known(state, v[i]->name, f, &settled);
 		if (!settled)
 			f[8] = (int64_t)__atomic_add_fetch(&unsettled, 1, __ATOMIC_RELAXED);
 		size_t nl = strlen(v[i]->name) + 1;
@@ -1274,4 +1327,30 @@ int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[3
 	}
 	sigstore_sum(buf, o, out);
 	return MN_OK;
+}
+
+/* The names of v[0..n) (one domain's, at most ZONE_KINDS) into names; false when not (check: or not signed). */
+static bool zone_names(const policy_t *p, zone_t *const *v, size_t n, bool check, const char *names[ZONE_KINDS])
+{
+	if (p == NULL || p->server.state_dir.v == NULL || n == 0 || n > ZONE_KINDS ||
+	    (check && signed_domain(p, v[0]) == NULL))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->domain != v[0]->domain && strcmp(v[i]->domain, v[0]->domain) != 0)
+			return false;	/* (one domain's zones: all signed or none) */
+		names[i] = v[i]->name;
+	}
+	return true;
+}
+
+uint64_t sign_keys_seq(const policy_t *p, zone_t *const *v, size_t n)
+{
+	const char *names[ZONE_KINDS];
+	return zone_names(p, v, n, true, names) ? keydirs_seq(p->server.state_dir.v, names, n) : 0;
+}
+
+bool sign_keys_unchanged(const policy_t *p, zone_t *const *v, size_t n, uint64_t seq)
+{
+	const char *names[ZONE_KINDS];
+	return seq != 0 && zone_names(p, v, n, false, names) && keydirs_unchanged(p->server.state_dir.v, names, n, seq);
 }

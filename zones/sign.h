@@ -103,7 +103,19 @@ int sign_zone_soa(const zone_t *z, dnskey_set_t *keys, const sign_opts_t *o, zon
  * domain only while it is the same.  A directory whose mtime is within a second
  * of now (a change in the same tick of a coarse clock would leave it the
  * same) makes a state that never compares equal: looked at again next time.
+ * A directory the server watches (zones/keydirs.h) is looked at only when its
+ * watch reported a change since its last settled state: O(changed) a reload.
  */
 int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[32]);
+/*
+ * For a state that needs no look at all: sign_keys_seq(), read before
+ * sign_keys_state(), is a number (keydirs.h) when every zone of v (one signed
+ * domain's) has a watched key directory, else 0; sign_keys_unchanged() tells
+ * whether none of them has changed since that number (not 0): then the state
+ * is still the one taken after it, without a look (O(1) when no key directory
+ * changed at all).
+ */
+uint64_t sign_keys_seq(const policy_t *p, zone_t *const *v, size_t n);
+bool sign_keys_unchanged(const policy_t *p, zone_t *const *v, size_t n, uint64_t seq);
 
 enum { ZONE_T_RRSIG = 46, ZONE_T_NSEC = 47, ZONE_T_DNSKEY = 48, ZONE_T_CDS = 59, ZONE_T_CDNSKEY = 60 };

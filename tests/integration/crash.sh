@@ -12,9 +12,11 @@
 # generated may be confirmed by the next run already; a domain the stopped run
 # had done is then one run ahead of the others, and one more run evens it).  A real mailnsd on loopback serves the state throughout
 # (activation needs its DNS confirmation).
-# DNSSEC: a ZSK and a KSK rollover, and an algorithm rollover (CSK
-# ECDSAP256SHA256 -> ED25519) with a shape change (csk -> ksk+zsk), stopped at
-# every write (below).
+# DNSSEC: a ZSK and a KSK rollover, an algorithm rollover (CSK
+# ECDSAP256SHA256 -> ED25519) with a shape change (csk -> ksk+zsk), and an
+# algorithm rollover of a KSK and a ZSK with the shape change ksk+zsk -> csk,
+# stopped at every write (below; the last pair at every third write in a
+# sanitizer build, whose runs are several times slower).
 # Needs a build configured with --enable-fault-injection (.ci/run builds so).
 . "${top_srcdir:?}/tests/tap/tap.sh"
 . "$top_srcdir/tests/integration/dnssec_lib.sh"
@@ -185,7 +187,8 @@ crash_run "revoke" "wait_served; \"\$MAILNS\" keys revoke -c \"\$P\" --now \"@\$
 # (`mailns zone`) and verifies (ldns-verify-zone), a DS at the parent is the DS of a SEP
 # key of its zone's DNSKEY RRset (digest compared, ldns-key2ds) whose signature covers
 # DNSKEY; the same command run again exits 0 or 3 (waiting for a DS) and the roles,
-# algorithms, states and DS states end as in the run never stopped.
+# algorithms, states and DS states end as in the run never stopped.  DSTRIDE=K: stopped
+# after writes 1, 1+K, 1+2K... only (default 1: every write).
 DNSSEC_NSD_PID=""
 dnssec_crash() {
 	local name=$1 doms=$2 D="$TMP/$1.yaml" DS_ST="$TMP/$1.st" NSD_PORT t label n rc out rout st zones="" names d
@@ -280,7 +283,7 @@ EOT
 		out=$(dinvariants) || { diag "DNSSEC $name +$t, the reference run: $out"; dbad_inv=$((dbad_inv + 1)); }
 		grep -q '	dnssec	' <<<"$rout" || continue
 		dkinds=$((dkinds + 1))
-		for n in $(seq 1 100); do
+		for n in $(seq 1 "${DSTRIDE:-1}" 100); do
 			rm -rf "$DS_ST"; cp -a "$TMP/dbefore" "$DS_ST"
 			# shellcheck disable=SC2086
 			MAILNS_FAULT_STEP=$n drotate $((T + t)) $label >/dev/null 2>&1
@@ -294,7 +297,7 @@ EOT
 			dstate >"$TMP/dgot"
 			cmp -s "$TMP/dgot" "$TMP/dref" || { diag "DNSSEC $name +$t, stop $n: $(diff "$TMP/dref" "$TMP/dgot" | tr '\n' ' ')"; dbad_same=$((dbad_same + 1)); }
 		done
-		diag "DNSSEC $name run at +$t: stopped at each of $((n - 1)) writes"
+		diag "DNSSEC $name run at +$t: stopped after $(( (n - 1 + ${DSTRIDE:-1} - 1) / ${DSTRIDE:-1} )) of its writes (every ${DSTRIDE:-1}. of them)"
 		rm -rf "$DS_ST"; cp -a "$TMP/dafter" "$DS_ST"
 	done
 	kill -TERM "$DNSSEC_NSD_PID" 2>/dev/null; wait "$DNSSEC_NSD_PID" 2>/dev/null; DNSSEC_NSD_PID=""
@@ -327,6 +330,23 @@ if command -v nsd >/dev/null && command -v ldns-verify-zone >/dev/null && comman
 	is "$(awk '$1 == "_dmarc.split.example" && $4 != "removed" { print $2 "/" $3 "/" $4 }' "$TMP/alg.final" | tr '\n' ' ')" "ksk/13/active zsk/13/active " \
 		"DNSSEC alg: the shape change csk -> ksk+zsk ran to its end (a KSK and a ZSK left)"
 	ok $([ "$DKINDS" -ge 4 ] && [ "$DSTOPS" -ge 20 ]; echo $?) "DNSSEC alg: $DKINDS runs, $DSTOPS stops"
+	# an algorithm rollover of a KSK and a ZSK (ECDSAP256SHA256 -> ED25519) and the shape
+	# change ksk+zsk -> csk at once, started by a policy change, the same way
+	stride=1
+	grep -q '^MN_CFLAGS = .*-fsanitize=address' "$top_builddir/Makefile" 2>/dev/null && stride=3
+	roll=()
+	for i in $(seq 1 12); do roll+=(PARENT "$((i * 3900))"); done
+	DSTRIDE=$stride dnssec_crash algz "  algz.example:
+    dnssec: { keys: ksk+zsk, algorithm: ECDSAP256SHA256 }
+    dmarc: { p: reject }
+  join.example:
+    dnssec: { keys: ksk+zsk }
+    dmarc: { p: reject }" "POLICY s/ECDSAP256SHA256 }/ED25519 }/; /join.example:/,/dmarc:/s/keys: ksk+zsk/keys: csk/" "${roll[@]}"
+	is "$(awk '$1 == "_dmarc.algz.example" && $4 != "removed" { print $2 "/" $3 "/" $4 }' "$TMP/algz.final" | tr '\n' ' ')" \
+		"ksk/15/active zsk/15/active " "DNSSEC algz: the KSK+ZSK algorithm rollover ran to its end (an ED25519 KSK and ZSK left)"
+	is "$(awk '$1 == "_dmarc.join.example" && $4 != "removed" { print $2 "/" $3 "/" $4 }' "$TMP/algz.final" | tr '\n' ' ')" \
+		"csk/13/active " "DNSSEC algz: the shape change ksk+zsk -> csk ran to its end (one CSK left)"
+	ok $([ "$DKINDS" -ge 4 ] && [ "$DSTOPS" -ge $((60 / stride)) ]; echo $?) "DNSSEC algz: $DKINDS runs, $DSTOPS stops (every ${stride}. write)"
 else
 	diag "nsd, ldns-verify-zone or ldns-key2ds missing: the DNSSEC rollovers are not stopped"
 fi

@@ -121,21 +121,24 @@ is "$(ask 5.3.0.192.in-addr._spf.example.com A)" "NXDOMAIN ad" "NXDOMAIN beside 
 axfr() { kdig @127.0.0.1 -p "$MN_PORT" +time=3 +retry=0 +noall +answer AXFR _dmarc.example.com 2>/dev/null | awk '!seen[$0]++'; }
 axfr >"$TMP/good.zone"
 ldns-verify-zone "$TMP/good.zone" >/dev/null 2>&1; ok $? "before: the zone mailnsd transfers verifies"
-# sigs: "MNSIG1\n", then per entry a 32-byte key, a 16-bit length and the RRSIG RDATA
+# sigs: "MNSIG2\n", then per entry a 32-byte key, a 16-bit length and the RRSIG RDATA,
+# then SHA-256 of the zone's name, a NUL and all that (made again: the damage is the
+# signatures', a file that passes its checksum)
 n=$(python3 - "$TMP/state/dnssec" <<'PY'
-import os, sys
+import hashlib, os, sys
 n = 0
 for zone in os.listdir(sys.argv[1]):
     p = os.path.join(sys.argv[1], zone, "sigs")
     if not os.path.isfile(p):
         continue
     b = bytearray(open(p, "rb").read())
-    i = 7
-    while i + 34 <= len(b):
+    i, end = 7, len(b) - 32
+    while i + 34 <= end:
         ln = b[i + 32] << 8 | b[i + 33]
         i += 34 + ln
         b[i - 1] ^= 0x01
         n += 1
+    b[end:] = hashlib.sha256(zone.encode() + b"\0" + bytes(b[:end])).digest()
     open(p, "wb").write(b)
 print(n)
 PY

@@ -16,6 +16,7 @@
 #include "tests/tap/tap.h"
 #include "zones/compile.h"
 #include "zones/serial.h"
+#include "zones/keydirs.h"
 #include "zones/sign.h"
 #include "zones/zone_internal.h"	/* white-box: flips signature bytes */
 #include "zones/zonefile.h"
@@ -413,6 +414,42 @@ static void test_sigfile(void)
 	ok(stat(path, &st) == 0 && st.st_ino == ino && st.st_mtime == before, "an unchanged cache is not written again");
 	sigcache_free(back);
 	back = NULL;
+	/* damaged in place, its structure intact: a byte of the last RRSIG's signature flipped */
+	FILE *f = fopen(path, "r+b");
+	if (f == NULL || fseek(f, st.st_size - 32 - 1, SEEK_SET) != 0)
+		tap_bail("open sigs");
+	int byte = fgetc(f);
+	if (byte == EOF || fseek(f, st.st_size - 32 - 1, SEEK_SET) != 0 || fputc(byte ^ 0x5a, f) == EOF ||
+	    fclose(f) != 0)
+		tap_bail("damage sigs");
+	is_int(sigcache_load(state, zn, &back), MN_OK, "a signature damaged in place: the file loads");
+	is_int(sigcache_count(back), 0, "as empty (its checksum): no signature of it is reused");
+	zone_t *a2 = NULL;
+	size_t reused = 0, made = 0;
+	sign_opts_t o3 = { .now = time(NULL), .validity = 86400, .refresh = 3600, .old = back,
+			   .reused = &reused, .signatures = &made };
+	if (is_int(sign_zone(z, &keys, &o3, &a2), MN_OK, "signed with it")) {
+		verdict_t v = check_zone(a2);
+		ok(reused == 0 && made > 0 && v.verified == v.rrsigs, "every signature made anew (%zu), all verify",
+		   made);
+	}
+	zone_unref(a2);
+	sigcache_free(back);
+	back = NULL;
+	/* another zone's file (valid for it) copied over this one's */
+	const char *other = "_domainkey.example.com";
+	is_int(sigcache_save(keep, NULL, state, other), MN_OK, "the same signatures saved as another zone's");
+	snprintf(cmd, sizeof(cmd), "cp '%s/dnssec/%s/sigs' '%s'", state, other, path);
+	if (system(cmd) != 0)
+		tap_bail("cp");
+	is_int(sigcache_load(state, other, &back), MN_OK, "loaded as that zone's");
+	is_int(sigcache_count(back), sigcache_count(keep), "every entry");
+	sigcache_free(back);
+	back = NULL;
+	is_int(sigcache_load(state, zn, &back), MN_OK, "copied into this zone's directory");
+	is_int(sigcache_count(back), 0, "another zone's file: none of it is reused");
+	sigcache_free(back);
+	back = NULL;
 	snprintf(cmd, sizeof(cmd), "truncate -s -5 '%s'", path);
 	if (system(cmd) != 0)
 		tap_bail("truncate");
@@ -685,6 +722,83 @@ static void test_settle(void)
 		tap_bail("touch");
 	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "a file added");
 	ok(memcmp(s1, s2, 32) != 0, "another state");
+	/*
+	 * Watched (keydirs.h, as mailnsd's watcher does): the state is looked at
+	 * once, then kept while the watch reports nothing -- a change without an
+	 * event (which a real watch would have reported) is not looked at.
+	 */
+	uint8_t s3[32];
+	uint64_t nw = 0, h0 = 0, h1 = 0;
+	ts[0].tv_sec -= 10;
+	ts[1] = ts[0];
+	is_int(utimensat(AT_FDCWD, dir, ts, 0), 0, "the mtime set 10 s back again");
+	keydirs_watch(dir, true);
+	keydirs_counts(&nw, &h0);
+	is_int((int)nw, 1, "one directory watched");
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "watched: its state (looked at)");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "its state again");
+	keydirs_counts(&nw, &h1);
+	ok(memcmp(s1, s2, 32) == 0 && h1 == h0 + 1, "the same, the second from the table (%llu hit)",
+	   (unsigned long long)(h1 - h0));
+	snprintf(cmd, sizeof(cmd), "touch '%s/y'", dir);
+	if (system(cmd) != 0)
+		tap_bail("touch");
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, dir, ts, 0);	/* (settled, and not reported) */
+	is_int(sign_keys_state(p, v, 1, s3), MN_OK, "a file added, no event");
+	ok(memcmp(s1, s3, 32) == 0, "not looked at: the state kept (O(changed): only reported directories)");
+	keydirs_event(dir);
+	is_int(sign_keys_state(p, v, 1, s3), MN_OK, "the event reported");
+	ok(memcmp(s1, s3, 32) != 0, "looked at again: another state");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "and again");
+	ok(memcmp(s2, s3, 32) == 0, "kept: the same");
+	/* a state taken within the second is never kept, watched or not */
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, dir, ts, 0);
+	keydirs_event(dir);
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "changed now (reported)");
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "and again, unreported");
+	ok(memcmp(s1, s2, 32) != 0, "not settled: never the same, not kept");
+	/* an event between the look and the keeping: not kept */
+	ts[0].tv_sec -= 10;
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, dir, ts, 0);
+	int64_t f[8] = { 0 };
+	uint64_t gen = 0;
+	const char *zn = "_dmarc.d0003.example";
+	ok(!keydirs_get(state, zn, f, &gen) && gen != 0, "a ticket for the look");
+	keydirs_event(dir);
+	keydirs_put(state, zn, gen, f);
+	ok(!keydirs_get(state, zn, f, &gen), "an event came before the put: nothing kept");
+	/* no look at all while nothing changed since a number (the compile cache's reuse) */
+	uint64_t seq = sign_keys_seq(p, v, 1);
+	ok(seq != 0, "watched: a number (%llu)", (unsigned long long)seq);
+	ok(sign_keys_unchanged(p, v, 1, seq), "unchanged since");
+	keydirs_event("/elsewhere/dnssec/x");	/* (another state_dir's: nothing) */
+	ok(sign_keys_unchanged(p, v, 1, seq), "an event elsewhere: still unchanged");
+	keydirs_watch(dir, true);
+	ok(!sign_keys_unchanged(p, v, 1, seq), "its watch started again: changed");
+	seq = sign_keys_seq(p, v, 1);
+	keydirs_forget(state, zn);
+	ok(!sign_keys_unchanged(p, v, 1, seq), "written by this process: changed");
+	seq = sign_keys_seq(p, v, 1);
+	keydirs_event(dir);
+	ok(!sign_keys_unchanged(p, v, 1, seq), "an event: changed");
+	seq = sign_keys_seq(p, v, 1);
+	keydirs_watch(dir, false);
+	ok(!sign_keys_unchanged(p, v, 1, seq), "its watch stopped: changed");
+	is_int((int)sign_keys_seq(p, v, 1), 0, "unwatched: no number");
+	keydirs_counts(&nw, &h1);
+	is_int((int)nw, 0, "no longer watched");
+	is_int(sign_keys_state(p, v, 1, s1), MN_OK, "its state");
+	snprintf(cmd, sizeof(cmd), "touch '%s/z'", dir);
+	if (system(cmd) != 0)
+		tap_bail("touch");
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, dir, ts, 0);
+	is_int(sign_keys_state(p, v, 1, s2), MN_OK, "a file added, unwatched");
+	ok(memcmp(s1, s2, 32) != 0, "unwatched: looked at every time");
 	policy_free(p);
 	diag_free(dg);
 	zones_free(a);

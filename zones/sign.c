@@ -995,8 +995,10 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 	g.v = NULL;
 	g.n = g.cap = 0;
 	pthread_mutex_unlock(&g.lock);
-	qsort(v, n, sizeof(*v), pending_cmp);
-	qsort(nts, nn, sizeof(*nts), note_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), pending_cmp);	/* (v is NULL when only notes came) */
+	if (nn > 1)
+		qsort(nts, nn, sizeof(*nts), note_cmp);
 	const zone_t **zv = calloc(zs->n ? zs->n : 1, sizeof(*zv));
 	sigstore_meta_t *mv = calloc(zs->n ? zs->n : 1, sizeof(*mv));
 	pending_t **pv = calloc(zs->n ? zs->n : 1, sizeof(*pv));

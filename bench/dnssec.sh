@@ -13,7 +13,8 @@
 #     signed again from the stored signatures and keys (a restart: the signed zones from
 #     state_dir/dnssec/.signed-zones, which the first start wrote), twice; the ratio of
 #     the second restart to the unsigned start, RSS per signed domain, load average.
-#     PROFILE=1: the stored-signature start once more under callgrind (slow).
+#     PROFILE=1: the unsigned and the stored-signature start once more each under
+#     callgrind (slow): both instruction counts, their ratio, the stored start's profile.
 #     DATA=DIR: keep the policies, keys and signatures in DIR (made if absent) and,
 #     when DIR holds a signed state already, skip the first signed start (the first
 #     start at 100,000 domains takes minutes: run it once, then again with DATA=DIR).
@@ -46,8 +47,11 @@ if [ "${1:-}" = start ]; then
 	PORT=$(free_port)
 	FIRST=1
 	if [ -f "$TMP/s/policy.yaml" ] && [ -f "$TMP/n" ] && [ "$(cat "$TMP/n")" = "$N" ]; then
-		# kept data: the same policies on a port free now
+		# kept data: the same policies on a port free now, with the state of DIR (a copy of
+		# DIR otherwise goes on with the state of the directory it was copied from)
 		sed -i -E "s/127\.0\.0\.1:[0-9]+/127.0.0.1:$PORT/" "$TMP/u/policy.yaml" "$TMP/s/policy.yaml"
+		sed -i -E "s|^  state_dir: .*|  state_dir: $TMP/u/state|" "$TMP/u/policy.yaml"
+		sed -i -E "s|^  state_dir: .*|  state_dir: $TMP/s/state|" "$TMP/s/policy.yaml"
 		[ -f "$TMP/s/signed" ] && FIRST=0
 	else
 		rm -rf "$TMP/u" "$TMP/s" "$TMP/signed"
@@ -97,12 +101,22 @@ if [ "${1:-}" = start ]; then
 			s / u, sw / uw, (sr - ur) / n, ur / n }'
 	echo "after: $(uptime | sed 's/.*load/load/')"
 	if [ "${PROFILE:-0}" = 1 ]; then
-		valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" "$MAILNSD" -f -c "$TMP/s/policy.yaml" \
-			>"$TMP/s/cg.log" 2>&1 &
-		PID=$!
-		python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 3600 "$PID"
-		kill -TERM "$PID"; wait "$PID"; PID=""
-		callgrind_annotate --inclusive=yes "$TMP/cg.out" 2>/dev/null | head -n 60
+		# prof LABEL DIR: one start under callgrind until the last domain answers
+		prof() {
+			valgrind --tool=callgrind --callgrind-out-file="$TMP/cg-$1.out" "$MAILNSD" -f -c "$2/policy.yaml" \
+				>"$2/cg.log" 2>&1 &
+			PID=$!
+			python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 3600 "$PID"
+			kill -TERM "$PID"; wait "$PID"; PID=""
+			INSTR[$1]=$(callgrind_annotate "$TMP/cg-$1.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+		}
+		declare -A INSTR
+		prof unsigned "$TMP/u"
+		prof stored "$TMP/s"
+		echo "callgrind (instructions to the last domain's answer): unsigned ${INSTR[unsigned]}, stored ${INSTR[stored]}:" \
+			"$(awk -v u="${INSTR[unsigned]}" -v s="${INSTR[stored]}" 'BEGIN { printf "%.2f x", s / u }')"
+		echo "--- stored start, inclusive ($TMP/cg-stored.out; unsigned: $TMP/cg-unsigned.out)"
+		callgrind_annotate --inclusive=yes "$TMP/cg-stored.out" 2>/dev/null | head -n 60
 	fi
 	exit 0
 fi

@@ -578,6 +578,7 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 			st->digested += pt[k].cache.digested;
 			st->signed_zones += pt[k].cache.signed_zones;
 			st->signed_reused += pt[k].cache.signed_reused;
+			st->stored += pt[k].cache.stored;
 			time_t at = pt[k].cache.resign_at;
 			if (at != 0 && (st->resign_at == 0 || at < st->resign_at))
 				st->resign_at = at;
@@ -805,6 +806,9 @@ static int run_compile(run_t *u, size_t errors)
 		u->st.signed_zones = ss.zones;
 		u->st.resign_at = ss.refresh_at;
 	}
+	if (u->st.stored > 0)
+		mn_log(MN_LOG_INFO, "DNSSEC: %zu domains taken whole from the signed-zone store, not compiled",
+		       u->st.stored);
 	if (r == MN_OK && diag_errors(u->c.diag) > errors)
 		r = MN_EPOLICY;
 	return r;

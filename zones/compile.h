@@ -33,6 +33,8 @@ typedef struct compile_stats {
 					 * their file's identity, incr_part_t) */
 	size_t signed_zones;		/* DNSSEC: zones signed (stored signatures reused or made) */
 	size_t signed_reused;		/* DNSSEC: signed zones taken from the cache as they were */
+	size_t stored;			/* DNSSEC: domains taken whole from the signed-zone store
+					 * (state_dir/dnssec/.signed-zones), not compiled */
 	time_t resign_at;		/* DNSSEC: when the first signature needs refresh (0: none) */
 } compile_stats_t;
 

@@ -9,6 +9,7 @@
 #include "zones/mtasts.h"
 #include "zones/records.h"
 #include "zones/sign.h"
+#include "zones/sigstore.h"
 #include "zones/validate.h"
 #include "zones/zone_internal.h"
 
@@ -172,6 +173,75 @@ static time_t earliest(time_t a, time_t b)
 	return a == 0 ? b : b == 0 || a < b ? a : b;
 }
 
+/*
+ * What a signed domain's zones are compiled from, for the signed-zone store:
+ * the compile's server settings and context and the domain's inputs (key).
+ */
+static void store_inputs(const cache_run_t *cr, const uint8_t key[32], uint8_t out[32])
+{
+	static const char tag[] = "mailns signed domain inputs 1";
+	uint8_t b[sizeof(tag) + 3 * 32];
+	memcpy(b, tag, sizeof(tag));
+	memcpy(b + sizeof(tag), cr->global, 32);
+	memcpy(b + sizeof(tag) + 32, cr->context, 32);
+	memcpy(b + sizeof(tag) + 64, key, 32);
+	sigstore_sum(b, sizeof(b), out);	/* (the server's own state, compared) */
+}
+
+/*
+ * A signed domain not in the cache (at a start): its zones as the signed-zone
+ * store kept them, when they were compiled from the same inputs and their
+ * signatures are current (sign_domain_stored), in a new entry: not compiled.
+ * *taken false: compile it.
+ */
+static int stored_entry(const ctx_t *pc, cache_part_t *cp, size_t i, const uint8_t key[32], const uint8_t pos[32],
+			const incr_part_t *pt, bool empty, zones_t *zs, bool *taken)
+{
+	const policy_domain_t *d = &pc->p->domains[i];
+	uint8_t inputs[32];
+	store_inputs(cp->run, key, inputs);
+	zone_t *v[ZONE_KINDS];
+	size_t n = 0;
+	time_t until = TIME_END;
+	sign_stats_t ss = { 0 };
+	incr_entry_t *e = NULL;
+	*taken = false;
+	int r = sign_domain_stored(pc->p, d, inputs, pc->now, v, &n, &until, &ss);
+	if (r != MN_OK)
+		return r == MN_ENOENT ? MN_OK : r;
+	if ((r = incr_entry_new(d->name, &e)) == MN_OK)
+		r = sign_keys_state(pc->p, v, n, e->keystate);
+	if (r != MN_OK) {
+		for (size_t k = 0; k < n; k++)
+			zone_unref(v[k]);
+		incr_entry_unref(e);
+		return r;
+	}
+	e->has_keystate = true;
+	e->borrowed = true;	/* (held once they have their serials: entries_follow) */
+	for (size_t k = 0; k < n; k++) {
+		if (cp->kind != NULL)
+			cp->kind[zs->n] = (uint8_t)v[k]->kind;
+		zs->v[zs->n++] = v[k];
+		e->zones[e->nzones++] = v[k];
+	}
+	memcpy(e->key, key, 32);
+	memcpy(e->pos, pos, 32);
+	e->part = *pt;
+	e->reports_none = !cp->run->reports_from[i];
+	e->rest_empty = empty;
+	e->since = pc->now;
+	e->nsigned = ss.zones;
+	e->resign_at = ss.refresh_at;
+	e->until = ss.refresh_at != 0 && ss.refresh_at < until ? ss.refresh_at : until;
+	cp->fresh[i] = e;
+	cp->stored++;
+	cp->signed_zones += ss.zones;
+	cp->resign_at = earliest(cp->resign_at, ss.refresh_at);
+	*taken = true;
+	return MN_OK;
+}
+
 /* Domain i through the cache: its entry's zones, or compiled into a new entry. */
 int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 {
@@ -230,6 +300,11 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		cp->resign_at = earliest(cp->resign_at, old->resign_at);
 		goto out;
 	}
+	if (d->dnssec.enabled.v && pc->persist) {
+		bool taken = false;
+		if ((r = stored_entry(pc, cp, i, key, pos, &pt, empty, zs, &taken)) != MN_OK || taken)
+			goto out;
+	}
 	if ((r = diag_new(&dd)) != MN_OK || (r = incr_entry_new(d->name, &e)) != MN_OK)
 		goto out;
 	if ((r = validate_scope(pc->val, dd)) != MN_OK)
@@ -273,6 +348,12 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	e->nsigned = ss.zones;
 	e->resign_at = ss.refresh_at;
 	e->until = ss.refresh_at != 0 && ss.refresh_at < dm.until ? ss.refresh_at : dm.until;
+	if (ss.zones > 0 && e->ndiags == 0 && pc->persist) {
+		/* for the next start: the store takes the domain whole while its inputs are these */
+		uint8_t inputs[32];
+		store_inputs(cp->run, key, inputs);
+		sign_domain_note(pc->p, e->zones, e->nzones, inputs, dm.until);
+	}
 	cp->fresh[i] = e;
 	e = NULL;
 	cp->compiled++;

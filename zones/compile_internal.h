@@ -125,6 +125,7 @@ typedef struct cache_part {
 	bool src_known;
 	uint8_t src[32];		/* its source digest (incr_part_t) */
 	size_t reused, compiled, digested;
+	size_t stored;			/* signed domains taken from the signed-zone store, not compiled */
 	size_t signed_zones, signed_reused;	/* zones signed; signed zones reused */
 	time_t resign_at;		/* the earliest signature refresh of the part's zones (0: none) */
 } cache_part_t;

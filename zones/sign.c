@@ -778,6 +778,15 @@ typedef struct held {
 	unsigned refs;
 } held_t;
 
+/* What a domain's zone was compiled from (sign_domain_note), for the store's next write. */
+typedef struct note {
+	char *name;
+	uint8_t signed_digest[32];
+	uint8_t inputs[32];
+	int64_t until;
+	uint8_t nzones;
+} note_t;
+
 /* The store as last opened (one state_dir a process) and the zones signed since it was written. */
 static struct {
 	pthread_mutex_t lock;
@@ -787,6 +796,8 @@ static struct {
 	bool written;		/* a compile of this process flushed (store_flush) */
 	pending_t *v;
 	size_t n, cap;
+	note_t *notes;		/* since the last store_flush, which takes them */
+	size_t nnotes, notes_cap;
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void held_drop(held_t *h)
@@ -896,6 +907,64 @@ static size_t count_rrsigs(const zone_t *z)
 	return n;
 }
 
+static void notes_free(note_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+static int note_cmp(const void *a, const void *b)
+{
+	return strcmp(((const note_t *)a)->name, ((const note_t *)b)->name);
+}
+
+/* The note of z's name and signed digest in v[0..n) (sorted), or NULL. */
+static const note_t *note_find(const note_t *v, size_t n, const zone_t *z)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].name, z->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && strcmp(v[lo].name, z->name) == 0; lo++)
+		if (memcmp(v[lo].signed_digest, z->digest, 32) == 0)
+			return &v[lo];
+	return NULL;
+}
+
+void sign_domain_note(const policy_t *p, zone_t *const *v, size_t n, const uint8_t inputs[32], time_t until)
+{
+	if (p == NULL || p->server.state_dir.v == NULL || n == 0 || n > ZONE_KINDS)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!sign_zone_is_signed(v[i]))
+			return;	/* (a domain is taken from the store whole or not at all) */
+	pthread_mutex_lock(&g.lock);
+	for (size_t i = 0; i < n; i++) {
+		if (g.nnotes == g.notes_cap) {
+			size_t cap = g.notes_cap ? g.notes_cap * 2 : 64;
+			note_t *nv = realloc(g.notes, cap * sizeof(*nv));
+			if (nv == NULL)
+				break;
+			g.notes = nv;
+			g.notes_cap = cap;
+		}
+		note_t *e = &g.notes[g.nnotes];
+		if ((e->name = strdup(v[i]->name)) == NULL)
+			break;	/* (the others then miss it: the domain is compiled next time) */
+		memcpy(e->signed_digest, v[i]->digest, 32);
+		memcpy(e->inputs, inputs, 32);
+		e->until = (int64_t)until;
+		e->nzones = (uint8_t)n;
+		g.nnotes++;
+	}
+	pthread_mutex_unlock(&g.lock);
+}
+
 static int pending_cmp(const void *a, const void *b)
 {
 	return strcmp(((const pending_t *)a)->name, ((const pending_t *)b)->name);
@@ -957,13 +1026,19 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 {
 	const char *state = p->server.state_dir.v;
 	pthread_mutex_lock(&g.lock);
-	held_t *h = g.n > 0 ? store_get_locked(state) : NULL;
+	/* the notes are this compile's: taken now, whatever happens */
+	note_t *nts = g.notes;
+	size_t nn = g.nnotes;
+	g.notes = NULL;
+	g.nnotes = g.notes_cap = 0;
+	held_t *h = g.n + nn > 0 ? store_get_locked(state) : NULL;
 	size_t have = h != NULL ? sigstore_count(h->s) : 0;
-	if (h == NULL || g.n * 8 < have) {	/* (most of it the same: not looked at) */
+	if (h == NULL || (g.n + nn) * 8 < have) {	/* (most of it the same: not looked at) */
 		if (h != NULL)
 			h->refs--;
 		store_close_locked();
 		pthread_mutex_unlock(&g.lock);
+		notes_free(nts, nn);
 		return;
 	}
 	pending_t *v = g.v;
@@ -971,7 +1046,10 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 	g.v = NULL;
 	g.n = g.cap = 0;
 	pthread_mutex_unlock(&g.lock);
-	qsort(v, n, sizeof(*v), pending_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), pending_cmp);	/* (v is NULL when only notes came) */
+	if (nn > 1)
+		qsort(nts, nn, sizeof(*nts), note_cmp);
 	const zone_t **zv = calloc(zs->n ? zs->n : 1, sizeof(*zv));
 	sigstore_meta_t *mv = calloc(zs->n ? zs->n : 1, sizeof(*mv));
 	pending_t **pv = calloc(zs->n ? zs->n : 1, sizeof(*pv));
@@ -984,16 +1062,33 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 		const uint8_t *ent;
 		uint8_t sd[32];
 		uint32_t serial;
+		const note_t *nt = note_find(nts, nn, z);
 		if (e != NULL) {
+			/* (what it was compiled from: noted, else not known and its domain compiled) */
+			e->m.nzones = nt != NULL ? nt->nzones : 0;
+			if (nt != NULL) {
+				memcpy(e->m.inputs, nt->inputs, 32);
+				e->m.inputs_until = nt->until;
+			}
 			pv[m] = e;
 			mv[m] = e->m;
 			fresh++;
 		} else if (sigstore_find(h->s, z->name, &ent, &mv[m], sd, &serial) == MN_OK &&
 			   memcmp(sd, z->digest, 32) == 0) {
 			pv[m] = NULL;
-			kept += serial == z->signed_serial;
+			/* (what it was compiled from is news too) */
+			bool same_inputs = nt == NULL || (mv[m].nzones == nt->nzones &&
+							  mv[m].inputs_until == nt->until &&
+							  memcmp(mv[m].inputs, nt->inputs, 32) == 0);
+			kept += serial == z->signed_serial && same_inputs;
+			fresh += !same_inputs;
 		} else {
 			continue;	/* made elsewhere: not known here */
+		}
+		if (nt != NULL && e == NULL) {
+			mv[m].nzones = nt->nzones;
+			memcpy(mv[m].inputs, nt->inputs, 32);
+			mv[m].inputs_until = nt->until;
 		}
 		zv[m++] = z;
 	}
@@ -1062,9 +1157,27 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 	store_close_locked();
 	pthread_mutex_unlock(&g.lock);
 	pending_free(v, n);
+	notes_free(nts, nn);
 	free(zv);
 	free(mv);
 	free(pv);
+}
+
+/*
+ * Was the entry m of zone name made with d's dnssec settings now, from its
+ * key directory as it is, and are its signatures not yet due for refresh?
+ */
+static bool meta_current(const policy_t *p, const policy_domain_t *d, const char *name, const sigstore_meta_t *m,
+			 time_t now)
+{
+	if (m->alg != (uint8_t)d->dnssec.algorithm.v || m->shape != (uint8_t)d->dnssec.keys.v ||
+	    m->validity != p->server.dnssec_validity.v || m->refresh != p->server.dnssec_refresh.v ||
+	    (int64_t)now < m->since || (int64_t)now >= m->refresh_at)
+		return false;
+	int64_t f[8];
+	bool settled;
+	dir_state(p->server.state_dir.v, name, f, &settled);
+	return memcmp(f, m->keystate, sizeof(f)) == 0;
 }
 
 /*
@@ -1080,15 +1193,11 @@ static bool from_store(const policy_t *p, const policy_domain_t *d, const zone_t
 	sigstore_meta_t m;
 	uint8_t sd[32];
 	uint32_t serial;
-	int64_t f[8];
-	bool settled, ok = false;
+	bool ok = false;
 	if (h != NULL && sigstore_find(h->s, z->name, &ent, &m, sd, &serial) == MN_OK &&
-	    memcmp(m.unsigned_digest, z->digest, 32) == 0 && m.alg == (uint8_t)d->dnssec.algorithm.v &&
-	    m.shape == (uint8_t)d->dnssec.keys.v && m.validity == p->server.dnssec_validity.v &&
-	    m.refresh == p->server.dnssec_refresh.v && (int64_t)now >= m.since && (int64_t)now < m.refresh_at) {
-		dir_state(state, z->name, f, &settled);
+	    memcmp(m.unsigned_digest, z->digest, 32) == 0 && meta_current(p, d, z->name, &m, now)) {
 		zone_t *out = NULL;
-		if (memcmp(f, m.keystate, sizeof(f)) == 0 && sigstore_zone(h->s, ent, &out) == MN_OK) {
+		if (sigstore_zone(h->s, ent, &out) == MN_OK) {
 			j->out = out;
 			j->mismatch = m.mismatch;
 			j->reused = count_rrsigs(out);
@@ -1220,6 +1329,56 @@ int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigne
 		zone_unref(j.one[i].out);
 	free(j.one);
 	return r;
+}
+
+static int kind_cmp(const void *a, const void *b)
+{
+	const zone_t *x = *(zone_t *const *)a, *y = *(zone_t *const *)b;
+	return (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+int sign_domain_stored(const policy_t *p, const policy_domain_t *d, const uint8_t inputs[32], time_t now,
+		       zone_t **v, size_t *n, time_t *until, sign_stats_t *stats)
+{
+	*n = 0;
+	if (p == NULL || d == NULL || !d->dnssec.enabled.v || p->server.state_dir.v == NULL)
+		return MN_ENOENT;
+	held_t *h = store_get(p->server.state_dir.v);
+	if (h == NULL)
+		return MN_ENOMEM;
+	sigstore_ent_t ev[ZONE_KINDS];
+	size_t ne = 0, k = 0;
+	int r = sigstore_domain(h->s, d->name, ev, ZONE_KINDS, &ne);
+	int64_t till = INT64_MAX;
+	for (size_t i = 0; r == MN_OK && i < ne; i++) {
+		const sigstore_meta_t *m = &ev[i].m;
+		if (m->nzones != ne || memcmp(m->inputs, inputs, 32) != 0 || (int64_t)now >= m->inputs_until ||
+		    !meta_current(p, d, ev[i].name, m, now))
+			r = MN_ENOENT;
+		else if (m->inputs_until < till)
+			till = m->inputs_until;
+	}
+	while (r == MN_OK && k < ne) {
+		r = sigstore_zone(h->s, ev[k].ent, &v[k]);
+		if (r == MN_OK)
+			k++;
+		else if (r == MN_EINVAL)
+			r = MN_ENOENT;	/* damaged: compiled */
+	}
+	store_put(h);
+	if (r != MN_OK) {
+		for (size_t i = 0; i < k; i++)
+			zone_unref(v[i]);
+		return r;
+	}
+	qsort(v, ne, sizeof(*v), kind_cmp);	/* (the compile's order) */
+	for (size_t i = 0; i < ne; i++) {
+		one_t j = { .out = v[i], .reused = count_rrsigs(v[i]), .refresh_at = (time_t)ev[i].m.refresh_at };
+		stats_add(stats, &j);
+	}
+	*until = (time_t)till;
+	*n = ne;
+	return MN_OK;
 }
 
 int sign_domain(const policy_t *p, zone_t **v, size_t n, time_t now, bool persist, diag_t *diag,

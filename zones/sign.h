@@ -83,6 +83,25 @@ int sign_zones(const policy_t *p, zones_t *zs, time_t now, bool persist, unsigne
 int sign_domain(const policy_t *p, zone_t **v, size_t n, time_t now, bool persist, diag_t *diag,
 		sign_stats_t *stats);
 /*
+ * The compile cache's way around compiling a signed domain at start: d's
+ * zones as stored whole (sigstore.h) when every one of them was noted
+ * (sign_domain_note) with inputs, the digest of all the domain's zones are
+ * compiled from, and is current (the dnssec settings, key directory and
+ * refresh time from_store checks; now before the inputs' until): v[0..*n)
+ * (room for ZONE_KINDS; new references, in the compile's order), *until the
+ * earliest until noted; stats as sign_domain.  MN_ENOENT: compile it (no
+ * entry, one damaged, one not current); MN_ENOMEM.
+ */
+int sign_domain_stored(const policy_t *p, const policy_domain_t *d, const uint8_t inputs[32], time_t now,
+		       zone_t **v, size_t *n, time_t *until, sign_stats_t *stats);
+/*
+ * Notes that the signed zones v[0..n), the whole of one domain as just
+ * compiled and signed, were compiled from inputs and hold until until (the
+ * compile cache's entry's until without the signatures' refresh): the store's
+ * next write records it (sign_settle).  Nothing when one of them is unsigned.
+ */
+void sign_domain_note(const policy_t *p, zone_t *const *v, size_t n, const uint8_t inputs[32], time_t until);
+/*
  * After serial_assign: a signed zone whose serial is not the one its SOA was
  * signed with (another writer of state_dir's serials came between) gets its
  * SOA signed again (sign_zone_soa).  The zone replaced in zs is appended to

@@ -19,26 +19,28 @@
 
 /*
  * The file (integers big-endian):
- *   header (HDR bytes): "MNZSTOR1", u32 count, u32 0, u64 file length,
+ *   header (HDR bytes): "MNZSTOR2", u32 count, u32 0, u64 file length,
  *     u64 offset of the index, u64 checksum of the index
  *   entries, each: u32 length (all of it), u32 0, u64 checksum of the rest,
  *     unsigned digest[32], signed digest[32], keystate 8 x i64, since i64,
- *     refresh_at i64, validity u32, refresh u32, serial u32, nrrs u32, kind u16,
- *     alg u8, shape u8, mismatch u8, name length u8, domain length u8, 0,
- *     name, domain (no NUL), then per record: owner length u16, type u16,
- *     TTL u32, RDATA length u16, owner (wire), RDATA
- *   index: u64 offset of each entry, in name order (strcmp)
+ *     refresh_at i64, validity u32, refresh u32, serial u32, 0 u32, nrrs u32,
+ *     kind u16, alg u8, shape u8, mismatch u8, name length u8, domain length
+ *     u8, nzones u8, inputs[32], inputs_until i64, name, domain (no NUL),
+ *     then per record: owner length u16, type u16, TTL u32, RDATA length u16,
+ *     owner (wire), RDATA
+ *   index: u64 offset of each entry in name order (strcmp), then u64 offset
+ *     of each entry in the order of its domain, then name
  * The dot keeps the name from ever being a zone's directory (dnskey.c).
  */
 static const char NAME[] = ".signed-zones";
-static const uint8_t MAGIC[8] = { 'M', 'N', 'Z', 'S', 'T', 'O', 'R', '1' };
-enum { HDR = 40, EHDR = 188, RRHDR = 10, STALE_S = 600 };
+static const uint8_t MAGIC[8] = { 'M', 'N', 'Z', 'S', 'T', 'O', 'R', '2' };
+enum { HDR = 40, EHDR = 228, RRHDR = 10, STALE_S = 600 };
 
 struct sigstore {
 	const uint8_t *map;	/* NULL: empty */
 	size_t len;
 	uint32_t count;
-	const uint8_t *index;
+	const uint8_t *index;	/* count offsets in name order, then count in domain order */
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime;
@@ -109,8 +111,8 @@ static bool header_ok(const uint8_t *m, size_t len, uint32_t *count, const uint8
 		return false;
 	uint32_t n = mn_get32(m + 8);
 	uint64_t io = get64(m + 24);
-	if (io < HDR || io > len || (len - io) / 8 < n || (len - io) != (uint64_t)n * 8 ||
-	    check(m + io, (size_t)n * 8) != get64(m + 32))
+	if (io < HDR || io > len || (len - io) / 16 < n || (len - io) != (uint64_t)n * 16 ||
+	    check(m + io, (size_t)n * 16) != get64(m + 32))
 		return false;
 	*count = n;
 	*index = m + io;
@@ -166,10 +168,10 @@ bool sigstore_same_file(const sigstore_t *s, const char *state_dir)
 	       st.st_mtim.tv_sec == s->mtime.tv_sec && st.st_mtim.tv_nsec == s->mtime.tv_nsec;
 }
 
-/* The entry at index position i, bounds and checksum checked, or NULL. */
-static const uint8_t *entry_at(const sigstore_t *s, uint32_t i, uint32_t *elen)
+/* The entry at position i of the name index (of the domain index: +count), in bounds, or NULL. */
+static const uint8_t *entry_at(const sigstore_t *s, size_t i, uint32_t *elen)
 {
-	uint64_t o = get64(s->index + (size_t)i * 8);
+	uint64_t o = get64(s->index + i * 8);
 	if (o < HDR || o + EHDR > (uint64_t)(s->index - s->map))
 		return NULL;
 	const uint8_t *e = s->map + o;
@@ -182,11 +184,36 @@ static const uint8_t *entry_at(const sigstore_t *s, uint32_t i, uint32_t *elen)
 	return e;
 }
 
-static int name_cmp(const uint8_t *e, const char *name, size_t nl)
+/* The entry's name (dom: its domain) against name[0..nl). */
+static int name_cmp(const uint8_t *e, bool dom, const char *name, size_t nl)
 {
-	size_t el = e[185];
-	int c = memcmp(e + EHDR, name, el < nl ? el : nl);
+	size_t el = e[185 + dom];
+	int c = memcmp(e + EHDR + (dom ? e[185] : 0), name, el < nl ? el : nl);
 	return c != 0 ? c : el < nl ? -1 : el > nl ? 1 : 0;
+}
+
+/* e's meta, signed digest and serial when its checksum holds. */
+static bool entry_read(const uint8_t *e, uint32_t elen, sigstore_meta_t *m, uint8_t signed_digest[32],
+		       uint32_t *serial)
+{
+	if (check(e + 16, elen - 16u) != get64(e + 8))
+		return false;	/* damaged: signed from its signatures */
+	memcpy(m->unsigned_digest, e + 16, 32);
+	memcpy(signed_digest, e + 48, 32);
+	for (int k = 0; k < 8; k++)
+		m->keystate[k] = (int64_t)get64(e + 80 + 8 * k);
+	m->since = (int64_t)get64(e + 144);
+	m->refresh_at = (int64_t)get64(e + 152);
+	m->validity = mn_get32(e + 160);
+	m->refresh = mn_get32(e + 164);
+	*serial = mn_get32(e + 168);
+	m->alg = e[182];
+	m->shape = e[183];
+	m->mismatch = e[184] != 0;
+	m->nzones = e[187];
+	memcpy(m->inputs, e + 188, 32);
+	m->inputs_until = (int64_t)get64(e + 220);
+	return true;
 }
 
 int sigstore_find(const sigstore_t *s, const char *name, const uint8_t **ent, sigstore_meta_t *m,
@@ -201,7 +228,7 @@ int sigstore_find(const sigstore_t *s, const char *name, const uint8_t **ent, si
 		const uint8_t *e = entry_at(s, (uint32_t)mid, &elen);
 		if (e == NULL)
 			return MN_ENOENT;
-		int c = name_cmp(e, name, nl);
+		int c = name_cmp(e, false, name, nl);
 		if (c < 0) {
 			lo = mid + 1;
 			continue;
@@ -210,24 +237,47 @@ int sigstore_find(const sigstore_t *s, const char *name, const uint8_t **ent, si
 			hi = mid;
 			continue;
 		}
-		if (check(e + 16, elen - 16u) != get64(e + 8))
-			return MN_ENOENT;	/* damaged: signed from its signatures */
-		memcpy(m->unsigned_digest, e + 16, 32);
-		memcpy(signed_digest, e + 48, 32);
-		for (int k = 0; k < 8; k++)
-			m->keystate[k] = (int64_t)get64(e + 80 + 8 * k);
-		m->since = (int64_t)get64(e + 144);
-		m->refresh_at = (int64_t)get64(e + 152);
-		m->validity = mn_get32(e + 160);
-		m->refresh = mn_get32(e + 164);
-		*serial = mn_get32(e + 168);
-		m->alg = e[182];
-		m->shape = e[183];
-		m->mismatch = e[184] != 0;
+		if (!entry_read(e, elen, m, signed_digest, serial))
+			return MN_ENOENT;
 		*ent = e;
 		return MN_OK;
 	}
 	return MN_ENOENT;
+}
+
+int sigstore_domain(const sigstore_t *s, const char *domain, sigstore_ent_t *v, size_t max, size_t *n)
+{
+	*n = 0;
+	if (s == NULL || s->map == NULL || domain == NULL)
+		return MN_ENOENT;
+	size_t dl = strlen(domain), lo = 0, hi = s->count;
+	while (lo < hi) {	/* the first entry of the domain */
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t elen = 0;
+		const uint8_t *e = entry_at(s, s->count + mid, &elen);
+		if (e == NULL)
+			return MN_ENOENT;
+		if (name_cmp(e, true, domain, dl) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t k = 0;
+	for (; lo < s->count; lo++) {
+		uint32_t elen = 0;
+		const uint8_t *e = entry_at(s, s->count + lo, &elen);
+		if (e == NULL || name_cmp(e, true, domain, dl) != 0)
+			break;
+		if (k == max || !entry_read(e, elen, &v[k].m, v[k].signed_digest, &v[k].serial))
+			return MN_ENOENT;
+		memcpy(v[k].name, e + EHDR, e[185]);
+		v[k].name[e[185]] = '\0';
+		v[k++].ent = e;
+	}
+	if (k == 0)
+		return MN_ENOENT;
+	*n = k;
+	return MN_OK;
 }
 
 int sigstore_zone(const sigstore_t *s, const uint8_t *e, zone_t **out)
@@ -347,6 +397,9 @@ static void entry_put(uint8_t *e, size_t len, const zone_t *z, const sigstore_me
 	size_t nl = strlen(z->name), dl = strlen(z->domain);
 	e[185] = (uint8_t)nl;
 	e[186] = (uint8_t)dl;
+	e[187] = m->nzones;
+	memcpy(e + 188, m->inputs, 32);
+	put64(e + 220, (uint64_t)m->inputs_until);
 	memcpy(e + EHDR, z->name, nl);
 	memcpy(e + EHDR + nl, z->domain, dl);
 	size_t o = EHDR + nl + dl;
@@ -366,11 +419,19 @@ static void entry_put(uint8_t *e, size_t len, const zone_t *z, const sigstore_me
 typedef struct byname {
 	const zone_t *z;
 	size_t i;
+	uint64_t off;		/* its entry's, once written */
 } byname_t;
 
 static int byname_cmp(const void *a, const void *b)
 {
 	return strcmp(((const byname_t *)a)->z->name, ((const byname_t *)b)->z->name);
+}
+
+static int bydomain_cmp(const void *a, const void *b)
+{
+	const zone_t *x = (*(const byname_t *const *)a)->z, *y = (*(const byname_t *const *)b)->z;
+	int c = strcmp(x->domain, y->domain);
+	return c != 0 ? c : strcmp(x->name, y->name);
 }
 
 int sigstore_write(const char *state_dir, const zone_t *const *zones, const sigstore_meta_t *metas, size_t n)
@@ -380,16 +441,17 @@ int sigstore_write(const char *state_dir, const zone_t *const *zones, const sigs
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", NAME);
 	byname_t *v = malloc((n ? n : 1) * sizeof(*v));
-	uint8_t *index = malloc((n ? n : 1) * 8);
+	byname_t **dv = malloc((n ? n : 1) * sizeof(*dv));
+	uint8_t *index = malloc((n ? n : 1) * 16);
 	out_t w = { .fd = -1, .cap = 1 << 20 };
 	w.buf = malloc(w.cap);
 	int dfd = -1, r = MN_OK;
-	if (v == NULL || index == NULL || w.buf == NULL) {
+	if (v == NULL || dv == NULL || index == NULL || w.buf == NULL) {
 		r = MN_ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		v[i] = (byname_t){ zones[i], i };
+		v[i] = (byname_t){ zones[i], i, 0 };
 	qsort(v, n, sizeof(*v), byname_cmp);
 	if ((dfd = mn_dir_open(state_dir, "dnssec", 0750, false)) < 0) {
 		r = dfd;
@@ -424,16 +486,20 @@ int sigstore_write(const char *state_dir, const zone_t *const *zones, const sigs
 		uint8_t *e = out_room(&w, len);
 		if (e == NULL)
 			break;
-		put64(index + (size_t)count * 8, w.off + w.n);
+		v[k].off = w.off + w.n;
+		put64(index + (size_t)count * 8, v[k].off);
+		dv[count++] = &v[k];
 		entry_put(e, len, z, &metas[v[k].i]);
 		w.n += len;
-		count++;
 	}
+	qsort(dv, count, sizeof(*dv), bydomain_cmp);
+	for (size_t k = 0; k < count; k++)
+		put64(index + ((size_t)count + k) * 8, dv[k]->off);
 	uint64_t io = w.off + w.n;
-	uint8_t *ix = out_room(&w, (size_t)count * 8);
+	uint8_t *ix = out_room(&w, (size_t)count * 16);
 	if (ix != NULL) {
-		memcpy(ix, index, (size_t)count * 8);
-		w.n += (size_t)count * 8;
+		memcpy(ix, index, (size_t)count * 16);
+		w.n += (size_t)count * 16;
 	}
 	out_flush(&w);
 	if ((r = w.err) != MN_OK)
@@ -443,7 +509,7 @@ int sigstore_write(const char *state_dir, const zone_t *const *zones, const sigs
 	mn_put32(hdr + 8, count);
 	put64(hdr + 16, w.off);
 	put64(hdr + 24, io);
-	put64(hdr + 32, check(index, (size_t)count * 8));
+	put64(hdr + 32, check(index, (size_t)count * 16));
 	if (pwrite(w.fd, hdr, HDR, 0) != HDR || fsync(w.fd) != 0) {
 		r = errno != 0 ? -errno : MN_ESTATE;
 		goto out;
@@ -470,6 +536,7 @@ out:
 		close(dfd);
 	free(w.buf);
 	free(index);
+	free(dv);
 	free(v);
 	return r;
 }

@@ -14,6 +14,10 @@
  * one copy) instead of signing it again from its stored signatures
  * (sigcache.h): an entry holds the zone's finished records and what they
  * were made from, which must all be the same now for the entry to be used.
+ * A signed domain's entries also record the digest of everything its
+ * zones were compiled from (the compile cache's inputs of the domain): a
+ * start takes a domain whose inputs are the same from here without
+ * compiling it (sigstore_domain).
  * The file is written whole and atomically (a new file fsynced, renamed, the
  * directory fsynced; 0640 like the keys); a file that is missing, of another
  * version, torn or damaged (bounds and a checksum per entry) is not used:
@@ -27,6 +31,13 @@ typedef struct sigstore_meta {
 	uint32_t validity, refresh;	/* server.dnssec_validity, dnssec_refresh then */
 	uint8_t alg, shape;		/* the domain's dnssec algorithm and keys then */
 	bool mismatch;			/* its keys were not those (a warning) */
+	/*
+	 * The domain's zones (nzones of them, 0: not known) were compiled from
+	 * inputs (sign_domain_note) and hold for that until inputs_until.
+	 */
+	uint8_t nzones;
+	uint8_t inputs[32];
+	int64_t inputs_until;
 } sigstore_meta_t;
 
 typedef struct sigstore sigstore_t;
@@ -55,6 +66,19 @@ bool sigstore_same_file(const sigstore_t *s, const char *state_dir);
  */
 int sigstore_find(const sigstore_t *s, const char *name, const uint8_t **ent, sigstore_meta_t *m,
 		  uint8_t signed_digest[32], uint32_t *serial);
+/* An entry: its handle into the store, meta, signed zone's digest and serial. */
+typedef struct sigstore_ent {
+	const uint8_t *ent;
+	char name[256];		/* the zone's */
+	sigstore_meta_t m;
+	uint8_t signed_digest[32];
+	uint32_t serial;
+} sigstore_ent_t;
+/*
+ * Every entry of the zones of domain (v[0..*n), at most max, in name order);
+ * MN_ENOENT when there is none, one is damaged, or more than max.  Thread-safe.
+ */
+int sigstore_domain(const sigstore_t *s, const char *domain, sigstore_ent_t *v, size_t max, size_t *n);
 /* The zone of entry ent as a new finished zone (zone_unref); MN_EINVAL for a damaged entry, MN_ENOMEM. */
 int sigstore_zone(const sigstore_t *s, const uint8_t *ent, zone_t **out);
 /*

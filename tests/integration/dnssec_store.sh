@@ -5,7 +5,10 @@
 # byte as before (AXFR) even with the per-zone signature files emptied, so from the
 # store; a store damaged in every entry, or truncated, is not used (the zones are
 # signed anew and verify); new keys, or signatures due for refresh, make a stored
-# zone signed anew.
+# zone signed anew.  A domain whose inputs (policy, key store, settings) are those
+# its stored zones were compiled from is taken whole without being compiled (logged);
+# one edited while mailnsd was stopped, or under another setting, is compiled and
+# signed again, and verifies.
 . "${top_srcdir:?}/tests/tap/tap.sh"
 for t in kdig ldns-verify-zone python3; do
 	command -v "$t" >/dev/null || skip_all "$t not installed"
@@ -48,6 +51,20 @@ verify_all() {
 	return $bad
 }
 rrsigs() { grep -E 'IN[[:space:]]+RRSIG' | sort; }
+# start_logged TEMPLATE: mn_start, with what this start logged in $TMP/start.log
+start_logged() {
+	local from=0
+	[ -f "$TMP/mailnsd.log" ] && from=$(wc -l <"$TMP/mailnsd.log")
+	mn_start "$1" || return 1
+	tail -n +$((from + 1)) "$MN_LOG" >"$TMP/start.log"
+}
+# taken: how many domains this start took whole from the store (0: none)
+taken() {
+	local n
+	n=$(sed -n 's/.*DNSSEC: \([0-9]*\) domains taken whole from the signed-zone store.*/\1/p' "$TMP/start.log")
+	echo "${n:-0}"
+}
+soa_serial() { awk -v z="$1." '$1 == z && $4 == "SOA" { print $7; exit }'; }
 
 mn_start "$TMP/store.tmpl" || { ok 1 "mailnsd starts"; done_testing; exit 1; }
 ok 0 "mailnsd signs and serves on port $MN_PORT"
@@ -59,22 +76,58 @@ is "$(stat -c %a "$STORE")" 640 "the store is 0640, as the signatures"
 python3 - "$STORE" <<'EOF'
 import struct, sys
 b = open(sys.argv[1], 'rb').read()
-assert b[:8] == b'MNZSTOR1', 'magic'
+assert b[:8] == b'MNZSTOR2', 'magic'
 n, = struct.unpack('>I', b[8:12])
 assert n == 6, n
 EOF
 ok $? "it holds the six zones"
 
-mn_start "$TMP/store.tmpl" || { ok 1 "mailnsd starts again"; done_testing; exit 1; }
+start_logged "$TMP/store.tmpl" || { ok 1 "mailnsd starts again"; done_testing; exit 1; }
+is "$(taken)" 2 "restarted: both domains taken whole from the store, not compiled"
 all >"$TMP/a1"
 verify_all; ok $? "every zone verifies (ldns-verify-zone)"
 rrsigs <"$TMP/a1" | grep -q .; ok $? "the transfers carry RRSIGs"
 mn_stop
 # emptied in place (a file removed would change its directory: the key state)
 for f in "$TMP"/state/dnssec/*/sigs; do : >"$f"; done
-mn_start "$TMP/store.tmpl" || { ok 1 "mailnsd starts with the signature files emptied"; done_testing; exit 1; }
+start_logged "$TMP/store.tmpl" || { ok 1 "mailnsd starts with the signature files emptied"; done_testing; exit 1; }
 all >"$TMP/a2"
 [ -s "$TMP/a1" ] && cmp -s "$TMP/a1" "$TMP/a2"; ok $? "restarted with the signature files emptied: every zone byte for byte as before (from the store)"
+is "$(taken)" 2 "both domains taken whole again"
+mn_stop
+
+# example.com's DMARC edited while mailnsd was stopped: compiled and signed again, the
+# other domain still taken whole; the other zones keep their serials
+sed 's/dmarc: { p: reject,/dmarc: { p: quarantine,/' "$TMP/store.tmpl" >"$TMP/edited.tmpl"
+start_logged "$TMP/edited.tmpl" || { ok 1 "mailnsd starts with a DMARC edited"; done_testing; exit 1; }
+is "$(taken)" 1 "DMARC edited: only the other domain taken whole"
+txt=$(kdig @127.0.0.1 -p "$MN_PORT" +time=3 +retry=0 +short TXT _dmarc.example.com)
+case $txt in *p=quarantine*) ok 0 "DMARC edited: the new record is served";;
+	*) ok 1 "DMARC edited: the new record is served (got: $txt)";; esac
+kdig @127.0.0.1 -p "$MN_PORT" +time=3 +retry=0 +dnssec +noall +answer TXT _dmarc.example.com |
+	grep -qE 'RRSIG[[:space:]]+TXT'; ok $? "DMARC edited: its answer is signed"
+axfr _dmarc.example.com >"$TMP/dm.zone"
+grep -q 'p=quarantine' "$TMP/dm.zone" && ldns-verify-zone -q "$TMP/dm.zone" >/dev/null 2>&1
+ok $? "DMARC edited: the zone verifies (ldns-verify-zone)"
+[ "$(soa_serial _dmarc.example.com <"$TMP/dm.zone")" -gt "$(soa_serial _dmarc.example.com <"$TMP/a1")" ]
+ok $? "DMARC edited: its serial moved on"
+axfr _spf.example.com >"$TMP/spf.zone"
+axfr _dmarc.example.org >"$TMP/org.zone"
+s1="$(soa_serial _spf.example.com <"$TMP/a1") $(soa_serial _dmarc.example.org <"$TMP/a1")"
+is "$(soa_serial _spf.example.com <"$TMP/spf.zone") $(soa_serial _dmarc.example.org <"$TMP/org.zone")" "$s1" \
+	"DMARC edited: the unchanged zones keep their serials"
+mn_stop
+start_logged "$TMP/edited.tmpl" || { ok 1 "mailnsd starts again after the edit"; done_testing; exit 1; }
+is "$(taken)" 2 "after the edit, restarted: both domains taken whole (the store took the edit)"
+axfr _dmarc.example.com | grep -q 'p=quarantine'; ok $? "the edited record from the store"
+mn_stop
+# a setting every zone is made from (server.ttl): compiled again, served with it
+sed 's/^  dnssec: true$/&\n  ttl: 1234/' "$TMP/store.tmpl" >"$TMP/ttl.tmpl"
+start_logged "$TMP/ttl.tmpl" || { ok 1 "mailnsd starts with another ttl"; done_testing; exit 1; }
+is "$(taken)" 0 "another server.ttl: no domain taken whole"
+kdig @127.0.0.1 -p "$MN_PORT" +time=3 +retry=0 +noall +answer TXT _dmarc.example.org | awk '{ print $2 }' | grep -qx 1234
+ok $? "another server.ttl: answers carry it"
+verify_all; ok $? "another server.ttl: every zone verifies"
 mn_stop
 
 # damaged: a byte of every entry's last record flipped (the index and header intact)
@@ -108,7 +161,7 @@ all >"$TMP/a4"
 verify_all; ok $? "truncated store: every zone verifies"
 [ "$(rrsigs <"$TMP/a4")" != "$(echo "$all_before" | rrsigs)" ]; ok $? "truncated store: the zones were signed anew"
 mn_stop
-[ "$(head -c 8 "$STORE")" = MNZSTOR1 ] && [ "$(stat -c %s "$STORE")" -gt 1000 ]; ok $? "the store was written whole again"
+[ "$(head -c 8 "$STORE")" = MNZSTOR2 ] && [ "$(stat -c %s "$STORE")" -gt 1000 ]; ok $? "the store was written whole again"
 
 # new keys for one zone: its stored form is not served
 mn_start "$TMP/store.tmpl" || { ok 1 "mailnsd starts"; done_testing; exit 1; }

@@ -826,7 +826,7 @@ static void run_free(run_t *u)
 	compile_reports_free(&u->c);
 	validate_free(u->c.val);
 	for (size_t i = 0; i < u->nresigned; i++)
-		zone_unref(u->resigned[i]);
+		incr_zone_drop(u->resigned[i]);	/* (a cache entry's: retired by entries_follow) */
 	free(u->resigned);
 	free(u->known);
 	free(u->zkinds);

@@ -196,15 +196,13 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	if (r != MN_OK)
 		goto out;
 	if (reusable(pc, old, key, pos, pc->now)) {
+		/* borrowed: the zones' own lines not touched (their kinds are the entry's) */
 		for (size_t k = 0; k < old->nzones; k++) {
-			if ((zs->v[zs->n] = incr_zone_hold(old->zones[k])) == NULL) {
-				r = MN_ENOMEM;
-				goto out;
-			}
+			zs->v[zs->n] = old->zones[k];
 			if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
 				cp->known[zs->n] = true;
-			if (cp->kind != NULL)	/* (read beside the reference count just written) */
-				cp->kind[zs->n] = (uint8_t)zs->v[zs->n]->kind;
+			if (cp->kind != NULL)
+				cp->kind[zs->n] = old->kinds[k];
 			zs->n++;
 		}
 		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
@@ -244,8 +242,10 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	}
 	/* held once they have their serials (entries_follow) */
 	e->borrowed = true;
-	for (size_t k = z0; r == MN_OK && k < zs->n; k++)
+	for (size_t k = z0; r == MN_OK && k < zs->n; k++) {
+		e->kinds[e->nzones] = (uint8_t)zs->v[k]->kind;
 		e->zones[e->nzones++] = zs->v[k];
+	}
 	for (size_t k = 0; r == MN_OK && k < diag_count(dd); k++) {
 		uint64_t dk = 0;
 		bool keyed = validate_scope_key(pc->val, k, &dk);
@@ -293,16 +293,19 @@ void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n)
 }
 
 /*
- * After the serials: the entries of the domains compiled now hold their
- * zones (the output's, with serials); and a reused zone whose serial changed
- * (serial_set replaced it in zs by a copy: it was shared) is replaced in its
- * entry by that copy, so that the next compile does not copy it again.  (The
- * entry may be the old cache's too: the same records, another serial, which
- * every compile sets anyway.)  A zone compiled now and replaced after the
- * serials (sign_settle) is replaced in its entry too.  before: zs->v as it
- * was before the serials.
+ * After the serials: the entries of the domains compiled now own their
+ * zones (the output's, with serials: the output borrows them from now on);
+ * and a reused zone whose serial changed (serial_set replaced it in zs by a
+ * copy: it was the cache's) is replaced in its entry by that copy, so that
+ * the next compile does not copy it again; the zone it replaces is retired
+ * into the cache's epoch (the generations being served read it still), never
+ * written.  A zone compiled now and replaced after the serials (sign_settle)
+ * is replaced in its entry too.  before: zs->v as it was before the serials;
+ * olds (NULL: none): the old entries, by domain index.  Nothing is
+ * allocated: it cannot fail.
  */
-static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t *zs, zone_t *const *before)
+static void entries_follow(const compile_cache_t *cache, const policy_t *p, incr_entry_t **fresh,
+			   incr_entry_t *const *olds, const zones_t *zs, zone_t *const *before)
 {
 	for (size_t i = 0; i < zs->n; i++) {
 		if (zs->v[i] == before[i])
@@ -310,39 +313,25 @@ static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t
 		const policy_domain_t *d = compile_domain_find(p, zs->v[i]->domain);
 		incr_entry_t *e = d != NULL ? fresh[d - p->domains] : NULL;
 		/* (a zone compiled now whose SOA was signed again: sign_settle kept before[i] alive) */
-		for (size_t k = 0; e != NULL && e->borrowed && k < e->nzones; k++)
-			if (e->zones[k] == before[i])
-				e->zones[k] = zs->v[i];
-		for (size_t k = 0; e != NULL && !e->borrowed && k < e->nzones; k++) {
-			if (strcmp(e->zones[k]->name, zs->v[i]->name) != 0)
+		for (size_t k = 0; e != NULL && k < e->nzones; k++) {
+			if (e->zones[k] != before[i])
 				continue;
-			zone_t *h = incr_zone_hold(zs->v[i]);
-			if (h == NULL)
-				return MN_ENOMEM;
-			zone_unref(e->zones[k]);
-			e->zones[k] = h;
+			if (!e->borrowed)
+				incr_zone_retire(cache, e->zones[k]);
+			e->zones[k] = zs->v[i];
+			if (!e->borrowed)
+				incr_zone_take(zs->v[i]);
 		}
 	}
 	for (size_t i = 0; i < p->ndomains; i++) {
 		incr_entry_t *e = fresh[i];
-		if (e == NULL || !e->borrowed)
+		/* (a reused entry is its old one: its own line not read) */
+		if (e == NULL || (olds != NULL && e == olds[i]) || !e->borrowed)
 			continue;
-		size_t k = 0;
-		for (; k < e->nzones; k++) {
-			zone_t *h = incr_zone_hold(e->zones[k]);	/* (not shared: written in place) */
-			if (h == NULL)
-				break;
-			e->zones[k] = h;
-		}
-		if (k < e->nzones) {
-			/* the held ones go, the rest stay borrowed: the entry frees none */
-			for (size_t j = 0; j < k; j++)
-				zone_unref(e->zones[j]);
-			return MN_ENOMEM;
-		}
+		for (size_t k = 0; k < e->nzones; k++)
+			incr_zone_take(e->zones[k]);
 		e->borrowed = false;
 	}
-	return MN_OK;
 }
 
 /*
@@ -458,6 +447,9 @@ int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, ca
 	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL ||
 	    (cr->reports_from = calloc(nd > 0 ? nd : 1, sizeof(*cr->reports_from))) == NULL)
 		return MN_ENOMEM;
+	/* the epochs: the current one, the next (made now: the end cannot fail for want of it) */
+	if ((r = incr_epoch_begin(cache)) != MN_OK || (r = zone_epoch_new(&cr->next)) != MN_OK)
+		return r;
 	if (cr->prev == NULL)
 		return MN_OK;
 	if ((r = begin_known(p, cr, nd)) != MN_OK || cr->quick != NULL)
@@ -518,16 +510,20 @@ int compile_cache_mark(cache_run_t *cr, const zones_t *zs)
 	return MN_OK;
 }
 
-int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, const zones_t *zs, size_t nd)
+int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, zones_t *zs, size_t nd)
 {
-	int r = entries_follow(p, cr->fresh, zs, cr->before);
-	if (r == MN_OK && cr->prev != NULL && cr->names_same)
+	int r = MN_OK;
+	entries_follow(cache, p, cr->fresh, cr->prev != NULL ? cr->olds : NULL, zs, cr->before);
+	if (cr->prev != NULL && cr->names_same)
 		r = incr_install_same(cache, cr->global, cr->fresh, cr->olds, nd);	/* (the map patched) */
-	else if (r == MN_OK)
+	else
 		r = incr_install(cache, cr->global, cr->fresh, nd);
 	incr_serial_token_set(cache, r == MN_OK ? cr->serial_token : 0);
 	if (r != MN_OK)
 		return r;
+	/* the output borrows its zones, all the cache's entries' now, under the next epoch */
+	incr_epoch_next(cache, cr->next, zs);
+	cr->next = NULL;
 	cr->prev_from = NULL;	/* (the cache's, replaced now) */
 	incr_order_set(cache, p->gen, cr->fresh, nd, cr->reports_from);	/* (the entries are the cache's now) */
 	free(cr->before);
@@ -553,6 +549,8 @@ void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 	incr_serial_token_set(cr->cache, 0);	/* (the serials may have moved on without the entries) */
 	cr->prev_from = NULL;
 	incr_order_set(cr->cache, 0, NULL, 0, NULL);
+	zone_epoch_unref(cr->next);
+	cr->next = NULL;
 	free(cr->fresh);
 	free(cr->before);
 	free(cr->olds);

@@ -154,6 +154,7 @@ typedef struct cache_run {
 	zone_t **before;		/* zs->v before the serials */
 	uint8_t global[32];		/* digest of the server settings */
 	uint64_t serial_token;		/* serial_assign_known()'s, for the cache at the end (0: none) */
+	zone_epoch_t *next;		/* held: the epoch the output will borrow its zones under */
 } cache_run_t;
 
 /* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */
@@ -173,6 +174,6 @@ bool compile_cache_names_known(const cache_run_t *cr, size_t nd);
 /* Notes the zones before the serials are set. */
 int compile_cache_mark(cache_run_t *cr, const zones_t *zs);
 /* After the serials: the entries follow the zones, and the cache takes them (cr emptied). */
-int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, const zones_t *zs, size_t nd);
+int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, zones_t *zs, size_t nd);
 /* On failure: the entries made go (the cache stays as it was). */
 void compile_cache_abort(const policy_t *p, cache_run_t *cr);

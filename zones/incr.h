@@ -59,9 +59,17 @@ typedef struct incr_entry {
 	bool reports_none;	/* under that part: no report destination at another hosted domain */
 	bool rest_empty;	/* key and pos were made from the part alone (compile_cache.c) */
 	time_t since, until;	/* the output holds for now in [since, until) */
-	zone_t *zones[ZONE_KINDS];	/* held (zone_ref), or borrowed from the output until it has its serials */
+	/*
+	 * Owned (each zone is one entry's: zone_t.cached, and the generations
+	 * borrow it), or borrowed from the output until it has its serials.
+	 * Owned zones the entry lets go are retired into the cache's epoch
+	 * (cache), not freed: a generation may read them still.
+	 */
+	zone_t *zones[ZONE_KINDS];
+	uint8_t kinds[ZONE_KINDS];	/* zones[k]'s zone_kind_t (read without the zone's cold line) */
 	size_t nzones;
 	bool borrowed;
+	const compile_cache_t *cache;	/* the cache that holds it (NULL: none yet) */
 	incr_diag_t *diags;
 	size_t ndiags;
 	unsigned refs;		/* the caches (old and new) holding it */
@@ -162,10 +170,25 @@ int incr_entry_add_diag(incr_entry_t *e, const diag_item_t *it, bool keyed, uint
 /* A finished copy of a finished zone (records, serial and digest the same); NULL on ENOMEM. */
 zone_t *incr_zone_copy(const zone_t *z);
 /*
- * z for one more holder (the cache and a compile's output, each freeing its
- * own with zone_unref): a reference, or a copy when z has too many holders;
- * NULL on ENOMEM.
+ * Is z held by more than one, or a cache entry's (which the generations
+ * read): its serial must then not be written in place?
  */
-zone_t *incr_zone_hold(zone_t *z);
-/* Is z held by more than one (its serial must then not be written in place)? */
 bool incr_zone_shared(const zone_t *z);
+/*
+ * A compile's output lets go of z, replaced by a copy: its reference
+ * dropped, or nothing when z is a cache entry's (borrowed).
+ */
+void incr_zone_drop(zone_t *z);
+/*
+ * The epochs (zone_internal.h): incr_epoch_begin() gives the cache its
+ * current epoch if it has none (MN_ENOMEM); incr_epoch_next() makes next
+ * (a new epoch, its one reference taken) the current one, chained after the
+ * last, with zs (the output of the compile the cache now holds the zones
+ * of) borrowing its zones under next.
+ */
+int incr_epoch_begin(compile_cache_t *c);
+void incr_epoch_next(compile_cache_t *c, zone_epoch_t *next, zones_t *zs);
+/* The entry owns z from now on (the output borrows it). */
+void incr_zone_take(zone_t *z);
+/* z, an owned zone an entry of c lets go: retired into c's epoch (freed when c has none). */
+void incr_zone_retire(const compile_cache_t *c, zone_t *z);

@@ -106,13 +106,21 @@ typedef struct zone_iter {
 void zone_iter_init(zone_iter_t *it, const zone_t *z);
 const zone_rr_t *zone_iter_next(zone_iter_t *it);	/* NULL after the last record */
 
-/* A set of compiled zones, sorted by apex name (strcmp of the normalized name). */
+typedef struct zone_epoch zone_epoch_t;
+
+/*
+ * A set of compiled zones, sorted by apex name (strcmp of the normalized
+ * name).  It holds a reference on each zone, or (hold, the output of a
+ * compile with a cache) borrows them all from the cache under one reference
+ * on an epoch that keeps them until no set can read them (zone_internal.h).
+ */
 typedef struct zones {
 	zone_t **v;
 	size_t n;
+	zone_epoch_t *hold;	/* NULL: one reference a zone */
 } zones_t;
 
-void zones_free(zones_t *zs);	/* frees every zone; NULL is a no-op */
+void zones_free(zones_t *zs);	/* frees every zone (or drops hold); NULL is a no-op */
 const zone_t *zones_find(const zones_t *zs, const char *apex);
 /*
  * Pairs the zones of two sets in one walk (a reload compares 300,000 zones

@@ -556,7 +556,7 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 	for (unsigned k = 1; fresh == NULL && r == MN_OK && k < nparts; k++)
 		r = validate_join(c->val, pt[k].c.val);
 	if (fresh != NULL && r == MN_OK) {
-		compile_cache_replay(c, fresh, p->ndomains);
+		compile_cache_replay(c, cr, p->ndomains);
 		st->reused = st->compiled = st->digested = 0;
 		for (unsigned k = 0; k < nparts; k++) {
 			st->reused += pt[k].cache.reused;

@@ -164,6 +164,28 @@ static time_t earliest(time_t a, time_t b)
 	return a == 0 ? b : b == 0 || a < b ? a : b;
 }
 
+/*
+ * Domain i's old entry reused: its zones borrowed (their own lines not
+ * touched: their kinds are the entry's), the entry itself not held again
+ * (fresh[i] == olds[i]: the cache's reference stands; compile_cache_end).
+ */
+static void reuse(cache_part_t *cp, size_t i, incr_entry_t *old, zones_t *zs)
+{
+	for (size_t k = 0; k < old->nzones; k++) {
+		zs->v[zs->n] = old->zones[k];
+		if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
+			cp->known[zs->n] = true;
+		if (cp->kind != NULL)
+			cp->kind[zs->n] = old->kinds[k];
+		zs->n++;
+	}
+	cp->fresh[i] = old;
+	cp->run->diags[i] = old->ndiags > 0;
+	cp->reused++;
+	cp->signed_reused += old->nsigned;
+	cp->resign_at = earliest(cp->resign_at, old->resign_at);
+}
+
 /* Domain i through the cache: its entry's zones, or compiled into a new entry. */
 int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 {
@@ -177,6 +199,19 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	incr_entry_t *old = cp->run->olds != NULL ? cp->run->olds[i] : incr_find(cp->prev, d->name);
 	bool same = false, empty = false;
 	int r = MN_OK;
+	/*
+	 * Not changed in the policy, nothing outside it then nor now, not
+	 * signed, in its time: reused as it is, none of its digests copied (the
+	 * path below would find them the same; its fields read here share the
+	 * entry's first lines).
+	 */
+	if (cp->run->quick != NULL && cp->run->quick[i] && old->rest_empty && !old->has_keystate &&
+	    pc->now >= old->since && pc->now < old->until) {
+		reuse(cp, i, old, zs);
+		if (old->reports_none != !cp->run->reports_from[i])
+			old->reports_none = !cp->run->reports_from[i];
+		return MN_OK;
+	}
 	if (cp->run->quick != NULL && cp->run->quick[i] && old->rest_empty) {
 		/* not changed in the policy, nothing outside it then nor now (compile_cache_outside) */
 		pt = old->part;
@@ -196,16 +231,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	if (r != MN_OK)
 		goto out;
 	if (reusable(pc, old, key, pos, pc->now)) {
-		/* borrowed: the zones' own lines not touched (their kinds are the entry's) */
-		for (size_t k = 0; k < old->nzones; k++) {
-			zs->v[zs->n] = old->zones[k];
-			if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
-				cp->known[zs->n] = true;
-			if (cp->kind != NULL)
-				cp->kind[zs->n] = old->kinds[k];
-			zs->n++;
-		}
-		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
+		reuse(cp, i, old, zs);
 		/*
 		 * Its part as identified now (another file digest or position, the
 		 * same part): true for the old cache too, but under this name set
@@ -214,10 +240,6 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		old->part = pt;
 		old->reports_none = !cp->run->reports_from[i];
 		old->rest_empty = empty;
-		cp->fresh[i] = old;
-		cp->reused++;
-		cp->signed_reused += old->nsigned;
-		cp->resign_at = earliest(cp->resign_at, old->resign_at);
 		goto out;
 	}
 	if ((r = diag_new(&dd)) != MN_OK || (r = incr_entry_new(d->name, &e)) != MN_OK)
@@ -265,6 +287,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	e->resign_at = ss.refresh_at;
 	e->until = ss.refresh_at != 0 && ss.refresh_at < dm.until ? ss.refresh_at : dm.until;
 	cp->fresh[i] = e;
+	cp->run->diags[i] = e->ndiags > 0;
 	e = NULL;
 	cp->compiled++;
 	cp->signed_zones += ss.zones;
@@ -278,10 +301,12 @@ out:
 
 /* Each domain's recorded messages into c's diag, in domain order, each
  * position's message once (what compiling them in one pass reports). */
-void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n)
+void compile_cache_replay(ctx_t *c, const cache_run_t *cr, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const incr_entry_t *e = fresh[i];
+		if (!cr->diags[i])
+			continue;	/* (the entry's line not read) */
+		const incr_entry_t *e = cr->fresh[i];
 		for (size_t k = 0; e != NULL && k < e->ndiags; k++) {
 			const incr_diag_t *m = &e->diags[k];
 			if (m->keyed && !validate_first(c->val, m->key))
@@ -445,6 +470,7 @@ int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, ca
 	if (incr_global_same(cache, cr->global))
 		cr->prev = cache;
 	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL ||
+	    (cr->diags = calloc(nd > 0 ? nd : 1, sizeof(*cr->diags))) == NULL ||
 	    (cr->reports_from = calloc(nd > 0 ? nd : 1, sizeof(*cr->reports_from))) == NULL)
 		return MN_ENOMEM;
 	/* the epochs: the current one, the next (made now: the end cannot fail for want of it) */
@@ -514,10 +540,14 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 {
 	int r = MN_OK;
 	entries_follow(cache, p, cr->fresh, cr->prev != NULL ? cr->olds : NULL, zs, cr->before);
-	if (cr->prev != NULL && cr->names_same)
+	if (cr->prev != NULL && cr->names_same) {
 		r = incr_install_same(cache, cr->global, cr->fresh, cr->olds, nd);	/* (the map patched) */
-	else
+	} else {
+		for (size_t i = 0; cr->olds != NULL && i < nd; i++)
+			if (cr->fresh[i] != NULL && cr->fresh[i] == cr->olds[i])
+				incr_entry_ref(cr->fresh[i]);	/* (reused: held by the new map too) */
 		r = incr_install(cache, cr->global, cr->fresh, nd);
+	}
 	incr_serial_token_set(cache, r == MN_OK ? cr->serial_token : 0);
 	if (r != MN_OK)
 		return r;
@@ -530,6 +560,8 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 	free(cr->olds);
 	free(cr->part_same);
 	free(cr->quick);
+	free(cr->diags);
+	cr->diags = NULL;
 	cr->quick = NULL;
 	cr->fresh = NULL;
 	cr->before = NULL;
@@ -542,7 +574,8 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 {
 	for (size_t i = 0; cr->fresh != NULL && i < p->ndomains; i++)	/* (fresh: all domains) */
-		incr_entry_unref(cr->fresh[i]);
+		if (cr->olds == NULL || cr->fresh[i] != cr->olds[i])	/* (a reused one is not held) */
+			incr_entry_unref(cr->fresh[i]);
 	/* reused entries took this compile's parts, maybe under another name set */
 	if (cr->prev != NULL)
 		incr_parts_invalidate(cr->cache);
@@ -556,6 +589,8 @@ void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 	free(cr->olds);
 	free(cr->part_same);
 	free(cr->quick);
+	free(cr->diags);
+	cr->diags = NULL;
 	free(cr->reports_from);
 	cr->quick = NULL;
 	cr->fresh = NULL;

@@ -131,13 +131,13 @@ typedef struct cache_part {
 int compile_cached(const ctx_t *c, cache_part_t *cp, size_t i, zones_t *zs);
 /* Each domain's recorded messages into c's diag, in domain order, each
  * position's message once (what compiling them in one pass reports). */
-void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n);
+void compile_cache_replay(ctx_t *c, const struct cache_run *cr, size_t n);
 
 /* One incremental compile from start to end: zero-initialize. */
 typedef struct cache_run {
 	const compile_cache_t *prev;	/* the cache when its server digest matches */
 	compile_cache_t *cache;		/* the same, to invalidate its parts on failure */
-	incr_entry_t **fresh;		/* this compile's entries, by domain index */
+	incr_entry_t **fresh;		/* this compile's entries, by domain index (a reused one: olds[i], not held again) */
 	incr_entry_t **olds;		/* prev's entry of each domain (NULL: none), by domain index */
 	bool names_same;		/* prev's domain names are this policy's */
 	bool *part_same;		/* by domain index: its part is its old entry's (NULL: none is) */
@@ -155,6 +155,7 @@ typedef struct cache_run {
 	uint8_t global[32];		/* digest of the server settings */
 	uint64_t serial_token;		/* serial_assign_known()'s, for the cache at the end (0: none) */
 	zone_epoch_t *next;		/* held: the epoch the output will borrow its zones under */
+	bool *diags;			/* by domain index: its entry has messages (compile_cache_replay) */
 } cache_run_t;
 
 /* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */

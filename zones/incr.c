@@ -466,19 +466,22 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, incr_entry_t *const *olds,
 		      size_t n)
 {
-	if (!incr_global_same(c, global) || c->map.n != n)
-		return incr_install(c, global, v, n);
-	incr_order_set(c, 0, NULL, 0, NULL);	/* (the old entries replaced below go) */
+	bool same = incr_global_same(c, global) && c->map.n == n;
 	/* (an entry made now must replace the map's entry of its name: checked first, nothing changed yet) */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; same && i < n; i++)
 		if (v[i] == NULL || (v[i] != olds[i] && (olds[i] == NULL || strcmp(v[i]->name, olds[i]->name) != 0 ||
 							  mn_map_gets(&c->map, olds[i]->name) != olds[i])))
-			return incr_install(c, global, v, n);
+			same = false;
+	if (!same) {
+		for (size_t i = 0; i < n; i++)
+			if (v[i] != NULL && v[i] == olds[i])
+				incr_entry_ref(v[i]);	/* (the new map's reference: the old map's goes) */
+		return incr_install(c, global, v, n);
+	}
+	incr_order_set(c, 0, NULL, 0, NULL);	/* (the old entries replaced below go) */
 	for (size_t i = 0; i < n; i++) {
-		if (v[i] == olds[i]) {
-			incr_entry_unref(v[i]);	/* (the compile's reference: the map keeps its own) */
-			continue;
-		}
+		if (v[i] == olds[i])
+			continue;	/* (reused: the map's reference stands, its line not read) */
 		void **val = mn_map_put(&c->map, olds[i]->name, strlen(olds[i]->name));	/* (found: no growth) */
 		/* the slot's key is the entry's name: the new one's from now on */
 		mn_map_slot_t *slot = (mn_map_slot_t *)((char *)val - offsetof(mn_map_slot_t, val));

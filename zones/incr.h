@@ -53,26 +53,26 @@ typedef struct incr_part {
 } incr_part_t;
 
 typedef struct incr_entry {
-	char *name;		/* the domain */
-	uint8_t key[32], pos[32];
-	incr_part_t part;
-	bool reports_none;	/* under that part: no report destination at another hosted domain */
+	/*
+	 * (First, together: what a reused domain's compile reads, in one or two
+	 * cache lines of an entry that is cold by then.)
+	 */
+	bool borrowed;
 	bool rest_empty;	/* key and pos were made from the part alone (compile_cache.c) */
-	time_t since, until;	/* the output holds for now in [since, until) */
+	bool reports_none;	/* under that part: no report destination at another hosted domain */
+	bool has_keystate;
+	unsigned refs;		/* the cache's map, and a compile's fresh entry (compile_cached) */
 	/*
 	 * Owned (each zone is one entry's: zone_t.cached, and the generations
 	 * borrow it), or borrowed from the output until it has its serials.
 	 * Owned zones the entry lets go are retired into the cache's epoch
 	 * (cache), not freed: a generation may read them still.
 	 */
-	zone_t *zones[ZONE_KINDS];
 	uint8_t kinds[ZONE_KINDS];	/* zones[k]'s zone_kind_t (read without the zone's cold line) */
 	size_t nzones;
-	bool borrowed;
-	const compile_cache_t *cache;	/* the cache that holds it (NULL: none yet) */
-	incr_diag_t *diags;
 	size_t ndiags;
-	unsigned refs;		/* the caches (old and new) holding it */
+	time_t since, until;	/* the output holds for now in [since, until) */
+	zone_t *zones[ZONE_KINDS];
 	/*
 	 * DNSSEC: the zones are signed ones (nsigned of them); until is no
 	 * later than resign_at, when the first of their signatures needs
@@ -82,7 +82,11 @@ typedef struct incr_entry {
 	 */
 	size_t nsigned;
 	time_t resign_at;
-	bool has_keystate;
+	incr_diag_t *diags;
+	const compile_cache_t *cache;	/* the cache that holds it (NULL: none yet) */
+	char *name;		/* the domain */
+	uint8_t key[32], pos[32];
+	incr_part_t part;
 	uint8_t keystate[32];
 } incr_entry_t;
 
@@ -135,9 +139,10 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 /*
  * incr_install() in O(changed) when the cache holds entries of the same
  * names (olds[i]: its entry of v[i]'s name, found before the compile, under
- * the same global digest): a reused entry (v[i] == olds[i]) gives back the
- * compile's reference, an entry made now takes its old one's place in the
- * map.  Otherwise incr_install().
+ * the same global digest): a reused entry (v[i] == olds[i], the compile
+ * holding no reference on it: the map's stands) is not touched, an entry
+ * made now takes its old one's place in the map.  Otherwise incr_install(),
+ * the reused entries held once more first.
  */
 int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, incr_entry_t *const *olds,
 		      size_t n);

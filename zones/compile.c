@@ -797,7 +797,9 @@ static int run_publish(run_t *u)
 	int r = MN_OK;
 	if (u->cache.fresh != NULL && (r = compile_cache_mark(&u->cache, u->zs)) != MN_OK)
 		return r;
-	if (u->opts->persist_serials && (r = mtasts_write(p, u->only, u->opts->now, u->wdset, u->c.diag)) != MN_OK)
+	if (u->opts->persist_serials && (r = mtasts_write(p, u->only, u->opts->now, u->wdset,
+							 u->cache.fresh != NULL ? u->cache.mta_sts : NULL,
+							 u->c.diag)) != MN_OK)
 		return r;
 	if (p->server.state_dir.v != NULL) {
 		/* O(changed): the zones reused from the cache have their serials when it was left as they were */

@@ -171,7 +171,9 @@ static time_t earliest(time_t a, time_t b)
  */
 static void reuse(cache_part_t *cp, size_t i, incr_entry_t *old, zones_t *zs)
 {
+	bool mta_sts = false;
 	for (size_t k = 0; k < old->nzones; k++) {
+		mta_sts |= old->kinds[k] == ZONE_MTA_STS;
 		zs->v[zs->n] = old->zones[k];
 		if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
 			cp->known[zs->n] = true;
@@ -181,6 +183,7 @@ static void reuse(cache_part_t *cp, size_t i, incr_entry_t *old, zones_t *zs)
 	}
 	cp->fresh[i] = old;
 	cp->run->diags[i] = old->ndiags > 0;
+	cp->run->mta_sts[i] = mta_sts;
 	cp->reused++;
 	cp->signed_reused += old->nsigned;
 	cp->resign_at = earliest(cp->resign_at, old->resign_at);
@@ -265,6 +268,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	/* held once they have their serials (entries_follow) */
 	e->borrowed = true;
 	for (size_t k = z0; r == MN_OK && k < zs->n; k++) {
+		cp->run->mta_sts[i] |= zs->v[k]->kind == ZONE_MTA_STS;
 		e->kinds[e->nzones] = (uint8_t)zs->v[k]->kind;
 		e->zones[e->nzones++] = zs->v[k];
 	}
@@ -471,6 +475,7 @@ int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, ca
 		cr->prev = cache;
 	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL ||
 	    (cr->diags = calloc(nd > 0 ? nd : 1, sizeof(*cr->diags))) == NULL ||
+	    (cr->mta_sts = calloc(nd > 0 ? nd : 1, sizeof(*cr->mta_sts))) == NULL ||
 	    (cr->reports_from = calloc(nd > 0 ? nd : 1, sizeof(*cr->reports_from))) == NULL)
 		return MN_ENOMEM;
 	/* the epochs: the current one, the next (made now: the end cannot fail for want of it) */
@@ -561,7 +566,9 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 	free(cr->part_same);
 	free(cr->quick);
 	free(cr->diags);
+	free(cr->mta_sts);
 	cr->diags = NULL;
+	cr->mta_sts = NULL;
 	cr->quick = NULL;
 	cr->fresh = NULL;
 	cr->before = NULL;
@@ -590,7 +597,9 @@ void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 	free(cr->part_same);
 	free(cr->quick);
 	free(cr->diags);
+	free(cr->mta_sts);
 	cr->diags = NULL;
+	cr->mta_sts = NULL;
 	free(cr->reports_from);
 	cr->quick = NULL;
 	cr->fresh = NULL;

@@ -156,6 +156,7 @@ typedef struct cache_run {
 	uint64_t serial_token;		/* serial_assign_known()'s, for the cache at the end (0: none) */
 	zone_epoch_t *next;		/* held: the epoch the output will borrow its zones under */
 	bool *diags;			/* by domain index: its entry has messages (compile_cache_replay) */
+	bool *mta_sts;			/* by domain index: its entry has an MTA-STS zone (mtasts_write's may) */
 } cache_run_t;
 
 /* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */

@@ -49,6 +49,10 @@ struct zset {
 	bool sorted;		/* zones->v in strict apex order (checked, or patched from a sorted set) */
 	size_t reused;		/* zones whose names came from the previous set */
 	struct zsig *zsig;	/* per zone (zones->v order): its SOA RRSIGs, for DO answers */
+	/* patched: from which set (not held: only compared), what changed (zset_changes) */
+	const zset_t *from;
+	uint32_t *fresh, *gone;
+	size_t nfresh, ngone;
 };
 
 /* FNV-1a over the (lowercase) wire name. */
@@ -407,6 +411,8 @@ static void zset_free(zset_t *zs)
 		return;
 	spare_put(zs);	/* (before the zones: it reads their count) */
 	zones_free(zs->zones);
+	free(zs->fresh);
+	free(zs->gone);
 	free(zs);
 }
 
@@ -596,6 +602,38 @@ static int new_noting(zones_t *zones, bool sorted, zset_t **out)
 	return r;
 }
 
+/* zs patched from prev: what changed kept (zset_changes); *fresh taken. */
+static int note_changes(zset_t *zs, const zset_t *prev, const uint32_t *map, uint32_t **fresh, size_t nfresh)
+{
+	size_t ngone = 0;
+	for (size_t i = 0; i < prev->zones->n; i++)
+		ngone += map[i] == 0;
+	if ((zs->gone = malloc((ngone ? ngone : 1) * sizeof(*zs->gone))) == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0, k = 0; i < prev->zones->n; i++)
+		if (map[i] == 0)
+			zs->gone[k++] = (uint32_t)i;
+	uint32_t *f = realloc(*fresh, (nfresh ? nfresh : 1) * sizeof(*f));	/* (smaller: fails only oddly) */
+	zs->fresh = f != NULL ? f : *fresh;
+	*fresh = NULL;
+	zs->nfresh = nfresh;
+	zs->ngone = ngone;
+	zs->from = prev;
+	return MN_OK;
+}
+
+bool zset_changes(const zset_t *zs, const zset_t *prev, const uint32_t **fresh, size_t *nfresh,
+		  const uint32_t **gone, size_t *ngone)
+{
+	if (zs == NULL || prev == NULL || zs->from != prev || zs->fresh == NULL || zs->gone == NULL)
+		return false;
+	*fresh = zs->fresh;
+	*nfresh = zs->nfresh;
+	*gone = zs->gone;
+	*ngone = zs->ngone;
+	return true;
+}
+
 int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out)
 {
 	if (zones == NULL || out == NULL || zones->n >= UINT32_MAX)
@@ -636,7 +674,7 @@ int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out)
 	zs->refs = 1;
 	zs->sorted = true;
 	r = patch(zs, prev, zones, map, fresh, nfresh, moved);
-	if (r == MN_OK) {
+	if (r == MN_OK && (r = note_changes(zs, prev, map, &fresh, nfresh)) == MN_OK) {
 		zs->zones = zones;
 		*out = zs;
 		goto out;

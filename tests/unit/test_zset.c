@@ -589,6 +589,17 @@ static void test_patch(void)
 	       "every zone but the replaced and the added one reused");
 	is_int((long long)zset_name_count(next), (long long)zset_name_count(full), "as many names as built anew");
 	ok(same_answers(next, full, NZ, 3), "every answer the same as from the set built anew");
+	/* what changed, as the patch noted it: by index, read back by name */
+	const uint32_t *fr = NULL, *gn = NULL;
+	size_t nfr = 0, ngn = 0;
+	ok(zset_changes(next, prev, &fr, &nfr, &gn, &ngn), "changes: noted by the patch");
+	const zones_t *pz = zset_zones(prev), *nz = zset_zones(next);
+	ok(nfr == 2 && fr[0] < fr[1] && fr[1] < nz->n && strcmp(zone_name(nz->v[fr[0]]), "_dmarc.d007.example") == 0 &&
+	   strcmp(zone_name(nz->v[fr[1]]), "_dmarc.d025.example") == 0, "changes: d007 replaced and d025 added, in order");
+	ok(ngn == 2 && gn[0] < gn[1] && gn[1] < pz->n && strcmp(zone_name(pz->v[gn[0]]), "_dmarc.d007.example") == 0 &&
+	   strcmp(zone_name(pz->v[gn[1]]), "_dmarc.d020.example") == 0, "changes: d007 (replaced) and d020 gone, in order");
+	ok(!zset_changes(full, prev, &fr, &nfr, &gn, &ngn) && !zset_changes(prev, NULL, &fr, &nfr, &gn, &ngn) &&
+	   !zset_changes(next, full, &fr, &nfr, &gn, &ngn), "changes: none known for a set built anew or from another");
 	uint8_t w[256];
 	zset_result_t res;
 	size_t n = put_name(w, "_dmarc.d020.example");

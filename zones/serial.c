@@ -614,6 +614,7 @@ int serial_set(zones_t *zs, size_t i, uint32_t serial)
 			return MN_ENOMEM;
 		incr_zone_drop(z);	/* (a cache entry's: the entry lets it go, entries_follow) */
 		zs->v[i] = z = c;
+		zs->owns_some |= zs->hold != NULL;	/* (a finished output changed: c is its own) */
 	}
 	zone_set_serial(z, serial);
 	return MN_OK;

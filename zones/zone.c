@@ -927,11 +927,11 @@ void zones_free(zones_t *zs)
 {
 	if (zs == NULL)
 		return;
-	if (zs->hold != NULL)
-		zone_epoch_unref(zs->hold);	/* (O(1): the zones are the cache's) */
-	for (size_t i = 0; zs->hold == NULL && i < zs->n; i++)
+	/* (with hold: O(1), the zones are the cache's, unless the set was changed since) */
+	for (size_t i = 0; (zs->hold == NULL || zs->owns_some) && i < zs->n; i++)
 		if (zs->v[i] != NULL && !zs->v[i]->cached)	/* (a compile's output before its cache took the zones: borrowed ones) */
 			zone_unref(zs->v[i]);
+	zone_epoch_unref(zs->hold);
 	free(zs->v);
 	free(zs);
 }

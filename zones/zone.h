@@ -118,6 +118,7 @@ typedef struct zones {
 	zone_t **v;
 	size_t n;
 	zone_epoch_t *hold;	/* NULL: one reference a zone */
+	bool owns_some;		/* with hold: some zones are the set's own, not the cache's (serial_set after the compile) */
 } zones_t;
 
 void zones_free(zones_t *zs);	/* frees every zone (or drops hold); NULL is a no-op */

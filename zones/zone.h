@@ -58,11 +58,12 @@ typedef struct zone zone_t;
 int zone_new(const char *apex, zone_kind_t kind, const char *domain, zone_t **out);
 void zone_unref(zone_t *z);	/* NULL is a no-op; with other holders: drops one */
 /*
- * One more holder of a finished zone (the compile cache and the zone sets
- * built from its output share unchanged zones): each holder frees its own
- * with zone_unref().  A shared zone must not change (zone_shared(): a new
- * serial goes into a copy).  NULL when z is NULL or already has 65,535 other
- * holders (the caller copies instead).  Thread-safe.
+ * One more holder of a finished zone: each holder frees its own with
+ * zone_unref().  A shared zone must not change (zone_shared(): a new serial
+ * goes into a copy).  NULL when z is NULL or already has 65,535 other
+ * holders (the caller copies instead).  Thread-safe.  (The compile cache and
+ * the zone sets built from its output do not use it: the sets borrow the
+ * cache's zones under an epoch, zones_t.hold.)
  */
 zone_t *zone_ref(zone_t *z);
 bool zone_shared(const zone_t *z);

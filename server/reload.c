@@ -179,10 +179,51 @@ int srv_load(const char *path, policy_cache_t *pc, compile_cache_t *cc, diag_t *
 	return load_from(path, pc, cc, NULL, diag, zset, conf, st, ndomains, policy);
 }
 
-void srv_log_changes(const zset_t *old, const zset_t *cur)
+/* One changed zone of cur (o: old's of its name, or NULL): logged while under the limit. */
+static void log_change(const zone_t *z, const zone_t *o, size_t *logged)
+{
+	if ((*logged)++ >= LOG_CHANGES_MAX)
+		return;
+	if (o == NULL)
+		mn_log(MN_LOG_INFO, "zone %s added (serial %u)", zone_name(z), zone_serial(z));
+	else
+		mn_log(MN_LOG_INFO, "zone %s serial %u -> %u", zone_name(z), zone_serial(o), zone_serial(z));
+}
+
+/*
+ * srv_log_changes() from what the patch of old into cur noted: the zones
+ * not taken from old and those gone, looked up by name (a few), none of the
+ * others read.  False when cur was not patched from old.
+ */
+static bool log_patched(const zset_t *old, const zset_t *cur, size_t *logged, size_t *changes)
+{
+	const uint32_t *fresh = NULL, *gone = NULL;
+	size_t nfresh = 0, ngone = 0;
+	if (!zset_changes(cur, old, &fresh, &nfresh, &gone, &ngone))
+		return false;
+	const zones_t *a = zset_zones(old), *b = zset_zones(cur);
+	for (size_t k = 0; k < nfresh; k++) {
+		const zone_t *z = b->v[fresh[k]], *o = zones_find(a, zone_name(z));
+		if (o != NULL && zone_serial(o) == zone_serial(z))
+			continue;
+		(*changes)++;
+		log_change(z, o, logged);
+	}
+	for (size_t k = 0; k < ngone; k++) {
+		const zone_t *o = a->v[gone[k]];
+		if (zones_find(b, zone_name(o)) != NULL)
+			continue;	/* (replaced: above) */
+		(*changes)++;
+		if ((*logged)++ < LOG_CHANGES_MAX)
+			mn_log(MN_LOG_INFO, "zone %s removed", zone_name(o));
+	}
+	return true;
+}
+
+/* srv_log_changes() by a walk over both sets (the same zone objects matched without a read). */
+static void log_walked(const zset_t *old, const zset_t *cur, size_t *logged, size_t *changes)
 {
 	const zones_t *a = zset_zones(old), *b = zset_zones(cur);
-	size_t logged = 0, changes = 0;
 	zones_cursor_t ac = { .zs = a }, bc = { .zs = b };
 	for (size_t i = 0; i < b->n; i++) {
 		const zone_t *z = b->v[i];
@@ -190,21 +231,23 @@ void srv_log_changes(const zset_t *old, const zset_t *cur)
 		/* (the same zone object: not read, 300,000 SOAs in cold memory) */
 		if (o == z || (o != NULL && zone_serial(o) == zone_serial(z)))
 			continue;
-		changes++;
-		if (logged++ >= LOG_CHANGES_MAX)
-			continue;
-		if (o == NULL)
-			mn_log(MN_LOG_INFO, "zone %s added (serial %u)", zone_name(z), zone_serial(z));
-		else
-			mn_log(MN_LOG_INFO, "zone %s serial %u -> %u", zone_name(z), zone_serial(o), zone_serial(z));
+		(*changes)++;
+		log_change(z, o, logged);
 	}
 	for (size_t i = 0; i < a->n; i++) {
 		if (zones_match(&bc, a->v[i]) != NULL)
 			continue;
-		changes++;
-		if (logged++ < LOG_CHANGES_MAX)
+		(*changes)++;
+		if ((*logged)++ < LOG_CHANGES_MAX)
 			mn_log(MN_LOG_INFO, "zone %s removed", zone_name(a->v[i]));
 	}
+}
+
+void srv_log_changes(const zset_t *old, const zset_t *cur)
+{
+	size_t logged = 0, changes = 0;
+	if (!log_patched(old, cur, &logged, &changes))
+		log_walked(old, cur, &logged, &changes);
 	if (changes > LOG_CHANGES_MAX)
 		mn_log(MN_LOG_INFO, "%zu zone changes (%zu not logged)", changes,
 		       changes - LOG_CHANGES_MAX);

@@ -570,7 +570,7 @@ static int compile_parts(ctx_t *c, const policy_domain_t *only, unsigned threads
 	for (unsigned k = 1; fresh == NULL && r == MN_OK && k < nparts; k++)
 		r = validate_join(c->val, pt[k].c.val);
 	if (fresh != NULL && r == MN_OK) {
-		compile_cache_replay(c, fresh, p->ndomains);
+		compile_cache_replay(c, cr, p->ndomains);
 		st->reused = st->compiled = st->digested = 0;
 		for (unsigned k = 0; k < nparts; k++) {
 			st->reused += pt[k].cache.reused;
@@ -821,7 +821,9 @@ static int run_publish(run_t *u)
 	int r = MN_OK;
 	if (u->cache.fresh != NULL && (r = compile_cache_mark(&u->cache, u->zs)) != MN_OK)
 		return r;
-	if (u->opts->persist_serials && (r = mtasts_write(p, u->only, u->opts->now, u->wdset, u->c.diag)) != MN_OK)
+	if (u->opts->persist_serials && (r = mtasts_write(p, u->only, u->opts->now, u->wdset,
+							 u->cache.fresh != NULL ? u->cache.mta_sts : NULL,
+							 u->c.diag)) != MN_OK)
 		return r;
 	if (p->server.state_dir.v != NULL) {
 		/* O(changed): the zones reused from the cache have their serials when it was left as they were */
@@ -850,7 +852,7 @@ static void run_free(run_t *u)
 	compile_reports_free(&u->c);
 	validate_free(u->c.val);
 	for (size_t i = 0; i < u->nresigned; i++)
-		zone_unref(u->resigned[i]);
+		incr_zone_drop(u->resigned[i]);	/* (a cache entry's: retired by entries_follow) */
 	free(u->resigned);
 	free(u->known);
 	free(u->zkinds);

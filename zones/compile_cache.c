@@ -209,8 +209,10 @@ static int stored_entry(const ctx_t *pc, cache_part_t *cp, size_t i, const uint8
 	int r = sign_domain_stored(pc->p, d, inputs, pc->now, v, &n, &until, &ss);
 	if (r != MN_OK)
 		return r == MN_ENOENT ? MN_OK : r;
-	if ((r = incr_entry_new(d->name, &e)) == MN_OK)
+	if ((r = incr_entry_new(d->name, &e)) == MN_OK) {
+		e->keys_seq = sign_keys_seq(pc->p, v, n);	/* (read before the state, as sign_keys_seq says) */
 		r = sign_keys_state(pc->p, v, n, e->keystate);
+	}
 	if (r != MN_OK) {
 		for (size_t k = 0; k < n; k++)
 			zone_unref(v[k]);
@@ -222,7 +224,9 @@ static int stored_entry(const ctx_t *pc, cache_part_t *cp, size_t i, const uint8
 	for (size_t k = 0; k < n; k++) {
 		if (cp->kind != NULL)
 			cp->kind[zs->n] = (uint8_t)v[k]->kind;
+		cp->run->mta_sts[i] |= v[k]->kind == ZONE_MTA_STS;
 		zs->v[zs->n++] = v[k];
+		e->kinds[e->nzones] = (uint8_t)v[k]->kind;
 		e->zones[e->nzones++] = v[k];
 	}
 	memcpy(e->key, key, 32);
@@ -235,11 +239,37 @@ static int stored_entry(const ctx_t *pc, cache_part_t *cp, size_t i, const uint8
 	e->resign_at = ss.refresh_at;
 	e->until = ss.refresh_at != 0 && ss.refresh_at < until ? ss.refresh_at : until;
 	cp->fresh[i] = e;
+	cp->run->diags[i] = false;	/* (only a domain compiled without messages is stored) */
 	cp->stored++;
 	cp->signed_zones += ss.zones;
 	cp->resign_at = earliest(cp->resign_at, ss.refresh_at);
 	*taken = true;
 	return MN_OK;
+}
+
+/*
+ * Domain i's old entry reused: its zones borrowed (their own lines not
+ * touched: their kinds are the entry's), the entry itself not held again
+ * (fresh[i] == olds[i]: the cache's reference stands; compile_cache_end).
+ */
+static void reuse(cache_part_t *cp, size_t i, incr_entry_t *old, zones_t *zs)
+{
+	bool mta_sts = false;
+	for (size_t k = 0; k < old->nzones; k++) {
+		mta_sts |= old->kinds[k] == ZONE_MTA_STS;
+		zs->v[zs->n] = old->zones[k];
+		if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
+			cp->known[zs->n] = true;
+		if (cp->kind != NULL)
+			cp->kind[zs->n] = old->kinds[k];
+		zs->n++;
+	}
+	cp->fresh[i] = old;
+	cp->run->diags[i] = old->ndiags > 0;
+	cp->run->mta_sts[i] = mta_sts;
+	cp->reused++;
+	cp->signed_reused += old->nsigned;
+	cp->resign_at = earliest(cp->resign_at, old->resign_at);
 }
 
 /* Domain i through the cache: its entry's zones, or compiled into a new entry. */
@@ -255,6 +285,19 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	incr_entry_t *old = cp->run->olds != NULL ? cp->run->olds[i] : incr_find(cp->prev, d->name);
 	bool same = false, empty = false;
 	int r = MN_OK;
+	/*
+	 * Not changed in the policy, nothing outside it then nor now, not
+	 * signed, in its time: reused as it is, none of its digests copied (the
+	 * path below would find them the same; its fields read here share the
+	 * entry's first lines).
+	 */
+	if (cp->run->quick != NULL && cp->run->quick[i] && old->rest_empty && !old->has_keystate &&
+	    pc->now >= old->since && pc->now < old->until) {
+		reuse(cp, i, old, zs);
+		if (old->reports_none != !cp->run->reports_from[i])
+			old->reports_none = !cp->run->reports_from[i];
+		return MN_OK;
+	}
 	if (cp->run->quick != NULL && cp->run->quick[i] && old->rest_empty) {
 		/* not changed in the policy, nothing outside it then nor now (compile_cache_outside) */
 		pt = old->part;
@@ -274,18 +317,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	if (r != MN_OK)
 		goto out;
 	if (reusable(pc, old, key, pos, pc->now)) {
-		for (size_t k = 0; k < old->nzones; k++) {
-			if ((zs->v[zs->n] = incr_zone_hold(old->zones[k])) == NULL) {
-				r = MN_ENOMEM;
-				goto out;
-			}
-			if (cp->known != NULL)	/* (its serial the one the last compile gave it) */
-				cp->known[zs->n] = true;
-			if (cp->kind != NULL)	/* (read beside the reference count just written) */
-				cp->kind[zs->n] = (uint8_t)zs->v[zs->n]->kind;
-			zs->n++;
-		}
-		incr_entry_ref(old);	/* one thread per domain: no other touches it now */
+		reuse(cp, i, old, zs);
 		/*
 		 * Its part as identified now (another file digest or position, the
 		 * same part): true for the old cache too, but under this name set
@@ -294,10 +326,6 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		old->part = pt;
 		old->reports_none = !cp->run->reports_from[i];
 		old->rest_empty = empty;
-		cp->fresh[i] = old;
-		cp->reused++;
-		cp->signed_reused += old->nsigned;
-		cp->resign_at = earliest(cp->resign_at, old->resign_at);
 		goto out;
 	}
 	if (d->dnssec.enabled.v && pc->persist) {
@@ -328,8 +356,11 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 	}
 	/* held once they have their serials (entries_follow) */
 	e->borrowed = true;
-	for (size_t k = z0; r == MN_OK && k < zs->n; k++)
+	for (size_t k = z0; r == MN_OK && k < zs->n; k++) {
+		cp->run->mta_sts[i] |= zs->v[k]->kind == ZONE_MTA_STS;
+		e->kinds[e->nzones] = (uint8_t)zs->v[k]->kind;
 		e->zones[e->nzones++] = zs->v[k];
+	}
 	for (size_t k = 0; r == MN_OK && k < diag_count(dd); k++) {
 		uint64_t dk = 0;
 		bool keyed = validate_scope_key(pc->val, k, &dk);
@@ -355,6 +386,7 @@ int compile_cached(const ctx_t *pc, cache_part_t *cp, size_t i, zones_t *zs)
 		sign_domain_note(pc->p, e->zones, e->nzones, inputs, dm.until);
 	}
 	cp->fresh[i] = e;
+	cp->run->diags[i] = e->ndiags > 0;
 	e = NULL;
 	cp->compiled++;
 	cp->signed_zones += ss.zones;
@@ -368,10 +400,12 @@ out:
 
 /* Each domain's recorded messages into c's diag, in domain order, each
  * position's message once (what compiling them in one pass reports). */
-void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n)
+void compile_cache_replay(ctx_t *c, const cache_run_t *cr, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const incr_entry_t *e = fresh[i];
+		if (!cr->diags[i])
+			continue;	/* (the entry's line not read) */
+		const incr_entry_t *e = cr->fresh[i];
 		for (size_t k = 0; e != NULL && k < e->ndiags; k++) {
 			const incr_diag_t *m = &e->diags[k];
 			if (m->keyed && !validate_first(c->val, m->key))
@@ -383,16 +417,19 @@ void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n)
 }
 
 /*
- * After the serials: the entries of the domains compiled now hold their
- * zones (the output's, with serials); and a reused zone whose serial changed
- * (serial_set replaced it in zs by a copy: it was shared) is replaced in its
- * entry by that copy, so that the next compile does not copy it again.  (The
- * entry may be the old cache's too: the same records, another serial, which
- * every compile sets anyway.)  A zone compiled now and replaced after the
- * serials (sign_settle) is replaced in its entry too.  before: zs->v as it
- * was before the serials.
+ * After the serials: the entries of the domains compiled now own their
+ * zones (the output's, with serials: the output borrows them from now on);
+ * and a reused zone whose serial changed (serial_set replaced it in zs by a
+ * copy: it was the cache's) is replaced in its entry by that copy, so that
+ * the next compile does not copy it again; the zone it replaces is retired
+ * into the cache's epoch (the generations being served read it still), never
+ * written.  A zone compiled now and replaced after the serials (sign_settle)
+ * is replaced in its entry too.  before: zs->v as it was before the serials;
+ * olds (NULL: none): the old entries, by domain index.  Nothing is
+ * allocated: it cannot fail.
  */
-static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t *zs, zone_t *const *before)
+static void entries_follow(const compile_cache_t *cache, const policy_t *p, incr_entry_t **fresh,
+			   incr_entry_t *const *olds, const zones_t *zs, zone_t *const *before)
 {
 	for (size_t i = 0; i < zs->n; i++) {
 		if (zs->v[i] == before[i])
@@ -400,39 +437,25 @@ static int entries_follow(const policy_t *p, incr_entry_t **fresh, const zones_t
 		const policy_domain_t *d = compile_domain_find(p, zs->v[i]->domain);
 		incr_entry_t *e = d != NULL ? fresh[d - p->domains] : NULL;
 		/* (a zone compiled now whose SOA was signed again: sign_settle kept before[i] alive) */
-		for (size_t k = 0; e != NULL && e->borrowed && k < e->nzones; k++)
-			if (e->zones[k] == before[i])
-				e->zones[k] = zs->v[i];
-		for (size_t k = 0; e != NULL && !e->borrowed && k < e->nzones; k++) {
-			if (strcmp(e->zones[k]->name, zs->v[i]->name) != 0)
+		for (size_t k = 0; e != NULL && k < e->nzones; k++) {
+			if (e->zones[k] != before[i])
 				continue;
-			zone_t *h = incr_zone_hold(zs->v[i]);
-			if (h == NULL)
-				return MN_ENOMEM;
-			zone_unref(e->zones[k]);
-			e->zones[k] = h;
+			if (!e->borrowed)
+				incr_zone_retire(cache, e->zones[k]);
+			e->zones[k] = zs->v[i];
+			if (!e->borrowed)
+				incr_zone_take(zs->v[i]);
 		}
 	}
 	for (size_t i = 0; i < p->ndomains; i++) {
 		incr_entry_t *e = fresh[i];
-		if (e == NULL || !e->borrowed)
+		/* (a reused entry is its old one: its own line not read) */
+		if (e == NULL || (olds != NULL && e == olds[i]) || !e->borrowed)
 			continue;
-		size_t k = 0;
-		for (; k < e->nzones; k++) {
-			zone_t *h = incr_zone_hold(e->zones[k]);	/* (not shared: written in place) */
-			if (h == NULL)
-				break;
-			e->zones[k] = h;
-		}
-		if (k < e->nzones) {
-			/* the held ones go, the rest stay borrowed: the entry frees none */
-			for (size_t j = 0; j < k; j++)
-				zone_unref(e->zones[j]);
-			return MN_ENOMEM;
-		}
+		for (size_t k = 0; k < e->nzones; k++)
+			incr_zone_take(e->zones[k]);
 		e->borrowed = false;
 	}
-	return MN_OK;
 }
 
 /*
@@ -546,8 +569,13 @@ int compile_cache_begin(const policy_t *p, compile_cache_t *cache, size_t nd, ca
 	if (incr_global_same(cache, cr->global))
 		cr->prev = cache;
 	if ((cr->fresh = calloc(nd > 0 ? nd : 1, sizeof(*cr->fresh))) == NULL ||
+	    (cr->diags = calloc(nd > 0 ? nd : 1, sizeof(*cr->diags))) == NULL ||
+	    (cr->mta_sts = calloc(nd > 0 ? nd : 1, sizeof(*cr->mta_sts))) == NULL ||
 	    (cr->reports_from = calloc(nd > 0 ? nd : 1, sizeof(*cr->reports_from))) == NULL)
 		return MN_ENOMEM;
+	/* the epochs: the current one, the next (made now: the end cannot fail for want of it) */
+	if ((r = incr_epoch_begin(cache)) != MN_OK || (r = zone_epoch_new(&cr->next)) != MN_OK)
+		return r;
 	if (cr->prev == NULL)
 		return MN_OK;
 	if ((r = begin_known(p, cr, nd)) != MN_OK || cr->quick != NULL)
@@ -608,22 +636,34 @@ int compile_cache_mark(cache_run_t *cr, const zones_t *zs)
 	return MN_OK;
 }
 
-int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, const zones_t *zs, size_t nd)
+int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, zones_t *zs, size_t nd)
 {
-	int r = entries_follow(p, cr->fresh, zs, cr->before);
-	if (r == MN_OK && cr->prev != NULL && cr->names_same)
+	int r = MN_OK;
+	entries_follow(cache, p, cr->fresh, cr->prev != NULL ? cr->olds : NULL, zs, cr->before);
+	if (cr->prev != NULL && cr->names_same) {
 		r = incr_install_same(cache, cr->global, cr->fresh, cr->olds, nd);	/* (the map patched) */
-	else if (r == MN_OK)
+	} else {
+		for (size_t i = 0; cr->olds != NULL && i < nd; i++)
+			if (cr->fresh[i] != NULL && cr->fresh[i] == cr->olds[i])
+				incr_entry_ref(cr->fresh[i]);	/* (reused: held by the new map too) */
 		r = incr_install(cache, cr->global, cr->fresh, nd);
+	}
 	incr_serial_token_set(cache, r == MN_OK ? cr->serial_token : 0);
 	if (r != MN_OK)
 		return r;
+	/* the output borrows its zones, all the cache's entries' now, under the next epoch */
+	incr_epoch_next(cache, cr->next, zs);
+	cr->next = NULL;
 	cr->prev_from = NULL;	/* (the cache's, replaced now) */
 	incr_order_set(cache, p->gen, cr->fresh, nd, cr->reports_from);	/* (the entries are the cache's now) */
 	free(cr->before);
 	free(cr->olds);
 	free(cr->part_same);
 	free(cr->quick);
+	free(cr->diags);
+	free(cr->mta_sts);
+	cr->diags = NULL;
+	cr->mta_sts = NULL;
 	cr->quick = NULL;
 	cr->fresh = NULL;
 	cr->before = NULL;
@@ -636,18 +676,25 @@ int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr
 void compile_cache_abort(const policy_t *p, cache_run_t *cr)
 {
 	for (size_t i = 0; cr->fresh != NULL && i < p->ndomains; i++)	/* (fresh: all domains) */
-		incr_entry_unref(cr->fresh[i]);
+		if (cr->olds == NULL || cr->fresh[i] != cr->olds[i])	/* (a reused one is not held) */
+			incr_entry_unref(cr->fresh[i]);
 	/* reused entries took this compile's parts, maybe under another name set */
 	if (cr->prev != NULL)
 		incr_parts_invalidate(cr->cache);
 	incr_serial_token_set(cr->cache, 0);	/* (the serials may have moved on without the entries) */
 	cr->prev_from = NULL;
 	incr_order_set(cr->cache, 0, NULL, 0, NULL);
+	zone_epoch_unref(cr->next);
+	cr->next = NULL;
 	free(cr->fresh);
 	free(cr->before);
 	free(cr->olds);
 	free(cr->part_same);
 	free(cr->quick);
+	free(cr->diags);
+	free(cr->mta_sts);
+	cr->diags = NULL;
+	cr->mta_sts = NULL;
 	free(cr->reports_from);
 	cr->quick = NULL;
 	cr->fresh = NULL;

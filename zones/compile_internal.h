@@ -134,13 +134,13 @@ typedef struct cache_part {
 int compile_cached(const ctx_t *c, cache_part_t *cp, size_t i, zones_t *zs);
 /* Each domain's recorded messages into c's diag, in domain order, each
  * position's message once (what compiling them in one pass reports). */
-void compile_cache_replay(ctx_t *c, incr_entry_t **fresh, size_t n);
+void compile_cache_replay(ctx_t *c, const struct cache_run *cr, size_t n);
 
 /* One incremental compile from start to end: zero-initialize. */
 typedef struct cache_run {
 	const compile_cache_t *prev;	/* the cache when its server digest matches */
 	compile_cache_t *cache;		/* the same, to invalidate its parts on failure */
-	incr_entry_t **fresh;		/* this compile's entries, by domain index */
+	incr_entry_t **fresh;		/* this compile's entries, by domain index (a reused one: olds[i], not held again) */
 	incr_entry_t **olds;		/* prev's entry of each domain (NULL: none), by domain index */
 	bool names_same;		/* prev's domain names are this policy's */
 	bool *part_same;		/* by domain index: its part is its old entry's (NULL: none is) */
@@ -157,6 +157,9 @@ typedef struct cache_run {
 	zone_t **before;		/* zs->v before the serials */
 	uint8_t global[32];		/* digest of the server settings */
 	uint64_t serial_token;		/* serial_assign_known()'s, for the cache at the end (0: none) */
+	zone_epoch_t *next;		/* held: the epoch the output will borrow its zones under */
+	bool *diags;			/* by domain index: its entry has messages (compile_cache_replay) */
+	bool *mta_sts;			/* by domain index: its entry has an MTA-STS zone (mtasts_write's may) */
 } cache_run_t;
 
 /* Digests the server settings, decides whether anything is reused, makes fresh for nd domains. */
@@ -176,6 +179,6 @@ bool compile_cache_names_known(const cache_run_t *cr, size_t nd);
 /* Notes the zones before the serials are set. */
 int compile_cache_mark(cache_run_t *cr, const zones_t *zs);
 /* After the serials: the entries follow the zones, and the cache takes them (cr emptied). */
-int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, const zones_t *zs, size_t nd);
+int compile_cache_end(const policy_t *p, compile_cache_t *cache, cache_run_t *cr, zones_t *zs, size_t nd);
 /* On failure: the entries made go (the cache stays as it was). */
 void compile_cache_abort(const policy_t *p, cache_run_t *cr);

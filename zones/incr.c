@@ -23,6 +23,7 @@ struct compile_cache {
 	bool *order_from;	/* beside them: the domain reported to another hosted domain */
 	size_t norder;
 	uint64_t gen;		/* the policy generation they were compiled from (0: none) */
+	zone_epoch_t *epoch;	/* held: the current epoch, the zones let go go into (incr_zone_retire) */
 };
 
 /* ---- digests ------------------------------------------------------------------ */
@@ -316,7 +317,7 @@ void incr_entry_unref(incr_entry_t *e)
 	if (e == NULL || --e->refs > 0)
 		return;
 	for (size_t i = 0; !e->borrowed && i < e->nzones; i++)
-		zone_unref(e->zones[i]);
+		incr_zone_retire(e->cache, e->zones[i]);
 	for (size_t i = 0; i < e->ndiags; i++) {
 		free(e->diags[i].file);
 		free(e->diags[i].msg);
@@ -370,6 +371,7 @@ void compile_cache_free(compile_cache_t *c)
 	if (c == NULL)
 		return;
 	drop_all(&c->map);
+	zone_epoch_unref(c->epoch);	/* (after the entries: their zones in it) */
 	free(c->order);
 	free(c->order_from);
 	free(c);
@@ -447,6 +449,7 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 			continue;
 		/* sized for n at once: no growth, so no failure */
 		void **slot = mn_map_put(&m, v[i]->name, strlen(v[i]->name));
+		v[i]->cache = c;	/* (the output may read its zones: retired, even a twin's) */
 		if (slot == NULL || *slot != NULL)
 			incr_entry_unref(v[i]);	/* a name twice: the first one is kept */
 		else
@@ -463,24 +466,28 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, incr_entry_t *const *olds,
 		      size_t n)
 {
-	if (!incr_global_same(c, global) || c->map.n != n)
-		return incr_install(c, global, v, n);
-	incr_order_set(c, 0, NULL, 0, NULL);	/* (the old entries replaced below go) */
+	bool same = incr_global_same(c, global) && c->map.n == n;
 	/* (an entry made now must replace the map's entry of its name: checked first, nothing changed yet) */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; same && i < n; i++)
 		if (v[i] == NULL || (v[i] != olds[i] && (olds[i] == NULL || strcmp(v[i]->name, olds[i]->name) != 0 ||
 							  mn_map_gets(&c->map, olds[i]->name) != olds[i])))
-			return incr_install(c, global, v, n);
+			same = false;
+	if (!same) {
+		for (size_t i = 0; i < n; i++)
+			if (v[i] != NULL && v[i] == olds[i])
+				incr_entry_ref(v[i]);	/* (the new map's reference: the old map's goes) */
+		return incr_install(c, global, v, n);
+	}
+	incr_order_set(c, 0, NULL, 0, NULL);	/* (the old entries replaced below go) */
 	for (size_t i = 0; i < n; i++) {
-		if (v[i] == olds[i]) {
-			incr_entry_unref(v[i]);	/* (the compile's reference: the map keeps its own) */
-			continue;
-		}
+		if (v[i] == olds[i])
+			continue;	/* (reused: the map's reference stands, its line not read) */
 		void **val = mn_map_put(&c->map, olds[i]->name, strlen(olds[i]->name));	/* (found: no growth) */
 		/* the slot's key is the entry's name: the new one's from now on */
 		mn_map_slot_t *slot = (mn_map_slot_t *)((char *)val - offsetof(mn_map_slot_t, val));
 		slot->key = v[i]->name;
 		*val = v[i];
+		v[i]->cache = c;
 		incr_entry_unref(olds[i]);
 	}
 	c->parts_stale = false;	/* every entry's part recorded by this compile */
@@ -510,13 +517,40 @@ zone_t *incr_zone_copy(const zone_t *z)
 	return c;
 }
 
-zone_t *incr_zone_hold(zone_t *z)
-{
-	zone_t *r = zone_ref(z);
-	return r != NULL ? r : incr_zone_copy(z);
-}
-
 bool incr_zone_shared(const zone_t *z)
 {
-	return zone_shared(z);
+	return z->cached || zone_shared(z);
+}
+
+void incr_zone_drop(zone_t *z)
+{
+	if (z != NULL && !z->cached)
+		zone_unref(z);
+}
+
+void incr_zone_take(zone_t *z)
+{
+	z->cached = true;
+}
+
+void incr_zone_retire(const compile_cache_t *c, zone_t *z)
+{
+	if (c != NULL && c->epoch != NULL)
+		zone_epoch_retire(c->epoch, z);
+	else
+		zone_unref(z);	/* (no output borrowed it) */
+}
+
+int incr_epoch_begin(compile_cache_t *c)
+{
+	return c->epoch != NULL ? MN_OK : zone_epoch_new(&c->epoch);
+}
+
+void incr_epoch_next(compile_cache_t *c, zone_epoch_t *next, zones_t *zs)
+{
+	assert(c->epoch != NULL && zs->hold == NULL);
+	zone_epoch_chain(c->epoch, next);
+	zone_epoch_unref(c->epoch);	/* (the zones it holds go with the generations before zs) */
+	c->epoch = zone_epoch_ref(next);
+	zs->hold = next;
 }

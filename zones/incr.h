@@ -53,18 +53,26 @@ typedef struct incr_part {
 } incr_part_t;
 
 typedef struct incr_entry {
-	char *name;		/* the domain */
-	uint8_t key[32], pos[32];
-	incr_part_t part;
-	bool reports_none;	/* under that part: no report destination at another hosted domain */
-	bool rest_empty;	/* key and pos were made from the part alone (compile_cache.c) */
-	time_t since, until;	/* the output holds for now in [since, until) */
-	zone_t *zones[ZONE_KINDS];	/* held (zone_ref), or borrowed from the output until it has its serials */
-	size_t nzones;
+	/*
+	 * (First, together: what a reused domain's compile reads, in one or two
+	 * cache lines of an entry that is cold by then.)
+	 */
 	bool borrowed;
-	incr_diag_t *diags;
+	bool rest_empty;	/* key and pos were made from the part alone (compile_cache.c) */
+	bool reports_none;	/* under that part: no report destination at another hosted domain */
+	bool has_keystate;
+	unsigned refs;		/* the cache's map, and a compile's fresh entry (compile_cached) */
+	/*
+	 * Owned (each zone is one entry's: zone_t.cached, and the generations
+	 * borrow it), or borrowed from the output until it has its serials.
+	 * Owned zones the entry lets go are retired into the cache's epoch
+	 * (cache), not freed: a generation may read them still.
+	 */
+	uint8_t kinds[ZONE_KINDS];	/* zones[k]'s zone_kind_t (read without the zone's cold line) */
+	size_t nzones;
 	size_t ndiags;
-	unsigned refs;		/* the caches (old and new) holding it */
+	time_t since, until;	/* the output holds for now in [since, until) */
+	zone_t *zones[ZONE_KINDS];
 	/*
 	 * DNSSEC: the zones are signed ones (nsigned of them); until is no
 	 * later than resign_at, when the first of their signatures needs
@@ -74,7 +82,11 @@ typedef struct incr_entry {
 	 */
 	size_t nsigned;
 	time_t resign_at;
-	bool has_keystate;
+	incr_diag_t *diags;
+	const compile_cache_t *cache;	/* the cache that holds it (NULL: none yet) */
+	char *name;		/* the domain */
+	uint8_t key[32], pos[32];
+	incr_part_t part;
 	uint8_t keystate[32];
 	uint64_t keys_seq;	/* sign_keys_seq() before keystate was taken (0: none) */
 } incr_entry_t;
@@ -128,9 +140,10 @@ int incr_install(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v,
 /*
  * incr_install() in O(changed) when the cache holds entries of the same
  * names (olds[i]: its entry of v[i]'s name, found before the compile, under
- * the same global digest): a reused entry (v[i] == olds[i]) gives back the
- * compile's reference, an entry made now takes its old one's place in the
- * map.  Otherwise incr_install().
+ * the same global digest): a reused entry (v[i] == olds[i], the compile
+ * holding no reference on it: the map's stands) is not touched, an entry
+ * made now takes its old one's place in the map.  Otherwise incr_install(),
+ * the reused entries held once more first.
  */
 int incr_install_same(compile_cache_t *c, const uint8_t global[32], incr_entry_t **v, incr_entry_t *const *olds,
 		      size_t n);
@@ -163,10 +176,25 @@ int incr_entry_add_diag(incr_entry_t *e, const diag_item_t *it, bool keyed, uint
 /* A finished copy of a finished zone (records, serial and digest the same); NULL on ENOMEM. */
 zone_t *incr_zone_copy(const zone_t *z);
 /*
- * z for one more holder (the cache and a compile's output, each freeing its
- * own with zone_unref): a reference, or a copy when z has too many holders;
- * NULL on ENOMEM.
+ * Is z held by more than one, or a cache entry's (which the generations
+ * read): its serial must then not be written in place?
  */
-zone_t *incr_zone_hold(zone_t *z);
-/* Is z held by more than one (its serial must then not be written in place)? */
 bool incr_zone_shared(const zone_t *z);
+/*
+ * A compile's output lets go of z, replaced by a copy: its reference
+ * dropped, or nothing when z is a cache entry's (borrowed).
+ */
+void incr_zone_drop(zone_t *z);
+/*
+ * The epochs (zone_internal.h): incr_epoch_begin() gives the cache its
+ * current epoch if it has none (MN_ENOMEM); incr_epoch_next() makes next
+ * (a new epoch, its one reference taken) the current one, chained after the
+ * last, with zs (the output of the compile the cache now holds the zones
+ * of) borrowing its zones under next.
+ */
+int incr_epoch_begin(compile_cache_t *c);
+void incr_epoch_next(compile_cache_t *c, zone_epoch_t *next, zones_t *zs);
+/* The entry owns z from now on (the output borrows it). */
+void incr_zone_take(zone_t *z);
+/* z, an owned zone an entry of c lets go: retired into c's epoch (freed when c has none). */
+void incr_zone_retire(const compile_cache_t *c, zone_t *z);

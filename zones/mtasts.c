@@ -337,16 +337,45 @@ void mtasts_wdset_free(mtasts_wdset_t *s)
 	free(s);
 }
 
+/*
+ * By domain index: true for those may says may have mta_sts and those set
+ * names; NULL (*out) when every domain is to be looked at (may NULL, or the
+ * set unknown).
+ */
+static int domains_to_write(const policy_t *p, const mtasts_wdset_t *set, const bool *may, bool **out)
+{
+	const mn_map_t *names = NULL;
+	*out = NULL;
+	if (may == NULL || p->ndomains == 0 || !mtasts_wdset_names(set, &names))
+		return MN_OK;
+	bool *v = malloc(p->ndomains * sizeof(*v));
+	if (v == NULL)
+		return MN_ENOMEM;
+	memcpy(v, may, p->ndomains * sizeof(*v));
+	for (size_t i = 0; names != NULL && i < names->cap; i++) {
+		const policy_domain_t *d = names->slot[i].key != NULL ? policy_domain_find(p, names->slot[i].val) : NULL;
+		if (d != NULL)
+			v[d - p->domains] = true;
+	}
+	*out = v;
+	return MN_OK;
+}
+
 int mtasts_write(const policy_t *p, const policy_domain_t *only, time_t now, const mtasts_wdset_t *set,
-		 diag_t *diag)
+		 const bool *may, diag_t *diag)
 {
 	char *dir = mtasts_dir(p);
 	int ret = MN_OK;
+	bool *todo = NULL;
 	if (dir == NULL)
 		return p->server.state_dir.v == NULL && p->server.mta_sts_dir.v == NULL ? MN_OK : MN_ENOMEM;
+	if (only == NULL && domains_to_write(p, set, may, &todo) != MN_OK) {
+		free(dir);
+		return MN_ENOMEM;
+	}
 	for (size_t i = 0; i < p->ndomains; i++) {
 		const policy_domain_t *d = &p->domains[i];
-		if (only != NULL && d != only)
+		if ((only != NULL && d != only) || (todo != NULL && !todo[i]))
 			continue;
 		int r = MN_OK;
 		if (d->mta_sts.present) {
@@ -366,6 +395,7 @@ int mtasts_write(const policy_t *p, const policy_domain_t *only, time_t now, con
 		if (r < 0)
 			ret = MN_EPOLICY;
 	}
+	free(todo);
 	free(dir);
 	return ret;
 }

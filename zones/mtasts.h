@@ -67,10 +67,13 @@ void mtasts_wdset_free(mtasts_wdset_t *s);	/* NULL is a no-op */
  * start, writes the mode none file, or at its end removes the file (and the
  * directories it leaves empty) and the record.  The first failure is a diag
  * error naming the file, at the domain; the others are still tried.  Returns
- * MN_OK, MN_EPOLICY after an error, or MN_ENOMEM.
+ * MN_OK, MN_EPOLICY after an error, or MN_ENOMEM.  may (by domain index,
+ * NULL: unknown) is false for a domain known to be without mta_sts (no
+ * MTA-STS zone compiled for it): its own memory is not read unless set names
+ * it (a reload at 100,000 domains looks at the few that have one).
  */
 int mtasts_write(const policy_t *p, const policy_domain_t *only, time_t now, const mtasts_wdset_t *set,
-		 diag_t *diag);
+		 const bool *may, diag_t *diag);
 
 /*
  * Does host (a normalized name: lowercase, no final dot) match the mx pattern

@@ -612,8 +612,9 @@ int serial_set(zones_t *zs, size_t i, uint32_t serial)
 		zone_t *c = incr_zone_copy(z);
 		if (c == NULL)
 			return MN_ENOMEM;
-		zone_unref(z);
+		incr_zone_drop(z);	/* (a cache entry's: the entry lets it go, entries_follow) */
 		zs->v[i] = z = c;
+		zs->owns_some |= zs->hold != NULL;	/* (a finished output changed: c is its own) */
 	}
 	zone_set_serial(z, serial);
 	return MN_OK;

@@ -962,10 +962,69 @@ void zones_free(zones_t *zs)
 {
 	if (zs == NULL)
 		return;
-	for (size_t i = 0; i < zs->n; i++)
-		zone_unref(zs->v[i]);
+	/* (with hold: O(1), the zones are the cache's, unless the set was changed since) */
+	for (size_t i = 0; (zs->hold == NULL || zs->owns_some) && i < zs->n; i++)
+		if (zs->v[i] != NULL && !zs->v[i]->cached)	/* (a compile's output before its cache took the zones: borrowed ones) */
+			zone_unref(zs->v[i]);
+	zone_epoch_unref(zs->hold);
 	free(zs->v);
 	free(zs);
+}
+
+/* ---- epochs ---- */
+
+struct zone_epoch {
+	unsigned refs;		/* atomic */
+	zone_t *retired;	/* linked by retired_next */
+	zone_epoch_t *next;	/* held (zone_epoch_chain) */
+};
+
+int zone_epoch_new(zone_epoch_t **out)
+{
+	if (out == NULL)
+		return MN_EINVAL;
+	zone_epoch_t *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return MN_ENOMEM;
+	e->refs = 1;
+	*out = e;
+	return MN_OK;
+}
+
+zone_epoch_t *zone_epoch_ref(zone_epoch_t *e)
+{
+	if (e != NULL)
+		__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+	return e;
+}
+
+void zone_epoch_unref(zone_epoch_t *e)
+{
+	/* (a loop, not a recursion: a long chain of epochs going at once) */
+	while (e != NULL && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		zone_t *z = e->retired;
+		while (z != NULL) {
+			zone_t *n = z->retired_next;
+			zone_unref(z);
+			z = n;
+		}
+		zone_epoch_t *next = e->next;
+		free(e);
+		e = next;
+	}
+}
+
+void zone_epoch_retire(zone_epoch_t *e, zone_t *z)
+{
+	assert(e != NULL && z != NULL);
+	z->retired_next = e->retired;
+	e->retired = z;
+}
+
+void zone_epoch_chain(zone_epoch_t *e, zone_epoch_t *next)
+{
+	assert(e != NULL && e->next == NULL && e != next);
+	e->next = zone_epoch_ref(next);
 }
 
 const zone_t *zones_match(zones_cursor_t *c, const zone_t *z)

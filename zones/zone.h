@@ -58,11 +58,12 @@ typedef struct zone zone_t;
 int zone_new(const char *apex, zone_kind_t kind, const char *domain, zone_t **out);
 void zone_unref(zone_t *z);	/* NULL is a no-op; with other holders: drops one */
 /*
- * One more holder of a finished zone (the compile cache and the zone sets
- * built from its output share unchanged zones): each holder frees its own
- * with zone_unref().  A shared zone must not change (zone_shared(): a new
- * serial goes into a copy).  NULL when z is NULL or already has 65,535 other
- * holders (the caller copies instead).  Thread-safe.
+ * One more holder of a finished zone: each holder frees its own with
+ * zone_unref().  A shared zone must not change (zone_shared(): a new serial
+ * goes into a copy).  NULL when z is NULL or already has 65,535 other
+ * holders (the caller copies instead).  Thread-safe.  (The compile cache and
+ * the zone sets built from its output do not use it: the sets borrow the
+ * cache's zones under an epoch, zones_t.hold.)
  */
 zone_t *zone_ref(zone_t *z);
 bool zone_shared(const zone_t *z);
@@ -106,13 +107,22 @@ typedef struct zone_iter {
 void zone_iter_init(zone_iter_t *it, const zone_t *z);
 const zone_rr_t *zone_iter_next(zone_iter_t *it);	/* NULL after the last record */
 
-/* A set of compiled zones, sorted by apex name (strcmp of the normalized name). */
+typedef struct zone_epoch zone_epoch_t;
+
+/*
+ * A set of compiled zones, sorted by apex name (strcmp of the normalized
+ * name).  It holds a reference on each zone, or (hold, the output of a
+ * compile with a cache) borrows them all from the cache under one reference
+ * on an epoch that keeps them until no set can read them (zone_internal.h).
+ */
 typedef struct zones {
 	zone_t **v;
 	size_t n;
+	zone_epoch_t *hold;	/* NULL: one reference a zone */
+	bool owns_some;		/* with hold: some zones are the set's own, not the cache's (serial_set after the compile) */
 } zones_t;
 
-void zones_free(zones_t *zs);	/* frees every zone; NULL is a no-op */
+void zones_free(zones_t *zs);	/* frees every zone (or drops hold); NULL is a no-op */
 const zone_t *zones_find(const zones_t *zs, const char *apex);
 /*
  * Pairs the zones of two sets in one walk (a reload compares 300,000 zones

@@ -28,9 +28,11 @@ struct zone {
 	bool frozen;			/* private: finished, everything in mem and the pool */
 	bool mem_big;			/* private: mem from malloc, not a slab (zone.c) */
 	bool one_per_name;		/* validate.c: found with one SPF and one DMARC record per name */
+	bool cached;			/* incr.c: a compile cache entry's, borrowed by the generations (never written) */
 	uint16_t refs;			/* private: holders besides the first (zone_ref); atomic */
 	uint32_t signed_serial;		/* sign.c: the serial the SOA's RRSIG covers (0: not signed there) */
 	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded (signed: sign.c's) */
+	zone_t *retired_next;		/* private: the next zone on its epoch's list (zone_epoch_retire) */
 };
 
 /* RFC 4034 6.1 canonical order of two wire names (case-insensitive): <0, 0, >0. */
@@ -46,3 +48,21 @@ int zone_name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
  * What zone_finish() does without the sort and the hashing (sigstore.c).
  */
 int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32]);
+
+/*
+ * An epoch: the zones a compile cache let go while generations built from
+ * it may still read them (a generation borrows the cache's zones instead of
+ * holding a reference on each: zones_t.hold).  A generation holds the epoch
+ * of the compile that made it; each epoch holds the next one
+ * (zone_epoch_chain), so an epoch's zones go only once it and every epoch
+ * before it are gone: no generation older than the next one is read then.
+ * References are atomic (generations are dropped by other threads); the
+ * retiring and the chaining are done by the one thread that holds the cache.
+ */
+int zone_epoch_new(zone_epoch_t **out);	/* one reference; MN_EINVAL, MN_ENOMEM */
+zone_epoch_t *zone_epoch_ref(zone_epoch_t *e);	/* returns e; NULL is a no-op */
+void zone_epoch_unref(zone_epoch_t *e);	/* NULL is a no-op; the last frees its zones, then the next epoch's reference */
+/* One reference of z (its holder's) let go with e (zone_unref then); not NULL. */
+void zone_epoch_retire(zone_epoch_t *e, zone_t *z);
+/* e takes one reference on next (e has none yet), given back when e goes. */
+void zone_epoch_chain(zone_epoch_t *e, zone_epoch_t *next);

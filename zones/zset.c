@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,10 @@ struct zset {
 	bool sorted;		/* zones->v in strict apex order (checked, or patched from a sorted set) */
 	size_t reused;		/* zones whose names came from the previous set */
 	struct zsig *zsig;	/* per zone (zones->v order): its SOA RRSIGs, for DO answers */
+	/* patched: from which set (not held: only compared), what changed (zset_changes) */
+	const zset_t *from;
+	uint32_t *fresh, *gone;
+	size_t nfresh, ngone;
 };
 
 /* FNV-1a over the (lowercase) wire name. */
@@ -308,10 +313,82 @@ static struct zsig zsig_of(const zone_t *z)
 	return (struct zsig){ .first = (uint32_t)k, .count = (uint16_t)(e - k) };
 }
 
+/*
+ * The node array and hash table of the last set freed, kept for the next
+ * patch's copy (copy_of): memory already in use, not fresh pages faulted in
+ * at every reload (the two sets' arrays live during a reload anyway; between
+ * reloads, one set's more than before).
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct znode *nodes;
+	size_t nodes_cap;
+	uint32_t *table;
+	size_t table_size;
+	struct zsig *zsig;
+	size_t nzsig;
+} spare = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* zs's arrays into the spare (those there before go); zs's pointers cleared. */
+static void spare_put(zset_t *zs)
+{
+	pthread_mutex_lock(&spare.lock);
+	struct znode *nodes = spare.nodes;
+	uint32_t *table = spare.table;
+	struct zsig *zsig = spare.zsig;
+	spare.zsig = zs->zsig;
+	spare.nzsig = zs->zsig != NULL && zs->zones != NULL ? zs->zones->n : 0;
+	spare.nodes = zs->nodes;
+	spare.nodes_cap = zs->nodes != NULL ? zs->nodes_cap : 0;
+	spare.table = zs->table;
+	spare.table_size = zs->table != NULL ? zs->table_mask + 1 : 0;
+	pthread_mutex_unlock(&spare.lock);
+	zs->nodes = NULL;
+	zs->table = NULL;
+	zs->zsig = NULL;
+	free(nodes);
+	free(table);
+	free(zsig);
+}
+
+/* The spare's zsig array if it has n entries, else NULL. */
+static struct zsig *spare_zsig(size_t n)
+{
+	pthread_mutex_lock(&spare.lock);
+	struct zsig *v = NULL;
+	if (spare.zsig != NULL && spare.nzsig == n) {
+		v = spare.zsig;
+		spare.zsig = NULL;
+	}
+	pthread_mutex_unlock(&spare.lock);
+	return v;
+}
+
+/* The spare's node array if it holds ncap nodes, its table if it has tsize slots (each NULL otherwise). */
+static void spare_take(size_t ncap, size_t tsize, struct znode **nodes, size_t *nodes_cap, uint32_t **table)
+{
+	pthread_mutex_lock(&spare.lock);
+	*nodes = NULL;
+	*table = NULL;
+	if (spare.nodes != NULL && spare.nodes_cap >= ncap) {
+		*nodes = spare.nodes;
+		*nodes_cap = spare.nodes_cap;
+		spare.nodes = NULL;
+	}
+	if (spare.table != NULL && spare.table_size == tsize) {
+		*table = spare.table;
+		spare.table = NULL;
+	}
+	pthread_mutex_unlock(&spare.lock);
+}
+
 /* The zones' zsig entries: each zone's own, or (map not NULL) prev's for a zone kept. */
 static int zsig_fill(zset_t *zs, const zones_t *zones, const zset_t *prev, const uint32_t *map)
 {
-	zs->zsig = malloc((zones->n ? zones->n : 1) * sizeof(*zs->zsig));
+	if (map != NULL)	/* (a patch: the spare's, when the count is the same) */
+		zs->zsig = spare_zsig(zones->n ? zones->n : 1);
+	if (zs->zsig == NULL)
+		zs->zsig = malloc((zones->n ? zones->n : 1) * sizeof(*zs->zsig));
 	if (zs->zsig == NULL)
 		return MN_ENOMEM;
 	bool *done = NULL;
@@ -333,10 +410,10 @@ static void zset_free(zset_t *zs)
 {
 	if (zs == NULL)
 		return;
+	spare_put(zs);	/* (before the zones: it reads their count) */
 	zones_free(zs->zones);
-	free(zs->nodes);
-	free(zs->table);
-	free(zs->zsig);
+	free(zs->fresh);
+	free(zs->gone);
 	free(zs);
 }
 
@@ -711,16 +788,22 @@ static void zone_del(zset_t *zs, const zone_t *z, uint32_t zi)
 	}
 }
 
+/* zs's node array and table: prev's copied (into the spare ones when they fit). */
 static int copy_of(const zset_t *prev, zset_t *zs)
 {
-	zs->nodes = malloc((prev->nodes_cap ? prev->nodes_cap : 1) * sizeof(*zs->nodes));
-	zs->table = malloc((prev->table_mask + 1) * sizeof(*zs->table));
+	size_t ncap = prev->nodes_cap ? prev->nodes_cap : 1, tsize = prev->table_mask + 1;
+	spare_take(ncap, tsize, &zs->nodes, &zs->nodes_cap, &zs->table);
+	if (zs->nodes == NULL) {
+		zs->nodes = malloc(ncap * sizeof(*zs->nodes));
+		zs->nodes_cap = ncap;
+	}
+	if (zs->table == NULL)
+		zs->table = malloc(tsize * sizeof(*zs->table));
 	if (zs->nodes == NULL || zs->table == NULL)
 		return MN_ENOMEM;
 	memcpy(zs->nodes, prev->nodes, prev->nnodes * sizeof(*zs->nodes));
-	memcpy(zs->table, prev->table, (prev->table_mask + 1) * sizeof(*zs->table));
+	memcpy(zs->table, prev->table, tsize * sizeof(*zs->table));
 	zs->nnodes = prev->nnodes;
-	zs->nodes_cap = prev->nodes_cap ? prev->nodes_cap : 1;
 	zs->table_mask = prev->table_mask;
 	zs->free_head = prev->free_head;
 	zs->nfree = prev->nfree;
@@ -813,6 +896,15 @@ static int patch(zset_t *zs, const zset_t *prev, const zones_t *zones, const uin
 	return MN_OK;
 }
 
+/* Are zones in strict apex order? */
+static bool apex_order(const zones_t *zones)
+{
+	for (size_t i = 1; i < zones->n; i++)
+		if (strcmp(zones->v[i - 1]->name, zones->v[i]->name) >= 0)
+			return false;
+	return true;
+}
+
 /* zset_new() of zones, noting whether they are known to be in strict apex order. */
 static int new_noting(zones_t *zones, bool sorted, zset_t **out)
 {
@@ -822,11 +914,49 @@ static int new_noting(zones_t *zones, bool sorted, zset_t **out)
 	return r;
 }
 
+/* zs patched from prev: what changed kept (zset_changes); *fresh taken. */
+static int note_changes(zset_t *zs, const zset_t *prev, const uint32_t *map, uint32_t **fresh, size_t nfresh)
+{
+	size_t ngone = 0;
+	for (size_t i = 0; i < prev->zones->n; i++)
+		ngone += map[i] == 0;
+	if ((zs->gone = malloc((ngone ? ngone : 1) * sizeof(*zs->gone))) == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0, k = 0; i < prev->zones->n; i++)
+		if (map[i] == 0)
+			zs->gone[k++] = (uint32_t)i;
+	uint32_t *f = realloc(*fresh, (nfresh ? nfresh : 1) * sizeof(*f));	/* (smaller: fails only oddly) */
+	zs->fresh = f != NULL ? f : *fresh;
+	*fresh = NULL;
+	zs->nfresh = nfresh;
+	zs->ngone = ngone;
+	zs->from = prev;
+	return MN_OK;
+}
+
+bool zset_changes(const zset_t *zs, const zset_t *prev, const uint32_t **fresh, size_t *nfresh,
+		  const uint32_t **gone, size_t *ngone)
+{
+	if (zs == NULL || prev == NULL || zs->from != prev || zs->fresh == NULL || zs->gone == NULL)
+		return false;
+	*fresh = zs->fresh;
+	*nfresh = zs->nfresh;
+	*gone = zs->gone;
+	*ngone = zs->ngone;
+	return true;
+}
+
 int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out)
 {
 	if (zones == NULL || out == NULL || zones->n >= UINT32_MAX)
 		return zset_new(zones, out);
-	if (prev == NULL || prev->shared_names || prev->zones->n == 0)
+	/*
+	 * The first set: its order checked now, while its names are fresh from
+	 * the compile (not in the first patch's walk, with every name cold then).
+	 */
+	if (prev == NULL)
+		return new_noting(zones, apex_order(zones), out);
+	if (prev->shared_names || prev->zones->n == 0)
 		return new_noting(zones, false, out);	/* (checked by the first patch) */
 	const zones_t *old = prev->zones;
 	uint32_t *map = malloc((old->n ? old->n : 1) * sizeof(*map));	/* old index -> new + 1; 0 gone */
@@ -856,7 +986,7 @@ int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out)
 	zs->refs = 1;
 	zs->sorted = true;
 	r = patch(zs, prev, zones, map, fresh, nfresh, moved);
-	if (r == MN_OK) {
+	if (r == MN_OK && (r = note_changes(zs, prev, map, &fresh, nfresh)) == MN_OK) {
 		zs->zones = zones;
 		*out = zs;
 		goto out;

@@ -88,6 +88,15 @@ size_t zset_spilled(void);
 int zset_new_from(const zset_t *prev, zones_t *zones, zset_t **out);
 /* The zones whose names the set took from the previous one (0: built anew). */
 size_t zset_reused_zones(const zset_t *zs);
+/*
+ * What changed, in O(changed): when zs was patched from prev (the same set,
+ * held by the caller since zs was made from it), true, with the indexes in
+ * zs of the zones not taken from prev (replaced or added) and the indexes in
+ * prev of the zones zs does not hold (replaced or removed), each increasing
+ * (arrays owned by zs).  False when zs was built anew or from another set.
+ */
+bool zset_changes(const zset_t *zs, const zset_t *prev, const uint32_t **fresh, size_t *nfresh,
+		  const uint32_t **gone, size_t *ngone);
 zset_t *zset_ref(zset_t *zs);		/* returns zs; NULL is a no-op */
 void zset_unref(zset_t *zs);		/* frees (with the zones) at 0; NULL is a no-op */
 

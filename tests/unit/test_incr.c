@@ -982,6 +982,114 @@ static void test_whole_set(void)
 	snprintf(top, sizeof(top), "%s", saved);
 }
 
+/* Loads the policy and compiles it with cache: the output kept (NULL on failure). */
+static zones_t *compile_keep(compile_cache_t *cache, time_t now)
+{
+	diag_t *dg = NULL;
+	policy_t *p = NULL;
+	zones_t *zs = NULL;
+	if (diag_new(&dg) != MN_OK)
+		tap_bail("diag_new");
+	compile_opts_t co = { .now = now, .persist_serials = true, .cache = cache };
+	if (policy_load_cached(top, pcache, dg, &p) != MN_OK || zones_compile(p, &co, dg, &zs) != MN_OK)
+		zs = NULL;
+	policy_free(p);
+	diag_free(dg);
+	return zs;
+}
+
+/* Every zone of zs rendered, serials included ("" for NULL). */
+static char *render_all(const zones_t *zs)
+{
+	mn_buf_t b = { 0 };
+	mn_buf_add(&b, "");
+	for (size_t i = 0; zs != NULL && i < zs->n; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		mn_buf_add(&b, zonefile_render(zs->v[i], &text, &len) == MN_OK ? text : "(none)\n");
+		free(text);
+	}
+	return mn_buf_take(&b);
+}
+
+static const zone_t *zone_in(const zones_t *zs, const char *name)
+{
+	return zs != NULL ? zones_find(zs, name) : NULL;
+}
+
+/*
+ * Generations borrow the cache's zones (one epoch reference each, not one
+ * per zone): a generation still served while the next ones are compiled --
+ * a domain changed, then every serial moved under the reused zones -- keeps
+ * its zones as they were, records and serials, whatever is freed first.
+ */
+static void test_generations(void)
+{
+	char path[600];
+	variant_t v = { 0 };
+	write_policy(&v);
+	compile_cache_t *cache = NULL;
+	if (compile_cache_new(&cache) != MN_OK || policy_cache_new(&pcache) != MN_OK)
+		tap_bail("caches");
+	time_t now = T0 + 50 * 86400;
+	zones_t *a = compile_keep(cache, now);
+	ok(a != NULL && a->n == 150, "gen: the first generation");
+	char *text_a = render_all(a);
+
+	v.d07_p = "quarantine";
+	write_policy(&v);
+	zones_t *b = compile_keep(cache, now);
+	ok(b != NULL && b->n == 150, "gen: d07 changed, the second generation");
+	const zone_t *a7 = zone_in(a, "_dmarc.d07.example"), *b7 = zone_in(b, "_dmarc.d07.example");
+	ok(a7 != NULL && b7 != NULL && a7 != b7, "gen: d07's DMARC zone is a new one");
+	ok(zone_in(a, "_dmarc.d01.example") != NULL && zone_in(a, "_dmarc.d01.example") == zone_in(b, "_dmarc.d01.example"),
+	   "gen: an unchanged zone is the same object in both (borrowed from the cache, not copied)");
+	char *t = render_all(b);
+	ok(count_of(t, "p=quarantine") == 1 && count_of(text_a, "p=quarantine") == 0, "gen: the new one answers new");
+	free(t);
+	t = render_all(a);
+	is_str(t, text_a, "gen: the old one is as it was, records and serials");
+	free(t);
+	char *text_b = render_all(b);
+
+	/* every serial moves: the reused zones are copied, the generations before keep theirs */
+	snprintf(path, sizeof(path), "%s/zones/serials", state);
+	is_int(unlink(path), 0, "gen: serials file removed");
+	snprintf(path, sizeof(path), "%s/zones/serials.journal", state);
+	unlink(path);	/* (and its journal, when there is one) */
+	zones_t *c = compile_keep(cache, now + 40 * 86400);
+	ok(c != NULL && c->n == 150, "gen: 40 days later, the third generation");
+	const zone_t *b1 = zone_in(b, "_dmarc.d01.example"), *c1 = zone_in(c, "_dmarc.d01.example");
+	ok(b1 != NULL && c1 != NULL && b1 != c1 && zone_serial(c1) != zone_serial(b1),
+	   "gen: a reused zone whose serial moved is a copy (%u -> %u)", b1 ? zone_serial(b1) : 0,
+	   c1 ? zone_serial(c1) : 0);
+	t = render_all(b);
+	is_str(t, text_b, "gen: the second is as it was, its serials not moved");
+	free(t);
+
+	/* freed out of order, the cache before the oldest: each still reads its own */
+	zones_free(b);
+	t = render_all(a);
+	is_str(t, text_a, "gen: the first, once the second is freed");
+	free(t);
+	zones_t *d = compile_keep(cache, now + 40 * 86400);
+	ok(d != NULL && zone_in(d, "_dmarc.d01.example") == c1, "gen: the next one borrows the third's zones");
+	zones_free(c);
+	compile_cache_free(cache);
+	t = render_all(a);
+	is_str(t, text_a, "gen: the first, once the cache is freed too");
+	free(t);
+	t = render_all(d);
+	ok(count_of(t, "p=quarantine") == 1 && d != NULL && d->n == 150, "gen: the last one too");
+	free(t);
+	zones_free(a);
+	zones_free(d);
+	free(text_a);
+	free(text_b);
+	policy_cache_free(pcache);
+	pcache = NULL;
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -991,6 +1099,7 @@ int main(void)
 	test_entry_refs();
 	test_incr();
 	test_whole_set();
+	test_generations();
 	test_parse_cache();
 	test_digest_fields();
 	char cmd[600];

@@ -103,6 +103,13 @@ static void test_withdrawal(void)
 	ok(strncmp(t, "v=STSv1; id=", 12) == 0 && strcmp(t, want_none) != 0, "with mta_sts: its policy's id (%s)", t);
 	free(t);
 	ok(access(file, F_OK) == 0, "the policy file is written");
+	/* (mtasts_write looks at the domains whose entries have an MTA-STS zone: a reused one too) */
+	char rm[600];
+	snprintf(rm, sizeof(rm), "rm -r '%s/state/mta-sts/a.example'", dir);
+	is_int(system(rm), 0, "the policy file and its directories removed behind the server's back");
+	t = compile_at(cache, T0 + 1);
+	free(t);
+	ok(access(file, F_OK) == 0, "a reload reusing every domain writes it again");
 
 	write_policy(false);
 	const time_t removed = T0 + 60;

@@ -589,6 +589,17 @@ static void test_patch(void)
 	       "every zone but the replaced and the added one reused");
 	is_int((long long)zset_name_count(next), (long long)zset_name_count(full), "as many names as built anew");
 	ok(same_answers(next, full, NZ, 3), "every answer the same as from the set built anew");
+	/* what changed, as the patch noted it: by index, read back by name */
+	const uint32_t *fr = NULL, *gn = NULL;
+	size_t nfr = 0, ngn = 0;
+	ok(zset_changes(next, prev, &fr, &nfr, &gn, &ngn), "changes: noted by the patch");
+	const zones_t *pz = zset_zones(prev), *nz = zset_zones(next);
+	ok(nfr == 2 && fr[0] < fr[1] && fr[1] < nz->n && strcmp(zone_name(nz->v[fr[0]]), "_dmarc.d007.example") == 0 &&
+	   strcmp(zone_name(nz->v[fr[1]]), "_dmarc.d025.example") == 0, "changes: d007 replaced and d025 added, in order");
+	ok(ngn == 2 && gn[0] < gn[1] && gn[1] < pz->n && strcmp(zone_name(pz->v[gn[0]]), "_dmarc.d007.example") == 0 &&
+	   strcmp(zone_name(pz->v[gn[1]]), "_dmarc.d020.example") == 0, "changes: d007 (replaced) and d020 gone, in order");
+	ok(!zset_changes(full, prev, &fr, &nfr, &gn, &ngn) && !zset_changes(prev, NULL, &fr, &nfr, &gn, &ngn) &&
+	   !zset_changes(next, full, &fr, &nfr, &gn, &ngn), "changes: none known for a set built anew or from another");
 	uint8_t w[256];
 	zset_result_t res;
 	size_t n = put_name(w, "_dmarc.d020.example");
@@ -733,6 +744,52 @@ static void test_patch_order(void)
 	is_int((long long)zset_reused_zones(b), NZ, "patched: every zone reused");
 	zset_unref(a);
 	zset_unref(b);
+	for (int k = 0; k < NZ; k++)
+		zone_unref(cur[k]);
+}
+
+/*
+ * A freed set's node array and table (kept spare) make the next patch's
+ * copy: the patched set answers as one built anew, the set it was patched
+ * from keeps answering as before, and so does the one after.
+ */
+static void test_patch_spare(void)
+{
+	enum { NZ = 40 };
+	zone_t *cur[NZ], *v1[NZ], *v2[NZ];
+	for (int k = 0; k < NZ; k++)
+		cur[k] = pzone(k, 0);
+	memcpy(v1, cur, sizeof(v1));
+	memcpy(v2, cur, sizeof(v2));
+	v1[7] = pzone(7, 1);
+	v2[7] = v1[7];
+	v2[30] = pzone(30, 2);
+	zset_t *a = NULL, *b = NULL, *c = NULL, *d = NULL, *fb = NULL, *fc = NULL, *fd = NULL;
+	if (zset_new_from(NULL, zones_of(cur, NZ), &a) != MN_OK || zset_new_from(a, zones_of(v1, NZ), &b) != MN_OK ||
+	    zset_new(zones_of(v1, NZ), &fb) != MN_OK || zset_new(zones_of(v2, NZ), &fc) != MN_OK ||
+	    zset_new(zones_of(cur, NZ), &fd) != MN_OK)
+		tap_bail("zset_new_from failed");
+	is_int((long long)zset_reused_zones(b), NZ - 1, "spare: b patched from a");
+	zset_unref(a);	/* (its arrays kept spare) */
+	is_int(zset_new_from(b, zones_of(v2, NZ), &c), MN_OK, "spare: c patched from b, into a's arrays");
+	is_int((long long)zset_reused_zones(c), NZ - 1, "spare: c patched");
+	ok(same_answers(c, fc, NZ, 3), "spare: c answers as built anew");
+	ok(same_answers(b, fb, NZ, 3), "spare: b as before");
+	zset_t *e = NULL;	/* (the spare taken: new arrays, not c's) */
+	is_int(zset_new_from(b, zones_of(cur, NZ), &e), MN_OK, "spare: e patched from b too");
+	ok(same_answers(e, fd, NZ, 3) && same_answers(c, fc, NZ, 3), "spare: e answers as built anew, c as before");
+	zset_unref(e);
+	zset_unref(b);	/* (b's arrays spare now) */
+	is_int(zset_new_from(c, zones_of(cur, NZ), &d), MN_OK, "spare: d patched from c, into b's arrays");
+	ok(same_answers(d, fd, NZ, 3), "spare: d answers as built anew");
+	ok(same_answers(c, fc, NZ, 3), "spare: c as before");
+	zset_unref(c);
+	zset_unref(d);
+	zset_unref(fb);
+	zset_unref(fc);
+	zset_unref(fd);
+	zone_unref(v1[7]);
+	zone_unref(v2[30]);
 	for (int k = 0; k < NZ; k++)
 		zone_unref(cur[k]);
 }
@@ -887,6 +944,7 @@ int main(void)
 	test_scale();
 	test_patch();
 	test_patch_order();
+	test_patch_spare();
 	test_patch_signed();
 	test_split();
 	return tap_done();

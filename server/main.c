@@ -599,6 +599,14 @@ int main(int argc, char **argv)
 	}
 	srv.stats.last_reload_ok = ok;
 	srv.stats.last_reload_time = (uint64_t)time(NULL);
+	signals_init(&srv);
+	ok = ok && threads_start(&srv);
+	/*
+	 * The watches and NOTIFYs once the answer threads serve (a watch per
+	 * signed zone's key directory: tens of thousands of inotify calls); the
+	 * loop reads their events only from run() on, and a change in between is
+	 * seen as one before the first compile was (by the next event or SIGHUP).
+	 */
 	if (ok) {
 		start_watch(&srv, path, policy);
 		start_notify(&srv, policy);
@@ -608,8 +616,6 @@ int main(int argc, char **argv)
 	if (!ok || uv_queue_work(&loop, &free_work, policy_free_work, policy_free_done) != 0)
 		policy_free_work(&free_work);
 	policy = NULL;
-	signals_init(&srv);
-	ok = ok && threads_start(&srv);
 	rc = 1;
 	if (ok) {
 		run(&srv, path, ready_fd);

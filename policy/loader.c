@@ -1041,15 +1041,7 @@ static int cmp_dom_name(const void *a, const void *b)
 /* The first index in v[0..n) (sorted) whose name is not before name. */
 static size_t dom_bound(const policy_domain_t *v, size_t n, const char *name)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(v[mid].name, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return mn_name_bound(v, n, sizeof(*v), name);
 }
 
 /* The index of name in v[0..n) (sorted), or n. */
@@ -1072,14 +1064,7 @@ static int cmp_dref(const void *a, const void *b)
 /* The index of name in v[0..n) (sorted), or n. */
 static size_t dref_find(const dref_t *v, size_t n, const char *name)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(v[mid].name, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = mn_name_bound(v, n, sizeof(*v), name);
 	return lo < n && strcmp(v[lo].name, name) == 0 ? lo : n;
 }
 

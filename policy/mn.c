@@ -489,6 +489,22 @@ uint64_t mn_hash_str(const char *s)
 	return mn_hash(MN_HASH_INIT, s, strlen(s));
 }
 
+size_t mn_name_bound(const void *v, size_t n, size_t size, const char *name)
+{
+	const char *b = v;
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *at;
+		memcpy(&at, b + mid * size, sizeof(at));	/* (the element's first member) */
+		if (strcmp(at, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 uint64_t mn_hash64(uint64_t h, const void *data, size_t len)
 {
 	const unsigned char *p = data;

@@ -114,6 +114,12 @@ uint64_t mn_hash_str(const char *s);
  */
 uint64_t mn_hash64(uint64_t h, const void *data, size_t len);
 /*
+ * The first index of v[0..n) -- elements of size bytes whose first member is
+ * their name (a char pointer), sorted by strcmp of it -- whose name is not
+ * before name: n when there is none.
+ */
+size_t mn_name_bound(const void *v, size_t n, size_t size, const char *name);
+/*
  * Files in state_dir.  The rule: the path the administrator gives (state_dir,
  * `mailns zone --dir`) is resolved as usual and may contain symbolic links;
  * nothing mailns creates or enters below it may be one.  So below such a path

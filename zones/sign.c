@@ -922,14 +922,7 @@ static int note_cmp(const void *a, const void *b)
 /* The note of z's name and signed digest in v[0..n) (sorted), or NULL. */
 static const note_t *note_find(const note_t *v, size_t n, const zone_t *z)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(v[mid].name, z->name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = mn_name_bound(v, n, sizeof(*v), z->name);
 	for (; lo < n && strcmp(v[lo].name, z->name) == 0; lo++)
 		if (memcmp(v[lo].signed_digest, z->digest, 32) == 0)
 			return &v[lo];
@@ -973,15 +966,7 @@ static int pending_cmp(const void *a, const void *b)
 /* The pending entry of z's name and signed digest in v[0..n) (sorted), or NULL. */
 static pending_t *pending_find(pending_t *v, size_t n, const zone_t *z)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(v[mid].name, z->name);
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = mn_name_bound(v, n, sizeof(*v), z->name);
 	for (; lo < n && strcmp(v[lo].name, z->name) == 0; lo++)
 		if (memcmp(v[lo].signed_digest, z->digest, 32) == 0)
 			return &v[lo];

@@ -467,6 +467,34 @@ static void test_hash(void)
 	   "in two pieces: the same");
 }
 
+/* mn_name_bound over structs led by their name, against a linear scan. */
+static void test_name_bound(void)
+{
+	typedef struct { const char *name; int pad[3]; } ent_t;
+	static const char *const names[] = { "a", "b", "b", "b", "c.example", "d", "d.example", "x" };
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	ent_t v[N];
+	for (size_t i = 0; i < N; i++)
+		v[i] = (ent_t){ names[i], { 0 } };
+	static const char *const probes[] = { "", "a", "aa", "b", "ba", "c", "c.example", "d", "d.example", "e", "x", "y" };
+	size_t bad = 0;
+	for (size_t k = 0; k <= N; k++) {	/* every prefix length, 0 included */
+		for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); p++) {
+			size_t want = 0;
+			while (want < k && strcmp(v[want].name, probes[p]) < 0)
+				want++;
+			if (mn_name_bound(v, k, sizeof(v[0]), probes[p]) != want) {
+				tap_diag("n %zu, \"%s\": %zu, want %zu", k, probes[p],
+				     mn_name_bound(v, k, sizeof(v[0]), probes[p]), want);
+				bad++;
+			}
+		}
+	}
+	ok(bad == 0, "mn_name_bound: the first name not before the probe, at every length (%zu wrong)", bad);
+	ok(mn_name_bound(v, N, sizeof(v[0]), "b") == 1, "mn_name_bound: the first of equal names");
+	ok(mn_name_bound(NULL, 0, sizeof(v[0]), "b") == 0, "mn_name_bound: nothing: 0");
+}
+
 static void test_wire(void)
 {
 	uint8_t b[8] = { 0 };
@@ -629,6 +657,7 @@ int main(void)
 {
 	test_errors();
 	test_hash();
+	test_name_bound();
 	test_wire();
 	test_map();
 	test_buf();

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# coldstart.sh -- mailnsd's cold start: exec -> the last domain's answer, median of REPS
-# runs on both cores and on one (taskset -c 1), with the CPU seconds the process used
-# until then (user+sys from /proc/PID/stat) and its resident size 2 s later.
+# coldstart.sh -- mailnsd's cold start: exec -> the last domain's answer on every loop
+# thread (SOCKETS=16 source ports, bench/wait-answer.py), median of REPS runs on both
+# cores and on one (taskset -c 1), with the CPU seconds the process used until then (user+sys from /proc/PID/stat) and its resident size 2 s later.
 # Usage: bench/coldstart.sh N [DIR [REPS]]   (default DIR: a new temp dir, REPS 5)
 # DIR holding a policy.yaml (as made by gen-policy.sh) is used as is, except that its
 # listen line is rewritten to a free 127.0.0.1 port and state is kept there between
@@ -50,7 +50,7 @@ one() {
 	sed -i "s|^  listen: .*|  listen: [\"127.0.0.1:$port\"]|" "$DIR/policy.yaml"
 	t0=$(date +%s.%N)
 	taskset -c "$cpus" "$bin" -f -c "$DIR/policy.yaml" > "$DIR/coldstart.log" 2>&1 & pid=$!
-	if ! python3 "$top/bench/wait-answer.py" "$port" "_dmarc.d$((N - 1)).example" DMARC1 600 "$pid"; then
+	if ! SOCKETS=${SOCKETS:-16} python3 "$top/bench/wait-answer.py" "$port" "_dmarc.d$((N - 1)).example" DMARC1 600 "$pid"; then
 		echo "coldstart.sh: no answer; the log:" >&2
 		tail "$DIR/coldstart.log" >&2
 		return 1

@@ -7,7 +7,8 @@
 #     from state_dir) and a run 8 days later (every signature made anew, keys kept).
 #   bench/dnssec.sh start [BUILDDIR] [N]
 #     mailnsd's start-up at N domains (default 10000; bench/gen-policy.sh's shape, as
-#     bench/qps.sh): exec -> the last domain answered, its CPU seconds then (user +
+#     bench/qps.sh): exec -> the last domain answered on every loop thread (SOCKETS=16
+#     source ports, bench/wait-answer.py), its CPU seconds then (user +
 #     system, /proc/PID/stat: what load does not change) and RSS, for the policy
 #     unsigned, signed on a first start (every key made, every RRset signed) and
 #     signed again from the stored signatures and keys (a restart: the signed zones from
@@ -69,7 +70,7 @@ if [ "${1:-}" = start ]; then
 		t0=$(date +%s.%N)
 		"$MAILNSD" -f -c "$2/policy.yaml" >"$2/mailnsd.log" 2>&1 &
 		PID=$!
-		python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 3600 "$PID" ||
+		SOCKETS=${SOCKETS:-16} python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 3600 "$PID" ||
 			{ echo "$1: no answer: $(tail -n 3 "$2/mailnsd.log")"; exit 1; }
 		t1=$(date +%s.%N)
 		cpu=$(awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$PID/stat")
@@ -106,7 +107,7 @@ if [ "${1:-}" = start ]; then
 			valgrind --tool=callgrind --callgrind-out-file="$TMP/cg-$1.out" "$MAILNSD" -f -c "$2/policy.yaml" \
 				>"$2/cg.log" 2>&1 &
 			PID=$!
-			python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 3600 "$PID"
+			SOCKETS=${SOCKETS:-16} python3 "$top/bench/wait-answer.py" "$PORT" "$last" DMARC1 3600 "$PID"
 			kill -TERM "$PID"; wait "$PID"; PID=""
 			INSTR[$1]=$(callgrind_annotate "$TMP/cg-$1.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
 		}

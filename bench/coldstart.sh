@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # coldstart.sh -- mailnsd's cold start: exec -> the last domain's answer on every loop
 # thread (SOCKETS=16 source ports, bench/wait-answer.py), median of REPS runs on both
-# cores and on one (taskset -c 1), with the CPU seconds the process used until then (user+sys from /proc/PID/stat) and its resident size 2 s later.
+# cores and on one (taskset -c 1), with the CPU seconds the process used until then
+# (user+sys from /proc/PID/stat) and its resident size 2 s later.
 # Usage: bench/coldstart.sh N [DIR [REPS]]   (default DIR: a new temp dir, REPS 5)
 # DIR holding a policy.yaml (as made by gen-policy.sh) is used as is, except that its
 # listen line is rewritten to a free 127.0.0.1 port and state is kept there between

@@ -206,12 +206,14 @@ static int stored_entry(const ctx_t *pc, cache_part_t *cp, size_t i, const uint8
 	sign_stats_t ss = { 0 };
 	incr_entry_t *e = NULL;
 	*taken = false;
-	int r = sign_domain_stored(pc->p, d, inputs, pc->now, v, &n, &until, &ss);
+	uint8_t keystate[32];
+	uint64_t keys_seq = 0;
+	int r = sign_domain_stored(pc->p, d, inputs, pc->now, v, &n, &until, keystate, &keys_seq, &ss);
 	if (r != MN_OK)
 		return r == MN_ENOENT ? MN_OK : r;
 	if ((r = incr_entry_new(d->name, &e)) == MN_OK) {
-		e->keys_seq = sign_keys_seq(pc->p, v, n);	/* (read before the state, as sign_keys_seq says) */
-		r = sign_keys_state(pc->p, v, n, e->keystate);
+		e->keys_seq = keys_seq;	/* (the store's check looked at the key directories: once) */
+		memcpy(e->keystate, keystate, 32);
 	}
 	if (r != MN_OK) {
 		for (size_t k = 0; k < n; k++)

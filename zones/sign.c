@@ -730,6 +730,48 @@ static void dir_state_known(const char *state, const char *zone, int64_t f[8], b
 		keydirs_put(state, zone, gen, f);
 }
 
+/*
+ * sign_keys_state()'s digest, gathered a zone at a time: one buffer, one sum
+ * (a domain has at most ZONE_KINDS zones; more: chained in rounds).
+ */
+typedef struct ks {
+	size_t o;
+	uint8_t buf[64 + 32 + ZONE_KINDS * (256 + 8 * 9)];
+} ks_t;
+static const char KS_TAG[] = "mailns dnssec key directories 3";
+static uint64_t ks_unsettled;	/* a directory changed this second: never the same state */
+
+static void ks_init(ks_t *k)
+{
+	memcpy(k->buf, KS_TAG, sizeof(KS_TAG));
+	memset(k->buf + sizeof(KS_TAG), 0, 32);
+	k->o = sizeof(KS_TAG) + 32;
+}
+
+/* Zone name's key directory state f (dir_state), settled or not. */
+static void ks_add(ks_t *k, const char *name, const int64_t f[8], bool settled)
+{
+	if (k->o + 256 + 8 * 9 > sizeof(k->buf)) {
+		uint8_t chain[32];
+		sigstore_sum(k->buf, k->o, chain);	/* (not SHA-256: the server's own state, compared) */
+		memcpy(k->buf + sizeof(KS_TAG), chain, 32);
+		k->o = sizeof(KS_TAG) + 32;
+	}
+	int64_t w[9] = { 0 };
+	memcpy(w, f, 8 * sizeof(*f));
+	if (!settled)
+		w[8] = (int64_t)__atomic_add_fetch(&ks_unsettled, 1, __ATOMIC_RELAXED);
+	size_t nl = strlen(name) + 1;
+	memcpy(k->buf + k->o, name, nl);
+	memcpy(k->buf + k->o + nl, w, sizeof(w));
+	k->o += nl + sizeof(w);
+}
+
+static void ks_end(ks_t *k, uint8_t out[32])
+{
+	sigstore_sum(k->buf, k->o, out);
+}
+
 static int meta_id_cmp(const void *a, const void *b)
 {
 	return strcmp(((const dnskey_meta_t *)a)->id, ((const dnskey_meta_t *)b)->id);
@@ -1149,20 +1191,32 @@ static void store_flush(const policy_t *p, const zones_t *zs)
 }
 
 /*
- * Was the entry m of zone name made with d's dnssec settings now, from its
- * key directory as it is, and are its signatures not yet due for refresh?
+ * Was the entry m made with d's dnssec settings now, and are its signatures
+ * not yet due for refresh?  (Its key directory: keys_current.)
  */
+static bool meta_settings(const policy_t *p, const policy_domain_t *d, const sigstore_meta_t *m, time_t now)
+{
+	return m->alg == (uint8_t)d->dnssec.algorithm.v && m->shape == (uint8_t)d->dnssec.keys.v &&
+	       m->validity == p->server.dnssec_validity.v && m->refresh == p->server.dnssec_refresh.v &&
+	       (int64_t)now >= m->since && (int64_t)now < m->refresh_at;
+}
+
+/* Was the entry m of zone name made from its key directory as f shows it now (dir_state)? */
+static bool keys_current(const sigstore_meta_t *m, const int64_t f[8])
+{
+	return memcmp(f, m->keystate, 8 * sizeof(*f)) == 0;
+}
+
+/* meta_settings and keys_current, the directory looked at now. */
 static bool meta_current(const policy_t *p, const policy_domain_t *d, const char *name, const sigstore_meta_t *m,
 			 time_t now)
 {
-	if (m->alg != (uint8_t)d->dnssec.algorithm.v || m->shape != (uint8_t)d->dnssec.keys.v ||
-	    m->validity != p->server.dnssec_validity.v || m->refresh != p->server.dnssec_refresh.v ||
-	    (int64_t)now < m->since || (int64_t)now >= m->refresh_at)
+	if (!meta_settings(p, d, m, now))
 		return false;
 	int64_t f[8];
 	bool settled;
 	dir_state(p->server.state_dir.v, name, f, &settled);
-	return memcmp(f, m->keystate, sizeof(f)) == 0;
+	return keys_current(m, f);
 }
 
 /*
@@ -1323,24 +1377,41 @@ static int kind_cmp(const void *a, const void *b)
 }
 
 int sign_domain_stored(const policy_t *p, const policy_domain_t *d, const uint8_t inputs[32], time_t now,
-		       zone_t **v, size_t *n, time_t *until, sign_stats_t *stats)
+		       zone_t **v, size_t *n, time_t *until, uint8_t keystate[32], uint64_t *keys_seq,
+		       sign_stats_t *stats)
 {
 	*n = 0;
 	if (p == NULL || d == NULL || !d->dnssec.enabled.v || p->server.state_dir.v == NULL)
 		return MN_ENOENT;
-	held_t *h = store_get(p->server.state_dir.v);
+	const char *state = p->server.state_dir.v;
+	held_t *h = store_get(state);
 	if (h == NULL)
 		return MN_ENOMEM;
 	sigstore_ent_t ev[ZONE_KINDS];
 	size_t ne = 0, k = 0;
 	int r = sigstore_domain(h->s, d->name, ev, ZONE_KINDS, &ne);
+	/*
+	 * One look at each key directory serves both the entries' check and the
+	 * compile cache's key state (sign_keys_state of the zones): the watch's
+	 * ticket first (keydirs.h), then the look.
+	 */
+	const char *names[ZONE_KINDS];
+	for (size_t i = 0; r == MN_OK && i < ne; i++)
+		names[i] = ev[i].name;
+	uint64_t seq = r == MN_OK ? keydirs_seq(state, names, ne) : 0;
+	int64_t f[ZONE_KINDS][8];
+	bool settled[ZONE_KINDS];
 	int64_t till = INT64_MAX;
 	for (size_t i = 0; r == MN_OK && i < ne; i++) {
 		const sigstore_meta_t *m = &ev[i].m;
 		if (m->nzones != ne || memcmp(m->inputs, inputs, 32) != 0 || (int64_t)now >= m->inputs_until ||
-		    !meta_current(p, d, ev[i].name, m, now))
+		    !meta_settings(p, d, m, now))
 			r = MN_ENOENT;
-		else if (m->inputs_until < till)
+		else
+			dir_state_known(state, ev[i].name, f[i], &settled[i]);
+		if (r == MN_OK && !keys_current(m, f[i]))
+			r = MN_ENOENT;
+		else if (r == MN_OK && m->inputs_until < till)
 			till = m->inputs_until;
 	}
 	while (r == MN_OK && k < ne) {
@@ -1356,7 +1427,16 @@ int sign_domain_stored(const policy_t *p, const policy_domain_t *d, const uint8_
 			zone_unref(v[i]);
 		return r;
 	}
-	qsort(v, ne, sizeof(*v), kind_cmp);	/* (the compile's order) */
+	/* the compile's order (by kind; the store's is by name), and the key state in it */
+	ks_t ks;
+	ks_init(&ks);
+	for (int kind = 0; kind < ZONE_KINDS; kind++)
+		for (size_t i = 0; i < ne; i++)
+			if (v[i]->kind == (zone_kind_t)kind)
+				ks_add(&ks, ev[i].name, f[i], settled[i]);
+	ks_end(&ks, keystate);
+	*keys_seq = seq;
+	qsort(v, ne, sizeof(*v), kind_cmp);
 	for (size_t i = 0; i < ne; i++) {
 		one_t j = { .out = v[i], .reused = count_rrsigs(v[i]), .refresh_at = (time_t)ev[i].m.refresh_at };
 		stats_add(stats, &j);
@@ -1441,35 +1521,18 @@ int sign_keys_state(const policy_t *p, zone_t *const *v, size_t n, uint8_t out[3
 {
 	if (p == NULL || (v == NULL && n > 0) || out == NULL)
 		return MN_EINVAL;
-	static const char tag[] = "mailns dnssec key directories 3";
-	static uint64_t unsettled;	/* a directory changed this second: never the same state */
-	/* one buffer, one digest call (a domain has at most ZONE_KINDS zones; more: a second round) */
-	uint8_t buf[sizeof(tag) + 32 + ZONE_KINDS * (256 + 8 * 9)];
-	memcpy(buf, tag, sizeof(tag));
-	memset(buf + sizeof(tag), 0, 32);
-	size_t o = sizeof(tag) + 32;
+	ks_t k;
+	ks_init(&k);
 	const char *state = p->server.state_dir.v;
-	for (size_t i = 0; state != NULL && i <= n; i++) {
-		if (i == n || o + 256 + 8 * 9 > sizeof(buf)) {
-			sigstore_sum(buf, o, out);	/* (not SHA-256: the server's own state, compared) */
-			if (i == n)
-				return MN_OK;
-			memcpy(buf + sizeof(tag), out, 32);	/* chained */
-			o = sizeof(tag) + 32;
-		}
+	for (size_t i = 0; state != NULL && i < n; i++) {
 		if (signed_domain(p, v[i]) == NULL)
 			continue;
-		int64_t f[9] = { 0 };
+		int64_t f[8];
 		bool settled;
 		dir_state_known(state, v[i]->name, f, &settled);
-		if (!settled)
-			f[8] = (int64_t)__atomic_add_fetch(&unsettled, 1, __ATOMIC_RELAXED);
-		size_t nl = strlen(v[i]->name) + 1;
-		memcpy(buf + o, v[i]->name, nl);
-		memcpy(buf + o + nl, f, sizeof(f));
-		o += nl + sizeof(f);
+		ks_add(&k, v[i]->name, f, settled);
 	}
-	sigstore_sum(buf, o, out);
+	ks_end(&k, out);
 	return MN_OK;
 }
 

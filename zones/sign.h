@@ -89,11 +89,14 @@ int sign_domain(const policy_t *p, zone_t **v, size_t n, time_t now, bool persis
  * compiled from, and is current (the dnssec settings, key directory and
  * refresh time from_store checks; now before the inputs' until): v[0..*n)
  * (room for ZONE_KINDS; new references, in the compile's order), *until the
- * earliest until noted; stats as sign_domain.  MN_ENOENT: compile it (no
+ * earliest until noted; stats as sign_domain.  Each key directory is looked
+ * at once: keystate and *keys_seq are what sign_keys_state() and
+ * sign_keys_seq() of v would give from that look.  MN_ENOENT: compile it (no
  * entry, one damaged, one not current); MN_ENOMEM.
  */
 int sign_domain_stored(const policy_t *p, const policy_domain_t *d, const uint8_t inputs[32], time_t now,
-		       zone_t **v, size_t *n, time_t *until, sign_stats_t *stats);
+		       zone_t **v, size_t *n, time_t *until, uint8_t keystate[32], uint64_t *keys_seq,
+		       sign_stats_t *stats);
 /*
  * Notes that the signed zones v[0..n), the whole of one domain as just
  * compiled and signed, were compiled from inputs and hold until until (the

@@ -675,6 +675,72 @@ static void test_cache(void)
 		tap_diag("could not remove %s", state);
 }
 
+/*
+ * A start from the signed-zone store (a new cache over the same state): every
+ * domain taken whole, each key directory looked at once, and the key state
+ * that look gave is the one the next compile finds (every domain reused from
+ * the cache); a key directory changed between two starts: its domain is not
+ * taken from the store.
+ */
+static void test_stored(void)
+{
+	char state[] = "/tmp/test_sign_stored.XXXXXX", path[300], cmd[700];
+	if (mkdtemp(state) == NULL)
+		tap_bail("mkdtemp");
+	snprintf(path, sizeof(path), "%s/policy.yaml", state);
+	serial_forget();
+	compile_cache_t *c1 = NULL, *c2 = NULL, *c3 = NULL;
+	if (compile_cache_new(&c1) != MN_OK || compile_cache_new(&c2) != MN_OK || compile_cache_new(&c3) != MN_OK)
+		tap_bail("cache");
+	compile_stats_t st;
+	zones_t *a = NULL, *b = NULL, *c = NULL;
+	const size_t nz = 3 * CACHE_DOMAINS;
+	time_t t = CACHE_T0;
+	cache_policy(state, path, -1);
+	is_int(cache_compile(path, c1, t, &st, &a), MN_OK, "stored: 1,000 signed domains compiled, the store written");
+	/*
+	 * The key directories settled (their mtimes more than a second ago); this
+	 * process wrote the store before (test_cache): the zones signed within the
+	 * second were left for the next write, this compile's.
+	 */
+	sleep(2);
+	is_int(cache_compile(path, c1, t + 15, &st, &b), MN_OK, "compiled again, the rest of the store written");
+	zones_free(b);
+	b = NULL;
+	is_int(cache_compile(path, c2, t + 30, &st, &b), MN_OK, "a start: compiled with a new cache");
+	is_int(st.stored, CACHE_DOMAINS, "every domain taken whole from the store (%zu)", st.stored);
+	zones_free(b);
+	b = NULL;
+	is_int(cache_compile(path, c2, t + 60, &st, &b), MN_OK, "compiled again with that cache");
+	is_int(st.stored, 0, "nothing taken from the store");
+	is_int(st.signed_reused, nz, "every signed zone reused from the cache: the stored start's key state holds");
+	ok(find_zone(b, "_dmarc.d0001.example") != NULL &&
+	   memcmp(zone_digest(find_zone(b, "_dmarc.d0001.example")), zone_digest(find_zone(a, "_dmarc.d0001.example")),
+		  32) == 0, "the same signed content");
+
+	/* a file added to and removed from a key directory while stopped: not taken whole */
+	snprintf(cmd, sizeof(cmd), "touch '%s/dnssec/_spf.d0002.example/new' && rm '%s/dnssec/_spf.d0002.example/new'",
+		 state, state);
+	if (system(cmd) != 0)
+		tap_bail("touch");
+	is_int(cache_compile(path, c3, t + 90, &st, &c), MN_OK, "a start after a key directory changed");
+	is_int(st.stored, CACHE_DOMAINS - 1, "every domain but that one taken whole from the store (%zu)", st.stored);
+	const zone_t *z = find_zone(c, "_spf.d0002.example");
+	verdict_t v = check_zone_at(z, t + 90);
+	ok(z != NULL && v.rrsigs > 0 && v.verified == v.rrsigs, "its zone signed and verifies (%zu of %zu)",
+	   v.verified, v.rrsigs);
+	zones_free(a);
+	zones_free(b);
+	zones_free(c);
+	compile_cache_free(c1);
+	compile_cache_free(c2);
+	compile_cache_free(c3);
+	serial_forget();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", state);
+}
+
 /* sign_keys_state: a key directory whose mtime is within the second is not trusted (coarse timestamps) */
 static void test_settle(void)
 {
@@ -844,6 +910,7 @@ int main(void)
 	test_reuse();
 	test_sigfile();
 	test_cache();
+	test_stored();
 	test_settle();
 	bench(DNSSEC_ALG_ECDSAP256SHA256, "p256");
 	bench(DNSSEC_ALG_ED25519, "ed25519");

@@ -263,7 +263,19 @@ void zone_unref(zone_t *z)
 	else
 		rrs_free(z->rrs, z->nrrs);
 	mem_free(z);
+	zone_backing_unref(z->backing);
 	slab_free(z);
+}
+
+void zone_backing_ref(zone_backing_t *b)
+{
+	__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+}
+
+void zone_backing_unref(zone_backing_t *b)
+{
+	if (b != NULL && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		b->release(b);
 }
 
 /* A finished zone back to building form: every record and string in its own memory. */
@@ -290,6 +302,8 @@ static int thaw(zone_t *z)
 	memcpy(mem + z->apex_len, z->name, z->strs_len);
 	shared_release(z);
 	mem_free(z);
+	zone_backing_unref(z->backing);	/* (every record copied out above) */
+	z->backing = NULL;
 	z->mem = mem;
 	z->apex = mem;
 	z->name = (char *)mem + z->apex_len;
@@ -886,22 +900,80 @@ static bool wire_name_ok(const uint8_t *n, size_t len)
 	return o + 1 == len;
 }
 
-int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32])
+/*
+ * The block of a zone whose records but the SOA stay in backing memory: rrs[],
+ * the SOA in answer form, the apex, the strings (freeze()'s layout without
+ * owners, pool references or RRsets).
+ */
+static int freeze_backed(zone_t *z, const zone_rr_t *rrs, size_t n)
+{
+	size_t soa_len = 12u + rrs[0].rdlen;
+	size_t total = n * sizeof(zone_rr_t) + soa_len + z->apex_len + z->strs_len;
+	bool big;
+	uint8_t *blk = piece_alloc(SLAB_ZONES, total, &big);
+	if (blk == NULL)
+		return MN_ENOMEM;
+	zone_rr_t *v = (zone_rr_t *)(void *)blk;
+	memcpy(v, rrs, n * sizeof(*v));
+	uint8_t *p = blk + n * sizeof(zone_rr_t);
+	hdr_put(p, &rrs[0]);
+	memcpy(p + 12, rrs[0].rdata, rrs[0].rdlen);
+	v[0].rdata = p + 12;
+	uint8_t *q = p + soa_len;
+	memcpy(q, z->apex, z->apex_len);
+	const uint8_t *apex = q;
+	q += z->apex_len;
+	size_t doff = (size_t)(z->domain - z->name);
+	memcpy(q, z->name, z->strs_len);
+	assert(q + z->strs_len == blk + total);
+	build_free(z->mem, (size_t)z->apex_len + z->strs_len);
+	z->mem = blk;
+	z->mem_big = big;
+	z->rrs = v;
+	z->nrrs = n;
+	z->nshared = 0;
+	z->apex = apex;
+	z->name = (char *)q;
+	z->domain = z->name + doff;
+	z->frozen = true;
+	return MN_OK;
+}
+
+/* rrs[0..n) as zone_finish_sorted() takes them: MN_OK, or MN_EINVAL with the SOA's serial offset < 0. */
+static int sorted_ok(const zone_t *z, const zone_rr_t *rrs, size_t n, long *so)
 {
 	if (z == NULL || z->frozen || z->nrrs != 0 || rrs == NULL || n == 0 || n > UINT32_MAX ||
-	    rrs[0].type != ZONE_T_SOA)
-		return MN_EINVAL;
-	long so = soa_serial_off(&rrs[0]);
-	if (so < 0)
+	    rrs[0].type != ZONE_T_SOA || (*so = soa_serial_off(&rrs[0])) < 0)
 		return MN_EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		const zone_rr_t *rr = &rrs[i];
+		if (i > 0 && rr->type == ZONE_T_SOA)
+			return MN_EINVAL;
+		if (i > 0 && rr->owner == rrs[i - 1].owner && rr->owner_len == rrs[i - 1].owner_len)
+			continue;	/* (the same bytes: looked at) */
 		/* (the order is the caller's word: a finished zone's, its bytes checksummed) */
-		if (rr->owner_len > 255 || rr->owner_len < z->apex_len || (i > 0 && rr->type == ZONE_T_SOA) ||
+		if (rr->owner_len > 255 || rr->owner_len < z->apex_len ||
 		    memcmp(rr->owner + rr->owner_len - z->apex_len, z->apex, z->apex_len) != 0 ||
 		    !wire_name_ok(rr->owner, rr->owner_len))
 			return MN_EINVAL;
 	}
+	return MN_OK;
+}
+
+/* The SOA's fields into z once its records are in place. */
+static void soa_fields(zone_t *z, long so, const uint8_t digest[32])
+{
+	z->serial = mn_get32(z->rrs[0].rdata + so);
+	uint32_t minimum = mn_get32(z->rrs[0].rdata + so + 16);
+	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;
+	memcpy(z->digest, digest, sizeof(z->digest));
+}
+
+int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32])
+{
+	long so = -1;
+	if (sorted_ok(z, rrs, n, &so) != MN_OK)
+		return MN_EINVAL;
 	zone_rr_t *v = malloc(n * sizeof(*v));
 	if (v == NULL)
 		return MN_ENOMEM;
@@ -918,10 +990,30 @@ int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t 
 		free(v);
 		return r;
 	}
-	z->serial = mn_get32(z->rrs[0].rdata + so);
-	uint32_t minimum = mn_get32(z->rrs[0].rdata + so + 16);
-	z->negative_ttl = z->rrs[0].ttl < minimum ? z->rrs[0].ttl : minimum;
-	memcpy(z->digest, digest, sizeof(z->digest));
+	soa_fields(z, so, digest);
+	return MN_OK;
+}
+
+int zone_finish_backed(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32], zone_backing_t *b)
+{
+	long so = -1;
+	if (b == NULL || sorted_ok(z, rrs, n, &so) != MN_OK)
+		return MN_EINVAL;
+	for (size_t i = 1; i < n; i++) {
+		const zone_rr_t *rr = &rrs[i];
+		const uint8_t *h = rr->rdata - 12;
+		if (h[0] != 0xc0 || h[1] != 12 || mn_get16(h + 2) != rr->type || mn_get16(h + 4) != 1 ||
+		    mn_get32(h + 6) != rr->ttl || mn_get16(h + 10) != rr->rdlen)
+			return MN_EINVAL;
+		if (i > 1 && !set_start(rrs, i) && rr->rdata != rrs[i - 1].rdata + rrs[i - 1].rdlen + 12)
+			return MN_EINVAL;	/* (an RRset is served as one run) */
+	}
+	int r = freeze_backed(z, rrs, n);
+	if (r != MN_OK)
+		return r;
+	zone_backing_ref(b);
+	z->backing = b;
+	soa_fields(z, so, digest);
 	return MN_OK;
 }
 

@@ -33,6 +33,7 @@ struct zone {
 	uint32_t signed_serial;		/* sign.c: the serial the SOA's RRSIG covers (0: not signed there) */
 	uint8_t digest[32];		/* SHA-256 of the records, SOA serial excluded (signed: sign.c's) */
 	zone_t *retired_next;		/* private: the next zone on its epoch's list (zone_epoch_retire) */
+	struct zone_backing *backing;	/* private: held while its records point there (zone_finish_backed), or NULL */
 };
 
 /* RFC 4034 6.1 canonical order of two wire names (case-insensitive): <0, 0, >0. */
@@ -48,6 +49,30 @@ int zone_name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
  * What zone_finish() does without the sort and the hashing (sigstore.c).
  */
 int zone_finish_sorted(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32]);
+
+/*
+ * Read-only memory besides a zone's own block that finished zones' records
+ * point into (the signed-zone store's mapping, sigstore.c): reference counted
+ * (atomic), each such zone holding one; the last zone_backing_unref() calls
+ * release.  The creator holds the first reference.
+ */
+typedef struct zone_backing {
+	unsigned refs;
+	void (*release)(struct zone_backing *b);
+} zone_backing_t;
+void zone_backing_ref(zone_backing_t *b);
+void zone_backing_unref(zone_backing_t *b);	/* NULL is a no-op */
+
+/*
+ * zone_finish_sorted() without copying the records: rrs[1..n) stay where
+ * they are, in b's memory, in answer form there (rdata - 12 the record's
+ * first byte: c0 0c TYPE IN TTL RDLEN; checked) and each RRset one run (the
+ * records one after the other; checked), as the zone set serves them; their
+ * owners there too.  Only the SOA (its serial is written: zone_set_serial),
+ * the rrs[] array, the apex and the strings are the zone's own.  z holds a
+ * reference on b until it goes (or is changed: copied out).
+ */
+int zone_finish_backed(zone_t *z, const zone_rr_t *rrs, size_t n, const uint8_t digest[32], zone_backing_t *b);
 
 /*
  * An epoch: the zones a compile cache let go while generations built from

@@ -76,7 +76,7 @@ is "$(stat -c %a "$STORE")" 640 "the store is 0640, as the signatures"
 python3 - "$STORE" <<'EOF'
 import struct, sys
 b = open(sys.argv[1], 'rb').read()
-assert b[:8] == b'MNZSTOR2', 'magic'
+assert b[:8] == b'MNZSTOR3', 'magic'
 n, = struct.unpack('>I', b[8:12])
 assert n == 6, n
 EOF
@@ -161,7 +161,7 @@ all >"$TMP/a4"
 verify_all; ok $? "truncated store: every zone verifies"
 [ "$(rrsigs <"$TMP/a4")" != "$(echo "$all_before" | rrsigs)" ]; ok $? "truncated store: the zones were signed anew"
 mn_stop
-[ "$(head -c 8 "$STORE")" = MNZSTOR2 ] && [ "$(stat -c %s "$STORE")" -gt 1000 ]; ok $? "the store was written whole again"
+[ "$(head -c 8 "$STORE")" = MNZSTOR3 ] && [ "$(stat -c %s "$STORE")" -gt 1000 ]; ok $? "the store was written whole again"
 
 # new keys for one zone: its stored form is not served
 mn_start "$TMP/store.tmpl" || { ok 1 "mailnsd starts"; done_testing; exit 1; }

@@ -11,7 +11,8 @@
 
 /*
  * A restart takes a signed zone from this store as it was served (one check,
- * one copy) instead of signing it again from its stored signatures
+ * no copy: the zone's records stay in the mapping, which it holds:
+ * sigstore_zone) instead of signing it again from its stored signatures
  * (sigcache.h): an entry holds the zone's finished records and what they
  * were made from, which must all be the same now for the entry to be used.
  * A signed domain's entries also record the digest of everything its
@@ -79,7 +80,11 @@ typedef struct sigstore_ent {
  * MN_ENOENT when there is none, one is damaged, or more than max.  Thread-safe.
  */
 int sigstore_domain(const sigstore_t *s, const char *domain, sigstore_ent_t *v, size_t max, size_t *n);
-/* The zone of entry ent as a new finished zone (zone_unref); MN_EINVAL for a damaged entry, MN_ENOMEM. */
+/*
+ * The zone of entry ent as a new finished zone (zone_unref) whose records
+ * point into s's mapping (zone_finish_backed: the zone holds it, so it may
+ * outlive s); MN_EINVAL for a damaged entry, MN_ENOMEM.
+ */
 int sigstore_zone(const sigstore_t *s, const uint8_t *ent, zone_t **out);
 /*
  * Writes the store of state_dir anew: zones[i] (signed, finished) with

@@ -745,12 +745,16 @@ static void test_stored(void)
 	snprintf(cmd, sizeof(cmd), "touch '%s/dnssec/_spf.%s/new' && rm '%s/dnssec/_spf.%s/new'", state, one, state, one);
 	if (system(cmd) != 0)
 		tap_bail("touch");
-	whole = stored_whole(state, one);
+	char again[64];
+	whole = stored_whole(state, again);
 	is_int(cache_compile(path, c3, t + 90, &st, &c), MN_OK, "a start after a key directory changed");
-	is_int(st.stored, whole - 1, "every domain stored whole but that one taken whole from the store (%zu)", st.stored);
-	char spf[80];
+	char spf[80], other[80];
 	snprintf(spf, sizeof(spf), "_spf.%s", one);
-	const zone_t *z = find_zone(c, spf);
+	snprintf(other, sizeof(other), "_dmarc.%s", one);
+	const zone_t *z = find_zone(c, spf), *y = find_zone(c, other);
+	ok(z != NULL && z->backing == NULL, "%s not served from the store (its key directory changed)", spf);
+	ok(y != NULL && y->backing != NULL, "%s (its own directory unchanged) from the store", other);
+	is_int(st.stored, whole - 1, "the other domains stored whole taken whole (%zu), not that one", st.stored);
 	verdict_t v = check_zone_at(z, t + 90);
 	ok(z != NULL && v.rrsigs > 0 && v.verified == v.rrsigs, "its zone signed and verifies (%zu of %zu)",
 	   v.verified, v.rrsigs);

@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -375,6 +376,7 @@ static size_t apply(srv_keywatch_t *kw, const kplan_t *pl)
 static void thread_run(void *arg)
 {
 	srv_keywatch_t *kw = arg;
+	(void)pthread_setname_np(pthread_self(), "mailnsd-keys");	/* (top -H, /proc/PID/task) */
 	/* below the answering loops (a thread's own nice value on Linux) */
 	id_t tid = (id_t)syscall(SYS_gettid);
 	errno = 0;

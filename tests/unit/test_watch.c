@@ -13,6 +13,7 @@
 #include "policy/mn.h"
 #include "policy/policy.h"
 #include "server/keywatch.h"
+#include "server/srv.h"
 #include "server/watch.h"
 #include "tests/tap/tap.h"
 #include "zones/keydirs.h"
@@ -285,6 +286,56 @@ static void test_keywatch(const char *tmp)
 	is_int(uv_loop_close(&g_loop), 0, "the loop closes cleanly (every handle freed)");
 }
 
+/*
+ * watch.c with a server's loop: the plan's key directories go to keywatch.c
+ * (watched off the loop), a reload's start (srv_watch_settled) reads their
+ * pending events at once, and closing frees everything.
+ */
+static void test_srv_watch(const char *tmp, const char *policy)
+{
+	char state[4200], dir[4300];
+	PATH(state, "%s/state", tmp);
+	policy_t p;
+	memset(&p, 0, sizeof(p));
+	p.server.state_dir.v = state;
+	uv_loop_t loop;
+	if (uv_loop_init(&loop) != 0)
+		tap_bail("uv_loop_init");
+	srv_t srv;
+	memset(&srv, 0, sizeof(srv));
+	srv.loop = &loop;
+	srv.stopping = true;	/* (a debounced reload would find no zones: none starts) */
+	is_int(srv_watch_start(&srv), MN_OK, "srv: the watcher");
+	srv_watchplan_t *pl = NULL;
+	is_int(srv_watch_plan(policy, &p, &pl), MN_OK, "srv: a plan");
+	uint64_t w0 = watched();
+	srv_watch_apply(&srv, pl, true);
+	is_int((long long)srv_watch_count(&srv), 2, "srv: the policy's and state_dir's directories watched at once");
+	size_t n = 0;
+	for (int i = 0; i < 1000 && (n = srv_watch_keydirs(&srv)) < 4; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	is_int((long long)n, 4, "srv: the 4 key directories watched by the key thread");
+	is_int((long long)(watched() - w0), 4, "srv: and keydirs_watch()ed");
+	PATH(dir, "%s/dnssec/_dmarc.b.example/Kb.+013+00001.key", state);
+	int64_t f[8] = { 1, 2, 3, 4, 5, 6, 7, -1 };
+	uint64_t gen = 0;
+	(void)keydirs_get(state, "_dmarc.b.example", f, &gen);
+	keydirs_put(state, "_dmarc.b.example", gen, f);
+	ok(keydirs_get(state, "_dmarc.b.example", f, &gen), "srv: a state kept");
+	FILE *kf = fopen(dir, "w");
+	if (kf == NULL || fclose(kf) != 0)
+		tap_bail("write %s", dir);
+	srv_watch_settled(&srv);	/* (what srv_reload_start does first: a SIGHUP's reload) */
+	ok(!keydirs_get(state, "_dmarc.b.example", f, &gen),
+	   "srv: a reload's start read the key written before it (no loop turn between)");
+	srv_watch_close(&srv);
+	is_int((long long)(watched() - w0), 0, "srv: closed, nothing keydirs_watch()ed");
+	uv_run(&loop, UV_RUN_DEFAULT);
+	is_int(uv_loop_close(&loop), 0, "srv: the loop closes cleanly");
+}
+
 /* keydirs_event_all() alone: every state dropped, tickets handed out before keep nothing. */
 static void test_event_all(const char *tmp)
 {
@@ -373,6 +424,7 @@ int main(void)
 	ok(srv_watch_plan_has(pl, path, "*.key"), "the new key directory watched");
 	srv_watch_plan_free(pl);
 
+	test_srv_watch(tmp, policy);
 	test_keywatch(tmp);
 	test_event_all(tmp);
 

@@ -503,7 +503,7 @@ static void keydirs_apply(srv_watch_t *w, char **dirs, size_t n, bool replace, b
 			mn_log(MN_LOG_WARNING, "cannot watch the DNSSEC key directories (%s); "
 			       "they are looked at on each reload", mn_strerror(r));
 	}
-	if (w->kw == NULL) {
+	if (w->kw == NULL || (n == 0 && !replace)) {	/* (nothing to add: a failed reload's plan) */
 		for (size_t i = 0; i < n; i++)
 			free(dirs[i]);
 		free(dirs);

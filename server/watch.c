@@ -55,13 +55,14 @@ typedef struct rule {
 	char *dir;
 	char *name;		/* a file name, or a pattern when glob */
 	bool glob;
-	bool listed;		/* dir was just listed as a directory: not looked up again */
-	bool keydir;		/* dir is a DNSSEC key directory (keywatch.c's) */
 } rule_t;
 
 struct srv_watchplan {
 	rule_t *v;
 	size_t n, cap;
+	/* the DNSSEC key directories (keywatch.c's, for SRV_KEYWATCH_NAMES): sorted paths */
+	char **kd;
+	size_t nkd, capkd;
 	int err;		/* first allocation failure */
 };
 
@@ -108,8 +109,6 @@ static void plan_add(srv_watchplan_t *pl, const char *dir, size_t dlen, const ch
 	r->dir = strndup(dir, dlen);
 	r->name = strdup(name);
 	r->glob = glob && strpbrk(name, "*?[") != NULL;
-	r->listed = false;
-	r->keydir = false;
 	if (r->dir == NULL || r->name == NULL) {
 		free(r->dir);
 		free(r->name);
@@ -126,6 +125,32 @@ static void plan_add_path(srv_watchplan_t *pl, const char *path, bool glob)
 	if (slash == NULL || slash[1] == '\0')
 		return;
 	plan_add(pl, path, slash == path ? 1 : (size_t)(slash - path), slash + 1, glob);
+}
+
+/* A key directory's path (copied). */
+static void plan_add_keydir(srv_watchplan_t *pl, const char *path)
+{
+	if (pl->nkd == pl->capkd) {
+		size_t c = pl->capkd ? pl->capkd * 2 : 64;
+		char **nv = realloc(pl->kd, c * sizeof(*nv));
+		if (nv == NULL) {
+			pl->err = MN_ENOMEM;
+			return;
+		}
+		pl->kd = nv;
+		pl->capkd = c;
+	}
+	if ((pl->kd[pl->nkd] = strdup(path)) == NULL)
+		pl->err = MN_ENOMEM;
+	else
+		pl->nkd++;
+}
+
+/* Paths with a common prefix of *arg + 1 bytes, by what follows it (qsort_r). */
+static int suffix_cmp(const void *x, const void *y, void *arg)
+{
+	size_t off = *(const size_t *)arg + 1;
+	return strcmp(*(char *const *)x + off, *(char *const *)y + off);
 }
 
 static bool is_dir(const char *path)
@@ -221,7 +246,9 @@ static void plan_add_state(srv_watchplan_t *pl, const policy_t *p)
 	 * DNSSEC key states (mailns keys rotate, keys/dnsroll.c): each zone's
 	 * K.key files.  dnssec/ listed once with the entries' types (30,000
 	 * zones at 10,000 domains: no glob, which matched, stat'ed and sorted
-	 * each by the locale, and no second stat in plan_finish).
+	 * each by the locale, and no second stat in plan_finish), into a list of
+	 * their own, sorted by their names alone (one prefix: the same order,
+	 * without comparing it 5 million times at 300,000).
 	 */
 	snprintf(buf, sl + 300, "%s/dnssec", s);
 	size_t bl = strlen(buf);
@@ -235,13 +262,12 @@ static void plan_add_state(srv_watchplan_t *pl, const policy_t *p)
 			bool isdir = e->d_type == DT_DIR;
 			if (!isdir && (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) && is_dir(buf))
 				isdir = true;
-			if (isdir) {
-				plan_add(pl, buf, bl + 1 + nl, SRV_KEYWATCH_NAMES, true);
-				if (pl->err == MN_OK)
-					pl->v[pl->n - 1].listed = pl->v[pl->n - 1].keydir = true;
-			}
+			if (isdir)
+				plan_add_keydir(pl, buf);
 		}
 		closedir(dir);
+		if (pl->nkd > 1)
+			qsort_r(pl->kd, pl->nkd, sizeof(*pl->kd), suffix_cmp, &bl);
 	}
 	free(buf);
 }
@@ -262,7 +288,7 @@ static void plan_finish(srv_watchplan_t *pl)
 {
 	for (size_t i = 0; pl->err == MN_OK && i < pl->n; i++) {
 		rule_t *r = &pl->v[i];
-		if (r->listed || is_dir(r->dir))
+		if (is_dir(r->dir))
 			continue;
 		char *slash = strrchr(r->dir, '/');
 		if (slash == NULL || slash[1] == '\0') {
@@ -304,6 +330,9 @@ void srv_watch_plan_free(srv_watchplan_t *pl)
 		free(pl->v[i].name);
 	}
 	free(pl->v);
+	for (size_t i = 0; i < pl->nkd; i++)
+		free(pl->kd[i]);
+	free(pl->kd);
 	free(pl);
 }
 
@@ -312,12 +341,15 @@ bool srv_watch_plan_has(const srv_watchplan_t *pl, const char *dir, const char *
 	for (size_t i = 0; pl != NULL && i < pl->n; i++)
 		if (strcmp(pl->v[i].dir, dir) == 0 && strcmp(pl->v[i].name, name) == 0)
 			return true;
+	for (size_t i = 0; pl != NULL && i < pl->nkd && strcmp(name, SRV_KEYWATCH_NAMES) == 0; i++)
+		if (strcmp(pl->kd[i], dir) == 0)
+			return true;
 	return false;
 }
 
 size_t srv_watch_plan_count(const srv_watchplan_t *pl)
 {
-	return pl != NULL ? pl->n : 0;
+	return pl != NULL ? pl->n + pl->nkd : 0;
 }
 
 int srv_watch_plan(const char *policy_path, const policy_t *p, srv_watchplan_t **out)
@@ -445,30 +477,6 @@ static int pats_take(rule_t *v, size_t n, pat_t **out, size_t *nout)
 	return MN_OK;
 }
 
-/* Moves the key directories' rules out of pl: their directories, sorted (as pl is); NULL when none. */
-static int keydirs_take(srv_watchplan_t *pl, char ***out, size_t *nout)
-{
-	size_t n = 0, k = 0, m = 0;
-	for (size_t i = 0; i < pl->n; i++)
-		n += pl->v[i].keydir;
-	char **v = NULL;
-	if (n > 0 && (v = malloc(n * sizeof(*v))) == NULL)
-		return MN_ENOMEM;
-	for (size_t i = 0; i < pl->n; i++) {
-		rule_t *r = &pl->v[i];
-		if (r->keydir) {
-			v[m++] = r->dir;
-			free(r->name);
-		} else {
-			pl->v[k++] = *r;
-		}
-	}
-	pl->n = k;
-	*out = v;
-	*nout = m;
-	return MN_OK;
-}
-
 static void on_keydir_change(void *data, const char *dir, const char *name)
 {
 	srv_watch_t *w = data;
@@ -531,17 +539,19 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 			return;
 		}
 	}
-	char **keydirs = NULL;
-	size_t nkeydirs = 0;
+	char **keydirs = pl->kd;	/* (taken) */
+	size_t nkeydirs = pl->nkd;
+	pl->kd = NULL;
+	pl->nkd = pl->capkd = 0;
 	size_t ngroups = 0;
 	for (size_t i = 0; i < pl->n; i++)
 		if (i == 0 || strcmp(pl->v[i - 1].dir, pl->v[i].dir) != 0)
 			ngroups++;
 	wdir_t **nv = calloc(ngroups ? ngroups : 1, sizeof(*nv));
-	if (nv == NULL || keydirs_take(pl, &keydirs, &nkeydirs) < 0) {
+	if (nv == NULL) {
 		mn_log(MN_LOG_ERR, "cannot update the watched files (%s)", mn_strerror(MN_ENOMEM));
-		free(nv);
 		srv_watch_plan_free(pl);
+		keydirs_apply(w, keydirs, nkeydirs, replace, w->applied);
 		return;
 	}
 	size_t k = 0, oi = 0, failed = 0, added = 0;

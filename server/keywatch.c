@@ -3,6 +3,7 @@
 #include "server/keywatch.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +62,7 @@ typedef struct wdmap {
 } wdmap_t;
 
 typedef struct kplan {
+	char *root;		/* (or NULL) its directories join v when the thread applies it */
 	char **v;		/* sorted */
 	size_t n;
 	bool replace, again;
@@ -205,7 +208,78 @@ static void plan_free(kplan_t *pl)
 	for (size_t i = 0; i < pl->n; i++)
 		free(pl->v[i]);
 	free(pl->v);
+	free(pl->root);
 	free(pl);
+}
+
+static bool plan_join(kplan_t *a, kplan_t *b);
+
+/* Paths with a common prefix of *arg bytes, by what follows it (qsort_r): the order of strcmp. */
+static int suffix_cmp(const void *x, const void *y, void *arg)
+{
+	size_t off = *(const size_t *)arg;
+	return strcmp(*(char *const *)x + off, *(char *const *)y + off);
+}
+
+/*
+ * The directories in pl->root (each entry but dot names that is a directory
+ * or a link to one; none when root is missing) join pl->v.  false when they
+ * could not be listed (the apply is dropped: the watches stay as they are).
+ */
+static bool plan_list(kplan_t *pl)
+{
+	kplan_t l = { 0 };
+	size_t cap = 0, rl = strlen(pl->root);
+	DIR *dir = opendir(pl->root);
+	if (dir == NULL && errno != ENOENT && errno != ENOTDIR) {
+		mn_log(MN_LOG_WARNING, "cannot list %s (%s)", pl->root, mn_strerror(-errno));
+		return false;
+	}
+	bool ok = true;
+	struct dirent *e;
+	while (dir != NULL && ok && (e = readdir(dir)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;	/* (.signed-zones, the store, is one) */
+		size_t nl = strlen(e->d_name);
+		if (l.n == cap) {
+			char **nv = realloc(l.v, (cap ? cap * 2 : 1024) * sizeof(*nv));
+			if (nv == NULL) {
+				ok = false;
+				break;
+			}
+			l.v = nv;
+			cap = cap ? cap * 2 : 1024;
+		}
+		char *path = malloc(rl + nl + 2);
+		if (path == NULL) {
+			ok = false;
+			break;
+		}
+		memcpy(path, pl->root, rl);
+		path[rl] = '/';
+		memcpy(path + rl + 1, e->d_name, nl + 1);
+		struct stat st;
+		bool isdir = e->d_type == DT_DIR ||
+			     ((e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) && stat(path, &st) == 0 &&
+			      S_ISDIR(st.st_mode));	/* (stat: a link to a directory too) */
+		if (isdir)
+			l.v[l.n++] = path;
+		else
+			free(path);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	if (ok && l.n > 1) {
+		size_t off = rl + 1;	/* (one prefix: compared once, not 5 million times at 300,000) */
+		qsort_r(l.v, l.n, sizeof(*l.v), suffix_cmp, &off);
+	}
+	ok = ok && plan_join(pl, &l);
+	if (!ok)
+		mn_log(MN_LOG_ERR, "cannot list %s (%s)", pl->root, mn_strerror(MN_ENOMEM));
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	return ok;
 }
 
 static kd_t *kd_new(const char *path)
@@ -393,7 +467,7 @@ static void thread_run(void *arg)
 		kw->pending = NULL;
 		kw->running = true;
 		uv_mutex_unlock(&kw->lock);
-		size_t added = apply(kw, pl);
+		size_t added = pl->root == NULL || plan_list(pl) ? apply(kw, pl) : 0;
 		thread_lock(kw);
 		kw->running = false;
 		if (pl->again)
@@ -540,6 +614,30 @@ static bool plan_join(kplan_t *a, kplan_t *b)
 	return true;
 }
 
+/* pl (taken) becomes the pending plan, or joins it (!replace). */
+static void plan_queue(srv_keywatch_t *kw, kplan_t *pl)
+{
+	kplan_t *drop = NULL;
+	loop_lock(kw);
+	kplan_t *old = kw->pending;
+	if (old == NULL || pl->replace) {
+		if (old != NULL)
+			pl->again = pl->again || old->again;
+		kw->pending = pl;	/* the newest, whole: the older one is not applied */
+		drop = old;
+	} else if (plan_join(old, pl)) {
+		old->again = old->again || pl->again;	/* added to the pending one */
+		old->others = pl->others;
+		drop = pl;
+	} else {
+		mn_log(MN_LOG_ERR, "cannot update the watched key directories (%s)", mn_strerror(MN_ENOMEM));
+		drop = pl;
+	}
+	uv_cond_signal(&kw->cond);
+	uv_mutex_unlock(&kw->lock);
+	plan_free(drop);
+}
+
 void srv_keywatch_apply(srv_keywatch_t *kw, char **dirs, size_t n, bool replace, bool again, size_t others)
 {
 	kplan_t *pl = calloc(1, sizeof(*pl));
@@ -551,25 +649,22 @@ void srv_keywatch_apply(srv_keywatch_t *kw, char **dirs, size_t n, bool replace,
 		return;
 	}
 	*pl = (kplan_t){ .v = dirs, .n = n, .replace = replace, .again = again, .others = others };
-	kplan_t *drop = NULL;
-	loop_lock(kw);
-	kplan_t *old = kw->pending;
-	if (old == NULL || replace) {
-		if (old != NULL)
-			pl->again = pl->again || old->again;
-		kw->pending = pl;	/* the newest, whole: the older one is not applied */
-		drop = old;
-	} else if (plan_join(old, pl)) {
-		old->again = old->again || again;	/* added to the pending one */
-		old->others = others;
-		drop = pl;
-	} else {
+	plan_queue(kw, pl);
+}
+
+void srv_keywatch_list(srv_keywatch_t *kw, const char *root, bool again, size_t others)
+{
+	if (kw == NULL || kw->closing)
+		return;
+	kplan_t *pl = calloc(1, sizeof(*pl));
+	char *r = pl != NULL && root != NULL ? strdup(root) : NULL;
+	if (r == NULL) {
 		mn_log(MN_LOG_ERR, "cannot update the watched key directories (%s)", mn_strerror(MN_ENOMEM));
-		drop = pl;
+		free(pl);
+		return;
 	}
-	uv_cond_signal(&kw->cond);
-	uv_mutex_unlock(&kw->lock);
-	plan_free(drop);
+	*pl = (kplan_t){ .root = r, .replace = true, .again = again, .others = others };
+	plan_queue(kw, pl);
 }
 
 size_t srv_keywatch_count(srv_keywatch_t *kw)

@@ -61,6 +61,13 @@ int srv_keywatch_new(uv_loop_t *loop, const srv_keywatch_ops_t *ops, srv_keywatc
  */
 void srv_keywatch_apply(srv_keywatch_t *kw, char **dirs, size_t n, bool replace, bool again, size_t others);
 /*
+ * srv_keywatch_apply() of the directories in root (STATE_DIR/dnssec: each
+ * entry but dot names that is a directory or a link to one; none when root
+ * is missing), replacing, listed by the thread when it applies it (300,000 of
+ * them: not on the loop, nor on a reload's thread).  root is copied.
+ */
+void srv_keywatch_list(srv_keywatch_t *kw, const char *root, bool again, size_t others);
+/*
  * Reads the events pending now and acts on them (a reload about to start then
  * sees every change made before it); the poll does the same by itself.
  */

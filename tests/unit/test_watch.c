@@ -318,6 +318,21 @@ static void test_srv_watch(const char *tmp, const char *policy)
 	}
 	is_int((long long)n, 4, "srv: the 4 key directories watched by the key thread");
 	is_int((long long)(watched() - w0), 4, "srv: and keydirs_watch()ed");
+	/* which: the plain ones and a link to a directory; no dot name, file or dangling link */
+	static const char *const zones[] = { "_dmarc.a.example", "_spf.a.example", "_domainkey.a.example",
+					     "_dmarc.b.example" };
+	static const char *const not[] = { ".hidden", ".signed-zones", "junk", "dangling" };
+	int found = 0, others = 0;
+	for (size_t i = 0; i < 4; i++) {
+		int64_t f0[8];
+		uint64_t g0 = 0, g1 = 0;
+		(void)keydirs_get(state, zones[i], f0, &g0);
+		(void)keydirs_get(state, not[i], f0, &g1);
+		found += g0 != 0;	/* (a ticket: watched) */
+		others += g1 != 0;
+	}
+	is_int(found, 4, "srv: each zone's key directory watched (a linked one too)");
+	is_int(others, 0, "srv: no dot name, file or dangling link");
 	PATH(dir, "%s/dnssec/_dmarc.b.example/Kb.+013+00001.key", state);
 	int64_t f[8] = { 1, 2, 3, 4, 5, 6, 7, -1 };
 	uint64_t gen = 0;
@@ -330,6 +345,22 @@ static void test_srv_watch(const char *tmp, const char *policy)
 	srv_watch_settled(&srv);	/* (what srv_reload_start does first: a SIGHUP's reload) */
 	ok(!keydirs_get(state, "_dmarc.b.example", f, &gen),
 	   "srv: a reload's start read the key written before it (no loop turn between)");
+	/* a zone directory made later: the next plan's apply (a reload's) watches it, and reloads once more */
+	PATH(dir, "%s/dnssec", state);
+	mk(dir, "_dmarc.c.example");
+	pl = NULL;
+	is_int(srv_watch_plan(policy, &p, &pl), MN_OK, "srv: the plan again");
+	srv_watch_apply(&srv, pl, true);
+	for (int i = 0; i < 1000 && (n = srv_watch_keydirs(&srv)) < 5; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	is_int((long long)n, 5, "srv: the new key directory watched");
+	for (int i = 0; i < 1000 && !srv_watch_pending(&srv); i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	ok(srv_watch_pending(&srv), "srv: and a reload once more pending (it may have changed before its watch)");
 	srv_watch_close(&srv);
 	is_int((long long)(watched() - w0), 0, "srv: closed, nothing keydirs_watch()ed");
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -398,31 +429,12 @@ int main(void)
 	PATH(policy, "%s/policy.yaml", tmp);
 	srv_watchplan_t *pl = NULL;
 	is_int(srv_watch_plan(policy, &p, &pl), MN_OK, "a plan");
-	static const char *const zones[] = { "_dmarc.a.example", "_spf.a.example", "_domainkey.a.example" };
-	int found = 0;
-	for (size_t i = 0; i < 3; i++) {
-		char d[4096];
-		PATH(d, "%s/%s", dnssec, zones[i]);
-		found += srv_watch_plan_has(pl, d, "*.key");
-	}
-	is_int(found, 3, "each zone's key directory watched for *.key (a linked one too)");
-	int others = 0;
-	static const char *const not[] = { ".hidden", ".signed-zones", "junk", "dangling" };
-	for (size_t i = 0; i < 4; i++) {
-		char d[4096];
-		PATH(d, "%s/%s", dnssec, not[i]);
-		others += srv_watch_plan_has(pl, d, "*.key");
-	}
-	is_int(others, 0, "no dot name, file or dangling link");
+	/* (which directories of dnssec/: the key thread lists them, test_srv_watch) */
+	ok(srv_watch_plan_has(pl, dnssec, SRV_WATCH_KEYDIRS), "every directory of dnssec/ watched for *.key");
+	PATH(path, "%s/_dmarc.a.example", dnssec);
+	ok(!srv_watch_plan_has(pl, path, "*.key"), "not listed in the plan (listed by the key thread)");
 	srv_watch_plan_free(pl);
-
-	/* a zone directory made later: the next plan has it */
 	mk(dnssec, "_dmarc.b.example");
-	pl = NULL;
-	is_int(srv_watch_plan(policy, &p, &pl), MN_OK, "the plan again");
-	PATH(path, "%s/_dmarc.b.example", dnssec);
-	ok(srv_watch_plan_has(pl, path, "*.key"), "the new key directory watched");
-	srv_watch_plan_free(pl);
 
 	test_srv_watch(tmp, policy);
 	test_keywatch(tmp);

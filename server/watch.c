@@ -42,8 +42,8 @@
  *
  * The DNSSEC key directories (one per signed zone: 300,000 at 100,000
  * domains) are not watched here but by keywatch.c, on an inotify descriptor
- * of their own whose watches a thread of its own adds and removes (the loop
- * thread answers too): the other watches are set here first, synchronously,
+ * of their own whose watches a thread of its own lists (the plan names
+ * STATE_DIR/dnssec only), adds and removes (the loop thread answers too): the other watches are set here first, synchronously,
  * so they never lose to key directories at the watch limit.  A reload about
  * to start reads the key directories' pending events first (settled), so a
  * key written before a SIGHUP is seen by its reload.

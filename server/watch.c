@@ -43,8 +43,9 @@
  * The DNSSEC key directories (one per signed zone: 300,000 at 100,000
  * domains) are not watched here but by keywatch.c, on an inotify descriptor
  * of their own whose watches a thread of its own lists (the plan names
- * STATE_DIR/dnssec only), adds and removes (the loop thread answers too): the other watches are set here first, synchronously,
- * so they never lose to key directories at the watch limit.  A reload about
+ * STATE_DIR/dnssec only), adds and removes (the loop thread answers too):
+ * the other watches are set here first, synchronously, so they never lose
+ * to key directories at the watch limit.  A reload about
  * to start reads the key directories' pending events first (settled), so a
  * key written before a SIGHUP is seen by its reload.
  */
@@ -125,7 +126,6 @@ static void plan_add_path(srv_watchplan_t *pl, const char *path, bool glob)
 	plan_add(pl, path, slash == path ? 1 : (size_t)(slash - path), slash + 1, glob);
 }
 
-/* A key directory's path (copied). */
 static bool is_dir(const char *path)
 {
 	struct stat st;
@@ -437,7 +437,8 @@ static void on_keydir_change(void *data, const char *dir, const char *name)
 	if (w->closing)
 		return;
 	if (!uv_is_active((uv_handle_t *)&w->timer) && dir != NULL)
-		mn_log(MN_LOG_INFO, "%s%s%s changed, reloading", dir, name != NULL ? "/" : "", name != NULL ? name : "");
+		mn_log(MN_LOG_INFO, "%s%s%s changed, reloading", dir, name != NULL ? "/" : "",
+		       name != NULL ? name : "");
 	uv_timer_start(&w->timer, on_timer, DEBOUNCE_MS, 0);
 }
 
@@ -448,7 +449,8 @@ static void on_keydirs_added(void *data, size_t n)
 		return;
 	/* what changed in them before their watch started: read once more */
 	if (!uv_is_active((uv_handle_t *)&w->timer))
-		mn_log(MN_LOG_INFO, "%zu key director%s watched anew, reloading once more", n, n == 1 ? "y" : "ies");
+		mn_log(MN_LOG_INFO, "%zu key director%s watched anew, reloading once more", n,
+		       n == 1 ? "y" : "ies");
 	uv_timer_start(&w->timer, on_timer, DEBOUNCE_MS, 0);
 }
 

@@ -360,7 +360,7 @@ static size_t merge(srv_keywatch_t *kw, const kplan_t *pl, kd_t **nv, size_t *st
 	return k;
 }
 
-/* Applies pl: the watches of the directories not wanted removed, the new ones added; returns how many added. */
+/* Applies pl: the directories not wanted any more unwatched, the new ones watched; returns how many added. */
 static size_t apply(srv_keywatch_t *kw, const kplan_t *pl)
 {
 	struct timespec t0;
@@ -442,7 +442,8 @@ static size_t apply(srv_keywatch_t *kw, const kplan_t *pl)
 		kw->warned = capped;
 	}
 	if (failed > 0)
-		mn_log(MN_LOG_WARNING, "cannot watch %zu key directories (first: %s: %s); they are looked at on each reload",
+		mn_log(MN_LOG_WARNING,
+		       "cannot watch %zu key directories (first: %s: %s); they are looked at on each reload",
 		       failed, first[0] != '\0' ? first : "-", mn_strerror(-first_err));
 	return added;
 }

@@ -85,7 +85,7 @@ static char **dirs(const int *idx, size_t n)
 	return v;
 }
 
-/* Runs the loop until the watcher is idle and, when want_changed >= 0, that many changes were seen (10 s at most). */
+/* Runs the loop until the watcher is idle and (want_changed >= 0) that many changes were seen; 10 s at most. */
 static bool settle(srv_keywatch_t *kw, int want_changed)
 {
 	for (int i = 0; i < 1000; i++) {

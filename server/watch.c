@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 
 #include "policy/mn.h"
+#include "server/keywatch.h"
 #include "server/srv.h"
-#include "zones/keydirs.h"
 
 /*
  * Directories are watched, not files: an editor that saves by rename (vim,
@@ -39,6 +39,15 @@
  * just made) may have changed between the reload reading it and its watch
  * starting: each such apply runs one more (debounced) reload, which reads it
  * under the watch; that one adds no directory, so it is the last.
+ *
+ * The DNSSEC key directories (one per signed zone: 300,000 at 100,000
+ * domains) are not watched here but by keywatch.c, on an inotify descriptor
+ * of their own whose watches a thread of its own lists (the plan names
+ * STATE_DIR/dnssec only), adds and removes (the loop thread answers too):
+ * the other watches are set here first, synchronously, so they never lose
+ * to key directories at the watch limit.  A reload about
+ * to start reads the key directories' pending events first (settled), so a
+ * key written before a SIGHUP is seen by its reload.
  */
 
 enum { DEBOUNCE_MS = 300 };
@@ -47,13 +56,12 @@ typedef struct rule {
 	char *dir;
 	char *name;		/* a file name, or a pattern when glob */
 	bool glob;
-	bool listed;		/* dir was just listed as a directory: not looked up again */
-	bool keydir;		/* dir is a DNSSEC key directory (its events go to keydirs.h too) */
 } rule_t;
 
 struct srv_watchplan {
 	rule_t *v;
 	size_t n, cap;
+	char *kdroot;		/* STATE_DIR/dnssec: every directory in it is a key directory (keywatch.c's) */
 	int err;		/* first allocation failure */
 };
 
@@ -68,7 +76,6 @@ typedef struct wdir {
 	pat_t *pats;
 	size_t npats;
 	bool stale;		/* the directory itself was deleted or moved: watch it anew */
-	bool keydir;		/* a DNSSEC key directory: keydirs_watch()ed while watched */
 } wdir_t;
 
 struct srv_watch {
@@ -76,6 +83,7 @@ struct srv_watch {
 	uv_timer_t timer;	/* debounce; freed with the watch in its close callback */
 	wdir_t **dirs;		/* sorted by dir */
 	size_t ndirs;
+	srv_keywatch_t *kw;	/* the key directories (made at the first plan with one) */
 	bool applied;		/* a plan was applied before (the start-up's) */
 	bool closing;
 };
@@ -100,8 +108,6 @@ static void plan_add(srv_watchplan_t *pl, const char *dir, size_t dlen, const ch
 	r->dir = strndup(dir, dlen);
 	r->name = strdup(name);
 	r->glob = glob && strpbrk(name, "*?[") != NULL;
-	r->listed = false;
-	r->keydir = false;
 	if (r->dir == NULL || r->name == NULL) {
 		free(r->dir);
 		free(r->name);
@@ -211,30 +217,14 @@ static void plan_add_state(srv_watchplan_t *pl, const policy_t *p)
 		closedir(dir);
 	/*
 	 * DNSSEC key states (mailns keys rotate, keys/dnsroll.c): each zone's
-	 * K.key files.  dnssec/ listed once with the entries' types (30,000
-	 * zones at 10,000 domains: no glob, which matched, stat'ed and sorted
-	 * each by the locale, and no second stat in plan_finish).
+	 * K.key files, in every directory of dnssec/.  Listed by keywatch.c's
+	 * thread when it applies the plan (300,000 at 100,000 domains: 0.2 s of
+	 * readdir, malloc and sorting, neither on the loop nor on the reload's
+	 * thread), not here.
 	 */
 	snprintf(buf, sl + 300, "%s/dnssec", s);
-	size_t bl = strlen(buf);
-	if ((dir = opendir(buf)) != NULL) {
-		while (pl->err == MN_OK && (e = readdir(dir)) != NULL) {
-			size_t nl = strlen(e->d_name);
-			if (e->d_name[0] == '.' || bl + 1 + nl >= sl + 300)
-				continue;	/* (like the glob's "*": no dot names; .signed-zones is one) */
-			buf[bl] = '/';
-			memcpy(buf + bl + 1, e->d_name, nl + 1);
-			bool isdir = e->d_type == DT_DIR;
-			if (!isdir && (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) && is_dir(buf))
-				isdir = true;
-			if (isdir) {
-				plan_add(pl, buf, bl + 1 + nl, "*.key", true);
-				if (pl->err == MN_OK)
-					pl->v[pl->n - 1].listed = pl->v[pl->n - 1].keydir = true;
-			}
-		}
-		closedir(dir);
-	}
+	if (is_dir(buf) && (pl->kdroot = strdup(buf)) == NULL)
+		pl->err = MN_ENOMEM;
 	free(buf);
 }
 
@@ -254,7 +244,7 @@ static void plan_finish(srv_watchplan_t *pl)
 {
 	for (size_t i = 0; pl->err == MN_OK && i < pl->n; i++) {
 		rule_t *r = &pl->v[i];
-		if (r->listed || is_dir(r->dir))
+		if (is_dir(r->dir))
 			continue;
 		char *slash = strrchr(r->dir, '/');
 		if (slash == NULL || slash[1] == '\0') {
@@ -296,6 +286,7 @@ void srv_watch_plan_free(srv_watchplan_t *pl)
 		free(pl->v[i].name);
 	}
 	free(pl->v);
+	free(pl->kdroot);
 	free(pl);
 }
 
@@ -304,6 +295,9 @@ bool srv_watch_plan_has(const srv_watchplan_t *pl, const char *dir, const char *
 	for (size_t i = 0; pl != NULL && i < pl->n; i++)
 		if (strcmp(pl->v[i].dir, dir) == 0 && strcmp(pl->v[i].name, name) == 0)
 			return true;
+	if (pl != NULL && pl->kdroot != NULL && strcmp(dir, pl->kdroot) == 0 &&
+	    strcmp(name, SRV_WATCH_KEYDIRS) == 0)
+		return true;
 	return false;
 }
 
@@ -385,19 +379,6 @@ static void on_event(uv_fs_event_t *h, const char *name, int events, int status)
 {
 	srv_watch_t *w = h->data;
 	wdir_t *d = (wdir_t *)h;
-	if (d->keydir && !w->closing) {
-		/*
-		 * Any event (a name ignored for reloading too: a file written in
-		 * the directory changes its state): its state is looked at again.
-		 * The directory itself gone: no longer watched (a new one there is
-		 * not), until it is watched anew.
-		 */
-		const char *base = strrchr(d->dir, '/');
-		if (name != NULL && base != NULL && strcmp(base + 1, name) == 0 && (events & UV_RENAME))
-			keydirs_watch(d->dir, false);
-		else
-			keydirs_event(d->dir);
-	}
 	if (w->closing || status < 0 || !wanted(d, name, events))
 		return;
 	if (!uv_is_active((uv_handle_t *)&w->timer))
@@ -422,11 +403,9 @@ static void wdir_closed(uv_handle_t *h)
 	free(d);
 }
 
-/* Closes d's handle (memory freed in the close callback); a key directory is no longer watched. */
+/* Closes d's handle (memory freed in the close callback). */
 static void wdir_close(wdir_t *d)
 {
-	if (d->keydir)
-		keydirs_watch(d->dir, false);
 	uv_close((uv_handle_t *)&d->h, wdir_closed);
 }
 
@@ -452,6 +431,51 @@ static int pats_take(rule_t *v, size_t n, pat_t **out, size_t *nout)
 	return MN_OK;
 }
 
+static void on_keydir_change(void *data, const char *dir, const char *name)
+{
+	srv_watch_t *w = data;
+	if (w->closing)
+		return;
+	if (!uv_is_active((uv_handle_t *)&w->timer) && dir != NULL)
+		mn_log(MN_LOG_INFO, "%s%s%s changed, reloading", dir, name != NULL ? "/" : "",
+		       name != NULL ? name : "");
+	uv_timer_start(&w->timer, on_timer, DEBOUNCE_MS, 0);
+}
+
+static void on_keydirs_added(void *data, size_t n)
+{
+	srv_watch_t *w = data;
+	if (w->closing)
+		return;
+	/* what changed in them before their watch started: read once more */
+	if (!uv_is_active((uv_handle_t *)&w->timer))
+		mn_log(MN_LOG_INFO, "%zu key director%s watched anew, reloading once more", n,
+		       n == 1 ? "y" : "ies");
+	uv_timer_start(&w->timer, on_timer, DEBOUNCE_MS, 0);
+}
+
+/*
+ * The key directories, every directory in root, to keywatch.c (after the
+ * other watches: w->ndirs of them); root NULL: none (replace), or none added
+ * (!replace).  again: not the start-up's.
+ */
+static void keydirs_apply(srv_watch_t *w, const char *root, bool replace, bool again)
+{
+	if (w->kw == NULL && root != NULL) {
+		srv_keywatch_ops_t ops = { .changed = on_keydir_change, .added = on_keydirs_added, .data = w };
+		int r = srv_keywatch_new(w->srv->loop, &ops, &w->kw);
+		if (r < 0)
+			mn_log(MN_LOG_WARNING, "cannot watch the DNSSEC key directories (%s); "
+			       "they are looked at on each reload", mn_strerror(r));
+	}
+	if (w->kw == NULL || !replace)	/* (nothing to add: a failed reload's plan lists none) */
+		return;
+	if (root != NULL)
+		srv_keywatch_list(w->kw, root, again, w->ndirs);
+	else
+		srv_keywatch_apply(w->kw, NULL, 0, true, again, w->ndirs);	/* (DNSSEC off: none) */
+}
+
 void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 {
 	srv_watch_t *w = srv->watch;
@@ -462,11 +486,8 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 	if (!replace) {	/* add only: the current rules join the plan */
 		for (size_t i = 0; i < w->ndirs; i++) {
 			const wdir_t *d = w->dirs[i];
-			for (size_t j = 0; j < d->npats; j++) {
+			for (size_t j = 0; j < d->npats; j++)
 				plan_add(pl, d->dir, strlen(d->dir), d->pats[j].name, d->pats[j].glob);
-				if (pl->err == MN_OK)
-					pl->v[pl->n - 1].keydir = d->keydir;
-			}
 		}
 		plan_finish(pl);
 		if (pl->err < 0) {
@@ -474,6 +495,8 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 			return;
 		}
 	}
+	char *kdroot = pl->kdroot;	/* (taken) */
+	pl->kdroot = NULL;
 	size_t ngroups = 0;
 	for (size_t i = 0; i < pl->n; i++)
 		if (i == 0 || strcmp(pl->v[i - 1].dir, pl->v[i].dir) != 0)
@@ -482,6 +505,8 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 	if (nv == NULL) {
 		mn_log(MN_LOG_ERR, "cannot update the watched files (%s)", mn_strerror(MN_ENOMEM));
 		srv_watch_plan_free(pl);
+		keydirs_apply(w, kdroot, replace, w->applied);
+		free(kdroot);
 		return;
 	}
 	size_t k = 0, oi = 0, failed = 0, added = 0;
@@ -491,9 +516,6 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 		for (j = i + 1; j < pl->n && strcmp(pl->v[j].dir, pl->v[i].dir) == 0; j++)
 			;
 		const char *dir = pl->v[i].dir;
-		bool kd = false;
-		for (size_t q = i; q < j; q++)
-			kd = kd || pl->v[q].keydir;
 		while (oi < w->ndirs && strcmp(w->dirs[oi]->dir, dir) < 0)
 			wdir_close(w->dirs[oi++]);
 		pat_t *pats;
@@ -508,9 +530,6 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 			wdir_close(same);	/* started anew below */
 		} else if (same != NULL) {
 			wdir_t *d = same;	/* still wanted: same handle, new names */
-			if (d->keydir != kd)
-				keydirs_watch(d->dir, kd);
-			d->keydir = kd;
 			pats_free(d->pats, d->npats);
 			d->pats = pats;
 			d->npats = npats;
@@ -542,9 +561,6 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 			uv_close((uv_handle_t *)&d->h, wdir_closed);
 			continue;
 		}
-		if (kd)	/* (from now on its events are seen: a state looked at after this holds until one) */
-			keydirs_watch(d->dir, true);
-		d->keydir = kd;
 		nv[k++] = d;
 		added++;
 	}
@@ -557,6 +573,9 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 	w->dirs = nv;
 	w->ndirs = k;
 	srv_watch_plan_free(pl);
+	/* the key directories after the others (which they never take the place of), off this thread */
+	keydirs_apply(w, kdroot, replace, w->applied);
+	free(kdroot);
 	if (added > 0 && w->applied) {
 		/* what changed in them before their watch started: read once more */
 		if (!uv_is_active((uv_handle_t *)&w->timer))
@@ -570,13 +589,27 @@ void srv_watch_apply(srv_t *srv, srv_watchplan_t *pl, bool replace)
 void srv_watch_settled(srv_t *srv)
 {
 	srv_watch_t *w = srv->watch;
-	if (w != NULL && !w->closing && uv_is_active((uv_handle_t *)&w->timer))
+	if (w == NULL || w->closing)
+		return;
+	/* the key directories' events so far (a key written before a SIGHUP: its state dropped now) */
+	srv_keywatch_drain(w->kw);
+	if (uv_is_active((uv_handle_t *)&w->timer))
 		uv_timer_stop(&w->timer);
 }
 
 size_t srv_watch_count(const srv_t *srv)
 {
 	return srv->watch != NULL ? srv->watch->ndirs : 0;
+}
+
+bool srv_watch_pending(const srv_t *srv)
+{
+	return srv->watch != NULL && uv_is_active((const uv_handle_t *)&srv->watch->timer);
+}
+
+size_t srv_watch_keydirs(const srv_t *srv)
+{
+	return srv->watch != NULL ? srv_keywatch_count(srv->watch->kw) : 0;
 }
 
 int srv_watch_start(srv_t *srv)
@@ -609,6 +642,8 @@ void srv_watch_close(srv_t *srv)
 		return;
 	srv->watch = NULL;
 	w->closing = true;
+	srv_keywatch_close(w->kw);	/* (waits for its thread; freed in its close callbacks) */
+	w->kw = NULL;
 	for (size_t i = 0; i < w->ndirs; i++)
 		wdir_close(w->dirs[i]);
 	w->ndirs = 0;

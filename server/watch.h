@@ -22,20 +22,29 @@ typedef struct srv_watchplan srv_watchplan_t;
  *
  * srv_watch_start() (loop thread) sets up srv->watch with nothing watched;
  * srv_watch_apply() takes plan and makes it the watched set (replace), or adds
- * it to the current one (!replace, after a failed reload); srv_watch_close()
- * closes every handle (memory freed in the close callbacks).
+ * it to the current one (!replace, after a failed reload): the policy's files
+ * at once, the DNSSEC key directories (every directory of STATE_DIR/dnssec,
+ * listed then) by a thread of their own afterwards (server/keywatch.h); srv_watch_close() stops that thread and closes every
+ * handle (memory freed in the close callbacks).
  */
 int srv_watch_plan(const char *policy_path, const policy_t *p, srv_watchplan_t **plan);
 void srv_watch_plan_free(srv_watchplan_t *plan);
-/* Does plan watch directory dir for name (a file name or pattern, as added)? (tests) */
+/*
+ * Does plan watch directory dir for name (a file name or pattern, as added)?
+ * (tests)  The key directories: dir STATE_DIR/dnssec, name SRV_WATCH_KEYDIRS.
+ */
+#define SRV_WATCH_KEYDIRS "*/*.key"
 bool srv_watch_plan_has(const srv_watchplan_t *plan, const char *dir, const char *name);
 size_t srv_watch_plan_count(const srv_watchplan_t *plan);	/* rules: (directory, name) pairs */
 int srv_watch_start(srv_t *srv);
 void srv_watch_apply(srv_t *srv, srv_watchplan_t *plan, bool replace);
-size_t srv_watch_count(const srv_t *srv);	/* directories watched */
+size_t srv_watch_count(const srv_t *srv);	/* directories watched, key directories aside */
+size_t srv_watch_keydirs(const srv_t *srv);	/* DNSSEC key directories watched now (keywatch.h) */
+bool srv_watch_pending(const srv_t *srv);	/* a debounced reload is pending (tests) */
 /*
  * A reload starts or is queued (SIGHUP): it reads every file after the events
- * seen so far, so the reload they were going to start (debounced) is dropped.
+ * seen so far, so the reload they were going to start (debounced) is dropped;
+ * the key directories' events pending are read first (their states dropped).
  */
 void srv_watch_settled(srv_t *srv);
 void srv_watch_close(srv_t *srv);

@@ -148,6 +148,20 @@ void keydirs_event(const char *path)
 	pthread_mutex_unlock(&g.lock);
 }
 
+void keydirs_event_all(void)
+{
+	pthread_mutex_lock(&g.lock);
+	uint64_t seq = ++g.seq;
+	for (size_t i = 0; i < g.map.cap; i++) {
+		entry_t *e = g.map.slot[i].val;
+		if (g.map.slot[i].key != NULL) {
+			e->has = false;
+			e->gen = seq;
+		}
+	}
+	pthread_mutex_unlock(&g.lock);
+}
+
 void keydirs_forget(const char *state_dir, const char *zone)
 {
 	pthread_mutex_lock(&g.lock);

@@ -9,10 +9,11 @@
 /*
  * One table for the process (thread-safe), of the key directories
  * STATE_DIR/dnssec/ZONE of one STATE_DIR (the last one watched; a watch under
- * another drops the table).  The server's watcher (loop thread) says when a
+ * another drops the table).  The server's watcher (server/keywatch.c: its
+ * thread, just after each inotify_add_watch, and the loop thread) says when a
  * watch on a key directory starts and stops and when it reports an event there
- * (keydirs_watch, keydirs_event: path is STATE_DIR/dnssec/ZONE as
- * server/watch.c spells it); the compile (any thread) takes a directory's
+ * (keydirs_watch, keydirs_event, keydirs_event_all: path is STATE_DIR/dnssec/ZONE
+ * as server/watch.c spells it); the compile (any thread) takes a directory's
  * state (sign.c: an lstat) from here instead of looking again while its watch
  * has reported nothing since the state was put.  A directory never watched
  * (the mailns commands, a watch that failed) is looked at every time.
@@ -34,6 +35,13 @@ void keydirs_put(const char *state_dir, const char *zone, uint64_t gen, const in
 void keydirs_watch(const char *path, bool on);
 /* The watch on path reported an event in it or on it: its state is looked at again. */
 void keydirs_event(const char *path);
+/*
+ * Every directory may have changed unreported (the watcher's event queue
+ * overflowed): every state dropped, every directory's sequence number moved
+ * (a ticket handed out before keeps nothing; nothing is unchanged since a
+ * number read before).  Watched ones stay watched.
+ */
+void keydirs_event_all(void);
 /* This process wrote in state_dir's zone's directory (keydirs_event before its event comes). */
 void keydirs_forget(const char *state_dir, const char *zone);
 /*

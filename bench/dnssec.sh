@@ -38,13 +38,7 @@ if [ "${1:-}" = start ]; then
 	fi
 	PID=""
 	trap '[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; wait 2>/dev/null; [ "$KEEP" = 1 ] || rm -rf "$TMP"' EXIT
-	free_port() {
-		local p
-		for p in $(shuf -i 20000-60000 -n 50); do
-			ss -Hlnu "sport = :$p" | grep -q . || ss -Hlnt "sport = :$p" | grep -q . || { echo "$p"; return; }
-		done
-		return 1
-	}
+	. "$top/bench/lib.sh"
 	PORT=$(free_port)
 	FIRST=1
 	if [ -f "$TMP/s/policy.yaml" ] && [ -f "$TMP/n" ] && [ "$(cat "$TMP/n")" = "$N" ]; then

@@ -25,13 +25,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(cat "$DATA/n")" = "$N" ] || { echo "$DATA holds $(cat "$DATA/n") domains, not $N"; exit 2; }
 PID=""
 trap '[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; wait 2>/dev/null' EXIT
-free_port() {
-	local p
-	for p in $(shuf -i 20000-60000 -n 50); do
-		ss -Hlnu "sport = :$p" | grep -q . || ss -Hlnt "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-	return 1
-}
+. "$top/bench/lib.sh"
 ticks=$(getconf CLK_TCK)
 last="_dmarc.d$((N - 1)).example"
 S="$DATA/s"
